@@ -1,0 +1,10 @@
+import type { Knex } from 'knex';
+import * as core from './001_core.js';
+
+/**
+ * Every migration, in order. Listed here rather than read from the folder so the same list works
+ * under tsx (src) and after the build (dist). Append new ones at the end.
+ */
+export const migrations: Array<{ name: string; up: (k: Knex) => Promise<void>; down: (k: Knex) => Promise<void> }> = [
+  { name: '001_core', ...core },
+];

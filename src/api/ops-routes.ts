@@ -1,0 +1,30 @@
+import type Router from '@koa/router';
+import type { Knex } from 'knex';
+import { isMigrated } from '../db/index.js';
+import type { Metrics } from '../metrics.js';
+
+/** Health (cheap: no database), readiness (connected and migrated) and Prometheus metrics. */
+export function opsRoutes(db: Knex, metrics: Metrics, nodeId: string, version: string) {
+  return (router: Router) => {
+    router.get('/health', (ctx) => {
+      ctx.body = { status: 'ok', node: nodeId, version };
+    });
+
+    router.get('/health/ready', async (ctx) => {
+      try {
+        await db.raw('select 1');
+        const migrated = await isMigrated(db);
+        ctx.status = migrated ? 200 : 503;
+        ctx.body = { status: migrated ? 'ready' : 'migrating', node: nodeId, database: 'connected', migrated };
+      } catch (err) {
+        ctx.status = 503;
+        ctx.body = { status: 'unavailable', node: nodeId, database: 'unreachable', migrated: false, message: (err as Error).message };
+      }
+    });
+
+    router.get('/metrics', async (ctx) => {
+      ctx.type = metrics.registry.contentType;
+      ctx.body = await metrics.registry.metrics();
+    });
+  };
+}

@@ -1,0 +1,81 @@
+/** The shape of config/default.json, as a type and as the JSON Schema that checks it at start. */
+export interface Config {
+  server: { port: number; host: string; publicUrl: string; maxBodyBytes: number };
+  database: { url: string | null; schema: string | null; dataDir: string; poolMax: number };
+  auth: { apiToken: string | null };
+  security: { secretKey: string | null };
+  log: { level: string };
+  node: { id: string | null };
+  poller: {
+    enabled: boolean; tickSeconds: number; minIntervalSeconds: number; maxIntervalMinutes: number;
+    defaultIntervalMinutes: number; overlapSeconds: number; maxPages: number; pageConcurrency: number;
+    concurrency: number; leaseSeconds: number; fullListingIntervalMinutes: number;
+    backoffBaseSeconds: number; backoffMaxSeconds: number;
+  };
+  provider: { maxRetryAfterSeconds: number };
+  webhooks: { maxBodyBytes: number; rateLimitPerMinute: number; leaseSeconds: number; concurrency: number };
+  requests: { rateLimitPerMinute: number };
+  delivery: {
+    enabled: boolean; tickSeconds: number; timeoutSeconds: number; concurrency: number; leaseSeconds: number;
+    maxEventsPerNotification: { polling: number; webhook: number };
+    retrySchedule: number[]; retryJitter: number; maxResponseBodyBytes: number; retentionDays: number;
+    signingSecretOverlapHours: number;
+  };
+  schedules: {
+    enabled: boolean; tickSeconds: number; minLeadSeconds: number; maxOneTimePerInstance: number;
+    maxRecurringPerInstance: number; maxDataBytes: number; leaseSeconds: number;
+  };
+  network: { allowLoopback: boolean; allowPrivate: boolean };
+  shutdown: { graceSeconds: number };
+}
+
+const int = (minimum = 0) => ({ type: 'integer', minimum });
+const num = (minimum = 0) => ({ type: 'number', minimum });
+const bool = { type: 'boolean' };
+const section = (properties: Record<string, unknown>) => ({
+  type: 'object',
+  additionalProperties: false,
+  required: Object.keys(properties),
+  properties,
+});
+
+export const configSchema = section({
+  server: section({
+    port: { type: 'integer', minimum: 0, maximum: 65535 },
+    host: { type: 'string', minLength: 1 },
+    publicUrl: { type: ['string', 'null'], pattern: '^https?://' },
+    maxBodyBytes: int(1),
+  }),
+  database: section({
+    url: { type: ['string', 'null'], pattern: '^(sqlite:|postgres://|postgresql://)' },
+    schema: { type: ['string', 'null'], pattern: '^[a-z_][a-z0-9_]{0,62}$' },
+    dataDir: { type: 'string', minLength: 1 },
+    poolMax: int(1),
+  }),
+  auth: section({ apiToken: { type: ['string', 'null'], minLength: 16 } }),
+  security: section({ secretKey: { type: ['string', 'null'], minLength: 32 } }),
+  log: section({ level: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] } }),
+  node: section({ id: { type: ['string', 'null'], minLength: 1, maxLength: 64 } }),
+  poller: section({
+    enabled: bool, tickSeconds: num(0.01), minIntervalSeconds: num(0.001), maxIntervalMinutes: num(1),
+    defaultIntervalMinutes: num(0.001), overlapSeconds: num(0), maxPages: int(1), pageConcurrency: int(1),
+    concurrency: int(1), leaseSeconds: num(0.1), fullListingIntervalMinutes: num(0),
+    backoffBaseSeconds: num(0), backoffMaxSeconds: num(0),
+  }),
+  provider: section({ maxRetryAfterSeconds: num(0) }),
+  webhooks: section({ maxBodyBytes: int(1), rateLimitPerMinute: int(1), leaseSeconds: num(0.1), concurrency: int(1) }),
+  requests: section({ rateLimitPerMinute: int(1) }),
+  delivery: section({
+    enabled: bool, tickSeconds: num(0.01), timeoutSeconds: num(0.01), concurrency: int(1), leaseSeconds: num(0.1),
+    maxEventsPerNotification: section({ polling: int(1), webhook: int(1) }),
+    retrySchedule: { type: 'array', items: num(0), maxItems: 50 },
+    retryJitter: { type: 'number', minimum: 0, maximum: 1 },
+    maxResponseBodyBytes: int(0), retentionDays: num(0), signingSecretOverlapHours: num(0),
+  }),
+  schedules: section({
+    enabled: bool, tickSeconds: num(0.01), minLeadSeconds: num(0), maxOneTimePerInstance: int(0),
+    maxRecurringPerInstance: int(0), maxDataBytes: int(1), leaseSeconds: num(0.1),
+  }),
+  network: section({ allowLoopback: bool, allowPrivate: bool }),
+  shutdown: section({ graceSeconds: num(0) }),
+});

@@ -1,0 +1,39 @@
+import type { Knex } from 'knex';
+import type { Config } from './config/index.js';
+import type { Clock } from './clock.js';
+import type { Logger } from './log.js';
+import type { Metrics } from './metrics.js';
+import type { RouteModule } from './api/app.js';
+import type { SecretCipher } from './secrets/cipher.js';
+import type { ConnectorRegistry } from './connectors/registry.js';
+import type { InstanceService } from './instances/service.js';
+
+/** What every part of the gateway is built from; main.ts makes one per gateway. */
+export interface GatewayContext {
+  config: Config;
+  db: Knex;
+  log: Logger;
+  clock: Clock;
+  nodeId: string;
+  metrics: Metrics;
+  cipher: SecretCipher;
+  connectors: ConnectorRegistry;
+  instances: InstanceService;
+  /** Which configuration keys of a connector are secrets. */
+  secretsOf(elementKey: string): ReadonlySet<string>;
+  /** Real waits (retry delays) go through this so tests can replace them. */
+  sleep(ms: number): Promise<void>;
+}
+
+/**
+ * A part of the flow as main.ts sees it: routes to mount and a background loop to run. Every
+ * method is optional and `start`/`stop` must be safe to call twice.
+ */
+export interface Feature {
+  name: string;
+  apiRoutes?: RouteModule[];
+  openRoutes?: RouteModule[];
+  start?(): void;
+  /** Stop claiming new work; finish or give back what is held within `graceMs`. */
+  stop?(graceMs: number): Promise<void>;
+}

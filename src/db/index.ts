@@ -1,0 +1,102 @@
+import { mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import knexFactory, { type Knex } from 'knex';
+import pg from 'pg';
+import { migrations } from '../../db/migrations/index.js';
+
+export type { Knex };
+export type Db = Knex;
+
+// Epoch-millisecond columns are bigint; node-pg answers those as strings unless told otherwise.
+pg.types.setTypeParser(20, (v) => Number(v));
+
+export interface DatabaseOptions {
+  /** `sqlite:<path>`, `postgres://…`, or null for `<dataDir>/pollgate.db`. */
+  url: string | null;
+  dataDir: string;
+  poolMax?: number;
+  /** PostgreSQL schema to use (created if missing); tests give each run its own. */
+  schema?: string;
+}
+
+export function isPostgres(db: Knex): boolean {
+  return db.client.config.client === 'pg';
+}
+
+export function describeDatabase(options: DatabaseOptions): string {
+  if (options.url?.startsWith('postgres')) return options.url.replace(/\/\/[^@/]*@/, '//***@');
+  return sqlitePath(options);
+}
+
+function sqlitePath(options: DatabaseOptions): string {
+  return options.url?.startsWith('sqlite:') ? options.url.slice('sqlite:'.length) : join(options.dataDir, 'pollgate.db');
+}
+
+export function createDatabase(options: DatabaseOptions): Knex {
+  if (options.url && /^postgres(ql)?:\/\//.test(options.url)) {
+    return knexFactory({
+      client: 'pg',
+      connection: options.url,
+      searchPath: options.schema ? [options.schema] : undefined,
+      pool: { min: 0, max: options.poolMax ?? 10 },
+      migrations: { migrationSource: migrationSource(), schemaName: options.schema },
+    });
+  }
+  const filename = sqlitePath(options);
+  if (filename !== ':memory:') mkdirSync(dirname(filename), { recursive: true });
+  return knexFactory({
+    client: 'sqlite3',
+    connection: { filename },
+    useNullAsDefault: true,
+    // One connection: SQLite has one writer, and knex queues work for it.
+    pool: {
+      min: 1,
+      max: 1,
+      afterCreate: (conn: { run: (sql: string, cb: (err: Error | null) => void) => void }, done: (err: Error | null, c: unknown) => void) => {
+        conn.run('PRAGMA journal_mode = WAL', (e1) => {
+          if (e1) return done(e1, conn);
+          conn.run('PRAGMA foreign_keys = ON', (e2) => {
+            if (e2) return done(e2, conn);
+            conn.run('PRAGMA busy_timeout = 5000', (e3) => {
+              if (e3) return done(e3, conn);
+              conn.run('PRAGMA synchronous = NORMAL', (e4) => done(e4, conn));
+            });
+          });
+        });
+      },
+    },
+    migrations: { migrationSource: migrationSource() },
+  });
+}
+
+function migrationSource(): Knex.MigrationSource<(typeof migrations)[number]> {
+  return {
+    getMigrations: async () => migrations,
+    getMigrationName: (m) => m.name,
+    getMigration: async (m) => m,
+  };
+}
+
+/**
+ * Brings the schema up to date. On PostgreSQL several nodes may start at once: a session advisory
+ * lock (per schema) makes them take turns instead of tripping over knex's own lock table.
+ */
+export async function migrate(db: Knex, schema?: string): Promise<void> {
+  if (!isPostgres(db)) {
+    await db.migrate.latest();
+    return;
+  }
+  if (schema) await db.raw('CREATE SCHEMA IF NOT EXISTS ??', [schema]);
+  const lockKey = `pollgate-migrate:${schema ?? 'public'}`;
+  await db.transaction(async (trx) => {
+    // A transaction-level lock held on one connection while migrate runs on others.
+    await trx.raw('SELECT pg_advisory_xact_lock(hashtext(?))', [lockKey]);
+    await db.migrate.latest();
+  });
+}
+
+/** True when every migration has run: what /health/ready reports. */
+export async function isMigrated(db: Knex): Promise<boolean> {
+  const [, pending] = (await db.migrate.list()) as [unknown[], unknown[]];
+  return pending.length === 0;
+}

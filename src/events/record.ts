@@ -1,0 +1,153 @@
+import { randomBytes } from 'node:crypto';
+import type { Knex } from 'knex';
+
+/**
+ * Writing events: the one door through which polling, webhooks and schedules put changes into
+ * the durable store. In the caller's transaction it numbers the events (per-instance `sequence`),
+ * stores them, and creates their notifications (the outbox the dispatcher drains), chunked to at
+ * most `maxPerNotification` events of one object type each. Nothing is sent here.
+ */
+export type EventType = 'CREATED' | 'UPDATED' | 'DELETED' | 'UNKNOWN';
+export type EventSource = 'polling' | 'webhook' | 'schedule';
+
+export interface NewEvent {
+  eventType: EventType;
+  objectType: string;
+  objectId: string;
+  /** ISO 8601. */
+  date: string;
+  raw: unknown;
+}
+
+export interface EventInstance {
+  id: number;
+  name: string;
+  elementKey: string;
+}
+
+export interface RecordOptions {
+  source: EventSource;
+  now: number;
+  /** Create notifications (false when the instance has callbacks switched off). */
+  notify: boolean;
+  maxPerNotification: number;
+  /** For webhooks: the provider's body, sent as `raw` instead of the records by object type. */
+  providerBody?: unknown;
+}
+
+export interface NotificationPayload {
+  id: string;
+  instanceId: number;
+  instanceName: string;
+  elementKey: string;
+  eventDate: string;
+  events: Array<{ eventType: EventType; objectType: string; objectId: string; elementKey: string; date: string; sequence: number }>;
+  raw: unknown;
+}
+
+export const newNotificationId = (): string => `ntf_${randomBytes(16).toString('base64url')}`;
+
+// Rows per INSERT: keeps every statement under SQLite's bound-parameter limit.
+const INSERT_CHUNK = 500;
+
+export async function insertInChunks(trx: Knex, table: string, rows: Record<string, unknown>[]): Promise<void> {
+  for (let i = 0; i < rows.length; i += INSERT_CHUNK) await trx(table).insert(rows.slice(i, i + INSERT_CHUNK));
+}
+
+/** Reserves `count` sequence numbers for an instance; returns the first. */
+export async function reserveSequence(trx: Knex, instanceId: number, count: number): Promise<number> {
+  const [row] = (await trx('instances')
+    .where({ id: instanceId })
+    .increment('next_sequence', count)
+    .returning('next_sequence')) as Array<{ next_sequence: number }>;
+  return Number(row.next_sequence) - count;
+}
+
+export async function recordEvents(trx: Knex, instance: EventInstance, events: NewEvent[], o: RecordOptions): Promise<{ eventCount: number; notificationIds: string[] }> {
+  if (events.length === 0) return { eventCount: 0, notificationIds: [] };
+  let sequence = await reserveSequence(trx, instance.id, events.length);
+  const eventRows: Record<string, unknown>[] = [];
+  const notificationRows: Record<string, unknown>[] = [];
+  const eventDate = new Date(o.now).toISOString();
+
+  for (const [objectType, ofType] of groupByObjectType(events)) {
+    for (let i = 0; i < ofType.length; i += o.maxPerNotification) {
+      const chunk = ofType.slice(i, i + o.maxPerNotification);
+      const notificationId = o.notify ? newNotificationId() : null;
+      const payloadEvents: NotificationPayload['events'] = [];
+      for (const e of chunk) {
+        const seq = sequence++;
+        payloadEvents.push({ eventType: e.eventType, objectType, objectId: e.objectId, elementKey: instance.elementKey, date: e.date, sequence: seq });
+        eventRows.push({
+          instance_id: instance.id,
+          sequence: seq,
+          event_type: e.eventType,
+          object_type: objectType,
+          object_id: e.objectId,
+          element_key: instance.elementKey,
+          date: e.date,
+          raw: JSON.stringify(e.raw ?? null),
+          source: o.source,
+          notification_id: notificationId,
+          created_at: o.now,
+        });
+      }
+      if (!notificationId) continue;
+      const payload: NotificationPayload = {
+        id: notificationId,
+        instanceId: instance.id,
+        instanceName: instance.name,
+        elementKey: instance.elementKey,
+        eventDate,
+        events: payloadEvents,
+        raw: o.providerBody !== undefined ? o.providerBody : { [objectType]: chunk.map((e) => e.raw) },
+      };
+      notificationRows.push({
+        id: notificationId,
+        instance_id: instance.id,
+        object_type: objectType,
+        source: o.source,
+        status: 'pending',
+        payload: JSON.stringify(payload),
+        event_count: chunk.length,
+        attempt_count: 0,
+        next_attempt_at: o.now,
+        created_at: o.now,
+        updated_at: o.now,
+      });
+    }
+  }
+  // Notifications first: events reference them.
+  await insertInChunks(trx, 'notifications', notificationRows);
+  await insertInChunks(trx, 'events', eventRows);
+  return { eventCount: events.length, notificationIds: notificationRows.map((n) => n.id as string) };
+}
+
+function groupByObjectType(events: NewEvent[]): Map<string, NewEvent[]> {
+  const groups = new Map<string, NewEvent[]>();
+  for (const e of events) {
+    const list = groups.get(e.objectType);
+    if (list) list.push(e);
+    else groups.set(e.objectType, [e]);
+  }
+  return groups;
+}
+
+/** Queues one notification with a payload of the caller's shape (scheduled events use this). */
+export async function enqueueNotification(trx: Knex, n: { id?: string; instanceId: number; source: EventSource; objectType: string | null; payload: Record<string, unknown>; eventCount: number; now: number }): Promise<string> {
+  const id = n.id ?? newNotificationId();
+  await trx('notifications').insert({
+    id,
+    instance_id: n.instanceId,
+    object_type: n.objectType,
+    source: n.source,
+    status: 'pending',
+    payload: JSON.stringify({ id, ...n.payload }),
+    event_count: n.eventCount,
+    attempt_count: 0,
+    next_attempt_at: n.now,
+    created_at: n.now,
+    updated_at: n.now,
+  });
+  return id;
+}

@@ -1,0 +1,226 @@
+import { randomBytes } from 'node:crypto';
+import type { Knex } from 'knex';
+import type { Config } from '../config/index.js';
+import type { Clock } from '../clock.js';
+import type { Logger } from '../log.js';
+import { NotFoundError, ValidationError } from '../errors.js';
+import type { ConnectorRegistry } from '../connectors/registry.js';
+import type { ConnectorDefinition } from '../connectors/schema.js';
+import { resolvePollerObject } from '../connectors/resolve.js';
+import { checkUrlSyntax } from '../network/ssrf-guard.js';
+import { planPollObjects } from '../poller/plan.js';
+import { readSettings, throwIfProblems, type InstanceSettings, type Problem } from './settings.js';
+import type { Instance, InstanceStore } from './store.js';
+
+/**
+ * Creating, changing and removing instances. Validation collects every problem into one 400; the
+ * write is one transaction (instance + its poll plan); provider-side steps (webhook registration)
+ * run through `lifecycle` hooks after it, and a failed registration removes the instance again.
+ */
+export interface InstanceLifecycle {
+  /** After the instance is stored; throwing undoes the create (the instance is deleted). */
+  afterCreate?(instance: Instance): Promise<void>;
+  /** Before the instance is deleted (e.g. deregister provider webhooks). */
+  beforeDelete?(instance: Instance): Promise<void>;
+}
+
+export const newSigningSecret = (): string => `whsec_${randomBytes(24).toString('base64')}`;
+export const newWebhookToken = (): string => randomBytes(24).toString('base64url');
+
+export class InstanceService {
+  readonly lifecycle: InstanceLifecycle[] = [];
+
+  constructor(
+    private readonly db: Knex,
+    readonly store: InstanceStore,
+    private readonly connectors: ConnectorRegistry,
+    private readonly config: Config,
+    private readonly clock: Clock,
+    private readonly log: Logger,
+  ) {}
+
+  async require(id: number): Promise<Instance> {
+    const instance = await this.store.get(id);
+    if (!instance) throw new NotFoundError(`instance ${id} does not exist`);
+    return instance;
+  }
+
+  connectorOf(instance: Pick<Instance, 'elementKey'>): ConnectorDefinition {
+    const def = this.connectors.get(instance.elementKey);
+    if (!def) throw new NotFoundError(`the connector "${instance.elementKey}" of this instance is no longer registered`);
+    return def;
+  }
+
+  settingsOf(instance: Instance): InstanceSettings {
+    const problems: Problem[] = [];
+    return readSettings(instance.configuration, eventInfo(this.connectorOf(instance)), this.config.poller, problems);
+  }
+
+  async create(body: Record<string, unknown>): Promise<Instance> {
+    const problems: Problem[] = [];
+    const element = body.element as { key?: unknown } | undefined;
+    const key = typeof element === 'object' && element !== null ? element.key : undefined;
+    if (typeof key !== 'string' || key === '') throw new ValidationError('element.key is required: the key of the connector', [{ field: 'element.key' }]);
+    const connector = this.connectors.get(key);
+    if (!connector) throw new ValidationError(`unknown connector "${key}"`, [{ field: 'element.key', value: key }]);
+    const name = body.name === undefined ? `${connector.name} instance` : body.name;
+    if (typeof name !== 'string' || name.trim() === '' || name.length > 255) problems.push({ field: 'name', message: 'must be a non-empty string of at most 255 characters' });
+    const tags = readTags(body.tags, problems);
+    const configuration = body.configuration;
+    if (typeof configuration !== 'object' || configuration === null || Array.isArray(configuration)) {
+      throw new ValidationError('configuration is required and must be an object', [{ field: 'configuration' }]);
+    }
+    const complete = this.withConnectorDefaults(connector, configuration as Record<string, unknown>, problems);
+    const settings = this.validate(connector, complete, problems);
+    throwIfProblems(problems);
+
+    const now = this.clock.now();
+    const id = await this.db.transaction(async (trx) => {
+      const newId = await this.store.insert(
+        trx,
+        {
+          elementKey: key,
+          name: name as string,
+          tags,
+          configuration: complete,
+          vendorType: settings.vendorType,
+          eventsEnabled: true,
+          callbackDisabled: false,
+          webhookToken: settings.vendorType === 'webhook' ? newWebhookToken() : null,
+          webhookId: null,
+        },
+        newSigningSecret(),
+        now,
+      );
+      await planPollObjects(trx, newId, settings, { now, createdAt: now, intervalChanged: true });
+      return newId;
+    });
+    const instance = (await this.store.get(id))!;
+    try {
+      for (const hook of this.lifecycle) await hook.afterCreate?.(instance);
+    } catch (err) {
+      await this.store.delete(id);
+      throw err;
+    }
+    this.log.info({ instanceId: id, elementKey: key, vendorType: settings.vendorType }, 'instance created');
+    return (await this.store.get(id))!;
+  }
+
+  /** PATCH: merges `configuration` key by key; name and tags replace. Re-plans polling at once. */
+  async update(id: number, body: Record<string, unknown>): Promise<Instance> {
+    const current = await this.require(id);
+    const connector = this.connectorOf(current);
+    const problems: Problem[] = [];
+    let name: string | undefined;
+    if (body.name !== undefined) {
+      if (typeof body.name !== 'string' || body.name.trim() === '' || body.name.length > 255) problems.push({ field: 'name', message: 'must be a non-empty string of at most 255 characters' });
+      else name = body.name;
+    }
+    const tags = body.tags === undefined ? undefined : readTags(body.tags, problems);
+    let configuration = current.configuration;
+    if (body.configuration !== undefined) {
+      if (typeof body.configuration !== 'object' || body.configuration === null || Array.isArray(body.configuration)) {
+        throw new ValidationError('configuration must be an object', [{ field: 'configuration' }]);
+      }
+      configuration = { ...current.configuration };
+      for (const [k, v] of Object.entries(body.configuration as Record<string, unknown>)) {
+        // "********" is what answers show for secrets: sending it back keeps the stored value.
+        if (v === '********') continue;
+        if (v === null) delete configuration[k];
+        else configuration[k] = v;
+      }
+    }
+    const settings = this.validate(connector, configuration, problems);
+    if (settings.vendorType !== current.vendorType) problems.push({ field: 'event.vendor.type', message: 'cannot change after creation; create a new instance' });
+    throwIfProblems(problems);
+    const before = this.settingsOf(current);
+    const now = this.clock.now();
+    await this.db.transaction(async (trx) => {
+      await this.store.update(trx, id, { elementKey: current.elementKey, name, tags, configuration }, now);
+      await planPollObjects(trx, id, settings, {
+        now,
+        createdAt: current.createdAt,
+        intervalChanged: before.refreshIntervalMs !== settings.refreshIntervalMs || before.cron !== settings.cron || before.timeZone !== settings.timeZone,
+      });
+    });
+    return (await this.store.get(id))!;
+  }
+
+  async delete(id: number): Promise<void> {
+    const instance = await this.require(id);
+    for (const hook of this.lifecycle) await hook.beforeDelete?.(instance);
+    await this.store.delete(id);
+    this.log.info({ instanceId: id }, 'instance deleted');
+  }
+
+  /** Pause or resume: polling stops and notifications are held (nothing is dropped) while paused. */
+  async setEnabled(id: number, enabled: boolean): Promise<Instance> {
+    const instance = await this.require(id);
+    const now = this.clock.now();
+    await this.db.transaction(async (trx) => {
+      // Re-enabling also lifts a 410 Gone hold on the callback.
+      await this.store.update(trx, id, { elementKey: instance.elementKey, eventsEnabled: enabled, ...(enabled ? { callbackDisabled: false } : {}) }, now);
+      if (enabled) await trx('poll_objects').where({ instance_id: id }).where('next_poll_at', '<', now).update({ next_poll_at: now });
+    });
+    return (await this.store.get(id))!;
+  }
+
+  private withConnectorDefaults(connector: ConnectorDefinition, configuration: Record<string, unknown>, problems: Problem[]): Record<string, unknown> {
+    const out = { ...configuration };
+    for (const field of connector.configuration ?? []) {
+      const value = out[field.key];
+      if ((value === undefined || value === null || value === '') && field.default !== undefined) out[field.key] = field.default;
+    }
+    this.checkConnectorFields(connector, out, problems);
+    return out;
+  }
+
+  private checkConnectorFields(connector: ConnectorDefinition, configuration: Record<string, unknown>, problems: Problem[]): void {
+    for (const field of connector.configuration ?? []) {
+      const value = configuration[field.key];
+      if (value === undefined || value === null || value === '') {
+        if (field.required) problems.push({ field: `configuration.${field.key}`, message: 'is required by this connector' });
+      } else if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean') {
+        problems.push({ field: `configuration.${field.key}`, message: 'must be a string, number or boolean' });
+      }
+    }
+  }
+
+  private validate(connector: ConnectorDefinition, configuration: Record<string, unknown>, problems: Problem[]): InstanceSettings {
+    this.checkConnectorFields(connector, configuration, problems);
+    const settings = readSettings(configuration, eventInfo(connector), this.config.poller, problems);
+    if (settings.callback.url) {
+      try {
+        checkUrlSyntax(settings.callback.url, this.config.network);
+      } catch (err) {
+        problems.push({ field: 'event.notification.callback.url', message: (err as Error).message });
+      }
+    }
+    if (settings.refreshIntervalMs !== null) {
+      for (const [objectType, def] of Object.entries(settings.pollerConfiguration)) {
+        try {
+          resolvePollerObject(connector, objectType, def);
+        } catch (err) {
+          problems.push({ field: `event.poller.configuration.${objectType}`, message: (err as Error).message });
+        }
+      }
+    }
+    return settings;
+  }
+}
+
+export function eventInfo(connector: ConnectorDefinition) {
+  return {
+    supported: (connector.events?.supported ?? []) as Array<'polling' | 'webhook'>,
+    pollerDefaults: (connector.events?.poller ?? {}) as Record<string, Record<string, unknown>>,
+  };
+}
+
+function readTags(value: unknown, problems: Problem[]): string[] {
+  if (value === undefined || value === null) return [];
+  if (!Array.isArray(value) || !value.every((t) => typeof t === 'string' && t.length <= 100) || value.length > 50) {
+    problems.push({ field: 'tags', message: 'must be a list of at most 50 strings' });
+    return [];
+  }
+  return value as string[];
+}

@@ -1,0 +1,227 @@
+import cronParser from 'cron-parser';
+import type { Config } from '../config/index.js';
+import { ValidationError } from '../errors.js';
+
+/**
+ * Reads the Cloud Elements instance configuration keys (`event.*`) into typed settings, with every
+ * problem collected as `{field, message}` so one 400 names them all.
+ */
+export type VendorType = 'polling' | 'webhook';
+export type CallbackFormat = 'json' | 'xml' | 'form';
+
+export interface CallbackSettings {
+  url: string | null;
+  method: 'POST' | 'PUT' | 'PATCH';
+  format: CallbackFormat;
+  auth: { type: 'none' } | { type: 'basic'; username: string; password: string } | { type: 'bearer'; token: string };
+  headers: Record<string, string>;
+  signatureKey: string | null;
+  /** Templated callbacks (one request per event); see delivery/. */
+  template: string | null;
+  responseMapping: Record<string, string> | null;
+}
+
+export interface InstanceSettings {
+  notificationsEnabled: boolean;
+  vendorType: VendorType;
+  /** null: the instance does not poll (webhook mode without a safety-net interval). */
+  refreshIntervalMs: number | null;
+  cron: string | null;
+  timeZone: string;
+  /** Object type → poller object definition (from the instance, else the connector's defaults). */
+  pollerConfiguration: Record<string, Record<string, unknown>>;
+  callback: CallbackSettings;
+  retrySchedule: number[] | null;
+}
+
+export type Problem = { field: string; message: string };
+
+const K = {
+  enabled: 'event.notification.enabled',
+  url: 'event.notification.callback.url',
+  method: 'event.notification.callback.method',
+  format: 'event.notification.callback.format',
+  auth: 'event.notification.callback.auth',
+  username: 'event.notification.callback.username',
+  password: 'event.notification.callback.password',
+  token: 'event.notification.callback.token',
+  headers: 'event.notification.callback.headers',
+  template: 'event.notification.callback.template',
+  responseMapping: 'event.notification.callback.responseMapping',
+  signatureKey: 'event.notification.signature.key',
+  retry: 'event.notification.retry.schedule',
+  vendorType: 'event.vendor.type',
+  interval: 'event.poller.refresh_interval',
+  pollerConfig: 'event.poller.configuration',
+  schedule: 'event.poller.schedule',
+  timezone: 'event.poller.timezone',
+} as const;
+export const SETTING_KEYS = K;
+
+export function readBoolean(value: unknown, field: string, problems: Problem[], fallback: boolean): boolean {
+  if (value === undefined || value === null || value === '') return fallback;
+  if (value === true || value === 'true') return true;
+  if (value === false || value === 'false') return false;
+  problems.push({ field, message: 'must be true or false (a boolean or the string "true"/"false")' });
+  return fallback;
+}
+
+/** An object given as itself or as a JSON string (Cloud Elements sends both). */
+function readObject(value: unknown, field: string, problems: Problem[]): Record<string, unknown> | undefined {
+  if (value === undefined || value === null || value === '') return undefined;
+  let v = value;
+  if (typeof v === 'string') {
+    try {
+      v = JSON.parse(v);
+    } catch {
+      problems.push({ field, message: 'must be an object or a JSON string of an object' });
+      return undefined;
+    }
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) {
+    problems.push({ field, message: 'must be an object' });
+    return undefined;
+  }
+  return v as Record<string, unknown>;
+}
+
+function readString(value: unknown, field: string, problems: Problem[]): string | null {
+  if (value === undefined || value === null || value === '') return null;
+  if (typeof value !== 'string') {
+    problems.push({ field, message: 'must be a string' });
+    return null;
+  }
+  return value;
+}
+
+function readEnum<T extends string>(value: unknown, field: string, allowed: readonly T[], fallback: T, problems: Problem[]): T {
+  if (value === undefined || value === null || value === '') return fallback;
+  const v = typeof value === 'string' ? value.trim() : value;
+  const match = allowed.find((a) => typeof v === 'string' && a.toLowerCase() === v.toLowerCase());
+  if (!match) problems.push({ field, message: `must be one of ${allowed.join(', ')}` });
+  return match ?? fallback;
+}
+
+function isTimeZone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export interface ConnectorEventInfo {
+  supported: VendorType[];
+  pollerDefaults: Record<string, Record<string, unknown>>;
+}
+
+export function readSettings(config: Record<string, unknown>, connector: ConnectorEventInfo, limits: Config['poller'], problems: Problem[]): InstanceSettings {
+  const vendorType = readEnum(config[K.vendorType], K.vendorType, ['polling', 'webhook'] as const, connector.supported[0] ?? 'polling', problems);
+  if (!connector.supported.includes(vendorType)) {
+    problems.push({ field: K.vendorType, message: `this connector supports ${connector.supported.join(', ') || 'no event mode'}` });
+  }
+
+  let refreshIntervalMs: number | null = null;
+  const interval = config[K.interval];
+  if (interval !== undefined && interval !== null && interval !== '') {
+    const minutes = typeof interval === 'number' ? interval : typeof interval === 'string' && interval.trim() !== '' ? Number(interval) : NaN;
+    const minMinutes = limits.minIntervalSeconds / 60;
+    if (!Number.isFinite(minutes)) problems.push({ field: K.interval, message: 'must be a number of minutes' });
+    else if (minutes < minMinutes || minutes > limits.maxIntervalMinutes) {
+      problems.push({ field: K.interval, message: `must be between ${+minMinutes.toFixed(4)} and ${limits.maxIntervalMinutes} minutes` });
+    } else refreshIntervalMs = Math.round(minutes * 60_000);
+  } else if (vendorType === 'polling') {
+    refreshIntervalMs = Math.round(limits.defaultIntervalMinutes * 60_000);
+  }
+
+  const timeZone = readString(config[K.timezone], K.timezone, problems) ?? 'UTC';
+  if (!isTimeZone(timeZone)) problems.push({ field: K.timezone, message: `"${timeZone}" is not an IANA time zone` });
+  const cron = readString(config[K.schedule], K.schedule, problems);
+  if (cron) {
+    try {
+      cronParser.parseExpression(cron, { tz: isTimeZone(timeZone) ? timeZone : 'UTC' });
+    } catch (err) {
+      problems.push({ field: K.schedule, message: `not a valid cron expression: ${(err as Error).message}` });
+    }
+  }
+
+  const pollerConfiguration = readObject(config[K.pollerConfig], K.pollerConfig, problems) ?? connector.pollerDefaults;
+  for (const [objectType, def] of Object.entries(pollerConfiguration)) {
+    if (typeof def !== 'object' || def === null || Array.isArray(def)) {
+      problems.push({ field: `${K.pollerConfig}.${objectType}`, message: 'must be an object with url and idField' });
+    }
+  }
+  if (vendorType === 'polling' && Object.keys(pollerConfiguration).length === 0) {
+    problems.push({ field: K.pollerConfig, message: 'no object types to poll: give event.poller.configuration (the connector has no poller defaults)' });
+  }
+
+  const callback = readCallback(config, problems);
+  const notificationsEnabled = readBoolean(config[K.enabled], K.enabled, problems, callback.url !== null);
+  if (notificationsEnabled && !callback.url) problems.push({ field: K.url, message: 'is required when event notifications are enabled' });
+
+  let retrySchedule: number[] | null = null;
+  const retry = config[K.retry];
+  if (retry !== undefined && retry !== null && retry !== '') {
+    let list: unknown = retry;
+    if (typeof list === 'string') {
+      try {
+        list = JSON.parse(list);
+      } catch {
+        list = null;
+      }
+    }
+    if (!Array.isArray(list) || list.length > 50 || !list.every((n) => typeof n === 'number' && Number.isFinite(n) && n >= 0)) {
+      problems.push({ field: K.retry, message: 'must be a list of at most 50 non-negative numbers of seconds' });
+    } else retrySchedule = list as number[];
+  }
+
+  return { notificationsEnabled, vendorType, refreshIntervalMs, cron, timeZone, pollerConfiguration: pollerConfiguration as Record<string, Record<string, unknown>>, callback, retrySchedule };
+}
+
+function readCallback(config: Record<string, unknown>, problems: Problem[]): CallbackSettings {
+  const url = readString(config[K.url], K.url, problems);
+  const method = readEnum(config[K.method], K.method, ['POST', 'PUT', 'PATCH'] as const, 'POST', problems);
+  const format = readEnum(config[K.format], K.format, ['json', 'xml', 'form'] as const, 'json', problems);
+  const authType = readEnum(config[K.auth], K.auth, ['none', 'basic', 'bearer'] as const, 'none', problems);
+  let auth: CallbackSettings['auth'] = { type: 'none' };
+  if (authType === 'basic') {
+    const username = readString(config[K.username], K.username, problems);
+    const password = readString(config[K.password], K.password, problems);
+    if (!username) problems.push({ field: K.username, message: 'is required for basic callback auth' });
+    auth = { type: 'basic', username: username ?? '', password: password ?? '' };
+  } else if (authType === 'bearer') {
+    const token = readString(config[K.token], K.token, problems);
+    if (!token) problems.push({ field: K.token, message: 'is required for bearer callback auth' });
+    auth = { type: 'bearer', token: token ?? '' };
+  }
+  const headers: Record<string, string> = {};
+  const rawHeaders = readObject(config[K.headers], K.headers, problems) ?? {};
+  for (const [name, value] of Object.entries(rawHeaders)) {
+    if (!/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/.test(name) || typeof value !== 'string' || /[\r\n]/.test(value)) {
+      problems.push({ field: `${K.headers}.${name}`, message: 'must be a valid header name with a string value' });
+    } else headers[name] = value;
+  }
+  const responseMapping = readObject(config[K.responseMapping], K.responseMapping, problems) as Record<string, string> | undefined;
+  if (responseMapping && !Object.values(responseMapping).every((v) => typeof v === 'string')) {
+    problems.push({ field: K.responseMapping, message: 'must map names to JSONPath strings' });
+  }
+  return {
+    url,
+    method,
+    format,
+    auth,
+    headers,
+    signatureKey: readString(config[K.signatureKey], K.signatureKey, problems),
+    template: readString(config[K.template], K.template, problems),
+    responseMapping: responseMapping ?? null,
+  };
+}
+
+export function throwIfProblems(problems: Problem[], what = 'the instance'): void {
+  if (problems.length > 0) {
+    const first = problems[0];
+    const summary = problems.length === 1 ? `${first.field} ${first.message}` : `${problems.length} problems, first: ${first.field} ${first.message}`;
+    throw new ValidationError(`${what} is not valid: ${summary}`, problems);
+  }
+}

@@ -1,0 +1,135 @@
+import type { Knex } from 'knex';
+import { SecretCipher } from '../secrets/cipher.js';
+import { decryptConfiguration, encryptConfiguration } from '../secrets/redact.js';
+
+/** One configured account of a connector, as the rest of the gateway sees it (secrets decrypted). */
+export interface Instance {
+  id: number;
+  elementKey: string;
+  name: string;
+  tags: string[];
+  configuration: Record<string, unknown>;
+  vendorType: 'polling' | 'webhook';
+  eventsEnabled: boolean;
+  callbackDisabled: boolean;
+  webhookToken: string | null;
+  webhookId: string | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface InstanceRow {
+  id: number;
+  element_key: string;
+  name: string;
+  tags: string;
+  configuration: string;
+  vendor_type: string;
+  events_enabled: number | boolean;
+  callback_disabled: number | boolean;
+  webhook_token: string | null;
+  webhook_id: string | null;
+  signing_secrets: string | null;
+  next_sequence: number;
+  created_at: number;
+  updated_at: number;
+}
+
+/**
+ * Reads and writes the instances table. Encryption happens here, so no other module handles
+ * ciphertext; `secretsOf(elementKey)` tells which keys of a connector are secret.
+ */
+export class InstanceStore {
+  constructor(
+    private readonly db: Knex,
+    private readonly cipher: SecretCipher,
+    private readonly secretsOf: (elementKey: string) => ReadonlySet<string>,
+  ) {}
+
+  fromRow(row: InstanceRow): Instance {
+    const stored = JSON.parse(row.configuration) as Record<string, unknown>;
+    return {
+      id: row.id,
+      elementKey: row.element_key,
+      name: row.name,
+      tags: JSON.parse(row.tags) as string[],
+      configuration: decryptConfiguration(stored, this.secretsOf(row.element_key), this.cipher),
+      vendorType: row.vendor_type as Instance['vendorType'],
+      eventsEnabled: Boolean(row.events_enabled),
+      callbackDisabled: Boolean(row.callback_disabled),
+      webhookToken: row.webhook_token,
+      webhookId: row.webhook_id,
+      createdAt: row.created_at,
+      updatedAt: row.updated_at,
+    };
+  }
+
+  encryptConfiguration(elementKey: string, configuration: Record<string, unknown>): string {
+    return JSON.stringify(encryptConfiguration(configuration, this.secretsOf(elementKey), this.cipher));
+  }
+
+  async get(id: number, db: Knex = this.db): Promise<Instance | undefined> {
+    const row = (await db('instances').where({ id }).first()) as InstanceRow | undefined;
+    return row ? this.fromRow(row) : undefined;
+  }
+
+  async getByWebhookToken(token: string): Promise<Instance | undefined> {
+    const row = (await this.db('instances').where({ webhook_token: token }).first()) as InstanceRow | undefined;
+    return row ? this.fromRow(row) : undefined;
+  }
+
+  /** Newest first, keyset-paged by id. */
+  async list(page: { pageSize: number; before?: number }): Promise<Instance[]> {
+    const q = this.db('instances').orderBy('id', 'desc').limit(page.pageSize + 1);
+    if (page.before) q.where('id', '<', page.before);
+    return ((await q) as InstanceRow[]).map((r) => this.fromRow(r));
+  }
+
+  async insert(trx: Knex, values: Omit<Instance, 'id' | 'createdAt' | 'updatedAt'>, signingSecret: string, now: number): Promise<number> {
+    const [row] = (await trx('instances')
+      .insert({
+        element_key: values.elementKey,
+        name: values.name,
+        tags: JSON.stringify(values.tags),
+        configuration: this.encryptConfiguration(values.elementKey, values.configuration),
+        vendor_type: values.vendorType,
+        events_enabled: values.eventsEnabled,
+        callback_disabled: values.callbackDisabled,
+        webhook_token: values.webhookToken,
+        webhook_id: values.webhookId,
+        signing_secrets: this.cipher.encrypt(JSON.stringify([{ secret: signingSecret, createdAt: now, expiresAt: null }])),
+        created_at: now,
+        updated_at: now,
+      })
+      .returning('id')) as Array<{ id: number } | number>;
+    return typeof row === 'number' ? row : row.id;
+  }
+
+  async update(db: Knex, id: number, values: Partial<Pick<Instance, 'name' | 'tags' | 'configuration' | 'vendorType' | 'eventsEnabled' | 'callbackDisabled' | 'webhookId' | 'webhookToken'>> & { elementKey: string }, now: number): Promise<void> {
+    const patch: Record<string, unknown> = { updated_at: now };
+    if (values.name !== undefined) patch.name = values.name;
+    if (values.tags !== undefined) patch.tags = JSON.stringify(values.tags);
+    if (values.configuration !== undefined) patch.configuration = this.encryptConfiguration(values.elementKey, values.configuration);
+    if (values.vendorType !== undefined) patch.vendor_type = values.vendorType;
+    if (values.eventsEnabled !== undefined) patch.events_enabled = values.eventsEnabled;
+    if (values.callbackDisabled !== undefined) patch.callback_disabled = values.callbackDisabled;
+    if (values.webhookId !== undefined) patch.webhook_id = values.webhookId;
+    if (values.webhookToken !== undefined) patch.webhook_token = values.webhookToken;
+    await db('instances').where({ id }).update(patch);
+  }
+
+  async delete(id: number): Promise<void> {
+    await this.db('instances').where({ id }).delete();
+  }
+
+  /** The Standard Webhooks signing secrets, newest first (more than one during a rotation's overlap). */
+  async signingSecrets(id: number, db: Knex = this.db): Promise<Array<{ secret: string; createdAt: number; expiresAt: number | null }>> {
+    const row = (await db('instances').where({ id }).first('signing_secrets')) as { signing_secrets: string | null } | undefined;
+    if (!row?.signing_secrets) return [];
+    return JSON.parse(this.cipher.decrypt(row.signing_secrets));
+  }
+
+  async setSigningSecrets(id: number, secrets: Array<{ secret: string; createdAt: number; expiresAt: number | null }>): Promise<void> {
+    await this.db('instances').where({ id }).update({ signing_secrets: this.cipher.encrypt(JSON.stringify(secrets)) });
+  }
+}

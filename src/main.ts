@@ -1,0 +1,191 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import type { Server } from 'node:http';
+import type { Knex } from 'knex';
+import { loadConfig, bundledConnectorsDir, type Config } from './config/index.js';
+import { systemClock, type Clock } from './clock.js';
+import { createLogger, type Logger } from './log.js';
+import { createDatabase, migrate } from './db/index.js';
+import { createApp } from './api/app.js';
+import { opsRoutes } from './api/ops-routes.js';
+import { createMetrics } from './metrics.js';
+import type { Feature, GatewayContext } from './context.js';
+import { SecretCipher } from './secrets/cipher.js';
+import { ConnectorRegistry } from './connectors/registry.js';
+import { connectorRoutes } from './connectors/routes.js';
+import { InstanceStore } from './instances/store.js';
+import { InstanceService } from './instances/service.js';
+import { instanceRoutes } from './instances/routes.js';
+import { eventRoutes } from './events/routes.js';
+import { Poller } from './poller/poller.js';
+import { pollerRoutes } from './poller/routes.js';
+
+/**
+ * Wires the parts into one gateway. `Gateway.create` opens and migrates the database and loads the
+ * connectors; `listen` serves the API; `start` runs the background loops; `stop` undoes all of it
+ * (each safe to call twice). Tests create gateways in-process with their own config and clock.
+ */
+export interface GatewayOptions {
+  config?: Config;
+  clock?: Clock;
+  log?: Logger;
+  /** PostgreSQL schema (tests give each run its own). */
+  schema?: string;
+  /** Replaces real waits (retry delays, Retry-After) in tests. */
+  sleep?: (ms: number) => Promise<void>;
+  /** Test seam of the poller: runs inside the commit transaction. */
+  beforePollCommit?: (objectType: string) => Promise<void> | void;
+  connectorsDir?: string;
+}
+
+const VERSION = '0.1.0';
+
+export class Gateway {
+  private server: Server | undefined;
+  private started = false;
+  private stopped = false;
+
+  private constructor(
+    readonly ctx: GatewayContext,
+    readonly apiToken: string,
+    readonly poller: Poller,
+    readonly features: Feature[],
+  ) {}
+
+  get config(): Config {
+    return this.ctx.config;
+  }
+  get db(): Knex {
+    return this.ctx.db;
+  }
+  get log(): Logger {
+    return this.ctx.log;
+  }
+  get nodeId(): string {
+    return this.ctx.nodeId;
+  }
+  get instances(): InstanceService {
+    return this.ctx.instances;
+  }
+  /** A feature by name, e.g. `gateway.feature<Dispatcher>('delivery')`. */
+  feature<T extends Feature>(name: string): T {
+    const f = this.features.find((x) => x.name === name);
+    if (!f) throw new Error(`no feature "${name}"`);
+    return f as T;
+  }
+
+  static async create(options: GatewayOptions = {}): Promise<Gateway> {
+    const config = options.config ?? loadConfig();
+    const nodeId = config.node.id ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+    const log = options.log ?? createLogger({ level: config.log.level, nodeId });
+    const clock = options.clock ?? systemClock;
+    const schema = options.schema ?? config.database.schema ?? undefined;
+    const db = createDatabase({ url: config.database.url, dataDir: config.database.dataDir, poolMax: config.database.poolMax, schema });
+    try {
+      await migrate(db, schema);
+      const connectors = await ConnectorRegistry.loadDirectory(options.connectorsDir ?? bundledConnectorsDir);
+      for (const row of (await db('connectors').select('definition')) as Array<{ definition: string }>) {
+        connectors.add(JSON.parse(row.definition));
+      }
+      const cipher = SecretCipher.fromConfig(config.security.secretKey, config.database.dataDir);
+      const secretsOf = (key: string): ReadonlySet<string> =>
+        new Set((connectors.get(key)?.configuration ?? []).filter((f) => f.secret).map((f) => f.key));
+      const store = new InstanceStore(db, cipher, secretsOf);
+      const instances = new InstanceService(db, store, connectors, config, clock, log);
+      const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref()));
+      const ctx: GatewayContext = { config, db, log, clock, nodeId, metrics: createMetrics(), cipher, connectors, instances, secretsOf, sleep };
+
+      const poller = new Poller({ ...ctx, beforeCommit: options.beforePollCommit });
+      const max = config.server.maxBodyBytes;
+      // Each part of the flow, in the order its loops start (and the reverse of how they stop).
+      const features: Feature[] = [
+        {
+          name: 'core',
+          openRoutes: [opsRoutes(db, ctx.metrics, nodeId, VERSION)],
+          apiRoutes: [
+            connectorRoutes(db, connectors, clock, max),
+            instanceRoutes(instances, secretsOf, config.server.publicUrl, max),
+            eventRoutes(db, (id) => instances.require(id)),
+          ],
+        },
+        {
+          name: 'poller',
+          apiRoutes: [pollerRoutes(db, poller, instances, clock)],
+          start: () => {
+            if (config.poller.enabled) poller.start();
+          },
+          stop: (graceMs) => poller.stop(graceMs),
+        },
+        // FEATURES: further parts of the flow are added here.
+      ];
+      return new Gateway(ctx, resolveApiToken(config, log), poller, features);
+    } catch (err) {
+      await db.destroy();
+      throw err;
+    }
+  }
+
+  /** Serves the API; port 0 lets the OS choose (tests). Resolves to the base URL. */
+  async listen(port = this.config.server.port, host = this.config.server.host): Promise<string> {
+    if (this.server) return this.url;
+    const app = createApp({
+      log: this.log,
+      apiToken: this.apiToken,
+      api: this.features.flatMap((f) => f.apiRoutes ?? []),
+      open: this.features.flatMap((f) => f.openRoutes ?? []),
+    });
+    const server = app.listen(port, host);
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('listening', resolve);
+      server.once('error', reject);
+    });
+    return this.url;
+  }
+
+  get url(): string {
+    const address = this.server?.address() as AddressInfo | null;
+    if (!address) throw new Error('the gateway is not listening');
+    const host = address.family === 'IPv6' ? `[${address.address}]` : address.address === '0.0.0.0' ? '127.0.0.1' : address.address;
+    return `http://${host}:${address.port}`;
+  }
+
+  /** Starts the background loops that config enables. */
+  start(): void {
+    if (this.started) return;
+    this.started = true;
+    for (const f of this.features) f.start?.();
+  }
+
+  /** Stops claiming work, drains within the grace period, closes the server and the database. */
+  async stop(graceMs = 0): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    // Stop taking requests first, then let the loops drain, then close the database.
+    const server = this.server;
+    const closed = server ? new Promise<void>((resolve) => server.close(() => resolve())) : Promise.resolve();
+    await Promise.all([...this.features].reverse().map((f) => f.stop?.(graceMs)));
+    server?.closeAllConnections();
+    await closed;
+    await this.db.destroy();
+  }
+}
+
+/**
+ * The admin token: POLLGATE_API_TOKEN, or one generated on first start, kept in the data folder
+ * (mode 0600) and printed that once so the README tour works.
+ */
+function resolveApiToken(config: Config, log: Logger): string {
+  if (config.auth.apiToken) return config.auth.apiToken;
+  const file = join(config.database.dataDir, 'api-token');
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  mkdirSync(config.database.dataDir, { recursive: true });
+  const token = `pg_${randomBytes(24).toString('base64url')}`;
+  writeFileSync(file, token, { mode: 0o600, flag: 'wx' });
+  log.info(`generated an API token and saved it to ${file}`);
+  process.stdout.write(`\npollgate API token (saved in ${file}): ${token}\n\n`);
+  return token;
+}

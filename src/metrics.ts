@@ -1,0 +1,20 @@
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/**
+ * Prometheus metrics of one gateway. A registry per gateway (not prom-client's global one) so
+ * several gateways in one test process do not collide.
+ */
+export function createMetrics() {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'pollgate_process_' });
+  return {
+    registry,
+    polls: new Counter({ name: 'pollgate_polls_total', help: 'Polls of one object type, by result', labelNames: ['result'], registers: [registry] }),
+    pollDuration: new Histogram({ name: 'pollgate_poll_duration_seconds', help: 'Duration of one poll', buckets: [0.05, 0.1, 0.5, 1, 5, 15, 60], registers: [registry] }),
+    events: new Counter({ name: 'pollgate_events_total', help: 'Normalized events stored, by source', labelNames: ['source'], registers: [registry] }),
+    deliveries: new Counter({ name: 'pollgate_delivery_attempts_total', help: 'Callback attempts, by outcome', labelNames: ['outcome'], registers: [registry] }),
+    webhooks: new Counter({ name: 'pollgate_webhooks_received_total', help: 'Webhook requests received, by answer status', labelNames: ['status'], registers: [registry] }),
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;

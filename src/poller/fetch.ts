@@ -1,0 +1,104 @@
+import type { PaginationDefinition } from '../connectors/schema.js';
+import type { ProviderRequest, ProviderResult } from '../provider/http-client.js';
+import { ProviderError } from '../provider/http-client.js';
+import { extractRecords, firstMatch } from './records.js';
+
+/**
+ * Walks every page of one listing. The caller supplies how to build the first request and how to
+ * send one; this file knows only the four pagination styles of DESIGN.md and when to stop.
+ */
+export interface Listing {
+  records: Record<string, unknown>[];
+  pages: number;
+  /** False when `maxPages` cut the listing short. */
+  complete: boolean;
+}
+
+export interface PageRequestParts {
+  query: Record<string, string>;
+  body?: unknown;
+}
+
+export interface FetchPlan {
+  pagination?: PaginationDefinition;
+  recordsPath?: string;
+  maxPages: number;
+  /** Builds the request for a page from its extra query params / body. */
+  build(parts: PageRequestParts): ProviderRequest;
+  send(request: ProviderRequest): Promise<ProviderResult>;
+}
+
+function parseBody(result: ProviderResult): unknown {
+  if (result.response === '') return null;
+  try {
+    return JSON.parse(result.response);
+  } catch {
+    throw new ProviderError({ status: result.status, headers: result.headers, response: result.response.slice(0, 500), errorSource: 'APP', attempts: result.attempts, message: 'the provider answered a body that is not JSON' });
+  }
+}
+
+/** The `rel="next"` target of an RFC 8288 Link header, resolved against the current URL. */
+export function nextLink(header: string | string[] | undefined, currentUrl: string): string | undefined {
+  const text = Array.isArray(header) ? header.join(',') : header;
+  if (!text) return undefined;
+  for (const part of text.split(/,(?=\s*<)/)) {
+    const m = /<([^>]*)>(.*)/.exec(part.trim());
+    if (m && /;\s*rel="?([^";]*\s)?next(\s[^";]*)?"?/i.test(m[2])) return new URL(m[1], currentUrl).toString();
+  }
+  return undefined;
+}
+
+function isTruthy(v: unknown): boolean {
+  return v === true || v === 'true' || v === 1;
+}
+
+export async function fetchListing(plan: FetchPlan): Promise<Listing> {
+  const p = plan.pagination;
+  const records: Record<string, unknown>[] = [];
+  let pages = 0;
+  let parts: PageRequestParts = { query: {} };
+  let request: ProviderRequest | undefined;
+  const size = (p && 'size' in p && p.size) || undefined;
+
+  if (p?.type === 'page') parts.query = { [p.pageParam]: String(p.firstPage ?? 1), ...(p.sizeParam && size ? { [p.sizeParam]: String(size) } : {}) };
+  if (p?.type === 'offset') parts.query = { [p.offsetParam]: '0', ...(p.sizeParam && size ? { [p.sizeParam]: String(size) } : {}) };
+  if (p?.type === 'cursor' && p.sizeParam && size) parts.query = { [p.sizeParam]: String(size) };
+
+  for (;;) {
+    if (pages >= plan.maxPages) return { records, pages, complete: false };
+    request = request ?? plan.build(parts);
+    const result = await plan.send(request);
+    pages++;
+    const body = parseBody(result);
+    const pageRecords = extractRecords(body, plan.recordsPath);
+    for (const r of pageRecords) records.push(r);
+
+    if (!p) break;
+    if (p.type === 'page') {
+      if (pageRecords.length === 0 || (size && pageRecords.length < size)) break;
+      parts = { ...parts, query: { ...parts.query, [p.pageParam]: String(Number(parts.query[p.pageParam]) + 1) } };
+      request = undefined;
+    } else if (p.type === 'offset') {
+      if (pageRecords.length === 0 || (size && pageRecords.length < size)) break;
+      parts = { ...parts, query: { ...parts.query, [p.offsetParam]: String(Number(parts.query[p.offsetParam]) + pageRecords.length) } };
+      request = undefined;
+    } else if (p.type === 'cursor') {
+      if (p.stopPath && isTruthy(firstMatch(body, p.stopPath))) break;
+      if (p.hasMorePath && !isTruthy(firstMatch(body, p.hasMorePath))) break;
+      const cursor = firstMatch(body, p.cursorPath);
+      if (cursor === undefined || cursor === null || cursor === '') break;
+      const value = String(cursor);
+      const previous = p.cursorIn === 'body' ? (parts.body as Record<string, unknown> | undefined)?.[p.cursorParam] : parts.query[p.cursorParam];
+      if (previous === value) break; // a provider repeating its cursor would loop forever
+      parts = p.cursorIn === 'body' ? { ...parts, body: { ...((parts.body as object) ?? {}), [p.cursorParam]: value } } : { ...parts, query: { ...parts.query, [p.cursorParam]: value } };
+      request = undefined;
+    } else if (p.type === 'link') {
+      const fromBody = p.nextUrlPath ? firstMatch(body, p.nextUrlPath) : undefined;
+      const next = typeof fromBody === 'string' && fromBody ? new URL(fromBody, request.url).toString() : nextLink(result.headers.link, request.url);
+      if (!next || next === request.url) break;
+      // The next URL is followed as given, with the same headers and auth.
+      request = { ...request, url: next };
+    } else break;
+  }
+  return { records, pages, complete: true };
+}

@@ -1,0 +1,159 @@
+import type { Knex } from 'knex';
+import type { Config } from '../config/index.js';
+import type { Logger } from '../log.js';
+import type { ConnectorDefinition } from '../connectors/schema.js';
+import { resolvePollerObject } from '../connectors/resolve.js';
+import { parseJavaDate, renderDateTemplates, renderDateTemplatesDeep } from '../templates/date-template.js';
+import { buildResourceRequest } from '../provider/request-builder.js';
+import { sendProviderRequest } from '../provider/http-client.js';
+import { recordEvents, type NewEvent } from '../events/record.js';
+import type { Instance } from '../instances/store.js';
+import type { InstanceSettings } from '../instances/settings.js';
+import { diffRecords, hashRecord, loadSnapshot, type DiffRecord } from './diff.js';
+import { fetchListing } from './fetch.js';
+import { readDotted } from './records.js';
+
+/**
+ * One poll of one object type of one instance (DESIGN.md "Change detection"): fetch every page
+ * since the watermark minus the overlap, diff by id and hash, then write events, snapshot and the
+ * new watermark in one transaction. Throws on failure; the caller records the error and backs off.
+ */
+export interface PollObjectRow {
+  id: number;
+  instance_id: number;
+  object_type: string;
+  config: string;
+  interval_ms: number;
+  watermark: number;
+  full_listing_at: number | null;
+  last_success_at: number | null;
+}
+
+export interface PollSummary {
+  fetched: number;
+  created: number;
+  updated: number;
+  deleted: number;
+  /** False when maxPages cut the listing (the next poll continues from the last record's date). */
+  complete: boolean;
+  nextWatermark: number;
+}
+
+export interface PollDeps {
+  db: Knex;
+  config: Config;
+  log: Logger;
+  sleep?: (ms: number) => Promise<void>;
+  /** Test seam: runs inside the commit transaction, after the writes, before the commit. */
+  beforeCommit?: (objectType: string) => Promise<void> | void;
+}
+
+export async function pollObject(deps: PollDeps, row: PollObjectRow, instance: Instance, connector: ConnectorDefinition, settings: InstanceSettings, startedAt: number): Promise<PollSummary> {
+  const { config } = deps;
+  const resolved = resolvePollerObject(connector, row.object_type, JSON.parse(row.config));
+  const dates = resolved.datesConfiguration as { updatedDateField?: string; updatedDateFormat?: string; createdDateField?: string; createdDateFormat?: string } | undefined;
+  const firstPoll = row.last_success_at === null;
+  // Full listings (no date filter, since = epoch) find deletions; only for objects with `deletes`.
+  const fullListing = Boolean(resolved.deletes) && !firstPoll && (row.full_listing_at ?? 0) + config.poller.fullListingIntervalMinutes * 60_000 <= startedAt;
+  const since = fullListing ? 0 : Math.max(instance.createdAt, row.watermark - config.poller.overlapSeconds * 1000);
+  const tz = settings.timeZone;
+  const scope = { iparam: instance.configuration, context: {} };
+  const path = renderDateTemplates(resolved.path, since, { timeZone: tz, encode: true });
+  const query = Object.fromEntries(Object.entries(resolved.query).map(([k, v]) => [k, renderDateTemplates(String(v), since, { timeZone: tz, encode: false })]));
+  const body = resolved.body === undefined ? undefined : renderDateTemplatesDeep(resolved.body, since, { timeZone: tz, encode: false });
+
+  const listing = await fetchListing({
+    pagination: resolved.pagination,
+    recordsPath: resolved.recordsPath,
+    maxPages: resolved.pagination?.maxPages ?? config.poller.maxPages,
+    build: (parts) =>
+      buildResourceRequest({
+        baseUrl: connector.baseUrl,
+        auth: connector.auth,
+        method: resolved.method,
+        path,
+        query: { ...query, ...parts.query },
+        headers: resolved.headers,
+        body: parts.body !== undefined ? { ...((body as object) ?? {}), ...(parts.body as object) } : body,
+        scope,
+      }),
+    send: (request) =>
+      sendProviderRequest(request, {
+        maxAttempts: 3,
+        retryDelayMs: 1000,
+        timeoutMs: 10_000,
+        policy: config.network,
+        sleep: deps.sleep,
+        maxRetryAfterMs: config.provider.maxRetryAfterSeconds * 1000,
+      }),
+  });
+
+  const records: DiffRecord[] = [];
+  for (const record of listing.records) {
+    const id = readDotted(record, resolved.idField);
+    if (id === undefined || id === null || id === '') continue;
+    const r: DiffRecord = { id: String(id), record, hash: hashRecord(record) };
+    if (dates?.updatedDateField) r.updatedAt = parseDate(readDotted(record, dates.updatedDateField), dates.updatedDateFormat, tz);
+    if (dates?.createdDateField) r.createdAt = parseDate(readDotted(record, dates.createdDateField), dates.createdDateFormat, tz);
+    // A provider that ignores the date filter must still not raise events for older records.
+    if (!fullListing && r.updatedAt !== undefined && r.updatedAt < instance.createdAt) continue;
+    records.push(r);
+  }
+
+  // Without dates in the URL or the records, the first listing can only be a baseline.
+  const hasDateFilter = /\$\{/.test(JSON.stringify(resolved));
+  const baselineOnly = firstPoll && !hasDateFilter && !dates?.updatedDateField;
+  const known = await loadSnapshot(deps.db, instance.id, row.object_type, records.map((r) => r.id));
+  const { changes, changed } = diffRecords(records, known, dates?.createdDateField ? instance.createdAt : null);
+  const events: NewEvent[] = baselineOnly
+    ? []
+    : changes.map((c) => ({ eventType: c.eventType, objectType: row.object_type, objectId: c.objectId, date: new Date(c.date ?? startedAt).toISOString(), raw: c.record }));
+
+  let deletedIds: string[] = [];
+  if (fullListing && listing.complete) {
+    const all = await deps.db('snapshots').where({ instance_id: instance.id, object_type: row.object_type }).select('object_id');
+    const present = new Set(records.map((r) => r.id));
+    deletedIds = (all as Array<{ object_id: string }>).map((r) => r.object_id).filter((id) => !present.has(id));
+    for (const id of deletedIds) events.push({ eventType: 'DELETED', objectType: row.object_type, objectId: id, date: new Date(startedAt).toISOString(), raw: { [resolved.idField]: id } });
+  }
+
+  // A listing cut by maxPages continues next time from its last record's date, not from now.
+  const lastDate = records.length ? records[records.length - 1].updatedAt : undefined;
+  const nextWatermark = listing.complete ? startedAt : Math.max(row.watermark, lastDate ?? row.watermark);
+
+  await deps.db.transaction(async (trx) => {
+    await recordEvents(trx, { id: instance.id, name: instance.name, elementKey: instance.elementKey }, events, {
+      source: 'polling',
+      now: startedAt,
+      notify: settings.notificationsEnabled,
+      maxPerNotification: config.delivery.maxEventsPerNotification.polling,
+    });
+    await upsertSnapshot(trx, instance.id, row.object_type, changed, startedAt);
+    for (let i = 0; i < deletedIds.length; i += 500) {
+      await trx('snapshots').where({ instance_id: instance.id, object_type: row.object_type }).whereIn('object_id', deletedIds.slice(i, i + 500)).delete();
+    }
+    await trx('poll_objects')
+      .where({ id: row.id })
+      .update({ watermark: nextWatermark, last_success_at: startedAt, ...(fullListing && listing.complete ? { full_listing_at: startedAt } : {}), ...(firstPoll ? { full_listing_at: startedAt } : {}) });
+    await deps.beforeCommit?.(row.object_type);
+  });
+
+  const count = (t: string) => events.filter((e) => e.eventType === t).length;
+  return { fetched: listing.records.length, created: count('CREATED'), updated: count('UPDATED'), deleted: count('DELETED'), complete: listing.complete, nextWatermark };
+}
+
+async function upsertSnapshot(trx: Knex, instanceId: number, objectType: string, changed: DiffRecord[], now: number): Promise<void> {
+  if (changed.length === 0) return;
+  const rows = changed.map((r) => ({ instance_id: instanceId, object_type: objectType, object_id: r.id, hash: r.hash, seen_at: now }));
+  for (let i = 0; i < rows.length; i += 500) {
+    await trx('snapshots').insert(rows.slice(i, i + 500)).onConflict(['instance_id', 'object_type', 'object_id']).merge(['hash', 'seen_at']);
+  }
+}
+
+function parseDate(value: unknown, format: string | undefined, tz: string): number | undefined {
+  if (value === undefined || value === null || value === '') return undefined;
+  if (typeof value === 'number') return value < 1e11 ? value * 1000 : value;
+  const parsed = format ? parseJavaDate(String(value), format, tz) : new Date(String(value));
+  const ms = parsed?.getTime();
+  return ms === undefined || Number.isNaN(ms) ? undefined : ms;
+}

@@ -1,0 +1,185 @@
+import schedule from 'node-schedule';
+import type { Knex } from 'knex';
+import type { Config } from '../config/index.js';
+import type { Clock } from '../clock.js';
+import type { Logger } from '../log.js';
+import { ConflictError } from '../errors.js';
+import { claimDue, releaseLeases, renewLeases } from '../db/lease.js';
+import type { InstanceService } from '../instances/service.js';
+import { ProviderError } from '../provider/http-client.js';
+import { nextPollTime } from './plan.js';
+import { pollObject, type PollDeps, type PollObjectRow, type PollSummary } from './poll.js';
+
+/**
+ * The scheduler: node-schedule fires a tick; each tick claims due objects with a lease (so a run of
+ * one object never overlaps another, here or on another node) and polls them, at most
+ * `poller.concurrency` at a time. Errors are recorded on the object and back it off; they never
+ * stop the loop or other objects. `pollNow` runs the same code for one instance on request.
+ */
+interface ClaimedRow extends PollObjectRow {
+  failures: number;
+}
+
+export class Poller {
+  private job: schedule.Job | undefined;
+  private readonly running = new Map<number, Promise<void>>();
+  private ticking = false;
+  private stopping = false;
+
+  constructor(
+    private readonly deps: PollDeps & { clock: Clock; nodeId: string; instances: InstanceService },
+  ) {}
+
+  private get config(): Config {
+    return this.deps.config;
+  }
+  private get db(): Knex {
+    return this.deps.db;
+  }
+  private get log(): Logger {
+    return this.deps.log;
+  }
+
+  start(): void {
+    if (this.job) return;
+    this.stopping = false;
+    const seconds = Math.max(1, Math.round(this.config.poller.tickSeconds));
+    this.job = schedule.scheduleJob(`*/${seconds} * * * * *`, () => void this.tick());
+  }
+
+  /** Stops claiming; waits up to `graceMs` for running polls, then gives back what is left. */
+  async stop(graceMs = 0): Promise<void> {
+    this.stopping = true;
+    this.job?.cancel();
+    this.job = undefined;
+    const all = Promise.allSettled([...this.running.values()]);
+    if (graceMs > 0) await Promise.race([all, new Promise((r) => setTimeout(r, graceMs).unref())]);
+    if (this.running.size > 0) await releaseLeases(this.db, 'poll_objects', [...this.running.keys()], this.deps.nodeId).catch(() => 0);
+  }
+
+  get inFlight(): number {
+    return this.running.size;
+  }
+
+  /** One scheduling pass; skipped while the previous pass is still claiming. */
+  async tick(): Promise<number> {
+    if (this.ticking || this.stopping) return 0;
+    this.ticking = true;
+    try {
+      await this.renew();
+      const free = this.config.poller.concurrency - this.running.size;
+      if (free <= 0) return 0;
+      const now = this.deps.clock.now();
+      const rows = await claimDue<ClaimedRow>(this.db, {
+        table: 'poll_objects',
+        dueColumn: 'next_poll_at',
+        now,
+        owner: this.deps.nodeId,
+        leaseMs: this.config.poller.leaseSeconds * 1000,
+        limit: free,
+        where: (q) => q.whereIn('instance_id', this.db('instances').select('id').where('events_enabled', true)),
+      });
+      for (const row of rows) this.track(row, this.run(row).then(() => undefined));
+      return rows.length;
+    } catch (err) {
+      this.log.error({ err }, 'poll tick failed');
+      return 0;
+    } finally {
+      this.ticking = false;
+    }
+  }
+
+  /** Waits for every poll started so far (tests and benchmarks). */
+  async idle(): Promise<void> {
+    while (this.running.size > 0) await Promise.allSettled([...this.running.values()]);
+  }
+
+  /** POST /instances/:id/events/poll: polls every object type of the instance now. */
+  async pollNow(instanceId: number): Promise<{ objects: Record<string, Omit<PollSummary, 'complete' | 'nextWatermark'> & { error?: string }> }> {
+    const instance = await this.deps.instances.require(instanceId);
+    const now = this.deps.clock.now();
+    const rows = await claimDue<ClaimedRow>(this.db, {
+      table: 'poll_objects',
+      dueColumn: 'next_poll_at',
+      dueBy: Number.MAX_SAFE_INTEGER,
+      now,
+      owner: this.deps.nodeId,
+      leaseMs: this.config.poller.leaseSeconds * 1000,
+      limit: 1000,
+      where: (q) => q.where('instance_id', instance.id),
+    });
+    const total = await this.db('poll_objects').where({ instance_id: instance.id }).count<{ n: number }[]>({ n: '*' });
+    if (rows.length === 0 && Number(total[0].n) > 0) throw new ConflictError('a poll of this instance is already running; try again when it ends');
+    const objects: Awaited<ReturnType<Poller['pollNow']>>['objects'] = {};
+    await Promise.all(
+      rows.map(async (row) => {
+        const p = this.run(row);
+        this.track(row, p.then(() => undefined));
+        const result = await p;
+        objects[row.object_type] = 'error' in result
+          ? { fetched: 0, created: 0, updated: 0, deleted: 0, error: result.error }
+          : { fetched: result.fetched, created: result.created, updated: result.updated, deleted: result.deleted };
+      }),
+    );
+    return { objects };
+  }
+
+  private track(row: PollObjectRow, p: Promise<void>): void {
+    this.running.set(row.id, p);
+    void p.finally(() => this.running.delete(row.id));
+  }
+
+  private async renew(): Promise<void> {
+    if (this.running.size === 0) return;
+    const until = this.deps.clock.now() + this.config.poller.leaseSeconds * 1000;
+    await renewLeases(this.db, 'poll_objects', [...this.running.keys()], this.deps.nodeId, until);
+  }
+
+  /** Polls one claimed row and records the outcome; never throws. */
+  private async run(row: ClaimedRow): Promise<PollSummary | { error: string }> {
+    const startedAt = this.deps.clock.now();
+    const base = { last_poll_at: startedAt, last_node: this.deps.nodeId, lease_owner: null, lease_expires_at: null };
+    try {
+      const instance = await this.deps.instances.require(row.instance_id);
+      const connector = this.deps.instances.connectorOf(instance);
+      const settings = this.deps.instances.settingsOf(instance);
+      const summary = await pollObject(this.deps, row, instance, connector, settings, startedAt);
+      const finishedAt = this.deps.clock.now();
+      await this.db('poll_objects')
+        .where({ id: row.id, lease_owner: this.deps.nodeId })
+        .update({
+          ...base,
+          last_duration_ms: finishedAt - startedAt,
+          last_fetched: summary.fetched,
+          last_created: summary.created,
+          last_updated: summary.updated,
+          last_deleted: summary.deleted,
+          last_error: null,
+          failures: 0,
+          // A poll that outlasts its interval delays the next one rather than stacking.
+          next_poll_at: summary.complete ? Math.max(nextPollTime(startedAt, settings, row.interval_ms), finishedAt) : finishedAt,
+        });
+      return summary;
+    } catch (err) {
+      const message = describeError(err);
+      const failures = row.failures + 1;
+      const now = this.deps.clock.now();
+      const retryAfterMs = err instanceof ProviderError && err.retryAfterSeconds ? err.retryAfterSeconds * 1000 : 0;
+      const backoffMs = Math.min(this.config.poller.backoffBaseSeconds * 1000 * 2 ** (failures - 1), this.config.poller.backoffMaxSeconds * 1000);
+      this.log.warn({ instanceId: row.instance_id, objectType: row.object_type, failures, err: message }, 'poll failed');
+      await this.db('poll_objects')
+        .where({ id: row.id })
+        .update({ ...base, last_duration_ms: now - startedAt, last_error: message, last_error_at: now, failures, next_poll_at: now + Math.max(row.interval_ms, backoffMs, retryAfterMs) })
+        .catch((e) => this.log.error({ err: e }, 'could not record a poll failure'));
+      return { error: message };
+    }
+  }
+}
+
+function describeError(err: unknown): string {
+  if (err instanceof ProviderError) {
+    const status = err.status ? `HTTP ${err.status}` : err.code ?? 'network error';
+    return `${status} from the provider after ${err.attempts} attempt(s): ${err.message}`.slice(0, 1000);
+  }
+  return (err instanceof Error ? err.message : String(err)).slice(0, 1000);
+}

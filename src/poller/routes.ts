@@ -1,0 +1,72 @@
+import type Router from '@koa/router';
+import type { Knex } from 'knex';
+import type { Clock } from '../clock.js';
+import { idParam } from '../api/pagination.js';
+import type { InstanceService } from '../instances/service.js';
+import type { Poller } from './poller.js';
+
+/** Poll now, and the per-object status ops watch. */
+interface StatusRow {
+  object_type: string;
+  interval_ms: number;
+  next_poll_at: number;
+  lease_owner: string | null;
+  lease_expires_at: number | null;
+  watermark: number;
+  last_poll_at: number | null;
+  last_success_at: number | null;
+  last_duration_ms: number | null;
+  last_fetched: number | null;
+  last_created: number | null;
+  last_updated: number | null;
+  last_deleted: number | null;
+  last_error: string | null;
+  last_error_at: number | null;
+  last_node: string | null;
+  failures: number;
+}
+
+const iso = (ms: number | null) => (ms === null || ms === undefined ? null : new Date(ms).toISOString());
+
+export function pollerRoutes(db: Knex, poller: Poller, instances: InstanceService, clock: Clock) {
+  return (router: Router) => {
+    router.post('/instances/:id/events/poll', async (ctx) => {
+      ctx.body = await poller.pollNow(idParam(ctx.params.id, 'instance'));
+    });
+
+    router.get('/instances/:id/status', async (ctx) => {
+      const instance = await instances.require(idParam(ctx.params.id, 'instance'));
+      const now = clock.now();
+      const rows = (await db('poll_objects').where({ instance_id: instance.id }).orderBy('object_type')) as StatusRow[];
+      const objects: Record<string, unknown> = {};
+      for (const r of rows) {
+        objects[r.object_type] = {
+          intervalSeconds: r.interval_ms / 1000,
+          polling: r.lease_owner !== null && (r.lease_expires_at ?? 0) > now,
+          lastPollDate: iso(r.last_poll_at),
+          lastSuccessDate: iso(r.last_success_at),
+          lastDurationMs: r.last_duration_ms,
+          fetched: r.last_fetched,
+          events: { created: r.last_created ?? 0, updated: r.last_updated ?? 0, deleted: r.last_deleted ?? 0 },
+          lastError: r.last_error,
+          lastErrorDate: iso(r.last_error_at),
+          consecutiveFailures: r.failures,
+          nextPollDate: iso(r.next_poll_at),
+          // How old the freshest complete view of this object is.
+          lagSeconds: Math.max(0, Math.round((now - (r.last_success_at ?? r.watermark)) / 1000)),
+          node: r.last_node,
+        };
+      }
+      const pending = await db('notifications').where({ instance_id: instance.id }).whereIn('status', ['pending', 'delivering']).count<{ n: number }[]>({ n: '*' });
+      const dead = await db('notifications').where({ instance_id: instance.id, status: 'dead' }).count<{ n: number }[]>({ n: '*' });
+      ctx.body = {
+        instanceId: instance.id,
+        eventsEnabled: instance.eventsEnabled,
+        callbackDisabled: instance.callbackDisabled,
+        vendorType: instance.vendorType,
+        objects,
+        notifications: { pending: Number(pending[0].n), dead: Number(dead[0].n) },
+      };
+    });
+  };
+}
