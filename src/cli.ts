@@ -22,7 +22,7 @@ async function main(command: string): Promise<void> {
   const gateway = await Gateway.create({ config });
   const url = await gateway.listen();
   gateway.start();
-  gateway.log.info({ url, database: describeDatabase({ url: config.database.url, dataDir: config.database.dataDir }), node: gateway.nodeId }, 'pollgate is listening');
+  gateway.log.info({ url, database: describeDatabase({ url: config.database.url, dataDir: config.database.dataDir })}, 'pollgate is listening');
   process.stdout.write(`pollgate listening on ${url} (API under ${url}/elements/api-v2)\n`);
   let stopping = false;
   const shutdown = (signal: string) => {

@@ -22,6 +22,7 @@ import { instanceRoutes } from './instances/routes.js';
 import { eventRoutes } from './events/routes.js';
 import { Poller } from './poller/poller.js';
 import { pollerRoutes } from './poller/routes.js';
+import { webhookFeature } from './webhooks/feature.js';
 
 /**
  * Wires the parts into one gateway. `Gateway.create` opens and migrates the database and loads the
@@ -119,6 +120,7 @@ export class Gateway {
           },
           stop: (graceMs) => poller.stop(graceMs),
         },
+        webhookFeature(ctx),
         // FEATURES: further parts of the flow are added here.
       ];
       return new Gateway(ctx, resolveApiToken(config, log), poller, features);

@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import * as core from './001_core.js';
+import * as webhooks from './004_webhooks.js';
 
 /**
  * Every migration, in order. Listed here rather than read from the folder so the same list works
@@ -7,4 +8,5 @@ import * as core from './001_core.js';
  */
 export const migrations: Array<{ name: string; up: (k: Knex) => Promise<void>; down: (k: Knex) => Promise<void> }> = [
   { name: '001_core', ...core },
+  { name: '004_webhooks', ...webhooks },
 ];

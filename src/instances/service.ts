@@ -212,7 +212,7 @@ export class InstanceService {
 export function eventInfo(connector: ConnectorDefinition) {
   return {
     supported: (connector.events?.supported ?? []) as Array<'polling' | 'webhook'>,
-    pollerDefaults: (connector.events?.poller ?? {}) as Record<string, Record<string, unknown>>,
+    pollerDefaults: (connector.events?.poller ?? {}) as unknown as Record<string, Record<string, unknown>>,
   };
 }
 

@@ -1,0 +1,76 @@
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ConflictError, DefinitionError } from '../errors.js';
+import type { ConnectorDefinition } from './schema.js';
+import { validateConnector } from './validate.js';
+
+/**
+ * The connectors a gateway knows: the bundled files of connectors/ (loaded at start; an invalid
+ * file stops start-up naming file and field) and custom ones registered through the API.
+ */
+export class ConnectorRegistry {
+  private readonly defs = new Map<string, ConnectorDefinition>();
+  private readonly bundled = new Set<string>();
+
+  static async loadDirectory(dir: string): Promise<ConnectorRegistry> {
+    const registry = new ConnectorRegistry();
+    let files: string[] = [];
+    try {
+      files = (await readdir(dir)).filter((f) => f.endsWith('.json')).sort();
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+    for (const file of files) {
+      const path = join(dir, file);
+      let json: unknown;
+      try {
+        json = JSON.parse(await readFile(path, 'utf8'));
+      } catch (err) {
+        throw new DefinitionError(`connector file ${path} is not valid JSON: ${(err as Error).message}`);
+      }
+      const def = validateConnector(json, `file ${path}`);
+      if (registry.defs.has(def.key)) throw new DefinitionError(`connector file ${path}: key "${def.key}" is defined twice`);
+      registry.defs.set(def.key, def);
+      registry.bundled.add(def.key);
+    }
+    return registry;
+  }
+
+  get(key: string): ConnectorDefinition | undefined {
+    return this.defs.get(key);
+  }
+
+  has(key: string): boolean {
+    return this.defs.has(key);
+  }
+
+  list(): ConnectorDefinition[] {
+    return [...this.defs.values()].sort((a, b) => a.key.localeCompare(b.key));
+  }
+
+  /** A custom connector from the API: validated; a bundled key cannot be replaced. */
+  register(input: unknown, o: { source: string }): ConnectorDefinition {
+    const def = validateConnector(input, o.source);
+    if (this.bundled.has(def.key)) throw new ConflictError(`connector "${def.key}" is bundled with pollgate and cannot be replaced`);
+    this.defs.set(def.key, def);
+    return def;
+  }
+
+  /** Re-adds a stored custom connector at start (validated again: the format may have moved on). */
+  add(input: unknown): void {
+    const def = validateConnector(input, 'the database');
+    if (!this.bundled.has(def.key)) this.defs.set(def.key, def);
+  }
+
+  summary(def: ConnectorDefinition) {
+    return {
+      key: def.key,
+      name: def.name,
+      hub: def.hub ?? null,
+      eventModes: def.events?.supported ?? [],
+      objectTypes: [...new Set([...Object.keys(def.events?.poller ?? {}), ...Object.keys(def.resources ?? {})])],
+      configuration: (def.configuration ?? []).map((f) => ({ key: f.key, required: Boolean(f.required), secret: Boolean(f.secret), ...(f.default !== undefined ? { default: f.default } : {}) })),
+      bundled: this.bundled.has(def.key),
+    };
+  }
+}

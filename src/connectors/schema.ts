@@ -1,0 +1,277 @@
+import type { RequestTemplate } from '../templates/request-template.js';
+
+/**
+ * The connector definition format (DESIGN.md "Connector definition"): its TypeScript types and the
+ * one JSON Schema that checks files in connectors/ and POST /elements alike.
+ */
+export type AuthDefinition =
+  | { type: 'none' }
+  | { type: 'basic'; username: string; password: string }
+  | { type: 'bearer'; token: string }
+  | { type: 'header'; name: string; value: string };
+
+export type PaginationDefinition = { maxPages?: number } & (
+  | { type: 'page'; pageParam: string; sizeParam?: string; size?: number; firstPage?: number }
+  | { type: 'offset'; offsetParam: string; sizeParam?: string; size?: number }
+  | { type: 'cursor'; cursorPath: string; cursorParam: string; cursorIn?: 'query' | 'body'; stopPath?: string; hasMorePath?: string; sizeParam?: string; size?: number }
+  | { type: 'link'; nextUrlPath?: string }
+);
+
+export interface ResourceDefinition {
+  path: string;
+  idField: string;
+  recordsPath?: string;
+  method?: string;
+  body?: unknown;
+  headers?: Record<string, string>;
+  where?: Record<string, { param: string }>;
+  pagination?: PaginationDefinition;
+  deletes?: boolean;
+}
+
+export interface DatesConfiguration {
+  updatedDateField?: string;
+  updatedDateFormat?: string;
+  createdDateField?: string;
+  createdDateFormat?: string;
+}
+
+export interface PollerObjectDefinition {
+  url: string;
+  idField: string;
+  method?: string;
+  body?: unknown;
+  headers?: Record<string, string>;
+  recordsPath?: string;
+  pagination?: PaginationDefinition;
+  deletes?: boolean;
+  datesConfiguration?: DatesConfiguration;
+}
+
+export type MappingValue = string | string[];
+
+export interface WebhookDefinition {
+  register?: string;
+  deregister?: string;
+  webhookIdPath?: string;
+  signature?: {
+    scheme: 'hmac' | 'github' | 'stripe' | 'shopify' | 'standard-webhooks' | 'none';
+    algorithm?: 'sha1' | 'sha256';
+    header?: string;
+    encoding?: 'hex' | 'base64';
+    prefix?: string;
+    signedContent?: string;
+    timestampHeader?: string;
+    toleranceSeconds?: number;
+    secret?: string;
+  };
+  handshake?: Record<string, unknown>;
+  deliveryIdHeader?: string;
+  events: {
+    itemsPath?: string;
+    objectType: MappingValue;
+    objectId: MappingValue;
+    eventType: MappingValue | { from: MappingValue; map?: Record<string, string>; default?: string };
+    date?: MappingValue;
+    /** JSONPath to the record inside an item (for reconciliation with polling); default the item. */
+    recordPath?: string;
+  };
+}
+
+export interface ConfigurationField {
+  key: string;
+  required?: boolean;
+  secret?: boolean;
+  type?: 'string' | 'number' | 'boolean';
+  default?: string | number | boolean;
+  description?: string;
+}
+
+export interface ConnectorDefinition {
+  key: string;
+  name: string;
+  hub?: string;
+  description?: string;
+  configuration?: ConfigurationField[];
+  baseUrl?: string;
+  auth?: AuthDefinition;
+  resources?: Record<string, ResourceDefinition>;
+  events?: {
+    supported: Array<'polling' | 'webhook'>;
+    poller?: Record<string, PollerObjectDefinition>;
+    webhook?: WebhookDefinition;
+  };
+  requests?: Record<string, RequestTemplate>;
+}
+
+const str = { type: 'string', minLength: 1 };
+const stringMap = { type: 'object', additionalProperties: { type: 'string' } };
+const mappingValue = { oneOf: [str, { type: 'array', items: str, minItems: 1 }] };
+
+const pagination = {
+  type: 'object',
+  required: ['type'],
+  properties: {
+    type: { enum: ['page', 'offset', 'cursor', 'link'] },
+    maxPages: { type: 'integer', minimum: 1 },
+    pageParam: str, sizeParam: str, size: { type: 'integer', minimum: 1 }, firstPage: { type: 'integer', minimum: 0 },
+    offsetParam: str,
+    cursorPath: str, cursorParam: str, cursorIn: { enum: ['query', 'body'] }, stopPath: str, hasMorePath: str,
+    nextUrlPath: str,
+  },
+  additionalProperties: false,
+  allOf: [
+    { if: { properties: { type: { const: 'page' } } }, then: { required: ['pageParam'] } },
+    { if: { properties: { type: { const: 'offset' } } }, then: { required: ['offsetParam'] } },
+    { if: { properties: { type: { const: 'cursor' } } }, then: { required: ['cursorPath', 'cursorParam'] } },
+  ],
+};
+
+const requestShape = {
+  method: { enum: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'get', 'post', 'put', 'patch', 'delete'] },
+  body: {},
+  headers: stringMap,
+  recordsPath: str,
+  pagination,
+  deletes: { type: 'boolean' },
+};
+
+const datesConfiguration = {
+  type: 'object',
+  properties: { updatedDateField: str, updatedDateFormat: str, createdDateField: str, createdDateFormat: str },
+  additionalProperties: false,
+};
+
+export const connectorSchema = {
+  $id: 'https://pollgate.dev/schemas/connector.json',
+  type: 'object',
+  required: ['key', 'name'],
+  additionalProperties: false,
+  properties: {
+    $schema: { type: 'string' },
+    key: { type: 'string', pattern: '^[a-z0-9][a-z0-9_-]{0,63}$' },
+    name: { type: 'string', minLength: 1, maxLength: 255 },
+    hub: { type: 'string', pattern: '^[a-z0-9_-]+$' },
+    description: { type: 'string' },
+    configuration: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['key'],
+        additionalProperties: false,
+        properties: {
+          key: str, required: { type: 'boolean' }, secret: { type: 'boolean' }, type: { enum: ['string', 'number', 'boolean'] },
+          default: { type: ['string', 'number', 'boolean'] }, description: { type: 'string' },
+        },
+      },
+    },
+    baseUrl: str,
+    auth: {
+      type: 'object',
+      required: ['type'],
+      properties: { type: { enum: ['none', 'basic', 'bearer', 'header'] }, username: { type: 'string' }, password: { type: 'string' }, token: str, name: str, value: str },
+      additionalProperties: false,
+      allOf: [
+        { if: { properties: { type: { const: 'basic' } } }, then: { required: ['username', 'password'] } },
+        { if: { properties: { type: { const: 'bearer' } } }, then: { required: ['token'] } },
+        { if: { properties: { type: { const: 'header' } } }, then: { required: ['name', 'value'] } },
+      ],
+    },
+    resources: {
+      type: 'object',
+      additionalProperties: {
+        type: 'object',
+        required: ['path', 'idField'],
+        additionalProperties: false,
+        properties: {
+          path: str,
+          idField: str,
+          where: { type: 'object', additionalProperties: { type: 'object', required: ['param'], properties: { param: str, format: str }, additionalProperties: false } },
+          ...requestShape,
+        },
+      },
+    },
+    events: {
+      type: 'object',
+      required: ['supported'],
+      additionalProperties: false,
+      properties: {
+        supported: { type: 'array', items: { enum: ['polling', 'webhook'] }, minItems: 1, uniqueItems: true },
+        poller: {
+          type: 'object',
+          additionalProperties: {
+            type: 'object',
+            required: ['url', 'idField'],
+            additionalProperties: false,
+            properties: { url: str, idField: str, datesConfiguration, ...requestShape },
+          },
+        },
+        webhook: {
+          type: 'object',
+          required: ['events'],
+          additionalProperties: false,
+          properties: {
+            register: str, deregister: str, webhookIdPath: str, deliveryIdHeader: str,
+            signature: {
+              type: 'object',
+              required: ['scheme'],
+              additionalProperties: false,
+              properties: {
+                scheme: { enum: ['hmac', 'github', 'stripe', 'shopify', 'standard-webhooks', 'none'] },
+                algorithm: { enum: ['sha1', 'sha256'] }, header: str, encoding: { enum: ['hex', 'base64'] }, prefix: str,
+                signedContent: str, timestampHeader: str, toleranceSeconds: { type: 'number', minimum: 0 }, secret: str,
+              },
+              if: { properties: { scheme: { const: 'hmac' } } },
+              then: { required: ['header'] },
+            },
+            handshake: {
+              type: 'object',
+              required: ['type'],
+              properties: { type: { enum: ['echo-query', 'echo-body'] } },
+            },
+            events: {
+              type: 'object',
+              required: ['objectType', 'objectId', 'eventType'],
+              additionalProperties: false,
+              properties: {
+                itemsPath: str, objectType: mappingValue, objectId: mappingValue, date: mappingValue, recordPath: str,
+                eventType: {
+                  oneOf: [
+                    mappingValue,
+                    { type: 'object', required: ['from'], additionalProperties: false, properties: { from: mappingValue, map: stringMap, default: str } },
+                  ],
+                },
+              },
+            },
+          },
+        },
+      },
+    },
+    requests: {
+      type: 'object',
+      maxProperties: 100,
+      additionalProperties: {
+        type: 'object',
+        required: ['schema'],
+        additionalProperties: false,
+        properties: {
+          schema: {
+            type: 'object',
+            additionalProperties: false,
+            properties: {
+              method: requestShape.method, protocol: { enum: ['https', 'http'] }, host: str, path: { type: 'string' },
+              query: stringMap, headers: stringMap, body: {},
+            },
+          },
+          options: {
+            type: 'object',
+            additionalProperties: false,
+            properties: {
+              maxAttempts: { type: 'integer' }, retryDelay: { type: 'number' }, timeout: { type: 'number' }, isOAuth: { type: 'boolean' },
+            },
+          },
+        },
+      },
+    },
+  },
+} as const;

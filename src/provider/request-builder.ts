@@ -1,0 +1,82 @@
+import { renderDeep, renderString, type RequestOptions, type RequestTemplate, type TemplateScope } from '../templates/request-template.js';
+import { checkUrlSyntax } from '../network/ssrf-guard.js';
+import type { AuthDefinition } from '../connectors/schema.js';
+import type { ProviderRequest } from './http-client.js';
+
+/**
+ * Builds provider requests from a connector's templates and an instance's values: the base URL
+ * (or a template's own host), path and query (values URL-encoded), headers, auth, and a JSON body.
+ * The final URL goes through the SSRF guard's syntax check, so a hostile configuration value cannot
+ * turn a URL into another one.
+ */
+const ANY_NETWORK = { allowLoopback: true, allowPrivate: true };
+
+function applyAuth(headers: Record<string, string>, auth: AuthDefinition | undefined, scope: TemplateScope): void {
+  if (!auth || auth.type === 'none') return;
+  if (auth.type === 'basic') {
+    const user = renderString(auth.username, scope);
+    const pass = renderString(auth.password, scope);
+    headers.authorization = `Basic ${Buffer.from(`${user}:${pass}`).toString('base64')}`;
+  } else if (auth.type === 'bearer') {
+    headers.authorization = `Bearer ${renderString(auth.token, scope)}`;
+  } else if (auth.type === 'header') {
+    headers[auth.name.toLowerCase()] = renderString(auth.value, scope);
+  }
+}
+
+function joinUrl(base: string, path: string, query: Record<string, string>): string {
+  const url = new URL(base.replace(/\/+$/, '') + (path ? (path.startsWith('/') ? path : `/${path}`) : ''));
+  for (const [k, v] of Object.entries(query)) url.searchParams.append(k, v);
+  return url.toString();
+}
+
+function finish(method: string, url: string, headers: Record<string, string>, body: unknown): ProviderRequest {
+  // Syntax only: the network policy itself is applied when connecting (guarded lookup).
+  checkUrlSyntax(url, ANY_NETWORK, 'provider URL');
+  const request: ProviderRequest = { method: method.toUpperCase(), url, headers };
+  if (body !== undefined && body !== null && method.toUpperCase() !== 'GET') {
+    if (typeof body === 'string') request.body = body;
+    else {
+      request.body = JSON.stringify(body);
+      if (!Object.keys(headers).some((h) => h.toLowerCase() === 'content-type')) headers['content-type'] = 'application/json';
+    }
+  }
+  if (!Object.keys(headers).some((h) => h.toLowerCase() === 'accept')) headers.accept = 'application/json';
+  return request;
+}
+
+function renderHeaders(headers: Record<string, string> | undefined, scope: TemplateScope): Record<string, string> {
+  return Object.fromEntries(Object.entries(headers ?? {}).map(([k, v]) => [k.toLowerCase(), renderString(v, scope)]));
+}
+
+export function buildTemplateRequest(args: { baseUrl?: string; auth?: AuthDefinition; template: RequestTemplate; scope: TemplateScope }): {
+  request: ProviderRequest;
+  options: Required<Pick<RequestOptions, 'maxAttempts' | 'retryDelay' | 'timeout'>>;
+  redactedUrl: string;
+} {
+  const { schema, options = {} } = args.template;
+  const base = schema.host ? `${schema.protocol ?? 'https'}://${renderString(schema.host, args.scope, { urlEncode: false })}` : renderString(args.baseUrl ?? '', args.scope);
+  if (!base) throw new Error('the template has no host and the connector no baseUrl');
+  const path = renderString(schema.path ?? '', args.scope, { urlEncode: true });
+  const query = Object.fromEntries(Object.entries(schema.query ?? {}).map(([k, v]) => [k, renderString(v, args.scope)]));
+  const headers = renderHeaders(schema.headers, args.scope);
+  applyAuth(headers, args.auth, args.scope);
+  const body = schema.body === undefined ? undefined : renderDeep(schema.body, args.scope);
+  const request = finish(schema.method ?? 'GET', joinUrl(base, path, query), headers, body);
+  return {
+    request,
+    options: { maxAttempts: options.maxAttempts ?? 1, retryDelay: options.retryDelay ?? 1000, timeout: options.timeout ?? 5000 },
+    // Secrets never reach a URL (validation refuses it), so the URL is safe to log as is.
+    redactedUrl: request.url,
+  };
+}
+
+export function buildResourceRequest(args: { baseUrl?: string; auth?: AuthDefinition; method: string; path: string; query: Record<string, string>; headers?: Record<string, string>; body?: unknown; scope: TemplateScope }): ProviderRequest {
+  const base = renderString(args.baseUrl ?? '', args.scope);
+  const path = renderString(args.path, args.scope, { urlEncode: true });
+  const query = Object.fromEntries(Object.entries(args.query).map(([k, v]) => [k, renderString(v, args.scope)]));
+  const headers = renderHeaders(args.headers, args.scope);
+  applyAuth(headers, args.auth, args.scope);
+  const body = args.body === undefined ? undefined : renderDeep(args.body, args.scope);
+  return finish(args.method, joinUrl(base, path, query), headers, body);
+}

@@ -1,0 +1,125 @@
+import type Koa from 'koa';
+import type Router from '@koa/router';
+import type { GatewayContext } from '../context.js';
+import { readRawBody } from '../api/body.js';
+import { RateLimiter } from '../api/rate-limit.js';
+import { ApiError, NotFoundError, RateLimitedError, UnsupportedMediaTypeError } from '../errors.js';
+import { renderString } from '../templates/request-template.js';
+import type { Instance } from '../instances/store.js';
+import { verifySignature, type SignatureConfig } from './signatures.js';
+import { parseWebhookBody, ACCEPTED_WEBHOOK_TYPES } from './parse-body.js';
+import { matchHandshake } from './handshake.js';
+
+/**
+ * POST /hooks/:token — the provider pushes here. In order: unknown token 404, over the instance's
+ * rate 429, too large 413, handshake echo, unsupported type 415, bad signature 401, malformed body
+ * 400; then the raw body is stored durably and the answer is 202 at once. Mapping to events runs
+ * afterwards (processor.ts), so a crash after the 202 loses nothing.
+ */
+const SECRET_HEADER = /authorization|cookie|signature|hmac|token|secret|api[-_]?key/i;
+
+export function redactHeaders(headers: Record<string, string | string[] | undefined>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined) continue;
+    out[name] = SECRET_HEADER.test(name) ? '********' : Array.isArray(value) ? value.join(', ') : value;
+  }
+  return out;
+}
+
+function webhookSecret(instance: Instance, template: string | undefined): string | undefined {
+  if (!template) return undefined;
+  try {
+    return renderString(template, { iparam: instance.configuration, context: {} }) || undefined;
+  } catch {
+    // An optional secret field left empty renders as missing: the URL token alone authenticates.
+    return undefined;
+  }
+}
+
+export function webhookIngressRoutes(ctx: GatewayContext, onStored: () => void) {
+  const { config, db, clock, instances } = ctx;
+  const limiter = new RateLimiter(config.webhooks.rateLimitPerMinute, clock);
+
+  async function handle(koa: Koa.Context): Promise<void> {
+    const token = koa.params.token;
+    const instance = token && token.length >= 16 ? await instances.store.getByWebhookToken(token) : undefined;
+    if (!instance) throw new NotFoundError('no webhook endpoint with this token');
+    const wait = limiter.hit(`hook:${instance.id}`);
+    if (wait > 0) throw new RateLimitedError(`this instance accepts at most ${config.webhooks.rateLimitPerMinute} webhook requests a minute`, wait);
+    const connector = instances.connectorOf(instance);
+    const webhook = connector.events?.webhook;
+    const rawBody = await readRawBody(koa, config.webhooks.maxBodyBytes);
+    const contentType = koa.get('content-type') || undefined;
+
+    if (webhook?.handshake) {
+      let parsed: unknown;
+      try {
+        parsed = rawBody.length ? parseWebhookBody(rawBody, contentType) : undefined;
+      } catch {
+        parsed = undefined;
+      }
+      const answer = matchHandshake(webhook.handshake as never, { method: koa.method, query: new URLSearchParams(koa.querystring), body: parsed });
+      if (answer) {
+        koa.status = answer.status;
+        koa.type = answer.contentType;
+        koa.body = answer.body;
+        return;
+      }
+    }
+    if (koa.method !== 'POST') throw new ApiError(405, 'METHOD_NOT_ALLOWED', 'webhooks are delivered with POST');
+    const type = (contentType ?? '').split(';')[0].trim().toLowerCase();
+    if (!ACCEPTED_WEBHOOK_TYPES.some((t: string) => t === type) && !/^application\/[\w.-]+\+(json|xml)$/.test(type)) {
+      throw new UnsupportedMediaTypeError(type || '(none)', [...ACCEPTED_WEBHOOK_TYPES]);
+    }
+
+    const now = clock.now();
+    const headers = koa.req.headers;
+    const signature = webhook?.signature as SignatureConfig | undefined;
+    const secret = webhookSecret(instance, signature?.secret as string | undefined);
+    const mustVerify = signature && signature.scheme !== 'none' && secret !== undefined;
+    if (mustVerify) {
+      const url = `${config.server.publicUrl}${koa.originalUrl}`;
+      const result = verifySignature(signature, secret, { method: koa.method, url, headers, rawBody }, now);
+      if (!result.ok) {
+        await db('webhook_receipts').insert({
+          instance_id: instance.id, received_at: now, content_type: contentType ?? null, headers: JSON.stringify(redactHeaders(headers)),
+          body: null, delivery_id: null, verified: false, status: 'rejected', reason: result.reason, next_attempt_at: now,
+        });
+        ctx.metrics.webhooks.inc({ status: '401' });
+        throw new ApiError(401, 'INVALID_SIGNATURE', `webhook signature check failed: ${result.reason}`);
+      }
+    }
+    // Parse now only to refuse a malformed body with 400; mapping re-parses the stored bytes.
+    parseWebhookBody(rawBody, contentType);
+
+    const deliveryHeader = webhook?.deliveryIdHeader?.toLowerCase();
+    const deliveryId = deliveryHeader ? firstHeader(headers[deliveryHeader]) : undefined;
+    const row = {
+      instance_id: instance.id, received_at: now, content_type: contentType ?? null, headers: JSON.stringify(redactHeaders(headers)),
+      body: rawBody.toString('utf8'), delivery_id: deliveryId ?? null, verified: Boolean(mustVerify), status: 'pending', next_attempt_at: now,
+    };
+    const inserted = (await db('webhook_receipts').insert(row).onConflict(['instance_id', 'delivery_id']).ignore().returning('id')) as Array<{ id: number } | number>;
+    koa.status = 202;
+    if (inserted.length === 0) {
+      // A provider retrying a delivery it already made: accepted, nothing new.
+      koa.body = { status: 'duplicate', deliveryId };
+      ctx.metrics.webhooks.inc({ status: 'duplicate' });
+      return;
+    }
+    const id = typeof inserted[0] === 'number' ? inserted[0] : inserted[0].id;
+    koa.body = { status: 'accepted', id };
+    ctx.metrics.webhooks.inc({ status: '202' });
+    onStored();
+  }
+
+  return (router: Router) => {
+    router.post('/hooks/:token', handle);
+    router.get('/hooks/:token', handle);
+  };
+}
+
+function firstHeader(value: string | string[] | undefined): string | undefined {
+  const v = Array.isArray(value) ? value[0] : value;
+  return v && v.length <= 255 ? v : undefined;
+}
