@@ -68,6 +68,9 @@ export class Gateway {
   get nodeId(): string {
     return this.ctx.nodeId;
   }
+  get connectors(): ConnectorRegistry {
+    return this.ctx.connectors;
+  }
   get instances(): InstanceService {
     return this.ctx.instances;
   }

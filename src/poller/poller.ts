@@ -6,6 +6,7 @@ import type { Logger } from '../log.js';
 import { ConflictError } from '../errors.js';
 import { claimDue, releaseLeases, renewLeases } from '../db/lease.js';
 import type { InstanceService } from '../instances/service.js';
+import type { Metrics } from '../metrics.js';
 import { ProviderError } from '../provider/http-client.js';
 import { nextPollTime } from './plan.js';
 import { pollObject, type PollDeps, type PollObjectRow, type PollSummary } from './poll.js';
@@ -18,6 +19,7 @@ import { pollObject, type PollDeps, type PollObjectRow, type PollSummary } from 
  */
 interface ClaimedRow extends PollObjectRow {
   failures: number;
+  next_poll_at: number;
 }
 
 export class Poller {
@@ -25,9 +27,11 @@ export class Poller {
   private readonly running = new Map<number, Promise<void>>();
   private ticking = false;
   private stopping = false;
+  /** Recent scheduling lags (claim time − due time, ms) for the benchmark's percentiles. */
+  readonly lags: number[] = [];
 
   constructor(
-    private readonly deps: PollDeps & { clock: Clock; nodeId: string; instances: InstanceService },
+    private readonly deps: PollDeps & { clock: Clock; nodeId: string; instances: InstanceService; metrics?: Metrics },
   ) {}
 
   private get config(): Config {
@@ -79,7 +83,13 @@ export class Poller {
         limit: free,
         where: (q) => q.whereIn('instance_id', this.db('instances').select('id').where('events_enabled', true)),
       });
-      for (const row of rows) this.track(row, this.run(row).then(() => undefined));
+      for (const row of rows) {
+        const lagMs = now - row.next_poll_at;
+        this.lags.push(lagMs);
+        if (this.lags.length > 100_000) this.lags.splice(0, 50_000);
+        this.deps.metrics?.pollLag.observe(lagMs / 1000);
+        this.track(row, this.run(row).then(() => undefined));
+      }
       return rows.length;
     } catch (err) {
       this.log.error({ err }, 'poll tick failed');
@@ -145,6 +155,9 @@ export class Poller {
       const settings = this.deps.instances.settingsOf(instance);
       const summary = await pollObject(this.deps, row, instance, connector, settings, startedAt);
       const finishedAt = this.deps.clock.now();
+      this.deps.metrics?.polls.inc({ result: 'ok' });
+      this.deps.metrics?.pollDuration.observe((finishedAt - startedAt) / 1000);
+      this.deps.metrics?.events.inc({ source: 'polling' }, summary.created + summary.updated + summary.deleted);
       await this.db('poll_objects')
         .where({ id: row.id, lease_owner: this.deps.nodeId })
         .update({
@@ -162,6 +175,7 @@ export class Poller {
       return summary;
     } catch (err) {
       const message = describeError(err);
+      this.deps.metrics?.polls.inc({ result: 'error' });
       const failures = row.failures + 1;
       const now = this.deps.clock.now();
       const retryAfterMs = err instanceof ProviderError && err.retryAfterSeconds ? err.retryAfterSeconds * 1000 : 0;

@@ -17,3 +17,4 @@ export function webhookFeature(ctx: GatewayContext): Feature & { processor: Webh
     stop: (graceMs) => processor.stop(graceMs),
   };
 }
+export type WebhookFeature = ReturnType<typeof webhookFeature>;

@@ -40,7 +40,7 @@ describe('instances API: shape, secrets and bad input', () => {
       },
     });
     expect(res.statusCode).to.equal(201);
-    const body = res.body as Record<string, any>;
+    const body = res.body as unknown as Record<string, any>;
     expect(body).to.include({ name: 'Acme', vendorType: 'polling', eventsEnabled: true });
     expect(body.element).to.deep.equal({ key: 'crm' });
     expect(body.tags).to.deep.equal(['acme']);

@@ -266,7 +266,16 @@ export class EmulatedProvider {
     if (after) {
       const t = parseTime(after);
       if (Number.isNaN(t)) return { status: 400, body: { error: `bad time ${after}` } };
-      rows = rows.filter((r) => Date.parse(r.updated_at) > t);
+      // Rows are sorted by updated_at: binary search keeps big listings fast (benchmarks).
+      const iso = new Date(t).toISOString();
+      let lo = 0;
+      let hi = rows.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (rows[mid].updated_at <= iso) lo = mid + 1;
+        else hi = mid;
+      }
+      rows = rows.slice(lo);
     }
     const gte = q.get('updated_at_gte');
     if (gte) rows = rows.filter((r) => Date.parse(r.updated_at) >= parseTime(gte));

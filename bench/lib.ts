@@ -1,0 +1,71 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir, cpus, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import knexFactory from 'knex';
+import { checkConfig, loadConfig, mergeDeep, type Config } from '../src/config/index.js';
+import { silentLogger } from '../src/log.js';
+import { Gateway } from '../src/main.js';
+
+/** Shared pieces of the benchmark scenarios: a gateway on a fresh database, timing, results. */
+export const PG_URL = process.env.POLLGATE_BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+export interface Result {
+  scenario: string;
+  database: 'sqlite' | 'postgres';
+  figure: string;
+  value: number;
+  unit: string;
+  floor: number | null;
+  /** value / floor, so that ≥ target is good (for times the inverse is reported). */
+  ratio: number | null;
+  target: string;
+  pass: boolean | null;
+}
+
+export async function benchGateway(database: 'sqlite' | 'postgres', overrides: Record<string, unknown> = {}) {
+  const dataDir = mkdtempSync(join(tmpdir(), 'pollgate-bench-'));
+  const schema = database === 'postgres' ? `bench_${randomBytes(4).toString('hex')}` : undefined;
+  const base = loadConfig({ env: {} }) as unknown as Record<string, unknown>;
+  const config: Config = checkConfig(mergeDeep(base, mergeDeep({
+    server: { port: 0, host: '127.0.0.1' },
+    database: { url: database === 'postgres' ? PG_URL : null, dataDir, poolMax: 10 },
+    auth: { apiToken: 'bench-token-0123456789' },
+    security: { secretKey: 'bench-secret-key-0123456789abcdef0123' },
+    log: { level: 'silent' },
+    poller: { enabled: false, minIntervalSeconds: 1 },
+    delivery: { enabled: false },
+    schedules: { enabled: false },
+  }, overrides)));
+  const gateway = await Gateway.create({ config, log: silentLogger, schema });
+  const url = await gateway.listen(0, '127.0.0.1');
+  return {
+    gateway,
+    url,
+    async close() {
+      await gateway.stop();
+      if (schema) {
+        const db = knexFactory({ client: 'pg', connection: PG_URL, pool: { min: 0, max: 1 } });
+        await db.raw('DROP SCHEMA IF EXISTS ?? CASCADE', [schema]);
+        await db.destroy();
+      }
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function timed<T>(fn: () => Promise<T>): Promise<{ ms: number; value: T }> {
+  const start = process.hrtime.bigint();
+  const value = await fn();
+  return { ms: Number(process.hrtime.bigint() - start) / 1e6, value };
+}
+
+export function percentile(values: number[], p: number): number {
+  if (values.length === 0) return 0;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+export function machine() {
+  return { cores: cpus().length, cpu: cpus()[0]?.model ?? 'unknown', memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version };
+}
