@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Knex } from 'knex';
+import { bulkInsert } from '../db/bulk.js';
 
 /**
  * Writing events: the one door through which polling, webhooks and schedules put changes into
@@ -47,13 +48,6 @@ export interface NotificationPayload {
 
 export const newNotificationId = (): string => `ntf_${randomBytes(16).toString('base64url')}`;
 
-// Rows per INSERT: keeps every statement under SQLite's bound-parameter limit.
-const INSERT_CHUNK = 500;
-
-export async function insertInChunks(trx: Knex, table: string, rows: Record<string, unknown>[]): Promise<void> {
-  for (let i = 0; i < rows.length; i += INSERT_CHUNK) await trx(table).insert(rows.slice(i, i + INSERT_CHUNK));
-}
-
 /** Reserves `count` sequence numbers for an instance; returns the first. */
 export async function reserveSequence(trx: Knex, instanceId: number, count: number): Promise<number> {
   const [row] = (await trx('instances')
@@ -100,7 +94,9 @@ export async function recordEvents(trx: Knex, instance: EventInstance, events: N
         elementKey: instance.elementKey,
         eventDate,
         events: payloadEvents,
-        raw: o.providerBody !== undefined ? o.providerBody : { [objectType]: chunk.map((e) => e.raw) },
+        // Polling: the changed records are the events' own `raw`, stored once with the events and
+        // put back into the body when it is sent. Webhooks: the provider's body.
+        raw: o.providerBody !== undefined ? o.providerBody : null,
       };
       notificationRows.push({
         id: notificationId,
@@ -118,8 +114,8 @@ export async function recordEvents(trx: Knex, instance: EventInstance, events: N
     }
   }
   // Notifications first: events reference them.
-  await insertInChunks(trx, 'notifications', notificationRows);
-  await insertInChunks(trx, 'events', eventRows);
+  await bulkInsert(trx, 'notifications', notificationRows);
+  await bulkInsert(trx, 'events', eventRows);
   return { eventCount: events.length, notificationIds: notificationRows.map((n) => n.id as string) };
 }
 

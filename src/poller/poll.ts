@@ -7,6 +7,7 @@ import { parseJavaDate, renderDateTemplates, renderDateTemplatesDeep } from '../
 import { buildResourceRequest } from '../provider/request-builder.js';
 import { sendProviderRequest } from '../provider/http-client.js';
 import { recordEvents, type NewEvent } from '../events/record.js';
+import { bulkInsert } from '../db/bulk.js';
 import type { Instance } from '../instances/store.js';
 import type { InstanceSettings } from '../instances/settings.js';
 import { diffRecords, hashRecord, loadSnapshot, type DiffRecord } from './diff.js';
@@ -145,9 +146,7 @@ export async function pollObject(deps: PollDeps, row: PollObjectRow, instance: I
 async function upsertSnapshot(trx: Knex, instanceId: number, objectType: string, changed: DiffRecord[], now: number): Promise<void> {
   if (changed.length === 0) return;
   const rows = changed.map((r) => ({ instance_id: instanceId, object_type: objectType, object_id: r.id, hash: r.hash, seen_at: now }));
-  for (let i = 0; i < rows.length; i += 500) {
-    await trx('snapshots').insert(rows.slice(i, i + 500)).onConflict(['instance_id', 'object_type', 'object_id']).merge(['hash', 'seen_at']);
-  }
+  await bulkInsert(trx, 'snapshots', rows, { onConflict: { columns: ['instance_id', 'object_type', 'object_id'], merge: ['hash', 'seen_at'] } });
 }
 
 function parseDate(value: unknown, format: string | undefined, tz: string): number | undefined {
