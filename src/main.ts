@@ -23,6 +23,7 @@ import { eventRoutes } from './events/routes.js';
 import { Poller } from './poller/poller.js';
 import { pollerRoutes } from './poller/routes.js';
 import { webhookFeature } from './webhooks/feature.js';
+import { deliveryFeature } from './delivery/feature.js';
 
 /**
  * Wires the parts into one gateway. `Gateway.create` opens and migrates the database and loads the
@@ -124,6 +125,7 @@ export class Gateway {
           stop: (graceMs) => poller.stop(graceMs),
         },
         webhookFeature(ctx),
+        deliveryFeature(ctx),
         // FEATURES: further parts of the flow are added here.
       ];
       return new Gateway(ctx, resolveApiToken(config, log), poller, features);

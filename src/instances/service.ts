@@ -9,6 +9,8 @@ import type { ConnectorDefinition } from '../connectors/schema.js';
 import { resolvePollerObject } from '../connectors/resolve.js';
 import { checkUrlSyntax } from '../network/ssrf-guard.js';
 import { planPollObjects } from '../poller/plan.js';
+import { newSigningSecret } from '../delivery/signing.js';
+import { validateCallbackTemplate } from '../delivery/callback-template.js';
 import { readSettings, throwIfProblems, type InstanceSettings, type Problem } from './settings.js';
 import type { Instance, InstanceStore } from './store.js';
 
@@ -24,7 +26,6 @@ export interface InstanceLifecycle {
   beforeDelete?(instance: Instance): Promise<void>;
 }
 
-export const newSigningSecret = (): string => `whsec_${randomBytes(24).toString('base64')}`;
 export const newWebhookToken = (): string => randomBytes(24).toString('base64url');
 
 export class InstanceService {
@@ -196,6 +197,8 @@ export class InstanceService {
         problems.push({ field: 'event.notification.callback.url', message: (err as Error).message });
       }
     }
+    if (settings.callback.template) problems.push(...validateCallbackTemplate(settings.callback.template, 'event.notification.callback.template'));
+    if (settings.callback.url) problems.push(...validateCallbackTemplate(settings.callback.url, 'event.notification.callback.url'));
     if (settings.refreshIntervalMs !== null) {
       for (const [objectType, def] of Object.entries(settings.pollerConfiguration)) {
         try {

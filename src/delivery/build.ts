@@ -1,0 +1,69 @@
+import type { Knex } from 'knex';
+import type { CallbackSettings } from '../instances/settings.js';
+import type { Instance } from '../instances/store.js';
+import { renderCallbackTemplate, type Escape } from './callback-template.js';
+import { CONTENT_TYPES, serialize, type Format } from './format.js';
+
+/**
+ * Turns a stored notification into the HTTP request(s) that deliver it: the body in the instance's
+ * format (polling notifications get their records back from the events), or, with a callback
+ * template, one request per event. Signing happens in the dispatcher, over these exact bytes.
+ */
+export interface NotificationRow {
+  id: string;
+  instance_id: number;
+  object_type: string | null;
+  source: string;
+  status: string;
+  payload: string;
+  attempt_count: number;
+  next_attempt_at: number;
+  created_at: number;
+}
+
+export interface CallbackRequest {
+  method: string;
+  url: string;
+  headers: Record<string, string>;
+  body: string;
+}
+
+/** The notification body as sent: polling bodies get `raw` from their events, in sequence order. */
+export async function loadBody(db: Knex, row: NotificationRow): Promise<Record<string, unknown>> {
+  const payload = JSON.parse(row.payload) as Record<string, unknown>;
+  if (row.source === 'polling' && payload.raw === null && row.object_type) {
+    const records = (await db('events').where({ notification_id: row.id }).orderBy('sequence').select('raw')) as Array<{ raw: string | null }>;
+    payload.raw = { [row.object_type]: records.map((r) => (r.raw ? JSON.parse(r.raw) : null)) };
+  }
+  return payload;
+}
+
+function authHeaders(cb: CallbackSettings): Record<string, string> {
+  if (cb.auth.type === 'basic') return { authorization: `Basic ${Buffer.from(`${cb.auth.username}:${cb.auth.password}`).toString('base64')}` };
+  if (cb.auth.type === 'bearer') return { authorization: `Bearer ${cb.auth.token}` };
+  return {};
+}
+
+const ESCAPES: Record<Format, Escape> = { json: 'json', xml: 'xml', form: 'url' };
+
+export function buildRequests(instance: Instance, cb: CallbackSettings, body: Record<string, unknown>, source: string): CallbackRequest[] {
+  const format = cb.format as Format;
+  const headers = { ...cb.headers, ...authHeaders(cb), 'content-type': CONTENT_TYPES[format], 'user-agent': 'pollgate' };
+  const url = cb.url!;
+  if (!cb.template) return [{ method: cb.method, url, headers, body: serialize(body, format) }];
+
+  // Templated mode: one request per event. `raw` is the event's own record when polling, the
+  // provider's body for webhooks, the data of a scheduled event.
+  const events = (body.events as Array<Record<string, unknown>> | undefined) ?? [body];
+  const raw = body.raw ?? body.data;
+  return events.map((event, i) => {
+    const record = source === 'polling' && raw && typeof raw === 'object' ? (raw as Record<string, unknown[]>)[String(event.objectType)]?.[i] : raw;
+    const data = { event, raw: record ?? null, instance: { id: instance.id, name: instance.name }, notification: { id: String(body.id) } };
+    return {
+      method: cb.method,
+      url: renderCallbackTemplate(url, data, 'url'),
+      headers,
+      body: renderCallbackTemplate(cb.template!, data, ESCAPES[format]),
+    };
+  });
+}

@@ -1,0 +1,52 @@
+import { JSONPath } from 'jsonpath-plus';
+
+/**
+ * Templated callbacks: `event.notification.callback.template` builds one request per event from
+ * tags, and tags may stand in the callback URL too. Tags: `<%= event.objectId %>`, `event.eventType`,
+ * `event.objectType`, `event.date`, `event.sequence`, `event.elementKey`, `<%= raw.<path> %>` (the
+ * event's record), `instance.id`, `instance.name`, `notification.id`. Each value is escaped for
+ * where it lands: JSON string content, XML text, or URL/form encoding.
+ */
+export type Escape = 'json' | 'xml' | 'url' | 'none';
+export interface TemplateData {
+  event: Record<string, unknown>;
+  raw: unknown;
+  instance: { id: number; name: string };
+  notification: { id: string };
+}
+
+const TAG = /<%=\s*([\w.$[\]'"-]+)\s*%>/g;
+const ANY_TAG = /<%=([\s\S]*?)%>/g;
+const KNOWN = /^(event\.(objectId|eventType|objectType|date|sequence|elementKey)|instance\.(id|name)|notification\.id|raw(\.[\w$-]+(\.[\w$-]+)*)?)$/;
+
+/** The problems of a template (unknown tags), as `{field, message}` for a 400. */
+export function validateCallbackTemplate(text: string, field: string): Array<{ field: string; message: string }> {
+  const problems: Array<{ field: string; message: string }> = [];
+  for (const m of text.matchAll(ANY_TAG)) {
+    const tag = m[1].trim();
+    if (!KNOWN.test(tag)) problems.push({ field, message: `unknown tag "<%= ${tag} %>" (known: event.objectId, event.eventType, event.objectType, event.date, event.sequence, event.elementKey, raw.<path>, instance.id, instance.name, notification.id)` });
+  }
+  return problems;
+}
+
+function lookup(tag: string, data: TemplateData): unknown {
+  if (tag === 'raw') return data.raw;
+  if (tag.startsWith('raw.')) return data.raw && typeof data.raw === 'object' ? (JSONPath({ path: `$.${tag.slice(4)}`, json: data.raw as object, wrap: true }) as unknown[])[0] : undefined;
+  const [root, key] = tag.split('.');
+  return (data as unknown as Record<string, Record<string, unknown>>)[root]?.[key];
+}
+
+function escape(value: string, how: Escape): string {
+  if (how === 'json') return JSON.stringify(value).slice(1, -1);
+  if (how === 'url') return encodeURIComponent(value);
+  if (how === 'xml') return value.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+  return value;
+}
+
+export function renderCallbackTemplate(text: string, data: TemplateData, how: Escape): string {
+  return text.replace(TAG, (_m, tag: string) => {
+    const v = lookup(tag, data);
+    const s = v === undefined || v === null ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v);
+    return escape(s, how);
+  });
+}

@@ -1,0 +1,216 @@
+import schedule from 'node-schedule';
+import got from 'got';
+import { JSONPath } from 'jsonpath-plus';
+import type { Feature, GatewayContext } from '../context.js';
+import { claimDue, releaseLeases } from '../db/lease.js';
+import { checkUrlSyntax, createGuardedLookup } from '../network/ssrf-guard.js';
+import { parseRetryAfter } from '../provider/http-client.js';
+import { buildRequests, loadBody, type CallbackRequest, type NotificationRow } from './build.js';
+import { signatureHeaders } from './signing.js';
+
+/**
+ * The dispatcher drains the outbox. A tick claims due notifications with a lease (so no two
+ * workers or nodes send the same attempt at once), sends each, records the attempt, and decides:
+ * delivered (2xx/3xx), retry later on the schedule (honouring Retry-After), dead when the schedule
+ * runs out, or held when the callback answered 410 Gone. A worker that dies mid-send loses nothing:
+ * the lease expires and the notification is sent again with the same `webhook-id`.
+ */
+export type Outcome = 'delivered' | 'retry' | 'dead' | 'held';
+
+interface AttemptResult {
+  status: number | null;
+  durationMs: number;
+  responseBody: string;
+  error: string | null;
+  retryAfterSeconds?: number;
+  json?: unknown;
+}
+
+const HOUR = 3_600_000;
+
+export class Dispatcher implements Feature {
+  readonly name = 'delivery';
+  private job: schedule.Job | undefined;
+  private readonly inFlight = new Map<string, Promise<void>>();
+  private ticking = false;
+  private stopping = false;
+  private lastRetention = 0;
+  /** Jitter source; tests replace it to make retry times exact. */
+  random: () => number = Math.random;
+
+  constructor(private readonly ctx: GatewayContext) {}
+
+  start(): void {
+    if (this.job || !this.ctx.config.delivery.enabled) return;
+    this.stopping = false;
+    const seconds = Math.max(1, Math.round(this.ctx.config.delivery.tickSeconds));
+    this.job = schedule.scheduleJob(`*/${seconds} * * * * *`, () => void this.tick());
+  }
+
+  async stop(graceMs: number): Promise<void> {
+    this.stopping = true;
+    this.job?.cancel();
+    this.job = undefined;
+    const all = Promise.allSettled([...this.inFlight.values()]);
+    if (graceMs > 0) await Promise.race([all, new Promise((r) => setTimeout(r, graceMs).unref())]);
+    if (this.inFlight.size > 0) await releaseLeases(this.ctx.db, 'notifications', [...this.inFlight.keys()], this.ctx.nodeId).catch(() => 0);
+  }
+
+  private get leaseMs(): number {
+    const d = this.ctx.config.delivery;
+    // A lease must outlive the slowest attempt (one request per event in templated mode aside).
+    return Math.max(d.leaseSeconds, d.timeoutSeconds * 2 + 5) * 1000;
+  }
+
+  /** One pass: claims what is due and sends it; resolves when those sends are recorded. */
+  async tick(): Promise<number> {
+    if (this.ticking || this.stopping) return 0;
+    this.ticking = true;
+    try {
+      const { db, clock, nodeId, config } = this.ctx;
+      const free = config.delivery.concurrency - this.inFlight.size;
+      if (free <= 0) return 0;
+      const now = clock.now();
+      const rows = await claimDue<NotificationRow>(db, {
+        table: 'notifications', dueColumn: 'next_attempt_at', now, owner: nodeId, leaseMs: this.leaseMs, limit: free,
+        where: (q) => q.where('status', 'pending').whereIn('instance_id', db('instances').select('id').where({ events_enabled: true, callback_disabled: false })),
+        orderBy: [{ column: 'next_attempt_at' }, { column: 'created_at' }],
+      });
+      // Oldest first: an instance's notifications go out in the order they were made.
+      rows.sort((a, b) => a.created_at - b.created_at);
+      const sends = rows.map((row) => {
+        const p = this.deliver(row).finally(() => this.inFlight.delete(row.id));
+        this.inFlight.set(row.id, p);
+        return p;
+      });
+      await Promise.allSettled(sends);
+      if (now - this.lastRetention > HOUR) await this.applyRetention(now);
+      return rows.length;
+    } catch (err) {
+      this.ctx.log.error({ err }, 'delivery tick failed');
+      return 0;
+    } finally {
+      this.ticking = false;
+    }
+  }
+
+  /** Ticks until nothing is due (tests and the benchmark). */
+  async drain(maxTicks = 1000): Promise<number> {
+    let total = 0;
+    for (let i = 0; i < maxTicks; i++) {
+      const n = await this.tick();
+      total += n;
+      if (n === 0) break;
+    }
+    return total;
+  }
+
+  private async deliver(row: NotificationRow): Promise<void> {
+    const { db, clock, log, instances, config } = this.ctx;
+    try {
+      const instance = await instances.require(row.instance_id);
+      const settings = instances.settingsOf(instance);
+      const cb = settings.callback;
+      const body = await loadBody(db, row);
+      const requests = cb.url ? buildRequests(instance, cb, body, row.source) : [];
+      const secrets = await instances.store.signingSecrets(instance.id);
+      let result: AttemptResult = { status: null, durationMs: 0, responseBody: '', error: 'the instance has no callback URL' };
+      for (const request of requests) {
+        const bytes = request.body;
+        const signed = { ...request, headers: { ...request.headers, ...signatureHeaders({ id: row.id, body: bytes, now: clock.now(), secrets, signatureKey: cb.signatureKey }) } };
+        result = await this.send(signed);
+        if (!isSuccess(result.status)) break;
+      }
+      const now = clock.now();
+      const outcome = this.decide(row, result, settings.retrySchedule ?? config.delivery.retrySchedule);
+      const responseData = cb.responseMapping && result.json !== undefined ? mapResponse(cb.responseMapping, result.json) : undefined;
+      await db.transaction(async (trx) => {
+        await trx('attempts').insert({
+          notification_id: row.id, attempted_at: now, status_code: result.status, duration_ms: Math.round(result.durationMs),
+          response_body: result.responseBody.slice(0, config.delivery.maxResponseBodyBytes), error: result.error, node: this.ctx.nodeId,
+        });
+        await trx('notifications').where({ id: row.id, lease_owner: this.ctx.nodeId }).update({
+          status: outcome.status, attempt_count: row.attempt_count + (outcome.status === 'pending' && outcome.held ? 0 : 1),
+          next_attempt_at: outcome.nextAttemptAt ?? row.next_attempt_at, last_status_code: result.status, last_error: result.error,
+          updated_at: now, delivered_at: outcome.status === 'delivered' ? now : null, lease_owner: null, lease_expires_at: null,
+          ...(responseData ? { response_data: JSON.stringify(responseData) } : {}),
+        });
+        if (outcome.held) await trx('instances').where({ id: row.instance_id }).update({ callback_disabled: true, updated_at: now });
+      });
+      this.ctx.metrics.deliveries.inc({ outcome: outcome.held ? 'held' : outcome.status === 'pending' ? 'retry' : outcome.status });
+      if (outcome.held) log.warn({ instanceId: row.instance_id }, 'callback answered 410 Gone: notifications are held until events are enabled again');
+    } catch (err) {
+      // Could not even build or record the attempt: leave it to the lease to bring it back.
+      log.error({ err, notificationId: row.id }, 'delivery failed unexpectedly');
+    }
+  }
+
+  private decide(row: NotificationRow, r: AttemptResult, schedule: number[]): { status: string; nextAttemptAt?: number; held?: boolean } {
+    const now = this.ctx.clock.now();
+    if (isSuccess(r.status)) return { status: 'delivered' };
+    if (r.status === 410) return { status: 'pending', nextAttemptAt: now, held: true };
+    const retriesDone = row.attempt_count; // attempts before this one
+    if (retriesDone >= schedule.length) return { status: 'dead' };
+    let delayMs = schedule[retriesDone] * 1000;
+    const jitter = this.ctx.config.delivery.retryJitter;
+    delayMs = Math.round(delayMs * (1 + jitter * (2 * this.random() - 1)));
+    if (r.retryAfterSeconds !== undefined) delayMs = r.retryAfterSeconds * 1000;
+    return { status: 'pending', nextAttemptAt: now + delayMs };
+  }
+
+  private async send(request: CallbackRequest): Promise<AttemptResult> {
+    const started = performance.now();
+    const { config } = this.ctx;
+    try {
+      // Literal addresses skip DNS, so the URL is checked here too; names are checked on lookup.
+      checkUrlSyntax(request.url, config.network, 'callback URL');
+      const res = await got(request.url, {
+        method: request.method as 'POST',
+        headers: request.headers,
+        body: request.body,
+        throwHttpErrors: false,
+        followRedirect: false,
+        retry: { limit: 0 },
+        timeout: { request: config.delivery.timeoutSeconds * 1000 },
+        dnsLookup: createGuardedLookup(config.network) as never,
+      });
+      let json: unknown;
+      if (/json/i.test(String(res.headers['content-type'] ?? ''))) {
+        try {
+          json = JSON.parse(res.body);
+        } catch {
+          json = undefined;
+        }
+      }
+      return {
+        status: res.statusCode, durationMs: performance.now() - started, responseBody: res.body,
+        error: isSuccess(res.statusCode) ? null : `the callback answered HTTP ${res.statusCode}`,
+        retryAfterSeconds: res.statusCode === 429 || res.statusCode === 503 ? parseRetryAfter(res.headers['retry-after']) : undefined,
+        json,
+      };
+    } catch (err) {
+      const e = err as Error & { code?: string };
+      const reason = e.name === 'TimeoutError' || e.code === 'ETIMEDOUT' ? `timed out after ${config.delivery.timeoutSeconds} s` : `${e.code ?? e.name}: ${(e.cause as Error | undefined)?.message ?? e.message}`;
+      return { status: null, durationMs: performance.now() - started, responseBody: '', error: reason };
+    }
+  }
+
+  /** Delivered notifications past retention are deleted; undelivered ones never are. */
+  private async applyRetention(now: number): Promise<void> {
+    this.lastRetention = now;
+    const cutoff = now - this.ctx.config.delivery.retentionDays * 24 * HOUR;
+    await this.ctx.db('notifications').where('status', 'delivered').where('delivered_at', '<', cutoff).delete();
+  }
+}
+
+function isSuccess(status: number | null): boolean {
+  return status !== null && status >= 200 && status < 400;
+}
+
+function mapResponse(mapping: Record<string, string>, json: unknown): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [name, path] of Object.entries(mapping)) {
+    if (json && typeof json === 'object') out[name] = (JSONPath({ path, json: json as object, wrap: true }) as unknown[])[0] ?? null;
+  }
+  return out;
+}

@@ -1,0 +1,17 @@
+import type { Feature, GatewayContext } from '../context.js';
+import { Dispatcher } from './dispatcher.js';
+import { deliveryRoutes } from './routes.js';
+
+/** Callback delivery: the dispatcher loop and its inspection/replay routes. */
+export function deliveryFeature(ctx: GatewayContext): Feature & { dispatcher: Dispatcher } {
+  const dispatcher = new Dispatcher(ctx);
+  return {
+    name: 'delivery',
+    dispatcher,
+    apiRoutes: [deliveryRoutes(ctx)],
+    start: () => dispatcher.start(),
+    stop: (graceMs) => dispatcher.stop(graceMs),
+  };
+}
+
+export type DeliveryFeature = ReturnType<typeof deliveryFeature>;

@@ -1,0 +1,112 @@
+import type Router from '@koa/router';
+import type { GatewayContext } from '../context.js';
+import { readJsonObject } from '../api/body.js';
+import { idParam } from '../api/pagination.js';
+import { NotFoundError, ValidationError } from '../errors.js';
+import { activeSecrets, newSigningSecret } from './signing.js';
+
+/**
+ * Inspection and replay: a notification with its attempts, retry one, replay everything since a
+ * time; and the instance's Standard Webhooks signing secret with rotation.
+ */
+interface Row {
+  id: string;
+  instance_id: number;
+  object_type: string | null;
+  source: string;
+  status: string;
+  payload: string;
+  event_count: number;
+  attempt_count: number;
+  next_attempt_at: number;
+  lease_owner: string | null;
+  lease_expires_at: number | null;
+  last_status_code: number | null;
+  last_error: string | null;
+  response_data: string | null;
+  created_at: number;
+  delivered_at: number | null;
+}
+
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+
+export function deliveryRoutes(ctx: GatewayContext) {
+  const { db, clock, instances, config } = ctx;
+  const max = config.server.maxBodyBytes;
+
+  async function present(row: Row) {
+    const attempts = (await db('attempts').where({ notification_id: row.id }).orderBy('id')) as Array<Record<string, unknown>>;
+    const now = clock.now();
+    return {
+      id: row.id,
+      instanceId: row.instance_id,
+      objectType: row.object_type,
+      source: row.source,
+      status: row.status === 'pending' && row.lease_owner && (row.lease_expires_at ?? 0) > now ? 'delivering' : row.status,
+      eventCount: row.event_count,
+      attemptCount: row.attempt_count,
+      nextAttemptDate: row.status === 'pending' ? iso(row.next_attempt_at) : null,
+      lastStatusCode: row.last_status_code,
+      lastError: row.last_error,
+      createdDate: iso(row.created_at),
+      deliveredDate: iso(row.delivered_at),
+      responseData: row.response_data ? JSON.parse(row.response_data) : null,
+      payload: JSON.parse(row.payload),
+      attempts: attempts.map((a) => ({
+        date: iso(a.attempted_at as number), statusCode: a.status_code, durationMs: a.duration_ms, responseBody: a.response_body, error: a.error, node: a.node,
+      })),
+    };
+  }
+
+  async function requireNotification(id: string): Promise<Row> {
+    const row = (await db('notifications').where({ id }).first()) as Row | undefined;
+    if (!row) throw new NotFoundError(`notification ${id} does not exist`);
+    return row;
+  }
+
+  return (router: Router) => {
+    router.get('/notifications/:id', async (koa) => {
+      koa.body = await present(await requireNotification(koa.params.id));
+    });
+
+    router.post('/notifications/:id/retry', async (koa) => {
+      const row = await requireNotification(koa.params.id);
+      const now = clock.now();
+      await db('notifications').where({ id: row.id }).update({ status: 'pending', next_attempt_at: now, updated_at: now });
+      koa.status = 202;
+      koa.body = await present(await requireNotification(row.id));
+    });
+
+    router.post('/instances/:id/notifications/replay', async (koa) => {
+      const instance = await instances.require(idParam(koa.params.id, 'instance'));
+      const body = await readJsonObject(koa, max);
+      const since = typeof body.since === 'string' ? Date.parse(body.since) : NaN;
+      if (Number.isNaN(since)) throw new ValidationError('since must be an ISO 8601 date-time', [{ field: 'since' }]);
+      const now = clock.now();
+      const replayed = await db('notifications')
+        .where({ instance_id: instance.id })
+        .where('created_at', '>=', since)
+        .whereIn('status', ['delivered', 'dead'])
+        .update({ status: 'pending', next_attempt_at: now, updated_at: now });
+      koa.status = 202;
+      koa.body = { replayed };
+    });
+
+    router.get('/instances/:id/signing-secret', async (koa) => {
+      const instance = await instances.require(idParam(koa.params.id, 'instance'));
+      const [current] = activeSecrets(await instances.store.signingSecrets(instance.id), clock.now());
+      koa.body = { secret: current?.secret ?? null };
+    });
+
+    router.post('/instances/:id/signing-secret/rotate', async (koa) => {
+      const instance = await instances.require(idParam(koa.params.id, 'instance'));
+      const now = clock.now();
+      const overlapUntil = now + config.delivery.signingSecretOverlapHours * 3_600_000;
+      // The old secrets keep signing (alongside the new one) until the overlap ends.
+      const previous = activeSecrets(await instances.store.signingSecrets(instance.id), now).map((s) => ({ ...s, expiresAt: Math.min(s.expiresAt ?? overlapUntil, overlapUntil) }));
+      const secret = newSigningSecret();
+      await instances.store.setSigningSecrets(instance.id, [{ secret, createdAt: now, expiresAt: null }, ...previous]);
+      koa.body = { secret, previousValidUntil: iso(overlapUntil) };
+    });
+  };
+}
