@@ -56,6 +56,7 @@ describe('webhook mode end to end', () => {
 
     sandbox.pushWebhooks = true;
     sandbox.provider.collection('contacts').upsert({ name: 'Pushed' });
+    await sandbox.flush();
     sandbox.provider.collection('contacts').update(1, { name: 'Edited' });
     await sandbox.flush();
     expect(await processor().tick()).to.equal(2);
