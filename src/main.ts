@@ -24,6 +24,8 @@ import { Poller } from './poller/poller.js';
 import { pollerRoutes } from './poller/routes.js';
 import { webhookFeature } from './webhooks/feature.js';
 import { deliveryFeature } from './delivery/feature.js';
+import { requestsFeature } from './requests/feature.js';
+import { scheduleFeature } from './schedules/feature.js';
 
 /**
  * Wires the parts into one gateway. `Gateway.create` opens and migrates the database and loads the
@@ -126,6 +128,8 @@ export class Gateway {
         },
         webhookFeature(ctx),
         deliveryFeature(ctx),
+        requestsFeature(ctx),
+        scheduleFeature(ctx),
         // FEATURES: further parts of the flow are added here.
       ];
       return new Gateway(ctx, resolveApiToken(config, log), poller, features);

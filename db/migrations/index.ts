@@ -1,5 +1,7 @@
 import type { Knex } from 'knex';
 import * as core from './001_core.js';
+import * as schedules from './002_schedules.js';
+import * as requests from './003_requests.js';
 import * as webhooks from './004_webhooks.js';
 
 /**
@@ -8,5 +10,7 @@ import * as webhooks from './004_webhooks.js';
  */
 export const migrations: Array<{ name: string; up: (k: Knex) => Promise<void>; down: (k: Knex) => Promise<void> }> = [
   { name: '001_core', ...core },
+  { name: '002_schedules', ...schedules },
+  { name: '003_requests', ...requests },
   { name: '004_webhooks', ...webhooks },
 ];

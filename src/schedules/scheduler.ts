@@ -1,0 +1,71 @@
+import schedule from 'node-schedule';
+import type { Feature, GatewayContext } from '../context.js';
+import { claimDue } from '../db/lease.js';
+import { enqueueNotification } from '../events/record.js';
+import { nextRecurrence, type ScheduleRow } from './model.js';
+
+/**
+ * Fires due schedules. Each is claimed with a lease, and the firing (a notification queued for the
+ * normal delivery path) and the schedule's advance are one transaction guarded by the lease, so a
+ * schedule fires once however many workers or nodes run. A one-time schedule missed while the
+ * gateway was down fires at the next tick; a recurring one fires once and moves to its next slot.
+ */
+export class Scheduler implements Feature {
+  readonly name = 'schedules';
+  private job: schedule.Job | undefined;
+  private running: Promise<number> | undefined;
+
+  constructor(private readonly ctx: GatewayContext) {}
+
+  start(): void {
+    if (this.job || !this.ctx.config.schedules.enabled) return;
+    const seconds = Math.max(1, Math.round(this.ctx.config.schedules.tickSeconds));
+    this.job = schedule.scheduleJob(`*/${seconds} * * * * *`, () => void this.tick());
+  }
+
+  async stop(): Promise<void> {
+    this.job?.cancel();
+    this.job = undefined;
+    await this.running;
+  }
+
+  /** One pass (overlapping calls share it): fires every due schedule; returns how many fired. */
+  tick(): Promise<number> {
+    this.running ??= this.pass().finally(() => {
+      this.running = undefined;
+    });
+    return this.running;
+  }
+
+  private async pass(): Promise<number> {
+    const { db, clock, nodeId, config, log, instances } = this.ctx;
+    let fired = 0;
+    try {
+      const now = clock.now();
+      const rows = await claimDue<ScheduleRow>(db, {
+        table: 'schedules', dueColumn: 'next_fire_at', now, owner: nodeId, leaseMs: config.schedules.leaseSeconds * 1000, limit: 100,
+        where: (q) => q.whereNotNull('next_fire_at'),
+      });
+      for (const row of rows) {
+        const instance = await instances.store.get(row.instance_id);
+        if (!instance) continue;
+        const done = await db.transaction(async (trx) => {
+          const next = row.repeat_unit ? nextRecurrence(row, now) : null;
+          const updated = await trx('schedules')
+            .where({ id: row.id, lease_owner: nodeId })
+            .update({ next_fire_at: next, fire_count: row.fire_count + 1, last_fired_at: now, updated_at: now, lease_owner: null, lease_expires_at: null });
+          if (updated === 0) return false; // the lease was lost: another worker has it
+          await enqueueNotification(trx, {
+            instanceId: instance.id, source: 'schedule', objectType: null, eventCount: 1, now,
+            payload: { event: 'onScheduledEvent', instanceId: instance.id, elementKey: instance.elementKey, scheduleName: row.name, timestamp: new Date(now).toISOString(), data: JSON.parse(row.data) },
+          });
+          return true;
+        });
+        if (done) fired++;
+      }
+    } catch (err) {
+      log.error({ err }, 'schedule tick failed');
+    }
+    return fired;
+  }
+}
