@@ -43,7 +43,14 @@ export class InstanceService {
   async require(id: number): Promise<Instance> {
     const instance = await this.store.get(id);
     if (!instance) throw new NotFoundError(`instance ${id} does not exist`);
+    // A custom connector registered through another node since this one started.
+    if (!this.connectors.has(instance.elementKey)) await this.loadStoredConnector(instance.elementKey);
     return instance;
+  }
+
+  private async loadStoredConnector(key: string): Promise<void> {
+    const row = (await this.db('connectors').where({ key }).first('definition')) as { definition: string } | undefined;
+    if (row) this.connectors.add(JSON.parse(row.definition));
   }
 
   connectorOf(instance: Pick<Instance, 'elementKey'>): ConnectorDefinition {

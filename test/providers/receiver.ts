@@ -29,6 +29,11 @@ export interface ScriptedAnswer {
 export class Receiver {
   readonly received: ReceivedRequest[] = [];
   defaultStatus = 200;
+  /** Delay every default answer (to make overlapping deliveries observable). */
+  defaultDelayMs = 0;
+  /** The most requests with one `webhook-id` ever in flight at once. */
+  maxConcurrentPerId = 0;
+  private readonly inFlightById = new Map<string, number>();
   defaultBody: unknown = { ok: true };
   private readonly script: ScriptedAnswer[] = [];
   private readonly events = new EventEmitter();
@@ -81,12 +86,20 @@ export class Receiver {
     const type = String(req.headers['content-type'] ?? '');
     this.received.push({ method: req.method ?? 'POST', path: req.url ?? '/', headers: req.headers, raw, body: parse(raw, type), at: Date.now() });
     this.events.emit('request');
-    const answer = this.script.shift() ?? { status: this.defaultStatus, body: this.defaultBody };
-    if (answer.hang) return;
-    if (answer.delayMs) await new Promise((r) => setTimeout(r, answer.delayMs));
-    if (res.destroyed) return;
-    res.writeHead(answer.status, { 'content-type': 'application/json', ...answer.headers });
-    res.end(answer.body === undefined ? '' : JSON.stringify(answer.body));
+    const id = String(req.headers['webhook-id'] ?? '');
+    const n = (this.inFlightById.get(id) ?? 0) + 1;
+    this.inFlightById.set(id, n);
+    this.maxConcurrentPerId = Math.max(this.maxConcurrentPerId, n);
+    try {
+      const answer = this.script.shift() ?? { status: this.defaultStatus, body: this.defaultBody, delayMs: this.defaultDelayMs };
+      if (answer.hang) return;
+      if (answer.delayMs) await new Promise((r) => setTimeout(r, answer.delayMs));
+      if (res.destroyed) return;
+      res.writeHead(answer.status, { 'content-type': 'application/json', ...answer.headers });
+      res.end(answer.body === undefined ? '' : JSON.stringify(answer.body));
+    } finally {
+      this.inFlightById.set(id, (this.inFlightById.get(id) ?? 1) - 1);
+    }
   }
 }
 
