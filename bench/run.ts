@@ -1,0 +1,52 @@
+import { writeFileSync } from 'node:fs';
+import { machine, type Result } from './lib.js';
+import { pollScenario } from './poll.js';
+import { ingressScenario } from './ingress.js';
+import { deliveryScenario } from './delivery.js';
+import { schedulerScenario } from './scheduler.js';
+
+/**
+ * `npm run bench` runs every scenario and prints one table, ratios to the floor measured in the
+ * same run first; `npm run bench -- --quick` runs each at a small size (a smoke test: CI checks only
+ * that every scenario completes and yields its figures). Results go to bench/results.json.
+ */
+const quick = process.argv.includes('--quick');
+const size = quick
+  ? { records: 2000, ingressSeconds: 2, events: 1000, instances: 200, interval: 5, schedulerSeconds: 8 }
+  : { records: 100_000, ingressSeconds: 10, events: 20_000, instances: 10_000, interval: 60, schedulerSeconds: 120 };
+
+const steps: Array<[string, () => Promise<Result[]>]> = [
+  ['poll+diff+store on SQLite', () => pollScenario('sqlite', size.records)],
+  ['poll+diff+store on PostgreSQL', () => pollScenario('postgres', size.records)],
+  ['webhook ingress on SQLite', () => ingressScenario('sqlite', size.ingressSeconds)],
+  ['delivery on SQLite', () => deliveryScenario('sqlite', size.events)],
+  ['delivery on PostgreSQL', () => deliveryScenario('postgres', size.events)],
+  ['scheduler at scale on SQLite', () => schedulerScenario(size.instances, size.interval, size.schedulerSeconds)],
+];
+
+const results: Result[] = [];
+const failures: string[] = [];
+for (const [name, run] of steps) {
+  process.stderr.write(`bench: ${name}…\n`);
+  try {
+    results.push(...(await run()));
+  } catch (err) {
+    failures.push(`${name}: ${(err as Error).message}`);
+  }
+}
+
+const fmt = (n: number | null) => (n === null ? '—' : n.toLocaleString('en-US'));
+const rows = results.map((r) => [r.scenario, r.database, r.figure, `${fmt(r.value)} ${r.unit}`, r.floor === null ? '—' : `${fmt(r.floor)} ${r.unit}`, r.ratio === null ? '—' : `${r.ratio}×`, r.target, r.pass === null ? '—' : r.pass ? 'pass' : 'short']);
+const header = ['scenario', 'db', 'figure', 'value', 'floor', 'ratio', 'target', 'result'];
+const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
+const m = machine();
+console.log(`\npollgate bench${quick ? ' (quick)' : ''} — ${m.cores} cores (${m.cpu}), ${m.memoryGiB} GiB, Node ${m.node}\n`);
+console.log(line(header));
+console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
+for (const r of rows) console.log(line(r));
+writeFileSync(new URL('./results.json', import.meta.url), JSON.stringify({ date: new Date().toISOString(), quick, machine: m, results, failures }, null, 2));
+if (failures.length) {
+  console.error(`\n${failures.length} scenario(s) failed:\n${failures.join('\n')}`);
+  process.exit(1);
+}
