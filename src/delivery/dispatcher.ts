@@ -62,36 +62,50 @@ export class Dispatcher implements Feature {
     return Math.max(d.leaseSeconds, d.timeoutSeconds * 2 + 5) * 1000;
   }
 
-  /** One pass: claims what is due and sends it; resolves when those sends are recorded. */
+  /**
+   * One pass: keeps up to `delivery.concurrency` sends going, claiming more as each finishes, until
+   * nothing more is due; resolves when every send it started is recorded.
+   */
   async tick(): Promise<number> {
     if (this.ticking || this.stopping) return 0;
     this.ticking = true;
+    let total = 0;
     try {
-      const { db, clock, nodeId, config } = this.ctx;
-      const free = config.delivery.concurrency - this.inFlight.size;
-      if (free <= 0) return 0;
-      const now = clock.now();
-      const rows = await claimDue<NotificationRow>(db, {
-        table: 'notifications', dueColumn: 'next_attempt_at', now, owner: nodeId, leaseMs: this.leaseMs, limit: free,
-        where: (q) => q.where('status', 'pending').whereIn('instance_id', db('instances').select('id').where({ events_enabled: true, callback_disabled: false })),
-        orderBy: [{ column: 'next_attempt_at' }, { column: 'created_at' }],
-      });
-      // Oldest first: an instance's notifications go out in the order they were made.
-      rows.sort((a, b) => a.created_at - b.created_at);
-      const sends = rows.map((row) => {
-        const p = this.deliver(row).finally(() => this.inFlight.delete(row.id));
-        this.inFlight.set(row.id, p);
-        return p;
-      });
-      await Promise.allSettled(sends);
+      const now = this.ctx.clock.now();
+      let exhausted = false;
+      for (;;) {
+        const free = this.ctx.config.delivery.concurrency - this.inFlight.size;
+        if (free > 0 && !exhausted && !this.stopping) {
+          const claimed = await this.claim(free);
+          if (claimed < free) exhausted = true;
+          total += claimed;
+        }
+        if (this.inFlight.size === 0) break;
+        await Promise.race(this.inFlight.values());
+      }
       if (now - this.lastRetention > HOUR) await this.applyRetention(now);
-      return rows.length;
     } catch (err) {
       this.ctx.log.error({ err }, 'delivery tick failed');
-      return 0;
     } finally {
       this.ticking = false;
     }
+    return total;
+  }
+
+  private async claim(limit: number): Promise<number> {
+    const { db, clock, nodeId } = this.ctx;
+    const rows = await claimDue<NotificationRow>(db, {
+      table: 'notifications', dueColumn: 'next_attempt_at', now: clock.now(), owner: nodeId, leaseMs: this.leaseMs, limit,
+      where: (q) => q.where('status', 'pending').whereIn('instance_id', db('instances').select('id').where({ events_enabled: true, callback_disabled: false })),
+      orderBy: [{ column: 'next_attempt_at' }, { column: 'created_at' }],
+    });
+    // Oldest first: an instance's notifications go out in the order they were made.
+    rows.sort((a, b) => a.created_at - b.created_at);
+    for (const row of rows) {
+      const p = this.deliver(row).finally(() => this.inFlight.delete(row.id));
+      this.inFlight.set(row.id, p);
+    }
+    return rows.length;
   }
 
   /** Ticks until nothing is due (tests and the benchmark). */
@@ -108,12 +122,10 @@ export class Dispatcher implements Feature {
   private async deliver(row: NotificationRow): Promise<void> {
     const { db, clock, log, instances, config } = this.ctx;
     try {
-      const instance = await instances.require(row.instance_id);
-      const settings = instances.settingsOf(instance);
+      const { instance, settings, signingSecrets: secrets } = await instances.forWork(row.instance_id);
       const cb = settings.callback;
       const body = await loadBody(db, row);
       const requests = cb.url ? buildRequests(instance, cb, body, row.source) : [];
-      const secrets = await instances.store.signingSecrets(instance.id);
       let result: AttemptResult = { status: null, durationMs: 0, responseBody: '', error: 'the instance has no callback URL' };
       for (const request of requests) {
         const bytes = request.body;
@@ -138,6 +150,7 @@ export class Dispatcher implements Feature {
         if (outcome.held) await trx('instances').where({ id: row.instance_id }).update({ callback_disabled: true, updated_at: now });
       });
       this.ctx.metrics.deliveries.inc({ outcome: outcome.held ? 'held' : outcome.status === 'pending' ? 'retry' : outcome.status });
+      if (outcome.held) this.ctx.instances.invalidate(row.instance_id);
       if (outcome.held) log.warn({ instanceId: row.instance_id }, 'callback answered 410 Gone: notifications are held until events are enabled again');
     } catch (err) {
       // Could not even build or record the attempt: leave it to the lease to bring it back.

@@ -106,6 +106,7 @@ export function deliveryRoutes(ctx: GatewayContext) {
       const previous = activeSecrets(await instances.store.signingSecrets(instance.id), now).map((s) => ({ ...s, expiresAt: Math.min(s.expiresAt ?? overlapUntil, overlapUntil) }));
       const secret = newSigningSecret();
       await instances.store.setSigningSecrets(instance.id, [{ secret, createdAt: now, expiresAt: null }, ...previous]);
+      instances.invalidate(instance.id);
       koa.body = { secret, previousValidUntil: iso(overlapUntil) };
     });
   };

@@ -28,8 +28,22 @@ export interface InstanceLifecycle {
 
 export const newWebhookToken = (): string => randomBytes(24).toString('base64url');
 
+/** What the hot paths (polls, deliveries, ingress) need of an instance, computed once. */
+export interface InstanceWork {
+  instance: Instance;
+  connector: ConnectorDefinition;
+  settings: InstanceSettings;
+  signingSecrets: Array<{ secret: string; createdAt: number; expiresAt: number | null }>;
+}
+
+// Hot-path lookups are cached this long (wall clock); this node's own writes invalidate at once,
+// another node's take effect within it.
+const WORK_CACHE_MS = 1000;
+
 export class InstanceService {
   readonly lifecycle: InstanceLifecycle[] = [];
+  private readonly work = new Map<number, { at: number; work: InstanceWork }>();
+  private readonly tokens = new Map<string, { at: number; id: number | undefined }>();
 
   constructor(
     private readonly db: Knex,
@@ -46,6 +60,33 @@ export class InstanceService {
     // A custom connector registered through another node since this one started.
     if (!this.connectors.has(instance.elementKey)) await this.loadStoredConnector(instance.elementKey);
     return instance;
+  }
+
+  /** The instance with its connector, settings and signing secrets, cached briefly. */
+  async forWork(id: number): Promise<InstanceWork> {
+    const hit = this.work.get(id);
+    if (hit && Date.now() - hit.at < WORK_CACHE_MS) return hit.work;
+    const instance = await this.require(id);
+    const work = { instance, connector: this.connectorOf(instance), settings: this.settingsOf(instance), signingSecrets: await this.store.signingSecrets(id) };
+    if (this.work.size > 50_000) this.work.clear();
+    this.work.set(id, { at: Date.now(), work });
+    return work;
+  }
+
+  /** Webhook ingress: the instance behind a token, cached briefly (unknown tokens too). */
+  async forWebhookToken(token: string): Promise<InstanceWork | undefined> {
+    let hit = this.tokens.get(token);
+    if (!hit || Date.now() - hit.at >= WORK_CACHE_MS) {
+      hit = { at: Date.now(), id: (await this.store.getByWebhookToken(token))?.id };
+      if (this.tokens.size > 50_000) this.tokens.clear();
+      this.tokens.set(token, hit);
+    }
+    return hit.id === undefined ? undefined : this.forWork(hit.id).catch(() => undefined);
+  }
+
+  /** Drops cached views of an instance after this node changed it. */
+  invalidate(id: number): void {
+    this.work.delete(id);
   }
 
   private async loadStoredConnector(key: string): Promise<void> {
@@ -143,6 +184,7 @@ export class InstanceService {
     throwIfProblems(problems);
     const before = this.settingsOf(current);
     const now = this.clock.now();
+    this.invalidate(id);
     await this.db.transaction(async (trx) => {
       await this.store.update(trx, id, { elementKey: current.elementKey, name, tags, configuration }, now);
       await planPollObjects(trx, id, settings, {
@@ -158,6 +200,7 @@ export class InstanceService {
     const instance = await this.require(id);
     for (const hook of this.lifecycle) await hook.beforeDelete?.(instance);
     await this.store.delete(id);
+    this.invalidate(id);
     this.log.info({ instanceId: id }, 'instance deleted');
   }
 
@@ -165,6 +208,7 @@ export class InstanceService {
   async setEnabled(id: number, enabled: boolean): Promise<Instance> {
     const instance = await this.require(id);
     const now = this.clock.now();
+    this.invalidate(id);
     await this.db.transaction(async (trx) => {
       // Re-enabling also lifts a 410 Gone hold on the callback.
       await this.store.update(trx, id, { elementKey: instance.elementKey, eventsEnabled: enabled, ...(enabled ? { callbackDisabled: false } : {}) }, now);

@@ -74,21 +74,23 @@ export class Poller {
       const free = this.config.poller.concurrency - this.running.size;
       if (free <= 0) return 0;
       const now = this.deps.clock.now();
+      // Look ahead one tick: a poll due before the next tick is claimed now and started at its
+      // due time, so the tick's granularity does not become scheduling lag.
+      const lookAheadMs = this.job ? this.config.poller.tickSeconds * 1000 : 0;
       const rows = await claimDue<ClaimedRow>(this.db, {
         table: 'poll_objects',
         dueColumn: 'next_poll_at',
+        dueBy: now + lookAheadMs,
         now,
         owner: this.deps.nodeId,
-        leaseMs: this.config.poller.leaseSeconds * 1000,
+        leaseMs: this.config.poller.leaseSeconds * 1000 + lookAheadMs,
         limit: free,
         where: (q) => q.whereIn('instance_id', this.db('instances').select('id').where('events_enabled', true)),
       });
       for (const row of rows) {
-        const lagMs = now - row.next_poll_at;
-        this.lags.push(lagMs);
-        if (this.lags.length > 100_000) this.lags.splice(0, 50_000);
-        this.deps.metrics?.pollLag.observe(lagMs / 1000);
-        this.track(row, this.run(row).then(() => undefined));
+        const wait = Math.max(0, row.next_poll_at - now);
+        const started = wait === 0 ? this.run(row) : new Promise<void>((r) => setTimeout(r, wait).unref()).then(() => this.run(row));
+        this.track(row, started.then(() => undefined));
       }
       return rows.length;
     } catch (err) {
@@ -148,11 +150,15 @@ export class Poller {
   /** Polls one claimed row and records the outcome; never throws. */
   private async run(row: ClaimedRow): Promise<PollSummary | { error: string }> {
     const startedAt = this.deps.clock.now();
+    if (row.next_poll_at <= startedAt) {
+      const lagMs = startedAt - row.next_poll_at;
+      this.lags.push(lagMs);
+      if (this.lags.length > 100_000) this.lags.splice(0, 50_000);
+      this.deps.metrics?.pollLag.observe(lagMs / 1000);
+    }
     const base = { last_poll_at: startedAt, last_node: this.deps.nodeId, lease_owner: null, lease_expires_at: null };
     try {
-      const instance = await this.deps.instances.require(row.instance_id);
-      const connector = this.deps.instances.connectorOf(instance);
-      const settings = this.deps.instances.settingsOf(instance);
+      const { instance, connector, settings } = await this.deps.instances.forWork(row.instance_id);
       const summary = await pollObject(this.deps, row, instance, connector, settings, startedAt);
       const finishedAt = this.deps.clock.now();
       this.deps.metrics?.polls.inc({ result: 'ok' });

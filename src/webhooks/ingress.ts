@@ -43,11 +43,11 @@ export function webhookIngressRoutes(ctx: GatewayContext, onStored: () => void) 
 
   async function handle(koa: Koa.Context): Promise<void> {
     const token = koa.params.token;
-    const instance = token && token.length >= 16 ? await instances.store.getByWebhookToken(token) : undefined;
-    if (!instance) throw new NotFoundError('no webhook endpoint with this token');
+    const work = token && token.length >= 16 ? await instances.forWebhookToken(token) : undefined;
+    if (!work) throw new NotFoundError('no webhook endpoint with this token');
+    const { instance, connector } = work;
     const wait = limiter.hit(`hook:${instance.id}`);
     if (wait > 0) throw new RateLimitedError(`this instance accepts at most ${config.webhooks.rateLimitPerMinute} webhook requests a minute`, wait);
-    const connector = instances.connectorOf(instance);
     const webhook = connector.events?.webhook;
     const rawBody = await readRawBody(koa, config.webhooks.maxBodyBytes);
     const contentType = koa.get('content-type') || undefined;

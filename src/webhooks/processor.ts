@@ -97,9 +97,7 @@ export class WebhookProcessor implements Feature {
     const { db, clock, config, instances, log } = this.ctx;
     const now = clock.now();
     try {
-      const instance = await instances.require(row.instance_id);
-      const connector = instances.connectorOf(instance);
-      const settings = instances.settingsOf(instance);
+      const { instance, connector, settings } = await instances.forWork(row.instance_id);
       const mapping = connector.events?.webhook?.events as (WebhookEventsMapping & { recordPath?: string }) | undefined;
       if (!mapping) throw new Error(`connector "${connector.key}" declares no webhook event mapping`);
       const body = parseWebhookBody(Buffer.from(row.body, 'utf8'), row.content_type ?? undefined);

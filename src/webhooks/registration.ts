@@ -56,6 +56,7 @@ export function webhookLifecycle(ctx: GatewayContext): InstanceLifecycle {
         throw new ApiError(502, 'WEBHOOK_REGISTRATION_FAILED', `the provider refused the webhook registration: ${describe(err)}`, [providerAnswer]);
       }
       if (webhookId) await ctx.instances.store.update(ctx.db, instance.id, { elementKey: instance.elementKey, webhookId }, ctx.clock.now());
+      ctx.instances.invalidate(instance.id);
     },
 
     async beforeDelete(instance) {
