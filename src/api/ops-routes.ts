@@ -2,6 +2,7 @@ import type Router from '@koa/router';
 import type { Knex } from 'knex';
 import { isMigrated } from '../db/index.js';
 import type { Metrics } from '../metrics.js';
+import { openApiDocument } from './openapi.js';
 
 /** Health (cheap: no database), readiness (connected and migrated) and Prometheus metrics. */
 export function opsRoutes(db: Knex, metrics: Metrics, nodeId: string, version: string) {
@@ -20,6 +21,10 @@ export function opsRoutes(db: Knex, metrics: Metrics, nodeId: string, version: s
         ctx.status = 503;
         ctx.body = { status: 'unavailable', node: nodeId, database: 'unreachable', migrated: false, message: (err as Error).message };
       }
+    });
+
+    router.get('/openapi.json', (ctx) => {
+      ctx.body = openApiDocument(version);
     });
 
     router.get('/metrics', async (ctx) => {

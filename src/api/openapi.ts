@@ -1,0 +1,59 @@
+/**
+ * GET /openapi.json: the API's paths as an OpenAPI 3.1 document (summaries and parameters; the
+ * payloads are described in docs/api.md). One table, so a route added here is documented here.
+ */
+const ROUTES: Array<[string, string, string, boolean?]> = [
+  ['get', '/elements', 'List connectors'],
+  ['post', '/elements', 'Register a custom connector'],
+  ['get', '/elements/{key}', 'One connector with its definition'],
+  ['get', '/elements/{key}/requests', "A connector's request templates"],
+  ['post', '/instances', 'Create an instance (Cloud Elements instance JSON)'],
+  ['get', '/instances', 'List instances'],
+  ['get', '/instances/{id}', 'One instance'],
+  ['patch', '/instances/{id}', 'Merge configuration, rename, retag'],
+  ['delete', '/instances/{id}', 'Delete an instance (deregisters provider webhooks)'],
+  ['put', '/instances/{id}/events/enabled', 'Pause or resume events'],
+  ['post', '/instances/{id}/events/poll', 'Poll now'],
+  ['get', '/instances/{id}/status', 'Per object type poll status'],
+  ['get', '/instances/{id}/events', 'Normalized events, newest first'],
+  ['get', '/events/{id}', 'One event'],
+  ['get', '/notifications/{id}', 'A notification with its attempts'],
+  ['post', '/notifications/{id}/retry', 'Send a notification again'],
+  ['post', '/instances/{id}/notifications/replay', 'Re-queue notifications since a time'],
+  ['get', '/instances/{id}/signing-secret', 'The Standard Webhooks signing secret'],
+  ['post', '/instances/{id}/signing-secret/rotate', 'Rotate the signing secret'],
+  ['get', '/instances/{id}/webhooks/receipts', 'The webhook ingress log'],
+  ['post', '/instances/{id}/requests/{template}', 'Invoke a request template'],
+  ['get', '/instances/{id}/requests/log', 'Request template invocations'],
+  ['get', '/instances/{id}/schedules', 'List scheduled events'],
+  ['post', '/instances/{id}/schedules', 'Create a scheduled event'],
+  ['get', '/instances/{id}/schedules/{name}', 'One scheduled event'],
+  ['put', '/instances/{id}/schedules/{name}', 'Change a scheduled event'],
+  ['delete', '/instances/{id}/schedules/{name}', 'Delete a scheduled event'],
+  ['get', '/health', 'Liveness (no auth, no database)', true],
+  ['get', '/health/ready', 'Readiness: connected and migrated (no auth)', true],
+  ['get', '/metrics', 'Prometheus metrics (no auth)', true],
+  ['post', '/hooks/{token}', 'Webhook ingress (no bearer; the token is the secret)', true],
+];
+
+export function openApiDocument(version: string): Record<string, unknown> {
+  const paths: Record<string, Record<string, unknown>> = {};
+  for (const [method, path, summary, open] of ROUTES) {
+    const full = open ? path : `/elements/api-v2${path}`;
+    const parameters = [...path.matchAll(/\{(\w+)\}/g)].map((m) => ({ name: m[1], in: 'path', required: true, schema: { type: 'string' } }));
+    paths[full] ??= {};
+    paths[full][method] = {
+      summary,
+      ...(parameters.length ? { parameters } : {}),
+      ...(open ? { security: [] } : {}),
+      responses: { default: { description: 'JSON; errors are {code, message, details}', content: { 'application/json': {} } } },
+    };
+  }
+  return {
+    openapi: '3.1.0',
+    info: { title: 'pollgate', version, description: 'Event gateway: polling and webhooks in, normalized signed callbacks out. See docs/api.md.' },
+    components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+    security: [{ bearer: [] }],
+    paths,
+  };
+}
