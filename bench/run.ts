@@ -1,9 +1,7 @@
+import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
+import { promisify } from 'node:util';
 import { machine, type Result } from './lib.js';
-import { pollScenario } from './poll.js';
-import { ingressScenario } from './ingress.js';
-import { deliveryScenario } from './delivery.js';
-import { schedulerScenario } from './scheduler.js';
 
 /**
  * `npm run bench` runs every scenario and prints one table, ratios to the floor measured in the
@@ -15,13 +13,21 @@ const size = quick
   ? { records: 2000, ingressSeconds: 2, events: 1000, instances: 200, interval: 5, schedulerSeconds: 8 }
   : { records: 100_000, ingressSeconds: 10, events: 20_000, instances: 10_000, interval: 60, schedulerSeconds: 120 };
 
+// Each scenario runs in a process of its own (bench/scenario.ts), so that its memory and CPU
+// figures are its own.
+async function scenario(...args: Array<string | number>): Promise<Result[]> {
+  const script = new URL('./scenario.ts', import.meta.url).pathname;
+  const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', script, ...args.map(String)], { maxBuffer: 16 * 1024 * 1024 });
+  return JSON.parse(stdout.trim().split('\n').pop()!) as Result[];
+}
+
 const steps: Array<[string, () => Promise<Result[]>]> = [
-  ['poll+diff+store on SQLite', () => pollScenario('sqlite', size.records)],
-  ['poll+diff+store on PostgreSQL', () => pollScenario('postgres', size.records)],
-  ['webhook ingress on SQLite', () => ingressScenario('sqlite', size.ingressSeconds)],
-  ['delivery on SQLite', () => deliveryScenario('sqlite', size.events)],
-  ['delivery on PostgreSQL', () => deliveryScenario('postgres', size.events)],
-  ['scheduler at scale on SQLite', () => schedulerScenario(size.instances, size.interval, size.schedulerSeconds)],
+  ['poll+diff+store on SQLite', () => scenario('poll', 'sqlite', size.records)],
+  ['poll+diff+store on PostgreSQL', () => scenario('poll', 'postgres', size.records)],
+  ['webhook ingress on SQLite', () => scenario('ingress', 'sqlite', size.ingressSeconds)],
+  ['delivery on SQLite', () => scenario('delivery', 'sqlite', size.events)],
+  ['delivery on PostgreSQL', () => scenario('delivery', 'postgres', size.events)],
+  ['scheduler at scale on SQLite', () => scenario('scheduler', 'sqlite', size.instances, size.interval, size.schedulerSeconds)],
 ];
 
 const results: Result[] = [];

@@ -66,8 +66,11 @@ export class InstanceService {
   async forWork(id: number): Promise<InstanceWork> {
     const hit = this.work.get(id);
     if (hit && Date.now() - hit.at < WORK_CACHE_MS) return hit.work;
-    const instance = await this.require(id);
-    const work = { instance, connector: this.connectorOf(instance), settings: this.settingsOf(instance), signingSecrets: await this.store.signingSecrets(id) };
+    const found = await this.store.getWithSecrets(id);
+    if (!found) throw new NotFoundError(`instance ${id} does not exist`);
+    const { instance, signingSecrets } = found;
+    if (!this.connectors.has(instance.elementKey)) await this.loadStoredConnector(instance.elementKey);
+    const work = { instance, connector: this.connectorOf(instance), settings: this.settingsOf(instance), signingSecrets };
     if (this.work.size > 50_000) this.work.clear();
     this.work.set(id, { at: Date.now(), work });
     return work;

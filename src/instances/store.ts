@@ -2,6 +2,8 @@ import type { Knex } from 'knex';
 import { SecretCipher } from '../secrets/cipher.js';
 import { decryptConfiguration, encryptConfiguration } from '../secrets/redact.js';
 
+export type SigningSecretEntry = { secret: string; createdAt: number; expiresAt: number | null };
+
 /** One configured account of a connector, as the rest of the gateway sees it (secrets decrypted). */
 export interface Instance {
   id: number;
@@ -71,6 +73,13 @@ export class InstanceStore {
   async get(id: number, db: Knex = this.db): Promise<Instance | undefined> {
     const row = (await db('instances').where({ id }).first()) as InstanceRow | undefined;
     return row ? this.fromRow(row) : undefined;
+  }
+
+  /** The instance and its signing secrets from one read (the hot paths need both). */
+  async getWithSecrets(id: number): Promise<{ instance: Instance; signingSecrets: SigningSecretEntry[] } | undefined> {
+    const row = (await this.db('instances').where({ id }).first()) as InstanceRow | undefined;
+    if (!row) return undefined;
+    return { instance: this.fromRow(row), signingSecrets: row.signing_secrets ? JSON.parse(this.cipher.decrypt(row.signing_secrets)) : [] };
   }
 
   async getByWebhookToken(token: string): Promise<Instance | undefined> {

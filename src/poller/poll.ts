@@ -122,22 +122,27 @@ export async function pollObject(deps: PollDeps, row: PollObjectRow, instance: I
   const lastDate = records.length ? records[records.length - 1].updatedAt : undefined;
   const nextWatermark = listing.complete ? startedAt : Math.max(row.watermark, lastDate ?? row.watermark);
 
-  await deps.db.transaction(async (trx) => {
-    await recordEvents(trx, { id: instance.id, name: instance.name, elementKey: instance.elementKey }, events, {
-      source: 'polling',
-      now: startedAt,
-      notify: settings.notificationsEnabled,
-      maxPerNotification: config.delivery.maxEventsPerNotification.polling,
-    });
-    await upsertSnapshot(trx, instance.id, row.object_type, changed, startedAt);
-    for (let i = 0; i < deletedIds.length; i += 500) {
-      await trx('snapshots').where({ instance_id: instance.id, object_type: row.object_type }).whereIn('object_id', deletedIds.slice(i, i + 500)).delete();
-    }
-    await trx('poll_objects')
-      .where({ id: row.id })
-      .update({ watermark: nextWatermark, last_success_at: startedAt, ...(fullListing && listing.complete ? { full_listing_at: startedAt } : {}), ...(firstPoll ? { full_listing_at: startedAt } : {}) });
+  const watermarkPatch = { watermark: nextWatermark, last_success_at: startedAt, ...((fullListing && listing.complete) || firstPoll ? { full_listing_at: startedAt } : {}) };
+  if (events.length === 0 && changed.length === 0 && deletedIds.length === 0) {
+    // Nothing changed (the common case): one UPDATE, no transaction.
     await deps.beforeCommit?.(row.object_type);
-  });
+    await deps.db('poll_objects').where({ id: row.id }).update(watermarkPatch);
+  } else {
+    await deps.db.transaction(async (trx) => {
+      await recordEvents(trx, { id: instance.id, name: instance.name, elementKey: instance.elementKey }, events, {
+        source: 'polling',
+        now: startedAt,
+        notify: settings.notificationsEnabled,
+        maxPerNotification: config.delivery.maxEventsPerNotification.polling,
+      });
+      await upsertSnapshot(trx, instance.id, row.object_type, changed, startedAt);
+      for (let i = 0; i < deletedIds.length; i += 500) {
+        await trx('snapshots').where({ instance_id: instance.id, object_type: row.object_type }).whereIn('object_id', deletedIds.slice(i, i + 500)).delete();
+      }
+      await trx('poll_objects').where({ id: row.id }).update(watermarkPatch);
+      await deps.beforeCommit?.(row.object_type);
+    });
+  }
 
   const count = (t: string) => events.filter((e) => e.eventType === t).length;
   return { fetched: listing.records.length, created: count('CREATED'), updated: count('UPDATED'), deleted: count('DELETED'), complete: listing.complete, nextWatermark };

@@ -1,0 +1,21 @@
+import { pollScenario } from './poll.js';
+import { ingressScenario } from './ingress.js';
+import { deliveryScenario } from './delivery.js';
+import { schedulerScenario } from './scheduler.js';
+
+/**
+ * Runs one scenario in this (fresh) process and prints its results as one JSON line, so that
+ * memory and CPU figures are not skewed by the scenarios before it. Used by run.ts.
+ */
+const [name, database, ...args] = process.argv.slice(2);
+const n = args.map(Number);
+const db = database as 'sqlite' | 'postgres';
+const run: Record<string, () => Promise<unknown>> = {
+  poll: () => pollScenario(db, n[0]),
+  ingress: () => ingressScenario(db, n[0]),
+  delivery: () => deliveryScenario(db, n[0]),
+  scheduler: () => schedulerScenario(n[0], n[1], n[2]),
+};
+if (!run[name]) throw new Error(`unknown scenario ${name}`);
+console.log(JSON.stringify(await run[name]()));
+process.exit(0);
