@@ -9,25 +9,33 @@ import type { Knex } from 'knex';
 const MAX_PARAMETERS = 30_000;
 
 export interface BulkOptions {
-  /** Upsert: on a conflict on these columns, overwrite `merge` with the new row's values. */
-  onConflict?: { columns: string[]; merge: string[] };
+  /** On a conflict on these columns, overwrite `merge` with the new row's values, or (no `merge`) skip the row. */
+  onConflict?: { columns: string[]; merge?: string[] };
+  /** Columns of the rows actually inserted (or updated) to give back. */
+  returning?: string[];
 }
 
-export async function bulkInsert(db: Knex, table: string, rows: Array<Record<string, unknown>>, o: BulkOptions = {}): Promise<void> {
-  if (rows.length === 0) return;
+export async function bulkInsert(db: Knex, table: string, rows: Array<Record<string, unknown>>, o: BulkOptions = {}): Promise<Array<Record<string, unknown>>> {
+  const returned: Array<Record<string, unknown>> = [];
+  if (rows.length === 0) return returned;
   const columns = Object.keys(rows[0]);
   const perRow = `(${columns.map(() => '?').join(',')})`;
   const chunk = Math.max(1, Math.floor(MAX_PARAMETERS / columns.length));
   const head = `insert into ${quote(table)} (${columns.map(quote).join(',')}) values `;
-  const tail = o.onConflict
-    ? ` on conflict (${o.onConflict.columns.map(quote).join(',')}) do update set ${o.onConflict.merge.map((c) => `${quote(c)} = excluded.${quote(c)}`).join(', ')}`
-    : '';
+  const merge = o.onConflict?.merge ?? [];
+  const conflict = !o.onConflict
+    ? ''
+    : ` on conflict (${o.onConflict.columns.map(quote).join(',')}) ${merge.length ? `do update set ${merge.map((c) => `${quote(c)} = excluded.${quote(c)}`).join(', ')}` : 'do nothing'}`;
+  const tail = conflict + (o.returning ? ` returning ${o.returning.map(quote).join(',')}` : '');
   for (let i = 0; i < rows.length; i += chunk) {
     const part = rows.slice(i, i + chunk);
     const bindings: unknown[] = [];
     for (const row of part) for (const c of columns) bindings.push(row[c] ?? null);
-    await db.raw(head + new Array(part.length).fill(perRow).join(',') + tail, bindings as Knex.RawBinding[]);
+    const result = await db.raw(head + new Array(part.length).fill(perRow).join(',') + tail, bindings as Knex.RawBinding[]);
+    // node-pg answers {rows}, sqlite3 an array of rows.
+    if (o.returning) returned.push(...((Array.isArray(result) ? result : result.rows) as Array<Record<string, unknown>>));
   }
+  return returned;
 }
 
 function quote(identifier: string): string {

@@ -9,6 +9,7 @@ import type { Instance } from '../instances/store.js';
 import { verifySignature, type SignatureConfig } from './signatures.js';
 import { parseWebhookBody, ACCEPTED_WEBHOOK_TYPES } from './parse-body.js';
 import { matchHandshake } from './handshake.js';
+import { ReceiptWriter } from './receipt-writer.js';
 
 /**
  * POST /hooks/:token — the provider pushes here. In order: unknown token 404, over the instance's
@@ -40,6 +41,7 @@ function webhookSecret(instance: Instance, template: string | undefined): string
 export function webhookIngressRoutes(ctx: GatewayContext, onStored: () => void) {
   const { config, db, clock, instances } = ctx;
   const limiter = new RateLimiter(config.webhooks.rateLimitPerMinute, clock);
+  const writer = new ReceiptWriter(db);
 
   async function handle(koa: Koa.Context): Promise<void> {
     const token = koa.params.token;
@@ -97,18 +99,17 @@ export function webhookIngressRoutes(ctx: GatewayContext, onStored: () => void) 
     const deliveryId = deliveryHeader ? firstHeader(headers[deliveryHeader]) : undefined;
     const row = {
       instance_id: instance.id, received_at: now, content_type: contentType ?? null, headers: JSON.stringify(redactHeaders(headers)),
-      body: rawBody.toString('utf8'), delivery_id: deliveryId ?? null, verified: Boolean(mustVerify), status: 'pending', next_attempt_at: now,
+      body: rawBody.toString('utf8'), delivery_id: deliveryId ?? null, verified: Boolean(mustVerify), status: 'pending' as const, next_attempt_at: now,
     };
-    const inserted = (await db('webhook_receipts').insert(row).onConflict(['instance_id', 'delivery_id']).ignore().returning('id')) as Array<{ id: number } | number>;
+    const stored = await writer.write(row);
     koa.status = 202;
-    if (inserted.length === 0) {
+    if (!stored) {
       // A provider retrying a delivery it already made: accepted, nothing new.
       koa.body = { status: 'duplicate', deliveryId };
       ctx.metrics.webhooks.inc({ status: 'duplicate' });
       return;
     }
-    const id = typeof inserted[0] === 'number' ? inserted[0] : inserted[0].id;
-    koa.body = { status: 'accepted', id };
+    koa.body = { status: 'accepted' };
     ctx.metrics.webhooks.inc({ status: '202' });
     onStored();
   }
