@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import http from 'node:http';
 import got from 'got';
 import { recordEvents } from '../src/events/record.js';
 import { loadBody, type NotificationRow } from '../src/delivery/build.js';
@@ -32,12 +33,14 @@ export async function deliveryScenario(database: 'sqlite' | 'postgres', events: 
     const rows = (await gateway.db('notifications').select()) as NotificationRow[];
     const bodies = await Promise.all(rows.map(async (r) => JSON.stringify(await loadBody(gateway.db, r))));
 
+    // The same keep-alive connections as the dispatcher uses.
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
     const floor = await timed(async () => {
       let next = 0;
       await Promise.all(Array.from({ length: concurrency }, async () => {
         while (next < bodies.length) {
           const body = bodies[next++];
-          await got.post(receiver.url, { body, headers: { 'content-type': 'application/json' }, retry: { limit: 0 } });
+          await got.post(receiver.url, { body, headers: { 'content-type': 'application/json' }, retry: { limit: 0 }, agent: { http: agent } });
         }
       }));
     });

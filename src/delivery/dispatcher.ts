@@ -1,8 +1,12 @@
+import http from 'node:http';
+import https from 'node:https';
 import schedule from 'node-schedule';
 import got from 'got';
 import { JSONPath } from 'jsonpath-plus';
 import type { Feature, GatewayContext } from '../context.js';
 import { claimDue, releaseLeases } from '../db/lease.js';
+import { bulkInsert } from '../db/bulk.js';
+import { GroupCommit } from '../db/group-commit.js';
 import { checkUrlSyntax, createGuardedLookup } from '../network/ssrf-guard.js';
 import { parseRetryAfter } from '../provider/http-client.js';
 import { buildRequests, loadBody, type CallbackRequest, type NotificationRow } from './build.js';
@@ -15,7 +19,12 @@ import { signatureHeaders } from './signing.js';
  * runs out, or held when the callback answered 410 Gone. A worker that dies mid-send loses nothing:
  * the lease expires and the notification is sent again with the same `webhook-id`.
  */
-export type Outcome = 'delivered' | 'retry' | 'dead' | 'held';
+interface Outcome {
+  attempt: Record<string, unknown>;
+  id: string;
+  patch: Record<string, unknown>;
+  holdInstance: number | null;
+}
 
 interface AttemptResult {
   status: number | null;
@@ -27,6 +36,8 @@ interface AttemptResult {
 }
 
 const HOUR = 3_600_000;
+// Keep-alive connections: receivers get many callbacks in a row.
+const CALLBACK_AGENTS = { http: new http.Agent({ keepAlive: true, maxSockets: 256 }), https: new https.Agent({ keepAlive: true, maxSockets: 256 }) };
 
 export class Dispatcher implements Feature {
   readonly name = 'delivery';
@@ -37,8 +48,27 @@ export class Dispatcher implements Feature {
   private lastRetention = 0;
   /** Jitter source; tests replace it to make retry times exact. */
   random: () => number = Math.random;
+  /** Attempts and outcomes are recorded with group commit: one transaction per batch. */
+  private readonly outcomes: GroupCommit<Outcome, void>;
 
-  constructor(private readonly ctx: GatewayContext) {}
+  private readonly lookup: ReturnType<typeof createGuardedLookup>;
+
+  constructor(private readonly ctx: GatewayContext) {
+    this.lookup = createGuardedLookup(ctx.config.network);
+    this.outcomes = new GroupCommit((items) => this.record(items));
+  }
+
+  private async record(items: Outcome[]): Promise<void[]> {
+    const now = this.ctx.clock.now();
+    await this.ctx.db.transaction(async (trx) => {
+      await bulkInsert(trx, 'attempts', items.map((o) => o.attempt));
+      // The lease guard: an outcome of a lease that expired and was retaken is not written.
+      for (const o of items) await trx('notifications').where({ id: o.id, lease_owner: this.ctx.nodeId }).update(o.patch);
+      const held = [...new Set(items.map((o) => o.holdInstance).filter((id): id is number => id !== null))];
+      if (held.length) await trx('instances').whereIn('id', held).update({ callback_disabled: true, updated_at: now });
+    });
+    return items.map(() => undefined);
+  }
 
   start(): void {
     if (this.job || !this.ctx.config.delivery.enabled) return;
@@ -74,8 +104,10 @@ export class Dispatcher implements Feature {
       const now = this.ctx.clock.now();
       let exhausted = false;
       for (;;) {
-        const free = this.ctx.config.delivery.concurrency - this.inFlight.size;
-        if (free > 0 && !exhausted && !this.stopping) {
+        const concurrency = this.ctx.config.delivery.concurrency;
+        const free = concurrency - this.inFlight.size;
+        // Refill in batches (half the slots), not one claim per finished send.
+        if (free > 0 && (free >= Math.ceil(concurrency / 2) || this.inFlight.size === 0) && !exhausted && !this.stopping) {
           const claimed = await this.claim(free);
           if (claimed < free) exhausted = true;
           total += claimed;
@@ -136,18 +168,19 @@ export class Dispatcher implements Feature {
       const now = clock.now();
       const outcome = this.decide(row, result, settings.retrySchedule ?? config.delivery.retrySchedule);
       const responseData = cb.responseMapping && result.json !== undefined ? mapResponse(cb.responseMapping, result.json) : undefined;
-      await db.transaction(async (trx) => {
-        await trx('attempts').insert({
+      await this.outcomes.submit({
+        attempt: {
           notification_id: row.id, attempted_at: now, status_code: result.status, duration_ms: Math.round(result.durationMs),
           response_body: result.responseBody.slice(0, config.delivery.maxResponseBodyBytes), error: result.error, node: this.ctx.nodeId,
-        });
-        await trx('notifications').where({ id: row.id, lease_owner: this.ctx.nodeId }).update({
+        },
+        id: row.id,
+        patch: {
           status: outcome.status, attempt_count: row.attempt_count + (outcome.status === 'pending' && outcome.held ? 0 : 1),
           next_attempt_at: outcome.nextAttemptAt ?? row.next_attempt_at, last_status_code: result.status, last_error: result.error,
           updated_at: now, delivered_at: outcome.status === 'delivered' ? now : null, lease_owner: null, lease_expires_at: null,
           ...(responseData ? { response_data: JSON.stringify(responseData) } : {}),
-        });
-        if (outcome.held) await trx('instances').where({ id: row.instance_id }).update({ callback_disabled: true, updated_at: now });
+        },
+        holdInstance: outcome.held ? row.instance_id : null,
       });
       this.ctx.metrics.deliveries.inc({ outcome: outcome.held ? 'held' : outcome.status === 'pending' ? 'retry' : outcome.status });
       if (outcome.held) this.ctx.instances.invalidate(row.instance_id);
@@ -185,7 +218,8 @@ export class Dispatcher implements Feature {
         followRedirect: false,
         retry: { limit: 0 },
         timeout: { request: config.delivery.timeoutSeconds * 1000 },
-        dnsLookup: createGuardedLookup(config.network) as never,
+        dnsLookup: this.lookup as never,
+        agent: CALLBACK_AGENTS,
       });
       let json: unknown;
       if (/json/i.test(String(res.headers['content-type'] ?? ''))) {

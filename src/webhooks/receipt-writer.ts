@@ -1,10 +1,10 @@
 import type { Knex } from 'knex';
 import { bulkInsert } from '../db/bulk.js';
+import { GroupCommit } from '../db/group-commit.js';
 
 /**
- * Group commit for ingress: receipts that arrive while a write is in progress are written together
- * in the next multi-row INSERT, and each request is answered once its row is committed. Durability
- * is the same as one INSERT per request; the database does a fraction of the commits.
+ * Stores webhook receipts with group commit: receipts that arrive while a write is in progress go
+ * into the next multi-row INSERT, and each request is answered once its row is committed.
  */
 export interface ReceiptRow {
   instance_id: number;
@@ -18,38 +18,16 @@ export interface ReceiptRow {
   next_attempt_at: number;
 }
 
-type Waiter = { row: ReceiptRow; resolve: (accepted: boolean) => void; reject: (err: unknown) => void };
-const MAX_BATCH = 500;
-
 export class ReceiptWriter {
-  private queue: Waiter[] = [];
-  private writing = false;
+  private readonly batches: GroupCommit<ReceiptRow, boolean>;
 
-  constructor(private readonly db: Knex) {}
+  constructor(private readonly db: Knex) {
+    this.batches = new GroupCommit((rows) => this.insert(rows));
+  }
 
   /** Resolves true when stored, false when the (instance, delivery id) was already stored. */
   write(row: ReceiptRow): Promise<boolean> {
-    return new Promise((resolve, reject) => {
-      this.queue.push({ row, resolve, reject });
-      if (!this.writing) void this.drain();
-    });
-  }
-
-  private async drain(): Promise<void> {
-    this.writing = true;
-    try {
-      while (this.queue.length > 0) {
-        const batch = this.queue.splice(0, MAX_BATCH);
-        try {
-          const stored = await this.insert(batch.map((w) => w.row));
-          batch.forEach((w, i) => w.resolve(stored[i]));
-        } catch (err) {
-          for (const w of batch) w.reject(err);
-        }
-      }
-    } finally {
-      this.writing = false;
-    }
+    return this.batches.submit(row);
   }
 
   private async insert(rows: ReceiptRow[]): Promise<boolean[]> {
