@@ -36,7 +36,7 @@ export function sendPage<T>(ctx: Koa.Context, rows: T[], page: PageRequest, idOf
   ctx.body = shown.map(present);
 }
 
-/** Parses a positive integer path parameter, answering 404 for anything else. */
+/** Parses a positive integer path parameter, answering 400 for anything else. */
 export function idParam(value: string | undefined, what: string): number {
   const id = Number(value);
   if (!Number.isInteger(id) || id < 1 || String(id) !== value) throw new ValidationError(`${what} id must be a positive integer`, [{ field: 'id', value }]);

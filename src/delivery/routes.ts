@@ -4,27 +4,19 @@ import { readJsonObject } from '../api/body.js';
 import { idParam } from '../api/pagination.js';
 import { NotFoundError, ValidationError } from '../errors.js';
 import { activeSecrets, newSigningSecret } from './signing.js';
+import type { NotificationRow } from './build.js';
 
 /**
  * Inspection and replay: a notification with its attempts, retry one, replay everything since a
  * time; and the instance's Standard Webhooks signing secret with rotation.
  */
-interface Row {
-  id: string;
-  instance_id: number;
-  object_type: string | null;
-  source: string;
-  status: string;
-  payload: string;
+interface Row extends NotificationRow {
   event_count: number;
-  attempt_count: number;
-  next_attempt_at: number;
   lease_owner: string | null;
   lease_expires_at: number | null;
   last_status_code: number | null;
   last_error: string | null;
   response_data: string | null;
-  created_at: number;
   delivered_at: number | null;
 }
 

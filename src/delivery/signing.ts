@@ -1,5 +1,6 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
+import type { SigningSecretEntry } from '../instances/store.js';
 
 /**
  * Signatures on every callback: Standard Webhooks (`webhook-id`, `webhook-timestamp`,
@@ -7,11 +8,7 @@ import { Webhook } from 'standardwebhooks';
  * verifying through a rotation) and, with `event.notification.signature.key`, Cloud Elements'
  * `Elements-Webhook-Signature: sha256=<base64 HMAC-SHA256 of the exact body>`.
  */
-export interface SigningSecret {
-  secret: string;
-  createdAt: number;
-  expiresAt: number | null;
-}
+export type SigningSecret = SigningSecretEntry;
 
 export const newSigningSecret = (): string => `whsec_${randomBytes(24).toString('base64')}`;
 

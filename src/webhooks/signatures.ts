@@ -1,22 +1,14 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
+import type { WebhookDefinition } from '../connectors/schema.js';
 
 /**
  * Verifying a provider's signature over the exact raw body bytes, for the schemes a connector may
  * declare: generic HMAC (with optional prefix, signed-content template and timestamp tolerance),
  * GitHub, Stripe, Shopify, Standard Webhooks, or none. Comparisons are constant-time.
  */
-export type SignatureConfig = {
-  scheme: 'hmac' | 'github' | 'stripe' | 'shopify' | 'standard-webhooks' | 'none';
-  algorithm?: 'sha1' | 'sha256';
-  header?: string;
-  encoding?: 'hex' | 'base64';
-  prefix?: string;
-  signedContent?: string;
-  timestampHeader?: string;
-  toleranceSeconds?: number;
-  secret?: string;
-};
+/** A connector's `events.webhook.signature` (its `secret` template is rendered by the caller). */
+export type SignatureConfig = NonNullable<WebhookDefinition['signature']>;
 export type SignedRequest = { method: string; url: string; headers: Record<string, string | string[] | undefined>; rawBody: Buffer };
 export type VerifyResult = { ok: true } | { ok: false; reason: string };
 
