@@ -7,6 +7,8 @@ import { NotFoundError, ValidationError } from '../errors.js';
 import type { ConnectorRegistry } from '../connectors/registry.js';
 import type { ConnectorDefinition } from '../connectors/schema.js';
 import { resolvePollerObject } from '../connectors/resolve.js';
+import { validateDateTemplates } from '../templates/date-template.js';
+import { renderString } from '../templates/request-template.js';
 import { checkUrlSyntax } from '../network/ssrf-guard.js';
 import { planPollObjects } from '../poller/plan.js';
 import { newSigningSecret } from '../delivery/signing.js';
@@ -253,10 +255,20 @@ export class InstanceService {
     }
     if (settings.callback.template) problems.push(...validateCallbackTemplate(settings.callback.template, 'event.notification.callback.template'));
     if (settings.callback.url) problems.push(...validateCallbackTemplate(settings.callback.url, 'event.notification.callback.url'));
+    if (connector.baseUrl) {
+      // The provider's base URL comes from the configuration: refuse a hostile one now.
+      try {
+        checkUrlSyntax(renderString(connector.baseUrl, { iparam: configuration, context: {} }), this.config.network, 'provider URL');
+      } catch (err) {
+        problems.push({ field: 'configuration', message: (err as Error).message });
+      }
+    }
     if (settings.refreshIntervalMs !== null) {
       for (const [objectType, def] of Object.entries(settings.pollerConfiguration)) {
         try {
           resolvePollerObject(connector, objectType, def);
+          validateDateTemplates(String(def.url));
+          if (def.body !== undefined) validateDateTemplates(JSON.stringify(def.body));
         } catch (err) {
           problems.push({ field: `event.poller.configuration.${objectType}`, message: (err as Error).message });
         }
