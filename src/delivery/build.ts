@@ -28,14 +28,32 @@ export interface CallbackRequest {
   body: string;
 }
 
-/** The notification body as sent: polling bodies get `raw` from their events, in sequence order. */
-export async function loadBody(db: Knex, row: NotificationRow): Promise<Record<string, unknown>> {
-  const payload = JSON.parse(row.payload) as Record<string, unknown>;
-  if (row.source === 'polling' && payload.raw === null && row.object_type) {
-    const records = (await db('events').where({ notification_id: row.id }).orderBy('sequence').select('raw')) as Array<{ raw: string | null }>;
-    payload.raw = { [row.object_type]: records.map((r) => (r.raw ? JSON.parse(r.raw) : null)) };
+/** Notification bodies as sent: polling bodies get `raw` back from their events, in sequence order. */
+export async function loadBodies(db: Knex, rows: NotificationRow[]): Promise<Map<string, Record<string, unknown>>> {
+  const bodies = new Map<string, Record<string, unknown>>();
+  const needRaw: NotificationRow[] = [];
+  for (const row of rows) {
+    const payload = JSON.parse(row.payload) as Record<string, unknown>;
+    bodies.set(row.id, payload);
+    if (row.source === 'polling' && payload.raw === null && row.object_type) needRaw.push(row);
   }
-  return payload;
+  // One read for the whole batch.
+  for (let i = 0; i < needRaw.length; i += 500) {
+    const part = needRaw.slice(i, i + 500);
+    const records = (await db('events').whereIn('notification_id', part.map((r) => r.id)).orderBy('sequence').select('notification_id', 'raw')) as Array<{ notification_id: string; raw: string | null }>;
+    const byNotification = new Map<string, unknown[]>();
+    for (const r of records) {
+      const list = byNotification.get(r.notification_id) ?? [];
+      list.push(r.raw ? JSON.parse(r.raw) : null);
+      byNotification.set(r.notification_id, list);
+    }
+    for (const row of part) bodies.get(row.id)!.raw = { [row.object_type!]: byNotification.get(row.id) ?? [] };
+  }
+  return bodies;
+}
+
+export async function loadBody(db: Knex, row: NotificationRow): Promise<Record<string, unknown>> {
+  return (await loadBodies(db, [row])).get(row.id)!;
 }
 
 function authHeaders(cb: CallbackSettings): Record<string, string> {

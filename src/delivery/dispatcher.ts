@@ -9,7 +9,7 @@ import { bulkInsert } from '../db/bulk.js';
 import { GroupCommit } from '../db/group-commit.js';
 import { checkUrlSyntax, createGuardedLookup } from '../network/ssrf-guard.js';
 import { parseRetryAfter } from '../provider/http-client.js';
-import { buildRequests, loadBody, type CallbackRequest, type NotificationRow } from './build.js';
+import { buildRequests, loadBodies, loadBody, type CallbackRequest, type NotificationRow } from './build.js';
 import { signatureHeaders } from './signing.js';
 
 /**
@@ -133,8 +133,9 @@ export class Dispatcher implements Feature {
     });
     // Oldest first: an instance's notifications go out in the order they were made.
     rows.sort((a, b) => a.created_at - b.created_at);
+    const bodies = await loadBodies(db, rows).catch(() => new Map<string, Record<string, unknown>>());
     for (const row of rows) {
-      const p = this.deliver(row).finally(() => this.inFlight.delete(row.id));
+      const p = this.deliver(row, bodies.get(row.id)).finally(() => this.inFlight.delete(row.id));
       this.inFlight.set(row.id, p);
     }
     return rows.length;
@@ -151,12 +152,12 @@ export class Dispatcher implements Feature {
     return total;
   }
 
-  private async deliver(row: NotificationRow): Promise<void> {
+  private async deliver(row: NotificationRow, preloaded?: Record<string, unknown>): Promise<void> {
     const { db, clock, log, instances, config } = this.ctx;
     try {
       const { instance, settings, signingSecrets: secrets } = await instances.forWork(row.instance_id);
       const cb = settings.callback;
-      const body = await loadBody(db, row);
+      const body = preloaded ?? (await loadBody(db, row));
       const requests = cb.url ? buildRequests(instance, cb, body, row.source) : [];
       let result: AttemptResult = { status: null, durationMs: 0, responseBody: '', error: 'the instance has no callback URL' };
       for (const request of requests) {
