@@ -26,7 +26,7 @@ describe('delivery crash safety', () => {
     this.timeout(60_000);
     // Events are written by the in-process gateway (real clock for the child processes).
     provider.now = () => t.clock.now();
-    await registerConnector(t, providerConnector('crm', provider.url));
+    await registerConnector(t, providerConnector('crm'));
     const { id } = await createInstance(t, 'crm', provider.url, { 'event.notification.callback.url': `${receiver.url}/hook` });
     t.clock.advance(60_000);
     for (let i = 0; i < 30; i++) provider.collection('contacts').upsert({ name: `c${i}` });

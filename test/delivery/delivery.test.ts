@@ -20,7 +20,7 @@ describe('callback delivery', () => {
     provider = await EmulatedProvider.start();
     provider.now = () => t.clock.now();
     receiver = await Receiver.start();
-    await registerConnector(t, providerConnector('crm', provider.url));
+    await registerConnector(t, providerConnector('crm'));
     dispatcher(t).random = () => 0.5; // no jitter: exact retry times
   });
 

@@ -16,7 +16,7 @@ describe('templated callbacks', () => {
     provider = await EmulatedProvider.start();
     provider.now = () => t.clock.now();
     receiver = await Receiver.start();
-    await registerConnector(t, providerConnector('crm', provider.url));
+    await registerConnector(t, providerConnector('crm'));
   });
 
   afterEach(async () => {

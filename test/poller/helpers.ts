@@ -5,7 +5,7 @@ import type { TestGateway } from '../helpers/gateway.js';
  * A connector for the emulated provider, registered through POST /elements like a user would.
  * `poller` entries become the connector's `events.poller` defaults.
  */
-export function providerConnector(key: string, providerUrl: string, extra: Partial<ConnectorDefinition> & { poller?: Record<string, unknown>; resources?: Record<string, unknown> } = {}): Record<string, unknown> {
+export function providerConnector(key: string, extra: Partial<ConnectorDefinition> & { poller?: Record<string, unknown>; resources?: Record<string, unknown> } = {}): Record<string, unknown> {
   const { poller, resources, ...rest } = extra;
   return {
     key,

@@ -16,7 +16,7 @@ describe('polling: change detection end to end', () => {
     provider.requireHeader = { name: 'authorization', value: 'Bearer sk-test-secret-123' };
     // Records that exist long before the instance.
     provider.collection('contacts').seed(5, (i) => ({ name: `old ${i}` }), t.clock.now() - 86_400_000);
-    await registerConnector(t, providerConnector('crm', provider.url));
+    await registerConnector(t, providerConnector('crm'));
   });
 
   afterEach(async () => {
@@ -76,7 +76,7 @@ describe('polling: change detection end to end', () => {
   });
 
   it('renders ${date:…} in the instance time zone and ${epoch:s} in provider paths', async () => {
-    await registerConnector(t, providerConnector('crm2', provider.url, {
+    await registerConnector(t, providerConnector('crm2', {
       poller: { contacts: { url: "/contacts?updated_since=${epoch:s}&x=${date:yyyy-MM-dd'T'HH:mm:ssXXX}", idField: 'id' } },
     }));
     const { id } = await createInstance(t, 'crm2', provider.url, { 'event.poller.timezone': 'America/New_York' });
@@ -100,7 +100,7 @@ describe('polling: change detection end to end', () => {
       const c = provider.collection('items');
       c.style = style;
       c.defaultPageSize = 2;
-      await registerConnector(t, providerConnector(`p-${style}`, provider.url, {
+      await registerConnector(t, providerConnector(`p-${style}`, {
         poller: { items: { url: "/items?updated_since=${gmtDate:yyyy-MM-dd'T'HH:mm:ss.SSS'Z'}", idField: 'id', pagination, ...(recordsPath ? { recordsPath } : {}) } },
       }));
       const { id } = await createInstance(t, `p-${style}`, provider.url);
@@ -116,7 +116,7 @@ describe('polling: change detection end to end', () => {
 
   it('reads records and ids by path: recordsPath and a dotted idField', async () => {
     provider.route('GET', '/nested', () => ({ status: 200, body: { result: { rows: [{ ref: { id: 'a-1' }, v: 1 }, { ref: { id: 'a-2' }, v: 2 }] } } }));
-    await registerConnector(t, providerConnector('nested', provider.url, {
+    await registerConnector(t, providerConnector('nested', {
       poller: { things: { url: '/nested', idField: 'ref.id', recordsPath: '$.result.rows[*]' } },
     }));
     const { id } = await createInstance(t, 'nested', provider.url);

@@ -32,7 +32,7 @@ describe('polling: deletes, failures, back-off and scheduling', () => {
       contacts: { url: "/hubs/crm/contacts?where=updated_at>'${gmtDate:yyyy-MM-dd'T'HH:mm:ss.SSS'Z'}'", idField: 'id', deletes: true, pagination: { type: 'page', pageParam: 'page', sizeParam: 'per_page', size: 2 } },
       tickets: { url: "/tickets?updated_since=${gmtDate:yyyy-MM-dd'T'HH:mm:ss.SSS'Z'}", idField: 'id' },
     };
-    await registerConnector(t, providerConnector('crm', provider.url, { poller: two }));
+    await registerConnector(t, providerConnector('crm', { poller: two }));
   });
 
   afterEach(async () => {
