@@ -1,6 +1,15 @@
+import { spawn } from 'node:child_process';
 import got from 'got';
-import { EmulatedProvider } from '../test/providers/provider-server.js';
 import { benchGateway, timed, type Result } from './lib.js';
+
+async function startProvider(records: number, at: number) {
+  const child = spawn(process.execPath, ['--import', 'tsx', new URL('./provider-process.ts', import.meta.url).pathname, String(records), String(at)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const url = await new Promise<string>((resolve, reject) => {
+    child.stdout.once('data', (d) => resolve(JSON.parse(String(d)).url));
+    child.once('exit', (code) => reject(new Error(`the provider process exited with ${code}`)));
+  });
+  return { url, close: () => new Promise<void>((r) => (child.once('exit', () => r()), child.kill('SIGTERM'))) };
+}
 
 /**
  * Scenario 1, poll + diff + store: an emulated provider serves N records in pages of 100, all
@@ -9,15 +18,12 @@ import { benchGateway, timed, type Result } from './lib.js';
  * JSON.parse-ing the same pages with got, one page at a time like the poller, and nothing else.
  */
 export async function pollScenario(database: 'sqlite' | 'postgres', records: number): Promise<Result[]> {
-  const provider = await EmulatedProvider.start();
-  provider.recordRequests = false;
+  const created = Date.now();
+  // The records were changed one second after the instance was created.
+  const provider = await startProvider(records, created + 1000);
   const bench = await benchGateway(database);
   try {
     const { gateway } = bench;
-    const created = Date.now();
-    provider.now = () => created + 1000;
-    const contacts = provider.collection('contacts');
-    contacts.seed(records, (i) => ({ name: `contact ${i}`, email: `c${i}@example.com`, score: i % 97, tags: ['a', 'b'] }));
     await gateway.connectors.register({
       key: 'bench', name: 'Bench', hub: 'crm',
       configuration: [{ key: 'base_url', required: true }],
@@ -49,7 +55,7 @@ export async function pollScenario(database: 'sqlite' | 'postgres', records: num
     const second = await timed(() => gateway.poller.pollNow(instance.id));
     // Change 1 % of the records; the next poll re-reads everything since the previous start.
     const changed = Math.max(1, Math.floor(records / 100));
-    for (let i = 1; i <= changed; i++) contacts.update(i * 97 % records + 1, { score: -1 }, created + 1000);
+    for (let i = 1; i <= changed; i++) await got.patch(`${provider.url}/contacts/${(i * 97) % records + 1}`, { json: { score: -1 } });
     const third = await timed(() => gateway.poller.pollNow(instance.id));
     if (third.value.objects.contacts.updated !== changed) throw new Error(`1% poll updated ${third.value.objects.contacts.updated} of ${changed}`);
 

@@ -1,3 +1,5 @@
+import schedule from 'node-schedule';
+
 /**
  * Time comes from a Clock so tests drive it instead of sleeping. Everything that reads "now" or
  * waits for a retry goes through the gateway's clock; `ManualClock` is the test double.
@@ -20,4 +22,17 @@ export class ManualClock implements Clock {
   advance(ms: number): void {
     this.current += ms;
   }
+}
+
+/** ISO 8601 for an epoch-ms column that may be empty (API answers). */
+export const isoOrNull = (ms: number | null | undefined): string | null => (ms === null || ms === undefined ? null : new Date(ms).toISOString());
+
+/**
+ * Runs `tick` every `seconds` (whole seconds, at least 1) with node-schedule: the one way the
+ * background loops (polls, deliveries, webhook mapping, schedules) are driven. Each loop's tick
+ * skips itself while its previous run is still going.
+ */
+export function everySeconds(seconds: number, tick: () => Promise<unknown>): schedule.Job {
+  const s = Math.max(1, Math.round(seconds));
+  return schedule.scheduleJob(`*/${s} * * * * *`, () => void tick());
 }

@@ -1,6 +1,6 @@
 import http from 'node:http';
 import https from 'node:https';
-import schedule from 'node-schedule';
+import type schedule from 'node-schedule';
 import got from 'got';
 import { JSONPath } from 'jsonpath-plus';
 import type { Feature, GatewayContext } from '../context.js';
@@ -11,6 +11,7 @@ import { checkUrlSyntax, createGuardedLookup } from '../network/ssrf-guard.js';
 import { parseRetryAfter } from '../provider/http-client.js';
 import { buildRequests, loadBodies, loadBody, type CallbackRequest, type NotificationRow } from './build.js';
 import { signatureHeaders } from './signing.js';
+import { everySeconds } from '../clock.js';
 
 /**
  * The dispatcher drains the outbox. A tick claims due notifications with a lease (so no two
@@ -73,8 +74,7 @@ export class Dispatcher implements Feature {
   start(): void {
     if (this.job || !this.ctx.config.delivery.enabled) return;
     this.stopping = false;
-    const seconds = Math.max(1, Math.round(this.ctx.config.delivery.tickSeconds));
-    this.job = schedule.scheduleJob(`*/${seconds} * * * * *`, () => void this.tick());
+    this.job = everySeconds(this.ctx.config.delivery.tickSeconds, () => this.tick());
   }
 
   async stop(graceMs: number): Promise<void> {

@@ -5,6 +5,7 @@ import { idParam } from '../api/pagination.js';
 import { NotFoundError, ValidationError } from '../errors.js';
 import { activeSecrets, newSigningSecret } from './signing.js';
 import type { NotificationRow } from './build.js';
+import { isoOrNull } from '../clock.js';
 
 /**
  * Inspection and replay: a notification with its attempts, retry one, replay everything since a
@@ -20,7 +21,7 @@ interface Row extends NotificationRow {
   delivered_at: number | null;
 }
 
-const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+const iso = isoOrNull;
 
 export function deliveryRoutes(ctx: GatewayContext) {
   const { db, clock, instances, config } = ctx;

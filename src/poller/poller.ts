@@ -1,7 +1,7 @@
-import schedule from 'node-schedule';
+import type schedule from 'node-schedule';
 import type { Knex } from 'knex';
 import type { Config } from '../config/index.js';
-import type { Clock } from '../clock.js';
+import { everySeconds, type Clock } from '../clock.js';
 import type { Logger } from '../log.js';
 import { ConflictError } from '../errors.js';
 import { claimDue, releaseLeases, renewLeases } from '../db/lease.js';
@@ -51,8 +51,7 @@ export class Poller {
   start(): void {
     if (this.job) return;
     this.stopping = false;
-    const seconds = Math.max(1, Math.round(this.config.poller.tickSeconds));
-    this.job = schedule.scheduleJob(`*/${seconds} * * * * *`, () => void this.tick());
+    this.job = everySeconds(this.config.poller.tickSeconds, () => this.tick());
   }
 
   /** Stops claiming; waits up to `graceMs` for running polls, then gives back what is left. */

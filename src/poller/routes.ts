@@ -1,6 +1,6 @@
 import type Router from '@koa/router';
 import type { Knex } from 'knex';
-import type { Clock } from '../clock.js';
+import { isoOrNull, type Clock } from '../clock.js';
 import { idParam } from '../api/pagination.js';
 import type { InstanceService } from '../instances/service.js';
 import type { Poller } from './poller.js';
@@ -26,7 +26,7 @@ interface StatusRow {
   failures: number;
 }
 
-const iso = (ms: number | null) => (ms === null || ms === undefined ? null : new Date(ms).toISOString());
+const iso = isoOrNull;
 
 export function pollerRoutes(db: Knex, poller: Poller, instances: InstanceService, clock: Clock) {
   return (router: Router) => {

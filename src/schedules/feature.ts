@@ -1,33 +1,57 @@
 import type Router from '@koa/router';
+import type { Knex } from 'knex';
 import type { Feature, GatewayContext } from '../context.js';
 import { readJsonObject } from '../api/body.js';
-import { idParam } from '../api/pagination.js';
+import { idParam, readPageRequest, sendPage } from '../api/pagination.js';
+import { isPostgres } from '../db/index.js';
 import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
 import { nextRecurrence, presentSchedule, readScheduleBody, type ScheduleRow } from './model.js';
 import { Scheduler } from './scheduler.js';
 
-/** POST/GET/PUT/DELETE /instances/:id/schedules[/:name], and the scheduler that fires them. */
+/**
+ * POST/GET/PUT/DELETE /instances/:id/schedules[/:name], and the scheduler that fires them.
+ * A duplicate name is a 409; every other rule (lead time, data size, per-instance limits) a 400
+ * naming it. Checks and writes of one instance's schedules run one at a time (see `serialized`).
+ */
+const LOCK_CLASS = 0x5c4ed; // pg_advisory_xact_lock(class, instanceId): "schedules of instance n"
+
 export function scheduleFeature(ctx: GatewayContext): Feature & { scheduler: Scheduler } {
   const { db, clock, instances, config } = ctx;
   const scheduler = new Scheduler(ctx);
   const limits = config.schedules;
   const bodyOptions = (partial: boolean) => ({ partial, now: clock.now(), minLeadSeconds: limits.minLeadSeconds, maxDataBytes: limits.maxDataBytes });
 
-  async function find(instanceId: number, name: string): Promise<ScheduleRow> {
-    const row = (await db('schedules').where({ instance_id: instanceId, name }).first()) as ScheduleRow | undefined;
+  /**
+   * Runs `fn` in a transaction that no other change to the same instance's schedules interleaves
+   * with, so two requests cannot both pass a name or limit check. SQLite has one writer and one
+   * connection; PostgreSQL takes a transaction-scoped advisory lock per instance.
+   */
+  function serialized<T>(instanceId: number, fn: (trx: Knex.Transaction) => Promise<T>): Promise<T> {
+    return db.transaction(async (trx) => {
+      if (isPostgres(db)) await trx.raw('SELECT pg_advisory_xact_lock(?, ?)', [LOCK_CLASS, instanceId]);
+      return fn(trx);
+    });
+  }
+
+  async function find(q: Knex, instanceId: number, name: string): Promise<ScheduleRow> {
+    const row = (await q('schedules').where({ instance_id: instanceId, name }).first()) as ScheduleRow | undefined;
     if (!row) throw new NotFoundError(`instance ${instanceId} has no schedule "${name}"`);
     return row;
   }
 
-  async function checkLimits(instanceId: number, recurring: boolean, exceptId?: number): Promise<void> {
-    const q = db('schedules').where({ instance_id: instanceId }).whereNotNull('next_fire_at');
-    if (exceptId) q.whereNot('id', exceptId);
-    if (recurring) q.whereNotNull('repeat_unit');
-    else q.whereNull('repeat_unit');
-    const [{ n }] = await q.count<{ n: number }[]>({ n: '*' });
+  /** Active (not yet fired) schedules of one kind count against that kind's limit. */
+  async function checkLimit(q: Knex, instanceId: number, recurring: boolean, exceptId?: number): Promise<void> {
+    const count = q('schedules').where({ instance_id: instanceId }).whereNotNull('next_fire_at');
+    if (exceptId) count.whereNot('id', exceptId);
+    if (recurring) count.whereNotNull('repeat_unit');
+    else count.whereNull('repeat_unit');
+    const [{ n }] = await count.count<{ n: number }[]>({ n: '*' });
     const max = recurring ? limits.maxRecurringPerInstance : limits.maxOneTimePerInstance;
     if (Number(n) >= max) {
-      throw new ValidationError(`this instance already has ${n} ${recurring ? 'recurring' : 'one-time'} schedules, the limit (schedules.max${recurring ? 'Recurring' : 'OneTime'}PerInstance)`, [{ field: recurring ? 'repeat' : 'schedule_at', limit: max }]);
+      const setting = recurring ? 'schedules.maxRecurringPerInstance' : 'schedules.maxOneTimePerInstance';
+      throw new ValidationError(`this instance already has ${n} ${recurring ? 'recurring' : 'one-time'} schedules, the limit (${setting})`, [
+        { field: recurring ? 'repeat' : 'schedule_at', message: `at most ${max} per instance`, limit: max },
+      ]);
     }
   }
 
@@ -35,48 +59,68 @@ export function scheduleFeature(ctx: GatewayContext): Feature & { scheduler: Sch
     router.post('/instances/:id/schedules', async (koa) => {
       const instance = await instances.require(idParam(koa.params.id, 'instance'));
       const input = readScheduleBody(await readJsonObject(koa, config.server.maxBodyBytes), bodyOptions(false));
-      if (await db('schedules').where({ instance_id: instance.id, name: input.name }).first()) throw new ConflictError(`instance ${instance.id} already has a schedule "${input.name}"`);
-      await checkLimits(instance.id, Boolean(input.repeat));
-      const now = clock.now();
-      await db('schedules').insert({
-        instance_id: instance.id, name: input.name, data: JSON.stringify(input.data), schedule_at: input.scheduleAt,
-        repeat_unit: input.repeat?.unit ?? null, repeat_frequency: input.repeat?.frequency ?? null, next_fire_at: input.scheduleAt,
-        created_at: now, updated_at: now,
+      const name = input.name!;
+      const row = await serialized(instance.id, async (trx) => {
+        if (await trx('schedules').where({ instance_id: instance.id, name }).first('id')) {
+          throw new ConflictError(`instance ${instance.id} already has a schedule "${name}"`);
+        }
+        await checkLimit(trx, instance.id, Boolean(input.repeat));
+        const now = clock.now();
+        await trx('schedules').insert({
+          instance_id: instance.id, name, data: JSON.stringify(input.data), schedule_at: input.scheduleAt,
+          repeat_unit: input.repeat?.unit ?? null, repeat_frequency: input.repeat?.frequency ?? null, next_fire_at: input.scheduleAt,
+          created_at: now, updated_at: now,
+        });
+        return find(trx, instance.id, name);
       });
       koa.status = 201;
-      koa.body = presentSchedule(await find(instance.id, input.name!));
+      koa.body = presentSchedule(row);
     });
 
     router.get('/instances/:id/schedules', async (koa) => {
       const instance = await instances.require(idParam(koa.params.id, 'instance'));
-      const rows = (await db('schedules').where({ instance_id: instance.id }).orderBy('id', 'desc')) as ScheduleRow[];
-      koa.body = rows.map(presentSchedule);
+      const page = readPageRequest(koa);
+      const q = db('schedules').where({ instance_id: instance.id }).orderBy('id', 'desc').limit(page.pageSize + 1);
+      if (page.before) q.where('id', '<', page.before);
+      sendPage(koa, (await q) as ScheduleRow[], page, (r) => r.id, presentSchedule);
     });
 
     router.get('/instances/:id/schedules/:name', async (koa) => {
       const instance = await instances.require(idParam(koa.params.id, 'instance'));
-      koa.body = presentSchedule(await find(instance.id, koa.params.name));
+      koa.body = presentSchedule(await find(db, instance.id, koa.params.name));
     });
 
     router.put('/instances/:id/schedules/:name', async (koa) => {
       const instance = await instances.require(idParam(koa.params.id, 'instance'));
-      const row = await find(instance.id, koa.params.name);
       const input = readScheduleBody(await readJsonObject(koa, config.server.maxBodyBytes), bodyOptions(true));
-      if (input.name !== undefined && input.name !== row.name) throw new ValidationError('a schedule cannot be renamed; delete it and create another', [{ field: 'name' }]);
-      const repeat = input.repeat === undefined ? (row.repeat_unit ? { unit: row.repeat_unit, frequency: row.repeat_frequency! } : null) : input.repeat;
-      if (Boolean(repeat) !== Boolean(row.repeat_unit) || row.next_fire_at === null) await checkLimits(instance.id, Boolean(repeat), row.id);
-      const scheduleAt = input.scheduleAt ?? row.schedule_at;
-      const now = clock.now();
-      const base = { schedule_at: scheduleAt, repeat_unit: repeat?.unit ?? null, repeat_frequency: repeat?.frequency ?? null };
-      const next = input.scheduleAt !== undefined || input.repeat !== undefined ? (repeat ? nextRecurrence(base, now) : scheduleAt) : row.next_fire_at;
-      await db('schedules').where({ id: row.id }).update({ ...base, ...(input.data !== undefined ? { data: JSON.stringify(input.data) } : {}), next_fire_at: next, updated_at: now });
-      koa.body = presentSchedule(await find(instance.id, row.name));
+      koa.body = presentSchedule(await serialized(instance.id, async (trx) => {
+        const row = await find(trx, instance.id, koa.params.name);
+        if (input.name !== undefined && input.name !== row.name) throw new ValidationError('a schedule cannot be renamed; delete it and create another', [{ field: 'name' }]);
+        const now = clock.now();
+        const current = row.repeat_unit ? { unit: row.repeat_unit, frequency: row.repeat_frequency! } : null;
+        const repeat = input.repeat === undefined ? current : input.repeat;
+        const timingChanged = input.scheduleAt !== undefined || input.repeat !== undefined;
+        // Becoming (or re-arming) a one-time schedule whose time has passed needs a new time.
+        if (timingChanged && !repeat && input.scheduleAt === undefined && row.schedule_at < now + limits.minLeadSeconds * 1000) {
+          throw new ValidationError(`schedule_at is required: the schedule's time ${new Date(row.schedule_at).toISOString()} is not ${limits.minLeadSeconds} seconds ahead`, [{ field: 'schedule_at' }]);
+        }
+        const timing = { schedule_at: input.scheduleAt ?? row.schedule_at, repeat_unit: repeat?.unit ?? null, repeat_frequency: repeat?.frequency ?? null };
+        const next = !timingChanged ? row.next_fire_at : repeat ? nextRecurrence(timing, now) : timing.schedule_at;
+        if (next !== null && (row.next_fire_at === null || Boolean(repeat) !== Boolean(current))) await checkLimit(trx, instance.id, Boolean(repeat), row.id);
+        await trx('schedules').where({ id: row.id }).update({
+          ...timing, ...(input.data !== undefined ? { data: JSON.stringify(input.data) } : {}), next_fire_at: next, updated_at: now,
+          // A firing in progress on some node loses its lease and does not happen; the schedule
+          // fires as changed (at once with the new data, when it was due).
+          lease_owner: null, lease_expires_at: null,
+        });
+        return find(trx, instance.id, row.name);
+      }));
     });
 
     router.delete('/instances/:id/schedules/:name', async (koa) => {
       const instance = await instances.require(idParam(koa.params.id, 'instance'));
-      const row = await find(instance.id, koa.params.name);
-      await db('schedules').where({ id: row.id }).delete();
+      const removed = await db('schedules').where({ instance_id: instance.id, name: koa.params.name }).delete();
+      if (removed === 0) throw new NotFoundError(`instance ${instance.id} has no schedule "${koa.params.name}"`);
       koa.body = {};
     });
   };

@@ -1,4 +1,5 @@
 import { ValidationError } from '../errors.js';
+import { isoOrNull } from '../clock.js';
 
 /**
  * Scheduled events: the request body's rules and the row ↔ answer mapping. One-time schedules fire
@@ -46,8 +47,8 @@ export function readScheduleBody(body: Record<string, unknown>, o: { partial: bo
     else out.data = body.data;
   }
   if (!o.partial || body.schedule_at !== undefined) {
-    const at = typeof body.schedule_at === 'string' && /^\d{4}-\d\d-\d\dT/.test(body.schedule_at) ? Date.parse(body.schedule_at) : NaN;
-    if (Number.isNaN(at)) problems.push({ field: 'schedule_at', message: 'must be an ISO 8601 date-time, e.g. 2026-11-24T12:00:00Z' });
+    const at = parseScheduleAt(body.schedule_at);
+    if (Number.isNaN(at)) problems.push({ field: 'schedule_at', message: 'must be an ISO 8601 date-time, e.g. 2026-11-24T12:00:00Z (UTC when it has no offset)' });
     else if (at < o.now + o.minLeadSeconds * 1000) problems.push({ field: 'schedule_at', message: `must be at least ${o.minLeadSeconds} seconds in the future` });
     else out.scheduleAt = at;
   }
@@ -62,6 +63,16 @@ export function readScheduleBody(body: Record<string, unknown>, o: { partial: bo
   return out;
 }
 
+const ISO_DATE_TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d{1,9})?)?(Z|[+-]\d\d:?\d\d)?$/i;
+
+/** Epoch ms of an ISO 8601 date-time, or NaN. No offset means UTC (not the server's zone). */
+export function parseScheduleAt(value: unknown): number {
+  if (typeof value !== 'string' || !ISO_DATE_TIME.test(value)) return NaN;
+  const [y, m, d] = value.slice(0, 10).split('-').map(Number);
+  if (new Date(Date.UTC(y, m - 1, d)).getUTCDate() !== d) return NaN; // e.g. February 30th
+  return Date.parse(/(Z|[+-]\d\d:?\d\d)$/i.test(value) ? value : `${value}Z`);
+}
+
 /** The first firing time after `now` of a recurring schedule (missed runs are skipped, not burst). */
 export function nextRecurrence(row: Pick<ScheduleRow, 'schedule_at' | 'repeat_unit' | 'repeat_frequency'>, now: number): number {
   const period = UNIT_MS[row.repeat_unit!] * row.repeat_frequency!;
@@ -69,7 +80,7 @@ export function nextRecurrence(row: Pick<ScheduleRow, 'schedule_at' | 'repeat_un
   return row.schedule_at + (Math.floor((now - row.schedule_at) / period) + 1) * period;
 }
 
-const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+const iso = isoOrNull;
 
 export function presentSchedule(row: ScheduleRow) {
   return {

@@ -1,8 +1,12 @@
-import schedule from 'node-schedule';
+import type schedule from 'node-schedule';
 import type { Feature, GatewayContext } from '../context.js';
 import { claimDue } from '../db/lease.js';
 import { enqueueNotification } from '../events/record.js';
 import { nextRecurrence, type ScheduleRow } from './model.js';
+import { everySeconds } from '../clock.js';
+
+/** Schedules claimed per query; a tick keeps claiming until fewer come back. */
+const BATCH = 100;
 
 /**
  * Fires due schedules. Each is claimed with a lease, and the firing (a notification queued for the
@@ -19,8 +23,7 @@ export class Scheduler implements Feature {
 
   start(): void {
     if (this.job || !this.ctx.config.schedules.enabled) return;
-    const seconds = Math.max(1, Math.round(this.ctx.config.schedules.tickSeconds));
-    this.job = schedule.scheduleJob(`*/${seconds} * * * * *`, () => void this.tick());
+    this.job = everySeconds(this.ctx.config.schedules.tickSeconds, () => this.tick());
   }
 
   async stop(): Promise<void> {
@@ -38,34 +41,55 @@ export class Scheduler implements Feature {
   }
 
   private async pass(): Promise<number> {
-    const { db, clock, nodeId, config, log, instances } = this.ctx;
+    const { db, clock, nodeId, config, log } = this.ctx;
     let fired = 0;
     try {
-      const now = clock.now();
-      const rows = await claimDue<ScheduleRow>(db, {
-        table: 'schedules', dueColumn: 'next_fire_at', now, owner: nodeId, leaseMs: config.schedules.leaseSeconds * 1000, limit: 100,
-        where: (q) => q.whereNotNull('next_fire_at'),
-      });
-      for (const row of rows) {
-        const instance = await instances.store.get(row.instance_id);
-        if (!instance) continue;
-        const done = await db.transaction(async (trx) => {
-          const next = row.repeat_unit ? nextRecurrence(row, now) : null;
-          const updated = await trx('schedules')
-            .where({ id: row.id, lease_owner: nodeId })
-            .update({ next_fire_at: next, fire_count: row.fire_count + 1, last_fired_at: now, updated_at: now, lease_owner: null, lease_expires_at: null });
-          if (updated === 0) return false; // the lease was lost: another worker has it
-          await enqueueNotification(trx, {
-            instanceId: instance.id, source: 'schedule', objectType: null, eventCount: 1, now,
-            payload: { event: 'onScheduledEvent', instanceId: instance.id, elementKey: instance.elementKey, scheduleName: row.name, timestamp: new Date(now).toISOString(), data: JSON.parse(row.data) },
-          });
-          return true;
+      // Claim in batches until nothing more is due (after downtime many may be).
+      for (;;) {
+        const now = clock.now();
+        const rows = await claimDue<ScheduleRow>(db, {
+          table: 'schedules', dueColumn: 'next_fire_at', now, owner: nodeId, leaseMs: config.schedules.leaseSeconds * 1000, limit: BATCH,
+          where: (q) => q.whereNotNull('next_fire_at'),
         });
-        if (done) fired++;
+        for (const row of rows) {
+          try {
+            if (await this.fire(row, now)) fired++;
+          } catch (err) {
+            // Left leased: it is claimed again when the lease expires.
+            log.error({ err, instanceId: row.instance_id, scheduleName: row.name }, 'firing a schedule failed');
+          }
+        }
+        if (rows.length < BATCH) break;
       }
     } catch (err) {
       log.error({ err }, 'schedule tick failed');
     }
     return fired;
+  }
+
+  /**
+   * Queues the notification and advances the schedule in one transaction, only while this node
+   * still holds the lease (a PUT or DELETE meanwhile releases or removes it: the change wins).
+   */
+  private async fire(row: ScheduleRow, now: number): Promise<boolean> {
+    const { db, nodeId, log, instances } = this.ctx;
+    const { instance, settings } = await instances.forWork(row.instance_id);
+    const done = await db.transaction(async (trx) => {
+      const next = row.repeat_unit ? nextRecurrence(row, now) : null;
+      const updated = await trx('schedules')
+        .where({ id: row.id, lease_owner: nodeId })
+        .update({ next_fire_at: next, fire_count: row.fire_count + 1, last_fired_at: now, updated_at: now, lease_owner: null, lease_expires_at: null });
+      if (updated === 0) return false;
+      // With notifications switched off (no callback) there is nowhere to send it: the firing is
+      // counted, nothing is queued. A paused instance's notifications are queued and held.
+      if (!settings.notificationsEnabled) return true;
+      await enqueueNotification(trx, {
+        instanceId: instance.id, source: 'schedule', objectType: null, eventCount: 1, now,
+        payload: { event: 'onScheduledEvent', instanceId: instance.id, elementKey: instance.elementKey, scheduleName: row.name, timestamp: new Date(now).toISOString(), data: JSON.parse(row.data) },
+      });
+      return true;
+    });
+    if (done) log.info({ instanceId: instance.id, scheduleName: row.name, notified: settings.notificationsEnabled }, 'schedule fired');
+    return done;
   }
 }

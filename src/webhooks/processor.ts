@@ -1,4 +1,4 @@
-import schedule from 'node-schedule';
+import type schedule from 'node-schedule';
 import { JSONPath } from 'jsonpath-plus';
 import type { GatewayContext, Feature } from '../context.js';
 import { claimDue, releaseLeases } from '../db/lease.js';
@@ -7,6 +7,7 @@ import { hashRecord } from '../poller/diff.js';
 import { parseWebhookBody } from './parse-body.js';
 import { mapWebhookBody, type WebhookEventsMapping } from './mapping.js';
 import { retryDeregistrations } from './registration.js';
+import { everySeconds } from '../clock.js';
 
 /**
  * Maps stored webhook bodies to events, after the 202. A receipt is claimed with a lease like any
@@ -40,7 +41,7 @@ export class WebhookProcessor implements Feature {
   start(): void {
     if (this.job) return;
     this.stopping = false;
-    this.job = schedule.scheduleJob('* * * * * *', () => void this.tick());
+    this.job = everySeconds(1, () => this.tick());
   }
 
   async stop(graceMs: number): Promise<void> {

@@ -1,0 +1,129 @@
+import { performance } from 'node:perf_hooks';
+import type { GatewayContext } from '../context.js';
+import { RateLimiter } from '../api/rate-limit.js';
+import { ApiError, NotFoundError, ValidationError } from '../errors.js';
+import { buildTemplateRequest } from '../provider/request-builder.js';
+import { ProviderError, sendProviderRequest } from '../provider/http-client.js';
+import { isSecretKey, redactText } from '../secrets/redact.js';
+import type { Instance } from '../instances/store.js';
+
+/**
+ * Invoking a connector's request template for an instance, with Freshworks' request-method
+ * semantics. Success answers the provider's `{status, headers, response}`; a failure is an
+ * `InvocationError` carrying the same fields plus `errorSource` and `attempts`:
+ *   APP       the provider answered 4xx/5xx (after retries)          → 502
+ *   PLATFORM  no answer: timeout → 504; refused, DNS, SSRF-blocked → 502; our rate limit → 429
+ * Every invocation of a known template is written to `request_log` and to the log, with the
+ * instance's secret values redacted.
+ */
+export interface InvocationOutcome {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  response: string;
+}
+
+export interface FailedOutcome extends InvocationOutcome {
+  errorSource: 'APP' | 'PLATFORM';
+  attempts: number;
+}
+
+/** Freshworks' error shape: the provider's answer (or none) at the top level, beside code and message. */
+export class InvocationError extends ApiError {
+  constructor(statusCode: number, code: string, message: string, readonly outcome: FailedOutcome, headers: Record<string, string> = {}) {
+    super(statusCode, code, message, [], headers);
+  }
+
+  override toJSON() {
+    return { ...super.toJSON(), ...this.outcome };
+  }
+}
+
+interface LogEntry {
+  method: string;
+  url: string;
+  status: number | null;
+  errorSource: 'APP' | 'PLATFORM' | null;
+  attempts: number;
+  durationMs: number;
+  error?: string;
+}
+
+export type TemplateInvoker = (instance: Instance, templateName: string, context: Record<string, unknown>) => Promise<InvocationOutcome>;
+
+export function createTemplateInvoker(ctx: GatewayContext): TemplateInvoker {
+  const { db, clock, log, instances, config } = ctx;
+  // A fixed one-minute window per instance, in memory on each node (documented).
+  const limiter = new RateLimiter(config.requests.rateLimitPerMinute, clock);
+
+  /** The instance's secret values, raw and URL-encoded (the form they would take in a URL). */
+  function secretValuesOf(instance: Instance): string[] {
+    const secretKeys = ctx.secretsOf(instance.elementKey);
+    const values = Object.entries(instance.configuration)
+      .filter(([key, value]) => isSecretKey(key, secretKeys) && typeof value === 'string')
+      .map(([, value]) => value as string);
+    return [...new Set([...values, ...values.map(encodeURIComponent)])];
+  }
+
+  async function record(instance: Instance, template: string, at: number, entry: LogEntry): Promise<void> {
+    const fields = { instanceId: instance.id, template, ...entry, durationMs: Math.round(entry.durationMs) };
+    if (entry.error) log.warn(fields, 'request template failed');
+    else log.info(fields, 'request template invoked');
+    try {
+      await db('request_log').insert({
+        instance_id: instance.id, template, method: entry.method, url: entry.url, status: entry.status, error_source: entry.errorSource,
+        attempts: entry.attempts, duration_ms: Math.round(entry.durationMs), error: entry.error ?? null, at,
+      });
+    } catch (err) {
+      // The provider call already happened: its answer matters more than its log row.
+      log.error({ err, instanceId: instance.id, template }, 'could not write the request log');
+    }
+  }
+
+  return async function invoke(instance, name, context) {
+    const connector = instances.connectorOf(instance);
+    const template = Object.hasOwn(connector.requests ?? {}, name) ? connector.requests![name] : undefined;
+    if (!template) throw new NotFoundError(`connector "${connector.key}" has no request template "${name}"`);
+    const secrets = secretValuesOf(instance);
+    const at = clock.now();
+    const method = (template.schema.method ?? 'GET').toUpperCase();
+
+    const wait = limiter.hit(String(instance.id));
+    if (wait > 0) {
+      const message = `this instance may invoke at most ${config.requests.rateLimitPerMinute} request templates a minute; retry in ${wait} s`;
+      await record(instance, name, at, { method, url: '', status: 429, errorSource: 'PLATFORM', attempts: 0, durationMs: 0, error: message });
+      throw new InvocationError(429, 'RATE_LIMITED', message, { status: 429, headers: {}, response: '', errorSource: 'PLATFORM', attempts: 0 }, { 'Retry-After': String(wait) });
+    }
+
+    const accessToken = instance.configuration.access_token ?? instance.configuration['oauth.access_token'];
+    const scope = { iparam: instance.configuration, context, access_token: typeof accessToken === 'string' ? accessToken : undefined };
+    let built: ReturnType<typeof buildTemplateRequest>;
+    try {
+      built = buildTemplateRequest({ baseUrl: connector.baseUrl, auth: connector.auth, template, scope });
+    } catch (err) {
+      // A missing context value (ValidationError naming it), or a URL the instance's values broke.
+      const message = redactText((err as Error).message, secrets);
+      await record(instance, name, at, { method, url: '', status: null, errorSource: null, attempts: 0, durationMs: 0, error: message });
+      if (err instanceof ApiError) throw err;
+      throw new ValidationError(`the request could not be built: ${message}`, [{ template: name }]);
+    }
+
+    const { request, options, redactedUrl } = built;
+    const url = redactText(redactedUrl, secrets);
+    const started = performance.now();
+    try {
+      const result = await sendProviderRequest(request, {
+        maxAttempts: options.maxAttempts, retryDelayMs: options.retryDelay, timeoutMs: options.timeout,
+        policy: config.network, sleep: ctx.sleep, maxRetryAfterMs: config.provider.maxRetryAfterSeconds * 1000,
+      });
+      await record(instance, name, at, { method, url, status: result.status, errorSource: null, attempts: result.attempts, durationMs: performance.now() - started });
+      return { status: result.status, headers: result.headers, response: result.response };
+    } catch (err) {
+      if (!(err instanceof ProviderError)) throw err;
+      const message = redactText(err.message, secrets);
+      await record(instance, name, at, { method, url, status: err.status || null, errorSource: err.errorSource, attempts: err.attempts, durationMs: performance.now() - started, error: message });
+      const outcome: FailedOutcome = { status: err.status, headers: err.headers, response: err.response, errorSource: err.errorSource, attempts: err.attempts };
+      if (err.errorSource === 'APP') throw new InvocationError(502, 'PROVIDER_ERROR', message, outcome);
+      throw new InvocationError(err.code === 'ETIMEDOUT' ? 504 : 502, 'PLATFORM_ERROR', message, outcome);
+    }
+  };
+}
