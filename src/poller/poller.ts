@@ -169,6 +169,11 @@ export class Poller {
 
   private async run(row: ClaimedRow): Promise<PollSummary | { error: string }> {
     await this.slot();
+    // Claimed ahead or queued for a slot when the node began to stop: stop() gave its lease back.
+    if (this.stopping) {
+      this.release();
+      return { error: 'the node is stopping' };
+    }
     try {
       return await this.runInSlot(row);
     } finally {

@@ -5,6 +5,7 @@ import { ApiError, NotFoundError, ValidationError } from '../errors.js';
 import { buildTemplateRequest } from '../provider/request-builder.js';
 import { ProviderError, sendProviderRequest } from '../provider/http-client.js';
 import { isSecretKey, redactText } from '../secrets/redact.js';
+import { checkUrlSyntax, type NetworkPolicy } from '../network/ssrf-guard.js';
 import type { Instance } from '../instances/store.js';
 
 /**
@@ -47,6 +48,24 @@ interface LogEntry {
   durationMs: number;
   error?: string;
 }
+
+/**
+ * The network policy applied to the URL as written. Names are also checked when connecting (the
+ * guarded DNS lookup), but an IP literal never goes through DNS, and a template may take its host
+ * from the caller's context.
+ */
+function policyViolation(url: string, policy: NetworkPolicy): string | null {
+  try {
+    checkUrlSyntax(url, policy, 'provider URL');
+    return null;
+  } catch (err) {
+    if (err instanceof ValidationError) return err.message;
+    throw err;
+  }
+}
+
+/** checkUrlSyntax names the rule it applied in `details`; a URL that does not parse has none. */
+const isGuardRefusal = (err: ValidationError) => err.details.some((d) => typeof d === 'object' && d !== null && 'rule' in d);
 
 export type TemplateInvoker = (instance: Instance, templateName: string, context: Record<string, unknown>) => Promise<InvocationOutcome>;
 
@@ -96,11 +115,19 @@ export function createTemplateInvoker(ctx: GatewayContext): TemplateInvoker {
 
     const accessToken = instance.configuration.access_token ?? instance.configuration['oauth.access_token'];
     const scope = { iparam: instance.configuration, context, access_token: typeof accessToken === 'string' ? accessToken : undefined };
+    const refuse = async (url: string, reason: string): Promise<never> => {
+      // A gateway-side refusal of the destination: no request was sent.
+      const message = `the request was blocked: ${redactText(reason, secrets)}`;
+      await record(instance, name, at, { method, url, status: null, errorSource: 'PLATFORM', attempts: 0, durationMs: 0, error: message });
+      throw new InvocationError(502, 'PLATFORM_ERROR', message, { status: 0, headers: {}, response: '', errorSource: 'PLATFORM', attempts: 0 });
+    };
     let built: ReturnType<typeof buildTemplateRequest>;
     try {
       built = buildTemplateRequest({ baseUrl: connector.baseUrl, auth: connector.auth, template, scope });
     } catch (err) {
-      // A missing context value (ValidationError naming it), or a URL the instance's values broke.
+      // The SSRF guard's rule (cloud metadata, a scheme…) refused the URL the values made.
+      if (err instanceof ValidationError && isGuardRefusal(err)) return refuse('', err.message);
+      // A missing context value (a ValidationError naming it), or a URL the values broke.
       const message = redactText((err as Error).message, secrets);
       await record(instance, name, at, { method, url: '', status: null, errorSource: null, attempts: 0, durationMs: 0, error: message });
       if (err instanceof ApiError) throw err;
@@ -109,6 +136,8 @@ export function createTemplateInvoker(ctx: GatewayContext): TemplateInvoker {
 
     const { request, options, redactedUrl } = built;
     const url = redactText(redactedUrl, secrets);
+    const violation = policyViolation(request.url, config.network);
+    if (violation) return refuse(url, violation);
     const started = performance.now();
     try {
       const result = await sendProviderRequest(request, {

@@ -1,10 +1,42 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { expect } from 'chai';
 import { createLogger } from '../../src/log.js';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
 import { EmulatedProvider } from '../providers/provider-server.js';
 
-const SECRET = 'sk-live-very-secret-42';
+// URL-unsafe characters: the redaction must also catch the secret's URL-encoded form.
+const SECRET = 'sk-live/very+secret=42';
+const ACCESS_TOKEN = 'oauth-access-token-1234';
+
+type Outcome = { status: number; headers: Record<string, string>; response: string; errorSource?: string; attempts?: number; code?: string; message?: string };
+type LogRow = { template: string; method: string; url: string; status: number | null; errorSource: string | null; attempts: number; error: string | null };
+
+/** A port nothing listens on (a server is opened, its port read, and closed). */
+async function closedPort(): Promise<number> {
+  const server = http.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+const DESK_CONNECTOR = {
+  key: 'desk', name: 'Desk',
+  configuration: [{ key: 'base_url', required: true }, { key: 'api_key', required: true, secret: true }],
+  baseUrl: '<%= iparam.base_url %>',
+  auth: { type: 'bearer', token: '<%= iparam.api_key %>' },
+  events: { supported: ['polling'], poller: { tickets: { url: '/tickets', idField: 'id' } } },
+  requests: {
+    getTicket: { schema: { method: 'GET', path: '/tickets/<%= context.id %>' }, options: { maxAttempts: 3, retryDelay: 200 } },
+    createTicket: { schema: { method: 'POST', path: '/tickets', body: { subject: '<%= context.subject %>', requester: '<%= context.user.email %>' } } },
+    slow: { schema: { method: 'GET', path: '/tickets/1' }, options: { timeout: 5000 } },
+    whoami: { schema: { method: 'GET', path: '/me', query: { verbose: '<%= context.verbose %>' }, headers: { 'X-Access-Token': '<%= access_token %>' } } },
+    // The caller picks the host: the network policy must still apply when connecting.
+    probe: { schema: { method: 'GET', protocol: 'http', host: '<%= context.host %>', path: '/tickets/1' } },
+  },
+};
 
 describe('request templates API', () => {
   let t: TestGateway;
@@ -20,20 +52,8 @@ describe('request templates API', () => {
     provider = await EmulatedProvider.start();
     provider.route('GET', '/tickets/:id', ({ params, headers }) => ({ status: 200, body: { id: Number(params.id), auth: headers.authorization === `Bearer ${SECRET}` } }));
     provider.route('POST', '/tickets', ({ json }) => ({ status: 201, body: { created: json } }));
-    const res = await t.api.post('elements', {
-      json: {
-        key: 'desk', name: 'Desk',
-        configuration: [{ key: 'base_url', required: true }, { key: 'api_key', required: true, secret: true }],
-        baseUrl: '<%= iparam.base_url %>',
-        auth: { type: 'bearer', token: '<%= iparam.api_key %>' },
-        events: { supported: ['polling'], poller: { tickets: { url: '/tickets', idField: 'id' } } },
-        requests: {
-          getTicket: { schema: { method: 'GET', path: '/tickets/<%= context.id %>' }, options: { maxAttempts: 3, retryDelay: 200 } },
-          createTicket: { schema: { method: 'POST', path: '/tickets', body: { subject: '<%= context.subject %>', requester: '<%= context.user.email %>' } } },
-          slow: { schema: { method: 'GET', path: '/tickets/1' }, options: { timeout: 5000 } },
-        },
-      },
-    });
+    provider.route('GET', '/me', ({ headers, query }) => ({ status: 200, body: { token: headers['x-access-token'], query } }));
+    const res = await t.api.post('elements', { json: DESK_CONNECTOR });
     expect(res.statusCode).to.equal(201);
   });
 
@@ -42,10 +62,13 @@ describe('request templates API', () => {
     await provider.close();
   });
 
-  async function instance(): Promise<number> {
-    const res = await t.api.post('instances', { json: { element: { key: 'desk' }, configuration: { base_url: provider.url, api_key: SECRET } } });
+  async function instance(configuration: Record<string, unknown> = {}, on: TestGateway = t): Promise<number> {
+    const res = await on.api.post('instances', { json: { element: { key: 'desk' }, configuration: { base_url: provider.url, api_key: SECRET, ...configuration } } });
+    expect(res.statusCode, JSON.stringify(res.body)).to.equal(201);
     return (res.body as unknown as { id: number }).id;
   }
+
+  const requestLog = async (id: number) => (await t.api.get(`instances/${id}/requests/log`)).body as unknown as LogRow[];
 
   it('invokes a template: substitutions, auth, JSON body, {status, headers, response}', async () => {
     const id = await instance();
@@ -58,7 +81,27 @@ describe('request templates API', () => {
     const post = await t.api.post(`instances/${id}/requests/createTicket`, { json: { context: { subject: 'Hi', user: { email: 'a@b.c' } } } });
     expect(JSON.parse((post.body as unknown as { response: string }).response)).to.deep.equal({ created: { subject: 'Hi', requester: 'a@b.c' } });
     const list = (await t.api.get('elements/desk/requests')).body as unknown as Array<{ name: string; method: string }>;
-    expect(list.map((r) => `${r.method} ${r.name}`)).to.deep.equal(['GET getTicket', 'POST createTicket', 'GET slow']);
+    expect(list.map((r) => `${r.method} ${r.name}`)).to.deep.equal(['GET getTicket', 'POST createTicket', 'GET slow', 'GET whoami', 'GET probe']);
+    expect(list[0]).to.deep.include({ path: '/tickets/<%= context.id %>', options: { maxAttempts: 3, retryDelay: 200 } });
+    expect((await t.api.get('elements/nope/requests')).statusCode).to.equal(404);
+  });
+
+  it('substitutes <%= access_token %> from oauth.access_token, and an empty body is an empty context', async () => {
+    const id = await instance({ 'oauth.access_token': ACCESS_TOKEN });
+    const res = await t.api.post(`instances/${id}/requests/whoami`, { json: { context: { verbose: 'yes & more' } } });
+    expect(res.statusCode).to.equal(200);
+    expect(JSON.parse((res.body as unknown as Outcome).response)).to.deep.equal({ token: ACCESS_TOKEN, query: { verbose: 'yes & more' } });
+    // No body at all: the template still renders (it needs no context) — here it lacks `verbose`.
+    const empty = await t.api.post(`instances/${id}/requests/slow`);
+    expect(empty.statusCode).to.equal(200);
+    const noToken = await instance();
+    const missing = await t.api.post(`instances/${noToken}/requests/whoami`, { json: { context: { verbose: 'x' } } });
+    expect(missing.statusCode).to.equal(400);
+    expect((missing.body as unknown as Outcome).message).to.equal('missing access token');
+    const badContext = await t.api.post(`instances/${id}/requests/whoami`, { json: { context: [1] } });
+    expect(badContext.statusCode).to.equal(400);
+    expect((badContext.body as unknown as Outcome).message).to.match(/context must be a JSON object/);
+    expect(JSON.stringify(await requestLog(id))).not.to.include(ACCESS_TOKEN);
   });
 
   it('retries 5xx up to maxAttempts and reports APP with attempts', async () => {
@@ -70,7 +113,41 @@ describe('request templates API', () => {
     provider.failNext(3, { status: 500, body: { error: 'down' } }, { path: '/tickets/8' });
     const failed = await t.api.post(`instances/${id}/requests/getTicket`, { json: { context: { id: 8 } } });
     expect(failed.statusCode).to.equal(502);
-    expect(failed.body).to.deep.include({ status: 500, errorSource: 'APP', attempts: 3, response: '{"error":"down"}' });
+    expect(failed.body).to.deep.include({ code: 'PROVIDER_ERROR', status: 500, errorSource: 'APP', attempts: 3, response: '{"error":"down"}' });
+    // A 4xx other than 429 is the provider's final word: no retry.
+    provider.failNext(1, { status: 404, body: { error: 'no such ticket' } }, { path: '/tickets/9' });
+    const notFound = await t.api.post(`instances/${id}/requests/getTicket`, { json: { context: { id: 9 } } });
+    expect(notFound.statusCode).to.equal(502);
+    expect(notFound.body).to.deep.include({ status: 404, errorSource: 'APP', attempts: 1 });
+    const log = await requestLog(id);
+    expect(log.map((r) => [r.status, r.errorSource, r.attempts])).to.deep.equal([[404, 'APP', 1], [500, 'APP', 3], [200, null, 3]]);
+  });
+
+  it('reports a refused connection and an SSRF-blocked address as PLATFORM with 502', async () => {
+    const port = await closedPort();
+    const refusedId = await instance({ base_url: `http://127.0.0.1:${port}` });
+    const refused = await t.api.post(`instances/${refusedId}/requests/getTicket`, { json: { context: { id: 1 } } });
+    expect(refused.statusCode).to.equal(502);
+    expect(refused.body).to.deep.include({ code: 'PLATFORM_ERROR', errorSource: 'PLATFORM', attempts: 3, status: 0, response: '' });
+    expect(sleeps).to.deep.equal([200, 200]);
+
+    const strict = await startGateway({ config: { network: { allowLoopback: false } }, clock: t.clock });
+    try {
+      expect((await strict.api.post('elements', { json: DESK_CONNECTOR })).statusCode).to.equal(201);
+      const id = await instance({ base_url: 'http://provider.example' }, strict);
+      provider.clearRequests();
+      const port = new URL(provider.url).port;
+      for (const host of [`localhost:${port}`, `127.0.0.1:${port}`, `[::ffff:127.0.0.1]:${port}`, '169.254.169.254', 'metadata.google.internal']) {
+        const blocked = await strict.api.post(`instances/${id}/requests/probe`, { json: { context: { host } } });
+        expect(blocked.statusCode, host).to.equal(502);
+        expect(blocked.body, host).to.deep.include({ code: 'PLATFORM_ERROR', errorSource: 'PLATFORM', status: 0 });
+        expect((blocked.body as unknown as Outcome).attempts, host).to.be.at.most(1);
+        expect((blocked.body as unknown as Outcome).message, host).to.match(/^the request was blocked: .*(not allowed|never allowed)/);
+      }
+      expect(provider.requests).to.have.length(0);
+    } finally {
+      await strict.close();
+    }
   });
 
   it('reports a timeout as PLATFORM with 504, and an unknown template or missing context as 404/400', async () => {
@@ -91,10 +168,17 @@ describe('request templates API', () => {
     for (let i = 0; i < 50; i++) expect((await t.api.post(`instances/${id}/requests/getTicket`, { json: { context: { id: i } } })).statusCode).to.equal(200);
     const limited = await t.api.post(`instances/${id}/requests/getTicket`, { json: { context: { id: 51 } } });
     expect(limited.statusCode).to.equal(429);
-    expect(limited.body).to.deep.include({ errorSource: 'PLATFORM' });
+    expect(limited.body).to.deep.include({ code: 'RATE_LIMITED', status: 429, errorSource: 'PLATFORM', attempts: 0 });
     expect(Number(limited.headers['retry-after'])).to.be.within(1, 60);
+    // Per instance: another instance is not limited.
+    expect((await t.api.post(`instances/${await instance()}/requests/getTicket`, { json: { context: { id: 1 } } })).statusCode).to.equal(200);
     t.clock.advance(60_000);
     expect((await t.api.post(`instances/${id}/requests/getTicket`, { json: { context: { id: 52 } } })).statusCode).to.equal(200);
+    // Refused calls are logged too; the log pages newest first.
+    const page = await t.api.get(`instances/${id}/requests/log?pageSize=2`);
+    expect((page.body as unknown as LogRow[]).map((r) => r.status)).to.deep.equal([200, 429]);
+    const next = await t.api.get(`instances/${id}/requests/log?pageSize=2&nextPage=${page.headers['elements-next-page-token']}`);
+    expect((next.body as unknown as LogRow[]).map((r) => r.status)).to.deep.equal([200, 200]);
   });
 
   it('never puts a secret in a URL, a log line or the request log', async () => {
@@ -107,7 +191,10 @@ describe('request templates API', () => {
     const log = (await t.api.get(`instances/${id}/requests/log`)).body as unknown as Array<{ url: string }>;
     expect(log).to.have.length(2);
     expect(JSON.stringify(log)).not.to.include(SECRET);
+    expect(JSON.stringify(log)).not.to.include(encodeURIComponent(SECRET));
+    expect(lines.join('')).not.to.include(encodeURIComponent(SECRET));
     expect(log[1].url).to.include('/tickets/********');
+    expect(provider.requests.some((r) => r.path === `/tickets/${encodeURIComponent(SECRET)}`)).to.equal(true);
     // Secrets are refused in URLs when the connector is registered.
     const bad = await t.api.post('elements', { json: { key: 'leaky', name: 'L', configuration: [{ key: 'k', secret: true }], baseUrl: 'http://x', requests: { r: { schema: { path: '/?key=<%= iparam.k %>' } } } } });
     expect(bad.statusCode).to.equal(400);

@@ -3,6 +3,7 @@ import { startGateway, type TestGateway } from '../helpers/gateway.js';
 import { Receiver } from '../providers/receiver.js';
 import type { ScheduleFeature } from '../../src/schedules/feature.js';
 import { dispatcher } from '../delivery/helpers.js';
+import { claimDue } from '../../src/db/lease.js';
 
 const MINUTE = 60_000;
 const at = (t: TestGateway, ms: number) => new Date(t.clock.now() + ms).toISOString();
@@ -26,6 +27,10 @@ describe('scheduled events', () => {
 
   const scheduler = (g: TestGateway) => g.gateway.feature<ScheduleFeature>('schedules').scheduler;
   const create = (body: Record<string, unknown>) => t.api.post(`instances/${instanceId}/schedules`, { json: body });
+  const get = async (name: string) => (await t.api.get(`instances/${instanceId}/schedules/${name}`)).body as unknown as Record<string, unknown>;
+  const put = (name: string, body: Record<string, unknown>) => t.api.put(`instances/${instanceId}/schedules/${name}`, { json: body });
+  const scheduleNotifications = async (g: TestGateway = t) =>
+    ((await g.gateway.db('notifications').where({ source: 'schedule' }).orderBy('created_at')) as Array<{ instance_id: number; payload: string }>).map((n) => ({ instanceId: n.instance_id, ...JSON.parse(n.payload) }));
 
   it('creates, fetches, lists, updates and deletes schedules', async () => {
     const created = await create({ name: 'remind', data: { ticket: 42 }, schedule_at: at(t, 10 * MINUTE) });
@@ -104,32 +109,129 @@ describe('scheduled events', () => {
     expect(Date.parse(s.nextFireDate)).to.equal(Date.parse('2026-11-24T11:15:00.000Z'));
   });
 
-  it('survives a restart: a one-time schedule missed while down fires once on start', async () => {
-    await create({ name: 'missed', data: {}, schedule_at: at(t, 10 * MINUTE) });
+  it('survives a restart: a missed one-time schedule fires once on start, a missed recurring one once', async () => {
+    await create({ name: 'missed', data: { m: 1 }, schedule_at: at(t, 10 * MINUTE) });
+    await create({ name: 'hourly', data: {}, schedule_at: at(t, 10 * MINUTE), repeat: { time_unit: 'hours', frequency: 1 } });
     const { dataDir, schema } = t;
     await t.gateway.stop();
-    t.clock.advance(60 * MINUTE);
+    t.clock.advance(5 * 60 * MINUTE); // down for five hours: four hourly slots missed
     const restarted = await startGateway({ dataDir, schema, clock: t.clock });
     try {
-      expect(await scheduler(restarted).tick()).to.equal(1);
+      expect(await scheduler(restarted).tick()).to.equal(2);
       expect(await scheduler(restarted).tick()).to.equal(0);
+      const hourly = (await restarted.api.get(`instances/${instanceId}/schedules/hourly`)).body as unknown as Record<string, unknown>;
+      expect(hourly).to.deep.include({ fireCount: 1, nextFireDate: '2026-11-24T15:10:00.000Z' });
+      const sent = await scheduleNotifications(restarted);
+      expect(sent.map((n) => n.scheduleName).sort()).to.deep.equal(['hourly', 'missed']);
+      expect(sent.find((n) => n.scheduleName === 'missed')).to.deep.include({ data: { m: 1 }, timestamp: '2026-11-24T15:00:00.000Z' });
     } finally {
       await restarted.close();
     }
   });
 
   it('fires once with two workers on the same database', async () => {
-    for (let i = 0; i < 20; i++) await create({ name: `s${i}`, data: { i }, schedule_at: at(t, 10 * MINUTE) });
+    // More than one claim batch (100), and a recurring one, raced by two gateways tick for tick.
+    const count = 150;
+    for (let i = 0; i < count; i++) await create({ name: `s${i}`, data: { i }, schedule_at: at(t, 10 * MINUTE) });
+    await create({ name: 'every', data: {}, schedule_at: at(t, 10 * MINUTE), repeat: { time_unit: 'minutes', frequency: 10 } });
     const other = await startGateway({ dataDir: t.dataDir, schema: t.schema, clock: t.clock });
     try {
       t.clock.advance(10 * MINUTE);
-      const [a, b] = await Promise.all([scheduler(t).tick(), scheduler(other).tick()]);
-      expect(a + b).to.equal(20);
-      const notifications = await t.gateway.db('notifications').where({ source: 'schedule' });
-      expect(notifications).to.have.length(20);
-      expect(new Set(notifications.map((n) => JSON.parse(n.payload).scheduleName)).size).to.equal(20);
+      let fired = 0;
+      for (let round = 0; round < 3; round++) {
+        const [a, b] = await Promise.all([scheduler(t).tick(), scheduler(other).tick()]);
+        fired += a + b;
+      }
+      expect(fired).to.equal(count + 1);
+      const sent = await scheduleNotifications();
+      expect(sent).to.have.length(count + 1);
+      expect(new Set(sent.map((n) => n.scheduleName)).size).to.equal(count + 1);
+      const rows = (await t.gateway.db('schedules').select('fire_count', 'lease_owner')) as Array<{ fire_count: number; lease_owner: string | null }>;
+      expect(rows.every((r) => r.fire_count === 1 && r.lease_owner === null)).to.equal(true);
     } finally {
       await other.close();
     }
+  });
+
+  it('reads schedule_at as UTC without an offset, converts offsets, and refuses impossible dates', async () => {
+    expect((await create({ name: 'utc', data: {}, schedule_at: '2026-11-24T12:00:00' })).body).to.deep.include({ schedule_at: '2026-11-24T12:00:00.000Z' });
+    expect((await create({ name: 'paris', data: {}, schedule_at: '2026-11-24T12:00:00+01:00' })).body).to.deep.include({ schedule_at: '2026-11-24T11:00:00.000Z' });
+    for (const schedule_at of ['2027-02-30T12:00:00Z', '2026-11-24', '2026-11-24 12:00:00Z', 1795521600000]) {
+      const res = await create({ name: 'bad', data: {}, schedule_at });
+      expect(res.statusCode, String(schedule_at)).to.equal(400);
+      expect(JSON.stringify(res.body), String(schedule_at)).to.match(/schedule_at must be an ISO 8601/);
+    }
+  });
+
+  it('PUT: changes data, time and repeat; refuses renames and a past time; re-arms a fired schedule', async () => {
+    await create({ name: 'job', data: { v: 1 }, schedule_at: at(t, 10 * MINUTE) });
+    expect((await put('job', { name: 'other' })).statusCode).to.equal(400);
+    expect((await put('missing', { data: {} })).statusCode).to.equal(404);
+    expect((await put('job', { schedule_at: at(t, MINUTE) })).statusCode).to.equal(400);
+    const recurring = await put('job', { repeat: { time_unit: 'days', frequency: 1 } });
+    expect(recurring.body).to.deep.include({ repeat: { time_unit: 'days', frequency: 1 }, nextFireDate: '2026-11-24T10:10:00.000Z' });
+    expect((await put('job', { repeat: null })).body).to.deep.include({ repeat: null, status: 'scheduled' });
+    t.clock.advance(10 * MINUTE);
+    expect(await scheduler(t).tick()).to.equal(1);
+    expect(await get('job')).to.deep.include({ status: 'fired', nextFireDate: null, lastFiredDate: '2026-11-24T10:10:00.000Z' });
+    // Data only: still fired. A one-time schedule whose time passed needs a new time to fire again.
+    expect((await put('job', { data: { v: 2 } })).body).to.deep.include({ status: 'fired', data: { v: 2 } });
+    const noTime = await put('job', { repeat: null });
+    expect(noTime.statusCode).to.equal(400);
+    expect(JSON.stringify(noTime.body)).to.match(/schedule_at is required/);
+    expect((await put('job', { schedule_at: at(t, 10 * MINUTE) })).body).to.deep.include({ status: 'scheduled', fireCount: 1 });
+    t.clock.advance(10 * MINUTE);
+    expect(await scheduler(t).tick()).to.equal(1);
+    expect((await scheduleNotifications()).map((n) => n.data)).to.deep.equal([{ v: 1 }, { v: 2 }]);
+  });
+
+  it('a change wins over a firing in progress: PUT releases the lease and the changed schedule fires', async () => {
+    await create({ name: 'race', data: { v: 1 }, schedule_at: at(t, 10 * MINUTE) });
+    t.clock.advance(10 * MINUTE);
+    // Another node claimed it and has not finished (or died): its lease holds the schedule.
+    const [claimed] = await claimDue(t.gateway.db, { table: 'schedules', dueColumn: 'next_fire_at', now: t.clock.now(), owner: 'other-node', leaseMs: 60_000, limit: 10 });
+    expect(claimed).to.include({ name: 'race' });
+    expect(await scheduler(t).tick()).to.equal(0);
+    await put('race', { data: { v: 2 } });
+    expect(await scheduler(t).tick()).to.equal(1);
+    // The other node's guarded update now finds no lease of its own: it cannot fire it again.
+    const stale = await t.gateway.db('schedules').where({ id: (claimed as { id: number }).id, lease_owner: 'other-node' }).update({ fire_count: 99 });
+    expect(stale).to.equal(0);
+    expect((await scheduleNotifications()).map((n) => n.data)).to.deep.equal([{ v: 2 }]);
+  });
+
+  it('checks names and limits one request at a time: concurrent creates never exceed them', async () => {
+    const same = await Promise.all(Array.from({ length: 8 }, () => create({ name: 'dup', data: {}, schedule_at: at(t, 10 * MINUTE) })));
+    expect(same.map((r) => r.statusCode).sort()).to.deep.equal([201, 409, 409, 409, 409, 409, 409, 409]);
+    const recurring = await Promise.all(Array.from({ length: 6 }, (_, i) => create({ name: `rec${i}`, data: {}, schedule_at: at(t, 10 * MINUTE), repeat: { time_unit: 'hours', frequency: 2 } })));
+    expect(recurring.filter((r) => r.statusCode === 201)).to.have.length(1);
+    expect(recurring.filter((r) => r.statusCode === 400)).to.have.length(5);
+  });
+
+  it('lists newest first with paging; deleting the instance deletes its schedules', async () => {
+    for (const name of ['a', 'b', 'c']) await create({ name, data: {}, schedule_at: at(t, 10 * MINUTE) });
+    const first = await t.api.get(`instances/${instanceId}/schedules?pageSize=2`);
+    expect((first.body as unknown as Array<{ name: string }>).map((s) => s.name)).to.deep.equal(['c', 'b']);
+    const rest = await t.api.get(`instances/${instanceId}/schedules?pageSize=2&nextPage=${first.headers['elements-next-page-token']}`);
+    expect((rest.body as unknown as Array<{ name: string }>).map((s) => s.name)).to.deep.equal(['a']);
+    expect(rest.headers['elements-next-page-token']).to.equal(undefined);
+    expect((await t.api.delete(`instances/${instanceId}`)).statusCode).to.be.within(200, 204);
+    expect(await t.gateway.db('schedules').count({ n: '*' })).to.deep.equal([{ n: 0 }]);
+    expect((await t.api.get(`instances/${instanceId}/schedules`)).statusCode).to.equal(404);
+  });
+
+  it('without a callback the firing is counted and nothing queued; a paused instance queues and holds it', async () => {
+    const quiet = ((await t.api.post('instances', { json: { element: { key: 'sandbox' }, configuration: { api_key: 'k' } } })).body as unknown as { id: number }).id;
+    await t.api.post(`instances/${quiet}/schedules`, { json: { name: 'q', data: {}, schedule_at: at(t, 10 * MINUTE) } });
+    await create({ name: 'held', data: { x: 1 }, schedule_at: at(t, 10 * MINUTE) });
+    expect((await t.api.put(`instances/${instanceId}/events/enabled`, { json: { enabled: false } })).statusCode).to.equal(200);
+    t.clock.advance(10 * MINUTE);
+    expect(await scheduler(t).tick()).to.equal(2);
+    expect(((await t.api.get(`instances/${quiet}/schedules/q`)).body as unknown as Record<string, unknown>)).to.deep.include({ status: 'fired', fireCount: 1 });
+    expect((await scheduleNotifications()).map((n) => [n.instanceId, n.scheduleName])).to.deep.equal([[instanceId, 'held']]);
+    expect(await dispatcher(t).drain()).to.equal(0);
+    await t.api.put(`instances/${instanceId}/events/enabled`, { json: { enabled: true } });
+    await dispatcher(t).drain();
+    expect((await receiver.waitFor(1))[0].body).to.deep.include({ scheduleName: 'held', data: { x: 1 } });
   });
 });
