@@ -1,7 +1,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import got, { RequestError } from 'got';
-import { createGuardedLookup, type NetworkPolicy } from '../network/ssrf-guard.js';
+import { checkUrlSyntax, createGuardedLookup, type NetworkPolicy } from '../network/ssrf-guard.js';
 
 /**
  * The one place pollgate calls providers, with Freshworks request-method semantics: up to
@@ -77,6 +77,12 @@ export async function sendProviderRequest(req: ProviderRequest, o: SendOptions):
   const maxRetryAfterMs = o.maxRetryAfterMs ?? 60_000;
   const started = Date.now();
   const lookup = createGuardedLookup(o.policy);
+  // An IP-literal host never goes through the guarded DNS lookup: apply the policy to the URL too.
+  try {
+    checkUrlSyntax(req.url, o.policy, 'provider URL');
+  } catch (err) {
+    throw new ProviderError({ message: `the request was blocked: ${(err as Error).message}`, errorSource: 'PLATFORM', attempts: 0, code: 'BLOCKED' });
+  }
   for (let attempt = 1; ; attempt++) {
     let delay = o.retryDelayMs;
     try {

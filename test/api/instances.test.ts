@@ -152,3 +152,18 @@ describe('operations endpoints', () => {
     expect(spec.paths).to.have.property('/elements/api-v2/instances/{id}/events/poll');
   });
 });
+
+describe('network policy on provider calls', () => {
+  it('refuses an IP-literal provider address the policy forbids, sending nothing', async () => {
+    const { sendProviderRequest, ProviderError } = await import('../../src/provider/http-client.js');
+    const provider = await EmulatedProvider.start();
+    try {
+      const err = await sendProviderRequest({ method: 'GET', url: `${provider.url}/contacts`, headers: {} }, { maxAttempts: 1, retryDelayMs: 0, timeoutMs: 1000, policy: { allowLoopback: false, allowPrivate: false } }).catch((e) => e);
+      expect(err).to.be.instanceOf(ProviderError);
+      expect(err).to.include({ errorSource: 'PLATFORM', code: 'BLOCKED', attempts: 0 });
+      expect(provider.requests).to.have.length(0);
+    } finally {
+      await provider.close();
+    }
+  });
+});
