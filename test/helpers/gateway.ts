@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import got, { type Got } from 'got';
 import knexFactory from 'knex';
-import { loadConfig, mergeDeep, checkConfig, type Config } from '../../src/config/index.js';
+import { loadConfig, mergeDeep, checkConfig, projectRoot, type Config } from '../../src/config/index.js';
 import { ManualClock } from '../../src/clock.js';
 import { silentLogger } from '../../src/log.js';
 import { Gateway, type GatewayOptions } from '../../src/main.js';
@@ -47,7 +47,8 @@ export async function dropSchema(schema: string): Promise<void> {
 
 /** Test config: default.json + test.json-like settings + overrides, with a fresh database. */
 export function testConfig(overrides: Record<string, unknown> = {}, dataDir = mkdtempSync(join(tmpdir(), 'pollgate-test-'))): Config {
-  const base = loadConfig({ env: {} });
+  // config/test.json: what every test gateway starts from (quiet, no background loops).
+  const base = loadConfig({ env: { POLLGATE_CONFIG: join(projectRoot, 'config', 'test.json') } });
   const merged = mergeDeep(base as unknown as Record<string, unknown>, mergeDeep({
     server: { port: 0, host: '127.0.0.1', publicUrl: 'http://127.0.0.1:1' },
     database: { url: usePostgres ? TEST_PG_URL : null, dataDir, poolMax: 5 },
