@@ -1,8 +1,19 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ConflictError, DefinitionError } from '../errors.js';
+import { ConflictError, DefinitionError, ValidationError } from '../errors.js';
 import type { ConnectorDefinition } from './schema.js';
 import { validateConnector } from './validate.js';
+
+export interface ConnectorSummary {
+  key: string;
+  name: string;
+  hub: string | null;
+  eventModes: string[];
+  /** Poller object types and resources. */
+  objectTypes: string[];
+  configuration: Array<{ key: string; required: boolean; secret: boolean; default?: string | number | boolean }>;
+  bundled: boolean;
+}
 
 /**
  * The connectors a gateway knows: the bundled files of connectors/ (loaded at start; an invalid
@@ -14,6 +25,7 @@ export class ConnectorRegistry {
 
   static async loadDirectory(dir: string): Promise<ConnectorRegistry> {
     const registry = new ConnectorRegistry();
+    const fileOf = new Map<string, string>();
     let files: string[] = [];
     try {
       files = (await readdir(dir)).filter((f) => f.endsWith('.json')).sort();
@@ -29,7 +41,9 @@ export class ConnectorRegistry {
         throw new DefinitionError(`connector file ${path} is not valid JSON: ${(err as Error).message}`);
       }
       const def = validateConnector(json, `file ${path}`);
-      if (registry.defs.has(def.key)) throw new DefinitionError(`connector file ${path}: key "${def.key}" is defined twice`);
+      const other = fileOf.get(def.key);
+      if (other) throw new DefinitionError(`connector file ${path}: key "${def.key}" is already defined by ${other}`);
+      fileOf.set(def.key, file);
       registry.defs.set(def.key, def);
       registry.bundled.add(def.key);
     }
@@ -44,6 +58,13 @@ export class ConnectorRegistry {
     return this.defs.has(key);
   }
 
+  /** The connector, or a 400 naming the key (a route that wants 404 checks `has` first). */
+  require(key: string): ConnectorDefinition {
+    const def = this.defs.get(key);
+    if (!def) throw new ValidationError(`unknown connector "${key}"`, [{ field: 'element.key', message: `unknown connector "${key}"` }]);
+    return def;
+  }
+
   list(): ConnectorDefinition[] {
     return [...this.defs.values()].sort((a, b) => a.key.localeCompare(b.key));
   }
@@ -56,13 +77,19 @@ export class ConnectorRegistry {
     return def;
   }
 
-  /** Re-adds a stored custom connector at start (validated again: the format may have moved on). */
-  add(input: unknown): void {
-    const def = validateConnector(input, 'the database');
-    if (!this.bundled.has(def.key)) this.defs.set(def.key, def);
+  /**
+   * Re-adds a stored custom connector at start, without the conflict check (validated again: the
+   * format may have moved on). A bundled file of the same key, added to connectors/ since, wins.
+   */
+  add(input: unknown, o: { source?: string } = {}): ConnectorDefinition {
+    const def = validateConnector(input, o.source ?? 'the database');
+    if (this.bundled.has(def.key)) return this.defs.get(def.key)!;
+    this.defs.set(def.key, def);
+    return def;
   }
 
-  summary(def: ConnectorDefinition) {
+  /** What GET /elements shows of a connector. */
+  summary(def: ConnectorDefinition): ConnectorSummary {
     return {
       key: def.key,
       name: def.name,

@@ -1,10 +1,13 @@
 import { DefinitionError } from '../errors.js';
-import type { ConnectorDefinition, DatesConfiguration, PaginationDefinition } from './schema.js';
+import { formatJavaDate, parseJavaDate } from '../templates/date-template.js';
+import { listTemplateRefs } from '../templates/request-template.js';
+import type { ConnectorDefinition, DatesConfiguration, PaginationDefinition, WhereMapping } from './schema.js';
 
 /**
  * Turns a poller object (`url`, `idField`, …) into the provider request the poller sends:
  * `/hubs/<hub>/<resource>?where=<CEQL>` goes through the connector's `resources` and their `where`
- * maps; any other URL is a provider path. `${date:…}` templates are left for the poller to render.
+ * maps; any other URL is a provider path. `${date:…}` and `<%= iparam.x %>` templates are left in
+ * place for the poller to render at each poll.
  */
 export interface ResolvedPoll {
   method: string;
@@ -19,21 +22,27 @@ export interface ResolvedPoll {
   datesConfiguration?: DatesConfiguration;
 }
 
+export type CeqlOperator = '=' | '!=' | '>' | '>=' | '<' | '<=';
+
 export interface CeqlClause {
   field: string;
-  op: '=' | '!=' | '>' | '>=' | '<' | '<=';
+  op: CeqlOperator;
   value: string;
 }
 
-const CLAUSE = /^\s*([A-Za-z_][\w.]*)\s*(>=|<=|!=|=|>|<)\s*('(?:[^']|'')*'|-?\d+(?:\.\d+)?|true|false|\u0000\d+\u0000)\s*$/;
+const CLAUSE = /^\s*([A-Za-z_][\w.]*)\s*(>=|<=|!=|=|>|<)\s*('(?:[^']|'')*'|-?\d+(?:\.\d+)?|true|false|\u0000\d+\u0000)\s*$/i;
 
-/** Parses the CEQL subset pollgate understands: `field op value` clauses joined by `and`. */
+/**
+ * Parses the CEQL subset pollgate understands: `field op value` clauses joined by `and` (any case);
+ * ops `=` `!=` `>` `>=` `<` `<=`; values single-quoted (`''` is a quote), numbers, true or false.
+ * Quotes are removed from values; `${…}` date templates inside them are kept as they are.
+ */
 export function parseCeqlWhere(input: string): CeqlClause[] {
   // Date templates hold quotes of their own (${date:yyyy-MM-dd'T'HH:mm}): set them aside first.
   const templates: string[] = [];
   const where = input.replace(/\$\{[^}]*\}/g, (t) => `\u0000${templates.push(t) - 1}\u0000`);
   const restore = (s: string) => s.replace(/\u0000(\d+)\u0000/g, (_m, i: string) => templates[Number(i)]);
-  // Split on " and " outside quotes.
+  // Split on " and " outside quotes ('' inside a quoted value toggles twice: no harm).
   const parts: string[] = [];
   let current = '';
   let quoted = false;
@@ -51,27 +60,57 @@ export function parseCeqlWhere(input: string): CeqlClause[] {
   parts.push(current);
   return parts.map((part) => {
     const m = CLAUSE.exec(part);
-    if (!m) throw new DefinitionError(`CEQL clause "${restore(part).trim()}" is not of the form field op 'value' (ops: = != > >= < <=)`);
+    if (!m) throw new DefinitionError(`CEQL clause "${restore(part).trim()}" is not of the form field op 'value' (ops: = != > >= < <=; clauses joined by "and")`);
     const raw = m[3];
-    const value = restore(raw.startsWith("'") ? raw.slice(1, -1).replaceAll("''", "'") : raw);
-    return { field: m[1], op: m[2] as CeqlClause['op'], value };
+    const value = restore(raw.startsWith("'") ? raw.slice(1, -1).replaceAll("''", "'") : raw.toLowerCase() === 'true' || raw.toLowerCase() === 'false' ? raw.toLowerCase() : raw);
+    return { field: m[1], op: m[2] as CeqlOperator, value };
   });
 }
 
-function splitUrl(url: string): { path: string; query: URLSearchParams } {
+/** The keys of a connector's `secret: true` configuration fields. */
+export function secretFieldsOf(connector: ConnectorDefinition): Set<string> {
+  return new Set((connector.configuration ?? []).filter((f) => f.secret).map((f) => f.key));
+}
+
+/** Throws DefinitionError for a malformed tag, or a secret iparam, in text that becomes part of a URL. */
+export function checkUrlTemplate(text: string, secrets: ReadonlySet<string>): void {
+  for (const ref of listTemplateRefs(text)) {
+    if (ref.root === 'iparam' && secrets.has(ref.path)) throw new DefinitionError(`secret iparam "${ref.path}" may not be substituted into a URL; put it in a header`);
+  }
+}
+
+const SINGLE_DATE_TEMPLATE = /^\$\{(date|gmtDate|epoch|epochMs)(?::[^}]*)?\}$/;
+
+/**
+ * A where mapping's `format` re-expresses a date value the way the provider wants it: a lone date
+ * template gets the new pattern (`${date:…}` keeps the instance's zone), a literal date is parsed
+ * and formatted now (in UTC). `epoch:s` / `epoch:ms` give epoch seconds / milliseconds.
+ */
+function applyFormat(value: string, mapping: WhereMapping, clause: string): string {
+  const format = mapping.format;
+  if (!format) return value;
+  const epoch = format === 'epoch:s' || format === 'epoch:ms';
+  const template = SINGLE_DATE_TEMPLATE.exec(value);
+  if (template) return epoch ? `\${${format}}` : `\${${template[1] === 'date' ? 'date' : 'gmtDate'}:${format}}`;
+  if (value.includes('${')) throw new DefinitionError(`where clause "${clause}": a value with a "format" must be one date template or a literal date`);
+  const date = parseJavaDate(value, "yyyy-MM-dd'T'HH:mm:ssXXX");
+  if (!date) throw new DefinitionError(`where clause "${clause}": "${value}" is not a date, but its mapping has a "format"`);
+  if (epoch) return String(format === 'epoch:s' ? Math.floor(date.getTime() / 1000) : date.getTime());
+  return formatJavaDate(date, format, 'UTC');
+}
+
+/** Splits a URL's path from its query, decoding the query by hand: URLSearchParams would turn a date offset's '+' into a space. */
+function splitUrl(url: string): { path: string; query: Array<[string, string]> } {
   const q = url.indexOf('?');
-  // Parse the query by hand: URLSearchParams would turn the '+' of a date offset into a space.
-  const params = new URLSearchParams();
+  const query: Array<[string, string]> = [];
   if (q !== -1) {
     for (const pair of url.slice(q + 1).split('&')) {
       if (!pair) continue;
       const eq = pair.indexOf('=');
-      const key = eq === -1 ? pair : pair.slice(0, eq);
-      const value = eq === -1 ? '' : pair.slice(eq + 1);
-      params.append(safeDecode(key), safeDecode(value));
+      query.push([safeDecode(eq === -1 ? pair : pair.slice(0, eq)), safeDecode(eq === -1 ? '' : pair.slice(eq + 1))]);
     }
   }
-  return { path: q === -1 ? url : url.slice(0, q), query: params };
+  return { path: q === -1 ? url : url.slice(0, q), query };
 }
 
 function safeDecode(s: string): string {
@@ -82,48 +121,62 @@ function safeDecode(s: string): string {
   }
 }
 
+type PollerOwn = {
+  method?: string;
+  body?: unknown;
+  headers?: Record<string, string>;
+  recordsPath?: string;
+  pagination?: PaginationDefinition;
+  deletes?: boolean;
+  datesConfiguration?: DatesConfiguration;
+};
+
+/**
+ * Resolves one poller object (from the connector's `events.poller` or an instance's
+ * `event.poller.configuration`). Throws DefinitionError naming the object and the problem: a
+ * missing url or idField, an unknown resource or hub, a where clause without mapping, a secret in
+ * the URL.
+ */
 export function resolvePollerObject(connector: ConnectorDefinition, objectType: string, config: Record<string, unknown>): ResolvedPoll {
   const url = config.url;
   const idField = config.idField;
   if (typeof url !== 'string' || url === '') throw new DefinitionError(`object "${objectType}": url is required`);
   if (typeof idField !== 'string' || idField === '') throw new DefinitionError(`object "${objectType}": idField is required`);
-  const own = config as { method?: string; body?: unknown; headers?: Record<string, string>; recordsPath?: string; pagination?: PaginationDefinition; deletes?: boolean; datesConfiguration?: DatesConfiguration };
+  const own = config as PollerOwn;
+  try {
+    checkUrlTemplate(url, secretFieldsOf(connector));
+  } catch (err) {
+    throw new DefinitionError(`object "${objectType}": ${(err as Error).message}`);
+  }
   const { path, query } = splitUrl(url);
   const hubs = /^\/hubs\/([^/]+)\/([^/?]+)\/?$/.exec(path);
+  // A /hubs URL reads its resource's settings; a provider path those of the resource of the same name.
+  const resource = hubs ? connector.resources?.[hubs[2]] : connector.resources?.[objectType];
+  let providerPath = path;
+  let providerQuery: Record<string, string> = Object.fromEntries(query);
 
   if (hubs) {
     const [, hub, resourceName] = hubs;
-    const resource = connector.resources?.[resourceName];
     if (!resource) throw new DefinitionError(`object "${objectType}": the URL names resource "${resourceName}", which connector "${connector.key}" does not define`);
     if (connector.hub && hub !== connector.hub) throw new DefinitionError(`object "${objectType}": hub "${hub}" is not this connector's hub "${connector.hub}"`);
-    const providerQuery: Record<string, string> = {};
-    const where = query.get('where');
-    if (where) {
+    providerPath = resource.path;
+    providerQuery = {};
+    // Only `where` is read from a /hubs URL; Cloud Elements' other parameters (pageSize, …) are ignored.
+    for (const [name, where] of query) {
+      if (name !== 'where' || where.trim() === '') continue;
       for (const clause of parseCeqlWhere(where)) {
-        const mapping = resource.where?.[`${clause.field}${clause.op}`];
-        if (!mapping) throw new DefinitionError(`object "${objectType}": the where clause "${clause.field} ${clause.op}" has no mapping in resource "${resourceName}" (add "${clause.field}${clause.op}" to its where map)`);
-        providerQuery[mapping.param] = clause.value;
+        const key = `${clause.field}${clause.op}`;
+        const mapping = resource.where?.[key];
+        if (!mapping) throw new DefinitionError(`object "${objectType}": the where clause "${clause.field} ${clause.op} …" has no mapping in resource "${resourceName}" (add "${key}" to its where map)`);
+        providerQuery[mapping.param] = applyFormat(clause.value, mapping, `${clause.field} ${clause.op} …`);
       }
     }
-    return {
-      method: (own.method ?? resource.method ?? 'GET').toUpperCase(),
-      path: resource.path,
-      query: providerQuery,
-      headers: own.headers ?? resource.headers,
-      body: own.body ?? resource.body,
-      idField,
-      recordsPath: own.recordsPath ?? resource.recordsPath,
-      pagination: own.pagination ?? resource.pagination,
-      deletes: own.deletes ?? resource.deletes ?? false,
-      datesConfiguration: own.datesConfiguration,
-    };
   }
 
-  const resource = connector.resources?.[objectType];
   return {
     method: (own.method ?? resource?.method ?? 'GET').toUpperCase(),
-    path,
-    query: Object.fromEntries(query),
+    path: providerPath,
+    query: providerQuery,
     headers: own.headers ?? resource?.headers,
     body: own.body ?? resource?.body,
     idField,

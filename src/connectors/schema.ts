@@ -17,6 +17,13 @@ export type PaginationDefinition = { maxPages?: number } & (
   | { type: 'link'; nextUrlPath?: string }
 );
 
+/** One CEQL clause mapped to a provider query parameter; `format` re-expresses a date value. */
+export interface WhereMapping {
+  param: string;
+  /** A Java date pattern, or `epoch:s` / `epoch:ms`, for the provider's form of a date value. */
+  format?: string;
+}
+
 export interface ResourceDefinition {
   path: string;
   idField: string;
@@ -24,7 +31,8 @@ export interface ResourceDefinition {
   method?: string;
   body?: unknown;
   headers?: Record<string, string>;
-  where?: Record<string, { param: string }>;
+  /** Keyed by field and operator, e.g. `"updated_at>"`. */
+  where?: Record<string, WhereMapping>;
   pagination?: PaginationDefinition;
   deletes?: boolean;
 }
@@ -50,22 +58,34 @@ export interface PollerObjectDefinition {
 
 export type MappingValue = string | string[];
 
+export interface SignatureDefinition {
+  scheme: 'hmac' | 'github' | 'stripe' | 'shopify' | 'standard-webhooks' | 'none';
+  algorithm?: 'sha1' | 'sha256';
+  header?: string;
+  encoding?: 'hex' | 'base64';
+  prefix?: string;
+  signedContent?: string;
+  timestampHeader?: string;
+  toleranceSeconds?: number;
+  /** A request-template string over the instance configuration. */
+  secret?: string;
+}
+
+/**
+ * A verification challenge the ingress answers before it expects events:
+ * `echo-query` answers `?<param>=x` with `x`; `echo-body` answers a body whose `when.path` equals
+ * `when.equals` (Slack's `url_verification`) with `{"challenge": <challengePath>}`.
+ */
+export type HandshakeDefinition =
+  | { type: 'echo-query'; param: string }
+  | { type: 'echo-body'; when?: { path: string; equals: string }; challengePath: string };
+
 export interface WebhookDefinition {
   register?: string;
   deregister?: string;
   webhookIdPath?: string;
-  signature?: {
-    scheme: 'hmac' | 'github' | 'stripe' | 'shopify' | 'standard-webhooks' | 'none';
-    algorithm?: 'sha1' | 'sha256';
-    header?: string;
-    encoding?: 'hex' | 'base64';
-    prefix?: string;
-    signedContent?: string;
-    timestampHeader?: string;
-    toleranceSeconds?: number;
-    secret?: string;
-  };
-  handshake?: Record<string, unknown>;
+  signature?: SignatureDefinition;
+  handshake?: HandshakeDefinition;
   deliveryIdHeader?: string;
   events: {
     itemsPath?: string;
@@ -186,7 +206,11 @@ export const connectorSchema = {
         properties: {
           path: str,
           idField: str,
-          where: { type: 'object', additionalProperties: { type: 'object', required: ['param'], properties: { param: str, format: str }, additionalProperties: false } },
+          where: {
+            type: 'object',
+            propertyNames: { pattern: '^[A-Za-z_][\\w.]*(=|!=|>|>=|<|<=)$' },
+            additionalProperties: { type: 'object', required: ['param'], properties: { param: str, format: str }, additionalProperties: false },
+          },
           ...requestShape,
         },
       },
@@ -227,7 +251,17 @@ export const connectorSchema = {
             handshake: {
               type: 'object',
               required: ['type'],
-              properties: { type: { enum: ['echo-query', 'echo-body'] } },
+              additionalProperties: false,
+              properties: {
+                type: { enum: ['echo-query', 'echo-body'] },
+                param: str,
+                challengePath: str,
+                when: { type: 'object', required: ['path', 'equals'], additionalProperties: false, properties: { path: str, equals: { type: 'string' } } },
+              },
+              allOf: [
+                { if: { properties: { type: { const: 'echo-query' } } }, then: { required: ['param'] } },
+                { if: { properties: { type: { const: 'echo-body' } } }, then: { required: ['challengePath'] } },
+              ],
             },
             events: {
               type: 'object',

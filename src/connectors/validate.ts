@@ -1,85 +1,224 @@
 import { Ajv, type ErrorObject } from 'ajv';
 import addFormats from 'ajv-formats';
 import { DefinitionError } from '../errors.js';
-import { validateDateTemplates } from '../templates/date-template.js';
+import { checkJavaPattern, validateDateTemplates } from '../templates/date-template.js';
 import { listTemplateRefs, validateRequestTemplate } from '../templates/request-template.js';
-import { connectorSchema, type ConnectorDefinition } from './schema.js';
-import { resolvePollerObject } from './resolve.js';
-import { validateMapping } from '../webhooks/mapping.js';
+import { compileJsonPath, validateMapping } from '../webhooks/mapping.js';
+import { validateHandshake } from '../webhooks/handshake.js';
+import { validateSignatureConfig } from '../webhooks/signatures.js';
+import { connectorSchema, type ConnectorDefinition, type PaginationDefinition, type ResourceDefinition } from './schema.js';
+import { checkUrlTemplate, resolvePollerObject, secretFieldsOf } from './resolve.js';
 
 /**
  * Validates a connector definition: the JSON Schema first, then what a schema cannot say (templates
- * parse, poller URLs resolve, webhook templates exist). Every problem is reported as
- * `{field, message}` with a JSON Pointer-like field, and the error names its source.
+ * parse, no secret reaches a URL, poller URLs resolve, webhook templates exist, JSONPaths compile).
+ * Every problem is a `{field, message}` with a JSON Pointer field (`/events/poller/incidents/url`);
+ * the thrown DefinitionError names the source ("file connectors/x.json", "request body") and the
+ * first problem, and carries all of them as `details`.
  */
 const ajv = new Ajv({ allErrors: true, strict: false });
 (addFormats as unknown as (a: Ajv) => void)(ajv);
 const checkSchema = ajv.compile(connectorSchema);
 
-type Problem = { field: string; message: string };
+export type Problem = { field: string; message: string };
 
-function schemaProblems(errors: ErrorObject[]): Problem[] {
-  return errors
-    .filter((e) => e.keyword !== 'if' && e.keyword !== 'oneOf')
-    .map((e) => {
-      const extra = (e.params as { additionalProperty?: string }).additionalProperty;
-      return { field: `${e.instancePath || '/'}${extra ? `${e.instancePath ? '/' : ''}${extra}` : ''}`, message: extra ? 'is not a known field' : e.message ?? 'is invalid' };
-    });
+/** The pagination fields each type reads (DESIGN.md "Pagination"); others are typos. */
+const PAGINATION_FIELDS: Record<PaginationDefinition['type'], string[]> = {
+  page: ['pageParam', 'sizeParam', 'size', 'firstPage'],
+  offset: ['offsetParam', 'sizeParam', 'size'],
+  cursor: ['cursorPath', 'cursorParam', 'cursorIn', 'stopPath', 'hasMorePath', 'sizeParam', 'size'],
+  link: ['nextUrlPath'],
+};
+
+/**
+ * A failed `oneOf` reports every branch's errors. Keep what is specific: errors below the value when
+ * a branch got that far, else one line naming the accepted types ("must be string or array").
+ */
+function collapseOneOf(errors: ErrorObject[]): ErrorObject[] {
+  const dropped = new Set<ErrorObject>();
+  const messages = new Map<ErrorObject, string>();
+  for (const e of errors) {
+    if (e.keyword !== 'oneOf' || dropped.has(e)) continue;
+    const branch = errors.filter((x) => x !== e && x.schemaPath.startsWith(`${e.schemaPath}/`));
+    const deeper = branch.filter((x) => x.instancePath.length > e.instancePath.length);
+    if (deeper.length > 0) {
+      for (const x of [e, ...branch]) if (!deeper.includes(x)) dropped.add(x);
+    } else if (branch.length > 0) {
+      for (const x of branch) dropped.add(x);
+      // e.g. "must be string or must NOT have fewer than 1 items" for [] where a string or a list is due.
+      const types = [...new Set(branch.filter((x) => x.keyword === 'type').map((x) => String((x.params as { type: unknown }).type)))];
+      const others = branch.filter((x) => x.keyword !== 'type' && x.keyword !== 'oneOf').map((x) => x.message ?? 'is invalid');
+      const parts = [...(types.length > 0 ? [`must be ${types.join(' or ')}`] : []), ...others];
+      messages.set(e, parts.length > 0 ? parts.join(' or ') : 'matches none of the accepted forms');
+    }
+  }
+  return errors.filter((e) => !dropped.has(e)).map((e) => (messages.has(e) ? { ...e, message: messages.get(e) } : e));
 }
 
-function check(problems: Problem[], field: string, fn: () => void): void {
-  try {
-    fn();
-  } catch (err) {
-    problems.push({ field, message: (err as Error).message });
+function schemaProblems(errors: ErrorObject[]): Problem[] {
+  const problems: Problem[] = [];
+  for (const e of collapseOneOf(errors)) {
+    // `if` repeats its `then` error; a pattern error under propertyNames is reported by its parent.
+    if (e.keyword === 'if' || (e.keyword === 'pattern' && e.propertyName !== undefined)) continue;
+    const params = e.params as { additionalProperty?: string; missingProperty?: string; propertyName?: string; allowedValues?: unknown[] };
+    const at = (name: string) => `${e.instancePath}/${name}`;
+    if (params.additionalProperty !== undefined) problems.push({ field: at(params.additionalProperty), message: 'is not a known field' });
+    else if (params.missingProperty !== undefined) problems.push({ field: at(params.missingProperty), message: 'is required' });
+    else if (e.keyword === 'propertyNames') problems.push({ field: at(params.propertyName ?? ''), message: 'must be a field followed by an operator: = != > >= < <=' });
+    else if (e.keyword === 'enum') problems.push({ field: e.instancePath || '/', message: `must be one of ${params.allowedValues?.map((v) => JSON.stringify(v)).join(', ')}` });
+    else problems.push({ field: e.instancePath || '/', message: e.message ?? 'is invalid' });
+  }
+  // allErrors reports a field once per failing rule; one line each is enough.
+  const seen = new Set<string>();
+  return problems.filter((p) => !seen.has(`${p.field} ${p.message}`) && seen.add(`${p.field} ${p.message}`));
+}
+
+/** Collects the problems of a connector that passed the JSON Schema. */
+class Checker {
+  readonly problems: Problem[] = [];
+  constructor(readonly def: ConnectorDefinition, readonly secrets: ReadonlySet<string>) {}
+
+  /** Runs `fn`; a thrown error becomes a problem at `field` (the first detail's field if it has one). */
+  check(field: string, fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      // A request template's error carries its own field (/requests/<name>/schema/path).
+      const detail = ((err as DefinitionError).details?.[0] ?? {}) as Partial<Problem>;
+      this.problems.push({ field: typeof detail.field === 'string' && detail.field.startsWith('/') ? detail.field : field, message: (err as Error).message });
+    }
+  }
+
+  add(field: string, message: string): void {
+    this.problems.push({ field, message });
+  }
+
+  /** Template tags valid everywhere; date templates too where `dates`; no secret in a URL where `url`. */
+  strings(field: string, value: unknown, o: { url?: boolean; dates?: boolean } = {}): void {
+    if (value === undefined) return;
+    if (typeof value === 'string') {
+      this.check(field, () => {
+        if (o.url) checkUrlTemplate(value, this.secrets);
+        else listTemplateRefs(value);
+        if (o.dates) validateDateTemplates(value);
+      });
+    } else if (Array.isArray(value)) {
+      value.forEach((v, i) => this.strings(`${field}/${i}`, v, o));
+    } else if (value && typeof value === 'object') {
+      for (const [k, v] of Object.entries(value)) this.strings(`${field}/${escapePointer(k)}`, v, o);
+    }
+  }
+
+  jsonPath(field: string, path: string | undefined): void {
+    if (path !== undefined) this.check(field, () => compileJsonPath(path, field));
+  }
+
+  pagination(field: string, p: PaginationDefinition | undefined): void {
+    if (!p) return;
+    const allowed = new Set(['type', 'maxPages', ...PAGINATION_FIELDS[p.type]]);
+    for (const key of Object.keys(p)) if (!allowed.has(key)) this.add(`${field}/${key}`, `is not a field of "${p.type}" pagination (its fields: ${PAGINATION_FIELDS[p.type].join(', ')})`);
+    const paths = p as { cursorPath?: string; stopPath?: string; hasMorePath?: string; nextUrlPath?: string };
+    for (const key of ['cursorPath', 'stopPath', 'hasMorePath', 'nextUrlPath'] as const) this.jsonPath(`${field}/${key}`, paths[key]);
+  }
+
+  resource(name: string, res: ResourceDefinition): void {
+    const at = `/resources/${escapePointer(name)}`;
+    this.strings(`${at}/path`, res.path, { url: true, dates: true });
+    this.strings(`${at}/headers`, res.headers);
+    this.strings(`${at}/body`, res.body, { dates: true });
+    this.jsonPath(`${at}/recordsPath`, res.recordsPath);
+    this.pagination(`${at}/pagination`, res.pagination);
+    for (const [clause, mapping] of Object.entries(res.where ?? {})) {
+      const format = mapping.format;
+      if (format && format !== 'epoch:s' && format !== 'epoch:ms') this.check(`${at}/where/${escapePointer(clause)}/format`, () => checkJavaPattern(format));
+    }
+  }
+
+  pollerObject(objectType: string): void {
+    const obj = this.def.events!.poller![objectType];
+    const at = `/events/poller/${escapePointer(objectType)}`;
+    this.check(`${at}/url`, () => {
+      validateDateTemplates(obj.url);
+      resolvePollerObject(this.def, objectType, obj as unknown as Record<string, unknown>);
+    });
+    this.strings(`${at}/headers`, obj.headers);
+    this.strings(`${at}/body`, obj.body, { dates: true });
+    this.jsonPath(`${at}/recordsPath`, obj.recordsPath);
+    this.pagination(`${at}/pagination`, obj.pagination);
+    const dates = obj.datesConfiguration;
+    for (const key of ['updatedDateFormat', 'createdDateFormat'] as const) {
+      const pattern = dates?.[key];
+      if (pattern) this.check(`${at}/datesConfiguration/${key}`, () => checkJavaPattern(pattern));
+    }
+    if (dates?.updatedDateFormat && !dates.updatedDateField) this.add(`${at}/datesConfiguration/updatedDateField`, 'is required with updatedDateFormat');
+    if (dates?.createdDateFormat && !dates.createdDateField) this.add(`${at}/datesConfiguration/createdDateField`, 'is required with createdDateFormat');
+  }
+
+  webhook(): void {
+    const { def } = this;
+    const webhook = def.events?.webhook;
+    if (def.events?.supported.includes('webhook') && !webhook) this.add('/events/webhook', 'is required when "webhook" is a supported event mode');
+    if (!webhook) return;
+    for (const key of ['register', 'deregister'] as const) {
+      const name = webhook[key];
+      if (name && !def.requests?.[name]) this.add(`/events/webhook/${key}`, `names request template "${name}", which is not defined under requests`);
+    }
+    if (webhook.deregister && !webhook.register) this.add('/events/webhook/register', 'is required with deregister');
+    this.jsonPath('/events/webhook/webhookIdPath', webhook.webhookIdPath);
+    this.check('/events/webhook/events', () => validateMapping(webhook.events));
+    if (webhook.signature) {
+      this.check('/events/webhook/signature', () => validateSignatureConfig(webhook.signature!));
+      this.strings('/events/webhook/signature/secret', webhook.signature.secret);
+    }
+    if (webhook.handshake) {
+      const fields = webhook.handshake.type === 'echo-query' ? ['type', 'param'] : ['type', 'challengePath', 'when'];
+      for (const key of Object.keys(webhook.handshake)) if (!fields.includes(key)) this.add(`/events/webhook/handshake/${key}`, `is not a field of the "${webhook.handshake.type}" handshake`);
+      this.check('/events/webhook/handshake', () => validateHandshake(webhook.handshake));
+    }
+  }
+
+  run(): void {
+    const { def } = this;
+    const keys = new Set<string>();
+    (def.configuration ?? []).forEach((f, i) => {
+      if (keys.has(f.key)) this.add(`/configuration/${i}/key`, `"${f.key}" is defined twice`);
+      keys.add(f.key);
+    });
+    this.strings('/baseUrl', def.baseUrl, { url: true });
+    if (def.auth) for (const key of ['username', 'password', 'token', 'value'] as const) this.strings(`/auth/${key}`, (def.auth as Record<string, string>)[key]);
+    for (const [name, res] of Object.entries(def.resources ?? {})) this.resource(name, res);
+    for (const objectType of Object.keys(def.events?.poller ?? {})) this.pollerObject(objectType);
+    for (const [name, tpl] of Object.entries(def.requests ?? {})) {
+      this.check(`/requests/${escapePointer(name)}`, () => validateRequestTemplate(def.key, name, tpl, this.secrets));
+    }
+    this.webhook();
+    // Provider calls without a host of their own are sent to baseUrl.
+    const needsBase = Object.keys(def.resources ?? {}).length > 0 || Object.keys(def.events?.poller ?? {}).length > 0 || Object.values(def.requests ?? {}).some((t) => !t.schema.host);
+    if (needsBase && !def.baseUrl) this.add('/baseUrl', 'is required: resources, poller objects and request templates without a host are sent to it');
   }
 }
 
+function escapePointer(key: string): string {
+  return key.replaceAll('~', '~0').replaceAll('/', '~1');
+}
+
+function fail(source: string, key: string | undefined, problems: Problem[]): never {
+  const [first] = problems;
+  const more = problems.length > 1 ? ` (and ${problems.length - 1} more problem${problems.length > 2 ? 's' : ''}, see details)` : '';
+  const what = key ? `connector "${key}" from ${source}` : `connector from ${source}`;
+  throw new DefinitionError(`${what} is invalid: ${first.field}: ${first.message}${more}`, problems);
+}
+
+/** Returns the definition when it is valid; throws DefinitionError naming source and field otherwise. */
 export function validateConnector(input: unknown, source: string): ConnectorDefinition {
   if (!checkSchema(input)) {
     const problems = schemaProblems(checkSchema.errors ?? []);
-    const first = problems[0] ?? { field: '/', message: 'is invalid' };
-    throw new DefinitionError(`connector from ${source} is invalid: ${first.field} ${first.message}`, problems);
+    const key = (input as { key?: unknown } | null)?.key;
+    fail(source, typeof key === 'string' && /^[a-z0-9][a-z0-9_-]{0,63}$/.test(key) ? key : undefined, problems.length ? problems : [{ field: '/', message: 'is invalid' }]);
   }
   const def = input as unknown as ConnectorDefinition;
-  const problems: Problem[] = [];
-  const secrets = new Set((def.configuration ?? []).filter((f) => f.secret).map((f) => f.key));
-
-  if (def.baseUrl) check(problems, '/baseUrl', () => listTemplateRefs(def.baseUrl!));
-  for (const [name, tpl] of Object.entries(def.requests ?? {})) {
-    check(problems, `/requests/${name}`, () => validateRequestTemplate(def.key, name, tpl, secrets));
-  }
-  for (const [name, res] of Object.entries(def.resources ?? {})) {
-    check(problems, `/resources/${name}/path`, () => {
-      validateDateTemplates(res.path);
-      for (const ref of listTemplateRefs(res.path)) {
-        if (ref.root === 'iparam' && secrets.has(ref.path)) throw new DefinitionError(`secret iparam "${ref.path}" may not be substituted into a URL`);
-      }
-    });
-  }
-  for (const [objectType, obj] of Object.entries(def.events?.poller ?? {})) {
-    check(problems, `/events/poller/${objectType}/url`, () => {
-      validateDateTemplates(obj.url);
-      if (obj.body !== undefined) validateDateTemplates(JSON.stringify(obj.body));
-      resolvePollerObject(def, objectType, obj as unknown as Record<string, unknown>);
-    });
-    const dates = obj.datesConfiguration;
-    if (dates?.updatedDateFormat) check(problems, `/events/poller/${objectType}/datesConfiguration/updatedDateFormat`, () => validateDateTemplates(`\${date:${dates.updatedDateFormat}}`));
-    if (dates?.createdDateFormat) check(problems, `/events/poller/${objectType}/datesConfiguration/createdDateFormat`, () => validateDateTemplates(`\${date:${dates.createdDateFormat}}`));
-  }
-  const webhook = def.events?.webhook;
-  if (webhook) {
-    for (const key of ['register', 'deregister'] as const) {
-      const name = webhook[key];
-      if (name && !def.requests?.[name]) problems.push({ field: `/events/webhook/${key}`, message: `names request template "${name}", which is not defined under requests` });
-    }
-    check(problems, '/events/webhook/events', () => validateMapping(webhook.events));
-    if (webhook.signature?.secret) check(problems, '/events/webhook/signature/secret', () => listTemplateRefs(webhook.signature!.secret!));
-  }
-  if (def.events?.supported.includes('webhook') && !webhook) problems.push({ field: '/events/webhook', message: 'is required when "webhook" is a supported event mode' });
-
-  if (problems.length > 0) {
-    throw new DefinitionError(`connector "${def.key}" from ${source} is invalid: ${problems[0].field} ${problems[0].message}`, problems);
-  }
+  const checker = new Checker(def, secretFieldsOf(def));
+  checker.run();
+  if (checker.problems.length > 0) fail(source, def.key, checker.problems);
   return def;
 }

@@ -32,14 +32,22 @@ function parseTag(expr: string): TemplateRef {
   return p[3] ? { root: 'access_token', path: '', encoded: Boolean(m[1]) } : { root: p[1] as 'iparam' | 'context', path: p[2], encoded: Boolean(m[1]) };
 }
 
+/** The references of every tag in `text`; throws DefinitionError for a tag of another form. */
 export function listTemplateRefs(text: string): TemplateRef[] {
-  return [...text.matchAll(TAG)].map((m) => parseTag(m[1]));
+  if (!text.includes('<%')) return [];
+  const refs = [...text.matchAll(TAG)].map((m) => parseTag(m[1]));
+  // `<% code %>`, `<%- x %>` or an unclosed `<%=` would otherwise be sent literally: refuse them.
+  const rest = text.replace(TAG, '');
+  const stray = rest.indexOf('<%');
+  if (stray !== -1) throw new DefinitionError(`unsupported template syntax "${rest.slice(stray, stray + 30)}": only <%= … %> tags are substituted`);
+  return refs;
 }
 
+/** A dotted path over own properties only: `context.constructor` or `__proto__` find nothing. */
 function lookup(root: Record<string, unknown>, path: string): unknown {
   let v: unknown = root;
   for (const part of path.split('.')) {
-    if (v === null || typeof v !== 'object') return undefined;
+    if (v === null || typeof v !== 'object' || !Object.hasOwn(v, part)) return undefined;
     v = (v as Record<string, unknown>)[part];
   }
   return v;
@@ -76,48 +84,49 @@ export function renderDeep(value: unknown, scope: TemplateScope, opts: { urlEnco
 }
 
 const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'];
+const URL_PARTS = new Set(['host', 'path', 'query']);
 
-function strings(value: unknown, field: string, out: Array<[string, string]>): void {
-  if (typeof value === 'string') out.push([field, value]);
-  else if (Array.isArray(value)) value.forEach((v, i) => strings(v, `${field}[${i}]`, out));
-  else if (value && typeof value === 'object') for (const [k, v] of Object.entries(value)) strings(v, `${field}.${k}`, out);
+/** Every string inside a value, with the path of keys that leads to it. */
+function strings(value: unknown, path: string[], out: Array<[string[], string]>): void {
+  if (typeof value === 'string') out.push([path, value]);
+  else if (Array.isArray(value)) value.forEach((v, i) => strings(v, [...path, String(i)], out));
+  else if (value && typeof value === 'object') for (const [k, v] of Object.entries(value)) strings(v, [...path, k], out);
 }
 
 /**
- * Checks one template; the error names connector, template and field. Secret configuration values
- * may be substituted into headers and bodies, never into a URL (host, path, query): URLs end up in
- * logs and proxies.
+ * Checks one template at load time; the error names connector, template and field, and its details
+ * hold `{field: "/requests/<name>/schema/path", message}`. Secret configuration values may be
+ * substituted into headers and bodies (GitHub-style webhook registration sends the signing secret
+ * in the body), never into a URL (host, path, query): URLs end up in logs, proxies and histories.
  */
 export function validateRequestTemplate(connectorKey: string, name: string, tpl: RequestTemplate, secretFields: ReadonlySet<string>): void {
-  const fail = (field: string, message: string) => {
-    throw new DefinitionError(`connector "${connectorKey}", template "${name}", field "${field}": ${message}`, [{ field: `requests.${name}.${field}`, message }]);
+  const fail = (path: string[], message: string): never => {
+    throw new DefinitionError(`connector "${connectorKey}", template "${name}", field "${path.join('.')}": ${message}`, [
+      { field: `/requests/${name}/${path.join('/')}`, message },
+    ]);
   };
-  const s = tpl.schema;
-  if (!s || typeof s !== 'object') fail('schema', 'is required');
-  if (s.method !== undefined && !METHODS.includes(String(s.method).toUpperCase())) fail('schema.method', `must be one of ${METHODS.join(', ')}`);
-  if (s.protocol !== undefined && s.protocol !== 'https' && s.protocol !== 'http') fail('schema.protocol', 'must be https or http');
+  const s = tpl?.schema;
+  if (!s || typeof s !== 'object') return fail(['schema'], 'is required');
+  if (s.method !== undefined && !METHODS.includes(String(s.method).toUpperCase())) fail(['schema', 'method'], `must be one of ${METHODS.join(', ')}`);
+  if (s.protocol !== undefined && s.protocol !== 'https' && s.protocol !== 'http') fail(['schema', 'protocol'], 'must be https or http');
   const o = tpl.options ?? {};
-  if (o.maxAttempts !== undefined && (!Number.isInteger(o.maxAttempts) || o.maxAttempts < 1 || o.maxAttempts > 5)) fail('options.maxAttempts', 'must be an integer from 1 to 5');
-  if (o.retryDelay !== undefined && (typeof o.retryDelay !== 'number' || o.retryDelay < 0 || o.retryDelay > 1500)) fail('options.retryDelay', 'must be 0 to 1500 milliseconds');
-  if (o.timeout !== undefined && (typeof o.timeout !== 'number' || o.timeout < 5000 || o.timeout > 10000)) fail('options.timeout', 'must be 5000 to 10000 milliseconds');
+  if (o.maxAttempts !== undefined && (!Number.isInteger(o.maxAttempts) || o.maxAttempts < 1 || o.maxAttempts > 5)) fail(['options', 'maxAttempts'], 'must be an integer from 1 to 5');
+  if (o.retryDelay !== undefined && (typeof o.retryDelay !== 'number' || o.retryDelay < 0 || o.retryDelay > 1500)) fail(['options', 'retryDelay'], 'must be 0 to 1500 milliseconds');
+  // Milliseconds, as Freshworks' request method takes them: 5 to 10 seconds.
+  if (o.timeout !== undefined && (typeof o.timeout !== 'number' || o.timeout < 5000 || o.timeout > 10000)) fail(['options', 'timeout'], 'must be 5000 to 10000 milliseconds');
 
-  const texts: Array<[string, string]> = [];
-  strings(s.host, 'schema.host', texts);
-  strings(s.path, 'schema.path', texts);
-  strings(s.query, 'schema.query', texts);
-  strings(s.body, 'schema.body', texts);
-  strings(s.headers, 'schema.headers', texts);
-  for (const [field, text] of texts) {
+  const texts: Array<[string[], string]> = [];
+  for (const part of ['host', 'path', 'query', 'headers', 'body'] as const) strings(s[part], ['schema', part], texts);
+  for (const [path, text] of texts) {
     let refs: TemplateRef[] = [];
     try {
       refs = listTemplateRefs(text);
     } catch (err) {
-      fail(field, (err as Error).message);
+      fail(path, (err as Error).message);
     }
     for (const ref of refs) {
-      const inUrl = /^schema\.(host|path|query)/.test(field);
-      if (ref.root === 'iparam' && secretFields.has(ref.path) && inUrl) {
-        fail(field, `secret iparam "${ref.path}" may not be substituted into a URL; put it in a header`);
+      if (ref.root === 'iparam' && secretFields.has(ref.path) && URL_PARTS.has(path[1])) {
+        fail(path, `secret iparam "${ref.path}" may not be substituted into a URL; put it in a header`);
       }
     }
   }

@@ -2,114 +2,359 @@ import { JSONPath } from 'jsonpath-plus';
 import { DefinitionError } from '../errors.js';
 
 /**
- * Mapping a webhook body to normalized events (DESIGN.md "Webhook mapping values"): `"$…"` is a
- * JSONPath on the item (first match), `"header:<Name>"` a request header, `"=<text>"` a literal, and
- * an array of these means the first that yields a value. Items that map to nothing are returned
- * with the reason, for the ingress log.
+ * Mapping a parsed webhook body to normalized events (DESIGN.md "Webhook mapping values").
+ *
+ * A mapping value is `"$…"` (a JSONPath on the item, first match), `"header:<Name>"` (a request
+ * header, any case), `"=<text>"` (a literal), or an array of these: the first that yields a value.
+ * A value is a non-empty string, a finite number or a boolean; null, "", objects and arrays count
+ * as nothing, so the next alternative is tried.
+ *
+ * `itemsPath` (default `"$"`) selects the items. A path that names a node (`$`, `$.events`)
+ * iterates the node's elements when it is an array and is one item otherwise; a path whose last
+ * step selects elements (`[*]`, a filter, a slice, a union) gives those elements as items. So
+ * `$.events` and `$.events[*]` are the same, and a body that is a JSON array is a list of items.
+ *
+ * Event types are Cloud Elements' four. The raw value is looked up in `map` (exactly, then
+ * ignoring case); failing that it may itself name one of the four in any case; failing that
+ * `default`, else UNKNOWN. Dates: epoch seconds or milliseconds (numbers or digit strings, told
+ * apart by size) or anything `Date.parse` reads (ISO 8601, RFC 2822); else the receive time.
+ *
+ * Mappings are compiled once (JSONPaths checked, plain paths such as `$.data.id` turned into
+ * direct property walks) and cached per mapping object, which is treated as immutable.
  */
 export type MappingValue = string | string[];
 export type EventTypeMapping = MappingValue | { from: MappingValue; map?: Record<string, string>; default?: string };
-export type WebhookEventsMapping = { itemsPath?: string; objectType: MappingValue; objectId: MappingValue; eventType: EventTypeMapping; date?: MappingValue };
+export type WebhookEventsMapping = {
+  itemsPath?: string;
+  objectType: MappingValue;
+  objectId: MappingValue;
+  eventType: EventTypeMapping;
+  date?: MappingValue;
+  /** JSONPath to the record inside an item (used by the processor); only checked here. */
+  recordPath?: string;
+};
 export type WebhookEventType = 'CREATED' | 'UPDATED' | 'DELETED' | 'UNKNOWN';
 export type MappedEvent = { objectType: string; objectId: string; eventType: WebhookEventType; date: string; raw: unknown };
+/** An item that produced no event; `index` is the item's position (0 when no item was found). */
 export type Unmapped = { index: number; reason: string; item: unknown };
 type Headers = Record<string, string | string[] | undefined>;
 
-const EVENT_TYPES: WebhookEventType[] = ['CREATED', 'UPDATED', 'DELETED', 'UNKNOWN'];
+type Scalar = string | number | boolean;
+type HeaderLookup = (lowerCaseName: string) => string | undefined;
 
-function headerValue(headers: Headers, name: string): string | undefined {
-  const lower = name.toLowerCase();
-  for (const [k, v] of Object.entries(headers)) if (k.toLowerCase() === lower) return Array.isArray(v) ? v[0] : v;
-  return undefined;
+const EVENT_TYPES: readonly WebhookEventType[] = ['CREATED', 'UPDATED', 'DELETED', 'UNKNOWN'];
+const MAX_DATE_MS = 8.64e15; // the largest time a Date can hold
+
+// ---------------------------------------------------------------------------------------------
+// JSONPath
+
+export interface CompiledJsonPath {
+  readonly path: string;
+  /** Every match, in document order. */
+  all(json: unknown): unknown[];
+  /** The first match, or undefined. */
+  first(json: unknown): unknown;
+  /** Whether the last step selects elements (`[*]`, a filter, slice or union) rather than naming a node. */
+  readonly selectsElements: boolean;
 }
 
-function resolveOne(spec: string, item: unknown, headers: Headers): unknown {
-  if (spec.startsWith('=')) return spec.slice(1);
-  if (spec.startsWith('header:')) return headerValue(headers, spec.slice('header:'.length));
-  if (item === null || typeof item !== 'object') return undefined;
-  return (JSONPath({ path: spec, json: item as object, wrap: true }) as unknown[])[0];
+const compiledPaths = new Map<string, CompiledJsonPath>();
+const MAX_CACHED_PATHS = 5000;
+
+/**
+ * Checks and compiles a JSONPath (jsonpath-plus syntax, filters in its safe evaluator). Throws a
+ * DefinitionError naming `field` when the path is malformed — jsonpath-plus itself accepts almost
+ * any text silently, so the structure is checked here.
+ */
+export function compileJsonPath(path: string, field = 'path'): CompiledJsonPath {
+  const cached = compiledPaths.get(path);
+  if (cached) return cached;
+  const problem = jsonPathProblem(path);
+  if (problem) throw new DefinitionError(`${field}: ${JSON.stringify(path)} is not a valid JSONPath: ${problem}`);
+  const steps = JSONPath.toPathArray(path).slice(1);
+  const last = steps.at(-1) ?? '$';
+  const selectsElements = last === '*' || last.startsWith('?(') || last.startsWith('(') || last.includes(',') || /^-?\d*:-?\d*(:-?\d*)?$/.test(last);
+  const compiled: CompiledJsonPath = steps.every(isPlainStep)
+    ? plainPath(path, steps)
+    : {
+        path,
+        selectsElements,
+        all: (json) => query(path, json),
+        first: (json) => query(path, json)[0],
+      };
+  if (compiledPaths.size >= MAX_CACHED_PATHS) compiledPaths.clear();
+  compiledPaths.set(path, compiled);
+  return compiled;
 }
 
-export function resolveValue(spec: MappingValue, item: unknown, headers: Headers): unknown {
-  for (const s of Array.isArray(spec) ? spec : [spec]) {
-    const v = resolveOne(s, item, headers);
-    if (v !== undefined && v !== null && v !== '') return v;
+function query(path: string, json: unknown): unknown[] {
+  if (json === null || json === undefined) return [];
+  // ignoreEvalErrors: a filter reading a field an item lacks is false for that item, not an error.
+  const found = JSONPath({ path, json: json as object, wrap: true, eval: 'safe', ignoreEvalErrors: true }) as unknown;
+  return Array.isArray(found) ? found : [];
+}
+
+/**
+ * A step that is just a property name or index, walked directly with jsonpath-plus's semantics.
+ * A backtick escapes a name that would otherwise be an operator (`` $.`@_id `` for an XML attribute).
+ */
+function isPlainStep(step: string): boolean {
+  const name = step.startsWith('`') ? step.slice(1) : step;
+  if (name === '' || /[:,]/.test(name)) return false;
+  return step.startsWith('`') || (!['*', '..', '^', '~', '$'].includes(step) && !/^[?(@]/.test(step));
+}
+
+function plainPath(path: string, steps: string[]): CompiledJsonPath {
+  const names = steps.map((step) => (step.startsWith('`') ? step.slice(1) : step));
+  const first = (json: unknown): unknown => {
+    let value = json;
+    for (const step of names) {
+      // Own properties only, as jsonpath-plus does (so "constructor" or "__proto__" find nothing).
+      if (!value || !Object.hasOwn(value as object, step)) return undefined;
+      value = (value as Record<string, unknown>)[step];
+    }
+    return value;
+  };
+  return {
+    path,
+    selectsElements: false,
+    first,
+    all: (json) => {
+      const value = first(json);
+      return value === undefined ? [] : [value];
+    },
+  };
+}
+
+const TYPE_SELECTOR = /^@(null|boolean|number|string|integer|undefined|nonFinite|scalar|array|object|function|other)\(\)$/;
+
+function jsonPathProblem(path: unknown): string | undefined {
+  if (typeof path !== 'string' || !path.startsWith('$')) return 'it must start with "$"';
+  const open: string[] = [];
+  let quote: string | undefined;
+  for (const ch of path) {
+    if (quote) {
+      if (ch === quote) quote = undefined;
+    } else if ((ch === "'" || ch === '"') && open.length > 0) {
+      quote = ch;
+    } else if (ch === '[' || ch === '(') {
+      open.push(ch);
+    } else if (ch === ']' || ch === ')') {
+      const expected = ch === ']' ? '[' : '(';
+      if (open.pop() !== expected) return `"${ch}" without a matching "${expected}"`;
+    }
+  }
+  if (quote) return `unclosed ${quote}`;
+  if (open.length) return `unclosed "${open.at(-1)}"`;
+  if (path.endsWith('.')) return 'it ends with "."';
+  const steps = JSONPath.toPathArray(path);
+  if (steps[0] !== '$') return 'it must start with "$", "$." or "$["';
+  // jsonpath-plus itself leaves an empty step after a bracketed type selector: `$.a[@string()]`.
+  if (steps.some((s, i) => i > 0 && s === '' && !TYPE_SELECTOR.test(steps[i - 1]))) return 'it has an empty step';
+  for (const step of steps) {
+    if (step.startsWith('@') && !TYPE_SELECTOR.test(step)) {
+      return `${step}: a name starting with "@" is read as a type selector; escape it with a backtick: $.\`${step}`;
+    }
+    if (step.startsWith('?(') || step.startsWith('(')) {
+      const problem = expressionProblem(step.startsWith('?(') ? step.slice(2, -1) : step);
+      if (problem) return `${step}: ${problem}`;
+    }
   }
   return undefined;
 }
 
-function eventTypeOf(mapping: EventTypeMapping, item: unknown, headers: Headers): WebhookEventType {
-  const spec = typeof mapping === 'object' && !Array.isArray(mapping) ? mapping : { from: mapping };
-  const raw = resolveValue(spec.from, item, headers);
-  const mapped = raw === undefined ? undefined : spec.map?.[String(raw)] ?? String(raw);
-  const upper = mapped?.toUpperCase();
-  if (upper && (EVENT_TYPES as string[]).includes(upper)) return upper as WebhookEventType;
-  const fallback = spec.default?.toUpperCase();
-  return fallback && (EVENT_TYPES as string[]).includes(fallback) ? (fallback as WebhookEventType) : 'UNKNOWN';
+/**
+ * jsonpath-plus only parses a filter expression when it first evaluates it; parse it now with
+ * the same safe evaluator, after the same `@` substitutions it makes, so a typo fails at load.
+ */
+type ScriptClass = new (code: string) => unknown;
+const SafeScript = (JSONPath.prototype as unknown as { safeVm?: { Script?: ScriptClass } }).safeVm?.Script;
+
+function expressionProblem(code: string): string | undefined {
+  if (typeof SafeScript !== 'function') return undefined;
+  const script = code
+    .replaceAll('@parentProperty', '_$_parentProperty')
+    .replaceAll('@parent', '_$_parent')
+    .replaceAll('@property', '_$_property')
+    .replaceAll('@root', '_$_root')
+    .replaceAll(/@([.\s)[])/gu, '_$_v$1')
+    .replaceAll('@path', '_$_path');
+  try {
+    new SafeScript(script);
+    return undefined;
+  } catch (err) {
+    return (err as Error).message;
+  }
 }
 
-function dateOf(value: unknown, receivedAtMs: number): string {
-  if (typeof value === 'number' || (typeof value === 'string' && /^\d+$/.test(value))) {
-    const n = Number(value);
-    return new Date(n > 1e12 ? n : n * 1000).toISOString();
-  }
-  if (typeof value === 'string') {
-    const ms = Date.parse(value);
-    if (!Number.isNaN(ms)) return new Date(ms).toISOString();
-  }
-  return new Date(receivedAtMs).toISOString();
+// ---------------------------------------------------------------------------------------------
+// Mapping values
+
+interface CompiledValue {
+  /** The spec as written, for reasons: "$.data.id, $.id". */
+  readonly describe: string;
+  resolve(item: unknown, header: HeaderLookup): Scalar | undefined;
 }
 
-function describe(spec: MappingValue): string {
-  return (Array.isArray(spec) ? spec : [spec]).join(', ');
+const VALUE_FORMS = 'a JSONPath ("$…"), "header:<Name>" or "=<text>"';
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9a-z-]+$/;
+
+function isScalar(value: unknown): value is Scalar {
+  return (typeof value === 'string' && value !== '') || (typeof value === 'number' && Number.isFinite(value)) || typeof value === 'boolean';
+}
+
+function compileCandidate(spec: unknown, field: string): (item: unknown, header: HeaderLookup) => unknown {
+  if (typeof spec !== 'string' || spec === '') throw new DefinitionError(`${field}: must be ${VALUE_FORMS}`);
+  if (spec.startsWith('=')) {
+    const text = spec.slice(1);
+    if (!text) throw new DefinitionError(`${field}: "=" must be followed by the literal text`);
+    return () => text;
+  }
+  if (spec.startsWith('header:')) {
+    const name = spec.slice('header:'.length).trim().toLowerCase();
+    if (!HEADER_NAME.test(name)) throw new DefinitionError(`${field}: "${spec}" must name a header after "header:"`);
+    return (_item, header) => header(name);
+  }
+  if (spec.startsWith('$')) {
+    const path = compileJsonPath(spec, field);
+    return (item) => path.first(item);
+  }
+  throw new DefinitionError(`${field}: "${spec}" must be ${VALUE_FORMS}`);
+}
+
+function compileValue(spec: MappingValue | undefined, field: string): CompiledValue {
+  if (spec === undefined) throw new DefinitionError(`${field}: is required`);
+  if (Array.isArray(spec) && spec.length === 0) throw new DefinitionError(`${field}: an empty list yields nothing; give at least one value`);
+  const specs: unknown[] = Array.isArray(spec) ? spec : [spec];
+  const readers = specs.map((s, i) => compileCandidate(s, Array.isArray(spec) ? `${field}[${i}]` : field));
+  return {
+    describe: specs.join(', '),
+    resolve(item, header) {
+      for (const read of readers) {
+        const value = read(item, header);
+        if (isScalar(value)) return value;
+      }
+      return undefined;
+    },
+  };
+}
+
+function asEventType(value: unknown): WebhookEventType | undefined {
+  if (typeof value !== 'string') return undefined;
+  const upper = value.toUpperCase();
+  return (EVENT_TYPES as readonly string[]).includes(upper) ? (upper as WebhookEventType) : undefined;
+}
+
+function compileEventType(spec: EventTypeMapping): (item: unknown, header: HeaderLookup) => WebhookEventType {
+  const isObject = spec !== null && typeof spec === 'object' && !Array.isArray(spec);
+  const { from, map, default: fallbackSpec } = isObject ? spec : { from: spec, map: undefined, default: undefined };
+  const source = compileValue(from, isObject ? 'eventType.from' : 'eventType');
+  if (map !== undefined && (map === null || typeof map !== 'object' || Array.isArray(map))) throw new DefinitionError('eventType.map: must be an object of raw value → event type');
+  const exact = new Map<string, WebhookEventType>();
+  const folded = new Map<string, WebhookEventType>();
+  for (const [raw, target] of Object.entries(map ?? {})) {
+    const type = asEventType(target);
+    if (!type) throw new DefinitionError(`eventType.map.${raw}: ${JSON.stringify(target)} is not one of ${EVENT_TYPES.join(', ')}`);
+    exact.set(raw, type);
+    if (!folded.has(raw.toLowerCase())) folded.set(raw.toLowerCase(), type);
+  }
+  const fallback = fallbackSpec === undefined ? 'UNKNOWN' : asEventType(fallbackSpec);
+  if (!fallback) throw new DefinitionError(`eventType.default: ${JSON.stringify(fallbackSpec)} is not one of ${EVENT_TYPES.join(', ')}`);
+  return (item, header) => {
+    const raw = source.resolve(item, header);
+    if (raw === undefined) return fallback;
+    const key = String(raw);
+    return exact.get(key) ?? folded.get(key.toLowerCase()) ?? asEventType(key) ?? fallback;
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The mapping
+
+interface CompiledMapping {
+  items: CompiledJsonPath;
+  objectType: CompiledValue;
+  objectId: CompiledValue;
+  eventType: (item: unknown, header: HeaderLookup) => WebhookEventType;
+  date?: CompiledValue;
+}
+
+const compiledMappings = new WeakMap<object, CompiledMapping>();
+
+function compileMapping(mapping: WebhookEventsMapping): CompiledMapping {
+  if (mapping === null || typeof mapping !== 'object') throw new DefinitionError('the webhook events mapping must be an object');
+  const cached = compiledMappings.get(mapping);
+  if (cached) return cached;
+  if (mapping.eventType === undefined) throw new DefinitionError('eventType: is required');
+  const compiled: CompiledMapping = {
+    items: compileJsonPath(mapping.itemsPath ?? '$', 'itemsPath'),
+    objectType: compileValue(mapping.objectType, 'objectType'),
+    objectId: compileValue(mapping.objectId, 'objectId'),
+    eventType: compileEventType(mapping.eventType),
+    date: mapping.date === undefined ? undefined : compileValue(mapping.date, 'date'),
+  };
+  if (mapping.recordPath !== undefined) compileJsonPath(mapping.recordPath, 'recordPath');
+  compiledMappings.set(mapping, compiled);
+  return compiled;
+}
+
+/** Load-time check of a mapping's value forms, JSONPaths and event types (DefinitionError). */
+export function validateMapping(mapping: WebhookEventsMapping): void {
+  compileMapping(mapping);
 }
 
 export function mapWebhookBody(mapping: WebhookEventsMapping, body: unknown, headers: Headers, receivedAtMs: number): { events: MappedEvent[]; unmapped: Unmapped[] } {
-  let items: unknown[] = [body];
-  if (mapping.itemsPath && mapping.itemsPath !== '$') {
-    const found = body !== null && typeof body === 'object' ? (JSONPath({ path: mapping.itemsPath, json: body as object, wrap: true }) as unknown[]) : [];
-    // `$.events` selects the array itself, `$.events[*]` its elements: both work.
-    items = found.length === 1 && Array.isArray(found[0]) ? (found[0] as unknown[]) : found;
-  }
+  const m = compileMapping(mapping);
+  const header = headerLookup(headers);
   const events: MappedEvent[] = [];
   const unmapped: Unmapped[] = [];
-  if (items.length === 0) unmapped.push({ index: 0, reason: `no items at ${mapping.itemsPath}`, item: body });
+
+  const found = m.items.all(body);
+  if (found.length === 0) return { events, unmapped: [{ index: 0, reason: `no items at ${m.items.path}`, item: body }] };
+  // A path naming an array node iterates its elements; an empty array is an empty batch.
+  const items = m.items.selectsElements ? found : found.flatMap((node) => (Array.isArray(node) ? node : [node]));
+
   items.forEach((item, index) => {
-    const objectType = resolveValue(mapping.objectType, item, headers);
-    const objectId = resolveValue(mapping.objectId, item, headers);
-    if (objectType === undefined) return unmapped.push({ index, reason: `no objectType at ${describe(mapping.objectType)}`, item });
-    if (objectId === undefined || typeof objectId === 'object') return unmapped.push({ index, reason: `no objectId at ${describe(mapping.objectId)}`, item });
+    const objectType = m.objectType.resolve(item, header);
+    if (objectType === undefined) return void unmapped.push({ index, reason: `no objectType at ${m.objectType.describe}`, item });
+    const objectId = m.objectId.resolve(item, header);
+    if (objectId === undefined) return void unmapped.push({ index, reason: `no objectId at ${m.objectId.describe}`, item });
     events.push({
       objectType: String(objectType),
       objectId: String(objectId),
-      eventType: eventTypeOf(mapping.eventType, item, headers),
-      date: dateOf(mapping.date ? resolveValue(mapping.date, item, headers) : undefined, receivedAtMs),
+      eventType: m.eventType(item, header),
+      date: isoDate(m.date?.resolve(item, header), receivedAtMs),
       raw: item,
     });
   });
   return { events, unmapped };
 }
 
-/** Load-time check of a mapping's value forms and JSONPaths. */
-export function validateMapping(mapping: WebhookEventsMapping): void {
-  const specs: Array<[string, MappingValue | undefined]> = [
-    ['objectType', mapping.objectType],
-    ['objectId', mapping.objectId],
-    ['date', mapping.date],
-    ['eventType', typeof mapping.eventType === 'object' && !Array.isArray(mapping.eventType) ? mapping.eventType.from : mapping.eventType],
-  ];
-  for (const [field, spec] of specs) {
-    for (const s of spec === undefined ? [] : Array.isArray(spec) ? spec : [spec]) {
-      if (!s.startsWith('$') && !s.startsWith('header:') && !s.startsWith('=')) {
-        throw new DefinitionError(`webhook events.${field}: "${s}" must be a JSONPath ("$…"), "header:<Name>" or "=<literal>"`);
-      }
-      if (s.startsWith('$')) {
-        try {
-          JSONPath({ path: s, json: {}, wrap: true });
-        } catch (err) {
-          throw new DefinitionError(`webhook events.${field}: "${s}" is not a valid JSONPath: ${(err as Error).message}`);
-        }
+/** Case-insensitive header reads; the lower-cased index is built on first use. */
+function headerLookup(headers: Headers): HeaderLookup {
+  let index: Map<string, string> | undefined;
+  return (name) => {
+    if (!index) {
+      index = new Map();
+      for (const [key, value] of Object.entries(headers ?? {})) {
+        const first = Array.isArray(value) ? value[0] : value;
+        if (typeof first === 'string') index.set(key.toLowerCase(), first);
       }
     }
-  }
+    return index.get(name);
+  };
+}
+
+/** The mapped date as ISO 8601, or the receive time when there is none or it does not parse. */
+function isoDate(value: Scalar | undefined, receivedAtMs: number): string {
+  let ms = Number.NaN;
+  if (typeof value === 'number') ms = epochToMs(value);
+  else if (typeof value === 'string') ms = /^-?\d+(\.\d+)?$/.test(value.trim()) ? epochToMs(Number(value)) : Date.parse(value);
+  if (!Number.isFinite(ms) || Math.abs(ms) > MAX_DATE_MS) ms = receivedAtMs;
+  return new Date(ms).toISOString();
+}
+
+/** Epoch seconds below 1e11 (until the year 5138), else milliseconds (after March 1973). */
+function epochToMs(n: number): number {
+  return Math.abs(n) < 1e11 ? n * 1000 : n;
 }

@@ -1,45 +1,33 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
 import type { WebhookDefinition } from '../connectors/schema.js';
+import { DefinitionError } from '../errors.js';
 
 /**
  * Verifying a provider's signature over the exact raw body bytes, for the schemes a connector may
- * declare: generic HMAC (with optional prefix, signed-content template and timestamp tolerance),
- * GitHub, Stripe, Shopify, Standard Webhooks, or none. Comparisons are constant-time.
+ * declare (DESIGN.md "Webhook mapping values"): generic `hmac` (with optional prefix, signed-content
+ * template and timestamp tolerance), `github`, `stripe`, `shopify`, `standard-webhooks`, or `none`.
+ * Signatures are decoded to bytes and compared with `timingSafeEqual` after a length check.
+ *
+ * Timestamps (`timestampHeader`, Stripe's `t=`) are checked against the `nowMs` the caller passes
+ * (the gateway's clock). `toleranceSeconds: 0` turns the check off. The one exception is
+ * `standard-webhooks`: the `standardwebhooks` package checks its own 5-minute tolerance against the
+ * real clock (`Date.now()`), so `nowMs` and `toleranceSeconds` do not apply to that scheme.
  */
+
 /** A connector's `events.webhook.signature` (its `secret` template is rendered by the caller). */
 export type SignatureConfig = NonNullable<WebhookDefinition['signature']>;
+/** `url` is the full URL as the provider saw it; header names are lower-case (as node gives them). */
 export type SignedRequest = { method: string; url: string; headers: Record<string, string | string[] | undefined>; rawBody: Buffer };
 export type VerifyResult = { ok: true } | { ok: false; reason: string };
+
+type Encoding = 'hex' | 'base64';
 
 const OK: VerifyResult = { ok: true };
 const fail = (reason: string): VerifyResult => ({ ok: false, reason });
 
-function header(req: SignedRequest, name: string): string | undefined {
-  const v = req.headers[name.toLowerCase()];
-  return Array.isArray(v) ? v[0] : v;
-}
-
-function safeEqual(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
-}
-
-function hmac(algorithm: string, secret: string, content: Buffer | string, encoding: 'hex' | 'base64'): string {
-  return createHmac(algorithm, secret).update(content).digest(encoding);
-}
-
-/** Seconds or milliseconds since the epoch, as providers send either. */
-function timestampMs(value: string): number {
-  const n = Number(value);
-  return n > 1e12 ? n : n * 1000;
-}
-
-function withinTolerance(ts: string, toleranceSeconds: number, nowMs: number): boolean {
-  const t = timestampMs(ts);
-  return Number.isFinite(t) && Math.abs(nowMs - t) <= toleranceSeconds * 1000;
-}
+const STRIPE_DEFAULT_TOLERANCE_SECONDS = 300;
+const PLACEHOLDER = /\{(body|timestamp|method|url)\}/g;
 
 export function verifySignature(cfg: SignatureConfig, secret: string | undefined, req: SignedRequest, nowMs: number): VerifyResult {
   if (cfg.scheme === 'none') return OK;
@@ -47,68 +35,176 @@ export function verifySignature(cfg: SignatureConfig, secret: string | undefined
   switch (cfg.scheme) {
     case 'hmac':
       return verifyHmac(cfg, secret, req, nowMs);
-    case 'github': {
-      const sig = header(req, 'x-hub-signature-256');
-      if (!sig) return fail('missing header X-Hub-Signature-256');
-      return safeEqual(sig, `sha256=${hmac('sha256', secret, req.rawBody, 'hex')}`) ? OK : fail('signature mismatch');
-    }
-    case 'shopify': {
-      const sig = header(req, 'x-shopify-hmac-sha256');
-      if (!sig) return fail('missing header X-Shopify-Hmac-Sha256');
-      return safeEqual(sig, hmac('sha256', secret, req.rawBody, 'base64')) ? OK : fail('signature mismatch');
-    }
+    case 'github':
+      return verifyBodyHmac(req, secret, 'X-Hub-Signature-256', 'hex', 'sha256=');
+    case 'shopify':
+      return verifyBodyHmac(req, secret, 'X-Shopify-Hmac-Sha256', 'base64');
     case 'stripe':
       return verifyStripe(cfg, secret, req, nowMs);
-    case 'standard-webhooks': {
-      const headers = Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k.toLowerCase(), Array.isArray(v) ? v[0] : v ?? '']));
-      if (!headers['webhook-signature']) return fail('missing header webhook-signature');
-      try {
-        // The package checks its own timestamp tolerance (5 minutes) against the real clock.
-        new Webhook(secret).verify(req.rawBody.toString('utf8'), headers);
-        return OK;
-      } catch (err) {
-        return fail(`standard webhooks: ${(err as Error).message}`);
-      }
-    }
+    case 'standard-webhooks':
+      return verifyStandardWebhooks(secret, req);
     default:
-      return fail(`unknown signature scheme ${String(cfg.scheme)}`);
+      return fail(`unknown signature scheme "${String((cfg as { scheme: unknown }).scheme)}"`);
   }
 }
 
+/**
+ * Load-time check of a signature config, for what the JSON Schema cannot say; throws a
+ * DefinitionError naming the problem. `verifySignature` refuses a request the same way at run time.
+ */
+export function validateSignatureConfig(cfg: SignatureConfig): void {
+  const problem = configProblem(cfg);
+  if (problem) throw new DefinitionError(problem);
+}
+
+function configProblem(cfg: SignatureConfig): string | undefined {
+  if (cfg.scheme !== 'hmac') return undefined;
+  if (!cfg.header) return 'the hmac scheme needs "header", the name of the signature header';
+  const unknown = cfg.signedContent?.match(/\{[^}]*\}/g)?.find((p) => !['{body}', '{timestamp}', '{method}', '{url}'].includes(p));
+  if (unknown) return `signedContent uses ${unknown}; the placeholders are {body}, {timestamp}, {method} and {url}`;
+  if (!cfg.timestampHeader && cfg.signedContent?.includes('{timestamp}')) return 'signedContent uses {timestamp} but no timestampHeader is set';
+  if (!cfg.timestampHeader && cfg.toleranceSeconds) return 'toleranceSeconds needs timestampHeader, the header that carries the timestamp';
+  return undefined;
+}
+
+/** Generic HMAC: the signed content is the body, or `signedContent` with its placeholders filled. */
 function verifyHmac(cfg: SignatureConfig, secret: string, req: SignedRequest, nowMs: number): VerifyResult {
-  const name = cfg.header ?? 'x-signature';
-  let sig = header(req, name);
-  if (!sig) return fail(`missing header ${name}`);
+  const problem = configProblem(cfg);
+  if (problem) return fail(`signature config: ${problem}`);
+  const headerName = cfg.header!;
+  let signature = header(req, headerName);
+  if (!signature) return fail(`missing header ${headerName}`);
   if (cfg.prefix) {
-    if (!sig.startsWith(cfg.prefix)) return fail(`signature does not start with "${cfg.prefix}"`);
-    sig = sig.slice(cfg.prefix.length);
+    if (!signature.startsWith(cfg.prefix)) return fail(`header ${headerName} does not start with "${cfg.prefix}"`);
+    signature = signature.slice(cfg.prefix.length);
   }
-  let content: Buffer | string = req.rawBody;
+
   let timestamp: string | undefined;
-  if (cfg.timestampHeader) {
+  const usesTimestamp = Boolean(cfg.toleranceSeconds) || Boolean(cfg.signedContent?.includes('{timestamp}'));
+  if (cfg.timestampHeader && usesTimestamp) {
     timestamp = header(req, cfg.timestampHeader);
     if (!timestamp) return fail(`missing header ${cfg.timestampHeader}`);
-    if (cfg.toleranceSeconds !== undefined && !withinTolerance(timestamp, cfg.toleranceSeconds, nowMs)) return fail('timestamp outside tolerance');
+    if (cfg.toleranceSeconds) {
+      const at = timestampMs(timestamp);
+      if (at === undefined) return fail(`header ${cfg.timestampHeader} is not a timestamp`);
+      if (Math.abs(nowMs - at) > cfg.toleranceSeconds * 1000) return fail('timestamp outside tolerance');
+    }
   }
-  if (cfg.signedContent) {
-    const body = req.rawBody.toString('utf8');
-    content = cfg.signedContent.replace(/\{(body|timestamp|method|url)\}/g, (_m, k: string) =>
-      k === 'body' ? body : k === 'timestamp' ? timestamp ?? '' : k === 'method' ? req.method.toUpperCase() : req.url,
-    );
-  }
-  const expected = hmac(cfg.algorithm ?? 'sha256', secret, content, cfg.encoding ?? 'hex');
-  const matches = cfg.encoding === 'base64' ? safeEqual(sig, expected) : safeEqual(sig.toLowerCase(), expected);
-  return matches ? OK : fail('signature mismatch');
+
+  const content = cfg.signedContent ? fillSignedContent(cfg.signedContent, req, timestamp ?? '') : req.rawBody;
+  const expected = createHmac(cfg.algorithm ?? 'sha256', secret).update(content).digest();
+  return signatureMatches(signature, expected, cfg.encoding ?? 'hex') ? OK : fail('signature mismatch');
 }
 
+/** GitHub and Shopify: an HMAC-SHA256 of the body alone, in a fixed header. */
+function verifyBodyHmac(req: SignedRequest, secret: string, headerName: string, encoding: Encoding, prefix = ''): VerifyResult {
+  const signature = header(req, headerName);
+  if (!signature) return fail(`missing header ${headerName}`);
+  if (!signature.startsWith(prefix)) return fail(`header ${headerName} does not start with "${prefix}"`);
+  const expected = createHmac('sha256', secret).update(req.rawBody).digest();
+  return signatureMatches(signature.slice(prefix.length), expected, encoding) ? OK : fail('signature mismatch');
+}
+
+/** `Stripe-Signature: t=<seconds>,v1=<hex>[,v1=<hex>…]` over `${t}.${body}`; any v1 may match. */
 function verifyStripe(cfg: SignatureConfig, secret: string, req: SignedRequest, nowMs: number): VerifyResult {
-  const sig = header(req, 'stripe-signature');
-  if (!sig) return fail('missing header Stripe-Signature');
-  const parts = sig.split(',').map((p) => p.trim().split('='));
-  const t = parts.find(([k]) => k === 't')?.[1];
-  const v1 = parts.filter(([k]) => k === 'v1').map(([, v]) => v);
-  if (!t || v1.length === 0) return fail('malformed Stripe-Signature header');
-  if (!withinTolerance(t, cfg.toleranceSeconds ?? 300, nowMs)) return fail('timestamp outside tolerance');
-  const expected = hmac('sha256', secret, `${t}.${req.rawBody.toString('utf8')}`, 'hex');
-  return v1.some((v) => safeEqual(v, expected)) ? OK : fail('signature mismatch');
+  const value = header(req, 'stripe-signature');
+  if (!value) return fail('missing header Stripe-Signature');
+  let t: string | undefined;
+  const v1: string[] = [];
+  for (const part of value.split(',')) {
+    const eq = part.indexOf('=');
+    const key = part.slice(0, eq).trim();
+    if (key === 't') t = part.slice(eq + 1).trim();
+    else if (key === 'v1') v1.push(part.slice(eq + 1).trim());
+  }
+  if (!t || !/^\d+$/.test(t) || v1.length === 0) return fail('malformed Stripe-Signature header: expected t=<seconds>,v1=<signature>');
+  const tolerance = cfg.toleranceSeconds ?? STRIPE_DEFAULT_TOLERANCE_SECONDS;
+  if (tolerance && Math.abs(nowMs - Number(t) * 1000) > tolerance * 1000) return fail('timestamp outside tolerance');
+  const expected = createHmac('sha256', secret).update(`${t}.`).update(req.rawBody).digest();
+  // Every candidate is compared, so the time taken does not reveal which one matched.
+  const matched = v1.map((candidate) => signatureMatches(candidate, expected, 'hex'));
+  return matched.includes(true) ? OK : fail('signature mismatch');
+}
+
+/** Standard Webhooks (`webhook-id`, `webhook-timestamp`, `webhook-signature`), via the package. */
+function verifyStandardWebhooks(secret: string, req: SignedRequest): VerifyResult {
+  const headers: Record<string, string> = {};
+  for (const name of ['webhook-id', 'webhook-timestamp', 'webhook-signature']) {
+    const value = header(req, name);
+    if (!value) return fail(`missing header ${name}`);
+    headers[name] = value;
+  }
+  let webhook: Webhook;
+  try {
+    webhook = new Webhook(secret);
+  } catch (err) {
+    return fail(`the standard-webhooks secret is not a valid whsec_ key: ${(err as Error).message}`);
+  }
+  try {
+    // jsonParse: false — the package would otherwise parse the body, which may be XML or a form.
+    webhook.verify(req.rawBody, headers, { jsonParse: false });
+    return OK;
+  } catch (err) {
+    return fail(standardWebhooksReason((err as Error).message));
+  }
+}
+
+/** The package's messages, mapped to the reasons the other schemes give. */
+function standardWebhooksReason(message: string): string {
+  if (/timestamp too (old|new)/i.test(message)) return 'timestamp outside tolerance';
+  if (/no matching signature/i.test(message)) return 'signature mismatch';
+  if (/invalid signature headers/i.test(message)) return 'header webhook-timestamp is not a timestamp';
+  return `standard webhooks: ${message}`;
+}
+
+/** Builds the signed bytes from the template; the body goes in as its exact raw bytes. */
+function fillSignedContent(template: string, req: SignedRequest, timestamp: string): Buffer {
+  const parts: Buffer[] = [];
+  let last = 0;
+  for (const match of template.matchAll(PLACEHOLDER)) {
+    parts.push(Buffer.from(template.slice(last, match.index), 'utf8'));
+    const name = match[1];
+    if (name === 'body') parts.push(req.rawBody);
+    else parts.push(Buffer.from(name === 'timestamp' ? timestamp : name === 'method' ? req.method.toUpperCase() : req.url, 'utf8'));
+    last = match.index! + match[0].length;
+  }
+  parts.push(Buffer.from(template.slice(last), 'utf8'));
+  return Buffer.concat(parts);
+}
+
+/** Decodes the given signature strictly and compares it with the expected digest in constant time. */
+function signatureMatches(given: string, expected: Buffer, encoding: Encoding): boolean {
+  const text = given.trim();
+  const valid = encoding === 'hex' ? /^(?:[0-9a-fA-F]{2})+$/.test(text) : /^[A-Za-z0-9+/_-]+={0,2}$/.test(text);
+  if (!valid) return false;
+  const bytes = Buffer.from(text, encoding); // base64 decoding also accepts the URL-safe alphabet
+  return bytes.length === expected.length && timingSafeEqual(bytes, expected);
+}
+
+/** A header by name, case-insensitively (names normally arrive lower-cased); the first of repeated ones. */
+function header(req: SignedRequest, name: string): string | undefined {
+  const lower = name.toLowerCase();
+  let value = req.headers[lower];
+  if (value === undefined) {
+    const key = Object.keys(req.headers).find((k) => k.toLowerCase() === lower);
+    value = key === undefined ? undefined : req.headers[key];
+  }
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/**
+ * A timestamp header as epoch ms. Numbers are epoch seconds (Stripe, Slack) or milliseconds
+ * (HubSpot), told apart by size: below 1e11 is seconds (until the year 5138), above is ms (after
+ * March 1973). Anything else is read as an ISO 8601 date (Zendesk).
+ */
+function timestampMs(value: string): number | undefined {
+  const text = value.trim();
+  let ms: number;
+  if (/^\d+(\.\d+)?$/.test(text)) {
+    const n = Number(text);
+    ms = n < 1e11 ? n * 1000 : n;
+  } else {
+    ms = Date.parse(text);
+  }
+  return Number.isFinite(ms) ? ms : undefined;
 }

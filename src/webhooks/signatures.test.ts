@@ -1,0 +1,243 @@
+import { createHmac } from 'node:crypto';
+import { expect } from 'chai';
+import { Webhook } from 'standardwebhooks';
+import { DefinitionError } from '../errors.js';
+import { validateSignatureConfig, verifySignature, type SignatureConfig, type VerifyResult } from './signatures.js';
+
+// Signatures are computed here independently, with node:crypto and the standardwebhooks package.
+const SECRET = 'shhh-secret';
+const NOW = Date.parse('2026-11-24T10:00:00Z');
+const NOW_S = String(NOW / 1000);
+const URL = 'https://gw.example.com/hooks/abc';
+const body = Buffer.from('{"id":42,"action":"updated"}');
+
+const hmac = (alg: string, content: string | Buffer, enc: 'hex' | 'base64', key = SECRET) => createHmac(alg, key).update(content).digest(enc);
+const req = (headers: Record<string, string | string[]>, raw = body, method = 'POST') => ({ method, url: URL, headers, rawBody: raw });
+const reasonOf = (r: VerifyResult) => (r.ok ? 'ok' : r.reason);
+
+const stripeHeader = (t: string, key = SECRET, raw: Buffer = body) => `t=${t},v1=${hmac('sha256', Buffer.concat([Buffer.from(`${t}.`), raw]), 'hex', key)}`;
+
+const SWH_SECRET = `whsec_${Buffer.from('standard-secret-bytes-32-long!!!').toString('base64')}`;
+const swh = new Webhook(SWH_SECRET);
+/** Standard Webhooks headers signed now: the package checks its tolerance against the real clock. */
+const swhHeaders = (raw: Buffer = body, at = new Date()) => ({
+  'webhook-id': 'msg_1',
+  'webhook-timestamp': String(Math.floor(at.getTime() / 1000)),
+  'webhook-signature': swh.sign('msg_1', at, raw),
+});
+
+const zendesk: SignatureConfig = {
+  scheme: 'hmac', header: 'X-Zendesk-Webhook-Signature', encoding: 'base64',
+  signedContent: '{timestamp}{body}', timestampHeader: 'X-Zendesk-Webhook-Signature-Timestamp',
+};
+const hubspot: SignatureConfig = {
+  scheme: 'hmac', header: 'X-HubSpot-Signature-v3', encoding: 'base64',
+  signedContent: '{method}{url}{body}{timestamp}', timestampHeader: 'X-HubSpot-Request-Timestamp', toleranceSeconds: 300,
+};
+const hubspotHeaders = (ts: string, key = SECRET) => ({
+  'x-hubspot-signature-v3': hmac('sha256', `POST${URL}${body}${ts}`, 'base64', key),
+  'x-hubspot-request-timestamp': ts,
+});
+
+describe('webhook signatures', () => {
+  const schemes: Array<{ name: string; cfg: SignatureConfig; secret?: string; good: () => Record<string, string>; bad: () => Record<string, string> }> = [
+    {
+      name: 'hmac (sha256 hex, the defaults)', cfg: { scheme: 'hmac', header: 'X-Signature' },
+      good: () => ({ 'x-signature': hmac('sha256', body, 'hex') }),
+      bad: () => ({ 'x-signature': hmac('sha256', body, 'hex', 'wrong') }),
+    },
+    {
+      name: 'hmac sha1 base64 with a prefix', cfg: { scheme: 'hmac', algorithm: 'sha1', header: 'X-Sig', encoding: 'base64', prefix: 'sha1=' },
+      good: () => ({ 'x-sig': `sha1=${hmac('sha1', body, 'base64')}` }),
+      bad: () => ({ 'x-sig': `sha1=${hmac('sha256', body, 'base64')}` }),
+    },
+    {
+      name: 'hmac Zendesk {timestamp}{body}', cfg: zendesk,
+      good: () => ({ 'x-zendesk-webhook-signature': hmac('sha256', `2026-11-24T10:00:00Z${body}`, 'base64'), 'x-zendesk-webhook-signature-timestamp': '2026-11-24T10:00:00Z' }),
+      bad: () => ({ 'x-zendesk-webhook-signature': hmac('sha256', `2026-11-24T10:00:01Z${body}`, 'base64'), 'x-zendesk-webhook-signature-timestamp': '2026-11-24T10:00:00Z' }),
+    },
+    { name: 'hmac HubSpot v3 {method}{url}{body}{timestamp}', cfg: hubspot, good: () => hubspotHeaders(String(NOW)), bad: () => hubspotHeaders(String(NOW), 'wrong') },
+    {
+      name: 'github', cfg: { scheme: 'github' },
+      good: () => ({ 'x-hub-signature-256': `sha256=${hmac('sha256', body, 'hex')}` }),
+      bad: () => ({ 'x-hub-signature-256': `sha256=${hmac('sha256', body, 'hex', 'wrong')}` }),
+    },
+    {
+      name: 'shopify', cfg: { scheme: 'shopify' },
+      good: () => ({ 'x-shopify-hmac-sha256': hmac('sha256', body, 'base64') }),
+      bad: () => ({ 'x-shopify-hmac-sha256': hmac('sha256', body, 'base64', 'wrong') }),
+    },
+    {
+      name: 'stripe', cfg: { scheme: 'stripe' },
+      good: () => ({ 'stripe-signature': stripeHeader(NOW_S) }),
+      bad: () => ({ 'stripe-signature': stripeHeader(NOW_S, 'wrong') }),
+    },
+    {
+      name: 'standard-webhooks', cfg: { scheme: 'standard-webhooks' }, secret: SWH_SECRET,
+      good: () => swhHeaders(),
+      bad: () => ({ ...swhHeaders(), 'webhook-signature': new Webhook(`whsec_${Buffer.from('another-secret').toString('base64')}`).sign('msg_1', new Date(), body) }),
+    },
+  ];
+
+  for (const s of schemes) {
+    it(`${s.name}: accepts a correct signature; refuses a wrong one, a changed body and a missing header`, () => {
+      const secret = s.secret ?? SECRET;
+      expect(verifySignature(s.cfg, secret, req(s.good()), NOW)).to.deep.equal({ ok: true });
+      expect(verifySignature(s.cfg, secret, req(s.bad()), NOW)).to.deep.equal({ ok: false, reason: 'signature mismatch' });
+      expect(reasonOf(verifySignature(s.cfg, secret, req(s.good(), Buffer.from('{"id":43,"action":"updated"}')), NOW))).to.equal('signature mismatch');
+      expect(reasonOf(verifySignature(s.cfg, secret, req({}), NOW))).to.match(/^missing header /);
+      expect(verifySignature(s.cfg, undefined, req(s.good()), NOW)).to.deep.equal({ ok: false, reason: 'no secret configured' });
+    });
+  }
+
+  it('names the missing header as the connector spells it', () => {
+    expect(reasonOf(verifySignature({ scheme: 'hmac', header: 'X-Signature' }, SECRET, req({}), NOW))).to.equal('missing header X-Signature');
+    expect(reasonOf(verifySignature({ scheme: 'github' }, SECRET, req({}), NOW))).to.equal('missing header X-Hub-Signature-256');
+    expect(reasonOf(verifySignature({ scheme: 'stripe' }, SECRET, req({}), NOW))).to.equal('missing header Stripe-Signature');
+    expect(reasonOf(verifySignature({ scheme: 'standard-webhooks' }, SWH_SECRET, req({ 'webhook-id': 'm', 'webhook-timestamp': NOW_S }), NOW))).to.equal('missing header webhook-signature');
+  });
+
+  it('none accepts anything, with or without a secret', () => {
+    expect(verifySignature({ scheme: 'none' }, undefined, req({}), NOW)).to.deep.equal({ ok: true });
+    expect(verifySignature({ scheme: 'none' }, SECRET, req({ 'x-signature': 'junk' }), NOW)).to.deep.equal({ ok: true });
+  });
+
+  it('refuses an unknown scheme', () => {
+    expect(reasonOf(verifySignature({ scheme: 'rot13' } as unknown as SignatureConfig, SECRET, req({}), NOW))).to.equal('unknown signature scheme "rot13"');
+  });
+
+  describe('hmac', () => {
+    const cfg: SignatureConfig = { scheme: 'hmac', header: 'X-Signature', prefix: 'sha256=' };
+
+    it('requires the prefix and accepts upper-case hex', () => {
+      const sig = hmac('sha256', body, 'hex');
+      expect(verifySignature(cfg, SECRET, req({ 'x-signature': `sha256=${sig.toUpperCase()}` }), NOW)).to.deep.equal({ ok: true });
+      expect(reasonOf(verifySignature(cfg, SECRET, req({ 'x-signature': sig }), NOW))).to.equal('header X-Signature does not start with "sha256="');
+    });
+
+    it('refuses signatures that are not valid hex / base64 or have the wrong length', () => {
+      const hex: SignatureConfig = { scheme: 'hmac', header: 'X-Signature' };
+      const b64: SignatureConfig = { ...hex, encoding: 'base64' };
+      for (const sig of ['zz', hmac('sha256', body, 'hex').slice(0, 62), `${hmac('sha256', body, 'hex')}00`, hmac('sha256', body, 'base64')]) {
+        expect(reasonOf(verifySignature(hex, SECRET, req({ 'x-signature': sig }), NOW)), sig).to.equal('signature mismatch');
+      }
+      for (const sig of ['!!!!', hmac('sha256', body, 'hex'), hmac('sha1', body, 'base64')]) {
+        expect(reasonOf(verifySignature(b64, SECRET, req({ 'x-signature': sig }), NOW)), sig).to.equal('signature mismatch');
+      }
+    });
+
+    it('finds headers whatever their case and takes the first of repeated ones', () => {
+      const cfg2: SignatureConfig = { scheme: 'hmac', header: 'X-Signature' };
+      const sig = hmac('sha256', body, 'hex');
+      expect(verifySignature(cfg2, SECRET, req({ 'X-SIGNATURE': sig }), NOW)).to.deep.equal({ ok: true });
+      expect(verifySignature(cfg2, SECRET, req({ 'x-signature': [sig, 'other'] }), NOW)).to.deep.equal({ ok: true });
+    });
+
+    it('signs the exact raw bytes, also when they are not valid UTF-8', () => {
+      const raw = Buffer.from([0x7b, 0xff, 0xfe, 0x7d]);
+      const plain: SignatureConfig = { scheme: 'hmac', header: 'X-Signature' };
+      expect(verifySignature(plain, SECRET, req({ 'x-signature': hmac('sha256', raw, 'hex') }, raw), NOW)).to.deep.equal({ ok: true });
+      const templated: SignatureConfig = { ...zendesk, encoding: 'hex' };
+      const signed = Buffer.concat([Buffer.from('2026-11-24T10:00:00Z'), raw]);
+      const headers = { 'x-zendesk-webhook-signature': hmac('sha256', signed, 'hex'), 'x-zendesk-webhook-signature-timestamp': '2026-11-24T10:00:00Z' };
+      expect(verifySignature(templated, SECRET, req(headers, raw), NOW)).to.deep.equal({ ok: true });
+    });
+
+    it('Zendesk: an ISO timestamp is checked against toleranceSeconds when set', () => {
+      const ts = '2026-11-24T09:50:00Z'; // ten minutes before NOW
+      const headers = { 'x-zendesk-webhook-signature': hmac('sha256', `${ts}${body}`, 'base64'), 'x-zendesk-webhook-signature-timestamp': ts };
+      expect(verifySignature(zendesk, SECRET, req(headers), NOW)).to.deep.equal({ ok: true });
+      expect(reasonOf(verifySignature({ ...zendesk, toleranceSeconds: 300 }, SECRET, req(headers), NOW))).to.equal('timestamp outside tolerance');
+      expect(verifySignature({ ...zendesk, toleranceSeconds: 900 }, SECRET, req(headers), NOW)).to.deep.equal({ ok: true });
+      const noTimestamp = { 'x-zendesk-webhook-signature': headers['x-zendesk-webhook-signature'] };
+      expect(reasonOf(verifySignature(zendesk, SECRET, req(noTimestamp), NOW))).to.equal('missing header X-Zendesk-Webhook-Signature-Timestamp');
+    });
+
+    it('HubSpot v3: timestamps in ms or s, refused outside the tolerance either way', () => {
+      expect(verifySignature(hubspot, SECRET, req(hubspotHeaders(String(NOW - 299_000))), NOW)).to.deep.equal({ ok: true });
+      expect(verifySignature(hubspot, SECRET, req(hubspotHeaders(NOW_S)), NOW)).to.deep.equal({ ok: true });
+      expect(reasonOf(verifySignature(hubspot, SECRET, req(hubspotHeaders(String(NOW - 301_000))), NOW))).to.equal('timestamp outside tolerance');
+      expect(reasonOf(verifySignature(hubspot, SECRET, req(hubspotHeaders(String(NOW / 1000 - 301))), NOW))).to.equal('timestamp outside tolerance');
+      expect(reasonOf(verifySignature(hubspot, SECRET, req(hubspotHeaders(String(NOW + 301_000))), NOW))).to.equal('timestamp outside tolerance');
+      expect(reasonOf(verifySignature(hubspot, SECRET, req(hubspotHeaders('yesterday')), NOW))).to.equal('header X-HubSpot-Request-Timestamp is not a timestamp');
+    });
+
+    it('HubSpot v3: the method and URL are part of what is signed', () => {
+      const headers = hubspotHeaders(String(NOW));
+      expect(verifySignature(hubspot, SECRET, { ...req(headers), method: 'post' }, NOW)).to.deep.equal({ ok: true });
+      expect(reasonOf(verifySignature(hubspot, SECRET, { ...req(headers), method: 'PUT' }, NOW))).to.equal('signature mismatch');
+      expect(reasonOf(verifySignature(hubspot, SECRET, { ...req(headers), url: `${URL}x` }, NOW))).to.equal('signature mismatch');
+    });
+
+    it('refuses a config it cannot apply, at load and at run time', () => {
+      const bad: Array<[SignatureConfig, RegExp]> = [
+        [{ scheme: 'hmac' }, /needs "header"/],
+        [{ scheme: 'hmac', header: 'X-S', signedContent: '{ts}.{body}', timestampHeader: 'X-T' }, /uses \{ts\}/],
+        [{ scheme: 'hmac', header: 'X-S', signedContent: '{timestamp}{body}' }, /no timestampHeader/],
+        [{ scheme: 'hmac', header: 'X-S', toleranceSeconds: 300 }, /toleranceSeconds needs timestampHeader/],
+      ];
+      for (const [cfg2, message] of bad) {
+        expect(() => validateSignatureConfig(cfg2)).to.throw(DefinitionError, message);
+        expect(reasonOf(verifySignature(cfg2, SECRET, req({ 'x-s': 'aa' }), NOW))).to.match(message);
+      }
+      for (const good of [zendesk, hubspot, { scheme: 'stripe' }, { scheme: 'hmac', header: 'X-S' }] as SignatureConfig[]) {
+        expect(() => validateSignatureConfig(good)).not.to.throw();
+      }
+    });
+  });
+
+  describe('stripe', () => {
+    it('refuses a timestamp older than the tolerance (default 300 s), and one too far ahead', () => {
+      const old = String(NOW / 1000 - 301);
+      expect(verifySignature({ scheme: 'stripe' }, SECRET, req({ 'stripe-signature': stripeHeader(old) }), NOW)).to.deep.equal({ ok: false, reason: 'timestamp outside tolerance' });
+      expect(verifySignature({ scheme: 'stripe', toleranceSeconds: 600 }, SECRET, req({ 'stripe-signature': stripeHeader(old) }), NOW)).to.deep.equal({ ok: true });
+      expect(reasonOf(verifySignature({ scheme: 'stripe' }, SECRET, req({ 'stripe-signature': stripeHeader(String(NOW / 1000 + 301)) }), NOW))).to.equal('timestamp outside tolerance');
+      expect(verifySignature({ scheme: 'stripe', toleranceSeconds: 0 }, SECRET, req({ 'stripe-signature': stripeHeader('1000000000') }), NOW)).to.deep.equal({ ok: true });
+    });
+
+    it('accepts when any v1 signature matches (secret rotation) and ignores v0', () => {
+      const good = stripeHeader(NOW_S).split(',')[1];
+      const header = `t=${NOW_S},v0=${'ab'.repeat(32)},v1=${'cd'.repeat(32)},v1=deadbeef, ${good}`;
+      expect(verifySignature({ scheme: 'stripe' }, SECRET, req({ 'stripe-signature': header }), NOW)).to.deep.equal({ ok: true });
+      expect(reasonOf(verifySignature({ scheme: 'stripe' }, SECRET, req({ 'stripe-signature': `t=${NOW_S},v0=${good.slice(3)}` }), NOW))).to.match(/^malformed Stripe-Signature/);
+    });
+
+    it('refuses a malformed header', () => {
+      for (const header of ['v1=abc', `t=${NOW_S}`, `t=soon,v1=${'ab'.repeat(32)}`, 'garbage']) {
+        expect(reasonOf(verifySignature({ scheme: 'stripe' }, SECRET, req({ 'stripe-signature': header }), NOW)), header).to.match(/^malformed Stripe-Signature header/);
+      }
+    });
+  });
+
+  describe('github and shopify', () => {
+    it('github: requires "sha256=" and hex; shopify: requires base64', () => {
+      expect(reasonOf(verifySignature({ scheme: 'github' }, SECRET, req({ 'x-hub-signature-256': hmac('sha256', body, 'hex') }), NOW))).to.equal('header X-Hub-Signature-256 does not start with "sha256="');
+      expect(reasonOf(verifySignature({ scheme: 'github' }, SECRET, req({ 'x-hub-signature-256': `sha256=${hmac('sha256', body, 'base64')}` }), NOW))).to.equal('signature mismatch');
+      expect(reasonOf(verifySignature({ scheme: 'shopify' }, SECRET, req({ 'x-shopify-hmac-sha256': hmac('sha256', body, 'hex') }), NOW))).to.equal('signature mismatch');
+    });
+  });
+
+  describe('standard-webhooks', () => {
+    it('refuses a message older than the package tolerance (5 minutes, real clock)', () => {
+      const headers = swhHeaders(body, new Date(Date.now() - 10 * 60_000));
+      expect(verifySignature({ scheme: 'standard-webhooks' }, SWH_SECRET, req(headers), NOW)).to.deep.equal({ ok: false, reason: 'timestamp outside tolerance' });
+    });
+
+    it('verifies bodies that are not JSON', () => {
+      const form = Buffer.from('a=1&b=2');
+      expect(verifySignature({ scheme: 'standard-webhooks' }, SWH_SECRET, req(swhHeaders(form), form), NOW)).to.deep.equal({ ok: true });
+    });
+
+    it('accepts any of several v1 signatures and maps the package errors to reasons', () => {
+      const headers = swhHeaders();
+      const several = { ...headers, 'webhook-signature': `v1,AAAA ${headers['webhook-signature']}` };
+      expect(verifySignature({ scheme: 'standard-webhooks' }, SWH_SECRET, req(several), NOW)).to.deep.equal({ ok: true });
+      expect(reasonOf(verifySignature({ scheme: 'standard-webhooks' }, SWH_SECRET, req({ ...headers, 'webhook-timestamp': 'noon' }), NOW))).to.equal('header webhook-timestamp is not a timestamp');
+      expect(reasonOf(verifySignature({ scheme: 'standard-webhooks' }, SWH_SECRET, req({ ...headers, 'webhook-id': 'msg_2' }), NOW))).to.equal('signature mismatch');
+    });
+
+    it('refuses when the secret is not a usable whsec_ key', () => {
+      expect(reasonOf(verifySignature({ scheme: 'standard-webhooks' }, 'whsec_', req(swhHeaders()), NOW))).to.match(/^the standard-webhooks secret is not a valid whsec_ key/);
+    });
+  });
+});
