@@ -3,6 +3,7 @@ import * as core from './001_core.js';
 import * as schedules from './002_schedules.js';
 import * as requests from './003_requests.js';
 import * as webhooks from './004_webhooks.js';
+import * as deliveryProgress from './005_delivery_progress.js';
 
 /**
  * Every migration, in order. Listed here rather than read from the folder so the same list works
@@ -13,4 +14,5 @@ export const migrations: Array<{ name: string; up: (k: Knex) => Promise<void>; d
   { name: '002_schedules', ...schedules },
   { name: '003_requests', ...requests },
   { name: '004_webhooks', ...webhooks },
+  { name: '005_delivery_progress', ...deliveryProgress },
 ];

@@ -17,11 +17,15 @@ export interface NotificationRow {
   status: string;
   payload: string;
   attempt_count: number;
+  /** Templated mode: requests (events) the receiver already accepted; a retry sends the rest. */
+  requests_done: number;
   next_attempt_at: number;
   created_at: number;
 }
 
 export interface CallbackRequest {
+  /** `webhook-id`: the notification id; in templated mode `<notification id>.<n>`, one per event. */
+  webhookId: string;
   method: string;
   url: string;
   headers: Record<string, string>;
@@ -64,20 +68,24 @@ function authHeaders(cb: CallbackSettings): Record<string, string> {
 
 const ESCAPES: Record<Format, Escape> = { json: 'json', xml: 'xml', form: 'url' };
 
-export function buildRequests(instance: Instance, cb: CallbackSettings, body: Record<string, unknown>, source: string): CallbackRequest[] {
+export function buildRequests(instance: Instance, cb: CallbackSettings, body: Record<string, unknown>, row: Pick<NotificationRow, 'id' | 'source'>): CallbackRequest[] {
   const format = cb.format as Format;
   const headers = { ...cb.headers, ...authHeaders(cb), 'content-type': CONTENT_TYPES[format], 'user-agent': 'pollgate' };
   const url = cb.url!;
-  if (!cb.template) return [{ method: cb.method, url, headers, body: serialize(body, format) }];
+  const { id, source } = row;
+  if (!cb.template) return [{ webhookId: id, method: cb.method, url, headers, body: serialize(body, format) }];
 
   // Templated mode: one request per event. `raw` is the event's own record when polling, the
-  // provider's body for webhooks, the data of a scheduled event.
-  const events = (body.events as Array<Record<string, unknown>> | undefined) ?? [body];
+  // provider's body for webhooks, the data of a scheduled event. Each request has its own stable
+  // webhook-id, so a receiver that dedupes on it keeps every event and drops only repeats.
+  const listed = body.events as Array<Record<string, unknown>> | undefined;
+  const events = listed?.length ? listed : [body];
   const raw = body.raw ?? body.data;
   return events.map((event, i) => {
     const record = source === 'polling' && raw && typeof raw === 'object' ? (raw as Record<string, unknown[]>)[String(event.objectType)]?.[i] : raw;
-    const data = { event, raw: record ?? null, instance: { id: instance.id, name: instance.name }, notification: { id: String(body.id) } };
+    const data = { event, raw: record ?? null, instance: { id: instance.id, name: instance.name }, notification: { id } };
     return {
+      webhookId: `${id}.${i + 1}`,
       method: cb.method,
       url: renderCallbackTemplate(url, data, 'url'),
       headers,

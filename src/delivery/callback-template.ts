@@ -4,8 +4,8 @@ import { JSONPath } from 'jsonpath-plus';
  * Templated callbacks: `event.notification.callback.template` builds one request per event from
  * tags, and tags may stand in the callback URL too. Tags: `<%= event.objectId %>`, `event.eventType`,
  * `event.objectType`, `event.date`, `event.sequence`, `event.elementKey`, `<%= raw.<path> %>` (the
- * event's record), `instance.id`, `instance.name`, `notification.id`. Each value is escaped for
- * where it lands: JSON string content, XML text, or URL/form encoding.
+ * event's record; dotted names with `[n]` indexes), `instance.id`, `instance.name`, `notification.id`.
+ * Each value is escaped for where it lands: JSON string content, XML text, or URL/form encoding.
  */
 export type Escape = 'json' | 'xml' | 'url' | 'none';
 export interface TemplateData {
@@ -17,7 +17,8 @@ export interface TemplateData {
 
 const TAG = /<%=\s*([\w.$[\]'"-]+)\s*%>/g;
 const ANY_TAG = /<%=([\s\S]*?)%>/g;
-const KNOWN = /^(event\.(objectId|eventType|objectType|date|sequence|elementKey)|instance\.(id|name)|notification\.id|raw(\.[\w$-]+(\.[\w$-]+)*)?)$/;
+// `raw` paths: dotted names with optional array indexes, e.g. raw.lines[0].sku.
+const KNOWN = /^(event\.(objectId|eventType|objectType|date|sequence|elementKey)|instance\.(id|name)|notification\.id|raw(\.[\w$-]+(\[\d+\])*)*)$/;
 
 /** The problems of a template (unknown tags), as `{field, message}` for a 400. */
 export function validateCallbackTemplate(text: string, field: string): Array<{ field: string; message: string }> {

@@ -1,15 +1,12 @@
-import http from 'node:http';
-import https from 'node:https';
 import type schedule from 'node-schedule';
-import got from 'got';
 import { JSONPath } from 'jsonpath-plus';
 import type { Feature, GatewayContext } from '../context.js';
-import { claimDue, releaseLeases } from '../db/lease.js';
+import { claimDue, releaseLeases, renewLeases } from '../db/lease.js';
 import { bulkInsert } from '../db/bulk.js';
 import { GroupCommit } from '../db/group-commit.js';
-import { checkUrlSyntax, createGuardedLookup } from '../network/ssrf-guard.js';
-import { parseRetryAfter } from '../provider/http-client.js';
-import { buildRequests, loadBodies, loadBody, type CallbackRequest, type NotificationRow } from './build.js';
+import { createGuardedLookup } from '../network/ssrf-guard.js';
+import { buildRequests, loadBodies, loadBody, type NotificationRow } from './build.js';
+import { isSuccess, sendCallback, type AttemptResult } from './send.js';
 import { signatureHeaders } from './signing.js';
 import { everySeconds } from '../clock.js';
 
@@ -21,24 +18,16 @@ import { everySeconds } from '../clock.js';
  * the lease expires and the notification is sent again with the same `webhook-id`.
  */
 interface Outcome {
-  attempt: Record<string, unknown>;
+  /** None when nothing was sent (notifications switched off: the notification is held). */
+  attempt?: Record<string, unknown>;
   id: string;
   patch: Record<string, unknown>;
   holdInstance: number | null;
 }
 
-interface AttemptResult {
-  status: number | null;
-  durationMs: number;
-  responseBody: string;
-  error: string | null;
-  retryAfterSeconds?: number;
-  json?: unknown;
-}
-
 const HOUR = 3_600_000;
-// Keep-alive connections: receivers get many callbacks in a row.
-const CALLBACK_AGENTS = { http: new http.Agent({ keepAlive: true, maxSockets: 256 }), https: new https.Agent({ keepAlive: true, maxSockets: 256 }) };
+/** How often a notification of an instance with notifications switched off is looked at again. */
+const HOLD_RECHECK_MS = 60_000;
 
 export class Dispatcher implements Feature {
   readonly name = 'delivery';
@@ -49,20 +38,20 @@ export class Dispatcher implements Feature {
   private lastRetention = 0;
   /** Jitter source; tests replace it to make retry times exact. */
   random: () => number = Math.random;
+  /** got's `dnsLookup`: resolves, then refuses addresses the network policy forbids (SSRF). */
+  dnsLookup: ReturnType<typeof createGuardedLookup>;
   /** Attempts and outcomes are recorded with group commit: one transaction per batch. */
   private readonly outcomes: GroupCommit<Outcome, void>;
 
-  private readonly lookup: ReturnType<typeof createGuardedLookup>;
-
   constructor(private readonly ctx: GatewayContext) {
-    this.lookup = createGuardedLookup(ctx.config.network);
+    this.dnsLookup = createGuardedLookup(ctx.config.network);
     this.outcomes = new GroupCommit((items) => this.record(items));
   }
 
   private async record(items: Outcome[]): Promise<void[]> {
     const now = this.ctx.clock.now();
     await this.ctx.db.transaction(async (trx) => {
-      await bulkInsert(trx, 'attempts', items.map((o) => o.attempt));
+      await bulkInsert(trx, 'attempts', items.flatMap((o) => (o.attempt ? [o.attempt] : [])));
       // The lease guard: an outcome of a lease that expired and was retaken is not written.
       for (const o of items) await trx('notifications').where({ id: o.id, lease_owner: this.ctx.nodeId }).update(o.patch);
       const held = [...new Set(items.map((o) => o.holdInstance).filter((id): id is number => id !== null))];
@@ -141,6 +130,11 @@ export class Dispatcher implements Feature {
     return rows.length;
   }
 
+  /** Resolves when every send in flight has been recorded. */
+  async idle(): Promise<void> {
+    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight.values()]);
+  }
+
   /** Ticks until nothing is due (tests and the benchmark). */
   async drain(maxTicks = 1000): Promise<number> {
     let total = 0;
@@ -153,18 +147,29 @@ export class Dispatcher implements Feature {
   }
 
   private async deliver(row: NotificationRow, preloaded?: Record<string, unknown>): Promise<void> {
-    const { db, clock, log, instances, config } = this.ctx;
+    const { db, clock, log, instances, config, nodeId } = this.ctx;
     try {
       const { instance, settings, signingSecrets: secrets } = await instances.forWork(row.instance_id);
       const cb = settings.callback;
+      if (!settings.notificationsEnabled || !cb.url) {
+        // Notifications switched off after this one was queued: held, not sent and not lost.
+        const now = clock.now();
+        await this.outcomes.submit({ id: row.id, holdInstance: null, patch: { next_attempt_at: now + HOLD_RECHECK_MS, updated_at: now, lease_owner: null, lease_expires_at: null } });
+        return;
+      }
       const body = preloaded ?? (await loadBody(db, row));
-      const requests = cb.url ? buildRequests(instance, cb, body, row.source) : [];
-      let result: AttemptResult = { status: null, durationMs: 0, responseBody: '', error: 'the instance has no callback URL' };
-      for (const request of requests) {
-        const bytes = request.body;
-        const signed = { ...request, headers: { ...request.headers, ...signatureHeaders({ id: row.id, body: bytes, now: clock.now(), secrets, signatureKey: cb.signatureKey }) } };
-        result = await this.send(signed);
+      const requests = buildRequests(instance, cb, body, row);
+      // Templated mode: the requests the receiver already accepted are not sent again.
+      let done = Math.min(row.requests_done ?? 0, requests.length - 1);
+      const timeoutMs = config.delivery.timeoutSeconds * 1000;
+      const needMs = (requests.length - done) * timeoutMs + 5000;
+      if (needMs > this.leaseMs) await renewLeases(db, 'notifications', [row.id], nodeId, clock.now() + needMs);
+      let result!: AttemptResult;
+      for (const request of requests.slice(done)) {
+        const headers = { ...request.headers, ...signatureHeaders({ id: request.webhookId, body: request.body, now: clock.now(), secrets, signatureKey: cb.signatureKey }) };
+        result = await sendCallback({ ...request, headers }, { timeoutMs, policy: config.network, dnsLookup: this.dnsLookup, now: clock.now() });
         if (!isSuccess(result.status)) break;
+        done++;
       }
       const now = clock.now();
       const outcome = this.decide(row, result, settings.retrySchedule ?? config.delivery.retrySchedule);
@@ -172,11 +177,11 @@ export class Dispatcher implements Feature {
       await this.outcomes.submit({
         attempt: {
           notification_id: row.id, attempted_at: now, status_code: result.status, duration_ms: Math.round(result.durationMs),
-          response_body: result.responseBody.slice(0, config.delivery.maxResponseBodyBytes), error: result.error, node: this.ctx.nodeId,
+          response_body: truncateBytes(result.responseBody, config.delivery.maxResponseBodyBytes), error: result.error, node: nodeId,
         },
         id: row.id,
         patch: {
-          status: outcome.status, attempt_count: row.attempt_count + (outcome.status === 'pending' && outcome.held ? 0 : 1),
+          status: outcome.status, attempt_count: row.attempt_count + (outcome.held ? 0 : 1), requests_done: done,
           next_attempt_at: outcome.nextAttemptAt ?? row.next_attempt_at, last_status_code: result.status, last_error: result.error,
           updated_at: now, delivered_at: outcome.status === 'delivered' ? now : null, lease_owner: null, lease_expires_at: null,
           ...(responseData ? { response_data: JSON.stringify(responseData) } : {}),
@@ -184,8 +189,10 @@ export class Dispatcher implements Feature {
         holdInstance: outcome.held ? row.instance_id : null,
       });
       this.ctx.metrics.deliveries.inc({ outcome: outcome.held ? 'held' : outcome.status === 'pending' ? 'retry' : outcome.status });
-      if (outcome.held) this.ctx.instances.invalidate(row.instance_id);
-      if (outcome.held) log.warn({ instanceId: row.instance_id }, 'callback answered 410 Gone: notifications are held until events are enabled again');
+      if (outcome.held) {
+        instances.invalidate(row.instance_id);
+        log.warn({ instanceId: row.instance_id }, 'callback answered 410 Gone: notifications are held until events are enabled again');
+      }
     } catch (err) {
       // Could not even build or record the attempt: leave it to the lease to bring it back.
       log.error({ err, notificationId: row.id }, 'delivery failed unexpectedly');
@@ -198,49 +205,14 @@ export class Dispatcher implements Feature {
     if (r.status === 410) return { status: 'pending', nextAttemptAt: now, held: true };
     const retriesDone = row.attempt_count; // attempts before this one
     if (retriesDone >= schedule.length) return { status: 'dead' };
-    let delayMs = schedule[retriesDone] * 1000;
-    const jitter = this.ctx.config.delivery.retryJitter;
-    delayMs = Math.round(delayMs * (1 + jitter * (2 * this.random() - 1)));
-    if (r.retryAfterSeconds !== undefined) delayMs = r.retryAfterSeconds * 1000;
-    return { status: 'pending', nextAttemptAt: now + delayMs };
-  }
-
-  private async send(request: CallbackRequest): Promise<AttemptResult> {
-    const started = performance.now();
-    const { config } = this.ctx;
-    try {
-      // Literal addresses skip DNS, so the URL is checked here too; names are checked on lookup.
-      checkUrlSyntax(request.url, config.network, 'callback URL');
-      const res = await got(request.url, {
-        method: request.method as 'POST',
-        headers: request.headers,
-        body: request.body,
-        throwHttpErrors: false,
-        followRedirect: false,
-        retry: { limit: 0 },
-        timeout: { request: config.delivery.timeoutSeconds * 1000 },
-        dnsLookup: this.lookup as never,
-        agent: CALLBACK_AGENTS,
-      });
-      let json: unknown;
-      if (/json/i.test(String(res.headers['content-type'] ?? ''))) {
-        try {
-          json = JSON.parse(res.body);
-        } catch {
-          json = undefined;
-        }
-      }
-      return {
-        status: res.statusCode, durationMs: performance.now() - started, responseBody: res.body,
-        error: isSuccess(res.statusCode) ? null : `the callback answered HTTP ${res.statusCode}`,
-        retryAfterSeconds: res.statusCode === 429 || res.statusCode === 503 ? parseRetryAfter(res.headers['retry-after']) : undefined,
-        json,
-      };
-    } catch (err) {
-      const e = err as Error & { code?: string };
-      const reason = e.name === 'TimeoutError' || e.code === 'ETIMEDOUT' ? `timed out after ${config.delivery.timeoutSeconds} s` : `${e.code ?? e.name}: ${(e.cause as Error | undefined)?.message ?? e.message}`;
-      return { status: null, durationMs: performance.now() - started, responseBody: '', error: reason };
+    if (r.retryAfterSeconds !== undefined) {
+      // The receiver's Retry-After wins, up to the schedule's longest step (a hostile or broken
+      // receiver cannot park a notification for months).
+      return { status: 'pending', nextAttemptAt: now + Math.round(Math.min(r.retryAfterSeconds, Math.max(...schedule)) * 1000) };
     }
+    const jitter = this.ctx.config.delivery.retryJitter;
+    const delayMs = Math.round(schedule[retriesDone] * 1000 * (1 + jitter * (2 * this.random() - 1)));
+    return { status: 'pending', nextAttemptAt: now + delayMs };
   }
 
   /** Delivered notifications past retention are deleted; undelivered ones never are. */
@@ -251,14 +223,16 @@ export class Dispatcher implements Feature {
   }
 }
 
-function isSuccess(status: number | null): boolean {
-  return status !== null && status >= 200 && status < 400;
-}
-
 function mapResponse(mapping: Record<string, string>, json: unknown): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [name, path] of Object.entries(mapping)) {
     if (json && typeof json === 'object') out[name] = (JSONPath({ path, json: json as object, wrap: true }) as unknown[])[0] ?? null;
   }
   return out;
+}
+
+/** At most `max` bytes of UTF-8, never ending in half a character. */
+function truncateBytes(text: string, max: number): string {
+  if (Buffer.byteLength(text) <= max) return text;
+  return Buffer.from(text).subarray(0, max).toString('utf8').replace(/\uFFFD+$/, '');
 }

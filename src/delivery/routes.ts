@@ -23,6 +23,15 @@ interface Row extends NotificationRow {
 
 const iso = isoOrNull;
 
+/** A date or date-time in ISO 8601; without an offset it is UTC. */
+const ISO_SINCE = /^\d{4}-\d\d-\d\d(T\d\d:\d\d(:\d\d(\.\d{1,9})?)?(Z|[+-]\d\d:?\d\d)?)?$/i;
+
+function parseSince(value: unknown): number {
+  if (typeof value !== 'string' || !ISO_SINCE.test(value)) return NaN;
+  const hasOffset = /(Z|[+-]\d\d:?\d\d)$/i.test(value) || !value.includes('T');
+  return Date.parse(hasOffset ? value : `${value}Z`);
+}
+
 export function deliveryRoutes(ctx: GatewayContext) {
   const { db, clock, instances, config } = ctx;
   const max = config.server.maxBodyBytes;
@@ -51,6 +60,15 @@ export function deliveryRoutes(ctx: GatewayContext) {
     };
   }
 
+  /**
+   * Back to pending, due now, attempt count kept. A delivered notification is sent in full again;
+   * a failed one in templated mode keeps the requests its receiver already accepted.
+   */
+  const requeue = (now: number) => ({
+    status: 'pending', next_attempt_at: now, updated_at: now,
+    requests_done: db.raw("case when status = 'delivered' then 0 else requests_done end"),
+  });
+
   async function requireNotification(id: string): Promise<Row> {
     const row = (await db('notifications').where({ id }).first()) as Row | undefined;
     if (!row) throw new NotFoundError(`notification ${id} does not exist`);
@@ -65,7 +83,7 @@ export function deliveryRoutes(ctx: GatewayContext) {
     router.post('/notifications/:id/retry', async (koa) => {
       const row = await requireNotification(koa.params.id);
       const now = clock.now();
-      await db('notifications').where({ id: row.id }).update({ status: 'pending', next_attempt_at: now, updated_at: now });
+      await db('notifications').where({ id: row.id }).update(requeue(now));
       koa.status = 202;
       koa.body = await present(await requireNotification(row.id));
     });
@@ -73,14 +91,14 @@ export function deliveryRoutes(ctx: GatewayContext) {
     router.post('/instances/:id/notifications/replay', async (koa) => {
       const instance = await instances.require(idParam(koa.params.id, 'instance'));
       const body = await readJsonObject(koa, max);
-      const since = typeof body.since === 'string' ? Date.parse(body.since) : NaN;
-      if (Number.isNaN(since)) throw new ValidationError('since must be an ISO 8601 date-time', [{ field: 'since' }]);
+      const since = parseSince(body.since);
+      if (Number.isNaN(since)) throw new ValidationError('since must be an ISO 8601 date or date-time, e.g. "2026-11-24T00:00:00Z"', [{ field: 'since' }]);
       const now = clock.now();
       const replayed = await db('notifications')
         .where({ instance_id: instance.id })
         .where('created_at', '>=', since)
         .whereIn('status', ['delivered', 'dead'])
-        .update({ status: 'pending', next_attempt_at: now, updated_at: now });
+        .update(requeue(now));
       koa.status = 202;
       koa.body = { replayed };
     });

@@ -181,7 +181,7 @@ describe('callback delivery', () => {
     expect(byAuth[1].headers.authorization).to.equal('Bearer tok-1');
   });
 
-  it('refuses SSRF callback URLs with a 400 naming the rule, and checks again at send time', async () => {
+  it('refuses SSRF callback URLs with a 400 naming the rule', async () => {
     for (const [url, rule] of [['http://169.254.169.254/latest/meta-data', /link-local/], ['http://10.0.0.7/hook', /private network/], ['http://[::ffff:169.254.169.254]/', /link-local/], ['ftp://example.com/x', /http and https/]] as const) {
       const res = await t.api.post('instances', { json: { element: { key: 'crm' }, configuration: { base_url: provider.url, api_key: 'k', 'event.notification.callback.url': url } } });
       expect(res.statusCode, url).to.equal(400);

@@ -5,6 +5,7 @@ import { EmulatedProvider } from '../providers/provider-server.js';
 import { Receiver } from '../providers/receiver.js';
 import { createInstance, pollNow, providerConnector, registerConnector } from '../poller/helpers.js';
 import { dispatcher } from './helpers.js';
+import { Webhook } from 'standardwebhooks';
 
 describe('templated callbacks', () => {
   let t: TestGateway;
@@ -33,8 +34,8 @@ describe('templated callbacks', () => {
       ...extra,
     });
     t.clock.advance(60_000);
-    provider.collection('contacts').upsert({ name: 'Ada "the first"', address: { city: 'London' } });
-    provider.collection('contacts').upsert({ name: 'Grace', address: { city: 'Arlington' } });
+    provider.collection('contacts').upsert({ name: 'Ada "the first"', address: { city: 'London' }, phones: [{ kind: 'home', number: '+44 1' }] });
+    provider.collection('contacts').upsert({ name: 'Grace', address: { city: 'Arlington' }, phones: [] });
     await pollNow(t, id);
     await dispatcher(t).drain();
     return { id, requests: await receiver.waitFor(2) };
@@ -42,16 +43,44 @@ describe('templated callbacks', () => {
 
   it('sends one JSON request per event with tags in the body and the URL, and stores the response mapping', async () => {
     receiver.defaultBody = { ticket: { id: 'T-9' }, ok: true };
-    const { requests } = await run('json', '{"ref": "<%= event.objectId %>", "kind": "<%= event.eventType %>", "who": "<%= raw.name %>", "city": "<%= raw.address.city %>", "by": "<%= instance.name %>"}', {
+    const { id, requests } = await run('json', '{"ref": "<%= event.objectId %>", "kind": "<%= event.eventType %>", "who": "<%= raw.name %>", "city": "<%= raw.address.city %>", "phone": "<%= raw.phones[0].number %>", "by": "<%= instance.name %>"}', {
       'event.notification.callback.responseMapping': { ticketId: '$.ticket.id' },
     });
     expect(requests.map((r) => r.path)).to.deep.equal(['/objects/contacts/1', '/objects/contacts/2']);
-    expect(requests[0].body).to.deep.equal({ ref: '1', kind: 'CREATED', who: 'Ada "the first"', city: 'London', by: 'crm test' });
-    expect(requests[1].body).to.deep.include({ ref: '2', city: 'Arlington' });
-    expect(requests[0].headers['webhook-id']).to.equal(requests[1].headers['webhook-id']);
+    expect(requests[0].body).to.deep.equal({ ref: '1', kind: 'CREATED', who: 'Ada "the first"', city: 'London', phone: '+44 1', by: 'crm test' });
+    expect(requests[1].body).to.deep.include({ ref: '2', city: 'Arlington', phone: '' });
     const [n] = await t.gateway.db('notifications').select('id');
+    // One webhook-id per event: a receiver deduping on it keeps both.
+    expect(requests.map((r) => r.headers['webhook-id'])).to.deep.equal([`${n.id}.1`, `${n.id}.2`]);
+    const { secret } = (await t.api.get(`instances/${id}/signing-secret`)).body as unknown as { secret: string };
+    for (const r of requests) {
+      const ts = new Date(Number(r.headers['webhook-timestamp']) * 1000);
+      expect(r.headers['webhook-signature']).to.equal(new Webhook(secret).sign(String(r.headers['webhook-id']), ts, r.raw.toString()));
+    }
     const notification = (await t.api.get(`notifications/${n.id}`)).body as unknown as { status: string; responseData: unknown };
     expect(notification).to.deep.include({ status: 'delivered', responseData: { ticketId: 'T-9' } });
+  });
+
+  it('a retry sends only the events the receiver has not accepted, with the same webhook-ids', async () => {
+    receiver.respondWith({ status: 200 }, { status: 500 });
+    const { requests } = await run('json', '{"ref": "<%= event.objectId %>"}');
+    const [n] = await t.gateway.db('notifications').select('id');
+    expect(requests.map((r) => r.headers['webhook-id'])).to.deep.equal([`${n.id}.1`, `${n.id}.2`]);
+    const after = (await t.api.get(`notifications/${n.id}`)).body as unknown as { status: string; attemptCount: number };
+    expect(after).to.include({ status: 'pending', attemptCount: 1 });
+
+    t.clock.advance(10_000);
+    await dispatcher(t).drain();
+    const [, , third] = await receiver.waitFor(3);
+    expect(receiver.received).to.have.length(3);
+    expect(third.headers['webhook-id']).to.equal(`${n.id}.2`);
+    expect(third.body).to.deep.equal({ ref: '2' });
+    expect(((await t.api.get(`notifications/${n.id}`)).body as unknown as { status: string }).status).to.equal('delivered');
+
+    // A replay of a delivered notification sends every event again.
+    await t.api.post(`notifications/${n.id}/retry`);
+    await dispatcher(t).drain();
+    expect(receiver.received.slice(3).map((r) => r.headers['webhook-id'])).to.deep.equal([`${n.id}.1`, `${n.id}.2`]);
   });
 
   it('renders XML and form templates with the right escaping', async () => {
