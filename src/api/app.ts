@@ -5,9 +5,14 @@ import { ApiError, NotFoundError } from '../errors.js';
 import { requireBearer } from './auth.js';
 
 /**
- * The koa application: one error middleware, the operational routes without auth, and the
- * /elements/api-v2 router behind the bearer token. Feature folders add their routes through
- * `RouteModule`s so this file stays the same size as features grow.
+ * The koa application: one error middleware, then authentication for every request, then the
+ * routers. Feature folders add their routes through `RouteModule`s so this file stays the same size
+ * as features grow.
+ *
+ * Authentication is deny-by-default and app-level: a request passes without the bearer token only
+ * when its path is, to the letter, one of `OPEN_PATHS`. Routers match case-sensitively and
+ * strictly, so a case variant, an encoded letter, a double or trailing slash of an open path is
+ * not open — it needs the token like everything else.
  */
 export type RouteModule = (router: Router) => void;
 
@@ -16,24 +21,31 @@ export interface AppOptions {
   apiToken: string;
   /** Routes under /elements/api-v2 (bearer auth). */
   api: RouteModule[];
-  /** Routes at the root without the bearer token (health, metrics, webhook ingress). */
+  /** Routes at the root; open only when listed in `openPaths`, otherwise behind the token. */
   open: RouteModule[];
+  /** Paths served without the token, matched exactly (case-sensitive) against the raw path. */
+  openPaths?: RegExp[];
 }
 
 export const API_PREFIX = '/elements/api-v2';
+
+/** The paths anyone may call: health, readiness, the API description, metrics and webhook ingress. */
+export const OPEN_PATHS: RegExp[] = [/^\/health$/, /^\/health\/ready$/, /^\/openapi\.json$/, /^\/metrics$/, /^\/hooks\/[A-Za-z0-9_-]+$/];
+
+const ROUTER_OPTIONS = { sensitive: true, strict: true } as const;
 
 export function createApp(options: AppOptions): Koa {
   const app = new Koa();
   app.proxy = false;
   app.silent = true;
   app.use(errorMiddleware(options.log));
+  app.use(authenticate(options.apiToken, options.openPaths ?? OPEN_PATHS));
 
-  const open = new Router();
+  const open = new Router(ROUTER_OPTIONS);
   for (const add of options.open) add(open);
   app.use(open.routes()).use(open.allowedMethods({ throw: true, methodNotAllowed: methodNotAllowed }));
 
-  const api = new Router({ prefix: API_PREFIX });
-  api.use(requireBearer(options.apiToken));
+  const api = new Router({ ...ROUTER_OPTIONS, prefix: API_PREFIX });
   for (const add of options.api) add(api);
   app.use(api.routes()).use(api.allowedMethods({ throw: true, methodNotAllowed: methodNotAllowed }));
 
@@ -41,6 +53,16 @@ export function createApp(options: AppOptions): Koa {
     throw new NotFoundError(`no route for ${ctx.method} ${ctx.path}`);
   });
   return app;
+}
+
+/** Every request needs the bearer token unless its raw path is one of the open paths. */
+function authenticate(apiToken: string, openPaths: RegExp[]): Koa.Middleware {
+  const bearer = requireBearer(apiToken);
+  return (ctx, next) => {
+    // ctx.path is the undecoded path: `/heal%74h` is not `/health`.
+    if (openPaths.some((p) => p.test(ctx.path))) return next();
+    return bearer(ctx, next);
+  };
 }
 
 function methodNotAllowed(): ApiError {
