@@ -1,4 +1,5 @@
-import { JSONPath } from 'jsonpath-plus';
+import { firstMatch } from '../lib/json-path.js';
+import { replaceTags, tagExpressions } from '../lib/template-tags.js';
 
 /**
  * Templated callbacks: `event.notification.callback.template` builds one request per event from
@@ -15,16 +16,15 @@ export interface TemplateData {
   notification: { id: string };
 }
 
-const TAG = /<%=\s*([\w.$[\]'"-]+)\s*%>/g;
-const ANY_TAG = /<%=([\s\S]*?)%>/g;
+// Only tags made of these characters are looked up; any other is left as written (validation refuses it).
+const RENDERED_TAG = /^[\w.$[\]'"-]+$/;
 // `raw` paths: dotted names with optional array indexes, e.g. raw.lines[0].sku.
 const KNOWN = /^(event\.(objectId|eventType|objectType|date|sequence|elementKey)|instance\.(id|name)|notification\.id|raw(\.[\w$-]+(\[\d+\])*)*)$/;
 
 /** The problems of a template (unknown tags), as `{field, message}` for a 400. */
 export function validateCallbackTemplate(text: string, field: string): Array<{ field: string; message: string }> {
   const problems: Array<{ field: string; message: string }> = [];
-  for (const m of text.matchAll(ANY_TAG)) {
-    const tag = m[1].trim();
+  for (const tag of tagExpressions(text)) {
     if (!KNOWN.test(tag)) problems.push({ field, message: `unknown tag "<%= ${tag} %>" (known: event.objectId, event.eventType, event.objectType, event.date, event.sequence, event.elementKey, raw.<path>, instance.id, instance.name, notification.id)` });
   }
   return problems;
@@ -32,7 +32,7 @@ export function validateCallbackTemplate(text: string, field: string): Array<{ f
 
 function lookup(tag: string, data: TemplateData): unknown {
   if (tag === 'raw') return data.raw;
-  if (tag.startsWith('raw.')) return data.raw && typeof data.raw === 'object' ? (JSONPath({ path: `$.${tag.slice(4)}`, json: data.raw as object, wrap: true }) as unknown[])[0] : undefined;
+  if (tag.startsWith('raw.')) return firstMatch(data.raw, `$.${tag.slice(4)}`);
   const [root, key] = tag.split('.');
   return (data as unknown as Record<string, Record<string, unknown>>)[root]?.[key];
 }
@@ -45,7 +45,8 @@ function escape(value: string, how: Escape): string {
 }
 
 export function renderCallbackTemplate(text: string, data: TemplateData, how: Escape): string {
-  return text.replace(TAG, (_m, tag: string) => {
+  return replaceTags(text, (tag, written) => {
+    if (!RENDERED_TAG.test(tag)) return written;
     const v = lookup(tag, data);
     const s = v === undefined || v === null ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v);
     return escape(s, how);

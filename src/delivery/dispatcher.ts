@@ -1,5 +1,4 @@
 import type schedule from 'node-schedule';
-import { JSONPath } from 'jsonpath-plus';
 import type { Feature, GatewayContext } from '../context.js';
 import { claimDue, releaseLeases, renewLeases } from '../db/lease.js';
 import { bulkInsert } from '../db/bulk.js';
@@ -8,6 +7,7 @@ import { createGuardedLookup } from '../network/ssrf-guard.js';
 import { buildRequests, loadBodies, loadBody, type NotificationRow } from './build.js';
 import { isSuccess, sendCallback, type AttemptResult } from './send.js';
 import { signatureHeaders } from './signing.js';
+import { firstMatch } from '../lib/json-path.js';
 import { everySeconds } from '../clock.js';
 
 /**
@@ -226,7 +226,7 @@ export class Dispatcher implements Feature {
 function mapResponse(mapping: Record<string, string>, json: unknown): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [name, path] of Object.entries(mapping)) {
-    if (json && typeof json === 'object') out[name] = (JSONPath({ path, json: json as object, wrap: true }) as unknown[])[0] ?? null;
+    if (json && typeof json === 'object') out[name] = firstMatch(json, path) ?? null;
   }
   return out;
 }

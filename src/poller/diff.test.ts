@@ -1,5 +1,6 @@
 import { expect } from 'chai';
-import { diffRecords, hashRecord, stableStringify, type DiffRecord } from './diff.js';
+import { hashRecord, stableStringify } from '../lib/stable-hash.js';
+import { diffRecords, type DiffRecord } from './diff.js';
 
 const rec = (id: string, record: Record<string, unknown>, dates: Partial<DiffRecord> = {}): DiffRecord => ({ id, record, hash: hashRecord(record), ...dates });
 

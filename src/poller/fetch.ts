@@ -1,7 +1,8 @@
 import type { PaginationDefinition } from '../connectors/schema.js';
 import type { ProviderRequest, ProviderResult } from '../provider/http-client.js';
 import { ProviderError } from '../provider/http-client.js';
-import { extractRecords, firstMatch } from './records.js';
+import { firstMatch } from '../lib/json-path.js';
+import { extractRecords } from './records.js';
 
 /**
  * Walks every page of one listing. The caller supplies how to build the first request and how to

@@ -10,7 +10,8 @@ import { recordEvents, type NewEvent } from '../events/record.js';
 import { bulkInsert } from '../db/bulk.js';
 import type { Instance } from '../instances/store.js';
 import type { InstanceSettings } from '../instances/settings.js';
-import { diffRecords, hashRecord, loadSnapshot, type DiffRecord } from './diff.js';
+import { hashRecord } from '../lib/stable-hash.js';
+import { diffRecords, loadSnapshot, type DiffRecord } from './diff.js';
 import { fetchListing } from './fetch.js';
 import { readDotted } from './records.js';
 

@@ -1,4 +1,4 @@
-import { JSONPath } from 'jsonpath-plus';
+import { compileJsonPath } from '../lib/json-path.js';
 
 /**
  * Finding records and ids in a provider's answer: `recordsPath` (JSONPath) or, by default, the
@@ -6,7 +6,7 @@ import { JSONPath } from 'jsonpath-plus';
  */
 export function extractRecords(body: unknown, recordsPath?: string): Record<string, unknown>[] {
   if (recordsPath) {
-    const found = JSONPath({ path: recordsPath, json: body as object, wrap: true }) as unknown[];
+    const found = compileJsonPath(recordsPath).all(body);
     // `$.results` selects the array itself; `$.results[*]` its elements: accept both.
     const items = found.length === 1 && Array.isArray(found[0]) ? (found[0] as unknown[]) : found;
     return items.filter(isObject);
@@ -16,12 +16,6 @@ export function extractRecords(body: unknown, recordsPath?: string): Record<stri
     for (const value of Object.values(body)) if (Array.isArray(value)) return value.filter(isObject);
   }
   return [];
-}
-
-export function firstMatch(body: unknown, path: string): unknown {
-  if (body === null || typeof body !== 'object') return undefined;
-  const found = JSONPath({ path, json: body as object, wrap: true }) as unknown[];
-  return found[0];
 }
 
 export function readDotted(record: Record<string, unknown>, path: string): unknown {

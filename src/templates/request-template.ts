@@ -1,4 +1,5 @@
 import { DefinitionError, ValidationError } from '../errors.js';
+import { mayHoldTags, replaceTags, strayTagSyntax, tagExpressions } from '../lib/template-tags.js';
 
 /**
  * Freshworks-style request templates: `<%= iparam.x %>` (instance configuration),
@@ -20,7 +21,6 @@ export type RequestOptions = { maxAttempts?: number; retryDelay?: number; timeou
 export type RequestTemplate = { schema: RequestSchema; options?: RequestOptions };
 export type TemplateRef = { root: 'iparam' | 'context' | 'access_token'; path: string; encoded: boolean };
 
-const TAG = /<%=\s*([\s\S]*?)\s*%>/g;
 const REF = /^(?:(encode)\(\s*(.+?)\s*\)|(.+))$/;
 const PATH = /^(iparam|context)\.([A-Za-z0-9_$.-]+)$|^(access_token)$/;
 
@@ -34,12 +34,11 @@ function parseTag(expr: string): TemplateRef {
 
 /** The references of every tag in `text`; throws DefinitionError for a tag of another form. */
 export function listTemplateRefs(text: string): TemplateRef[] {
-  if (!text.includes('<%')) return [];
-  const refs = [...text.matchAll(TAG)].map((m) => parseTag(m[1]));
+  if (!mayHoldTags(text)) return [];
+  const refs = tagExpressions(text).map(parseTag);
   // `<% code %>`, `<%- x %>` or an unclosed `<%=` would otherwise be sent literally: refuse them.
-  const rest = text.replace(TAG, '');
-  const stray = rest.indexOf('<%');
-  if (stray !== -1) throw new DefinitionError(`unsupported template syntax "${rest.slice(stray, stray + 30)}": only <%= … %> tags are substituted`);
+  const stray = strayTagSyntax(text);
+  if (stray !== undefined) throw new DefinitionError(`unsupported template syntax "${stray}": only <%= … %> tags are substituted`);
   return refs;
 }
 
@@ -69,8 +68,8 @@ function valueOf(ref: TemplateRef, scope: TemplateScope): string {
 }
 
 export function renderString(text: string, scope: TemplateScope, opts: { urlEncode?: boolean } = {}): string {
-  if (!text.includes('<%')) return text;
-  return text.replace(TAG, (_all, expr: string) => {
+  if (!mayHoldTags(text)) return text;
+  return replaceTags(text, (expr) => {
     const value = valueOf(parseTag(expr), scope);
     return opts.urlEncode ? encodeURIComponent(value) : value;
   });

@@ -1,5 +1,5 @@
 import { DefinitionError } from '../errors.js';
-import { compileJsonPath } from './mapping.js';
+import { compileJsonPath, firstMatch } from '../lib/json-path.js';
 
 /**
  * Verification handshakes some providers make before they send events (a connector's
@@ -84,21 +84,13 @@ export function matchHandshake(cfg: HandshakeConfig, req: HandshakeRequest): Han
   if (cfg.type === 'echo-body') {
     if (method !== 'POST' || req.body === null || typeof req.body !== 'object') return null;
     if (cfg.when) {
-      const actual = valueAt(cfg.when.path, req.body);
+      const actual = firstMatch(req.body, cfg.when.path);
       if (actual === undefined || actual === null || String(actual) !== cfg.when.equals) return null;
     }
-    const challenge = valueAt(cfg.challengePath, req.body);
+    const challenge = firstMatch(req.body, cfg.challengePath);
     if ((typeof challenge !== 'string' && typeof challenge !== 'number') || String(challenge).length === 0 || String(challenge).length > MAX_CHALLENGE_LENGTH) return null;
     return { status: 200, contentType: 'application/json', body: JSON.stringify({ challenge }) };
   }
   return null;
 }
 
-/** The first match of a JSONPath; a malformed path (a connector not validated at load) matches nothing. */
-function valueAt(path: string, body: unknown): unknown {
-  try {
-    return compileJsonPath(path).first(body);
-  } catch {
-    return undefined;
-  }
-}

@@ -2,7 +2,8 @@ import { expect } from 'chai';
 import { JSONPath } from 'jsonpath-plus';
 import { DefinitionError } from '../errors.js';
 import { parseWebhookBody } from './parse-body.js';
-import { compileJsonPath, mapWebhookBody, validateMapping, type WebhookEventsMapping } from './mapping.js';
+import { compileJsonPath } from '../lib/json-path.js';
+import { mapWebhookBody, validateMapping, type WebhookEventsMapping } from './mapping.js';
 
 const NOW = Date.parse('2026-11-24T10:00:00Z');
 const NOW_ISO = new Date(NOW).toISOString();

@@ -1,9 +1,9 @@
 import type schedule from 'node-schedule';
-import { JSONPath } from 'jsonpath-plus';
+import { compileJsonPath } from '../lib/json-path.js';
 import type { GatewayContext, Feature } from '../context.js';
 import { claimDue, releaseLeases } from '../db/lease.js';
 import { recordEvents, type NewEvent } from '../events/record.js';
-import { hashRecord } from '../poller/diff.js';
+import { hashRecord } from '../lib/stable-hash.js';
 import { parseWebhookBody } from './parse-body.js';
 import { mapWebhookBody, type WebhookEventsMapping } from './mapping.js';
 import { retryDeregistrations } from './registration.js';
@@ -107,7 +107,7 @@ export class WebhookProcessor implements Feature {
       await db.transaction(async (trx) => {
         const events: NewEvent[] = [];
         for (const e of mapped) {
-          const record = mapping.recordPath ? JSONPath({ path: mapping.recordPath, json: e.raw as object, wrap: true })[0] : e.raw;
+          const record = mapping.recordPath ? compileJsonPath(mapping.recordPath).first(e.raw) : e.raw;
           const key = { instance_id: instance.id, object_type: e.objectType, object_id: e.objectId };
           if (e.eventType === 'DELETED') {
             await trx('snapshots').where(key).delete();

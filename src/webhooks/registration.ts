@@ -1,4 +1,4 @@
-import { JSONPath } from 'jsonpath-plus';
+import { firstMatch } from '../lib/json-path.js';
 import type { GatewayContext } from '../context.js';
 import { ApiError } from '../errors.js';
 import { claimDue } from '../db/lease.js';
@@ -48,7 +48,7 @@ export function webhookLifecycle(ctx: GatewayContext): InstanceLifecycle {
         const result = await callTemplate(ctx, connector, register, instance.configuration, { targetUrl: webhookUrlOf(ctx, instance), instanceId: instance.id });
         const idPath = connector.events?.webhook?.webhookIdPath;
         if (idPath && result.response) {
-          const found = JSONPath({ path: idPath, json: JSON.parse(result.response), wrap: true })[0];
+          const found = firstMatch(JSON.parse(result.response), idPath);
           if (found !== undefined && found !== null) webhookId = String(found);
         }
       } catch (err) {
