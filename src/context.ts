@@ -6,6 +6,7 @@ import type { Metrics } from './metrics.js';
 import type { RouteModule } from './api/app.js';
 import type { SecretCipher } from './secrets/cipher.js';
 import type { ConnectorRegistry } from './connectors/registry.js';
+import type { ConnectorCatalog } from './connectors/catalog.js';
 import type { InstanceService } from './instances/service.js';
 
 /** What every part of the gateway is built from; main.ts makes one per gateway. */
@@ -18,6 +19,8 @@ export interface GatewayContext {
   metrics: Metrics;
   cipher: SecretCipher;
   connectors: ConnectorRegistry;
+  /** Keeps `connectors` in step with the custom connectors other nodes register. */
+  catalog: ConnectorCatalog;
   instances: InstanceService;
   /** Which configuration keys of a connector are secrets. */
   secretsOf(elementKey: string): ReadonlySet<string>;

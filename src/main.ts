@@ -16,6 +16,7 @@ import type { Feature, GatewayContext } from './context.js';
 import { SecretCipher } from './secrets/cipher.js';
 import { ConnectorRegistry } from './connectors/registry.js';
 import { connectorRoutes } from './connectors/routes.js';
+import { ConnectorCatalog } from './connectors/catalog.js';
 import { InstanceStore } from './instances/store.js';
 import { InstanceService } from './instances/service.js';
 import { instanceRoutes } from './instances/routes.js';
@@ -94,16 +95,15 @@ export class Gateway {
     try {
       await migrate(db, schema);
       const connectors = await ConnectorRegistry.loadDirectory(options.connectorsDir ?? bundledConnectorsDir);
-      for (const row of (await db('connectors').select('definition')) as Array<{ definition: string }>) {
-        connectors.add(JSON.parse(row.definition));
-      }
+      const catalog = new ConnectorCatalog(db, connectors, clock, log);
+      await catalog.sync();
       const cipher = SecretCipher.fromConfig(config.security.secretKey, config.database.dataDir);
       const secretsOf = (key: string): ReadonlySet<string> =>
         new Set((connectors.get(key)?.configuration ?? []).filter((f) => f.secret).map((f) => f.key));
       const store = new InstanceStore(db, cipher, secretsOf);
-      const instances = new InstanceService(db, store, connectors, config, clock, log);
+      const instances = new InstanceService(db, store, catalog, config, clock, log);
       const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref()));
-      const ctx: GatewayContext = { config, db, log, clock, nodeId, metrics: createMetrics(), cipher, connectors, instances, secretsOf, sleep };
+      const ctx: GatewayContext = { config, db, log, clock, nodeId, metrics: createMetrics(), cipher, connectors, catalog, instances, secretsOf, sleep };
 
       const poller = new Poller({ ...ctx, beforeCommit: options.beforePollCommit });
       const max = config.server.maxBodyBytes;
@@ -113,7 +113,7 @@ export class Gateway {
           name: 'core',
           openRoutes: [opsRoutes(db, ctx.metrics, nodeId, VERSION)],
           apiRoutes: [
-            connectorRoutes(db, connectors, clock, max),
+            connectorRoutes(catalog, max),
             instanceRoutes(instances, secretsOf, config.server.publicUrl, max),
             eventRoutes(db, (id) => instances.require(id)),
           ],

@@ -4,6 +4,7 @@ import * as schedules from './002_schedules.js';
 import * as requests from './003_requests.js';
 import * as webhooks from './004_webhooks.js';
 import * as deliveryProgress from './005_delivery_progress.js';
+import * as connectorCatalog from './009_connector_catalog.js';
 
 /**
  * Every migration, in order. Listed here rather than read from the folder so the same list works
@@ -15,4 +16,5 @@ export const migrations: Array<{ name: string; up: (k: Knex) => Promise<void>; d
   { name: '003_requests', ...requests },
   { name: '004_webhooks', ...webhooks },
   { name: '005_delivery_progress', ...deliveryProgress },
+  { name: '009_connector_catalog', ...connectorCatalog },
 ];

@@ -69,12 +69,37 @@ export class ConnectorRegistry {
     return [...this.defs.values()].sort((a, b) => a.key.localeCompare(b.key));
   }
 
-  /** A custom connector from the API: validated; a bundled key cannot be replaced. */
-  register(input: unknown, o: { source: string }): ConnectorDefinition {
+  /** A custom connector from the API, validated; a bundled key cannot be replaced (409). */
+  validateCustom(input: unknown, o: { source: string }): ConnectorDefinition {
     const def = validateConnector(input, o.source);
     if (this.bundled.has(def.key)) throw new ConflictError(`connector "${def.key}" is bundled with pollgate and cannot be replaced`);
+    return def;
+  }
+
+  /** Validates and adds a custom connector to this registry only (the catalog stores it for all nodes). */
+  register(input: unknown, o: { source: string }): ConnectorDefinition {
+    const def = this.validateCustom(input, o);
     this.defs.set(def.key, def);
     return def;
+  }
+
+  isBundled(key: string): boolean {
+    return this.bundled.has(key);
+  }
+
+  /**
+   * Replaces every custom connector with the stored ones (the catalog calls this when another node
+   * changed them). A stored definition that no longer validates is skipped and reported.
+   */
+  replaceCustom(stored: unknown[], onInvalid: (err: Error) => void): void {
+    for (const key of [...this.defs.keys()]) if (!this.bundled.has(key)) this.defs.delete(key);
+    for (const input of stored) {
+      try {
+        this.add(input);
+      } catch (err) {
+        onInvalid(err as Error);
+      }
+    }
   }
 
   /**

@@ -1,13 +1,21 @@
 import type Router from '@koa/router';
-import type { Knex } from 'knex';
-import type { Clock } from '../clock.js';
 import { readJsonObject } from '../api/body.js';
 import { ApiError, NotFoundError } from '../errors.js';
-import type { ConnectorRegistry } from './registry.js';
+import type { ConnectorCatalog } from './catalog.js';
 
-/** GET /elements[/:key] and POST /elements (custom connectors, stored so they survive a restart). */
-export function connectorRoutes(db: Knex, registry: ConnectorRegistry, clock: Clock, maxBodyBytes: number) {
+/**
+ * GET /elements[/:key], POST /elements and PUT/DELETE /elements/:key (custom connectors, stored so
+ * every node and every restart sees them). Every API request first brings this node's connectors
+ * up to date with the database (one single-row read when nothing changed).
+ */
+export function connectorRoutes(catalog: ConnectorCatalog, maxBodyBytes: number) {
+  const registry = catalog.registry;
   return (router: Router) => {
+    router.use(async (_ctx, next) => {
+      await catalog.sync();
+      await next();
+    });
+
     router.get('/elements', (ctx) => {
       ctx.body = registry.list().map((def) => registry.summary(def));
     });
@@ -18,19 +26,31 @@ export function connectorRoutes(db: Knex, registry: ConnectorRegistry, clock: Cl
       ctx.body = { ...registry.summary(def), definition: def };
     });
 
-    router.post('/elements', async (ctx) => {
-      const body = await readJsonObject(ctx, maxBodyBytes);
-      let def;
+    const save = async (body: unknown, key?: string) => {
       try {
-        def = registry.register(body, { source: 'request body' });
+        return await catalog.save(body, 'request body', { key });
       } catch (err) {
         if (err instanceof ApiError) throw err;
         const details = (err as { details?: unknown[] }).details ?? [];
         throw new ApiError(400, 'VALIDATION_ERROR', (err as Error).message, details);
       }
-      await db('connectors').insert({ key: def.key, definition: JSON.stringify(def), created_at: clock.now() }).onConflict('key').merge();
+    };
+
+    router.post('/elements', async (ctx) => {
+      const { def } = await save(await readJsonObject(ctx, maxBodyBytes));
       ctx.status = 201;
       ctx.body = registry.summary(def);
+    });
+
+    router.put('/elements/:key', async (ctx) => {
+      const { def, created } = await save(await readJsonObject(ctx, maxBodyBytes), ctx.params.key);
+      ctx.status = created ? 201 : 200;
+      ctx.body = registry.summary(def);
+    });
+
+    router.delete('/elements/:key', async (ctx) => {
+      await catalog.remove(ctx.params.key);
+      ctx.status = 204;
     });
   };
 }

@@ -5,6 +5,7 @@ import type { Clock } from '../clock.js';
 import type { Logger } from '../log.js';
 import { NotFoundError, ValidationError } from '../errors.js';
 import type { ConnectorRegistry } from '../connectors/registry.js';
+import type { ConnectorCatalog } from '../connectors/catalog.js';
 import type { ConnectorDefinition } from '../connectors/schema.js';
 import { resolvePollerObject } from '../connectors/resolve.js';
 import { validateDateTemplates } from '../templates/date-template.js';
@@ -50,28 +51,34 @@ export class InstanceService {
   constructor(
     private readonly db: Knex,
     readonly store: InstanceStore,
-    private readonly connectors: ConnectorRegistry,
+    private readonly catalog: ConnectorCatalog,
     private readonly config: Config,
     private readonly clock: Clock,
     private readonly log: Logger,
-  ) {}
+  ) {
+    // Another node changed a connector: cached views hold the old definition.
+    catalog.onChange(() => this.work.clear());
+  }
+
+  private get connectors(): ConnectorRegistry {
+    return this.catalog.registry;
+  }
 
   async require(id: number): Promise<Instance> {
     const instance = await this.store.get(id);
     if (!instance) throw new NotFoundError(`instance ${id} does not exist`);
-    // A custom connector registered through another node since this one started.
-    if (!this.connectors.has(instance.elementKey)) await this.loadStoredConnector(instance.elementKey);
     return instance;
   }
 
   /** The instance with its connector, settings and signing secrets, cached briefly. */
   async forWork(id: number): Promise<InstanceWork> {
+    // Connectors changed on another node: checked at most once a second on this hot path.
+    await this.catalog.sync({ maxAgeMs: WORK_CACHE_MS });
     const hit = this.work.get(id);
     if (hit && Date.now() - hit.at < WORK_CACHE_MS) return hit.work;
     const found = await this.store.getWithSecrets(id);
     if (!found) throw new NotFoundError(`instance ${id} does not exist`);
     const { instance, signingSecrets } = found;
-    if (!this.connectors.has(instance.elementKey)) await this.loadStoredConnector(instance.elementKey);
     const work = { instance, connector: this.connectorOf(instance), settings: this.settingsOf(instance), signingSecrets };
     if (this.work.size > 50_000) this.work.clear();
     this.work.set(id, { at: Date.now(), work });
@@ -92,11 +99,6 @@ export class InstanceService {
   /** Drops cached views of an instance after this node changed it. */
   invalidate(id: number): void {
     this.work.delete(id);
-  }
-
-  private async loadStoredConnector(key: string): Promise<void> {
-    const row = (await this.db('connectors').where({ key }).first('definition')) as { definition: string } | undefined;
-    if (row) this.connectors.add(JSON.parse(row.definition));
   }
 
   connectorOf(instance: Pick<Instance, 'elementKey'>): ConnectorDefinition {

@@ -6,6 +6,7 @@ import type { Logger } from '../log.js';
 import { ConflictError } from '../errors.js';
 import { claimDue, releaseLeases, renewLeases } from '../db/lease.js';
 import type { InstanceService } from '../instances/service.js';
+import type { ConnectorCatalog } from '../connectors/catalog.js';
 import type { Metrics } from '../metrics.js';
 import { ProviderError } from '../provider/http-client.js';
 import { nextPollTime } from './plan.js';
@@ -35,7 +36,7 @@ export class Poller {
   readonly lags: number[] = [];
 
   constructor(
-    private readonly deps: PollDeps & { clock: Clock; nodeId: string; instances: InstanceService; metrics?: Metrics },
+    private readonly deps: PollDeps & { clock: Clock; nodeId: string; instances: InstanceService; catalog?: ConnectorCatalog; metrics?: Metrics },
   ) {}
 
   private get config(): Config {
@@ -74,6 +75,8 @@ export class Poller {
     this.ticking = true;
     try {
       await this.renew();
+      // A connector replaced on another node is what this tick's polls use.
+      await this.deps.catalog?.sync();
       // Claimed polls wait for one of `concurrency` slots; a tick may claim up to a second's worth
       // of due work (MAX_CLAIMED bounds what a node holds, so others can share the load).
       const free = MAX_CLAIMED - this.running.size;
