@@ -1,4 +1,3 @@
-import type schedule from 'node-schedule';
 import type { Feature, GatewayContext } from '../context.js';
 import { claimDue, releaseLeases, renewLeases } from '../db/lease.js';
 import { bulkInsert } from '../db/bulk.js';
@@ -8,7 +7,7 @@ import { buildRequests, loadBodies, loadBody, type NotificationRow } from './bui
 import { isSuccess, sendCallback, type AttemptResult } from './send.js';
 import { signatureHeaders } from './signing.js';
 import { firstMatch } from '../lib/json-path.js';
-import { everySeconds } from '../clock.js';
+import { everySeconds, type Ticker } from '../clock.js';
 
 /**
  * The dispatcher drains the outbox. A tick claims due notifications with a lease (so no two
@@ -31,7 +30,7 @@ const HOLD_RECHECK_MS = 60_000;
 
 export class Dispatcher implements Feature {
   readonly name = 'delivery';
-  private job: schedule.Job | undefined;
+  private job: Ticker | undefined;
   private readonly inFlight = new Map<string, Promise<void>>();
   private ticking = false;
   private stopping = false;

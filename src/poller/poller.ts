@@ -1,7 +1,6 @@
-import type schedule from 'node-schedule';
 import type { Knex } from 'knex';
 import type { Config } from '../config/index.js';
-import { everySeconds, type Clock } from '../clock.js';
+import { everySeconds, type Clock, type Ticker } from '../clock.js';
 import type { Logger } from '../log.js';
 import { ConflictError } from '../errors.js';
 import { claimDue, releaseLeases, renewLeases } from '../db/lease.js';
@@ -26,7 +25,7 @@ interface ClaimedRow extends PollObjectRow {
 const MAX_CLAIMED = 1000;
 
 export class Poller {
-  private job: schedule.Job | undefined;
+  private job: Ticker | undefined;
   private readonly running = new Map<number, Promise<void>>();
   private ticking = false;
   private stopping = false;

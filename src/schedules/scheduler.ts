@@ -1,9 +1,8 @@
-import type schedule from 'node-schedule';
 import type { Feature, GatewayContext } from '../context.js';
 import { claimDue } from '../db/lease.js';
 import { enqueueNotification } from '../events/record.js';
 import { nextRecurrence, type ScheduleRow } from './model.js';
-import { everySeconds } from '../clock.js';
+import { everySeconds, type Ticker } from '../clock.js';
 
 /** Schedules claimed per query; a tick keeps claiming until fewer come back. */
 const BATCH = 100;
@@ -16,7 +15,7 @@ const BATCH = 100;
  */
 export class Scheduler implements Feature {
   readonly name = 'schedules';
-  private job: schedule.Job | undefined;
+  private job: Ticker | undefined;
   private running: Promise<number> | undefined;
 
   constructor(private readonly ctx: GatewayContext) {}

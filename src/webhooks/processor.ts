@@ -1,4 +1,3 @@
-import type schedule from 'node-schedule';
 import { compileJsonPath } from '../lib/json-path.js';
 import type { GatewayContext, Feature } from '../context.js';
 import { claimDue, releaseLeases } from '../db/lease.js';
@@ -7,7 +6,7 @@ import { hashRecord } from '../lib/stable-hash.js';
 import { parseWebhookBody } from './parse-body.js';
 import { mapWebhookBody, type WebhookEventsMapping } from './mapping.js';
 import { retryDeregistrations } from './registration.js';
-import { everySeconds } from '../clock.js';
+import { everySeconds, type Ticker } from '../clock.js';
 
 /**
  * Maps stored webhook bodies to events, after the 202. A receipt is claimed with a lease like any
@@ -32,7 +31,7 @@ const MAX_ATTEMPTS = 5;
 
 export class WebhookProcessor implements Feature {
   readonly name = 'webhooks';
-  private job: schedule.Job | undefined;
+  private job: Ticker | undefined;
   private running: Promise<number> | undefined;
   private stopping = false;
 
