@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +14,7 @@ import { opsRoutes } from './api/ops-routes.js';
 import { createMetrics } from './metrics.js';
 import type { Feature, GatewayContext } from './context.js';
 import { SecretCipher } from './secrets/cipher.js';
+import { checkKeysReadData } from './secrets/stored.js';
 import { ConnectorRegistry } from './connectors/registry.js';
 import { connectorRoutes } from './connectors/routes.js';
 import { ConnectorCatalog } from './connectors/catalog.js';
@@ -91,16 +92,19 @@ export class Gateway {
     const log = options.log ?? createLogger({ level: config.log.level, nodeId });
     const clock = options.clock ?? systemClock;
     const schema = options.schema ?? config.database.schema ?? undefined;
+    secureDataDir(config.database.dataDir);
     const db = createDatabase({ url: config.database.url, dataDir: config.database.dataDir, poolMax: config.database.poolMax, schema });
     try {
       await migrate(db, schema);
       const connectors = await ConnectorRegistry.loadDirectory(options.connectorsDir ?? bundledConnectorsDir);
       const catalog = new ConnectorCatalog(db, connectors, clock, log);
       await catalog.sync();
-      const cipher = SecretCipher.fromConfig(config.security.secretKey, config.database.dataDir);
+      const cipher = SecretCipher.fromConfig(config.security.secretKey, config.database.dataDir, config.security.previousSecretKeys);
+      await checkKeysReadData(db, cipher);
       const secretsOf = (key: string): ReadonlySet<string> =>
         new Set((connectors.get(key)?.configuration ?? []).filter((f) => f.secret).map((f) => f.key));
       const store = new InstanceStore(db, cipher, secretsOf);
+      await store.hashLegacyWebhookTokens();
       const instances = new InstanceService(db, store, catalog, config, clock, log);
       const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref()));
       const ctx: GatewayContext = { config, db, log, clock, nodeId, metrics: createMetrics(), cipher, connectors, catalog, instances, secretsOf, sleep };
@@ -183,6 +187,12 @@ export class Gateway {
     await closed;
     await this.db.destroy();
   }
+}
+
+/** The data folder holds the API token, the generated key and the SQLite file: its owner's alone. */
+function secureDataDir(dir: string): void {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  chmodSync(dir, 0o700);
 }
 
 /**

@@ -4,6 +4,7 @@ import * as schedules from './002_schedules.js';
 import * as requests from './003_requests.js';
 import * as webhooks from './004_webhooks.js';
 import * as deliveryProgress from './005_delivery_progress.js';
+import * as security from './006_security.js';
 import * as connectorCatalog from './009_connector_catalog.js';
 
 /**
@@ -16,5 +17,6 @@ export const migrations: Array<{ name: string; up: (k: Knex) => Promise<void>; d
   { name: '003_requests', ...requests },
   { name: '004_webhooks', ...webhooks },
   { name: '005_delivery_progress', ...deliveryProgress },
+  { name: '006_security', ...security },
   { name: '009_connector_catalog', ...connectorCatalog },
 ];

@@ -43,6 +43,7 @@ function envOverrides(env: Env): Json {
   if (env.POLLGATE_DATA_DIR) set('database', 'dataDir', env.POLLGATE_DATA_DIR);
   if (env.POLLGATE_API_TOKEN) set('auth', 'apiToken', env.POLLGATE_API_TOKEN);
   if (env.POLLGATE_SECRET_KEY) set('security', 'secretKey', env.POLLGATE_SECRET_KEY);
+  if (env.POLLGATE_PREVIOUS_SECRET_KEYS) set('security', 'previousSecretKeys', env.POLLGATE_PREVIOUS_SECRET_KEYS.split(',').map((k) => k.trim()).filter(Boolean));
   if (env.POLLGATE_PUBLIC_URL) set('server', 'publicUrl', env.POLLGATE_PUBLIC_URL);
   if (env.POLLGATE_NODE_ID) set('node', 'id', env.POLLGATE_NODE_ID);
   if (env.LOG_LEVEL) set('log', 'level', env.LOG_LEVEL);
@@ -63,10 +64,28 @@ export function checkConfig(raw: Json): Config {
     throw new DefinitionError(`invalid setting "${first.setting}": ${first.message}`, details);
   }
   const config = raw as unknown as Config;
+  refuseExposedLoopback(config);
   if (!isAbsolute(config.database.dataDir)) config.database.dataDir = resolve(process.cwd(), config.database.dataDir);
   if (!config.server.publicUrl) config.server.publicUrl = `http://localhost:${config.server.port}`;
   config.server.publicUrl = config.server.publicUrl.replace(/\/+$/, '');
   return config;
+}
+
+const LOOPBACK_HOST = /^(localhost|127(\.\d{1,3}){3}|::1|\[::1\])$/i;
+
+/**
+ * Provider and callback URLs may reach this machine's loopback services while
+ * `network.allowLoopback` is on (the default, for one-machine setups): serving other machines in
+ * that state would let any token holder read them, so it is refused.
+ */
+function refuseExposedLoopback(config: Config): void {
+  if (config.network.allowLoopback && !LOOPBACK_HOST.test(config.server.host)) {
+    throw new DefinitionError(
+      `invalid setting "server.host": "${config.server.host}" serves other machines while network.allowLoopback is true; ` +
+        'set network.allowLoopback to false to expose the gateway, or keep server.host 127.0.0.1',
+      [{ setting: 'server.host', message: 'not a loopback address while network.allowLoopback is true' }],
+    );
+  }
 }
 
 /**

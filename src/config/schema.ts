@@ -3,7 +3,7 @@ export interface Config {
   server: { port: number; host: string; publicUrl: string; maxBodyBytes: number };
   database: { url: string | null; schema: string | null; dataDir: string; poolMax: number };
   auth: { apiToken: string | null };
-  security: { secretKey: string | null };
+  security: { secretKey: string | null; previousSecretKeys: string[] };
   log: { level: string };
   node: { id: string | null };
   poller: {
@@ -53,7 +53,10 @@ export const configSchema = section({
     poolMax: int(1),
   }),
   auth: section({ apiToken: { type: ['string', 'null'], minLength: 16 } }),
-  security: section({ secretKey: { type: ['string', 'null'], minLength: 32 } }),
+  security: section({
+    secretKey: { type: ['string', 'null'], minLength: 32 },
+    previousSecretKeys: { type: 'array', items: { type: 'string', minLength: 32 }, maxItems: 20 },
+  }),
   log: section({ level: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] } }),
   node: section({ id: { type: ['string', 'null'], minLength: 1, maxLength: 64 } }),
   poller: section({

@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import knexFactory, { type Knex } from 'knex';
 import pg from 'pg';
@@ -43,7 +43,12 @@ export function createDatabase(options: DatabaseOptions): Knex {
     });
   }
   const filename = sqlitePath(options);
-  if (filename !== ':memory:') mkdirSync(dirname(filename), { recursive: true });
+  if (filename !== ':memory:') {
+    mkdirSync(dirname(filename), { recursive: true, mode: 0o700 });
+    // Only the gateway's user reads the database (SQLite gives its -wal/-shm files the same mode).
+    closeSync(openSync(filename, 'a', 0o600));
+    chmodSync(filename, 0o600);
+  }
   return knexFactory({
     client: 'sqlite3',
     connection: { filename },

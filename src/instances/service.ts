@@ -3,7 +3,8 @@ import type { Knex } from 'knex';
 import type { Config } from '../config/index.js';
 import type { Clock } from '../clock.js';
 import type { Logger } from '../log.js';
-import { NotFoundError, ValidationError } from '../errors.js';
+import { ApiError, NotFoundError, ValidationError } from '../errors.js';
+import { REDACTED } from '../secrets/redact.js';
 import type { ConnectorRegistry } from '../connectors/registry.js';
 import type { ConnectorCatalog } from '../connectors/catalog.js';
 import type { ConnectorDefinition } from '../connectors/schema.js';
@@ -79,6 +80,7 @@ export class InstanceService {
     const found = await this.store.getWithSecrets(id);
     if (!found) throw new NotFoundError(`instance ${id} does not exist`);
     const { instance, signingSecrets } = found;
+    throwIfUnreadable(instance);
     const work = { instance, connector: this.connectorOf(instance), settings: this.settingsOf(instance), signingSecrets };
     if (this.work.size > 50_000) this.work.clear();
     this.work.set(id, { at: Date.now(), work });
@@ -179,11 +181,17 @@ export class InstanceService {
         throw new ValidationError('configuration must be an object', [{ field: 'configuration' }]);
       }
       configuration = { ...current.configuration };
-      for (const [k, v] of Object.entries(body.configuration as Record<string, unknown>)) {
+      const supplied = body.configuration as Record<string, unknown>;
+      // A secret no key decrypts is gone unless the PATCH gives it again (keeping "********" cannot).
+      for (const key of current.unreadableSecrets) {
+        const value = key.startsWith(`${CALLBACK_HEADERS}.`) ? (supplied[CALLBACK_HEADERS] as Record<string, unknown> | undefined)?.[key.slice(CALLBACK_HEADERS.length + 1)] : supplied[key];
+        if (value === undefined || value === REDACTED) problems.push({ field: `configuration.${key}`, message: 'cannot be decrypted with the configured keys: supply it again' });
+      }
+      for (const [k, v] of Object.entries(supplied)) {
         // "********" is what answers show for secrets: sending it back keeps the stored value.
-        if (v === '********') continue;
+        if (v === REDACTED) continue;
         if (v === null) delete configuration[k];
-        else configuration[k] = v;
+        else configuration[k] = k === CALLBACK_HEADERS ? keepRedactedHeaders(v, current.configuration[k]) : v;
       }
     }
     const settings = this.validate(connector, configuration, problems);
@@ -278,6 +286,21 @@ export class InstanceService {
     }
     return settings;
   }
+}
+
+const CALLBACK_HEADERS = 'event.notification.callback.headers';
+
+/** Callback headers sent back as "********" (as answers show them) keep their stored values. */
+function keepRedactedHeaders(supplied: unknown, stored: unknown): unknown {
+  if (typeof supplied !== 'object' || supplied === null || Array.isArray(supplied) || typeof stored !== 'object' || stored === null) return supplied;
+  const old = stored as Record<string, unknown>;
+  return Object.fromEntries(Object.entries(supplied).map(([h, v]) => [h, v === REDACTED && h in old ? old[h] : v]));
+}
+
+/** Work with an instance whose secrets cannot be read fails for that instance alone, saying why. */
+function throwIfUnreadable(instance: Instance): void {
+  if (instance.unreadableSecrets.length === 0) return;
+  throw new ApiError(409, 'SECRETS_UNREADABLE', `instance ${instance.id}: ${instance.unreadableSecrets.join(', ')} cannot be decrypted with the configured keys; restore the key (security.previousSecretKeys) or PATCH the values again`, instance.unreadableSecrets.map((field) => ({ field: `configuration.${field}` })));
 }
 
 export function eventInfo(connector: ConnectorDefinition) {

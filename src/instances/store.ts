@@ -1,6 +1,10 @@
+import { createHash } from 'node:crypto';
 import type { Knex } from 'knex';
 import { SecretCipher } from '../secrets/cipher.js';
 import { decryptConfiguration, encryptConfiguration } from '../secrets/redact.js';
+
+/** The database keeps only this of a webhook token: a read of it cannot forge ingress requests. */
+export const hashWebhookToken = (token: string): string => createHash('sha256').update(token).digest('hex');
 
 export type SigningSecretEntry = { secret: string; createdAt: number; expiresAt: number | null };
 
@@ -18,6 +22,8 @@ export interface Instance {
   webhookId: string | null;
   createdAt: number;
   updatedAt: number;
+  /** Secret configuration keys whose stored value no key of the key ring decrypts (left out of `configuration`). */
+  unreadableSecrets: string[];
 }
 
 export interface InstanceRow {
@@ -29,7 +35,9 @@ export interface InstanceRow {
   vendor_type: string;
   events_enabled: number | boolean;
   callback_disabled: number | boolean;
+  /** The sha256 of the webhook token (ingress looks it up by this). */
   webhook_token: string | null;
+  webhook_token_encrypted: string | null;
   webhook_id: string | null;
   signing_secrets: string | null;
   next_sequence: number;
@@ -49,21 +57,43 @@ export class InstanceStore {
   ) {}
 
   fromRow(row: InstanceRow): Instance {
-    const stored = JSON.parse(row.configuration) as Record<string, unknown>;
+    const { configuration, unreadable } = decryptConfiguration(JSON.parse(row.configuration) as Record<string, unknown>, this.cipher);
     return {
       id: row.id,
       elementKey: row.element_key,
       name: row.name,
       tags: JSON.parse(row.tags) as string[],
-      configuration: decryptConfiguration(stored, this.secretsOf(row.element_key), this.cipher),
+      configuration,
       vendorType: row.vendor_type as Instance['vendorType'],
       eventsEnabled: Boolean(row.events_enabled),
       callbackDisabled: Boolean(row.callback_disabled),
-      webhookToken: row.webhook_token,
+      webhookToken: this.openWebhookToken(row, unreadable),
       webhookId: row.webhook_id,
       createdAt: row.created_at,
       updatedAt: row.updated_at,
+      unreadableSecrets: unreadable,
     };
+  }
+
+  private openWebhookToken(row: InstanceRow, unreadable: string[]): string | null {
+    if (!row.webhook_token_encrypted) return null;
+    try {
+      return this.cipher.decrypt(row.webhook_token_encrypted);
+    } catch {
+      unreadable.push('webhookToken');
+      return null;
+    }
+  }
+
+  /** Column values for a webhook token: its hash to find it by, the token encrypted to show it. */
+  private webhookTokenColumns(token: string | null) {
+    return { webhook_token: token === null ? null : hashWebhookToken(token), webhook_token_encrypted: token === null ? null : this.cipher.encrypt(token) };
+  }
+
+  /** Tokens stored in plain text before they were hashed: hashed and encrypted now (at start). */
+  async hashLegacyWebhookTokens(): Promise<void> {
+    const rows = (await this.db('instances').whereNotNull('webhook_token').whereNull('webhook_token_encrypted').select('id', 'webhook_token')) as Array<{ id: number; webhook_token: string }>;
+    for (const row of rows) await this.db('instances').where({ id: row.id }).update(this.webhookTokenColumns(row.webhook_token));
   }
 
   encryptConfiguration(elementKey: string, configuration: Record<string, unknown>): string {
@@ -83,7 +113,7 @@ export class InstanceStore {
   }
 
   async getByWebhookToken(token: string): Promise<Instance | undefined> {
-    const row = (await this.db('instances').where({ webhook_token: token }).first()) as InstanceRow | undefined;
+    const row = (await this.db('instances').where({ webhook_token: hashWebhookToken(token) }).first()) as InstanceRow | undefined;
     return row ? this.fromRow(row) : undefined;
   }
 
@@ -94,7 +124,7 @@ export class InstanceStore {
     return ((await q) as InstanceRow[]).map((r) => this.fromRow(r));
   }
 
-  async insert(trx: Knex, values: Omit<Instance, 'id' | 'createdAt' | 'updatedAt'>, signingSecret: string, now: number): Promise<number> {
+  async insert(trx: Knex, values: Omit<Instance, 'id' | 'createdAt' | 'updatedAt' | 'unreadableSecrets'>, signingSecret: string, now: number): Promise<number> {
     const [row] = (await trx('instances')
       .insert({
         element_key: values.elementKey,
@@ -104,7 +134,7 @@ export class InstanceStore {
         vendor_type: values.vendorType,
         events_enabled: values.eventsEnabled,
         callback_disabled: values.callbackDisabled,
-        webhook_token: values.webhookToken,
+        ...this.webhookTokenColumns(values.webhookToken),
         webhook_id: values.webhookId,
         signing_secrets: this.cipher.encrypt(JSON.stringify([{ secret: signingSecret, createdAt: now, expiresAt: null }])),
         created_at: now,
@@ -123,7 +153,7 @@ export class InstanceStore {
     if (values.eventsEnabled !== undefined) patch.events_enabled = values.eventsEnabled;
     if (values.callbackDisabled !== undefined) patch.callback_disabled = values.callbackDisabled;
     if (values.webhookId !== undefined) patch.webhook_id = values.webhookId;
-    if (values.webhookToken !== undefined) patch.webhook_token = values.webhookToken;
+    if (values.webhookToken !== undefined) Object.assign(patch, this.webhookTokenColumns(values.webhookToken));
     await db('instances').where({ id }).update(patch);
   }
 

@@ -10,7 +10,7 @@ describe('secrets', () => {
 
   it('encrypts with AES-256-GCM and refuses tampered ciphertext', () => {
     const stored = cipher.encrypt('hunter2');
-    expect(stored).to.match(/^enc:v1:/).and.not.include('hunter2');
+    expect(stored).to.match(/^enc:v2:/).and.not.include('hunter2');
     expect(cipher.encrypt('hunter2')).not.to.equal(stored);
     expect(cipher.decrypt(stored)).to.equal('hunter2');
     const tampered = stored.slice(0, -2) + (stored.endsWith('A') ? 'B' : 'A') + stored.slice(-1);
@@ -33,13 +33,15 @@ describe('secrets', () => {
       'event.notification.signature.key': 'sig',
       'event.notification.callback.password': 'pw',
       'oauth.token': 'tok-secret-1',
-      'event.notification.callback.headers': { 'X-Trace': 'on', Authorization: 'Bearer abc' },
+      'event.notification.callback.headers': { 'Content-Type': 'application/json', 'X-Auth': 'hdr-secret', Authorization: 'Bearer abc' },
+      'oauth.refresh': 'refresh-1',
+      'event.notification.callback.auth': 'basic',
     };
     const secrets = new Set(['pin']);
     const stored = encryptConfiguration(config, secrets, cipher);
-    expect(JSON.stringify(stored)).not.to.match(/1234|k-123|"sig"|"pw"|tok-secret-1|Bearer abc/);
+    expect(JSON.stringify(stored)).not.to.match(/1234|k-123|"sig"|"pw"|tok-secret-1|Bearer abc|hdr-secret|refresh-1/);
     expect(stored.domain).to.equal('acme');
-    expect(decryptConfiguration(stored, secrets, cipher)).to.deep.equal(config);
+    expect(decryptConfiguration(stored, cipher)).to.deep.equal({ configuration: config, unreadable: [] });
     expect(redactConfiguration(config, secrets)).to.deep.equal({
       domain: 'acme',
       pin: '********',
@@ -47,7 +49,9 @@ describe('secrets', () => {
       'event.notification.signature.key': '********',
       'event.notification.callback.password': '********',
       'oauth.token': '********',
-      'event.notification.callback.headers': { 'X-Trace': 'on', Authorization: '********' },
+      'event.notification.callback.headers': { 'Content-Type': 'application/json', 'X-Auth': '********', Authorization: '********' },
+      'oauth.refresh': '********',
+      'event.notification.callback.auth': 'basic',
     });
     expect(redactText('GET /x?key=k-123', ['k-123'])).to.equal('GET /x?key=********');
   });

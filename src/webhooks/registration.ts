@@ -7,7 +7,6 @@ import type { Instance } from '../instances/store.js';
 import type { InstanceLifecycle } from '../instances/service.js';
 import { buildTemplateRequest } from '../provider/request-builder.js';
 import { ProviderError, sendProviderRequest } from '../provider/http-client.js';
-import { SecretCipher } from '../secrets/cipher.js';
 import { decryptConfiguration } from '../secrets/redact.js';
 
 /**
@@ -89,7 +88,8 @@ export async function retryDeregistrations(ctx: GatewayContext): Promise<void> {
     const connector = ctx.connectors.get(row.element_key);
     try {
       if (!connector?.events?.webhook?.deregister) throw new Error(`connector "${row.element_key}" has no deregister template`);
-      const configuration = decryptConfiguration(JSON.parse(row.configuration), ctx.secretsOf(row.element_key), ctx.cipher as SecretCipher);
+      const { configuration, unreadable } = decryptConfiguration(JSON.parse(row.configuration), ctx.cipher);
+      if (unreadable.length > 0) throw new Error(`the stored configuration's ${unreadable.join(', ')} cannot be decrypted with the configured keys`);
       await callTemplate(ctx, connector, connector.events.webhook.deregister, configuration, { webhookId: row.webhook_id });
       await ctx.db('webhook_deregistrations').where({ id: row.id }).delete();
     } catch (err) {
