@@ -59,7 +59,7 @@ export interface PollerObjectDefinition {
 export type MappingValue = string | string[];
 
 export interface SignatureDefinition {
-  scheme: 'hmac' | 'github' | 'stripe' | 'shopify' | 'standard-webhooks' | 'none';
+  scheme: 'hmac' | 'shared-secret' | 'github' | 'stripe' | 'shopify' | 'standard-webhooks' | 'none';
   algorithm?: 'sha1' | 'sha256';
   header?: string;
   encoding?: 'hex' | 'base64';
@@ -241,11 +241,11 @@ export const connectorSchema = {
               required: ['scheme'],
               additionalProperties: false,
               properties: {
-                scheme: { enum: ['hmac', 'github', 'stripe', 'shopify', 'standard-webhooks', 'none'] },
+                scheme: { enum: ['hmac', 'shared-secret', 'github', 'stripe', 'shopify', 'standard-webhooks', 'none'] },
                 algorithm: { enum: ['sha1', 'sha256'] }, header: str, encoding: { enum: ['hex', 'base64'] }, prefix: str,
                 signedContent: str, timestampHeader: str, toleranceSeconds: { type: 'number', minimum: 0 }, secret: str,
               },
-              if: { properties: { scheme: { const: 'hmac' } } },
+              if: { properties: { scheme: { enum: ['hmac', 'shared-secret'] } } },
               then: { required: ['header'] },
             },
             handshake: {

@@ -10,7 +10,7 @@ import type { ConnectorCatalog } from '../connectors/catalog.js';
 import type { ConnectorDefinition } from '../connectors/schema.js';
 import { resolvePollerObject } from '../connectors/resolve.js';
 import { validateDateTemplates } from '../templates/date-template.js';
-import { renderString } from '../templates/request-template.js';
+import { providerBaseUrl } from '../provider/request-builder.js';
 import { checkUrlSyntax } from '../network/ssrf-guard.js';
 import { planPollObjects } from '../poller/plan.js';
 import { newSigningSecret } from '../delivery/signing.js';
@@ -268,7 +268,7 @@ export class InstanceService {
     if (connector.baseUrl) {
       // The provider's base URL comes from the configuration: refuse a hostile one now.
       try {
-        checkUrlSyntax(renderString(connector.baseUrl, { iparam: configuration, context: {} }), this.config.network, 'provider URL');
+        checkUrlSyntax(providerBaseUrl(connector.baseUrl, { iparam: configuration, context: {} }), this.config.network, 'provider URL');
       } catch (err) {
         problems.push({ field: 'configuration', message: (err as Error).message });
       }

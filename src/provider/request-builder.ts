@@ -24,6 +24,18 @@ function applyAuth(headers: Record<string, string>, auth: AuthDefinition | undef
   }
 }
 
+/**
+ * The API base of an instance: its `base.url` configuration value when set (every connector
+ * accepts it: sandboxes, self-hosted editions, tests), else the connector's `baseUrl` template.
+ */
+export const BASE_URL_KEY = 'base.url';
+
+export function providerBaseUrl(baseUrl: string | undefined, scope: TemplateScope): string {
+  const override = scope.iparam[BASE_URL_KEY];
+  if (typeof override === 'string' && override.trim() !== '') return override.trim();
+  return renderString(baseUrl ?? '', scope);
+}
+
 function joinUrl(base: string, path: string, query: Record<string, string>): string {
   const url = new URL(base.replace(/\/+$/, '') + (path ? (path.startsWith('/') ? path : `/${path}`) : ''));
   for (const [k, v] of Object.entries(query)) url.searchParams.append(k, v);
@@ -55,7 +67,7 @@ export function buildTemplateRequest(args: { baseUrl?: string; auth?: AuthDefini
   redactedUrl: string;
 } {
   const { schema, options = {} } = args.template;
-  const base = schema.host ? `${schema.protocol ?? 'https'}://${renderString(schema.host, args.scope, { urlEncode: false })}` : renderString(args.baseUrl ?? '', args.scope);
+  const base = schema.host ? `${schema.protocol ?? 'https'}://${renderString(schema.host, args.scope, { urlEncode: false })}` : providerBaseUrl(args.baseUrl, args.scope);
   if (!base) throw new Error('the template has no host and the connector no baseUrl');
   const path = renderString(schema.path ?? '', args.scope, { urlEncode: true });
   const query = Object.fromEntries(Object.entries(schema.query ?? {}).map(([k, v]) => [k, renderString(v, args.scope)]));
@@ -72,7 +84,7 @@ export function buildTemplateRequest(args: { baseUrl?: string; auth?: AuthDefini
 }
 
 export function buildResourceRequest(args: { baseUrl?: string; auth?: AuthDefinition; method: string; path: string; query: Record<string, string>; headers?: Record<string, string>; body?: unknown; scope: TemplateScope }): ProviderRequest {
-  const base = renderString(args.baseUrl ?? '', args.scope);
+  const base = providerBaseUrl(args.baseUrl, args.scope);
   const path = renderString(args.path, args.scope, { urlEncode: true });
   const query = Object.fromEntries(Object.entries(args.query).map(([k, v]) => [k, renderString(v, args.scope)]));
   const headers = renderHeaders(args.headers, args.scope);

@@ -97,6 +97,15 @@ describe('webhook signatures', () => {
     expect(reasonOf(verifySignature({ scheme: 'standard-webhooks' }, SWH_SECRET, req({ 'webhook-id': 'm', 'webhook-timestamp': NOW_S }), NOW))).to.equal('missing header webhook-signature');
   });
 
+  it('shared-secret: the header must equal the secret (the body is not signed)', () => {
+    const cfg: SignatureConfig = { scheme: 'shared-secret', header: 'X-Pollgate-Secret' };
+    expect(verifySignature(cfg, SECRET, req({ 'x-pollgate-secret': SECRET }), NOW)).to.deep.equal({ ok: true });
+    expect(verifySignature(cfg, SECRET, req({ 'x-pollgate-secret': `${SECRET}x` }), NOW)).to.deep.equal({ ok: false, reason: 'signature mismatch' });
+    expect(reasonOf(verifySignature(cfg, SECRET, req({}), NOW))).to.equal('missing header X-Pollgate-Secret');
+    expect(verifySignature(cfg, undefined, req({ 'x-pollgate-secret': SECRET }), NOW)).to.deep.equal({ ok: false, reason: 'no secret configured' });
+    expect(() => validateSignatureConfig({ scheme: 'shared-secret' })).to.throw(DefinitionError, /needs "header"/);
+  });
+
   it('none accepts anything, with or without a secret', () => {
     expect(verifySignature({ scheme: 'none' }, undefined, req({}), NOW)).to.deep.equal({ ok: true });
     expect(verifySignature({ scheme: 'none' }, SECRET, req({ 'x-signature': 'junk' }), NOW)).to.deep.equal({ ok: true });

@@ -6,7 +6,7 @@ import { DefinitionError } from '../errors.js';
 /**
  * Verifying a provider's signature over the exact raw body bytes, for the schemes a connector may
  * declare (DESIGN.md "Webhook mapping values"): generic `hmac` (with optional prefix, signed-content
- * template and timestamp tolerance), `github`, `stripe`, `shopify`, `standard-webhooks`, or `none`.
+ * template and timestamp tolerance), `shared-secret` (a header equal to the secret), `github`, `stripe`, `shopify`, `standard-webhooks`, or `none`.
  * Signatures are decoded to bytes and compared with `timingSafeEqual` after a length check.
  *
  * Timestamps (`timestampHeader`, Stripe's `t=`) are checked against the `nowMs` the caller passes
@@ -43,6 +43,8 @@ export function verifySignature(cfg: SignatureConfig, secret: string | undefined
       return verifyStripe(cfg, secret, req, nowMs);
     case 'standard-webhooks':
       return verifyStandardWebhooks(secret, req);
+    case 'shared-secret':
+      return verifySharedSecret(cfg, secret, req);
     default:
       return fail(`unknown signature scheme "${String((cfg as { scheme: unknown }).scheme)}"`);
   }
@@ -58,6 +60,7 @@ export function validateSignatureConfig(cfg: SignatureConfig): void {
 }
 
 function configProblem(cfg: SignatureConfig): string | undefined {
+  if (cfg.scheme === 'shared-secret' && !cfg.header) return 'the shared-secret scheme needs "header", the header that carries the secret';
   if (cfg.scheme !== 'hmac') return undefined;
   if (!cfg.header) return 'the hmac scheme needs "header", the name of the signature header';
   const unknown = cfg.signedContent?.match(/\{[^}]*\}/g)?.find((p) => !['{body}', '{timestamp}', '{method}', '{url}'].includes(p));
@@ -94,6 +97,20 @@ function verifyHmac(cfg: SignatureConfig, secret: string, req: SignedRequest, no
   const content = cfg.signedContent ? fillSignedContent(cfg.signedContent, req, timestamp ?? '') : req.rawBody;
   const expected = createHmac(cfg.algorithm ?? 'sha256', secret).update(content).digest();
   return signatureMatches(signature, expected, cfg.encoding ?? 'hex') ? OK : fail('signature mismatch');
+}
+
+/**
+ * A provider that cannot sign (Freshdesk's automation webhooks) sends a secret header the user
+ * typed into its rule: the header's value must equal the secret (compared in constant time).
+ */
+function verifySharedSecret(cfg: SignatureConfig, secret: string, req: SignedRequest): VerifyResult {
+  const problem = configProblem(cfg);
+  if (problem) return fail(`signature config: ${problem}`);
+  const given = header(req, cfg.header!);
+  if (!given) return fail(`missing header ${cfg.header}`);
+  const a = createHmac('sha256', 'compare').update(given).digest();
+  const b = createHmac('sha256', 'compare').update(secret).digest();
+  return timingSafeEqual(a, b) ? OK : fail('signature mismatch');
 }
 
 /** GitHub and Shopify: an HMAC-SHA256 of the body alone, in a fixed header. */

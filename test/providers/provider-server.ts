@@ -66,6 +66,8 @@ export class EmulatedProvider {
   /** The provider's clock; tests point it at the gateway's ManualClock. */
   now: () => number = () => Date.now();
   requireAuth?: RequiredAuth;
+  /** What a request without the expected credentials gets: a provider's own error body. */
+  unauthorized: CannedResponse = { status: 401, body: { error: 'unauthorized: missing or wrong credentials' } };
   private readonly collections = new Map<string, Collection>();
   private readonly faults: Array<{ remaining: number; response: CannedResponse; match?: Match }> = [];
   private readonly delays: Array<{ remaining: number; ms: number; match?: Match }> = [];
@@ -217,7 +219,7 @@ export class EmulatedProvider {
     const fault = this.take(this.faults, url.pathname);
     if (fault) return fault.response;
     if (!isDecodable(url.pathname)) return { status: 400, body: { error: `malformed percent-encoding in path ${url.pathname}` } };
-    if (!this.authorized(req.headers)) return { status: 401, body: { error: 'unauthorized: missing or wrong credentials' } };
+    if (!this.authorized(req.headers)) return this.unauthorized;
     let json: unknown;
     const type = String(req.headers['content-type'] ?? '');
     if (req.body && (!type || type.includes('json'))) {
