@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import got from 'got';
 import { createFromDoc, docInstanceJson, eventTriples, postHook, startCatalogGateway, type CatalogGateway } from '../catalog.js';
 import { pollNow } from '../../poller/helpers.js';
+import type { WebhookFeature } from '../../../src/webhooks/feature.js';
 import { FreshdeskEmulator } from './emulator.js';
 
 const API_KEY = docInstanceJson('freshdesk').configuration['api.key'] as string;
@@ -133,7 +134,7 @@ describe('connector freshdesk (against the Freshdesk emulator)', () => {
     expect((await postHook(instance.hookUrl!, body, { 'x-pollgate-secret': 'guess' })).statusCode).to.equal(401);
     expect((await postHook(instance.hookUrl!, body, {})).statusCode).to.equal(401);
     expect((await postHook(instance.hookUrl!, body, { 'x-pollgate-secret': secret })).statusCode).to.be.within(200, 299);
-    await t.gateway.feature<{ processor: { tick(): Promise<number> } }>('webhooks').processor.tick();
+    await t.gateway.feature<WebhookFeature>('webhooks').processor.tick();
     expect(await eventTriples(t, instance.id)).to.deep.equal([['CREATED', 'incidents', '77']]);
   });
 });
