@@ -8,6 +8,7 @@ import type { SecretCipher } from './secrets/cipher.js';
 import type { ConnectorRegistry } from './connectors/registry.js';
 import type { ConnectorCatalog } from './connectors/catalog.js';
 import type { InstanceService } from './instances/service.js';
+import type { ProviderCalls } from './provider/calls.js';
 
 /** What every part of the gateway is built from; main.ts makes one per gateway. */
 export interface GatewayContext {
@@ -22,6 +23,8 @@ export interface GatewayContext {
   /** Keeps `connectors` in step with the custom connectors other nodes register. */
   catalog: ConnectorCatalog;
   instances: InstanceService;
+  /** The one way to send a request to a provider (auth and other per-attempt hooks included). */
+  providerCalls: ProviderCalls;
   /** Which configuration keys of a connector are secrets. */
   secretsOf(elementKey: string): ReadonlySet<string>;
   /** Real waits (retry delays) go through this so tests can replace them. */

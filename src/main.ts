@@ -28,6 +28,8 @@ import { webhookFeature } from './webhooks/feature.js';
 import { deliveryFeature } from './delivery/feature.js';
 import { requestsFeature } from './requests/feature.js';
 import { scheduleFeature } from './schedules/feature.js';
+import { ProviderCalls } from './provider/calls.js';
+import { ProviderAuth } from './auth/provider-auth.js';
 
 /**
  * Wires the parts into one gateway. `Gateway.create` opens and migrates the database and loads the
@@ -107,7 +109,8 @@ export class Gateway {
       await store.hashLegacyWebhookTokens();
       const instances = new InstanceService(db, store, catalog, config, clock, log);
       const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref()));
-      const ctx: GatewayContext = { config, db, log, clock, nodeId, metrics: createMetrics(), cipher, connectors, catalog, instances, secretsOf, sleep };
+      const providerCalls = new ProviderCalls(config, sleep, new ProviderAuth());
+      const ctx: GatewayContext = { config, db, log, clock, nodeId, metrics: createMetrics(), cipher, connectors, catalog, instances, providerCalls, secretsOf, sleep };
 
       const poller = new Poller({ ...ctx, beforeCommit: options.beforePollCommit });
       const max = config.server.maxBodyBytes;

@@ -12,7 +12,7 @@ export interface Config {
     concurrency: number; leaseSeconds: number; fullListingIntervalMinutes: number;
     backoffBaseSeconds: number; backoffMaxSeconds: number;
   };
-  provider: { maxRetryAfterSeconds: number };
+  provider: { maxRetryAfterSeconds: number; maxResponseBytes: number };
   webhooks: { maxBodyBytes: number; rateLimitPerMinute: number; leaseSeconds: number; concurrency: number };
   requests: { rateLimitPerMinute: number };
   delivery: {
@@ -65,7 +65,7 @@ export const configSchema = section({
     concurrency: int(1), leaseSeconds: num(0.1), fullListingIntervalMinutes: num(0),
     backoffBaseSeconds: num(0), backoffMaxSeconds: num(0),
   }),
-  provider: section({ maxRetryAfterSeconds: num(0) }),
+  provider: section({ maxRetryAfterSeconds: num(0), maxResponseBytes: int(1) }),
   webhooks: section({ maxBodyBytes: int(1), rateLimitPerMinute: int(1), leaseSeconds: num(0.1), concurrency: int(1) }),
   requests: section({ rateLimitPerMinute: int(1) }),
   delivery: section({

@@ -8,7 +8,8 @@ export type AuthDefinition =
   | { type: 'none' }
   | { type: 'basic'; username: string; password: string }
   | { type: 'bearer'; token: string }
-  | { type: 'header'; name: string; value: string };
+  | { type: 'header'; name: string; value: string }
+  | { type: 'query'; name: string; value: string };
 
 export type PaginationDefinition = { maxPages?: number } & (
   | { type: 'page'; pageParam: string; sizeParam?: string; size?: number; firstPage?: number }
@@ -189,12 +190,12 @@ export const connectorSchema = {
     auth: {
       type: 'object',
       required: ['type'],
-      properties: { type: { enum: ['none', 'basic', 'bearer', 'header'] }, username: { type: 'string' }, password: { type: 'string' }, token: str, name: str, value: str },
+      properties: { type: { enum: ['none', 'basic', 'bearer', 'header', 'query'] }, username: { type: 'string' }, password: { type: 'string' }, token: str, name: str, value: str },
       additionalProperties: false,
       allOf: [
         { if: { properties: { type: { const: 'basic' } } }, then: { required: ['username', 'password'] } },
         { if: { properties: { type: { const: 'bearer' } } }, then: { required: ['token'] } },
-        { if: { properties: { type: { const: 'header' } } }, then: { required: ['name', 'value'] } },
+        { if: { properties: { type: { enum: ['header', 'query'] } } }, then: { required: ['name', 'value'] } },
       ],
     },
     resources: {

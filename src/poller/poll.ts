@@ -5,7 +5,7 @@ import type { ConnectorDefinition } from '../connectors/schema.js';
 import { resolvePollerObject } from '../connectors/resolve.js';
 import { parseJavaDate, renderDateTemplates, renderDateTemplatesDeep } from '../templates/date-template.js';
 import { buildResourceRequest } from '../provider/request-builder.js';
-import { sendProviderRequest } from '../provider/http-client.js';
+import type { ProviderCalls } from '../provider/calls.js';
 import { recordEvents, type NewEvent } from '../events/record.js';
 import { bulkInsert } from '../db/bulk.js';
 import type { Instance } from '../instances/store.js';
@@ -45,7 +45,7 @@ export interface PollDeps {
   db: Knex;
   config: Config;
   log: Logger;
-  sleep?: (ms: number) => Promise<void>;
+  providerCalls: ProviderCalls;
   /** Test seam: runs inside the commit transaction, after the writes, before the commit. */
   beforeCommit?: (objectType: string) => Promise<void> | void;
 }
@@ -60,6 +60,8 @@ export async function pollObject(deps: PollDeps, row: PollObjectRow, instance: I
   const since = fullListing ? 0 : Math.max(instance.createdAt, row.watermark - config.poller.overlapSeconds * 1000);
   const tz = settings.timeZone;
   const scope = { iparam: instance.configuration, context: {} };
+  const target = { connector, configuration: instance.configuration, instanceId: instance.id, scope };
+  const baseUrl = await deps.providerCalls.baseUrlOf(target);
   const path = renderDateTemplates(resolved.path, since, { timeZone: tz, encode: true });
   const query = Object.fromEntries(Object.entries(resolved.query).map(([k, v]) => [k, renderDateTemplates(String(v), since, { timeZone: tz, encode: false })]));
   const body = resolved.body === undefined ? undefined : renderDateTemplatesDeep(resolved.body, since, { timeZone: tz, encode: false });
@@ -70,8 +72,7 @@ export async function pollObject(deps: PollDeps, row: PollObjectRow, instance: I
     maxPages: resolved.pagination?.maxPages ?? config.poller.maxPages,
     build: (parts) =>
       buildResourceRequest({
-        baseUrl: connector.baseUrl,
-        auth: connector.auth,
+        baseUrl,
         method: resolved.method,
         path,
         query: { ...query, ...parts.query },
@@ -79,15 +80,7 @@ export async function pollObject(deps: PollDeps, row: PollObjectRow, instance: I
         body: parts.body !== undefined ? { ...((body as object) ?? {}), ...(parts.body as object) } : body,
         scope,
       }),
-    send: (request) =>
-      sendProviderRequest(request, {
-        maxAttempts: 3,
-        retryDelayMs: 1000,
-        timeoutMs: 10_000,
-        policy: config.network,
-        sleep: deps.sleep,
-        maxRetryAfterMs: config.provider.maxRetryAfterSeconds * 1000,
-      }),
+    send: (request) => deps.providerCalls.send(target, request, { maxAttempts: 3, retryDelayMs: 1000, timeoutMs: 10_000 }),
   });
 
   const records: DiffRecord[] = [];

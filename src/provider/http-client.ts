@@ -1,28 +1,34 @@
-import http from 'node:http';
-import https from 'node:https';
-import got, { RequestError } from 'got';
-import { checkUrlSyntax, createGuardedLookup, type NetworkPolicy } from '../network/ssrf-guard.js';
+import type { IncomingHttpHeaders } from 'node:http';
+import { OutboundError, retryAfterOf, sendOnce, type OutboundAnswer, type OutboundRequest } from '../network/outbound.js';
+import type { NetworkPolicy } from '../network/ssrf-guard.js';
 
 /**
- * The one place pollgate calls providers, with Freshworks request-method semantics: up to
- * `maxAttempts` tries, retrying network errors, timeouts, 429 and 5xx after `retryDelayMs` (or the
- * provider's Retry-After, when it is not too long). A 4xx other than 429 fails at once. Errors say
- * whether the provider answered (`APP`) or the call never got an answer (`PLATFORM`).
+ * Provider calls with Freshworks request-method semantics, on top of the one outbound module: up
+ * to `maxAttempts` tries, retrying network errors, timeouts, 429 and 5xx after `retryDelayMs` (or
+ * the provider's Retry-After, when it is not too long). A 4xx other than 429 fails at once. Errors
+ * say whether the provider answered (`APP`) or the call never got an answer (`PLATFORM`).
+ *
+ * `hooks` run around every attempt — auth (a fresh token, an OAuth 1.0a signature of the exact URL
+ * of this attempt) and rate budgets plug in here, so retries and later pages are covered too.
  */
-export interface ProviderRequest {
-  method: string;
-  url: string;
-  headers: Record<string, string>;
-  body?: string | Buffer;
-  json?: unknown;
-}
+export type ProviderRequest = OutboundRequest;
 
 export interface ProviderResult {
   status: number;
-  headers: Record<string, string | string[] | undefined>;
+  headers: IncomingHttpHeaders;
   response: string;
   attempts: number;
   durationMs: number;
+}
+
+export interface AttemptHooks {
+  /** Before each attempt: may wait, and returns the request to send (e.g. with credentials added). */
+  beforeSend?(request: ProviderRequest, attempt: number): Promise<ProviderRequest> | ProviderRequest;
+  /**
+   * After each answer (any status): `'retry'` asks for one immediate extra attempt, granted once
+   * per call (a 401 after which the token was refreshed).
+   */
+  afterAnswer?(answer: OutboundAnswer, request: ProviderRequest, attempt: number): Promise<'retry' | void> | 'retry' | void;
 }
 
 export interface SendOptions {
@@ -33,18 +39,23 @@ export interface SendOptions {
   sleep?: (ms: number) => Promise<void>;
   /** A Retry-After longer than this stops the retries and is reported instead (default 60 s). */
   maxRetryAfterMs?: number;
+  /** An answer larger than this fails the call without being read whole (default 50 MB). */
+  maxResponseBytes?: number;
+  hooks?: AttemptHooks[];
 }
+
+export const DEFAULT_MAX_RESPONSE_BYTES = 50 * 1024 * 1024;
 
 export class ProviderError extends Error {
   readonly status: number;
-  readonly headers: Record<string, string | string[] | undefined>;
+  readonly headers: IncomingHttpHeaders;
   readonly response: string;
   readonly errorSource: 'APP' | 'PLATFORM';
   readonly attempts: number;
   readonly retryAfterSeconds?: number;
   readonly code?: string;
 
-  constructor(o: { message: string; status?: number; headers?: Record<string, string | string[] | undefined>; response?: string; errorSource: 'APP' | 'PLATFORM'; attempts: number; retryAfterSeconds?: number; code?: string }) {
+  constructor(o: { message: string; status?: number; headers?: IncomingHttpHeaders; response?: string; errorSource: 'APP' | 'PLATFORM'; attempts: number; retryAfterSeconds?: number; code?: string }) {
     super(o.message);
     this.name = 'ProviderError';
     this.status = o.status ?? 0;
@@ -57,71 +68,52 @@ export class ProviderError extends Error {
   }
 }
 
-// Keep-alive agents shared by every provider call: polling makes many requests to few hosts.
-const agent = { http: new http.Agent({ keepAlive: true, maxSockets: 64 }), https: new https.Agent({ keepAlive: true, maxSockets: 64 }) };
 const realSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
-
-/** Retry-After as seconds (a number of seconds or an HTTP date), or undefined. */
-export function parseRetryAfter(value: string | string[] | undefined, now = Date.now()): number | undefined {
-  const v = Array.isArray(value) ? value[0] : value;
-  if (!v) return undefined;
-  if (/^\d+(\.\d+)?$/.test(v.trim())) return Number(v);
-  const at = Date.parse(v);
-  return Number.isNaN(at) ? undefined : Math.max(0, (at - now) / 1000);
-}
-
 const retryable = (status: number) => status === 429 || status >= 500;
 
-export async function sendProviderRequest(req: ProviderRequest, o: SendOptions): Promise<ProviderResult> {
+export async function sendProviderRequest(original: ProviderRequest, o: SendOptions): Promise<ProviderResult> {
   const sleep = o.sleep ?? realSleep;
   const maxRetryAfterMs = o.maxRetryAfterMs ?? 60_000;
+  const hooks = o.hooks ?? [];
   const started = Date.now();
-  const lookup = createGuardedLookup(o.policy);
-  // An IP-literal host never goes through the guarded DNS lookup: apply the policy to the URL too.
-  try {
-    checkUrlSyntax(req.url, o.policy, 'provider URL');
-  } catch (err) {
-    throw new ProviderError({ message: `the request was blocked: ${(err as Error).message}`, errorSource: 'PLATFORM', attempts: 0, code: 'BLOCKED' });
-  }
+  let extraAttemptUsed = false;
   for (let attempt = 1; ; attempt++) {
     let delay = o.retryDelayMs;
+    let request = original;
+    for (const hook of hooks) if (hook.beforeSend) request = await hook.beforeSend(request, attempt);
+    let answer: OutboundAnswer;
     try {
-      const res = await got(req.url, {
-        method: req.method as 'GET',
-        headers: req.headers,
-        body: req.body,
-        json: req.json,
-        throwHttpErrors: false,
-        followRedirect: false,
-        retry: { limit: 0 },
-        timeout: { request: o.timeoutMs },
-        dnsLookup: lookup as never,
-        agent,
-        decompress: true,
-      });
-      const result: ProviderResult = { status: res.statusCode, headers: res.headers, response: res.body, attempts: attempt, durationMs: Date.now() - started };
-      if (res.statusCode < 400) return result;
-      const retryAfter = res.statusCode === 429 || res.statusCode === 503 ? parseRetryAfter(res.headers['retry-after']) : undefined;
-      const tooLong = retryAfter !== undefined && retryAfter * 1000 > maxRetryAfterMs;
-      if (!retryable(res.statusCode) || attempt >= o.maxAttempts || tooLong) {
-        throw new ProviderError({
-          message: `the provider answered HTTP ${res.statusCode}`, status: res.statusCode, headers: res.headers, response: res.body,
-          errorSource: 'APP', attempts: attempt, retryAfterSeconds: retryAfter,
-        });
-      }
-      if (retryAfter !== undefined) delay = retryAfter * 1000;
+      answer = await sendOnce(request, { timeoutMs: o.timeoutMs, policy: o.policy, maxResponseBytes: o.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES, pool: 'provider', label: 'provider URL' });
     } catch (err) {
-      if (err instanceof ProviderError) throw err;
-      const e = err as RequestError;
-      const code = (e.cause as { code?: string } | undefined)?.code === 'BLOCKED' || e.message.includes('BlockedAddressError') ? 'BLOCKED' : e.code;
-      const blocked = code === 'BLOCKED' || (e.cause as Error | undefined)?.name === 'BlockedAddressError';
-      if (blocked || attempt >= o.maxAttempts) {
+      if (!(err instanceof OutboundError)) throw err;
+      // A refused destination or an oversized answer will not change on a retry.
+      if (err.failure === 'blocked' || err.failure === 'too-large' || attempt >= o.maxAttempts) {
         throw new ProviderError({
-          message: blocked ? `the request was blocked: ${(e.cause as Error | undefined)?.message ?? e.message}` : `the provider could not be reached: ${e.message}`,
-          errorSource: 'PLATFORM', attempts: attempt, code: blocked ? 'BLOCKED' : code,
+          message: err.failure === 'blocked' || err.failure === 'too-large' ? err.message : `the provider could not be reached: ${err.message}`,
+          status: err.answered?.status, headers: err.answered?.headers,
+          errorSource: err.failure === 'too-large' ? 'APP' : 'PLATFORM', attempts: err.failure === 'blocked' && attempt === 1 ? 0 : attempt, code: err.code,
         });
       }
+      await sleep(delay);
+      continue;
     }
+    let again = false;
+    for (const hook of hooks) if (hook.afterAnswer && (await hook.afterAnswer(answer, request, attempt)) === 'retry') again = true;
+    if (again && !extraAttemptUsed) {
+      extraAttemptUsed = true;
+      attempt--;
+      continue;
+    }
+    if (answer.status < 400) return { status: answer.status, headers: answer.headers, response: answer.body, attempts: attempt, durationMs: Date.now() - started };
+    const retryAfter = retryAfterOf(answer.status, answer.headers);
+    const tooLong = retryAfter !== undefined && retryAfter * 1000 > maxRetryAfterMs;
+    if (!retryable(answer.status) || attempt >= o.maxAttempts || tooLong) {
+      throw new ProviderError({
+        message: `the provider answered HTTP ${answer.status}`, status: answer.status, headers: answer.headers, response: answer.body,
+        errorSource: 'APP', attempts: attempt, retryAfterSeconds: retryAfter,
+      });
+    }
+    if (retryAfter !== undefined) delay = retryAfter * 1000;
     await sleep(delay);
   }
 }

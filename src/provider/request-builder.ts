@@ -1,28 +1,15 @@
 import { renderDeep, renderString, type RequestOptions, type RequestTemplate, type TemplateScope } from '../templates/request-template.js';
 import { checkUrlSyntax } from '../network/ssrf-guard.js';
-import type { AuthDefinition } from '../connectors/schema.js';
 import type { ProviderRequest } from './http-client.js';
 
 /**
  * Builds provider requests from a connector's templates and an instance's values: the base URL
- * (or a template's own host), path and query (values URL-encoded), headers, auth, and a JSON body.
+ * (or a template's own host), path and query (values URL-encoded), headers and a JSON body. Auth is
+ * not part of it: it is added per attempt when the request is sent (provider/calls.ts).
  * The final URL goes through the SSRF guard's syntax check, so a hostile configuration value cannot
  * turn a URL into another one.
  */
 const ANY_NETWORK = { allowLoopback: true, allowPrivate: true };
-
-function applyAuth(headers: Record<string, string>, auth: AuthDefinition | undefined, scope: TemplateScope): void {
-  if (!auth || auth.type === 'none') return;
-  if (auth.type === 'basic') {
-    const user = renderString(auth.username, scope);
-    const pass = renderString(auth.password, scope);
-    headers.authorization = `Basic ${Buffer.from(`${user}:${pass}`).toString('base64')}`;
-  } else if (auth.type === 'bearer') {
-    headers.authorization = `Bearer ${renderString(auth.token, scope)}`;
-  } else if (auth.type === 'header') {
-    headers[auth.name.toLowerCase()] = renderString(auth.value, scope);
-  }
-}
 
 /**
  * The API base of an instance: its `base.url` configuration value when set (every connector
@@ -61,7 +48,7 @@ function renderHeaders(headers: Record<string, string> | undefined, scope: Templ
   return Object.fromEntries(Object.entries(headers ?? {}).map(([k, v]) => [k.toLowerCase(), renderString(v, scope)]));
 }
 
-export function buildTemplateRequest(args: { baseUrl?: string; auth?: AuthDefinition; template: RequestTemplate; scope: TemplateScope }): {
+export function buildTemplateRequest(args: { baseUrl?: string; template: RequestTemplate; scope: TemplateScope }): {
   request: ProviderRequest;
   options: Required<Pick<RequestOptions, 'maxAttempts' | 'retryDelay' | 'timeout'>>;
   redactedUrl: string;
@@ -72,7 +59,6 @@ export function buildTemplateRequest(args: { baseUrl?: string; auth?: AuthDefini
   const path = renderString(schema.path ?? '', args.scope, { urlEncode: true });
   const query = Object.fromEntries(Object.entries(schema.query ?? {}).map(([k, v]) => [k, renderString(v, args.scope)]));
   const headers = renderHeaders(schema.headers, args.scope);
-  applyAuth(headers, args.auth, args.scope);
   const body = schema.body === undefined ? undefined : renderDeep(schema.body, args.scope);
   const request = finish(schema.method ?? 'GET', joinUrl(base, path, query), headers, body);
   return {
@@ -83,12 +69,11 @@ export function buildTemplateRequest(args: { baseUrl?: string; auth?: AuthDefini
   };
 }
 
-export function buildResourceRequest(args: { baseUrl?: string; auth?: AuthDefinition; method: string; path: string; query: Record<string, string>; headers?: Record<string, string>; body?: unknown; scope: TemplateScope }): ProviderRequest {
+export function buildResourceRequest(args: { baseUrl?: string; method: string; path: string; query: Record<string, string>; headers?: Record<string, string>; body?: unknown; scope: TemplateScope }): ProviderRequest {
   const base = providerBaseUrl(args.baseUrl, args.scope);
   const path = renderString(args.path, args.scope, { urlEncode: true });
   const query = Object.fromEntries(Object.entries(args.query).map(([k, v]) => [k, renderString(v, args.scope)]));
   const headers = renderHeaders(args.headers, args.scope);
-  applyAuth(headers, args.auth, args.scope);
   const body = args.body === undefined ? undefined : renderDeep(args.body, args.scope);
   return finish(args.method, joinUrl(base, path, query), headers, body);
 }

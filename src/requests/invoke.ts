@@ -3,7 +3,7 @@ import type { GatewayContext } from '../context.js';
 import { RateLimiter } from '../api/rate-limit.js';
 import { ApiError, NotFoundError, ValidationError } from '../errors.js';
 import { buildTemplateRequest } from '../provider/request-builder.js';
-import { ProviderError, sendProviderRequest } from '../provider/http-client.js';
+import { ProviderError } from '../provider/http-client.js';
 import { isSecretKey, redactText } from '../secrets/redact.js';
 import { checkUrlSyntax, type NetworkPolicy } from '../network/ssrf-guard.js';
 import type { Instance } from '../instances/store.js';
@@ -121,9 +121,10 @@ export function createTemplateInvoker(ctx: GatewayContext): TemplateInvoker {
       await record(instance, name, at, { method, url, status: null, errorSource: 'PLATFORM', attempts: 0, durationMs: 0, error: message });
       throw new InvocationError(502, 'PLATFORM_ERROR', message, { status: 0, headers: {}, response: '', errorSource: 'PLATFORM', attempts: 0 });
     };
+    const target = { connector, configuration: instance.configuration, instanceId: instance.id, scope };
     let built: ReturnType<typeof buildTemplateRequest>;
     try {
-      built = buildTemplateRequest({ baseUrl: connector.baseUrl, auth: connector.auth, template, scope });
+      built = buildTemplateRequest({ baseUrl: await ctx.providerCalls.baseUrlOf(target), template, scope });
     } catch (err) {
       // The SSRF guard's rule (cloud metadata, a scheme…) refused the URL the values made.
       if (err instanceof ValidationError && isGuardRefusal(err)) return refuse('', err.message);
@@ -140,10 +141,7 @@ export function createTemplateInvoker(ctx: GatewayContext): TemplateInvoker {
     if (violation) return refuse(url, violation);
     const started = performance.now();
     try {
-      const result = await sendProviderRequest(request, {
-        maxAttempts: options.maxAttempts, retryDelayMs: options.retryDelay, timeoutMs: options.timeout,
-        policy: config.network, sleep: ctx.sleep, maxRetryAfterMs: config.provider.maxRetryAfterSeconds * 1000,
-      });
+      const result = await ctx.providerCalls.send(target, request, { maxAttempts: options.maxAttempts, retryDelayMs: options.retryDelay, timeoutMs: options.timeout });
       await record(instance, name, at, { method, url, status: result.status, errorSource: null, attempts: result.attempts, durationMs: performance.now() - started });
       return { status: result.status, headers: result.headers, response: result.response };
     } catch (err) {

@@ -6,7 +6,7 @@ import type { ConnectorDefinition } from '../connectors/schema.js';
 import type { Instance } from '../instances/store.js';
 import type { InstanceLifecycle } from '../instances/service.js';
 import { buildTemplateRequest } from '../provider/request-builder.js';
-import { ProviderError, sendProviderRequest } from '../provider/http-client.js';
+import { ProviderError } from '../provider/http-client.js';
 import { decryptConfiguration } from '../secrets/redact.js';
 
 /**
@@ -20,14 +20,13 @@ export function webhookUrlOf(ctx: GatewayContext, instance: Pick<Instance, 'webh
   return `${ctx.config.server.publicUrl}/hooks/${instance.webhookToken}`;
 }
 
-async function callTemplate(ctx: GatewayContext, connector: ConnectorDefinition, name: string, configuration: Record<string, unknown>, context: Record<string, unknown>) {
+async function callTemplate(ctx: GatewayContext, connector: ConnectorDefinition, name: string, configuration: Record<string, unknown>, context: Record<string, unknown>, instanceId?: number) {
   const template = connector.requests?.[name];
   if (!template) throw new Error(`connector "${connector.key}" has no request template "${name}"`);
-  const { request, options } = buildTemplateRequest({ baseUrl: connector.baseUrl, auth: connector.auth, template, scope: { iparam: configuration, context } });
-  return sendProviderRequest(request, {
-    maxAttempts: options.maxAttempts, retryDelayMs: options.retryDelay, timeoutMs: options.timeout,
-    policy: ctx.config.network, sleep: ctx.sleep, maxRetryAfterMs: ctx.config.provider.maxRetryAfterSeconds * 1000,
-  });
+  const scope = { iparam: configuration, context };
+  const target = { connector, configuration, instanceId, scope };
+  const { request, options } = buildTemplateRequest({ baseUrl: await ctx.providerCalls.baseUrlOf(target), template, scope });
+  return ctx.providerCalls.send(target, request, { maxAttempts: options.maxAttempts, retryDelayMs: options.retryDelay, timeoutMs: options.timeout });
 }
 
 function describe(err: unknown): string {
@@ -44,7 +43,7 @@ export function webhookLifecycle(ctx: GatewayContext): InstanceLifecycle {
       if (!register) return;
       let webhookId: string | null = null;
       try {
-        const result = await callTemplate(ctx, connector, register, instance.configuration, { targetUrl: webhookUrlOf(ctx, instance), instanceId: instance.id });
+        const result = await callTemplate(ctx, connector, register, instance.configuration, { targetUrl: webhookUrlOf(ctx, instance), instanceId: instance.id }, instance.id);
         const idPath = connector.events?.webhook?.webhookIdPath;
         if (idPath && result.response) {
           const found = firstMatch(JSON.parse(result.response), idPath);
@@ -63,7 +62,7 @@ export function webhookLifecycle(ctx: GatewayContext): InstanceLifecycle {
       const deregister = connector.events?.webhook?.deregister;
       if (instance.vendorType !== 'webhook' || !deregister || !instance.webhookId) return;
       try {
-        await callTemplate(ctx, connector, deregister, instance.configuration, { webhookId: instance.webhookId, targetUrl: webhookUrlOf(ctx, instance) });
+        await callTemplate(ctx, connector, deregister, instance.configuration, { webhookId: instance.webhookId, targetUrl: webhookUrlOf(ctx, instance) }, instance.id);
       } catch (err) {
         const now = ctx.clock.now();
         ctx.log.warn({ instanceId: instance.id, err: describe(err) }, 'webhook deregistration failed; it will be retried');

@@ -1,0 +1,74 @@
+import type { Config } from '../config/index.js';
+import type { ConnectorDefinition } from '../connectors/schema.js';
+import type { TemplateScope } from '../templates/request-template.js';
+import { sendProviderRequest, type AttemptHooks, type ProviderRequest, type ProviderResult } from './http-client.js';
+
+/**
+ * The one path by which a built provider request is sent for an instance — poll pages, request
+ * templates, webhook (de)registration and token endpoints alike. Per-attempt hooks are composed
+ * here: whatever is registered with `use` (rate budgets) runs first, the connector's auth last,
+ * so credentials and signatures cover the exact request of each attempt (each page, each retry).
+ */
+export interface ProviderTarget {
+  connector: ConnectorDefinition;
+  /** The instance's configuration, secrets decrypted. */
+  configuration: Record<string, unknown>;
+  /** The instance, when there is one (token state is kept per instance). */
+  instanceId?: number;
+  /** The template scope the request was rendered with (auth values render in it too). */
+  scope?: TemplateScope;
+  /** `false` sends without the connector's auth (token endpoints authenticate themselves). */
+  auth?: false;
+}
+
+export interface CallOptions {
+  maxAttempts: number;
+  retryDelayMs: number;
+  timeoutMs: number;
+}
+
+export type HookFactory = (target: ProviderTarget) => AttemptHooks | undefined;
+
+/** What the connector's auth contributes to a call: per-attempt hooks, and an API base of its own. */
+export interface AuthProvider {
+  hooksFor: HookFactory;
+  /** The API base the provider gave with the token (OAuth 2.0 `baseUrlFrom`), if any. */
+  baseUrlFrom?(target: ProviderTarget): Promise<string | undefined>;
+}
+
+export class ProviderCalls {
+  private readonly hookFactories: HookFactory[] = [];
+
+  constructor(
+    private readonly config: Config,
+    private readonly sleep: (ms: number) => Promise<void>,
+    private readonly auth: AuthProvider,
+  ) {}
+
+  /**
+   * The API base template of a target: the one its token answer named, else the connector's own
+   * (the request builder lets an instance's `base.url` replace either).
+   */
+  async baseUrlOf(target: ProviderTarget): Promise<string | undefined> {
+    return (await this.auth.baseUrlFrom?.(target)) ?? target.connector.baseUrl;
+  }
+
+  /** Adds hooks to every provider call (registered at start-up; they run before auth). */
+  use(factory: HookFactory): void {
+    this.hookFactories.push(factory);
+  }
+
+  send(target: ProviderTarget, request: ProviderRequest, options: CallOptions): Promise<ProviderResult> {
+    const hooks = [...this.hookFactories, ...(target.auth === false ? [] : [this.auth.hooksFor])]
+      .map((make) => make(target))
+      .filter((h): h is AttemptHooks => h !== undefined);
+    return sendProviderRequest(request, {
+      ...options,
+      policy: this.config.network,
+      sleep: this.sleep,
+      maxRetryAfterMs: this.config.provider.maxRetryAfterSeconds * 1000,
+      maxResponseBytes: this.config.provider.maxResponseBytes,
+      hooks,
+    });
+  }
+}
