@@ -3,7 +3,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { Knex } from 'knex';
 import { loadConfig, bundledConnectorsDir, type Config } from './config/index.js';
 import { systemClock, type Clock } from './clock.js';
@@ -118,7 +118,7 @@ export class Gateway {
       const features: Feature[] = [
         {
           name: 'core',
-          openRoutes: [opsRoutes(db, ctx.metrics, nodeId, VERSION)],
+          openRoutes: [opsRoutes(db, ctx.metrics, nodeId, VERSION, log)],
           apiRoutes: [
             connectorRoutes(catalog, max),
             instanceRoutes(instances, secretsOf, config.server.publicUrl, max),
@@ -154,8 +154,17 @@ export class Gateway {
       apiToken: this.apiToken,
       api: this.features.flatMap((f) => f.apiRoutes ?? []),
       open: this.features.flatMap((f) => f.openRoutes ?? []),
+      metricsPublic: this.config.metrics.public,
     });
-    const server = app.listen(port, host);
+    const limits = this.config.server;
+    // Slow-header floods: headers must arrive within headersTimeoutSeconds (checked every second),
+    // the whole request within requestTimeoutSeconds, and connections are capped.
+    const server = createServer(
+      { headersTimeout: limits.headersTimeoutSeconds * 1000, requestTimeout: limits.requestTimeoutSeconds * 1000, connectionsCheckingInterval: 1000 },
+      app.callback(),
+    );
+    server.maxConnections = limits.maxConnections;
+    server.listen(port, host);
     this.server = server;
     await new Promise<void>((resolve, reject) => {
       server.once('listening', resolve);

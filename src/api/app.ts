@@ -25,12 +25,16 @@ export interface AppOptions {
   open: RouteModule[];
   /** Paths served without the token, matched exactly (case-sensitive) against the raw path. */
   openPaths?: RegExp[];
+  /** `metrics.public`: serve /metrics without the token too. */
+  metricsPublic?: boolean;
 }
 
 export const API_PREFIX = '/elements/api-v2';
 
-/** The paths anyone may call: health, readiness, the API description, metrics and webhook ingress. */
-export const OPEN_PATHS: RegExp[] = [/^\/health$/, /^\/health\/ready$/, /^\/openapi\.json$/, /^\/metrics$/, /^\/hooks\/[A-Za-z0-9_-]+$/];
+/** The paths anyone may call: health, readiness, the API description and webhook ingress. */
+export const OPEN_PATHS: RegExp[] = [/^\/health$/, /^\/health\/ready$/, /^\/openapi\.json$/, /^\/hooks\/[A-Za-z0-9_-]+$/];
+/** Open only with `metrics.public` (for a scraper without the token, behind a private network). */
+const METRICS_PATH = /^\/metrics$/;
 
 const ROUTER_OPTIONS = { sensitive: true, strict: true } as const;
 
@@ -39,7 +43,7 @@ export function createApp(options: AppOptions): Koa {
   app.proxy = false;
   app.silent = true;
   app.use(errorMiddleware(options.log));
-  app.use(authenticate(options.apiToken, options.openPaths ?? OPEN_PATHS));
+  app.use(authenticate(options.apiToken, [...(options.openPaths ?? OPEN_PATHS), ...(options.metricsPublic ? [METRICS_PATH] : [])]));
 
   const open = new Router(ROUTER_OPTIONS);
   for (const add of options.open) add(open);

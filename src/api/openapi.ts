@@ -32,7 +32,7 @@ const ROUTES: Array<[string, string, string, boolean?]> = [
   ['delete', '/instances/{id}/schedules/{name}', 'Delete a scheduled event'],
   ['get', '/health', 'Liveness (no auth, no database)', true],
   ['get', '/health/ready', 'Readiness: connected and migrated (no auth)', true],
-  ['get', '/metrics', 'Prometheus metrics (no auth)', true],
+  ['get', '/metrics', 'Prometheus metrics (bearer token unless metrics.public)', true],
   ['post', '/hooks/{token}', 'Webhook ingress (no bearer; the token is the secret)', true],
 ];
 
@@ -45,7 +45,8 @@ export function openApiDocument(version: string): Record<string, unknown> {
     paths[full][method] = {
       summary,
       ...(parameters.length ? { parameters } : {}),
-      ...(open ? { security: [] } : {}),
+      // /metrics sits at the root but needs the token unless metrics.public is set.
+      ...(open && path !== '/metrics' ? { security: [] } : {}),
       responses: { default: { description: 'JSON; errors are {code, message, details}', content: { 'application/json': {} } } },
     };
   }

@@ -1,11 +1,12 @@
 import type Router from '@koa/router';
 import type { Knex } from 'knex';
 import { isMigrated } from '../db/index.js';
+import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { openApiDocument } from './openapi.js';
 
 /** Health (cheap: no database), readiness (connected and migrated) and Prometheus metrics. */
-export function opsRoutes(db: Knex, metrics: Metrics, nodeId: string, version: string) {
+export function opsRoutes(db: Knex, metrics: Metrics, nodeId: string, version: string, log: Logger) {
   return (router: Router) => {
     router.get('/health', (ctx) => {
       ctx.body = { status: 'ok', node: nodeId, version };
@@ -18,8 +19,10 @@ export function opsRoutes(db: Knex, metrics: Metrics, nodeId: string, version: s
         ctx.status = migrated ? 200 : 503;
         ctx.body = { status: migrated ? 'ready' : 'migrating', node: nodeId, database: 'connected', migrated };
       } catch (err) {
+        // The database's own message can name hosts and users: it goes to the log, not to anyone who asks.
+        log.warn({ err }, 'readiness check: the database is unreachable');
         ctx.status = 503;
-        ctx.body = { status: 'unavailable', node: nodeId, database: 'unreachable', migrated: false, message: (err as Error).message };
+        ctx.body = { status: 'unavailable', node: nodeId, database: 'unreachable', migrated: false, message: 'the database is unreachable; the gateway log has the details' };
       }
     });
 

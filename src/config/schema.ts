@@ -1,6 +1,10 @@
 /** The shape of config/default.json, as a type and as the JSON Schema that checks it at start. */
 export interface Config {
-  server: { port: number; host: string; publicUrl: string; maxBodyBytes: number };
+  server: {
+    port: number; host: string; publicUrl: string; maxBodyBytes: number;
+    maxConnections: number; headersTimeoutSeconds: number; requestTimeoutSeconds: number;
+  };
+  metrics: { public: boolean };
   database: { url: string | null; schema: string | null; dataDir: string; poolMax: number };
   auth: { apiToken: string | null };
   security: { secretKey: string | null; previousSecretKeys: string[] };
@@ -45,7 +49,11 @@ export const configSchema = section({
     host: { type: 'string', minLength: 1 },
     publicUrl: { type: ['string', 'null'], pattern: '^https?://' },
     maxBodyBytes: int(1),
+    maxConnections: int(1),
+    headersTimeoutSeconds: num(0.1),
+    requestTimeoutSeconds: num(0.1),
   }),
+  metrics: section({ public: bool }),
   database: section({
     url: { type: ['string', 'null'], pattern: '^(sqlite:|postgres://|postgresql://)' },
     schema: { type: ['string', 'null'], pattern: '^[a-z_][a-z0-9_]{0,62}$' },

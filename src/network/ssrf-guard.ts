@@ -1,4 +1,5 @@
 import { BlockList, isIP } from 'node:net';
+import ipaddr from 'ipaddr.js';
 import dns, { type LookupAddress, type LookupOptions } from 'node:dns';
 import { ValidationError } from '../errors.js';
 
@@ -21,49 +22,66 @@ export class BlockedAddressError extends Error {
   }
 }
 
-const always = new BlockList();
-always.addSubnet('169.254.0.0', 16, 'ipv4'); // link-local, incl. 169.254.169.254 metadata
-always.addSubnet('0.0.0.0', 8, 'ipv4');
-always.addSubnet('224.0.0.0', 4, 'ipv4'); // multicast
-always.addSubnet('240.0.0.0', 4, 'ipv4'); // reserved, broadcast
-always.addAddress('100.100.100.200', 'ipv4'); // Alibaba metadata
-always.addSubnet('fe80::', 10, 'ipv6');
-always.addSubnet('ff00::', 8, 'ipv6');
-always.addAddress('fd00:ec2::254', 'ipv6'); // AWS metadata over IPv6
-always.addAddress('::', 'ipv6');
+// Ranges by ipaddr.js's names (its `range()` of an address); anything not listed is public.
+const ALWAYS_REFUSED = new Set([
+  'unspecified', 'broadcast', 'multicast', 'linkLocal', 'reserved', 'as112', 'amt', // IPv4: 169.254/16 (metadata), 192.0.0/24, 198.18/15, 240/4, …
+  'discard', 'benchmarking', 'as112v6', 'deprecated', 'orchid2', 'droneRemoteIdProtocolEntityTags', // IPv6 special purpose
+]);
+const PRIVATE = new Set(['private', 'carrierGradeNat', 'uniqueLocal']);
+const LOOPBACK = 'loopback';
 
-const privateNets = new BlockList();
-privateNets.addSubnet('10.0.0.0', 8, 'ipv4');
-privateNets.addSubnet('172.16.0.0', 12, 'ipv4');
-privateNets.addSubnet('192.168.0.0', 16, 'ipv4');
-privateNets.addSubnet('100.64.0.0', 10, 'ipv4');
-privateNets.addSubnet('fc00::', 7, 'ipv6');
-
-const loopback = new BlockList();
-loopback.addSubnet('127.0.0.0', 8, 'ipv4');
-loopback.addAddress('::1', 'ipv6');
+// What ipaddr.js has no range for: metadata addresses and the deprecated IPv6 site-local prefix.
+const alsoRefused = new BlockList();
+alsoRefused.addAddress('100.100.100.200', 'ipv4'); // Alibaba metadata
+alsoRefused.addAddress('fd00:ec2::254', 'ipv6'); // AWS metadata over IPv6
+alsoRefused.addSubnet('fec0::', 10, 'ipv6'); // site-local (deprecated, private in effect)
 
 const METADATA_HOSTS = new Set(['metadata.google.internal', 'metadata', 'instance-data', 'metadata.azure.internal']);
 
-/** An IPv4-mapped IPv6 address (::ffff:127.0.0.1) is judged as the IPv4 address it carries. */
-function normalize(address: string): { address: string; family: 'ipv4' | 'ipv6' } {
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
-  if (mapped) return { address: mapped[1], family: 'ipv4' };
-  return { address, family: isIP(address) === 6 ? 'ipv6' : 'ipv4' };
+/**
+ * The IPv4 address an IPv6 address carries, for the ways of tunnelling one: IPv4-mapped
+ * (::ffff:a.b.c.d), IPv4-compatible (::a.b.c.d, e.g. [::7f00:1]), SIIT (::ffff:0:a.b.c.d), NAT64
+ * (64:ff9b::/96), 6to4 (2002:AABB:CCDD::/48) and Teredo (the client address, inverted).
+ */
+function embeddedIPv4(ip: ipaddr.IPv6): ipaddr.IPv4 | null {
+  const p = ip.parts;
+  const fromWords = (hi: number, lo: number) => new ipaddr.IPv4([hi >> 8, hi & 0xff, lo >> 8, lo & 0xff]);
+  switch (ip.range()) {
+    case 'ipv4Mapped':
+    case 'rfc6145':
+    case 'rfc6052':
+      return fromWords(p[6], p[7]);
+    case '6to4':
+      return fromWords(p[1], p[2]);
+    case 'teredo':
+      return fromWords(p[6] ^ 0xffff, p[7] ^ 0xffff);
+  }
+  const compatible = p.slice(0, 6).every((w) => w === 0) && (p[6] !== 0 || p[7] > 1);
+  return compatible ? fromWords(p[6], p[7]) : null;
 }
 
 /** Why an address is refused under the policy, or null when it is allowed. */
 export function addressViolation(raw: string, policy: NetworkPolicy): string | null {
-  const { address, family } = normalize(raw);
-  if (always.check(address, family)) return 'link-local, cloud metadata and reserved addresses are never allowed';
-  if (!policy.allowLoopback && loopback.check(address, family)) return 'loopback addresses are not allowed (network.allowLoopback is false)';
-  if (!policy.allowPrivate && privateNets.check(address, family)) return 'private network addresses are not allowed (network.allowPrivate is false)';
+  if (!ipaddr.isValid(raw)) return 'not an IP address';
+  const parsed = ipaddr.parse(raw);
+  const inner = parsed.kind() === 'ipv6' ? embeddedIPv4(parsed as ipaddr.IPv6) : null;
+  if (inner) {
+    const violation = addressViolation(inner.toString(), policy);
+    return violation && `it carries the IPv4 address ${inner.toString()}: ${violation}`;
+  }
+  const range = parsed.range();
+  if (ALWAYS_REFUSED.has(range) || alsoRefused.check(parsed.toString(), parsed.kind())) return 'link-local, cloud metadata and reserved addresses are never allowed';
+  if (!policy.allowLoopback && range === LOOPBACK) return 'loopback addresses are not allowed (network.allowLoopback is false)';
+  if (!policy.allowPrivate && PRIVATE.has(range)) return 'private network addresses are not allowed (network.allowPrivate is false)';
   return null;
 }
 
-/** WHATWG URL already turns 2130706433, 0x7f.1 and 017700000001 into dotted IPv4; strip IPv6 brackets. */
+/**
+ * WHATWG URL already turns 2130706433, 0x7f.1 and 017700000001 into dotted IPv4; strip IPv6
+ * brackets and a name's trailing dots (`localhost.` is `localhost`).
+ */
 function hostOf(url: URL): string {
-  return url.hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  return url.hostname.replace(/^\[|\]$/g, '').replace(/\.+$/, '').toLowerCase();
 }
 
 /** Checks a URL as written (scheme, credentials, literal addresses, known names); 400 naming the rule. */

@@ -141,12 +141,12 @@ describe('operations endpoints', () => {
   beforeEach(async () => (t = await startGateway()));
   afterEach(() => t.close());
 
-  it('serves /health, /health/ready, /metrics and /openapi.json without auth', async () => {
+  it('serves /health, /health/ready and /openapi.json without auth, /metrics with the token', async () => {
     const health = await got(`${t.url}/health`).json<{ status: string; node: string }>();
     expect(health.status).to.equal('ok');
     expect(health.node).to.equal(t.gateway.nodeId);
     expect(await got(`${t.url}/health/ready`).json()).to.deep.include({ status: 'ready', migrated: true });
-    expect(await got(`${t.url}/metrics`).text()).to.include('pollgate_polls_total');
+    expect(await got(`${t.url}/metrics`, { headers: { authorization: `Bearer ${API_TOKEN}` } }).text()).to.include('pollgate_polls_total');
     const spec = await got(`${t.url}/openapi.json`).json<{ openapi: string; paths: Record<string, unknown> }>();
     expect(spec.openapi).to.equal('3.1.0');
     expect(spec.paths).to.have.property('/elements/api-v2/instances/{id}/events/poll');

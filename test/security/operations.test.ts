@@ -1,0 +1,62 @@
+import { expect } from 'chai';
+import net from 'node:net';
+import got from 'got';
+import { API_TOKEN, startGateway, type TestGateway } from '../helpers/gateway.js';
+
+/** A raw connection that sends `data` and resolves when the server closes it (with what it answered). */
+function connect(url: string, data = ''): { socket: net.Socket; closed: Promise<{ answer: string; ms: number }> } {
+  const { hostname, port } = new URL(url);
+  const started = Date.now();
+  const socket = net.connect(Number(port), hostname);
+  let answer = '';
+  socket.on('data', (d) => (answer += d));
+  socket.on('error', () => {});
+  if (data) socket.write(data);
+  return { socket, closed: new Promise((resolve) => socket.on('close', () => resolve({ answer, ms: Date.now() - started }))) };
+}
+
+describe('security: operations endpoints and connection limits (finding 17)', () => {
+  let t: TestGateway | undefined;
+  afterEach(async () => {
+    await t?.close();
+    t = undefined;
+  });
+
+  it('keeps /metrics behind the token unless metrics.public is set', async () => {
+    t = await startGateway();
+    expect((await got(`${t.url}/metrics`, { throwHttpErrors: false })).statusCode).to.equal(401);
+    expect((await got(`${t.url}/metrics`, { headers: { authorization: `Bearer ${API_TOKEN}` } })).body).to.include('pollgate_');
+    await t.close();
+    t = await startGateway({ config: { metrics: { public: true } } });
+    expect((await got(`${t.url}/metrics`)).statusCode).to.equal(200);
+  });
+
+  it('answers an unreachable database in /health/ready with a generic message, not the driver error', async () => {
+    t = await startGateway();
+    await t.gateway.db.destroy();
+    const res = await got(`${t.url}/health/ready`, { throwHttpErrors: false, responseType: 'json' });
+    expect(res.statusCode).to.equal(503);
+    expect(res.body).to.deep.include({ status: 'unavailable', database: 'unreachable', message: 'the database is unreachable; the gateway log has the details' });
+    expect(JSON.stringify(res.body)).not.to.match(/acquire|pool|sqlite|postgres|ECONN/i);
+  });
+
+  it('closes a connection whose headers do not arrive within server.headersTimeoutSeconds', async () => {
+    t = await startGateway({ config: { server: { headersTimeoutSeconds: 0.5 } } });
+    const slow = connect(t.url, 'GET /health HTTP/1.1\r\nHost: x\r\n');
+    const { answer, ms } = await slow.closed;
+    expect(answer).to.match(/^HTTP\/1\.1 408/);
+    expect(ms).to.be.below(4000);
+  });
+
+  it('refuses connections past server.maxConnections', async () => {
+    t = await startGateway({ config: { server: { maxConnections: 2 } } });
+    const held = [connect(t.url), connect(t.url)];
+    await Promise.all(held.map((c) => new Promise((r) => c.socket.once('connect', r))));
+    await new Promise((r) => setTimeout(r, 50)); // the server has accepted both
+    const third = connect(t.url, 'GET /health HTTP/1.1\r\nHost: x\r\n\r\n');
+    const { answer } = await third.closed;
+    expect(answer).to.equal('');
+    for (const c of held) c.socket.destroy();
+    expect((await got(`${t.url}/health`)).statusCode).to.equal(200);
+  });
+});
