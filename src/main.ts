@@ -30,6 +30,7 @@ import { requestsFeature } from './requests/feature.js';
 import { scheduleFeature } from './schedules/feature.js';
 import { ProviderCalls } from './provider/calls.js';
 import { ProviderAuth } from './auth/provider-auth.js';
+import { retentionFeature } from './maintenance/retention.js';
 
 /**
  * Wires the parts into one gateway. `Gateway.create` opens and migrates the database and loads the
@@ -137,6 +138,7 @@ export class Gateway {
         deliveryFeature(ctx),
         requestsFeature(ctx),
         scheduleFeature(ctx),
+        retentionFeature(ctx),
         // FEATURES: further parts of the flow are added here.
       ];
       return new Gateway(ctx, resolveApiToken(config, log), poller, features);

@@ -29,6 +29,7 @@ export interface Config {
     enabled: boolean; tickSeconds: number; minLeadSeconds: number; maxOneTimePerInstance: number;
     maxRecurringPerInstance: number; maxDataBytes: number; leaseSeconds: number;
   };
+  retention: { enabled: boolean; intervalMinutes: number; eventsDays: number; webhookReceiptsDays: number; requestLogDays: number };
   network: { allowLoopback: boolean; allowPrivate: boolean };
   shutdown: { graceSeconds: number };
 }
@@ -87,6 +88,7 @@ export const configSchema = section({
     enabled: bool, tickSeconds: num(0.01), minLeadSeconds: num(0), maxOneTimePerInstance: int(0),
     maxRecurringPerInstance: int(0), maxDataBytes: int(1), leaseSeconds: num(0.1),
   }),
+  retention: section({ enabled: bool, intervalMinutes: num(0.01), eventsDays: num(0), webhookReceiptsDays: num(0), requestLogDays: num(0) }),
   network: section({ allowLoopback: bool, allowPrivate: bool }),
   shutdown: section({ graceSeconds: num(0) }),
 });

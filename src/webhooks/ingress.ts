@@ -84,19 +84,15 @@ export function webhookIngressRoutes(ctx: GatewayContext, onStored: () => void) 
       const url = `${config.server.publicUrl}${koa.originalUrl}`;
       const result = verifySignature(signature, secret, { method: koa.method, url, headers, rawBody }, now);
       if (!result.ok) {
-        await db('webhook_receipts').insert({
-          instance_id: instance.id, received_at: now, content_type: contentType ?? null, headers: JSON.stringify(redactHeaders(headers)),
-          body: null, delivery_id: null, verified: false, status: 'rejected', reason: result.reason, next_attempt_at: now,
-        });
+        // Counted, not stored: anyone who knows the URL could otherwise fill the database.
         ctx.metrics.webhooks.inc({ status: '401' });
         throw new ApiError(401, 'INVALID_SIGNATURE', `webhook signature check failed: ${result.reason}`);
       }
     }
     // Parse now only to refuse a malformed body with 400; mapping re-parses the stored bytes.
-    parseWebhookBody(rawBody, contentType);
+    const parsed = parseWebhookBody(rawBody, contentType);
 
-    const deliveryHeader = webhook?.deliveryIdHeader?.toLowerCase();
-    const deliveryId = deliveryHeader ? firstHeader(headers[deliveryHeader]) : undefined;
+    const deliveryId = deliveryIdOf(webhook?.deliveryIdHeader, signature?.scheme, headers, parsed);
     const row = {
       instance_id: instance.id, received_at: now, content_type: contentType ?? null, headers: JSON.stringify(redactHeaders(headers)),
       body: rawBody.toString('utf8'), delivery_id: deliveryId ?? null, verified: Boolean(mustVerify), status: 'pending' as const, next_attempt_at: now,
@@ -118,6 +114,21 @@ export function webhookIngressRoutes(ctx: GatewayContext, onStored: () => void) 
     router.post('/hooks/:token', handle);
     router.get('/hooks/:token', handle);
   };
+}
+
+/**
+ * The id that makes a retried (or replayed) delivery a duplicate: the connector's
+ * `deliveryIdHeader`, else the signature scheme's own id — Standard Webhooks' `webhook-id` (which
+ * its signature covers), GitHub's delivery GUID, Shopify's webhook id, Stripe's event id. Plain
+ * HMAC without a timestamp has none: such deliveries can be replayed (see docs/security.md).
+ */
+const SCHEME_ID_HEADER: Record<string, string> = { 'standard-webhooks': 'webhook-id', github: 'x-github-delivery', shopify: 'x-shopify-webhook-id' };
+
+function deliveryIdOf(header: string | undefined, scheme: string | undefined, headers: Record<string, string | string[] | undefined>, body: unknown): string | undefined {
+  const name = header?.toLowerCase() ?? (scheme ? SCHEME_ID_HEADER[scheme] : undefined);
+  if (name) return firstHeader(headers[name]);
+  const eventId = scheme === 'stripe' && body && typeof body === 'object' ? (body as { id?: unknown }).id : undefined;
+  return typeof eventId === 'string' && eventId.length <= 255 ? eventId : undefined;
 }
 
 function firstHeader(value: string | string[] | undefined): string | undefined {
