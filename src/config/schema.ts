@@ -12,13 +12,14 @@ export interface Config {
   node: { id: string | null };
   poller: {
     enabled: boolean; tickSeconds: number; minIntervalSeconds: number; maxIntervalMinutes: number;
-    defaultIntervalMinutes: number; overlapSeconds: number; maxPages: number; pageConcurrency: number;
+    defaultIntervalMinutes: number; overlapSeconds: number; maxPages: number;
     concurrency: number; leaseSeconds: number; fullListingIntervalMinutes: number;
     backoffBaseSeconds: number; backoffMaxSeconds: number;
   };
   provider: { maxRetryAfterSeconds: number; maxResponseBytes: number };
   webhooks: { maxBodyBytes: number; rateLimitPerMinute: number; leaseSeconds: number; concurrency: number };
-  requests: { rateLimitPerMinute: number };
+  /** `maxTimeoutSeconds` cuts a request template's own timeout (5–10 s) shorter; tests make it short. */
+  requests: { rateLimitPerMinute: number; maxTimeoutSeconds: number };
   delivery: {
     enabled: boolean; tickSeconds: number; timeoutSeconds: number; concurrency: number; leaseSeconds: number;
     maxEventsPerNotification: { polling: number; webhook: number };
@@ -70,13 +71,13 @@ export const configSchema = section({
   node: section({ id: { type: ['string', 'null'], minLength: 1, maxLength: 64 } }),
   poller: section({
     enabled: bool, tickSeconds: num(0.01), minIntervalSeconds: num(0.001), maxIntervalMinutes: num(1),
-    defaultIntervalMinutes: num(0.001), overlapSeconds: num(0), maxPages: int(1), pageConcurrency: int(1),
+    defaultIntervalMinutes: num(0.001), overlapSeconds: num(0), maxPages: int(1),
     concurrency: int(1), leaseSeconds: num(0.1), fullListingIntervalMinutes: num(0),
     backoffBaseSeconds: num(0), backoffMaxSeconds: num(0),
   }),
   provider: section({ maxRetryAfterSeconds: num(0), maxResponseBytes: int(1) }),
   webhooks: section({ maxBodyBytes: int(1), rateLimitPerMinute: int(1), leaseSeconds: num(0.1), concurrency: int(1) }),
-  requests: section({ rateLimitPerMinute: int(1) }),
+  requests: section({ rateLimitPerMinute: int(1), maxTimeoutSeconds: num(0.01) }),
   delivery: section({
     enabled: bool, tickSeconds: num(0.01), timeoutSeconds: num(0.01), concurrency: int(1), leaseSeconds: num(0.1),
     maxEventsPerNotification: section({ polling: int(1), webhook: int(1) }),

@@ -37,7 +37,7 @@ function lookup(tag: string, data: TemplateData): unknown {
   return (data as unknown as Record<string, Record<string, unknown>>)[root]?.[key];
 }
 
-function escape(value: string, how: Escape): string {
+function escapeFor(value: string, how: Escape): string {
   if (how === 'json') return JSON.stringify(value).slice(1, -1);
   if (how === 'url') return encodeURIComponent(value);
   if (how === 'xml') return value.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
@@ -49,6 +49,6 @@ export function renderCallbackTemplate(text: string, data: TemplateData, how: Es
     if (!RENDERED_TAG.test(tag)) return written;
     const v = lookup(tag, data);
     const s = v === undefined || v === null ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v);
-    return escape(s, how);
+    return escapeFor(s, how);
   });
 }

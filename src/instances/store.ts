@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Knex } from 'knex';
-import { SecretCipher } from '../secrets/cipher.js';
+import type { SecretCipher } from '../secrets/cipher.js';
 import { decryptConfiguration, encryptConfiguration } from '../secrets/redact.js';
 
 /** The database keeps only this of a webhook token: a read of it cannot forge ingress requests. */

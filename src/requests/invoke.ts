@@ -141,7 +141,7 @@ export function createTemplateInvoker(ctx: GatewayContext): TemplateInvoker {
     if (violation) return refuse(url, violation);
     const started = performance.now();
     try {
-      const result = await ctx.providerCalls.send(target, request, { maxAttempts: options.maxAttempts, retryDelayMs: options.retryDelay, timeoutMs: options.timeout });
+      const result = await ctx.providerCalls.send(target, request, { maxAttempts: options.maxAttempts, retryDelayMs: options.retryDelay, timeoutMs: Math.min(options.timeout, config.requests.maxTimeoutSeconds * 1000) });
       await record(instance, name, at, { method, url, status: result.status, errorSource: null, attempts: result.attempts, durationMs: performance.now() - started });
       return { status: result.status, headers: result.headers, response: result.response };
     } catch (err) {

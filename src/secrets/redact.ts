@@ -1,4 +1,4 @@
-import { SecretCipher, UnreadableSecretError } from './cipher.js';
+import { type SecretCipher, UnreadableSecretError } from './cipher.js';
 
 /**
  * Which configuration values are secrets: the connector's fields marked `secret: true`, any key

@@ -52,7 +52,7 @@ function lookup(root: Record<string, unknown>, path: string): unknown {
   return v;
 }
 
-function valueOf(ref: TemplateRef, scope: TemplateScope): string {
+function tagValue(ref: TemplateRef, scope: TemplateScope): string {
   let v: unknown;
   if (ref.root === 'access_token') v = scope.access_token;
   else v = ref.root === 'iparam' ? (Object.hasOwn(scope.iparam, ref.path) ? scope.iparam[ref.path] : lookup(scope.iparam, ref.path)) : lookup(scope.context, ref.path);
@@ -70,7 +70,7 @@ function valueOf(ref: TemplateRef, scope: TemplateScope): string {
 export function renderString(text: string, scope: TemplateScope, opts: { urlEncode?: boolean } = {}): string {
   if (!mayHoldTags(text)) return text;
   return replaceTags(text, (expr) => {
-    const value = valueOf(parseTag(expr), scope);
+    const value = tagValue(parseTag(expr), scope);
     return opts.urlEncode ? encodeURIComponent(value) : value;
   });
 }

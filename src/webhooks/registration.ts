@@ -26,7 +26,7 @@ async function callTemplate(ctx: GatewayContext, connector: ConnectorDefinition,
   const scope = { iparam: configuration, context };
   const target = { connector, configuration, instanceId, scope };
   const { request, options } = buildTemplateRequest({ baseUrl: await ctx.providerCalls.baseUrlOf(target), template, scope });
-  return ctx.providerCalls.send(target, request, { maxAttempts: options.maxAttempts, retryDelayMs: options.retryDelay, timeoutMs: options.timeout });
+  return ctx.providerCalls.send(target, request, { maxAttempts: options.maxAttempts, retryDelayMs: options.retryDelay, timeoutMs: Math.min(options.timeout, ctx.config.requests.maxTimeoutSeconds * 1000) });
 }
 
 function describe(err: unknown): string {

@@ -32,6 +32,8 @@ export async function startGatewayProcess(o: { dataDir: string; schema?: string;
       POLLGATE_API_TOKEN: API_TOKEN,
       POLLGATE_SECRET_KEY: SECRET_KEY,
       POLLGATE_NODE_ID: o.nodeId,
+      // `npm run coverage` counts the gateway processes too.
+      ...(process.env.NODE_V8_COVERAGE ? { NODE_V8_COVERAGE: process.env.NODE_V8_COVERAGE } : {}),
       ...(usePostgres ? { DATABASE_URL: TEST_PG_URL, POLLGATE_DB_SCHEMA: o.schema } : {}),
     },
     stdio: ['ignore', 'pipe', 'pipe'],

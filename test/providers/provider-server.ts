@@ -43,9 +43,7 @@ export interface CannedResponse {
   body?: unknown;
 }
 export type RouteRequest = RecordedRequest & { params: Record<string, string>; json: unknown };
-export interface Route {
-  (req: RouteRequest): CannedResponse | Promise<CannedResponse>;
-}
+export type Route = (req: RouteRequest) => CannedResponse | Promise<CannedResponse>;
 /** A path prefix: `/contacts` matches `/contacts` and `/contacts/7`. */
 export type Match = { path?: string };
 /** Credentials every request must carry; `header` without `value` accepts any non-empty value. */
