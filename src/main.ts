@@ -29,7 +29,10 @@ import { deliveryFeature } from './delivery/feature.js';
 import { requestsFeature } from './requests/feature.js';
 import { scheduleFeature } from './schedules/feature.js';
 import { ProviderCalls } from './provider/calls.js';
-import { ProviderAuth } from './auth/provider-auth.js';
+import { ProviderAuth, authStatus } from './auth/provider-auth.js';
+import { TokenStore } from './auth/token-store.js';
+import { InstanceGrants } from './auth/grants.js';
+import { oauthRoutes } from './auth/routes.js';
 import { retentionFeature } from './maintenance/retention.js';
 
 /**
@@ -110,8 +113,12 @@ export class Gateway {
       await store.hashLegacyWebhookTokens();
       const instances = new InstanceService(db, store, catalog, config, clock, log);
       const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref()));
-      const providerCalls = new ProviderCalls(config, sleep, new ProviderAuth());
-      const ctx: GatewayContext = { config, db, log, clock, nodeId, metrics: createMetrics(), cipher, connectors, catalog, instances, providerCalls, secretsOf, sleep };
+      const metrics = createMetrics();
+      const providerAuth = new ProviderAuth(new TokenStore(db, cipher), clock, nodeId, log, metrics);
+      const providerCalls = new ProviderCalls(config, sleep, providerAuth);
+      providerAuth.attach(providerCalls);
+      instances.authorizer = new InstanceGrants(providerAuth);
+      const ctx: GatewayContext = { config, db, log, clock, nodeId, metrics, cipher, connectors, catalog, instances, providerCalls, secretsOf, sleep };
 
       const poller = new Poller({ ...ctx, beforeCommit: options.beforePollCommit });
       const max = config.server.maxBodyBytes;
@@ -122,13 +129,14 @@ export class Gateway {
           openRoutes: [opsRoutes(db, ctx.metrics, nodeId, VERSION, log)],
           apiRoutes: [
             connectorRoutes(catalog, max),
+            oauthRoutes(connectors, providerAuth),
             instanceRoutes(instances, secretsOf, config.server.publicUrl, max),
             eventRoutes(db, (id) => instances.require(id)),
           ],
         },
         {
           name: 'poller',
-          apiRoutes: [pollerRoutes(db, poller, instances, clock)],
+          apiRoutes: [pollerRoutes(db, poller, instances, clock, (instance) => authStatus(providerAuth, instance.id, instances.connectorOf(instance), clock.now()))],
           start: () => {
             if (config.poller.enabled) poller.start();
           },

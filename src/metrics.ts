@@ -14,6 +14,7 @@ export function createMetrics() {
     pollDuration: new Histogram({ name: 'pollgate_poll_duration_seconds', help: 'Duration of one poll', buckets: [0.05, 0.1, 0.5, 1, 5, 15, 60], registers: [registry] }),
     events: new Counter({ name: 'pollgate_events_total', help: 'Normalized events stored, by source', labelNames: ['source'], registers: [registry] }),
     deliveries: new Counter({ name: 'pollgate_delivery_attempts_total', help: 'Callback attempts, by outcome', labelNames: ['outcome'], registers: [registry] }),
+    authFailures: new Counter({ name: 'pollgate_auth_failures_total', help: 'Provider grants refused (auth state failed), by connector', labelNames: ['element'], registers: [registry] }),
     webhooks: new Counter({ name: 'pollgate_webhooks_received_total', help: 'Webhook requests received, by answer status', labelNames: ['status'], registers: [registry] }),
   };
 }

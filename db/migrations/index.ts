@@ -6,6 +6,7 @@ import * as webhooks from './004_webhooks.js';
 import * as deliveryProgress from './005_delivery_progress.js';
 import * as security from './006_security.js';
 import * as connectorCatalog from './009_connector_catalog.js';
+import * as providerAuth from './010_provider_auth.js';
 
 /**
  * Every migration, in order. Listed here rather than read from the folder so the same list works
@@ -19,4 +20,5 @@ export const migrations: Array<{ name: string; up: (k: Knex) => Promise<void>; d
   { name: '005_delivery_progress', ...deliveryProgress },
   { name: '006_security', ...security },
   { name: '009_connector_catalog', ...connectorCatalog },
+  { name: '010_provider_auth', ...providerAuth },
 ];

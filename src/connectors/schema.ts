@@ -9,7 +9,44 @@ export type AuthDefinition =
   | { type: 'basic'; username: string; password: string }
   | { type: 'bearer'; token: string }
   | { type: 'header'; name: string; value: string }
-  | { type: 'query'; name: string; value: string };
+  | { type: 'query'; name: string; value: string }
+  | OAuth2Definition
+  | OAuth2ClientCredentialsDefinition
+  | OAuth1Definition;
+
+/** Authorization-code grant; URLs are request-template strings. */
+export interface OAuth2Definition {
+  type: 'oauth2';
+  authorizationUrl: string;
+  tokenUrl: string;
+  scopes?: string[];
+  scopeSeparator?: string;
+  clientAuth?: 'body' | 'basic';
+  authorizationParams?: Record<string, string>;
+  tokenParams?: Record<string, string>;
+  /** JSONPath into the token answer giving the API base (Salesforce's `$.instance_url`). */
+  baseUrlFrom?: string;
+}
+
+export interface OAuth2ClientCredentialsDefinition {
+  type: 'oauth2-client-credentials';
+  tokenUrl: string;
+  scopes?: string[];
+  scopeSeparator?: string;
+  clientAuth?: 'body' | 'basic';
+  tokenParams?: Record<string, string>;
+}
+
+/** OAuth 1.0a (three-legged), every provider request signed. */
+export interface OAuth1Definition {
+  type: 'oauth1';
+  requestTokenUrl: string;
+  authorizeUrl: string;
+  accessTokenUrl: string;
+  signatureMethod?: 'HMAC-SHA1';
+}
+
+export const OAUTH_TYPES = ['oauth2', 'oauth2-client-credentials', 'oauth1'] as const;
 
 export type PaginationDefinition = { maxPages?: number } & (
   | { type: 'page'; pageParam: string; sizeParam?: string; size?: number; firstPage?: number }
@@ -190,12 +227,21 @@ export const connectorSchema = {
     auth: {
       type: 'object',
       required: ['type'],
-      properties: { type: { enum: ['none', 'basic', 'bearer', 'header', 'query'] }, username: { type: 'string' }, password: { type: 'string' }, token: str, name: str, value: str },
+      properties: {
+        type: { enum: ['none', 'basic', 'bearer', 'header', 'query', 'oauth2', 'oauth2-client-credentials', 'oauth1'] },
+        username: { type: 'string' }, password: { type: 'string' }, token: str, name: str, value: str,
+        authorizationUrl: str, tokenUrl: str, scopes: { type: 'array', items: str, maxItems: 100 }, scopeSeparator: { type: 'string', maxLength: 8 },
+        clientAuth: { enum: ['body', 'basic'] }, authorizationParams: stringMap, tokenParams: stringMap, baseUrlFrom: str,
+        requestTokenUrl: str, authorizeUrl: str, accessTokenUrl: str, signatureMethod: { const: 'HMAC-SHA1' },
+      },
       additionalProperties: false,
       allOf: [
         { if: { properties: { type: { const: 'basic' } } }, then: { required: ['username', 'password'] } },
         { if: { properties: { type: { const: 'bearer' } } }, then: { required: ['token'] } },
         { if: { properties: { type: { enum: ['header', 'query'] } } }, then: { required: ['name', 'value'] } },
+        { if: { properties: { type: { const: 'oauth2' } } }, then: { required: ['authorizationUrl', 'tokenUrl'] } },
+        { if: { properties: { type: { const: 'oauth2-client-credentials' } } }, then: { required: ['tokenUrl'] } },
+        { if: { properties: { type: { const: 'oauth1' } } }, then: { required: ['requestTokenUrl', 'authorizeUrl', 'accessTokenUrl'] } },
       ],
     },
     resources: {

@@ -186,7 +186,12 @@ class Checker {
       keys.add(f.key);
     });
     this.strings('/baseUrl', def.baseUrl, { url: true });
-    if (def.auth) for (const key of ['username', 'password', 'token', 'value'] as const) this.strings(`/auth/${key}`, (def.auth as Record<string, string>)[key]);
+    if (def.auth) {
+      const auth = def.auth as unknown as Record<string, unknown>;
+      for (const key of ['username', 'password', 'token', 'value', 'authorizationParams', 'tokenParams']) this.strings(`/auth/${key}`, auth[key]);
+      for (const key of ['authorizationUrl', 'tokenUrl', 'requestTokenUrl', 'authorizeUrl', 'accessTokenUrl']) this.strings(`/auth/${key}`, auth[key], { url: true });
+      this.jsonPath('/auth/baseUrlFrom', auth.baseUrlFrom as string | undefined);
+    }
     for (const [name, res] of Object.entries(def.resources ?? {})) this.resource(name, res);
     for (const objectType of Object.keys(def.events?.poller ?? {})) this.pollerObject(objectType);
     for (const [name, tpl] of Object.entries(def.requests ?? {})) {

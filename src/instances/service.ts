@@ -30,6 +30,19 @@ export interface InstanceLifecycle {
   beforeDelete?(instance: Instance): Promise<void>;
 }
 
+/**
+ * The provider-auth steps of create and PATCH (src/auth): `check` adds problems and says whether
+ * this request (re-)authenticates; `obtain` gets tokens before anything is stored (throwing the
+ * provider's refusal); `save` stores them in the instance's transaction.
+ */
+export interface InstanceAuthorizer<Grant = unknown> {
+  check(connector: ConnectorDefinition, configuration: Record<string, unknown>, providerData: unknown, problems: Problem[], supplied: Record<string, unknown> | undefined): boolean;
+  obtain(connector: ConnectorDefinition, configuration: Record<string, unknown>, providerData: unknown): Promise<Grant>;
+  /** The configuration without keys that hand tokens over (they live in the token store). */
+  withoutTokens(configuration: Record<string, unknown>): Record<string, unknown>;
+  save(trx: Knex, instanceId: number, grant: Grant, now: number): Promise<void>;
+}
+
 export const newWebhookToken = (): string => randomBytes(24).toString('base64url');
 
 /** What the hot paths (polls, deliveries, ingress) need of an instance, computed once. */
@@ -46,6 +59,7 @@ const WORK_CACHE_MS = 1000;
 
 export class InstanceService {
   readonly lifecycle: InstanceLifecycle[] = [];
+  authorizer: InstanceAuthorizer | undefined;
   private readonly work = new Map<number, { at: number; work: InstanceWork }>();
   private readonly tokens = new Map<string, { at: number; id: number | undefined }>();
 
@@ -130,7 +144,10 @@ export class InstanceService {
     }
     const complete = this.withConnectorDefaults(connector, configuration as Record<string, unknown>, problems);
     const settings = this.validate(connector, complete, problems);
+    const authenticates = this.authorizer?.check(connector, complete, body.providerData, problems, undefined) ?? false;
     throwIfProblems(problems);
+    // The provider's grant first: a refused exchange leaves nothing behind.
+    const grant = authenticates ? await this.authorizer!.obtain(connector, complete, body.providerData) : undefined;
 
     const now = this.clock.now();
     const id = await this.db.transaction(async (trx) => {
@@ -140,7 +157,7 @@ export class InstanceService {
           elementKey: key,
           name: name as string,
           tags,
-          configuration: complete,
+          configuration: this.authorizer?.withoutTokens(complete) ?? complete,
           vendorType: settings.vendorType,
           eventsEnabled: true,
           callbackDisabled: false,
@@ -150,6 +167,7 @@ export class InstanceService {
         newSigningSecret(),
         now,
       );
+      if (grant !== undefined) await this.authorizer!.save(trx, newId, grant, now);
       await planPollObjects(trx, newId, settings, { now, createdAt: now, intervalChanged: true });
       return newId;
     });
@@ -196,12 +214,17 @@ export class InstanceService {
     }
     const settings = this.validate(connector, configuration, problems);
     if (settings.vendorType !== current.vendorType) problems.push({ field: 'event.vendor.type', message: 'cannot change after creation; create a new instance' });
+    const supplied = (body.configuration ?? {}) as Record<string, unknown>;
+    const authenticates = this.authorizer?.check(connector, configuration, body.providerData, problems, supplied) ?? false;
     throwIfProblems(problems);
+    const grant = authenticates ? await this.authorizer!.obtain(connector, configuration, body.providerData) : undefined;
+    if (this.authorizer) configuration = this.authorizer.withoutTokens(configuration);
     const before = this.settingsOf(current);
     const now = this.clock.now();
     this.invalidate(id);
     await this.db.transaction(async (trx) => {
       await this.store.update(trx, id, { elementKey: current.elementKey, name, tags, configuration }, now);
+      if (grant !== undefined) await this.authorizer!.save(trx, id, grant, now);
       await planPollObjects(trx, id, settings, {
         now,
         createdAt: current.createdAt,

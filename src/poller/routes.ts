@@ -3,6 +3,7 @@ import type { Knex } from 'knex';
 import { isoOrNull, type Clock } from '../clock.js';
 import { idParam } from '../api/pagination.js';
 import type { InstanceService } from '../instances/service.js';
+import type { Instance } from '../instances/store.js';
 import type { Poller } from './poller.js';
 
 /** Poll now, and the per-object status ops watch. */
@@ -28,7 +29,8 @@ interface StatusRow {
 
 const iso = isoOrNull;
 
-export function pollerRoutes(db: Knex, poller: Poller, instances: InstanceService, clock: Clock) {
+/** `authStatusOf` adds the provider-auth state (OAuth connectors) to the status. */
+export function pollerRoutes(db: Knex, poller: Poller, instances: InstanceService, clock: Clock, authStatusOf?: (instance: Instance) => Promise<unknown>) {
   return (router: Router) => {
     router.post('/instances/:id/events/poll', async (ctx) => {
       ctx.body = await poller.pollNow(idParam(ctx.params.id, 'instance'));
@@ -59,11 +61,13 @@ export function pollerRoutes(db: Knex, poller: Poller, instances: InstanceServic
       }
       const pending = await db('notifications').where({ instance_id: instance.id }).whereIn('status', ['pending', 'delivering']).count<{ n: number }[]>({ n: '*' });
       const dead = await db('notifications').where({ instance_id: instance.id, status: 'dead' }).count<{ n: number }[]>({ n: '*' });
+      const auth = await authStatusOf?.(instance);
       ctx.body = {
         instanceId: instance.id,
         eventsEnabled: instance.eventsEnabled,
         callbackDisabled: instance.callbackDisabled,
         vendorType: instance.vendorType,
+        ...(auth ? { auth } : {}),
         objects,
         notifications: { pending: Number(pending[0].n), dead: Number(dead[0].n) },
       };

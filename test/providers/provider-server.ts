@@ -50,7 +50,9 @@ export type Match = { path?: string };
 export type RequiredAuth =
   | { type: 'basic'; username: string; password: string }
   | { type: 'bearer'; token: string }
-  | { type: 'header'; name: string; value?: string };
+  | { type: 'header'; name: string; value?: string }
+  /** The test decides (OAuth: a token it issued, a signature an independent library checks). */
+  | { type: 'check'; accept(req: RecordedRequest, url: URL): boolean };
 export interface StartOptions {
   port?: number;
   host?: string;
@@ -217,7 +219,7 @@ export class EmulatedProvider {
     const fault = this.take(this.faults, url.pathname);
     if (fault) return fault.response;
     if (!isDecodable(url.pathname)) return { status: 400, body: { error: `malformed percent-encoding in path ${url.pathname}` } };
-    if (!this.authorized(req.headers)) return this.unauthorized;
+    if (!this.authorized(req, url)) return this.unauthorized;
     let json: unknown;
     const type = String(req.headers['content-type'] ?? '');
     if (req.body && (!type || type.includes('json'))) {
@@ -234,9 +236,11 @@ export class EmulatedProvider {
     return this.collectionAnswer(req, url, json);
   }
 
-  private authorized(headers: http.IncomingHttpHeaders): boolean {
+  private authorized(req: RecordedRequest, url: URL): boolean {
+    const { headers } = req;
     const auth = this.requireAuth;
     if (!auth) return true;
+    if (auth.type === 'check') return auth.accept(req, url);
     if (auth.type === 'header') {
       const value = headers[auth.name.toLowerCase()];
       return typeof value === 'string' && value !== '' && (auth.value === undefined || value === auth.value);

@@ -1,0 +1,86 @@
+import type Router from '@koa/router';
+import type { ConnectorRegistry } from '../connectors/registry.js';
+import { ApiError, NotFoundError, ValidationError } from '../errors.js';
+import { authorizeUrl } from './oauth2.js';
+import { parseTokenAnswer, requestTokenRequest } from './oauth1.js';
+import type { ProviderAuth } from './provider-auth.js';
+import { OAUTH_KEYS, isOAuth, oauth1Consumer, oauth2Client, oauth2Endpoints, oauthUrl } from './settings.js';
+
+/**
+ * Cloud Elements' OAuth helpers for an integrator's UI:
+ *   GET /elements/:key/oauth/url?apiKey=&apiSecret=&callbackUrl=&scope=&state=[&requestToken=]
+ *       → {oauthUrl, element}: where to send the user to grant access
+ *   GET /elements/:key/oauth/token?apiKey=&apiSecret=&callbackUrl=   (OAuth 1.0a)
+ *       → {token, secret}: a request token, to pass to /oauth/url as `requestToken`
+ * Other query parameters are configuration values the connector's URL templates may use
+ * (e.g. a site name, or `oauth.base.url`).
+ */
+function configurationOf(query: Record<string, unknown>): Record<string, unknown> {
+  const one = (v: unknown) => (Array.isArray(v) ? v[0] : v);
+  const configuration: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(query)) if (!['apiKey', 'apiSecret', 'callbackUrl', 'scope', 'state', 'requestToken'].includes(k)) configuration[k] = one(v);
+  const set = (key: string, v: unknown) => {
+    if (typeof one(v) === 'string' && one(v) !== '') configuration[key] = one(v);
+  };
+  set(OAUTH_KEYS.apiKey, query.apiKey);
+  set(OAUTH_KEYS.apiSecret, query.apiSecret);
+  set(OAUTH_KEYS.callbackUrl, query.callbackUrl);
+  set(OAUTH_KEYS.scope, query.scope);
+  return configuration;
+}
+
+function requireParams(configuration: Record<string, unknown>, pairs: Array<[string, string]>): void {
+  const missing = pairs.filter(([key]) => configuration[key] === undefined);
+  if (missing.length) throw new ValidationError(`${missing.map(([, p]) => p).join(', ')} ${missing.length > 1 ? 'are' : 'is'} required`, missing.map(([, p]) => ({ field: p, message: 'is required' })));
+}
+
+export function oauthRoutes(connectors: ConnectorRegistry, auth: ProviderAuth) {
+  const oauthConnector = (key: string) => {
+    const connector = connectors.get(key);
+    if (!connector) throw new NotFoundError(`unknown connector "${key}"`);
+    if (!isOAuth(connector.auth) || connector.auth.type === 'oauth2-client-credentials') {
+      throw new ValidationError(`connector "${key}" does not use a user-granted OAuth flow (its auth is ${connector.auth?.type ?? 'none'})`, [{ field: 'key' }]);
+    }
+    return connector;
+  };
+
+  return (router: Router) => {
+    router.get('/elements/:key/oauth/url', (ctx) => {
+      const connector = oauthConnector(ctx.params.key);
+      const configuration = configurationOf(ctx.query);
+      requireParams(configuration, [[OAUTH_KEYS.apiKey, 'apiKey'], [OAUTH_KEYS.callbackUrl, 'callbackUrl']]);
+      const state = typeof ctx.query.state === 'string' ? ctx.query.state : undefined;
+      const a = connector.auth!;
+      let oauthUrlValue: string;
+      if (a.type === 'oauth2') {
+        oauthUrlValue = authorizeUrl({ ...oauth2Endpoints(a, configuration), authorizationUrl: oauthUrl(a.authorizationUrl, configuration), authorizationParams: a.authorizationParams }, oauth2Client(a, configuration), state);
+      } else if (a.type === 'oauth1') {
+        const requestToken = typeof ctx.query.requestToken === 'string' ? ctx.query.requestToken : '';
+        if (!requestToken) throw new ValidationError('requestToken is required for an OAuth 1.0a connector: get one from GET /elements/:key/oauth/token', [{ field: 'requestToken', message: 'is required' }]);
+        const url = new URL(oauthUrl(a.authorizeUrl, configuration));
+        url.searchParams.set('oauth_token', requestToken);
+        oauthUrlValue = url.toString();
+      } else throw new Error('unreachable');
+      ctx.body = { oauthUrl: oauthUrlValue, element: connector.key };
+    });
+
+    router.get('/elements/:key/oauth/token', async (ctx) => {
+      const connector = oauthConnector(ctx.params.key);
+      const a = connector.auth!;
+      if (a.type !== 'oauth1') throw new ValidationError(`connector "${connector.key}" uses OAuth 2.0: it has no request token; call /oauth/url`, [{ field: 'key' }]);
+      const configuration = configurationOf(ctx.query);
+      requireParams(configuration, [[OAUTH_KEYS.apiKey, 'apiKey'], [OAUTH_KEYS.apiSecret, 'apiSecret'], [OAUTH_KEYS.callbackUrl, 'callbackUrl']]);
+      const request = requestTokenRequest(oauthUrl(a.requestTokenUrl, configuration), oauth1Consumer(configuration), String(configuration[OAUTH_KEYS.callbackUrl]));
+      const answer = await auth.tokenEndpoint({ connector, configuration })(request).catch((err: Error) => {
+        throw new ApiError(502, 'OAUTH_EXCHANGE_FAILED', `the request-token call could not be made: ${err.message}`, []);
+      });
+      if (answer.status >= 400) throw new ApiError(400, 'OAUTH_EXCHANGE_FAILED', `the provider refused the request-token call: HTTP ${answer.status}`, [{ status: answer.status, response: answer.body.slice(0, 500) }]);
+      try {
+        const pair = parseTokenAnswer(answer.body);
+        ctx.body = { token: pair.token, secret: pair.secret };
+      } catch (err) {
+        throw new ApiError(400, 'OAUTH_EXCHANGE_FAILED', `the provider's request-token answer is unusable: ${(err as Error).message}`, []);
+      }
+    });
+  };
+}

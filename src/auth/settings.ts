@@ -1,0 +1,63 @@
+import type { AuthDefinition, OAuth1Definition, OAuth2ClientCredentialsDefinition, OAuth2Definition } from '../connectors/schema.js';
+import { renderString } from '../templates/request-template.js';
+import type { OAuth2Client, OAuth2Endpoints } from './oauth2.js';
+import type { Consumer } from './oauth1.js';
+
+/**
+ * An instance's OAuth settings, read from its configuration with Cloud Elements' key names, and a
+ * connector's OAuth URLs rendered for it (`oauth.base.url` moves them to another origin).
+ */
+export const OAUTH_KEYS = {
+  apiKey: 'oauth.api.key',
+  apiSecret: 'oauth.api.secret',
+  callbackUrl: 'oauth.callback.url',
+  scope: 'oauth.scope',
+  baseUrl: 'oauth.base.url',
+  userToken: 'oauth.user.token',
+  userRefreshToken: 'oauth.user.refresh_token',
+  userTokenSecret: 'oauth.user.token.secret',
+} as const;
+
+/** Keys that hand tokens over directly: taken into the token store, never kept in the configuration. */
+export const TOKEN_KEYS: string[] = [OAUTH_KEYS.userToken, OAUTH_KEYS.userRefreshToken, OAUTH_KEYS.userTokenSecret];
+
+export type OAuthDefinition = OAuth2Definition | OAuth2ClientCredentialsDefinition | OAuth1Definition;
+
+export function isOAuth(auth: AuthDefinition | undefined): auth is OAuthDefinition {
+  return auth?.type === 'oauth2' || auth?.type === 'oauth2-client-credentials' || auth?.type === 'oauth1';
+}
+
+const text = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : typeof v === 'number' ? String(v) : undefined);
+
+/** A connector URL template rendered with the instance's values; `oauth.base.url` replaces its origin. */
+export function oauthUrl(template: string, configuration: Record<string, unknown>): string {
+  const rendered = renderString(template, { iparam: configuration, context: {} });
+  const base = text(configuration[OAUTH_KEYS.baseUrl]);
+  if (!base) return rendered;
+  const u = new URL(rendered);
+  return `${base.replace(/\/+$/, '')}${u.pathname}${u.search}`;
+}
+
+export function oauth2Client(auth: OAuth2Definition | OAuth2ClientCredentialsDefinition, configuration: Record<string, unknown>): OAuth2Client {
+  const scope = text(configuration[OAUTH_KEYS.scope]) ?? (auth.scopes?.length ? auth.scopes.join(auth.scopeSeparator ?? ' ') : undefined);
+  return {
+    clientId: text(configuration[OAUTH_KEYS.apiKey]) ?? '',
+    clientSecret: text(configuration[OAUTH_KEYS.apiSecret]) ?? '',
+    redirectUri: text(configuration[OAUTH_KEYS.callbackUrl]),
+    scope,
+  };
+}
+
+export function oauth2Endpoints(auth: OAuth2Definition | OAuth2ClientCredentialsDefinition, configuration: Record<string, unknown>): OAuth2Endpoints {
+  const render = (params?: Record<string, string>) => params && Object.fromEntries(Object.entries(params).map(([k, v]) => [k, renderString(v, { iparam: configuration, context: {} })]));
+  return {
+    authorizationUrl: auth.type === 'oauth2' ? oauthUrl(auth.authorizationUrl, configuration) : undefined,
+    tokenUrl: oauthUrl(auth.tokenUrl, configuration),
+    clientAuth: auth.clientAuth,
+    tokenParams: render(auth.tokenParams),
+  };
+}
+
+export function oauth1Consumer(configuration: Record<string, unknown>): Consumer {
+  return { key: text(configuration[OAUTH_KEYS.apiKey]) ?? '', secret: text(configuration[OAUTH_KEYS.apiSecret]) ?? '' };
+}
