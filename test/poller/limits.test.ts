@@ -20,7 +20,7 @@ describe('polling: provider answers larger than provider.maxResponseBytes', () =
   beforeEach(async () => {
     sent = 0;
     // Answers an endless JSON array (no Content-Length) until the client goes away.
-    server = http.createServer((req, res) => {
+    server = http.createServer((_req, res) => {
       closed = new Promise((resolve) => res.once('close', () => resolve()));
       res.writeHead(200, { 'content-type': 'application/json' });
       res.write('[');
