@@ -118,10 +118,26 @@ export type HandshakeDefinition =
   | { type: 'echo-query'; param: string }
   | { type: 'echo-body'; when?: { path: string; equals: string }; challengePath: string };
 
+/**
+ * One provider-side webhook subscription made when a webhook-mode instance is created: `register`
+ * is called with `context` {targetUrl, instanceId, registration, ...context}, the id found at
+ * `webhookIdPath` in its answer is stored, and `deregister` gets it as `context.webhookId`.
+ */
+export interface WebhookRegistration {
+  name: string;
+  register: string;
+  deregister?: string;
+  webhookIdPath?: string;
+  /** Literal values passed to both templates as `context.<key>` (e.g. a topic or an object type). */
+  context?: Record<string, string>;
+}
+
 export interface WebhookDefinition {
+  /** The one-registration shorthand (named "default"); `registrations` lists several. */
   register?: string;
   deregister?: string;
   webhookIdPath?: string;
+  registrations?: WebhookRegistration[];
   signature?: SignatureDefinition;
   handshake?: HandshakeDefinition;
   deliveryIdHeader?: string;
@@ -283,6 +299,17 @@ export const connectorSchema = {
           additionalProperties: false,
           properties: {
             register: str, deregister: str, webhookIdPath: str, deliveryIdHeader: str,
+            registrations: {
+              type: 'array',
+              minItems: 1,
+              maxItems: 50,
+              items: {
+                type: 'object',
+                required: ['name', 'register'],
+                additionalProperties: false,
+                properties: { name: { type: 'string', pattern: '^[A-Za-z0-9_./:-]{1,64}$' }, register: str, deregister: str, webhookIdPath: str, context: stringMap },
+              },
+            },
             signature: {
               type: 'object',
               required: ['scheme'],

@@ -160,12 +160,22 @@ class Checker {
     const webhook = def.events?.webhook;
     if (def.events?.supported.includes('webhook') && !webhook) this.add('/events/webhook', 'is required when "webhook" is a supported event mode');
     if (!webhook) return;
-    for (const key of ['register', 'deregister'] as const) {
-      const name = webhook[key];
-      if (name && !def.requests?.[name]) this.add(`/events/webhook/${key}`, `names request template "${name}", which is not defined under requests`);
+    if (webhook.registrations && (webhook.register || webhook.deregister || webhook.webhookIdPath)) {
+      this.add('/events/webhook/registrations', 'cannot be combined with register, deregister or webhookIdPath: list every registration under registrations');
     }
-    if (webhook.deregister && !webhook.register) this.add('/events/webhook/register', 'is required with deregister');
-    this.jsonPath('/events/webhook/webhookIdPath', webhook.webhookIdPath);
+    const names = new Set<string>();
+    (webhook.registrations ?? [webhook]).forEach((registration, i) => {
+      const at = webhook.registrations ? `/events/webhook/registrations/${i}` : '/events/webhook';
+      const name = (registration as { name?: string }).name;
+      if (name !== undefined && names.has(name)) this.add(`${at}/name`, `"${name}" is defined twice`);
+      if (name !== undefined) names.add(name);
+      for (const key of ['register', 'deregister'] as const) {
+        const template = registration[key];
+        if (template && !def.requests?.[template]) this.add(`${at}/${key}`, `names request template "${template}", which is not defined under requests`);
+      }
+      if (registration.deregister && !registration.register) this.add(`${at}/register`, 'is required with deregister');
+      this.jsonPath(`${at}/webhookIdPath`, registration.webhookIdPath);
+    });
     this.check('/events/webhook/events', () => validateMapping(webhook.events));
     if (webhook.signature) {
       this.check('/events/webhook/signature', () => validateSignatureConfig(webhook.signature!));

@@ -18,7 +18,7 @@ export function presentInstance(instance: Instance, secretsOf: (key: string) => 
     callbackDisabled: instance.callbackDisabled,
     vendorType: instance.vendorType,
     ...(instance.webhookToken ? { webhookUrl: `${publicUrl}/hooks/${instance.webhookToken}` } : {}),
-    ...(instance.webhookId ? { webhookId: instance.webhookId } : {}),
+    ...(instance.webhookId ? { webhookId: instance.webhookId, webhookIds: instance.webhookIds } : {}),
     ...(instance.unreadableSecrets.length > 0 ? { secretsUnreadable: instance.unreadableSecrets } : {}),
     createdDate: new Date(instance.createdAt).toISOString(),
     updatedDate: new Date(instance.updatedAt).toISOString(),

@@ -162,7 +162,6 @@ export class InstanceService {
           eventsEnabled: true,
           callbackDisabled: false,
           webhookToken: settings.vendorType === 'webhook' ? newWebhookToken() : null,
-          webhookId: null,
         },
         newSigningSecret(),
         now,

@@ -19,7 +19,10 @@ export interface Instance {
   eventsEnabled: boolean;
   callbackDisabled: boolean;
   webhookToken: string | null;
+  /** The first provider webhook id (shown as `webhookId`); all of them are in `webhookIds`. */
   webhookId: string | null;
+  /** Every provider webhook id, keyed by the connector's registration name ("default" for one). */
+  webhookIds: Record<string, string>;
   createdAt: number;
   updatedAt: number;
   /** Secret configuration keys whose stored value no key of the key ring decrypts (left out of `configuration`). */
@@ -39,6 +42,7 @@ export interface InstanceRow {
   webhook_token: string | null;
   webhook_token_encrypted: string | null;
   webhook_id: string | null;
+  webhook_ids: string | null;
   signing_secrets: string | null;
   next_sequence: number;
   created_at: number;
@@ -69,6 +73,7 @@ export class InstanceStore {
       callbackDisabled: Boolean(row.callback_disabled),
       webhookToken: this.openWebhookToken(row, unreadable),
       webhookId: row.webhook_id,
+      webhookIds: row.webhook_ids ? (JSON.parse(row.webhook_ids) as Record<string, string>) : {},
       createdAt: row.created_at,
       updatedAt: row.updated_at,
       unreadableSecrets: unreadable,
@@ -124,7 +129,7 @@ export class InstanceStore {
     return ((await q) as InstanceRow[]).map((r) => this.fromRow(r));
   }
 
-  async insert(trx: Knex, values: Omit<Instance, 'id' | 'createdAt' | 'updatedAt' | 'unreadableSecrets'>, signingSecret: string, now: number): Promise<number> {
+  async insert(trx: Knex, values: Omit<Instance, 'id' | 'createdAt' | 'updatedAt' | 'unreadableSecrets' | 'webhookId' | 'webhookIds'>, signingSecret: string, now: number): Promise<number> {
     const [row] = (await trx('instances')
       .insert({
         element_key: values.elementKey,
@@ -135,7 +140,6 @@ export class InstanceStore {
         events_enabled: values.eventsEnabled,
         callback_disabled: values.callbackDisabled,
         ...this.webhookTokenColumns(values.webhookToken),
-        webhook_id: values.webhookId,
         signing_secrets: this.cipher.encrypt(JSON.stringify([{ secret: signingSecret, createdAt: now, expiresAt: null }])),
         created_at: now,
         updated_at: now,
@@ -144,7 +148,7 @@ export class InstanceStore {
     return typeof row === 'number' ? row : row.id;
   }
 
-  async update(db: Knex, id: number, values: Partial<Pick<Instance, 'name' | 'tags' | 'configuration' | 'vendorType' | 'eventsEnabled' | 'callbackDisabled' | 'webhookId' | 'webhookToken'>> & { elementKey: string }, now: number): Promise<void> {
+  async update(db: Knex, id: number, values: Partial<Pick<Instance, 'name' | 'tags' | 'configuration' | 'vendorType' | 'eventsEnabled' | 'callbackDisabled' | 'webhookIds' | 'webhookToken'>> & { elementKey: string }, now: number): Promise<void> {
     const patch: Record<string, unknown> = { updated_at: now };
     if (values.name !== undefined) patch.name = values.name;
     if (values.tags !== undefined) patch.tags = JSON.stringify(values.tags);
@@ -152,7 +156,10 @@ export class InstanceStore {
     if (values.vendorType !== undefined) patch.vendor_type = values.vendorType;
     if (values.eventsEnabled !== undefined) patch.events_enabled = values.eventsEnabled;
     if (values.callbackDisabled !== undefined) patch.callback_disabled = values.callbackDisabled;
-    if (values.webhookId !== undefined) patch.webhook_id = values.webhookId;
+    if (values.webhookIds !== undefined) {
+      patch.webhook_ids = JSON.stringify(values.webhookIds);
+      patch.webhook_id = Object.values(values.webhookIds)[0] ?? null;
+    }
     if (values.webhookToken !== undefined) Object.assign(patch, this.webhookTokenColumns(values.webhookToken));
     await db('instances').where({ id }).update(patch);
   }

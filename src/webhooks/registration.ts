@@ -2,7 +2,7 @@ import { firstMatch } from '../lib/json-path.js';
 import type { GatewayContext } from '../context.js';
 import { ApiError } from '../errors.js';
 import { claimDue } from '../db/lease.js';
-import type { ConnectorDefinition } from '../connectors/schema.js';
+import type { ConnectorDefinition, WebhookRegistration } from '../connectors/schema.js';
 import type { Instance } from '../instances/store.js';
 import type { InstanceLifecycle } from '../instances/service.js';
 import { buildTemplateRequest } from '../provider/request-builder.js';
@@ -10,14 +10,24 @@ import { ProviderError } from '../provider/http-client.js';
 import { decryptConfiguration } from '../secrets/redact.js';
 
 /**
- * Provider-side webhook registration. Creating an instance in webhook mode calls the connector's
- * `register` template with `context.targetUrl`; its answer's `webhookIdPath` is stored. A failed
- * registration fails the create with the provider's answer (the instance is removed again).
- * DELETE calls `deregister`; when that fails the instance is still deleted and the call is queued
- * and retried with backoff (webhook_deregistrations), and the DELETE answer says so.
+ * Provider-side webhook registration. Creating an instance in webhook mode calls each of the
+ * connector's registrations' `register` template (the shorthand `register` is one registration
+ * named "default") with `context` {targetUrl, instanceId, registration, ...its context}; the id at
+ * its `webhookIdPath` is stored under the registration's name. When one fails, those already made
+ * are deregistered again and the create fails with 502 and the provider's answer (the instance is
+ * removed). DELETE deregisters every stored id; a failed deregistration is queued and retried with
+ * backoff (webhook_deregistrations) and the instance is still deleted.
  */
 export function webhookUrlOf(ctx: GatewayContext, instance: Pick<Instance, 'webhookToken'>): string {
   return `${ctx.config.server.publicUrl}/hooks/${instance.webhookToken}`;
+}
+
+/** The connector's registrations, the one-registration shorthand included. */
+export function registrationsOf(connector: ConnectorDefinition): WebhookRegistration[] {
+  const webhook = connector.events?.webhook;
+  if (!webhook) return [];
+  if (webhook.registrations) return webhook.registrations;
+  return webhook.register ? [{ name: 'default', register: webhook.register, deregister: webhook.deregister, webhookIdPath: webhook.webhookIdPath }] : [];
 }
 
 async function callTemplate(ctx: GatewayContext, connector: ConnectorDefinition, name: string, configuration: Record<string, unknown>, context: Record<string, unknown>, instanceId?: number) {
@@ -34,42 +44,60 @@ function describe(err: unknown): string {
   return (err as Error).message;
 }
 
+type Deregistration = { instanceId: number; elementKey: string; configuration: Record<string, unknown>; registration: string; webhookId: string; targetUrl?: string };
+
+/** Calls the registration's deregister template; when it fails, queues the call for retries. */
+async function deregister(ctx: GatewayContext, connector: ConnectorDefinition, d: Deregistration): Promise<void> {
+  const registration = registrationsOf(connector).find((r) => r.name === d.registration);
+  if (!registration?.deregister) return;
+  try {
+    await callTemplate(ctx, connector, registration.deregister, d.configuration, { ...registration.context, registration: d.registration, webhookId: d.webhookId, targetUrl: d.targetUrl }, d.instanceId);
+  } catch (err) {
+    const now = ctx.clock.now();
+    ctx.log.warn({ instanceId: d.instanceId, registration: d.registration, err: describe(err) }, 'webhook deregistration failed; it will be retried');
+    await ctx.db('webhook_deregistrations').insert({
+      instance_id: d.instanceId, element_key: d.elementKey, configuration: ctx.instances.store.encryptConfiguration(d.elementKey, d.configuration),
+      registration: d.registration, webhook_id: d.webhookId, attempts: 1, next_attempt_at: now + 60_000, last_error: describe(err).slice(0, 1000), created_at: now,
+    });
+  }
+}
+
 export function webhookLifecycle(ctx: GatewayContext): InstanceLifecycle {
   return {
     async afterCreate(instance) {
       if (instance.vendorType !== 'webhook') return;
       const connector = ctx.instances.connectorOf(instance);
-      const register = connector.events?.webhook?.register;
-      if (!register) return;
-      let webhookId: string | null = null;
-      try {
-        const result = await callTemplate(ctx, connector, register, instance.configuration, { targetUrl: webhookUrlOf(ctx, instance), instanceId: instance.id }, instance.id);
-        const idPath = connector.events?.webhook?.webhookIdPath;
-        if (idPath && result.response) {
-          const found = firstMatch(JSON.parse(result.response), idPath);
-          if (found !== undefined && found !== null) webhookId = String(found);
+      const targetUrl = webhookUrlOf(ctx, instance);
+      const webhookIds: Record<string, string> = {};
+      for (const registration of registrationsOf(connector)) {
+        try {
+          const result = await callTemplate(ctx, connector, registration.register, instance.configuration, {
+            ...registration.context, registration: registration.name, targetUrl, instanceId: instance.id,
+          }, instance.id);
+          if (registration.webhookIdPath && result.response) {
+            const found = firstMatch(JSON.parse(result.response), registration.webhookIdPath);
+            if (found !== undefined && found !== null) webhookIds[registration.name] = String(found);
+          }
+        } catch (err) {
+          // All or nothing: undo the registrations already made, so no subscription is left behind.
+          for (const [name, webhookId] of Object.entries(webhookIds)) {
+            await deregister(ctx, connector, { instanceId: instance.id, elementKey: instance.elementKey, configuration: instance.configuration, registration: name, webhookId, targetUrl });
+          }
+          const providerAnswer = err instanceof ProviderError ? { status: err.status, response: err.response, errorSource: err.errorSource } : {};
+          const which = registrationsOf(connector).length > 1 ? ` "${registration.name}"` : '';
+          throw new ApiError(502, 'WEBHOOK_REGISTRATION_FAILED', `the provider refused the webhook registration${which}: ${describe(err)}`, [{ registration: registration.name, ...providerAnswer }]);
         }
-      } catch (err) {
-        const providerAnswer = err instanceof ProviderError ? { status: err.status, response: err.response, errorSource: err.errorSource } : {};
-        throw new ApiError(502, 'WEBHOOK_REGISTRATION_FAILED', `the provider refused the webhook registration: ${describe(err)}`, [providerAnswer]);
       }
-      if (webhookId) await ctx.instances.store.update(ctx.db, instance.id, { elementKey: instance.elementKey, webhookId }, ctx.clock.now());
+      if (Object.keys(webhookIds).length > 0) await ctx.instances.store.update(ctx.db, instance.id, { elementKey: instance.elementKey, webhookIds }, ctx.clock.now());
       ctx.instances.invalidate(instance.id);
     },
 
     async beforeDelete(instance) {
+      if (instance.vendorType !== 'webhook') return;
       const connector = ctx.instances.connectorOf(instance);
-      const deregister = connector.events?.webhook?.deregister;
-      if (instance.vendorType !== 'webhook' || !deregister || !instance.webhookId) return;
-      try {
-        await callTemplate(ctx, connector, deregister, instance.configuration, { webhookId: instance.webhookId, targetUrl: webhookUrlOf(ctx, instance) }, instance.id);
-      } catch (err) {
-        const now = ctx.clock.now();
-        ctx.log.warn({ instanceId: instance.id, err: describe(err) }, 'webhook deregistration failed; it will be retried');
-        await ctx.db('webhook_deregistrations').insert({
-          instance_id: instance.id, element_key: instance.elementKey, configuration: ctx.instances.store.encryptConfiguration(instance.elementKey, instance.configuration),
-          webhook_id: instance.webhookId, attempts: 1, next_attempt_at: now + 60_000, last_error: describe(err).slice(0, 1000), created_at: now,
-        });
+      const targetUrl = webhookUrlOf(ctx, instance);
+      for (const [registration, webhookId] of Object.entries(instance.webhookIds)) {
+        await deregister(ctx, connector, { instanceId: instance.id, elementKey: instance.elementKey, configuration: instance.configuration, registration, webhookId, targetUrl });
       }
     },
   };
@@ -80,16 +108,17 @@ const MAX_DEREGISTRATION_ATTEMPTS = 10;
 /** Retries queued deregistrations (called from the webhook processor's pass). */
 export async function retryDeregistrations(ctx: GatewayContext): Promise<void> {
   const now = ctx.clock.now();
-  const rows = await claimDue<{ id: number; instance_id: number; element_key: string; configuration: string; webhook_id: string; attempts: number }>(ctx.db, {
+  const rows = await claimDue<{ id: number; instance_id: number; element_key: string; configuration: string; registration: string; webhook_id: string; attempts: number }>(ctx.db, {
     table: 'webhook_deregistrations', dueColumn: 'next_attempt_at', now, owner: ctx.nodeId, leaseMs: 60_000, limit: 10,
   });
   for (const row of rows) {
     const connector = ctx.connectors.get(row.element_key);
     try {
-      if (!connector?.events?.webhook?.deregister) throw new Error(`connector "${row.element_key}" has no deregister template`);
+      const registration = connector && registrationsOf(connector).find((r) => r.name === row.registration);
+      if (!connector || !registration?.deregister) throw new Error(`connector "${row.element_key}" has no deregister template for registration "${row.registration}"`);
       const { configuration, unreadable } = decryptConfiguration(JSON.parse(row.configuration), ctx.cipher);
       if (unreadable.length > 0) throw new Error(`the stored configuration's ${unreadable.join(', ')} cannot be decrypted with the configured keys`);
-      await callTemplate(ctx, connector, connector.events.webhook.deregister, configuration, { webhookId: row.webhook_id });
+      await callTemplate(ctx, connector, registration.deregister, configuration, { ...registration.context, registration: row.registration, webhookId: row.webhook_id });
       await ctx.db('webhook_deregistrations').where({ id: row.id }).delete();
     } catch (err) {
       const attempts = row.attempts + 1;
