@@ -56,7 +56,7 @@ function freshdesk(): Record<string, any> {
       },
     },
     requests: {
-      createWebhook: { schema: { method: 'POST', path: '/webhooks', body: { url: '<%= context.targetUrl %>', secret: '<%= iparam.webhook_secret %>' } }, options: { maxAttempts: 3, retryDelay: 1000 } },
+      createWebhook: { schema: { method: 'POST', path: '/webhooks', body: { url: '<%= context.targetUrl %>', secret: '<%= iparam.webhook_secret %>' } }, secretsInBody: ['webhook_secret'], options: { maxAttempts: 3, retryDelay: 1000 } },
       deleteWebhook: { schema: { method: 'DELETE', path: '/webhooks/<%= context.webhookId %>' } },
     },
   };
@@ -149,7 +149,7 @@ describe('connector validation', () => {
     def.baseUrl = 'https://<%= iparam.api_key %>.example.com';
     def.events.poller.incidents.url = '/hubs/helpdesk/nothing';
     const err = problemsOf(def);
-    expect(err.details).to.have.length(2);
+    expect(err.details, JSON.stringify(err.details)).to.have.length(2);
     expect(err.message).to.match(/\/baseUrl: secret iparam "api_key" .* \(and 1 more problem, see details\)$/);
   });
 });

@@ -1,6 +1,7 @@
 import { DefinitionError } from '../errors.js';
 import { formatJavaDate, parseJavaDate } from '../templates/date-template.js';
 import { listTemplateRefs } from '../templates/request-template.js';
+import { SETTING_KEYS } from '../instances/settings.js';
 import type { ConnectorDefinition, DatesConfiguration, PaginationDefinition, WhereMapping } from './schema.js';
 
 /**
@@ -70,6 +71,11 @@ export function parseCeqlWhere(input: string): CeqlClause[] {
 /** The keys of a connector's `secret: true` configuration fields. */
 export function secretFieldsOf(connector: ConnectorDefinition): Set<string> {
   return new Set((connector.configuration ?? []).filter((f) => f.secret).map((f) => f.key));
+}
+
+/** The iparam names a connector's templates may use: its configuration fields and the gateway's `event.*` keys. */
+export function declaredIparamsOf(connector: ConnectorDefinition): Set<string> {
+  return new Set([...(connector.configuration ?? []).map((f) => f.key), ...Object.values(SETTING_KEYS)]);
 }
 
 /** Throws DefinitionError for a malformed tag, or a secret iparam, in text that becomes part of a URL. */

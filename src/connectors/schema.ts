@@ -367,10 +367,11 @@ export const connectorSchema = {
             type: 'object',
             additionalProperties: false,
             properties: {
-              method: requestShape.method, protocol: { enum: ['https', 'http'] }, host: str, path: { type: 'string' },
+              method: requestShape.method, protocol: { type: 'string', pattern: '^[Hh][Tt][Tt][Pp][Ss]?$' }, host: str, path: { type: 'string' },
               query: stringMap, headers: stringMap, body: {},
             },
           },
+          secretsInBody: { type: 'array', items: str, uniqueItems: true },
           options: {
             type: 'object',
             additionalProperties: false,

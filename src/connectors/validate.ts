@@ -2,13 +2,13 @@ import { Ajv, type ErrorObject } from 'ajv';
 import addFormats from 'ajv-formats';
 import { DefinitionError } from '../errors.js';
 import { checkJavaPattern, validateDateTemplates } from '../templates/date-template.js';
-import { listTemplateRefs, validateRequestTemplate } from '../templates/request-template.js';
+import { listTemplateRefs, undeclaredIparam, validateRequestTemplate } from '../templates/request-template.js';
 import { compileJsonPath } from '../lib/json-path.js';
 import { validateMapping } from '../webhooks/mapping.js';
 import { validateHandshake } from '../webhooks/handshake.js';
 import { validateSignatureConfig } from '../webhooks/signatures.js';
 import { connectorSchema, type ConnectorDefinition, type PaginationDefinition, type ResourceDefinition } from './schema.js';
-import { checkUrlTemplate, resolvePollerObject, secretFieldsOf } from './resolve.js';
+import { checkUrlTemplate, declaredIparamsOf, resolvePollerObject, secretFieldsOf } from './resolve.js';
 
 /**
  * Validates a connector definition: the JSON Schema first, then what a schema cannot say (templates
@@ -77,7 +77,10 @@ function schemaProblems(errors: ErrorObject[]): Problem[] {
 /** Collects the problems of a connector that passed the JSON Schema. */
 class Checker {
   readonly problems: Problem[] = [];
-  constructor(readonly def: ConnectorDefinition, readonly secrets: ReadonlySet<string>) {}
+  readonly declared: ReadonlySet<string>;
+  constructor(readonly def: ConnectorDefinition, readonly secrets: ReadonlySet<string>) {
+    this.declared = declaredIparamsOf(def);
+  }
 
   /** Runs `fn`; a thrown error becomes a problem at `field` (the first detail's field if it has one). */
   check(field: string, fn: () => void): void {
@@ -100,7 +103,10 @@ class Checker {
     if (typeof value === 'string') {
       this.check(field, () => {
         if (o.url) checkUrlTemplate(value, this.secrets);
-        else listTemplateRefs(value);
+        for (const ref of listTemplateRefs(value)) {
+          const undeclared = undeclaredIparam(ref, this.declared);
+          if (undeclared) throw new DefinitionError(undeclared);
+        }
         if (o.dates) validateDateTemplates(value);
       });
     } else if (Array.isArray(value)) {
@@ -142,6 +148,7 @@ class Checker {
       validateDateTemplates(obj.url);
       resolvePollerObject(this.def, objectType, obj as unknown as Record<string, unknown>);
     });
+    this.strings(`${at}/url`, obj.url);
     this.strings(`${at}/headers`, obj.headers);
     this.strings(`${at}/body`, obj.body, { dates: true });
     this.jsonPath(`${at}/recordsPath`, obj.recordsPath);
@@ -205,7 +212,7 @@ class Checker {
     for (const [name, res] of Object.entries(def.resources ?? {})) this.resource(name, res);
     for (const objectType of Object.keys(def.events?.poller ?? {})) this.pollerObject(objectType);
     for (const [name, tpl] of Object.entries(def.requests ?? {})) {
-      this.check(`/requests/${escapePointer(name)}`, () => validateRequestTemplate(def.key, name, tpl, this.secrets));
+      this.check(`/requests/${escapePointer(name)}`, () => validateRequestTemplate(def.key, name, tpl, this.secrets, this.declared));
     }
     this.webhook();
     // Provider calls without a host of their own are sent to baseUrl.

@@ -48,18 +48,19 @@ function renderHeaders(headers: Record<string, string> | undefined, scope: Templ
   return Object.fromEntries(Object.entries(headers ?? {}).map(([k, v]) => [k.toLowerCase(), renderString(v, scope)]));
 }
 
-export function buildTemplateRequest(args: { baseUrl?: string; template: RequestTemplate; scope: TemplateScope }): {
+/** `body`, when given (at invocation), replaces the template's `schema.body` and is sent unrendered. */
+export function buildTemplateRequest(args: { baseUrl?: string; template: RequestTemplate; scope: TemplateScope; body?: unknown }): {
   request: ProviderRequest;
   options: Required<Pick<RequestOptions, 'maxAttempts' | 'retryDelay' | 'timeout'>>;
   redactedUrl: string;
 } {
   const { schema, options = {} } = args.template;
-  const base = schema.host ? `${schema.protocol ?? 'https'}://${renderString(schema.host, args.scope, { urlEncode: false })}` : providerBaseUrl(args.baseUrl, args.scope);
+  const base = schema.host ? `${(schema.protocol ?? 'https').toLowerCase()}://${renderString(schema.host, args.scope, { urlEncode: false })}` : providerBaseUrl(args.baseUrl, args.scope);
   if (!base) throw new Error('the template has no host and the connector no baseUrl');
   const path = renderString(schema.path ?? '', args.scope, { urlEncode: true });
   const query = Object.fromEntries(Object.entries(schema.query ?? {}).map(([k, v]) => [k, renderString(v, args.scope)]));
   const headers = renderHeaders(schema.headers, args.scope);
-  const body = schema.body === undefined ? undefined : renderDeep(schema.body, args.scope);
+  const body = args.body !== undefined ? args.body : schema.body === undefined ? undefined : renderDeep(schema.body, args.scope);
   const request = finish(schema.method ?? 'GET', joinUrl(base, path, query), headers, body);
   return {
     request,

@@ -8,7 +8,7 @@ import { createTemplateInvoker } from './invoke.js';
 
 /**
  * The request-template API:
- *   POST /instances/:id/requests/:template {"context": {…}}  invoke (see invoke.ts for the answers)
+ *   POST /instances/:id/requests/:template {"context", "body"}  invoke (see invoke.ts for the answers)
  *   GET  /instances/:id/requests/log                        the invocation log, newest first, paged
  *   GET  /elements/:key/requests                            a connector's templates (no values)
  */
@@ -39,10 +39,13 @@ export function requestsFeature(ctx: GatewayContext): Feature {
       const instance = await instances.require(idParam(koa.params.id, 'instance'));
       // An empty body is an empty context.
       const body = (await readJsonBody(koa, config.server.maxBodyBytes)) ?? {};
-      if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new ValidationError('the request body must be a JSON object like {"context": {…}}');
+      if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new ValidationError('the request body must be a JSON object like {"context": {…}, "body": "…"}');
       const context = (body as { context?: unknown }).context ?? {};
       if (typeof context !== 'object' || context === null || Array.isArray(context)) throw new ValidationError('context must be a JSON object', [{ field: 'context' }]);
-      koa.body = await invoke(instance, koa.params.template, context as Record<string, unknown>);
+      // Freshworks' invokeTemplate(name, {context, body}): a string body is sent as is, any other JSON value as JSON.
+      const requestBody = (body as { body?: unknown }).body;
+      if (requestBody === null) throw new ValidationError('body must be a string or a JSON value other than null', [{ field: 'body' }]);
+      koa.body = await invoke(instance, koa.params.template, context as Record<string, unknown>, requestBody);
     });
 
     router.get('/instances/:id/requests/log', async (koa) => {

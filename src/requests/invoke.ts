@@ -10,10 +10,13 @@ import type { Instance } from '../instances/store.js';
 
 /**
  * Invoking a connector's request template for an instance, with Freshworks' request-method
- * semantics. Success answers the provider's `{status, headers, response}`; a failure is an
- * `InvocationError` carrying the same fields plus `errorSource` and `attempts`:
- *   APP       the provider answered 4xx/5xx (after retries)          → 502
- *   PLATFORM  no answer: timeout → 504; refused, DNS, SSRF-blocked → 502; our rate limit → 429
+ * semantics. Success answers the provider's `{status, headers, response, attempts}`; a failure is
+ * an `InvocationError` carrying the same fields plus `errorSource`:
+ *   APP       the provider answered 4xx/5xx (after retries): its status and body    → 502
+ *   PLATFORM  no answer: `status` is the one we chose and `response` says why — timeout 504
+ *             ("Timeout error while processing the request."), refused/DNS/TLS 502 ("Error in
+ *             establishing the connection."), blocked by the network policy 502, our rate limit 429
+ * `body` given at invocation replaces the template's `schema.body` (a string as is, else JSON).
  * Every invocation of a known template is written to `request_log` and to the log, with the
  * instance's secret values redacted.
  */
@@ -21,11 +24,20 @@ export interface InvocationOutcome {
   status: number;
   headers: Record<string, string | string[] | undefined>;
   response: string;
+  attempts: number;
 }
 
 export interface FailedOutcome extends InvocationOutcome {
   errorSource: 'APP' | 'PLATFORM';
-  attempts: number;
+}
+
+const CONNECTION_FAILED = 'Error in establishing the connection.';
+const TIMED_OUT = 'Timeout error while processing the request.';
+
+/** The instance's OAuth access token, for templates with `options.isOAuth`. */
+function oauthAccessTokenOf(instance: Instance): string | undefined {
+  const token = instance.configuration['oauth.access_token'] ?? instance.configuration.access_token;
+  return typeof token === 'string' && token !== '' ? token : undefined;
 }
 
 /** Freshworks' error shape: the provider's answer (or none) at the top level, beside code and message. */
@@ -67,7 +79,7 @@ function policyViolation(url: string, policy: NetworkPolicy): string | null {
 /** checkUrlSyntax names the rule it applied in `details`; a URL that does not parse has none. */
 const isGuardRefusal = (err: ValidationError) => err.details.some((d) => typeof d === 'object' && d !== null && 'rule' in d);
 
-export type TemplateInvoker = (instance: Instance, templateName: string, context: Record<string, unknown>) => Promise<InvocationOutcome>;
+export type TemplateInvoker = (instance: Instance, templateName: string, context: Record<string, unknown>, body?: unknown) => Promise<InvocationOutcome>;
 
 export function createTemplateInvoker(ctx: GatewayContext): TemplateInvoker {
   const { db, clock, log, instances, config } = ctx;
@@ -98,7 +110,7 @@ export function createTemplateInvoker(ctx: GatewayContext): TemplateInvoker {
     }
   }
 
-  return async function invoke(instance, name, context) {
+  return async function invoke(instance, name, context, body) {
     const connector = instances.connectorOf(instance);
     const template = Object.hasOwn(connector.requests ?? {}, name) ? connector.requests![name] : undefined;
     if (!template) throw new NotFoundError(`connector "${connector.key}" has no request template "${name}"`);
@@ -110,21 +122,32 @@ export function createTemplateInvoker(ctx: GatewayContext): TemplateInvoker {
     if (wait > 0) {
       const message = `this instance may invoke at most ${config.requests.rateLimitPerMinute} request templates a minute; retry in ${wait} s`;
       await record(instance, name, at, { method, url: '', status: 429, errorSource: 'PLATFORM', attempts: 0, durationMs: 0, error: message });
-      throw new InvocationError(429, 'RATE_LIMITED', message, { status: 429, headers: {}, response: '', errorSource: 'PLATFORM', attempts: 0 }, { 'Retry-After': String(wait) });
+      throw new InvocationError(429, 'RATE_LIMITED', message, { status: 429, headers: {}, response: message, errorSource: 'PLATFORM', attempts: 0 }, { 'Retry-After': String(wait) });
     }
 
-    const accessToken = instance.configuration.access_token ?? instance.configuration['oauth.access_token'];
-    const scope = { iparam: instance.configuration, context, access_token: typeof accessToken === 'string' ? accessToken : undefined };
+    const refuseInput = async (error: ApiError): Promise<never> => {
+      await record(instance, name, at, { method, url: '', status: null, errorSource: null, attempts: 0, durationMs: 0, error: error.message });
+      throw error;
+    };
+    if (body !== undefined && method === 'GET') {
+      await refuseInput(new ValidationError(`template "${name}" is a GET request: it sends no body`, [{ field: 'body' }]));
+    }
+    const isOAuth = template.options?.isOAuth === true;
+    const accessToken = isOAuth ? oauthAccessTokenOf(instance) : undefined;
+    if (isOAuth && !accessToken) {
+      await refuseInput(new ApiError(400, 'OAUTH_TOKEN_MISSING', `template "${name}" makes an OAuth request (isOAuth: true), but instance ${instance.id} has no OAuth access token: authorize the instance first`, [{ field: 'oauth.access_token' }]));
+    }
+    const scope = { iparam: instance.configuration, context, access_token: accessToken };
     const refuse = async (url: string, reason: string): Promise<never> => {
       // A gateway-side refusal of the destination: no request was sent.
       const message = `the request was blocked: ${redactText(reason, secrets)}`;
       await record(instance, name, at, { method, url, status: null, errorSource: 'PLATFORM', attempts: 0, durationMs: 0, error: message });
-      throw new InvocationError(502, 'PLATFORM_ERROR', message, { status: 0, headers: {}, response: '', errorSource: 'PLATFORM', attempts: 0 });
+      throw new InvocationError(502, 'PLATFORM_ERROR', message, { status: 502, headers: {}, response: message, errorSource: 'PLATFORM', attempts: 0 });
     };
     const target = { connector, configuration: instance.configuration, instanceId: instance.id, scope };
     let built: ReturnType<typeof buildTemplateRequest>;
     try {
-      built = buildTemplateRequest({ baseUrl: await ctx.providerCalls.baseUrlOf(target), template, scope });
+      built = buildTemplateRequest({ baseUrl: await ctx.providerCalls.baseUrlOf(target), template, scope, body });
     } catch (err) {
       // The SSRF guard's rule (cloud metadata, a scheme…) refused the URL the values made.
       if (err instanceof ValidationError && isGuardRefusal(err)) return refuse('', err.message);
@@ -143,14 +166,18 @@ export function createTemplateInvoker(ctx: GatewayContext): TemplateInvoker {
     try {
       const result = await ctx.providerCalls.send(target, request, { maxAttempts: options.maxAttempts, retryDelayMs: options.retryDelay, timeoutMs: Math.min(options.timeout, config.requests.maxTimeoutSeconds * 1000) });
       await record(instance, name, at, { method, url, status: result.status, errorSource: null, attempts: result.attempts, durationMs: performance.now() - started });
-      return { status: result.status, headers: result.headers, response: result.response };
+      return { status: result.status, headers: result.headers, response: result.response, attempts: result.attempts };
     } catch (err) {
       if (!(err instanceof ProviderError)) throw err;
       const message = redactText(err.message, secrets);
       await record(instance, name, at, { method, url, status: err.status || null, errorSource: err.errorSource, attempts: err.attempts, durationMs: performance.now() - started, error: message });
-      const outcome: FailedOutcome = { status: err.status, headers: err.headers, response: err.response, errorSource: err.errorSource, attempts: err.attempts };
-      if (err.errorSource === 'APP') throw new InvocationError(502, 'PROVIDER_ERROR', message, outcome);
-      throw new InvocationError(err.code === 'ETIMEDOUT' ? 504 : 502, 'PLATFORM_ERROR', message, outcome);
+      if (err.errorSource === 'APP') {
+        throw new InvocationError(502, 'PROVIDER_ERROR', message, { status: err.status, headers: err.headers, response: err.response, errorSource: 'APP', attempts: err.attempts });
+      }
+      const timedOut = err.code === 'ETIMEDOUT';
+      const status = timedOut ? 504 : 502;
+      const response = timedOut ? TIMED_OUT : err.code === 'BLOCKED' ? message : CONNECTION_FAILED;
+      throw new InvocationError(status, 'PLATFORM_ERROR', message, { status, headers: {}, response, errorSource: 'PLATFORM', attempts: err.attempts });
     }
   };
 }

@@ -10,7 +10,8 @@ import { mayHoldTags, replaceTags, strayTagSyntax, tagExpressions } from '../lib
 export type TemplateScope = { iparam: Record<string, unknown>; context: Record<string, unknown>; access_token?: string };
 export type RequestSchema = {
   method?: string;
-  protocol?: 'https' | 'http';
+  /** https (default) or http, in any case. */
+  protocol?: string;
   host?: string;
   path?: string;
   query?: Record<string, string>;
@@ -18,7 +19,11 @@ export type RequestSchema = {
   body?: unknown;
 };
 export type RequestOptions = { maxAttempts?: number; retryDelay?: number; timeout?: number; isOAuth?: boolean };
-export type RequestTemplate = { schema: RequestSchema; options?: RequestOptions };
+/**
+ * `secretsInBody` lists the secret configuration fields this template may put in its body: a
+ * webhook registration that must send the provider its signing secret says so explicitly.
+ */
+export type RequestTemplate = { schema: RequestSchema; options?: RequestOptions; secretsInBody?: string[] };
 export type TemplateRef = { root: 'iparam' | 'context' | 'access_token'; path: string; encoded: boolean };
 
 const REF = /^(?:(encode)\(\s*(.+?)\s*\)|(.+))$/;
@@ -92,13 +97,33 @@ function strings(value: unknown, path: string[], out: Array<[string[], string]>)
   else if (value && typeof value === 'object') for (const [k, v] of Object.entries(value)) strings(v, [...path, k], out);
 }
 
+// A host name (or IP) with an optional port; tags stand for one label each when checked.
+const HOST = /^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:\d{1,5})?$/;
+
+/** Whether `path` (an iparam reference, maybe dotted into a value) names one of `declared`. */
+function isDeclared(path: string, declared: ReadonlySet<string>): boolean {
+  if (declared.has(path)) return true;
+  for (let dot = path.lastIndexOf('.'); dot > 0; dot = path.lastIndexOf('.', dot - 1)) if (declared.has(path.slice(0, dot))) return true;
+  return false;
+}
+
+/** The problem with an iparam name the connector does not declare, or null. */
+export function undeclaredIparam(ref: TemplateRef, declared: ReadonlySet<string> | undefined): string | null {
+  if (ref.root !== 'iparam' || !declared || isDeclared(ref.path, declared)) return null;
+  return `iparam "${ref.path}" is not a configuration field of this connector; declare it under "configuration" or fix the name`;
+}
+
 /**
- * Checks one template at load time; the error names connector, template and field, and its details
- * hold `{field: "/requests/<name>/schema/path", message}`. Secret configuration values may be
- * substituted into headers and bodies (GitHub-style webhook registration sends the signing secret
- * in the body), never into a URL (host, path, query): URLs end up in logs, proxies and histories.
+ * Checks one template at load time, as Freshworks' request method does; the error names connector,
+ * template and field, and its details hold `{field: "/requests/<name>/schema/path", message}`:
+ * - secret configuration values go in headers only: never into a URL (host, path, query — URLs end
+ *   up in logs, proxies and histories), nor into a body unless the template lists the field in
+ *   `secretsInBody` (a webhook registration that must send its signing secret);
+ * - `<%= access_token %>` only in headers, and only with `options.isOAuth: true`;
+ * - every iparam must be one of `declared` (the connector's fields and the gateway's own keys);
+ * - `host` is a host name: no scheme, path or trailing slash.
  */
-export function validateRequestTemplate(connectorKey: string, name: string, tpl: RequestTemplate, secretFields: ReadonlySet<string>): void {
+export function validateRequestTemplate(connectorKey: string, name: string, tpl: RequestTemplate, secretFields: ReadonlySet<string>, declared?: ReadonlySet<string>): void {
   const fail = (path: string[], message: string): never => {
     throw new DefinitionError(`connector "${connectorKey}", template "${name}", field "${path.join('.')}": ${message}`, [
       { field: `/requests/${name}/${path.join('/')}`, message },
@@ -107,15 +132,23 @@ export function validateRequestTemplate(connectorKey: string, name: string, tpl:
   const s = tpl?.schema;
   if (!s || typeof s !== 'object') return fail(['schema'], 'is required');
   if (s.method !== undefined && !METHODS.includes(String(s.method).toUpperCase())) fail(['schema', 'method'], `must be one of ${METHODS.join(', ')}`);
-  if (s.protocol !== undefined && s.protocol !== 'https' && s.protocol !== 'http') fail(['schema', 'protocol'], 'must be https or http');
+  if (s.protocol !== undefined && !['https', 'http'].includes(String(s.protocol).toLowerCase())) fail(['schema', 'protocol'], 'must be https or http');
+  if (typeof s.host === 'string' && !HOST.test(s.host.replace(/<%=[\s\S]*?%>/g, 'x'))) {
+    fail(['schema', 'host'], `"${s.host}" must be a host name only, e.g. "api.example.com": no scheme (set "protocol"), path (use "path") or trailing slash`);
+  }
   const o = tpl.options ?? {};
   if (o.maxAttempts !== undefined && (!Number.isInteger(o.maxAttempts) || o.maxAttempts < 1 || o.maxAttempts > 5)) fail(['options', 'maxAttempts'], 'must be an integer from 1 to 5');
   if (o.retryDelay !== undefined && (typeof o.retryDelay !== 'number' || o.retryDelay < 0 || o.retryDelay > 1500)) fail(['options', 'retryDelay'], 'must be 0 to 1500 milliseconds');
   // Milliseconds, as Freshworks' request method takes them: 5 to 10 seconds.
   if (o.timeout !== undefined && (typeof o.timeout !== 'number' || o.timeout < 5000 || o.timeout > 10000)) fail(['options', 'timeout'], 'must be 5000 to 10000 milliseconds');
+  const bodySecrets = new Set(tpl.secretsInBody ?? []);
+  (tpl.secretsInBody ?? []).forEach((field, i) => {
+    if (!secretFields.has(field)) fail(['secretsInBody', String(i)], `"${field}" is not a secret configuration field of this connector`);
+  });
 
   const texts: Array<[string[], string]> = [];
   for (const part of ['host', 'path', 'query', 'headers', 'body'] as const) strings(s[part], ['schema', part], texts);
+  let sendsToken = false;
   for (const [path, text] of texts) {
     let refs: TemplateRef[] = [];
     try {
@@ -123,10 +156,21 @@ export function validateRequestTemplate(connectorKey: string, name: string, tpl:
     } catch (err) {
       fail(path, (err as Error).message);
     }
+    const part = path[1];
     for (const ref of refs) {
-      if (ref.root === 'iparam' && secretFields.has(ref.path) && URL_PARTS.has(path[1])) {
-        fail(path, `secret iparam "${ref.path}" may not be substituted into a URL; put it in a header`);
+      const undeclared = undeclaredIparam(ref, declared);
+      if (undeclared) fail(path, undeclared);
+      if (ref.root === 'access_token') {
+        sendsToken = true;
+        if (part !== 'headers') fail(path, '<%= access_token %> may only be used in headers, e.g. "Authorization": "Bearer <%= access_token %>"');
+        if (o.isOAuth !== true) fail(path, '<%= access_token %> is only available to OAuth requests: set "options": {"isOAuth": true}');
+      }
+      if (ref.root !== 'iparam' || !secretFields.has(ref.path)) continue;
+      if (URL_PARTS.has(part)) fail(path, `secret iparam "${ref.path}" may not be substituted into a URL; put it in a header`);
+      if (part === 'body' && !bodySecrets.has(ref.path)) {
+        fail(path, `secret iparam "${ref.path}" may not be substituted into the body; put it in a header, or list it in "secretsInBody" when the provider must receive it there (e.g. a webhook signing secret)`);
       }
     }
   }
+  if (o.isOAuth === true && !sendsToken) fail(['options', 'isOAuth'], 'an OAuth request sends the token: add "Authorization": "Bearer <%= access_token %>" to schema.headers');
 }

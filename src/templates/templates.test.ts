@@ -151,7 +151,7 @@ describe('request templates', () => {
     expect(() => validateRequestTemplate('fd', 'zero', { schema: {}, options: { maxAttempts: 0 } }, secrets)).to.throw(/options.maxAttempts/);
     expect(() => validateRequestTemplate('fd', 'frac', { schema: {}, options: { maxAttempts: 2.5 } }, secrets)).to.throw(/options.maxAttempts/);
     expect(() => validateRequestTemplate('fd', 'quick', { schema: {}, options: { timeout: 4999 } }, secrets)).to.throw(/options.timeout/);
-    const ok = { schema: { method: 'post', path: '/hooks', headers: { 'X-Key': '<%= iparam.api_key %>' }, body: { secret: '<%= iparam.api_key %>' } }, options: { maxAttempts: 5, retryDelay: 1500, timeout: 10000, isOAuth: false } };
+    const ok = { schema: { method: 'post', path: '/hooks', headers: { 'X-Key': '<%= iparam.api_key %>' }, body: { secret: '<%= iparam.api_key %>' } }, secretsInBody: ['api_key'], options: { maxAttempts: 5, retryDelay: 1500, timeout: 10000, isOAuth: false } };
     expect(() => validateRequestTemplate('fd', 'ok', ok, secrets)).not.to.throw();
     try {
       validateRequestTemplate('freshdesk', 'createWebhook', { schema: { path: '/x/<%= encode(iparam.api_key) %>' } }, secrets);

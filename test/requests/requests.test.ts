@@ -32,7 +32,7 @@ const DESK_CONNECTOR = {
     getTicket: { schema: { method: 'GET', path: '/tickets/<%= context.id %>' }, options: { maxAttempts: 3, retryDelay: 200 } },
     createTicket: { schema: { method: 'POST', path: '/tickets', body: { subject: '<%= context.subject %>', requester: '<%= context.user.email %>' } } },
     slow: { schema: { method: 'GET', path: '/tickets/1' }, options: { timeout: 5000 } },
-    whoami: { schema: { method: 'GET', path: '/me', query: { verbose: '<%= context.verbose %>' }, headers: { 'X-Access-Token': '<%= access_token %>' } } },
+    whoami: { schema: { method: 'GET', path: '/me', query: { verbose: '<%= context.verbose %>' }, headers: { 'X-Access-Token': '<%= access_token %>' } }, options: { isOAuth: true } },
     // The caller picks the host: the network policy must still apply when connecting.
     probe: { schema: { method: 'GET', protocol: 'http', host: '<%= context.host %>', path: '/tickets/1' } },
   },
@@ -97,7 +97,7 @@ describe('request templates API', () => {
     const noToken = await instance();
     const missing = await t.api.post(`instances/${noToken}/requests/whoami`, { json: { context: { verbose: 'x' } } });
     expect(missing.statusCode).to.equal(400);
-    expect((missing.body as unknown as Outcome).message).to.equal('missing access token');
+    expect(missing.body).to.deep.include({ code: 'OAUTH_TOKEN_MISSING', message: `template "whoami" makes an OAuth request (isOAuth: true), but instance ${noToken} has no OAuth access token: authorize the instance first` });
     const badContext = await t.api.post(`instances/${id}/requests/whoami`, { json: { context: [1] } });
     expect(badContext.statusCode).to.equal(400);
     expect((badContext.body as unknown as Outcome).message).to.match(/context must be a JSON object/);
@@ -109,6 +109,7 @@ describe('request templates API', () => {
     provider.failNext(2, { status: 503, body: { error: 'busy' } }, { path: '/tickets/7' });
     const ok = await t.api.post(`instances/${id}/requests/getTicket`, { json: { context: { id: 7 } } });
     expect(ok.statusCode).to.equal(200);
+    expect(ok.body).to.deep.include({ status: 200, attempts: 3 });
     expect(sleeps).to.deep.equal([200, 200]);
     provider.failNext(3, { status: 500, body: { error: 'down' } }, { path: '/tickets/8' });
     const failed = await t.api.post(`instances/${id}/requests/getTicket`, { json: { context: { id: 8 } } });
@@ -128,7 +129,7 @@ describe('request templates API', () => {
     const refusedId = await instance({ base_url: `http://127.0.0.1:${port}` });
     const refused = await t.api.post(`instances/${refusedId}/requests/getTicket`, { json: { context: { id: 1 } } });
     expect(refused.statusCode).to.equal(502);
-    expect(refused.body).to.deep.include({ code: 'PLATFORM_ERROR', errorSource: 'PLATFORM', attempts: 3, status: 0, response: '' });
+    expect(refused.body).to.deep.include({ code: 'PLATFORM_ERROR', errorSource: 'PLATFORM', attempts: 3, status: 502, response: 'Error in establishing the connection.' });
     expect(sleeps).to.deep.equal([200, 200]);
 
     const strict = await startGateway({ config: { network: { allowLoopback: false } }, clock: t.clock });
@@ -140,7 +141,8 @@ describe('request templates API', () => {
       for (const host of [`localhost:${port}`, `127.0.0.1:${port}`, `[::ffff:127.0.0.1]:${port}`, '169.254.169.254', 'metadata.google.internal']) {
         const blocked = await strict.api.post(`instances/${id}/requests/probe`, { json: { context: { host } } });
         expect(blocked.statusCode, host).to.equal(502);
-        expect(blocked.body, host).to.deep.include({ code: 'PLATFORM_ERROR', errorSource: 'PLATFORM', status: 0 });
+        expect(blocked.body, host).to.deep.include({ code: 'PLATFORM_ERROR', errorSource: 'PLATFORM', status: 502 });
+        expect((blocked.body as unknown as Outcome).response, host).to.match(/^the request was blocked: /);
         expect((blocked.body as unknown as Outcome).attempts, host).to.be.at.most(1);
         expect((blocked.body as unknown as Outcome).message, host).to.match(/^the request was blocked: .*(not allowed|never allowed)/);
       }
@@ -155,7 +157,7 @@ describe('request templates API', () => {
     provider.delayNext(1, 5500, { path: '/tickets/1' });
     const slow = await t.api.post(`instances/${id}/requests/slow`, { json: {} });
     expect(slow.statusCode).to.equal(504);
-    expect(slow.body).to.deep.include({ errorSource: 'PLATFORM', attempts: 1 });
+    expect(slow.body).to.deep.include({ errorSource: 'PLATFORM', attempts: 1, status: 504, response: 'Timeout error while processing the request.' });
     expect((await t.api.post(`instances/${id}/requests/nope`, { json: {} })).statusCode).to.equal(404);
     const missing = await t.api.post(`instances/${id}/requests/getTicket`, { json: { context: {} } });
     expect(missing.statusCode).to.equal(400);
@@ -169,6 +171,7 @@ describe('request templates API', () => {
     const limited = await t.api.post(`instances/${id}/requests/getTicket`, { json: { context: { id: 51 } } });
     expect(limited.statusCode).to.equal(429);
     expect(limited.body).to.deep.include({ code: 'RATE_LIMITED', status: 429, errorSource: 'PLATFORM', attempts: 0 });
+    expect((limited.body as unknown as Outcome).response).to.match(/^this instance may invoke at most 50 request templates a minute/);
     expect(Number(limited.headers['retry-after'])).to.be.within(1, 60);
     // Per instance: another instance is not limited.
     expect((await t.api.post(`instances/${await instance()}/requests/getTicket`, { json: { context: { id: 1 } } })).statusCode).to.equal(200);
