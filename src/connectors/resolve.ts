@@ -137,6 +137,13 @@ type PollerOwn = {
   datesConfiguration?: DatesConfiguration;
 };
 
+/** The resource a poller URL reads: the one a /hubs URL names, else the one named like the object type. */
+export function resourceOfPollerUrl(connector: ConnectorDefinition, objectType: string, url: string): string | undefined {
+  const hubs = /^\/hubs\/[^/]+\/([^/?]+)\/?(?:\?|$)/.exec(url);
+  const name = hubs ? hubs[1] : objectType;
+  return connector.resources && Object.hasOwn(connector.resources, name) ? name : undefined;
+}
+
 /**
  * Resolves one poller object (from the connector's `events.poller` or an instance's
  * `event.poller.configuration`). Throws DefinitionError naming the object and the problem: a

@@ -8,14 +8,14 @@ import { REDACTED } from '../secrets/redact.js';
 import type { ConnectorRegistry } from '../connectors/registry.js';
 import type { ConnectorCatalog } from '../connectors/catalog.js';
 import type { ConnectorDefinition } from '../connectors/schema.js';
-import { resolvePollerObject } from '../connectors/resolve.js';
+import { resolvePollerObject, resourceOfPollerUrl } from '../connectors/resolve.js';
 import { validateDateTemplates } from '../templates/date-template.js';
 import { providerBaseUrl } from '../provider/request-builder.js';
 import { checkUrlSyntax } from '../network/ssrf-guard.js';
 import { planPollObjects } from '../poller/plan.js';
 import { newSigningSecret } from '../delivery/signing.js';
 import { validateCallbackTemplate } from '../delivery/callback-template.js';
-import { readSettings, throwIfProblems, type InstanceSettings, type Problem } from './settings.js';
+import { readSettings, throwIfProblems, unknownEventKeys, withKeyAliases, type ConnectorEventInfo, type InstanceSettings, type Problem } from './settings.js';
 import type { Instance, InstanceStore } from './store.js';
 
 /**
@@ -142,7 +142,7 @@ export class InstanceService {
     if (typeof configuration !== 'object' || configuration === null || Array.isArray(configuration)) {
       throw new ValidationError('configuration is required and must be an object', [{ field: 'configuration' }]);
     }
-    const complete = this.withConnectorDefaults(connector, configuration as Record<string, unknown>, problems);
+    const complete = this.withConnectorDefaults(connector, withKeyAliases(configuration as Record<string, unknown>, problems));
     const settings = this.validate(connector, complete, problems);
     const authenticates = this.authorizer?.check(connector, complete, body.providerData, problems, undefined) ?? false;
     throwIfProblems(problems);
@@ -198,7 +198,7 @@ export class InstanceService {
         throw new ValidationError('configuration must be an object', [{ field: 'configuration' }]);
       }
       configuration = { ...current.configuration };
-      const supplied = body.configuration as Record<string, unknown>;
+      const supplied = withKeyAliases(body.configuration as Record<string, unknown>, problems);
       // A secret no key decrypts is gone unless the PATCH gives it again (keeping "********" cannot).
       for (const key of current.unreadableSecrets) {
         const value = key.startsWith(`${CALLBACK_HEADERS}.`) ? (supplied[CALLBACK_HEADERS] as Record<string, unknown> | undefined)?.[key.slice(CALLBACK_HEADERS.length + 1)] : supplied[key];
@@ -254,13 +254,12 @@ export class InstanceService {
     return (await this.store.get(id))!;
   }
 
-  private withConnectorDefaults(connector: ConnectorDefinition, configuration: Record<string, unknown>, problems: Problem[]): Record<string, unknown> {
+  private withConnectorDefaults(connector: ConnectorDefinition, configuration: Record<string, unknown>): Record<string, unknown> {
     const out = { ...configuration };
     for (const field of connector.configuration ?? []) {
       const value = out[field.key];
       if ((value === undefined || value === null || value === '') && field.default !== undefined) out[field.key] = field.default;
     }
-    this.checkConnectorFields(connector, out, problems);
     return out;
   }
 
@@ -277,6 +276,7 @@ export class InstanceService {
 
   private validate(connector: ConnectorDefinition, configuration: Record<string, unknown>, problems: Problem[]): InstanceSettings {
     this.checkConnectorFields(connector, configuration, problems);
+    problems.push(...unknownEventKeys(configuration, new Set((connector.configuration ?? []).map((f) => f.key))));
     const settings = readSettings(configuration, eventInfo(connector), this.config.poller, problems);
     if (settings.callback.url) {
       try {
@@ -325,10 +325,18 @@ function throwIfUnreadable(instance: Instance): void {
   throw new ApiError(409, 'SECRETS_UNREADABLE', `instance ${instance.id}: ${instance.unreadableSecrets.join(', ')} cannot be decrypted with the configured keys; restore the key (security.previousSecretKeys) or PATCH the values again`, instance.unreadableSecrets.map((field) => ({ field: `configuration.${field}` })));
 }
 
-export function eventInfo(connector: ConnectorDefinition) {
+export function eventInfo(connector: ConnectorDefinition): ConnectorEventInfo {
+  const pollerDefaults = (connector.events?.poller ?? {}) as unknown as Record<string, Record<string, unknown>>;
   return {
     supported: (connector.events?.supported ?? []) as Array<'polling' | 'webhook'>,
-    pollerDefaults: (connector.events?.poller ?? {}) as unknown as Record<string, Record<string, unknown>>,
+    pollerDefaults,
+    // The object of the same name, else the one whose URL reads the same resource.
+    pollerDefaultFor(objectType, url) {
+      if (Object.hasOwn(pollerDefaults, objectType)) return pollerDefaults[objectType];
+      const resource = typeof url === 'string' ? resourceOfPollerUrl(connector, objectType, url) : undefined;
+      if (!resource) return undefined;
+      return Object.entries(pollerDefaults).find(([type, def]) => resourceOfPollerUrl(connector, type, String(def.url)) === resource)?.[1];
+    },
   };
 }
 

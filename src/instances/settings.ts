@@ -1,4 +1,5 @@
 import cronParser from 'cron-parser';
+import { closest } from 'fastest-levenshtein';
 import type { Config } from '../config/index.js';
 import { ValidationError } from '../errors.js';
 
@@ -57,6 +58,35 @@ const K = {
   timezone: 'event.poller.timezone',
 } as const;
 export const SETTING_KEYS = K;
+const KNOWN_KEYS: string[] = Object.values(K);
+
+/** Cloud Elements' other spellings of keys, read as pollgate's. */
+const KEY_ALIASES: Record<string, string> = { eventNotificationCallbackUrl: K.url };
+
+/**
+ * The configuration with aliases renamed to pollgate's keys (`eventNotificationCallbackUrl` →
+ * `event.notification.callback.url`); both spellings at once is a problem.
+ */
+export function withKeyAliases(configuration: Record<string, unknown>, problems: Problem[]): Record<string, unknown> {
+  const out = { ...configuration };
+  for (const [alias, key] of Object.entries(KEY_ALIASES)) {
+    if (!Object.hasOwn(out, alias)) continue;
+    if (Object.hasOwn(out, key)) problems.push({ field: alias, message: `is another spelling of "${key}"; give only one of them` });
+    else out[key] = out[alias];
+    delete out[alias];
+  }
+  return out;
+}
+
+/**
+ * `event.*` keys pollgate does not read (a typo means nothing is ever delivered), each named with
+ * the nearest known key. Keys the connector declares as fields of its own are not the gateway's.
+ */
+export function unknownEventKeys(configuration: Record<string, unknown>, connectorFields: ReadonlySet<string>): Problem[] {
+  return Object.keys(configuration)
+    .filter((key) => key.startsWith('event.') && !KNOWN_KEYS.includes(key) && !connectorFields.has(key))
+    .map((key) => ({ field: key, message: `is not a configuration key pollgate knows; did you mean "${closest(key, KNOWN_KEYS)}"?` }));
+}
 
 export function readBoolean(value: unknown, field: string, problems: Problem[], fallback: boolean): boolean {
   if (value === undefined || value === null || value === '') return fallback;
@@ -114,6 +144,8 @@ function isTimeZone(tz: string): boolean {
 export interface ConnectorEventInfo {
   supported: VendorType[];
   pollerDefaults: Record<string, Record<string, unknown>>;
+  /** The connector's poller object an instance's object of this type and URL completes, if any. */
+  pollerDefaultFor(objectType: string, url: unknown): Record<string, unknown> | undefined;
 }
 
 export function readSettings(config: Record<string, unknown>, connector: ConnectorEventInfo, limits: Config['poller'], problems: Problem[]): InstanceSettings {
@@ -146,10 +178,16 @@ export function readSettings(config: Record<string, unknown>, connector: Connect
     }
   }
 
-  const pollerConfiguration = readObject(config[K.pollerConfig], K.pollerConfig, problems) ?? connector.pollerDefaults;
+  const given = readObject(config[K.pollerConfig], K.pollerConfig, problems);
+  const pollerConfiguration: Record<string, unknown> = given ? { ...given } : connector.pollerDefaults;
   for (const [objectType, def] of Object.entries(pollerConfiguration)) {
     if (typeof def !== 'object' || def === null || Array.isArray(def)) {
       problems.push({ field: `${K.pollerConfig}.${objectType}`, message: 'must be an object with url and idField' });
+    } else if (given) {
+      // Cloud Elements' instance JSON gives just url and idField: the rest (datesConfiguration,
+      // paging…) comes from the connector's object; what the instance gives wins.
+      const own = def as Record<string, unknown>;
+      pollerConfiguration[objectType] = { ...connector.pollerDefaultFor(objectType, own.url), ...own };
     }
   }
   if (vendorType === 'polling' && Object.keys(pollerConfiguration).length === 0) {
