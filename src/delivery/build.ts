@@ -68,14 +68,18 @@ function authHeaders(cb: CallbackSettings): Record<string, string> {
 
 const ESCAPES: Record<Format, Escape> = { json: 'json', xml: 'xml', form: 'url' };
 
+/** GET and DELETE callbacks carry no body: what they say is in their URL, one request per event. */
+export const isBodiless = (method: string): boolean => method === 'GET' || method === 'DELETE';
+
 export function buildRequests(instance: Instance, cb: CallbackSettings, body: Record<string, unknown>, row: Pick<NotificationRow, 'id' | 'source'>): CallbackRequest[] {
   const format = cb.format as Format;
-  const headers = { ...cb.headers, ...authHeaders(cb), 'content-type': CONTENT_TYPES[format], 'user-agent': 'pollgate' };
+  const bodiless = isBodiless(cb.method);
+  const headers: Record<string, string> = { ...cb.headers, ...authHeaders(cb), ...(bodiless ? {} : { 'content-type': CONTENT_TYPES[format] }), 'user-agent': 'pollgate' };
   const url = cb.url!;
   const { id, source } = row;
-  if (!cb.template) return [{ webhookId: id, method: cb.method, url, headers, body: serialize(body, format) }];
+  if (!cb.template && !bodiless) return [{ webhookId: id, method: cb.method, url, headers, body: serialize(body, format) }];
 
-  // Templated mode: one request per event. `raw` is the event's own record when polling, the
+  // Templated (and bodiless) mode: one request per event. `raw` is the event's own record when polling, the
   // provider's body for webhooks, the data of a scheduled event. Each request has its own stable
   // webhook-id, so a receiver that dedupes on it keeps every event and drops only repeats.
   const listed = body.events as Array<Record<string, unknown>> | undefined;
@@ -89,7 +93,7 @@ export function buildRequests(instance: Instance, cb: CallbackSettings, body: Re
       method: cb.method,
       url: renderCallbackTemplate(url, data, 'url'),
       headers,
-      body: renderCallbackTemplate(cb.template!, data, ESCAPES[format]),
+      body: bodiless ? '' : renderCallbackTemplate(cb.template!, data, ESCAPES[format]),
     };
   });
 }

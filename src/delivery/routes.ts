@@ -4,7 +4,7 @@ import { readJsonObject } from '../api/body.js';
 import { idParam } from '../api/pagination.js';
 import { NotFoundError, ValidationError } from '../errors.js';
 import { activeSecrets, newSigningSecret } from './signing.js';
-import type { NotificationRow } from './build.js';
+import { loadBody, type NotificationRow } from './build.js';
 import { isoOrNull } from '../clock.js';
 
 /**
@@ -53,7 +53,8 @@ export function deliveryRoutes(ctx: GatewayContext) {
       createdDate: iso(row.created_at),
       deliveredDate: iso(row.delivered_at),
       responseData: row.response_data ? JSON.parse(row.response_data) : null,
-      payload: JSON.parse(row.payload),
+      // As sent: a polling notification's records come back from its events.
+      payload: await loadBody(db, row),
       attempts: attempts.map((a) => ({
         date: iso(a.attempted_at as number), statusCode: a.status_code, durationMs: a.duration_ms, responseBody: a.response_body, error: a.error, node: a.node,
       })),

@@ -1,7 +1,7 @@
 import type http from 'node:http';
 import type { createGuardedLookup, NetworkPolicy } from '../network/ssrf-guard.js';
 import { OutboundError, retryAfterOf, sendOnce } from '../network/outbound.js';
-import type { CallbackRequest } from './build.js';
+import { isBodiless, type CallbackRequest } from './build.js';
 
 /**
  * One HTTP try of a callback request through the outbound module, never thrown: the answer or the
@@ -34,7 +34,9 @@ export const isSuccess = (status: number | null): boolean => status !== null && 
 export async function sendCallback(request: CallbackRequest, o: SendOptions): Promise<AttemptResult> {
   const started = performance.now();
   try {
-    const res = await sendOnce(request, { timeoutMs: o.timeoutMs, policy: o.policy, dnsLookup: o.dnsLookup, maxResponseBytes: READ_LIMIT_BYTES, pool: 'callback', label: 'callback URL' });
+    // GET and DELETE callbacks carry no body (got refuses a body on GET).
+    const sent = isBodiless(request.method) ? { ...request, body: undefined } : request;
+    const res = await sendOnce(sent, { timeoutMs: o.timeoutMs, policy: o.policy, dnsLookup: o.dnsLookup, maxResponseBytes: READ_LIMIT_BYTES, pool: 'callback', label: 'callback URL' });
     return answer(res.status, res.headers, res.body, res.durationMs, o.now);
   } catch (err) {
     const durationMs = performance.now() - started;

@@ -34,6 +34,8 @@ export interface RecordOptions {
   maxPerNotification: number;
   /** For webhooks: the provider's body, sent as `raw` instead of the records by object type. */
   providerBody?: unknown;
+  /** For webhooks: when the request came (epoch ms) and its headers, secrets redacted (Freshworks' fields). */
+  received?: { at: number; headers: Record<string, string> };
 }
 
 export interface NotificationPayload {
@@ -44,6 +46,9 @@ export interface NotificationPayload {
   eventDate: string;
   events: Array<{ eventType: EventType; objectType: string; objectId: string; elementKey: string; date: string; sequence: number }>;
   raw: unknown;
+  /** Webhook mode: the epoch milliseconds the provider's request came, and its headers (secrets redacted). */
+  timestamp?: number;
+  headers?: Record<string, string>;
 }
 
 export const newNotificationId = (): string => `ntf_${randomBytes(16).toString('base64url')}`;
@@ -97,6 +102,7 @@ export async function recordEvents(trx: Knex, instance: EventInstance, events: N
         // Polling: the changed records are the events' own `raw`, stored once with the events and
         // put back into the body when it is sent. Webhooks: the provider's body.
         raw: o.providerBody !== undefined ? o.providerBody : null,
+        ...(o.received ? { timestamp: o.received.at, headers: o.received.headers } : {}),
       };
       notificationRows.push({
         id: notificationId,

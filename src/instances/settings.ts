@@ -12,7 +12,8 @@ export type CallbackFormat = 'json' | 'xml' | 'form';
 
 export interface CallbackSettings {
   url: string | null;
-  method: 'POST' | 'PUT' | 'PATCH';
+  /** GET and DELETE send no body: one request per event, tags in the URL (delivery/build.ts). */
+  method: 'POST' | 'PUT' | 'PATCH' | 'GET' | 'DELETE';
   format: CallbackFormat;
   auth: { type: 'none' } | { type: 'basic'; username: string; password: string } | { type: 'bearer'; token: string };
   headers: Record<string, string>;
@@ -219,7 +220,7 @@ export function readSettings(config: Record<string, unknown>, connector: Connect
 
 function readCallback(config: Record<string, unknown>, problems: Problem[]): CallbackSettings {
   const url = readString(config[K.url], K.url, problems);
-  const method = readEnum(config[K.method], K.method, ['POST', 'PUT', 'PATCH'] as const, 'POST', problems);
+  const method = readEnum(config[K.method], K.method, ['POST', 'PUT', 'PATCH', 'GET', 'DELETE'] as const, 'POST', problems);
   const format = readEnum(config[K.format], K.format, ['json', 'xml', 'form'] as const, 'json', problems);
   const authType = readEnum(config[K.auth], K.auth, ['none', 'basic', 'bearer'] as const, 'none', problems);
   let auth: CallbackSettings['auth'] = { type: 'none' };

@@ -84,7 +84,9 @@ export class Scheduler implements Feature {
       if (!settings.notificationsEnabled) return true;
       await enqueueNotification(trx, {
         instanceId: instance.id, source: 'schedule', objectType: null, eventCount: 1, now,
-        payload: { event: 'onScheduledEvent', instanceId: instance.id, elementKey: instance.elementKey, scheduleName: row.name, timestamp: new Date(now).toISOString(), data: JSON.parse(row.data) },
+        payload: { event: 'onScheduledEvent', instanceId: instance.id, elementKey: instance.elementKey, scheduleName: row.name,
+          // Freshworks' epoch milliseconds; `date` is the same instant in ISO 8601.
+          timestamp: now, date: new Date(now).toISOString(), data: JSON.parse(row.data) },
       });
       return true;
     });

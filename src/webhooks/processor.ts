@@ -101,7 +101,8 @@ export class WebhookProcessor implements Feature {
       const mapping = connector.events?.webhook?.events as (WebhookEventsMapping & { recordPath?: string }) | undefined;
       if (!mapping) throw new Error(`connector "${connector.key}" declares no webhook event mapping`);
       const body = parseWebhookBody(Buffer.from(row.body, 'utf8'), row.content_type ?? undefined);
-      const { events: mapped, unmapped } = mapWebhookBody(mapping, body, JSON.parse(row.headers), row.received_at);
+      const headers = JSON.parse(row.headers) as Record<string, string>;
+      const { events: mapped, unmapped } = mapWebhookBody(mapping, body, headers, row.received_at);
 
       await db.transaction(async (trx) => {
         const events: NewEvent[] = [];
@@ -120,6 +121,8 @@ export class WebhookProcessor implements Feature {
         }
         await recordEvents(trx, { id: instance.id, name: instance.name, elementKey: instance.elementKey }, events, {
           source: 'webhook', now, notify: settings.notificationsEnabled, maxPerNotification: config.delivery.maxEventsPerNotification.webhook, providerBody: body,
+          // The receipt's headers were redacted when stored.
+          received: { at: Number(row.received_at), headers },
         });
         await trx('webhook_receipts').where({ id: row.id }).update({
           status: 'processed', events_count: events.length, unmapped: unmapped.length ? JSON.stringify(unmapped.map((u) => ({ index: u.index, reason: u.reason }))) : null,

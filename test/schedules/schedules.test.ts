@@ -89,7 +89,7 @@ describe('scheduled events', () => {
     expect(await scheduler(t).tick()).to.equal(0);
     await dispatcher(t).drain();
     const [req] = await receiver.waitFor(1);
-    expect(req.body).to.deep.include({ event: 'onScheduledEvent', instanceId, elementKey: 'sandbox', scheduleName: 'once', timestamp: '2026-11-24T10:10:00.000Z', data: { hello: 'world' } });
+    expect(req.body).to.deep.include({ event: 'onScheduledEvent', instanceId, elementKey: 'sandbox', scheduleName: 'once', timestamp: Date.parse('2026-11-24T10:10:00.000Z'), date: '2026-11-24T10:10:00.000Z', data: { hello: 'world' } });
     expect(req.headers['webhook-signature']).to.match(/^v1,/);
     expect((await t.api.get(`instances/${instanceId}/schedules/once`)).body).to.deep.include({ status: 'fired', fireCount: 1 });
   });
@@ -123,7 +123,7 @@ describe('scheduled events', () => {
       expect(hourly).to.deep.include({ fireCount: 1, nextFireDate: '2026-11-24T15:10:00.000Z' });
       const sent = await scheduleNotifications(restarted);
       expect(sent.map((n) => n.scheduleName).sort()).to.deep.equal(['hourly', 'missed']);
-      expect(sent.find((n) => n.scheduleName === 'missed')).to.deep.include({ data: { m: 1 }, timestamp: '2026-11-24T15:00:00.000Z' });
+      expect(sent.find((n) => n.scheduleName === 'missed')).to.deep.include({ data: { m: 1 }, timestamp: Date.parse('2026-11-24T15:00:00.000Z'), date: '2026-11-24T15:00:00.000Z' });
     } finally {
       await restarted.close();
     }
