@@ -2,7 +2,7 @@ import { DefinitionError } from '../errors.js';
 import { formatJavaDate, parseJavaDate } from '../templates/date-template.js';
 import { listTemplateRefs } from '../templates/request-template.js';
 import { SETTING_KEYS } from '../instances/settings.js';
-import type { ConnectorDefinition, DatesConfiguration, PaginationDefinition, WhereMapping } from './schema.js';
+import type { ConnectorDefinition, DatesConfiguration, PaginationDefinition, PollerEventsDefinition, WhereMapping } from './schema.js';
 
 /**
  * Turns a poller object (`url`, `idField`, …) into the provider request the poller sends:
@@ -21,6 +21,8 @@ export interface ResolvedPoll {
   pagination?: PaginationDefinition;
   deletes: boolean;
   datesConfiguration?: DatesConfiguration;
+  /** Set when the listing is an event log (see poller/event-feed.ts). */
+  events?: PollerEventsDefinition;
 }
 
 export type CeqlOperator = '=' | '!=' | '>' | '>=' | '<' | '<=';
@@ -135,6 +137,7 @@ type PollerOwn = {
   pagination?: PaginationDefinition;
   deletes?: boolean;
   datesConfiguration?: DatesConfiguration;
+  events?: PollerEventsDefinition;
 };
 
 /** The resource a poller URL reads: the one a /hubs URL names, else the one named like the object type. */
@@ -197,5 +200,6 @@ export function resolvePollerObject(connector: ConnectorDefinition, objectType: 
     pagination: own.pagination ?? resource?.pagination,
     deletes: own.deletes ?? resource?.deletes ?? false,
     datesConfiguration: own.datesConfiguration,
+    events: own.events,
   };
 }

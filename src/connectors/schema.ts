@@ -82,6 +82,18 @@ export interface DatesConfiguration {
   createdDateFormat?: string;
 }
 
+/**
+ * A poller object that lists a provider's event log (Stripe's /v1/events) rather than the records:
+ * each listed item is one event, raised once (its `idField` is the event's id), typed by
+ * `eventType`, about the object at `objectId`, with the record at `recordPath` as its content.
+ */
+export interface PollerEventsDefinition {
+  objectId: MappingValue;
+  eventType: WebhookDefinition['events']['eventType'];
+  date?: MappingValue;
+  recordPath?: string | string[];
+}
+
 export interface PollerObjectDefinition {
   url: string;
   idField: string;
@@ -92,6 +104,7 @@ export interface PollerObjectDefinition {
   pagination?: PaginationDefinition;
   deletes?: boolean;
   datesConfiguration?: DatesConfiguration;
+  events?: PollerEventsDefinition;
 }
 
 export type MappingValue = string | string[];
@@ -128,9 +141,13 @@ export interface WebhookRegistration {
   register: string;
   deregister?: string;
   webhookIdPath?: string;
+  /** A regular expression applied to the value at webhookIdPath; its first group is the id (Jira's `self` URL). */
+  webhookIdPattern?: string;
   /** Literal values passed to both templates as `context.<key>` (e.g. a topic or an object type). */
   context?: Record<string, string>;
 }
+/** `{from, pattern?, map?, default?}`: a mapping value narrowed by a regular expression and a map. */
+export type DerivedValue = { from: MappingValue; pattern?: string; map?: Record<string, string>; default?: string };
 
 export interface WebhookDefinition {
   /** The one-registration shorthand (named "default"); `registrations` lists several. */
@@ -138,17 +155,23 @@ export interface WebhookDefinition {
   deregister?: string;
   webhookIdPath?: string;
   registrations?: WebhookRegistration[];
+  /** A regular expression applied to the value at webhookIdPath; its first group is the id (Jira's `self` URL). */
+  webhookIdPattern?: string;
+  /** Configuration key → JSONPath into the register answer: kept (encrypted when secret) unless the instance set it (Stripe's `secret`). */
+  saveFromResponse?: Record<string, string>;
   signature?: SignatureDefinition;
   handshake?: HandshakeDefinition;
   deliveryIdHeader?: string;
   events: {
     itemsPath?: string;
-    objectType: MappingValue;
+    objectType: MappingValue | DerivedValue;
     objectId: MappingValue;
-    eventType: MappingValue | { from: MappingValue; map?: Record<string, string>; default?: string };
+    eventType: MappingValue | DerivedValue;
     date?: MappingValue;
-    /** JSONPath to the record inside an item (for reconciliation with polling); default the item. */
-    recordPath?: string;
+    /** JSONPaths to the record inside an item (the first that finds an object); default the item. */
+    recordPath?: string | string[];
+    /** Items whose `from` value is one of `values` raise nothing (GitHub's ping). */
+    ignore?: { from: MappingValue; values: string[] };
   };
 }
 
@@ -158,6 +181,8 @@ export interface ConfigurationField {
   secret?: boolean;
   type?: 'string' | 'number' | 'boolean';
   default?: string | number | boolean;
+  /** When the instance leaves it empty, pollgate fills in 32 random bytes as hex (a webhook secret it registers). */
+  generate?: boolean;
   description?: string;
 }
 
@@ -181,6 +206,15 @@ export interface ConnectorDefinition {
 const str = { type: 'string', minLength: 1 };
 const stringMap = { type: 'object', additionalProperties: { type: 'string' } };
 const mappingValue = { oneOf: [str, { type: 'array', items: str, minItems: 1 }] };
+const derivedValue = {
+  type: 'object', required: ['from'], additionalProperties: false,
+  properties: { from: mappingValue, pattern: str, map: stringMap, default: str },
+};
+const recordPaths = { oneOf: [str, { type: 'array', items: str, minItems: 1 }] };
+const pollerEvents = {
+  type: 'object', required: ['objectId', 'eventType'], additionalProperties: false,
+  properties: { objectId: mappingValue, eventType: { oneOf: [mappingValue, derivedValue] }, date: mappingValue, recordPath: recordPaths },
+};
 
 const pagination = {
   type: 'object',
@@ -235,7 +269,7 @@ export const connectorSchema = {
         additionalProperties: false,
         properties: {
           key: str, required: { type: 'boolean' }, secret: { type: 'boolean' }, type: { enum: ['string', 'number', 'boolean'] },
-          default: { type: ['string', 'number', 'boolean'] }, description: { type: 'string' },
+          default: { type: ['string', 'number', 'boolean'] }, generate: { type: 'boolean' }, description: { type: 'string' },
         },
       },
     },
@@ -290,7 +324,7 @@ export const connectorSchema = {
             type: 'object',
             required: ['url', 'idField'],
             additionalProperties: false,
-            properties: { url: str, idField: str, datesConfiguration, ...requestShape },
+            properties: { url: str, idField: str, datesConfiguration, events: pollerEvents, ...requestShape },
           },
         },
         webhook: {
@@ -298,7 +332,8 @@ export const connectorSchema = {
           required: ['events'],
           additionalProperties: false,
           properties: {
-            register: str, deregister: str, webhookIdPath: str, deliveryIdHeader: str,
+            register: str, deregister: str, webhookIdPath: str, webhookIdPattern: str, deliveryIdHeader: str,
+            saveFromResponse: { type: 'object', additionalProperties: str },
             registrations: {
               type: 'array',
               minItems: 1,
@@ -307,7 +342,7 @@ export const connectorSchema = {
                 type: 'object',
                 required: ['name', 'register'],
                 additionalProperties: false,
-                properties: { name: { type: 'string', pattern: '^[A-Za-z0-9_./:-]{1,64}$' }, register: str, deregister: str, webhookIdPath: str, context: stringMap },
+                properties: { name: { type: 'string', pattern: '^[A-Za-z0-9_./:-]{1,64}$' }, register: str, deregister: str, webhookIdPath: str, webhookIdPattern: str, context: stringMap },
               },
             },
             signature: {
@@ -342,13 +377,9 @@ export const connectorSchema = {
               required: ['objectType', 'objectId', 'eventType'],
               additionalProperties: false,
               properties: {
-                itemsPath: str, objectType: mappingValue, objectId: mappingValue, date: mappingValue, recordPath: str,
-                eventType: {
-                  oneOf: [
-                    mappingValue,
-                    { type: 'object', required: ['from'], additionalProperties: false, properties: { from: mappingValue, map: stringMap, default: str } },
-                  ],
-                },
+                itemsPath: str, objectType: { oneOf: [mappingValue, derivedValue] }, objectId: mappingValue, date: mappingValue, recordPath: recordPaths,
+                eventType: { oneOf: [mappingValue, derivedValue] },
+                ignore: { type: 'object', required: ['from', 'values'], additionalProperties: false, properties: { from: mappingValue, values: { type: 'array', items: { type: 'string' } } } },
               },
             },
           },

@@ -9,6 +9,7 @@ import { validateHandshake } from '../webhooks/handshake.js';
 import { validateSignatureConfig } from '../webhooks/signatures.js';
 import { connectorSchema, type ConnectorDefinition, type PaginationDefinition, type ResourceDefinition } from './schema.js';
 import { checkUrlTemplate, declaredIparamsOf, resolvePollerObject, secretFieldsOf } from './resolve.js';
+import { pollerEventsMapping } from '../poller/event-feed.js';
 
 /**
  * Validates a connector definition: the JSON Schema first, then what a schema cannot say (templates
@@ -160,6 +161,7 @@ class Checker {
     }
     if (dates?.updatedDateFormat && !dates.updatedDateField) this.add(`${at}/datesConfiguration/updatedDateField`, 'is required with updatedDateFormat');
     if (dates?.createdDateFormat && !dates.createdDateField) this.add(`${at}/datesConfiguration/createdDateField`, 'is required with createdDateFormat');
+    if (obj.events) this.check(`${at}/events`, () => validateMapping(pollerEventsMapping(objectType, obj.events!)));
   }
 
   webhook(): void {
@@ -182,7 +184,14 @@ class Checker {
       }
       if (registration.deregister && !registration.register) this.add(`${at}/register`, 'is required with deregister');
       this.jsonPath(`${at}/webhookIdPath`, registration.webhookIdPath);
+      const pattern = registration.webhookIdPattern;
+      if (pattern !== undefined) this.check(`${at}/webhookIdPattern`, () => void new RegExp(pattern));
     });
+    for (const [key, path] of Object.entries(webhook.saveFromResponse ?? {})) {
+      const field = `/events/webhook/saveFromResponse/${escapePointer(key)}`;
+      if (!(def.configuration ?? []).some((f) => f.key === key)) this.add(field, `names "${key}", which is not a configuration field of this connector`);
+      this.jsonPath(field, path);
+    }
     this.check('/events/webhook/events', () => validateMapping(webhook.events));
     if (webhook.signature) {
       this.check('/events/webhook/signature', () => validateSignatureConfig(webhook.signature!));

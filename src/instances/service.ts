@@ -258,7 +258,10 @@ export class InstanceService {
     const out = { ...configuration };
     for (const field of connector.configuration ?? []) {
       const value = out[field.key];
-      if ((value === undefined || value === null || value === '') && field.default !== undefined) out[field.key] = field.default;
+      if (value !== undefined && value !== null && value !== '') continue;
+      if (field.default !== undefined) out[field.key] = field.default;
+      // A secret pollgate makes up and hands to the provider itself (GitHub's hook secret).
+      else if (field.generate) out[field.key] = randomBytes(32).toString('hex');
     }
     return out;
   }

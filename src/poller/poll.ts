@@ -13,6 +13,7 @@ import type { InstanceSettings } from '../instances/settings.js';
 import { hashRecord } from '../lib/stable-hash.js';
 import { diffRecords, loadSnapshot, type DiffRecord } from './diff.js';
 import { fetchListing } from './fetch.js';
+import { eventsFromFeed } from './event-feed.js';
 import { readDotted } from './records.js';
 
 /**
@@ -102,7 +103,9 @@ export async function pollObject(deps: PollDeps, row: PollObjectRow, instance: I
   const { changes, changed } = diffRecords(records, known, dates?.createdDateField ? instance.createdAt : null);
   const events: NewEvent[] = baselineOnly
     ? []
-    : changes.map((c) => ({ eventType: c.eventType, objectType: row.object_type, objectId: c.objectId, date: new Date(c.date ?? startedAt).toISOString(), raw: c.record }));
+    : resolved.events
+      ? eventsFromFeed(row.object_type, resolved.events, changes, startedAt)
+      : changes.map((c) => ({ eventType: c.eventType, objectType: row.object_type, objectId: c.objectId, date: new Date(c.date ?? startedAt).toISOString(), raw: c.record }));
 
   let deletedIds: string[] = [];
   if (fullListing && listing.complete) {

@@ -1,6 +1,7 @@
 import { renderDeep, renderString, type RequestOptions, type RequestTemplate, type TemplateScope } from '../templates/request-template.js';
 import { checkUrlSyntax } from '../network/ssrf-guard.js';
 import type { ProviderRequest } from './http-client.js';
+import { serialize } from '../delivery/format.js';
 
 /**
  * Builds provider requests from a connector's templates and an instance's values: the base URL
@@ -34,7 +35,10 @@ function finish(method: string, url: string, headers: Record<string, string>, bo
   checkUrlSyntax(url, ANY_NETWORK, 'provider URL');
   const request: ProviderRequest = { method: method.toUpperCase(), url, headers };
   if (body !== undefined && body !== null && method.toUpperCase() !== 'GET') {
+    const contentType = Object.entries(headers).find(([h]) => h.toLowerCase() === 'content-type')?.[1] ?? '';
     if (typeof body === 'string') request.body = body;
+    // A template that declares a form content type sends its body object as a form (Stripe).
+    else if (/^application\/x-www-form-urlencoded/i.test(contentType) && typeof body === 'object') request.body = serialize(body as Record<string, unknown>, 'form');
     else {
       request.body = JSON.stringify(body);
       if (!Object.keys(headers).some((h) => h.toLowerCase() === 'content-type')) headers['content-type'] = 'application/json';

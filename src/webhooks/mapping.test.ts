@@ -63,7 +63,7 @@ describe('webhook event mapping', () => {
       eventType: { from: '$.action', map: { opened: 'CREATED', closed: 'UPDATED' } },
     };
     const result = mapWebhookBody(mapping, { action: 'opened', issue: { number: 12 } }, { 'x-github-event': 'issues', 'x-github-delivery': 'd1' }, NOW);
-    expect(result.events).to.deep.equal([{ objectType: 'issues', objectId: '12', eventType: 'CREATED', date: NOW_ISO, raw: { action: 'opened', issue: { number: 12 } } }]);
+    expect(result.events).to.deep.equal([{ objectType: 'issues', objectId: '12', eventType: 'CREATED', date: NOW_ISO, raw: { action: 'opened', issue: { number: 12 } }, record: { action: 'opened', issue: { number: 12 } } }]);
     const upper = mapWebhookBody(mapping, { action: 'closed', pull_request: { number: 5 } }, { 'X-GitHub-Event': ['pull_request', 'ignored'] }, NOW);
     expect(summary(upper)).to.deep.equal([['pull_request', '5', 'UPDATED', NOW_ISO]]);
     const noHeader = mapWebhookBody(mapping, { action: 'opened', issue: { number: 12 } }, {}, NOW);
@@ -218,5 +218,28 @@ describe('webhook event mapping', () => {
       const items = compileJsonPath('$.list[?(@.meta.kind == "a")]').all({ list: [{}, { meta: { kind: 'a' } }] });
       expect(items).to.deep.equal([{ meta: { kind: 'a' } }]);
     });
+  });
+
+  it('derives object and event types with pattern and map, ignores listed items, and finds the record by the first recordPath that matches', () => {
+    const mapping: WebhookEventsMapping = {
+      objectType: { from: '$.data.object.object', map: { customer: 'customers', invoice: 'invoices' } },
+      objectId: '$.data.object.id',
+      eventType: { from: '$.type', pattern: '\\.([a-z_]+)$', map: { created: 'CREATED', deleted: 'DELETED' }, default: 'UPDATED' },
+      recordPath: ['$.data.missing', '$.data.object'],
+      ignore: { from: 'header:X-Kind', values: ['ping'] },
+    };
+    const body = [
+      { type: 'customer.created', data: { object: { object: 'customer', id: 'cus_1' } } },
+      { type: 'invoice.payment_succeeded', data: { object: { object: 'invoice', id: 'in_1' } } },
+      { type: 'customer.deleted', data: { object: { object: 'customer', id: 'cus_1' } } },
+      { type: 'coupon.created', data: { object: { object: 'coupon', id: 'co_1' } } },
+    ];
+    const result = mapWebhookBody(mapping, body, {}, NOW);
+    expect(summary(result)).to.deep.equal([['customers', 'cus_1', 'CREATED', NOW_ISO], ['invoices', 'in_1', 'UPDATED', NOW_ISO], ['customers', 'cus_1', 'DELETED', NOW_ISO], ['coupon', 'co_1', 'CREATED', NOW_ISO]]);
+    expect(result.events[1].record).to.deep.equal({ object: 'invoice', id: 'in_1' });
+    expect(mapWebhookBody(mapping, body, { 'x-kind': 'ping' }, NOW)).to.deep.equal({ events: [], unmapped: [] });
+    expect(() => validateMapping({ ...mapping, eventType: { from: '$.type', pattern: '(' } })).to.throw(/eventType.pattern/);
+    expect(() => validateMapping({ ...mapping, eventType: { from: '$.type', map: { a: 'MADE' } } })).to.throw(/eventType.map.a: "MADE" is not one of/);
+    expect(() => validateMapping({ ...mapping, recordPath: ['$.a', '$.['] })).to.throw(/recordPath\[1\]/);
   });
 });

@@ -23,18 +23,26 @@ import { compileJsonPath, type CompiledJsonPath } from '../lib/json-path.js';
  * direct property walks) and cached per mapping object, which is treated as immutable.
  */
 export type MappingValue = string | string[];
-export type EventTypeMapping = MappingValue | { from: MappingValue; map?: Record<string, string>; default?: string };
+/**
+ * A value read with `from`, then narrowed: `pattern` (a regular expression; its first capture group,
+ * else the whole match, replaces the value; no match yields nothing), then looked up in `map`
+ * (exactly, then in any case); a value not in the map stays as it is; nothing read gives `default`.
+ */
+export type DerivedValue = { from: MappingValue; pattern?: string; map?: Record<string, string>; default?: string };
+export type EventTypeMapping = MappingValue | DerivedValue;
 export type WebhookEventsMapping = {
   itemsPath?: string;
-  objectType: MappingValue;
+  objectType: MappingValue | DerivedValue;
   objectId: MappingValue;
   eventType: EventTypeMapping;
   date?: MappingValue;
-  /** JSONPath to the record inside an item (used by the processor); only checked here. */
-  recordPath?: string;
+  /** JSONPaths to the record inside an item (the first that finds an object); default the item. */
+  recordPath?: string | string[];
+  /** Items whose `from` value is one of `values` raise nothing and are not counted as unmapped (GitHub's ping). */
+  ignore?: { from: MappingValue; values: string[] };
 };
 export type WebhookEventType = 'CREATED' | 'UPDATED' | 'DELETED' | 'UNKNOWN';
-export type MappedEvent = { objectType: string; objectId: string; eventType: WebhookEventType; date: string; raw: unknown };
+export type MappedEvent = { objectType: string; objectId: string; eventType: WebhookEventType; date: string; raw: unknown; record: unknown };
 /** An item that produced no event; `index` is the item's position (0 when no item was found). */
 export type Unmapped = { index: number; reason: string; item: unknown };
 type Headers = Record<string, string | string[] | undefined>;
@@ -103,27 +111,56 @@ function asEventType(value: unknown): WebhookEventType | undefined {
   return (EVENT_TYPES as readonly string[]).includes(upper) ? (upper as WebhookEventType) : undefined;
 }
 
+/**
+ * A mapping value or `{from, pattern, map, default}` (see DerivedValue), as a function giving the
+ * value or undefined. `checkTarget` vets each map target and the default at compile time.
+ */
+function compileDerived(spec: MappingValue | DerivedValue, field: string, checkTarget: (value: string, field: string) => void = () => {}): CompiledValue {
+  const isObject = spec !== null && typeof spec === 'object' && !Array.isArray(spec);
+  if (!isObject) return compileValue(spec, field);
+  const { from, pattern, map, default: fallback } = spec;
+  const source = compileValue(from, `${field}.from`);
+  if (map !== undefined && (map === null || typeof map !== 'object' || Array.isArray(map))) throw new DefinitionError(`${field}.map: must be an object of raw value → value`);
+  let regex: RegExp | undefined;
+  if (pattern !== undefined) {
+    try {
+      regex = new RegExp(pattern);
+    } catch (err) {
+      throw new DefinitionError(`${field}.pattern: ${(err as Error).message}`);
+    }
+  }
+  const exact = new Map<string, string>();
+  const folded = new Map<string, string>();
+  for (const [raw, target] of Object.entries(map ?? {})) {
+    if (typeof target !== 'string' || target === '') throw new DefinitionError(`${field}.map.${raw}: must be a non-empty string`);
+    checkTarget(target, `${field}.map.${raw}`);
+    exact.set(raw, target);
+    if (!folded.has(raw.toLowerCase())) folded.set(raw.toLowerCase(), target);
+  }
+  if (fallback !== undefined) checkTarget(fallback, `${field}.default`);
+  return {
+    describe: source.describe,
+    resolve(item, header) {
+      const raw = source.resolve(item, header);
+      let key = raw === undefined ? undefined : String(raw);
+      if (key !== undefined && regex) {
+        const m = regex.exec(key);
+        key = m ? (m[1] ?? m[0]) : undefined;
+      }
+      if (key === undefined || key === '') return fallback;
+      return exact.get(key) ?? folded.get(key.toLowerCase()) ?? key;
+    },
+  };
+}
+
 function compileEventType(spec: EventTypeMapping): (item: unknown, header: HeaderLookup) => WebhookEventType {
   const isObject = spec !== null && typeof spec === 'object' && !Array.isArray(spec);
-  const { from, map, default: fallbackSpec } = isObject ? spec : { from: spec, map: undefined, default: undefined };
-  const source = compileValue(from, isObject ? 'eventType.from' : 'eventType');
-  if (map !== undefined && (map === null || typeof map !== 'object' || Array.isArray(map))) throw new DefinitionError('eventType.map: must be an object of raw value → event type');
-  const exact = new Map<string, WebhookEventType>();
-  const folded = new Map<string, WebhookEventType>();
-  for (const [raw, target] of Object.entries(map ?? {})) {
-    const type = asEventType(target);
-    if (!type) throw new DefinitionError(`eventType.map.${raw}: ${JSON.stringify(target)} is not one of ${EVENT_TYPES.join(', ')}`);
-    exact.set(raw, type);
-    if (!folded.has(raw.toLowerCase())) folded.set(raw.toLowerCase(), type);
-  }
-  const fallback = fallbackSpec === undefined ? 'UNKNOWN' : asEventType(fallbackSpec);
-  if (!fallback) throw new DefinitionError(`eventType.default: ${JSON.stringify(fallbackSpec)} is not one of ${EVENT_TYPES.join(', ')}`);
-  return (item, header) => {
-    const raw = source.resolve(item, header);
-    if (raw === undefined) return fallback;
-    const key = String(raw);
-    return exact.get(key) ?? folded.get(key.toLowerCase()) ?? asEventType(key) ?? fallback;
-  };
+  const value = compileDerived(spec, 'eventType', (target, at) => {
+    if (!asEventType(target)) throw new DefinitionError(`${at}: ${JSON.stringify(target)} is not one of ${EVENT_TYPES.join(', ')}`);
+  });
+  // A raw value that is not in the map may itself name one of the four; anything else is the default.
+  const fallback = (isObject && spec.default !== undefined ? asEventType(spec.default) : undefined) ?? 'UNKNOWN';
+  return (item, header) => asEventType(value.resolve(item, header)) ?? fallback;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -132,6 +169,8 @@ function compileEventType(spec: EventTypeMapping): (item: unknown, header: Heade
 interface CompiledMapping {
   items: CompiledJsonPath;
   objectType: CompiledValue;
+  records: CompiledJsonPath[];
+  ignore?: { from: CompiledValue; values: Set<string> };
   objectId: CompiledValue;
   eventType: (item: unknown, header: HeaderLookup) => WebhookEventType;
   date?: CompiledValue;
@@ -146,14 +185,31 @@ function compileMapping(mapping: WebhookEventsMapping): CompiledMapping {
   if (mapping.eventType === undefined) throw new DefinitionError('eventType: is required');
   const compiled: CompiledMapping = {
     items: compileJsonPath(mapping.itemsPath ?? '$', 'itemsPath'),
-    objectType: compileValue(mapping.objectType, 'objectType'),
+    objectType: compileDerived(mapping.objectType, 'objectType'),
+    records: (Array.isArray(mapping.recordPath) ? mapping.recordPath : mapping.recordPath === undefined ? [] : [mapping.recordPath]).map((p, i) =>
+      compileJsonPath(p, Array.isArray(mapping.recordPath) ? `recordPath[${i}]` : 'recordPath'),
+    ),
+    ignore: mapping.ignore && compileIgnore(mapping.ignore),
     objectId: compileValue(mapping.objectId, 'objectId'),
     eventType: compileEventType(mapping.eventType),
     date: mapping.date === undefined ? undefined : compileValue(mapping.date, 'date'),
   };
-  if (mapping.recordPath !== undefined) compileJsonPath(mapping.recordPath, 'recordPath');
   compiledMappings.set(mapping, compiled);
   return compiled;
+}
+
+function compileIgnore(ignore: NonNullable<WebhookEventsMapping['ignore']>): CompiledMapping['ignore'] {
+  if (!Array.isArray(ignore.values) || !ignore.values.every((v) => typeof v === 'string')) throw new DefinitionError('ignore.values: must be a list of strings');
+  return { from: compileValue(ignore.from, 'ignore.from'), values: new Set(ignore.values) };
+}
+
+/** The record inside an item: the first recordPath that finds an object, else the item itself. */
+function recordOf(m: CompiledMapping, item: unknown): unknown {
+  for (const path of m.records) {
+    const found = path.first(item);
+    if (found !== null && typeof found === 'object') return found;
+  }
+  return m.records.length ? undefined : item;
 }
 
 /** Load-time check of a mapping's value forms, JSONPaths and event types (DefinitionError). */
@@ -173,6 +229,7 @@ export function mapWebhookBody(mapping: WebhookEventsMapping, body: unknown, hea
   const items = m.items.selectsElements ? found : found.flatMap((node) => (Array.isArray(node) ? node : [node]));
 
   items.forEach((item, index) => {
+    if (m.ignore && m.ignore.values.has(String(m.ignore.from.resolve(item, header)))) return;
     const objectType = m.objectType.resolve(item, header);
     if (objectType === undefined) return void unmapped.push({ index, reason: `no objectType at ${m.objectType.describe}`, item });
     const objectId = m.objectId.resolve(item, header);
@@ -183,6 +240,7 @@ export function mapWebhookBody(mapping: WebhookEventsMapping, body: unknown, hea
       eventType: m.eventType(item, header),
       date: isoDate(m.date?.resolve(item, header), receivedAtMs),
       raw: item,
+      record: recordOf(m, item),
     });
   });
   return { events, unmapped };

@@ -1,4 +1,3 @@
-import { compileJsonPath } from '../lib/json-path.js';
 import type { GatewayContext, Feature } from '../context.js';
 import { claimDue, releaseLeases } from '../db/lease.js';
 import { recordEvents, type NewEvent } from '../events/record.js';
@@ -98,7 +97,7 @@ export class WebhookProcessor implements Feature {
     const now = clock.now();
     try {
       const { instance, connector, settings } = await instances.forWork(row.instance_id);
-      const mapping = connector.events?.webhook?.events as (WebhookEventsMapping & { recordPath?: string }) | undefined;
+      const mapping = connector.events?.webhook?.events as WebhookEventsMapping | undefined;
       if (!mapping) throw new Error(`connector "${connector.key}" declares no webhook event mapping`);
       const body = parseWebhookBody(Buffer.from(row.body, 'utf8'), row.content_type ?? undefined);
       const headers = JSON.parse(row.headers) as Record<string, string>;
@@ -107,7 +106,7 @@ export class WebhookProcessor implements Feature {
       await db.transaction(async (trx) => {
         const events: NewEvent[] = [];
         for (const e of mapped) {
-          const record = mapping.recordPath ? compileJsonPath(mapping.recordPath).first(e.raw) : e.raw;
+          const record = e.record;
           const key = { instance_id: instance.id, object_type: e.objectType, object_id: e.objectId };
           if (e.eventType === 'DELETED') {
             await trx('snapshots').where(key).delete();

@@ -27,7 +27,29 @@ export function registrationsOf(connector: ConnectorDefinition): WebhookRegistra
   const webhook = connector.events?.webhook;
   if (!webhook) return [];
   if (webhook.registrations) return webhook.registrations;
-  return webhook.register ? [{ name: 'default', register: webhook.register, deregister: webhook.deregister, webhookIdPath: webhook.webhookIdPath }] : [];
+  return webhook.register
+    ? [{ name: 'default', register: webhook.register, deregister: webhook.deregister, webhookIdPath: webhook.webhookIdPath, webhookIdPattern: webhook.webhookIdPattern }]
+    : [];
+}
+
+/** The id at the registration's webhookIdPath, narrowed by its webhookIdPattern (first group) when it has one. */
+function webhookIdOf(registration: WebhookRegistration, answer: unknown): string | undefined {
+  if (!registration.webhookIdPath || answer === undefined || answer === null) return undefined;
+  const found = firstMatch(answer, registration.webhookIdPath);
+  if (found === undefined || found === null || found === '') return undefined;
+  if (!registration.webhookIdPattern) return String(found);
+  const m = new RegExp(registration.webhookIdPattern).exec(String(found));
+  return m ? (m[1] ?? m[0]) : undefined;
+}
+
+/** Values a provider hands out once in a registration answer (Stripe's signing secret), for keys the instance left empty. */
+function valuesToSave(connector: ConnectorDefinition, configuration: Record<string, unknown>, answer: unknown, saved: Record<string, string>): void {
+  for (const [key, path] of Object.entries(connector.events?.webhook?.saveFromResponse ?? {})) {
+    const current = configuration[key] ?? saved[key];
+    if ((current !== undefined && current !== null && current !== '') || answer === undefined) continue;
+    const found = firstMatch(answer, path);
+    if (typeof found === 'string' || typeof found === 'number') saved[key] = String(found);
+  }
 }
 
 async function callTemplate(ctx: GatewayContext, connector: ConnectorDefinition, name: string, configuration: Record<string, unknown>, context: Record<string, unknown>, instanceId?: number) {
@@ -69,15 +91,16 @@ export function webhookLifecycle(ctx: GatewayContext): InstanceLifecycle {
       const connector = ctx.instances.connectorOf(instance);
       const targetUrl = webhookUrlOf(ctx, instance);
       const webhookIds: Record<string, string> = {};
+      const saved: Record<string, string> = {};
       for (const registration of registrationsOf(connector)) {
         try {
           const result = await callTemplate(ctx, connector, registration.register, instance.configuration, {
             ...registration.context, registration: registration.name, targetUrl, instanceId: instance.id,
           }, instance.id);
-          if (registration.webhookIdPath && result.response) {
-            const found = firstMatch(JSON.parse(result.response), registration.webhookIdPath);
-            if (found !== undefined && found !== null) webhookIds[registration.name] = String(found);
-          }
+          const answer: unknown = result.response ? JSON.parse(result.response) : undefined;
+          const webhookId = webhookIdOf(registration, answer);
+          if (webhookId !== undefined) webhookIds[registration.name] = webhookId;
+          valuesToSave(connector, instance.configuration, answer, saved);
         } catch (err) {
           // All or nothing: undo the registrations already made, so no subscription is left behind.
           for (const [name, webhookId] of Object.entries(webhookIds)) {
@@ -88,7 +111,10 @@ export function webhookLifecycle(ctx: GatewayContext): InstanceLifecycle {
           throw new ApiError(502, 'WEBHOOK_REGISTRATION_FAILED', `the provider refused the webhook registration${which}: ${describe(err)}`, [{ registration: registration.name, ...providerAnswer }]);
         }
       }
-      if (Object.keys(webhookIds).length > 0) await ctx.instances.store.update(ctx.db, instance.id, { elementKey: instance.elementKey, webhookIds }, ctx.clock.now());
+      const configuration = Object.keys(saved).length > 0 ? { ...instance.configuration, ...saved } : undefined;
+      if (Object.keys(webhookIds).length > 0 || configuration) {
+        await ctx.instances.store.update(ctx.db, instance.id, { elementKey: instance.elementKey, webhookIds, configuration }, ctx.clock.now());
+      }
       ctx.instances.invalidate(instance.id);
     },
 

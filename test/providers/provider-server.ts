@@ -26,7 +26,7 @@ export { Collection, STYLES, type ChangeAction, type ProviderRecord, type Style 
  * object bodies; malformed JSON → 400), stamping created_at/updated_at with the provider's clock
  * (`now`, settable so tests control time). `requireAuth` makes every request, routes included,
  * answer 401 without the expected credentials; `failNext`/`delayNext` inject faults; `route` adds
- * ad-hoc endpoints (newest first, before collections).
+ * ad-hoc endpoints (newest first, before collections); `inspect` sees every request first.
  */
 export interface RecordedRequest {
   method: string;
@@ -68,6 +68,11 @@ export class EmulatedProvider {
   requireAuth?: RequiredAuth;
   /** What a request without the expected credentials gets: a provider's own error body. */
   unauthorized: CannedResponse = { status: 401, body: { error: 'unauthorized: missing or wrong credentials' } };
+  /**
+   * Runs first for every request (before faults and auth): an answer refuses the request. Provider
+   * emulators check requests against the provider's API description here.
+   */
+  inspect?: (req: RecordedRequest) => CannedResponse | undefined;
   private readonly collections = new Map<string, Collection>();
   private readonly faults: Array<{ remaining: number; response: CannedResponse; match?: Match }> = [];
   private readonly delays: Array<{ remaining: number; ms: number; match?: Match }> = [];
@@ -216,6 +221,8 @@ export class EmulatedProvider {
   }
 
   private async answer(req: RecordedRequest, url: URL): Promise<CannedResponse> {
+    const refused = this.inspect?.(req);
+    if (refused) return refused;
     const fault = this.take(this.faults, url.pathname);
     if (fault) return fault.response;
     if (!isDecodable(url.pathname)) return { status: 400, body: { error: `malformed percent-encoding in path ${url.pathname}` } };
