@@ -200,6 +200,6 @@ export function resolvePollerObject(connector: ConnectorDefinition, objectType: 
     pagination: own.pagination ?? resource?.pagination,
     deletes: own.deletes ?? resource?.deletes ?? false,
     datesConfiguration: own.datesConfiguration,
-    events: own.events,
+    ...(own.events ? { events: own.events } : {}),
   };
 }

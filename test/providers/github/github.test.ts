@@ -120,8 +120,9 @@ describe('github connector against the emulated GitHub (requests checked with @o
     expect((await post(hook.config.url, again.body, { ...again.headers, 'x-github-delivery': 'other', 'x-hub-signature-256': await sign('not-the-secret', again.body) })).statusCode).to.equal(401);
 
     await t.gateway.feature<WebhookFeature>('webhooks').processor.tick();
-    const events = (await listEvents(t, created.id)).reverse();
-    expect(events.map((e) => [e.objectType, e.eventType, e.objectId])).to.deep.equal([
+    const events = await listEvents(t, created.id);
+    // Deliveries are mapped in the order the receipts are claimed, which the test does not fix.
+    expect(events.map((e) => [e.objectType, e.eventType, e.objectId])).to.have.deep.members([
       ['issues', 'CREATED', String(opened.id)],
       ['comments', 'CREATED', String(comment.id - 1)],
       ['comments', 'CREATED', String(comment.id)],
@@ -129,7 +130,7 @@ describe('github connector against the emulated GitHub (requests checked with @o
       ['issues', 'UPDATED', String(opened.id)],
       ['issues', 'DELETED', String(opened.id)],
     ]);
-    expect(events[3].raw).to.include({ action: 'edited' });
+    expect(events.find((e) => e.eventType === 'UPDATED' && e.objectType === 'comments')!.raw).to.include({ action: 'edited' });
 
     expect((await t.api.delete(`instances/${created.id}`)).statusCode).to.equal(200);
     expect(github.hooks.size).to.equal(0);
