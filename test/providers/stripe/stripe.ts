@@ -87,7 +87,7 @@ export class StripeProvider {
   // Changes
 
   async create(object: 'customer' | 'invoice' | 'charge' | 'subscription', fields: Record<string, unknown> = {}): Promise<Record<string, unknown>> {
-    const record = { id: id(OBJECT_PREFIX[object]), object, created: this.seconds(), livemode: false, metadata: {}, ...fields };
+    const record: Record<string, unknown> = { id: id(OBJECT_PREFIX[object]), object, created: this.seconds(), livemode: false, metadata: {}, ...fields };
     this.objects.set(String(record.id), record);
     // Charges have no `created` event: Stripe announces a new charge by its outcome.
     await this.emit(object === 'charge' ? `charge.${String(record.status ?? 'succeeded')}` : `${EVENT_PREFIX[object]}.created`, record);
