@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import got from 'got';
 import { sign } from '@octokit/webhooks-methods';
 import { createRequire } from 'node:module';
+import { ProviderEmulator } from '../emulator-base.js';
 import { EmulatedProvider, type CannedResponse, type RecordedRequest, type RouteRequest } from '../provider-server.js';
 import { openApiFromPackage, validateRequest } from '../openapi-validator.js';
 
@@ -56,7 +57,7 @@ const exampleOf = (event: string, action?: string): Record<string, unknown> => {
   return { ...(structuredClone(example) as unknown as Record<string, unknown>), ...(action === undefined ? {} : { action }) };
 };
 
-export class GitHubProvider {
+export class GitHubProvider extends ProviderEmulator {
   readonly hooks = new Map<number, Hook>();
   readonly deliveries: Delivery[] = [];
   readonly invalidRequests: Array<{ request: RecordedRequest; errors: string[] }> = [];
@@ -69,7 +70,9 @@ export class GitHubProvider {
   private nextHookId = 400_001;
   private remaining = 5000;
 
-  private constructor(readonly provider: EmulatedProvider, readonly owner: string, readonly repo: string, readonly token: string) {}
+  private constructor(provider: EmulatedProvider, readonly owner: string, readonly repo: string, readonly token: string) {
+    super(provider);
+  }
 
   static async start(o: { owner: string; repo: string; token: string }): Promise<GitHubProvider> {
     const provider = await EmulatedProvider.start();
@@ -96,18 +99,6 @@ export class GitHubProvider {
     return github;
   }
 
-  get url(): string {
-    return this.provider.url;
-  }
-
-  /** The provider's clock (tests point it at the gateway's ManualClock). */
-  set now(now: () => number) {
-    this.provider.now = now;
-  }
-
-  close(): Promise<void> {
-    return this.provider.close();
-  }
 
   // -------------------------------------------------------------------------------------------
   // Changes (each delivered to the hooks)

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import got from 'got';
 import qs from 'qs';
 import Stripe from 'stripe';
+import { ProviderEmulator } from '../emulator-base.js';
 import { EmulatedProvider, type CannedResponse, type RecordedRequest, type RouteRequest } from '../provider-server.js';
 
 /**
@@ -48,7 +49,7 @@ export interface WebhookEndpoint {
 const error = (status: number, type: string, message: string, extra: Record<string, unknown> = {}): CannedResponse => ({ status, body: { error: { type, message, ...extra } } });
 const id = (prefix: string) => `${prefix}_${randomBytes(12).toString('base64url').replace(/[-_]/g, 'x')}`;
 
-export class StripeProvider {
+export class StripeProvider extends ProviderEmulator {
   /** Newest last; listed newest first. */
   readonly events: StripeEvent[] = [];
   readonly endpoints = new Map<string, WebhookEndpoint>();
@@ -58,7 +59,9 @@ export class StripeProvider {
   private readonly objects = new Map<string, Record<string, unknown>>();
   private readonly stripe = new Stripe('sk_test_emulator');
 
-  private constructor(readonly provider: EmulatedProvider, readonly apiKey: string) {}
+  private constructor(provider: EmulatedProvider, readonly apiKey: string) {
+    super(provider);
+  }
 
   static async start(o: { apiKey: string }): Promise<StripeProvider> {
     const provider = await EmulatedProvider.start();
@@ -71,17 +74,6 @@ export class StripeProvider {
     return stripe;
   }
 
-  get url(): string {
-    return this.provider.url;
-  }
-
-  set now(now: () => number) {
-    this.provider.now = now;
-  }
-
-  close(): Promise<void> {
-    return this.provider.close();
-  }
 
   // -------------------------------------------------------------------------------------------
   // Changes
