@@ -229,7 +229,7 @@ export function mapWebhookBody(mapping: WebhookEventsMapping, body: unknown, hea
   const items = m.items.selectsElements ? found : found.flatMap((node) => (Array.isArray(node) ? node : [node]));
 
   items.forEach((item, index) => {
-    if (m.ignore && m.ignore.values.has(String(m.ignore.from.resolve(item, header)))) return;
+    if (m.ignore?.values.has(String(m.ignore.from.resolve(item, header)))) return;
     const objectType = m.objectType.resolve(item, header);
     if (objectType === undefined) return void unmapped.push({ index, reason: `no objectType at ${m.objectType.describe}`, item });
     const objectId = m.objectId.resolve(item, header);
