@@ -75,6 +75,18 @@ export class ProviderAuth implements AuthProvider {
     return (await this.tokens.get(target.instanceId, this.clock.now()))?.tokens.baseUrl;
   }
 
+  /**
+   * The access token `<%= access_token %>` stands for: the instance's OAuth token, refreshed when
+   * about to expire; none without OAuth auth, without tokens, or after a refused grant.
+   */
+  async accessToken(target: ProviderTarget): Promise<string | undefined> {
+    if (!isOAuth(target.connector.auth) || target.instanceId === undefined) return undefined;
+    const record = await this.tokens.get(target.instanceId, this.clock.now());
+    if (!record || record.state === 'failed') return undefined;
+    const usable = target.connector.auth.type === 'oauth2' ? await this.current(target) : record;
+    return usable.tokens.accessToken || undefined;
+  }
+
   /** A token set from a token endpoint's answer; a refresh token not rotated is kept. */
   tokenSetOf(target: Pick<ProviderTarget, 'connector'>, answer: TokenAnswer, previous?: TokenSet): { tokens: TokenSet; expiresAt: number | null } {
     const auth = target.connector.auth;

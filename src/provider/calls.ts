@@ -34,6 +34,8 @@ export interface AuthProvider {
   hooksFor: HookFactory;
   /** The API base the provider gave with the token (OAuth 2.0 `baseUrlFrom`), if any. */
   baseUrlFrom?(target: ProviderTarget): Promise<string | undefined>;
+  /** The instance's usable OAuth access token (refreshed when about to expire), if it has one. */
+  accessToken?(target: ProviderTarget): Promise<string | undefined>;
 }
 
 export class ProviderCalls {
@@ -51,6 +53,11 @@ export class ProviderCalls {
    */
   async baseUrlOf(target: ProviderTarget): Promise<string | undefined> {
     return (await this.auth.baseUrlFrom?.(target)) ?? target.connector.baseUrl;
+  }
+
+  /** The instance's OAuth access token, for request templates with `isOAuth: true`. */
+  async accessTokenOf(target: ProviderTarget): Promise<string | undefined> {
+    return this.auth.accessToken?.(target);
   }
 
   /** Adds hooks to every provider call (registered at start-up; they run before auth). */

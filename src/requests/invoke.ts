@@ -7,6 +7,7 @@ import { ProviderError } from '../provider/http-client.js';
 import { isSecretKey, redactText } from '../secrets/redact.js';
 import { checkUrlSyntax, type NetworkPolicy } from '../network/ssrf-guard.js';
 import type { Instance } from '../instances/store.js';
+import type { ProviderTarget } from '../provider/calls.js';
 
 /**
  * Invoking a connector's request template for an instance, with Freshworks' request-method
@@ -33,12 +34,6 @@ export interface FailedOutcome extends InvocationOutcome {
 
 const CONNECTION_FAILED = 'Error in establishing the connection.';
 const TIMED_OUT = 'Timeout error while processing the request.';
-
-/** The instance's OAuth access token, for templates with `options.isOAuth`. */
-function oauthAccessTokenOf(instance: Instance): string | undefined {
-  const token = instance.configuration['oauth.access_token'] ?? instance.configuration.access_token;
-  return typeof token === 'string' && token !== '' ? token : undefined;
-}
 
 /** Freshworks' error shape: the provider's answer (or none) at the top level, beside code and message. */
 export class InvocationError extends ApiError {
@@ -132,19 +127,28 @@ export function createTemplateInvoker(ctx: GatewayContext): TemplateInvoker {
     if (body !== undefined && method === 'GET') {
       await refuseInput(new ValidationError(`template "${name}" is a GET request: it sends no body`, [{ field: 'body' }]));
     }
+    const target: ProviderTarget = { connector, configuration: instance.configuration, instanceId: instance.id };
+    // An OAuth request (isOAuth) sends the instance's OAuth access token, as Freshworks' does.
     const isOAuth = template.options?.isOAuth === true;
-    const accessToken = isOAuth ? oauthAccessTokenOf(instance) : undefined;
+    let accessToken: string | undefined;
+    try {
+      accessToken = isOAuth ? await ctx.providerCalls.accessTokenOf(target) : undefined;
+    } catch (err) {
+      // The token was due for a refresh and the refresh failed.
+      if (!(err instanceof ProviderError)) throw err;
+      return failed(err, '', performance.now());
+    }
     if (isOAuth && !accessToken) {
-      await refuseInput(new ApiError(400, 'OAUTH_TOKEN_MISSING', `template "${name}" makes an OAuth request (isOAuth: true), but instance ${instance.id} has no OAuth access token: authorize the instance first`, [{ field: 'oauth.access_token' }]));
+      await refuseInput(new ApiError(400, 'OAUTH_TOKEN_MISSING', `template "${name}" makes an OAuth request (isOAuth: true), but instance ${instance.id} has no OAuth access token: authorize the instance first`, [{ field: 'providerData' }]));
     }
     const scope = { iparam: instance.configuration, context, access_token: accessToken };
+    target.scope = scope;
     const refuse = async (url: string, reason: string): Promise<never> => {
       // A gateway-side refusal of the destination: no request was sent.
       const message = `the request was blocked: ${redactText(reason, secrets)}`;
       await record(instance, name, at, { method, url, status: null, errorSource: 'PLATFORM', attempts: 0, durationMs: 0, error: message });
       throw new InvocationError(502, 'PLATFORM_ERROR', message, { status: 502, headers: {}, response: message, errorSource: 'PLATFORM', attempts: 0 });
     };
-    const target = { connector, configuration: instance.configuration, instanceId: instance.id, scope };
     let built: ReturnType<typeof buildTemplateRequest>;
     try {
       built = buildTemplateRequest({ baseUrl: await ctx.providerCalls.baseUrlOf(target), template, scope, body });
@@ -169,6 +173,11 @@ export function createTemplateInvoker(ctx: GatewayContext): TemplateInvoker {
       return { status: result.status, headers: result.headers, response: result.response, attempts: result.attempts };
     } catch (err) {
       if (!(err instanceof ProviderError)) throw err;
+      return failed(err, url, started);
+    }
+
+    /** A provider call (or the token refresh before it) that failed, answered as Freshworks does. */
+    async function failed(err: ProviderError, url: string, started: number): Promise<never> {
       const message = redactText(err.message, secrets);
       await record(instance, name, at, { method, url, status: err.status || null, errorSource: err.errorSource, attempts: err.attempts, durationMs: performance.now() - started, error: message });
       if (err.errorSource === 'APP') {
@@ -176,7 +185,8 @@ export function createTemplateInvoker(ctx: GatewayContext): TemplateInvoker {
       }
       const timedOut = err.code === 'ETIMEDOUT';
       const status = timedOut ? 504 : 502;
-      const response = timedOut ? TIMED_OUT : err.code === 'BLOCKED' ? message : CONNECTION_FAILED;
+      // No answer came: the reason in Freshworks' words, or ours when pollgate refused to send.
+      const response = timedOut ? TIMED_OUT : err.code === 'BLOCKED' || err.code === 'AUTH_FAILED' ? message : CONNECTION_FAILED;
       throw new InvocationError(status, 'PLATFORM_ERROR', message, { status, headers: {}, response, errorSource: 'PLATFORM', attempts: err.attempts });
     }
   };

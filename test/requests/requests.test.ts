@@ -8,7 +8,6 @@ import { EmulatedProvider } from '../providers/provider-server.js';
 
 // URL-unsafe characters: the redaction must also catch the secret's URL-encoded form.
 const SECRET = 'sk-live/very+secret=42';
-const ACCESS_TOKEN = 'oauth-access-token-1234';
 
 type Outcome = { status: number; headers: Record<string, string>; response: string; errorSource?: string; attempts?: number; code?: string; message?: string };
 type LogRow = { template: string; method: string; url: string; status: number | null; errorSource: string | null; attempts: number; error: string | null };
@@ -86,22 +85,19 @@ describe('request templates API', () => {
     expect((await t.api.get('elements/nope/requests')).statusCode).to.equal(404);
   });
 
-  it('substitutes <%= access_token %> from oauth.access_token, and an empty body is an empty context', async () => {
-    const id = await instance({ 'oauth.access_token': ACCESS_TOKEN });
-    const res = await t.api.post(`instances/${id}/requests/whoami`, { json: { context: { verbose: 'yes & more' } } });
-    expect(res.statusCode).to.equal(200);
-    expect(JSON.parse((res.body as unknown as Outcome).response)).to.deep.equal({ token: ACCESS_TOKEN, query: { verbose: 'yes & more' } });
-    // No body at all: the template still renders (it needs no context) — here it lacks `verbose`.
+  it('an empty body is an empty context; an isOAuth template needs an instance with an OAuth token', async () => {
+    const id = await instance();
+    // No body at all: the template still renders (it needs no context).
     const empty = await t.api.post(`instances/${id}/requests/slow`);
     expect(empty.statusCode).to.equal(200);
-    const noToken = await instance();
-    const missing = await t.api.post(`instances/${noToken}/requests/whoami`, { json: { context: { verbose: 'x' } } });
+    // The desk connector authenticates with a static bearer key: its instances have no OAuth token.
+    const missing = await t.api.post(`instances/${id}/requests/whoami`, { json: { context: { verbose: 'x' } } });
     expect(missing.statusCode).to.equal(400);
-    expect(missing.body).to.deep.include({ code: 'OAUTH_TOKEN_MISSING', message: `template "whoami" makes an OAuth request (isOAuth: true), but instance ${noToken} has no OAuth access token: authorize the instance first` });
+    expect(missing.body).to.deep.include({ code: 'OAUTH_TOKEN_MISSING', message: `template "whoami" makes an OAuth request (isOAuth: true), but instance ${id} has no OAuth access token: authorize the instance first` });
+    expect(provider.requests.filter((r) => r.path === '/me')).to.have.length(0);
     const badContext = await t.api.post(`instances/${id}/requests/whoami`, { json: { context: [1] } });
     expect(badContext.statusCode).to.equal(400);
     expect((badContext.body as unknown as Outcome).message).to.match(/context must be a JSON object/);
-    expect(JSON.stringify(await requestLog(id))).not.to.include(ACCESS_TOKEN);
   });
 
   it('retries 5xx up to maxAttempts and reports APP with attempts', async () => {
