@@ -2,7 +2,7 @@ import { DefinitionError } from '../errors.js';
 import { formatJavaDate, parseJavaDate } from '../templates/date-template.js';
 import { listTemplateRefs } from '../templates/request-template.js';
 import { SETTING_KEYS } from '../instances/settings.js';
-import type { ConnectorDefinition, DatesConfiguration, PaginationDefinition, PollerEventsDefinition, WhereMapping } from './schema.js';
+import type { ConnectorDefinition, DatesConfiguration, DeletedWhen, PaginationDefinition, PollerEventsDefinition, WhereMapping } from './schema.js';
 
 /**
  * Turns a poller object (`url`, `idField`, …) into the provider request the poller sends:
@@ -10,19 +10,27 @@ import type { ConnectorDefinition, DatesConfiguration, PaginationDefinition, Pol
  * maps; any other URL is a provider path. `${date:…}` and `<%= iparam.x %>` templates are left in
  * place for the poller to render at each poll.
  */
-export interface ResolvedPoll {
+/** One provider listing: what the poller pages through. */
+export interface ResolvedListing {
   method: string;
   path: string;
   query: Record<string, string>;
   headers?: Record<string, string>;
   body?: unknown;
-  idField: string;
   recordsPath?: string;
   pagination?: PaginationDefinition;
+}
+
+export interface ResolvedPoll extends ResolvedListing {
+  idField: string;
   deletes: boolean;
   datesConfiguration?: DatesConfiguration;
   /** Set when the listing is an event log (see poller/event-feed.ts). */
   events?: PollerEventsDefinition;
+  /** Records whose value at `path` equals `equals` are deleted ones. */
+  deletedWhen?: DeletedWhen;
+  /** A second listing, of deleted records (its settings default to the object's). */
+  deleted?: ResolvedPoll;
 }
 
 export type CeqlOperator = '=' | '!=' | '>' | '>=' | '<' | '<=';
@@ -138,6 +146,8 @@ type PollerOwn = {
   deletes?: boolean;
   datesConfiguration?: DatesConfiguration;
   events?: PollerEventsDefinition;
+  deletedWhen?: DeletedWhen;
+  deleted?: Record<string, unknown>;
 };
 
 /** The resource a poller URL reads: the one a /hubs URL names, else the one named like the object type. */
@@ -201,5 +211,7 @@ export function resolvePollerObject(connector: ConnectorDefinition, objectType: 
     deletes: own.deletes ?? resource?.deletes ?? false,
     datesConfiguration: own.datesConfiguration,
     ...(own.events ? { events: own.events } : {}),
+    deletedWhen: own.deletedWhen ?? resource?.deletedWhen,
+    deleted: own.deleted && resolvePollerObject(connector, `${objectType}.deleted`, { idField, recordsPath: own.recordsPath, pagination: own.pagination, ...own.deleted }),
   };
 }

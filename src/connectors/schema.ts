@@ -52,7 +52,7 @@ export type PaginationDefinition = { maxPages?: number } & (
   | { type: 'page'; pageParam: string; sizeParam?: string; size?: number; firstPage?: number }
   | { type: 'offset'; offsetParam: string; sizeParam?: string; size?: number }
   | { type: 'cursor'; cursorPath: string; cursorParam: string; cursorIn?: 'query' | 'body'; stopPath?: string; hasMorePath?: string; sizeParam?: string; size?: number }
-  | { type: 'link'; nextUrlPath?: string }
+  | { type: 'link'; nextUrlPath?: string; stopPath?: string }
 );
 
 /** One CEQL clause mapped to a provider query parameter; `format` re-expresses a date value. */
@@ -60,6 +60,12 @@ export interface WhereMapping {
   param: string;
   /** A Java date pattern, or `epoch:s` / `epoch:ms`, for the provider's form of a date value. */
   format?: string;
+}
+
+/** A record whose value at `path` (JSONPath) equals `equals` is a deleted one (Zendesk's status "deleted"). */
+export interface DeletedWhen {
+  path: string;
+  equals: string | number | boolean;
 }
 
 export interface ResourceDefinition {
@@ -73,6 +79,7 @@ export interface ResourceDefinition {
   where?: Record<string, WhereMapping>;
   pagination?: PaginationDefinition;
   deletes?: boolean;
+  deletedWhen?: DeletedWhen;
 }
 
 export interface DatesConfiguration {
@@ -105,6 +112,9 @@ export interface PollerObjectDefinition {
   deletes?: boolean;
   datesConfiguration?: DatesConfiguration;
   events?: PollerEventsDefinition;
+  deletedWhen?: DeletedWhen;
+  /** A listing of deleted records (Freshdesk's `filter=deleted`): each change in it is DELETED. */
+  deleted?: { url: string; idField?: string; method?: string; body?: unknown; headers?: Record<string, string>; recordsPath?: string; pagination?: PaginationDefinition };
 }
 
 export type MappingValue = string | string[];
@@ -242,6 +252,7 @@ const requestShape = {
   recordsPath: str,
   pagination,
   deletes: { type: 'boolean' },
+  deletedWhen: { type: 'object', required: ['path', 'equals'], additionalProperties: false, properties: { path: str, equals: { type: ['string', 'number', 'boolean'] } } },
 };
 
 const datesConfiguration = {
@@ -324,7 +335,13 @@ export const connectorSchema = {
             type: 'object',
             required: ['url', 'idField'],
             additionalProperties: false,
-            properties: { url: str, idField: str, datesConfiguration, events: pollerEvents, ...requestShape },
+            properties: {
+              url: str, idField: str, datesConfiguration, events: pollerEvents, ...requestShape,
+              deleted: {
+                type: 'object', required: ['url'], additionalProperties: false,
+                properties: { url: str, idField: str, method: requestShape.method, body: {}, headers: stringMap, recordsPath: str, pagination },
+              },
+            },
           },
         },
         webhook: {

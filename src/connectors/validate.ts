@@ -29,7 +29,7 @@ const PAGINATION_FIELDS: Record<PaginationDefinition['type'], string[]> = {
   page: ['pageParam', 'sizeParam', 'size', 'firstPage'],
   offset: ['offsetParam', 'sizeParam', 'size'],
   cursor: ['cursorPath', 'cursorParam', 'cursorIn', 'stopPath', 'hasMorePath', 'sizeParam', 'size'],
-  link: ['nextUrlPath'],
+  link: ['nextUrlPath', 'stopPath'],
 };
 
 /**
@@ -136,6 +136,7 @@ class Checker {
     this.strings(`${at}/body`, res.body, { dates: true });
     this.jsonPath(`${at}/recordsPath`, res.recordsPath);
     this.pagination(`${at}/pagination`, res.pagination);
+    this.jsonPath(`${at}/deletedWhen/path`, res.deletedWhen?.path);
     for (const [clause, mapping] of Object.entries(res.where ?? {})) {
       const format = mapping.format;
       if (format && format !== 'epoch:s' && format !== 'epoch:ms') this.check(`${at}/where/${escapePointer(clause)}/format`, () => checkJavaPattern(format));
@@ -154,6 +155,15 @@ class Checker {
     this.strings(`${at}/body`, obj.body, { dates: true });
     this.jsonPath(`${at}/recordsPath`, obj.recordsPath);
     this.pagination(`${at}/pagination`, obj.pagination);
+    this.jsonPath(`${at}/deletedWhen/path`, obj.deletedWhen?.path);
+    if (obj.deleted) {
+      const deleted = obj.deleted;
+      this.check(`${at}/deleted/url`, () => validateDateTemplates(deleted.url));
+      this.strings(`${at}/deleted/headers`, deleted.headers);
+      this.strings(`${at}/deleted/body`, deleted.body, { dates: true });
+      this.jsonPath(`${at}/deleted/recordsPath`, deleted.recordsPath);
+      this.pagination(`${at}/deleted/pagination`, deleted.pagination);
+    }
     const dates = obj.datesConfiguration;
     for (const key of ['updatedDateFormat', 'createdDateFormat'] as const) {
       const pattern = dates?.[key];

@@ -94,6 +94,8 @@ export async function fetchListing(plan: FetchPlan): Promise<Listing> {
       parts = p.cursorIn === 'body' ? { ...parts, body: { ...((parts.body as object) ?? {}), [p.cursorParam]: value } } : { ...parts, query: { ...parts.query, [p.cursorParam]: value } };
       request = undefined;
     } else if (p.type === 'link') {
+      // Zendesk's exports always offer an after_url; end_of_stream says there is nothing behind it.
+      if (p.stopPath && isTruthy(firstMatch(body, p.stopPath))) break;
       const fromBody = p.nextUrlPath ? firstMatch(body, p.nextUrlPath) : undefined;
       const next = typeof fromBody === 'string' && fromBody ? new URL(fromBody, request.url).toString() : nextLink(result.headers.link, request.url);
       if (!next || next === request.url) break;

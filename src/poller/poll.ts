@@ -2,7 +2,7 @@ import type { Knex } from 'knex';
 import type { Config } from '../config/index.js';
 import type { Logger } from '../log.js';
 import type { ConnectorDefinition } from '../connectors/schema.js';
-import { resolvePollerObject } from '../connectors/resolve.js';
+import { resolvePollerObject, type ResolvedListing as ListingTarget } from '../connectors/resolve.js';
 import { parseJavaDate, renderDateTemplates, renderDateTemplatesDeep } from '../templates/date-template.js';
 import { buildResourceRequest } from '../provider/request-builder.js';
 import type { ProviderCalls } from '../provider/calls.js';
@@ -15,6 +15,7 @@ import { diffRecords, loadSnapshot, type DiffRecord } from './diff.js';
 import { fetchListing } from './fetch.js';
 import { eventsFromFeed } from './event-feed.js';
 import { readDotted } from './records.js';
+import { firstMatch } from '../lib/json-path.js';
 
 /**
  * One poll of one object type of one instance (DESIGN.md "Change detection"): fetch every page
@@ -63,37 +64,52 @@ export async function pollObject(deps: PollDeps, row: PollObjectRow, instance: I
   const scope = { iparam: instance.configuration, context: {} };
   const target = { connector, configuration: instance.configuration, instanceId: instance.id, scope };
   const baseUrl = await deps.providerCalls.baseUrlOf(target);
-  const path = renderDateTemplates(resolved.path, since, { timeZone: tz, encode: true });
-  const query = Object.fromEntries(Object.entries(resolved.query).map(([k, v]) => [k, renderDateTemplates(String(v), since, { timeZone: tz, encode: false })]));
-  const body = resolved.body === undefined ? undefined : renderDateTemplatesDeep(resolved.body, since, { timeZone: tz, encode: false });
+  // One listing (the object's, or its `deleted` listing) rendered with the since-time.
+  const list = (listed: ListingTarget) => {
+    const path = renderDateTemplates(listed.path, since, { timeZone: tz, encode: true });
+    const query = Object.fromEntries(Object.entries(listed.query).map(([k, v]) => [k, renderDateTemplates(String(v), since, { timeZone: tz, encode: false })]));
+    const body = listed.body === undefined ? undefined : renderDateTemplatesDeep(listed.body, since, { timeZone: tz, encode: false });
+    return fetchListing({
+      pagination: listed.pagination,
+      recordsPath: listed.recordsPath,
+      maxPages: listed.pagination?.maxPages ?? config.poller.maxPages,
+      build: (parts) =>
+        buildResourceRequest({
+          baseUrl,
+          method: listed.method,
+          path,
+          query: { ...query, ...parts.query },
+          headers: listed.headers,
+          body: parts.body !== undefined ? { ...((body as object) ?? {}), ...(parts.body as object) } : body,
+          scope,
+        }),
+      send: (request) => deps.providerCalls.send(target, request, { maxAttempts: 3, retryDelayMs: 1000, timeoutMs: 10_000 }),
+    });
+  };
 
-  const listing = await fetchListing({
-    pagination: resolved.pagination,
-    recordsPath: resolved.recordsPath,
-    maxPages: resolved.pagination?.maxPages ?? config.poller.maxPages,
-    build: (parts) =>
-      buildResourceRequest({
-        baseUrl,
-        method: resolved.method,
-        path,
-        query: { ...query, ...parts.query },
-        headers: resolved.headers,
-        body: parts.body !== undefined ? { ...((body as object) ?? {}), ...(parts.body as object) } : body,
-        scope,
-      }),
-    send: (request) => deps.providerCalls.send(target, request, { maxAttempts: 3, retryDelayMs: 1000, timeoutMs: 10_000 }),
-  });
+  const listing = await list(resolved);
+  // Deleted records, from a listing of their own (Freshdesk's filter=deleted) or flagged in the
+  // main one (Zendesk's status "deleted"): a change to such a record is DELETED.
+  const deletedListing = resolved.deleted && !fullListing ? await list(resolved.deleted) : undefined;
+  const deletedRecords = new Set<Record<string, unknown>>(deletedListing?.records);
+  if (resolved.deletedWhen) for (const r of listing.records) if (isDeleted(r, resolved.deletedWhen)) deletedRecords.add(r);
 
   const records: DiffRecord[] = [];
-  for (const record of listing.records) {
-    const id = readDotted(record, resolved.idField);
-    if (id === undefined || id === null || id === '') continue;
-    const r: DiffRecord = { id: String(id), record, hash: hashRecord(record) };
-    if (dates?.updatedDateField) r.updatedAt = parseDate(readDotted(record, dates.updatedDateField), dates.updatedDateFormat, tz);
-    if (dates?.createdDateField) r.createdAt = parseDate(readDotted(record, dates.createdDateField), dates.createdDateFormat, tz);
-    // A provider that ignores the date filter must still not raise events for older records.
-    if (!fullListing && r.updatedAt !== undefined && r.updatedAt < instance.createdAt) continue;
-    records.push(r);
+  const lastDates: Array<number | undefined> = [];
+  for (const [part, idField] of [[listing, resolved.idField], [deletedListing, resolved.deleted?.idField]] as const) {
+    let last: number | undefined;
+    for (const record of part?.records ?? []) {
+      const id = readDotted(record, idField!);
+      if (id === undefined || id === null || id === '') continue;
+      const r: DiffRecord = { id: String(id), record, hash: hashRecord(record) };
+      if (dates?.updatedDateField) r.updatedAt = parseDate(readDotted(record, dates.updatedDateField), dates.updatedDateFormat, tz);
+      if (dates?.createdDateField) r.createdAt = parseDate(readDotted(record, dates.createdDateField), dates.createdDateFormat, tz);
+      last = r.updatedAt ?? last;
+      // A provider that ignores the date filter must still not raise events for older records.
+      if (!fullListing && r.updatedAt !== undefined && r.updatedAt < instance.createdAt) continue;
+      records.push(r);
+    }
+    if (part && !part.complete) lastDates.push(last);
   }
 
   // Without dates in the URL or the records, the first listing can only be a baseline.
@@ -105,7 +121,7 @@ export async function pollObject(deps: PollDeps, row: PollObjectRow, instance: I
     ? []
     : resolved.events
       ? eventsFromFeed(row.object_type, resolved.events, changes, startedAt)
-      : changes.map((c) => ({ eventType: c.eventType, objectType: row.object_type, objectId: c.objectId, date: new Date(c.date ?? startedAt).toISOString(), raw: c.record }));
+      : changes.map((c) => ({ eventType: deletedRecords.has(c.record as Record<string, unknown>) ? 'DELETED' as const : c.eventType, objectType: row.object_type, objectId: c.objectId, date: new Date(c.date ?? startedAt).toISOString(), raw: c.record }));
 
   let deletedIds: string[] = [];
   if (fullListing && listing.complete) {
@@ -115,9 +131,11 @@ export async function pollObject(deps: PollDeps, row: PollObjectRow, instance: I
     for (const id of deletedIds) events.push({ eventType: 'DELETED', objectType: row.object_type, objectId: id, date: new Date(startedAt).toISOString(), raw: { [resolved.idField]: id } });
   }
 
-  // A listing cut by maxPages continues next time from its last record's date, not from now.
-  const lastDate = records.length ? records[records.length - 1].updatedAt : undefined;
-  const nextWatermark = listing.complete ? startedAt : Math.max(row.watermark, lastDate ?? row.watermark);
+  // A listing cut by maxPages continues next time from its last record's date (the earlier one when
+  // both listings were cut), not from now.
+  const complete = lastDates.length === 0;
+  const lastDate = complete || lastDates.includes(undefined) ? undefined : Math.min(...(lastDates as number[]));
+  const nextWatermark = complete ? startedAt : Math.max(row.watermark, lastDate ?? row.watermark);
 
   const watermarkPatch = { watermark: nextWatermark, last_success_at: startedAt, ...((fullListing && listing.complete) || firstPoll ? { full_listing_at: startedAt } : {}) };
   if (events.length === 0 && changed.length === 0 && deletedIds.length === 0) {
@@ -142,7 +160,7 @@ export async function pollObject(deps: PollDeps, row: PollObjectRow, instance: I
   }
 
   const count = (t: string) => events.filter((e) => e.eventType === t).length;
-  return { fetched: listing.records.length, created: count('CREATED'), updated: count('UPDATED'), deleted: count('DELETED'), complete: listing.complete, nextWatermark };
+  return { fetched: listing.records.length + (deletedListing?.records.length ?? 0), created: count('CREATED'), updated: count('UPDATED'), deleted: count('DELETED'), complete, nextWatermark };
 }
 
 async function upsertSnapshot(trx: Knex, instanceId: number, objectType: string, changed: DiffRecord[], now: number): Promise<void> {
@@ -157,4 +175,9 @@ function parseDate(value: unknown, format: string | undefined, tz: string): numb
   const parsed = format ? parseJavaDate(String(value), format, tz) : new Date(String(value));
   const ms = parsed?.getTime();
   return ms === undefined || Number.isNaN(ms) ? undefined : ms;
+}
+
+/** `deletedWhen`: the value at `path` equals `equals` (Zendesk's `{"path": "$.status", "equals": "deleted"}`). */
+function isDeleted(record: Record<string, unknown>, when: { path: string; equals: string | number | boolean }): boolean {
+  return firstMatch(record, when.path) === when.equals;
 }

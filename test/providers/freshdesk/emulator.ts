@@ -57,6 +57,11 @@ export class FreshdeskEmulator {
     return this.tickets.update(id, { deleted: true });
   }
 
+  /** Soft-deletes a contact: listed with `state=deleted` only. */
+  deleteContact(id: number): ProviderRecord {
+    return this.contacts.update(id, { deleted: true });
+  }
+
   close(): Promise<void> {
     return this.provider.close();
   }

@@ -71,7 +71,7 @@ describe('connector freshdesk (against the Freshdesk emulator)', () => {
     const first = await pollNow(t, id);
     expect(first.incidents).to.include({ fetched: 151, created: 150, updated: 1 });
     expect(first.contacts).to.include({ created: 1 });
-    expect(fd.provider.requests.filter((r) => r.path === '/api/v2/tickets')).to.have.length(2); // two pages via Link
+    expect(fd.provider.requests.filter((r) => r.path === '/api/v2/tickets' && !r.query.filter)).to.have.length(2); // two pages via Link
 
     t.clock.advance(10 * SECOND);
     fd.tickets.update(4, { status: 5 });
@@ -115,6 +115,30 @@ describe('connector freshdesk (against the Freshdesk emulator)', () => {
     expect(new Set(ids).size).to.equal(605);
   });
 
+  it('deleted tickets and contacts (filter=deleted, state=deleted) raise DELETED once', async () => {
+    const { id } = await createFromDoc(t, 'freshdesk', fd.baseUrl);
+    t.clock.advance(SECOND);
+    const ticket = fd.tickets.upsert({ subject: 'short-lived' });
+    t.clock.advance(SECOND);
+    await pollNow(t, id);
+    t.clock.advance(10 * SECOND);
+    fd.deleteTicket(Number(ticket.id));
+    fd.deleteTicket(2); // an old ticket, never seen, deleted now
+    fd.deleteContact(1);
+    t.clock.advance(SECOND);
+    const result = await pollNow(t, id);
+    expect(result.incidents).to.include({ deleted: 2, created: 0, updated: 0 });
+    expect(result.contacts).to.include({ deleted: 1 });
+    expect(fd.provider.requests.filter((r) => r.query.filter === 'deleted').at(-1)!.query).to.include({ order_by: 'updated_at', per_page: '100' });
+    // Listed again within the overlap: nothing new.
+    t.clock.advance(10 * SECOND);
+    expect(await pollNow(t, id)).to.deep.include({ incidents: { fetched: 2, created: 0, updated: 0, deleted: 0 } });
+    expect(await eventTriples(t, id)).to.deep.equal([
+      // Deleted in one second: listed by updated_at, then id.
+      ['CREATED', 'incidents', String(ticket.id)], ['DELETED', 'incidents', '2'], ['DELETED', 'incidents', String(ticket.id)], ['DELETED', 'contacts', '1'],
+    ]);
+  });
+
   it('429 → waits Retry-After and completes', async () => {
     const { id } = await createFromDoc(t, 'freshdesk', fd.baseUrl);
     t.clock.advance(SECOND);
@@ -124,7 +148,7 @@ describe('connector freshdesk (against the Freshdesk emulator)', () => {
     const result = await pollNow(t, id);
     expect(result.incidents).to.include({ created: 1 });
     expect(t.sleeps).to.include(7000);
-    expect(fd.provider.requests.filter((r) => r.path === '/api/v2/tickets')).to.have.length(2);
+    expect(fd.provider.requests.filter((r) => r.path === '/api/v2/tickets' && !r.query.filter)).to.have.length(2);
   });
 
   it('webhook mode: the shared-secret header is required (401 otherwise) and the rule\'s body is mapped', async () => {
