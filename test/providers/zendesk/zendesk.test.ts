@@ -1,0 +1,105 @@
+import { expect } from 'chai';
+import got from 'got';
+import { createFromDoc, docInstanceJson, eventTriples, startCatalogGateway, type CatalogGateway } from '../catalog.js';
+import { pollNow } from '../../poller/helpers.js';
+import { ZendeskEmulator } from './emulator.js';
+
+const DOC = docInstanceJson('zendesk').configuration;
+const SECOND = 1000;
+const MINUTE = 60 * SECOND;
+
+describe('connector zendesk (against the Zendesk emulator)', () => {
+  let t: CatalogGateway;
+  let zd: ZendeskEmulator;
+  const exports = () => zd.provider.requests.filter((r) => r.path === '/api/v2/incremental/tickets/cursor.json');
+
+  beforeEach(async () => {
+    t = await startCatalogGateway();
+    zd = await ZendeskEmulator.start(DOC['zendesk.email'] as string, DOC['api.key'] as string);
+    zd.provider.now = () => t.clock.now();
+    zd.tickets.seed(3, (i) => ({ subject: `old ${i}`, status: 'open' }), t.clock.now() - 86_400_000);
+    zd.users.seed(2, (i) => ({ name: `old ${i}`, active: true }), t.clock.now() - 86_400_000);
+  });
+
+  afterEach(async () => {
+    await t.close();
+    await zd.close();
+  });
+
+  it('the emulator answers as Zendesk documents: its 401 body, 400 for bad parameters, rate headers, the last minute left out', async () => {
+    const get = (query: string, user = `${DOC['zendesk.email']}/token`) =>
+      got(`${zd.baseUrl}/incremental/tickets/cursor.json?${query}`, { username: user, password: DOC['api.key'] as string, throwHttpErrors: false, responseType: 'json', retry: { limit: 0 } });
+    const denied = await get('start_time=0', 'someone@else/token');
+    expect([denied.statusCode, denied.body]).to.deep.equal([401, { error: "Couldn't authenticate you" }]);
+    for (const query of ['start_time=yesterday', 'start_time=0&per_page=1001', 'start_time=0&since=1', '', 'cursor=bm9wZQ']) {
+      const bad = await get(query);
+      expect(bad.statusCode, query).to.equal(400);
+      expect((bad.body as { error: string }).error).to.equal('InvalidValue');
+    }
+    zd.tickets.upsert({ subject: 'just now', status: 'new' });
+    const ok = await get('start_time=0');
+    expect(ok.headers['x-rate-limit']).to.equal('700');
+    const body = ok.body as { tickets: Array<{ updated_at: string }>; end_of_stream: boolean; after_url: string };
+    expect(body.tickets).to.have.length(3); // the ticket of the last minute waits for the next export
+    expect(body.end_of_stream).to.equal(true);
+    expect(body.after_url).to.match(/cursor=/);
+    expect(body.tickets[0].updated_at).to.match(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+  });
+
+  it('the doc page\'s instance JSON creates a working instance; old records raise nothing', async () => {
+    const { id } = await createFromDoc(t, 'zendesk', zd.baseUrl);
+    t.clock.advance(2 * MINUTE);
+    expect(await pollNow(t, id)).to.deep.equal({
+      incidents: { fetched: 0, created: 0, updated: 0, deleted: 0 },
+      contacts: { fetched: 0, created: 0, updated: 0, deleted: 0 },
+    });
+    expect(exports()[0].query).to.deep.equal({ start_time: String((t.clock.now() - 2 * MINUTE) / 1000), per_page: '1000' });
+  });
+
+  it('creates, updates and deletes across pages arrive once each, stopping at end_of_stream', async () => {
+    const { id } = await createFromDoc(t, 'zendesk', zd.baseUrl);
+    t.clock.advance(SECOND);
+    for (let i = 0; i < 1050; i++) {
+      zd.tickets.upsert({ subject: `new ${i}`, status: 'new' });
+      if (i % 10 === 0) t.clock.advance(SECOND);
+    }
+    zd.tickets.update(1, { status: 'solved' });
+    zd.users.upsert({ name: 'Ada', active: true });
+    t.clock.advance(MINUTE + SECOND); // past the minute the export leaves out
+    const first = await pollNow(t, id);
+    expect(first.incidents).to.include({ fetched: 1051, created: 1050, updated: 1 });
+    expect(first.contacts).to.include({ created: 1 });
+    // Two pages, and no request after the one that said end_of_stream.
+    expect(exports().map((r) => Object.keys(r.query))).to.deep.equal([['start_time', 'per_page'], ['cursor']]);
+
+    t.clock.advance(10 * SECOND);
+    zd.tickets.update(5, { status: 'open' });
+    zd.tickets.update(6, { status: 'deleted' });
+    zd.users.update(1, { active: false });
+    t.clock.advance(MINUTE + SECOND);
+    const second = await pollNow(t, id);
+    expect(second.incidents).to.include({ created: 0, updated: 1, deleted: 1 });
+    expect(second.contacts).to.include({ deleted: 1 });
+    t.clock.advance(10 * SECOND);
+    const third = await pollNow(t, id);
+    expect(third.incidents).to.include({ created: 0, updated: 0, deleted: 0 });
+
+    const events = await eventTriples(t, id);
+    const incidents = events.filter((e) => e[1] === 'incidents');
+    expect(incidents).to.have.length(1053);
+    expect(new Set(incidents.filter((e) => e[0] === 'CREATED').map((e) => e[2])).size).to.equal(1050);
+    expect(incidents.filter((e) => e[0] !== 'CREATED')).to.deep.equal([['UPDATED', 'incidents', '1'], ['UPDATED', 'incidents', '5'], ['DELETED', 'incidents', '6']]);
+    expect(events.filter((e) => e[1] === 'contacts')).to.deep.equal([['CREATED', 'contacts', '3'], ['DELETED', 'contacts', '1']]);
+  });
+
+  it('429 → waits Retry-After and completes', async () => {
+    const { id } = await createFromDoc(t, 'zendesk', zd.baseUrl);
+    t.clock.advance(SECOND);
+    zd.tickets.upsert({ subject: 'busy day', status: 'new' });
+    t.clock.advance(MINUTE + SECOND);
+    zd.throttleNext(2, 30);
+    const result = await pollNow(t, id);
+    expect(result.incidents).to.include({ created: 1 });
+    expect(t.sleeps.filter((ms) => ms === 30_000)).to.have.length(2);
+  });
+});
