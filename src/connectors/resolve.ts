@@ -211,7 +211,13 @@ export function resolvePollerObject(connector: ConnectorDefinition, objectType: 
     deletes: own.deletes ?? resource?.deletes ?? false,
     datesConfiguration: own.datesConfiguration,
     ...(own.events ? { events: own.events } : {}),
-    deletedWhen: own.deletedWhen ?? resource?.deletedWhen,
-    deleted: own.deleted && resolvePollerObject(connector, `${objectType}.deleted`, { idField, recordsPath: own.recordsPath, pagination: own.pagination, ...own.deleted }),
+    ...deletions(connector, objectType, own, resource?.deletedWhen),
   };
+}
+
+/** An object's deletedWhen and its resolved deleted listing, present only when declared. */
+function deletions(connector: ConnectorDefinition, objectType: string, own: PollerOwn & { idField?: unknown }, resourceWhen?: DeletedWhen): Pick<ResolvedPoll, 'deletedWhen' | 'deleted'> {
+  const deletedWhen = own.deletedWhen ?? resourceWhen;
+  const deleted = own.deleted && resolvePollerObject(connector, `${objectType}.deleted`, { idField: own.idField, recordsPath: own.recordsPath, pagination: own.pagination, ...own.deleted });
+  return { ...(deletedWhen ? { deletedWhen } : {}), ...(deleted ? { deleted } : {}) };
 }
