@@ -57,3 +57,8 @@ export async function eventTriples(t: TestGateway, id: number): Promise<string[]
   } while (next);
   return events.reverse().map((e) => [e.eventType, e.objectType, e.objectId]);
 }
+
+/** A poll-now answer in which none of `objectTypes` fetched or raised anything. */
+export function quietPoll(...objectTypes: string[]): Record<string, { fetched: number; created: number; updated: number; deleted: number }> {
+  return Object.fromEntries(objectTypes.map((o) => [o, { fetched: 0, created: 0, updated: 0, deleted: 0 }]));
+}
