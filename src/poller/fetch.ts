@@ -2,7 +2,7 @@ import type { PaginationDefinition } from '../connectors/schema.js';
 import type { ProviderRequest, ProviderResult } from '../provider/http-client.js';
 import { ProviderError } from '../provider/http-client.js';
 import { firstMatch } from '../lib/json-path.js';
-import { extractRecords } from './records.js';
+import { extractRecords, readDotted } from './records.js';
 
 /**
  * Walks every page of one listing. The caller supplies how to build the first request and how to
@@ -89,9 +89,10 @@ export async function fetchListing(plan: FetchPlan): Promise<Listing> {
       const cursor = firstMatch(body, p.cursorPath);
       if (cursor === undefined || cursor === null || cursor === '') break;
       const value = String(cursor);
-      const previous = p.cursorIn === 'body' ? (parts.body as Record<string, unknown> | undefined)?.[p.cursorParam] : parts.query[p.cursorParam];
+      // In a body, a dotted cursorParam is a nested field (Intercom's pagination.starting_after).
+      const previous = p.cursorIn === 'body' ? readDotted((parts.body as Record<string, unknown> | undefined) ?? {}, p.cursorParam) : parts.query[p.cursorParam];
       if (previous === value) break; // a provider repeating its cursor would loop forever
-      parts = p.cursorIn === 'body' ? { ...parts, body: { ...((parts.body as object) ?? {}), [p.cursorParam]: value } } : { ...parts, query: { ...parts.query, [p.cursorParam]: value } };
+      parts = p.cursorIn === 'body' ? { ...parts, body: nestedField(p.cursorParam, value) } : { ...parts, query: { ...parts.query, [p.cursorParam]: value } };
       request = undefined;
     } else if (p.type === 'link') {
       // Zendesk's exports always offer an after_url; end_of_stream says there is nothing behind it.
@@ -104,4 +105,9 @@ export async function fetchListing(plan: FetchPlan): Promise<Listing> {
     } else break;
   }
   return { records, pages, complete: true };
+}
+
+/** `a.b` and v → `{a: {b: v}}`: merged deeply into the request body by the caller. */
+function nestedField(path: string, value: unknown): Record<string, unknown> {
+  return path.split('.').reduceRight<Record<string, unknown>>((inner, key, i, keys) => ({ [key]: i === keys.length - 1 ? value : inner }), {});
 }

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import type { Config } from '../config/index.js';
+import { mergeDeep, type Config } from '../config/index.js';
 import type { Logger } from '../log.js';
 import type { ConnectorDefinition } from '../connectors/schema.js';
 import { resolvePollerObject, type ResolvedListing as ListingTarget } from '../connectors/resolve.js';
@@ -80,7 +80,7 @@ export async function pollObject(deps: PollDeps, row: PollObjectRow, instance: I
           path,
           query: { ...query, ...parts.query },
           headers: listed.headers,
-          body: parts.body !== undefined ? { ...((body as object) ?? {}), ...(parts.body as object) } : body,
+          body: parts.body !== undefined ? mergeDeep((body as Record<string, unknown>) ?? {}, parts.body as Record<string, unknown>) : body,
           scope,
         }),
       send: (request) => deps.providerCalls.send(target, request, { maxAttempts: 3, retryDelayMs: 1000, timeoutMs: 10_000 }),
