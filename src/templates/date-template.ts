@@ -218,15 +218,9 @@ export function renderDateTemplates(text: string, since: Date | number, opts: Da
 }
 
 /** Renders every string inside a JSON value (request bodies of search APIs); never URL-encodes. */
-const LONE_EPOCH = /^\$\{(epoch|epochMs)(:(s|ms))?\}$/;
-
 export function renderDateTemplatesDeep(value: unknown, since: Date | number, opts: Omit<DateRenderOptions, 'encode'> & { encode?: boolean }): unknown {
   const o = { timeZone: opts.timeZone, encode: opts.encode ?? false };
-  if (typeof value === 'string') {
-    const rendered = renderDateTemplates(value, since, o);
-    // A body value that is one epoch template is a JSON number (Intercom's search wants integers).
-    return LONE_EPOCH.test(value) ? Number(rendered) : rendered;
-  }
+  if (typeof value === 'string') return renderDateTemplates(value, since, o);
   if (Array.isArray(value)) return value.map((v) => renderDateTemplatesDeep(v, since, o));
   if (value && typeof value === 'object') {
     return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, renderDateTemplatesDeep(v, since, o)]));

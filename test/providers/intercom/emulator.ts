@@ -114,8 +114,9 @@ function compile(q: Query): (r: Record<string, unknown>) => boolean {
   if (typeof q.operator !== 'string' || !OPERATORS.includes(q.operator)) throw new Error(`operator "${String(q.operator)}" is not supported`);
   const field = q.field;
   const dateField = /_at$/.test(field);
-  if (dateField && (typeof q.value !== 'number' || !Number.isInteger(q.value))) throw new Error(`${field} must be compared with a Unix timestamp in seconds`);
-  const value = q.value;
+  // The API description types a value as string or integer: a date is Unix seconds in either form.
+  if (dateField && !(Number.isInteger(q.value) || (typeof q.value === 'string' && /^\d+$/.test(q.value)))) throw new Error(`${field} must be compared with a Unix timestamp in seconds`);
+  const value = dateField ? Number(q.value) : q.value;
   switch (q.operator) {
     case '>': return (r) => Number(r[field]) > Number(value);
     case '<': return (r) => Number(r[field]) < Number(value);

@@ -48,7 +48,7 @@ describe('connector intercom (against the Intercom emulator)', () => {
     expect(await pollNow(t, id)).to.deep.equal(quietPoll('contacts', 'conversations'));
     const [search] = searches();
     expect(JSON.parse(search.body)).to.deep.equal({
-      query: { field: 'updated_at', operator: '>', value: (t.clock.now() - 30 * SECOND) / 1000 },
+      query: { field: 'updated_at', operator: '>', value: String((t.clock.now() - 30 * SECOND) / 1000) },
       pagination: { per_page: 150 }, sort: { field: 'updated_at', order: 'ascending' },
     });
     expect(search.headers['intercom-version']).to.equal('2.11');
