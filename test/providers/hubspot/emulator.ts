@@ -1,0 +1,130 @@
+import { randomUUID } from 'node:crypto';
+import { EmulatedProvider, type CannedResponse, type Collection, type ProviderRecord, type RouteRequest } from '../provider-server.js';
+import { RateWindow } from '../provider-api.js';
+
+/**
+ * HubSpot's CRM v3 search as developers.hubspot.com documents it: bearer token (a private app's
+ * access token or an OAuth token); `POST /crm/v3/objects/{contacts|companies|deals}/search` with
+ * `filterGroups` (`{propertyName, operator, value}`; datetime values in epoch milliseconds),
+ * `sorts`, `properties`, `limit` ≤ 200 and the `after` cursor from `paging.next.after`; at most
+ * 10,000 results per query (paging past them answers 400); records
+ * `{id, properties, createdAt, updatedAt, archived}` with ISO dates in UTC with milliseconds;
+ * contacts' last-modified property is `lastmodifieddate`, the others' `hs_lastmodifieddate`;
+ * errors `{status: "error", message, correlationId, category}`; search requests are limited per
+ * second and answer 429 with `errorType: "RATE_LIMIT"`.
+ */
+export const HUBSPOT_MAX_RESULTS = 10_000;
+const OBJECTS = ['contacts', 'companies', 'deals'] as const;
+const OPERATORS = ['EQ', 'NEQ', 'LT', 'LTE', 'GT', 'GTE', 'BETWEEN', 'IN', 'NOT_IN', 'HAS_PROPERTY', 'NOT_HAS_PROPERTY', 'CONTAINS_TOKEN', 'NOT_CONTAINS_TOKEN'];
+type ObjectType = (typeof OBJECTS)[number];
+type Filter = { propertyName?: unknown; operator?: unknown; value?: unknown };
+
+export const lastModifiedProperty = (type: ObjectType): string => (type === 'contacts' ? 'lastmodifieddate' : 'hs_lastmodifieddate');
+
+export class HubSpotEmulator {
+  readonly objects: Record<ObjectType, Collection>;
+  readonly rate: RateWindow;
+  private readonly shapedCache = new WeakMap<ProviderRecord[], CrmObject[]>();
+
+  private constructor(readonly provider: EmulatedProvider, readonly token: string) {
+    this.objects = { contacts: provider.collection('contacts'), companies: provider.collection('companies'), deals: provider.collection('deals') };
+    this.rate = new RateWindow(5, 1000, () => provider.now());
+    provider.requireAuth = { type: 'bearer', token };
+    provider.unauthorized = {
+      status: 401,
+      body: { status: 'error', message: 'Authentication credentials not found. This API supports OAuth 2.0 authentication and you can find more details at https://developers.hubspot.com/docs/methods/auth/oauth-overview', correlationId: randomUUID(), category: 'INVALID_AUTHENTICATION' },
+    };
+    for (const type of OBJECTS) provider.route('POST', `/crm/v3/objects/${type}/search`, (req) => this.search(req, type));
+  }
+
+  static async start(token = 'pat-na1-00000000-0000-0000-0000-000000000000'): Promise<HubSpotEmulator> {
+    return new HubSpotEmulator(await EmulatedProvider.start(), token);
+  }
+
+  get baseUrl(): string {
+    return this.provider.url;
+  }
+
+  throttleNext(n: number): void {
+    this.provider.failNext(n, {
+      status: 429,
+      body: { status: 'error', message: 'You have reached your secondly limit.', errorType: 'RATE_LIMIT', correlationId: randomUUID(), policyName: 'SECONDLY' },
+    }, { path: '/crm/v3/objects/' });
+  }
+
+  /** The collection's records as the search answers them, in last-modified order (cached until a change). */
+  private shaped(type: ObjectType): CrmObject[] {
+    const all = this.objects[type].all();
+    let shaped = this.shapedCache.get(all);
+    if (!shaped) {
+      shaped = all.map((r) => shape(r, lastModifiedProperty(type)));
+      this.shapedCache.set(all, shaped);
+    }
+    return shaped;
+  }
+
+  close(): Promise<void> {
+    return this.provider.close();
+  }
+
+  private search(req: RouteRequest, type: ObjectType): CannedResponse {
+    this.rate.take();
+    const invalid = (message: string): CannedResponse => ({ status: 400, body: { status: 'error', message, correlationId: randomUUID(), category: 'VALIDATION_ERROR' } });
+    const body = req.json as { filterGroups?: Array<{ filters?: Filter[] }>; sorts?: Array<{ propertyName?: string; direction?: string }>; properties?: unknown; limit?: unknown; after?: unknown } | undefined;
+    if (!body || typeof body !== 'object') return invalid('Invalid input JSON: the body must be a JSON object');
+    const unknown = Object.keys(body).filter((k) => !['filterGroups', 'sorts', 'query', 'properties', 'limit', 'after'].includes(k));
+    if (unknown.length) return invalid(`Invalid input JSON on line 1: Unrecognized field "${unknown[0]}"`);
+    const limit = body.limit ?? 10;
+    if (!Number.isInteger(limit) || (limit as number) < 1 || (limit as number) > 200) return invalid('limit must be between 1 and 200');
+    const after = body.after === undefined ? 0 : Number(body.after);
+    if (!Number.isInteger(after) || after < 0) return invalid(`after "${String(body.after)}" is not a valid paging cursor`);
+    if (after + (limit as number) > HUBSPOT_MAX_RESULTS) return invalid(`There was a problem with the request: a search can page through at most ${HUBSPOT_MAX_RESULTS} results`);
+    const lastModified = lastModifiedProperty(type);
+    const groups: Array<(r: Record<string, unknown>) => boolean> = [];
+    for (const group of body.filterGroups ?? []) {
+      const filters: Array<(p: Record<string, unknown>) => boolean> = [];
+      for (const f of group.filters ?? []) {
+        if (typeof f.propertyName !== 'string' || !OPERATORS.includes(String(f.operator))) return invalid(`Invalid filter: ${JSON.stringify(f)}`);
+        const isDate = f.propertyName === lastModified || f.propertyName === 'createdate';
+        if (isDate && !/^\d+$/.test(String(f.value))) return invalid(`${f.propertyName} must be compared with a timestamp in epoch milliseconds, got ${JSON.stringify(f.value)}`);
+        filters.push(compare(f.propertyName, String(f.operator), isDate ? Number(f.value) : f.value, isDate));
+      }
+      groups.push((p) => filters.every((test) => test(p)));
+    }
+    const sort = body.sorts?.[0];
+    let rows = this.shaped(type).filter((r) => groups.length === 0 || groups.some((g) => g(r.properties)));
+    // Records are kept in last-modified order: other sorts need sorting.
+    if (sort?.propertyName && !(sort.propertyName === lastModified && sort.direction !== 'DESCENDING')) {
+      rows = rows.sort((a, b) => cmp(a.properties[sort.propertyName!], b.properties[sort.propertyName!]) * (sort.direction === 'DESCENDING' ? -1 : 1) || Number(a.id) - Number(b.id));
+    }
+    const results = rows.slice(after, after + (limit as number));
+    const next = after + (limit as number) < rows.length ? { after: String(after + (limit as number)), link: `?after=${after + (limit as number)}` } : undefined;
+    return { status: 200, body: { total: rows.length, results, ...(next ? { paging: { next } } : {}) } };
+  }
+}
+
+function cmp(a: unknown, b: unknown): number {
+  return String(a) < String(b) ? -1 : String(a) > String(b) ? 1 : 0;
+}
+
+function compare(property: string, operator: string, value: unknown, isDate: boolean): (p: Record<string, unknown>) => boolean {
+  const read = (p: Record<string, unknown>) => (isDate ? Date.parse(String(p[property])) : p[property]);
+  switch (operator) {
+    case 'GTE': return (p) => Number(read(p)) >= Number(value);
+    case 'GT': return (p) => Number(read(p)) > Number(value);
+    case 'LTE': return (p) => Number(read(p)) <= Number(value);
+    case 'LT': return (p) => Number(read(p)) < Number(value);
+    case 'EQ': return (p) => String(read(p)) === String(value);
+    case 'NEQ': return (p) => String(read(p)) !== String(value);
+    default: return () => true;
+  }
+}
+
+/** A CRM object as the search answers it: string id, properties (all strings), ISO dates. */
+type CrmObject = { id: string; properties: Record<string, unknown>; createdAt: string; updatedAt: string; archived: boolean };
+
+function shape(r: ProviderRecord, lastModified: string): CrmObject {
+  const { id, created_at, updated_at, ...rest } = r;
+  const properties: Record<string, unknown> = { ...rest, hs_object_id: String(id), createdate: created_at, [lastModified]: updated_at };
+  return { id: String(id), properties, createdAt: created_at, updatedAt: updated_at, archived: false };
+}
