@@ -44,12 +44,12 @@ export class FreshdeskEmulator {
   }
 
   /** The next `n` API calls answer 429 as Freshdesk does when the account's budget is spent. */
-  throttleNext(n: number, retryAfterSeconds: number): void {
+  throttleNext(n: number, retryAfterSeconds: number, path = '/api/v2/'): void {
     this.provider.failNext(n, {
       status: 429,
       headers: { 'retry-after': String(retryAfterSeconds), 'x-ratelimit-total': String(this.rate.limit), 'x-ratelimit-remaining': '0' },
       body: { code: 'rate_limit_exceeded', message: 'You have exceeded the limit of requests per hour' },
-    }, { path: '/api/v2/' });
+    }, { path });
   }
 
   /** Deletes a ticket the Freshdesk way: it stays, flagged, and leaves the default listing. */
