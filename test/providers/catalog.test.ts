@@ -1,0 +1,32 @@
+import { expect } from 'chai';
+import { startGateway, type TestGateway } from '../helpers/gateway.js';
+
+/** The bundled catalog as GET /elements shows it: every connector file loaded and valid. */
+const CATALOG: Record<string, string[]> = {
+  freshdesk: ['incidents', 'contacts'],
+  zendesk: ['incidents', 'contacts'],
+  hubspot: ['contacts', 'companies', 'deals'],
+  intercom: ['contacts', 'conversations'],
+};
+
+describe('bundled connectors', () => {
+  let t: TestGateway;
+  before(async () => {
+    t = await startGateway();
+  });
+  after(async () => {
+    await t.close();
+  });
+
+  it('GET /elements lists each with its object types, every one accepting base.url', async () => {
+    const res = await t.api.get('elements');
+    const listed = res.body as unknown as Array<{ key: string; objectTypes: string[]; bundled: boolean; configuration: Array<{ key: string }> }>;
+    for (const [key, objectTypes] of Object.entries(CATALOG)) {
+      const element = listed.find((e) => e.key === key);
+      expect(element, key).to.not.equal(undefined);
+      expect(element!.bundled).to.equal(true);
+      expect(element!.objectTypes).to.have.members(objectTypes);
+      expect(element!.configuration.map((c) => c.key)).to.include('base.url');
+    }
+  });
+});
