@@ -17,7 +17,10 @@ export interface Config {
     backoffBaseSeconds: number; backoffMaxSeconds: number;
   };
   provider: { maxRetryAfterSeconds: number; maxResponseBytes: number };
-  webhooks: { maxBodyBytes: number; rateLimitPerMinute: number; leaseSeconds: number; concurrency: number };
+  webhooks: {
+    maxBodyBytes: number; rateLimitPerMinute: number; leaseSeconds: number; concurrency: number;
+    mappingBackoffBaseSeconds: number; mappingBackoffMaxSeconds: number; deregisterBackoffBaseSeconds: number; deregisterBackoffMaxSeconds: number;
+  };
   /** `maxTimeoutSeconds` cuts a request template's own timeout (5–10 s) shorter; tests make it short. */
   requests: { rateLimitPerMinute: number; maxTimeoutSeconds: number };
   delivery: {
@@ -76,7 +79,10 @@ export const configSchema = section({
     backoffBaseSeconds: num(0), backoffMaxSeconds: num(0),
   }),
   provider: section({ maxRetryAfterSeconds: num(0), maxResponseBytes: int(1) }),
-  webhooks: section({ maxBodyBytes: int(1), rateLimitPerMinute: int(1), leaseSeconds: num(0.1), concurrency: int(1) }),
+  webhooks: section({
+    maxBodyBytes: int(1), rateLimitPerMinute: int(1), leaseSeconds: num(0.1), concurrency: int(1),
+    mappingBackoffBaseSeconds: num(0), mappingBackoffMaxSeconds: num(0), deregisterBackoffBaseSeconds: num(0), deregisterBackoffMaxSeconds: num(0),
+  }),
   requests: section({ rateLimitPerMinute: int(1), maxTimeoutSeconds: num(0.01) }),
   delivery: section({
     enabled: bool, tickSeconds: num(0.01), timeoutSeconds: num(0.01), concurrency: int(1), leaseSeconds: num(0.1),

@@ -1,5 +1,5 @@
 import type { Feature, GatewayContext } from '../context.js';
-import { claimDue, releaseLeases, renewLeases } from '../db/lease.js';
+import { claimDue, renewLeases } from '../db/lease.js';
 import { bulkInsert } from '../db/bulk.js';
 import { GroupCommit } from '../db/group-commit.js';
 import { createGuardedLookup } from '../network/ssrf-guard.js';
@@ -7,7 +7,7 @@ import { buildRequests, loadBodies, loadBody, type NotificationRow } from './bui
 import { isSuccess, sendCallback, type AttemptResult } from './send.js';
 import { signatureHeaders } from './signing.js';
 import { firstMatch } from '../lib/json-path.js';
-import { everySeconds, type Ticker } from '../clock.js';
+import { WorkerLoop } from '../lib/worker-loop.js';
 
 /**
  * The dispatcher drains the outbox. A tick claims due notifications with a lease (so no two
@@ -28,12 +28,8 @@ const HOUR = 3_600_000;
 /** How often a notification of an instance with notifications switched off is looked at again. */
 const HOLD_RECHECK_MS = 60_000;
 
-export class Dispatcher implements Feature {
+export class Dispatcher extends WorkerLoop implements Feature {
   readonly name = 'delivery';
-  private job: Ticker | undefined;
-  private readonly inFlight = new Map<string, Promise<void>>();
-  private ticking = false;
-  private stopping = false;
   private lastRetention = 0;
   /** Jitter source; tests replace it to make retry times exact. */
   random: () => number = Math.random;
@@ -43,6 +39,7 @@ export class Dispatcher implements Feature {
   private readonly outcomes: GroupCommit<Outcome, void>;
 
   constructor(private readonly ctx: GatewayContext) {
+    super({ name: 'delivery', tickSeconds: () => ctx.config.delivery.tickSeconds, log: ctx.log, leases: { db: ctx.db, table: 'notifications', owner: ctx.nodeId } });
     this.dnsLookup = createGuardedLookup(ctx.config.network);
     this.outcomes = new GroupCommit((items) => this.record(items));
   }
@@ -59,19 +56,8 @@ export class Dispatcher implements Feature {
     return items.map(() => undefined);
   }
 
-  start(): void {
-    if (this.job || !this.ctx.config.delivery.enabled) return;
-    this.stopping = false;
-    this.job = everySeconds(this.ctx.config.delivery.tickSeconds, () => this.tick());
-  }
-
-  async stop(graceMs: number): Promise<void> {
-    this.stopping = true;
-    this.job?.cancel();
-    this.job = undefined;
-    const all = Promise.allSettled([...this.inFlight.values()]);
-    if (graceMs > 0) await Promise.race([all, new Promise((r) => setTimeout(r, graceMs).unref())]);
-    if (this.inFlight.size > 0) await releaseLeases(this.ctx.db, 'notifications', [...this.inFlight.keys()], this.ctx.nodeId).catch(() => 0);
+  override start(): void {
+    if (this.ctx.config.delivery.enabled) super.start();
   }
 
   private get leaseMs(): number {
@@ -84,31 +70,23 @@ export class Dispatcher implements Feature {
    * One pass: keeps up to `delivery.concurrency` sends going, claiming more as each finishes, until
    * nothing more is due; resolves when every send it started is recorded.
    */
-  async tick(): Promise<number> {
-    if (this.ticking || this.stopping) return 0;
-    this.ticking = true;
+  protected async pass(): Promise<number> {
     let total = 0;
-    try {
-      const now = this.ctx.clock.now();
-      let exhausted = false;
-      for (;;) {
-        const concurrency = this.ctx.config.delivery.concurrency;
-        const free = concurrency - this.inFlight.size;
-        // Refill in batches (half the slots), not one claim per finished send.
-        if (free > 0 && (free >= Math.ceil(concurrency / 2) || this.inFlight.size === 0) && !exhausted && !this.stopping) {
-          const claimed = await this.claim(free);
-          if (claimed < free) exhausted = true;
-          total += claimed;
-        }
-        if (this.inFlight.size === 0) break;
-        await Promise.race(this.inFlight.values());
+    const now = this.ctx.clock.now();
+    let exhausted = false;
+    for (;;) {
+      const concurrency = this.ctx.config.delivery.concurrency;
+      const free = concurrency - this.running.size;
+      // Refill in batches (half the slots), not one claim per finished send.
+      if (free > 0 && (free >= Math.ceil(concurrency / 2) || this.running.size === 0) && !exhausted && !this.stopping) {
+        const claimed = await this.claim(free);
+        if (claimed < free) exhausted = true;
+        total += claimed;
       }
-      if (now - this.lastRetention > HOUR) await this.applyRetention(now);
-    } catch (err) {
-      this.ctx.log.error({ err }, 'delivery tick failed');
-    } finally {
-      this.ticking = false;
+      if (this.running.size === 0) break;
+      await Promise.race(this.running.values());
     }
+    if (now - this.lastRetention > HOUR) await this.applyRetention(now);
     return total;
   }
 
@@ -122,16 +100,8 @@ export class Dispatcher implements Feature {
     // Oldest first: an instance's notifications go out in the order they were made.
     rows.sort((a, b) => a.created_at - b.created_at);
     const bodies = await loadBodies(db, rows).catch(() => new Map<string, Record<string, unknown>>());
-    for (const row of rows) {
-      const p = this.deliver(row, bodies.get(row.id)).finally(() => this.inFlight.delete(row.id));
-      this.inFlight.set(row.id, p);
-    }
+    for (const row of rows) this.track(row.id, this.deliver(row, bodies.get(row.id)));
     return rows.length;
-  }
-
-  /** Resolves when every send in flight has been recorded. */
-  async idle(): Promise<void> {
-    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight.values()]);
   }
 
   /** Ticks until nothing is due (tests and the benchmark). */

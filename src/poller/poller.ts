@@ -1,9 +1,11 @@
 import type { Knex } from 'knex';
 import type { Config } from '../config/index.js';
-import { everySeconds, type Clock, type Ticker } from '../clock.js';
+import type { Clock } from '../clock.js';
 import type { Logger } from '../log.js';
 import { ConflictError } from '../errors.js';
-import { claimDue, releaseLeases, renewLeases } from '../db/lease.js';
+import { claimDue, renewLeases } from '../db/lease.js';
+import { backoffMs } from '../lib/backoff.js';
+import { WorkerLoop } from '../lib/worker-loop.js';
 import type { InstanceService } from '../instances/service.js';
 import type { ConnectorCatalog } from '../connectors/catalog.js';
 import type { Metrics } from '../metrics.js';
@@ -12,7 +14,7 @@ import { nextPollTime } from './plan.js';
 import { pollObject, type PollDeps, type PollObjectRow, type PollSummary } from './poll.js';
 
 /**
- * The scheduler: node-schedule fires a tick; each tick claims due objects with a lease (so a run of
+ * The scheduler (a WorkerLoop): each tick claims due objects with a lease (so a run of
  * one object never overlaps another, here or on another node) and polls them, at most
  * `poller.concurrency` at a time. Errors are recorded on the object and back it off; they never
  * stop the loop or other objects. `pollNow` runs the same code for one instance on request.
@@ -24,11 +26,7 @@ interface ClaimedRow extends PollObjectRow {
 
 const MAX_CLAIMED = 1000;
 
-export class Poller {
-  private job: Ticker | undefined;
-  private readonly running = new Map<number, Promise<void>>();
-  private ticking = false;
-  private stopping = false;
+export class Poller extends WorkerLoop {
   private active = 0;
   private readonly waiting: Array<() => void> = [];
   /** Recent scheduling lags (claim time − due time, ms) for the benchmark's percentiles. */
@@ -36,7 +34,9 @@ export class Poller {
 
   constructor(
     private readonly deps: PollDeps & { clock: Clock; nodeId: string; instances: InstanceService; catalog?: ConnectorCatalog; metrics?: Metrics },
-  ) {}
+  ) {
+    super({ name: 'poll', tickSeconds: () => deps.config.poller.tickSeconds, log: deps.log, leases: { db: deps.db, table: 'poll_objects', owner: deps.nodeId } });
+  }
 
   private get config(): Config {
     return this.deps.config;
@@ -48,69 +48,39 @@ export class Poller {
     return this.deps.log;
   }
 
-  start(): void {
-    if (this.job) return;
-    this.stopping = false;
-    this.job = everySeconds(this.config.poller.tickSeconds, () => this.tick());
-  }
-
-  /** Stops claiming; waits up to `graceMs` for running polls, then gives back what is left. */
-  async stop(graceMs = 0): Promise<void> {
-    this.stopping = true;
-    this.job?.cancel();
-    this.job = undefined;
-    const all = Promise.allSettled([...this.running.values()]);
-    if (graceMs > 0) await Promise.race([all, new Promise((r) => setTimeout(r, graceMs).unref())]);
-    if (this.running.size > 0) await releaseLeases(this.db, 'poll_objects', [...this.running.keys()], this.deps.nodeId).catch(() => 0);
-  }
-
   get inFlight(): number {
     return this.running.size;
   }
 
-  /** One scheduling pass; skipped while the previous pass is still claiming. */
-  async tick(): Promise<number> {
-    if (this.ticking || this.stopping) return 0;
-    this.ticking = true;
-    try {
-      await this.renew();
-      // A connector replaced on another node is what this tick's polls use.
-      await this.deps.catalog?.sync();
-      // Claimed polls wait for one of `concurrency` slots; a tick may claim up to a second's worth
-      // of due work (MAX_CLAIMED bounds what a node holds, so others can share the load).
-      const free = MAX_CLAIMED - this.running.size;
-      if (free <= 0) return 0;
-      const now = this.deps.clock.now();
-      // Look ahead one tick: a poll due before the next tick is claimed now and started at its
-      // due time, so the tick's granularity does not become scheduling lag.
-      const lookAheadMs = this.job ? this.config.poller.tickSeconds * 1000 : 0;
-      const rows = await claimDue<ClaimedRow>(this.db, {
-        table: 'poll_objects',
-        dueColumn: 'next_poll_at',
-        dueBy: now + lookAheadMs,
-        now,
-        owner: this.deps.nodeId,
-        leaseMs: this.config.poller.leaseSeconds * 1000 + lookAheadMs,
-        limit: free,
-        where: (q) => q.whereIn('instance_id', this.db('instances').select('id').where('events_enabled', true)),
-      });
-      for (const row of rows) {
-        const wait = Math.max(0, row.next_poll_at - now);
-        const started = wait === 0 ? this.run(row) : new Promise<void>((r) => setTimeout(r, wait).unref()).then(() => this.run(row));
-        this.track(row, started.then(() => undefined));
-      }
-      return rows.length;
-    } catch (err) {
-      this.log.error({ err }, 'poll tick failed');
-      return 0;
-    } finally {
-      this.ticking = false;
+  /** One scheduling pass: renews the leases held, claims what is due and starts it. */
+  protected async pass(): Promise<number> {
+    await this.renew();
+    // A connector replaced on another node is what this tick's polls use.
+    await this.deps.catalog?.sync();
+    // Claimed polls wait for one of `concurrency` slots; a tick may claim up to a second's worth
+    // of due work (MAX_CLAIMED bounds what a node holds, so others can share the load).
+    const free = MAX_CLAIMED - this.running.size;
+    if (free <= 0) return 0;
+    const now = this.deps.clock.now();
+    // Look ahead one tick: a poll due before the next tick is claimed now and started at its
+    // due time, so the tick's granularity does not become scheduling lag.
+    const lookAheadMs = this.started ? this.config.poller.tickSeconds * 1000 : 0;
+    const rows = await claimDue<ClaimedRow>(this.db, {
+      table: 'poll_objects',
+      dueColumn: 'next_poll_at',
+      dueBy: now + lookAheadMs,
+      now,
+      owner: this.deps.nodeId,
+      leaseMs: this.config.poller.leaseSeconds * 1000 + lookAheadMs,
+      limit: free,
+      where: (q) => q.whereIn('instance_id', this.db('instances').select('id').where('events_enabled', true)),
+    });
+    for (const row of rows) {
+      const wait = Math.max(0, row.next_poll_at - now);
+      const started = wait === 0 ? this.run(row) : new Promise<void>((r) => setTimeout(r, wait).unref()).then(() => this.run(row));
+      this.track(row.id, started);
     }
-  }
-
-  /** Waits for every poll started so far (tests and benchmarks). */
-  async idle(): Promise<void> {
-    while (this.running.size > 0) await Promise.allSettled([...this.running.values()]);
+    return rows.length;
   }
 
   /** POST /instances/:id/events/poll: polls every object type of the instance now. */
@@ -133,7 +103,7 @@ export class Poller {
     await Promise.all(
       rows.map(async (row) => {
         const p = this.run(row);
-        this.track(row, p.then(() => undefined));
+        this.track(row.id, p);
         const result = await p;
         objects[row.object_type] = 'error' in result
           ? { fetched: 0, created: 0, updated: 0, deleted: 0, error: result.error }
@@ -141,11 +111,6 @@ export class Poller {
       }),
     );
     return { objects };
-  }
-
-  private track(row: PollObjectRow, p: Promise<void>): void {
-    this.running.set(row.id, p);
-    void p.finally(() => this.running.delete(row.id));
   }
 
   private async renew(): Promise<void> {
@@ -221,11 +186,11 @@ export class Poller {
       const failures = row.failures + 1;
       const now = this.deps.clock.now();
       const retryAfterMs = err instanceof ProviderError && err.retryAfterSeconds ? err.retryAfterSeconds * 1000 : 0;
-      const backoffMs = Math.min(this.config.poller.backoffBaseSeconds * 1000 * 2 ** (failures - 1), this.config.poller.backoffMaxSeconds * 1000);
+      const backoff = backoffMs(failures, this.config.poller.backoffBaseSeconds, this.config.poller.backoffMaxSeconds);
       this.log.warn({ instanceId: row.instance_id, objectType: row.object_type, failures, err: message }, 'poll failed');
       await this.db('poll_objects')
         .where({ id: row.id })
-        .update({ ...base, last_duration_ms: now - startedAt, last_error: message, last_error_at: now, failures, next_poll_at: now + Math.max(row.interval_ms, backoffMs, retryAfterMs) })
+        .update({ ...base, last_duration_ms: now - startedAt, last_error: message, last_error_at: now, failures, next_poll_at: now + Math.max(row.interval_ms, backoff, retryAfterMs) })
         .catch((e) => this.log.error({ err: e }, 'could not record a poll failure'));
       return { error: message };
     }

@@ -2,7 +2,7 @@ import type { Feature, GatewayContext } from '../context.js';
 import { claimDue } from '../db/lease.js';
 import { enqueueNotification } from '../events/record.js';
 import { nextRecurrence, type ScheduleRow } from './model.js';
-import { everySeconds, type Ticker } from '../clock.js';
+import { WorkerLoop } from '../lib/worker-loop.js';
 
 /** Schedules claimed per query; a tick keeps claiming until fewer come back. */
 const BATCH = 100;
@@ -13,55 +13,41 @@ const BATCH = 100;
  * schedule fires once however many workers or nodes run. A one-time schedule missed while the
  * gateway was down fires at the next tick; a recurring one fires once and moves to its next slot.
  */
-export class Scheduler implements Feature {
+export class Scheduler extends WorkerLoop implements Feature {
   readonly name = 'schedules';
-  private job: Ticker | undefined;
-  private running: Promise<number> | undefined;
 
-  constructor(private readonly ctx: GatewayContext) {}
-
-  start(): void {
-    if (this.job || !this.ctx.config.schedules.enabled) return;
-    this.job = everySeconds(this.ctx.config.schedules.tickSeconds, () => this.tick());
+  constructor(private readonly ctx: GatewayContext) {
+    super({ name: 'schedule', tickSeconds: () => ctx.config.schedules.tickSeconds, log: ctx.log });
   }
 
-  async stop(): Promise<void> {
-    this.job?.cancel();
-    this.job = undefined;
-    await this.running;
+  override start(): void {
+    if (this.ctx.config.schedules.enabled) super.start();
   }
 
-  /** One pass (overlapping calls share it): fires every due schedule; returns how many fired. */
-  tick(): Promise<number> {
-    this.running ??= this.pass().finally(() => {
-      this.running = undefined;
-    });
-    return this.running;
+  /** A firing is one short transaction: stopping always waits for the pass. */
+  override stop(): Promise<void> {
+    return super.stop(Infinity);
   }
 
-  private async pass(): Promise<number> {
+  protected async pass(): Promise<number> {
     const { db, clock, nodeId, config, log } = this.ctx;
     let fired = 0;
-    try {
-      // Claim in batches until nothing more is due (after downtime many may be).
-      for (;;) {
-        const now = clock.now();
-        const rows = await claimDue<ScheduleRow>(db, {
-          table: 'schedules', dueColumn: 'next_fire_at', now, owner: nodeId, leaseMs: config.schedules.leaseSeconds * 1000, limit: BATCH,
-          where: (q) => q.whereNotNull('next_fire_at'),
-        });
-        for (const row of rows) {
-          try {
-            if (await this.fire(row, now)) fired++;
-          } catch (err) {
-            // Left leased: it is claimed again when the lease expires.
-            log.error({ err, instanceId: row.instance_id, scheduleName: row.name }, 'firing a schedule failed');
-          }
+    // Claim in batches until nothing more is due (after downtime many may be).
+    for (;;) {
+      const now = clock.now();
+      const rows = await claimDue<ScheduleRow>(db, {
+        table: 'schedules', dueColumn: 'next_fire_at', now, owner: nodeId, leaseMs: config.schedules.leaseSeconds * 1000, limit: BATCH,
+        where: (q) => q.whereNotNull('next_fire_at'),
+      });
+      for (const row of rows) {
+        try {
+          if (await this.fire(row, now)) fired++;
+        } catch (err) {
+          // Left leased: it is claimed again when the lease expires.
+          log.error({ err, instanceId: row.instance_id, scheduleName: row.name }, 'firing a schedule failed');
         }
-        if (rows.length < BATCH) break;
       }
-    } catch (err) {
-      log.error({ err }, 'schedule tick failed');
+      if (rows.length < BATCH) break;
     }
     return fired;
   }

@@ -5,7 +5,8 @@ import { hashRecord } from '../lib/stable-hash.js';
 import { parseWebhookBody } from './parse-body.js';
 import { mapWebhookBody, type WebhookEventsMapping } from './mapping.js';
 import { retryDeregistrations } from './registration.js';
-import { everySeconds, type Ticker } from '../clock.js';
+import { backoffMs } from '../lib/backoff.js';
+import { WorkerLoop } from '../lib/worker-loop.js';
 
 /**
  * Maps stored webhook bodies to events, after the 202. A receipt is claimed with a lease like any
@@ -28,67 +29,33 @@ interface ReceiptRow {
 
 const MAX_ATTEMPTS = 5;
 
-export class WebhookProcessor implements Feature {
+export class WebhookProcessor extends WorkerLoop implements Feature {
   readonly name = 'webhooks';
-  private job: Ticker | undefined;
-  private running: Promise<number> | undefined;
-  private stopping = false;
 
-  constructor(private readonly ctx: GatewayContext) {}
-
-  start(): void {
-    if (this.job) return;
-    this.stopping = false;
-    this.job = everySeconds(1, () => this.tick());
+  constructor(private readonly ctx: GatewayContext) {
+    super({ name: 'webhook processing', tickSeconds: () => 1, log: ctx.log });
   }
 
-  async stop(graceMs: number): Promise<void> {
-    this.stopping = true;
-    this.job?.cancel();
-    this.job = undefined;
-    if (this.running) await Promise.race([this.running, new Promise((r) => setTimeout(r, graceMs).unref())]);
-  }
-
-  /** Called right after a body is stored: map it without waiting for the next tick. */
-  kick(): void {
-    if (this.job && !this.stopping) setImmediate(() => void this.tick());
-  }
-
-  /** One pass: claims pending receipts and maps them. Overlapping calls share one pass. */
-  tick(): Promise<number> {
-    if (this.stopping) return Promise.resolve(0);
-    if (!this.running) {
-      this.running = this.pass().finally(() => {
-        this.running = undefined;
-      });
-    }
-    return this.running;
-  }
-
-  private async pass(): Promise<number> {
-    const { db, clock, nodeId, config, log } = this.ctx;
+  protected async pass(): Promise<number> {
+    const { db, clock, nodeId, config } = this.ctx;
     let done = 0;
-    try {
-      for (;;) {
-        const rows = await claimDue<ReceiptRow>(db, {
-          table: 'webhook_receipts', dueColumn: 'next_attempt_at', now: clock.now(), owner: nodeId,
-          leaseMs: config.webhooks.leaseSeconds * 1000, limit: config.webhooks.concurrency * 4,
-          where: (q) => q.where('status', 'pending'),
-          orderBy: [{ column: 'id' }],
-        });
-        if (rows.length === 0 || this.stopping) {
-          if (rows.length) await releaseLeases(db, 'webhook_receipts', rows.map((r) => r.id), nodeId);
-          break;
-        }
-        for (const row of rows) {
-          await this.process(row);
-          done++;
-        }
+    for (;;) {
+      const rows = await claimDue<ReceiptRow>(db, {
+        table: 'webhook_receipts', dueColumn: 'next_attempt_at', now: clock.now(), owner: nodeId,
+        leaseMs: config.webhooks.leaseSeconds * 1000, limit: config.webhooks.concurrency * 4,
+        where: (q) => q.where('status', 'pending'),
+        orderBy: [{ column: 'id' }],
+      });
+      if (rows.length === 0 || this.stopping) {
+        if (rows.length) await releaseLeases(db, 'webhook_receipts', rows.map((r) => r.id), nodeId);
+        break;
       }
-      await retryDeregistrations(this.ctx);
-    } catch (err) {
-      log.error({ err }, 'webhook processing pass failed');
+      for (const row of rows) {
+        await this.process(row);
+        done++;
+      }
     }
+    await retryDeregistrations(this.ctx);
     return done;
   }
 
@@ -135,7 +102,7 @@ export class WebhookProcessor implements Feature {
       log.warn({ receiptId: row.id, instanceId: row.instance_id, attempts, err: (err as Error).message }, 'webhook mapping failed');
       await db('webhook_receipts').where({ id: row.id }).update({
         status: failed ? 'failed' : 'pending', reason: (err as Error).message.slice(0, 1000), attempts,
-        next_attempt_at: now + 5000 * 2 ** attempts, lease_owner: null, lease_expires_at: null,
+        next_attempt_at: now + backoffMs(attempts, config.webhooks.mappingBackoffBaseSeconds, config.webhooks.mappingBackoffMaxSeconds), lease_owner: null, lease_expires_at: null,
       });
     }
   }

@@ -1,3 +1,4 @@
+import { backoffMs } from '../lib/backoff.js';
 import { firstMatch } from '../lib/json-path.js';
 import type { GatewayContext } from '../context.js';
 import { ApiError } from '../errors.js';
@@ -154,7 +155,7 @@ export async function retryDeregistrations(ctx: GatewayContext): Promise<void> {
         continue;
       }
       await ctx.db('webhook_deregistrations').where({ id: row.id }).update({
-        attempts, last_error: describe(err).slice(0, 1000), next_attempt_at: now + 60_000 * 2 ** attempts, lease_owner: null, lease_expires_at: null,
+        attempts, last_error: describe(err).slice(0, 1000), next_attempt_at: now + backoffMs(attempts, ctx.config.webhooks.deregisterBackoffBaseSeconds, ctx.config.webhooks.deregisterBackoffMaxSeconds), lease_owner: null, lease_expires_at: null,
       });
     }
   }

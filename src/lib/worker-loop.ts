@@ -1,0 +1,95 @@
+import type { Knex } from 'knex';
+import { everySeconds, type Ticker } from '../clock.js';
+import { releaseLeases } from '../db/lease.js';
+import type { Logger } from '../log.js';
+
+export interface WorkerLoopOptions {
+  /** For logs: "poll", "delivery", … */
+  name: string;
+  /** Read at each start, so a loop follows its settings. */
+  tickSeconds: () => number;
+  log: Logger;
+  /** Where this loop's claims are leased: work still in flight when it stops is given back. */
+  leases?: { db: Knex; table: string; owner: string };
+}
+
+/**
+ * The one shape of the background loops (polls, deliveries, webhook mapping, schedules): an
+ * unref'd timer calls `tick`; a tick runs one pass — claim due rows with a lease, run them,
+ * record each outcome — and ticks never overlap (a call while a pass runs shares that pass).
+ * `stop` stops claiming, waits up to a grace period for the pass and the work in flight, then
+ * gives back the leases of what did not finish. `start` and `stop` are safe to call twice.
+ */
+export abstract class WorkerLoop {
+  private ticker: Ticker | undefined;
+  private currentPass: Promise<number> | undefined;
+  private stopRequested = false;
+  /** Work in flight by the id of its claimed row (its lease is released if the node stops first). */
+  protected readonly running = new Map<number | string, Promise<unknown>>();
+
+  constructor(private readonly loop: WorkerLoopOptions) {}
+
+  /** One pass: claims and runs due work; resolves to how much it claimed or did. */
+  protected abstract pass(): Promise<number>;
+
+  start(): void {
+    if (this.ticker) return;
+    this.stopRequested = false;
+    this.ticker = everySeconds(this.loop.tickSeconds(), () => this.tick());
+  }
+
+  /** Whether the timer runs (`start` was called and `stop` was not since). */
+  get started(): boolean {
+    return this.ticker !== undefined;
+  }
+
+  /** Whether `stop` was called: a pass stops claiming and queued work does not begin. */
+  protected get stopping(): boolean {
+    return this.stopRequested;
+  }
+
+  /** Stops claiming; waits up to `graceMs` (Infinity: until done) for running work, then gives back the rest. */
+  async stop(graceMs = 0): Promise<void> {
+    this.stopRequested = true;
+    this.ticker?.cancel();
+    this.ticker = undefined;
+    const all = Promise.allSettled([this.currentPass, ...this.running.values()]);
+    if (graceMs === Infinity) await all;
+    else if (graceMs > 0) await Promise.race([all, new Promise((r) => setTimeout(r, graceMs).unref())]);
+    const leases = this.loop.leases;
+    if (leases && this.running.size > 0) await releaseLeases(leases.db, leases.table, [...this.running.keys()], leases.owner).catch(() => 0);
+  }
+
+  /** One pass now; a call while a pass runs shares it. A failing pass is logged and counts 0. */
+  tick(): Promise<number> {
+    if (this.stopRequested) return Promise.resolve(0);
+    this.currentPass ??= this.pass()
+      .catch((err) => {
+        this.loop.log.error({ err }, `${this.loop.name} tick failed`);
+        return 0;
+      })
+      .finally(() => {
+        this.currentPass = undefined;
+      });
+    return this.currentPass;
+  }
+
+  /** A pass without waiting for the next tick (new work just arrived); only while started. */
+  kick(): void {
+    if (this.ticker && !this.stopRequested) setImmediate(() => void this.tick());
+  }
+
+  /** Resolves when every piece of work started so far is done (tests and benchmarks). */
+  async idle(): Promise<void> {
+    while (this.running.size > 0) await Promise.allSettled([...this.running.values()]);
+  }
+
+  /** Tracks work on a claimed row until it settles. */
+  protected track(id: number | string, work: Promise<unknown>): void {
+    this.running.set(id, work);
+    const done = () => {
+      if (this.running.get(id) === work) this.running.delete(id);
+    };
+    work.then(done, done);
+  }
+}
