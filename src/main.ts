@@ -22,8 +22,10 @@ import { InstanceStore } from './instances/store.js';
 import { InstanceService } from './instances/service.js';
 import { instanceRoutes } from './instances/routes.js';
 import { eventRoutes } from './events/routes.js';
+import { EventStore } from './events/store.js';
 import { Poller } from './poller/poller.js';
 import { pollerRoutes } from './poller/routes.js';
+import { PollStateStore } from './poller/store.js';
 import { webhookFeature } from './webhooks/feature.js';
 import { deliveryFeature } from './delivery/feature.js';
 import { requestsFeature } from './requests/feature.js';
@@ -123,6 +125,7 @@ export class Gateway {
       const poller = new Poller({ ...ctx, beforeCommit: options.beforePollCommit });
       const max = config.server.maxBodyBytes;
       // Each part of the flow, in the order its loops start (and the reverse of how they stop).
+      const events = new EventStore(db);
       const features: Feature[] = [
         {
           name: 'core',
@@ -131,12 +134,12 @@ export class Gateway {
             connectorRoutes(catalog, max),
             oauthRoutes(connectors, providerAuth),
             instanceRoutes(instances, secretsOf, config.server.publicUrl, max),
-            eventRoutes(db, (id) => instances.require(id)),
+            eventRoutes(events, (id) => instances.require(id)),
           ],
         },
         {
           name: 'poller',
-          apiRoutes: [pollerRoutes(db, poller, instances, clock, (instance) => authStatus(providerAuth, instance.id, instances.connectorOf(instance), clock.now()))],
+          apiRoutes: [pollerRoutes(new PollStateStore(db), events, poller, instances, clock, (instance) => authStatus(providerAuth, instance.id, instances.connectorOf(instance), clock.now()))],
           start: () => {
             if (config.poller.enabled) poller.start();
           },

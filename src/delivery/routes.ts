@@ -6,6 +6,7 @@ import { NotFoundError, ValidationError } from '../errors.js';
 import { activeSecrets, newSigningSecret } from './signing.js';
 import { loadBody, type NotificationRow } from './build.js';
 import { isoOrNull } from '../clock.js';
+import { EventStore } from '../events/store.js';
 
 /**
  * Inspection and replay: a notification with its attempts, retry one, replay everything since a
@@ -34,10 +35,11 @@ function parseSince(value: unknown): number {
 
 export function deliveryRoutes(ctx: GatewayContext) {
   const { db, clock, instances, config } = ctx;
+  const store = new EventStore(db);
   const max = config.server.maxBodyBytes;
 
   async function present(row: Row) {
-    const attempts = (await db('attempts').where({ notification_id: row.id }).orderBy('id')) as Array<Record<string, unknown>>;
+    const attempts = await store.attemptsOf(row.id);
     const now = clock.now();
     return {
       id: row.id,
@@ -61,17 +63,8 @@ export function deliveryRoutes(ctx: GatewayContext) {
     };
   }
 
-  /**
-   * Back to pending, due now, attempt count kept. A delivered notification is sent in full again;
-   * a failed one in templated mode keeps the requests its receiver already accepted.
-   */
-  const requeue = (now: number) => ({
-    status: 'pending', next_attempt_at: now, updated_at: now,
-    requests_done: db.raw("case when status = 'delivered' then 0 else requests_done end"),
-  });
-
   async function requireNotification(id: string): Promise<Row> {
-    const row = (await db('notifications').where({ id }).first()) as Row | undefined;
+    const row = await store.notification<Row>(id);
     if (!row) throw new NotFoundError(`notification ${id} does not exist`);
     return row;
   }
@@ -84,7 +77,7 @@ export function deliveryRoutes(ctx: GatewayContext) {
     router.post('/notifications/:id/retry', async (koa) => {
       const row = await requireNotification(koa.params.id);
       const now = clock.now();
-      await db('notifications').where({ id: row.id }).update(requeue(now));
+      await store.requeue(row.id, now);
       koa.status = 202;
       koa.body = await present(await requireNotification(row.id));
     });
@@ -95,11 +88,7 @@ export function deliveryRoutes(ctx: GatewayContext) {
       const since = parseSince(body.since);
       if (Number.isNaN(since)) throw new ValidationError('since must be an ISO 8601 date or date-time, e.g. "2026-11-24T00:00:00Z"', [{ field: 'since' }]);
       const now = clock.now();
-      const replayed = await db('notifications')
-        .where({ instance_id: instance.id })
-        .where('created_at', '>=', since)
-        .whereIn('status', ['delivered', 'dead'])
-        .update(requeue(now));
+      const replayed = await store.replaySince(instance.id, since, now);
       koa.status = 202;
       koa.body = { replayed };
     });

@@ -1,36 +1,17 @@
 import type Router from '@koa/router';
-import type { Knex } from 'knex';
 import { isoOrNull, type Clock } from '../clock.js';
 import { idParam } from '../api/pagination.js';
 import type { InstanceService } from '../instances/service.js';
 import type { Instance } from '../instances/store.js';
+import type { EventStore } from '../events/store.js';
 import type { Poller } from './poller.js';
+import type { PollStateStore } from './store.js';
 
 /** Poll now, and the per-object status ops watch. */
-interface StatusRow {
-  object_type: string;
-  interval_ms: number;
-  next_poll_at: number;
-  lease_owner: string | null;
-  lease_expires_at: number | null;
-  watermark: number;
-  last_poll_at: number | null;
-  last_success_at: number | null;
-  last_duration_ms: number | null;
-  last_fetched: number | null;
-  last_created: number | null;
-  last_updated: number | null;
-  last_deleted: number | null;
-  last_error: string | null;
-  last_error_at: number | null;
-  last_node: string | null;
-  failures: number;
-}
-
 const iso = isoOrNull;
 
 /** `authStatusOf` adds the provider-auth state (OAuth connectors) to the status. */
-export function pollerRoutes(db: Knex, poller: Poller, instances: InstanceService, clock: Clock, authStatusOf?: (instance: Instance) => Promise<unknown>) {
+export function pollerRoutes(pollState: PollStateStore, events: EventStore, poller: Poller, instances: InstanceService, clock: Clock, authStatusOf?: (instance: Instance) => Promise<unknown>) {
   return (router: Router) => {
     router.post('/instances/:id/events/poll', async (ctx) => {
       ctx.body = await poller.pollNow(idParam(ctx.params.id, 'instance'));
@@ -39,7 +20,7 @@ export function pollerRoutes(db: Knex, poller: Poller, instances: InstanceServic
     router.get('/instances/:id/status', async (ctx) => {
       const instance = await instances.require(idParam(ctx.params.id, 'instance'));
       const now = clock.now();
-      const rows = (await db('poll_objects').where({ instance_id: instance.id }).orderBy('object_type')) as StatusRow[];
+      const rows = await pollState.objectsOf(instance.id);
       const objects: Record<string, unknown> = {};
       for (const r of rows) {
         objects[r.object_type] = {
@@ -59,8 +40,7 @@ export function pollerRoutes(db: Knex, poller: Poller, instances: InstanceServic
           node: r.last_node,
         };
       }
-      const pending = await db('notifications').where({ instance_id: instance.id }).whereIn('status', ['pending', 'delivering']).count<{ n: number }[]>({ n: '*' });
-      const dead = await db('notifications').where({ instance_id: instance.id, status: 'dead' }).count<{ n: number }[]>({ n: '*' });
+      const notifications = await events.notificationCounts(instance.id);
       const auth = await authStatusOf?.(instance);
       ctx.body = {
         instanceId: instance.id,
@@ -69,7 +49,7 @@ export function pollerRoutes(db: Knex, poller: Poller, instances: InstanceServic
         vendorType: instance.vendorType,
         ...(auth ? { auth } : {}),
         objects,
-        notifications: { pending: Number(pending[0].n), dead: Number(dead[0].n) },
+        notifications,
       };
     });
   };

@@ -3,6 +3,7 @@ import { webhookIngressRoutes } from './ingress.js';
 import { WebhookProcessor } from './processor.js';
 import { webhookLifecycle } from './registration.js';
 import { receiptRoutes } from './routes.js';
+import { ReceiptStore } from './store.js';
 
 /** Webhook mode: ingress (no bearer; the token is the secret), registration, mapping, receipts. */
 export function webhookFeature(ctx: GatewayContext): Feature & { processor: WebhookProcessor } {
@@ -12,7 +13,7 @@ export function webhookFeature(ctx: GatewayContext): Feature & { processor: Webh
     name: 'webhooks',
     processor,
     openRoutes: [webhookIngressRoutes(ctx, () => processor.kick())],
-    apiRoutes: [receiptRoutes(ctx.db, ctx.instances)],
+    apiRoutes: [receiptRoutes(new ReceiptStore(ctx.db), ctx.instances)],
     start: () => processor.start(),
     stop: (graceMs) => processor.stop(graceMs),
   };
