@@ -245,6 +245,10 @@ function readCallback(config: Record<string, unknown>, problems: Problem[]): Cal
   if (responseMapping && !Object.values(responseMapping).every((v) => typeof v === 'string')) {
     problems.push({ field: K.responseMapping, message: 'must map names to JSONPath strings' });
   }
+  const template = readString(config[K.template], K.template, problems);
+  if (template && (method === 'GET' || method === 'DELETE')) {
+    problems.push({ field: K.template, message: `builds a request body, and ${method} callbacks send none: put the tags in the callback URL` });
+  }
   return {
     url,
     method,
@@ -252,7 +256,7 @@ function readCallback(config: Record<string, unknown>, problems: Problem[]): Cal
     auth,
     headers,
     signatureKey: readString(config[K.signatureKey], K.signatureKey, problems),
-    template: readString(config[K.template], K.template, problems),
+    template,
     responseMapping: responseMapping ?? null,
   };
 }

@@ -60,6 +60,14 @@ describe('callback methods and payload fields', () => {
         expect(requests[0].headers['webhook-signature']).to.match(/^v1,/);
         const [n] = await t.gateway.db('notifications').select('id');
         expect(((await t.api.get(`notifications/${n.id}`)).body as unknown as { status: string }).status).to.equal('delivered');
+        // A body template has nothing to do on a bodiless method: refused, naming the key.
+        const withTemplate = await t.api.post('instances', {
+          json: { element: { key: 'crm' }, configuration: { base_url: provider.url, api_key: 'k', 'event.notification.callback.url': `${receiver.url}/x`, 'event.notification.callback.method': method, 'event.notification.callback.template': '{"id": "<%= event.objectId %>"}' } },
+        });
+        expect(withTemplate.statusCode).to.equal(400);
+        expect((withTemplate.body as unknown as { details: unknown[] }).details).to.deep.equal([
+          { field: 'event.notification.callback.template', message: `builds a request body, and ${method} callbacks send none: put the tags in the callback URL` },
+        ]);
       });
     }
 
