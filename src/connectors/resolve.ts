@@ -2,6 +2,8 @@ import { DefinitionError } from '../errors.js';
 import { formatJavaDate, parseJavaDate } from '../templates/date-template.js';
 import { listTemplateRefs } from '../templates/request-template.js';
 import { SETTING_KEYS } from '../instances/settings.js';
+import { OAUTH_KEYS, TOKEN_KEYS } from '../auth/settings.js';
+import { BASE_URL_KEY } from '../provider/request-builder.js';
 import type { ConnectorDefinition, DatesConfiguration, DeletedWhen, PaginationDefinition, PollerEventsDefinition, WhereMapping } from './schema.js';
 
 /**
@@ -83,9 +85,14 @@ export function secretFieldsOf(connector: ConnectorDefinition): Set<string> {
   return new Set((connector.configuration ?? []).filter((f) => f.secret).map((f) => f.key));
 }
 
-/** The iparam names a connector's templates may use: its configuration fields and the gateway's `event.*` keys. */
+/**
+ * The iparam names a connector's templates may use: its configuration fields and the gateway's own
+ * keys (`event.*`, the OAuth client keys `oauth.api.key`…, `base.url`). Handed-over tokens are not
+ * among them: they are moved out of the configuration (`<%= access_token %>` stands for them).
+ */
 export function declaredIparamsOf(connector: ConnectorDefinition): Set<string> {
-  return new Set([...(connector.configuration ?? []).map((f) => f.key), ...Object.values(SETTING_KEYS)]);
+  const oauthKeys = Object.values(OAUTH_KEYS).filter((key) => !TOKEN_KEYS.includes(key));
+  return new Set([...(connector.configuration ?? []).map((f) => f.key), ...Object.values(SETTING_KEYS), ...oauthKeys, BASE_URL_KEY]);
 }
 
 /** Throws DefinitionError for a malformed tag, or a secret iparam, in text that becomes part of a URL. */

@@ -87,9 +87,11 @@ describe('request templates to the letter of Freshworks', () => {
     const inBase = await t.api.post('elements', { json: connector({}, { baseUrl: 'https://<%= iparam.domian %>.example.com' }) });
     expect(inBase.statusCode).to.equal(400);
     expect((inBase.body as unknown as { details: Problem[] }).details[0]).to.deep.include({ field: '/baseUrl' });
-    // Declared fields (dotted values too) and the gateway's own event.* keys are fine.
-    const ok = connector({ get: { schema: { path: '/<%= iparam.domain %>/<%= iparam.event.vendor.type %>' } } });
+    // Declared fields (dotted values too) and the gateway's own keys are fine; handed-over tokens are not iparams.
+    const ok = connector({ get: { schema: { path: '/<%= iparam.domain %>/<%= iparam.event.vendor.type %>', headers: { 'X-Client': '<%= iparam.oauth.api.key %>' } } } });
     expect((await t.api.post('elements', { json: ok })).statusCode).to.equal(201);
+    const token = await refusal({ get: { schema: { path: '/x', headers: { Authorization: 'Bearer <%= iparam.oauth.user.token %>' } } } });
+    expect(token.details[0].message).to.match(/iparam "oauth.user.token" is not a configuration field of this connector/);
   });
 
   it('takes protocol in any case, refuses a host with scheme, path or trailing slash, and an out-of-range timeout', async () => {
