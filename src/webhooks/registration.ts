@@ -80,7 +80,7 @@ async function deregister(ctx: GatewayContext, connector: ConnectorDefinition, d
     ctx.log.warn({ instanceId: d.instanceId, registration: d.registration, err: describe(err) }, 'webhook deregistration failed; it will be retried');
     await ctx.db('webhook_deregistrations').insert({
       instance_id: d.instanceId, element_key: d.elementKey, configuration: ctx.instances.store.encryptConfiguration(d.elementKey, d.configuration),
-      registration: d.registration, webhook_id: d.webhookId, attempts: 1, next_attempt_at: now + 60_000, last_error: describe(err).slice(0, 1000), created_at: now,
+      registration: d.registration, webhook_id: d.webhookId, attempts: 1, next_attempt_at: now + backoffMs(1, ctx.config.webhooks.deregisterBackoffBaseSeconds, ctx.config.webhooks.deregisterBackoffMaxSeconds), last_error: describe(err).slice(0, 1000), created_at: now,
     });
   }
 }
