@@ -71,7 +71,7 @@ export class InstanceGrants implements InstanceAuthorizer<Grant> {
     try {
       if (auth.type === 'oauth1') {
         if (providerData === undefined) return { type: auth.type, tokens: { accessToken: text(configuration[OAUTH_KEYS.userToken])!, tokenSecret: text(configuration[OAUTH_KEYS.userTokenSecret]) }, expiresAt: null };
-        const request = accessTokenRequest(oauthUrl(auth.accessTokenUrl, configuration), oauth1Consumer(configuration), { token: data.oauth_token, secret: data.secret }, data.oauth_verifier);
+        const request = accessTokenRequest(oauthUrl(auth.accessTokenUrl, configuration, connector.baseUrl), oauth1Consumer(configuration), { token: data.oauth_token, secret: data.secret }, data.oauth_verifier);
         const answer = await send(request);
         if (answer.status >= 400) throw new OAuthRefusedError(oauth1Error(answer.body), `HTTP ${answer.status}`, answer.status);
         const pair = parseTokenAnswer(answer.body);

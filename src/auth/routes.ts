@@ -57,7 +57,7 @@ export function oauthRoutes(connectors: ConnectorRegistry, auth: ProviderAuth) {
       } else if (a.type === 'oauth1') {
         const requestToken = typeof ctx.query.requestToken === 'string' ? ctx.query.requestToken : '';
         if (!requestToken) throw new ValidationError('requestToken is required for an OAuth 1.0a connector: get one from GET /elements/:key/oauth/token', [{ field: 'requestToken', message: 'is required' }]);
-        const url = new URL(oauthUrl(a.authorizeUrl, configuration));
+        const url = new URL(oauthUrl(a.authorizeUrl, configuration, connector.baseUrl));
         url.searchParams.set('oauth_token', requestToken);
         oauthUrlValue = url.toString();
       } else throw new Error('unreachable');
@@ -70,7 +70,7 @@ export function oauthRoutes(connectors: ConnectorRegistry, auth: ProviderAuth) {
       if (a.type !== 'oauth1') throw new ValidationError(`connector "${connector.key}" uses OAuth 2.0: it has no request token; call /oauth/url`, [{ field: 'key' }]);
       const configuration = configurationOf(ctx.query);
       requireParams(configuration, [[OAUTH_KEYS.apiKey, 'apiKey'], [OAUTH_KEYS.apiSecret, 'apiSecret'], [OAUTH_KEYS.callbackUrl, 'callbackUrl']]);
-      const request = requestTokenRequest(oauthUrl(a.requestTokenUrl, configuration), oauth1Consumer(configuration), String(configuration[OAUTH_KEYS.callbackUrl]));
+      const request = requestTokenRequest(oauthUrl(a.requestTokenUrl, configuration, connector.baseUrl), oauth1Consumer(configuration), String(configuration[OAUTH_KEYS.callbackUrl]));
       const answer = await auth.tokenEndpoint({ connector, configuration })(request).catch((err: Error) => {
         throw new ApiError(502, 'OAUTH_EXCHANGE_FAILED', `the request-token call could not be made: ${err.message}`, []);
       });

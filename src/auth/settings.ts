@@ -1,5 +1,6 @@
 import type { AuthDefinition, OAuth1Definition, OAuth2ClientCredentialsDefinition, OAuth2Definition } from '../connectors/schema.js';
 import { renderString } from '../templates/request-template.js';
+import { providerBaseUrl } from '../provider/request-builder.js';
 import type { OAuth2Client, OAuth2Endpoints } from './oauth2.js';
 import type { Consumer } from './oauth1.js';
 
@@ -29,9 +30,16 @@ export function isOAuth(auth: AuthDefinition | undefined): auth is OAuthDefiniti
 
 const text = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : typeof v === 'number' ? String(v) : undefined);
 
-/** A connector URL template rendered with the instance's values; `oauth.base.url` replaces its origin. */
-export function oauthUrl(template: string, configuration: Record<string, unknown>): string {
-  const rendered = renderString(template, { iparam: configuration, context: {} });
+/**
+ * A connector URL template rendered with the instance's values; `oauth.base.url` replaces its
+ * origin. A template that is a path (`/oauth/access_token`) is on the API's host: it resolves
+ * against the instance's API base (`base.url`, else the connector's `baseUrl`), so a provider
+ * whose OAuth lives on each account's own site (Desk) needs no second address.
+ */
+export function oauthUrl(template: string, configuration: Record<string, unknown>, apiBaseUrl?: string): string {
+  const scope = { iparam: configuration, context: {} };
+  let rendered = renderString(template, scope);
+  if (rendered.startsWith('/')) rendered = new URL(rendered, providerBaseUrl(apiBaseUrl, scope)).toString();
   const base = text(configuration[OAUTH_KEYS.baseUrl]);
   if (!base) return rendered;
   const u = new URL(rendered);

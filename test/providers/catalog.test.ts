@@ -3,6 +3,7 @@ import { startGateway, type TestGateway } from '../helpers/gateway.js';
 
 /** The bundled catalog as GET /elements shows it: every connector file loaded and valid. */
 const CATALOG: Record<string, string[]> = {
+  desk: ['incidents', 'contacts'],
   freshdesk: ['incidents', 'contacts'],
   zendesk: ['incidents', 'contacts'],
   hubspot: ['contacts', 'companies', 'deals'],
