@@ -22,7 +22,7 @@ async function closedPort(): Promise<number> {
 }
 
 const DESK_CONNECTOR = {
-  key: 'desk', name: 'Desk',
+  key: 'helpdesk-test', name: 'Test help desk',
   configuration: [{ key: 'base_url', required: true }, { key: 'api_key', required: true, secret: true }],
   baseUrl: '<%= iparam.base_url %>',
   auth: { type: 'bearer', token: '<%= iparam.api_key %>' },
@@ -62,7 +62,7 @@ describe('request templates API', () => {
   });
 
   async function instance(configuration: Record<string, unknown> = {}, on: TestGateway = t): Promise<number> {
-    const res = await on.api.post('instances', { json: { element: { key: 'desk' }, configuration: { base_url: provider.url, api_key: SECRET, ...configuration } } });
+    const res = await on.api.post('instances', { json: { element: { key: 'helpdesk-test' }, configuration: { base_url: provider.url, api_key: SECRET, ...configuration } } });
     expect(res.statusCode, JSON.stringify(res.body)).to.equal(201);
     return (res.body as unknown as { id: number }).id;
   }
@@ -79,7 +79,7 @@ describe('request templates API', () => {
     expect(body.headers['content-type']).to.equal('application/json');
     const post = await t.api.post(`instances/${id}/requests/createTicket`, { json: { context: { subject: 'Hi', user: { email: 'a@b.c' } } } });
     expect(JSON.parse((post.body as unknown as { response: string }).response)).to.deep.equal({ created: { subject: 'Hi', requester: 'a@b.c' } });
-    const list = (await t.api.get('elements/desk/requests')).body as unknown as Array<{ name: string; method: string }>;
+    const list = (await t.api.get('elements/helpdesk-test/requests')).body as unknown as Array<{ name: string; method: string }>;
     expect(list.map((r) => `${r.method} ${r.name}`)).to.deep.equal(['GET getTicket', 'POST createTicket', 'GET slow', 'GET whoami', 'GET probe']);
     expect(list[0]).to.deep.include({ path: '/tickets/<%= context.id %>', options: { maxAttempts: 3, retryDelay: 200 } });
     expect((await t.api.get('elements/nope/requests')).statusCode).to.equal(404);
@@ -90,7 +90,7 @@ describe('request templates API', () => {
     // No body at all: the template still renders (it needs no context).
     const empty = await t.api.post(`instances/${id}/requests/slow`);
     expect(empty.statusCode).to.equal(200);
-    // The desk connector authenticates with a static bearer key: its instances have no OAuth token.
+    // The test help-desk connector authenticates with a static bearer key: its instances have no OAuth token.
     const missing = await t.api.post(`instances/${id}/requests/whoami`, { json: { context: { verbose: 'x' } } });
     expect(missing.statusCode).to.equal(400);
     expect(missing.body).to.deep.include({ code: 'OAUTH_TOKEN_MISSING', message: `template "whoami" makes an OAuth request (isOAuth: true), but instance ${id} has no OAuth access token: authorize the instance first` });
