@@ -5,6 +5,7 @@ import { startGateway, type TestGateway } from '../helpers/gateway.js';
 /** The bundled webhook-first connectors are listed with their object types, documented and in the README table. */
 const EXPECTED: Record<string, string[]> = {
   github: ['issues', 'comments'],
+  jira: ['issues'],
   stripe: ['customers', 'invoices', 'charges', 'subscriptions'],
 };
 

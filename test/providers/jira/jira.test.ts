@@ -1,0 +1,101 @@
+import { createHmac } from 'node:crypto';
+import { expect } from 'chai';
+import got from 'got';
+import { startGateway, type TestGateway } from '../../helpers/gateway.js';
+import { listEvents, pollNow } from '../../poller/helpers.js';
+import type { WebhookFeature } from '../../../src/webhooks/feature.js';
+import { docInstance } from '../doc-instance.js';
+import { JiraProvider } from './jira.js';
+
+const doc = docInstance('jira');
+const EMAIL = String(doc.configuration['jira.email']);
+const TOKEN = String(doc.configuration['api.key']);
+const MINUTE = 60_000;
+
+describe('jira connector against the emulated Jira Cloud', () => {
+  let t: TestGateway;
+  let jira: JiraProvider;
+
+  beforeEach(async () => {
+    t = await startGateway();
+    jira = await JiraProvider.start({ email: EMAIL, apiToken: TOKEN });
+    jira.now = () => t.clock.now();
+  });
+
+  afterEach(async () => {
+    await t.close();
+    await jira.close();
+  });
+
+  async function createInstance(extra: Record<string, unknown> = {}) {
+    const res = await t.api.post('instances', { json: { ...doc, configuration: { ...doc.configuration, 'base.url': jira.url, ...extra } } });
+    expect(res.statusCode, JSON.stringify(res.body)).to.equal(201);
+    return res.body as unknown as { id: number; webhookUrl?: string; webhookId?: string; configuration: Record<string, unknown> };
+  }
+  const searches = () => jira.provider.requests.filter((r) => r.path === '/rest/api/3/search/jql');
+
+  it('polls with JQL to the minute and nextPageToken pages; the minute overlap raises nothing twice', async () => {
+    const { id } = await createInstance();
+    t.clock.advance(MINUTE);
+    for (let i = 1; i <= 150; i++) await jira.createIssue('ACME', `issue ${i}`);
+    const first = await pollNow(t, id);
+    expect(first.issues).to.include({ fetched: 150, created: 150 });
+    const [page1, page2] = searches();
+    const sinceMinute = new Date(t.clock.now() - MINUTE).toISOString().slice(0, 16).replace('T', ' ');
+    expect(page1.query).to.deep.equal({ jql: `updated >= "${sinceMinute}" ORDER BY updated ASC`, fields: '*navigable', maxResults: '100' });
+    expect(page1.headers.authorization).to.equal(`Basic ${Buffer.from(`${EMAIL}:${TOKEN}`).toString('base64')}`);
+    expect(page2.query.nextPageToken).to.be.a('string').and.not.equal('');
+    expect(searches()).to.have.length(2);
+
+    // Within the same minute: the JQL lists the issues again, the hashes drop them, the edit is raised.
+    t.clock.advance(20_000);
+    const edited = await jira.updateIssue('10005', { summary: 'renamed' });
+    const second = await pollNow(t, id);
+    expect(second.issues).to.include({ created: 0, updated: 1 });
+    const events = await listEvents(t, id);
+    expect(events).to.have.length(151);
+    expect(events[0]).to.include({ eventType: 'UPDATED', objectType: 'issues', objectId: edited.id });
+    expect((events[0].raw as { key: string }).key).to.equal('ACME-5');
+  });
+
+  it('waits a 429 Retry-After and retries; a poll that stays limited reports it', async () => {
+    const { id } = await createInstance();
+    t.clock.advance(MINUTE);
+    await jira.createIssue('ACME', 'one');
+    const limited = { status: 429, headers: { 'retry-after': '2', 'x-ratelimit-reset': '2026-11-25T10:00:02Z', 'ratelimit-reason': 'jira-cost-based' }, body: { errorMessages: ['Rate limit exceeded.'] } };
+    jira.provider.failNext(1, limited, { path: '/rest/api/3/search/jql' });
+    expect((await pollNow(t, id)).issues).to.include({ created: 1 });
+    expect(searches()).to.have.length(2);
+    jira.provider.failNext(3, limited, { path: '/rest/api/3/search/jql' });
+    expect((await pollNow(t, id)).issues.error).to.match(/429/);
+  });
+
+  it('webhook mode: registers an admin webhook, keeps the id from its self URL, verifies X-Hub-Signature, maps webhookEvent, deregisters', async () => {
+    const created = await createInstance({ 'event.vendor.type': 'webhook' });
+    const [hook] = [...jira.webhooks.values()];
+    expect(created.webhookId).to.equal(String(hook.id));
+    expect(hook.events).to.deep.equal(['jira:issue_created', 'jira:issue_updated', 'jira:issue_deleted']);
+    expect(hook.secret).to.match(/^[0-9a-f]{64}$/);
+    expect(created.configuration['webhook.secret']).to.equal('********');
+    hook.url = hook.url.replace('http://127.0.0.1:1', t.url);
+
+    const issue = await jira.createIssue('ACME', 'Login fails');
+    await jira.updateIssue(issue.id, { summary: 'Login fails on Safari' });
+    await jira.deleteIssue(issue.id);
+    expect(jira.deliveries.map((d) => d.status)).to.deep.equal([202, 202, 202]);
+
+    const [first] = jira.deliveries;
+    const again = await got.post(hook.url, { body: first.body, headers: first.headers, throwHttpErrors: false });
+    expect(JSON.parse(again.body)).to.include({ status: 'duplicate' });
+    const forged = { ...first.headers, 'x-atlassian-webhook-identifier': 'other', 'x-hub-signature': `sha256=${createHmac('sha256', 'wrong').update(first.body).digest('hex')}` };
+    expect((await got.post(hook.url, { body: first.body, headers: forged, throwHttpErrors: false })).statusCode).to.equal(401);
+
+    await t.gateway.feature<WebhookFeature>('webhooks').processor.tick();
+    const events = await listEvents(t, created.id);
+    expect(events.map((e) => [e.objectType, e.eventType, e.objectId])).to.have.deep.members([['issues', 'CREATED', issue.id], ['issues', 'UPDATED', issue.id], ['issues', 'DELETED', issue.id]]);
+
+    expect((await t.api.delete(`instances/${created.id}`)).statusCode).to.equal(200);
+    expect(jira.webhooks.size).to.equal(0);
+    expect(jira.provider.requests.some((r) => r.method === 'DELETE' && r.path === `/rest/webhooks/1.0/webhook/${hook.id}`)).to.equal(true);
+  });
+});
