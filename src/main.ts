@@ -30,6 +30,7 @@ import { webhookFeature } from './webhooks/feature.js';
 import { deliveryFeature } from './delivery/feature.js';
 import { requestsFeature } from './requests/feature.js';
 import { scheduleFeature } from './schedules/feature.js';
+import { callLimitHooks } from './provider/call-limit.js';
 import { ProviderCalls } from './provider/calls.js';
 import { ProviderAuth, authStatus } from './auth/provider-auth.js';
 import { TokenStore } from './auth/token-store.js';
@@ -119,6 +120,7 @@ export class Gateway {
       const providerAuth = new ProviderAuth(new TokenStore(db, cipher), clock, nodeId, log, metrics);
       const providerCalls = new ProviderCalls(config, sleep, providerAuth);
       providerAuth.attach(providerCalls);
+      providerCalls.use(callLimitHooks(sleep, () => clock.now()));
       instances.authorizer = new InstanceGrants(providerAuth);
       const ctx: GatewayContext = { config, db, log, clock, nodeId, metrics, cipher, connectors, catalog, instances, providerCalls, secretsOf, sleep };
 

@@ -211,6 +211,8 @@ export interface ConnectorDefinition {
     webhook?: WebhookDefinition;
   };
   requests?: Record<string, RequestTemplate>;
+  /** Rate-limit headers the provider answers with; `bucket` names a `used/size` leaky-bucket header (Shopify). */
+  rateLimitHeaders?: { bucket?: string; leakPerSecond?: number };
 }
 
 const str = { type: 'string', minLength: 1 };
@@ -402,6 +404,11 @@ export const connectorSchema = {
           },
         },
       },
+    },
+    rateLimitHeaders: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { bucket: str, leakPerSecond: { type: 'number', exclusiveMinimum: 0 } },
     },
     requests: {
       type: 'object',

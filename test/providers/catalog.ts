@@ -37,7 +37,7 @@ export async function createFromDoc(t: TestGateway, key: string, baseUrl: string
   const body = { ...json, configuration: { ...json.configuration, 'base.url': baseUrl, ...configuration } };
   const res = await t.api.post('instances', { json: body });
   expect(res.statusCode, JSON.stringify(res.body)).to.equal(201);
-  const created = res.body as unknown as { id: number; webhookUrl?: string; webhookId?: string };
+  const created = res.body as unknown as { id: number; webhookUrl?: string; webhookId?: string; createdDate: string; configuration: Record<string, unknown> };
   // Test gateways advertise a placeholder public URL: point it at the real port.
   return { ...created, hookUrl: created.webhookUrl?.replace('http://127.0.0.1:1', t.url) };
 }

@@ -6,6 +6,7 @@ import { startGateway, type TestGateway } from '../helpers/gateway.js';
 const EXPECTED: Record<string, string[]> = {
   github: ['issues', 'comments'],
   jira: ['issues'],
+  shopify: ['orders', 'customers', 'products'],
   stripe: ['customers', 'invoices', 'charges', 'subscriptions'],
 };
 

@@ -4,10 +4,10 @@ import { sign } from '@octokit/webhooks-methods';
 import { startGateway, type TestGateway } from '../../helpers/gateway.js';
 import { listEvents, pollNow } from '../../poller/helpers.js';
 import type { WebhookFeature } from '../../../src/webhooks/feature.js';
-import { docInstance } from '../doc-instance.js';
+import { createFromDoc, docInstanceJson } from '../catalog.js';
 import { GitHubProvider } from './github.js';
 
-const doc = docInstance('github');
+const doc = docInstanceJson('github');
 const TOKEN = String(doc.configuration['api.key']);
 const OWNER = String(doc.configuration['github.owner']);
 const REPO = String(doc.configuration['github.repo']);
@@ -30,11 +30,7 @@ describe('github connector against the emulated GitHub (requests checked with @o
     await github.close();
   });
 
-  async function createInstance(extra: Record<string, unknown> = {}) {
-    const res = await t.api.post('instances', { json: { ...doc, configuration: { ...doc.configuration, 'base.url': github.url, ...extra } } });
-    expect(res.statusCode, JSON.stringify(res.body)).to.equal(201);
-    return res.body as unknown as { id: number; webhookUrl?: string; webhookId?: string; configuration: Record<string, unknown> };
-  }
+  const createInstance = (extra: Record<string, unknown> = {}) => createFromDoc(t, 'github', github.url, extra);
 
   it('polls issues and comments with since, sort=updated, direction=asc and follows Link pages', async () => {
     const { id } = await createInstance();

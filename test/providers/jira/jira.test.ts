@@ -4,10 +4,10 @@ import got from 'got';
 import { startGateway, type TestGateway } from '../../helpers/gateway.js';
 import { listEvents, pollNow } from '../../poller/helpers.js';
 import type { WebhookFeature } from '../../../src/webhooks/feature.js';
-import { docInstance } from '../doc-instance.js';
+import { createFromDoc, docInstanceJson } from '../catalog.js';
 import { JiraProvider } from './jira.js';
 
-const doc = docInstance('jira');
+const doc = docInstanceJson('jira');
 const EMAIL = String(doc.configuration['jira.email']);
 const TOKEN = String(doc.configuration['api.key']);
 const MINUTE = 60_000;
@@ -27,11 +27,7 @@ describe('jira connector against the emulated Jira Cloud', () => {
     await jira.close();
   });
 
-  async function createInstance(extra: Record<string, unknown> = {}) {
-    const res = await t.api.post('instances', { json: { ...doc, configuration: { ...doc.configuration, 'base.url': jira.url, ...extra } } });
-    expect(res.statusCode, JSON.stringify(res.body)).to.equal(201);
-    return res.body as unknown as { id: number; webhookUrl?: string; webhookId?: string; configuration: Record<string, unknown> };
-  }
+  const createInstance = (extra: Record<string, unknown> = {}) => createFromDoc(t, 'jira', jira.url, extra);
   const searches = () => jira.provider.requests.filter((r) => r.path === '/rest/api/3/search/jql');
 
   it('polls with JQL to the minute and nextPageToken pages; the minute overlap raises nothing twice', async () => {

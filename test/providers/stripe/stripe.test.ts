@@ -3,10 +3,10 @@ import qs from 'qs';
 import { startGateway, type TestGateway } from '../../helpers/gateway.js';
 import { listEvents, pollNow } from '../../poller/helpers.js';
 import type { WebhookFeature } from '../../../src/webhooks/feature.js';
-import { docInstance } from '../doc-instance.js';
+import { createFromDoc, docInstanceJson } from '../catalog.js';
 import { StripeProvider } from './stripe.js';
 
-const doc = docInstance('stripe');
+const doc = docInstanceJson('stripe');
 const API_KEY = String(doc.configuration['api.key']);
 
 describe('stripe connector against the emulated Stripe (signatures by the stripe library)', () => {
@@ -24,11 +24,7 @@ describe('stripe connector against the emulated Stripe (signatures by the stripe
     await stripe.close();
   });
 
-  async function createInstance(extra: Record<string, unknown> = {}) {
-    const res = await t.api.post('instances', { json: { ...doc, configuration: { ...doc.configuration, 'base.url': stripe.url, ...extra } } });
-    expect(res.statusCode, JSON.stringify(res.body)).to.equal(201);
-    return res.body as unknown as { id: number; webhookUrl?: string; webhookId?: string; configuration: Record<string, unknown>; createdDate: string };
-  }
+  const createInstance = (extra: Record<string, unknown> = {}) => createFromDoc(t, 'stripe', stripe.url, extra);
   const eventRequests = () => stripe.provider.requests.filter((r) => r.path === '/v1/events');
 
   it('polls /v1/events per object type: one event per Stripe event, typed by its suffix, carrying data.object, oldest first', async () => {
