@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { expect } from 'chai';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
 
@@ -8,6 +9,10 @@ const CATALOG: Record<string, string[]> = {
   zendesk: ['incidents', 'contacts'],
   hubspot: ['contacts', 'companies', 'deals'],
   intercom: ['contacts', 'conversations'],
+  github: ['issues', 'comments'],
+  jira: ['issues'],
+  shopify: ['orders', 'customers', 'products'],
+  stripe: ['customers', 'invoices', 'charges', 'subscriptions'],
 };
 
 describe('bundled connectors', () => {
@@ -28,6 +33,14 @@ describe('bundled connectors', () => {
       expect(element!.bundled).to.equal(true);
       expect(element!.objectTypes).to.have.members(objectTypes);
       expect(element!.configuration.map((c) => c.key)).to.include('base.url');
+    }
+  });
+
+  it('each has a doc page linked from the README connectors table', () => {
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    for (const key of Object.keys(CATALOG)) {
+      expect(readme, key).to.include(`| [\`${key}\`](docs/connectors/${key}.md) |`);
+      expect(readFileSync(new URL(`../../docs/connectors/${key}.md`, import.meta.url), 'utf8'), key).to.match(/^# /);
     }
   });
 });
