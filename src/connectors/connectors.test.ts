@@ -130,6 +130,10 @@ describe('connector validation', () => {
     ['a configuration key defined twice', (d) => d.configuration.push({ key: 'domain' }), '/configuration/3/key', /"domain" is defined twice/],
     ['a handshake field of the other type', (d) => (d.events.webhook.handshake.challengePath = '$.challenge'), '/events/webhook/handshake/challengePath', /is not a field of the "echo-query" handshake/],
     ['a missing base URL', (d) => delete d.baseUrl, '/baseUrl', /is required/],
+    ['a webhookIdPattern that is no regular expression', (d) => (d.events.webhook.webhookIdPattern = '/webhook/(\\d+$'), '/events/webhook/webhookIdPattern', /Invalid regular expression/],
+    ['saveFromResponse naming no configuration field', (d) => (d.events.webhook.saveFromResponse = { 'webhook.secret': '$.secret' }), '/events/webhook/saveFromResponse/webhook.secret', /not a configuration field/],
+    ['a malformed event-log mapping', (d) => (d.events.poller.incidents.events = { objectId: 'data.id', eventType: '=UPDATED' }), '/events/poller/incidents/events', /objectId: "data.id" must be/],
+    ['an objectType pattern that is no regular expression', (d) => (d.events.webhook.events.objectType = { from: '$.type', pattern: '([a-z' }), '/events/webhook/events', /objectType.pattern/],
     ['an unsupported letter in a where format', (d) => (d.resources.incidents.where['updated_at>'].format = 'yyyy-DDD'), '/resources/incidents/where/updated_at>/format', /letter "D"/],
   ];
   for (const [what, change, field, message] of semanticCases) {
