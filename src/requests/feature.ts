@@ -5,6 +5,7 @@ import { idParam, readPageRequest, sendPage } from '../api/pagination.js';
 import { NotFoundError, ValidationError } from '../errors.js';
 import { isoOrNull } from '../clock.js';
 import { createTemplateInvoker } from './invoke.js';
+import { RequestLogStore, type RequestLogRow } from './store.js';
 
 /**
  * The request-template API:
@@ -12,19 +13,6 @@ import { createTemplateInvoker } from './invoke.js';
  *   GET  /instances/:id/requests/log                        the invocation log, newest first, paged
  *   GET  /elements/:key/requests                            a connector's templates (no values)
  */
-interface RequestLogRow {
-  id: number;
-  template: string;
-  method: string;
-  url: string;
-  status: number | null;
-  error_source: string | null;
-  attempts: number;
-  duration_ms: number;
-  error: string | null;
-  at: number;
-}
-
 const presentLogRow = (r: RequestLogRow) => ({
   id: r.id, template: r.template, method: r.method, url: r.url, status: r.status, errorSource: r.error_source,
   attempts: r.attempts, durationMs: r.duration_ms, error: r.error, date: isoOrNull(r.at),
@@ -32,7 +20,8 @@ const presentLogRow = (r: RequestLogRow) => ({
 
 export function requestsFeature(ctx: GatewayContext): Feature {
   const { db, instances, connectors, config } = ctx;
-  const invoke = createTemplateInvoker(ctx);
+  const requestLog = new RequestLogStore(db);
+  const invoke = createTemplateInvoker(ctx, requestLog);
 
   const routes = (router: Router) => {
     router.post('/instances/:id/requests/:template', async (koa) => {
@@ -51,9 +40,7 @@ export function requestsFeature(ctx: GatewayContext): Feature {
     router.get('/instances/:id/requests/log', async (koa) => {
       const instance = await instances.require(idParam(koa.params.id, 'instance'));
       const page = readPageRequest(koa);
-      const q = db('request_log').where({ instance_id: instance.id }).orderBy('id', 'desc').limit(page.pageSize + 1);
-      if (page.before) q.where('id', '<', page.before);
-      sendPage(koa, (await q) as RequestLogRow[], page, (r) => r.id, presentLogRow);
+      sendPage(koa, await requestLog.list(instance.id, page.before, page.pageSize + 1), page, (r) => r.id, presentLogRow);
     });
 
     router.get('/elements/:key/requests', (koa) => {

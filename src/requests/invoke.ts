@@ -8,6 +8,7 @@ import { isSecretKey, redactText } from '../secrets/redact.js';
 import { checkUrlSyntax, type NetworkPolicy } from '../network/ssrf-guard.js';
 import type { Instance } from '../instances/store.js';
 import type { ProviderTarget } from '../provider/calls.js';
+import type { RequestLogStore } from './store.js';
 
 /**
  * Invoking a connector's request template for an instance, with Freshworks' request-method
@@ -76,8 +77,8 @@ const isGuardRefusal = (err: ValidationError) => err.details.some((d) => typeof 
 
 export type TemplateInvoker = (instance: Instance, templateName: string, context: Record<string, unknown>, body?: unknown) => Promise<InvocationOutcome>;
 
-export function createTemplateInvoker(ctx: GatewayContext): TemplateInvoker {
-  const { db, clock, log, instances, config } = ctx;
+export function createTemplateInvoker(ctx: GatewayContext, requestLog: RequestLogStore): TemplateInvoker {
+  const { clock, log, instances, config } = ctx;
   // A fixed one-minute window per instance, in memory on each node (documented).
   const limiter = new RateLimiter(config.requests.rateLimitPerMinute, clock);
 
@@ -95,8 +96,8 @@ export function createTemplateInvoker(ctx: GatewayContext): TemplateInvoker {
     if (entry.error) log.warn(fields, 'request template failed');
     else log.info(fields, 'request template invoked');
     try {
-      await db('request_log').insert({
-        instance_id: instance.id, template, method: entry.method, url: entry.url, status: entry.status, error_source: entry.errorSource,
+      await requestLog.add(instance.id, {
+        template, method: entry.method, url: entry.url, status: entry.status, error_source: entry.errorSource,
         attempts: entry.attempts, duration_ms: Math.round(entry.durationMs), error: entry.error ?? null, at,
       });
     } catch (err) {

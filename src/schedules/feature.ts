@@ -1,53 +1,35 @@
 import type Router from '@koa/router';
-import type { Knex } from 'knex';
 import type { Feature, GatewayContext } from '../context.js';
 import { readJsonObject } from '../api/body.js';
 import { idParam, readPageRequest, sendPage } from '../api/pagination.js';
-import { isPostgres } from '../db/index.js';
 import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
 import { nextRecurrence, presentSchedule, readScheduleBody, type ScheduleRow } from './model.js';
 import { Scheduler } from './scheduler.js';
+import { ScheduleStore } from './store.js';
 
 /**
  * POST/GET/PUT/DELETE /instances/:id/schedules[/:name], and the scheduler that fires them.
  * A duplicate name is a 409; every other rule (lead time, data size, per-instance limits) a 400
- * naming it. Checks and writes of one instance's schedules run one at a time (see `serialized`).
+ * naming it. Checks and writes of one instance's schedules run one at a time (`ScheduleStore.serialized`).
  */
-const LOCK_CLASS = 0x5c4ed; // pg_advisory_xact_lock(class, instanceId): "schedules of instance n"
-
 export function scheduleFeature(ctx: GatewayContext): Feature & { scheduler: Scheduler } {
   const { db, clock, instances, config } = ctx;
+  const schedules = new ScheduleStore(db);
   const scheduler = new Scheduler(ctx);
   const limits = config.schedules;
   const bodyOptions = (partial: boolean) => ({ partial, now: clock.now(), minLeadSeconds: limits.minLeadSeconds, maxDataBytes: limits.maxDataBytes });
 
-  /**
-   * Runs `fn` in a transaction that no other change to the same instance's schedules interleaves
-   * with, so two requests cannot both pass a name or limit check. SQLite has one writer and one
-   * connection; PostgreSQL takes a transaction-scoped advisory lock per instance.
-   */
-  function serialized<T>(instanceId: number, fn: (trx: Knex.Transaction) => Promise<T>): Promise<T> {
-    return db.transaction(async (trx) => {
-      if (isPostgres(db)) await trx.raw('SELECT pg_advisory_xact_lock(?, ?)', [LOCK_CLASS, instanceId]);
-      return fn(trx);
-    });
-  }
-
-  async function find(q: Knex, instanceId: number, name: string): Promise<ScheduleRow> {
-    const row = (await q('schedules').where({ instance_id: instanceId, name }).first()) as ScheduleRow | undefined;
+  async function find(store: ScheduleStore, instanceId: number, name: string): Promise<ScheduleRow> {
+    const row = await store.find(instanceId, name);
     if (!row) throw new NotFoundError(`instance ${instanceId} has no schedule "${name}"`);
     return row;
   }
 
   /** Active (not yet fired) schedules of one kind count against that kind's limit. */
-  async function checkLimit(q: Knex, instanceId: number, recurring: boolean, exceptId?: number): Promise<void> {
-    const count = q('schedules').where({ instance_id: instanceId }).whereNotNull('next_fire_at');
-    if (exceptId) count.whereNot('id', exceptId);
-    if (recurring) count.whereNotNull('repeat_unit');
-    else count.whereNull('repeat_unit');
-    const [{ n }] = await count.count<{ n: number }[]>({ n: '*' });
+  async function checkLimit(store: ScheduleStore, instanceId: number, recurring: boolean, exceptId?: number): Promise<void> {
+    const n = await store.countActive(instanceId, recurring, exceptId);
     const max = recurring ? limits.maxRecurringPerInstance : limits.maxOneTimePerInstance;
-    if (Number(n) >= max) {
+    if (n >= max) {
       const setting = recurring ? 'schedules.maxRecurringPerInstance' : 'schedules.maxOneTimePerInstance';
       throw new ValidationError(`this instance already has ${n} ${recurring ? 'recurring' : 'one-time'} schedules, the limit (${setting})`, [
         { field: recurring ? 'repeat' : 'schedule_at', message: `at most ${max} per instance`, limit: max },
@@ -60,15 +42,15 @@ export function scheduleFeature(ctx: GatewayContext): Feature & { scheduler: Sch
       const instance = await instances.require(idParam(koa.params.id, 'instance'));
       const input = readScheduleBody(await readJsonObject(koa, config.server.maxBodyBytes), bodyOptions(false));
       const name = input.name!;
-      const row = await serialized(instance.id, async (trx) => {
-        if (await trx('schedules').where({ instance_id: instance.id, name }).first('id')) {
+      const row = await schedules.serialized(instance.id, async (trx) => {
+        if (await trx.find(instance.id, name)) {
           throw new ConflictError(`instance ${instance.id} already has a schedule "${name}"`);
         }
         await checkLimit(trx, instance.id, Boolean(input.repeat));
         const now = clock.now();
-        await trx('schedules').insert({
-          instance_id: instance.id, name, data: JSON.stringify(input.data), schedule_at: input.scheduleAt,
-          repeat_unit: input.repeat?.unit ?? null, repeat_frequency: input.repeat?.frequency ?? null, next_fire_at: input.scheduleAt,
+        await trx.insert({
+          instance_id: instance.id, name, data: JSON.stringify(input.data), schedule_at: input.scheduleAt!,
+          repeat_unit: input.repeat?.unit ?? null, repeat_frequency: input.repeat?.frequency ?? null, next_fire_at: input.scheduleAt!,
           created_at: now, updated_at: now,
         });
         return find(trx, instance.id, name);
@@ -80,20 +62,18 @@ export function scheduleFeature(ctx: GatewayContext): Feature & { scheduler: Sch
     router.get('/instances/:id/schedules', async (koa) => {
       const instance = await instances.require(idParam(koa.params.id, 'instance'));
       const page = readPageRequest(koa);
-      const q = db('schedules').where({ instance_id: instance.id }).orderBy('id', 'desc').limit(page.pageSize + 1);
-      if (page.before) q.where('id', '<', page.before);
-      sendPage(koa, (await q) as ScheduleRow[], page, (r) => r.id, presentSchedule);
+      sendPage(koa, await schedules.list(instance.id, page.before, page.pageSize + 1), page, (r) => r.id, presentSchedule);
     });
 
     router.get('/instances/:id/schedules/:name', async (koa) => {
       const instance = await instances.require(idParam(koa.params.id, 'instance'));
-      koa.body = presentSchedule(await find(db, instance.id, koa.params.name));
+      koa.body = presentSchedule(await find(schedules, instance.id, koa.params.name));
     });
 
     router.put('/instances/:id/schedules/:name', async (koa) => {
       const instance = await instances.require(idParam(koa.params.id, 'instance'));
       const input = readScheduleBody(await readJsonObject(koa, config.server.maxBodyBytes), bodyOptions(true));
-      koa.body = presentSchedule(await serialized(instance.id, async (trx) => {
+      koa.body = presentSchedule(await schedules.serialized(instance.id, async (trx) => {
         const row = await find(trx, instance.id, koa.params.name);
         if (input.name !== undefined && input.name !== row.name) throw new ValidationError('a schedule cannot be renamed; delete it and create another', [{ field: 'name' }]);
         const now = clock.now();
@@ -107,7 +87,7 @@ export function scheduleFeature(ctx: GatewayContext): Feature & { scheduler: Sch
         const timing = { schedule_at: input.scheduleAt ?? row.schedule_at, repeat_unit: repeat?.unit ?? null, repeat_frequency: repeat?.frequency ?? null };
         const next = !timingChanged ? row.next_fire_at : repeat ? nextRecurrence(timing, now) : timing.schedule_at;
         if (next !== null && (row.next_fire_at === null || Boolean(repeat) !== Boolean(current))) await checkLimit(trx, instance.id, Boolean(repeat), row.id);
-        await trx('schedules').where({ id: row.id }).update({
+        await trx.update(row.id, {
           ...timing, ...(input.data !== undefined ? { data: JSON.stringify(input.data) } : {}), next_fire_at: next, updated_at: now,
           // A firing in progress on some node loses its lease and does not happen; the schedule
           // fires as changed (at once with the new data, when it was due).
@@ -119,7 +99,7 @@ export function scheduleFeature(ctx: GatewayContext): Feature & { scheduler: Sch
 
     router.delete('/instances/:id/schedules/:name', async (koa) => {
       const instance = await instances.require(idParam(koa.params.id, 'instance'));
-      const removed = await db('schedules').where({ instance_id: instance.id, name: koa.params.name }).delete();
+      const removed = await schedules.remove(instance.id, koa.params.name);
       if (removed === 0) throw new NotFoundError(`instance ${instance.id} has no schedule "${koa.params.name}"`);
       koa.body = {};
     });
