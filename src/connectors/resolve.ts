@@ -4,7 +4,7 @@ import { listTemplateRefs } from '../templates/request-template.js';
 import { SETTING_KEYS } from '../instances/settings.js';
 import { OAUTH_KEYS, TOKEN_KEYS } from '../auth/settings.js';
 import { BASE_URL_KEY } from '../provider/request-builder.js';
-import type { ConnectorDefinition, DatesConfiguration, DeletedWhen, PaginationDefinition, PollerEventsDefinition, WhereMapping } from './schema.js';
+import type { ConnectorDefinition, DatesConfiguration, DeletedWhen, PaginationDefinition, PollerEventsDefinition, PollerObjectDefinition, WhereMapping } from './schema.js';
 
 /**
  * Turns a poller object (`url`, `idField`, …) into the provider request the poller sends:
@@ -144,18 +144,8 @@ function safeDecode(s: string): string {
   }
 }
 
-type PollerOwn = {
-  method?: string;
-  body?: unknown;
-  headers?: Record<string, string>;
-  recordsPath?: string;
-  pagination?: PaginationDefinition;
-  deletes?: boolean;
-  datesConfiguration?: DatesConfiguration;
-  events?: PollerEventsDefinition;
-  deletedWhen?: DeletedWhen;
-  deleted?: Record<string, unknown>;
-};
+/** What an instance's own poller configuration may hold, as raw JSON (`deleted` is checked where it is read). */
+type PollerOwn = Omit<PollerObjectDefinition, 'url' | 'idField' | 'deleted'> & { deleted?: Record<string, unknown> };
 
 /** The resource a poller URL reads: the one a /hubs URL names, else the one named like the object type. */
 export function resourceOfPollerUrl(connector: ConnectorDefinition, objectType: string, url: string): string | undefined {
