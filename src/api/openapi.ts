@@ -7,6 +7,8 @@ const ROUTES: Array<[string, string, string, boolean?]> = [
   ['post', '/elements', 'Register a custom connector'],
   ['get', '/elements/{key}', 'One connector with its definition'],
   ['get', '/elements/{key}/requests', "A connector's request templates"],
+  ['get', '/elements/{key}/oauth/url', 'The provider authorize URL for an OAuth connector'],
+  ['get', '/elements/{key}/oauth/token', 'An OAuth 1.0a request token'],
   ['post', '/instances', 'Create an instance (Cloud Elements instance JSON)'],
   ['get', '/instances', 'List instances'],
   ['get', '/instances/{id}', 'One instance'],

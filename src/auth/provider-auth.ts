@@ -161,7 +161,13 @@ export class ProviderAuth implements AuthProvider {
     for (;;) {
       const record = await this.record(target);
       if (!stillNeeded(record)) return record;
-      if (await this.tokens.takeRefreshLease(id, this.nodeId, this.clock.now(), REFRESH_LEASE_MS)) return this.refreshHoldingLease(target, record);
+      if (await this.tokens.takeRefreshLease(id, this.nodeId, this.clock.now(), REFRESH_LEASE_MS)) {
+        // Another node may have finished a refresh between the read above and the lease: read again.
+        const leased = await this.record(target);
+        if (stillNeeded(leased)) return this.refreshHoldingLease(target, leased);
+        await this.tokens.releaseRefreshLease(id, this.nodeId, leased.lastError, this.clock.now());
+        return leased;
+      }
       // Another node is refreshing this instance: wait for its result (wall-clock time, briefly).
       if (Date.now() > waitUntil) throw this.refused('provider auth failed: another node has been refreshing the token for too long');
       await new Promise((r) => setTimeout(r, 50));

@@ -91,8 +91,8 @@ export class TokenStore {
     return n === 1;
   }
 
-  /** Gives the lease back after a refresh that failed for a passing reason (kept as lastError). */
-  async releaseRefreshLease(instanceId: number, owner: string, error: string, now: number): Promise<void> {
+  /** Gives the lease back: unused, or after a refresh that failed for a passing reason (kept as lastError). */
+  async releaseRefreshLease(instanceId: number, owner: string, error: string | null, now: number): Promise<void> {
     await this.db('instance_auth').where({ instance_id: instanceId, refresh_owner: owner }).update({ refresh_owner: null, refresh_until: null, last_error: error, updated_at: now });
   }
 

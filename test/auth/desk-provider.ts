@@ -95,7 +95,7 @@ export class DeskProvider {
     } else if (url.pathname === '/oauth/access_token') {
       const pending = this.requestTokens.get(oauth.oauth_token ?? '');
       const verifier = typeof params.oauth_verifier === 'string' ? params.oauth_verifier : undefined;
-      if (!pending || !pending.verifier || pending.verifier !== verifier) return reject('unknown request token or wrong verifier');
+      if (!pending?.verifier || pending.verifier !== verifier) return reject('unknown request token or wrong verifier');
       tokenSecret = pending.secret;
     } else {
       const secret = this.accessTokens.get(oauth.oauth_token ?? '');

@@ -46,7 +46,11 @@ export async function startGatewayProcess(o: { dataDir: string; schema?: string;
   trackOpen(handle);
   void exited.then(() => trackClosed(handle));
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`gateway ${o.nodeId} did not start:\n${output}`)), 20_000);
+    // Generous: a cold `tsx` start takes over 10 s on a loaded two-core machine, and nodes start in parallel.
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`gateway ${o.nodeId} did not start within 60 s:\n${output}`));
+    }, 60_000);
     const check = () => {
       const m = /pollgate listening on (http:\/\/\S+) /.exec(output);
       if (m) {
