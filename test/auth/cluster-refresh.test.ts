@@ -51,7 +51,7 @@ describe('provider auth across nodes', function () {
       expect(created.statusCode, JSON.stringify(created.body)).to.equal(201);
 
       // Every token comes due (60 s before its expiry) at the same moment, `dueAt`.
-      const dueAt = Date.now() + 20_000;
+      const dueAt = Date.now() + 30_000;
       const instanceOfRefreshToken = new Map<string, number>();
       for (let i = 1; i <= INSTANCES; i++) {
         const { oauthUrl } = (await api.get(`elements/acme/oauth/url?apiKey=client-1&callbackUrl=${encodeURIComponent(CALLBACK)}`)).body as { oauthUrl: string };
