@@ -66,9 +66,9 @@ export async function pollObject(deps: PollDeps, row: PollObjectRow, instance: I
   const baseUrl = await deps.providerCalls.baseUrlOf(target);
   // One listing (the object's, or its `deleted` listing) rendered with the since-time.
   const list = (listed: ListingTarget) => {
-    const path = renderDateTemplates(listed.path, since, { timeZone: tz, encode: true });
-    const query = Object.fromEntries(Object.entries(listed.query).map(([k, v]) => [k, renderDateTemplates(String(v), since, { timeZone: tz, encode: false })]));
-    const body = listed.body === undefined ? undefined : renderDateTemplatesDeep(listed.body, since, { timeZone: tz, encode: false });
+    const path = renderDateTemplates(listed.path, since, { timeZone: tz, encode: true, now: startedAt });
+    const query = Object.fromEntries(Object.entries(listed.query).map(([k, v]) => [k, renderDateTemplates(String(v), since, { timeZone: tz, encode: false, now: startedAt })]));
+    const body = listed.body === undefined ? undefined : renderDateTemplatesDeep(listed.body, since, { timeZone: tz, encode: false, now: startedAt });
     return fetchListing({
       pagination: listed.pagination,
       recordsPath: listed.recordsPath,

@@ -175,8 +175,11 @@ export function parseJavaDate(text: string, pattern: string, timeZone = 'UTC'): 
   return Number.isNaN(ms) ? null : new Date(ms);
 }
 
-function renderOne(kind: string, arg: string | undefined, since: number, timeZone: string): string {
+function renderOne(kind: string, arg: string | undefined, since: number, timeZone: string, now = since): string {
   switch (kind) {
+    case 'gmtNow':
+      // The poll's own start, for providers that want a closed window (Salesforce's getDeleted end).
+      return formatJavaDate(now, arg ?? DEFAULT_GMT_PATTERN, 'UTC');
     case 'date':
       return formatJavaDate(since, arg ?? DEFAULT_DATE_PATTERN, timeZone);
     case 'gmtDate':
@@ -189,7 +192,7 @@ function renderOne(kind: string, arg: string | undefined, since: number, timeZon
       if (arg === undefined) return String(since);
       throw new DefinitionError(`template \${epochMs:${arg}}: \${epochMs} takes no argument`);
     default:
-      throw new DefinitionError(`unknown template \${${kind}${arg === undefined ? '' : `:${arg}`}}: use date, gmtDate, epoch or epochMs`);
+      throw new DefinitionError(`unknown template \${${kind}${arg === undefined ? '' : `:${arg}`}}: use date, gmtDate, gmtNow, epoch or epochMs`);
   }
 }
 
@@ -206,20 +209,22 @@ export interface DateRenderOptions {
   timeZone?: string;
   /** URL-encode each substituted value (URLs); false for JSON bodies. */
   encode: boolean;
+  /** What `${gmtNow:…}` renders (the poll's start); default the since-time. */
+  now?: number;
 }
 
 export function renderDateTemplates(text: string, since: Date | number, opts: DateRenderOptions): string {
   if (!text.includes('${')) return text;
   const ms = typeof since === 'number' ? since : since.getTime();
   return text.replace(TEMPLATE, (_all, kind: string, arg: string | undefined) => {
-    const value = renderOne(kind, arg, ms, opts.timeZone ?? 'UTC');
+    const value = renderOne(kind, arg, ms, opts.timeZone ?? 'UTC', opts.now);
     return opts.encode ? encodeURIComponent(value) : value;
   });
 }
 
 /** Renders every string inside a JSON value (request bodies of search APIs); never URL-encodes. */
 export function renderDateTemplatesDeep(value: unknown, since: Date | number, opts: Omit<DateRenderOptions, 'encode'> & { encode?: boolean }): unknown {
-  const o = { timeZone: opts.timeZone, encode: opts.encode ?? false };
+  const o = { timeZone: opts.timeZone, encode: opts.encode ?? false, now: opts.now };
   if (typeof value === 'string') return renderDateTemplates(value, since, o);
   if (Array.isArray(value)) return value.map((v) => renderDateTemplatesDeep(v, since, o));
   if (value && typeof value === 'object') {

@@ -1,0 +1,96 @@
+import { expect } from 'chai';
+import { docInstanceJson, eventTriples, quietPoll, startCatalogGateway, type CatalogGateway } from '../catalog.js';
+import { pollNow } from '../../poller/helpers.js';
+import { SalesforceEmulator, sfId } from './emulator.js';
+
+const CLIENT = { id: 'sf-consumer-key', secret: 'sf-consumer-secret' };
+const SECOND = 1000;
+
+describe('connector salesforce (OAuth 2.0 with instance_url, against the Salesforce emulator)', () => {
+  let t: CatalogGateway;
+  let sf: SalesforceEmulator;
+
+  beforeEach(async () => {
+    t = await startCatalogGateway();
+    sf = await SalesforceEmulator.start(CLIENT.id, CLIENT.secret);
+    sf.provider.now = () => t.clock.now();
+    sf.objects.Account.seed(3, (i) => ({ Name: `Old ${i}` }), t.clock.now() - 86_400_000);
+  });
+
+  afterEach(async () => {
+    await t.close();
+    await sf.close();
+  });
+
+  /** The doc page's instance JSON with its placeholders filled; only oauth.base.url points at the emulator. */
+  async function createFromDoc(): Promise<number> {
+    const fill: Record<string, string> = { '<code from the callback>': sf.issueCode(), '<consumer key>': CLIENT.id, '<consumer secret>': CLIENT.secret };
+    const json = JSON.parse(JSON.stringify(docInstanceJson('salesforce')).replace(/<[^<>"]+>/g, (p) => fill[p] ?? p)) as Record<string, Record<string, unknown>>;
+    json.configuration['oauth.base.url'] = sf.url;
+    const res = await t.api.post('instances', { json });
+    expect(res.statusCode, JSON.stringify(res.body)).to.equal(201);
+    return (res.body as unknown as { id: number }).id;
+  }
+
+  it('the doc page\'s instance JSON: the code is exchanged, the API host comes from instance_url, old records raise nothing', async () => {
+    const id = await createFromDoc();
+    expect(sf.tokenRequests.map((r) => r.grant_type)).to.deep.equal(['authorization_code']);
+    t.clock.advance(30 * SECOND);
+    expect(await pollNow(t, id)).to.deep.equal(quietPoll('accounts', 'contacts', 'opportunities'));
+    const query = sf.provider.requests.find((r) => r.path === '/services/data/v60.0/query' && r.query.q.includes('FROM Account'))!;
+    const since = new Date(t.clock.now() - 30 * SECOND).toISOString().replace('.000', '');
+    expect(query.query.q).to.equal(`SELECT Id, Name, SystemModstamp, CreatedDate FROM Account WHERE SystemModstamp > ${since} ORDER BY SystemModstamp ASC`);
+    const deleted = sf.provider.requests.find((r) => r.path === '/services/data/v60.0/sobjects/Account/deleted/')!;
+    expect(deleted.query).to.deep.equal({ start: since, end: new Date(t.clock.now()).toISOString().replace('.000', '') });
+  });
+
+  it('a refused code answers 400 and creates nothing', async () => {
+    const json = docInstanceJson('salesforce') as unknown as Record<string, Record<string, unknown>>;
+    const res = await t.api.post('instances', { json: { ...json, providerData: { code: 'made-up' }, configuration: { ...json.configuration, 'oauth.api.key': CLIENT.id, 'oauth.api.secret': CLIENT.secret, 'oauth.base.url': sf.url } } });
+    expect(res.statusCode).to.equal(400);
+    expect((res.body as unknown as { code: string }).code).to.equal('OAUTH_EXCHANGE_FAILED');
+  });
+
+  it('creates and updates across nextRecordsUrl batches arrive once each; getDeleted raises DELETED once', async () => {
+    const id = await createFromDoc();
+    sf.batchSize = 200;
+    t.clock.advance(SECOND);
+    for (let i = 0; i < 450; i++) {
+      sf.objects.Account.upsert({ Name: `New ${i}` });
+      t.clock.advance(SECOND);
+    }
+    sf.objects.Account.update(2, { Name: 'Old but renamed' });
+    sf.objects.Opportunity.upsert({ Name: 'Deal', StageName: 'Prospecting' });
+    t.clock.advance(SECOND);
+    const first = await pollNow(t, id);
+    expect(first.accounts).to.include({ fetched: 451, created: 450, updated: 1 });
+    expect(first.opportunities).to.include({ created: 1 });
+    expect(sf.provider.requests.filter((r) => r.path.startsWith('/services/data/v60.0/query/'))).to.have.length(2);
+
+    t.clock.advance(2 * 60 * SECOND);
+    sf.remove('Account', 10);
+    sf.remove('Account', 1); // an old account, never seen, deleted now
+    t.clock.advance(2 * 60 * SECOND);
+    expect((await pollNow(t, id)).accounts).to.include({ created: 0, updated: 0, deleted: 2 });
+    t.clock.advance(10 * SECOND);
+    expect((await pollNow(t, id)).accounts).to.include({ deleted: 0 });
+
+    const accounts = (await eventTriples(t, id)).filter((e) => e[1] === 'accounts');
+    expect(accounts).to.have.length(453);
+    expect(new Set(accounts.filter((e) => e[0] === 'CREATED').map((e) => e[2])).size).to.equal(450);
+    expect(accounts.filter((e) => e[0] !== 'CREATED')).to.deep.equal([['UPDATED', 'accounts', sfId('Account', 2)], ['DELETED', 'accounts', sfId('Account', 10)], ['DELETED', 'accounts', sfId('Account', 1)]]);
+  });
+
+  it('an ended session (INVALID_SESSION_ID) is refreshed once and the poll completes; 429 waits and completes', async () => {
+    const id = await createFromDoc();
+    t.clock.advance(SECOND);
+    sf.objects.Contact.upsert({ Name: 'Ada', Email: 'ada@example.com' });
+    t.clock.advance(SECOND);
+    sf.expireSessions();
+    sf.throttleNext(1);
+    const result = await pollNow(t, id);
+    expect(result.contacts).to.include({ created: 1 });
+    expect(sf.tokenRequests.map((r) => r.grant_type)).to.deep.equal(['authorization_code', 'refresh_token']);
+    expect(t.sleeps).to.include(2000);
+  });
+});
