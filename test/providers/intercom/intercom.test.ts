@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import got from 'got';
 import { createFromDoc, docInstanceJson, eventTriples, quietPoll, startCatalogGateway, type CatalogGateway } from '../catalog.js';
 import { pollNow } from '../../poller/helpers.js';
+import type { WebhookFeature } from '../../../src/webhooks/feature.js';
 import { IntercomEmulator } from './emulator.js';
 
 const TOKEN = docInstanceJson('intercom').configuration['api.key'] as string;
@@ -92,5 +93,20 @@ describe('connector intercom (against the Intercom emulator)', () => {
     const result = await pollNow(t, id);
     expect(result.contacts.created + result.conversations.created).to.equal(1);
     expect(t.sleeps.length).to.be.greaterThan(0);
+  });
+
+  it('webhook mode: X-Hub-Signature (sha1 with the client secret) is verified (401 otherwise) and notifications are mapped', async () => {
+    const clientSecret = 'ic-client-secret-1234';
+    const instance = await createFromDoc(t, 'intercom', ic.baseUrl, { 'event.vendor.type': 'webhook', 'oauth.api.secret': clientSecret });
+    const contact = ic.contacts.upsert({ id: 'c-hook', email: 'hook@example.com' });
+    const conversation = ic.conversations.upsert({ id: 'conv-hook', state: 'closed' });
+    expect((await ic.notify(instance.hookUrl!, 'contact.user.created', contact, 'not-the-secret')).statusCode).to.equal(401);
+    expect((await ic.notify(instance.hookUrl!, 'contact.user.created', contact, clientSecret)).statusCode).to.be.within(200, 299);
+    expect((await ic.notify(instance.hookUrl!, 'conversation.admin.closed', conversation, clientSecret)).statusCode).to.be.within(200, 299);
+    expect((await ic.notify(instance.hookUrl!, 'contact.deleted', contact, clientSecret)).statusCode).to.be.within(200, 299);
+    await t.gateway.feature<WebhookFeature>('webhooks').processor.tick();
+    expect(await eventTriples(t, instance.id)).to.have.deep.members([
+      ['CREATED', 'contacts', 'c-hook'], ['UPDATED', 'conversations', 'conv-hook'], ['DELETED', 'contacts', 'c-hook'],
+    ]);
   });
 });
