@@ -1,4 +1,5 @@
-import { randomUUID } from 'node:crypto';
+import { createHmac, randomUUID } from 'node:crypto';
+import got from 'got';
 import { EmulatedProvider, type CannedResponse, type Collection, type ProviderRecord, type RouteRequest } from '../provider-server.js';
 import { RateWindow } from '../provider-api.js';
 
@@ -61,6 +62,18 @@ export class HubSpotEmulator {
       this.shapedCache.set(all, shaped);
     }
     return shaped;
+  }
+
+  /**
+   * Posts a batch of webhook events (HubSpot sends a JSON array) to `postTo`, signed v3-style over
+   * method + the URL the app registered (`signedUrl`) + body + timestamp (ms) with `clientSecret`.
+   */
+  async notify(postTo: string, signedUrl: string, events: Array<{ subscriptionType: string; objectId: number; propertyName?: string; propertyValue?: string }>, clientSecret: string) {
+    const occurredAt = this.provider.now();
+    const body = JSON.stringify(events.map((e, i) => ({ eventId: occurredAt + i, subscriptionId: 1234, portalId: 62515, appId: 54321, occurredAt, attemptNumber: 0, changeSource: 'CRM', ...e })));
+    const timestamp = String(occurredAt);
+    const signature = createHmac('sha256', clientSecret).update(`POST${signedUrl}${body}${timestamp}`).digest('base64');
+    return got.post(postTo, { body, headers: { 'content-type': 'application/json', 'x-hubspot-signature-v3': signature, 'x-hubspot-request-timestamp': timestamp }, throwHttpErrors: false, retry: { limit: 0 } });
   }
 
   close(): Promise<void> {

@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import got from 'got';
 import { createFromDoc, docInstanceJson, eventTriples, quietPoll, startCatalogGateway, type CatalogGateway } from '../catalog.js';
 import { pollNow } from '../../poller/helpers.js';
+import type { WebhookFeature } from '../../../src/webhooks/feature.js';
 import { HUBSPOT_MAX_RESULTS, HubSpotEmulator } from './emulator.js';
 
 const TOKEN = docInstanceJson('hubspot').configuration['api.key'] as string;
@@ -90,5 +91,20 @@ describe('connector hubspot (against the HubSpot emulator)', () => {
     const result = await pollNow(t, id);
     expect(result.contacts.created + result.companies.created + result.deals.created).to.equal(1);
     expect(t.sleeps).to.have.length.greaterThan(1);
+  });
+
+  it('webhook mode: the v3 signature (method, URL, body, timestamp) is verified (401 otherwise) and each event of the array is mapped', async () => {
+    const clientSecret = 'hs-client-secret-1234';
+    const instance = await createFromDoc(t, 'hubspot', hs.baseUrl, { 'event.vendor.type': 'webhook', 'oauth.api.secret': clientSecret });
+    const batch = [
+      { subscriptionType: 'contact.creation', objectId: 501 },
+      { subscriptionType: 'deal.propertyChange', objectId: 77, propertyName: 'dealstage', propertyValue: 'closedwon' },
+      { subscriptionType: 'company.deletion', objectId: 9 },
+    ];
+    expect((await hs.notify(instance.hookUrl!, instance.webhookUrl!, batch, 'wrong-secret')).statusCode).to.equal(401);
+    expect((await hs.notify(instance.hookUrl!, `${instance.webhookUrl}?other`, batch, clientSecret)).statusCode).to.equal(401);
+    expect((await hs.notify(instance.hookUrl!, instance.webhookUrl!, batch, clientSecret)).statusCode).to.be.within(200, 299);
+    await t.gateway.feature<WebhookFeature>('webhooks').processor.tick();
+    expect(await eventTriples(t, instance.id)).to.have.deep.members([['CREATED', 'contacts', '501'], ['UPDATED', 'deals', '77'], ['DELETED', 'companies', '9']]);
   });
 });
