@@ -13,7 +13,8 @@ import { decryptConfiguration } from '../secrets/redact.js';
 /**
  * Provider-side webhook registration. Creating an instance in webhook mode calls each of the
  * connector's registrations' `register` template (the shorthand `register` is one registration
- * named "default") with `context` {targetUrl, instanceId, registration, ...its context}; the id at
+ * named "default") with `context` {targetUrl, instanceId, registration, webhookIds (of the registrations
+ * made before it), ...its context}; the id at
  * its `webhookIdPath` is stored under the registration's name. When one fails, those already made
  * are deregistered again and the create fails with 502 and the provider's answer (the instance is
  * removed). DELETE deregisters every stored id; a failed deregistration is queued and retried with
@@ -96,7 +97,8 @@ export function webhookLifecycle(ctx: GatewayContext): InstanceLifecycle {
       for (const registration of registrationsOf(connector)) {
         try {
           const result = await callTemplate(ctx, connector, registration.register, instance.configuration, {
-            ...registration.context, registration: registration.name, targetUrl, instanceId: instance.id,
+            // Earlier registrations' ids: a later step may read what the first made (Zendesk's signing secret).
+            ...registration.context, registration: registration.name, targetUrl, instanceId: instance.id, webhookIds: { ...webhookIds },
           }, instance.id);
           const answer: unknown = result.response ? JSON.parse(result.response) : undefined;
           const webhookId = webhookIdOf(registration, answer);

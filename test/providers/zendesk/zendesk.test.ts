@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import got from 'got';
 import { createFromDoc, docInstanceJson, eventTriples, quietPoll, startCatalogGateway, type CatalogGateway } from '../catalog.js';
+import type { WebhookFeature } from '../../../src/webhooks/feature.js';
 import { pollNow } from '../../poller/helpers.js';
 import { ZendeskEmulator } from './emulator.js';
 
@@ -98,5 +99,26 @@ describe('connector zendesk (against the Zendesk emulator)', () => {
     const result = await pollNow(t, id);
     expect(result.incidents).to.include({ created: 1 });
     expect(t.sleeps.filter((ms) => ms === 30_000)).to.have.length(2);
+  });
+
+  it('webhook mode: registers a webhook and reads its signing secret on create, verifies signatures (401 otherwise), maps user events, deregisters on delete', async () => {
+    const instance = await createFromDoc(t, 'zendesk', zd.baseUrl, { 'event.vendor.type': 'webhook' });
+    const [hook] = [...zd.webhooks.values()];
+    expect(hook).to.include({ endpoint: instance.webhookUrl, http_method: 'POST', request_format: 'json', status: 'active' });
+    expect(instance.webhookId).to.equal(hook.id);
+    expect(zd.provider.requests.some((r) => r.path === `/api/v2/webhooks/${hook.id}/signing_secret`)).to.equal(true);
+    const shown = (await t.api.get(`instances/${instance.id}`)).body as unknown as { configuration: Record<string, string> };
+    expect(shown.configuration['webhook.secret']).to.equal('********');
+    hook.endpoint = instance.hookUrl!; // the test gateway's public URL is a placeholder
+
+    const user = zd.users.upsert({ name: 'Grace', active: true });
+    expect(await zd.pushUserEvent('zen:event-type:user.created', user, 'a-guessed-secret')).to.deep.equal([401]);
+    expect((await zd.pushUserEvent('zen:event-type:user.created', user))[0]).to.be.within(200, 299);
+    expect((await zd.pushUserEvent('zen:event-type:user.deleted', user))[0]).to.be.within(200, 299);
+    await t.gateway.feature<WebhookFeature>('webhooks').processor.tick();
+    expect(await eventTriples(t, instance.id)).to.have.deep.members([['CREATED', 'contacts', String(user.id)], ['DELETED', 'contacts', String(user.id)]]);
+
+    expect((await t.api.delete(`instances/${instance.id}`)).statusCode).to.equal(200);
+    expect(zd.webhooks.size).to.equal(0);
   });
 });
