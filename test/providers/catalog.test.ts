@@ -9,14 +9,11 @@ const CATALOG: Record<string, string[]> = {
   zendesk: ['incidents', 'contacts'],
   hubspot: ['contacts', 'companies', 'deals'],
   intercom: ['contacts', 'conversations'],
-<<<<<<< HEAD
   github: ['issues', 'comments'],
   jira: ['issues'],
   shopify: ['orders', 'customers', 'products'],
   stripe: ['customers', 'invoices', 'charges', 'subscriptions'],
-=======
   salesforce: ['accounts', 'contacts', 'opportunities'],
->>>>>>> 4a22b9e (Connector salesforce: OAuth 2.0 with the API host from instance_url, refresh after INVALID_SESSION_ID; SOQL on SystemModstamp with nextRecordsUrl batches; getDeleted each poll (${gmtNow} closes its window) → DELETED; Salesforce emulator and tests)
 };
 
 describe('bundled connectors', () => {
