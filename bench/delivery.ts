@@ -3,7 +3,6 @@ import http from 'node:http';
 import got from 'got';
 import { recordEvents } from '../src/events/record.js';
 import { loadBody, type NotificationRow } from '../src/delivery/build.js';
-import type { DeliveryFeature } from '../src/delivery/feature.js';
 import { benchGateway, timed, type Result } from './lib.js';
 
 /**
@@ -44,7 +43,7 @@ export async function deliveryScenario(database: 'sqlite' | 'postgres', events: 
         }
       }));
     });
-    const dispatcher = gateway.feature<DeliveryFeature>('delivery').dispatcher;
+    const dispatcher = gateway.feature('delivery').dispatcher;
     const run = await timed(() => dispatcher.drain(100_000));
     const delivered = await gateway.db('notifications').where({ status: 'delivered' }).count<{ n: number }[]>({ n: '*' });
     if (Number(delivered[0].n) !== rows.length) throw new Error(`delivered ${delivered[0].n} of ${rows.length} notifications`);

@@ -26,10 +26,10 @@ import { EventStore } from './events/store.js';
 import { Poller } from './poller/poller.js';
 import { pollerRoutes } from './poller/routes.js';
 import { PollStateStore } from './poller/store.js';
-import { webhookFeature } from './webhooks/feature.js';
-import { deliveryFeature } from './delivery/feature.js';
+import { webhookFeature, type WebhookFeature } from './webhooks/feature.js';
+import { deliveryFeature, type DeliveryFeature } from './delivery/feature.js';
 import { requestsFeature } from './requests/feature.js';
-import { scheduleFeature } from './schedules/feature.js';
+import { scheduleFeature, type ScheduleFeature } from './schedules/feature.js';
 import { callLimitHooks } from './provider/call-limit.js';
 import { ProviderCalls } from './provider/calls.js';
 import { ProviderAuth, authStatus } from './auth/provider-auth.js';
@@ -57,6 +57,14 @@ export interface GatewayOptions {
 }
 
 const VERSION = '0.1.0';
+
+/** The features tests, benchmarks and tools reach into, by the name they are registered under. */
+export interface FeaturesByName {
+  delivery: DeliveryFeature;
+  webhooks: WebhookFeature;
+  schedules: ScheduleFeature;
+  retention: ReturnType<typeof retentionFeature>;
+}
 
 export class Gateway {
   private server: Server | undefined;
@@ -88,11 +96,14 @@ export class Gateway {
   get instances(): InstanceService {
     return this.ctx.instances;
   }
-  /** A feature by name, e.g. `gateway.feature<Dispatcher>('delivery')`. */
-  feature<T extends Feature>(name: string): T {
+  /** A feature by name, typed by its name: `gateway.feature('delivery').dispatcher`. */
+  feature<K extends keyof FeaturesByName>(name: K): FeaturesByName[K];
+  /** @deprecated the name alone types the answer: `feature('delivery')`, not `feature<DeliveryFeature>('delivery')`. */
+  feature<T extends Feature>(name: string): T;
+  feature(name: string): Feature {
     const f = this.features.find((x) => x.name === name);
     if (!f) throw new Error(`no feature "${name}"`);
-    return f as T;
+    return f;
   }
 
   static async create(options: GatewayOptions = {}): Promise<Gateway> {
