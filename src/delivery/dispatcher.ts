@@ -51,7 +51,7 @@ export class Dispatcher extends WorkerLoop implements Feature {
       // The lease guard: an outcome of a lease that expired and was retaken is not written.
       for (const o of items) await trx('notifications').where({ id: o.id, lease_owner: this.ctx.nodeId }).update(o.patch);
       const held = [...new Set(items.map((o) => o.holdInstance).filter((id): id is number => id !== null))];
-      if (held.length) await trx('instances').whereIn('id', held).update({ callback_disabled: true, updated_at: now });
+      await this.ctx.instances.store.holdCallbacks(trx, held, now);
     });
     return items.map(() => undefined);
   }

@@ -164,6 +164,11 @@ export class InstanceStore {
     await db('instances').where({ id }).update(patch);
   }
 
+  /** Switches callbacks off for these instances (their receiver answered 410 Gone), inside `db`'s transaction. */
+  async holdCallbacks(db: Knex, ids: number[], now: number): Promise<void> {
+    if (ids.length) await db('instances').whereIn('id', ids).update({ callback_disabled: true, updated_at: now });
+  }
+
   async delete(id: number): Promise<void> {
     await this.db('instances').where({ id }).delete();
   }
