@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import type { ConnectorDefinition } from '../connectors/schema.js';
 import { ApiError } from '../errors.js';
 import { ProviderError } from '../provider/http-client.js';
+import { REDACTED } from '../secrets/redact.js';
 import type { InstanceAuthorizer } from '../instances/service.js';
 import type { Problem } from '../instances/settings.js';
 import { OAuthRefusedError, clientCredentialsGrant, exchangeCode, type TokenAnswer } from './oauth2.js';
@@ -35,8 +36,10 @@ export class InstanceGrants implements InstanceAuthorizer<Grant> {
       if (providerData !== undefined) problems.push({ field: 'providerData', message: `is for OAuth connectors; "${connector.key}" uses ${auth?.type ?? 'no'} auth` });
       return false;
     }
-    // A PATCH re-authenticates only when it brings new credentials.
-    const touchesAuth = supplied === undefined || providerData !== undefined || handsOver || Object.keys(supplied).some((k) => k.startsWith('oauth.'));
+    // A PATCH re-authenticates only when it brings new credentials: providerData or tokens, or for
+    // client credentials a new key or secret ("********" sent back keeps the stored one).
+    const newClient = auth.type === 'oauth2-client-credentials' && [OAUTH_KEYS.apiKey, OAUTH_KEYS.apiSecret].some((k) => supplied?.[k] !== undefined && supplied[k] !== REDACTED);
+    const touchesAuth = supplied === undefined || providerData !== undefined || handsOver || newClient;
     if (!touchesAuth) return false;
     for (const key of [OAUTH_KEYS.apiKey, OAUTH_KEYS.apiSecret]) {
       if (!text(configuration[key])) problems.push({ field: `configuration.${key}`, message: `is required by the ${auth.type} auth of "${connector.key}"` });

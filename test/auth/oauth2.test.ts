@@ -177,6 +177,12 @@ describe('provider auth: OAuth 2.0', () => {
     expect(provider.requests.length).to.equal(calls);
     expect(oauth.calls.length).to.equal(tokenCalls);
 
+    // A PATCH without new credentials (the configuration sent back as shown) changes nothing of it.
+    const shown = (await api('get', `instances/${a}`)).body.configuration;
+    const resent = await api('patch', `instances/${a}`, { configuration: { ...shown, 'event.poller.refresh_interval': '6' } });
+    expect(resent.statusCode, JSON.stringify(resent.body)).to.equal(200);
+    expect((await status(a)).auth.state).to.equal('failed');
+
     // PATCH with a fresh code re-authenticates it.
     const code = await authorize();
     const patched = await api('patch', `instances/${a}`, { providerData: { code } });
