@@ -6,6 +6,7 @@ import * as webhooks from './004_webhooks.js';
 import * as deliveryProgress from './005_delivery_progress.js';
 import * as security from './006_security.js';
 import * as webhookRegistrations from './007_webhook_registrations.js';
+import * as listingGenerations from './008_listing_generations.js';
 import * as connectorCatalog from './009_connector_catalog.js';
 import * as providerAuth from './010_provider_auth.js';
 
@@ -21,6 +22,7 @@ export const migrations: Array<{ name: string; up: (k: Knex) => Promise<void>; d
   { name: '005_delivery_progress', ...deliveryProgress },
   { name: '006_security', ...security },
   { name: '007_webhook_registrations', ...webhookRegistrations },
+  { name: '008_listing_generations', ...listingGenerations },
   { name: '009_connector_catalog', ...connectorCatalog },
   { name: '010_provider_auth', ...providerAuth },
 ];

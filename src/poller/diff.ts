@@ -21,45 +21,52 @@ export interface Change {
   date: number | undefined;
 }
 
-/** Above this many ids one full read of the object's snapshot beats chunked IN lists. */
-const FULL_READ_THRESHOLD = 2000;
-
 export async function loadSnapshot(db: Knex, instanceId: number, objectType: string, ids: string[]): Promise<Map<string, string>> {
   const known = new Map<string, string>();
-  const base = () => db('snapshots').where({ instance_id: instanceId, object_type: objectType }).select('object_id', 'hash');
-  if (ids.length > FULL_READ_THRESHOLD) {
-    for (const row of (await base()) as Array<{ object_id: string; hash: string }>) known.set(row.object_id, row.hash);
-    return known;
-  }
   for (let i = 0; i < ids.length; i += 500) {
-    const rows = (await base().whereIn('object_id', ids.slice(i, i + 500))) as Array<{ object_id: string; hash: string }>;
+    const rows = (await db('snapshots').where({ instance_id: instanceId, object_type: objectType }).whereIn('object_id', ids.slice(i, i + 500)).select('object_id', 'hash')) as Array<{ object_id: string; hash: string }>;
     for (const row of rows) known.set(row.object_id, row.hash);
   }
   return known;
 }
 
+export interface DiffRules {
+  /** The instance's creation time, for the CREATED/UPDATED choice when records carry both dates. */
+  instanceCreatedAt: number | null;
+  /** True for an unseen record that is part of the baseline: stored, but raising no event. */
+  isBaseline(record: DiffRecord): boolean;
+}
+
 /**
- * Unseen id → CREATED (or UPDATED when the dates say it predates the instance and was edited);
- * seen with another hash → UPDATED; same hash → nothing. Later duplicates of an id in one listing
- * (a record that moved between pages) count once.
+ * Unseen id → CREATED (or UPDATED when the dates say it predates the instance and was edited),
+ * unless the rules call it baseline; seen with another hash → UPDATED; same hash → nothing.
+ * `changed` holds every record whose snapshot row must be written (baseline ones included), and
+ * `unchanged` the ids met again as they were. An id listed twice in one batch (it moved while the
+ * provider was paging) counts once, as its last — freshest — version.
  */
-export function diffRecords(records: DiffRecord[], known: Map<string, string>, instanceCreatedAt: number | null): { changes: Change[]; changed: DiffRecord[] } {
+export function diffRecords(records: DiffRecord[], known: Map<string, string>, rules: DiffRules): { changes: Change[]; changed: DiffRecord[]; unchanged: string[] } {
   const changes: Change[] = [];
   const changed: DiffRecord[] = [];
-  const seenNow = new Set<string>();
-  for (const r of records) {
-    if (seenNow.has(r.id)) continue;
-    seenNow.add(r.id);
+  const unchanged: string[] = [];
+  const lastIndex = new Map<string, number>();
+  records.forEach((r, i) => lastIndex.set(r.id, i));
+  for (const [i, r] of records.entries()) {
+    if (lastIndex.get(r.id) !== i) continue;
     const previous = known.get(r.id);
-    if (previous === r.hash) continue;
+    if (previous === r.hash) {
+      unchanged.push(r.id);
+      continue;
+    }
+    changed.push(r);
+    if (previous === undefined && rules.isBaseline(r)) continue;
     let eventType: EventType = previous === undefined ? 'CREATED' : 'UPDATED';
     // With datesConfiguration: a record we never saw that existed before the instance and was
     // edited since is an update, not a creation (created == updated always marks CREATED).
-    if (previous === undefined && instanceCreatedAt !== null && r.createdAt !== undefined && r.updatedAt !== undefined) {
-      if (r.createdAt !== r.updatedAt && r.createdAt < instanceCreatedAt) eventType = 'UPDATED';
+    const createdAt = rules.instanceCreatedAt;
+    if (previous === undefined && createdAt !== null && r.createdAt !== undefined && r.updatedAt !== undefined) {
+      if (r.createdAt !== r.updatedAt && r.createdAt < createdAt) eventType = 'UPDATED';
     }
     changes.push({ eventType, objectId: r.id, record: r.record, date: r.updatedAt ?? r.createdAt });
-    changed.push(r);
   }
-  return { changes, changed };
+  return { changes, changed, unchanged };
 }

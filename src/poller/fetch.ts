@@ -5,11 +5,12 @@ import { firstMatch } from '../lib/json-path.js';
 import { extractRecords, readDotted } from './records.js';
 
 /**
- * Walks every page of one listing. The caller supplies how to build the first request and how to
- * send one; this file knows only the four pagination styles of DESIGN.md and when to stop.
+ * Walks every page of one listing, yielding each page's records as it arrives so that a listing
+ * of any length needs the memory of a page, not of the listing. The caller supplies how to build
+ * the first request and how to send one; this file knows only the four pagination styles of
+ * DESIGN.md and when to stop.
  */
-export interface Listing {
-  records: Record<string, unknown>[];
+export interface ListingEnd {
   pages: number;
   /** False when `maxPages` cut the listing short. */
   complete: boolean;
@@ -53,9 +54,8 @@ function isTruthy(v: unknown): boolean {
   return v === true || v === 'true' || v === 1;
 }
 
-export async function fetchListing(plan: FetchPlan): Promise<Listing> {
+export async function* listingPages(plan: FetchPlan): AsyncGenerator<Record<string, unknown>[], ListingEnd> {
   const p = plan.pagination;
-  const records: Record<string, unknown>[] = [];
   let pages = 0;
   let parts: PageRequestParts = { query: {} };
   let request: ProviderRequest | undefined;
@@ -66,13 +66,13 @@ export async function fetchListing(plan: FetchPlan): Promise<Listing> {
   if (p?.type === 'cursor' && p.sizeParam && size) parts.query = { [p.sizeParam]: String(size) };
 
   for (;;) {
-    if (pages >= plan.maxPages) return { records, pages, complete: false };
+    if (pages >= plan.maxPages) return { pages, complete: false };
     request = request ?? plan.build(parts);
     const result = await plan.send(request);
     pages++;
     const body = parseBody(result);
     const pageRecords = extractRecords(body, plan.recordsPath);
-    for (const r of pageRecords) records.push(r);
+    yield pageRecords;
 
     if (!p) break;
     if (p.type === 'page') {
@@ -104,10 +104,58 @@ export async function fetchListing(plan: FetchPlan): Promise<Listing> {
       request = { ...request, url: next };
     } else break;
   }
-  return { records, pages, complete: true };
+  return { pages, complete: true };
+}
+
+/**
+ * Groups a listing's pages into batches of at least `minRecords` records (the last may be
+ * smaller), fetching the next page while the caller writes the current batch: memory stays at a
+ * batch plus a page. When the caller stops early (an error), the listing is abandoned.
+ */
+export async function* inBatches(pages: AsyncGenerator<Record<string, unknown>[], ListingEnd>, minRecords: number): AsyncGenerator<Record<string, unknown>[], ListingEnd> {
+  let batch: Record<string, unknown>[] = [];
+  let next = pages.next();
+  try {
+    for (;;) {
+      const step = await next;
+      if (step.done) {
+        if (batch.length > 0) yield batch;
+        return step.value;
+      }
+      next = pages.next();
+      // The prefetch may fail while the caller is busy; its error surfaces when awaited above.
+      next.catch(() => undefined);
+      batch = batch.length === 0 ? step.value : batch.concat(step.value);
+      if (batch.length >= minRecords) {
+        yield batch;
+        batch = [];
+      }
+    }
+  } finally {
+    // Ends the page walk after a pending fetch, if the caller stopped before the listing's end.
+    void pages.return({ pages: 0, complete: false }).catch(() => undefined);
+  }
 }
 
 /** `a.b` and v → `{a: {b: v}}`: merged deeply into the request body by the caller. */
 function nestedField(path: string, value: unknown): Record<string, unknown> {
   return path.split('.').reduceRight<Record<string, unknown>>((inner, key, i, keys) => ({ [key]: i === keys.length - 1 ? value : inner }), {});
+}
+
+/**
+ * Walks a listing batch by batch (see inBatches), awaiting `write` for each; returns how the
+ * listing ended and the last value other than undefined that `write` returned.
+ */
+export async function forEachBatch<T>(pages: AsyncGenerator<Record<string, unknown>[], ListingEnd>, minRecords: number, write: (batch: Record<string, unknown>[]) => Promise<T | undefined>): Promise<ListingEnd & { last: T | undefined }> {
+  const batches = inBatches(pages, minRecords);
+  let last: T | undefined;
+  try {
+    for (let step = await batches.next(); ; step = await batches.next()) {
+      if (step.done) return { ...step.value, last };
+      last = (await write(step.value)) ?? last;
+    }
+  } finally {
+    // A failed write abandons the listing (a no-op when it ended).
+    await batches.return({ pages: 0, complete: false });
+  }
 }

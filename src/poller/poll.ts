@@ -11,16 +11,20 @@ import { bulkInsert } from '../db/bulk.js';
 import type { Instance } from '../instances/store.js';
 import type { InstanceSettings } from '../instances/settings.js';
 import { hashRecord } from '../lib/stable-hash.js';
-import { diffRecords, loadSnapshot, type DiffRecord } from './diff.js';
-import { fetchListing } from './fetch.js';
+import { diffRecords, loadSnapshot, type DiffRecord, type DiffRules } from './diff.js';
+import { forEachBatch, listingPages } from './fetch.js';
 import { eventsFromFeed } from './event-feed.js';
+import { markListed, startListing, sweepMissing, type SweepTarget } from './sweep.js';
 import { readDotted } from './records.js';
 import { firstMatch } from '../lib/json-path.js';
 
 /**
- * One poll of one object type of one instance (DESIGN.md "Change detection"): fetch every page
- * since the watermark minus the overlap, diff by id and hash, then write events, snapshot and the
- * new watermark in one transaction. Throws on failure; the caller records the error and backs off.
+ * One poll of one object type of one instance (docs/connectors.md "Change detection"): fetch the
+ * pages since the watermark minus the overlap — or, for a full listing, every record — and diff
+ * them by id and hash batch by batch as they arrive, each batch's events and snapshot rows in one
+ * transaction. The new watermark is written only when the listing is done, so a crash re-polls and
+ * the hashes drop what was already written. Throws on failure; the caller records the error and
+ * backs off.
  */
 export interface PollObjectRow {
   id: number;
@@ -31,6 +35,9 @@ export interface PollObjectRow {
   watermark: number;
   full_listing_at: number | null;
   last_success_at: number | null;
+  /** Generation of the last full listing started, and of the last one that completed. */
+  listing_generation: number;
+  listed_generation: number | null;
 }
 
 export interface PollSummary {
@@ -48,12 +55,17 @@ export interface PollDeps {
   config: Config;
   log: Logger;
   providerCalls: ProviderCalls;
-  /** Test seam: runs inside the commit transaction, after the writes, before the commit. */
+  /** Test seam: runs inside each write transaction (and before the final update), before the commit. */
   beforeCommit?: (objectType: string) => Promise<void> | void;
 }
 
+const COUNTED = { CREATED: 'created', UPDATED: 'updated', DELETED: 'deleted' } as const;
+
+/** Records are diffed and written in batches of at least this many (pages are grouped up to it). */
+const WRITE_BATCH = 1000;
+
 export async function pollObject(deps: PollDeps, row: PollObjectRow, instance: Instance, connector: ConnectorDefinition, settings: InstanceSettings, startedAt: number): Promise<PollSummary> {
-  const { config } = deps;
+  const { config, db } = deps;
   const resolved = resolvePollerObject(connector, row.object_type, JSON.parse(row.config));
   const dates = resolved.datesConfiguration as { updatedDateField?: string; updatedDateFormat?: string; createdDateField?: string; createdDateFormat?: string } | undefined;
   const firstPoll = row.last_success_at === null;
@@ -64,12 +76,39 @@ export async function pollObject(deps: PollDeps, row: PollObjectRow, instance: I
   const scope = { iparam: instance.configuration, context: {} };
   const target = { connector, configuration: instance.configuration, instanceId: instance.id, scope };
   const baseUrl = await deps.providerCalls.baseUrlOf(target);
-  // One listing (the object's, or its `deleted` listing) rendered with the since-time.
-  const list = (listed: ListingTarget) => {
+  const objectKey: SweepTarget = { instanceId: instance.id, objectType: row.object_type, idField: resolved.idField };
+  // Snapshot rows this poll writes carry its listing generation (a poll that is not a full
+  // listing: the last one started — see sweep.ts).
+  const generation = fullListing ? await startListing(db, row.id, row.listing_generation) : row.listing_generation;
+
+  const rules: DiffRules = { instanceCreatedAt: dates?.createdDateField ? instance.createdAt : null, isBaseline: () => false };
+  if (fullListing) {
+    // A record first met in a full listing is baseline unless its dates say it changed after the
+    // instance was created; without dates, the object's first complete listing is all baseline.
+    const firstListing = row.listed_generation === null;
+    rules.isBaseline = (r) => {
+      const changedAt = r.updatedAt ?? r.createdAt;
+      return changedAt === undefined ? firstListing : changedAt <= instance.createdAt;
+    };
+  } else if (firstPoll && !/\$\{/.test(JSON.stringify(resolved)) && !dates?.updatedDateField) {
+    // Without dates in the URL or the records, the first poll can only be a baseline.
+    rules.isBaseline = () => true;
+  }
+
+  const record = (trx: Knex, events: NewEvent[]) =>
+    recordEvents(trx, { id: instance.id, name: instance.name, elementKey: instance.elementKey }, events, {
+      source: 'polling',
+      now: startedAt,
+      notify: settings.notificationsEnabled,
+      maxPerNotification: config.delivery.maxEventsPerNotification.polling,
+    }).then(() => undefined);
+
+  // The pages of one listing (the object's, or its `deleted` listing) rendered with the since-time.
+  const pages = (listed: ListingTarget) => {
     const path = renderDateTemplates(listed.path, since, { timeZone: tz, encode: true, now: startedAt });
     const query = Object.fromEntries(Object.entries(listed.query).map(([k, v]) => [k, renderDateTemplates(String(v), since, { timeZone: tz, encode: false, now: startedAt })]));
     const body = listed.body === undefined ? undefined : renderDateTemplatesDeep(listed.body, since, { timeZone: tz, encode: false, now: startedAt });
-    return fetchListing({
+    return listingPages({
       pagination: listed.pagination,
       recordsPath: listed.recordsPath,
       maxPages: listed.pagination?.maxPages ?? config.poller.maxPages,
@@ -87,86 +126,65 @@ export async function pollObject(deps: PollDeps, row: PollObjectRow, instance: I
     });
   };
 
-  const listing = await list(resolved);
-  // Deleted records, from a listing of their own (Freshdesk's filter=deleted) or flagged in the
-  // main one (Zendesk's status "deleted"): a change to such a record is DELETED.
-  const deletedListing = resolved.deleted && !fullListing ? await list(resolved.deleted) : undefined;
-  const deletedRecords = new Set<Record<string, unknown>>(deletedListing?.records);
-  if (resolved.deletedWhen) for (const r of listing.records) if (isDeleted(r, resolved.deletedWhen)) deletedRecords.add(r);
-
-  const records: DiffRecord[] = [];
-  const lastDates: Array<number | undefined> = [];
-  for (const [part, idField] of [[listing, resolved.idField], [deletedListing, resolved.deleted?.idField]] as const) {
+  const summary = { fetched: 0, created: 0, updated: 0, deleted: 0 };
+  /** Diffs and writes one batch; returns the last record date in it. */
+  const writeBatch = async (batch: Record<string, unknown>[], idField: string, deletedListing: boolean): Promise<number | undefined> => {
+    const records: DiffRecord[] = [];
+    // Deleted records, from a listing of their own (Freshdesk's filter=deleted) or flagged in the
+    // main one (Zendesk's status "deleted"): a change to such a record is DELETED.
+    const deleted = new Set<Record<string, unknown>>();
     let last: number | undefined;
-    for (const record of part?.records ?? []) {
-      const id = readDotted(record, idField!);
+    for (const raw of batch) {
+      summary.fetched++;
+      const id = readDotted(raw, idField);
       if (id === undefined || id === null || id === '') continue;
-      const r: DiffRecord = { id: String(id), record, hash: hashRecord(record) };
-      if (dates?.updatedDateField) r.updatedAt = parseDate(readDotted(record, dates.updatedDateField), dates.updatedDateFormat, tz);
-      if (dates?.createdDateField) r.createdAt = parseDate(readDotted(record, dates.createdDateField), dates.createdDateFormat, tz);
+      const r: DiffRecord = { id: String(id), record: raw, hash: hashRecord(raw) };
+      if (dates?.updatedDateField) r.updatedAt = parseDate(readDotted(raw, dates.updatedDateField), dates.updatedDateFormat, tz);
+      if (dates?.createdDateField) r.createdAt = parseDate(readDotted(raw, dates.createdDateField), dates.createdDateFormat, tz);
       last = r.updatedAt ?? last;
       // A provider that ignores the date filter must still not raise events for older records.
       if (!fullListing && r.updatedAt !== undefined && r.updatedAt < instance.createdAt) continue;
+      if (deletedListing || (resolved.deletedWhen && isDeleted(raw, resolved.deletedWhen))) deleted.add(raw);
       records.push(r);
     }
-    if (part && !part.complete) lastDates.push(last);
-  }
-
-  // Without dates in the URL or the records, the first listing can only be a baseline.
-  const hasDateFilter = /\$\{/.test(JSON.stringify(resolved));
-  const baselineOnly = firstPoll && !hasDateFilter && !dates?.updatedDateField;
-  const known = await loadSnapshot(deps.db, instance.id, row.object_type, records.map((r) => r.id));
-  const { changes, changed } = diffRecords(records, known, dates?.createdDateField ? instance.createdAt : null);
-  const events: NewEvent[] = baselineOnly
-    ? []
-    : resolved.events
+    const known = await loadSnapshot(db, instance.id, row.object_type, records.map((r) => r.id));
+    const { changes, changed, unchanged } = diffRecords(records, known, rules);
+    const events: NewEvent[] = resolved.events
       ? eventsFromFeed(row.object_type, resolved.events, changes, startedAt)
-      : changes.map((c) => ({ eventType: deletedRecords.has(c.record as Record<string, unknown>) ? 'DELETED' as const : c.eventType, objectType: row.object_type, objectId: c.objectId, date: new Date(c.date ?? startedAt).toISOString(), raw: c.record }));
+      : changes.map((c) => ({ eventType: deleted.has(c.record as Record<string, unknown>) ? 'DELETED' : c.eventType, objectType: row.object_type, objectId: c.objectId, date: new Date(c.date ?? startedAt).toISOString(), raw: c.record }));
+    const marks = fullListing ? unchanged : [];
+    if (changed.length === 0 && marks.length === 0) return last;
+    await db.transaction(async (trx) => {
+      await record(trx, events);
+      await upsertSnapshot(trx, objectKey, changed.map((r) => ({ ...r, deleted: deleted.has(r.record) })), startedAt, generation);
+      await markListed(trx, objectKey, marks, generation);
+      await deps.beforeCommit?.(row.object_type);
+    });
+    for (const e of events) if (e.eventType in COUNTED) summary[COUNTED[e.eventType as keyof typeof COUNTED]]++;
+    return last;
+  };
 
-  let deletedIds: string[] = [];
-  if (fullListing && listing.complete) {
-    const all = await deps.db('snapshots').where({ instance_id: instance.id, object_type: row.object_type }).select('object_id');
-    const present = new Set(records.map((r) => r.id));
-    deletedIds = (all as Array<{ object_id: string }>).map((r) => r.object_id).filter((id) => !present.has(id));
-    for (const id of deletedIds) events.push({ eventType: 'DELETED', objectType: row.object_type, objectId: id, date: new Date(startedAt).toISOString(), raw: { [resolved.idField]: id } });
-  }
+  const main = await forEachBatch(pages(resolved), WRITE_BATCH, (batch) => writeBatch(batch, resolved.idField, false));
+  const removed = resolved.deleted && !fullListing ? await forEachBatch(pages(resolved.deleted), WRITE_BATCH, (batch) => writeBatch(batch, resolved.deleted!.idField, true)) : undefined;
+  if (fullListing && main.complete) summary.deleted += await sweepMissing(db, objectKey, generation, row.listed_generation, record, new Date(startedAt).toISOString());
 
   // A listing cut by maxPages continues next time from its last record's date (the earlier one when
   // both listings were cut), not from now.
-  const complete = lastDates.length === 0;
-  const lastDate = complete || lastDates.includes(undefined) ? undefined : Math.min(...(lastDates as number[]));
+  const cut = [main, removed].filter((l) => l && !l.complete).map((l) => l!.last);
+  const complete = cut.length === 0;
+  const lastDate = complete || cut.includes(undefined) ? undefined : Math.min(...(cut as number[]));
   const nextWatermark = complete ? startedAt : Math.max(row.watermark, lastDate ?? row.watermark);
-
-  const watermarkPatch = { watermark: nextWatermark, last_success_at: startedAt, ...((fullListing && listing.complete) || firstPoll ? { full_listing_at: startedAt } : {}) };
-  if (events.length === 0 && changed.length === 0 && deletedIds.length === 0) {
-    // Nothing changed (the common case): one UPDATE, no transaction.
-    await deps.beforeCommit?.(row.object_type);
-    await deps.db('poll_objects').where({ id: row.id }).update(watermarkPatch);
-  } else {
-    await deps.db.transaction(async (trx) => {
-      await recordEvents(trx, { id: instance.id, name: instance.name, elementKey: instance.elementKey }, events, {
-        source: 'polling',
-        now: startedAt,
-        notify: settings.notificationsEnabled,
-        maxPerNotification: config.delivery.maxEventsPerNotification.polling,
-      });
-      await upsertSnapshot(trx, instance.id, row.object_type, changed, startedAt);
-      for (let i = 0; i < deletedIds.length; i += 500) {
-        await trx('snapshots').where({ instance_id: instance.id, object_type: row.object_type }).whereIn('object_id', deletedIds.slice(i, i + 500)).delete();
-      }
-      await trx('poll_objects').where({ id: row.id }).update(watermarkPatch);
-      await deps.beforeCommit?.(row.object_type);
-    });
-  }
-
-  const count = (t: string) => events.filter((e) => e.eventType === t).length;
-  return { fetched: listing.records.length + (deletedListing?.records.length ?? 0), created: count('CREATED'), updated: count('UPDATED'), deleted: count('DELETED'), complete, nextWatermark };
+  const listed = fullListing && main.complete ? { listed_generation: generation } : {};
+  const fullListingAt = (fullListing && main.complete) || firstPoll ? { full_listing_at: startedAt } : {};
+  await deps.beforeCommit?.(row.object_type);
+  await db('poll_objects').where({ id: row.id }).update({ watermark: nextWatermark, last_success_at: startedAt, ...fullListingAt, ...listed });
+  return { ...summary, complete, nextWatermark };
 }
 
-async function upsertSnapshot(trx: Knex, instanceId: number, objectType: string, changed: DiffRecord[], now: number): Promise<void> {
+async function upsertSnapshot(trx: Knex, target: SweepTarget, changed: Array<DiffRecord & { deleted: boolean }>, now: number, generation: number): Promise<void> {
   if (changed.length === 0) return;
-  const rows = changed.map((r) => ({ instance_id: instanceId, object_type: objectType, object_id: r.id, hash: r.hash, seen_at: now }));
-  await bulkInsert(trx, 'snapshots', rows, { onConflict: { columns: ['instance_id', 'object_type', 'object_id'], merge: ['hash', 'seen_at'] } });
+  const rows = changed.map((r) => ({ instance_id: target.instanceId, object_type: target.objectType, object_id: r.id, hash: r.hash, seen_at: now, listed_generation: generation, reported_deleted: r.deleted }));
+  await bulkInsert(trx, 'snapshots', rows, { onConflict: { columns: ['instance_id', 'object_type', 'object_id'], merge: ['hash', 'seen_at', 'listed_generation', 'reported_deleted'] } });
 }
 
 function parseDate(value: unknown, format: string | undefined, tz: string): number | undefined {

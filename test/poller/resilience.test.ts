@@ -5,7 +5,7 @@ import { createInstance, listEvents, pollNow, providerConnector, registerConnect
 
 const MINUTE = 60_000;
 
-describe('polling: deletes, failures, back-off and scheduling', () => {
+describe('polling: failures, back-off and scheduling', () => {
   let t: TestGateway;
   let provider: EmulatedProvider;
   let failCommit = 0;
@@ -43,33 +43,6 @@ describe('polling: deletes, failures, back-off and scheduling', () => {
   async function status(id: number) {
     return (await t.api.get(`instances/${id}/status`)).body as unknown as { objects: Record<string, { lastError: string | null; nextPollDate: string; consecutiveFailures: number; events: Record<string, number>; node: string }> };
   }
-
-  it('raises DELETED after a complete full listing, and never after a failed one', async () => {
-    const { id } = await createInstance(t, 'crm', provider.url);
-    t.clock.advance(MINUTE);
-    const c = provider.collection('contacts');
-    for (let i = 0; i < 5; i++) c.upsert({ name: `c${i}` });
-    expect((await pollNow(t, id)).contacts).to.include({ created: 5 });
-
-    c.remove(2);
-    c.remove(4);
-    t.clock.advance(MINUTE);
-    // The full listing fails on its second page: nothing may be deleted.
-    provider.failNext(3, { status: 500, body: { error: 'boom' } }, { path: '/contacts' });
-    provider.collection('contacts'); // same collection
-    const failed = await pollNow(t, id);
-    expect(failed.contacts.deleted).to.equal(0);
-    expect(failed.contacts.error).to.match(/HTTP 500/);
-    expect((await listEvents(t, id, '&eventType=DELETED'))).to.have.length(0);
-
-    t.clock.advance(MINUTE);
-    const ok = await pollNow(t, id);
-    expect(ok.contacts).to.include({ deleted: 2, created: 0, updated: 0 });
-    expect((await listEvents(t, id, '&eventType=DELETED')).map((e) => e.objectId).sort()).to.deep.equal(['2', '4']);
-    // Deleted ids are gone from the snapshot: deleting again raises nothing more.
-    t.clock.advance(MINUTE);
-    expect((await pollNow(t, id)).contacts.deleted).to.equal(0);
-  });
 
   it('re-polls after a failure between fetch and commit with no duplicate and no loss', async () => {
     const { id } = await createInstance(t, 'crm', provider.url);

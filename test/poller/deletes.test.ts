@@ -1,0 +1,249 @@
+import { expect } from 'chai';
+import { startGateway, type TestGateway } from '../helpers/gateway.js';
+import { EmulatedProvider } from '../providers/provider-server.js';
+import { listRecords } from '../providers/listing.js';
+import { SandboxProvider } from '../providers/sandbox.js';
+import type { WebhookFeature } from '../../src/webhooks/feature.js';
+import { createInstance, listEvents, pollNow, providerConnector, registerConnector } from './helpers.js';
+
+const MINUTE = 60_000;
+const DAY = 24 * 60 * MINUTE;
+const DATED = "/hubs/crm/contacts?where=updated_at>'${gmtDate:yyyy-MM-dd'T'HH:mm:ss.SSS'Z'}'";
+const DATES = {
+  updatedDateField: 'updated_at', updatedDateFormat: "yyyy-MM-dd'T'HH:mm:ss.SSS'Z'",
+  createdDateField: 'created_at', createdDateFormat: "yyyy-MM-dd'T'HH:mm:ss.SSS'Z'",
+};
+const pages = (size: number) => ({ type: 'page', pageParam: 'page', sizeParam: 'per_page', size });
+
+/** Every poll after the first is a full listing (`fullListingIntervalMinutes: 0`). */
+describe('polling: delete detection by full listings', () => {
+  let t: TestGateway;
+  let provider: EmulatedProvider;
+  let failCommits: number[] = [];
+  let commits = 0;
+
+  beforeEach(async () => {
+    failCommits = [];
+    commits = 0;
+    t = await startGateway({
+      config: { poller: { fullListingIntervalMinutes: 0 } },
+      options: {
+        beforePollCommit: () => {
+          commits++;
+          if (failCommits.includes(commits)) throw new Error('injected crash before commit');
+        },
+      },
+    });
+    provider = await EmulatedProvider.start();
+    provider.now = () => t.clock.now();
+  });
+
+  afterEach(async () => {
+    await t.close();
+    await provider.close();
+  });
+
+  async function connector(poller: Record<string, unknown>) {
+    await registerConnector(t, providerConnector('crm', { poller: { contacts: { idField: 'id', deletes: true, pagination: pages(2), ...poller } } }));
+  }
+
+  /** Polls `n` times a minute apart; returns every poll's contacts summary. */
+  async function polls(id: number, n: number) {
+    const out = [];
+    for (let i = 0; i < n; i++) {
+      t.clock.advance(MINUTE);
+      out.push((await pollNow(t, id)).contacts);
+    }
+    return out;
+  }
+
+  const events = async (id: number) => (await listEvents(t, id)).map((e) => `${e.eventType} ${e.objectId}`).sort();
+
+  it('old records raise nothing from full listings, with dates; records changed since the instance was created do', async () => {
+    await connector({ url: DATED, datesConfiguration: DATES });
+    const c = provider.collection('contacts');
+    for (let i = 0; i < 7; i++) c.upsert({ name: `old ${i}` }, t.clock.now() - DAY);
+    const { id } = await createInstance(t, 'crm', provider.url);
+    // The first poll asks for changes since the instance was created; the next two list everything.
+    const [first, full1, full2] = await polls(id, 3);
+    expect(first).to.include({ fetched: 0, created: 0 });
+    expect(full1).to.include({ fetched: 7, created: 0, updated: 0, deleted: 0 });
+    expect(full2).to.include({ fetched: 7, created: 0, updated: 0, deleted: 0 });
+    expect(await events(id)).to.deep.equal([]);
+
+    // Changes after the creation are events even when a full listing is the first to see them.
+    c.upsert({ name: 'new' });
+    c.update(3, { name: 'edited' });
+    c.upsert({ id: 50, name: 'imported, old' }, t.clock.now() - 2 * DAY);
+    const [full3] = await polls(id, 1);
+    expect(full3).to.include({ fetched: 9, created: 1, updated: 1, deleted: 0 });
+    expect(await events(id)).to.deep.equal(['CREATED 8', 'UPDATED 3']);
+  });
+
+  it('without dates, the first complete listing is a silent baseline and later ones raise what is new', async () => {
+    // A date filter in the URL, but no dates read from the records.
+    await connector({ url: DATED });
+    const c = provider.collection('contacts');
+    for (let i = 0; i < 7; i++) c.upsert({ name: `old ${i}` }, t.clock.now() - DAY);
+    const { id } = await createInstance(t, 'crm', provider.url);
+    const summaries = await polls(id, 3);
+    expect(summaries.map((s) => s.fetched)).to.deep.equal([0, 7, 7]);
+    expect(summaries.map((s) => s.created + s.updated + s.deleted)).to.deep.equal([0, 0, 0]);
+    c.upsert({ name: 'new' });
+    expect((await polls(id, 1))[0]).to.include({ created: 1 });
+    expect(await events(id)).to.deep.equal(['CREATED 8']);
+  });
+
+  it('raises DELETED only after two complete listings miss a record, once; failed or cut listings delete nothing', async () => {
+    await connector({ url: DATED, datesConfiguration: DATES });
+    const c = provider.collection('contacts');
+    let failPage2 = false;
+    provider.route('GET', '/contacts', (req) => {
+      if (failPage2 && req.query.page === '2') return { status: 500, body: { error: 'boom' } };
+      const url = new URL(req.path, provider.url);
+      for (const [k, v] of Object.entries(req.query)) url.searchParams.set(k, v);
+      return listRecords(c, url);
+    });
+    const { id } = await createInstance(t, 'crm', provider.url);
+    t.clock.advance(MINUTE);
+    for (let i = 0; i < 5; i++) c.upsert({ name: `c${i}` });
+    expect((await polls(id, 2)).map((s) => s.created)).to.deep.equal([5, 0]); // poll, then full listing 1
+
+    c.remove(2);
+    c.remove(4);
+    // Full listings failing on their second page (after three attempts) delete nothing.
+    failPage2 = true;
+    for (const failed of await polls(id, 2)) {
+      expect(failed.error).to.match(/HTTP 500/);
+      expect(failed.deleted).to.equal(0);
+    }
+    failPage2 = false;
+    // Complete listing 2 misses them once: not yet deleted (they may be back next time).
+    const [missedOnce, missedTwice, after] = await polls(id, 3);
+    expect(missedOnce.deleted).to.equal(0);
+    expect(missedTwice.deleted).to.equal(2);
+    expect(after.deleted).to.equal(0);
+    expect(await events(id)).to.deep.equal(['CREATED 1', 'CREATED 2', 'CREATED 3', 'CREATED 4', 'CREATED 5', 'DELETED 2', 'DELETED 4']);
+    const deleted = await listEvents(t, id, '&eventType=DELETED');
+    expect(deleted[0].raw).to.deep.equal({ id: deleted[0].objectId });
+
+    // A listing cut short by maxPages never deletes, however often it runs.
+    c.remove(5);
+    await t.api.patch(`instances/${id}`, { json: { configuration: { 'event.poller.configuration': { contacts: { url: DATED, idField: 'id', deletes: true, datesConfiguration: DATES, pagination: { ...pages(1), maxPages: 1 } } } } } });
+    expect((await polls(id, 3)).map((s) => s.deleted)).to.deep.equal([0, 0, 0]);
+  });
+
+  it('a record listed twice across pages or dropped from one listing does not flap', async () => {
+    await connector({ url: DATED, datesConfiguration: DATES });
+    const c = provider.collection('contacts');
+    let beforePage2: (() => void) | undefined;
+    provider.route('GET', '/contacts', (req) => {
+      if (req.query.page === '2' && beforePage2) {
+        beforePage2();
+        beforePage2 = undefined;
+      }
+      const url = new URL(req.path, provider.url);
+      for (const [k, v] of Object.entries(req.query)) url.searchParams.set(k, v);
+      return listRecords(c, url);
+    });
+    const { id } = await createInstance(t, 'crm', provider.url);
+    t.clock.advance(MINUTE);
+    for (let i = 0; i < 6; i++) c.upsert({ name: `c${i}` });
+    await polls(id, 2); // CREATED 1–6, then the first complete listing
+
+    // Record 1 changes while the listing is between pages 1 and 2: it moves to the end, so it is
+    // listed twice, and record 3 slides onto page 1, already read — missing from this listing.
+    beforePage2 = () => c.update(1, { name: 'moved' });
+    const [moved, next] = await polls(id, 2);
+    expect(moved).to.include({ fetched: 6, created: 0, updated: 1, deleted: 0 });
+    expect(next).to.include({ created: 0, updated: 0, deleted: 0 });
+
+    // Record 5 is missing from one listing only (eventual consistency): nothing is raised.
+    const five = c.get(5)!;
+    c.remove(5);
+    const [dropped] = await polls(id, 1);
+    c.upsert({ ...five }, Date.parse(five.updated_at)); // back, exactly as it was
+    expect(dropped).to.include({ fetched: 5, deleted: 0 });
+    expect((await polls(id, 2)).map((s) => s.created + s.updated + s.deleted)).to.deep.equal([0, 0]);
+    expect((await listEvents(t, id)).filter((e) => e.eventType !== 'CREATED').map((e) => `${e.eventType} ${e.objectId}`)).to.deep.equal(['UPDATED 1']);
+  });
+
+  it('a crash between two batches of a listing leaves no half state', async () => {
+    await connector({ url: DATED, datesConfiguration: DATES, pagination: pages(500) });
+    const c = provider.collection('contacts');
+    c.seed(2500, (i) => ({ name: `old ${i}` }), t.clock.now() - DAY);
+    const { id } = await createInstance(t, 'crm', provider.url);
+    const [, baseline] = await polls(id, 2);
+    expect(baseline).to.include({ fetched: 2500, created: 0, deleted: 0 });
+    expect(await listEvents(t, id)).to.have.length(0);
+
+    for (let i = 1; i <= 10; i++) c.remove(i * 200);
+    c.update(7, { name: 'edited' }); // moves to the end of the listing: the last batch
+    // The listing writes three batches (≥ 1000 records each but the last); crash on the second.
+    failCommits = [commits + 2];
+    const crashed = await pollNow(t, id);
+    expect(crashed.contacts.error).to.match(/injected crash/);
+    expect(await listEvents(t, id)).to.have.length(0);
+
+    const [missedOnce, missedTwice] = await polls(id, 2);
+    expect(missedOnce).to.include({ fetched: 2490, updated: 1, deleted: 0 });
+    expect(missedTwice).to.include({ updated: 0, deleted: 10 });
+    expect((await events(id))).to.deep.equal(['UPDATED 7', ...[1000, 1200, 1400, 1600, 1800, 200, 2000, 400, 600, 800].map((n) => `DELETED ${n}`)].sort());
+  });
+});
+
+describe('webhook mode with a safety-net poll: delete detection', () => {
+  let t: TestGateway;
+  let sandbox: SandboxProvider;
+
+  beforeEach(async () => {
+    t = await startGateway({ config: { poller: { fullListingIntervalMinutes: 0 } } });
+    sandbox = await SandboxProvider.start();
+    sandbox.provider.now = () => t.clock.now();
+  });
+
+  afterEach(async () => {
+    await sandbox.flush();
+    await t.close();
+    await sandbox.close();
+  });
+
+  it('old records raise nothing; a deletion seen by webhook is not raised again by the listings', async () => {
+    const res = await t.api.post('instances', {
+      json: {
+        element: { key: 'sandbox' },
+        name: 'hooks with safety net',
+        configuration: {
+          base_url: sandbox.url, api_key: 'k', webhook_secret: 'whk-secret', 'event.vendor.type': 'webhook', 'event.poller.refresh_interval': '5',
+          'event.poller.configuration': { contacts: { url: DATED, idField: 'id', deletes: true, datesConfiguration: DATES } },
+        },
+      },
+    });
+    expect(res.statusCode, JSON.stringify(res.body)).to.equal(201);
+    const { id } = res.body as unknown as { id: number };
+    for (const sub of sandbox.subscriptions.values()) sub.url = sub.url.replace('http://127.0.0.1:1', t.url);
+    const processor = t.gateway.feature<WebhookFeature>('webhooks').processor;
+    const poll = async () => {
+      t.clock.advance(MINUTE);
+      return (await pollNow(t, id)).contacts;
+    };
+
+    // The sandbox's three contacts date from 2020: the safety net's listings raise nothing.
+    expect(await poll()).to.include({ fetched: 0 });
+    expect(await poll()).to.include({ fetched: 3, created: 0, updated: 0, deleted: 0 });
+    expect(await poll()).to.include({ fetched: 3, created: 0, updated: 0, deleted: 0 });
+    expect(await listEvents(t, id)).to.have.length(0);
+
+    // A deletion pushed by webhook is raised once: the listings find nothing left to delete.
+    sandbox.pushWebhooks = true;
+    sandbox.provider.collection('contacts').remove(1);
+    await sandbox.flush();
+    await processor.tick();
+    // A deletion the webhooks missed is found by the listings, after two of them.
+    sandbox.pushWebhooks = false;
+    sandbox.provider.collection('contacts').remove(2);
+    const [a, b, c] = [await poll(), await poll(), await poll()];
+    expect([a.deleted, b.deleted, c.deleted]).to.deep.equal([0, 1, 0]);
+    expect((await listEvents(t, id)).map((e) => `${e.eventType} ${e.objectId}`).sort()).to.deep.equal(['DELETED 1', 'DELETED 2']);
+  });
+});
