@@ -1,18 +1,11 @@
 import { expect } from 'chai';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
-import { EmulatedProvider } from '../providers/provider-server.js';
+import { EmulatedProvider, type CannedResponse } from '../providers/provider-server.js';
 import { listRecords } from '../providers/listing.js';
-import { SandboxProvider } from '../providers/sandbox.js';
-import type { WebhookFeature } from '../../src/webhooks/feature.js';
-import { createInstance, listEvents, pollNow, providerConnector, registerConnector } from './helpers.js';
+import { CONTACTS_SINCE, PROVIDER_DATES, createInstance, listEvents, pollNow, providerConnector, registerConnector } from './helpers.js';
 
 const MINUTE = 60_000;
 const DAY = 24 * 60 * MINUTE;
-const DATED = "/hubs/crm/contacts?where=updated_at>'${gmtDate:yyyy-MM-dd'T'HH:mm:ss.SSS'Z'}'";
-const DATES = {
-  updatedDateField: 'updated_at', updatedDateFormat: "yyyy-MM-dd'T'HH:mm:ss.SSS'Z'",
-  createdDateField: 'created_at', createdDateFormat: "yyyy-MM-dd'T'HH:mm:ss.SSS'Z'",
-};
 const pages = (size: number) => ({ type: 'page', pageParam: 'page', sizeParam: 'per_page', size });
 
 /** Every poll after the first is a full listing (`fullListingIntervalMinutes: 0`). */
@@ -57,10 +50,21 @@ describe('polling: delete detection by full listings', () => {
     return out;
   }
 
+  /** GET /contacts as the provider serves it, after `before(page)`, which may answer instead. */
+  function serveContacts(before: (page: string | undefined) => CannedResponse | undefined) {
+    provider.route('GET', '/contacts', (req) => {
+      const instead = before(req.query.page);
+      if (instead) return instead;
+      const url = new URL(req.path, provider.url);
+      for (const [k, v] of Object.entries(req.query)) url.searchParams.set(k, v);
+      return listRecords(provider.collection('contacts'), url);
+    });
+  }
+
   const events = async (id: number) => (await listEvents(t, id)).map((e) => `${e.eventType} ${e.objectId}`).sort();
 
   it('old records raise nothing from full listings, with dates; records changed since the instance was created do', async () => {
-    await connector({ url: DATED, datesConfiguration: DATES });
+    await connector({ url: CONTACTS_SINCE, datesConfiguration: PROVIDER_DATES });
     const c = provider.collection('contacts');
     for (let i = 0; i < 7; i++) c.upsert({ name: `old ${i}` }, t.clock.now() - DAY);
     const { id } = await createInstance(t, 'crm', provider.url);
@@ -82,7 +86,7 @@ describe('polling: delete detection by full listings', () => {
 
   it('without dates, the first complete listing is a silent baseline and later ones raise what is new', async () => {
     // A date filter in the URL, but no dates read from the records.
-    await connector({ url: DATED });
+    await connector({ url: CONTACTS_SINCE });
     const c = provider.collection('contacts');
     for (let i = 0; i < 7; i++) c.upsert({ name: `old ${i}` }, t.clock.now() - DAY);
     const { id } = await createInstance(t, 'crm', provider.url);
@@ -95,15 +99,10 @@ describe('polling: delete detection by full listings', () => {
   });
 
   it('raises DELETED only after two complete listings miss a record, once; failed or cut listings delete nothing', async () => {
-    await connector({ url: DATED, datesConfiguration: DATES });
+    await connector({ url: CONTACTS_SINCE, datesConfiguration: PROVIDER_DATES });
     const c = provider.collection('contacts');
     let failPage2 = false;
-    provider.route('GET', '/contacts', (req) => {
-      if (failPage2 && req.query.page === '2') return { status: 500, body: { error: 'boom' } };
-      const url = new URL(req.path, provider.url);
-      for (const [k, v] of Object.entries(req.query)) url.searchParams.set(k, v);
-      return listRecords(c, url);
-    });
+    serveContacts((page) => (failPage2 && page === '2' ? { status: 500, body: { error: 'boom' } } : undefined));
     const { id } = await createInstance(t, 'crm', provider.url);
     t.clock.advance(MINUTE);
     for (let i = 0; i < 5; i++) c.upsert({ name: `c${i}` });
@@ -129,22 +128,20 @@ describe('polling: delete detection by full listings', () => {
 
     // A listing cut short by maxPages never deletes, however often it runs.
     c.remove(5);
-    await t.api.patch(`instances/${id}`, { json: { configuration: { 'event.poller.configuration': { contacts: { url: DATED, idField: 'id', deletes: true, datesConfiguration: DATES, pagination: { ...pages(1), maxPages: 1 } } } } } });
+    await t.api.patch(`instances/${id}`, { json: { configuration: { 'event.poller.configuration': { contacts: { url: CONTACTS_SINCE, idField: 'id', deletes: true, datesConfiguration: PROVIDER_DATES, pagination: { ...pages(1), maxPages: 1 } } } } } });
     expect((await polls(id, 3)).map((s) => s.deleted)).to.deep.equal([0, 0, 0]);
   });
 
   it('a record listed twice across pages or dropped from one listing does not flap', async () => {
-    await connector({ url: DATED, datesConfiguration: DATES });
+    await connector({ url: CONTACTS_SINCE, datesConfiguration: PROVIDER_DATES });
     const c = provider.collection('contacts');
     let beforePage2: (() => void) | undefined;
-    provider.route('GET', '/contacts', (req) => {
-      if (req.query.page === '2' && beforePage2) {
+    serveContacts((page) => {
+      if (page === '2' && beforePage2) {
         beforePage2();
         beforePage2 = undefined;
       }
-      const url = new URL(req.path, provider.url);
-      for (const [k, v] of Object.entries(req.query)) url.searchParams.set(k, v);
-      return listRecords(c, url);
+      return undefined;
     });
     const { id } = await createInstance(t, 'crm', provider.url);
     t.clock.advance(MINUTE);
@@ -169,7 +166,7 @@ describe('polling: delete detection by full listings', () => {
   });
 
   it('a crash between two batches of a listing leaves no half state', async () => {
-    await connector({ url: DATED, datesConfiguration: DATES, pagination: pages(500) });
+    await connector({ url: CONTACTS_SINCE, datesConfiguration: PROVIDER_DATES, pagination: pages(500) });
     const c = provider.collection('contacts');
     c.seed(2500, (i) => ({ name: `old ${i}` }), t.clock.now() - DAY);
     const { id } = await createInstance(t, 'crm', provider.url);
@@ -189,61 +186,5 @@ describe('polling: delete detection by full listings', () => {
     expect(missedOnce).to.include({ fetched: 2490, updated: 1, deleted: 0 });
     expect(missedTwice).to.include({ updated: 0, deleted: 10 });
     expect((await events(id))).to.deep.equal(['UPDATED 7', ...[1000, 1200, 1400, 1600, 1800, 200, 2000, 400, 600, 800].map((n) => `DELETED ${n}`)].sort());
-  });
-});
-
-describe('webhook mode with a safety-net poll: delete detection', () => {
-  let t: TestGateway;
-  let sandbox: SandboxProvider;
-
-  beforeEach(async () => {
-    t = await startGateway({ config: { poller: { fullListingIntervalMinutes: 0 } } });
-    sandbox = await SandboxProvider.start();
-    sandbox.provider.now = () => t.clock.now();
-  });
-
-  afterEach(async () => {
-    await sandbox.flush();
-    await t.close();
-    await sandbox.close();
-  });
-
-  it('old records raise nothing; a deletion seen by webhook is not raised again by the listings', async () => {
-    const res = await t.api.post('instances', {
-      json: {
-        element: { key: 'sandbox' },
-        name: 'hooks with safety net',
-        configuration: {
-          base_url: sandbox.url, api_key: 'k', webhook_secret: 'whk-secret', 'event.vendor.type': 'webhook', 'event.poller.refresh_interval': '5',
-          'event.poller.configuration': { contacts: { url: DATED, idField: 'id', deletes: true, datesConfiguration: DATES } },
-        },
-      },
-    });
-    expect(res.statusCode, JSON.stringify(res.body)).to.equal(201);
-    const { id } = res.body as unknown as { id: number };
-    for (const sub of sandbox.subscriptions.values()) sub.url = sub.url.replace('http://127.0.0.1:1', t.url);
-    const processor = t.gateway.feature<WebhookFeature>('webhooks').processor;
-    const poll = async () => {
-      t.clock.advance(MINUTE);
-      return (await pollNow(t, id)).contacts;
-    };
-
-    // The sandbox's three contacts date from 2020: the safety net's listings raise nothing.
-    expect(await poll()).to.include({ fetched: 0 });
-    expect(await poll()).to.include({ fetched: 3, created: 0, updated: 0, deleted: 0 });
-    expect(await poll()).to.include({ fetched: 3, created: 0, updated: 0, deleted: 0 });
-    expect(await listEvents(t, id)).to.have.length(0);
-
-    // A deletion pushed by webhook is raised once: the listings find nothing left to delete.
-    sandbox.pushWebhooks = true;
-    sandbox.provider.collection('contacts').remove(1);
-    await sandbox.flush();
-    await processor.tick();
-    // A deletion the webhooks missed is found by the listings, after two of them.
-    sandbox.pushWebhooks = false;
-    sandbox.provider.collection('contacts').remove(2);
-    const [a, b, c] = [await poll(), await poll(), await poll()];
-    expect([a.deleted, b.deleted, c.deleted]).to.deep.equal([0, 1, 0]);
-    expect((await listEvents(t, id)).map((e) => `${e.eventType} ${e.objectId}`).sort()).to.deep.equal(['DELETED 1', 'DELETED 2']);
   });
 });

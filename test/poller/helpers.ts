@@ -1,6 +1,14 @@
 import type { ConnectorDefinition } from '../../src/connectors/schema.js';
 import type { TestGateway } from '../helpers/gateway.js';
 
+/** A poller URL asking the emulated provider for contacts changed since the since-time. */
+export const CONTACTS_SINCE = "/hubs/crm/contacts?where=updated_at>'${gmtDate:yyyy-MM-dd'T'HH:mm:ss.SSS'Z'}'";
+/** The emulated provider's record dates. */
+export const PROVIDER_DATES = {
+  updatedDateField: 'updated_at', updatedDateFormat: "yyyy-MM-dd'T'HH:mm:ss.SSS'Z'",
+  createdDateField: 'created_at', createdDateFormat: "yyyy-MM-dd'T'HH:mm:ss.SSS'Z'",
+};
+
 /**
  * A connector for the emulated provider, registered through POST /elements like a user would.
  * `poller` entries become the connector's `events.poller` defaults.
@@ -28,14 +36,7 @@ export function providerConnector(key: string, extra: Partial<ConnectorDefinitio
     events: {
       supported: ['polling'],
       poller: poller ?? {
-        contacts: {
-          url: "/hubs/crm/contacts?where=updated_at>'${gmtDate:yyyy-MM-dd'T'HH:mm:ss.SSS'Z'}'",
-          idField: 'id',
-          datesConfiguration: {
-            updatedDateField: 'updated_at', updatedDateFormat: "yyyy-MM-dd'T'HH:mm:ss.SSS'Z'",
-            createdDateField: 'created_at', createdDateFormat: "yyyy-MM-dd'T'HH:mm:ss.SSS'Z'",
-          },
-        },
+        contacts: { url: CONTACTS_SINCE, idField: 'id', datesConfiguration: PROVIDER_DATES },
       },
     },
     ...rest,

@@ -4,7 +4,7 @@ import got from 'got';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
 import { SandboxProvider } from '../providers/sandbox.js';
 import type { WebhookFeature } from '../../src/webhooks/feature.js';
-import { listEvents, pollNow } from '../poller/helpers.js';
+import { CONTACTS_SINCE, PROVIDER_DATES, listEvents, pollNow } from '../poller/helpers.js';
 
 const SECRET = 'whk-secret-123';
 const sign = (body: string) => `sha256=${createHmac('sha256', SECRET).update(body).digest('hex')}`;
@@ -147,6 +147,35 @@ describe('webhook mode end to end', () => {
     t.clock.advance(60_000);
     expect((await pollNow(t, id)).tickets).to.include({ updated: 1 });
     expect(await listEvents(t, id)).to.have.length(2);
+  });
+
+  it('safety-net full listings: old records raise nothing, a deletion seen by webhook is not raised again', async () => {
+    const { id } = await createWebhookInstance({
+      'event.poller.refresh_interval': '5',
+      'event.poller.configuration': { contacts: { url: CONTACTS_SINCE, idField: 'id', deletes: true, datesConfiguration: PROVIDER_DATES } },
+    });
+    // Past poller.fullListingIntervalMinutes (60): every poll after the first is a full listing.
+    const poll = async () => {
+      t.clock.advance(61 * 60_000);
+      return (await pollNow(t, id)).contacts;
+    };
+    // The sandbox's three contacts date from 2020: the safety net's listings raise nothing.
+    expect(await poll()).to.include({ fetched: 0 });
+    expect(await poll()).to.include({ fetched: 3, created: 0, updated: 0, deleted: 0 });
+    expect(await poll()).to.include({ fetched: 3, created: 0, updated: 0, deleted: 0 });
+    expect(await listEvents(t, id)).to.have.length(0);
+
+    // A deletion pushed by webhook is raised once: the listings find nothing left to delete; one
+    // the webhooks missed is found by the listings, after two of them.
+    sandbox.pushWebhooks = true;
+    sandbox.provider.collection('contacts').remove(1);
+    await sandbox.flush();
+    await processor().tick();
+    sandbox.pushWebhooks = false;
+    sandbox.provider.collection('contacts').remove(2);
+    const deleted = [(await poll()).deleted, (await poll()).deleted, (await poll()).deleted];
+    expect(deleted).to.deep.equal([0, 1, 0]);
+    expect((await listEvents(t, id)).map((e) => `${e.eventType} ${e.objectId}`).sort()).to.deep.equal(['DELETED 1', 'DELETED 2']);
   });
 
   it('a crash after the 202 and before mapping still produces the events after restart', async () => {
