@@ -1,7 +1,9 @@
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir, cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import got from 'got';
 import knexFactory from 'knex';
 import { checkConfig, loadConfig, mergeDeep, type Config } from '../src/config/index.js';
 import { silentLogger } from '../src/log.js';
@@ -68,4 +70,28 @@ export function percentile(values: number[], p: number): number {
 
 export function machine() {
   return { cores: cpus().length, cpu: cpus()[0]?.model ?? 'unknown', memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version };
+}
+
+/**
+ * The emulated provider in a process of its own (bench/provider-process.ts), so that serving pages
+ * takes no CPU from what is measured: `records` contacts, all created and changed at `at`.
+ */
+export async function startBenchProvider(records: number, at: number) {
+  const child = spawn(process.execPath, ['--import', 'tsx', new URL('./provider-process.ts', import.meta.url).pathname, String(records), String(at)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const url = await new Promise<string>((resolve, reject) => {
+    child.stdout.once('data', (d) => resolve(JSON.parse(String(d)).url));
+    child.once('exit', (code) => reject(new Error(`the provider process exited with ${code}`)));
+  });
+  return { url, close: () => new Promise<void>((r) => (child.once('exit', () => r()), child.kill('SIGTERM'))) };
+}
+
+/** Fetches and parses every page of a listing with got, one page at a time, and nothing else: the floor of the poll scenarios. */
+export async function listingFloor(url: string, searchParams: Record<string, string | number>, pageSize: number): Promise<number> {
+  let n = 0;
+  for (let page = 1; ; page++) {
+    const body = await got(url, { searchParams: { ...searchParams, page, per_page: pageSize } }).text();
+    const rows = JSON.parse(body) as unknown[];
+    n += rows.length;
+    if (rows.length < pageSize) return n;
+  }
 }

@@ -1,15 +1,5 @@
-import { spawn } from 'node:child_process';
 import got from 'got';
-import { benchGateway, timed, type Result } from './lib.js';
-
-async function startProvider(records: number, at: number) {
-  const child = spawn(process.execPath, ['--import', 'tsx', new URL('./provider-process.ts', import.meta.url).pathname, String(records), String(at)], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const url = await new Promise<string>((resolve, reject) => {
-    child.stdout.once('data', (d) => resolve(JSON.parse(String(d)).url));
-    child.once('exit', (code) => reject(new Error(`the provider process exited with ${code}`)));
-  });
-  return { url, close: () => new Promise<void>((r) => (child.once('exit', () => r()), child.kill('SIGTERM'))) };
-}
+import { benchGateway, listingFloor, startBenchProvider, timed, type Result } from './lib.js';
 
 /**
  * Scenario 1, poll + diff + store: an emulated provider serves N records in pages of 100, all
@@ -20,7 +10,7 @@ async function startProvider(records: number, at: number) {
 export async function pollScenario(database: 'sqlite' | 'postgres', records: number): Promise<Result[]> {
   const created = Date.now();
   // The records were changed one second after the instance was created.
-  const provider = await startProvider(records, created + 1000);
+  const provider = await startBenchProvider(records, created + 1000);
   const bench = await benchGateway(database);
   try {
     const { gateway } = bench;
@@ -39,16 +29,7 @@ export async function pollScenario(database: 'sqlite' | 'postgres', records: num
     await gateway.db('instances').where({ id: instance.id }).update({ created_at: created });
     await gateway.db('poll_objects').where({ instance_id: instance.id }).update({ watermark: created });
 
-    const floor = await timed(async () => {
-      let n = 0;
-      for (let page = 1; ; page++) {
-        const body = await got(`${provider.url}/contacts`, { searchParams: { updated_since: new Date(created).toISOString(), page, per_page: 100 } }).text();
-        const rows = JSON.parse(body) as unknown[];
-        n += rows.length;
-        if (rows.length < 100) break;
-      }
-      return n;
-    });
+    const floor = await timed(() => listingFloor(`${provider.url}/contacts`, { updated_since: new Date(created).toISOString() }, 100));
     const first = await timed(() => gateway.poller.pollNow(instance.id));
     const firstSummary = first.value.objects.contacts;
     if (firstSummary.created !== records) throw new Error(`first poll created ${firstSummary.created} of ${records}: ${JSON.stringify(firstSummary)}`);

@@ -10,8 +10,8 @@ import { machine, type Result } from './lib.js';
  */
 const quick = process.argv.includes('--quick');
 const size = quick
-  ? { records: 2000, ingressSeconds: 2, events: 1000, instances: 200, interval: 5, schedulerSeconds: 8 }
-  : { records: 100_000, ingressSeconds: 10, events: 20_000, instances: 10_000, interval: 60, schedulerSeconds: 120 };
+  ? { records: 2000, listingRecords: 20_000, ingressSeconds: 2, events: 1000, instances: 200, interval: 5, schedulerSeconds: 8 }
+  : { records: 100_000, listingRecords: 1_000_000, ingressSeconds: 10, events: 20_000, instances: 10_000, interval: 60, schedulerSeconds: 120 };
 
 // Each scenario runs in a process of its own (bench/scenario.ts), so that its memory and CPU
 // figures are its own.
@@ -24,6 +24,8 @@ async function scenario(...args: Array<string | number>): Promise<Result[]> {
 const steps: Array<[string, () => Promise<Result[]>]> = [
   ['poll+diff+store on SQLite', () => scenario('poll', 'sqlite', size.records)],
   ['poll+diff+store on PostgreSQL', () => scenario('poll', 'postgres', size.records)],
+  ['full listing on SQLite', () => scenario('full-listing', 'sqlite', size.listingRecords)],
+  ['full listing on PostgreSQL', () => scenario('full-listing', 'postgres', size.listingRecords)],
   ['webhook ingress on SQLite', () => scenario('ingress', 'sqlite', size.ingressSeconds)],
   ['delivery on SQLite', () => scenario('delivery', 'sqlite', size.events)],
   ['delivery on PostgreSQL', () => scenario('delivery', 'postgres', size.events)],

@@ -1,4 +1,5 @@
 import { pollScenario } from './poll.js';
+import { fullListingScenario } from './full-listing.js';
 import { ingressScenario } from './ingress.js';
 import { deliveryScenario } from './delivery.js';
 import { schedulerScenario } from './scheduler.js';
@@ -12,6 +13,7 @@ const n = args.map(Number);
 const db = database as 'sqlite' | 'postgres';
 const run: Record<string, () => Promise<unknown>> = {
   poll: () => pollScenario(db, n[0]),
+  'full-listing': () => fullListingScenario(db, n[0]),
   ingress: () => ingressScenario(db, n[0]),
   delivery: () => deliveryScenario(db, n[0]),
   scheduler: () => schedulerScenario(n[0], n[1], n[2]),

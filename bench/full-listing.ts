@@ -1,0 +1,75 @@
+import got from 'got';
+import { benchGateway, listingFloor, startBenchProvider, timed, type Result } from './lib.js';
+
+const PAGE_SIZE = 1000;
+const DAY = 86_400_000;
+
+/**
+ * Scenario 2, full listings for delete detection: an emulated provider serves N records, all older
+ * than the instance, in pages of 1,000, to an object with `"deletes": true` and a full listing at
+ * every poll. (a) the first full listing meets every record for the first time and stores them as
+ * a silent baseline; 0.1 % of the records are then deleted at the provider; (b) the next listing
+ * misses them once; (c) the one after raises their DELETED. Figures: records/s of each listing,
+ * and the process's peak RSS over the whole run (the listing streams: it must not grow with N).
+ * Floor: fetching and JSON.parse-ing the same pages with got, one page at a time.
+ */
+export async function fullListingScenario(database: 'sqlite' | 'postgres', records: number): Promise<Result[]> {
+  const provider = await startBenchProvider(records, Date.now() - DAY);
+  const bench = await benchGateway(database, { poller: { fullListingIntervalMinutes: 0 } });
+  try {
+    const { gateway } = bench;
+    await gateway.connectors.register({
+      key: 'bench', name: 'Bench', hub: 'crm',
+      configuration: [{ key: 'base_url', required: true }],
+      baseUrl: '<%= iparam.base_url %>',
+      resources: {
+        contacts: {
+          path: '/contacts', idField: 'id', deletes: true, where: { 'updated_at>': { param: 'updated_since' } },
+          pagination: { type: 'page', pageParam: 'page', sizeParam: 'per_page', size: PAGE_SIZE, maxPages: Math.ceil(records / PAGE_SIZE) + 10 },
+        },
+      },
+      events: { supported: ['polling'], poller: { contacts: { url: "/hubs/crm/contacts?where=updated_at>'${gmtDate:yyyy-MM-dd'T'HH:mm:ss.SSS'Z'}'", idField: 'id' } } },
+    }, { source: 'bench' });
+    const instance = await gateway.instances.create({
+      element: { key: 'bench' },
+      configuration: { base_url: provider.url, 'event.poller.refresh_interval': '60', 'event.notification.callback.url': 'http://127.0.0.1:9/never' },
+    });
+    const poll = async () => (await gateway.poller.pollNow(instance.id)).objects.contacts;
+    const check = (what: string, ok: boolean, summary: unknown) => {
+      if (!ok) throw new Error(`${what}: ${JSON.stringify(summary)}`);
+    };
+
+    const floor = await timed(() => listingFloor(`${provider.url}/contacts`, { updated_since: new Date(0).toISOString() }, PAGE_SIZE));
+    // The first poll asks for changes since the instance was created: none.
+    const first = await poll();
+    check('the first poll found records', first.fetched === 0 && !first.error, first);
+
+    const baseline = await timed(poll);
+    check('the first full listing did not store a silent baseline', baseline.value.fetched === records && baseline.value.created + baseline.value.updated === 0, baseline.value);
+    const removed = Math.max(1, Math.floor(records / 1000));
+    for (let i = 1; i <= removed; i++) await got.delete(`${provider.url}/contacts/${(i * 997) % records + 1}`);
+    const missedOnce = await timed(poll);
+    check('the second full listing deleted early', missedOnce.value.deleted === 0 && !missedOnce.value.error, missedOnce.value);
+    const sweep = await timed(poll);
+    check('the third full listing did not delete', sweep.value.deleted === removed, sweep.value);
+    const peakMb = process.resourceUsage().maxRSS / 1024;
+
+    const floorRate = (records / floor.ms) * 1000;
+    const row = (figure: string, ms: number): Result => {
+      const rate = (records / ms) * 1000;
+      return {
+        scenario: 'full listing', database, figure, value: Math.round(rate), unit: 'records/s', floor: Math.round(floorRate),
+        ratio: +(rate / floorRate).toFixed(2), target: '≥ 0.5× floor', pass: rate / floorRate >= 0.5,
+      };
+    };
+    return [
+      row(`first full listing, ${records} records as baseline (0 events)`, baseline.ms),
+      row(`next full listing, ${removed} gone (missed once)`, missedOnce.ms),
+      row(`next full listing, ${removed} DELETED`, sweep.ms),
+      { scenario: 'full listing', database, figure: `peak RSS over the run (${records} records in pages of ${PAGE_SIZE})`, value: Math.round(peakMb), unit: 'MB', floor: null, ratio: null, target: '< 300 MB', pass: peakMb < 300 },
+    ];
+  } finally {
+    await bench.close();
+    await provider.close();
+  }
+}
