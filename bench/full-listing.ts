@@ -1,5 +1,5 @@
 import got from 'got';
-import { benchGateway, listingFloor, startBenchProvider, timed, type Result } from './lib.js';
+import { benchGateway, benchInstance, listingFloor, startBenchProvider, timed, type Result } from './lib.js';
 
 const PAGE_SIZE = 1000;
 const DAY = 86_400_000;
@@ -18,22 +18,7 @@ export async function fullListingScenario(database: 'sqlite' | 'postgres', recor
   const bench = await benchGateway(database, { poller: { fullListingIntervalMinutes: 0 } });
   try {
     const { gateway } = bench;
-    await gateway.connectors.register({
-      key: 'bench', name: 'Bench', hub: 'crm',
-      configuration: [{ key: 'base_url', required: true }],
-      baseUrl: '<%= iparam.base_url %>',
-      resources: {
-        contacts: {
-          path: '/contacts', idField: 'id', deletes: true, where: { 'updated_at>': { param: 'updated_since' } },
-          pagination: { type: 'page', pageParam: 'page', sizeParam: 'per_page', size: PAGE_SIZE, maxPages: Math.ceil(records / PAGE_SIZE) + 10 },
-        },
-      },
-      events: { supported: ['polling'], poller: { contacts: { url: "/hubs/crm/contacts?where=updated_at>'${gmtDate:yyyy-MM-dd'T'HH:mm:ss.SSS'Z'}'", idField: 'id' } } },
-    }, { source: 'bench' });
-    const instance = await gateway.instances.create({
-      element: { key: 'bench' },
-      configuration: { base_url: provider.url, 'event.poller.refresh_interval': '60', 'event.notification.callback.url': 'http://127.0.0.1:9/never' },
-    });
+    const instance = await benchInstance(gateway, provider.url, { pageSize: PAGE_SIZE, deletes: true, maxPages: Math.ceil(records / PAGE_SIZE) + 10 });
     const poll = async () => (await gateway.poller.pollNow(instance.id)).objects.contacts;
     const check = (what: string, ok: boolean, summary: unknown) => {
       if (!ok) throw new Error(`${what}: ${JSON.stringify(summary)}`);

@@ -95,3 +95,22 @@ export async function listingFloor(url: string, searchParams: Record<string, str
     if (rows.length < pageSize) return n;
   }
 }
+
+/**
+ * Registers the bench connector (contacts of the bench provider, page pagination of `pageSize`,
+ * a poller URL filtered by updated_at) and creates one instance of it polling `providerUrl`.
+ */
+export async function benchInstance(gateway: Gateway, providerUrl: string, contacts: { pageSize: number; deletes?: boolean; maxPages?: number }) {
+  const pagination = { type: 'page', pageParam: 'page', sizeParam: 'per_page', size: contacts.pageSize, ...(contacts.maxPages ? { maxPages: contacts.maxPages } : {}) };
+  await gateway.connectors.register({
+    key: 'bench', name: 'Bench', hub: 'crm',
+    configuration: [{ key: 'base_url', required: true }],
+    baseUrl: '<%= iparam.base_url %>',
+    resources: { contacts: { path: '/contacts', idField: 'id', deletes: contacts.deletes ?? false, where: { 'updated_at>': { param: 'updated_since' } }, pagination } },
+    events: { supported: ['polling'], poller: { contacts: { url: "/hubs/crm/contacts?where=updated_at>'${gmtDate:yyyy-MM-dd'T'HH:mm:ss.SSS'Z'}'", idField: 'id' } } },
+  }, { source: 'bench' });
+  return gateway.instances.create({
+    element: { key: 'bench' },
+    configuration: { base_url: providerUrl, 'event.poller.refresh_interval': '60', 'event.notification.callback.url': 'http://127.0.0.1:9/never' },
+  });
+}

@@ -1,5 +1,5 @@
 import got from 'got';
-import { benchGateway, listingFloor, startBenchProvider, timed, type Result } from './lib.js';
+import { benchGateway, benchInstance, listingFloor, startBenchProvider, timed, type Result } from './lib.js';
 
 /**
  * Scenario 1, poll + diff + store: an emulated provider serves N records in pages of 100, all
@@ -14,17 +14,7 @@ export async function pollScenario(database: 'sqlite' | 'postgres', records: num
   const bench = await benchGateway(database);
   try {
     const { gateway } = bench;
-    await gateway.connectors.register({
-      key: 'bench', name: 'Bench', hub: 'crm',
-      configuration: [{ key: 'base_url', required: true }],
-      baseUrl: '<%= iparam.base_url %>',
-      resources: { contacts: { path: '/contacts', idField: 'id', where: { 'updated_at>': { param: 'updated_since' } }, pagination: { type: 'page', pageParam: 'page', sizeParam: 'per_page', size: 100 } } },
-      events: { supported: ['polling'], poller: { contacts: { url: "/hubs/crm/contacts?where=updated_at>'${gmtDate:yyyy-MM-dd'T'HH:mm:ss.SSS'Z'}'", idField: 'id' } } },
-    }, { source: 'bench' });
-    const instance = await gateway.instances.create({
-      element: { key: 'bench' },
-      configuration: { base_url: provider.url, 'event.poller.refresh_interval': '60', 'event.notification.callback.url': 'http://127.0.0.1:9/never' },
-    });
+    const instance = await benchInstance(gateway, provider.url, { pageSize: 100 });
     // The records were "changed" one second after creation: make that true for the gateway too.
     await gateway.db('instances').where({ id: instance.id }).update({ created_at: created });
     await gateway.db('poll_objects').where({ instance_id: instance.id }).update({ watermark: created });
