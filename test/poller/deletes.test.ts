@@ -165,6 +165,21 @@ describe('polling: delete detection by full listings', () => {
     expect((await listEvents(t, id)).filter((e) => e.eventType !== 'CREATED').map((e) => `${e.eventType} ${e.objectId}`)).to.deep.equal(['UPDATED 1']);
   });
 
+  it('a record the provider flagged deleted is raised once, not again when the listings stop showing it', async () => {
+    await connector({ url: CONTACTS_SINCE, datesConfiguration: PROVIDER_DATES, deletedWhen: { path: '$.status', equals: 'deleted' } });
+    const c = provider.collection('contacts');
+    const { id } = await createInstance(t, 'crm', provider.url);
+    t.clock.advance(MINUTE);
+    c.upsert({ name: 'kept', status: 'open' });
+    c.upsert({ name: 'binned', status: 'open' });
+    await polls(id, 2); // CREATED 1 and 2, then the first complete listing
+    c.update(2, { status: 'deleted' });
+    expect((await polls(id, 1))[0]).to.include({ deleted: 1, updated: 0 });
+    c.remove(2); // purged from the bin
+    expect((await polls(id, 3)).map((s) => s.deleted)).to.deep.equal([0, 0, 0]);
+    expect(await events(id)).to.deep.equal(['CREATED 1', 'CREATED 2', 'DELETED 2']);
+  });
+
   it('a crash between two batches of a listing leaves no half state', async () => {
     await connector({ url: CONTACTS_SINCE, datesConfiguration: PROVIDER_DATES, pagination: pages(500) });
     const c = provider.collection('contacts');
