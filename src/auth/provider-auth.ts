@@ -83,7 +83,7 @@ export class ProviderAuth implements AuthProvider {
     if (!isOAuth(target.connector.auth) || target.instanceId === undefined) return undefined;
     const record = await this.tokens.get(target.instanceId, this.clock.now());
     if (!record || record.state === 'failed') return undefined;
-    const usable = target.connector.auth.type === 'oauth2' ? await this.current(target) : record;
+    const usable = target.connector.auth.type === 'oauth1' ? record : await this.current(target);
     return usable.tokens.accessToken || undefined;
   }
 
