@@ -1,6 +1,7 @@
 import type Koa from 'koa';
 import getRawBody from 'raw-body';
 import { ApiError, PayloadTooLargeError, UnsupportedMediaTypeError, ValidationError } from '../errors.js';
+import { jsonProblem } from './text.js';
 
 /**
  * Reads the request body as bytes with a size limit. Used by the JSON API (below) and by webhook
@@ -19,17 +20,24 @@ export async function readRawBody(ctx: Koa.Context, limit: number): Promise<Buff
   }
 }
 
-/** Parses a JSON API body: 415 for another type, 400 naming the JSON problem, 413 when too large. */
+/**
+ * Parses a JSON API body: 415 for another type, 400 naming the JSON problem (malformed, nested too
+ * deeply, a key with control characters or named `__proto__`), 413 when too large.
+ */
 export async function readJsonBody(ctx: Koa.Context, limit: number): Promise<unknown> {
   const raw = await readRawBody(ctx, limit);
   if (raw.length === 0) return undefined;
   const type = ctx.get('content-type');
   if (type && !/^application\/([\w.+-]*\+)?json\b/i.test(type)) throw new UnsupportedMediaTypeError(type, ['application/json']);
+  let body: unknown;
   try {
-    return JSON.parse(raw.toString('utf8'));
+    body = JSON.parse(raw.toString('utf8'));
   } catch (err) {
     throw new ValidationError(`malformed JSON body: ${(err as Error).message}`);
   }
+  const problem = jsonProblem(body);
+  if (problem) throw new ValidationError(`${problem.field} ${problem.message}`, [problem]);
+  return body;
 }
 
 /** The body must be a JSON object; answers 400 otherwise. */

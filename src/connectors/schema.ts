@@ -52,7 +52,7 @@ export type PaginationDefinition = { maxPages?: number } & (
   | { type: 'page'; pageParam: string; sizeParam?: string; size?: number; firstPage?: number }
   | { type: 'offset'; offsetParam: string; sizeParam?: string; size?: number }
   | { type: 'cursor'; cursorPath: string; cursorParam: string; cursorIn?: 'query' | 'body'; stopPath?: string; hasMorePath?: string; sizeParam?: string; size?: number }
-  | { type: 'link'; nextUrlPath?: string; stopPath?: string }
+  | { type: 'link'; nextUrlPath?: string; stopPath?: string; allowedOrigins?: string[] }
 );
 
 /** One CEQL clause mapped to a provider query parameter; `format` re-expresses a date value. */
@@ -238,6 +238,8 @@ const pagination = {
     offsetParam: str,
     cursorPath: str, cursorParam: str, cursorIn: { enum: ['query', 'body'] }, stopPath: str, hasMorePath: str,
     nextUrlPath: str,
+    // Origins (scheme://host[:port]) besides the listing's own that next links may lead to.
+    allowedOrigins: { type: 'array', items: { type: 'string', pattern: '^https?://[^/?#]+$' }, maxItems: 20 },
   },
   additionalProperties: false,
   allOf: [
@@ -271,7 +273,8 @@ export const connectorSchema = {
   properties: {
     $schema: { type: 'string' },
     key: { type: 'string', pattern: '^[a-z0-9][a-z0-9_-]{0,63}$' },
-    name: { type: 'string', minLength: 1, maxLength: 255 },
+    // No control or bidirectional-formatting characters (the same rule as api/text.ts).
+    name: { type: 'string', minLength: 1, maxLength: 255, pattern: '^[^\\u0000-\\u001f\\u007f-\\u009f\\u061c\\u200e\\u200f\\u202a-\\u202e\\u2066-\\u2069\\ufeff]+$' },
     hub: { type: 'string', pattern: '^[a-z0-9_-]+$' },
     description: { type: 'string' },
     configuration: {

@@ -29,7 +29,7 @@ const PAGINATION_FIELDS: Record<PaginationDefinition['type'], string[]> = {
   page: ['pageParam', 'sizeParam', 'size', 'firstPage'],
   offset: ['offsetParam', 'sizeParam', 'size'],
   cursor: ['cursorPath', 'cursorParam', 'cursorIn', 'stopPath', 'hasMorePath', 'sizeParam', 'size'],
-  link: ['nextUrlPath', 'stopPath'],
+  link: ['nextUrlPath', 'stopPath', 'allowedOrigins'],
 };
 
 /**

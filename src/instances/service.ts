@@ -4,7 +4,8 @@ import type { Config } from '../config/index.js';
 import type { Clock } from '../clock.js';
 import type { Logger } from '../log.js';
 import { ApiError, NotFoundError, ValidationError } from '../errors.js';
-import { REDACTED } from '../secrets/redact.js';
+import { REDACTED, isSecretKey } from '../secrets/redact.js';
+import { unsafeTextReason } from '../api/text.js';
 import type { ConnectorRegistry } from '../connectors/registry.js';
 import type { ConnectorCatalog } from '../connectors/catalog.js';
 import type { ConnectorDefinition } from '../connectors/schema.js';
@@ -136,7 +137,8 @@ export class InstanceService {
     const connector = this.connectors.get(key);
     if (!connector) throw new ValidationError(`unknown connector "${key}"`, [{ field: 'element.key', value: key }]);
     const name = body.name === undefined ? `${connector.name} instance` : body.name;
-    if (typeof name !== 'string' || name.trim() === '' || name.length > 255) problems.push({ field: 'name', message: 'must be a non-empty string of at most 255 characters' });
+    const nameRefused = nameProblem(name);
+    if (nameRefused) problems.push({ field: 'name', message: nameRefused });
     const tags = readTags(body.tags, problems);
     const configuration = body.configuration;
     if (typeof configuration !== 'object' || configuration === null || Array.isArray(configuration)) {
@@ -188,8 +190,9 @@ export class InstanceService {
     const problems: Problem[] = [];
     let name: string | undefined;
     if (body.name !== undefined) {
-      if (typeof body.name !== 'string' || body.name.trim() === '' || body.name.length > 255) problems.push({ field: 'name', message: 'must be a non-empty string of at most 255 characters' });
-      else name = body.name;
+      const nameRefused = nameProblem(body.name);
+      if (nameRefused) problems.push({ field: 'name', message: nameRefused });
+      else name = body.name as string;
     }
     const tags = body.tags === undefined ? undefined : readTags(body.tags, problems);
     let configuration = current.configuration;
@@ -210,6 +213,7 @@ export class InstanceService {
         if (v === null) delete configuration[k];
         else configuration[k] = k === CALLBACK_HEADERS ? keepRedactedHeaders(v, current.configuration[k]) : v;
       }
+      problems.push(...this.secretsToResupply(connector, current.configuration, configuration, supplied));
     }
     const settings = this.validate(connector, configuration, problems);
     if (settings.vendorType !== current.vendorType) problems.push({ field: 'event.vendor.type', message: 'cannot change after creation; create a new instance' });
@@ -231,6 +235,34 @@ export class InstanceService {
       });
     });
     return (await this.store.get(id))!;
+  }
+
+  /**
+   * A PATCH that moves where secrets are sent (the provider's origin, or the callback's) must give
+   * those secrets again: otherwise changing `base_url` alone would send the stored credentials to
+   * a host of the caller's choosing.
+   */
+  private secretsToResupply(connector: ConnectorDefinition, before: Record<string, unknown>, after: Record<string, unknown>, supplied: Record<string, unknown>): Problem[] {
+    const secrets = this.store.secretsOf(connector.key);
+    const given = (v: unknown) => v !== undefined && v !== null && v !== REDACTED;
+    const providerOrigin = (c: Record<string, unknown>) => originOf(() => providerBaseUrl(connector.baseUrl, { iparam: c, context: {} }));
+    const callbackOrigin = (c: Record<string, unknown>) => originOf(() => String(c['event.notification.callback.url'] ?? ''));
+    const missing: string[] = [];
+    const check = (moved: boolean, isAffected: (key: string) => boolean) => {
+      if (!moved) return;
+      for (const key of Object.keys(before)) {
+        if (key !== CALLBACK_HEADERS && isAffected(key) && isSecretKey(key, secrets) && key in after && !given(supplied[key])) missing.push(key);
+      }
+    };
+    check(providerOrigin(before) !== providerOrigin(after), (key) => !key.startsWith('event.notification.'));
+    const callbackMoved = callbackOrigin(before) !== callbackOrigin(after);
+    check(callbackMoved, (key) => key.startsWith('event.notification.callback.'));
+    const headers = before[CALLBACK_HEADERS];
+    if (callbackMoved && headers && typeof headers === 'object' && after[CALLBACK_HEADERS] !== undefined) {
+      const sent = supplied[CALLBACK_HEADERS] as Record<string, unknown> | undefined;
+      if (!sent || Object.values(sent).some((v) => !given(v))) missing.push(CALLBACK_HEADERS);
+    }
+    return missing.map((key) => ({ field: `configuration.${key}`, message: 'must be given again in this PATCH: the change sends it to another host' }));
   }
 
   async delete(id: number): Promise<void> {
@@ -315,6 +347,15 @@ export class InstanceService {
 
 const CALLBACK_HEADERS = 'event.notification.callback.headers';
 
+/** The origin a URL-producing function gives, or '' when it gives none (unset or invalid). */
+function originOf(url: () => string): string {
+  try {
+    return new URL(url()).origin;
+  } catch {
+    return '';
+  }
+}
+
 /** Callback headers sent back as "********" (as answers show them) keep their stored values. */
 function keepRedactedHeaders(supplied: unknown, stored: unknown): unknown {
   if (typeof supplied !== 'object' || supplied === null || Array.isArray(supplied) || typeof stored !== 'object' || stored === null) return supplied;
@@ -343,10 +384,20 @@ export function eventInfo(connector: ConnectorDefinition): ConnectorEventInfo {
   };
 }
 
+function nameProblem(name: unknown): string | undefined {
+  if (typeof name !== 'string' || name.trim() === '' || name.length > 255) return 'must be a non-empty string of at most 255 characters';
+  return unsafeTextReason(name);
+}
+
 function readTags(value: unknown, problems: Problem[]): string[] {
   if (value === undefined || value === null) return [];
   if (!Array.isArray(value) || !value.every((t) => typeof t === 'string' && t.length <= 100) || value.length > 50) {
     problems.push({ field: 'tags', message: 'must be a list of at most 50 strings' });
+    return [];
+  }
+  const unsafe = value.map((t: string) => unsafeTextReason(t)).find(Boolean);
+  if (unsafe) {
+    problems.push({ field: 'tags', message: unsafe });
     return [];
   }
   return value as string[];

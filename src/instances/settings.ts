@@ -173,7 +173,8 @@ export function readSettings(config: Record<string, unknown>, connector: Connect
   const cron = readString(config[K.schedule], K.schedule, problems);
   if (cron) {
     try {
-      cronParser.parseExpression(cron, { tz: isTimeZone(timeZone) ? timeZone : 'UTC' });
+      const gap = shortestCronGapSeconds(cronParser.parseExpression(cron, { tz: isTimeZone(timeZone) ? timeZone : 'UTC', currentDate: CRON_SAMPLE_START }));
+      if (gap < limits.minIntervalSeconds) problems.push({ field: K.schedule, message: `fires ${gap} s apart; polls must be at least poller.minIntervalSeconds (${limits.minIntervalSeconds} s) apart` });
     } catch (err) {
       problems.push({ field: K.schedule, message: `not a valid cron expression: ${(err as Error).message}` });
     }
@@ -190,6 +191,9 @@ export function readSettings(config: Record<string, unknown>, connector: Connect
       const own = def as Record<string, unknown>;
       pollerConfiguration[objectType] = { ...connector.pollerDefaultFor(objectType, own.url), ...own };
     }
+  }
+  if (Object.keys(pollerConfiguration).length > limits.maxObjectsPerInstance) {
+    problems.push({ field: K.pollerConfig, message: `at most ${limits.maxObjectsPerInstance} object types per instance (poller.maxObjectsPerInstance)` });
   }
   if (vendorType === 'polling' && Object.keys(pollerConfiguration).length === 0) {
     problems.push({ field: K.pollerConfig, message: 'no object types to poll: give event.poller.configuration (the connector has no poller defaults)' });
@@ -267,4 +271,20 @@ export function throwIfProblems(problems: Problem[], what = 'the instance'): voi
     const summary = problems.length === 1 ? `${first.field} ${first.message}` : `${problems.length} problems, first: ${first.field} ${first.message}`;
     throw new ValidationError(`${what} is not valid: ${summary}`, problems);
   }
+}
+
+// Cron gaps are judged on the first firings after a fixed instant, so the answer never depends on today.
+const CRON_SAMPLE_START = new Date('2026-01-01T00:00:00Z');
+const CRON_SAMPLE_FIRINGS = 100;
+
+/** The shortest gap, in seconds, between consecutive firings among the first ones of a cron expression. */
+function shortestCronGapSeconds(expression: ReturnType<typeof cronParser.parseExpression>): number {
+  let previous = (expression.next() as { getTime(): number }).getTime();
+  let shortest = Infinity;
+  for (let i = 1; i < CRON_SAMPLE_FIRINGS && expression.hasNext(); i++) {
+    const next = (expression.next() as { getTime(): number }).getTime();
+    shortest = Math.min(shortest, (next - previous) / 1000);
+    previous = next;
+  }
+  return shortest;
 }

@@ -57,7 +57,7 @@ export class InstanceStore {
   constructor(
     private readonly db: Knex,
     private readonly cipher: SecretCipher,
-    private readonly secretsOf: (elementKey: string) => ReadonlySet<string>,
+    readonly secretsOf: (elementKey: string) => ReadonlySet<string>,
   ) {}
 
   fromRow(row: InstanceRow): Instance {

@@ -100,7 +100,12 @@ export async function* listingPages(plan: FetchPlan): AsyncGenerator<Record<stri
       const fromBody = p.nextUrlPath ? firstMatch(body, p.nextUrlPath) : undefined;
       const next = typeof fromBody === 'string' && fromBody ? new URL(fromBody, request.url).toString() : nextLink(result.headers.link, request.url);
       if (!next || next === request.url) break;
-      // The next URL is followed as given, with the same headers and auth.
+      // The next URL gets the same headers and auth: only within the listing's origin (or one the
+      // connector lists), so a provider's Link cannot hand the credentials to another host.
+      const origin = new URL(next).origin;
+      if (origin !== new URL(request.url).origin && !(p.allowedOrigins ?? []).some((o) => new URL(o).origin === origin)) {
+        throw new Error(`the next-page link leads to ${origin}, another origin than the listing's; list it in the connector's pagination.allowedOrigins to follow it`);
+      }
       request = { ...request, url: next };
     } else break;
   }

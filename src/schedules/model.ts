@@ -57,6 +57,8 @@ export function readScheduleBody(body: Record<string, unknown>, o: { partial: bo
     if (r === null) out.repeat = null;
     else if (typeof r !== 'object' || !['minutes', 'hours', 'days'].includes(String(r.time_unit)) || !Number.isInteger(r.frequency) || (r.frequency as number) < 1) {
       problems.push({ field: 'repeat', message: 'must be {"time_unit": "minutes"|"hours"|"days", "frequency": a positive integer}' });
+    } else if (UNIT_MS[r.time_unit as TimeUnit] * (r.frequency as number) > MAX_PERIOD_MS) {
+      problems.push({ field: 'repeat.frequency', message: 'the period must be at most 366 days' });
     } else out.repeat = { unit: r.time_unit as TimeUnit, frequency: r.frequency as number };
   }
   if (problems.length) throw new ValidationError(`the schedule is not valid: ${problems[0].field} ${problems[0].message}`, problems);
@@ -77,8 +79,14 @@ export function parseScheduleAt(value: unknown): number {
 export function nextRecurrence(row: Pick<ScheduleRow, 'schedule_at' | 'repeat_unit' | 'repeat_frequency'>, now: number): number {
   const period = UNIT_MS[row.repeat_unit!] * row.repeat_frequency!;
   if (now < row.schedule_at) return row.schedule_at;
-  return row.schedule_at + (Math.floor((now - row.schedule_at) / period) + 1) * period;
+  const next = row.schedule_at + (Math.floor((now - row.schedule_at) / period) + 1) * period;
+  // Input bounds make this unreachable; a time that is not one must never be stored.
+  if (!Number.isSafeInteger(next)) throw new Error(`schedule period ${period} ms gives no valid next time`);
+  return next;
 }
+
+/** The longest period of a recurring schedule (a longer one is a one-time schedule in effect). */
+const MAX_PERIOD_MS = 366 * 24 * 60 * 60 * 1000;
 
 const iso = isoOrNull;
 

@@ -6,7 +6,7 @@ import { type SecretCipher, UnreadableSecretError } from './cipher.js';
  * storage, answers and logs.
  */
 export const REDACTED = '********';
-const SECRET_KEY_PATTERN = /secret|password|passwd|token|api[._-]?key|signature\.key|private|credential|refresh|session|cookie|auth/i;
+const SECRET_KEY_PATTERN = /secret|password|passwd|token|api[._-]?key|signature\.key|private|credential|session|cookie|refresh(?![._-]?interval)|(^|[._-])o?auth([._-]|$)/i;
 /** Keys the pattern catches that name a setting, not a secret (`auth` is in `oauth.*` and `callback.auth`). */
 const NOT_SECRET_KEYS = new Set(['event.notification.callback.auth', 'oauth.callback.url', 'oauth.scope', 'oauth.base.url']);
 /** Callback headers shown in answers; any other callback header's value is treated as a secret. */

@@ -39,6 +39,8 @@ describe('secrets', () => {
       'event.notification.callback.headers': { 'Content-Type': 'application/json', 'X-Auth': 'hdr-secret', Authorization: 'Bearer abc' },
       'oauth.refresh': 'refresh-1',
       'event.notification.callback.auth': 'basic',
+      'event.poller.refresh_interval': '15',
+      author: 'ann',
     };
     const secrets = new Set(['pin']);
     const stored = encryptConfiguration(config, secrets, cipher);
@@ -55,6 +57,8 @@ describe('secrets', () => {
       'event.notification.callback.headers': { 'Content-Type': 'application/json', 'X-Auth': '********', Authorization: '********' },
       'oauth.refresh': '********',
       'event.notification.callback.auth': 'basic',
+      'event.poller.refresh_interval': '15',
+      author: 'ann',
     });
     expect(redactText('GET /x?key=k-123', ['k-123'])).to.equal('GET /x?key=********');
   });

@@ -76,7 +76,10 @@ export function renderString(text: string, scope: TemplateScope, opts: { urlEnco
   if (!mayHoldTags(text)) return text;
   return replaceTags(text, (expr) => {
     const value = tagValue(parseTag(expr), scope);
-    return opts.urlEncode ? encodeURIComponent(value) : value;
+    if (!opts.urlEncode) return value;
+    // In a path, "." and ".." would move the request to another resource (URLs resolve them).
+    if (value === '.' || value === '..') throw new ValidationError(`"${value}" may not be substituted into a URL path (${expr.trim()})`, [{ field: expr.trim(), value }]);
+    return encodeURIComponent(value);
   });
 }
 
