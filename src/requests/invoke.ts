@@ -156,9 +156,9 @@ export function createTemplateInvoker(ctx: GatewayContext, requestLog: RequestLo
     } catch (err) {
       // The SSRF guard's rule (cloud metadata, a scheme…) refused the URL the values made.
       if (err instanceof ValidationError && isGuardRefusal(err)) return refuse('', err.message);
-      // A missing context value (a ValidationError naming it), or a URL the values broke.
+      // A missing context value (a ValidationError naming it), or a URL the values broke: bad
+      // input, answered 400 and not logged (a refused request changes nothing).
       const message = redactText((err as Error).message, secrets);
-      await record(instance, name, at, { method, url: '', status: null, errorSource: null, attempts: 0, durationMs: 0, error: message });
       if (err instanceof ApiError) throw err;
       throw new ValidationError(`the request could not be built: ${message}`, [{ template: name }]);
     }

@@ -1,22 +1,10 @@
 import { expect } from 'chai';
 import http from 'node:http';
-import Router from '@koa/router';
-import { API_PREFIX } from '../../src/api/app.js';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
+import { registeredRoutes } from '../helpers/routes.js';
 
-/** Every route the gateway serves, as [method, path] with path parameters filled in. */
-function registeredRoutes(t: TestGateway): Array<{ method: string; path: string; open: boolean }> {
-  const out: Array<{ method: string; path: string; open: boolean }> = [];
-  for (const [kind, prefix] of [['apiRoutes', API_PREFIX], ['openRoutes', '']] as const) {
-    const router = new Router();
-    for (const f of t.gateway.features) for (const add of f[kind] ?? []) add(router);
-    for (const layer of router.stack) {
-      const path = prefix + String(layer.path).replace(/:(\w+)/g, (_, name: string) => (name === 'key' ? 'sandbox' : name === 'token' ? 'abc' : '1'));
-      for (const method of layer.methods.filter((m) => m !== 'HEAD')) out.push({ method, path, open: kind === 'openRoutes' });
-    }
-  }
-  return out;
-}
+/** Every route, path parameters filled with values that exist or look plausible. */
+const routesOf = (t: TestGateway) => registeredRoutes(t, (name) => (name === 'key' ? 'sandbox' : name === 'token' ? 'abc' : '1'));
 
 /** A raw request: got and URL() would normalise the very paths under test. */
 function rawRequest(base: string, method: string, path: string, headers: Record<string, string> = {}): Promise<number> {
@@ -52,7 +40,7 @@ describe('API authentication', () => {
   after(async () => t.close());
 
   it('knows the routes it walks (a registry change cannot empty this test)', () => {
-    const routes = registeredRoutes(t);
+    const routes = routesOf(t);
     expect(routes.length).to.be.greaterThan(30);
     expect(routes.map((r) => `${r.method} ${r.path}`)).to.include.members(['GET /elements/api-v2/instances', 'POST /elements/api-v2/instances/1/signing-secret/rotate', 'GET /health']);
   });
@@ -60,7 +48,7 @@ describe('API authentication', () => {
   it('answers 401 or 404 — never 2xx/3xx — without a token, for every route in every case and encoding', async () => {
     const failures: string[] = [];
     let checked = 0;
-    for (const route of registeredRoutes(t)) {
+    for (const route of routesOf(t)) {
       for (const path of variants(route.path)) {
         // The exact open paths are open by design; every variant of them must not be.
         if (route.open && (path === route.path || path === `${route.path}?x=1`)) continue;
