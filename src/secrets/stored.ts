@@ -7,11 +7,12 @@ import { SecretCipher } from './cipher.js';
  * holds either one ciphertext (`whole`) or JSON with `{"$enc": "<ciphertext>"}` wrappers inside.
  * A new encrypted column is added here.
  */
-export const ENCRYPTED_COLUMNS: ReadonlyArray<{ table: string; column: string; whole: boolean }> = [
+export const ENCRYPTED_COLUMNS: ReadonlyArray<{ table: string; column: string; whole: boolean; key?: string }> = [
   { table: 'instances', column: 'signing_secrets', whole: true },
   { table: 'instances', column: 'webhook_token_encrypted', whole: true },
   { table: 'instances', column: 'configuration', whole: false },
   { table: 'webhook_deregistrations', column: 'configuration', whole: false },
+  { table: 'instance_auth', column: 'tokens', whole: true, key: 'instance_id' },
 ];
 
 const CT = 'enc:v(?:1|2:[A-Za-z0-9_-]+):[A-Za-z0-9_-]*:[A-Za-z0-9_-]*:[A-Za-z0-9_-]*';
@@ -26,12 +27,12 @@ function ciphertextsIn(text: string, whole: boolean): string[] {
 const BATCH = 500;
 
 /** Walks every row of every encrypted column in id order, a batch at a time. */
-async function eachRow(db: Knex, fn: (table: string, column: string, whole: boolean, row: { id: number; value: string }) => Promise<void>): Promise<void> {
-  for (const { table, column, whole } of ENCRYPTED_COLUMNS) {
+async function eachRow(db: Knex, fn: (table: string, key: string, column: string, whole: boolean, row: { id: number; value: string }) => Promise<void>): Promise<void> {
+  for (const { table, column, whole, key = 'id' } of ENCRYPTED_COLUMNS) {
     if (!(await db.schema.hasTable(table))) continue;
     for (let after = 0; ; ) {
-      const rows = (await db(table).where('id', '>', after).whereNotNull(column).orderBy('id').limit(BATCH).select('id', `${column} as value`)) as Array<{ id: number; value: string }>;
-      for (const row of rows) await fn(table, column, whole, row);
+      const rows = (await db(table).where(key, '>', after).whereNotNull(column).orderBy(key).limit(BATCH).select(`${key} as id`, `${column} as value`)) as Array<{ id: number; value: string }>;
+      for (const row of rows) await fn(table, key, column, whole, row);
       if (rows.length < BATCH) break;
       after = rows[rows.length - 1].id;
     }
@@ -46,7 +47,7 @@ async function eachRow(db: Knex, fn: (table: string, column: string, whole: bool
 export async function checkKeysReadData(db: Knex, cipher: SecretCipher): Promise<void> {
   const sampleByKey = new Map<string, string>();
   const counts = new Map<string, number>();
-  await eachRow(db, async (_table, _column, whole, row) => {
+  await eachRow(db, async (_table, _key, _column, whole, row) => {
     for (const ct of ciphertextsIn(row.value, whole)) {
       const keyId = SecretCipher.keyIdOf(ct)!;
       if (!sampleByKey.has(keyId)) sampleByKey.set(keyId, ct);
@@ -74,7 +75,7 @@ export interface RekeyResult {
 /** Re-encrypts every stored secret with the current key (after which previous keys can be dropped). */
 export async function rekey(db: Knex, cipher: SecretCipher): Promise<RekeyResult> {
   const result: RekeyResult = { rekeyed: 0, current: 0, unreadable: [] };
-  await eachRow(db, async (table, column, whole, row) => {
+  await eachRow(db, async (table, key, column, whole, row) => {
     let changed = false;
     const reencrypt = (ct: string): string => {
       if (SecretCipher.keyIdOf(ct) === cipher.currentKeyId) {
@@ -91,7 +92,7 @@ export async function rekey(db: Knex, cipher: SecretCipher): Promise<RekeyResult
     };
     const value = whole ? reencrypt(row.value) : row.value.replace(WRAPPED, (_m, ct: string) => JSON.stringify({ $enc: reencrypt(ct) }));
     // Only if unchanged since read: a concurrent write (already under the current key) wins.
-    if (changed) await db(table).where({ id: row.id, [column]: row.value }).update({ [column]: value });
+    if (changed) await db(table).where({ [key]: row.id, [column]: row.value }).update({ [column]: value });
   });
   return result;
 }
