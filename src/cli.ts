@@ -1,38 +1,83 @@
 #!/usr/bin/env node
+import { Command, CommanderError } from 'commander';
 import type { Knex } from 'knex';
-import { loadConfig, type Config } from './config/index.js';
-import { createDatabase, describeDatabase, migrate } from './db/index.js';
-import { DefinitionError } from './errors.js';
-import { Gateway } from './main.js';
-import { SecretCipher } from './secrets/cipher.js';
-import { rekey } from './secrets/stored.js';
+import type { Config } from './config/index.js';
+import { addClientCommands } from './cli/commands.js';
+import { CliError, DEFAULT_URL, EXIT } from './cli/client.js';
 
 /**
- * The command line: `start` runs the gateway until SIGTERM/SIGINT (which drain within
- * `shutdown.graceSeconds` and exit 0); `migrate` brings the database schema up to date; `rekey`
- * re-encrypts every stored secret with the current key (security.secretKey), reading old values
- * with security.previousSecretKeys.
+ * The `pollgate` command line. `start` runs the gateway in the foreground until SIGTERM/SIGINT
+ * (which drain within `shutdown.graceSeconds`, give back every lease and exit 0) — the way to run
+ * it under a supervisor; `migrate` brings the database schema up to date; `rekey` re-encrypts the
+ * stored secrets with the current key; the other commands are clients of a running gateway's REST
+ * API. Any error prints one line and exits non-zero.
  */
-async function main(command: string): Promise<void> {
-  const config = loadConfig();
-  if (command === 'migrate') {
+const program = new Command('pollgate')
+  .description('pollgate, an event gateway: run it, or talk to a running one')
+  .version('0.1.0')
+  .option('--url <url>', 'the gateway (env POLLGATE_URL)', process.env.POLLGATE_URL ?? DEFAULT_URL)
+  .option('--token <token>', 'the API token (env POLLGATE_API_TOKEN)')
+  .option('--json', 'print JSON for scripts instead of tables')
+  // Usage errors exit 2 (like bad input); --help and --version exit 0.
+  .exitOverride((err: CommanderError) => {
+    process.exit(err.exitCode === 0 ? 0 : EXIT.badInput);
+  });
+
+program
+  .command('start')
+  .description('runs the gateway in the foreground; SIGTERM or SIGINT stops it gracefully')
+  .action(start);
+
+program
+  .command('migrate')
+  .description('brings the database schema up to date')
+  .action(async () => {
+    const { loadConfig } = await import('./config/index.js');
+    const { describeDatabase } = await import('./db/index.js');
+    const config = loadConfig();
     await withMigratedDatabase(config, async () => {});
     process.stdout.write(`migrated ${describeDatabase({ url: config.database.url, dataDir: config.database.dataDir })}\n`);
-    return;
-  }
-  if (command === 'rekey') {
+  });
+
+program
+  .command('rekey')
+  .description('re-encrypts every stored secret with the current key (security.secretKey), reading old values with security.previousSecretKeys')
+  .action(async () => {
+    const { loadConfig } = await import('./config/index.js');
+    const { SecretCipher } = await import('./secrets/cipher.js');
+    const { rekey } = await import('./secrets/stored.js');
+    const config = loadConfig();
     const cipher = SecretCipher.fromConfig(config.security.secretKey, config.database.dataDir, config.security.previousSecretKeys);
     const result = await withMigratedDatabase(config, (db) => rekey(db, cipher));
     process.stdout.write(`rekeyed ${result.rekeyed} secrets to key ${cipher.currentKeyId} (${result.current} already used it)\n`);
-    if (result.unreadable.length > 0) throw new DefinitionError(`no configured key decrypts ${result.unreadable.length} values: ${result.unreadable.slice(0, 20).join(', ')}`);
-    return;
+    if (result.unreadable.length > 0) throw new Error(`no configured key decrypts ${result.unreadable.length} values: ${result.unreadable.slice(0, 20).join(', ')}`);
+  });
+
+/** Opens and migrates the configured database for one command. Loaded on use: client commands start faster without it. */
+async function withMigratedDatabase<T>(config: Config, fn: (db: Knex) => Promise<T>): Promise<T> {
+  const { createDatabase, migrate } = await import('./db/index.js');
+  const schema = config.database.schema ?? undefined;
+  const db = createDatabase({ url: config.database.url, dataDir: config.database.dataDir, schema });
+  try {
+    await migrate(db, schema);
+    return await fn(db);
+  } finally {
+    await db.destroy();
   }
-  if (command !== 'start') throw new Error(`unknown command "${command}"; use start, migrate or rekey`);
+}
+
+addClientCommands(program);
+
+async function start(): Promise<void> {
+  const { loadConfig } = await import('./config/index.js');
+  const { describeDatabase } = await import('./db/index.js');
+  const { Gateway } = await import('./main.js');
+  const config = loadConfig();
   const gateway = await Gateway.create({ config });
   const url = await gateway.listen();
   gateway.start();
-  gateway.log.info({ url, database: describeDatabase({ url: config.database.url, dataDir: config.database.dataDir })}, 'pollgate is listening');
-  process.stdout.write(`pollgate listening on ${url} (API under ${url}/elements/api-v2)\n`);
+  gateway.log.info({ url, database: describeDatabase({ url: config.database.url, dataDir: config.database.dataDir }) }, 'pollgate is listening');
+  process.stdout.write(`pollgate listening on ${url} (API under ${url}/elements/api-v2, console at ${url}/console/)\n`);
   let stopping = false;
   const shutdown = (signal: string) => {
     if (stopping) return;
@@ -50,19 +95,12 @@ async function main(command: string): Promise<void> {
   process.on('SIGINT', () => shutdown('SIGINT'));
 }
 
-async function withMigratedDatabase<T>(config: Config, fn: (db: Knex) => Promise<T>): Promise<T> {
-  const schema = config.database.schema ?? undefined;
-  const db = createDatabase({ url: config.database.url, dataDir: config.database.dataDir, schema });
-  try {
-    await migrate(db, schema);
-    return await fn(db);
-  } finally {
-    await db.destroy();
+program.parseAsync(process.argv).catch((err) => {
+  if (err instanceof CliError) {
+    process.stderr.write(`pollgate: ${err.message}\n`);
+    process.exit(err.exitCode);
   }
-}
-
-main(process.argv[2] ?? 'start').catch((err) => {
-  const message = err instanceof DefinitionError ? err.message : (err as Error).stack ?? String(err);
-  process.stderr.write(`pollgate: ${message}\n`);
+  // Start-up problems (config, connector files, database) and anything else: one line.
+  process.stderr.write(`pollgate: ${String((err as Error).message ?? err).replace(/\s*\n\s*/g, ' ')}\n`);
   process.exit(1);
 });

@@ -1,7 +1,7 @@
 import type Router from '@koa/router';
 import type { GatewayContext } from '../context.js';
 import { readJsonObject } from '../api/body.js';
-import { idParam } from '../api/pagination.js';
+import { idParam, readPageRequest } from '../api/pagination.js';
 import { NotFoundError, ValidationError } from '../errors.js';
 import { activeSecrets, newSigningSecret } from './signing.js';
 import { loadBody, type NotificationRow } from './build.js';
@@ -23,6 +23,7 @@ interface Row extends NotificationRow {
 }
 
 const iso = isoOrNull;
+const NOTIFICATION_STATES = ['pending', 'delivered', 'dead'];
 
 /** A date or date-time in ISO 8601; without an offset it is UTC. */
 const ISO_SINCE = /^\d{4}-\d\d-\d\d(T\d\d:\d\d(:\d\d(\.\d{1,9})?)?(Z|[+-]\d\d:?\d\d)?)?$/i;
@@ -38,9 +39,8 @@ export function deliveryRoutes(ctx: GatewayContext) {
   const store = new EventStore(db);
   const max = config.server.maxBodyBytes;
 
-  async function present(row: Row) {
-    const attempts = await store.attemptsOf(row.id);
-    const now = clock.now();
+  /** What a list shows of a notification: its state, without payload and attempts. */
+  function summarize(row: Row, now: number) {
     return {
       id: row.id,
       instanceId: row.instance_id,
@@ -54,6 +54,13 @@ export function deliveryRoutes(ctx: GatewayContext) {
       lastError: row.last_error,
       createdDate: iso(row.created_at),
       deliveredDate: iso(row.delivered_at),
+    };
+  }
+
+  async function present(row: Row) {
+    const attempts = await store.attemptsOf(row.id);
+    return {
+      ...summarize(row, clock.now()),
       responseData: row.response_data ? JSON.parse(row.response_data) : null,
       // As sent: a polling notification's records come back from its events.
       payload: await loadBody(db, row),
@@ -70,6 +77,17 @@ export function deliveryRoutes(ctx: GatewayContext) {
   }
 
   return (router: Router) => {
+    router.get('/instances/:id/notifications', async (koa) => {
+      const instance = await instances.require(idParam(koa.params.id, 'instance'));
+      const { pageSize } = readPageRequest(koa);
+      const status = koa.query.status;
+      if (status !== undefined && (typeof status !== 'string' || !NOTIFICATION_STATES.includes(status))) {
+        throw new ValidationError(`status must be one of ${NOTIFICATION_STATES.join(', ')}`, [{ field: 'status' }]);
+      }
+      const now = clock.now();
+      koa.body = (await store.notificationsOf<Row>(instance.id, { status, limit: pageSize })).map((row) => summarize(row, now));
+    });
+
     router.get('/notifications/:id', async (koa) => {
       koa.body = await present(await requireNotification(koa.params.id));
     });

@@ -55,6 +55,13 @@ export class EventStore {
     return (await this.db('notifications').where({ id }).first()) as T | undefined;
   }
 
+  /** An instance's notifications, newest first, optionally of one status. */
+  async notificationsOf<T>(instanceId: number, f: { status?: string; limit: number }): Promise<T[]> {
+    const q = this.db('notifications').where({ instance_id: instanceId }).orderBy([{ column: 'created_at', order: 'desc' }, { column: 'id', order: 'desc' }]).limit(f.limit);
+    if (f.status !== undefined) q.where({ status: f.status });
+    return (await q) as T[];
+  }
+
   /** A notification's attempts, oldest first. */
   async attemptsOf(notificationId: string): Promise<Array<Record<string, unknown>>> {
     return (await this.db('attempts').where({ notification_id: notificationId }).orderBy('id')) as Array<Record<string, unknown>>;

@@ -2,7 +2,7 @@ import type { Knex } from 'knex';
 import type { Config } from '../config/index.js';
 import type { Clock } from '../clock.js';
 import type { Logger } from '../log.js';
-import { ConflictError } from '../errors.js';
+import { ConflictError, NotFoundError } from '../errors.js';
 import { claimDue, renewLeases } from '../db/lease.js';
 import { backoffMs } from '../lib/backoff.js';
 import { WorkerLoop } from '../lib/worker-loop.js';
@@ -83,8 +83,8 @@ export class Poller extends WorkerLoop {
     return rows.length;
   }
 
-  /** POST /instances/:id/events/poll: polls every object type of the instance now. */
-  async pollNow(instanceId: number): Promise<{ objects: Record<string, Omit<PollSummary, 'complete' | 'nextWatermark'> & { error?: string }> }> {
+  /** POST /instances/:id/events/poll: polls every object type of the instance (or just `objectType`) now. */
+  async pollNow(instanceId: number, objectType?: string): Promise<{ objects: Record<string, Omit<PollSummary, 'complete' | 'nextWatermark'> & { error?: string }> }> {
     const instance = await this.deps.instances.require(instanceId);
     const now = this.deps.clock.now();
     const rows = await claimDue<ClaimedRow>(this.db, {
@@ -95,9 +95,10 @@ export class Poller extends WorkerLoop {
       owner: this.deps.nodeId,
       leaseMs: this.config.poller.leaseSeconds * 1000,
       limit: 1000,
-      where: (q) => q.where('instance_id', instance.id),
+      where: (q) => (objectType === undefined ? q.where('instance_id', instance.id) : q.where({ instance_id: instance.id, object_type: objectType })),
     });
-    const total = await this.db('poll_objects').where({ instance_id: instance.id }).count<{ n: number }[]>({ n: '*' });
+    const total = await this.db('poll_objects').where({ instance_id: instance.id, ...(objectType === undefined ? {} : { object_type: objectType }) }).count<{ n: number }[]>({ n: '*' });
+    if (objectType !== undefined && Number(total[0].n) === 0) throw new NotFoundError(`instance ${instance.id} does not poll an object type "${objectType}"`);
     if (rows.length === 0 && Number(total[0].n) > 0) throw new ConflictError('a poll of this instance is already running; try again when it ends');
     const objects: Awaited<ReturnType<Poller['pollNow']>>['objects'] = {};
     await Promise.all(

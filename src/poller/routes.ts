@@ -14,7 +14,8 @@ const iso = isoOrNull;
 export function pollerRoutes(pollState: PollStateStore, events: EventStore, poller: Poller, instances: InstanceService, clock: Clock, authStatusOf?: (instance: Instance) => Promise<unknown>) {
   return (router: Router) => {
     router.post('/instances/:id/events/poll', async (ctx) => {
-      ctx.body = await poller.pollNow(idParam(ctx.params.id, 'instance'));
+      const { objectType } = ctx.query;
+      ctx.body = await poller.pollNow(idParam(ctx.params.id, 'instance'), typeof objectType === 'string' ? objectType : undefined);
     });
 
     router.get('/instances/:id/status', async (ctx) => {

@@ -6,8 +6,8 @@ import { API_TOKEN, SECRET_KEY, TEST_PG_URL, usePostgres } from './gateway.js';
 import { trackClosed, trackOpen } from './leaks.js';
 
 /**
- * A gateway in a child process (`node --import tsx src/cli.ts start`), for tests that kill one
- * (SIGKILL) or drain one (SIGTERM). It shares the test's database: the SQLite file in `dataDir`, or
+ * A gateway in a child process (`node --import tsx src/cli.ts start`, or with `binary` the built
+ * `node dist/src/cli.js start`), for tests that kill one (SIGKILL) or drain one (SIGTERM). It shares the test's database: the SQLite file in `dataDir`, or
  * the PostgreSQL `schema`. Settings come from a POLLGATE_CONFIG file written into `dataDir`.
  */
 export interface GatewayProcess {
@@ -19,10 +19,11 @@ export interface GatewayProcess {
   kill(signal: NodeJS.Signals): Promise<number | null>;
 }
 
-export async function startGatewayProcess(o: { dataDir: string; schema?: string; nodeId: string; config?: Record<string, unknown> }): Promise<GatewayProcess> {
+export async function startGatewayProcess(o: { dataDir: string; schema?: string; nodeId: string; config?: Record<string, unknown>; binary?: boolean }): Promise<GatewayProcess> {
   const configFile = join(o.dataDir, `${o.nodeId}.json`);
   writeFileSync(configFile, JSON.stringify({ log: { level: 'warn' }, server: { host: '127.0.0.1' }, ...o.config }));
-  const child = spawn(process.execPath, ['--import', 'tsx', join(projectRoot, 'src', 'cli.ts'), 'start'], {
+  const args = o.binary ? [join(projectRoot, 'dist', 'src', 'cli.js'), 'start'] : ['--import', 'tsx', join(projectRoot, 'src', 'cli.ts'), 'start'];
+  const child = spawn(process.execPath, args, {
     cwd: projectRoot,
     env: {
       PATH: process.env.PATH,

@@ -1,0 +1,160 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { expect } from 'chai';
+import { API_TOKEN, startGateway, type TestGateway } from '../helpers/gateway.js';
+import { EmulatedProvider } from '../providers/provider-server.js';
+import { Receiver } from '../providers/receiver.js';
+import { providerConnector } from '../poller/helpers.js';
+import { dispatcher } from '../delivery/helpers.js';
+import { runCli, spawnCli, type CliResult } from './run-cli.js';
+
+/**
+ * The `pollgate` client commands, run as the built binary against a gateway: every command with
+ * --json parsed, the tables people read, and the exit codes of a 4xx (1), a bad file or argument
+ * (2) and a refused connection (3), each with a one-line message.
+ */
+describe('pollgate CLI', function () {
+  this.timeout(180_000);
+  let t: TestGateway;
+  let provider: EmulatedProvider;
+  let receiver: Receiver;
+  let dir: string;
+  let env: Record<string, string>;
+
+  before(async () => {
+    t = await startGateway();
+    provider = await EmulatedProvider.start();
+    provider.now = () => t.clock.now();
+    receiver = await Receiver.start();
+    dir = mkdtempSync(join(tmpdir(), 'pollgate-cli-'));
+    env = { POLLGATE_URL: t.url, POLLGATE_API_TOKEN: API_TOKEN };
+  });
+
+  after(async () => {
+    await t.close();
+    await provider.close();
+    await receiver.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const file = (name: string, content: unknown) => {
+    const path = join(dir, name);
+    writeFileSync(path, typeof content === 'string' ? content : JSON.stringify(content));
+    return path;
+  };
+  const ok = async (args: string[]): Promise<CliResult> => {
+    const r = await runCli(args, env);
+    expect(r.code, `${args.join(' ')}: ${r.stderr}`).to.equal(0);
+    return r;
+  };
+  const json = async <T = any>(args: string[]): Promise<T> => JSON.parse((await ok([...args, '--json'])).stdout) as T; // eslint-disable-line @typescript-eslint/no-explicit-any
+  const fails = async (args: string[], code: number, message: RegExp, e = env) => {
+    const r = await runCli(args, e);
+    expect(r.code, `${args.join(' ')}: ${r.stdout}${r.stderr}`).to.equal(code);
+    expect(r.stderr.trim().split('\n')).to.have.length(1);
+    expect(r.stderr).to.match(message);
+  };
+
+  it('validates connector files offline and adds, lists and shows connectors', async () => {
+    const good = file('crm.json', providerConnector('clicrm'));
+    // No gateway needed: the URL points nowhere.
+    const offline = await runCli(['connectors', 'validate', good], { POLLGATE_URL: 'http://127.0.0.1:9' });
+    expect(offline).to.include({ code: 0 });
+    expect(offline.stdout).to.match(/connector "clicrm" is valid/);
+    await fails(['connectors', 'validate', file('bad.json', '{"key": ')], 2, /bad\.json is not valid JSON/);
+    await fails(['connectors', 'validate', file('invalid.json', { key: 'x', name: 'X', bogus: 1 })], 2, /connector "x" from file .*invalid\.json is invalid: .*bogus/);
+    await fails(['connectors', 'validate', join(dir, 'missing.json')], 2, /cannot read .*missing\.json: ENOENT/);
+    await fails(['connectors', 'add', file('invalid2.json', { key: 'y' })], 2, /is invalid/);
+
+    expect((await json(['connectors', 'add', good])).key).to.equal('clicrm');
+    const list = await json<Array<{ key: string; bundled: boolean }>>(['connectors', 'list']);
+    expect(list.find((c) => c.key === 'clicrm')).to.include({ bundled: false });
+    expect((await json(['connectors', 'show', 'clicrm'])).definition.baseUrl).to.equal('<%= iparam.base_url %>');
+    expect((await ok(['connectors', 'list'])).stdout).to.match(/^KEY +NAME +HUB +MODES/m).and.match(/^clicrm +Test clicrm +crm +polling +contacts +no$/m);
+    await fails(['connectors', 'show', 'nope'], 1, /GET elements\/nope answered 404 NOT_FOUND: unknown connector "nope"/);
+  });
+
+  it('creates, shows, polls, pauses, resumes and deletes instances; tails events; lists, retries and replays notifications', async () => {
+    provider.collection('contacts');
+    const body = {
+      element: { key: 'clicrm' }, name: 'CLI instance',
+      configuration: { base_url: provider.url, api_key: 'sk-cli', 'event.poller.refresh_interval': '5', 'event.notification.callback.url': `${receiver.url}/cb` },
+    };
+    await fails(['instances', 'create', file('inst-bad.json', { ...body, element: { key: 'nope' } })], 1, /POST instances answered 400 VALIDATION_ERROR: unknown connector "nope"/);
+    const created = await json(['instances', 'create', file('inst.json', body)]);
+    expect(created).to.include({ name: 'CLI instance', vendorType: 'polling' });
+    expect(created.configuration.api_key).to.equal('********');
+    const id = String(created.id);
+    expect((await json<Array<{ id: number }>>(['instances', 'list'])).map((i) => i.id)).to.include(created.id);
+    expect((await json(['instances', 'show', id])).element.key).to.equal('clicrm');
+    expect((await ok(['instances', 'list'])).stdout).to.match(new RegExp(`^${id} +CLI instance +clicrm +polling +enabled `, 'm'));
+
+    t.clock.advance(1000);
+    provider.collection('contacts').upsert({ name: 'Ada' });
+    t.clock.advance(1000);
+    const polled = await json(['poll', id]);
+    expect(polled.objects.contacts).to.deep.equal({ fetched: 1, created: 1, updated: 0, deleted: 0 });
+    expect((await json(['poll', id, '--object', 'contacts'])).objects.contacts.created).to.equal(0);
+    await fails(['poll', id, '--object', 'deals'], 1, /answered 404 NOT_FOUND: .*does not poll an object type "deals"/);
+    await fails(['poll', 'abc'], 2, /"abc" is not an instance id/);
+
+    const status = await json(['status', id]);
+    expect(status.objects.contacts).to.include({ intervalSeconds: 300, consecutiveFailures: 0, fetched: 1 });
+    expect((await ok(['status', id])).stdout).to.match(/^contacts +300s +\d{4}-\d\d-\d\d \d\d:\d\d:\d\d +/m);
+
+    const events = await json<Array<{ eventType: string; objectType: string }>>(['events', 'tail', id]);
+    expect(events.map((e) => [e.eventType, e.objectType])).to.deep.equal([['CREATED', 'contacts']]);
+    expect((await ok(['events', 'tail', id])).stdout).to.match(/#1 +CREATED +contacts\/1 /);
+
+    // --follow prints events as they arrive, one JSON object a line, until SIGINT (exit 0).
+    const follow = spawnCli(['events', 'tail', id, '--follow', '--interval', '0.1', '--json'], env);
+    let out = '';
+    follow.stdout!.on('data', (d) => (out += d));
+    const followExit = new Promise<number | null>((r) => follow.on('close', r));
+    const lines = () => out.split('\n').filter(Boolean);
+    await waitFor(() => lines().length >= 1);
+    provider.collection('contacts').upsert({ name: 'Grace' });
+    t.clock.advance(1000);
+    await ok(['poll', id]);
+    await waitFor(() => lines().length >= 2);
+    follow.kill('SIGINT');
+    expect(await followExit).to.equal(0);
+    expect(lines().map((l) => JSON.parse(l).sequence)).to.deep.equal([1, 2]);
+
+    const pending = await json<Array<{ id: string; status: string; eventCount: number }>>(['notifications', 'list', id]);
+    expect(pending.map((n) => n.status)).to.deep.equal(['pending', 'pending']);
+    await dispatcher(t).drain();
+    await dispatcher(t).idle();
+    const delivered = await json<Array<{ id: string; status: string; attemptCount: number }>>(['notifications', 'list', id, '--status', 'delivered']);
+    expect(delivered.map((n) => [n.status, n.attemptCount])).to.deep.equal([['delivered', 1], ['delivered', 1]]);
+    expect((await ok(['notifications', 'list', id])).stdout).to.match(/^ntf_\S+ +delivered +contacts +1 +1 +200 /m);
+    await fails(['notifications', 'list', id, '--status', 'lost'], 1, /answered 400 VALIDATION_ERROR: status must be one of/);
+    expect((await json(['notifications', 'retry', delivered[0].id])).status).to.equal('pending');
+    await fails(['notifications', 'retry', 'ntf_nope'], 1, /answered 404/);
+    expect(await json(['notifications', 'replay', id, '--since', '1970-01-01T00:00:00Z'])).to.deep.equal({ replayed: 1 });
+    await fails(['notifications', 'replay', id, '--since', 'yesterday'], 1, /answered 400 VALIDATION_ERROR: since must be/);
+    await fails(['notifications', 'replay', id], 2, /required option '--since <iso>' not specified/);
+
+    expect((await json(['instances', 'pause', id])).eventsEnabled).to.equal(false);
+    expect((await ok(['instances', 'resume', id])).stdout).to.equal(`instance ${id} resumed\n`);
+    expect(await json(['instances', 'delete', id])).to.deep.equal({ deleted: Number(id) });
+    await fails(['instances', 'show', id], 1, new RegExp(`GET instances/${id} answered 404 NOT_FOUND`));
+  });
+
+  it('exits 3 on a refused connection, 1 on a wrong token, 2 without a token or on a bad command', async () => {
+    await fails(['instances', 'list'], 3, /cannot reach the gateway at http:\/\/127\.0\.0\.1:9: ECONNREFUSED/, { POLLGATE_URL: 'http://127.0.0.1:9', POLLGATE_API_TOKEN: 'x' });
+    await fails(['instances', 'list', '--url', t.url, '--token', 'wrong'], 1, /answered 401 UNAUTHORIZED/, {});
+    await fails(['instances', 'list', '--url', t.url], 2, /no API token/, { POLLGATE_DATA_DIR: dir });
+    await fails(['instances', 'frobnicate'], 2, /unknown command 'frobnicate'/);
+    await fails(['connectors', 'list', '--url', 'ftp://x'], 2, /--url must be an http\(s\) URL/);
+  });
+});
+
+async function waitFor(check: () => boolean, ms = 10_000): Promise<void> {
+  const until = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > until) throw new Error('timed out waiting');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
