@@ -95,8 +95,8 @@ export function addClientCommands(program: Command): void {
     const auth = s.auth ? `${s.auth.type} ${s.auth.state}${s.auth.lastError ? ` (${s.auth.lastError})` : ''}` : undefined;
     printFields([['instance', s.instanceId], ['events', s.eventsEnabled ? 'enabled' : 'paused'], ['mode', s.vendorType], ['notifications', `${s.notifications.pending} pending, ${s.notifications.dead} dead`], ...(auth ? [['auth', auth] as [string, string]] : [])]);
     printTable(
-      ['object type', 'interval', 'last poll', 'next poll', 'lag', 'failures', 'last error'],
-      Object.entries(s.objects as Record<string, Json>).map(([t, o]) => [t, `${o.intervalSeconds}s`, shortDate(o.lastPollDate), shortDate(o.nextPollDate), `${o.lagSeconds}s`, o.consecutiveFailures, o.lastError]),
+      ['object type', 'interval', 'last poll', 'next poll', 'lag', 'failures', 'backoff until', 'last error'],
+      Object.entries(s.objects as Record<string, Json>).map(([t, o]) => [t, `${o.intervalSeconds}s`, shortDate(o.lastPollDate), shortDate(o.nextPollDate), `${o.lagSeconds}s`, o.consecutiveFailures, shortDate(o.backoffUntil), o.lastError]),
     );
   });
 

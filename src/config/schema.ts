@@ -14,7 +14,7 @@ export interface Config {
     enabled: boolean; tickSeconds: number; minIntervalSeconds: number; maxIntervalMinutes: number;
     defaultIntervalMinutes: number; overlapSeconds: number; maxPages: number;
     concurrency: number; leaseSeconds: number; fullListingIntervalMinutes: number;
-    backoffBaseSeconds: number; backoffMaxSeconds: number; maxObjectsPerInstance: number;
+    backoffBaseSeconds: number; backoffMaxSeconds: number; maxObjectsPerInstance: number; jitterSeconds: number;
   };
   provider: { maxRetryAfterSeconds: number; maxResponseBytes: number };
   webhooks: {
@@ -76,7 +76,7 @@ export const configSchema = section({
     enabled: bool, tickSeconds: num(0.01), minIntervalSeconds: num(0.001), maxIntervalMinutes: num(1),
     defaultIntervalMinutes: num(0.001), overlapSeconds: num(0), maxPages: int(1),
     concurrency: int(1), leaseSeconds: num(0.1), fullListingIntervalMinutes: num(0),
-    backoffBaseSeconds: num(0), backoffMaxSeconds: num(0), maxObjectsPerInstance: int(1),
+    backoffBaseSeconds: num(0), backoffMaxSeconds: num(0), maxObjectsPerInstance: int(1), jitterSeconds: num(0),
   }),
   provider: section({ maxRetryAfterSeconds: num(0), maxResponseBytes: int(1) }),
   webhooks: section({

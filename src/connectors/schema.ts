@@ -115,6 +115,8 @@ export interface PollerObjectDefinition {
   deletedWhen?: DeletedWhen;
   /** A listing of deleted records (Freshdesk's `filter=deleted`): each change in it is DELETED. */
   deleted?: { url: string; idField?: string; method?: string; body?: unknown; headers?: Record<string, string>; recordsPath?: string; pagination?: PaginationDefinition };
+  /** Minutes; overrides the instance's `event.poller.refresh_interval` for this object. */
+  refresh_interval?: number | string;
 }
 
 export type MappingValue = string | string[];
@@ -342,6 +344,8 @@ export const connectorSchema = {
             additionalProperties: false,
             properties: {
               url: str, idField: str, datesConfiguration, events: pollerEvents, ...requestShape,
+              // refresh_interval: this object's poll interval in minutes (else the instance's).
+              refresh_interval: { type: ['number', 'string'] },
               deleted: {
                 type: 'object', required: ['url'], additionalProperties: false,
                 properties: { url: str, idField: str, method: requestShape.method, body: {}, headers: stringMap, recordsPath: str, pagination },

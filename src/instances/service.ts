@@ -169,7 +169,7 @@ export class InstanceService {
         now,
       );
       if (grant !== undefined) await this.authorizer!.save(trx, newId, grant, now);
-      await planPollObjects(trx, newId, settings, { now, createdAt: now, intervalChanged: true });
+      await planPollObjects(trx, newId, settings, { now, createdAt: now, intervalChanged: true, jitterMs: this.config.poller.jitterSeconds * 1000 });
       return newId;
     });
     const instance = (await this.store.get(id))!;
@@ -232,6 +232,7 @@ export class InstanceService {
         now,
         createdAt: current.createdAt,
         intervalChanged: before.refreshIntervalMs !== settings.refreshIntervalMs || before.cron !== settings.cron || before.timeZone !== settings.timeZone,
+        jitterMs: this.config.poller.jitterSeconds * 1000,
       });
     });
     return (await this.store.get(id))!;

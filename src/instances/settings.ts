@@ -28,6 +28,8 @@ export interface InstanceSettings {
   vendorType: VendorType;
   /** null: the instance does not poll (webhook mode without a safety-net interval). */
   refreshIntervalMs: number | null;
+  /** Object types with an interval of their own (`event.poller.configuration.<type>.refresh_interval`). */
+  objectIntervalsMs: Record<string, number>;
   cron: string | null;
   timeZone: string;
   /** Object type → poller object definition (from the instance, else the connector's defaults). */
@@ -142,6 +144,18 @@ function isTimeZone(tz: string): boolean {
   }
 }
 
+/** A poll interval in minutes (a number or numeric string; decimals allowed) → ms, within the configured limits. */
+function readMinutes(value: unknown, field: string, limits: Config['poller'], problems: Problem[]): number | null {
+  if (value === undefined || value === null || value === '') return null;
+  const minutes = typeof value === 'number' ? value : typeof value === 'string' && value.trim() !== '' ? Number(value) : NaN;
+  const minMinutes = limits.minIntervalSeconds / 60;
+  if (!Number.isFinite(minutes)) problems.push({ field, message: 'must be a number of minutes' });
+  else if (minutes < minMinutes || minutes > limits.maxIntervalMinutes) {
+    problems.push({ field, message: `must be between ${+minMinutes.toFixed(4)} and ${limits.maxIntervalMinutes} minutes` });
+  } else return Math.round(minutes * 60_000);
+  return null;
+}
+
 export interface ConnectorEventInfo {
   supported: VendorType[];
   pollerDefaults: Record<string, Record<string, unknown>>;
@@ -155,18 +169,8 @@ export function readSettings(config: Record<string, unknown>, connector: Connect
     problems.push({ field: K.vendorType, message: `this connector supports ${connector.supported.join(', ') || 'no event mode'}` });
   }
 
-  let refreshIntervalMs: number | null = null;
-  const interval = config[K.interval];
-  if (interval !== undefined && interval !== null && interval !== '') {
-    const minutes = typeof interval === 'number' ? interval : typeof interval === 'string' && interval.trim() !== '' ? Number(interval) : NaN;
-    const minMinutes = limits.minIntervalSeconds / 60;
-    if (!Number.isFinite(minutes)) problems.push({ field: K.interval, message: 'must be a number of minutes' });
-    else if (minutes < minMinutes || minutes > limits.maxIntervalMinutes) {
-      problems.push({ field: K.interval, message: `must be between ${+minMinutes.toFixed(4)} and ${limits.maxIntervalMinutes} minutes` });
-    } else refreshIntervalMs = Math.round(minutes * 60_000);
-  } else if (vendorType === 'polling') {
-    refreshIntervalMs = Math.round(limits.defaultIntervalMinutes * 60_000);
-  }
+  let refreshIntervalMs = readMinutes(config[K.interval], K.interval, limits, problems);
+  if (refreshIntervalMs === null && vendorType === 'polling') refreshIntervalMs = Math.round(limits.defaultIntervalMinutes * 60_000);
 
   const timeZone = readString(config[K.timezone], K.timezone, problems) ?? 'UTC';
   if (!isTimeZone(timeZone)) problems.push({ field: K.timezone, message: `"${timeZone}" is not an IANA time zone` });
@@ -195,6 +199,11 @@ export function readSettings(config: Record<string, unknown>, connector: Connect
   if (Object.keys(pollerConfiguration).length > limits.maxObjectsPerInstance) {
     problems.push({ field: K.pollerConfig, message: `at most ${limits.maxObjectsPerInstance} object types per instance (poller.maxObjectsPerInstance)` });
   }
+  const objectIntervalsMs: Record<string, number> = {};
+  for (const [objectType, def] of Object.entries(pollerConfiguration)) {
+    const own = readMinutes((def as Record<string, unknown> | null)?.refresh_interval, `${K.pollerConfig}.${objectType}.refresh_interval`, limits, problems);
+    if (own !== null) objectIntervalsMs[objectType] = own;
+  }
   if (vendorType === 'polling' && Object.keys(pollerConfiguration).length === 0) {
     problems.push({ field: K.pollerConfig, message: 'no object types to poll: give event.poller.configuration (the connector has no poller defaults)' });
   }
@@ -219,7 +228,7 @@ export function readSettings(config: Record<string, unknown>, connector: Connect
     } else retrySchedule = list as number[];
   }
 
-  return { notificationsEnabled, vendorType, refreshIntervalMs, cron, timeZone, pollerConfiguration: pollerConfiguration as Record<string, Record<string, unknown>>, callback, retrySchedule };
+  return { notificationsEnabled, vendorType, refreshIntervalMs, objectIntervalsMs, cron, timeZone, pollerConfiguration: pollerConfiguration as Record<string, Record<string, unknown>>, callback, retrySchedule };
 }
 
 function readCallback(config: Record<string, unknown>, problems: Problem[]): CallbackSettings {

@@ -3,32 +3,67 @@ import type { Knex } from 'knex';
 import type { InstanceSettings } from '../instances/settings.js';
 
 /**
- * Keeps an instance's rows in `poll_objects` in step with its settings: one row per object type
- * with its interval and next poll time. Called in the same transaction as the instance write, so a
- * new interval takes effect at once.
+ * When objects poll. An object polls every interval from its last poll's start, or on its cron
+ * schedule. With `poller.jitterSeconds` > 0 each object also has a phase of its own within a window
+ * of that many seconds (at most its interval): its polls fall on that phase, so objects created
+ * together — or overdue together after an outage — spread over the window instead of all polling
+ * in the same second.
  */
-export function nextPollTime(from: number, settings: Pick<InstanceSettings, 'refreshIntervalMs' | 'cron' | 'timeZone'>, intervalMs: number): number {
+export interface PollSpread {
+  windowMs: number;
+  /** 0 ≤ phase < 1: where in the window this object polls. */
+  phase: number;
+}
+
+/**
+ * A fixed phase per (instance, object type) from the golden-ratio sequence: consecutive instance
+ * ids land far apart, so any number of them fills the window evenly.
+ */
+export function pollPhase(instanceId: number, objectType: string): number {
+  let hash = 0;
+  for (const ch of objectType) hash = (hash * 31 + ch.charCodeAt(0)) >>> 0;
+  return (instanceId * 0.6180339887498949 + hash / 2 ** 32) % 1;
+}
+
+export function nextPollTime(from: number, settings: Pick<InstanceSettings, 'cron' | 'timeZone'>, intervalMs: number, spread?: PollSpread): number {
   if (settings.cron) {
     return cronParser.parseExpression(settings.cron, { currentDate: new Date(from), tz: settings.timeZone }).next().getTime();
   }
-  return from + intervalMs;
+  const window = Math.min(spread?.windowMs ?? 0, intervalMs);
+  if (window <= 0) return from + intervalMs;
+  // The object's phase slot in (from + interval − window, from + interval]: a poll that started on
+  // its slot (or late by less than the window) keeps its interval exactly.
+  const earliest = from + intervalMs - window;
+  const ahead = (((spread!.phase * window - earliest) % window) + window) % window;
+  return earliest + (ahead === 0 ? window : ahead);
 }
 
+/** The interval of one object type: its own `refresh_interval`, else the instance's. */
+export function objectIntervalMs(settings: InstanceSettings, objectType: string): number {
+  return settings.objectIntervalsMs[objectType] ?? settings.refreshIntervalMs ?? 60 * 60_000;
+}
+
+/**
+ * Keeps an instance's rows in `poll_objects` in step with its settings: one row per object type
+ * with its interval and next poll time. Called in the same transaction as the instance write, so a
+ * new interval takes effect at once (on every node: they all read these rows).
+ */
 export async function planPollObjects(
   trx: Knex,
   instanceId: number,
   settings: InstanceSettings,
-  o: { now: number; createdAt: number; intervalChanged: boolean },
+  o: { now: number; createdAt: number; intervalChanged: boolean; jitterMs: number },
 ): Promise<void> {
-  const existing = (await trx('poll_objects').where({ instance_id: instanceId })) as Array<{ id: number; object_type: string; last_poll_at: number | null }>;
+  const existing = (await trx('poll_objects').where({ instance_id: instanceId })) as Array<{ id: number; object_type: string; interval_ms: number | string; last_poll_at: number | null }>;
   const polls = settings.refreshIntervalMs !== null || settings.cron !== null;
   const wanted = polls ? settings.pollerConfiguration : {};
-  const intervalMs = settings.refreshIntervalMs ?? 60 * 60_000;
 
   const gone = existing.filter((row) => !(row.object_type in wanted)).map((row) => row.id);
   if (gone.length) await trx('poll_objects').whereIn('id', gone).delete();
 
   for (const [objectType, config] of Object.entries(wanted)) {
+    const intervalMs = objectIntervalMs(settings, objectType);
+    const spread = { windowMs: o.jitterMs, phase: pollPhase(instanceId, objectType) };
     const row = existing.find((r) => r.object_type === objectType);
     if (!row) {
       await trx('poll_objects').insert({
@@ -36,14 +71,14 @@ export async function planPollObjects(
         object_type: objectType,
         config: JSON.stringify(config),
         interval_ms: intervalMs,
-        next_poll_at: nextPollTime(o.now, settings, intervalMs),
+        next_poll_at: nextPollTime(o.now, settings, intervalMs, spread),
         // The first poll starts from the instance's creation: older records raise nothing.
         watermark: o.createdAt,
       });
       continue;
     }
     const patch: Record<string, unknown> = { config: JSON.stringify(config), interval_ms: intervalMs };
-    if (o.intervalChanged) patch.next_poll_at = Math.max(o.now, nextPollTime(row.last_poll_at ?? o.now, settings, intervalMs));
+    if (o.intervalChanged || Number(row.interval_ms) !== intervalMs) patch.next_poll_at = Math.max(o.now, nextPollTime(row.last_poll_at ?? o.now, settings, intervalMs, spread));
     await trx('poll_objects').where({ id: row.id }).update(patch);
   }
 }

@@ -10,7 +10,7 @@ import type { InstanceService } from '../instances/service.js';
 import type { ConnectorCatalog } from '../connectors/catalog.js';
 import type { Metrics } from '../metrics.js';
 import { ProviderError } from '../provider/http-client.js';
-import { nextPollTime } from './plan.js';
+import { nextPollTime, pollPhase, type PollSpread } from './plan.js';
 import { pollObject, type PollDeps, type PollObjectRow, type PollSummary } from './poll.js';
 
 /**
@@ -149,6 +149,10 @@ export class Poller extends WorkerLoop {
     }
   }
 
+  private spreadOf(row: PollObjectRow): PollSpread {
+    return { windowMs: this.config.poller.jitterSeconds * 1000, phase: pollPhase(row.instance_id, row.object_type) };
+  }
+
   /** Polls one claimed row and records the outcome; never throws. */
   private async runInSlot(row: ClaimedRow): Promise<PollSummary | { error: string }> {
     const startedAt = this.deps.clock.now();
@@ -178,7 +182,7 @@ export class Poller extends WorkerLoop {
           last_error: null,
           failures: 0,
           // A poll that outlasts its interval delays the next one rather than stacking.
-          next_poll_at: summary.complete ? Math.max(nextPollTime(startedAt, settings, row.interval_ms), finishedAt) : finishedAt,
+          next_poll_at: summary.complete ? Math.max(nextPollTime(startedAt, settings, Number(row.interval_ms), this.spreadOf(row)), finishedAt) : finishedAt,
         });
       return summary;
     } catch (err) {

@@ -35,6 +35,8 @@ export function pollerRoutes(pollState: PollStateStore, events: EventStore, poll
           lastError: r.last_error,
           lastErrorDate: iso(r.last_error_at),
           consecutiveFailures: r.failures,
+          // A failing object waits longer than its interval (doubling, capped); success resets it.
+          backoffUntil: r.failures > 0 ? iso(r.next_poll_at) : null,
           nextPollDate: iso(r.next_poll_at),
           // How old the freshest complete view of this object is.
           lagSeconds: Math.max(0, Math.round((now - (r.last_success_at ?? r.watermark)) / 1000)),

@@ -1,0 +1,143 @@
+import { expect } from 'chai';
+import { startGateway, usePostgres, type TestGateway } from '../helpers/gateway.js';
+import { EmulatedProvider } from '../providers/provider-server.js';
+import { createInstance, providerConnector, registerConnector } from './helpers.js';
+
+/**
+ * Tuning poll intervals: jitter spreads instances created together over their interval (the
+ * scheduler, driven by the manual clock, second by second); per-object intervals; and the capped
+ * back-off of an object that keeps failing, shown in status and reset by a success.
+ */
+const MINUTE = 60_000;
+const EMPTY = providerConnector('empty', {
+  configuration: [{ key: 'base_url', required: true }],
+  auth: { type: 'none' },
+  poller: { items: { url: '/empty?since=${epoch:s}', idField: 'id' } },
+} as never);
+
+interface ObjectStatus { intervalSeconds: number; nextPollDate: string; consecutiveFailures: number; backoffUntil: string | null; lastError: string | null }
+
+describe('tuning poll intervals', function () {
+  this.timeout(300_000);
+  let provider: EmulatedProvider;
+  let t: TestGateway | undefined;
+
+  beforeEach(async () => {
+    provider = await EmulatedProvider.start();
+    provider.recordRequests = false;
+    provider.route('GET', '/empty', () => ({ status: 200, body: [] }));
+  });
+
+  afterEach(async () => {
+    await t?.close();
+    t = undefined;
+    await provider.close();
+  });
+
+  /** Creates `n` one-minute instances at one instant of the manual clock, then ticks the scheduler once a second for a minute. */
+  async function pollsPerSecond(jitterSeconds: number, n: number): Promise<number[]> {
+    t = await startGateway({ config: { poller: { jitterSeconds, concurrency: 64 } } });
+    provider.now = () => t!.clock.now();
+    await registerConnector(t, EMPTY);
+    const created = t.clock.now();
+    for (let i = 0; i < n; i += 100) {
+      await Promise.all(Array.from({ length: Math.min(100, n - i) }, () =>
+        t!.gateway.instances.create({ element: { key: 'empty' }, configuration: { base_url: provider.url, 'event.poller.refresh_interval': '1' } })));
+    }
+    expect(t.clock.now()).to.equal(created);
+    const perSecond: number[] = [];
+    for (let second = 1; second <= 60; second++) {
+      t.clock.set(created + second * 1000);
+      // One tick claims every poll due in the second that just ended and starts it.
+      perSecond.push(await t.gateway.poller.tick());
+      await t.gateway.poller.idle();
+    }
+    return perSecond;
+  }
+
+  // 10,000 on SQLite; on PostgreSQL (every statement a network round trip) the same check with 2,000.
+  const burst = usePostgres ? 2_000 : 10_000;
+  it(`with jitter, ${burst} instances created in one second poll within the next minute, no second starting more than 2 % of them`, async () => {
+    const perSecond = await pollsPerSecond(60, burst);
+    const total = perSecond.reduce((a, b) => a + b, 0);
+    const busiest = Math.max(...perSecond);
+    console.log(`      ${burst} instances: ${total} polls in the first minute, busiest second ${busiest} (${((busiest / total) * 100).toFixed(2)} %), quietest ${Math.min(...perSecond)}`);
+    expect(total).to.equal(burst);
+    expect(busiest).to.be.at.most(burst * 0.02);
+  });
+
+  it('without jitter the same burst polls in a single second (what jitter prevents)', async () => {
+    const perSecond = await pollsPerSecond(0, 300);
+    expect(perSecond.filter((n) => n > 0)).to.deep.equal([300]);
+  });
+
+  it('keeps an object on its interval once spread, and takes per-object intervals', async () => {
+    t = await startGateway({ config: { poller: { jitterSeconds: 60 } } });
+    provider.now = () => t!.clock.now();
+    provider.collection('contacts');
+    provider.collection('tickets');
+    await registerConnector(t, providerConnector('crm', {
+      poller: {
+        contacts: { url: "/contacts?updated_since=${gmtDate:yyyy-MM-dd'T'HH:mm:ss.SSS'Z'}", idField: 'id' },
+        tickets: { url: "/tickets?updated_since=${gmtDate:yyyy-MM-dd'T'HH:mm:ss.SSS'Z'}", idField: 'id', refresh_interval: 30 },
+      },
+    }));
+    const { id } = await createInstance(t, 'crm', provider.url, { 'event.poller.refresh_interval': '5' });
+    const status = async () => ((await t!.api.get(`instances/${id}/status`)).body as unknown as { objects: Record<string, ObjectStatus> }).objects;
+    let s = await status();
+    expect(s.contacts.intervalSeconds).to.equal(300);
+    expect(s.tickets.intervalSeconds).to.equal(1800);
+    const created = t.clock.now();
+    const first = Date.parse(s.contacts.nextPollDate);
+    // The first poll falls in the last jitter window of the first interval.
+    expect(first).to.be.within(created + 4 * MINUTE + 1, created + 5 * MINUTE);
+    t.clock.set(first + 300);
+    expect(await t.gateway.poller.tick()).to.equal(1);
+    await t.gateway.poller.idle();
+    s = await status();
+    expect(Date.parse(s.contacts.nextPollDate)).to.equal(first + 5 * MINUTE);
+
+    // An instance-level override per object, as event.poller.configuration.<type>.refresh_interval.
+    const patched = await t.api.patch(`instances/${id}`, {
+      json: { configuration: { 'event.poller.configuration': { contacts: { url: "/contacts?updated_since=${gmtDate:yyyy-MM-dd'T'HH:mm:ss.SSS'Z'}", idField: 'id', refresh_interval: '2' } } } },
+    });
+    expect(patched.statusCode).to.equal(200);
+    s = await status();
+    expect(s.contacts.intervalSeconds).to.equal(120);
+    expect(Object.keys(s)).to.deep.equal(['contacts']);
+    const bad = await t.api.patch(`instances/${id}`, { json: { configuration: { 'event.poller.configuration': { contacts: { url: '/contacts', idField: 'id', refresh_interval: '0.1' } } } } });
+    expect(bad.statusCode).to.equal(400);
+    expect(JSON.stringify(bad.body)).to.match(/event\.poller\.configuration\.contacts\.refresh_interval.*must be between 1 and/);
+  });
+
+  it('backs off an object that keeps failing, doubling up to the cap, shows it in status, and resets on success', async () => {
+    t = await startGateway({ config: { poller: { backoffBaseSeconds: 60, backoffMaxSeconds: 600 } } });
+    provider.now = () => t!.clock.now();
+    provider.collection('contacts');
+    await registerConnector(t, providerConnector('crm'));
+    const { id } = await createInstance(t, 'crm', provider.url, { 'event.poller.refresh_interval': '1' });
+    const contacts = async () => ((await t!.api.get(`instances/${id}/status`)).body as unknown as { objects: { contacts: ObjectStatus } }).objects.contacts;
+    const waits: number[] = [];
+    // Six polls of three provider attempts each fail; the seventh poll succeeds.
+    provider.failNext(18, { status: 500, body: {} }, { path: '/contacts' });
+    for (let i = 0; i < 6; i++) {
+      const due = Date.parse((await contacts()).nextPollDate);
+      t.clock.set(due);
+      expect(await t.gateway.poller.tick()).to.equal(1);
+      await t.gateway.poller.idle();
+      const s = await contacts();
+      expect(s.consecutiveFailures).to.equal(i + 1);
+      expect(s.backoffUntil).to.equal(s.nextPollDate);
+      waits.push((Date.parse(s.nextPollDate) - due) / 1000);
+    }
+    expect(waits).to.deep.equal([60, 120, 240, 480, 600, 600]);
+
+    const due = Date.parse((await contacts()).nextPollDate);
+    t.clock.set(due);
+    await t.gateway.poller.tick();
+    await t.gateway.poller.idle();
+    const healthy = await contacts();
+    expect(healthy).to.include({ consecutiveFailures: 0, backoffUntil: null, lastError: null });
+    expect(Date.parse(healthy.nextPollDate)).to.equal(due + MINUTE);
+  });
+});
