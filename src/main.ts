@@ -11,6 +11,7 @@ import { createLogger, type Logger } from './log.js';
 import { createDatabase, migrate } from './db/index.js';
 import { createApp } from './api/app.js';
 import { opsRoutes } from './api/ops-routes.js';
+import { consoleRoutes } from './console/routes.js';
 import { createMetrics } from './metrics.js';
 import type { Feature, GatewayContext } from './context.js';
 import { SecretCipher } from './secrets/cipher.js';
@@ -142,7 +143,7 @@ export class Gateway {
       const features: Feature[] = [
         {
           name: 'core',
-          openRoutes: [opsRoutes(db, ctx.metrics, nodeId, VERSION, log)],
+          openRoutes: [opsRoutes(db, ctx.metrics, nodeId, VERSION, log), consoleRoutes()],
           apiRoutes: [
             connectorRoutes(catalog, max),
             oauthRoutes(connectors, providerAuth),

@@ -31,8 +31,15 @@ export interface AppOptions {
 
 export const API_PREFIX = '/elements/api-v2';
 
-/** The paths anyone may call: health, readiness, the API description and webhook ingress. */
-export const OPEN_PATHS: RegExp[] = [/^\/health$/, /^\/health\/ready$/, /^\/openapi\.json$/, /^\/hooks\/[A-Za-z0-9_-]+$/];
+/**
+ * The paths anyone may call: health, readiness, the API description, webhook ingress, and the web
+ * console's static files (the page and its assets hold no data; the console calls the API with the
+ * token its user types).
+ */
+export const OPEN_PATHS: RegExp[] = [
+  /^\/health$/, /^\/health\/ready$/, /^\/openapi\.json$/, /^\/hooks\/[A-Za-z0-9_-]+$/,
+  /^\/console$/, /^\/console\/(app|api|dom|views)\.js$/, /^\/console\/style\.css$/,
+];
 /** Open only with `metrics.public` (for a scraper without the token, behind a private network). */
 const METRICS_PATH = /^\/metrics$/;
 
