@@ -142,6 +142,20 @@ describe('pollgate CLI', function () {
     await fails(['instances', 'show', id], 1, new RegExp(`GET instances/${id} answered 404 NOT_FOUND`));
   });
 
+  it('migrates and rekeys a database (SQLite in a data folder of its own)', async () => {
+    const data = join(dir, 'db');
+    const local = { POLLGATE_DATA_DIR: data, POLLGATE_SECRET_KEY: 'cli-secret-key-0123456789abcdef0123456789' };
+    const migrated = await runCli(['migrate'], local);
+    expect(migrated, migrated.stderr).to.include({ code: 0 });
+    expect(migrated.stdout).to.match(/^migrated .*pollgate\.db/);
+    const rekeyed = await runCli(['rekey'], local);
+    expect(rekeyed, rekeyed.stderr).to.include({ code: 0 });
+    expect(rekeyed.stdout).to.match(/^rekeyed 0 secrets to key /);
+    const refused = await runCli(['migrate'], { ...local, POLLGATE_SECRET_KEY: 'short' });
+    expect(refused.code).to.equal(1);
+    expect(refused.stderr.trim().split('\n')).to.have.length(1);
+  });
+
   it('exits 3 on a refused connection, 1 on a wrong token, 2 without a token or on a bad command', async () => {
     await fails(['instances', 'list'], 3, /cannot reach the gateway at http:\/\/127\.0\.0\.1:9: ECONNREFUSED/, { POLLGATE_URL: 'http://127.0.0.1:9', POLLGATE_API_TOKEN: 'x' });
     await fails(['instances', 'list', '--url', t.url, '--token', 'wrong'], 1, /answered 401 UNAUTHORIZED/, {});
