@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { Command, CommanderError } from 'commander';
+import { Command, type CommanderError } from 'commander';
 import type { Knex } from 'knex';
 import type { Config } from './config/index.js';
 import { addClientCommands } from './cli/commands.js';

@@ -65,7 +65,7 @@ export class ApiClient {
 
   private async send<T>(method: Method, path: string, o: { json?: unknown; query?: Record<string, string | number | undefined> }): Promise<T> {
     const searchParams = Object.fromEntries(Object.entries(o.query ?? {}).filter(([, v]) => v !== undefined)) as Record<string, string | number>;
-    let res;
+    let res: { statusCode: number; body: string };
     try {
       res = await this.http(path, { method, searchParams, ...(o.json !== undefined ? { json: o.json } : {}) });
     } catch (err) {
@@ -73,7 +73,7 @@ export class ApiClient {
       throw new CliError(`cannot reach the gateway at ${this.baseUrl}: ${code ?? (err as Error).message}`, EXIT.unreachable);
     }
     const text = res.body;
-    let body: unknown = undefined;
+    let body: unknown;
     if (text) {
       try {
         body = JSON.parse(text);

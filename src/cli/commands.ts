@@ -13,7 +13,9 @@ interface Globals {
   json?: boolean;
 }
 
-type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+// The gateway's JSON answers, read field by field for printing (their shapes are in docs/api.md).
+// biome-ignore lint/suspicious/noExplicitAny: printing only reads documented fields
+type Json = Record<string, any>;
 
 const globals = (cmd: Command): Globals => cmd.optsWithGlobals() as Globals;
 const client = (cmd: Command) => new ApiClient(globals(cmd));

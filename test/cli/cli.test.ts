@@ -48,7 +48,7 @@ describe('pollgate CLI', function () {
     expect(r.code, `${args.join(' ')}: ${r.stderr}`).to.equal(0);
     return r;
   };
-  const json = async <T = any>(args: string[]): Promise<T> => JSON.parse((await ok([...args, '--json'])).stdout) as T; // eslint-disable-line @typescript-eslint/no-explicit-any
+  const json = async <T = any>(args: string[]): Promise<T> => JSON.parse((await ok([...args, '--json'])).stdout) as T;
   const fails = async (args: string[], code: number, message: RegExp, e = env) => {
     const r = await runCli(args, e);
     expect(r.code, `${args.join(' ')}: ${r.stdout}${r.stderr}`).to.equal(code);

@@ -15,7 +15,7 @@ import { dispatcher } from '../delivery/helpers.js';
  * interval, retry and replay notifications; a wrong token shows an error rather than a blank page.
  * With POLLGATE_SCREENSHOTS=<dir> it saves the main views there (the README's come from docs/console).
  */
-export const CHROMIUM = process.env.POLLGATE_CHROMIUM ?? '/usr/bin/chromium';
+const CHROMIUM = process.env.POLLGATE_CHROMIUM ?? '/usr/bin/chromium';
 const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 describe('web console (headless Chromium)', function () {
