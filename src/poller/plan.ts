@@ -29,12 +29,12 @@ export function nextPollTime(from: number, settings: Pick<InstanceSettings, 'cro
   if (settings.cron) {
     return cronParser.parseExpression(settings.cron, { currentDate: new Date(from), tz: settings.timeZone }).next().getTime();
   }
-  const window = Math.min(spread?.windowMs ?? 0, intervalMs);
+  const window = Math.round(Math.min(spread?.windowMs ?? 0, intervalMs));
   if (window <= 0) return from + intervalMs;
   // The object's phase slot in (from + interval − window, from + interval]: a poll that started on
   // its slot (or late by less than the window) keeps its interval exactly.
   const earliest = from + intervalMs - window;
-  const ahead = (((spread!.phase * window - earliest) % window) + window) % window;
+  const ahead = (((Math.floor(spread!.phase * window) - earliest) % window) + window) % window;
   return earliest + (ahead === 0 ? window : ahead);
 }
 
