@@ -14,7 +14,7 @@ import { hashRecord } from '../lib/stable-hash.js';
 import { diffRecords, loadSnapshot, type DiffRecord, type DiffRules } from './diff.js';
 import { forEachBatch, listingPages } from './fetch.js';
 import { eventsFromFeed } from './event-feed.js';
-import { markListed, startListing, sweepMissing, type SweepTarget } from './sweep.js';
+import { markListed, refreshStatistics, startListing, sweepMissing, type SweepTarget } from './sweep.js';
 import { readDotted } from './records.js';
 import { firstMatch } from '../lib/json-path.js';
 
@@ -127,6 +127,7 @@ export async function pollObject(deps: PollDeps, row: PollObjectRow, instance: I
   };
 
   const summary = { fetched: 0, created: 0, updated: 0, deleted: 0 };
+  let storedRows = 0;
   /** Diffs and writes one batch; returns the last record date in it. */
   const writeBatch = async (batch: Record<string, unknown>[], idField: string, deletedListing: boolean): Promise<number | undefined> => {
     const records: DiffRecord[] = [];
@@ -160,12 +161,14 @@ export async function pollObject(deps: PollDeps, row: PollObjectRow, instance: I
       await markListed(trx, objectKey, marks, generation);
       await deps.beforeCommit?.(row.object_type);
     });
+    storedRows += changed.length - changed.filter((r) => known.has(r.id)).length;
     for (const e of events) if (e.eventType in COUNTED) summary[COUNTED[e.eventType as keyof typeof COUNTED]]++;
     return last;
   };
 
   const main = await forEachBatch(pages(resolved), WRITE_BATCH, (batch) => writeBatch(batch, resolved.idField, false));
   const removed = resolved.deleted && !fullListing ? await forEachBatch(pages(resolved.deleted), WRITE_BATCH, (batch) => writeBatch(batch, resolved.deleted!.idField, true)) : undefined;
+  await refreshStatistics(db, storedRows);
   if (fullListing && main.complete) summary.deleted += await sweepMissing(db, objectKey, generation, row.listed_generation, record, new Date(startedAt).toISOString());
 
   // A listing cut by maxPages continues next time from its last record's date (the earlier one when

@@ -18,6 +18,17 @@ export interface SweepTarget {
 }
 
 const SWEEP_CHUNK = 1000;
+/** A listing that stored more new rows than this refreshes PostgreSQL's statistics of the table. */
+const ANALYZE_AFTER_ROWS = 50_000;
+
+/**
+ * After a listing stored many new snapshot rows (the first listing of a large account), PostgreSQL
+ * may still plan lookups by id as scans of the whole object until autovacuum analyzes the table:
+ * analyze it now, so the next listing's lookups use the primary key.
+ */
+export async function refreshStatistics(db: Knex, storedRows: number): Promise<void> {
+  if (isPostgres(db) && storedRows > ANALYZE_AFTER_ROWS) await db.raw('ANALYZE snapshots');
+}
 
 /** Takes the next generation number for a full listing of this poll object. */
 export async function startListing(db: Knex, pollObjectId: number, lastGeneration: number): Promise<number> {
