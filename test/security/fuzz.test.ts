@@ -63,7 +63,7 @@ function mutate(seed: Record<string, unknown>, random: () => number): unknown {
   const pick = <T>(list: T[]) => list[Math.floor(random() * list.length)];
   // Replace a value somewhere in the document (top level or one level down), or add a hostile key.
   const targets: Array<[Record<string, unknown>, string]> = Object.keys(copy).map((k) => [copy, k]);
-  for (const [k, v] of Object.entries(copy)) if (v && typeof v === 'object' && !Array.isArray(v)) for (const k2 of Object.keys(v)) targets.push([v as Record<string, unknown>, k2]);
+  for (const v of Object.values(copy)) if (v && typeof v === 'object' && !Array.isArray(v)) for (const k2 of Object.keys(v)) targets.push([v as Record<string, unknown>, k2]);
   const roll = random();
   if (roll < 0.7 && targets.length) {
     const [obj, key] = pick(targets);
