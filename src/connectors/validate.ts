@@ -7,7 +7,8 @@ import { compileJsonPath } from '../lib/json-path.js';
 import { validateMapping } from '../webhooks/mapping.js';
 import { validateHandshake } from '../webhooks/handshake.js';
 import { validateSignatureConfig } from '../webhooks/signatures.js';
-import { connectorSchema, type ConnectorDefinition, type PaginationDefinition, type ResourceDefinition } from './schema.js';
+import { connectorSchema } from './json-schema.js';
+import type { ConnectorDefinition, PaginationDefinition, ResourceDefinition } from './schema.js';
 import { checkUrlTemplate, declaredIparamsOf, resolvePollerObject, secretFieldsOf } from './resolve.js';
 import { pollerEventsMapping } from '../poller/event-feed.js';
 

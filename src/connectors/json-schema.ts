@@ -1,0 +1,233 @@
+/**
+ * The one JSON Schema of the connector format: it checks files in connectors/ and POST /elements
+ * alike (the TypeScript types are in schema.ts; semantic checks in validate.ts).
+ */
+const str = { type: 'string', minLength: 1 };
+const stringMap = { type: 'object', additionalProperties: { type: 'string' } };
+const mappingValue = { oneOf: [str, { type: 'array', items: str, minItems: 1 }] };
+const derivedValue = {
+  type: 'object', required: ['from'], additionalProperties: false,
+  properties: { from: mappingValue, pattern: str, map: stringMap, default: str },
+};
+const recordPaths = { oneOf: [str, { type: 'array', items: str, minItems: 1 }] };
+const pollerEvents = {
+  type: 'object', required: ['objectId', 'eventType'], additionalProperties: false,
+  properties: { objectId: mappingValue, eventType: { oneOf: [mappingValue, derivedValue] }, date: mappingValue, recordPath: recordPaths },
+};
+
+const pagination = {
+  type: 'object',
+  required: ['type'],
+  properties: {
+    type: { enum: ['page', 'offset', 'cursor', 'link'] },
+    maxPages: { type: 'integer', minimum: 1 },
+    pageParam: str, sizeParam: str, size: { type: 'integer', minimum: 1 }, firstPage: { type: 'integer', minimum: 0 },
+    offsetParam: str,
+    cursorPath: str, cursorParam: str, cursorIn: { enum: ['query', 'body'] }, stopPath: str, hasMorePath: str,
+    nextUrlPath: str,
+    // Origins (scheme://host[:port]) besides the listing's own that next links may lead to.
+    allowedOrigins: { type: 'array', items: { type: 'string', pattern: '^https?://[^/?#]+$' }, maxItems: 20 },
+  },
+  additionalProperties: false,
+  allOf: [
+    { if: { properties: { type: { const: 'page' } } }, then: { required: ['pageParam'] } },
+    { if: { properties: { type: { const: 'offset' } } }, then: { required: ['offsetParam'] } },
+    { if: { properties: { type: { const: 'cursor' } } }, then: { required: ['cursorPath', 'cursorParam'] } },
+  ],
+};
+
+const requestShape = {
+  method: { enum: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'get', 'post', 'put', 'patch', 'delete'] },
+  body: {},
+  headers: stringMap,
+  recordsPath: str,
+  pagination,
+  deletes: { type: 'boolean' },
+  deletedWhen: { type: 'object', required: ['path', 'equals'], additionalProperties: false, properties: { path: str, equals: { type: ['string', 'number', 'boolean'] } } },
+};
+
+const datesConfiguration = {
+  type: 'object',
+  properties: { updatedDateField: str, updatedDateFormat: str, createdDateField: str, createdDateFormat: str },
+  additionalProperties: false,
+};
+
+export const connectorSchema = {
+  $id: 'https://pollgate.dev/schemas/connector.json',
+  type: 'object',
+  required: ['key', 'name'],
+  additionalProperties: false,
+  properties: {
+    $schema: { type: 'string' },
+    key: { type: 'string', pattern: '^[a-z0-9][a-z0-9_-]{0,63}$' },
+    // No control or bidirectional-formatting characters (the same rule as api/text.ts).
+    name: { type: 'string', minLength: 1, maxLength: 255, pattern: '^[^\\u0000-\\u001f\\u007f-\\u009f\\u061c\\u200e\\u200f\\u202a-\\u202e\\u2066-\\u2069\\ufeff]+$' },
+    hub: { type: 'string', pattern: '^[a-z0-9_-]+$' },
+    description: { type: 'string' },
+    configuration: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['key'],
+        additionalProperties: false,
+        properties: {
+          key: str, required: { type: 'boolean' }, secret: { type: 'boolean' }, type: { enum: ['string', 'number', 'boolean'] },
+          default: { type: ['string', 'number', 'boolean'] }, generate: { type: 'boolean' }, description: { type: 'string' },
+        },
+      },
+    },
+    baseUrl: str,
+    auth: {
+      type: 'object',
+      required: ['type'],
+      properties: {
+        type: { enum: ['none', 'basic', 'bearer', 'header', 'query', 'oauth2', 'oauth2-client-credentials', 'oauth1'] },
+        username: { type: 'string' }, password: { type: 'string' }, token: str, name: str, value: str,
+        authorizationUrl: str, tokenUrl: str, scopes: { type: 'array', items: str, maxItems: 100 }, scopeSeparator: { type: 'string', maxLength: 8 },
+        clientAuth: { enum: ['body', 'basic'] }, authorizationParams: stringMap, tokenParams: stringMap, baseUrlFrom: str,
+        requestTokenUrl: str, authorizeUrl: str, accessTokenUrl: str, signatureMethod: { const: 'HMAC-SHA1' },
+      },
+      additionalProperties: false,
+      allOf: [
+        { if: { properties: { type: { const: 'basic' } } }, then: { required: ['username', 'password'] } },
+        { if: { properties: { type: { const: 'bearer' } } }, then: { required: ['token'] } },
+        { if: { properties: { type: { enum: ['header', 'query'] } } }, then: { required: ['name', 'value'] } },
+        { if: { properties: { type: { const: 'oauth2' } } }, then: { required: ['authorizationUrl', 'tokenUrl'] } },
+        { if: { properties: { type: { const: 'oauth2-client-credentials' } } }, then: { required: ['tokenUrl'] } },
+        { if: { properties: { type: { const: 'oauth1' } } }, then: { required: ['requestTokenUrl', 'authorizeUrl', 'accessTokenUrl'] } },
+      ],
+    },
+    resources: {
+      type: 'object',
+      additionalProperties: {
+        type: 'object',
+        required: ['path', 'idField'],
+        additionalProperties: false,
+        properties: {
+          path: str,
+          idField: str,
+          where: {
+            type: 'object',
+            propertyNames: { pattern: '^[A-Za-z_][\\w.]*(=|!=|>|>=|<|<=)$' },
+            additionalProperties: { type: 'object', required: ['param'], properties: { param: str, format: str }, additionalProperties: false },
+          },
+          ...requestShape,
+        },
+      },
+    },
+    events: {
+      type: 'object',
+      required: ['supported'],
+      additionalProperties: false,
+      properties: {
+        supported: { type: 'array', items: { enum: ['polling', 'webhook'] }, minItems: 1, uniqueItems: true },
+        poller: {
+          type: 'object',
+          additionalProperties: {
+            type: 'object',
+            required: ['url', 'idField'],
+            additionalProperties: false,
+            properties: {
+              url: str, idField: str, datesConfiguration, events: pollerEvents, ...requestShape,
+              // refresh_interval: this object's poll interval in minutes (else the instance's).
+              refresh_interval: { type: ['number', 'string'] },
+              deleted: {
+                type: 'object', required: ['url'], additionalProperties: false,
+                properties: { url: str, idField: str, method: requestShape.method, body: {}, headers: stringMap, recordsPath: str, pagination },
+              },
+            },
+          },
+        },
+        webhook: {
+          type: 'object',
+          required: ['events'],
+          additionalProperties: false,
+          properties: {
+            register: str, deregister: str, webhookIdPath: str, webhookIdPattern: str, deliveryIdHeader: str,
+            saveFromResponse: { type: 'object', additionalProperties: str },
+            registrations: {
+              type: 'array',
+              minItems: 1,
+              maxItems: 50,
+              items: {
+                type: 'object',
+                required: ['name', 'register'],
+                additionalProperties: false,
+                properties: { name: { type: 'string', pattern: '^[A-Za-z0-9_./:-]{1,64}$' }, register: str, deregister: str, webhookIdPath: str, webhookIdPattern: str, context: stringMap },
+              },
+            },
+            signature: {
+              type: 'object',
+              required: ['scheme'],
+              additionalProperties: false,
+              properties: {
+                scheme: { enum: ['hmac', 'shared-secret', 'github', 'stripe', 'shopify', 'standard-webhooks', 'none'] },
+                algorithm: { enum: ['sha1', 'sha256'] }, header: str, encoding: { enum: ['hex', 'base64'] }, prefix: str,
+                signedContent: str, timestampHeader: str, toleranceSeconds: { type: 'number', minimum: 0 }, secret: str,
+              },
+              if: { properties: { scheme: { enum: ['hmac', 'shared-secret'] } } },
+              then: { required: ['header'] },
+            },
+            handshake: {
+              type: 'object',
+              required: ['type'],
+              additionalProperties: false,
+              properties: {
+                type: { enum: ['echo-query', 'echo-body'] },
+                param: str,
+                challengePath: str,
+                when: { type: 'object', required: ['path', 'equals'], additionalProperties: false, properties: { path: str, equals: { type: 'string' } } },
+              },
+              allOf: [
+                { if: { properties: { type: { const: 'echo-query' } } }, then: { required: ['param'] } },
+                { if: { properties: { type: { const: 'echo-body' } } }, then: { required: ['challengePath'] } },
+              ],
+            },
+            events: {
+              type: 'object',
+              required: ['objectType', 'objectId', 'eventType'],
+              additionalProperties: false,
+              properties: {
+                itemsPath: str, objectType: { oneOf: [mappingValue, derivedValue] }, objectId: mappingValue, date: mappingValue, recordPath: recordPaths,
+                eventType: { oneOf: [mappingValue, derivedValue] },
+                ignore: { type: 'object', required: ['from', 'values'], additionalProperties: false, properties: { from: mappingValue, values: { type: 'array', items: { type: 'string' } } } },
+              },
+            },
+          },
+        },
+      },
+    },
+    rateLimitHeaders: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { bucket: str, leakPerSecond: { type: 'number', exclusiveMinimum: 0 } },
+    },
+    requests: {
+      type: 'object',
+      maxProperties: 100,
+      additionalProperties: {
+        type: 'object',
+        required: ['schema'],
+        additionalProperties: false,
+        properties: {
+          schema: {
+            type: 'object',
+            additionalProperties: false,
+            properties: {
+              method: requestShape.method, protocol: { type: 'string', pattern: '^[Hh][Tt][Tt][Pp][Ss]?$' }, host: str, path: { type: 'string' },
+              query: stringMap, headers: stringMap, body: {},
+            },
+          },
+          secretsInBody: { type: 'array', items: str, uniqueItems: true },
+          options: {
+            type: 'object',
+            additionalProperties: false,
+            properties: {
+              maxAttempts: { type: 'integer' }, retryDelay: { type: 'number' }, timeout: { type: 'number' }, isOAuth: { type: 'boolean' },
+            },
+          },
+        },
+      },
+    },
+  },
+} as const;
