@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import http from 'node:http';
 import got from 'got';
 import { recordEvents } from '../src/events/record.js';
-import { loadBody, type NotificationRow } from '../src/delivery/build.js';
+import type { NotificationRow } from '../src/events/store.js';
 import { benchGateway, timed, type Result } from './lib.js';
 
 /**
@@ -30,7 +30,7 @@ export async function deliveryScenario(database: 'sqlite' | 'postgres', events: 
         { source: 'polling', now, notify: true, maxPerNotification: 10 }),
     );
     const rows = (await gateway.db('notifications').select()) as NotificationRow[];
-    const bodies = await Promise.all(rows.map(async (r) => JSON.stringify(await loadBody(gateway.db, r))));
+    const bodies = await Promise.all(rows.map(async (r) => JSON.stringify(await gateway.ctx.stores.events.notificationBody(r))));
 
     // The same keep-alive connections as the dispatcher uses.
     const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });

@@ -9,6 +9,20 @@ import type { ConnectorRegistry } from './connectors/registry.js';
 import type { ConnectorCatalog } from './connectors/catalog.js';
 import type { InstanceService } from './instances/service.js';
 import type { ProviderCalls } from './provider/calls.js';
+import type { InstanceStore } from './instances/store.js';
+import type { EventStore } from './events/store.js';
+import type { DeregistrationStore, ReceiptStore } from './webhooks/store.js';
+
+/** The stores, one per table group: the only code that writes SQL. main.ts builds them. */
+export interface Stores {
+  instances: InstanceStore;
+  /** Events, notifications (the outbox) and delivery attempts. */
+  events: EventStore;
+  /** Webhook receipts (the ingress log). */
+  receipts: ReceiptStore;
+  /** Provider webhooks whose deregistration is retried. */
+  deregistrations: DeregistrationStore;
+}
 
 /** What every part of the gateway is built from; main.ts makes one per gateway. */
 export interface GatewayContext {
@@ -23,6 +37,7 @@ export interface GatewayContext {
   /** Keeps `connectors` in step with the custom connectors other nodes register. */
   catalog: ConnectorCatalog;
   instances: InstanceService;
+  stores: Stores;
   /** The one way to send a request to a provider (auth and other per-attempt hooks included). */
   providerCalls: ProviderCalls;
   /** Which configuration keys of a connector are secrets. */

@@ -13,7 +13,7 @@ import { createApp } from './api/app.js';
 import { opsRoutes } from './api/ops-routes.js';
 import { consoleRoutes } from './console/routes.js';
 import { createMetrics } from './metrics.js';
-import type { Feature, GatewayContext } from './context.js';
+import type { Feature, GatewayContext, Stores } from './context.js';
 import { SecretCipher } from './secrets/cipher.js';
 import { checkKeysReadData } from './secrets/stored.js';
 import { ConnectorRegistry } from './connectors/registry.js';
@@ -24,6 +24,7 @@ import { InstanceService } from './instances/service.js';
 import { instanceRoutes } from './instances/routes.js';
 import { eventRoutes } from './events/routes.js';
 import { EventStore } from './events/store.js';
+import { DeregistrationStore, ReceiptStore } from './webhooks/store.js';
 import { Poller } from './poller/poller.js';
 import { pollerRoutes } from './poller/routes.js';
 import { PollStateStore } from './poller/store.js';
@@ -134,12 +135,13 @@ export class Gateway {
       providerAuth.attach(providerCalls);
       providerCalls.use(callLimitHooks(sleep, () => clock.now()));
       instances.authorizer = new InstanceGrants(providerAuth);
-      const ctx: GatewayContext = { config, db, log, clock, nodeId, metrics, cipher, connectors, catalog, instances, providerCalls, secretsOf, sleep };
+      const stores: Stores = { instances: store, events: new EventStore(db), receipts: new ReceiptStore(db), deregistrations: new DeregistrationStore(db) };
+      const ctx: GatewayContext = { config, db, log, clock, nodeId, metrics, cipher, connectors, catalog, instances, stores, providerCalls, secretsOf, sleep };
 
       const poller = new Poller({ ...ctx, beforeCommit: options.beforePollCommit });
       const max = config.server.maxBodyBytes;
       // Each part of the flow, in the order its loops start (and the reverse of how they stop).
-      const events = new EventStore(db);
+      const events = stores.events;
       const features: Feature[] = [
         {
           name: 'core',

@@ -1,6 +1,6 @@
-import type { Knex } from 'knex';
 import type { CallbackSettings } from '../instances/settings.js';
 import type { Instance } from '../instances/store.js';
+import type { NotificationRow } from '../events/store.js';
 import { renderCallbackTemplate, type Escape } from './callback-template.js';
 import { CONTENT_TYPES, serialize, type Format } from './format.js';
 
@@ -9,20 +9,6 @@ import { CONTENT_TYPES, serialize, type Format } from './format.js';
  * format (polling notifications get their records back from the events), or, with a callback
  * template, one request per event. Signing happens in the dispatcher, over these exact bytes.
  */
-export interface NotificationRow {
-  id: string;
-  instance_id: number;
-  object_type: string | null;
-  source: string;
-  status: string;
-  payload: string;
-  attempt_count: number;
-  /** Templated mode: requests (events) the receiver already accepted; a retry sends the rest. */
-  requests_done: number;
-  next_attempt_at: number;
-  created_at: number;
-}
-
 export interface CallbackRequest {
   /** `webhook-id`: the notification id; in templated mode `<notification id>.<n>`, one per event. */
   webhookId: string;
@@ -30,34 +16,6 @@ export interface CallbackRequest {
   url: string;
   headers: Record<string, string>;
   body: string;
-}
-
-/** Notification bodies as sent: polling bodies get `raw` back from their events, in sequence order. */
-export async function loadBodies(db: Knex, rows: NotificationRow[]): Promise<Map<string, Record<string, unknown>>> {
-  const bodies = new Map<string, Record<string, unknown>>();
-  const needRaw: NotificationRow[] = [];
-  for (const row of rows) {
-    const payload = JSON.parse(row.payload) as Record<string, unknown>;
-    bodies.set(row.id, payload);
-    if (row.source === 'polling' && payload.raw === null && row.object_type) needRaw.push(row);
-  }
-  // One read for the whole batch.
-  for (let i = 0; i < needRaw.length; i += 500) {
-    const part = needRaw.slice(i, i + 500);
-    const records = (await db('events').whereIn('notification_id', part.map((r) => r.id)).orderBy('sequence').select('notification_id', 'raw')) as Array<{ notification_id: string; raw: string | null }>;
-    const byNotification = new Map<string, unknown[]>();
-    for (const r of records) {
-      const list = byNotification.get(r.notification_id) ?? [];
-      list.push(r.raw ? JSON.parse(r.raw) : null);
-      byNotification.set(r.notification_id, list);
-    }
-    for (const row of part) bodies.get(row.id)!.raw = { [row.object_type!]: byNotification.get(row.id) ?? [] };
-  }
-  return bodies;
-}
-
-export async function loadBody(db: Knex, row: NotificationRow): Promise<Record<string, unknown>> {
-  return (await loadBodies(db, [row])).get(row.id)!;
 }
 
 function authHeaders(cb: CallbackSettings): Record<string, string> {

@@ -1,9 +1,8 @@
 import type { Feature, GatewayContext } from '../context.js';
-import { claimDue, renewLeases } from '../db/lease.js';
-import { bulkInsert } from '../db/bulk.js';
 import { GroupCommit } from '../db/group-commit.js';
 import { createGuardedLookup } from '../network/ssrf-guard.js';
-import { buildRequests, loadBodies, loadBody, type NotificationRow } from './build.js';
+import { buildRequests } from './build.js';
+import type { DeliveryOutcome, EventStore, NotificationRow } from '../events/store.js';
 import { isSuccess, sendCallback, type AttemptResult } from './send.js';
 import { signatureHeaders } from './signing.js';
 import { firstMatch } from '../lib/json-path.js';
@@ -16,11 +15,8 @@ import { WorkerLoop } from '../lib/worker-loop.js';
  * runs out, or held when the callback answered 410 Gone. A worker that dies mid-send loses nothing:
  * the lease expires and the notification is sent again with the same `webhook-id`.
  */
-interface Outcome {
-  /** None when nothing was sent (notifications switched off: the notification is held). */
-  attempt?: Record<string, unknown>;
-  id: string;
-  patch: Record<string, unknown>;
+interface Outcome extends DeliveryOutcome {
+  /** The instance whose callback answered 410 Gone (its callbacks are switched off). */
   holdInstance: number | null;
 }
 
@@ -38,21 +34,19 @@ export class Dispatcher extends WorkerLoop implements Feature {
   /** Attempts and outcomes are recorded with group commit: one transaction per batch. */
   private readonly outcomes: GroupCommit<Outcome, void>;
 
-  constructor(private readonly ctx: GatewayContext) {
-    super({ name: 'delivery', tickSeconds: () => ctx.config.delivery.tickSeconds, log: ctx.log, leases: { db: ctx.db, table: 'notifications', owner: ctx.nodeId } });
+  constructor(
+    private readonly ctx: GatewayContext,
+    private readonly events: EventStore,
+  ) {
+    super({ name: 'delivery', tickSeconds: () => ctx.config.delivery.tickSeconds, log: ctx.log, leases: events.notificationLeases(ctx.nodeId) });
     this.dnsLookup = createGuardedLookup(ctx.config.network);
     this.outcomes = new GroupCommit((items) => this.record(items));
   }
 
   private async record(items: Outcome[]): Promise<void[]> {
     const now = this.ctx.clock.now();
-    await this.ctx.db.transaction(async (trx) => {
-      await bulkInsert(trx, 'attempts', items.flatMap((o) => (o.attempt ? [o.attempt] : [])));
-      // The lease guard: an outcome of a lease that expired and was retaken is not written.
-      for (const o of items) await trx('notifications').where({ id: o.id, lease_owner: this.ctx.nodeId }).update(o.patch);
-      const held = [...new Set(items.map((o) => o.holdInstance).filter((id): id is number => id !== null))];
-      await this.ctx.instances.store.holdCallbacks(trx, held, now);
-    });
+    const held = [...new Set(items.map((o) => o.holdInstance).filter((id): id is number => id !== null))];
+    await this.events.recordOutcomes(items, this.ctx.nodeId, (trx) => this.ctx.instances.store.holdCallbacks(trx, held, now));
     return items.map(() => undefined);
   }
 
@@ -91,15 +85,10 @@ export class Dispatcher extends WorkerLoop implements Feature {
   }
 
   private async claim(limit: number): Promise<number> {
-    const { db, clock, nodeId } = this.ctx;
-    const rows = await claimDue<NotificationRow>(db, {
-      table: 'notifications', dueColumn: 'next_attempt_at', now: clock.now(), owner: nodeId, leaseMs: this.leaseMs, limit,
-      where: (q) => q.where('status', 'pending').whereIn('instance_id', db('instances').select('id').where({ events_enabled: true, callback_disabled: false })),
-      orderBy: [{ column: 'next_attempt_at' }, { column: 'created_at' }],
-    });
+    const { clock, nodeId } = this.ctx;
     // Oldest first: an instance's notifications go out in the order they were made.
-    rows.sort((a, b) => a.created_at - b.created_at);
-    const bodies = await loadBodies(db, rows).catch(() => new Map<string, Record<string, unknown>>());
+    const rows = await this.events.claimDueNotifications({ now: clock.now(), owner: nodeId, leaseMs: this.leaseMs, limit });
+    const bodies = await this.events.notificationBodies(rows).catch(() => new Map<string, Record<string, unknown>>());
     for (const row of rows) this.track(row.id, this.deliver(row, bodies.get(row.id)));
     return rows.length;
   }
@@ -116,7 +105,7 @@ export class Dispatcher extends WorkerLoop implements Feature {
   }
 
   private async deliver(row: NotificationRow, preloaded?: Record<string, unknown>): Promise<void> {
-    const { db, clock, log, instances, config, nodeId } = this.ctx;
+    const { clock, log, instances, config, nodeId } = this.ctx;
     try {
       const { instance, settings, signingSecrets: secrets } = await instances.forWork(row.instance_id);
       const cb = settings.callback;
@@ -126,13 +115,13 @@ export class Dispatcher extends WorkerLoop implements Feature {
         await this.outcomes.submit({ id: row.id, holdInstance: null, patch: { next_attempt_at: now + HOLD_RECHECK_MS, updated_at: now, lease_owner: null, lease_expires_at: null } });
         return;
       }
-      const body = preloaded ?? (await loadBody(db, row));
+      const body = preloaded ?? (await this.events.notificationBody(row));
       const requests = buildRequests(instance, cb, body, row);
       // Templated mode: the requests the receiver already accepted are not sent again.
       let done = Math.min(row.requests_done ?? 0, requests.length - 1);
       const timeoutMs = config.delivery.timeoutSeconds * 1000;
       const needMs = (requests.length - done) * timeoutMs + 5000;
-      if (needMs > this.leaseMs) await renewLeases(db, 'notifications', [row.id], nodeId, clock.now() + needMs);
+      if (needMs > this.leaseMs) await this.events.renewNotificationLease(row.id, nodeId, clock.now() + needMs);
       let result!: AttemptResult;
       for (const request of requests.slice(done)) {
         const headers = { ...request.headers, ...signatureHeaders({ id: request.webhookId, body: request.body, now: clock.now(), secrets, signatureKey: cb.signatureKey }) };
@@ -188,7 +177,7 @@ export class Dispatcher extends WorkerLoop implements Feature {
   private async applyRetention(now: number): Promise<void> {
     this.lastRetention = now;
     const cutoff = now - this.ctx.config.delivery.retentionDays * 24 * HOUR;
-    await this.ctx.db('notifications').where('status', 'delivered').where('delivered_at', '<', cutoff).delete();
+    await this.events.deleteDeliveredBefore(cutoff);
   }
 }
 

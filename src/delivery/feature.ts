@@ -4,7 +4,7 @@ import { deliveryRoutes } from './routes.js';
 
 /** Callback delivery: the dispatcher loop and its inspection/replay routes. */
 export function deliveryFeature(ctx: GatewayContext): Feature & { dispatcher: Dispatcher } {
-  const dispatcher = new Dispatcher(ctx);
+  const dispatcher = new Dispatcher(ctx, ctx.stores.events);
   return {
     name: 'delivery',
     dispatcher,

@@ -4,9 +4,8 @@ import { readJsonObject } from '../api/body.js';
 import { idParam, readPageRequest } from '../api/pagination.js';
 import { NotFoundError, ValidationError } from '../errors.js';
 import { activeSecrets, newSigningSecret } from './signing.js';
-import { loadBody, type NotificationRow } from './build.js';
+import type { NotificationRow } from '../events/store.js';
 import { isoOrNull } from '../clock.js';
-import { EventStore } from '../events/store.js';
 
 /**
  * Inspection and replay: a notification with its attempts, retry one, replay everything since a
@@ -35,8 +34,8 @@ function parseSince(value: unknown): number {
 }
 
 export function deliveryRoutes(ctx: GatewayContext) {
-  const { db, clock, instances, config } = ctx;
-  const store = new EventStore(db);
+  const { clock, instances, config } = ctx;
+  const store = ctx.stores.events;
   const max = config.server.maxBodyBytes;
 
   /** What a list shows of a notification: its state, without payload and attempts. */
@@ -63,7 +62,7 @@ export function deliveryRoutes(ctx: GatewayContext) {
       ...summarize(row, clock.now()),
       responseData: row.response_data ? JSON.parse(row.response_data) : null,
       // As sent: a polling notification's records come back from its events.
-      payload: await loadBody(db, row),
+      payload: await store.notificationBody(row),
       attempts: attempts.map((a) => ({
         date: iso(a.attempted_at as number), statusCode: a.status_code, durationMs: a.duration_ms, responseBody: a.response_body, error: a.error, node: a.node,
       })),

@@ -1,12 +1,13 @@
 import { randomBytes } from 'node:crypto';
-import type { Knex } from 'knex';
-import { bulkInsert } from '../db/bulk.js';
+import type { Db } from '../db/index.js';
+import { insertEventsAndNotifications, insertNotification, reserveSequence } from './store.js';
 
 /**
  * Writing events: the one door through which polling, webhooks and schedules put changes into
  * the durable store. In the caller's transaction it numbers the events (per-instance `sequence`),
  * stores them, and creates their notifications (the outbox the dispatcher drains), chunked to at
- * most `maxPerNotification` events of one object type each. Nothing is sent here.
+ * most `maxPerNotification` events of one object type each. Nothing is sent here; the SQL is the
+ * event store's (`store.ts`).
  */
 export type EventType = 'CREATED' | 'UPDATED' | 'DELETED' | 'UNKNOWN';
 export type EventSource = 'polling' | 'webhook' | 'schedule';
@@ -53,16 +54,7 @@ export interface NotificationPayload {
 
 export const newNotificationId = (): string => `ntf_${randomBytes(16).toString('base64url')}`;
 
-/** Reserves `count` sequence numbers for an instance; returns the first. */
-export async function reserveSequence(trx: Knex, instanceId: number, count: number): Promise<number> {
-  const [row] = (await trx('instances')
-    .where({ id: instanceId })
-    .increment('next_sequence', count)
-    .returning('next_sequence')) as Array<{ next_sequence: number }>;
-  return Number(row.next_sequence) - count;
-}
-
-export async function recordEvents(trx: Knex, instance: EventInstance, events: NewEvent[], o: RecordOptions): Promise<{ eventCount: number; notificationIds: string[] }> {
+export async function recordEvents(trx: Db, instance: EventInstance, events: NewEvent[], o: RecordOptions): Promise<{ eventCount: number; notificationIds: string[] }> {
   if (events.length === 0) return { eventCount: 0, notificationIds: [] };
   let sequence = await reserveSequence(trx, instance.id, events.length);
   const eventRows: Record<string, unknown>[] = [];
@@ -119,9 +111,7 @@ export async function recordEvents(trx: Knex, instance: EventInstance, events: N
       });
     }
   }
-  // Notifications first: events reference them.
-  await bulkInsert(trx, 'notifications', notificationRows);
-  await bulkInsert(trx, 'events', eventRows);
+  await insertEventsAndNotifications(trx, notificationRows, eventRows);
   return { eventCount: events.length, notificationIds: notificationRows.map((n) => n.id as string) };
 }
 
@@ -136,9 +126,9 @@ function groupByObjectType(events: NewEvent[]): Map<string, NewEvent[]> {
 }
 
 /** Queues one notification with a payload of the caller's shape (scheduled events use this). */
-export async function enqueueNotification(trx: Knex, n: { id?: string; instanceId: number; source: EventSource; objectType: string | null; payload: Record<string, unknown>; eventCount: number; now: number }): Promise<string> {
+export async function enqueueNotification(trx: Db, n: { id?: string; instanceId: number; source: EventSource; objectType: string | null; payload: Record<string, unknown>; eventCount: number; now: number }): Promise<string> {
   const id = n.id ?? newNotificationId();
-  await trx('notifications').insert({
+  await insertNotification(trx, {
     id,
     instance_id: n.instanceId,
     object_type: n.objectType,

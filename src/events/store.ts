@@ -1,9 +1,12 @@
 import type { Knex } from 'knex';
+import { bulkInsert } from '../db/bulk.js';
+import { claimDue, renewLeases } from '../db/lease.js';
 
 /**
- * Reads and operator changes of events and their notifications for the API (events, notification
- * inspection, retry and replay, status counts). Writing new events and notifications is
- * `record.ts`; the dispatcher's claims and outcomes are its own.
+ * The store of events, notifications (the outbox) and their delivery attempts: the only code that
+ * writes SQL for them. Reads and operator changes for the API (events, notification inspection,
+ * retry and replay, status counts); the dispatcher's claims, bodies and outcomes; and, in a
+ * caller's transaction, the inserts `record.ts` prepares.
  */
 export interface EventRow {
   id: number;
@@ -29,8 +32,98 @@ export interface EventFilter {
   eventType?: string;
 }
 
+/** A notification as the dispatcher claims it. */
+export interface NotificationRow {
+  id: string;
+  instance_id: number;
+  object_type: string | null;
+  source: string;
+  status: string;
+  payload: string;
+  attempt_count: number;
+  /** Templated mode: requests (events) the receiver already accepted; a retry sends the rest. */
+  requests_done: number;
+  next_attempt_at: number;
+  created_at: number;
+}
+
+/** What one delivery attempt changes: the attempt's row (none when nothing was sent) and the notification's new columns. */
+export interface DeliveryOutcome {
+  id: string;
+  attempt?: Record<string, unknown>;
+  patch: Record<string, unknown>;
+}
+
 export class EventStore {
   constructor(private readonly db: Knex) {}
+
+  /** Where the dispatcher's claims are leased (the loop gives back what it holds when it stops). */
+  notificationLeases(owner: string) {
+    return { db: this.db, table: 'notifications', owner };
+  }
+
+  /**
+   * Claims up to `limit` due pending notifications of instances whose callbacks are on, with a
+   * lease; oldest first, so an instance's notifications go out in the order they were made.
+   */
+  async claimDueNotifications(o: { now: number; owner: string; leaseMs: number; limit: number }): Promise<NotificationRow[]> {
+    const rows = await claimDue<NotificationRow>(this.db, {
+      table: 'notifications', dueColumn: 'next_attempt_at', now: o.now, owner: o.owner, leaseMs: o.leaseMs, limit: o.limit,
+      where: (q) => q.where('status', 'pending').whereIn('instance_id', this.db('instances').select('id').where({ events_enabled: true, callback_disabled: false })),
+      orderBy: [{ column: 'next_attempt_at' }, { column: 'created_at' }],
+    });
+    return rows.sort((a, b) => a.created_at - b.created_at);
+  }
+
+  /** Extends this node's lease on a notification (a templated delivery of many requests needs longer). */
+  async renewNotificationLease(id: string, owner: string, expiresAt: number): Promise<void> {
+    await renewLeases(this.db, 'notifications', [id], owner, expiresAt);
+  }
+
+  /**
+   * Records attempts and outcomes in one transaction. The lease guard: an outcome of a lease that
+   * expired and was retaken is not written. `alsoInTransaction` runs in the same transaction.
+   */
+  async recordOutcomes(outcomes: DeliveryOutcome[], owner: string, alsoInTransaction?: (trx: Knex) => Promise<void>): Promise<void> {
+    await this.db.transaction(async (trx) => {
+      await bulkInsert(trx, 'attempts', outcomes.flatMap((o) => (o.attempt ? [o.attempt] : [])));
+      for (const o of outcomes) await trx('notifications').where({ id: o.id, lease_owner: owner }).update(o.patch);
+      await alsoInTransaction?.(trx);
+    });
+  }
+
+  /** Delivered notifications delivered before `cutoff` are deleted; undelivered ones never are. */
+  async deleteDeliveredBefore(cutoff: number): Promise<number> {
+    return this.db('notifications').where('status', 'delivered').where('delivered_at', '<', cutoff).delete();
+  }
+
+  /** Notification bodies as sent: polling bodies get `raw` back from their events, in sequence order. */
+  async notificationBodies(rows: NotificationRow[]): Promise<Map<string, Record<string, unknown>>> {
+    const bodies = new Map<string, Record<string, unknown>>();
+    const needRaw: NotificationRow[] = [];
+    for (const row of rows) {
+      const payload = JSON.parse(row.payload) as Record<string, unknown>;
+      bodies.set(row.id, payload);
+      if (row.source === 'polling' && payload.raw === null && row.object_type) needRaw.push(row);
+    }
+    // One read for the whole batch.
+    for (let i = 0; i < needRaw.length; i += 500) {
+      const part = needRaw.slice(i, i + 500);
+      const records = (await this.db('events').whereIn('notification_id', part.map((r) => r.id)).orderBy('sequence').select('notification_id', 'raw')) as Array<{ notification_id: string; raw: string | null }>;
+      const byNotification = new Map<string, unknown[]>();
+      for (const r of records) {
+        const list = byNotification.get(r.notification_id) ?? [];
+        list.push(r.raw ? JSON.parse(r.raw) : null);
+        byNotification.set(r.notification_id, list);
+      }
+      for (const row of part) bodies.get(row.id)!.raw = { [row.object_type!]: byNotification.get(row.id) ?? [] };
+    }
+    return bodies;
+  }
+
+  async notificationBody(row: NotificationRow): Promise<Record<string, unknown>> {
+    return (await this.notificationBodies([row])).get(row.id)!;
+  }
 
   private selectEvents() {
     return this.db('events')
@@ -94,4 +187,24 @@ export class EventStore {
     const dead = await this.db('notifications').where({ instance_id: instanceId, status: 'dead' }).count<{ n: number }[]>({ n: '*' });
     return { pending: Number(pending[0].n), dead: Number(dead[0].n) };
   }
+}
+
+/** Reserves `count` event sequence numbers of an instance, in the caller's transaction; returns the first. */
+export async function reserveSequence(trx: Knex, instanceId: number, count: number): Promise<number> {
+  const [row] = (await trx('instances')
+    .where({ id: instanceId })
+    .increment('next_sequence', count)
+    .returning('next_sequence')) as Array<{ next_sequence: number }>;
+  return Number(row.next_sequence) - count;
+}
+
+/** Inserts prepared notifications and their events in the caller's transaction (notifications first: events reference them). */
+export async function insertEventsAndNotifications(trx: Knex, notificationRows: Record<string, unknown>[], eventRows: Record<string, unknown>[]): Promise<void> {
+  await bulkInsert(trx, 'notifications', notificationRows);
+  await bulkInsert(trx, 'events', eventRows);
+}
+
+/** Inserts one prepared notification in the caller's transaction. */
+export async function insertNotification(trx: Knex, row: Record<string, unknown>): Promise<void> {
+  await trx('notifications').insert(row);
 }

@@ -105,6 +105,11 @@ export class InstanceStore {
     return JSON.stringify(encryptConfiguration(configuration, this.secretsOf(elementKey), this.cipher));
   }
 
+  /** A configuration `encryptConfiguration` made (queued deregistrations keep one): secrets decrypted where a key of the ring can. */
+  decryptConfiguration(stored: string): { configuration: Record<string, unknown>; unreadable: string[] } {
+    return decryptConfiguration(JSON.parse(stored) as Record<string, unknown>, this.cipher);
+  }
+
   async get(id: number, db: Knex = this.db): Promise<Instance | undefined> {
     const row = (await db('instances').where({ id }).first()) as InstanceRow | undefined;
     return row ? this.fromRow(row) : undefined;
@@ -148,7 +153,8 @@ export class InstanceStore {
     return typeof row === 'number' ? row : row.id;
   }
 
-  async update(db: Knex, id: number, values: Partial<Pick<Instance, 'name' | 'tags' | 'configuration' | 'vendorType' | 'eventsEnabled' | 'callbackDisabled' | 'webhookIds' | 'webhookToken'>> & { elementKey: string }, now: number): Promise<void> {
+  /** Changes an instance; `db` is the caller's transaction, if any. */
+  async update(db: Knex | undefined, id: number, values: Partial<Pick<Instance, 'name' | 'tags' | 'configuration' | 'vendorType' | 'eventsEnabled' | 'callbackDisabled' | 'webhookIds' | 'webhookToken'>> & { elementKey: string }, now: number): Promise<void> {
     const patch: Record<string, unknown> = { updated_at: now };
     if (values.name !== undefined) patch.name = values.name;
     if (values.tags !== undefined) patch.tags = JSON.stringify(values.tags);
@@ -161,7 +167,12 @@ export class InstanceStore {
       patch.webhook_id = Object.values(values.webhookIds)[0] ?? null;
     }
     if (values.webhookToken !== undefined) Object.assign(patch, this.webhookTokenColumns(values.webhookToken));
-    await db('instances').where({ id }).update(patch);
+    await (db ?? this.db)('instances').where({ id }).update(patch);
+  }
+
+  /** Runs `fn` in one transaction; the methods that take `trx` join it. */
+  transaction<T>(fn: (trx: Knex) => Promise<T>): Promise<T> {
+    return this.db.transaction(fn);
   }
 
   /** Switches callbacks off for these instances (their receiver answered 410 Gone), inside `db`'s transaction. */

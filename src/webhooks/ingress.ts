@@ -10,6 +10,7 @@ import { verifySignature, type SignatureConfig } from './signatures.js';
 import { parseWebhookBody, ACCEPTED_WEBHOOK_TYPES } from './parse-body.js';
 import { matchHandshake } from './handshake.js';
 import { ReceiptWriter } from './receipt-writer.js';
+import type { ReceiptStore } from './store.js';
 
 /**
  * POST /hooks/:token — the provider pushes here. In order: unknown token 404, over the instance's
@@ -38,10 +39,10 @@ function webhookSecret(instance: Instance, template: string | undefined): string
   }
 }
 
-export function webhookIngressRoutes(ctx: GatewayContext, onStored: () => void) {
-  const { config, db, clock, instances } = ctx;
+export function webhookIngressRoutes(ctx: GatewayContext, receipts: ReceiptStore, onStored: () => void) {
+  const { config, clock, instances } = ctx;
   const limiter = new RateLimiter(config.webhooks.rateLimitPerMinute, clock);
-  const writer = new ReceiptWriter(db);
+  const writer = new ReceiptWriter(receipts);
 
   async function handle(koa: Koa.Context): Promise<void> {
     const token = koa.params.token;

@@ -2,13 +2,12 @@ import { backoffMs } from '../lib/backoff.js';
 import { firstMatch } from '../lib/json-path.js';
 import type { GatewayContext } from '../context.js';
 import { ApiError } from '../errors.js';
-import { claimDue } from '../db/lease.js';
 import type { ConnectorDefinition, WebhookRegistration } from '../connectors/schema.js';
 import type { Instance } from '../instances/store.js';
 import type { InstanceLifecycle } from '../instances/service.js';
+import type { DeregistrationStore } from './store.js';
 import { buildTemplateRequest } from '../provider/request-builder.js';
 import { ProviderError } from '../provider/http-client.js';
-import { decryptConfiguration } from '../secrets/redact.js';
 
 /**
  * Provider-side webhook registration. Creating an instance in webhook mode calls each of the
@@ -71,7 +70,7 @@ function describe(err: unknown): string {
 type Deregistration = { instanceId: number; elementKey: string; configuration: Record<string, unknown>; registration: string; webhookId: string; targetUrl?: string };
 
 /** Calls the registration's deregister template; when it fails, queues the call for retries. */
-async function deregister(ctx: GatewayContext, connector: ConnectorDefinition, d: Deregistration): Promise<void> {
+async function deregister(ctx: GatewayContext, deregistrations: DeregistrationStore, connector: ConnectorDefinition, d: Deregistration): Promise<void> {
   const registration = registrationsOf(connector).find((r) => r.name === d.registration);
   if (!registration?.deregister) return;
   try {
@@ -79,14 +78,14 @@ async function deregister(ctx: GatewayContext, connector: ConnectorDefinition, d
   } catch (err) {
     const now = ctx.clock.now();
     ctx.log.warn({ instanceId: d.instanceId, registration: d.registration, err: describe(err) }, 'webhook deregistration failed; it will be retried');
-    await ctx.db('webhook_deregistrations').insert({
+    await deregistrations.queue({
       instance_id: d.instanceId, element_key: d.elementKey, configuration: ctx.instances.store.encryptConfiguration(d.elementKey, d.configuration),
       registration: d.registration, webhook_id: d.webhookId, attempts: 1, next_attempt_at: now + backoffMs(1, ctx.config.webhooks.deregisterBackoffBaseSeconds, ctx.config.webhooks.deregisterBackoffMaxSeconds), last_error: describe(err).slice(0, 1000), created_at: now,
     });
   }
 }
 
-export function webhookLifecycle(ctx: GatewayContext): InstanceLifecycle {
+export function webhookLifecycle(ctx: GatewayContext, deregistrations: DeregistrationStore): InstanceLifecycle {
   return {
     async afterCreate(instance) {
       if (instance.vendorType !== 'webhook') return;
@@ -107,7 +106,7 @@ export function webhookLifecycle(ctx: GatewayContext): InstanceLifecycle {
         } catch (err) {
           // All or nothing: undo the registrations already made, so no subscription is left behind.
           for (const [name, webhookId] of Object.entries(webhookIds)) {
-            await deregister(ctx, connector, { instanceId: instance.id, elementKey: instance.elementKey, configuration: instance.configuration, registration: name, webhookId, targetUrl });
+            await deregister(ctx, deregistrations, connector, { instanceId: instance.id, elementKey: instance.elementKey, configuration: instance.configuration, registration: name, webhookId, targetUrl });
           }
           const providerAnswer = err instanceof ProviderError ? { status: err.status, response: err.response, errorSource: err.errorSource } : {};
           const which = registrationsOf(connector).length > 1 ? ` "${registration.name}"` : '';
@@ -116,7 +115,7 @@ export function webhookLifecycle(ctx: GatewayContext): InstanceLifecycle {
       }
       const configuration = Object.keys(saved).length > 0 ? { ...instance.configuration, ...saved } : undefined;
       if (Object.keys(webhookIds).length > 0 || configuration) {
-        await ctx.instances.store.update(ctx.db, instance.id, { elementKey: instance.elementKey, webhookIds, configuration }, ctx.clock.now());
+        await ctx.instances.store.update(undefined, instance.id, { elementKey: instance.elementKey, webhookIds, configuration }, ctx.clock.now());
       }
       ctx.instances.invalidate(instance.id);
     },
@@ -126,7 +125,7 @@ export function webhookLifecycle(ctx: GatewayContext): InstanceLifecycle {
       const connector = ctx.instances.connectorOf(instance);
       const targetUrl = webhookUrlOf(ctx, instance);
       for (const [registration, webhookId] of Object.entries(instance.webhookIds)) {
-        await deregister(ctx, connector, { instanceId: instance.id, elementKey: instance.elementKey, configuration: instance.configuration, registration, webhookId, targetUrl });
+        await deregister(ctx, deregistrations, connector, { instanceId: instance.id, elementKey: instance.elementKey, configuration: instance.configuration, registration, webhookId, targetUrl });
       }
     },
   };
@@ -135,29 +134,27 @@ export function webhookLifecycle(ctx: GatewayContext): InstanceLifecycle {
 const MAX_DEREGISTRATION_ATTEMPTS = 10;
 
 /** Retries queued deregistrations (called from the webhook processor's pass). */
-export async function retryDeregistrations(ctx: GatewayContext): Promise<void> {
+export async function retryDeregistrations(ctx: GatewayContext, deregistrations: DeregistrationStore): Promise<void> {
   const now = ctx.clock.now();
-  const rows = await claimDue<{ id: number; instance_id: number; element_key: string; configuration: string; registration: string; webhook_id: string; attempts: number }>(ctx.db, {
-    table: 'webhook_deregistrations', dueColumn: 'next_attempt_at', now, owner: ctx.nodeId, leaseMs: 60_000, limit: 10,
-  });
+  const rows = await deregistrations.claimDue(now, ctx.nodeId);
   for (const row of rows) {
     const connector = ctx.connectors.get(row.element_key);
     try {
       const registration = connector && registrationsOf(connector).find((r) => r.name === row.registration);
       if (!connector || !registration?.deregister) throw new Error(`connector "${row.element_key}" has no deregister template for registration "${row.registration}"`);
-      const { configuration, unreadable } = decryptConfiguration(JSON.parse(row.configuration), ctx.cipher);
+      const { configuration, unreadable } = ctx.instances.store.decryptConfiguration(row.configuration);
       if (unreadable.length > 0) throw new Error(`the stored configuration's ${unreadable.join(', ')} cannot be decrypted with the configured keys`);
       await callTemplate(ctx, connector, registration.deregister, configuration, { ...registration.context, registration: row.registration, webhookId: row.webhook_id });
-      await ctx.db('webhook_deregistrations').where({ id: row.id }).delete();
+      await deregistrations.remove(row.id);
     } catch (err) {
       const attempts = row.attempts + 1;
       if (attempts >= MAX_DEREGISTRATION_ATTEMPTS) {
         ctx.log.error({ instanceId: row.instance_id, webhookId: row.webhook_id, err: describe(err) }, 'webhook deregistration gave up');
-        await ctx.db('webhook_deregistrations').where({ id: row.id }).delete();
+        await deregistrations.remove(row.id);
         continue;
       }
-      await ctx.db('webhook_deregistrations').where({ id: row.id }).update({
-        attempts, last_error: describe(err).slice(0, 1000), next_attempt_at: now + backoffMs(attempts, ctx.config.webhooks.deregisterBackoffBaseSeconds, ctx.config.webhooks.deregisterBackoffMaxSeconds), lease_owner: null, lease_expires_at: null,
+      await deregistrations.retryLater(row.id, {
+        attempts, lastError: describe(err).slice(0, 1000), nextAttemptAt: now + backoffMs(attempts, ctx.config.webhooks.deregisterBackoffBaseSeconds, ctx.config.webhooks.deregisterBackoffMaxSeconds),
       });
     }
   }
