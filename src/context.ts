@@ -1,10 +1,8 @@
-import type { Knex } from 'knex';
 import type { Config } from './config/index.js';
 import type { Clock } from './clock.js';
 import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
 import type { RouteModule } from './api/app.js';
-import type { SecretCipher } from './secrets/cipher.js';
 import type { ConnectorRegistry } from './connectors/registry.js';
 import type { ConnectorCatalog } from './connectors/catalog.js';
 import type { InstanceService } from './instances/service.js';
@@ -12,6 +10,10 @@ import type { ProviderCalls } from './provider/calls.js';
 import type { InstanceStore } from './instances/store.js';
 import type { EventStore } from './events/store.js';
 import type { DeregistrationStore, ReceiptStore } from './webhooks/store.js';
+import type { ScheduleStore } from './schedules/store.js';
+import type { RequestLogStore } from './requests/store.js';
+import type { PollStateStore } from './poller/store.js';
+import type { RetentionStore } from './maintenance/store.js';
 
 /** The stores, one per table group: the only code that writes SQL. main.ts builds them. */
 export interface Stores {
@@ -22,17 +24,25 @@ export interface Stores {
   receipts: ReceiptStore;
   /** Provider webhooks whose deregistration is retried. */
   deregistrations: DeregistrationStore;
+  schedules: ScheduleStore;
+  /** The request-template invocation log. */
+  requestLog: RequestLogStore;
+  /** Poll state as the API reads it. */
+  pollState: PollStateStore;
+  /** Deleting what outlived its retention, across the tables. */
+  retention: RetentionStore;
 }
 
-/** What every part of the gateway is built from; main.ts makes one per gateway. */
+/**
+ * What every part of the gateway is built from; main.ts makes one per gateway. Features reach the
+ * database only through `stores` (no raw connection, no cipher: the stores encrypt and decrypt).
+ */
 export interface GatewayContext {
   config: Config;
-  db: Knex;
   log: Logger;
   clock: Clock;
   nodeId: string;
   metrics: Metrics;
-  cipher: SecretCipher;
   connectors: ConnectorRegistry;
   /** Keeps `connectors` in step with the custom connectors other nodes register. */
   catalog: ConnectorCatalog;

@@ -8,7 +8,7 @@ import type { Knex } from 'knex';
 import { loadConfig, bundledConnectorsDir, type Config } from './config/index.js';
 import { systemClock, type Clock } from './clock.js';
 import { createLogger, type Logger } from './log.js';
-import { createDatabase, migrate } from './db/index.js';
+import { createDatabase, isReady, migrate } from './db/index.js';
 import { createApp } from './api/app.js';
 import { opsRoutes } from './api/ops-routes.js';
 import { consoleRoutes } from './console/routes.js';
@@ -25,6 +25,9 @@ import { instanceRoutes } from './instances/routes.js';
 import { eventRoutes } from './events/routes.js';
 import { EventStore } from './events/store.js';
 import { DeregistrationStore, ReceiptStore } from './webhooks/store.js';
+import { ScheduleStore } from './schedules/store.js';
+import { RequestLogStore } from './requests/store.js';
+import { RetentionStore } from './maintenance/store.js';
 import { Poller } from './poller/poller.js';
 import { pollerRoutes } from './poller/routes.js';
 import { PollStateStore } from './poller/store.js';
@@ -75,6 +78,10 @@ export class Gateway {
 
   private constructor(
     readonly ctx: GatewayContext,
+    /** The database connection (tests and tools read tables through it; features use `ctx.stores`). */
+    readonly db: Knex,
+    /** The key ring (the CLI's rekey and tests use it; features never see it: the stores encrypt). */
+    readonly cipher: SecretCipher,
     readonly apiToken: string,
     readonly poller: Poller,
     readonly features: Feature[],
@@ -82,9 +89,6 @@ export class Gateway {
 
   get config(): Config {
     return this.ctx.config;
-  }
-  get db(): Knex {
-    return this.ctx.db;
   }
   get log(): Logger {
     return this.ctx.log;
@@ -127,7 +131,7 @@ export class Gateway {
         new Set((connectors.get(key)?.configuration ?? []).filter((f) => f.secret).map((f) => f.key));
       const store = new InstanceStore(db, cipher, secretsOf);
       await store.hashLegacyWebhookTokens();
-      const instances = new InstanceService(db, store, catalog, config, clock, log);
+      const instances = new InstanceService(store, catalog, config, clock, log);
       const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref()));
       const metrics = createMetrics();
       const providerAuth = new ProviderAuth(new TokenStore(db, cipher), clock, nodeId, log, metrics);
@@ -135,17 +139,21 @@ export class Gateway {
       providerAuth.attach(providerCalls);
       providerCalls.use(callLimitHooks(sleep, () => clock.now()));
       instances.authorizer = new InstanceGrants(providerAuth);
-      const stores: Stores = { instances: store, events: new EventStore(db), receipts: new ReceiptStore(db), deregistrations: new DeregistrationStore(db) };
-      const ctx: GatewayContext = { config, db, log, clock, nodeId, metrics, cipher, connectors, catalog, instances, stores, providerCalls, secretsOf, sleep };
+      const stores: Stores = {
+        instances: store, events: new EventStore(db), receipts: new ReceiptStore(db), deregistrations: new DeregistrationStore(db),
+        schedules: new ScheduleStore(db), requestLog: new RequestLogStore(db), pollState: new PollStateStore(db), retention: new RetentionStore(db),
+      };
+      const ctx: GatewayContext = { config, log, clock, nodeId, metrics, connectors, catalog, instances, stores, providerCalls, secretsOf, sleep };
 
-      const poller = new Poller({ ...ctx, beforeCommit: options.beforePollCommit });
+      // The poller still writes its own SQL (its store is being rewritten with the poll pipeline).
+      const poller = new Poller({ ...ctx, db, beforeCommit: options.beforePollCommit });
       const max = config.server.maxBodyBytes;
       // Each part of the flow, in the order its loops start (and the reverse of how they stop).
       const events = stores.events;
       const features: Feature[] = [
         {
           name: 'core',
-          openRoutes: [opsRoutes(db, ctx.metrics, nodeId, VERSION, log), consoleRoutes()],
+          openRoutes: [opsRoutes({ isReady: () => isReady(db) }, ctx.metrics, nodeId, VERSION, log), consoleRoutes()],
           apiRoutes: [
             connectorRoutes(catalog, max),
             oauthRoutes(connectors, providerAuth),
@@ -155,7 +163,7 @@ export class Gateway {
         },
         {
           name: 'poller',
-          apiRoutes: [pollerRoutes(new PollStateStore(db), events, poller, instances, clock, (instance) => authStatus(providerAuth, instance.id, instances.connectorOf(instance), clock.now()))],
+          apiRoutes: [pollerRoutes(stores.pollState, events, poller, instances, clock, (instance) => authStatus(providerAuth, instance.id, instances.connectorOf(instance), clock.now()))],
           start: () => {
             if (config.poller.enabled) poller.start();
           },
@@ -168,7 +176,7 @@ export class Gateway {
         retentionFeature(ctx),
         // FEATURES: further parts of the flow are added here.
       ];
-      return new Gateway(ctx, resolveApiToken(config, log), poller, features);
+      return new Gateway(ctx, db, cipher, resolveApiToken(config, log), poller, features);
     } catch (err) {
       await db.destroy();
       throw err;

@@ -1,12 +1,13 @@
 import type Router from '@koa/router';
-import type { Knex } from 'knex';
-import { isMigrated } from '../db/index.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { openApiDocument } from './openapi.js';
 
-/** Health (cheap: no database), readiness (connected and migrated) and Prometheus metrics. */
-export function opsRoutes(db: Knex, metrics: Metrics, nodeId: string, version: string, log: Logger) {
+/**
+ * Health (cheap: no database), readiness (connected and migrated: `isReady` throws when the
+ * database is unreachable) and Prometheus metrics.
+ */
+export function opsRoutes(database: { isReady(): Promise<boolean> }, metrics: Metrics, nodeId: string, version: string, log: Logger) {
   return (router: Router) => {
     router.get('/health', (ctx) => {
       ctx.body = { status: 'ok', node: nodeId, version };
@@ -14,8 +15,7 @@ export function opsRoutes(db: Knex, metrics: Metrics, nodeId: string, version: s
 
     router.get('/health/ready', async (ctx) => {
       try {
-        await db.raw('select 1');
-        const migrated = await isMigrated(db);
+        const migrated = await database.isReady();
         ctx.status = migrated ? 200 : 503;
         ctx.body = { status: migrated ? 'ready' : 'migrating', node: nodeId, database: 'connected', migrated };
       } catch (err) {

@@ -1,4 +1,4 @@
-import type { Knex } from 'knex';
+import type { Db } from '../db/index.js';
 import type { ConnectorDefinition } from '../connectors/schema.js';
 import { ApiError } from '../errors.js';
 import { ProviderError } from '../provider/http-client.js';
@@ -102,7 +102,7 @@ export class InstanceGrants implements InstanceAuthorizer<Grant> {
     }
   }
 
-  save(trx: Knex, instanceId: number, grant: Grant, now: number): Promise<void> {
+  save(trx: Db, instanceId: number, grant: Grant, now: number): Promise<void> {
     return this.auth.tokens.put(trx, instanceId, grant, now);
   }
 }

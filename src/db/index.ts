@@ -105,3 +105,9 @@ export async function isMigrated(db: Knex): Promise<boolean> {
   const [, pending] = (await db.migrate.list()) as [unknown[], unknown[]];
   return pending.length === 0;
 }
+
+/** Readiness: true when connected and migrated, false while migrations are pending; throws when unreachable. */
+export async function isReady(db: Knex): Promise<boolean> {
+  await db.raw('select 1');
+  return isMigrated(db);
+}

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { Knex } from 'knex';
+import type { Db } from '../db/index.js';
 import type { Config } from '../config/index.js';
 import type { Clock } from '../clock.js';
 import type { Logger } from '../log.js';
@@ -41,7 +41,7 @@ export interface InstanceAuthorizer<Grant = unknown> {
   obtain(connector: ConnectorDefinition, configuration: Record<string, unknown>, providerData: unknown): Promise<Grant>;
   /** The configuration without keys that hand tokens over (they live in the token store). */
   withoutTokens(configuration: Record<string, unknown>): Record<string, unknown>;
-  save(trx: Knex, instanceId: number, grant: Grant, now: number): Promise<void>;
+  save(trx: Db, instanceId: number, grant: Grant, now: number): Promise<void>;
 }
 
 export const newWebhookToken = (): string => randomBytes(24).toString('base64url');
@@ -65,7 +65,6 @@ export class InstanceService {
   private readonly tokens = new Map<string, { at: number; id: number | undefined }>();
 
   constructor(
-    private readonly db: Knex,
     readonly store: InstanceStore,
     private readonly catalog: ConnectorCatalog,
     private readonly config: Config,
@@ -152,7 +151,7 @@ export class InstanceService {
     const grant = authenticates ? await this.authorizer!.obtain(connector, complete, body.providerData) : undefined;
 
     const now = this.clock.now();
-    const id = await this.db.transaction(async (trx) => {
+    const id = await this.store.transaction(async (trx) => {
       const newId = await this.store.insert(
         trx,
         {
@@ -225,7 +224,7 @@ export class InstanceService {
     const before = this.settingsOf(current);
     const now = this.clock.now();
     this.invalidate(id);
-    await this.db.transaction(async (trx) => {
+    await this.store.transaction(async (trx) => {
       await this.store.update(trx, id, { elementKey: current.elementKey, name, tags, configuration }, now);
       if (grant !== undefined) await this.authorizer!.save(trx, id, grant, now);
       await planPollObjects(trx, id, settings, {
@@ -279,10 +278,10 @@ export class InstanceService {
     const instance = await this.require(id);
     const now = this.clock.now();
     this.invalidate(id);
-    await this.db.transaction(async (trx) => {
+    await this.store.transaction(async (trx) => {
       // Re-enabling also lifts a 410 Gone hold on the callback.
       await this.store.update(trx, id, { elementKey: instance.elementKey, eventsEnabled: enabled, ...(enabled ? { callbackDisabled: false } : {}) }, now);
-      if (enabled) await trx('poll_objects').where({ instance_id: id }).where('next_poll_at', '<', now).update({ next_poll_at: now });
+      if (enabled) await this.store.pollOverdueNow(trx, id, now);
     });
     return (await this.store.get(id))!;
   }

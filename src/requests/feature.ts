@@ -5,7 +5,7 @@ import { idParam, readPageRequest, sendPage } from '../api/pagination.js';
 import { NotFoundError, ValidationError } from '../errors.js';
 import { isoOrNull } from '../clock.js';
 import { createTemplateInvoker } from './invoke.js';
-import { RequestLogStore, type RequestLogRow } from './store.js';
+import type { RequestLogRow } from './store.js';
 
 /**
  * The request-template API:
@@ -19,8 +19,8 @@ const presentLogRow = (r: RequestLogRow) => ({
 });
 
 export function requestsFeature(ctx: GatewayContext): Feature {
-  const { db, instances, connectors, config } = ctx;
-  const requestLog = new RequestLogStore(db);
+  const { instances, connectors, config } = ctx;
+  const requestLog = ctx.stores.requestLog;
   const invoke = createTemplateInvoker(ctx, requestLog);
 
   const routes = (router: Router) => {

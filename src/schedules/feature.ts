@@ -5,7 +5,7 @@ import { idParam, readPageRequest, sendPage } from '../api/pagination.js';
 import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
 import { nextRecurrence, presentSchedule, readScheduleBody, type ScheduleRow } from './model.js';
 import { Scheduler } from './scheduler.js';
-import { ScheduleStore } from './store.js';
+import type { ScheduleStore } from './store.js';
 
 /**
  * POST/GET/PUT/DELETE /instances/:id/schedules[/:name], and the scheduler that fires them.
@@ -13,9 +13,9 @@ import { ScheduleStore } from './store.js';
  * naming it. Checks and writes of one instance's schedules run one at a time (`ScheduleStore.serialized`).
  */
 export function scheduleFeature(ctx: GatewayContext): Feature & { scheduler: Scheduler } {
-  const { db, clock, instances, config } = ctx;
-  const schedules = new ScheduleStore(db);
-  const scheduler = new Scheduler(ctx);
+  const { clock, instances, config } = ctx;
+  const schedules = ctx.stores.schedules;
+  const scheduler = new Scheduler(ctx, schedules);
   const limits = config.schedules;
   const bodyOptions = (partial: boolean) => ({ partial, now: clock.now(), minLeadSeconds: limits.minLeadSeconds, maxDataBytes: limits.maxDataBytes });
 

@@ -1,8 +1,8 @@
 import type { Feature, GatewayContext } from '../context.js';
-import { claimDue } from '../db/lease.js';
 import { enqueueNotification } from '../events/record.js';
 import { nextRecurrence, type ScheduleRow } from './model.js';
 import { WorkerLoop } from '../lib/worker-loop.js';
+import type { ScheduleStore } from './store.js';
 
 /** Schedules claimed per query; a tick keeps claiming until fewer come back. */
 const BATCH = 100;
@@ -16,7 +16,10 @@ const BATCH = 100;
 export class Scheduler extends WorkerLoop implements Feature {
   readonly name = 'schedules';
 
-  constructor(private readonly ctx: GatewayContext) {
+  constructor(
+    private readonly ctx: GatewayContext,
+    private readonly schedules: ScheduleStore,
+  ) {
     super({ name: 'schedule', tickSeconds: () => ctx.config.schedules.tickSeconds, log: ctx.log });
   }
 
@@ -30,15 +33,12 @@ export class Scheduler extends WorkerLoop implements Feature {
   }
 
   protected async pass(): Promise<number> {
-    const { db, clock, nodeId, config, log } = this.ctx;
+    const { clock, nodeId, config, log } = this.ctx;
     let fired = 0;
     // Claim in batches until nothing more is due (after downtime many may be).
     for (;;) {
       const now = clock.now();
-      const rows = await claimDue<ScheduleRow>(db, {
-        table: 'schedules', dueColumn: 'next_fire_at', now, owner: nodeId, leaseMs: config.schedules.leaseSeconds * 1000, limit: BATCH,
-        where: (q) => q.whereNotNull('next_fire_at'),
-      });
+      const rows = await this.schedules.claimDue({ now, owner: nodeId, leaseMs: config.schedules.leaseSeconds * 1000, limit: BATCH });
       for (const row of rows) {
         try {
           if (await this.fire(row, now)) fired++;
@@ -57,24 +57,19 @@ export class Scheduler extends WorkerLoop implements Feature {
    * still holds the lease (a PUT or DELETE meanwhile releases or removes it: the change wins).
    */
   private async fire(row: ScheduleRow, now: number): Promise<boolean> {
-    const { db, nodeId, log, instances } = this.ctx;
+    const { nodeId, log, instances } = this.ctx;
     const { instance, settings } = await instances.forWork(row.instance_id);
-    const done = await db.transaction(async (trx) => {
-      const next = row.repeat_unit ? nextRecurrence(row, now) : null;
-      const updated = await trx('schedules')
-        .where({ id: row.id, lease_owner: nodeId })
-        .update({ next_fire_at: next, fire_count: row.fire_count + 1, last_fired_at: now, updated_at: now, lease_owner: null, lease_expires_at: null });
-      if (updated === 0) return false;
+    const next = row.repeat_unit ? nextRecurrence(row, now) : null;
+    const done = await this.schedules.fire(row, { owner: nodeId, now, next }, async (trx) => {
       // With notifications switched off (no callback) there is nowhere to send it: the firing is
       // counted, nothing is queued. A paused instance's notifications are queued and held.
-      if (!settings.notificationsEnabled) return true;
+      if (!settings.notificationsEnabled) return;
       await enqueueNotification(trx, {
         instanceId: instance.id, source: 'schedule', objectType: null, eventCount: 1, now,
         payload: { event: 'onScheduledEvent', instanceId: instance.id, elementKey: instance.elementKey, scheduleName: row.name,
           // Freshworks' epoch milliseconds; `date` is the same instant in ISO 8601.
           timestamp: now, date: new Date(now).toISOString(), data: JSON.parse(row.data) },
       });
-      return true;
     });
     if (done) log.info({ instanceId: instance.id, scheduleName: row.name, notified: settings.notificationsEnabled }, 'schedule fired');
     return done;

@@ -1,10 +1,11 @@
 import type { Knex } from 'knex';
 import { isPostgres } from '../db/index.js';
+import { claimDue } from '../db/lease.js';
 import type { ScheduleRow } from './model.js';
 
 const LOCK_CLASS = 0x5c4ed; // pg_advisory_xact_lock(class, instanceId): "schedules of instance n"
 
-/** The schedules API's reads and writes; claiming and firing are the scheduler's. */
+/** The store of schedules: the API's reads and writes, the scheduler's claims and firings. */
 export class ScheduleStore {
   constructor(private readonly db: Knex) {}
 
@@ -17,6 +18,30 @@ export class ScheduleStore {
     return this.db.transaction(async (trx) => {
       if (isPostgres(this.db)) await trx.raw('SELECT pg_advisory_xact_lock(?, ?)', [LOCK_CLASS, instanceId]);
       return fn(new ScheduleStore(trx));
+    });
+  }
+
+  /** Claims up to `limit` due schedules with a lease. */
+  claimDue(o: { now: number; owner: string; leaseMs: number; limit: number }): Promise<ScheduleRow[]> {
+    return claimDue<ScheduleRow>(this.db, {
+      table: 'schedules', dueColumn: 'next_fire_at', now: o.now, owner: o.owner, leaseMs: o.leaseMs, limit: o.limit,
+      where: (q) => q.whereNotNull('next_fire_at'),
+    });
+  }
+
+  /**
+   * Advances a fired schedule to `next` (null: done) and runs `alsoInTransaction` (queueing its
+   * notification) in the same transaction, only while `owner` still holds the lease. False (and
+   * nothing done) when it does not.
+   */
+  fire(row: ScheduleRow, o: { owner: string; now: number; next: number | null }, alsoInTransaction: (trx: Knex) => Promise<unknown>): Promise<boolean> {
+    return this.db.transaction(async (trx) => {
+      const updated = await trx('schedules')
+        .where({ id: row.id, lease_owner: o.owner })
+        .update({ next_fire_at: o.next, fire_count: row.fire_count + 1, last_fired_at: o.now, updated_at: o.now, lease_owner: null, lease_expires_at: null });
+      if (updated === 0) return false;
+      await alsoInTransaction(trx);
+      return true;
     });
   }
 
