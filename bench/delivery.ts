@@ -43,7 +43,7 @@ export async function deliveryScenario(database: 'sqlite' | 'postgres', events: 
         }
       }));
     });
-    const dispatcher = gateway.feature('delivery').dispatcher;
+    const dispatcher = gateway.delivery.dispatcher;
     const run = await timed(() => dispatcher.drain(100_000));
     const delivered = await gateway.db('notifications').where({ status: 'delivered' }).count<{ n: number }[]>({ n: '*' });
     if (Number(delivered[0].n) !== rows.length) throw new Error(`delivered ${delivered[0].n} of ${rows.length} notifications`);

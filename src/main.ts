@@ -38,10 +38,10 @@ import { scheduleFeature, type ScheduleFeature } from './schedules/feature.js';
 import { callLimitHooks } from './provider/call-limit.js';
 import { ProviderCalls } from './provider/calls.js';
 import { ProviderAuth, authStatus } from './auth/provider-auth.js';
-import { TokenStore } from './auth/token-store.js';
+import { TokenStore } from './auth/store.js';
 import { InstanceGrants } from './auth/grants.js';
 import { oauthRoutes } from './auth/routes.js';
-import { retentionFeature } from './maintenance/retention.js';
+import { retentionFeature, type RetentionFeature } from './maintenance/feature.js';
 
 /**
  * Wires the parts into one gateway. `Gateway.create` opens and migrates the database and loads the
@@ -63,12 +63,12 @@ export interface GatewayOptions {
 
 const VERSION = '0.1.0';
 
-/** The features tests, benchmarks and tools reach into, by the name they are registered under. */
-export interface FeaturesByName {
+/** The features tests, benchmarks and tools reach into, as typed properties of the gateway. */
+interface TypedFeatures {
   delivery: DeliveryFeature;
   webhooks: WebhookFeature;
   schedules: ScheduleFeature;
-  retention: ReturnType<typeof retentionFeature>;
+  retention: RetentionFeature;
 }
 
 export class Gateway {
@@ -85,7 +85,22 @@ export class Gateway {
     readonly apiToken: string,
     readonly poller: Poller,
     readonly features: Feature[],
-  ) {}
+    typed: TypedFeatures,
+  ) {
+    this.delivery = typed.delivery;
+    this.webhooks = typed.webhooks;
+    this.schedules = typed.schedules;
+    this.retention = typed.retention;
+  }
+
+  /** The dispatcher and its routes: `gateway.delivery.dispatcher`. */
+  readonly delivery: DeliveryFeature;
+  /** Ingress, registration and the webhook processor: `gateway.webhooks.processor`. */
+  readonly webhooks: WebhookFeature;
+  /** The schedules API and its scheduler: `gateway.schedules.scheduler`. */
+  readonly schedules: ScheduleFeature;
+  /** The retention job: `gateway.retention.prune()`. */
+  readonly retention: RetentionFeature;
 
   get config(): Config {
     return this.ctx.config;
@@ -102,16 +117,6 @@ export class Gateway {
   get instances(): InstanceService {
     return this.ctx.instances;
   }
-  /** A feature by name, typed by its name: `gateway.feature('delivery').dispatcher`. */
-  feature<K extends keyof FeaturesByName>(name: K): FeaturesByName[K];
-  /** @deprecated the name alone types the answer: `feature('delivery')`, not `feature<DeliveryFeature>('delivery')`. */
-  feature<T extends Feature>(name: string): T;
-  feature(name: string): Feature {
-    const f = this.features.find((x) => x.name === name);
-    if (!f) throw new Error(`no feature "${name}"`);
-    return f;
-  }
-
   static async create(options: GatewayOptions = {}): Promise<Gateway> {
     const config = options.config ?? loadConfig();
     const nodeId = config.node.id ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
@@ -150,6 +155,7 @@ export class Gateway {
       const max = config.server.maxBodyBytes;
       // Each part of the flow, in the order its loops start (and the reverse of how they stop).
       const events = stores.events;
+      const typed: TypedFeatures = { webhooks: webhookFeature(ctx), delivery: deliveryFeature(ctx), schedules: scheduleFeature(ctx), retention: retentionFeature(ctx) };
       const features: Feature[] = [
         {
           name: 'core',
@@ -169,14 +175,14 @@ export class Gateway {
           },
           stop: (graceMs) => poller.stop(graceMs),
         },
-        webhookFeature(ctx),
-        deliveryFeature(ctx),
+        typed.webhooks,
+        typed.delivery,
         requestsFeature(ctx),
-        scheduleFeature(ctx),
-        retentionFeature(ctx),
+        typed.schedules,
+        typed.retention,
         // FEATURES: further parts of the flow are added here.
       ];
-      return new Gateway(ctx, db, cipher, resolveApiToken(config, log), poller, features);
+      return new Gateway(ctx, db, cipher, resolveApiToken(config, log), poller, features, typed);
     } catch (err) {
       await db.destroy();
       throw err;

@@ -9,7 +9,7 @@ import { OAuthRefusedError, clientCredentialsGrant, exchangeCode, type TokenAnsw
 import { accessTokenRequest, parseTokenAnswer } from './oauth1.js';
 import type { ProviderAuth } from './provider-auth.js';
 import { OAUTH_KEYS, TOKEN_KEYS, isOAuth, oauth1Consumer, oauth2Client, oauth2Endpoints, oauthUrl } from './settings.js';
-import type { TokenSet } from './token-store.js';
+import type { TokenSet } from './store.js';
 
 /**
  * The auth steps of creating and PATCHing an instance, Cloud Elements' way: `providerData` (an

@@ -8,7 +8,7 @@ import { withStaticAuth } from './static-auth.js';
 import { OAuthRefusedError, clientCredentialsGrant, refreshGrant, type TokenAnswer, type TokenEndpointSend } from './oauth2.js';
 import { signRequest } from './oauth1.js';
 import { isOAuth, oauth1Consumer, oauth2Client, oauth2Endpoints } from './settings.js';
-import type { AuthRecord, TokenSet, TokenStore } from './token-store.js';
+import type { AuthRecord, TokenSet, TokenStore } from './store.js';
 
 /**
  * The connector's auth as per-attempt hooks of every provider call. Static credentials are added

@@ -1,5 +1,5 @@
 import type { Feature, GatewayContext } from '../context.js';
-import { Dispatcher } from './dispatcher.js';
+import { Dispatcher } from './worker.js';
 import { deliveryRoutes } from './routes.js';
 
 /** Callback delivery: the dispatcher loop and its inspection/replay routes. */

@@ -1,6 +1,6 @@
 import type { Feature, GatewayContext } from '../context.js';
 import { webhookIngressRoutes } from './ingress.js';
-import { WebhookProcessor } from './processor.js';
+import { WebhookProcessor } from './worker.js';
 import { webhookLifecycle } from './registration.js';
 import { receiptRoutes } from './routes.js';
 

@@ -16,7 +16,7 @@ import type { ReceiptStore } from './store.js';
  * POST /hooks/:token — the provider pushes here. In order: unknown token 404, over the instance's
  * rate 429, too large 413, handshake echo, unsupported type 415, bad signature 401, malformed body
  * 400; then the raw body is stored durably and the answer is 202 at once. Mapping to events runs
- * afterwards (processor.ts), so a crash after the 202 loses nothing.
+ * afterwards (worker.ts), so a crash after the 202 loses nothing.
  */
 const SECRET_HEADER = /authorization|cookie|signature|hmac|token|secret|api[-_]?key/i;
 

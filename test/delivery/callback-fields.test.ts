@@ -6,7 +6,6 @@ import { EmulatedProvider } from '../providers/provider-server.js';
 import { Receiver } from '../providers/receiver.js';
 import { SandboxProvider } from '../providers/sandbox.js';
 import { createInstance, pollNow, providerConnector, registerConnector } from '../poller/helpers.js';
-import type { WebhookFeature } from '../../src/webhooks/feature.js';
 import { dispatcher } from './helpers.js';
 
 /** What a callback carries: bodiless methods, the raw records on inspection, Freshworks' webhook fields. */
@@ -98,7 +97,7 @@ describe('callback methods and payload fields', () => {
       const receivedAt = t.clock.now();
       const posted = await got.post(hookUrl, { body, headers: { 'content-type': 'application/json', 'x-sandbox-signature': signature, 'x-request-source': 'test' }, throwHttpErrors: false });
       expect(posted.statusCode).to.equal(202);
-      await t.gateway.feature<WebhookFeature>('webhooks').processor.tick();
+      await t.gateway.webhooks.processor.tick();
       await dispatcher(t).drain();
       const [sent] = await receiver.waitFor(1);
       const payload = sent.body as { timestamp: number; headers: Record<string, string>; raw: unknown; events: unknown[] };

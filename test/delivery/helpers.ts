@@ -3,12 +3,11 @@ import { expect } from 'chai';
 import { Webhook } from 'standardwebhooks';
 import type { TestGateway } from '../helpers/gateway.js';
 import type { ReceivedRequest } from '../providers/receiver.js';
-import type { DeliveryFeature } from '../../src/delivery/feature.js';
 
 export const SIGNATURE_KEY = 'elements-signature-key-1';
 
 export function dispatcher(t: TestGateway) {
-  return t.gateway.feature<DeliveryFeature>('delivery').dispatcher;
+  return t.gateway.delivery.dispatcher;
 }
 
 /** Verifies both signatures the way a receiver would: standardwebhooks, and a recomputed HMAC. */

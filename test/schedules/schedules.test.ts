@@ -1,7 +1,6 @@
 import { expect } from 'chai';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
 import { Receiver } from '../providers/receiver.js';
-import type { ScheduleFeature } from '../../src/schedules/feature.js';
 import { dispatcher } from '../delivery/helpers.js';
 import { claimDue } from '../../src/db/lease.js';
 
@@ -25,7 +24,7 @@ describe('scheduled events', () => {
     await receiver.close();
   });
 
-  const scheduler = (g: TestGateway) => g.gateway.feature<ScheduleFeature>('schedules').scheduler;
+  const scheduler = (g: TestGateway) => g.gateway.schedules.scheduler;
   const create = (body: Record<string, unknown>) => t.api.post(`instances/${instanceId}/schedules`, { json: body });
   const get = async (name: string) => (await t.api.get(`instances/${instanceId}/schedules/${name}`)).body as unknown as Record<string, unknown>;
   const put = (name: string, body: Record<string, unknown>) => t.api.put(`instances/${instanceId}/schedules/${name}`, { json: body });

@@ -3,8 +3,6 @@ import got from 'got';
 import { Webhook } from 'standardwebhooks';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
 import { registerConnector } from '../poller/helpers.js';
-import type { WebhookFeature } from '../../src/webhooks/feature.js';
-import type { retentionFeature } from '../../src/maintenance/retention.js';
 
 const SECRET = `whsec_${Buffer.from('a-standard-webhooks-secret-123').toString('base64')}`;
 const DAY = 24 * 3600 * 1000;
@@ -83,14 +81,14 @@ describe('security: webhook ingress dedupe, receipts and retention (findings 7, 
 
   it('the maintenance job deletes finished receipts, events and request log entries past retention, and nothing else (finding 7)', async () => {
     await send('msg_old', '{"id": 1}');
-    expect(await t.gateway.feature<WebhookFeature>('webhooks').processor.tick()).to.equal(1);
+    expect(await t.gateway.webhooks.processor.tick()).to.equal(1);
     await send('msg_pending', '{"id": 2}'); // stays pending: not mapped yet
     await t.gateway.db('request_log').insert({ instance_id: instanceId, template: 'x', method: 'GET', url: 'http://127.0.0.1:9/x', status: 200, attempts: 1, duration_ms: 1, at: t.clock.now() });
     const before = { receipts: await count('webhook_receipts'), events: await count('events'), log: await count('request_log') };
     expect(before.receipts).to.equal(2);
     expect(before.events).to.equal(1);
 
-    const prune = () => t.gateway.feature<ReturnType<typeof retentionFeature>>('retention').prune();
+    const prune = () => t.gateway.retention.prune();
     expect(await prune()).to.deep.equal({ events: 0, webhookReceipts: 0, requestLog: 0, snapshots: 0 });
     t.clock.advance(31 * DAY);
     const result = await prune();

@@ -3,7 +3,6 @@ import { expect } from 'chai';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
 import { SandboxProvider } from '../providers/sandbox.js';
 import { registerConnector } from '../poller/helpers.js';
-import type { WebhookFeature } from '../../src/webhooks/feature.js';
 
 /** The bundled sandbox connector with one webhook registration per topic instead of one in all. */
 function topicsConnector(topics: Array<{ name: string; register?: string }>) {
@@ -75,7 +74,7 @@ describe('several webhook registrations per instance', () => {
     const [pending] = await t.gateway.db('webhook_deregistrations').select();
     expect(pending).to.include({ registration: 'contacts' });
     t.clock.advance(2 * 60_000);
-    await t.gateway.feature<WebhookFeature>('webhooks').processor.tick();
+    await t.gateway.webhooks.processor.tick();
     expect(sandbox.subscriptions.size).to.equal(0);
   });
 

@@ -3,7 +3,6 @@ import { expect } from 'chai';
 import got from 'got';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
 import { SandboxProvider } from '../providers/sandbox.js';
-import type { WebhookFeature } from '../../src/webhooks/feature.js';
 import { CONTACTS_SINCE, PROVIDER_DATES, listEvents, pollNow } from '../poller/helpers.js';
 
 const SECRET = 'whk-secret-123';
@@ -25,7 +24,7 @@ describe('webhook mode end to end', () => {
     await sandbox.close();
   });
 
-  const processor = () => t.gateway.feature<WebhookFeature>('webhooks').processor;
+  const processor = () => t.gateway.webhooks.processor;
 
   async function createWebhookInstance(configuration: Record<string, unknown> = {}) {
     const res = await t.api.post('instances', {
@@ -187,7 +186,7 @@ describe('webhook mode end to end', () => {
     await t.gateway.stop();
     const restarted = await startGateway({ dataDir, schema, clock: t.clock });
     try {
-      await restarted.gateway.feature<WebhookFeature>('webhooks').processor.tick();
+      await restarted.gateway.webhooks.processor.tick();
       expect((await listEvents(restarted, id)).map((e) => [e.eventType, e.objectId])).to.deep.equal([['UPDATED', '2']]);
     } finally {
       await restarted.close();

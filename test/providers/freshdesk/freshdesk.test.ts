@@ -2,7 +2,6 @@ import { expect } from 'chai';
 import got from 'got';
 import { createFromDoc, docInstanceJson, eventTriples, quietPoll, postHook, startCatalogGateway, type CatalogGateway } from '../catalog.js';
 import { pollNow } from '../../poller/helpers.js';
-import type { WebhookFeature } from '../../../src/webhooks/feature.js';
 import { FreshdeskEmulator } from './emulator.js';
 
 const API_KEY = docInstanceJson('freshdesk').configuration['api.key'] as string;
@@ -158,7 +157,7 @@ describe('connector freshdesk (against the Freshdesk emulator)', () => {
     expect((await postHook(instance.hookUrl!, body, { 'x-pollgate-secret': 'guess' })).statusCode).to.equal(401);
     expect((await postHook(instance.hookUrl!, body, {})).statusCode).to.equal(401);
     expect((await postHook(instance.hookUrl!, body, { 'x-pollgate-secret': secret })).statusCode).to.be.within(200, 299);
-    await t.gateway.feature<WebhookFeature>('webhooks').processor.tick();
+    await t.gateway.webhooks.processor.tick();
     expect(await eventTriples(t, instance.id)).to.deep.equal([['CREATED', 'incidents', '77']]);
   });
 });

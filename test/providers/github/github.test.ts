@@ -3,7 +3,6 @@ import got from 'got';
 import { sign } from '@octokit/webhooks-methods';
 import { startGateway, type TestGateway } from '../../helpers/gateway.js';
 import { listEvents, pollNow } from '../../poller/helpers.js';
-import type { WebhookFeature } from '../../../src/webhooks/feature.js';
 import { createFromDoc, docInstanceJson } from '../catalog.js';
 import { GitHubProvider } from './github.js';
 
@@ -115,7 +114,7 @@ describe('github connector against the emulated GitHub (requests checked with @o
     expect(JSON.parse(redelivered.body)).to.include({ status: 'duplicate' });
     expect((await post(hook.config.url, again.body, { ...again.headers, 'x-github-delivery': 'other', 'x-hub-signature-256': await sign('not-the-secret', again.body) })).statusCode).to.equal(401);
 
-    await t.gateway.feature<WebhookFeature>('webhooks').processor.tick();
+    await t.gateway.webhooks.processor.tick();
     const events = await listEvents(t, created.id);
     // Deliveries are mapped in the order the receipts are claimed, which the test does not fix.
     expect(events.map((e) => [e.objectType, e.eventType, e.objectId])).to.have.deep.members([

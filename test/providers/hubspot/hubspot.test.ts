@@ -2,7 +2,6 @@ import { expect } from 'chai';
 import got from 'got';
 import { createFromDoc, docInstanceJson, eventTriples, quietPoll, startCatalogGateway, type CatalogGateway } from '../catalog.js';
 import { pollNow } from '../../poller/helpers.js';
-import type { WebhookFeature } from '../../../src/webhooks/feature.js';
 import { HUBSPOT_MAX_RESULTS, HubSpotEmulator } from './emulator.js';
 
 const TOKEN = docInstanceJson('hubspot').configuration['api.key'] as string;
@@ -104,7 +103,7 @@ describe('connector hubspot (against the HubSpot emulator)', () => {
     expect((await hs.notify(instance.hookUrl!, instance.webhookUrl!, batch, 'wrong-secret')).statusCode).to.equal(401);
     expect((await hs.notify(instance.hookUrl!, `${instance.webhookUrl}?other`, batch, clientSecret)).statusCode).to.equal(401);
     expect((await hs.notify(instance.hookUrl!, instance.webhookUrl!, batch, clientSecret)).statusCode).to.be.within(200, 299);
-    await t.gateway.feature<WebhookFeature>('webhooks').processor.tick();
+    await t.gateway.webhooks.processor.tick();
     expect(await eventTriples(t, instance.id)).to.have.deep.members([['CREATED', 'contacts', '501'], ['UPDATED', 'deals', '77'], ['DELETED', 'companies', '9']]);
   });
 });

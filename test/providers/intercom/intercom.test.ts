@@ -2,7 +2,6 @@ import { expect } from 'chai';
 import got from 'got';
 import { createFromDoc, docInstanceJson, eventTriples, quietPoll, startCatalogGateway, type CatalogGateway } from '../catalog.js';
 import { pollNow } from '../../poller/helpers.js';
-import type { WebhookFeature } from '../../../src/webhooks/feature.js';
 import { IntercomEmulator } from './emulator.js';
 
 const TOKEN = docInstanceJson('intercom').configuration['api.key'] as string;
@@ -104,7 +103,7 @@ describe('connector intercom (against the Intercom emulator)', () => {
     expect((await ic.notify(instance.hookUrl!, 'contact.user.created', contact, clientSecret)).statusCode).to.be.within(200, 299);
     expect((await ic.notify(instance.hookUrl!, 'conversation.admin.closed', conversation, clientSecret)).statusCode).to.be.within(200, 299);
     expect((await ic.notify(instance.hookUrl!, 'contact.deleted', contact, clientSecret)).statusCode).to.be.within(200, 299);
-    await t.gateway.feature<WebhookFeature>('webhooks').processor.tick();
+    await t.gateway.webhooks.processor.tick();
     expect(await eventTriples(t, instance.id)).to.have.deep.members([
       ['CREATED', 'contacts', 'c-hook'], ['UPDATED', 'conversations', 'conv-hook'], ['DELETED', 'contacts', 'c-hook'],
     ]);

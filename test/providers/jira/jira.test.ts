@@ -3,7 +3,6 @@ import { expect } from 'chai';
 import got from 'got';
 import { startGateway, type TestGateway } from '../../helpers/gateway.js';
 import { listEvents, pollNow } from '../../poller/helpers.js';
-import type { WebhookFeature } from '../../../src/webhooks/feature.js';
 import { createFromDoc, docInstanceJson } from '../catalog.js';
 import { JiraProvider } from './jira.js';
 
@@ -86,7 +85,7 @@ describe('jira connector against the emulated Jira Cloud', () => {
     const forged = { ...first.headers, 'x-atlassian-webhook-identifier': 'other', 'x-hub-signature': `sha256=${createHmac('sha256', 'wrong').update(first.body).digest('hex')}` };
     expect((await got.post(hook.url, { body: first.body, headers: forged, throwHttpErrors: false })).statusCode).to.equal(401);
 
-    await t.gateway.feature<WebhookFeature>('webhooks').processor.tick();
+    await t.gateway.webhooks.processor.tick();
     const events = await listEvents(t, created.id);
     expect(events.map((e) => [e.objectType, e.eventType, e.objectId])).to.have.deep.members([['issues', 'CREATED', issue.id], ['issues', 'UPDATED', issue.id], ['issues', 'DELETED', issue.id]]);
 

@@ -4,7 +4,6 @@ import got from 'got';
 import { ManualClock } from '../../../src/clock.js';
 import { startGateway, type TestGateway } from '../../helpers/gateway.js';
 import { listEvents, pollNow } from '../../poller/helpers.js';
-import type { WebhookFeature } from '../../../src/webhooks/feature.js';
 import { createFromDoc, docInstanceJson } from '../catalog.js';
 import { ShopifyProvider } from './shopify.js';
 
@@ -100,7 +99,7 @@ describe('shopify connector against the emulated Shopify Admin REST API', () => 
     const forged = { ...first.headers, 'x-shopify-event-id': 'other', 'x-shopify-hmac-sha256': createHmac('sha256', 'wrong').update(first.body).digest('base64') };
     expect((await got.post(created.webhookUrl!.replace('http://127.0.0.1:1', t.url), { body: first.body, headers: forged, throwHttpErrors: false })).statusCode).to.equal(401);
 
-    await t.gateway.feature<WebhookFeature>('webhooks').processor.tick();
+    await t.gateway.webhooks.processor.tick();
     const events = await listEvents(t, created.id);
     expect(events.map((e) => [e.objectType, e.eventType, e.objectId])).to.have.deep.members([
       ['orders', 'CREATED', String(order.id)], ['orders', 'UPDATED', String(order.id)], ['customers', 'CREATED', String(customer.id)], ['customers', 'DELETED', String(customer.id)],

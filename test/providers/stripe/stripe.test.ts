@@ -2,7 +2,6 @@ import { expect } from 'chai';
 import qs from 'qs';
 import { startGateway, type TestGateway } from '../../helpers/gateway.js';
 import { listEvents, pollNow } from '../../poller/helpers.js';
-import type { WebhookFeature } from '../../../src/webhooks/feature.js';
 import { createFromDoc, docInstanceJson } from '../catalog.js';
 import { StripeProvider } from './stripe.js';
 
@@ -129,7 +128,7 @@ describe('stripe connector against the emulated Stripe (signatures by the stripe
     expect(await stripe.deliver(endpoint, last, Math.floor(t.clock.now() / 1000) - 301)).to.equal(401);
     expect(await stripe.deliver(endpoint, last, Math.floor(t.clock.now() / 1000) - 299)).to.equal(202);
 
-    await t.gateway.feature<WebhookFeature>('webhooks').processor.tick();
+    await t.gateway.webhooks.processor.tick();
     const events = await listEvents(t, created.id);
     expect(events.map((e) => [e.objectType, e.eventType, e.objectId])).to.have.deep.members([
       ['customers', 'CREATED', customer.id], ['customers', 'UPDATED', customer.id], ['invoices', 'CREATED', invoice.id],

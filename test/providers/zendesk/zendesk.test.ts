@@ -1,7 +1,6 @@
 import { expect } from 'chai';
 import got from 'got';
 import { createFromDoc, docInstanceJson, eventTriples, quietPoll, startCatalogGateway, type CatalogGateway } from '../catalog.js';
-import type { WebhookFeature } from '../../../src/webhooks/feature.js';
 import { pollNow } from '../../poller/helpers.js';
 import { ZendeskEmulator } from './emulator.js';
 
@@ -115,7 +114,7 @@ describe('connector zendesk (against the Zendesk emulator)', () => {
     expect(await zd.pushUserEvent('zen:event-type:user.created', user, 'a-guessed-secret')).to.deep.equal([401]);
     expect((await zd.pushUserEvent('zen:event-type:user.created', user))[0]).to.be.within(200, 299);
     expect((await zd.pushUserEvent('zen:event-type:user.deleted', user))[0]).to.be.within(200, 299);
-    await t.gateway.feature<WebhookFeature>('webhooks').processor.tick();
+    await t.gateway.webhooks.processor.tick();
     expect(await eventTriples(t, instance.id)).to.have.deep.members([['CREATED', 'contacts', String(user.id)], ['DELETED', 'contacts', String(user.id)]]);
 
     expect((await t.api.delete(`instances/${instance.id}`)).statusCode).to.equal(200);

@@ -42,3 +42,5 @@ export function retentionFeature(ctx: GatewayContext): Feature & { prune(): Prom
     },
   };
 }
+
+export type RetentionFeature = ReturnType<typeof retentionFeature>;
