@@ -19,6 +19,7 @@ import { checkKeysReadData } from './secrets/stored.js';
 import { ConnectorRegistry } from './connectors/registry.js';
 import { connectorRoutes } from './connectors/routes.js';
 import { ConnectorCatalog } from './connectors/catalog.js';
+import { ConnectorStore } from './connectors/store.js';
 import { InstanceStore } from './instances/store.js';
 import { InstanceService } from './instances/service.js';
 import { instanceRoutes } from './instances/routes.js';
@@ -128,7 +129,7 @@ export class Gateway {
     try {
       await migrate(db, schema);
       const connectors = await ConnectorRegistry.loadDirectory(options.connectorsDir ?? bundledConnectorsDir);
-      const catalog = new ConnectorCatalog(db, connectors, clock, log);
+      const catalog = new ConnectorCatalog(new ConnectorStore(db), connectors, clock, log);
       await catalog.sync();
       const cipher = SecretCipher.fromConfig(config.security.secretKey, config.database.dataDir, config.security.previousSecretKeys);
       await checkKeysReadData(db, cipher);
@@ -200,10 +201,12 @@ export class Gateway {
       metricsPublic: this.config.metrics.public,
     });
     const limits = this.config.server;
-    // Slow-header floods: headers must arrive within headersTimeoutSeconds (checked every second),
-    // the whole request within requestTimeoutSeconds, and connections are capped.
+    // Slow-header floods: headers must arrive within headersTimeoutSeconds (checked every second, or
+    // twice per timeout when it is shorter), the whole request within requestTimeoutSeconds, and
+    // connections are capped.
+    const checkMs = Math.min(1000, Math.max(10, limits.headersTimeoutSeconds * 500));
     const server = createServer(
-      { headersTimeout: limits.headersTimeoutSeconds * 1000, requestTimeout: limits.requestTimeoutSeconds * 1000, connectionsCheckingInterval: 1000 },
+      { headersTimeout: limits.headersTimeoutSeconds * 1000, requestTimeout: limits.requestTimeoutSeconds * 1000, connectionsCheckingInterval: checkMs },
       app.callback(),
     );
     server.maxConnections = limits.maxConnections;

@@ -1,9 +1,9 @@
-import type { Knex } from 'knex';
 import type { Clock } from '../clock.js';
 import type { Logger } from '../log.js';
-import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
+import { ConflictError, ValidationError } from '../errors.js';
 import type { ConnectorDefinition } from './schema.js';
 import type { ConnectorRegistry } from './registry.js';
+import type { ConnectorStore } from './store.js';
 
 /**
  * Custom connectors shared by every node through the database. Each write bumps the one-row
@@ -19,7 +19,7 @@ export class ConnectorCatalog {
   private readonly listeners: Array<() => void> = [];
 
   constructor(
-    private readonly db: Knex,
+    private readonly store: ConnectorStore,
     readonly registry: ConnectorRegistry,
     private readonly clock: Clock,
     private readonly log: Logger,
@@ -43,13 +43,11 @@ export class ConnectorCatalog {
   }
 
   private async load(): Promise<void> {
-    const row = (await this.db('connector_catalog').where({ id: 1 }).first('version')) as { version: number | string } | undefined;
-    const version = Number(row?.version ?? 0);
+    const version = await this.store.version();
     this.checkedAt = Date.now();
     if (version === this.version) return;
-    const rows = (await this.db('connectors').select('definition')) as Array<{ definition: string }>;
     this.registry.replaceCustom(
-      rows.map((r) => JSON.parse(r.definition)),
+      await this.store.definitions(),
       (err) => this.log.error({ err: err.message }, 'a stored custom connector is no longer valid; it is ignored'),
     );
     const first = this.version === -1;
@@ -62,15 +60,7 @@ export class ConnectorCatalog {
     const def = this.registry.validateCustom(input, { source });
     if (o.key !== undefined && def.key !== o.key) throw new ValidationError(`the body's key "${def.key}" is not the key of the path, "${o.key}"`, [{ field: 'key', value: def.key }]);
     const now = this.clock.now();
-    const created = await this.db.transaction(async (trx) => {
-      const existed = await trx('connectors').where({ key: def.key }).first('key');
-      await trx('connectors')
-        .insert({ key: def.key, definition: JSON.stringify(def), created_at: now, updated_at: now })
-        .onConflict('key')
-        .merge(['definition', 'updated_at']);
-      await bump(trx);
-      return !existed;
-    });
+    const created = await this.store.save(def, now);
     await this.sync();
     return { def, created };
   }
@@ -78,18 +68,7 @@ export class ConnectorCatalog {
   /** Removes a custom connector; refused while instances use it or when it is bundled. */
   async remove(key: string): Promise<void> {
     if (this.registry.isBundled(key)) throw new ConflictError(`connector "${key}" is bundled with pollgate and cannot be removed`);
-    await this.db.transaction(async (trx) => {
-      const used = await trx('instances').where({ element_key: key }).count<{ n: number | string }[]>({ n: '*' });
-      const n = Number(used[0].n);
-      if (n > 0) throw new ConflictError(`connector "${key}" is used by ${n} instance(s); delete them first`);
-      const deleted = await trx('connectors').where({ key }).delete();
-      if (deleted === 0) throw new NotFoundError(`unknown connector "${key}"`);
-      await bump(trx);
-    });
+    await this.store.remove(key);
     await this.sync();
   }
-}
-
-function bump(trx: Knex.Transaction): Promise<number> {
-  return trx('connector_catalog').where({ id: 1 }).increment('version', 1);
 }
