@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -8,6 +8,7 @@ import { loadConfig, mergeDeep, checkConfig, projectRoot, type Config } from '..
 import { ManualClock } from '../../src/clock.js';
 import { silentLogger } from '../../src/log.js';
 import { Gateway, type GatewayOptions } from '../../src/main.js';
+import { createDatabase, migrate } from '../../src/db/index.js';
 import { trackClosed, trackOpen } from './leaks.js';
 
 /**
@@ -62,11 +63,34 @@ export function testConfig(overrides: Record<string, unknown> = {}, dataDir = mk
   return checkConfig(merged);
 }
 
+/**
+ * A migrated SQLite file made once per test process: a fresh test gateway starts from a copy of
+ * it instead of running every migration again (its own start still checks them, and finds none
+ * pending). Migrations themselves run here, on an empty database, as in production.
+ */
+let migratedTemplate: Promise<string> | undefined;
+function sqliteTemplate(): Promise<string> {
+  migratedTemplate ??= (async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pollgate-template-'));
+    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+    const db = createDatabase({ url: null, dataDir: dir });
+    try {
+      await migrate(db);
+    } finally {
+      await db.destroy();
+    }
+    return join(dir, 'pollgate.db');
+  })();
+  return migratedTemplate;
+}
+
 export async function startGateway(o: { config?: Record<string, unknown>; options?: Partial<GatewayOptions>; clock?: ManualClock; schema?: string; dataDir?: string } = {}): Promise<TestGateway> {
   const clock = o.clock ?? new ManualClock();
   const dataDir = o.dataDir ?? mkdtempSync(join(tmpdir(), 'pollgate-test-'));
   const config = testConfig(o.config, dataDir);
   const schema = usePostgres ? o.schema ?? newSchemaName() : undefined;
+  // A fresh data folder on SQLite starts from the migrated template (a given folder keeps its data).
+  if (!o.dataDir && config.database.url === null) copyFileSync(await sqliteTemplate(), join(dataDir, 'pollgate.db'));
   const gateway = await Gateway.create({ config, clock, log: silentLogger, schema, sleep: async () => {}, ...o.options });
   const url = await gateway.listen(0, '127.0.0.1');
   const api = got.extend({
