@@ -1,27 +1,63 @@
+import { writeFileSync } from 'node:fs';
+import http from 'node:http';
+import { Session } from 'node:inspector/promises';
+import { join } from 'node:path';
 import Koa from 'koa';
 import getRawBody from 'raw-body';
 import { benchGateway } from './lib.js';
 
 /**
- * A server for the ingress scenario, in its own process: `gateway` (pollgate with a webhook-mode
- * instance, signature verification and the durable store) or `bare` (a koa app that parses the JSON
- * and answers 202: the floor). Prints one JSON line {url} and serves until killed.
+ * A server for the ingress scenarios, in its own process. Modes:
+ * - `node`: a bare node:http handler that parses the JSON body and answers 202 (the floor);
+ * - `koa`: the same in a bare koa app (a second reference);
+ * - `gateway`: pollgate with a webhook-mode instance, signature check and the durable store;
+ *   with a callback URL as 3rd argument its background loops run too — the webhook processor maps
+ *   each stored body to an event and the dispatcher delivers it to that URL. On SIGTERM it prints
+ *   one JSON line of counts (receipts, processed, events, delivered) before it exits.
+ * Prints one JSON line {url} when it serves.
  */
 const mode = process.argv[2];
 const database = (process.argv[3] ?? 'sqlite') as 'sqlite' | 'postgres';
+const callbackUrl = process.argv[4];
 
-if (mode === 'bare') {
+// SIGUSR2: one JSON line with the CPU time this process used so far (all threads, µs), and for the
+// gateway its counts. The scenario divides CPU by requests: a cost per request that, unlike req/s,
+// holds steady when other work shares the machine.
+const cpu = () => { const u = process.cpuUsage(); return u.user + u.system; };
+let counts: () => Promise<Record<string, number>> = async () => ({});
+process.on('SIGUSR2', () => void counts().then((c) => console.log(JSON.stringify({ cpuMicros: cpu(), ...c }))));
+
+function accepted(raw: Buffer): string {
+  const body = JSON.parse(raw.toString('utf8'));
+  return JSON.stringify({ status: 'accepted', items: Array.isArray(body.events) ? body.events.length : 0 });
+}
+
+if (mode === 'node') {
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => res.writeHead(202, { 'content-type': 'application/json' }).end(accepted(Buffer.concat(chunks))));
+  });
+  server.listen(0, '127.0.0.1', () => {
+    console.log(JSON.stringify({ url: `http://127.0.0.1:${(server.address() as { port: number }).port}/hooks/bare` }));
+  });
+} else if (mode === 'koa') {
   const app = new Koa();
   app.use(async (ctx) => {
-    const body = JSON.parse((await getRawBody(ctx.req, { limit: 5 * 1024 * 1024 })).toString('utf8'));
+    const body = accepted(await getRawBody(ctx.req, { limit: 5 * 1024 * 1024 }));
     ctx.status = 202;
-    ctx.body = { status: 'accepted', items: Array.isArray(body.events) ? body.events.length : 0 };
+    ctx.type = 'application/json';
+    ctx.body = body;
   });
   const server = app.listen(0, '127.0.0.1', () => {
     console.log(JSON.stringify({ url: `http://127.0.0.1:${(server.address() as { port: number }).port}/hooks/bare` }));
   });
-} else {
-  const bench = await benchGateway(database, { webhooks: { rateLimitPerMinute: 10_000_000 } });
+} else if (mode === 'gateway') {
+  const delivering = Boolean(callbackUrl);
+  const bench = await benchGateway(database, {
+    webhooks: { rateLimitPerMinute: 10_000_000 },
+    ...(delivering ? { delivery: { enabled: true } } : {}),
+  });
   const { gateway } = bench;
   gateway.connectors.register({
     key: 'hooks', name: 'Hooks',
@@ -34,7 +70,41 @@ if (mode === 'bare') {
       },
     },
   }, { source: 'bench' });
-  const instance = await gateway.instances.create({ element: { key: 'hooks' }, configuration: { webhook_secret: 'bench-secret', 'event.vendor.type': 'webhook' } });
+  const instance = await gateway.instances.create({
+    element: { key: 'hooks' },
+    configuration: { webhook_secret: 'bench-secret', 'event.vendor.type': 'webhook', ...(delivering ? { 'event.notification.callback.url': callbackUrl } : {}) },
+  });
+  if (delivering) gateway.start();
+  // BENCH_CPU_PROF=<dir>: a CPU profile of the gateway from here (start-up left out) to SIGTERM.
+  const profiler = process.env.BENCH_CPU_PROF ? new Session() : undefined;
+  if (profiler) {
+    profiler.connect();
+    await profiler.post('Profiler.enable');
+    await profiler.post('Profiler.start');
+  }
   console.log(JSON.stringify({ url: `${bench.url}/hooks/${instance.webhookToken}` }));
-  process.on('SIGTERM', () => void bench.close().then(() => process.exit(0)));
+  const db = gateway.db;
+  const count = async (q: ReturnType<typeof db>) => Number(((await q.count({ n: '*' })) as Array<{ n: number | string }>)[0].n);
+  let queries = 0;
+  let asked = 0;
+  db.on('query', () => queries++);
+  // The counting statements themselves are left out of `queries`.
+  counts = async () => ({
+    queries: queries - 5 * asked++,
+    receipts: await count(db('webhook_receipts')),
+    processed: await count(db('webhook_receipts').where({ status: 'processed' })),
+    events: await count(db('events')),
+    notifications: await count(db('notifications')),
+    delivered: await count(db('notifications').where({ status: 'delivered' })),
+  });
+  process.on('SIGTERM', async () => {
+    if (profiler) {
+      const { profile } = await profiler.post('Profiler.stop');
+      writeFileSync(join(process.env.BENCH_CPU_PROF!, `gateway-${database}${delivering ? '-delivery' : ''}-${process.pid}.cpuprofile`), JSON.stringify(profile));
+    }
+    await bench.close();
+    process.exit(0);
+  });
+} else {
+  throw new Error(`unknown mode ${mode}: node, koa or gateway`);
 }

@@ -1,46 +1,146 @@
 import { createHmac } from 'node:crypto';
 import { spawn } from 'node:child_process';
+import got from 'got';
 import autocannon from 'autocannon';
 import type { Result } from './lib.js';
 
 /**
- * Scenario 2, webhook ingress: autocannon against POST /hooks/:token with a signed JSON body (the
- * raw body is stored durably before each 202), and the same load against a bare koa JSON handler
- * in the same kind of process: the floor.
+ * Webhook ingress: autocannon (32 connections) against POST /hooks/:token with a signed JSON body
+ * (the raw body is stored durably before each 202). Floors, under the same load, each in a process
+ * of its own like the gateway: a bare node:http JSON handler (the target's reference) and a bare
+ * koa one. Two scenarios:
+ * - `ingress`: the gateway only stores (its background loops are off);
+ * - `ingress-delivery`: the webhook processor maps every stored body and the dispatcher delivers
+ *   each event to a loopback receiver in another process, while the load runs. After the load, it
+ *   waits until the receiver has every event and checks that nothing accepted was lost.
  */
-const BODY = JSON.stringify({ events: [{ type: 'contacts', action: 'updated', id: 42, data: { name: 'Ada', email: 'ada@example.com' } }] });
-const SIGNATURE = createHmac('sha256', 'bench-secret').update(BODY).digest('hex');
-
-async function startServer(mode: 'gateway' | 'bare', database: string) {
-  const child = spawn(process.execPath, ['--import', 'tsx', new URL('./ingress-server.ts', import.meta.url).pathname, mode, database], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const url = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    child.stdout.on('data', (d) => {
-      out += d;
-      const line = out.split('\n').find((l) => l.startsWith('{'));
-      if (line) resolve(JSON.parse(line).url);
-    });
-    child.on('exit', (code) => reject(new Error(`ingress ${mode} server exited with ${code}`)));
-  });
-  return { url, stop: () => new Promise<void>((r) => (child.once('exit', () => r()), child.kill('SIGTERM'))) };
+/** Each request a different record (the processor drops a record it has seen unchanged), signed. */
+let sent = 0;
+function nextRequest<T extends { body?: string; headers?: Record<string, string> }>(request: T): T {
+  const id = ++sent;
+  const body = JSON.stringify({ events: [{ type: 'contacts', action: 'updated', id, data: { name: `Ada ${id}`, email: `ada${id}@example.com` } }] });
+  return { ...request, body, headers: { ...request.headers, 'content-type': 'application/json', 'x-signature': createHmac('sha256', 'bench-secret').update(body).digest('hex') } };
 }
 
-async function load(url: string, seconds: number): Promise<{ rps: number; p99: number; non2xx: number }> {
+interface Child { url: string; stop: () => Promise<void>; /** SIGUSR2, resolves to the JSON line it prints. */ ask: () => Promise<string> }
+
+/** Starts a bench process; resolves when its first JSON line gives its url. */
+function startProcess(script: string, args: string[]): Promise<Child> {
+  const child = spawn(process.execPath, ['--import', 'tsx', new URL(script, import.meta.url).pathname, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  const lines: Array<(line: string) => void> = [];
+  child.stdout.on('data', (d) => {
+    out += d;
+    let nl: number;
+    while ((nl = out.indexOf('\n')) >= 0) {
+      const line = out.slice(0, nl);
+      out = out.slice(nl + 1);
+      if (line.startsWith('{')) lines.shift()?.(line);
+    }
+  });
+  const nextLine = () => new Promise<string>((r) => lines.push(r));
+  return new Promise<Child>((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`${script} ${args.join(' ')} exited with ${code}`)));
+    void nextLine().then((line) => resolve({
+      url: JSON.parse(line).url,
+      stop: () => new Promise<void>((r) => (child.once('exit', () => r()), child.kill('SIGTERM'))),
+      ask: () => {
+        const line = nextLine();
+        child.kill('SIGUSR2');
+        return line;
+      },
+    }));
+  });
+}
+
+interface Load { rps: number; p99: number; ok: number; non2xx: number }
+
+async function load(url: string, seconds: number): Promise<Load> {
   const result = await autocannon({
-    url, method: 'POST', connections: 32, duration: seconds, body: BODY,
-    headers: { 'content-type': 'application/json', 'x-signature': SIGNATURE },
+    url, connections: 32, duration: seconds, requests: [{ method: 'POST', setupRequest: nextRequest }],
   });
-  return { rps: result.requests.average, p99: result.latency.p99, non2xx: result.non2xx };
+  return { rps: result.requests.average, p99: result.latency.p99, ok: result['2xx'], non2xx: result.non2xx };
 }
 
-export async function ingressScenario(database: 'sqlite' | 'postgres', seconds: number): Promise<Result[]> {
-  const bare = await startServer('bare', database);
-  const floor = await load(bare.url, seconds).finally(() => bare.stop());
-  const gateway = await startServer('gateway', database);
-  const measured = await load(gateway.url, seconds).finally(() => gateway.stop());
+/** The load against a fresh server process; `cpuPerRequest` is its CPU µs per request answered 2xx. */
+async function floor(mode: 'node' | 'koa', seconds: number): Promise<Load & { cpuPerRequest: number }> {
+  const server = await startProcess('./ingress-server.ts', [mode]);
+  try {
+    const before = JSON.parse(await server.ask()).cpuMicros as number;
+    const result = await load(server.url, seconds);
+    const after = JSON.parse(await server.ask()).cpuMicros as number;
+    return { ...result, cpuPerRequest: (after - before) / result.ok };
+  } finally {
+    await server.stop();
+  }
+}
+
+interface ReceiverCount { requests: number; notifications: number; events: number }
+interface GatewayCount { cpuMicros: number; queries: number; receipts: number; processed: number; events: number; notifications: number; delivered: number }
+
+/**
+ * Waits until every receipt the gateway stored is mapped and delivered and the receiver has all
+ * their events; gives up when nothing moves for 10 s. Resolves to the last counts and how long it took.
+ */
+async function waitForDelivery(gateway: Child, receiverUrl: string) {
+  const countUrl = new URL('/count', receiverUrl).toString();
+  const start = Date.now();
+  let last = '';
+  let lastChange = start;
+  for (;;) {
+    const g = JSON.parse(await gateway.ask()) as GatewayCount;
+    const r = await got(countUrl).json<ReceiverCount>();
+    const done = g.processed === g.receipts && g.delivered === g.notifications && r.events === g.events && g.events === g.receipts;
+    const now = Date.now();
+    if (done || now - lastChange > 10_000) return { done, g, r, ms: now - start };
+    const seen = JSON.stringify([g, r]);
+    if (seen !== last) (last = seen), (lastChange = now);
+    await new Promise((res) => setTimeout(res, 100));
+  }
+}
+
+export async function ingressScenario(database: 'sqlite' | 'postgres', seconds: number, withDelivery = false): Promise<Result[]> {
+  const bare = await floor('node', seconds);
+  const koa = await floor('koa', seconds);
+  const receiver = withDelivery ? await startProcess('./receiver-server.ts', []) : undefined;
+  let measured: Load;
+  let note = '';
+  let cpuPerRequest = 0;
+  let queriesPerRequest = 0;
+  try {
+    const gateway = await startProcess('./ingress-server.ts', ['gateway', database, ...(receiver ? [receiver.url] : [])]);
+    try {
+      const before = JSON.parse(await gateway.ask()) as GatewayCount;
+      measured = await load(gateway.url, seconds);
+      let after = JSON.parse(await gateway.ask()) as GatewayCount;
+      if (receiver) {
+        // Every accepted body (and any answered after autocannon stopped counting) must arrive.
+        const { done, g, r, ms } = await waitForDelivery(gateway, receiver.url);
+        if (!done || g.receipts < measured.ok) {
+          throw new Error(`events lost: ${measured.ok} accepted, gateway ${JSON.stringify(g)}, receiver ${JSON.stringify(r)}`);
+        }
+        note = `; all ${r.events} delivered ${(ms / 1000).toFixed(1)} s after the load`;
+        // The CPU of the mapping and delivery that ran after the load belongs to these requests too.
+        after = g;
+        measured.ok = g.receipts;
+      }
+      cpuPerRequest = (after.cpuMicros - before.cpuMicros) / measured.ok;
+      queriesPerRequest = (after.queries - before.queries) / measured.ok;
+    } finally {
+      await gateway.stop();
+    }
+  } finally {
+    await receiver?.stop();
+  }
   if (measured.non2xx > 0) throw new Error(`${measured.non2xx} ingress requests did not get a 2xx`);
-  const ratio = measured.rps / floor.rps;
-  return [
-    { scenario: 'webhook ingress', database, figure: `req/s (p99 ${measured.p99} ms; floor p99 ${floor.p99} ms)`, value: Math.round(measured.rps), unit: 'req/s', floor: Math.round(floor.rps), ratio: +ratio.toFixed(2), target: '≥ 0.5× floor', pass: ratio >= 0.5 },
-  ];
+  const name = withDelivery ? 'ingress + delivery' : 'webhook ingress';
+  const row = (floorName: string, f: Load & { cpuPerRequest: number }): Result => {
+    const ratio = measured.rps / f.rps;
+    const cpu = `${queriesPerRequest.toFixed(2)} SQL statements and CPU ${Math.round(cpuPerRequest)} µs a request, floor ${Math.round(f.cpuPerRequest)} µs: ${(f.cpuPerRequest / cpuPerRequest).toFixed(2)}×`;
+    return {
+      scenario: name, database, figure: `req/s vs bare ${floorName} (p99 ${measured.p99} ms; floor p99 ${f.p99} ms${note}; ${cpu})`,
+      value: Math.round(measured.rps), unit: 'req/s', floor: Math.round(f.rps), ratio: +ratio.toFixed(2), target: '≥ 0.5× floor', pass: ratio >= 0.5,
+    };
+  };
+  return [row('node:http', bare), row('koa', koa)];
 }

@@ -27,6 +27,8 @@ const steps: Array<[string, () => Promise<Result[]>]> = [
   ['full listing on SQLite', () => scenario('full-listing', 'sqlite', size.listingRecords)],
   ['full listing on PostgreSQL', () => scenario('full-listing', 'postgres', size.listingRecords)],
   ['webhook ingress on SQLite', () => scenario('ingress', 'sqlite', size.ingressSeconds)],
+  ['webhook ingress with delivery on SQLite', () => scenario('ingress-delivery', 'sqlite', size.ingressSeconds)],
+  ['webhook ingress with delivery on PostgreSQL', () => scenario('ingress-delivery', 'postgres', size.ingressSeconds)],
   ['delivery on SQLite', () => scenario('delivery', 'sqlite', size.events)],
   ['delivery on PostgreSQL', () => scenario('delivery', 'postgres', size.events)],
   ['scheduler at scale on SQLite', () => scenario('scheduler', 'sqlite', size.instances, size.interval, size.schedulerSeconds)],

@@ -15,6 +15,7 @@ const run: Record<string, () => Promise<unknown>> = {
   poll: () => pollScenario(db, n[0]),
   'full-listing': () => fullListingScenario(db, n[0]),
   ingress: () => ingressScenario(db, n[0]),
+  'ingress-delivery': () => ingressScenario(db, n[0], true),
   delivery: () => deliveryScenario(db, n[0]),
   scheduler: () => schedulerScenario(n[0], n[1], n[2]),
 };
