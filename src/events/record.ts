@@ -55,10 +55,31 @@ export interface NotificationPayload {
 export const newNotificationId = (): string => `ntf_${randomBytes(16).toString('base64url')}`;
 
 export async function recordEvents(trx: Db, instance: EventInstance, events: NewEvent[], o: RecordOptions): Promise<{ eventCount: number; notificationIds: string[] }> {
-  if (events.length === 0) return { eventCount: 0, notificationIds: [] };
-  let sequence = await reserveSequence(trx, instance.id, events.length);
+  return (await recordEventGroups(trx, instance, [{ events, options: o }]))[0];
+}
+
+/**
+ * Several `recordEvents` calls of one instance at the cost of one: one sequence reservation and
+ * one insert of all their notifications and events (the webhook processor records a batch of
+ * receipts, each with its own provider body, this way). Sequence numbers follow the groups' order.
+ */
+export async function recordEventGroups(trx: Db, instance: EventInstance, groups: Array<{ events: NewEvent[]; options: RecordOptions }>): Promise<Array<{ eventCount: number; notificationIds: string[] }>> {
+  const total = groups.reduce((n, g) => n + g.events.length, 0);
+  if (total === 0) return groups.map(() => ({ eventCount: 0, notificationIds: [] }));
+  let sequence = await reserveSequence(trx, instance.id, total);
   const eventRows: Record<string, unknown>[] = [];
   const notificationRows: Record<string, unknown>[] = [];
+  const results = groups.map((g) => {
+    const before = notificationRows.length;
+    sequence = prepareRows(instance, g.events, g.options, sequence, eventRows, notificationRows);
+    return { eventCount: g.events.length, notificationIds: notificationRows.slice(before).map((n) => n.id as string) };
+  });
+  await insertEventsAndNotifications(trx, notificationRows, eventRows);
+  return results;
+}
+
+/** Appends the rows of one group's events and notifications, numbered from `sequence`; returns the next number. */
+function prepareRows(instance: EventInstance, events: NewEvent[], o: RecordOptions, sequence: number, eventRows: Record<string, unknown>[], notificationRows: Record<string, unknown>[]): number {
   const eventDate = new Date(o.now).toISOString();
 
   for (const [objectType, ofType] of groupByObjectType(events)) {
@@ -111,8 +132,7 @@ export async function recordEvents(trx: Db, instance: EventInstance, events: New
       });
     }
   }
-  await insertEventsAndNotifications(trx, notificationRows, eventRows);
-  return { eventCount: events.length, notificationIds: notificationRows.map((n) => n.id as string) };
+  return sequence;
 }
 
 function groupByObjectType(events: NewEvent[]): Map<string, NewEvent[]> {

@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import { bulkInsert } from '../db/bulk.js';
 import { claimDue, releaseLeases } from '../db/lease.js';
+import { groupBy } from '../lib/group-by.js';
 
 /**
  * The store of webhook receipts (the ingress log) and queued deregistrations: the only code that
@@ -49,6 +50,9 @@ export interface ClaimedReceipt {
   attempts: number;
 }
 
+export type SnapshotKey = { instance_id: number; object_type: string; object_id: string };
+export type SnapshotChange = { deleted: true } | { hash: string };
+
 export class ReceiptStore {
   constructor(private readonly db: Knex) {}
 
@@ -79,27 +83,49 @@ export class ReceiptStore {
   }
 
   /**
-   * Keeps the poller's snapshot of a record in step with what a webhook said, in the caller's
-   * transaction: a deletion removes it; a record is stored by hash. False when the snapshot already
-   * had this hash (the change was raised already, by a poll or an earlier webhook).
+   * Keeps the poller's snapshots in step with what webhooks said, in the caller's transaction and
+   * in the changes' order: a deletion removes the record's snapshot; a record is stored by hash.
+   * Answers, per change, whether it is new — false when the snapshot already had this hash (raised
+   * already, by a poll or an earlier webhook, also one earlier in the batch). A few statements for
+   * the whole batch: one read of the known hashes, one upsert, one delete per deleted record.
    */
-  async reconcileSnapshot(trx: Knex, key: { instance_id: number; object_type: string; object_id: string }, change: { deleted: true } | { hash: string } | undefined, now: number): Promise<boolean> {
-    if (!change) return true;
-    if ('deleted' in change) {
-      await trx('snapshots').where(key).delete();
-      return true;
+  async reconcileSnapshots(trx: Knex, changes: Array<{ key: SnapshotKey; change: SnapshotChange | undefined }>, now: number): Promise<boolean[]> {
+    const id = (k: SnapshotKey) => `${k.instance_id}\u0000${k.object_type}\u0000${k.object_id}`;
+    const state = new Map<string, string | null>();
+    const hashed = changes.filter((c) => c.change && 'hash' in c.change).map((c) => c.key);
+    for (const [instanceId, keys] of groupBy(hashed, (k) => k.instance_id)) {
+      for (let i = 0; i < keys.length; i += 400) {
+        const pairs = keys.slice(i, i + 400).map((k) => [k.object_type, k.object_id]);
+        const rows = (await trx('snapshots').where('instance_id', instanceId).whereIn(['object_type', 'object_id'], pairs).select('object_type', 'object_id', 'hash')) as Array<{ object_type: string; object_id: string; hash: string }>;
+        for (const r of rows) state.set(id({ instance_id: instanceId, object_type: r.object_type, object_id: r.object_id }), r.hash);
+      }
     }
-    const known = (await trx('snapshots').where(key).first('hash')) as { hash: string } | undefined;
-    if (known?.hash === change.hash) return false;
-    await trx('snapshots').insert({ ...key, hash: change.hash, seen_at: now }).onConflict(['instance_id', 'object_type', 'object_id']).merge(['hash', 'seen_at']);
-    return true;
+    const written = new Map<string, { key: SnapshotKey; hash: string | null }>();
+    const fresh = changes.map(({ key, change }) => {
+      if (!change) return true;
+      const k = id(key);
+      const hash = 'deleted' in change ? null : change.hash;
+      if (hash !== null && state.get(k) === hash) return false;
+      state.set(k, hash);
+      written.set(k, { key, hash });
+      return true;
+    });
+    const upserts = [...written.values()].filter((w) => w.hash !== null).map((w) => ({ ...w.key, hash: w.hash, seen_at: now }));
+    await bulkInsert(trx, 'snapshots', upserts, { onConflict: { columns: ['instance_id', 'object_type', 'object_id'], merge: ['hash', 'seen_at'] } });
+    for (const w of written.values()) if (w.hash === null) await trx('snapshots').where(w.key).delete();
+    return fresh;
   }
 
-  /** A mapped receipt: processed (in the caller's transaction, with its events), lease given back. */
-  async markProcessed(trx: Knex, id: number, o: { eventsCount: number; unmapped: string | null; now: number; attempts: number }): Promise<void> {
-    await trx('webhook_receipts').where({ id }).update({
-      status: 'processed', events_count: o.eventsCount, unmapped: o.unmapped, processed_at: o.now, lease_owner: null, lease_expires_at: null, attempts: o.attempts,
-    });
+  /** Mapped receipts: processed (in the caller's transaction, with their events), leases given back; one UPDATE per distinct outcome. */
+  async markProcessed(trx: Knex, receipts: Array<{ id: number; eventsCount: number; unmapped: string | null; attempts: number }>, now: number): Promise<void> {
+    for (const same of groupBy(receipts, (r) => JSON.stringify([r.eventsCount, r.unmapped, r.attempts])).values()) {
+      const { eventsCount, unmapped, attempts } = same[0];
+      for (let i = 0; i < same.length; i += 500) {
+        await trx('webhook_receipts').whereIn('id', same.slice(i, i + 500).map((r) => r.id)).update({
+          status: 'processed', events_count: eventsCount, unmapped, processed_at: now, lease_owner: null, lease_expires_at: null, attempts,
+        });
+      }
+    }
   }
 
   /** A mapping that failed: retried at `nextAttemptAt`, or failed for good; lease given back. */
