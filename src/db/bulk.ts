@@ -55,3 +55,33 @@ export async function bulkInsert(db: Knex, table: string, rows: Array<Record<str
 function quote(identifier: string): string {
   return `"${identifier.replace(/"/g, '""')}"`;
 }
+
+/**
+ * Bulk UPDATE of rows by key, each row with its own values, a statement per set of columns (and
+ * per 1,000 rows) instead of one per row: `rows` are `{[key]: …, column: value, …}`; `where` adds
+ * conditions every updated row must meet too (a lease guard). Undefined values are left out, as a
+ * knex update would. The rows travel as one JSON parameter (PostgreSQL: typed by the table's row
+ * type; SQLite: read with `->>`).
+ */
+export async function bulkUpdate(db: Knex, table: string, key: string, rows: Array<Record<string, unknown>>, where: Record<string, string | number> = {}): Promise<void> {
+  const bySet = new Map<string, Array<Record<string, unknown>>>();
+  for (const row of rows) {
+    const defined = Object.fromEntries(Object.entries(row).filter(([, v]) => v !== undefined));
+    const set = Object.keys(defined).sort().join(',');
+    bySet.set(set, [...(bySet.get(set) ?? []), defined]);
+  }
+  const t = quote(table);
+  const guard = Object.keys(where).map((c) => ` and ${t}.${quote(c)} = ?`).join('');
+  for (const [set, group] of bySet) {
+    const columns = set.split(',').filter((c) => c !== key);
+    if (columns.length === 0) continue;
+    const assign = columns.map((c) => `${quote(c)} = v.${quote(c)}`).join(', ');
+    const source = isPostgres(db)
+      ? `json_populate_recordset(null::${t}, ?)`
+      : `(select ${[key, ...columns].map((c) => `j.value ->> '$."${c.replace(/"/g, '')}"' as ${quote(c)}`).join(', ')} from json_each(?) as j)`;
+    for (let i = 0; i < group.length; i += 1000) {
+      const part = JSON.stringify(group.slice(i, i + 1000));
+      await db.raw(`update ${t} set ${assign} from ${source} as v where ${t}.${quote(key)} = v.${quote(key)}${guard}`, [part, ...Object.values(where)]);
+    }
+  }
+}

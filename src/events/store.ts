@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { bulkInsert } from '../db/bulk.js';
+import { bulkInsert, bulkUpdate } from '../db/bulk.js';
 import { claimDue, renewLeases } from '../db/lease.js';
 
 /**
@@ -87,7 +87,7 @@ export class EventStore {
   async recordOutcomes(outcomes: DeliveryOutcome[], owner: string, alsoInTransaction?: (trx: Knex) => Promise<void>): Promise<void> {
     await this.db.transaction(async (trx) => {
       await bulkInsert(trx, 'attempts', outcomes.flatMap((o) => (o.attempt ? [o.attempt] : [])));
-      for (const o of outcomes) await trx('notifications').where({ id: o.id, lease_owner: owner }).update(o.patch);
+      await bulkUpdate(trx, 'notifications', 'id', outcomes.map((o) => ({ ...o.patch, id: o.id })), { lease_owner: owner });
       await alsoInTransaction?.(trx);
     });
   }

@@ -135,13 +135,22 @@ function readEnum<T extends string>(value: unknown, field: string, allowed: read
   return match ?? fallback;
 }
 
+// Building a DateTimeFormat costs about a millisecond, and settings are read on every cache
+// refresh of an instance's hot path (ingress, mapping, delivery): each zone is checked once.
+const knownZones = new Map<string, boolean>();
+
 function isTimeZone(tz: string): boolean {
-  try {
-    new Intl.DateTimeFormat('en-US', { timeZone: tz });
-    return true;
-  } catch {
-    return false;
+  let known = knownZones.get(tz);
+  if (known === undefined) {
+    try {
+      new Intl.DateTimeFormat('en-US', { timeZone: tz });
+      known = true;
+    } catch {
+      known = false;
+    }
+    if (knownZones.size < 1000) knownZones.set(tz, known);
   }
+  return known;
 }
 
 /** A poll interval in minutes (a number or numeric string; decimals allowed) → ms, within the configured limits. */
