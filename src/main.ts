@@ -36,7 +36,8 @@ import { webhookFeature, type WebhookFeature } from './webhooks/feature.js';
 import { deliveryFeature, type DeliveryFeature } from './delivery/feature.js';
 import { requestsFeature } from './requests/feature.js';
 import { scheduleFeature, type ScheduleFeature } from './schedules/feature.js';
-import { callLimitHooks } from './provider/call-limit.js';
+import { RateBudgets } from './provider/rate-budget.js';
+import { createBudgetStore } from './provider/budget-store.js';
 import { ProviderCalls } from './provider/calls.js';
 import { ProviderAuth, authStatus } from './auth/provider-auth.js';
 import { TokenStore } from './auth/store.js';
@@ -143,7 +144,8 @@ export class Gateway {
       const providerAuth = new ProviderAuth(new TokenStore(db, cipher), clock, nodeId, log, metrics);
       const providerCalls = new ProviderCalls(config, sleep, providerAuth);
       providerAuth.attach(providerCalls);
-      providerCalls.use(callLimitHooks(sleep, () => clock.now()));
+      const rateBudgets = new RateBudgets(createBudgetStore(db), config, clock, sleep, log);
+      providerCalls.use(rateBudgets.hooks);
       instances.authorizer = new InstanceGrants(providerAuth);
       const stores: Stores = {
         instances: store, events: new EventStore(db), receipts: new ReceiptStore(db), deregistrations: new DeregistrationStore(db),
@@ -170,7 +172,7 @@ export class Gateway {
         },
         {
           name: 'poller',
-          apiRoutes: [pollerRoutes(stores.pollState, events, poller, instances, clock, (instance) => authStatus(providerAuth, instance.id, instances.connectorOf(instance), clock.now()))],
+          apiRoutes: [pollerRoutes(stores.pollState, events, poller, instances, clock, (instance) => authStatus(providerAuth, instance.id, instances.connectorOf(instance), clock.now()), (instance) => rateBudgets.status({ connector: instances.connectorOf(instance), configuration: instance.configuration, instanceId: instance.id }))],
           start: () => {
             if (config.poller.enabled) poller.start();
           },

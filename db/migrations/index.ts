@@ -9,6 +9,7 @@ import * as webhookRegistrations from './007_webhook_registrations.js';
 import * as listingGenerations from './008_listing_generations.js';
 import * as connectorCatalog from './009_connector_catalog.js';
 import * as providerAuth from './010_provider_auth.js';
+import * as rateBudgets from './011_rate_budgets.js';
 
 /**
  * Every migration, in order. Listed here rather than read from the folder so the same list works
@@ -25,4 +26,5 @@ export const migrations: Array<{ name: string; up: (k: Knex) => Promise<void>; d
   { name: '008_listing_generations', ...listingGenerations },
   { name: '009_connector_catalog', ...connectorCatalog },
   { name: '010_provider_auth', ...providerAuth },
+  { name: '011_rate_budgets', ...rateBudgets },
 ];

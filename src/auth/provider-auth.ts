@@ -198,7 +198,10 @@ export class ProviderAuth implements AuthProvider {
         throw this.refused(`provider auth failed: ${err.message}`);
       }
       const message = err instanceof Error ? err.message : String(err);
-      await this.tokens.releaseRefreshLease(id, this.nodeId, `token refresh failed: ${message}`, now());
+      // Waiting for the provider's rate budget is no refresh failure: the next call tries again.
+      const budgetWait = err instanceof ProviderError && err.code === 'RATE_BUDGET';
+      await this.tokens.releaseRefreshLease(id, this.nodeId, budgetWait ? record.lastError : `token refresh failed: ${message}`, now());
+      if (budgetWait) throw err;
       this.log.warn({ instanceId: id, err: message }, 'provider token refresh failed; it will be tried again');
       throw err instanceof ProviderError ? err : this.refused(`token refresh failed: ${message}`);
     }

@@ -16,7 +16,8 @@ export interface Config {
     concurrency: number; leaseSeconds: number; fullListingIntervalMinutes: number;
     backoffBaseSeconds: number; backoffMaxSeconds: number; maxObjectsPerInstance: number; jitterSeconds: number;
   };
-  provider: { maxRetryAfterSeconds: number; maxResponseBytes: number };
+  /** `rateBudgetMarginSeconds` widens each rate-budget window, for the delay between pollgate's grant and the provider's count. */
+  provider: { maxRetryAfterSeconds: number; maxResponseBytes: number; rateBudgetMarginSeconds: number };
   webhooks: {
     maxBodyBytes: number; rateLimitPerMinute: number; leaseSeconds: number; concurrency: number;
     mappingBackoffBaseSeconds: number; mappingBackoffMaxSeconds: number; deregisterBackoffBaseSeconds: number; deregisterBackoffMaxSeconds: number;
@@ -78,7 +79,7 @@ export const configSchema = section({
     concurrency: int(1), leaseSeconds: num(0.1), fullListingIntervalMinutes: num(0),
     backoffBaseSeconds: num(0), backoffMaxSeconds: num(0), maxObjectsPerInstance: int(1), jitterSeconds: num(0),
   }),
-  provider: section({ maxRetryAfterSeconds: num(0), maxResponseBytes: int(1) }),
+  provider: section({ maxRetryAfterSeconds: num(0), maxResponseBytes: int(1), rateBudgetMarginSeconds: num(0) }),
   webhooks: section({
     maxBodyBytes: int(1), rateLimitPerMinute: int(1), leaseSeconds: num(0.1), concurrency: int(1),
     mappingBackoffBaseSeconds: num(0), mappingBackoffMaxSeconds: num(0), deregisterBackoffBaseSeconds: num(0), deregisterBackoffMaxSeconds: num(0),

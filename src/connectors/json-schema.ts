@@ -3,6 +3,8 @@
  * alike (the TypeScript types are in schema.ts; semantic checks in validate.ts).
  */
 const str = { type: 'string', minLength: 1 };
+/** An HTTP header name (RFC 9110 token). */
+const headerName = { type: 'string', pattern: "^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}$" };
 const stringMap = { type: 'object', additionalProperties: { type: 'string' } };
 const mappingValue = { oneOf: [str, { type: 'array', items: str, minItems: 1 }] };
 const derivedValue = {
@@ -197,10 +199,27 @@ export const connectorSchema = {
         },
       },
     },
+    rateLimit: {
+      type: 'object',
+      additionalProperties: false,
+      minProperties: 1,
+      properties: {
+        requests: { type: 'integer', minimum: 1, maximum: 1_000_000 },
+        // Up to a day: daily quotas (HubSpot's, Salesforce's) are the longest windows providers use.
+        perSeconds: { type: 'number', exclusiveMinimum: 0, maximum: 86_400 },
+        scope: { type: 'string', minLength: 1, maxLength: 500 },
+      },
+      dependencies: { requests: ['perSeconds'], perSeconds: ['requests'] },
+    },
     rateLimitHeaders: {
       type: 'object',
       additionalProperties: false,
-      properties: { bucket: str, leakPerSecond: { type: 'number', exclusiveMinimum: 0 } },
+      minProperties: 1,
+      properties: {
+        remaining: headerName, reset: headerName, resetIn: { enum: ['seconds', 'epoch-seconds', 'epoch-ms'] },
+        bucket: headerName, leakPerSecond: { type: 'number', exclusiveMinimum: 0, maximum: 100_000 },
+      },
+      dependencies: { reset: ['resetIn'], resetIn: ['reset'], leakPerSecond: ['bucket'] },
     },
     requests: {
       type: 'object',

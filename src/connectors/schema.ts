@@ -213,6 +213,31 @@ export interface ConnectorDefinition {
     webhook?: WebhookDefinition;
   };
   requests?: Record<string, RequestTemplate>;
-  /** Rate-limit headers the provider answers with; `bucket` names a `used/size` leaky-bucket header (Shopify). */
-  rateLimitHeaders?: { bucket?: string; leakPerSecond?: number };
+  /** The provider's request budget, shared by the instances of one `scope` (provider/rate-budget.ts). */
+  rateLimit?: RateLimitDefinition;
+  /** Rate-limit headers the provider answers with. */
+  rateLimitHeaders?: RateLimitHeadersDefinition;
+}
+
+/**
+ * `requests` per `perSeconds` (given together), for the instances whose `scope` (a request-template
+ * string over the configuration, e.g. the account's domain) renders alike; default: each instance.
+ */
+export interface RateLimitDefinition {
+  requests?: number;
+  perSeconds?: number;
+  scope?: string;
+}
+
+/**
+ * `remaining`/`reset`: a header counting the requests left and one saying when the budget comes
+ * back (`resetIn`: seconds from now, or an epoch time). `bucket`: a `used/size` leaky-bucket header
+ * (Shopify's `X-Shopify-Shop-Api-Call-Limit: 32/40`) draining `leakPerSecond`.
+ */
+export interface RateLimitHeadersDefinition {
+  remaining?: string;
+  reset?: string;
+  resetIn?: 'seconds' | 'epoch-seconds' | 'epoch-ms';
+  bucket?: string;
+  leakPerSecond?: number;
 }

@@ -11,6 +11,7 @@ import { connectorSchema } from './json-schema.js';
 import type { ConnectorDefinition, PaginationDefinition, ResourceDefinition } from './schema.js';
 import { checkUrlTemplate, declaredIparamsOf, resolvePollerObject, secretFieldsOf } from './resolve.js';
 import { pollerEventsMapping } from '../poller/event-feed.js';
+import { isSecretKey } from '../secrets/redact.js';
 
 /**
  * Validates a connector definition: the JSON Schema first, then what a schema cannot say (templates
@@ -215,6 +216,19 @@ class Checker {
     }
   }
 
+  /** The budget's scope renders from the configuration alone, and never from a secret (it is stored and shown in status). */
+  rateLimit(): void {
+    const scope = this.def.rateLimit?.scope;
+    if (scope === undefined) return;
+    this.strings('/rateLimit/scope', scope);
+    this.check('/rateLimit/scope', () => {
+      for (const ref of listTemplateRefs(scope)) {
+        if (ref.root !== 'iparam') throw new DefinitionError('may use only <%= iparam.x %> values: a scope is rendered from the instance configuration');
+        if (isSecretKey(ref.path, this.secrets)) throw new DefinitionError(`may not use the secret "${ref.path}": the scope is stored and shown in status; name the account with a value that is not a secret (a domain, a site)`);
+      }
+    });
+  }
+
   run(): void {
     const { def } = this;
     const keys = new Set<string>();
@@ -235,6 +249,7 @@ class Checker {
       this.check(`/requests/${escapePointer(name)}`, () => validateRequestTemplate(def.key, name, tpl, this.secrets, this.declared));
     }
     this.webhook();
+    this.rateLimit();
     // Provider calls without a host of their own are sent to baseUrl.
     const needsBase = Object.keys(def.resources ?? {}).length > 0 || Object.keys(def.events?.poller ?? {}).length > 0 || Object.values(def.requests ?? {}).some((t) => !t.schema.host);
     if (needsBase && !def.baseUrl) this.add('/baseUrl', 'is required: resources, poller objects and request templates without a host are sent to it');

@@ -1,6 +1,7 @@
 import type { PaginationDefinition } from '../connectors/schema.js';
 import type { ProviderRequest, ProviderResult } from '../provider/http-client.js';
 import { ProviderError } from '../provider/http-client.js';
+import { RateBudgetWait } from '../provider/rate-budget.js';
 import { firstMatch } from '../lib/json-path.js';
 import { extractRecords, readDotted } from './records.js';
 
@@ -12,8 +13,10 @@ import { extractRecords, readDotted } from './records.js';
  */
 export interface ListingEnd {
   pages: number;
-  /** False when `maxPages` cut the listing short. */
+  /** False when `maxPages` or the rate budget cut the listing short. */
   complete: boolean;
+  /** The rate budget of the provider scope ran out after the first page: the listing goes on at the next poll. */
+  budget?: RateBudgetWait;
 }
 
 export interface PageRequestParts {
@@ -68,7 +71,15 @@ export async function* listingPages(plan: FetchPlan): AsyncGenerator<Record<stri
   for (;;) {
     if (pages >= plan.maxPages) return { pages, complete: false };
     request = request ?? plan.build(parts);
-    const result = await plan.send(request);
+    let result: ProviderResult;
+    try {
+      result = await plan.send(request);
+    } catch (err) {
+      // Out of budget after a page or more: cut here like maxPages, so a poll makes progress
+      // even when its listing needs more requests than the budget grants it at once.
+      if (err instanceof RateBudgetWait && pages > 0) return { pages, complete: false, budget: err };
+      throw err;
+    }
     pages++;
     const body = parseBody(result);
     const pageRecords = extractRecords(body, plan.recordsPath);

@@ -48,6 +48,8 @@ export interface PollSummary {
   /** False when maxPages cut the listing (the next poll continues from the last record's date). */
   complete: boolean;
   nextWatermark: number;
+  /** The provider scope's rate budget cut the listing: the next poll goes when it returns. */
+  delayed?: { until: number; reason: string };
 }
 
 export interface PollDeps {
@@ -167,7 +169,11 @@ export async function pollObject(deps: PollDeps, row: PollObjectRow, instance: I
   };
 
   const main = await forEachBatch(pages(resolved), WRITE_BATCH, (batch) => writeBatch(batch, resolved.idField, false));
-  const removed = resolved.deleted && !fullListing ? await forEachBatch(pages(resolved.deleted), WRITE_BATCH, (batch) => writeBatch(batch, resolved.deleted!.idField, true)) : undefined;
+  // A listing cut by the budget ends the poll there; the deleted listing then runs next time, from
+  // the watermark as it was (a cut that skipped it must not move the watermark past deletions).
+  const removed = !resolved.deleted || fullListing ? undefined
+    : main.budget ? { pages: 0, complete: false, last: undefined }
+    : await forEachBatch(pages(resolved.deleted), WRITE_BATCH, (batch) => writeBatch(batch, resolved.deleted!.idField, true));
   await refreshStatistics(db, storedRows);
   if (fullListing && main.complete) summary.deleted += await sweepMissing(db, objectKey, generation, row.listed_generation, record, new Date(startedAt).toISOString());
 
@@ -181,7 +187,8 @@ export async function pollObject(deps: PollDeps, row: PollObjectRow, instance: I
   const fullListingAt = (fullListing && main.complete) || firstPoll ? { full_listing_at: startedAt } : {};
   await deps.beforeCommit?.(row.object_type);
   await db('poll_objects').where({ id: row.id }).update({ watermark: nextWatermark, last_success_at: startedAt, ...fullListingAt, ...listed });
-  return { ...summary, complete, nextWatermark };
+  const budget = main.budget ?? removed?.budget;
+  return { ...summary, complete, nextWatermark, ...(budget ? { delayed: { until: budget.until, reason: budget.reason } } : {}) };
 }
 
 async function upsertSnapshot(trx: Knex, target: SweepTarget, changed: Array<DiffRecord & { deleted: boolean }>, now: number, generation: number): Promise<void> {

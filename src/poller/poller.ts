@@ -10,6 +10,7 @@ import type { InstanceService } from '../instances/service.js';
 import type { ConnectorCatalog } from '../connectors/catalog.js';
 import type { Metrics } from '../metrics.js';
 import { ProviderError } from '../provider/http-client.js';
+import { RateBudgetWait } from '../provider/rate-budget.js';
 import { nextPollTime, pollPhase, type PollSpread } from './plan.js';
 import { pollObject, type PollDeps, type PollObjectRow, type PollSummary } from './poll.js';
 
@@ -23,6 +24,10 @@ interface ClaimedRow extends PollObjectRow {
   failures: number;
   next_poll_at: number;
 }
+
+/** A poll that waits for its provider scope's rate budget: it runs again then, and is not an error. */
+type Delayed = { delayedUntil: number; reason: string };
+type Outcome = PollSummary | Delayed | { error: string };
 
 const MAX_CLAIMED = 1000;
 
@@ -84,7 +89,7 @@ export class Poller extends WorkerLoop {
   }
 
   /** POST /instances/:id/events/poll: polls every object type of the instance (or just `objectType`) now. */
-  async pollNow(instanceId: number, objectType?: string): Promise<{ objects: Record<string, Omit<PollSummary, 'complete' | 'nextWatermark'> & { error?: string }> }> {
+  async pollNow(instanceId: number, objectType?: string): Promise<{ objects: Record<string, Omit<PollSummary, 'complete' | 'nextWatermark'> & { error?: string; delayedUntil?: string; reason?: string }> }> {
     const instance = await this.deps.instances.require(instanceId);
     const now = this.deps.clock.now();
     const rows = await claimDue<ClaimedRow>(this.db, {
@@ -106,9 +111,15 @@ export class Poller extends WorkerLoop {
         const p = this.run(row);
         this.track(row.id, p);
         const result = await p;
+        const none = { fetched: 0, created: 0, updated: 0, deleted: 0 };
         objects[row.object_type] = 'error' in result
-          ? { fetched: 0, created: 0, updated: 0, deleted: 0, error: result.error }
-          : { fetched: result.fetched, created: result.created, updated: result.updated, deleted: result.deleted };
+          ? { ...none, error: result.error }
+          : 'delayedUntil' in result
+            ? { ...none, delayedUntil: new Date(result.delayedUntil).toISOString(), reason: result.reason }
+            : {
+                fetched: result.fetched, created: result.created, updated: result.updated, deleted: result.deleted,
+                ...(result.delayed ? { delayedUntil: new Date(result.delayed.until).toISOString(), reason: result.delayed.reason } : {}),
+              };
       }),
     );
     return { objects };
@@ -135,7 +146,7 @@ export class Poller extends WorkerLoop {
     else this.active--;
   }
 
-  private async run(row: ClaimedRow): Promise<PollSummary | { error: string }> {
+  private async run(row: ClaimedRow): Promise<Outcome> {
     await this.slot();
     // Claimed ahead or queued for a slot when the node began to stop: stop() gave its lease back.
     if (this.stopping) {
@@ -154,7 +165,7 @@ export class Poller extends WorkerLoop {
   }
 
   /** Polls one claimed row and records the outcome; never throws. */
-  private async runInSlot(row: ClaimedRow): Promise<PollSummary | { error: string }> {
+  private async runInSlot(row: ClaimedRow): Promise<Outcome> {
     const startedAt = this.deps.clock.now();
     if (row.next_poll_at <= startedAt) {
       const lagMs = startedAt - row.next_poll_at;
@@ -181,11 +192,14 @@ export class Poller extends WorkerLoop {
           last_deleted: summary.deleted,
           last_error: null,
           failures: 0,
-          // A poll that outlasts its interval delays the next one rather than stacking.
-          next_poll_at: summary.complete ? Math.max(nextPollTime(startedAt, settings, Number(row.interval_ms), this.spreadOf(row)), finishedAt) : finishedAt,
+          // A poll that outlasts its interval delays the next one rather than stacking; one cut by
+          // the rate budget goes on when the budget returns, one cut by maxPages at once.
+          next_poll_at: summary.delayed ? Math.max(summary.delayed.until, finishedAt)
+            : summary.complete ? Math.max(nextPollTime(startedAt, settings, Number(row.interval_ms), this.spreadOf(row)), finishedAt) : finishedAt,
         });
       return summary;
     } catch (err) {
+      if (err instanceof RateBudgetWait) return this.delay(row, base, err);
       const message = describeError(err);
       this.deps.metrics?.polls.inc({ result: 'error' });
       const failures = row.failures + 1;
@@ -199,6 +213,17 @@ export class Poller extends WorkerLoop {
         .catch((e) => this.log.error({ err: e }, 'could not record a poll failure'));
       return { error: message };
     }
+  }
+
+  /** Reschedules a poll to when its scope's budget returns, keeping its errors and back-off as they were. */
+  private async delay(row: ClaimedRow, base: Record<string, unknown>, wait: RateBudgetWait): Promise<Delayed> {
+    this.deps.metrics?.polls.inc({ result: 'delayed' });
+    this.log.debug({ instanceId: row.instance_id, objectType: row.object_type, scope: wait.scope, until: new Date(wait.until).toISOString(), reason: wait.reason }, 'poll delayed by the rate budget');
+    await this.db('poll_objects')
+      .where({ id: row.id })
+      .update({ ...base, next_poll_at: Math.max(wait.until, this.deps.clock.now()) })
+      .catch((e) => this.log.error({ err: e }, 'could not reschedule a delayed poll'));
+    return { delayedUntil: wait.until, reason: wait.reason };
   }
 }
 

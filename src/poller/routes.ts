@@ -10,8 +10,11 @@ import type { PollStateStore } from './store.js';
 /** Poll now, and the per-object status ops watch. */
 const iso = isoOrNull;
 
-/** `authStatusOf` adds the provider-auth state (OAuth connectors) to the status. */
-export function pollerRoutes(pollState: PollStateStore, events: EventStore, poller: Poller, instances: InstanceService, clock: Clock, authStatusOf?: (instance: Instance) => Promise<unknown>) {
+/**
+ * `authStatusOf` adds the provider-auth state (OAuth connectors) to the status, `rateLimitOf` the
+ * rate budget of the instance's scope (connectors that declare one).
+ */
+export function pollerRoutes(pollState: PollStateStore, events: EventStore, poller: Poller, instances: InstanceService, clock: Clock, authStatusOf?: (instance: Instance) => Promise<unknown>, rateLimitOf?: (instance: Instance) => Promise<unknown>) {
   return (router: Router) => {
     router.post('/instances/:id/events/poll', async (ctx) => {
       const { objectType } = ctx.query;
@@ -45,12 +48,14 @@ export function pollerRoutes(pollState: PollStateStore, events: EventStore, poll
       }
       const notifications = await events.notificationCounts(instance.id);
       const auth = await authStatusOf?.(instance);
+      const rateLimit = await rateLimitOf?.(instance);
       ctx.body = {
         instanceId: instance.id,
         eventsEnabled: instance.eventsEnabled,
         callbackDisabled: instance.callbackDisabled,
         vendorType: instance.vendorType,
         ...(auth ? { auth } : {}),
+        ...(rateLimit ? { rateLimit } : {}),
         objects,
         notifications,
       };

@@ -4,6 +4,7 @@ import { RateLimiter } from '../api/rate-limit.js';
 import { ApiError, NotFoundError, ValidationError } from '../errors.js';
 import { buildTemplateRequest } from '../provider/request-builder.js';
 import { ProviderError } from '../provider/http-client.js';
+import { RateBudgetWait } from '../provider/rate-budget.js';
 import { isSecretKey, redactText } from '../secrets/redact.js';
 import { checkUrlSyntax, type NetworkPolicy } from '../network/ssrf-guard.js';
 import type { Instance } from '../instances/store.js';
@@ -17,7 +18,8 @@ import type { RequestLogStore } from './store.js';
  *   APP       the provider answered 4xx/5xx (after retries): its status and body    → 502
  *   PLATFORM  no answer: `status` is the one we chose and `response` says why — timeout 504
  *             ("Timeout error while processing the request."), refused/DNS/TLS 502 ("Error in
- *             establishing the connection."), blocked by the network policy 502, our rate limit 429
+ *             establishing the connection."), blocked by the network policy 502, our rate limit
+ *             or the provider scope's rate budget 429 (with Retry-After)
  * `body` given at invocation replaces the template's `schema.body` (a string as is, else JSON).
  * Every invocation of a known template is written to `request_log` and to the log, with the
  * instance's secret values redacted.
@@ -181,6 +183,9 @@ export function createTemplateInvoker(ctx: GatewayContext, requestLog: RequestLo
     async function failed(err: ProviderError, url: string, started: number): Promise<never> {
       const message = redactText(err.message, secrets);
       await record(instance, name, at, { method, url, status: err.status || null, errorSource: err.errorSource, attempts: err.attempts, durationMs: performance.now() - started, error: message });
+      if (err instanceof RateBudgetWait) {
+        throw new InvocationError(429, 'RATE_LIMITED', message, { status: 429, headers: {}, response: message, errorSource: 'PLATFORM', attempts: err.attempts }, { 'Retry-After': String(err.retryAfterSeconds) });
+      }
       if (err.errorSource === 'APP') {
         throw new InvocationError(502, 'PROVIDER_ERROR', message, { status: err.status, headers: err.headers, response: err.response, errorSource: 'APP', attempts: err.attempts });
       }

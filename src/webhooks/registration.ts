@@ -8,6 +8,7 @@ import type { InstanceLifecycle } from '../instances/service.js';
 import type { DeregistrationStore } from './store.js';
 import { buildTemplateRequest } from '../provider/request-builder.js';
 import { ProviderError } from '../provider/http-client.js';
+import { RateBudgetWait } from '../provider/rate-budget.js';
 
 /**
  * Provider-side webhook registration. Creating an instance in webhook mode calls each of the
@@ -63,7 +64,7 @@ async function callTemplate(ctx: GatewayContext, connector: ConnectorDefinition,
 }
 
 function describe(err: unknown): string {
-  if (err instanceof ProviderError) return `HTTP ${err.status || err.code || 'error'}: ${err.response?.slice(0, 500) ?? err.message}`;
+  if (err instanceof ProviderError) return `HTTP ${err.status || err.code || 'error'}: ${err.response ? err.response.slice(0, 500) : err.message}`;
   return (err as Error).message;
 }
 
@@ -78,9 +79,12 @@ async function deregister(ctx: GatewayContext, deregistrations: DeregistrationSt
   } catch (err) {
     const now = ctx.clock.now();
     ctx.log.warn({ instanceId: d.instanceId, registration: d.registration, err: describe(err) }, 'webhook deregistration failed; it will be retried');
+    // Waiting for the provider scope's rate budget is not a failed attempt: it goes when the budget returns.
+    const budgetWait = err instanceof RateBudgetWait;
     await deregistrations.queue({
       instance_id: d.instanceId, element_key: d.elementKey, configuration: ctx.instances.store.encryptConfiguration(d.elementKey, d.configuration),
-      registration: d.registration, webhook_id: d.webhookId, attempts: 1, next_attempt_at: now + backoffMs(1, ctx.config.webhooks.deregisterBackoffBaseSeconds, ctx.config.webhooks.deregisterBackoffMaxSeconds), last_error: describe(err).slice(0, 1000), created_at: now,
+      registration: d.registration, webhook_id: d.webhookId, attempts: budgetWait ? 0 : 1,
+      next_attempt_at: budgetWait ? err.until : now + backoffMs(1, ctx.config.webhooks.deregisterBackoffBaseSeconds, ctx.config.webhooks.deregisterBackoffMaxSeconds), last_error: describe(err).slice(0, 1000), created_at: now,
     });
   }
 }
@@ -108,8 +112,11 @@ export function webhookLifecycle(ctx: GatewayContext, deregistrations: Deregistr
           for (const [name, webhookId] of Object.entries(webhookIds)) {
             await deregister(ctx, deregistrations, connector, { instanceId: instance.id, elementKey: instance.elementKey, configuration: instance.configuration, registration: name, webhookId, targetUrl });
           }
-          const providerAnswer = err instanceof ProviderError ? { status: err.status, response: err.response, errorSource: err.errorSource } : {};
           const which = registrationsOf(connector).length > 1 ? ` "${registration.name}"` : '';
+          if (err instanceof RateBudgetWait) {
+            throw new ApiError(429, 'RATE_LIMITED', `the webhook registration${which} waits for the provider's rate budget: ${err.message}; try again then`, [{ registration: registration.name }], { 'Retry-After': String(err.retryAfterSeconds) });
+          }
+          const providerAnswer = err instanceof ProviderError ? { status: err.status, response: err.response, errorSource: err.errorSource } : {};
           throw new ApiError(502, 'WEBHOOK_REGISTRATION_FAILED', `the provider refused the webhook registration${which}: ${describe(err)}`, [{ registration: registration.name, ...providerAnswer }]);
         }
       }
@@ -147,6 +154,10 @@ export async function retryDeregistrations(ctx: GatewayContext, deregistrations:
       await callTemplate(ctx, connector, registration.deregister, configuration, { ...registration.context, registration: row.registration, webhookId: row.webhook_id });
       await deregistrations.remove(row.id);
     } catch (err) {
+      if (err instanceof RateBudgetWait) {
+        await deregistrations.retryLater(row.id, { attempts: row.attempts, lastError: describe(err).slice(0, 1000), nextAttemptAt: err.until });
+        continue;
+      }
       const attempts = row.attempts + 1;
       if (attempts >= MAX_DEREGISTRATION_ATTEMPTS) {
         ctx.log.error({ instanceId: row.instance_id, webhookId: row.webhook_id, err: describe(err) }, 'webhook deregistration gave up');
