@@ -4,7 +4,7 @@ import { Scheduler } from './worker.js';
 
 /** Scheduled events: their API (routes.ts) and the scheduler that fires them (worker.ts). */
 export function scheduleFeature(ctx: GatewayContext): Feature & { scheduler: Scheduler } {
-  const scheduler = new Scheduler(ctx, ctx.stores.schedules);
+  const scheduler = new Scheduler(ctx);
   return { name: 'schedules', scheduler, apiRoutes: [scheduleRoutes(ctx)], start: () => scheduler.start(), stop: () => scheduler.stop() };
 }
 

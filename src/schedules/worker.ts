@@ -2,7 +2,6 @@ import type { Feature, GatewayContext } from '../context.js';
 import { enqueueNotification } from '../events/record.js';
 import { nextRecurrence, type ScheduleRow } from './model.js';
 import { WorkerLoop } from '../lib/worker-loop.js';
-import type { ScheduleStore } from './store.js';
 
 /** Schedules claimed per query; a tick keeps claiming until fewer come back. */
 const BATCH = 100;
@@ -16,10 +15,7 @@ const BATCH = 100;
 export class Scheduler extends WorkerLoop implements Feature {
   readonly name = 'schedules';
 
-  constructor(
-    private readonly ctx: GatewayContext,
-    private readonly schedules: ScheduleStore,
-  ) {
+  constructor(private readonly ctx: GatewayContext) {
     super({ name: 'schedule', tickSeconds: () => ctx.config.schedules.tickSeconds, log: ctx.log });
   }
 
@@ -38,7 +34,7 @@ export class Scheduler extends WorkerLoop implements Feature {
     // Claim in batches until nothing more is due (after downtime many may be).
     for (;;) {
       const now = clock.now();
-      const rows = await this.schedules.claimDue({ now, owner: nodeId, leaseMs: config.schedules.leaseSeconds * 1000, limit: BATCH });
+      const rows = await this.ctx.stores.schedules.claimDue({ now, owner: nodeId, leaseMs: config.schedules.leaseSeconds * 1000, limit: BATCH });
       for (const row of rows) {
         try {
           if (await this.fire(row, now)) fired++;
@@ -60,7 +56,7 @@ export class Scheduler extends WorkerLoop implements Feature {
     const { nodeId, log, instances } = this.ctx;
     const { instance, settings } = await instances.forWork(row.instance_id);
     const next = row.repeat_unit ? nextRecurrence(row, now) : null;
-    const done = await this.schedules.fire(row, { owner: nodeId, now, next }, async (trx) => {
+    const done = await this.ctx.stores.schedules.fire(row, { owner: nodeId, now, next }, async (trx) => {
       // With notifications switched off (no callback) there is nowhere to send it: the firing is
       // counted, nothing is queued. A paused instance's notifications are queued and held.
       if (!settings.notificationsEnabled) return;

@@ -7,7 +7,7 @@ import { receiptRoutes } from './routes.js';
 /** Webhook mode: ingress (no bearer; the token is the secret), registration, mapping, receipts. */
 export function webhookFeature(ctx: GatewayContext): Feature & { processor: WebhookProcessor } {
   const { receipts, deregistrations } = ctx.stores;
-  const processor = new WebhookProcessor(ctx, receipts, deregistrations);
+  const processor = new WebhookProcessor(ctx);
   ctx.instances.lifecycle.push(webhookLifecycle(ctx, deregistrations));
   return {
     name: 'webhooks',

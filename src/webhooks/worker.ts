@@ -8,7 +8,7 @@ import { groupBy } from '../lib/group-by.js';
 import { retryDeregistrations } from './registration.js';
 import { backoffMs } from '../lib/backoff.js';
 import { WorkerLoop } from '../lib/worker-loop.js';
-import type { ClaimedReceipt, DeregistrationStore, ReceiptStore } from './store.js';
+import type { ClaimedReceipt } from './store.js';
 
 /**
  * Maps stored webhook bodies to events, after the 202. A receipt is claimed with a lease like any
@@ -28,11 +28,7 @@ type Mapped = { row: ClaimedReceipt; work: InstanceWork; body: unknown; headers:
 export class WebhookProcessor extends WorkerLoop implements Feature {
   readonly name = 'webhooks';
 
-  constructor(
-    private readonly ctx: GatewayContext,
-    private readonly receipts: ReceiptStore,
-    private readonly deregistrations: DeregistrationStore,
-  ) {
+  constructor(private readonly ctx: GatewayContext) {
     super({ name: 'webhook processing', tickSeconds: () => 1, log: ctx.log });
   }
 
@@ -40,15 +36,15 @@ export class WebhookProcessor extends WorkerLoop implements Feature {
     const { clock, nodeId, config } = this.ctx;
     let done = 0;
     for (;;) {
-      const rows = await this.receipts.claimDue({ now: clock.now(), owner: nodeId, leaseMs: config.webhooks.leaseSeconds * 1000, limit: config.webhooks.concurrency * 4 });
+      const rows = await this.ctx.stores.receipts.claimDue({ now: clock.now(), owner: nodeId, leaseMs: config.webhooks.leaseSeconds * 1000, limit: config.webhooks.concurrency * 4 });
       if (rows.length === 0 || this.stopping) {
-        if (rows.length) await this.receipts.releaseLeases(rows.map((r) => r.id), nodeId);
+        if (rows.length) await this.ctx.stores.receipts.releaseLeases(rows.map((r) => r.id), nodeId);
         break;
       }
       await this.processBatch(rows);
       done += rows.length;
     }
-    await retryDeregistrations(this.ctx, this.deregistrations);
+    await retryDeregistrations(this.ctx, this.ctx.stores.deregistrations);
     return done;
   }
 
@@ -88,12 +84,12 @@ export class WebhookProcessor extends WorkerLoop implements Feature {
   private async record(batch: Mapped[]): Promise<void> {
     const { clock, config } = this.ctx;
     const now = clock.now();
-    await this.receipts.transaction(async (trx) => {
+    await this.ctx.stores.receipts.transaction(async (trx) => {
       const changes = batch.flatMap((m) => m.events.map((e) => ({
         key: { instance_id: m.work.instance.id, object_type: e.objectType, object_id: e.objectId },
         change: e.eventType === 'DELETED' ? { deleted: true as const } : e.record !== undefined ? { hash: hashRecord(e.record) } : undefined,
       })));
-      const fresh = await this.receipts.reconcileSnapshots(trx, changes, now);
+      const fresh = await this.ctx.stores.receipts.reconcileSnapshots(trx, changes, now);
       let i = 0;
       // Already raised (by a poll or an earlier webhook): not raised again.
       const raised = batch.map((m) => m.events.filter(() => fresh[i++]).map((e): NewEvent => ({ eventType: e.eventType, objectType: e.objectType, objectId: e.objectId, date: e.date, raw: e.raw })));
@@ -108,7 +104,7 @@ export class WebhookProcessor extends WorkerLoop implements Feature {
           },
         })));
       }
-      await this.receipts.markProcessed(trx, batch.map((m, j) => ({
+      await this.ctx.stores.receipts.markProcessed(trx, batch.map((m, j) => ({
         id: m.row.id, eventsCount: raised[j].length, attempts: m.row.attempts + 1,
         unmapped: m.unmapped.length ? JSON.stringify(m.unmapped.map((u) => ({ index: u.index, reason: u.reason }))) : null,
       })), now);
@@ -121,7 +117,7 @@ export class WebhookProcessor extends WorkerLoop implements Feature {
     const attempts = row.attempts + 1;
     const failed = attempts >= MAX_ATTEMPTS;
     log.warn({ receiptId: row.id, instanceId: row.instance_id, attempts, err: (err as Error).message }, 'webhook mapping failed');
-    await this.receipts.markFailed(row.id, {
+    await this.ctx.stores.receipts.markFailed(row.id, {
       failed, reason: (err as Error).message.slice(0, 1000), attempts,
       nextAttemptAt: clock.now() + backoffMs(attempts, config.webhooks.mappingBackoffBaseSeconds, config.webhooks.mappingBackoffMaxSeconds),
     });
