@@ -172,7 +172,7 @@ export class Gateway {
         },
         {
           name: 'poller',
-          apiRoutes: [pollerRoutes(stores.pollState, events, poller, instances, clock, (instance) => authStatus(providerAuth, instance.id, instances.connectorOf(instance), clock.now()), (instance) => rateBudgets.status({ connector: instances.connectorOf(instance), configuration: instance.configuration, instanceId: instance.id }))],
+          apiRoutes: [pollerRoutes(stores.pollState, events, poller, instances, clock, (instance) => authStatus(providerAuth, instance.id, instances.connectorOf(instance), instance.configuration, clock.now()), (instance) => rateBudgets.status({ connector: instances.connectorOf(instance), configuration: instance.configuration, instanceId: instance.id }))],
           start: () => {
             if (config.poller.enabled) poller.start();
           },

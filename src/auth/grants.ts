@@ -1,5 +1,6 @@
 import type { Db } from '../db/index.js';
-import type { ConnectorDefinition } from '../connectors/schema.js';
+import type { AuthAlternative, ConnectorDefinition } from '../connectors/schema.js';
+import { authOf, unmatchedAuth, userGrantedOAuth, whenKeys } from './alternatives.js';
 import { ApiError } from '../errors.js';
 import { ProviderError } from '../provider/http-client.js';
 import { REDACTED } from '../secrets/redact.js';
@@ -25,21 +26,32 @@ const text = (v: unknown): string | undefined => (typeof v === 'string' && v !==
 export class InstanceGrants implements InstanceAuthorizer<Grant> {
   constructor(private readonly auth: ProviderAuth) {}
 
-  check(connector: ConnectorDefinition, configuration: Record<string, unknown>, providerData: unknown, problems: Problem[], supplied: Record<string, unknown> | undefined): boolean {
-    const auth = connector.auth;
+  check(connector: ConnectorDefinition, configuration: Record<string, unknown>, providerData: unknown, problems: Problem[], supplied: Record<string, unknown> | undefined, previous?: Record<string, unknown>): boolean {
     if (providerData !== undefined && (typeof providerData !== 'object' || providerData === null || Array.isArray(providerData))) {
       problems.push({ field: 'providerData', message: 'must be an object' });
       return false;
     }
+    const unmatched = unmatchedAuth(connector, configuration);
+    if (unmatched) {
+      problems.push({ field: 'configuration', message: unmatched });
+      return false;
+    }
+    const auth = authOf(connector, configuration);
     const handsOver = TOKEN_KEYS.some((k) => (supplied ?? configuration)[k] !== undefined);
     if (!isOAuth(auth)) {
-      if (providerData !== undefined) problems.push({ field: 'providerData', message: `is for OAuth connectors; "${connector.key}" uses ${auth?.type ?? 'no'} auth` });
+      if (providerData !== undefined) {
+        const oauth = userGrantedOAuth(connector);
+        const hint = oauth ? `: set ${whenKeys(oauth as AuthAlternative).join(' and ') || 'its keys'} to use its ${oauth.type} alternative` : '';
+        problems.push({ field: 'providerData', message: `is for OAuth auth; this configuration of "${connector.key}" uses ${auth?.type ?? 'no'} auth${hint}` });
+      }
       return false;
     }
     // A PATCH re-authenticates only when it brings new credentials: providerData or tokens, or for
-    // client credentials a new key or secret ("********" sent back keeps the stored one).
+    // client credentials a new key or secret ("********" sent back keeps the stored one), or when
+    // it moves the instance to another of the connector's auth alternatives.
     const newClient = auth.type === 'oauth2-client-credentials' && [OAUTH_KEYS.apiKey, OAUTH_KEYS.apiSecret].some((k) => supplied?.[k] !== undefined && supplied[k] !== REDACTED);
-    const touchesAuth = supplied === undefined || providerData !== undefined || handsOver || newClient;
+    const switched = previous !== undefined && authOf(connector, previous) !== auth;
+    const touchesAuth = supplied === undefined || providerData !== undefined || handsOver || newClient || switched;
     if (!touchesAuth) return false;
     for (const key of [OAUTH_KEYS.apiKey, OAUTH_KEYS.apiSecret]) {
       if (!text(configuration[key])) problems.push({ field: `configuration.${key}`, message: `is required by the ${auth.type} auth of "${connector.key}"` });
@@ -66,7 +78,7 @@ export class InstanceGrants implements InstanceAuthorizer<Grant> {
   }
 
   async obtain(connector: ConnectorDefinition, configuration: Record<string, unknown>, providerData: unknown): Promise<Grant> {
-    const auth = connector.auth;
+    const auth = authOf(connector, configuration);
     if (!isOAuth(auth)) throw new Error('not an OAuth connector');
     const data = (providerData ?? {}) as Record<string, string>;
     const target = { connector, configuration };
@@ -88,9 +100,14 @@ export class InstanceGrants implements InstanceAuthorizer<Grant> {
       else {
         // Tokens handed over: without a known expiry, refreshed only after a 401 (or at once without an access token).
         const accessToken = text(configuration[OAUTH_KEYS.userToken]) ?? '';
-        return { type: auth.type, tokens: { accessToken, refreshToken: text(configuration[OAUTH_KEYS.userRefreshToken]) }, expiresAt: accessToken ? null : 0 };
+        const tokens: TokenSet = { accessToken, refreshToken: text(configuration[OAUTH_KEYS.userRefreshToken]) };
+        // Without an access token the lookup waits for the first refresh.
+        if (auth.type === 'oauth2' && auth.baseUrlLookup && accessToken) tokens.baseUrl = await this.auth.baseUrlByLookup(target, auth.baseUrlLookup, accessToken);
+        return { type: auth.type, tokens, expiresAt: accessToken ? null : 0 };
       }
-      return { type: auth.type, ...this.auth.tokenSetOf(target, answer) };
+      const grant = this.auth.tokenSetOf(target, answer);
+      if (auth.type === 'oauth2' && auth.baseUrlLookup) grant.tokens.baseUrl = await this.auth.baseUrlByLookup(target, auth.baseUrlLookup, grant.tokens.accessToken);
+      return { type: auth.type, ...grant };
     } catch (err) {
       if (err instanceof OAuthRefusedError) {
         throw new ApiError(400, 'OAUTH_EXCHANGE_FAILED', `the provider refused the OAuth exchange: ${err.message.replace(/^the provider refused the grant: /, '')}`, [

@@ -60,9 +60,23 @@ function requestOptions(e: OAuth2Endpoints, send: TokenEndpointSend, extra?: Rec
       const answer = await send({ method: init.method, url, headers: init.headers, body: String(init.body ?? '') });
       const headers = new Headers();
       for (const [k, v] of Object.entries(answer.headers)) if (v !== undefined) headers.set(k, Array.isArray(v) ? v.join(', ') : v);
-      return new Response(answer.body, { status: answer.status, headers });
+      return new Response(answer.body, { status: refusedWith200(answer) ? 400 : answer.status, headers });
     },
   };
+}
+
+/**
+ * GitHub answers a refused code with HTTP 200 and `{"error": "bad_verification_code", …}`: read as
+ * the 400 it stands for, so the provider's error is what is reported.
+ */
+function refusedWith200(answer: { status: number; body: string }): boolean {
+  if (answer.status !== 200 || !answer.body.includes('"error"')) return false;
+  try {
+    const body = JSON.parse(answer.body) as Record<string, unknown>;
+    return typeof body.error === 'string' && body.access_token === undefined;
+  } catch {
+    return false;
+  }
 }
 
 function clientOf(c: OAuth2Client): oauth.Client {

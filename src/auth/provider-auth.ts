@@ -1,4 +1,5 @@
 import type { Clock } from '../clock.js';
+import type { BaseUrlLookup } from '../connectors/schema.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { firstMatch } from '../lib/json-path.js';
@@ -8,6 +9,8 @@ import { withStaticAuth } from './static-auth.js';
 import { OAuthRefusedError, clientCredentialsGrant, refreshGrant, type TokenAnswer, type TokenEndpointSend } from './oauth2.js';
 import { signRequest } from './oauth1.js';
 import { isOAuth, oauth1Consumer, oauth2Client, oauth2Endpoints } from './settings.js';
+import { authOf } from './alternatives.js';
+import { lookUpBaseUrl } from './base-url-lookup.js';
 import type { AuthRecord, TokenSet, TokenStore } from './store.js';
 
 /**
@@ -40,7 +43,7 @@ export class ProviderAuth implements AuthProvider {
   }
 
   hooksFor = (target: ProviderTarget): AttemptHooks | undefined => {
-    const auth = target.connector.auth;
+    const auth = authOf(target.connector, target.configuration);
     if (!auth || auth.type === 'none') return undefined;
     if (!isOAuth(auth)) {
       const scope = target.scope ?? { iparam: target.configuration, context: {} };
@@ -70,8 +73,8 @@ export class ProviderAuth implements AuthProvider {
   };
 
   async baseUrlFrom(target: ProviderTarget): Promise<string | undefined> {
-    const auth = target.connector.auth;
-    if (auth?.type !== 'oauth2' || !auth.baseUrlFrom || target.instanceId === undefined) return undefined;
+    const auth = authOf(target.connector, target.configuration);
+    if (auth?.type !== 'oauth2' || !(auth.baseUrlFrom || auth.baseUrlLookup) || target.instanceId === undefined) return undefined;
     return (await this.tokens.get(target.instanceId, this.clock.now()))?.tokens.baseUrl;
   }
 
@@ -80,20 +83,29 @@ export class ProviderAuth implements AuthProvider {
    * about to expire; none without OAuth auth, without tokens, or after a refused grant.
    */
   async accessToken(target: ProviderTarget): Promise<string | undefined> {
-    if (!isOAuth(target.connector.auth) || target.instanceId === undefined) return undefined;
+    const auth = authOf(target.connector, target.configuration);
+    if (!isOAuth(auth) || target.instanceId === undefined) return undefined;
     const record = await this.tokens.get(target.instanceId, this.clock.now());
     if (!record || record.state === 'failed') return undefined;
-    const usable = target.connector.auth.type === 'oauth1' ? record : await this.current(target);
+    const usable = auth.type === 'oauth1' ? record : await this.current(target);
     return usable.tokens.accessToken || undefined;
   }
 
   /** A token set from a token endpoint's answer; a refresh token not rotated is kept. */
-  tokenSetOf(target: Pick<ProviderTarget, 'connector'>, answer: TokenAnswer, previous?: TokenSet): { tokens: TokenSet; expiresAt: number | null } {
-    const auth = target.connector.auth;
+  tokenSetOf(target: Pick<ProviderTarget, 'connector' | 'configuration'>, answer: TokenAnswer, previous?: TokenSet): { tokens: TokenSet; expiresAt: number | null } {
+    const auth = authOf(target.connector, target.configuration);
     const fromAnswer = auth?.type === 'oauth2' && auth.baseUrlFrom ? firstMatch(answer.raw, auth.baseUrlFrom) : undefined;
     const baseUrl = typeof fromAnswer === 'string' && fromAnswer !== '' ? fromAnswer : previous?.baseUrl;
     const tokens: TokenSet = { accessToken: answer.accessToken, refreshToken: answer.refreshToken ?? previous?.refreshToken, ...(baseUrl ? { baseUrl } : {}) };
     return { tokens, expiresAt: answer.expiresInSeconds !== undefined ? this.clock.now() + answer.expiresInSeconds * 1000 : null };
+  }
+
+  /** A `baseUrlLookup`'s API base for a new access token: a provider call without the connector's auth. */
+  baseUrlByLookup(target: Pick<ProviderTarget, 'connector' | 'configuration' | 'instanceId'>, lookup: BaseUrlLookup, accessToken: string): Promise<string> {
+    return lookUpBaseUrl(lookup, target.configuration, accessToken, async (request) => {
+      if (!this.calls) throw new Error('provider auth is not attached to the provider calls');
+      return (await this.calls.send({ ...target, auth: false }, request, { maxAttempts: 2, retryDelayMs: 1000, timeoutMs: 10_000 })).response;
+    });
   }
 
   /** How token endpoints are called: a provider call without the connector's auth; 4xx answers are returned. */
@@ -176,7 +188,7 @@ export class ProviderAuth implements AuthProvider {
 
   private async refreshHoldingLease(target: ProviderTarget, record: AuthRecord): Promise<AuthRecord> {
     const id = target.instanceId!;
-    const auth = target.connector.auth;
+    const auth = authOf(target.connector, target.configuration);
     const now = () => this.clock.now();
     try {
       if (auth?.type !== 'oauth2' && auth?.type !== 'oauth2-client-credentials') throw this.refused(`provider auth failed: ${auth?.type} tokens are not refreshed`);
@@ -187,6 +199,7 @@ export class ProviderAuth implements AuthProvider {
       else if (!record.tokens.refreshToken) throw new OAuthRefusedError('invalid_grant', 'the access token expired and there is no refresh token', 0);
       else answer = await refreshGrant(endpoints, client, record.tokens.refreshToken, this.tokenEndpoint(target));
       const { tokens, expiresAt } = this.tokenSetOf(target, answer, record.tokens);
+      if (auth.type === 'oauth2' && auth.baseUrlLookup && !tokens.baseUrl) tokens.baseUrl = await this.baseUrlByLookup(target, auth.baseUrlLookup, tokens.accessToken);
       if (!(await this.tokens.saveRefreshed(id, this.nodeId, tokens, expiresAt, now()))) throw this.refused('provider auth failed: the refresh lease was lost before the new token was saved');
       this.log.info({ instanceId: id, expiresAt }, 'provider token refreshed');
       return { ...record, state: 'ok', tokens, expiresAt, lastRefreshAt: now(), lastError: null };
@@ -209,9 +222,10 @@ export class ProviderAuth implements AuthProvider {
 }
 
 /** The `auth` part of an instance's status (OAuth connectors only); never a token. */
-export async function authStatus(auth: ProviderAuth, instanceId: number, connector: ProviderTarget['connector'], now: number) {
-  if (!isOAuth(connector.auth)) return undefined;
+export async function authStatus(auth: ProviderAuth, instanceId: number, connector: ProviderTarget['connector'], configuration: Record<string, unknown>, now: number) {
+  const chosen = authOf(connector, configuration);
+  if (!isOAuth(chosen)) return undefined;
   const r = await auth.tokens.get(instanceId, now);
   const iso = (ms: number | null | undefined) => (ms === null || ms === undefined ? null : new Date(ms).toISOString());
-  return { type: connector.auth.type, state: r?.state ?? 'failed', expiresAt: iso(r?.expiresAt), lastRefreshAt: iso(r?.lastRefreshAt), lastError: r ? r.lastError : 'the instance has no OAuth tokens' };
+  return { type: chosen.type, state: r?.state ?? 'failed', expiresAt: iso(r?.expiresAt), lastRefreshAt: iso(r?.lastRefreshAt), lastError: r ? r.lastError : 'the instance has no OAuth tokens' };
 }

@@ -4,7 +4,8 @@ import { ApiError, NotFoundError, ValidationError } from '../errors.js';
 import { authorizeUrl } from './oauth2.js';
 import { parseTokenAnswer, requestTokenRequest } from './oauth1.js';
 import type { ProviderAuth } from './provider-auth.js';
-import { OAUTH_KEYS, isOAuth, oauth1Consumer, oauth2Client, oauth2Endpoints, oauthUrl } from './settings.js';
+import { authAlternatives, userGrantedOAuth } from './alternatives.js';
+import { OAUTH_KEYS, oauth1Consumer, oauth2Client, oauth2Endpoints, oauthUrl } from './settings.js';
 
 /**
  * Cloud Elements' OAuth helpers for an integrator's UI:
@@ -35,22 +36,24 @@ function requireParams(configuration: Record<string, unknown>, pairs: Array<[str
 }
 
 export function oauthRoutes(connectors: ConnectorRegistry, auth: ProviderAuth) {
+  /** The connector and its user-granted OAuth alternative (a connector may offer it beside a token). */
   const oauthConnector = (key: string) => {
     const connector = connectors.get(key);
     if (!connector) throw new NotFoundError(`unknown connector "${key}"`);
-    if (!isOAuth(connector.auth) || connector.auth.type === 'oauth2-client-credentials') {
-      throw new ValidationError(`connector "${key}" does not use a user-granted OAuth flow (its auth is ${connector.auth?.type ?? 'none'})`, [{ field: 'key' }]);
+    const auth = userGrantedOAuth(connector);
+    if (!auth) {
+      const types = authAlternatives(connector).map((a) => a.type).join(' or ') || 'none';
+      throw new ValidationError(`connector "${key}" does not use a user-granted OAuth flow (its auth is ${types})`, [{ field: 'key' }]);
     }
-    return connector;
+    return { connector, auth };
   };
 
   return (router: Router) => {
     router.get('/elements/:key/oauth/url', (ctx) => {
-      const connector = oauthConnector(ctx.params.key);
+      const { connector, auth: a } = oauthConnector(ctx.params.key);
       const configuration = configurationOf(ctx.query);
       requireParams(configuration, [[OAUTH_KEYS.apiKey, 'apiKey'], [OAUTH_KEYS.callbackUrl, 'callbackUrl']]);
       const state = typeof ctx.query.state === 'string' ? ctx.query.state : undefined;
-      const a = connector.auth!;
       let oauthUrlValue: string;
       if (a.type === 'oauth2') {
         oauthUrlValue = authorizeUrl({ ...oauth2Endpoints(a, configuration), authorizationUrl: oauthUrl(a.authorizationUrl, configuration), authorizationParams: a.authorizationParams }, oauth2Client(a, configuration), state);
@@ -65,8 +68,7 @@ export function oauthRoutes(connectors: ConnectorRegistry, auth: ProviderAuth) {
     });
 
     router.get('/elements/:key/oauth/token', async (ctx) => {
-      const connector = oauthConnector(ctx.params.key);
-      const a = connector.auth!;
+      const { connector, auth: a } = oauthConnector(ctx.params.key);
       if (a.type !== 'oauth1') throw new ValidationError(`connector "${connector.key}" uses OAuth 2.0: it has no request token; call /oauth/url`, [{ field: 'key' }]);
       const configuration = configurationOf(ctx.query);
       requireParams(configuration, [[OAUTH_KEYS.apiKey, 'apiKey'], [OAUTH_KEYS.apiSecret, 'apiSecret'], [OAUTH_KEYS.callbackUrl, 'callbackUrl']]);

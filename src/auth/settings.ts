@@ -40,9 +40,14 @@ export function oauthUrl(template: string, configuration: Record<string, unknown
   const scope = { iparam: configuration, context: {} };
   let rendered = renderString(template, scope);
   if (rendered.startsWith('/')) rendered = new URL(rendered, providerBaseUrl(apiBaseUrl, scope)).toString();
+  return withOAuthOrigin(rendered, configuration);
+}
+
+/** `oauth.base.url`, when set, replaces the origin of one of the provider's OAuth URLs. */
+export function withOAuthOrigin(url: string, configuration: Record<string, unknown>): string {
   const base = text(configuration[OAUTH_KEYS.baseUrl]);
-  if (!base) return rendered;
-  const u = new URL(rendered);
+  if (!base) return url;
+  const u = new URL(url);
   return `${base.replace(/\/+$/, '')}${u.pathname}${u.search}`;
 }
 

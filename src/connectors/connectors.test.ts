@@ -134,6 +134,10 @@ describe('connector validation', () => {
     ['saveFromResponse naming no configuration field', (d) => (d.events.webhook.saveFromResponse = { 'webhook.secret': '$.secret' }), '/events/webhook/saveFromResponse/webhook.secret', /not a configuration field/],
     ['a malformed event-log mapping', (d) => (d.events.poller.incidents.events = { objectId: 'data.id', eventType: '=UPDATED' }), '/events/poller/incidents/events', /objectId: "data.id" must be/],
     ['an objectType pattern that is no regular expression', (d) => (d.events.webhook.events.objectType = { from: '$.type', pattern: '([a-z' }), '/events/webhook/events', /objectType.pattern/],
+    ['an auth alternative without when before another', (d) => (d.auth = [{ ...d.auth }, { when: 'domain', type: 'none' }]), '/auth/0/when', /the ones after it would never apply/],
+    ['an auth alternative whose when names no configuration field', (d) => (d.auth = [{ when: 'api.token', ...d.auth }]), '/auth/0/when', /names "api.token", which is not a configuration field/],
+    ['an alternative with a bad tag', (d) => (d.auth = [{ when: 'domain', type: 'bearer', token: '<% code %>' }, d.auth]), '/auth/0/token', /unsupported template syntax/],
+    ['a baseUrlLookup with a malformed JSONPath', (d) => (d.auth = { type: 'oauth2', authorizationUrl: 'https://x.example.com/a', tokenUrl: 'https://x.example.com/t', baseUrlLookup: { url: 'https://x.example.com/r', valuePath: 'id', baseUrl: 'https://x.example.com/<%= context.value %>' } }), '/auth/baseUrlLookup/valuePath', /not a valid JSONPath/],
     ['an unsupported letter in a where format', (d) => (d.resources.incidents.where['updated_at>'].format = 'yyyy-DDD'), '/resources/incidents/where/updated_at>/format', /letter "D"/],
   ];
   for (const [what, change, field, message] of semanticCases) {

@@ -54,6 +54,36 @@ const datesConfiguration = {
   additionalProperties: false,
 };
 
+const baseUrlLookup = {
+  type: 'object', required: ['url', 'valuePath', 'baseUrl'], additionalProperties: false,
+  properties: {
+    url: str, itemsPath: str, valuePath: str, baseUrl: str,
+    match: { type: 'object', required: ['path', 'equals'], additionalProperties: false, properties: { when: str, path: str, equals: str } },
+  },
+};
+
+const authDefinition = {
+  type: 'object',
+  required: ['type'],
+  properties: {
+    when: { oneOf: [str, { type: 'array', items: str, minItems: 1, maxItems: 20 }] },
+    type: { enum: ['none', 'basic', 'bearer', 'header', 'query', 'oauth2', 'oauth2-client-credentials', 'oauth1'] },
+    username: { type: 'string' }, password: { type: 'string' }, token: str, name: str, value: str,
+    authorizationUrl: str, tokenUrl: str, scopes: { type: 'array', items: str, maxItems: 100 }, scopeSeparator: { type: 'string', maxLength: 8 },
+    clientAuth: { enum: ['body', 'basic'] }, authorizationParams: stringMap, tokenParams: stringMap, baseUrlFrom: str, baseUrlLookup,
+    requestTokenUrl: str, authorizeUrl: str, accessTokenUrl: str, signatureMethod: { const: 'HMAC-SHA1' },
+  },
+  additionalProperties: false,
+  allOf: [
+    { if: { properties: { type: { const: 'basic' } } }, then: { required: ['username', 'password'] } },
+    { if: { properties: { type: { const: 'bearer' } } }, then: { required: ['token'] } },
+    { if: { properties: { type: { enum: ['header', 'query'] } } }, then: { required: ['name', 'value'] } },
+    { if: { properties: { type: { const: 'oauth2' } } }, then: { required: ['authorizationUrl', 'tokenUrl'] } },
+    { if: { properties: { type: { const: 'oauth2-client-credentials' } } }, then: { required: ['tokenUrl'] } },
+    { if: { properties: { type: { const: 'oauth1' } } }, then: { required: ['requestTokenUrl', 'authorizeUrl', 'accessTokenUrl'] } },
+  ],
+};
+
 export const connectorSchema = {
   $id: 'https://pollgate.dev/schemas/connector.json',
   type: 'object',
@@ -79,26 +109,8 @@ export const connectorSchema = {
       },
     },
     baseUrl: str,
-    auth: {
-      type: 'object',
-      required: ['type'],
-      properties: {
-        type: { enum: ['none', 'basic', 'bearer', 'header', 'query', 'oauth2', 'oauth2-client-credentials', 'oauth1'] },
-        username: { type: 'string' }, password: { type: 'string' }, token: str, name: str, value: str,
-        authorizationUrl: str, tokenUrl: str, scopes: { type: 'array', items: str, maxItems: 100 }, scopeSeparator: { type: 'string', maxLength: 8 },
-        clientAuth: { enum: ['body', 'basic'] }, authorizationParams: stringMap, tokenParams: stringMap, baseUrlFrom: str,
-        requestTokenUrl: str, authorizeUrl: str, accessTokenUrl: str, signatureMethod: { const: 'HMAC-SHA1' },
-      },
-      additionalProperties: false,
-      allOf: [
-        { if: { properties: { type: { const: 'basic' } } }, then: { required: ['username', 'password'] } },
-        { if: { properties: { type: { const: 'bearer' } } }, then: { required: ['token'] } },
-        { if: { properties: { type: { enum: ['header', 'query'] } } }, then: { required: ['name', 'value'] } },
-        { if: { properties: { type: { const: 'oauth2' } } }, then: { required: ['authorizationUrl', 'tokenUrl'] } },
-        { if: { properties: { type: { const: 'oauth2-client-credentials' } } }, then: { required: ['tokenUrl'] } },
-        { if: { properties: { type: { const: 'oauth1' } } }, then: { required: ['requestTokenUrl', 'authorizeUrl', 'accessTokenUrl'] } },
-      ],
-    },
+    // One auth, or alternatives chosen by the configuration keys each names in `when`.
+    auth: { if: { type: 'array' }, then: { items: authDefinition, minItems: 1, maxItems: 8 }, else: authDefinition },
     resources: {
       type: 'object',
       additionalProperties: {

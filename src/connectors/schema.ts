@@ -26,7 +26,31 @@ export interface OAuth2Definition {
   tokenParams?: Record<string, string>;
   /** JSONPath into the token answer giving the API base (Salesforce's `$.instance_url`). */
   baseUrlFrom?: string;
+  /** The API base from a call made with the new token (Atlassian's cloudId), once per grant. */
+  baseUrlLookup?: BaseUrlLookup;
 }
+
+/**
+ * After a code exchange (or a refresh that has no API base yet) pollgate GETs `url` with the new
+ * access token, takes the items at `itemsPath` (default `$[*]`), picks the first whose value at
+ * `match.path` equals the rendered `match.equals` — when the configuration sets `match.when`,
+ * otherwise the first item — and renders `baseUrl` with `<%= context.value %>` = the item's value
+ * at `valuePath`. The result is kept with the tokens.
+ */
+export interface BaseUrlLookup {
+  url: string;
+  itemsPath?: string;
+  match?: { when?: string; path: string; equals: string };
+  valuePath: string;
+  baseUrl: string;
+}
+
+/**
+ * One of several ways to authenticate (`"auth": [ … ]`): chosen for an instance whose
+ * configuration sets every key of `when` (one key or a list); no `when` matches any instance. The
+ * first alternative that matches applies.
+ */
+export type AuthAlternative = AuthDefinition & { when?: string | string[] };
 
 export interface OAuth2ClientCredentialsDefinition {
   type: 'oauth2-client-credentials';
@@ -205,7 +229,8 @@ export interface ConnectorDefinition {
   description?: string;
   configuration?: ConfigurationField[];
   baseUrl?: string;
-  auth?: AuthDefinition;
+  /** One auth, or alternatives chosen by configuration (see AuthAlternative). */
+  auth?: AuthDefinition | AuthAlternative[];
   resources?: Record<string, ResourceDefinition>;
   events?: {
     supported: Array<'polling' | 'webhook'>;

@@ -8,6 +8,7 @@ import { validateMapping } from '../webhooks/mapping.js';
 import { validateHandshake } from '../webhooks/handshake.js';
 import { validateSignatureConfig } from '../webhooks/signatures.js';
 import { connectorSchema } from './json-schema.js';
+import { authAlternatives, whenKeys } from '../auth/alternatives.js';
 import type { ConnectorDefinition, PaginationDefinition, ResourceDefinition } from './schema.js';
 import { checkUrlTemplate, declaredIparamsOf, resolvePollerObject, secretFieldsOf } from './resolve.js';
 import { pollerEventsMapping } from '../poller/event-feed.js';
@@ -229,6 +230,30 @@ class Checker {
     });
   }
 
+  /** Each auth (or each alternative): its templates and paths; alternatives after one without `when` are unreachable. */
+  private auth(): void {
+    const { def } = this;
+    const alternatives = authAlternatives(def);
+    alternatives.forEach((alternative, i) => {
+      const at = Array.isArray(def.auth) ? `/auth/${i}` : '/auth';
+      const auth = alternative as unknown as Record<string, unknown>;
+      for (const key of ['username', 'password', 'token', 'value', 'authorizationParams', 'tokenParams']) this.strings(`${at}/${key}`, auth[key]);
+      for (const key of ['authorizationUrl', 'tokenUrl', 'requestTokenUrl', 'authorizeUrl', 'accessTokenUrl']) this.strings(`${at}/${key}`, auth[key], { url: true });
+      this.jsonPath(`${at}/baseUrlFrom`, auth.baseUrlFrom as string | undefined);
+      const lookup = alternative.type === 'oauth2' ? alternative.baseUrlLookup : undefined;
+      if (lookup) {
+        this.strings(`${at}/baseUrlLookup/url`, lookup.url, { url: true });
+        this.strings(`${at}/baseUrlLookup/baseUrl`, lookup.baseUrl, { url: true });
+        if (lookup.match) this.strings(`${at}/baseUrlLookup/match/equals`, lookup.match.equals);
+        this.jsonPath(`${at}/baseUrlLookup/itemsPath`, lookup.itemsPath);
+        this.jsonPath(`${at}/baseUrlLookup/valuePath`, lookup.valuePath);
+        this.jsonPath(`${at}/baseUrlLookup/match/path`, lookup.match?.path);
+      }
+      if (Array.isArray(def.auth) && whenKeys(alternative).length === 0 && i < alternatives.length - 1) this.add(`${at}/when`, 'is required: an alternative without "when" fits every instance, so the ones after it would never apply');
+      for (const key of whenKeys(alternative)) if (!this.declared.has(key)) this.add(`${at}/when`, `names "${key}", which is not a configuration field of this connector`);
+    });
+  }
+
   run(): void {
     const { def } = this;
     const keys = new Set<string>();
@@ -237,12 +262,7 @@ class Checker {
       keys.add(f.key);
     });
     this.strings('/baseUrl', def.baseUrl, { url: true });
-    if (def.auth) {
-      const auth = def.auth as unknown as Record<string, unknown>;
-      for (const key of ['username', 'password', 'token', 'value', 'authorizationParams', 'tokenParams']) this.strings(`/auth/${key}`, auth[key]);
-      for (const key of ['authorizationUrl', 'tokenUrl', 'requestTokenUrl', 'authorizeUrl', 'accessTokenUrl']) this.strings(`/auth/${key}`, auth[key], { url: true });
-      this.jsonPath('/auth/baseUrlFrom', auth.baseUrlFrom as string | undefined);
-    }
+    this.auth();
     for (const [name, res] of Object.entries(def.resources ?? {})) this.resource(name, res);
     for (const objectType of Object.keys(def.events?.poller ?? {})) this.pollerObject(objectType);
     for (const [name, tpl] of Object.entries(def.requests ?? {})) {

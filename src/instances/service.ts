@@ -32,7 +32,8 @@ export interface InstanceLifecycle {
  * provider's refusal); `save` stores them in the instance's transaction.
  */
 export interface InstanceAuthorizer<Grant = unknown> {
-  check(connector: ConnectorDefinition, configuration: Record<string, unknown>, providerData: unknown, problems: Problem[], supplied: Record<string, unknown> | undefined): boolean;
+  /** `previous`: the configuration before a PATCH (a change of auth alternative needs new credentials). */
+  check(connector: ConnectorDefinition, configuration: Record<string, unknown>, providerData: unknown, problems: Problem[], supplied: Record<string, unknown> | undefined, previous?: Record<string, unknown>): boolean;
   obtain(connector: ConnectorDefinition, configuration: Record<string, unknown>, providerData: unknown): Promise<Grant>;
   /** The configuration without keys that hand tokens over (they live in the token store). */
   withoutTokens(configuration: Record<string, unknown>): Record<string, unknown>;
@@ -212,7 +213,7 @@ export class InstanceService {
     const settings = validateConfiguration(connector, configuration, this.config, problems);
     if (settings.vendorType !== current.vendorType) problems.push({ field: 'event.vendor.type', message: 'cannot change after creation; create a new instance' });
     const supplied = (body.configuration ?? {}) as Record<string, unknown>;
-    const authenticates = this.authorizer?.check(connector, configuration, body.providerData, problems, supplied) ?? false;
+    const authenticates = this.authorizer?.check(connector, configuration, body.providerData, problems, supplied, current.configuration) ?? false;
     throwIfProblems(problems);
     const grant = authenticates ? await this.authorizer!.obtain(connector, configuration, body.providerData) : undefined;
     if (this.authorizer) configuration = this.authorizer.withoutTokens(configuration);

@@ -25,8 +25,9 @@ export interface OAuthProvider {
   close(): Promise<void>;
 }
 
-export async function startOAuthServer(): Promise<OAuthProvider> {
-  const server = new OAuth2Server(undefined, undefined, { endpoints: { token: '/oauth/token', authorize: '/oauth/authorize' } });
+/** `endpoints`: the provider's own paths (GitHub's /login/oauth/access_token…); default /oauth/token and /oauth/authorize. */
+export async function startOAuthServer(endpoints: { token: string; authorize: string } = { token: '/oauth/token', authorize: '/oauth/authorize' }): Promise<OAuthProvider> {
+  const server = new OAuth2Server(undefined, undefined, { endpoints });
   await server.issuer.keys.generate('RS256');
   await server.start(0, '127.0.0.1');
   const url = `http://127.0.0.1:${server.address().port}`;

@@ -21,14 +21,26 @@ export async function startCatalogGateway(): Promise<CatalogGateway> {
   return Object.assign(t, { sleeps });
 }
 
-/** The first ```json block of docs/connectors/<key>.md that is an instance (has "element"). */
-export function docInstanceJson(key: string): { element: { key: string }; name?: string; configuration: Record<string, unknown> } {
+export type DocInstance = { element: { key: string }; name?: string; providerData?: Record<string, unknown>; configuration: Record<string, unknown> };
+
+/** The ```json blocks of docs/connectors/<key>.md that are instances (have "element"), in page order. */
+export function docInstanceJsons(key: string): DocInstance[] {
   const page = readFileSync(join(projectRoot, 'docs', 'connectors', `${key}.md`), 'utf8');
-  for (const block of page.matchAll(/```json\n([\s\S]*?)```/g)) {
-    const json = JSON.parse(block[1]) as Record<string, unknown>;
-    if (json.element) return json as never;
-  }
-  throw new Error(`docs/connectors/${key}.md has no instance JSON`);
+  const found = [...page.matchAll(/```json\n([\s\S]*?)```/g)].map((block) => JSON.parse(block[1]) as DocInstance).filter((json) => json.element);
+  if (found.length === 0) throw new Error(`docs/connectors/${key}.md has no instance JSON`);
+  return found;
+}
+
+/** The first instance JSON of a doc page (the token alternative where a connector has several). */
+export function docInstanceJson(key: string): DocInstance {
+  return docInstanceJsons(key)[0];
+}
+
+/** The doc page's instance JSON of its OAuth alternative (the one with providerData). */
+export function docOAuthInstanceJson(key: string): DocInstance & { providerData: Record<string, unknown> } {
+  const json = docInstanceJsons(key).find((j) => j.providerData !== undefined);
+  if (!json) throw new Error(`docs/connectors/${key}.md has no OAuth instance JSON (with providerData)`);
+  return json as never;
 }
 
 /** POSTs the doc page's instance JSON as written, plus `base.url` and any `configuration` given. */

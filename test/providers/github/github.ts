@@ -69,6 +69,8 @@ export class GitHubProvider extends ProviderEmulator {
   private nextCommentId = 2_000_001;
   private nextHookId = 400_001;
   private remaining = 5000;
+  /** Other tokens to accept besides `token` (the OAuth tokens a test's OAuth server issued). */
+  acceptsToken?: (token: string) => boolean;
 
   private constructor(provider: EmulatedProvider, readonly owner: string, readonly repo: string, readonly token: string) {
     super(provider);
@@ -198,6 +200,7 @@ export class GitHubProvider extends ProviderEmulator {
 
   private authorized(req: RecordedRequest): boolean {
     const auth = req.headers.authorization;
+    if (auth?.startsWith('Bearer ') && this.acceptsToken?.(auth.slice(7))) return true;
     return auth === `Bearer ${this.token}` || auth === `token ${this.token}`;
   }
 

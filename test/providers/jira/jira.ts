@@ -1,7 +1,7 @@
 import { createHmac, randomUUID } from 'node:crypto';
 import got from 'got';
 import { ProviderEmulator } from '../emulator-base.js';
-import { EmulatedProvider, type CannedResponse, type RouteRequest } from '../provider-server.js';
+import { EmulatedProvider, type CannedResponse, type RecordedRequest, type RouteRequest } from '../provider-server.js';
 
 /**
  * An emulated Jira Cloud site (REST API v3 and admin webhooks) as Atlassian documents it:
@@ -45,14 +45,41 @@ export class JiraProvider extends ProviderEmulator {
     super(provider);
   }
 
-  static async start(o: { email: string; apiToken: string }): Promise<JiraProvider> {
+  /**
+   * `oauth` adds Atlassian's OAuth 2.0 (3LO) side on the same origin, as a test's `oauth.base.url`
+   * sees it: the API also under /ex/jira/{cloudId} for bearer tokens `accepts`, GET
+   * /oauth/token/accessible-resources (the sites a token may access), and /authorize and POST
+   * /oauth/token passed on to an independent OAuth server at `authServer`.
+   */
+  static async start(o: { email: string; apiToken: string; oauth?: JiraOAuth }): Promise<JiraProvider> {
     const provider = await EmulatedProvider.start();
     const jira = new JiraProvider(provider, o.email, o.apiToken);
     const expected = `Basic ${Buffer.from(`${o.email}:${o.apiToken}`).toString('base64')}`;
-    provider.inspect = (req) => (req.headers.authorization === expected ? undefined : errors(401, 'You are not authenticated. Authentication required to perform this operation.'));
-    provider.route('GET', '/rest/api/3/search/jql', (req) => jira.search(req));
-    provider.route('POST', '/rest/webhooks/1.0/webhook', (req) => jira.register(req));
-    provider.route('DELETE', '/rest/webhooks/1.0/webhook/:id', (req) => (jira.webhooks.delete(Number(req.params.id)) ? { status: 204 } : errors(404, 'Webhook not found.')));
+    const bearer = (req: RecordedRequest) => (req.headers.authorization ?? '').replace(/^Bearer /, '');
+    const passedOn = new Set(['/authorize', '/oauth/token']);
+    provider.inspect = (req) => {
+      if (o.oauth && passedOn.has(req.path)) return undefined;
+      if (o.oauth?.accepts(bearer(req))) return undefined;
+      return req.headers.authorization === expected ? undefined : errors(401, 'You are not authenticated. Authentication required to perform this operation.');
+    };
+    const bases = ['', ...(o.oauth ? ['/ex/jira/:cloudId'] : [])];
+    const onSite = (handler: (req: RouteRequest) => CannedResponse) => (req: RouteRequest) => (req.params.cloudId === undefined || req.params.cloudId === o.oauth?.cloudId ? handler(req) : errors(404, 'Site not found.'));
+    for (const base of bases) {
+      provider.route('GET', `${base}/rest/api/3/search/jql`, onSite((req) => jira.search(req)));
+      provider.route('POST', `${base}/rest/webhooks/1.0/webhook`, onSite((req) => jira.register(req)));
+      provider.route('DELETE', `${base}/rest/webhooks/1.0/webhook/:id`, onSite((req) => (jira.webhooks.delete(Number(req.params.id)) ? { status: 204 } : errors(404, 'Webhook not found.'))));
+    }
+    if (o.oauth) {
+      const { cloudId, siteUrl, authServer } = o.oauth;
+      provider.route('GET', '/oauth/token/accessible-resources', () => ({
+        status: 200,
+        body: [
+          { id: 'a5f0e1d2-0000-4000-8000-000000000000', url: 'https://other.atlassian.net', name: 'other', scopes: ['read:jira-work'], avatarUrl: 'https://site-admin-avatar-cdn.prod.public.atl-paas.net/avatars/240/flag.png' },
+          { id: cloudId, url: siteUrl, name: new URL(siteUrl).hostname.split('.')[0], scopes: ['read:jira-work', 'manage:jira-webhook'], avatarUrl: 'https://site-admin-avatar-cdn.prod.public.atl-paas.net/avatars/240/rocket.png' },
+        ],
+      }));
+      for (const [method, path] of [['GET', '/authorize'], ['POST', '/oauth/token']]) provider.route(method, path, (req) => passOn(authServer, req));
+    }
     return jira;
   }
 
@@ -150,6 +177,23 @@ export class JiraProvider extends ProviderEmulator {
       },
     };
   }
+}
+
+export interface JiraOAuth {
+  cloudId: string;
+  /** The site's URL as accessible-resources lists it (`https://acme.atlassian.net`). */
+  siteUrl: string;
+  authServer: string;
+  accepts(token: string): boolean;
+}
+
+/** A request passed on to the OAuth server as it came; its answer (a redirect, a token) comes back as is. */
+async function passOn(origin: string, req: RouteRequest): Promise<CannedResponse> {
+  const url = `${origin}${req.path}${Object.keys(req.query).length ? `?${new URLSearchParams(req.query)}` : ''}`;
+  const headers = Object.fromEntries(['content-type', 'authorization', 'accept'].filter((h) => typeof req.headers[h] === 'string').map((h) => [h, req.headers[h] as string]));
+  const res = await got(url, { method: req.method as 'GET' | 'POST', headers, body: req.method === 'POST' ? req.body : undefined, followRedirect: false, throwHttpErrors: false, retry: { limit: 0 } });
+  const kept = Object.fromEntries(['content-type', 'location', 'cache-control'].filter((h) => typeof res.headers[h] === 'string').map((h) => [h, res.headers[h] as string]));
+  return { status: res.statusCode, headers: kept, body: res.body };
 }
 
 function decodeToken(token: string): number | undefined {
