@@ -26,7 +26,14 @@ export type DocInstance = { element: { key: string }; name?: string; providerDat
 /** The ```json blocks of docs/connectors/<key>.md that are instances (have "element"), in page order. */
 export function docInstanceJsons(key: string): DocInstance[] {
   const page = readFileSync(join(projectRoot, 'docs', 'connectors', `${key}.md`), 'utf8');
-  const found = [...page.matchAll(/```json\n([\s\S]*?)```/g)].map((block) => JSON.parse(block[1]) as DocInstance).filter((json) => json.element);
+  const parsed = [...page.matchAll(/```json\n([\s\S]*?)```/g)].map((block) => {
+    try {
+      return JSON.parse(block[1]) as DocInstance;
+    } catch {
+      return undefined; // a fragment of a connector definition, not an instance
+    }
+  });
+  const found = parsed.filter((json): json is DocInstance => json?.element !== undefined);
   if (found.length === 0) throw new Error(`docs/connectors/${key}.md has no instance JSON`);
   return found;
 }
