@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import http from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir, cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -85,14 +86,22 @@ export async function startBenchProvider(records: number, at: number) {
   return { url, close: () => new Promise<void>((r) => (child.once('exit', () => r()), child.kill('SIGTERM'))) };
 }
 
-/** Fetches and parses every page of a listing with got, one page at a time, and nothing else: the floor of the poll scenarios. */
+/**
+ * Fetches and parses every page of a listing with got, one page at a time, and nothing else: the
+ * floor of the poll scenarios. Over kept-alive connections, as the poller's own requests are
+ * (src/network/outbound.ts): a floor that opened a connection per page would be a slowed-down one.
+ */
 export async function listingFloor(url: string, searchParams: Record<string, string | number>, pageSize: number): Promise<number> {
+  const agent = { http: new http.Agent({ keepAlive: true, maxSockets: 1 }) };
   let n = 0;
   for (let page = 1; ; page++) {
-    const body = await got(url, { searchParams: { ...searchParams, page, per_page: pageSize } }).text();
+    const body = await got(url, { agent, searchParams: { ...searchParams, page, per_page: pageSize } }).text();
     const rows = JSON.parse(body) as unknown[];
     n += rows.length;
-    if (rows.length < pageSize) return n;
+    if (rows.length < pageSize) {
+      agent.http.destroy();
+      return n;
+    }
   }
 }
 

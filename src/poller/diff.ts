@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { isPostgres } from '../db/index.js';
 import type { EventType } from '../events/record.js';
 
 /**
@@ -21,12 +22,15 @@ export interface Change {
   date: number | undefined;
 }
 
+/** The stored hashes of these ids: one lookup by primary key per batch, the ids as one array parameter. */
 export async function loadSnapshot(db: Knex, instanceId: number, objectType: string, ids: string[]): Promise<Map<string, string>> {
   const known = new Map<string, string>();
-  for (let i = 0; i < ids.length; i += 500) {
-    const rows = (await db('snapshots').where({ instance_id: instanceId, object_type: objectType }).whereIn('object_id', ids.slice(i, i + 500)).select('object_id', 'hash')) as Array<{ object_id: string; hash: string }>;
-    for (const row of rows) known.set(row.object_id, row.hash);
-  }
+  if (ids.length === 0) return known;
+  const sql = isPostgres(db)
+    ? 'select object_id, hash from snapshots where instance_id = ? and object_type = ? and object_id = any(?::text[])'
+    : 'select object_id, hash from snapshots where instance_id = ? and object_type = ? and object_id in (select value from json_each(?))';
+  const result = await db.raw(sql, [instanceId, objectType, isPostgres(db) ? (ids as unknown as Knex.Value) : JSON.stringify(ids)]);
+  for (const row of (isPostgres(db) ? result.rows : result) as Array<{ object_id: string; hash: string }>) known.set(row.object_id, row.hash);
   return known;
 }
 

@@ -125,31 +125,62 @@ export async function* listingPages(plan: FetchPlan): AsyncGenerator<Record<stri
 
 /**
  * Groups a listing's pages into batches of at least `minRecords` records (the last may be
- * smaller), fetching the next page while the caller writes the current batch: memory stays at a
- * batch plus a page. When the caller stops early (an error), the listing is abandoned.
+ * smaller). Pages keep being fetched while the caller writes a batch — read-ahead of up to one
+ * more batch — so fetching and writing overlap; memory stays at about two batches. When the
+ * caller stops early (an error), the listing is abandoned.
  */
 export async function* inBatches(pages: AsyncGenerator<Record<string, unknown>[], ListingEnd>, minRecords: number): AsyncGenerator<Record<string, unknown>[], ListingEnd> {
+  const ahead: Record<string, unknown>[][] = [];
+  let aheadRecords = 0;
+  let end: ListingEnd | undefined;
+  let failure: { error: unknown } | undefined;
+  let stopped = false;
+  // Wakes the reader (a page, the end or a failure arrived) and the fetcher (room in the read-ahead).
+  let pageArrived: (() => void) | undefined;
+  let roomMade: (() => void) | undefined;
+  const fetcher = (async () => {
+    try {
+      for (;;) {
+        while (aheadRecords >= minRecords && !stopped) await new Promise<void>((resolve) => (roomMade = resolve));
+        if (stopped) return;
+        const step = await pages.next();
+        if (step.done) return void (end = step.value);
+        ahead.push(step.value);
+        aheadRecords += step.value.length;
+        pageArrived?.();
+      }
+    } catch (error) {
+      failure = { error };
+    } finally {
+      pageArrived?.();
+    }
+  })();
   let batch: Record<string, unknown>[] = [];
-  let next = pages.next();
   try {
     for (;;) {
-      const step = await next;
-      if (step.done) {
-        if (batch.length > 0) yield batch;
-        return step.value;
+      const page = ahead.shift();
+      if (page === undefined) {
+        if (failure) throw failure.error;
+        if (end) {
+          if (batch.length > 0) yield batch;
+          return end;
+        }
+        await new Promise<void>((resolve) => (pageArrived = resolve));
+        continue;
       }
-      next = pages.next();
-      // The prefetch may fail while the caller is busy; its error surfaces when awaited above.
-      next.catch(() => undefined);
-      batch = batch.length === 0 ? step.value : batch.concat(step.value);
+      aheadRecords -= page.length;
+      roomMade?.();
+      batch = batch.length === 0 ? page : batch.concat(page);
       if (batch.length >= minRecords) {
         yield batch;
         batch = [];
       }
     }
   } finally {
+    stopped = true;
+    roomMade?.();
     // Ends the page walk after a pending fetch, if the caller stopped before the listing's end.
-    void pages.return({ pages: 0, complete: false }).catch(() => undefined);
+    void fetcher.then(() => pages.return({ pages: 0, complete: false })).catch(() => undefined);
   }
 }
 
