@@ -45,6 +45,8 @@ export async function benchGateway(database: 'sqlite' | 'postgres', overrides: R
   return {
     gateway,
     url,
+    dataDir,
+    schema,
     async close() {
       await gateway.stop();
       if (schema) {

@@ -10,8 +10,8 @@ import { machine, type Result } from './lib.js';
  */
 const quick = process.argv.includes('--quick');
 const size = quick
-  ? { records: 2000, listingRecords: 20_000, ingressSeconds: 2, events: 1000, instances: 200, interval: 5, schedulerSeconds: 8 }
-  : { records: 100_000, listingRecords: 1_000_000, ingressSeconds: 10, events: 20_000, instances: 10_000, interval: 60, schedulerSeconds: 120 };
+  ? { records: 2000, listingRecords: 20_000, ingressSeconds: 2, events: 1000, instances: 200, interval: 5, schedulerSeconds: 8, capacity: 1000, clusterInstances: 300, clusterSeconds: 12 }
+  : { records: 100_000, listingRecords: 1_000_000, ingressSeconds: 10, events: 20_000, instances: 10_000, interval: 60, schedulerSeconds: 120, capacity: 100_000, clusterInstances: 30_000, clusterSeconds: 130 };
 
 // Each scenario runs in a process of its own (bench/scenario.ts), so that its memory and CPU
 // figures are its own.
@@ -32,6 +32,8 @@ const steps: Array<[string, () => Promise<Result[]>]> = [
   ['delivery on SQLite', () => scenario('delivery', 'sqlite', size.events)],
   ['delivery on PostgreSQL', () => scenario('delivery', 'postgres', size.events)],
   ['scheduler at scale on SQLite', () => scenario('scheduler', 'sqlite', size.instances, size.interval, size.schedulerSeconds)],
+  ['capacity of one node on SQLite', () => scenario('capacity', 'sqlite', size.capacity, size.interval, size.clusterSeconds)],
+  ['3 nodes on PostgreSQL', () => scenario('cluster', 'postgres', 3, size.clusterInstances, size.interval, size.clusterSeconds)],
 ];
 
 const results: Result[] = [];

@@ -3,6 +3,7 @@ import { fullListingScenario } from './full-listing.js';
 import { ingressScenario } from './ingress.js';
 import { deliveryScenario } from './delivery.js';
 import { schedulerScenario } from './scheduler.js';
+import { capacityScenario, clusterScenario } from './scheduling.js';
 
 /**
  * Runs one scenario in this (fresh) process and prints its results as one JSON line, so that
@@ -18,6 +19,8 @@ const run: Record<string, () => Promise<unknown>> = {
   'ingress-delivery': () => ingressScenario(db, n[0], true),
   delivery: () => deliveryScenario(db, n[0]),
   scheduler: () => schedulerScenario(n[0], n[1], n[2]),
+  capacity: () => capacityScenario(n[0], n[1], n[2]),
+  cluster: () => clusterScenario(n[0], n[1], n[2], n[3]),
 };
 if (!run[name]) throw new Error(`unknown scenario ${name}`);
 console.log(JSON.stringify(await run[name]()));

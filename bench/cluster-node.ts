@@ -1,0 +1,58 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { checkConfig, loadConfig, mergeDeep, type Config } from '../src/config/index.js';
+import { silentLogger } from '../src/log.js';
+import { Gateway } from '../src/main.js';
+
+/**
+ * One gateway node of the scheduling scenarios, in a process of its own: `<database url> <schema
+ * or -> <node id>`. Prints {"ready": true} once migrated, starts its loops on "start" (a line on
+ * stdin) and, on "stop", stops and prints its figures: every tick lag (ms), polls done, peak RSS.
+ */
+const [url, schemaArg, nodeId] = process.argv.slice(2);
+const dataDir = mkdtempSync(join(tmpdir(), 'pollgate-node-'));
+const base = loadConfig({ env: {} }) as unknown as Record<string, unknown>;
+const config: Config = checkConfig(mergeDeep(base, {
+  node: { id: nodeId },
+  database: { url: url.startsWith('postgres') ? url : `sqlite:${url}`, dataDir, poolMax: 10 },
+  auth: { apiToken: 'bench-token-0123456789' },
+  security: { secretKey: 'bench-secret-key-0123456789abcdef0123' },
+  log: { level: 'silent' },
+  // No phase alignment: a poll late by more than the jitter window would move to its phase slot,
+  // which may come soon after; without it, two polls of one instance within half an interval are
+  // a poll done twice.
+  poller: { enabled: true, tickSeconds: 1, minIntervalSeconds: 1, jitterSeconds: 0 },
+  delivery: { enabled: false },
+  schedules: { enabled: false },
+}));
+const gateway = await Gateway.create({ config, log: silentLogger, schema: schemaArg === '-' ? undefined : schemaArg });
+let peakRss = process.memoryUsage().rss;
+const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 200);
+console.log(JSON.stringify({ ready: true }));
+let polls = 0;
+const lags: number[] = [];
+const drain = setInterval(() => {
+  // The poller keeps its recent lags only: collect them as they come.
+  polls += gateway.poller.lags.length;
+  lags.push(...gateway.poller.lags.splice(0));
+}, 500);
+let buffered = '';
+process.stdin.on('data', async (chunk) => {
+  buffered += chunk;
+  if (buffered.includes('start\n')) {
+    buffered = buffered.replace('start\n', '');
+    gateway.start();
+  }
+  if (buffered.includes('stop\n')) {
+    clearInterval(drain);
+    polls += gateway.poller.lags.length;
+    lags.push(...gateway.poller.lags.splice(0));
+    clearInterval(sampler);
+    const heapMb = process.memoryUsage().heapUsed / 2 ** 20;
+    await gateway.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+    console.log(JSON.stringify({ nodeId, polls, lags, peakRssMb: peakRss / 2 ** 20, heapMb }));
+    process.exit(0);
+  }
+});
