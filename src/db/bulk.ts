@@ -42,11 +42,30 @@ export async function bulkInsert(db: Knex, table: string, rows: Array<Record<str
     }
     return returned;
   }
-  for (let i = 0; i < rows.length; i += chunk) {
-    const part = rows.slice(i, i + chunk);
-    const bindings: unknown[] = [];
-    for (const row of part) for (const c of columns) bindings.push(row[c] ?? null);
-    const result = await db.raw(head + new Array(part.length).fill(perRow).join(',') + tail, bindings as Knex.RawBinding[]);
+  // Columns with one value in every row (the instance, the poll's time…) are bound once, the
+  // others per row from a VALUES list: fewer parameters to bind on the event loop.
+  const shared = columns.filter((c) => rows.every((row) => (row[c] ?? null) === (rows[0][c] ?? null)));
+  const varying = columns.filter((c) => !shared.includes(c));
+  if (shared.length === 0 || varying.length === 0) {
+    for (let i = 0; i < rows.length; i += chunk) {
+      const part = rows.slice(i, i + chunk);
+      const bindings: unknown[] = [];
+      for (const row of part) for (const c of columns) bindings.push(row[c] ?? null);
+      const result = await db.raw(head + new Array(part.length).fill(perRow).join(',') + tail, bindings as Knex.RawBinding[]);
+      if (o.returning) returned.push(...(result as Array<Record<string, unknown>>));
+    }
+    return returned;
+  }
+  const varyingRow = `(${varying.map(() => '?').join(',')})`;
+  const varyingChunk = Math.max(1, Math.floor(MAX_PARAMETERS / varying.length));
+  // `where true` keeps SQLite's parser from reading ON CONFLICT as part of the SELECT.
+  const select = `insert into ${quote(table)} (${[...shared, ...varying].map(quote).join(',')}) select ${[...shared.map(() => '?'), ...varying.map((_, j) => `column${j + 1}`)].join(',')} from (values `;
+  const sharedValues = shared.map((c) => rows[0][c] ?? null);
+  for (let i = 0; i < rows.length; i += varyingChunk) {
+    const part = rows.slice(i, i + varyingChunk);
+    const bindings: unknown[] = [...sharedValues];
+    for (const row of part) for (const c of varying) bindings.push(row[c] ?? null);
+    const result = await db.raw(`${select}${new Array(part.length).fill(varyingRow).join(',')}) where true${tail}`, bindings as Knex.RawBinding[]);
     if (o.returning) returned.push(...(result as Array<Record<string, unknown>>));
   }
   return returned;

@@ -54,6 +54,21 @@ export interface InstanceWork {
 // another node's take effect within it.
 const WORK_CACHE_MS = 1000;
 
+/**
+ * Caches an entry for WORK_CACHE_MS. Entries stay in the order they were cached, so the expired
+ * ones are dropped from the front: the cache holds the last second's lookups, not every instance
+ * polled since (one node polling 100,000 instances a minute would keep ~5 KB for each).
+ */
+function remember<K, V extends { at: number }>(cache: Map<K, V>, key: K, entry: V): void {
+  cache.delete(key);
+  if (cache.size >= 50_000) cache.clear();
+  cache.set(key, entry);
+  for (const [k, e] of cache) {
+    if (entry.at - e.at < WORK_CACHE_MS) break;
+    cache.delete(k);
+  }
+}
+
 export class InstanceService {
   readonly lifecycle: InstanceLifecycle[] = [];
   authorizer: InstanceAuthorizer | undefined;
@@ -92,8 +107,7 @@ export class InstanceService {
     const { instance, signingSecrets } = found;
     throwIfUnreadable(instance);
     const work = { instance, connector: this.connectorOf(instance), settings: this.settingsOf(instance), signingSecrets };
-    if (this.work.size > 50_000) this.work.clear();
-    this.work.set(id, { at: Date.now(), work });
+    remember(this.work, id, { at: Date.now(), work });
     return work;
   }
 
@@ -102,8 +116,7 @@ export class InstanceService {
     let hit = this.tokens.get(token);
     if (!hit || Date.now() - hit.at >= WORK_CACHE_MS) {
       hit = { at: Date.now(), id: (await this.store.getByWebhookToken(token))?.id };
-      if (this.tokens.size > 50_000) this.tokens.clear();
-      this.tokens.set(token, hit);
+      remember(this.tokens, token, hit);
     }
     return hit.id === undefined ? undefined : this.forWork(hit.id).catch(() => undefined);
   }

@@ -22,9 +22,9 @@ import { firstMatch } from '../lib/json-path.js';
  * One poll of one object type of one instance (docs/connectors.md "Change detection"): fetch the
  * pages since the watermark minus the overlap — or, for a full listing, every record — and diff
  * them by id and hash batch by batch as they arrive, each batch's events and snapshot rows in one
- * transaction. The new watermark is written only when the listing is done, so a crash re-polls and
- * the hashes drop what was already written. Throws on failure; the caller records the error and
- * backs off.
+ * transaction. The new watermark is returned only when the listing is done (the poller writes it
+ * with the poll's outcome), so a crash re-polls and the hashes drop what was already written.
+ * Throws on failure; the caller records the error and backs off.
  */
 export interface PollObjectRow {
   id: number;
@@ -50,6 +50,8 @@ export interface PollSummary {
   nextWatermark: number;
   /** The provider scope's rate budget cut the listing: the next poll goes when it returns. */
   delayed?: { until: number; reason: string };
+  /** The object's columns this poll moves on (watermark, listing state): written with its outcome, in one update. */
+  state: Record<string, unknown>;
 }
 
 export interface PollDeps {
@@ -186,9 +188,8 @@ export async function pollObject(deps: PollDeps, row: PollObjectRow, instance: I
   const listed = fullListing && main.complete ? { listed_generation: generation } : {};
   const fullListingAt = (fullListing && main.complete) || firstPoll ? { full_listing_at: startedAt } : {};
   await deps.beforeCommit?.(row.object_type);
-  await db('poll_objects').where({ id: row.id }).update({ watermark: nextWatermark, last_success_at: startedAt, ...fullListingAt, ...listed });
   const budget = main.budget ?? removed?.budget;
-  return { ...summary, complete, nextWatermark, ...(budget ? { delayed: { until: budget.until, reason: budget.reason } } : {}) };
+  return { ...summary, complete, nextWatermark, state: { watermark: nextWatermark, last_success_at: startedAt, ...fullListingAt, ...listed }, ...(budget ? { delayed: { until: budget.until, reason: budget.reason } } : {}) };
 }
 
 async function upsertSnapshot(trx: Knex, target: SweepTarget, changed: Array<DiffRecord & { deleted: boolean }>, now: number, generation: number): Promise<void> {

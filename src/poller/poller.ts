@@ -89,7 +89,7 @@ export class Poller extends WorkerLoop {
   }
 
   /** POST /instances/:id/events/poll: polls every object type of the instance (or just `objectType`) now. */
-  async pollNow(instanceId: number, objectType?: string): Promise<{ objects: Record<string, Omit<PollSummary, 'complete' | 'nextWatermark'> & { error?: string; delayedUntil?: string; reason?: string }> }> {
+  async pollNow(instanceId: number, objectType?: string): Promise<{ objects: Record<string, Omit<PollSummary, 'complete' | 'nextWatermark' | 'state'> & { error?: string; delayedUntil?: string; reason?: string }> }> {
     const instance = await this.deps.instances.require(instanceId);
     const now = this.deps.clock.now();
     const rows = await claimDue<ClaimedRow>(this.db, {
@@ -185,6 +185,7 @@ export class Poller extends WorkerLoop {
         .where({ id: row.id, lease_owner: this.deps.nodeId })
         .update({
           ...base,
+          ...summary.state,
           last_duration_ms: finishedAt - startedAt,
           last_fetched: summary.fetched,
           last_created: summary.created,
