@@ -181,7 +181,7 @@ export class Poller extends WorkerLoop {
       this.deps.metrics?.polls.inc({ result: 'ok' });
       this.deps.metrics?.pollDuration.observe((finishedAt - startedAt) / 1000);
       this.deps.metrics?.events.inc({ source: 'polling' }, summary.created + summary.updated + summary.deleted);
-      await this.db('poll_objects')
+      const written = await this.db('poll_objects')
         .where({ id: row.id, lease_owner: this.deps.nodeId })
         .update({
           ...base,
@@ -198,6 +198,10 @@ export class Poller extends WorkerLoop {
           next_poll_at: summary.delayed ? Math.max(summary.delayed.until, finishedAt)
             : summary.complete ? Math.max(nextPollTime(startedAt, settings, Number(row.interval_ms), this.spreadOf(row)), finishedAt) : finishedAt,
         });
+      // The lease went while polling (the node is stopping, or it expired): the poll's events are
+      // committed, so its watermark and listing state still move on — else the next poll would
+      // count as a first one again.
+      if (written === 0) await this.db('poll_objects').where({ id: row.id }).update(summary.state);
       return summary;
     } catch (err) {
       if (err instanceof RateBudgetWait) return this.delay(row, base, err);
