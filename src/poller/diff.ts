@@ -1,10 +1,8 @@
-import type { Knex } from 'knex';
-import { isPostgres } from '../db/index.js';
 import type { EventType } from '../events/record.js';
 
 /**
- * Change detection by id and content hash (DESIGN.md "Change detection", step 3). Pure except for
- * reading the previous snapshot; the caller writes events and the new snapshot in one transaction.
+ * Change detection by id and content hash (DESIGN.md "Change detection", step 3). Pure: the caller reads
+ * the previous snapshot (store.ts) and writes events and the new snapshot in one transaction.
  */
 export interface DiffRecord {
   id: string;
@@ -20,18 +18,6 @@ export interface Change {
   objectId: string;
   record: unknown;
   date: number | undefined;
-}
-
-/** The stored hashes of these ids: one lookup by primary key per batch, the ids as one array parameter. */
-export async function loadSnapshot(db: Knex, instanceId: number, objectType: string, ids: string[]): Promise<Map<string, string>> {
-  const known = new Map<string, string>();
-  if (ids.length === 0) return known;
-  const sql = isPostgres(db)
-    ? 'select object_id, hash from snapshots where instance_id = ? and object_type = ? and object_id = any(?::text[])'
-    : 'select object_id, hash from snapshots where instance_id = ? and object_type = ? and object_id in (select value from json_each(?))';
-  const result = await db.raw(sql, [instanceId, objectType, isPostgres(db) ? (ids as unknown as Knex.Value) : JSON.stringify(ids)]);
-  for (const row of (isPostgres(db) ? result.rows : result) as Array<{ object_id: string; hash: string }>) known.set(row.object_id, row.hash);
-  return known;
 }
 
 export interface DiffRules {

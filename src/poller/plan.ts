@@ -1,6 +1,7 @@
 import cronParser from 'cron-parser';
 import type { Knex } from 'knex';
 import type { InstanceSettings } from '../instances/settings.js';
+import { deletePollObjects, insertPollObject, plannedObjects, updatePollObject } from './store.js';
 
 /**
  * When objects poll. An object polls every interval from its last poll's start, or on its cron
@@ -54,19 +55,19 @@ export async function planPollObjects(
   settings: InstanceSettings,
   o: { now: number; createdAt: number; intervalChanged: boolean; jitterMs: number },
 ): Promise<void> {
-  const existing = (await trx('poll_objects').where({ instance_id: instanceId })) as Array<{ id: number; object_type: string; interval_ms: number | string; last_poll_at: number | null }>;
+  const existing = await plannedObjects(trx, instanceId);
   const polls = settings.refreshIntervalMs !== null || settings.cron !== null;
   const wanted = polls ? settings.pollerConfiguration : {};
 
   const gone = existing.filter((row) => !(row.object_type in wanted)).map((row) => row.id);
-  if (gone.length) await trx('poll_objects').whereIn('id', gone).delete();
+  await deletePollObjects(trx, gone);
 
   for (const [objectType, config] of Object.entries(wanted)) {
     const intervalMs = objectIntervalMs(settings, objectType);
     const spread = { windowMs: o.jitterMs, phase: pollPhase(instanceId, objectType) };
     const row = existing.find((r) => r.object_type === objectType);
     if (!row) {
-      await trx('poll_objects').insert({
+      await insertPollObject(trx, {
         instance_id: instanceId,
         object_type: objectType,
         config: JSON.stringify(config),
@@ -79,6 +80,6 @@ export async function planPollObjects(
     }
     const patch: Record<string, unknown> = { config: JSON.stringify(config), interval_ms: intervalMs };
     if (o.intervalChanged || Number(row.interval_ms) !== intervalMs) patch.next_poll_at = Math.max(o.now, nextPollTime(row.last_poll_at ?? o.now, settings, intervalMs, spread));
-    await trx('poll_objects').where({ id: row.id }).update(patch);
+    await updatePollObject(trx, row.id, patch);
   }
 }

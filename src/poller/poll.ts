@@ -7,14 +7,14 @@ import { parseJavaDate, renderDateTemplates, renderDateTemplatesDeep } from '../
 import { buildResourceRequest } from '../provider/request-builder.js';
 import type { ProviderCalls } from '../provider/calls.js';
 import { recordEvents, type NewEvent } from '../events/record.js';
-import { bulkInsert } from '../db/bulk.js';
 import type { Instance } from '../instances/store.js';
 import type { InstanceSettings } from '../instances/settings.js';
 import { hashRecord } from '../lib/stable-hash.js';
-import { diffRecords, loadSnapshot, type DiffRecord, type DiffRules } from './diff.js';
+import { diffRecords, type DiffRecord, type DiffRules } from './diff.js';
 import { forEachBatch, listingPages } from './fetch.js';
 import { eventsFromFeed } from './event-feed.js';
-import { markListed, refreshStatistics, startListing, sweepMissing, type SweepTarget } from './sweep.js';
+import { sweepMissing, type SweepTarget } from './sweep.js';
+import { loadSnapshot, markListed, refreshStatistics, startListing, upsertSnapshot } from './store.js';
 import { readDotted } from './records.js';
 import { firstMatch } from '../lib/json-path.js';
 
@@ -152,7 +152,7 @@ export async function pollObject(deps: PollDeps, row: PollObjectRow, instance: I
       if (deletedListing || (resolved.deletedWhen && isDeleted(raw, resolved.deletedWhen))) deleted.add(raw);
       records.push(r);
     }
-    const known = await loadSnapshot(db, instance.id, row.object_type, records.map((r) => r.id));
+    const known = await loadSnapshot(db, objectKey, records.map((r) => r.id));
     const { changes, changed, unchanged } = diffRecords(records, known, rules);
     const events: NewEvent[] = resolved.events
       ? eventsFromFeed(row.object_type, resolved.events, changes, startedAt)
@@ -161,7 +161,7 @@ export async function pollObject(deps: PollDeps, row: PollObjectRow, instance: I
     if (changed.length === 0 && marks.length === 0) return last;
     await db.transaction(async (trx) => {
       await record(trx, events);
-      await upsertSnapshot(trx, objectKey, changed.map((r) => ({ ...r, deleted: deleted.has(r.record) })), startedAt, generation);
+      await upsertSnapshot(trx, objectKey, changed.map((r) => ({ id: r.id, hash: r.hash, deleted: deleted.has(r.record) })), startedAt, generation);
       await markListed(trx, objectKey, marks, generation);
       await deps.beforeCommit?.(row.object_type);
     });
@@ -190,12 +190,6 @@ export async function pollObject(deps: PollDeps, row: PollObjectRow, instance: I
   await deps.beforeCommit?.(row.object_type);
   const budget = main.budget ?? removed?.budget;
   return { ...summary, complete, nextWatermark, state: { watermark: nextWatermark, last_success_at: startedAt, ...fullListingAt, ...listed }, ...(budget ? { delayed: { until: budget.until, reason: budget.reason } } : {}) };
-}
-
-async function upsertSnapshot(trx: Knex, target: SweepTarget, changed: Array<DiffRecord & { deleted: boolean }>, now: number, generation: number): Promise<void> {
-  if (changed.length === 0) return;
-  const rows = changed.map((r) => ({ instance_id: target.instanceId, object_type: target.objectType, object_id: r.id, hash: r.hash, seen_at: now, listed_generation: generation, reported_deleted: r.deleted }));
-  await bulkInsert(trx, 'snapshots', rows, { onConflict: { columns: ['instance_id', 'object_type', 'object_id'], merge: ['hash', 'seen_at', 'listed_generation', 'reported_deleted'] } });
 }
 
 function parseDate(value: unknown, format: string | undefined, tz: string): number | undefined {

@@ -13,6 +13,7 @@ import { ProviderError } from '../provider/http-client.js';
 import { RateBudgetWait } from '../provider/rate-budget.js';
 import { nextPollTime, pollPhase, type PollSpread } from './plan.js';
 import { pollObject, type PollDeps, type PollObjectRow, type PollSummary } from './poll.js';
+import { countPollObjects, ofEnabledInstances, updatePollObject } from './store.js';
 
 /**
  * The scheduler (a WorkerLoop): each tick claims due objects with a lease (so a run of
@@ -78,7 +79,7 @@ export class Poller extends WorkerLoop {
       owner: this.deps.nodeId,
       leaseMs: this.config.poller.leaseSeconds * 1000 + lookAheadMs,
       limit: free,
-      where: (q) => q.whereIn('instance_id', this.db('instances').select('id').where('events_enabled', true)),
+      where: ofEnabledInstances(this.db),
     });
     for (const row of rows) {
       const wait = Math.max(0, row.next_poll_at - now);
@@ -102,9 +103,9 @@ export class Poller extends WorkerLoop {
       limit: 1000,
       where: (q) => (objectType === undefined ? q.where('instance_id', instance.id) : q.where({ instance_id: instance.id, object_type: objectType })),
     });
-    const total = await this.db('poll_objects').where({ instance_id: instance.id, ...(objectType === undefined ? {} : { object_type: objectType }) }).count<{ n: number }[]>({ n: '*' });
-    if (objectType !== undefined && Number(total[0].n) === 0) throw new NotFoundError(`instance ${instance.id} does not poll an object type "${objectType}"`);
-    if (rows.length === 0 && Number(total[0].n) > 0) throw new ConflictError('a poll of this instance is already running; try again when it ends');
+    const total = await countPollObjects(this.db, instance.id, objectType);
+    if (objectType !== undefined && total === 0) throw new NotFoundError(`instance ${instance.id} does not poll an object type "${objectType}"`);
+    if (rows.length === 0 && total > 0) throw new ConflictError('a poll of this instance is already running; try again when it ends');
     const objects: Awaited<ReturnType<Poller['pollNow']>>['objects'] = {};
     await Promise.all(
       rows.map(async (row) => {
@@ -181,27 +182,29 @@ export class Poller extends WorkerLoop {
       this.deps.metrics?.polls.inc({ result: 'ok' });
       this.deps.metrics?.pollDuration.observe((finishedAt - startedAt) / 1000);
       this.deps.metrics?.events.inc({ source: 'polling' }, summary.created + summary.updated + summary.deleted);
-      const written = await this.db('poll_objects')
-        .where({ id: row.id, lease_owner: this.deps.nodeId })
-        .update({
-          ...base,
-          ...summary.state,
-          last_duration_ms: finishedAt - startedAt,
-          last_fetched: summary.fetched,
-          last_created: summary.created,
-          last_updated: summary.updated,
-          last_deleted: summary.deleted,
-          last_error: null,
-          failures: 0,
-          // A poll that outlasts its interval delays the next one rather than stacking; one cut by
-          // the rate budget goes on when the budget returns, one cut by maxPages at once.
-          next_poll_at: summary.delayed ? Math.max(summary.delayed.until, finishedAt)
-            : summary.complete ? Math.max(nextPollTime(startedAt, settings, Number(row.interval_ms), this.spreadOf(row)), finishedAt) : finishedAt,
-        });
+      const outcome = {
+        ...base,
+        ...summary.state,
+        last_duration_ms: finishedAt - startedAt,
+        last_fetched: summary.fetched,
+        last_created: summary.created,
+        last_updated: summary.updated,
+        last_deleted: summary.deleted,
+        last_error: null,
+        failures: 0,
+        // A poll that outlasts its interval delays the next one rather than stacking; one cut by
+        // the rate budget goes on when the budget returns, one cut by maxPages at once.
+        next_poll_at: summary.delayed
+          ? Math.max(summary.delayed.until, finishedAt)
+          : summary.complete
+            ? Math.max(nextPollTime(startedAt, settings, Number(row.interval_ms), this.spreadOf(row)), finishedAt)
+            : finishedAt,
+      };
+      const written = await updatePollObject(this.db, row.id, outcome, this.deps.nodeId);
       // The lease went while polling (the node is stopping, or it expired): the poll's events are
       // committed, so its watermark and listing state still move on — else the next poll would
       // count as a first one again.
-      if (written === 0) await this.db('poll_objects').where({ id: row.id }).update(summary.state);
+      if (written === 0) await updatePollObject(this.db, row.id, summary.state);
       return summary;
     } catch (err) {
       if (err instanceof RateBudgetWait) return this.delay(row, base, err);
@@ -212,10 +215,7 @@ export class Poller extends WorkerLoop {
       const retryAfterMs = err instanceof ProviderError && err.retryAfterSeconds ? err.retryAfterSeconds * 1000 : 0;
       const backoff = backoffMs(failures, this.config.poller.backoffBaseSeconds, this.config.poller.backoffMaxSeconds);
       this.log.warn({ instanceId: row.instance_id, objectType: row.object_type, failures, err: message }, 'poll failed');
-      await this.db('poll_objects')
-        .where({ id: row.id })
-        .update({ ...base, last_duration_ms: now - startedAt, last_error: message, last_error_at: now, failures, next_poll_at: now + Math.max(row.interval_ms, backoff, retryAfterMs) })
-        .catch((e) => this.log.error({ err: e }, 'could not record a poll failure'));
+      await updatePollObject(this.db, row.id, { ...base, last_duration_ms: now - startedAt, last_error: message, last_error_at: now, failures, next_poll_at: now + Math.max(row.interval_ms, backoff, retryAfterMs) }).catch((e) => this.log.error({ err: e }, 'could not record a poll failure'));
       return { error: message };
     }
   }
@@ -224,10 +224,9 @@ export class Poller extends WorkerLoop {
   private async delay(row: ClaimedRow, base: Record<string, unknown>, wait: RateBudgetWait): Promise<Delayed> {
     this.deps.metrics?.polls.inc({ result: 'delayed' });
     this.log.debug({ instanceId: row.instance_id, objectType: row.object_type, scope: wait.scope, until: new Date(wait.until).toISOString(), reason: wait.reason }, 'poll delayed by the rate budget');
-    await this.db('poll_objects')
-      .where({ id: row.id })
-      .update({ ...base, next_poll_at: Math.max(wait.until, this.deps.clock.now()) })
-      .catch((e) => this.log.error({ err: e }, 'could not reschedule a delayed poll'));
+    await updatePollObject(this.db, row.id, { ...base, next_poll_at: Math.max(wait.until, this.deps.clock.now()) }).catch((e) =>
+      this.log.error({ err: e }, 'could not reschedule a delayed poll'),
+    );
     return { delayedUntil: wait.until, reason: wait.reason };
   }
 }
