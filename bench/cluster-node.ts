@@ -13,19 +13,21 @@ import { Gateway } from '../src/main.js';
 const [url, schemaArg, nodeId] = process.argv.slice(2);
 const dataDir = mkdtempSync(join(tmpdir(), 'pollgate-node-'));
 const base = loadConfig({ env: {} }) as unknown as Record<string, unknown>;
-const config: Config = checkConfig(mergeDeep(base, {
-  node: { id: nodeId },
-  database: { url: url.startsWith('postgres') ? url : `sqlite:${url}`, dataDir, poolMax: 10 },
-  auth: { apiToken: 'bench-token-0123456789' },
-  security: { secretKey: 'bench-secret-key-0123456789abcdef0123' },
-  log: { level: 'silent' },
-  // No phase alignment: a poll late by more than the jitter window would move to its phase slot,
-  // which may come soon after; without it, two polls of one instance within half an interval are
-  // a poll done twice.
-  poller: { enabled: true, tickSeconds: 1, minIntervalSeconds: 1, jitterSeconds: 0 },
-  delivery: { enabled: false },
-  schedules: { enabled: false },
-}));
+const config: Config = checkConfig(
+  mergeDeep(base, {
+    node: { id: nodeId },
+    database: { url: url.startsWith('postgres') ? url : `sqlite:${url}`, dataDir, poolMax: 10 },
+    auth: { apiToken: 'bench-token-0123456789' },
+    security: { secretKey: 'bench-secret-key-0123456789abcdef0123' },
+    log: { level: 'silent' },
+    // No phase alignment: a poll late by more than the jitter window would move to its phase slot,
+    // which may come soon after; without it, two polls of one instance within half an interval are
+    // a poll done twice.
+    poller: { enabled: true, tickSeconds: 1, minIntervalSeconds: 1, jitterSeconds: 0 },
+    delivery: { enabled: false },
+    schedules: { enabled: false },
+  }),
+);
 const gateway = await Gateway.create({ config, log: silentLogger, schema: schemaArg === '-' ? undefined : schemaArg });
 let peakRss = process.memoryUsage().rss;
 const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 200);

@@ -11,7 +11,9 @@ import { benchGateway, timed, type Result } from './lib.js';
  * concurrency, with nothing else (no claim, no signing, no attempt records).
  */
 async function startReceiver() {
-  const child = spawn(process.execPath, ['--import', 'tsx', new URL('./receiver-server.ts', import.meta.url).pathname], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', new URL('./receiver-server.ts', import.meta.url).pathname], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const url = await new Promise<string>((resolve) => child.stdout.once('data', (d) => resolve(JSON.parse(String(d)).url)));
   return { url, stop: () => new Promise<void>((r) => (child.once('exit', () => r()), child.kill('SIGTERM'))) };
 }
@@ -22,12 +24,24 @@ export async function deliveryScenario(database: 'sqlite' | 'postgres', events: 
   const bench = await benchGateway(database, { delivery: { concurrency } });
   try {
     const { gateway } = bench;
-    const instance = await gateway.instances.create({ element: { key: 'sandbox' }, configuration: { api_key: 'k', 'event.vendor.type': 'polling', 'event.notification.callback.url': receiver.url } });
+    const instance = await gateway.instances.create({
+      element: { key: 'sandbox' },
+      configuration: { api_key: 'k', 'event.vendor.type': 'polling', 'event.notification.callback.url': receiver.url },
+    });
     const now = Date.now();
     await gateway.db.transaction((trx) =>
-      recordEvents(trx, { id: instance.id, name: instance.name, elementKey: 'sandbox' },
-        Array.from({ length: events }, (_, i) => ({ eventType: 'UPDATED' as const, objectType: 'contacts', objectId: String(i), date: new Date(now).toISOString(), raw: { id: i, name: `contact ${i}`, email: `c${i}@example.com` } })),
-        { source: 'polling', now, notify: true, maxPerNotification: 10 }),
+      recordEvents(
+        trx,
+        { id: instance.id, name: instance.name, elementKey: 'sandbox' },
+        Array.from({ length: events }, (_, i) => ({
+          eventType: 'UPDATED' as const,
+          objectType: 'contacts',
+          objectId: String(i),
+          date: new Date(now).toISOString(),
+          raw: { id: i, name: `contact ${i}`, email: `c${i}@example.com` },
+        })),
+        { source: 'polling', now, notify: true, maxPerNotification: 10 },
+      ),
     );
     const rows = (await gateway.db('notifications').select()) as NotificationRow[];
     const bodies = await Promise.all(rows.map(async (r) => JSON.stringify(await gateway.ctx.stores.events.notificationBody(r))));
@@ -36,12 +50,14 @@ export async function deliveryScenario(database: 'sqlite' | 'postgres', events: 
     const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
     const floor = await timed(async () => {
       let next = 0;
-      await Promise.all(Array.from({ length: concurrency }, async () => {
-        while (next < bodies.length) {
-          const body = bodies[next++];
-          await got.post(receiver.url, { body, headers: { 'content-type': 'application/json' }, retry: { limit: 0 }, agent: { http: agent } });
-        }
-      }));
+      await Promise.all(
+        Array.from({ length: concurrency }, async () => {
+          while (next < bodies.length) {
+            const body = bodies[next++];
+            await got.post(receiver.url, { body, headers: { 'content-type': 'application/json' }, retry: { limit: 0 }, agent: { http: agent } });
+          }
+        }),
+      );
     });
     const dispatcher = gateway.delivery.dispatcher;
     const run = await timed(() => dispatcher.drain(100_000));
@@ -50,7 +66,17 @@ export async function deliveryScenario(database: 'sqlite' | 'postgres', events: 
     const rate = (events / run.ms) * 1000;
     const floorRate = (events / floor.ms) * 1000;
     return [
-      { scenario: 'delivery', database, figure: `events/s (${Math.round((rows.length / run.ms) * 1000)} notifications/s)`, value: Math.round(rate), unit: 'events/s', floor: Math.round(floorRate), ratio: +(rate / floorRate).toFixed(2), target: '≥ 0.5× floor', pass: rate / floorRate >= 0.5 },
+      {
+        scenario: 'delivery',
+        database,
+        figure: `events/s (${Math.round((rows.length / run.ms) * 1000)} notifications/s)`,
+        value: Math.round(rate),
+        unit: 'events/s',
+        floor: Math.round(floorRate),
+        ratio: +(rate / floorRate).toFixed(2),
+        target: '≥ 0.5× floor',
+        pass: rate / floorRate >= 0.5,
+      },
     ];
   } finally {
     await bench.close();

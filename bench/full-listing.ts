@@ -30,9 +30,13 @@ export async function fullListingScenario(database: 'sqlite' | 'postgres', recor
     check('the first poll found records', first.fetched === 0 && !first.error, first);
 
     const baseline = await timed(poll);
-    check('the first full listing did not store a silent baseline', baseline.value.fetched === records && baseline.value.created + baseline.value.updated === 0, baseline.value);
+    check(
+      'the first full listing did not store a silent baseline',
+      baseline.value.fetched === records && baseline.value.created + baseline.value.updated === 0,
+      baseline.value,
+    );
     const removed = Math.max(1, Math.floor(records / 1000));
-    for (let i = 1; i <= removed; i++) await got.delete(`${provider.url}/contacts/${(i * 997) % records + 1}`);
+    for (let i = 1; i <= removed; i++) await got.delete(`${provider.url}/contacts/${((i * 997) % records) + 1}`);
     const missedOnce = await timed(poll);
     check('the second full listing deleted early', missedOnce.value.deleted === 0 && !missedOnce.value.error, missedOnce.value);
     const sweep = await timed(poll);
@@ -43,15 +47,32 @@ export async function fullListingScenario(database: 'sqlite' | 'postgres', recor
     const row = (figure: string, ms: number): Result => {
       const rate = (records / ms) * 1000;
       return {
-        scenario: 'full listing', database, figure, value: Math.round(rate), unit: 'records/s', floor: Math.round(floorRate),
-        ratio: +(rate / floorRate).toFixed(2), target: '≥ 0.5× floor', pass: rate / floorRate >= 0.5,
+        scenario: 'full listing',
+        database,
+        figure,
+        value: Math.round(rate),
+        unit: 'records/s',
+        floor: Math.round(floorRate),
+        ratio: +(rate / floorRate).toFixed(2),
+        target: '≥ 0.5× floor',
+        pass: rate / floorRate >= 0.5,
       };
     };
     return [
       row(`first full listing, ${records} records as baseline (0 events)`, baseline.ms),
       row(`next full listing, ${removed} gone (missed once)`, missedOnce.ms),
       row(`next full listing, ${removed} DELETED`, sweep.ms),
-      { scenario: 'full listing', database, figure: `peak RSS over the run (${records} records in pages of ${PAGE_SIZE})`, value: Math.round(peakMb), unit: 'MB', floor: null, ratio: null, target: '< 300 MB', pass: peakMb < 300 },
+      {
+        scenario: 'full listing',
+        database,
+        figure: `peak RSS over the run (${records} records in pages of ${PAGE_SIZE})`,
+        value: Math.round(peakMb),
+        unit: 'MB',
+        floor: null,
+        ratio: null,
+        target: '< 300 MB',
+        pass: peakMb < 300,
+      },
     ];
   } finally {
     await bench.close();

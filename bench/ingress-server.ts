@@ -23,7 +23,10 @@ const callbackUrl = process.argv[4];
 // SIGUSR2: one JSON line with the CPU time this process used so far (all threads, µs), and for the
 // gateway its counts. The scenario divides CPU by requests: a cost per request that, unlike req/s,
 // holds steady when other work shares the machine.
-const cpu = () => { const u = process.cpuUsage(); return u.user + u.system; };
+const cpu = () => {
+  const u = process.cpuUsage();
+  return u.user + u.system;
+};
 let counts: () => Promise<Record<string, number>> = async () => ({});
 process.on('SIGUSR2', () => void counts().then((c) => console.log(JSON.stringify({ cpuMicros: cpu(), ...c }))));
 
@@ -59,20 +62,33 @@ if (mode === 'node') {
     ...(delivering ? { delivery: { enabled: true } } : {}),
   });
   const { gateway } = bench;
-  gateway.connectors.register({
-    key: 'hooks', name: 'Hooks',
-    configuration: [{ key: 'webhook_secret', required: true, secret: true }],
-    events: {
-      supported: ['webhook'],
-      webhook: {
-        signature: { scheme: 'hmac', algorithm: 'sha256', header: 'X-Signature', encoding: 'hex', secret: '<%= iparam.webhook_secret %>' },
-        events: { itemsPath: '$.events[*]', objectType: '$.type', objectId: '$.id', eventType: { from: '$.action', map: { created: 'CREATED', updated: 'UPDATED' } } },
+  gateway.connectors.register(
+    {
+      key: 'hooks',
+      name: 'Hooks',
+      configuration: [{ key: 'webhook_secret', required: true, secret: true }],
+      events: {
+        supported: ['webhook'],
+        webhook: {
+          signature: { scheme: 'hmac', algorithm: 'sha256', header: 'X-Signature', encoding: 'hex', secret: '<%= iparam.webhook_secret %>' },
+          events: {
+            itemsPath: '$.events[*]',
+            objectType: '$.type',
+            objectId: '$.id',
+            eventType: { from: '$.action', map: { created: 'CREATED', updated: 'UPDATED' } },
+          },
+        },
       },
     },
-  }, { source: 'bench' });
+    { source: 'bench' },
+  );
   const instance = await gateway.instances.create({
     element: { key: 'hooks' },
-    configuration: { webhook_secret: 'bench-secret', 'event.vendor.type': 'webhook', ...(delivering ? { 'event.notification.callback.url': callbackUrl } : {}) },
+    configuration: {
+      webhook_secret: 'bench-secret',
+      'event.vendor.type': 'webhook',
+      ...(delivering ? { 'event.notification.callback.url': callbackUrl } : {}),
+    },
   });
   if (delivering) gateway.start();
   // BENCH_CPU_PROF=<dir>: a CPU profile of the gateway from here (start-up left out) to SIGTERM.
@@ -100,7 +116,10 @@ if (mode === 'node') {
   process.on('SIGTERM', async () => {
     if (profiler) {
       const { profile } = await profiler.post('Profiler.stop');
-      writeFileSync(join(process.env.BENCH_CPU_PROF!, `gateway-${database}${delivering ? '-delivery' : ''}-${process.pid}.cpuprofile`), JSON.stringify(profile));
+      writeFileSync(
+        join(process.env.BENCH_CPU_PROF!, `gateway-${database}${delivering ? '-delivery' : ''}-${process.pid}.cpuprofile`),
+        JSON.stringify(profile),
+      );
     }
     await bench.close();
     process.exit(0);

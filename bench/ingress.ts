@@ -19,10 +19,18 @@ let sent = 0;
 function nextRequest<T extends { body?: string; headers?: Record<string, string> }>(request: T): T {
   const id = ++sent;
   const body = JSON.stringify({ events: [{ type: 'contacts', action: 'updated', id, data: { name: `Ada ${id}`, email: `ada${id}@example.com` } }] });
-  return { ...request, body, headers: { ...request.headers, 'content-type': 'application/json', 'x-signature': createHmac('sha256', 'bench-secret').update(body).digest('hex') } };
+  return {
+    ...request,
+    body,
+    headers: { ...request.headers, 'content-type': 'application/json', 'x-signature': createHmac('sha256', 'bench-secret').update(body).digest('hex') },
+  };
 }
 
-interface Child { url: string; stop: () => Promise<void>; /** SIGUSR2, resolves to the JSON line it prints. */ ask: () => Promise<string> }
+interface Child {
+  url: string;
+  stop: () => Promise<void> /** SIGUSR2, resolves to the JSON line it prints. */;
+  ask: () => Promise<string>;
+}
 
 /** Starts a bench process; resolves when its first JSON line gives its url. */
 function startProcess(script: string, args: string[]): Promise<Child> {
@@ -41,23 +49,33 @@ function startProcess(script: string, args: string[]): Promise<Child> {
   const nextLine = () => new Promise<string>((r) => lines.push(r));
   return new Promise<Child>((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`${script} ${args.join(' ')} exited with ${code}`)));
-    void nextLine().then((line) => resolve({
-      url: JSON.parse(line).url,
-      stop: () => new Promise<void>((r) => (child.once('exit', () => r()), child.kill('SIGTERM'))),
-      ask: () => {
-        const line = nextLine();
-        child.kill('SIGUSR2');
-        return line;
-      },
-    }));
+    void nextLine().then((line) =>
+      resolve({
+        url: JSON.parse(line).url,
+        stop: () => new Promise<void>((r) => (child.once('exit', () => r()), child.kill('SIGTERM'))),
+        ask: () => {
+          const line = nextLine();
+          child.kill('SIGUSR2');
+          return line;
+        },
+      }),
+    );
   });
 }
 
-interface Load { rps: number; p99: number; ok: number; non2xx: number }
+interface Load {
+  rps: number;
+  p99: number;
+  ok: number;
+  non2xx: number;
+}
 
 async function load(url: string, seconds: number): Promise<Load> {
   const result = await autocannon({
-    url, connections: 32, duration: seconds, requests: [{ method: 'POST', setupRequest: nextRequest }],
+    url,
+    connections: 32,
+    duration: seconds,
+    requests: [{ method: 'POST', setupRequest: nextRequest }],
   });
   return { rps: result.requests.average, p99: result.latency.p99, ok: result['2xx'], non2xx: result.non2xx };
 }
@@ -75,8 +93,20 @@ async function floor(mode: 'node' | 'koa', seconds: number): Promise<Load & { cp
   }
 }
 
-interface ReceiverCount { requests: number; notifications: number; events: number }
-interface GatewayCount { cpuMicros: number; queries: number; receipts: number; processed: number; events: number; notifications: number; delivered: number }
+interface ReceiverCount {
+  requests: number;
+  notifications: number;
+  events: number;
+}
+interface GatewayCount {
+  cpuMicros: number;
+  queries: number;
+  receipts: number;
+  processed: number;
+  events: number;
+  notifications: number;
+  delivered: number;
+}
 
 /**
  * Waits until every receipt the gateway stored is mapped and delivered and the receiver has all
@@ -138,8 +168,15 @@ export async function ingressScenario(database: 'sqlite' | 'postgres', seconds: 
     const ratio = measured.rps / f.rps;
     const cpu = `${queriesPerRequest.toFixed(2)} SQL statements and CPU ${Math.round(cpuPerRequest)} µs a request, floor ${Math.round(f.cpuPerRequest)} µs: ${(f.cpuPerRequest / cpuPerRequest).toFixed(2)}×`;
     return {
-      scenario: name, database, figure: `req/s vs bare ${floorName} (p99 ${measured.p99} ms; floor p99 ${f.p99} ms${note}; ${cpu})`,
-      value: Math.round(measured.rps), unit: 'req/s', floor: Math.round(f.rps), ratio: +ratio.toFixed(2), target: '≥ 0.5× floor', pass: ratio >= 0.5,
+      scenario: name,
+      database,
+      figure: `req/s vs bare ${floorName} (p99 ${measured.p99} ms; floor p99 ${f.p99} ms${note}; ${cpu})`,
+      value: Math.round(measured.rps),
+      unit: 'req/s',
+      floor: Math.round(f.rps),
+      ratio: +ratio.toFixed(2),
+      target: '≥ 0.5× floor',
+      pass: ratio >= 0.5,
     };
   };
   return [row('node:http', bare), row('koa', koa)];

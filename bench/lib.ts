@@ -30,16 +30,24 @@ export async function benchGateway(database: 'sqlite' | 'postgres', overrides: R
   const dataDir = mkdtempSync(join(tmpdir(), 'pollgate-bench-'));
   const schema = database === 'postgres' ? `bench_${randomBytes(4).toString('hex')}` : undefined;
   const base = loadConfig({ env: {} }) as unknown as Record<string, unknown>;
-  const config: Config = checkConfig(mergeDeep(base, mergeDeep({
-    server: { port: 0, host: '127.0.0.1' },
-    database: { url: database === 'postgres' ? PG_URL : null, dataDir, poolMax: 10 },
-    auth: { apiToken: 'bench-token-0123456789' },
-    security: { secretKey: 'bench-secret-key-0123456789abcdef0123' },
-    log: { level: 'silent' },
-    poller: { enabled: false, minIntervalSeconds: 1 },
-    delivery: { enabled: false },
-    schedules: { enabled: false },
-  }, overrides)));
+  const config: Config = checkConfig(
+    mergeDeep(
+      base,
+      mergeDeep(
+        {
+          server: { port: 0, host: '127.0.0.1' },
+          database: { url: database === 'postgres' ? PG_URL : null, dataDir, poolMax: 10 },
+          auth: { apiToken: 'bench-token-0123456789' },
+          security: { secretKey: 'bench-secret-key-0123456789abcdef0123' },
+          log: { level: 'silent' },
+          poller: { enabled: false, minIntervalSeconds: 1 },
+          delivery: { enabled: false },
+          schedules: { enabled: false },
+        },
+        overrides,
+      ),
+    ),
+  );
   const gateway = await Gateway.create({ config, log: silentLogger, schema });
   const url = await gateway.listen(0, '127.0.0.1');
   return {
@@ -80,7 +88,9 @@ export function machine() {
  * takes no CPU from what is measured: `records` contacts, all created and changed at `at`.
  */
 export async function startBenchProvider(records: number, at: number) {
-  const child = spawn(process.execPath, ['--import', 'tsx', new URL('./provider-process.ts', import.meta.url).pathname, String(records), String(at)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', new URL('./provider-process.ts', import.meta.url).pathname, String(records), String(at)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const url = await new Promise<string>((resolve, reject) => {
     child.stdout.once('data', (d) => resolve(JSON.parse(String(d)).url));
     child.once('exit', (code) => reject(new Error(`the provider process exited with ${code}`)));
@@ -112,14 +122,30 @@ export async function listingFloor(url: string, searchParams: Record<string, str
  * a poller URL filtered by updated_at) and creates one instance of it polling `providerUrl`.
  */
 export async function benchInstance(gateway: Gateway, providerUrl: string, contacts: { pageSize: number; deletes?: boolean; maxPages?: number }) {
-  const pagination = { type: 'page', pageParam: 'page', sizeParam: 'per_page', size: contacts.pageSize, ...(contacts.maxPages ? { maxPages: contacts.maxPages } : {}) };
-  await gateway.connectors.register({
-    key: 'bench', name: 'Bench', hub: 'crm',
-    configuration: [{ key: 'base_url', required: true }],
-    baseUrl: '<%= iparam.base_url %>',
-    resources: { contacts: { path: '/contacts', idField: 'id', deletes: contacts.deletes ?? false, where: { 'updated_at>': { param: 'updated_since' } }, pagination } },
-    events: { supported: ['polling'], poller: { contacts: { url: "/hubs/crm/contacts?where=updated_at>'${gmtDate:yyyy-MM-dd'T'HH:mm:ss.SSS'Z'}'", idField: 'id' } } },
-  }, { source: 'bench' });
+  const pagination = {
+    type: 'page',
+    pageParam: 'page',
+    sizeParam: 'per_page',
+    size: contacts.pageSize,
+    ...(contacts.maxPages ? { maxPages: contacts.maxPages } : {}),
+  };
+  await gateway.connectors.register(
+    {
+      key: 'bench',
+      name: 'Bench',
+      hub: 'crm',
+      configuration: [{ key: 'base_url', required: true }],
+      baseUrl: '<%= iparam.base_url %>',
+      resources: {
+        contacts: { path: '/contacts', idField: 'id', deletes: contacts.deletes ?? false, where: { 'updated_at>': { param: 'updated_since' } }, pagination },
+      },
+      events: {
+        supported: ['polling'],
+        poller: { contacts: { url: "/hubs/crm/contacts?where=updated_at>'${gmtDate:yyyy-MM-dd'T'HH:mm:ss.SSS'Z'}'", idField: 'id' } },
+      },
+    },
+    { source: 'bench' },
+  );
   return gateway.instances.create({
     element: { key: 'bench' },
     configuration: { base_url: providerUrl, 'event.poller.refresh_interval': '60', 'event.notification.callback.url': 'http://127.0.0.1:9/never' },

@@ -26,7 +26,7 @@ export async function pollScenario(database: 'sqlite' | 'postgres', records: num
     const second = await timed(() => gateway.poller.pollNow(instance.id));
     // Change 1 % of the records; the next poll re-reads everything since the previous start.
     const changed = Math.max(1, Math.floor(records / 100));
-    for (let i = 1; i <= changed; i++) await got.patch(`${provider.url}/contacts/${(i * 97) % records + 1}`, { json: { score: -1 } });
+    for (let i = 1; i <= changed; i++) await got.patch(`${provider.url}/contacts/${((i * 97) % records) + 1}`, { json: { score: -1 } });
     const third = await timed(() => gateway.poller.pollNow(instance.id));
     if (third.value.objects.contacts.updated !== changed) throw new Error(`1% poll updated ${third.value.objects.contacts.updated} of ${changed}`);
 
@@ -34,12 +34,22 @@ export async function pollScenario(database: 'sqlite' | 'postgres', records: num
     const row = (figure: string, ms: number, target: boolean): Result => {
       const rate = (records / ms) * 1000;
       return {
-        scenario: 'poll+diff+store', database, figure, value: Math.round(rate), unit: 'records/s', floor: Math.round(floorRate),
-        ratio: +(rate / floorRate).toFixed(2), target: target ? '≥ 50,000 records/s and ≥ 0.5× floor' : 'report',
+        scenario: 'poll+diff+store',
+        database,
+        figure,
+        value: Math.round(rate),
+        unit: 'records/s',
+        floor: Math.round(floorRate),
+        ratio: +(rate / floorRate).toFixed(2),
+        target: target ? '≥ 50,000 records/s and ≥ 0.5× floor' : 'report',
         pass: target ? rate >= 50_000 && rate / floorRate >= 0.5 : null,
       };
     };
-    return [row(`first poll, ${records} CREATED`, first.ms, true), row('second poll, nothing changed', second.ms, true), row('poll with 1 % changed', third.ms, true)];
+    return [
+      row(`first poll, ${records} CREATED`, first.ms, true),
+      row('second poll, nothing changed', second.ms, true),
+      row('poll with 1 % changed', third.ms, true),
+    ];
   } finally {
     await bench.close();
     await provider.close();

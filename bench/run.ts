@@ -10,8 +10,30 @@ import { machine, type Result } from './lib.js';
  */
 const quick = process.argv.includes('--quick');
 const size = quick
-  ? { records: 2000, listingRecords: 20_000, ingressSeconds: 2, events: 1000, instances: 200, interval: 5, schedulerSeconds: 8, capacity: 1000, clusterInstances: 300, clusterSeconds: 12 }
-  : { records: 100_000, listingRecords: 1_000_000, ingressSeconds: 10, events: 20_000, instances: 10_000, interval: 60, schedulerSeconds: 120, capacity: 100_000, clusterInstances: 30_000, clusterSeconds: 130 };
+  ? {
+      records: 2000,
+      listingRecords: 20_000,
+      ingressSeconds: 2,
+      events: 1000,
+      instances: 200,
+      interval: 5,
+      schedulerSeconds: 8,
+      capacity: 1000,
+      clusterInstances: 300,
+      clusterSeconds: 12,
+    }
+  : {
+      records: 100_000,
+      listingRecords: 1_000_000,
+      ingressSeconds: 10,
+      events: 20_000,
+      instances: 10_000,
+      interval: 60,
+      schedulerSeconds: 120,
+      capacity: 100_000,
+      clusterInstances: 30_000,
+      clusterSeconds: 130,
+    };
 
 // Each scenario runs in a process of its own (bench/scenario.ts), so that its memory and CPU
 // figures are its own.
@@ -48,7 +70,16 @@ for (const [name, run] of steps) {
 }
 
 const fmt = (n: number | null) => (n === null ? '—' : n.toLocaleString('en-US'));
-const rows = results.map((r) => [r.scenario, r.database, r.figure, `${fmt(r.value)} ${r.unit}`, r.floor === null ? '—' : `${fmt(r.floor)} ${r.unit}`, r.ratio === null ? '—' : `${r.ratio}×`, r.target, r.pass === null ? '—' : r.pass ? 'pass' : 'short']);
+const rows = results.map((r) => [
+  r.scenario,
+  r.database,
+  r.figure,
+  `${fmt(r.value)} ${r.unit}`,
+  r.floor === null ? '—' : `${fmt(r.floor)} ${r.unit}`,
+  r.ratio === null ? '—' : `${r.ratio}×`,
+  r.target,
+  r.pass === null ? '—' : r.pass ? 'pass' : 'short',
+]);
 const header = ['scenario', 'db', 'figure', 'value', 'floor', 'ratio', 'target', 'result'];
 const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
 const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;

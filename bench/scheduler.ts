@@ -13,18 +13,30 @@ export async function schedulerScenario(instances: number, intervalSeconds: numb
   const bench = await benchGateway('sqlite', { poller: { enabled: true, tickSeconds: 1, minIntervalSeconds: 1, concurrency: 32 } });
   try {
     const { gateway } = bench;
-    await gateway.connectors.register({
-      key: 'empty', name: 'Empty', configuration: [{ key: 'base_url', required: true }], baseUrl: '<%= iparam.base_url %>',
-      events: { supported: ['polling'], poller: { items: { url: "/empty?since=${epoch:s}", idField: 'id' } } },
-    }, { source: 'bench' });
+    await gateway.connectors.register(
+      {
+        key: 'empty',
+        name: 'Empty',
+        configuration: [{ key: 'base_url', required: true }],
+        baseUrl: '<%= iparam.base_url %>',
+        events: { supported: ['polling'], poller: { items: { url: '/empty?since=${epoch:s}', idField: 'id' } } },
+      },
+      { source: 'bench' },
+    );
     for (let i = 0; i < instances; i++) {
-      await gateway.instances.create({ element: { key: 'empty' }, configuration: { base_url: provider.url, 'event.poller.refresh_interval': String(intervalSeconds / 60) } });
+      await gateway.instances.create({
+        element: { key: 'empty' },
+        configuration: { base_url: provider.url, 'event.poller.refresh_interval': String(intervalSeconds / 60) },
+      });
     }
     // Spread the first polls over one interval, as instances created over time would be.
     const start = Date.now() + 1000;
     const ids = (await gateway.db('poll_objects').select('id')) as Array<{ id: number }>;
     await gateway.db.transaction(async (trx) => {
-      for (const [i, { id }] of ids.entries()) await trx('poll_objects').where({ id }).update({ next_poll_at: start + Math.floor((i / ids.length) * intervalSeconds * 1000) });
+      for (const [i, { id }] of ids.entries())
+        await trx('poll_objects')
+          .where({ id })
+          .update({ next_poll_at: start + Math.floor((i / ids.length) * intervalSeconds * 1000) });
     });
     let peakRss = process.memoryUsage().rss;
     const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 100);
@@ -43,8 +55,28 @@ export async function schedulerScenario(instances: number, intervalSeconds: numb
     const rssMb = peakRss / 2 ** 20;
     const label = `${instances} instances every ${intervalSeconds} s for ${seconds} s, ${lags.length} polls`;
     return [
-      { scenario: 'scheduler at scale', database: 'sqlite', figure: `tick lag p99 (${label}; p50 ${p50.toFixed(3)} s)`, value: +p99.toFixed(3), unit: 's', floor: null, ratio: null, target: '< 1 s', pass: p99 < 1 },
-      { scenario: 'scheduler at scale', database: 'sqlite', figure: `peak RSS (CPU share ${(cpuShare * 100).toFixed(0)} % of one core)`, value: Math.round(rssMb), unit: 'MB', floor: null, ratio: null, target: '< 300 MB', pass: rssMb < 300 },
+      {
+        scenario: 'scheduler at scale',
+        database: 'sqlite',
+        figure: `tick lag p99 (${label}; p50 ${p50.toFixed(3)} s)`,
+        value: +p99.toFixed(3),
+        unit: 's',
+        floor: null,
+        ratio: null,
+        target: '< 1 s',
+        pass: p99 < 1,
+      },
+      {
+        scenario: 'scheduler at scale',
+        database: 'sqlite',
+        figure: `peak RSS (CPU share ${(cpuShare * 100).toFixed(0)} % of one core)`,
+        value: Math.round(rssMb),
+        unit: 'MB',
+        floor: null,
+        ratio: null,
+        target: '< 300 MB',
+        pass: rssMb < 300,
+      },
     ];
   } finally {
     await bench.close();

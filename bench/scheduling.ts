@@ -27,7 +27,10 @@ interface NodeReport {
   heapMb: number;
 }
 
-async function startProcess(script: string, args: string[]): Promise<{ child: ChildProcess; first: Promise<Record<string, unknown>>; lines: AsyncIterator<string> }> {
+async function startProcess(
+  script: string,
+  args: string[],
+): Promise<{ child: ChildProcess; first: Promise<Record<string, unknown>>; lines: AsyncIterator<string> }> {
   const child = spawn(process.execPath, ['--import', 'tsx', new URL(script, import.meta.url).pathname, ...args], { stdio: ['pipe', 'pipe', 'inherit'] });
   const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
   const first = lines.next().then((l) => {
@@ -42,7 +45,8 @@ async function copyInstance(db: Knex, id: number, copies: number): Promise<void>
   const instanceColumns = Object.keys(await db('instances').columnInfo()).filter((c) => c !== 'id' && c !== 'webhook_token');
   const pollColumns = Object.keys(await db('poll_objects').columnInfo()).filter((c) => c !== 'id' && c !== 'instance_id');
   const q = (c: string) => `"${c}"`;
-  const value = (c: string) => (c === 'configuration' ? `replace(configuration, '/n/0"', '/n/' || seq.k || '"')` : c === 'name' ? `name || ' ' || seq.k` : q(c));
+  const value = (c: string) =>
+    c === 'configuration' ? `replace(configuration, '/n/0"', '/n/' || seq.k || '"')` : c === 'name' ? `name || ' ' || seq.k` : q(c);
   await db.raw(
     `with recursive seq(k) as (select 1 union all select k + 1 from seq where k < ?)
      insert into instances (${instanceColumns.map(q).join(',')}) select ${instanceColumns.map(value).join(',')} from instances, seq where instances.id = ?`,
@@ -63,16 +67,27 @@ export async function schedulingRun(o: { database: 'sqlite' | 'postgres'; nodes:
     const { gateway } = bench;
     const db = gateway.db;
     // Saved in the database (not only registered in memory) so that every node knows it.
-    await gateway.ctx.catalog.save({
-      key: 'sched', name: 'Scheduling', configuration: [{ key: 'base_url', required: true }], baseUrl: '<%= iparam.base_url %>',
-      events: { supported: ['polling'], poller: { items: { url: '/items?since=${epoch:s}', idField: 'id' } } },
-    }, 'bench');
-    const first = await gateway.instances.create({ element: { key: 'sched' }, configuration: { base_url: `${providerUrl}/n/0`, 'event.poller.refresh_interval': String(o.intervalSeconds / 60) } });
+    await gateway.ctx.catalog.save(
+      {
+        key: 'sched',
+        name: 'Scheduling',
+        configuration: [{ key: 'base_url', required: true }],
+        baseUrl: '<%= iparam.base_url %>',
+        events: { supported: ['polling'], poller: { items: { url: '/items?since=${epoch:s}', idField: 'id' } } },
+      },
+      'bench',
+    );
+    const first = await gateway.instances.create({
+      element: { key: 'sched' },
+      configuration: { base_url: `${providerUrl}/n/0`, 'event.poller.refresh_interval': String(o.intervalSeconds / 60) },
+    });
     await copyInstance(db, first.id, o.instances - 1);
     await db('poll_objects').update({ next_poll_at: Number.MAX_SAFE_INTEGER });
 
     const target = isPostgres(db) ? PG_URL : join(bench.dataDir, 'pollgate.db');
-    const nodes = await Promise.all(Array.from({ length: o.nodes }, (_, i) => startProcess('./cluster-node.ts', [target, bench.schema ?? '-', `bench-node-${i + 1}`])));
+    const nodes = await Promise.all(
+      Array.from({ length: o.nodes }, (_, i) => startProcess('./cluster-node.ts', [target, bench.schema ?? '-', `bench-node-${i + 1}`])),
+    );
     children.push(...nodes.map((n) => n.child));
     await Promise.all(nodes.map((n) => n.first));
 
@@ -83,12 +98,15 @@ export async function schedulingRun(o: { database: 'sqlite' | 'postgres'; nodes:
     await db.raw('update poll_objects set next_poll_at = ? + cast(id - ? as bigint) * ? / ?', [start, min, intervalMs, o.instances]);
     for (const n of nodes) n.child.stdin!.write('start\n');
     await new Promise((r) => setTimeout(r, start - Date.now() + o.seconds * 1000));
-    const reports = await Promise.all(nodes.map(async (n) => {
-      n.child.stdin!.write('stop\n');
-      // Knex may print a warning of its own while the node stops: the figures are the JSON line.
-      for (let line = await n.lines.next(); !line.done; line = await n.lines.next()) if (line.value.startsWith('{')) return JSON.parse(line.value) as NodeReport;
-      throw new Error('a node exited without its figures');
-    }));
+    const reports = await Promise.all(
+      nodes.map(async (n) => {
+        n.child.stdin!.write('stop\n');
+        // Knex may print a warning of its own while the node stops: the figures are the JSON line.
+        for (let line = await n.lines.next(); !line.done; line = await n.lines.next())
+          if (line.value.startsWith('{')) return JSON.parse(line.value) as NodeReport;
+        throw new Error('a node exited without its figures');
+      }),
+    );
     const log = (await got(`${providerUrl}/log`).json()) as Array<[number, number]>;
 
     // From the provider's log: who was polled in the second interval, and polls done twice.
@@ -123,8 +141,28 @@ export async function capacityScenario(instances: number, intervalSeconds: numbe
   const p99 = percentile(run.lags, 99) / 1000;
   const label = `${instances} instances every ${intervalSeconds} s, ${run.polledInWindow} polled in the second interval`;
   return [
-    { scenario: 'capacity, one node', database: 'sqlite', figure: `instances polled a minute (${label}; tick lag p99 ${p99.toFixed(3)} s)`, value: capacity, unit: 'instances/min', floor: null, ratio: null, target: '≥ 100,000', pass: capacity >= 100_000 },
-    { scenario: 'capacity, one node', database: 'sqlite', figure: `node peak RSS (heap ${Math.round(node.heapMb)} MB at the end)`, value: Math.round(node.peakRssMb), unit: 'MB', floor: null, ratio: null, target: '< 400 MB', pass: node.peakRssMb < 400 },
+    {
+      scenario: 'capacity, one node',
+      database: 'sqlite',
+      figure: `instances polled a minute (${label}; tick lag p99 ${p99.toFixed(3)} s)`,
+      value: capacity,
+      unit: 'instances/min',
+      floor: null,
+      ratio: null,
+      target: '≥ 100,000',
+      pass: capacity >= 100_000,
+    },
+    {
+      scenario: 'capacity, one node',
+      database: 'sqlite',
+      figure: `node peak RSS (heap ${Math.round(node.heapMb)} MB at the end)`,
+      value: Math.round(node.peakRssMb),
+      unit: 'MB',
+      floor: null,
+      ratio: null,
+      target: '< 400 MB',
+      pass: node.peakRssMb < 400,
+    },
   ];
 }
 
@@ -136,8 +174,38 @@ export async function clusterScenario(nodes: number, instances: number, interval
   const maxRss = Math.max(...run.reports.map((r) => r.peakRssMb));
   const label = `${nodes} nodes, ${instances} instances every ${intervalSeconds} s for ${seconds} s`;
   return [
-    { scenario: 'cluster', database: 'postgres', figure: `tick lag p99 (${label}; p50 ${p50.toFixed(3)} s; polls per node ${run.reports.map((r) => r.polls).join('/')})`, value: +p99.toFixed(3), unit: 's', floor: null, ratio: null, target: '< 1 s', pass: p99 < 1 },
-    { scenario: 'cluster', database: 'postgres', figure: `largest node peak RSS (${run.reports.map((r) => Math.round(r.peakRssMb)).join('/')} MB)`, value: Math.round(maxRss), unit: 'MB', floor: null, ratio: null, target: '< 300 MB', pass: maxRss < 300 },
-    { scenario: 'cluster', database: 'postgres', figure: `polls done twice (provider log; ${run.polledInWindow} of ${instances} polled in the second interval)`, value: run.doubles, unit: 'polls', floor: null, ratio: null, target: '0, and every instance polled each interval', pass: run.doubles === 0 && run.polledInWindow === instances },
+    {
+      scenario: 'cluster',
+      database: 'postgres',
+      figure: `tick lag p99 (${label}; p50 ${p50.toFixed(3)} s; polls per node ${run.reports.map((r) => r.polls).join('/')})`,
+      value: +p99.toFixed(3),
+      unit: 's',
+      floor: null,
+      ratio: null,
+      target: '< 1 s',
+      pass: p99 < 1,
+    },
+    {
+      scenario: 'cluster',
+      database: 'postgres',
+      figure: `largest node peak RSS (${run.reports.map((r) => Math.round(r.peakRssMb)).join('/')} MB)`,
+      value: Math.round(maxRss),
+      unit: 'MB',
+      floor: null,
+      ratio: null,
+      target: '< 300 MB',
+      pass: maxRss < 300,
+    },
+    {
+      scenario: 'cluster',
+      database: 'postgres',
+      figure: `polls done twice (provider log; ${run.polledInWindow} of ${instances} polled in the second interval)`,
+      value: run.doubles,
+      unit: 'polls',
+      floor: null,
+      ratio: null,
+      target: '0, and every instance polled each interval',
+      pass: run.doubles === 0 && run.polledInWindow === instances,
+    },
   ];
 }

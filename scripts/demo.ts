@@ -17,13 +17,15 @@ import { SandboxProvider } from '../test/providers/sandbox.js';
  */
 const SIGNATURE_KEY = 'demo-signature-key';
 const dataDir = mkdtempSync(join(tmpdir(), 'pollgate-demo-'));
-const config = checkConfig(mergeDeep(loadConfig({ env: {} }) as never, {
-  server: { port: 0, host: '127.0.0.1' },
-  database: { dataDir },
-  auth: { apiToken: 'demo-token-0123456789' },
-  log: { level: 'silent' },
-  poller: { minIntervalSeconds: 5 },
-}));
+const config = checkConfig(
+  mergeDeep(loadConfig({ env: {} }) as never, {
+    server: { port: 0, host: '127.0.0.1' },
+    database: { dataDir },
+    auth: { apiToken: 'demo-token-0123456789' },
+    log: { level: 'silent' },
+    poller: { minIntervalSeconds: 5 },
+  }),
+);
 
 const sandbox = await SandboxProvider.start();
 const gateway = await Gateway.create({ config, log: silentLogger });
@@ -59,7 +61,10 @@ await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
 const receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/callback`;
 
 const api = (path: string, init: RequestInit = {}) =>
-  fetch(`${gatewayUrl}/elements/api-v2/${path}`, { ...init, headers: { authorization: 'Bearer demo-token-0123456789', 'content-type': 'application/json' } }).then((r) => r.json());
+  fetch(`${gatewayUrl}/elements/api-v2/${path}`, {
+    ...init,
+    headers: { authorization: 'Bearer demo-token-0123456789', 'content-type': 'application/json' },
+  }).then((r) => r.json());
 
 console.log(`pollgate demo\n  gateway   ${gatewayUrl}\n  sandbox   ${sandbox.url}\n  receiver  ${receiverUrl}\n`);
 const instance = (await api('instances', {
@@ -68,7 +73,8 @@ const instance = (await api('instances', {
     element: { key: 'sandbox' },
     name: 'Demo',
     configuration: {
-      base_url: sandbox.url, api_key: 'demo-key',
+      base_url: sandbox.url,
+      api_key: 'demo-key',
       'event.poller.refresh_interval': '0.1',
       'event.notification.callback.url': receiverUrl,
       'event.notification.signature.key': SIGNATURE_KEY,

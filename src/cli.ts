@@ -23,10 +23,7 @@ const program = new Command('pollgate')
     process.exit(err.exitCode === 0 ? 0 : EXIT.badInput);
   });
 
-program
-  .command('start')
-  .description('runs the gateway in the foreground; SIGTERM or SIGINT stops it gracefully')
-  .action(start);
+program.command('start').description('runs the gateway in the foreground; SIGTERM or SIGINT stops it gracefully').action(start);
 
 program
   .command('migrate')
@@ -50,7 +47,8 @@ program
     const cipher = SecretCipher.fromConfig(config.security.secretKey, config.database.dataDir, config.security.previousSecretKeys);
     const result = await withMigratedDatabase(config, (db) => rekey(db, cipher));
     process.stdout.write(`rekeyed ${result.rekeyed} secrets to key ${cipher.currentKeyId} (${result.current} already used it)\n`);
-    if (result.unreadable.length > 0) throw new Error(`no configured key decrypts ${result.unreadable.length} values: ${result.unreadable.slice(0, 20).join(', ')}`);
+    if (result.unreadable.length > 0)
+      throw new Error(`no configured key decrypts ${result.unreadable.length} values: ${result.unreadable.slice(0, 20).join(', ')}`);
   });
 
 /** Opens and migrates the configured database for one command. Loaded on use: client commands start faster without it. */

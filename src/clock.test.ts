@@ -12,5 +12,4 @@ describe('everySeconds', () => {
     await new Promise((r) => setTimeout(r, 60));
     expect(ticks).to.equal(seen);
   });
-
 });

@@ -64,7 +64,10 @@ export class RateLimitedError extends ApiError {
 
 /** A configuration or definition problem found at load time: stops start-up with its message. */
 export class DefinitionError extends Error {
-  constructor(message: string, readonly details: unknown[] = []) {
+  constructor(
+    message: string,
+    readonly details: unknown[] = [],
+  ) {
     super(message);
     this.name = 'DefinitionError';
   }

@@ -134,8 +134,7 @@ export class Gateway {
       await catalog.sync();
       const cipher = SecretCipher.fromConfig(config.security.secretKey, config.database.dataDir, config.security.previousSecretKeys);
       await checkKeysReadData(db, cipher);
-      const secretsOf = (key: string): ReadonlySet<string> =>
-        new Set((connectors.get(key)?.configuration ?? []).filter((f) => f.secret).map((f) => f.key));
+      const secretsOf = (key: string): ReadonlySet<string> => new Set((connectors.get(key)?.configuration ?? []).filter((f) => f.secret).map((f) => f.key));
       const store = new InstanceStore(db, cipher, secretsOf);
       await store.hashLegacyWebhookTokens();
       const instances = new InstanceService(store, catalog, config, clock, log);
@@ -148,8 +147,14 @@ export class Gateway {
       providerCalls.use(rateBudgets.hooks);
       instances.authorizer = new InstanceGrants(providerAuth);
       const stores: Stores = {
-        instances: store, events: new EventStore(db), receipts: new ReceiptStore(db), deregistrations: new DeregistrationStore(db),
-        schedules: new ScheduleStore(db), requestLog: new RequestLogStore(db), pollState: new PollStateStore(db), retention: new RetentionStore(db),
+        instances: store,
+        events: new EventStore(db),
+        receipts: new ReceiptStore(db),
+        deregistrations: new DeregistrationStore(db),
+        schedules: new ScheduleStore(db),
+        requestLog: new RequestLogStore(db),
+        pollState: new PollStateStore(db),
+        retention: new RetentionStore(db),
       };
       const ctx: GatewayContext = { config, log, clock, nodeId, metrics, connectors, catalog, instances, stores, providerCalls, secretsOf, sleep };
 
@@ -158,7 +163,12 @@ export class Gateway {
       const max = config.server.maxBodyBytes;
       // Each part of the flow, in the order its loops start (and the reverse of how they stop).
       const events = stores.events;
-      const typed: TypedFeatures = { webhooks: webhookFeature(ctx), delivery: deliveryFeature(ctx), schedules: scheduleFeature(ctx), retention: retentionFeature(ctx) };
+      const typed: TypedFeatures = {
+        webhooks: webhookFeature(ctx),
+        delivery: deliveryFeature(ctx),
+        schedules: scheduleFeature(ctx),
+        retention: retentionFeature(ctx),
+      };
       const features: Feature[] = [
         {
           name: 'core',
@@ -172,7 +182,17 @@ export class Gateway {
         },
         {
           name: 'poller',
-          apiRoutes: [pollerRoutes(stores.pollState, events, poller, instances, clock, (instance) => authStatus(providerAuth, instance.id, instances.connectorOf(instance), instance.configuration, clock.now()), (instance) => rateBudgets.status({ connector: instances.connectorOf(instance), configuration: instance.configuration, instanceId: instance.id }))],
+          apiRoutes: [
+            pollerRoutes(
+              stores.pollState,
+              events,
+              poller,
+              instances,
+              clock,
+              (instance) => authStatus(providerAuth, instance.id, instances.connectorOf(instance), instance.configuration, clock.now()),
+              (instance) => rateBudgets.status({ connector: instances.connectorOf(instance), configuration: instance.configuration, instanceId: instance.id }),
+            ),
+          ],
           start: () => {
             if (config.poller.enabled) poller.start();
           },

@@ -10,12 +10,37 @@ export function createMetrics() {
   return {
     registry,
     polls: new Counter({ name: 'pollgate_polls_total', help: 'Polls of one object type, by result', labelNames: ['result'], registers: [registry] }),
-    pollLag: new Histogram({ name: 'pollgate_poll_lag_seconds', help: 'How late a poll started after it was due', buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 15, 60], registers: [registry] }),
-    pollDuration: new Histogram({ name: 'pollgate_poll_duration_seconds', help: 'Duration of one poll', buckets: [0.05, 0.1, 0.5, 1, 5, 15, 60], registers: [registry] }),
+    pollLag: new Histogram({
+      name: 'pollgate_poll_lag_seconds',
+      help: 'How late a poll started after it was due',
+      buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 15, 60],
+      registers: [registry],
+    }),
+    pollDuration: new Histogram({
+      name: 'pollgate_poll_duration_seconds',
+      help: 'Duration of one poll',
+      buckets: [0.05, 0.1, 0.5, 1, 5, 15, 60],
+      registers: [registry],
+    }),
     events: new Counter({ name: 'pollgate_events_total', help: 'Normalized events stored, by source', labelNames: ['source'], registers: [registry] }),
-    deliveries: new Counter({ name: 'pollgate_delivery_attempts_total', help: 'Callback attempts, by outcome', labelNames: ['outcome'], registers: [registry] }),
-    authFailures: new Counter({ name: 'pollgate_auth_failures_total', help: 'Provider grants refused (auth state failed), by connector', labelNames: ['element'], registers: [registry] }),
-    webhooks: new Counter({ name: 'pollgate_webhooks_received_total', help: 'Webhook requests received, by answer status', labelNames: ['status'], registers: [registry] }),
+    deliveries: new Counter({
+      name: 'pollgate_delivery_attempts_total',
+      help: 'Callback attempts, by outcome',
+      labelNames: ['outcome'],
+      registers: [registry],
+    }),
+    authFailures: new Counter({
+      name: 'pollgate_auth_failures_total',
+      help: 'Provider grants refused (auth state failed), by connector',
+      labelNames: ['element'],
+      registers: [registry],
+    }),
+    webhooks: new Counter({
+      name: 'pollgate_webhooks_received_total',
+      help: 'Webhook requests received, by answer status',
+      labelNames: ['status'],
+      registers: [registry],
+    }),
   };
 }
 

@@ -28,7 +28,10 @@ export async function up(knex: Knex): Promise<void> {
   });
   for (const table of ['instances', 'webhook_deregistrations']) {
     const rows = (await knex(table).where('configuration', 'like', '%"enc:v1:%').select('id', 'configuration')) as Array<{ id: number; configuration: string }>;
-    for (const row of rows) await knex(table).where({ id: row.id }).update({ configuration: wrapLegacy(row.configuration) });
+    for (const row of rows)
+      await knex(table)
+        .where({ id: row.id })
+        .update({ configuration: wrapLegacy(row.configuration) });
   }
 }
 

@@ -11,7 +11,10 @@ export async function up(knex: Knex): Promise<void> {
     t.text('webhook_ids');
   });
   const registered = (await knex('instances').whereNotNull('webhook_id').select('id', 'webhook_id')) as Array<{ id: number; webhook_id: string }>;
-  for (const row of registered) await knex('instances').where({ id: row.id }).update({ webhook_ids: JSON.stringify({ default: row.webhook_id }) });
+  for (const row of registered)
+    await knex('instances')
+      .where({ id: row.id })
+      .update({ webhook_ids: JSON.stringify({ default: row.webhook_id }) });
   await knex.schema.alterTable('webhook_deregistrations', (t) => {
     t.string('registration', 64).notNullable().defaultTo('default');
   });

@@ -37,8 +37,13 @@ export const API_PREFIX = '/elements/api-v2';
  * token its user types).
  */
 export const OPEN_PATHS: RegExp[] = [
-  /^\/health$/, /^\/health\/ready$/, /^\/openapi\.json$/, /^\/hooks\/[A-Za-z0-9_-]+$/,
-  /^\/console$/, /^\/console\/(app|api|dom|views)\.js$/, /^\/console\/style\.css$/,
+  /^\/health$/,
+  /^\/health\/ready$/,
+  /^\/openapi\.json$/,
+  /^\/hooks\/[A-Za-z0-9_-]+$/,
+  /^\/console$/,
+  /^\/console\/(app|api|dom|views)\.js$/,
+  /^\/console\/style\.css$/,
 ];
 /** Open only with `metrics.public` (for a scraper without the token, behind a private network). */
 const METRICS_PATH = /^\/metrics$/;

@@ -22,7 +22,13 @@ export function opsRoutes(database: { isReady(): Promise<boolean> }, metrics: Me
         // The database's own message can name hosts and users: it goes to the log, not to anyone who asks.
         log.warn({ err }, 'readiness check: the database is unreachable');
         ctx.status = 503;
-        ctx.body = { status: 'unavailable', node: nodeId, database: 'unreachable', migrated: false, message: 'the database is unreachable; the gateway log has the details' };
+        ctx.body = {
+          status: 'unavailable',
+          node: nodeId,
+          database: 'unreachable',
+          migrated: false,
+          message: 'the database is unreachable; the gateway log has the details',
+        };
       }
     });
 

@@ -38,6 +38,11 @@ export function userGrantedOAuth(connector: Pick<ConnectorDefinition, 'auth'>): 
 export function unmatchedAuth(connector: Pick<ConnectorDefinition, 'auth' | 'key'>, configuration: Record<string, unknown>): string | undefined {
   const alternatives = authAlternatives(connector);
   if (alternatives.length === 0 || alternatives.some((a) => matches(a, configuration))) return undefined;
-  const options = alternatives.map((a) => `${whenKeys(a).filter((k) => !isSet(configuration[k])).join(' and ')} (${a.type})`);
+  const options = alternatives.map(
+    (a) =>
+      `${whenKeys(a)
+        .filter((k) => !isSet(configuration[k]))
+        .join(' and ')} (${a.type})`,
+  );
   return `fits none of the auth alternatives of "${connector.key}": set ${options.join(' or ')}`;
 }

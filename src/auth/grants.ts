@@ -26,7 +26,14 @@ const text = (v: unknown): string | undefined => (typeof v === 'string' && v !==
 export class InstanceGrants implements InstanceAuthorizer<Grant> {
   constructor(private readonly auth: ProviderAuth) {}
 
-  check(connector: ConnectorDefinition, configuration: Record<string, unknown>, providerData: unknown, problems: Problem[], supplied: Record<string, unknown> | undefined, previous?: Record<string, unknown>): boolean {
+  check(
+    connector: ConnectorDefinition,
+    configuration: Record<string, unknown>,
+    providerData: unknown,
+    problems: Problem[],
+    supplied: Record<string, unknown> | undefined,
+    previous?: Record<string, unknown>,
+  ): boolean {
     if (providerData !== undefined && (typeof providerData !== 'object' || providerData === null || Array.isArray(providerData))) {
       problems.push({ field: 'providerData', message: 'must be an object' });
       return false;
@@ -49,7 +56,9 @@ export class InstanceGrants implements InstanceAuthorizer<Grant> {
     // A PATCH re-authenticates only when it brings new credentials: providerData or tokens, or for
     // client credentials a new key or secret ("********" sent back keeps the stored one), or when
     // it moves the instance to another of the connector's auth alternatives.
-    const newClient = auth.type === 'oauth2-client-credentials' && [OAUTH_KEYS.apiKey, OAUTH_KEYS.apiSecret].some((k) => supplied?.[k] !== undefined && supplied[k] !== REDACTED);
+    const newClient =
+      auth.type === 'oauth2-client-credentials' &&
+      [OAUTH_KEYS.apiKey, OAUTH_KEYS.apiSecret].some((k) => supplied?.[k] !== undefined && supplied[k] !== REDACTED);
     const switched = previous !== undefined && authOf(connector, previous) !== auth;
     const touchesAuth = supplied === undefined || providerData !== undefined || handsOver || newClient || switched;
     if (!touchesAuth) return false;
@@ -58,16 +67,28 @@ export class InstanceGrants implements InstanceAuthorizer<Grant> {
     }
     const data = (providerData ?? {}) as Record<string, unknown>;
     if (auth.type === 'oauth2') {
-      if (providerData !== undefined && !text(data.code)) problems.push({ field: 'providerData.code', message: 'is required: the code the provider gave the callback URL' });
-      if (providerData !== undefined && !text(configuration[OAUTH_KEYS.callbackUrl])) problems.push({ field: `configuration.${OAUTH_KEYS.callbackUrl}`, message: 'is required to exchange a code (the redirect_uri the code was issued for)' });
+      if (providerData !== undefined && !text(data.code))
+        problems.push({ field: 'providerData.code', message: 'is required: the code the provider gave the callback URL' });
+      if (providerData !== undefined && !text(configuration[OAUTH_KEYS.callbackUrl]))
+        problems.push({
+          field: `configuration.${OAUTH_KEYS.callbackUrl}`,
+          message: 'is required to exchange a code (the redirect_uri the code was issued for)',
+        });
       if (providerData === undefined && !text(configuration[OAUTH_KEYS.userToken]) && !text(configuration[OAUTH_KEYS.userRefreshToken])) {
-        problems.push({ field: 'providerData', message: `is required: {"code": …} from the provider's authorize redirect (or oauth.user.token / oauth.user.refresh_token)` });
+        problems.push({
+          field: 'providerData',
+          message: `is required: {"code": …} from the provider's authorize redirect (or oauth.user.token / oauth.user.refresh_token)`,
+        });
       }
     } else if (auth.type === 'oauth1') {
       if (providerData !== undefined) {
-        for (const key of ['oauth_token', 'oauth_verifier', 'secret']) if (!text(data[key])) problems.push({ field: `providerData.${key}`, message: 'is required for an OAuth 1.0a exchange' });
+        for (const key of ['oauth_token', 'oauth_verifier', 'secret'])
+          if (!text(data[key])) problems.push({ field: `providerData.${key}`, message: 'is required for an OAuth 1.0a exchange' });
       } else if (!text(configuration[OAUTH_KEYS.userToken]) || !text(configuration[OAUTH_KEYS.userTokenSecret])) {
-        problems.push({ field: 'providerData', message: 'is required: {"oauth_token", "oauth_verifier", "secret"} from the authorize step (or oauth.user.token and oauth.user.token.secret)' });
+        problems.push({
+          field: 'providerData',
+          message: 'is required: {"oauth_token", "oauth_verifier", "secret"} from the authorize step (or oauth.user.token and oauth.user.token.secret)',
+        });
       }
     }
     return true;
@@ -85,8 +106,18 @@ export class InstanceGrants implements InstanceAuthorizer<Grant> {
     const send = this.auth.tokenEndpoint(target);
     try {
       if (auth.type === 'oauth1') {
-        if (providerData === undefined) return { type: auth.type, tokens: { accessToken: text(configuration[OAUTH_KEYS.userToken])!, tokenSecret: text(configuration[OAUTH_KEYS.userTokenSecret]) }, expiresAt: null };
-        const request = accessTokenRequest(oauthUrl(auth.accessTokenUrl, configuration, connector.baseUrl), oauth1Consumer(configuration), { token: data.oauth_token, secret: data.secret }, data.oauth_verifier);
+        if (providerData === undefined)
+          return {
+            type: auth.type,
+            tokens: { accessToken: text(configuration[OAUTH_KEYS.userToken])!, tokenSecret: text(configuration[OAUTH_KEYS.userTokenSecret]) },
+            expiresAt: null,
+          };
+        const request = accessTokenRequest(
+          oauthUrl(auth.accessTokenUrl, configuration, connector.baseUrl),
+          oauth1Consumer(configuration),
+          { token: data.oauth_token, secret: data.secret },
+          data.oauth_verifier,
+        );
         const answer = await send(request);
         if (answer.status >= 400) throw new OAuthRefusedError(oauth1Error(answer.body), `HTTP ${answer.status}`, answer.status);
         const pair = parseTokenAnswer(answer.body);
@@ -102,19 +133,25 @@ export class InstanceGrants implements InstanceAuthorizer<Grant> {
         const accessToken = text(configuration[OAUTH_KEYS.userToken]) ?? '';
         const tokens: TokenSet = { accessToken, refreshToken: text(configuration[OAUTH_KEYS.userRefreshToken]) };
         // Without an access token the lookup waits for the first refresh.
-        if (auth.type === 'oauth2' && auth.baseUrlLookup && accessToken) tokens.baseUrl = await this.auth.baseUrlByLookup(target, auth.baseUrlLookup, accessToken);
+        if (auth.type === 'oauth2' && auth.baseUrlLookup && accessToken)
+          tokens.baseUrl = await this.auth.baseUrlByLookup(target, auth.baseUrlLookup, accessToken);
         return { type: auth.type, tokens, expiresAt: accessToken ? null : 0 };
       }
       const grant = this.auth.tokenSetOf(target, answer);
-      if (auth.type === 'oauth2' && auth.baseUrlLookup) grant.tokens.baseUrl = await this.auth.baseUrlByLookup(target, auth.baseUrlLookup, grant.tokens.accessToken);
+      if (auth.type === 'oauth2' && auth.baseUrlLookup)
+        grant.tokens.baseUrl = await this.auth.baseUrlByLookup(target, auth.baseUrlLookup, grant.tokens.accessToken);
       return { type: auth.type, ...grant };
     } catch (err) {
       if (err instanceof OAuthRefusedError) {
-        throw new ApiError(400, 'OAUTH_EXCHANGE_FAILED', `the provider refused the OAuth exchange: ${err.message.replace(/^the provider refused the grant: /, '')}`, [
-          { error: err.error, ...(err.description ? { error_description: err.description } : {}), status: err.status },
-        ]);
+        throw new ApiError(
+          400,
+          'OAUTH_EXCHANGE_FAILED',
+          `the provider refused the OAuth exchange: ${err.message.replace(/^the provider refused the grant: /, '')}`,
+          [{ error: err.error, ...(err.description ? { error_description: err.description } : {}), status: err.status }],
+        );
       }
-      if (err instanceof ProviderError) throw new ApiError(502, 'OAUTH_EXCHANGE_FAILED', `the OAuth exchange could not be made: ${err.message}`, [{ errorSource: err.errorSource }]);
+      if (err instanceof ProviderError)
+        throw new ApiError(502, 'OAUTH_EXCHANGE_FAILED', `the OAuth exchange could not be made: ${err.message}`, [{ errorSource: err.errorSource }]);
       throw new ApiError(400, 'OAUTH_EXCHANGE_FAILED', `the OAuth exchange failed: ${(err as Error).message}`, []);
     }
   }

@@ -102,7 +102,11 @@ async function answerOf(processing: Promise<oauth.TokenEndpointResponse>): Promi
 }
 
 /** The provider's authorize URL for a user to grant access (state and extra params included). */
-export function authorizeUrl(e: OAuth2Endpoints & { authorizationUrl: string; authorizationParams?: Record<string, string> }, c: OAuth2Client, state?: string): string {
+export function authorizeUrl(
+  e: OAuth2Endpoints & { authorizationUrl: string; authorizationParams?: Record<string, string> },
+  c: OAuth2Client,
+  state?: string,
+): string {
   const url = new URL(e.authorizationUrl);
   url.searchParams.set('client_id', c.clientId);
   url.searchParams.set('response_type', 'code');
@@ -117,7 +121,15 @@ export async function exchangeCode(e: OAuth2Endpoints, c: OAuth2Client, code: st
   const as = server(e);
   const client = clientOf(c);
   const params = oauth.validateAuthResponse(as, client, new URLSearchParams({ code }), oauth.skipStateCheck);
-  const response = await oauth.authorizationCodeGrantRequest(as, client, clientAuthOf(e, c), params, c.redirectUri ?? '', oauth.nopkce, requestOptions(e, send));
+  const response = await oauth.authorizationCodeGrantRequest(
+    as,
+    client,
+    clientAuthOf(e, c),
+    params,
+    c.redirectUri ?? '',
+    oauth.nopkce,
+    requestOptions(e, send),
+  );
   return answerOf(oauth.processAuthorizationCodeResponse(as, client, response));
 }
 

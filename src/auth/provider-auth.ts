@@ -92,7 +92,11 @@ export class ProviderAuth implements AuthProvider {
   }
 
   /** A token set from a token endpoint's answer; a refresh token not rotated is kept. */
-  tokenSetOf(target: Pick<ProviderTarget, 'connector' | 'configuration'>, answer: TokenAnswer, previous?: TokenSet): { tokens: TokenSet; expiresAt: number | null } {
+  tokenSetOf(
+    target: Pick<ProviderTarget, 'connector' | 'configuration'>,
+    answer: TokenAnswer,
+    previous?: TokenSet,
+  ): { tokens: TokenSet; expiresAt: number | null } {
     const auth = authOf(target.connector, target.configuration);
     const fromAnswer = auth?.type === 'oauth2' && auth.baseUrlFrom ? firstMatch(answer.raw, auth.baseUrlFrom) : undefined;
     const baseUrl = typeof fromAnswer === 'string' && fromAnswer !== '' ? fromAnswer : previous?.baseUrl;
@@ -117,7 +121,8 @@ export class ProviderAuth implements AuthProvider {
         return { status: r.status, headers: r.headers, body: r.response };
       } catch (err) {
         // The endpoint answered: the OAuth library reads the error from the body.
-        if (err instanceof ProviderError && err.errorSource === 'APP' && err.status > 0) return { status: err.status, headers: err.headers, body: err.response };
+        if (err instanceof ProviderError && err.errorSource === 'APP' && err.status > 0)
+          return { status: err.status, headers: err.headers, body: err.response };
         throw err;
       }
     };
@@ -131,7 +136,8 @@ export class ProviderAuth implements AuthProvider {
     if (target.instanceId === undefined) throw this.refused('provider auth failed: this call has no instance, so no OAuth token');
     const record = await this.tokens.get(target.instanceId, this.clock.now());
     if (!record) throw this.refused('provider auth failed: the instance has no OAuth tokens; PATCH it with providerData or oauth.user.* keys');
-    if (record.state === 'failed') throw this.refused(`provider auth failed: ${record.lastError ?? 'the grant was refused'}; PATCH the instance with fresh credentials`);
+    if (record.state === 'failed')
+      throw this.refused(`provider auth failed: ${record.lastError ?? 'the grant was refused'}; PATCH the instance with fresh credentials`);
     return record;
   }
 
@@ -191,7 +197,8 @@ export class ProviderAuth implements AuthProvider {
     const auth = authOf(target.connector, target.configuration);
     const now = () => this.clock.now();
     try {
-      if (auth?.type !== 'oauth2' && auth?.type !== 'oauth2-client-credentials') throw this.refused(`provider auth failed: ${auth?.type} tokens are not refreshed`);
+      if (auth?.type !== 'oauth2' && auth?.type !== 'oauth2-client-credentials')
+        throw this.refused(`provider auth failed: ${auth?.type} tokens are not refreshed`);
       const endpoints = oauth2Endpoints(auth, target.configuration);
       const client = oauth2Client(auth, target.configuration);
       let answer: TokenAnswer;
@@ -199,15 +206,20 @@ export class ProviderAuth implements AuthProvider {
       else if (!record.tokens.refreshToken) throw new OAuthRefusedError('invalid_grant', 'the access token expired and there is no refresh token', 0);
       else answer = await refreshGrant(endpoints, client, record.tokens.refreshToken, this.tokenEndpoint(target));
       const { tokens, expiresAt } = this.tokenSetOf(target, answer, record.tokens);
-      if (auth.type === 'oauth2' && auth.baseUrlLookup && !tokens.baseUrl) tokens.baseUrl = await this.baseUrlByLookup(target, auth.baseUrlLookup, tokens.accessToken);
-      if (!(await this.tokens.saveRefreshed(id, this.nodeId, tokens, expiresAt, now()))) throw this.refused('provider auth failed: the refresh lease was lost before the new token was saved');
+      if (auth.type === 'oauth2' && auth.baseUrlLookup && !tokens.baseUrl)
+        tokens.baseUrl = await this.baseUrlByLookup(target, auth.baseUrlLookup, tokens.accessToken);
+      if (!(await this.tokens.saveRefreshed(id, this.nodeId, tokens, expiresAt, now())))
+        throw this.refused('provider auth failed: the refresh lease was lost before the new token was saved');
       this.log.info({ instanceId: id, expiresAt }, 'provider token refreshed');
       return { ...record, state: 'ok', tokens, expiresAt, lastRefreshAt: now(), lastError: null };
     } catch (err) {
       if (err instanceof OAuthRefusedError && (err.error === 'invalid_grant' || err.error === 'invalid_client' || err.error === 'unauthorized_client')) {
         await this.tokens.markFailed(id, err.message, now());
         this.metrics.authFailures.inc({ element: target.connector.key });
-        this.log.error({ instanceId: id, error: err.error }, 'provider auth failed: the grant was refused; provider calls of this instance stop until it is PATCHed');
+        this.log.error(
+          { instanceId: id, error: err.error },
+          'provider auth failed: the grant was refused; provider calls of this instance stop until it is PATCHed',
+        );
         throw this.refused(`provider auth failed: ${err.message}`);
       }
       const message = err instanceof Error ? err.message : String(err);
@@ -222,10 +234,22 @@ export class ProviderAuth implements AuthProvider {
 }
 
 /** The `auth` part of an instance's status (OAuth connectors only); never a token. */
-export async function authStatus(auth: ProviderAuth, instanceId: number, connector: ProviderTarget['connector'], configuration: Record<string, unknown>, now: number) {
+export async function authStatus(
+  auth: ProviderAuth,
+  instanceId: number,
+  connector: ProviderTarget['connector'],
+  configuration: Record<string, unknown>,
+  now: number,
+) {
   const chosen = authOf(connector, configuration);
   if (!isOAuth(chosen)) return undefined;
   const r = await auth.tokens.get(instanceId, now);
   const iso = (ms: number | null | undefined) => (ms === null || ms === undefined ? null : new Date(ms).toISOString());
-  return { type: chosen.type, state: r?.state ?? 'failed', expiresAt: iso(r?.expiresAt), lastRefreshAt: iso(r?.lastRefreshAt), lastError: r ? r.lastError : 'the instance has no OAuth tokens' };
+  return {
+    type: chosen.type,
+    state: r?.state ?? 'failed',
+    expiresAt: iso(r?.expiresAt),
+    lastRefreshAt: iso(r?.lastRefreshAt),
+    lastError: r ? r.lastError : 'the instance has no OAuth tokens',
+  };
 }

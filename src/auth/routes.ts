@@ -19,7 +19,8 @@ import { OAUTH_KEYS, oauth1Consumer, oauth2Client, oauth2Endpoints, oauthUrl } f
 function configurationOf(query: Record<string, unknown>): Record<string, unknown> {
   const one = (v: unknown) => (Array.isArray(v) ? v[0] : v);
   const configuration: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(query)) if (!['apiKey', 'apiSecret', 'callbackUrl', 'scope', 'state', 'requestToken'].includes(k)) configuration[k] = one(v);
+  for (const [k, v] of Object.entries(query))
+    if (!['apiKey', 'apiSecret', 'callbackUrl', 'scope', 'state', 'requestToken'].includes(k)) configuration[k] = one(v);
   const set = (key: string, v: unknown) => {
     if (typeof one(v) === 'string' && one(v) !== '') configuration[key] = one(v);
   };
@@ -32,7 +33,11 @@ function configurationOf(query: Record<string, unknown>): Record<string, unknown
 
 function requireParams(configuration: Record<string, unknown>, pairs: Array<[string, string]>): void {
   const missing = pairs.filter(([key]) => configuration[key] === undefined);
-  if (missing.length) throw new ValidationError(`${missing.map(([, p]) => p).join(', ')} ${missing.length > 1 ? 'are' : 'is'} required`, missing.map(([, p]) => ({ field: p, message: 'is required' })));
+  if (missing.length)
+    throw new ValidationError(
+      `${missing.map(([, p]) => p).join(', ')} ${missing.length > 1 ? 'are' : 'is'} required`,
+      missing.map(([, p]) => ({ field: p, message: 'is required' })),
+    );
 }
 
 export function oauthRoutes(connectors: ConnectorRegistry, auth: ProviderAuth) {
@@ -42,7 +47,10 @@ export function oauthRoutes(connectors: ConnectorRegistry, auth: ProviderAuth) {
     if (!connector) throw new NotFoundError(`unknown connector "${key}"`);
     const auth = userGrantedOAuth(connector);
     if (!auth) {
-      const types = authAlternatives(connector).map((a) => a.type).join(' or ') || 'none';
+      const types =
+        authAlternatives(connector)
+          .map((a) => a.type)
+          .join(' or ') || 'none';
       throw new ValidationError(`connector "${key}" does not use a user-granted OAuth flow (its auth is ${types})`, [{ field: 'key' }]);
     }
     return { connector, auth };
@@ -52,14 +60,24 @@ export function oauthRoutes(connectors: ConnectorRegistry, auth: ProviderAuth) {
     router.get('/elements/:key/oauth/url', (ctx) => {
       const { connector, auth: a } = oauthConnector(ctx.params.key);
       const configuration = configurationOf(ctx.query);
-      requireParams(configuration, [[OAUTH_KEYS.apiKey, 'apiKey'], [OAUTH_KEYS.callbackUrl, 'callbackUrl']]);
+      requireParams(configuration, [
+        [OAUTH_KEYS.apiKey, 'apiKey'],
+        [OAUTH_KEYS.callbackUrl, 'callbackUrl'],
+      ]);
       const state = typeof ctx.query.state === 'string' ? ctx.query.state : undefined;
       let oauthUrlValue: string;
       if (a.type === 'oauth2') {
-        oauthUrlValue = authorizeUrl({ ...oauth2Endpoints(a, configuration), authorizationUrl: oauthUrl(a.authorizationUrl, configuration), authorizationParams: a.authorizationParams }, oauth2Client(a, configuration), state);
+        oauthUrlValue = authorizeUrl(
+          { ...oauth2Endpoints(a, configuration), authorizationUrl: oauthUrl(a.authorizationUrl, configuration), authorizationParams: a.authorizationParams },
+          oauth2Client(a, configuration),
+          state,
+        );
       } else if (a.type === 'oauth1') {
         const requestToken = typeof ctx.query.requestToken === 'string' ? ctx.query.requestToken : '';
-        if (!requestToken) throw new ValidationError('requestToken is required for an OAuth 1.0a connector: get one from GET /elements/:key/oauth/token', [{ field: 'requestToken', message: 'is required' }]);
+        if (!requestToken)
+          throw new ValidationError('requestToken is required for an OAuth 1.0a connector: get one from GET /elements/:key/oauth/token', [
+            { field: 'requestToken', message: 'is required' },
+          ]);
         const url = new URL(oauthUrl(a.authorizeUrl, configuration, connector.baseUrl));
         url.searchParams.set('oauth_token', requestToken);
         oauthUrlValue = url.toString();
@@ -69,14 +87,28 @@ export function oauthRoutes(connectors: ConnectorRegistry, auth: ProviderAuth) {
 
     router.get('/elements/:key/oauth/token', async (ctx) => {
       const { connector, auth: a } = oauthConnector(ctx.params.key);
-      if (a.type !== 'oauth1') throw new ValidationError(`connector "${connector.key}" uses OAuth 2.0: it has no request token; call /oauth/url`, [{ field: 'key' }]);
+      if (a.type !== 'oauth1')
+        throw new ValidationError(`connector "${connector.key}" uses OAuth 2.0: it has no request token; call /oauth/url`, [{ field: 'key' }]);
       const configuration = configurationOf(ctx.query);
-      requireParams(configuration, [[OAUTH_KEYS.apiKey, 'apiKey'], [OAUTH_KEYS.apiSecret, 'apiSecret'], [OAUTH_KEYS.callbackUrl, 'callbackUrl']]);
-      const request = requestTokenRequest(oauthUrl(a.requestTokenUrl, configuration, connector.baseUrl), oauth1Consumer(configuration), String(configuration[OAUTH_KEYS.callbackUrl]));
-      const answer = await auth.tokenEndpoint({ connector, configuration })(request).catch((err: Error) => {
-        throw new ApiError(502, 'OAUTH_EXCHANGE_FAILED', `the request-token call could not be made: ${err.message}`, []);
-      });
-      if (answer.status >= 400) throw new ApiError(400, 'OAUTH_EXCHANGE_FAILED', `the provider refused the request-token call: HTTP ${answer.status}`, [{ status: answer.status, response: answer.body.slice(0, 500) }]);
+      requireParams(configuration, [
+        [OAUTH_KEYS.apiKey, 'apiKey'],
+        [OAUTH_KEYS.apiSecret, 'apiSecret'],
+        [OAUTH_KEYS.callbackUrl, 'callbackUrl'],
+      ]);
+      const request = requestTokenRequest(
+        oauthUrl(a.requestTokenUrl, configuration, connector.baseUrl),
+        oauth1Consumer(configuration),
+        String(configuration[OAUTH_KEYS.callbackUrl]),
+      );
+      const answer = await auth
+        .tokenEndpoint({ connector, configuration })(request)
+        .catch((err: Error) => {
+          throw new ApiError(502, 'OAUTH_EXCHANGE_FAILED', `the request-token call could not be made: ${err.message}`, []);
+        });
+      if (answer.status >= 400)
+        throw new ApiError(400, 'OAUTH_EXCHANGE_FAILED', `the provider refused the request-token call: HTTP ${answer.status}`, [
+          { status: answer.status, response: answer.body.slice(0, 500) },
+        ]);
       try {
         const pair = parseTokenAnswer(answer.body);
         ctx.body = { token: pair.token, secret: pair.secret };

@@ -62,7 +62,8 @@ export function oauth2Client(auth: OAuth2Definition | OAuth2ClientCredentialsDef
 }
 
 export function oauth2Endpoints(auth: OAuth2Definition | OAuth2ClientCredentialsDefinition, configuration: Record<string, unknown>): OAuth2Endpoints {
-  const render = (params?: Record<string, string>) => params && Object.fromEntries(Object.entries(params).map(([k, v]) => [k, renderString(v, { iparam: configuration, context: {} })]));
+  const render = (params?: Record<string, string>) =>
+    params && Object.fromEntries(Object.entries(params).map(([k, v]) => [k, renderString(v, { iparam: configuration, context: {} })]));
   return {
     authorizationUrl: auth.type === 'oauth2' ? oauthUrl(auth.authorizationUrl, configuration) : undefined,
     tokenUrl: oauthUrl(auth.tokenUrl, configuration),

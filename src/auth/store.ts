@@ -64,8 +64,16 @@ export class TokenStore {
   /** A new grant (create, PATCH): replaces whatever was there, state ok, error cleared. */
   async put(trx: Knex, instanceId: number, grant: { type: string; tokens: TokenSet; expiresAt: number | null }, now: number): Promise<void> {
     const row = {
-      instance_id: instanceId, type: grant.type, state: 'ok', tokens: this.cipher.encrypt(JSON.stringify(grant.tokens)),
-      expires_at: grant.expiresAt, last_refresh_at: null, last_error: null, refresh_owner: null, refresh_until: null, updated_at: now,
+      instance_id: instanceId,
+      type: grant.type,
+      state: 'ok',
+      tokens: this.cipher.encrypt(JSON.stringify(grant.tokens)),
+      expires_at: grant.expiresAt,
+      last_refresh_at: null,
+      last_error: null,
+      refresh_owner: null,
+      refresh_until: null,
+      updated_at: now,
     };
     await trx('instance_auth').insert(row).onConflict('instance_id').merge();
   }
@@ -87,17 +95,29 @@ export class TokenStore {
   async saveRefreshed(instanceId: number, owner: string, tokens: TokenSet, expiresAt: number | null, now: number): Promise<boolean> {
     const n = await this.db('instance_auth')
       .where({ instance_id: instanceId, refresh_owner: owner })
-      .update({ tokens: this.cipher.encrypt(JSON.stringify(tokens)), expires_at: expiresAt, last_refresh_at: now, last_error: null, refresh_owner: null, refresh_until: null, updated_at: now });
+      .update({
+        tokens: this.cipher.encrypt(JSON.stringify(tokens)),
+        expires_at: expiresAt,
+        last_refresh_at: now,
+        last_error: null,
+        refresh_owner: null,
+        refresh_until: null,
+        updated_at: now,
+      });
     return n === 1;
   }
 
   /** Gives the lease back: unused, or after a refresh that failed for a passing reason (kept as lastError). */
   async releaseRefreshLease(instanceId: number, owner: string, error: string | null, now: number): Promise<void> {
-    await this.db('instance_auth').where({ instance_id: instanceId, refresh_owner: owner }).update({ refresh_owner: null, refresh_until: null, last_error: error, updated_at: now });
+    await this.db('instance_auth')
+      .where({ instance_id: instanceId, refresh_owner: owner })
+      .update({ refresh_owner: null, refresh_until: null, last_error: error, updated_at: now });
   }
 
   /** The grant is gone (revoked, expired refresh token): provider calls stop until a PATCH. */
   async markFailed(instanceId: number, error: string, now: number): Promise<void> {
-    await this.db('instance_auth').where({ instance_id: instanceId }).update({ state: 'failed', last_error: error, refresh_owner: null, refresh_until: null, updated_at: now });
+    await this.db('instance_auth')
+      .where({ instance_id: instanceId })
+      .update({ state: 'failed', last_error: error, refresh_owner: null, refresh_until: null, updated_at: now });
   }
 }

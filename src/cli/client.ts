@@ -10,7 +10,10 @@ import got, { RequestError, type Got, type Method } from 'got';
 export const EXIT = { apiError: 1, badInput: 2, unreachable: 3 } as const;
 
 export class CliError extends Error {
-  constructor(message: string, readonly exitCode: number) {
+  constructor(
+    message: string,
+    readonly exitCode: number,
+  ) {
     super(message);
   }
 }

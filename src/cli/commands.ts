@@ -29,78 +29,150 @@ function instanceId(value: string): string {
 
 export function addClientCommands(program: Command): void {
   const connectors = program.command('connectors').description('connectors: list, show, validate a file offline, add a file');
-  connectors.command('list').description('the connectors the gateway knows').action(async (_o, cmd: Command) => {
-    const list = await client(cmd).get<Json[]>('elements');
-    if (asJson(cmd)) return printJson(list);
-    printTable(['key', 'name', 'hub', 'modes', 'object types', 'bundled'], list.map((c) => [c.key, c.name, c.hub, c.eventModes.join(','), c.objectTypes.join(','), c.bundled ? 'yes' : 'no']));
-  });
-  connectors.command('show <key>').description('one connector with its definition').action(async (key: string, _o, cmd: Command) => {
-    const c = await client(cmd).get<Json>(`elements/${encodeURIComponent(key)}`);
-    if (asJson(cmd)) return printJson(c);
-    printFields([['key', c.key], ['name', c.name], ['hub', c.hub], ['event modes', c.eventModes.join(', ')], ['object types', c.objectTypes.join(', ')], ['bundled', c.bundled ? 'yes' : 'no']]);
-    printTable(['configuration key', 'required', 'secret'], c.configuration.map((f: Json) => [f.key, f.required ? 'yes' : 'no', f.secret ? 'yes' : 'no']));
-  });
-  connectors.command('validate <file>').description('checks a connector file without a gateway').action(async (file: string, _o, cmd: Command) => {
-    const def = await checkConnectorFile(file);
-    if (asJson(cmd)) return printJson({ valid: true, key: def.key, objectTypes: Object.keys(def.events?.poller ?? {}) });
-    process.stdout.write(`${file}: connector "${def.key}" is valid\n`);
-  });
-  connectors.command('add <file>').description('registers (or replaces) a custom connector from a file').action(async (file: string, _o, cmd: Command) => {
-    const def = await checkConnectorFile(file);
-    const c = await client(cmd).put<Json>(`elements/${encodeURIComponent(def.key)}`, def);
-    if (asJson(cmd)) return printJson(c);
-    process.stdout.write(`connector "${c.key}" registered\n`);
-  });
+  connectors
+    .command('list')
+    .description('the connectors the gateway knows')
+    .action(async (_o, cmd: Command) => {
+      const list = await client(cmd).get<Json[]>('elements');
+      if (asJson(cmd)) return printJson(list);
+      printTable(
+        ['key', 'name', 'hub', 'modes', 'object types', 'bundled'],
+        list.map((c) => [c.key, c.name, c.hub, c.eventModes.join(','), c.objectTypes.join(','), c.bundled ? 'yes' : 'no']),
+      );
+    });
+  connectors
+    .command('show <key>')
+    .description('one connector with its definition')
+    .action(async (key: string, _o, cmd: Command) => {
+      const c = await client(cmd).get<Json>(`elements/${encodeURIComponent(key)}`);
+      if (asJson(cmd)) return printJson(c);
+      printFields([
+        ['key', c.key],
+        ['name', c.name],
+        ['hub', c.hub],
+        ['event modes', c.eventModes.join(', ')],
+        ['object types', c.objectTypes.join(', ')],
+        ['bundled', c.bundled ? 'yes' : 'no'],
+      ]);
+      printTable(
+        ['configuration key', 'required', 'secret'],
+        c.configuration.map((f: Json) => [f.key, f.required ? 'yes' : 'no', f.secret ? 'yes' : 'no']),
+      );
+    });
+  connectors
+    .command('validate <file>')
+    .description('checks a connector file without a gateway')
+    .action(async (file: string, _o, cmd: Command) => {
+      const def = await checkConnectorFile(file);
+      if (asJson(cmd)) return printJson({ valid: true, key: def.key, objectTypes: Object.keys(def.events?.poller ?? {}) });
+      process.stdout.write(`${file}: connector "${def.key}" is valid\n`);
+    });
+  connectors
+    .command('add <file>')
+    .description('registers (or replaces) a custom connector from a file')
+    .action(async (file: string, _o, cmd: Command) => {
+      const def = await checkConnectorFile(file);
+      const c = await client(cmd).put<Json>(`elements/${encodeURIComponent(def.key)}`, def);
+      if (asJson(cmd)) return printJson(c);
+      process.stdout.write(`connector "${c.key}" registered\n`);
+    });
 
   const instances = program.command('instances').description('instances: list, show, create, pause, resume, delete');
-  instances.command('list').description('the instances, newest first').action(async (_o, cmd: Command) => {
-    const list = await client(cmd).get<Json[]>('instances', { pageSize: 500 });
-    if (asJson(cmd)) return printJson(list);
-    printTable(['id', 'name', 'connector', 'mode', 'events', 'created'], list.map((i) => [i.id, i.name, i.element.key, i.vendorType, i.eventsEnabled ? 'enabled' : 'paused', shortDate(i.createdDate)]));
-  });
-  instances.command('show <instance>').description('one instance (secrets shown as ********)').action(async (id: string, _o, cmd: Command) => {
-    const i = await client(cmd).get<Json>(`instances/${instanceId(id)}`);
-    if (asJson(cmd)) return printJson(i);
-    printInstance(i);
-  });
-  instances.command('create <file>').description('creates an instance from instance JSON in a file').action(async (file: string, _o, cmd: Command) => {
-    const body = readJsonFile(file);
-    const i = await client(cmd).post<Json>('instances', body);
-    if (asJson(cmd)) return printJson(i);
-    process.stdout.write(`instance ${i.id} created\n`);
-    printInstance(i);
-  });
-  for (const [name, enabled] of [['pause', false], ['resume', true]] as const) {
-    instances.command(`${name} <instance>`).description(enabled ? 'resumes polling and delivery' : 'stops polling and holds notifications').action(async (id: string, _o, cmd: Command) => {
-      const i = await client(cmd).put<Json>(`instances/${instanceId(id)}/events/enabled`, { enabled });
-      if (asJson(cmd)) return printJson(i);
-      process.stdout.write(`instance ${i.id} ${enabled ? 'resumed' : 'paused'}\n`);
+  instances
+    .command('list')
+    .description('the instances, newest first')
+    .action(async (_o, cmd: Command) => {
+      const list = await client(cmd).get<Json[]>('instances', { pageSize: 500 });
+      if (asJson(cmd)) return printJson(list);
+      printTable(
+        ['id', 'name', 'connector', 'mode', 'events', 'created'],
+        list.map((i) => [i.id, i.name, i.element.key, i.vendorType, i.eventsEnabled ? 'enabled' : 'paused', shortDate(i.createdDate)]),
+      );
     });
+  instances
+    .command('show <instance>')
+    .description('one instance (secrets shown as ********)')
+    .action(async (id: string, _o, cmd: Command) => {
+      const i = await client(cmd).get<Json>(`instances/${instanceId(id)}`);
+      if (asJson(cmd)) return printJson(i);
+      printInstance(i);
+    });
+  instances
+    .command('create <file>')
+    .description('creates an instance from instance JSON in a file')
+    .action(async (file: string, _o, cmd: Command) => {
+      const body = readJsonFile(file);
+      const i = await client(cmd).post<Json>('instances', body);
+      if (asJson(cmd)) return printJson(i);
+      process.stdout.write(`instance ${i.id} created\n`);
+      printInstance(i);
+    });
+  for (const [name, enabled] of [
+    ['pause', false],
+    ['resume', true],
+  ] as const) {
+    instances
+      .command(`${name} <instance>`)
+      .description(enabled ? 'resumes polling and delivery' : 'stops polling and holds notifications')
+      .action(async (id: string, _o, cmd: Command) => {
+        const i = await client(cmd).put<Json>(`instances/${instanceId(id)}/events/enabled`, { enabled });
+        if (asJson(cmd)) return printJson(i);
+        process.stdout.write(`instance ${i.id} ${enabled ? 'resumed' : 'paused'}\n`);
+      });
   }
-  instances.command('delete <instance>').description('deletes an instance (deregisters its provider webhooks)').action(async (id: string, _o, cmd: Command) => {
-    await client(cmd).delete(`instances/${instanceId(id)}`);
-    if (asJson(cmd)) return printJson({ deleted: Number(id) });
-    process.stdout.write(`instance ${id} deleted\n`);
-  });
+  instances
+    .command('delete <instance>')
+    .description('deletes an instance (deregisters its provider webhooks)')
+    .action(async (id: string, _o, cmd: Command) => {
+      await client(cmd).delete(`instances/${instanceId(id)}`);
+      if (asJson(cmd)) return printJson({ deleted: Number(id) });
+      process.stdout.write(`instance ${id} deleted\n`);
+    });
 
-  program.command('poll <instance>').description('polls an instance now').option('--object <type>', 'only this object type').action(async (id: string, o: { object?: string }, cmd: Command) => {
-    const answer = await client(cmd).post<{ objects: Record<string, Json> }>(`instances/${instanceId(id)}/events/poll`, undefined, { objectType: o.object });
-    if (asJson(cmd)) printJson(answer);
-    else printTable(['object type', 'fetched', 'created', 'updated', 'deleted', 'error'], Object.entries(answer.objects).map(([t, s]) => [t, s.fetched, s.created, s.updated, s.deleted, s.error]));
-    const failed = Object.entries(answer.objects).filter(([, s]) => s.error);
-    if (failed.length > 0) throw new CliError(`the poll of ${failed.map(([t]) => t).join(', ')} failed: ${failed[0][1].error}`, EXIT.apiError);
-  });
+  program
+    .command('poll <instance>')
+    .description('polls an instance now')
+    .option('--object <type>', 'only this object type')
+    .action(async (id: string, o: { object?: string }, cmd: Command) => {
+      const answer = await client(cmd).post<{ objects: Record<string, Json> }>(`instances/${instanceId(id)}/events/poll`, undefined, { objectType: o.object });
+      if (asJson(cmd)) printJson(answer);
+      else
+        printTable(
+          ['object type', 'fetched', 'created', 'updated', 'deleted', 'error'],
+          Object.entries(answer.objects).map(([t, s]) => [t, s.fetched, s.created, s.updated, s.deleted, s.error]),
+        );
+      const failed = Object.entries(answer.objects).filter(([, s]) => s.error);
+      if (failed.length > 0) throw new CliError(`the poll of ${failed.map(([t]) => t).join(', ')} failed: ${failed[0][1].error}`, EXIT.apiError);
+    });
 
-  program.command('status <instance>').description('per object type: last and next poll, lag, failures; notifications; auth').action(async (id: string, _o, cmd: Command) => {
-    const s = await client(cmd).get<Json>(`instances/${instanceId(id)}/status`);
-    if (asJson(cmd)) return printJson(s);
-    const auth = s.auth ? `${s.auth.type} ${s.auth.state}${s.auth.lastError ? ` (${s.auth.lastError})` : ''}` : undefined;
-    printFields([['instance', s.instanceId], ['events', s.eventsEnabled ? 'enabled' : 'paused'], ['mode', s.vendorType], ['notifications', `${s.notifications.pending} pending, ${s.notifications.dead} dead`], ...(auth ? [['auth', auth] as [string, string]] : [])]);
-    printTable(
-      ['object type', 'interval', 'last poll', 'next poll', 'lag', 'failures', 'backoff until', 'last error'],
-      Object.entries(s.objects as Record<string, Json>).map(([t, o]) => [t, `${o.intervalSeconds}s`, shortDate(o.lastPollDate), shortDate(o.nextPollDate), `${o.lagSeconds}s`, o.consecutiveFailures, shortDate(o.backoffUntil), o.lastError]),
-    );
-  });
+  program
+    .command('status <instance>')
+    .description('per object type: last and next poll, lag, failures; notifications; auth')
+    .action(async (id: string, _o, cmd: Command) => {
+      const s = await client(cmd).get<Json>(`instances/${instanceId(id)}/status`);
+      if (asJson(cmd)) return printJson(s);
+      const auth = s.auth ? `${s.auth.type} ${s.auth.state}${s.auth.lastError ? ` (${s.auth.lastError})` : ''}` : undefined;
+      printFields([
+        ['instance', s.instanceId],
+        ['events', s.eventsEnabled ? 'enabled' : 'paused'],
+        ['mode', s.vendorType],
+        ['notifications', `${s.notifications.pending} pending, ${s.notifications.dead} dead`],
+        ...(auth ? [['auth', auth] as [string, string]] : []),
+      ]);
+      printTable(
+        ['object type', 'interval', 'last poll', 'next poll', 'lag', 'failures', 'backoff until', 'last error'],
+        Object.entries(s.objects as Record<string, Json>).map(([t, o]) => [
+          t,
+          `${o.intervalSeconds}s`,
+          shortDate(o.lastPollDate),
+          shortDate(o.nextPollDate),
+          `${o.lagSeconds}s`,
+          o.consecutiveFailures,
+          shortDate(o.backoffUntil),
+          o.lastError,
+        ]),
+      );
+    });
 
   const events = program.command('events').description('events of an instance');
   events
@@ -126,13 +198,29 @@ export function addClientCommands(program: Command): void {
     .action(async (id: string, o: { status?: string; lines: string }, cmd: Command) => {
       const list = await client(cmd).get<Json[]>(`instances/${instanceId(id)}/notifications`, { status: o.status, pageSize: o.lines });
       if (asJson(cmd)) return printJson(list);
-      printTable(['id', 'status', 'object type', 'events', 'attempts', 'last code', 'created', 'delivered', 'last error'], list.map((n) => [n.id, n.status, n.objectType, n.eventCount, n.attemptCount, n.lastStatusCode, shortDate(n.createdDate), shortDate(n.deliveredDate), n.lastError]));
+      printTable(
+        ['id', 'status', 'object type', 'events', 'attempts', 'last code', 'created', 'delivered', 'last error'],
+        list.map((n) => [
+          n.id,
+          n.status,
+          n.objectType,
+          n.eventCount,
+          n.attemptCount,
+          n.lastStatusCode,
+          shortDate(n.createdDate),
+          shortDate(n.deliveredDate),
+          n.lastError,
+        ]),
+      );
     });
-  notifications.command('retry <notification>').description('delivers a notification again').action(async (id: string, _o, cmd: Command) => {
-    const n = await client(cmd).post<Json>(`notifications/${encodeURIComponent(id)}/retry`);
-    if (asJson(cmd)) return printJson(n);
-    process.stdout.write(`notification ${n.id} queued for delivery\n`);
-  });
+  notifications
+    .command('retry <notification>')
+    .description('delivers a notification again')
+    .action(async (id: string, _o, cmd: Command) => {
+      const n = await client(cmd).post<Json>(`notifications/${encodeURIComponent(id)}/retry`);
+      if (asJson(cmd)) return printJson(n);
+      process.stdout.write(`notification ${n.id} queued for delivery\n`);
+    });
   notifications
     .command('replay <instance>')
     .description('delivers again every delivered or dead notification since a time')
@@ -156,8 +244,14 @@ async function checkConnectorFile(file: string) {
 
 function printInstance(i: Json): void {
   printFields([
-    ['id', i.id], ['name', i.name], ['connector', i.element.key], ['mode', i.vendorType], ['events', i.eventsEnabled ? 'enabled' : 'paused'],
-    ['tags', (i.tags ?? []).join(', ')], ...(i.webhookUrl ? [['webhook URL', i.webhookUrl] as [string, string]] : []), ['created', shortDate(i.createdDate)],
+    ['id', i.id],
+    ['name', i.name],
+    ['connector', i.element.key],
+    ['mode', i.vendorType],
+    ['events', i.eventsEnabled ? 'enabled' : 'paused'],
+    ['tags', (i.tags ?? []).join(', ')],
+    ...(i.webhookUrl ? [['webhook URL', i.webhookUrl] as [string, string]] : []),
+    ['created', shortDate(i.createdDate)],
   ]);
 }
 
@@ -165,7 +259,14 @@ async function tailEvents(api: ApiClient, id: string, o: { lines: number; follow
   const print = (list: Json[]) => {
     if (o.json && o.follow) for (const e of list) process.stdout.write(`${JSON.stringify(e)}\n`);
     else if (o.json) printJson(list);
-    else for (const e of list) process.stdout.write(`${shortDate(e.createdDate)}  #${e.sequence}  ${e.eventType.padEnd(7)}  ${e.objectType}/${e.objectId}  ${e.notification ? `${e.notification.id} ${e.notification.status}` : ''}\n`.replace(/ +\n$/, '\n'));
+    else
+      for (const e of list)
+        process.stdout.write(
+          `${shortDate(e.createdDate)}  #${e.sequence}  ${e.eventType.padEnd(7)}  ${e.objectType}/${e.objectId}  ${e.notification ? `${e.notification.id} ${e.notification.status}` : ''}\n`.replace(
+            / +\n$/,
+            '\n',
+          ),
+        );
   };
   const first = (await api.get<Json[]>(`instances/${id}/events`, { pageSize: o.lines })).reverse();
   print(first);
@@ -180,7 +281,8 @@ async function tailEvents(api: ApiClient, id: string, o: { lines: number; follow
     if (stop) break;
     const page = await api.get<Json[]>(`instances/${id}/events`, { pageSize: 500 });
     const fresh = page.filter((e) => e.id > lastId);
-    if (fresh.length === page.length && lastId > 0 && page.length === 500) process.stderr.write('pollgate: more than 500 new events since the last look; older ones were skipped (use a smaller --interval)\n');
+    if (fresh.length === page.length && lastId > 0 && page.length === 500)
+      process.stderr.write('pollgate: more than 500 new events since the last look; older ones were skipped (use a smaller --interval)\n');
     fresh.reverse();
     if (fresh.length) lastId = fresh[fresh.length - 1].id;
     print(fresh);

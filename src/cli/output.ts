@@ -16,7 +16,11 @@ export function printTable(headers: string[], rows: Cell[][], empty = '(none)'):
   }
   const text = rows.map((r) => r.map(cellText));
   const widths = headers.map((h, i) => Math.max(h.length, ...text.map((r) => r[i].length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]))).join('  ').trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i])))
+      .join('  ')
+      .trimEnd();
   process.stdout.write(`${[line(headers.map((h) => h.toUpperCase())), ...text.map(line)].join('\n')}\n`);
 }
 

@@ -43,7 +43,14 @@ function envOverrides(env: Env): Json {
   if (env.POLLGATE_DATA_DIR) set('database', 'dataDir', env.POLLGATE_DATA_DIR);
   if (env.POLLGATE_API_TOKEN) set('auth', 'apiToken', env.POLLGATE_API_TOKEN);
   if (env.POLLGATE_SECRET_KEY) set('security', 'secretKey', env.POLLGATE_SECRET_KEY);
-  if (env.POLLGATE_PREVIOUS_SECRET_KEYS) set('security', 'previousSecretKeys', env.POLLGATE_PREVIOUS_SECRET_KEYS.split(',').map((k) => k.trim()).filter(Boolean));
+  if (env.POLLGATE_PREVIOUS_SECRET_KEYS)
+    set(
+      'security',
+      'previousSecretKeys',
+      env.POLLGATE_PREVIOUS_SECRET_KEYS.split(',')
+        .map((k) => k.trim())
+        .filter(Boolean),
+    );
   if (env.POLLGATE_PUBLIC_URL) set('server', 'publicUrl', env.POLLGATE_PUBLIC_URL);
   if (env.POLLGATE_NODE_ID) set('node', 'id', env.POLLGATE_NODE_ID);
   if (env.LOG_LEVEL) set('log', 'level', env.LOG_LEVEL);
@@ -58,7 +65,7 @@ export function checkConfig(raw: Json): Config {
     const details = (validateConfig.errors ?? []).map((e) => {
       const extra = (e.params as { additionalProperty?: string }).additionalProperty;
       const path = [e.instancePath.slice(1).replaceAll('/', '.'), extra].filter(Boolean).join('.');
-      return { setting: path || '(root)', message: extra ? 'is not a known setting' : e.message ?? 'invalid' };
+      return { setting: path || '(root)', message: extra ? 'is not a known setting' : (e.message ?? 'invalid') };
     });
     const first = details[0];
     throw new DefinitionError(`invalid setting "${first.setting}": ${first.message}`, details);

@@ -1,8 +1,13 @@
 /** The shape of config/default.json, as a type and as the JSON Schema that checks it at start. */
 export interface Config {
   server: {
-    port: number; host: string; publicUrl: string; maxBodyBytes: number;
-    maxConnections: number; headersTimeoutSeconds: number; requestTimeoutSeconds: number;
+    port: number;
+    host: string;
+    publicUrl: string;
+    maxBodyBytes: number;
+    maxConnections: number;
+    headersTimeoutSeconds: number;
+    requestTimeoutSeconds: number;
   };
   metrics: { public: boolean };
   database: { url: string | null; schema: string | null; dataDir: string; poolMax: number };
@@ -11,28 +16,56 @@ export interface Config {
   log: { level: string };
   node: { id: string | null };
   poller: {
-    enabled: boolean; tickSeconds: number; minIntervalSeconds: number; maxIntervalMinutes: number;
-    defaultIntervalMinutes: number; overlapSeconds: number; maxPages: number;
-    concurrency: number; leaseSeconds: number; fullListingIntervalMinutes: number;
-    backoffBaseSeconds: number; backoffMaxSeconds: number; maxObjectsPerInstance: number; jitterSeconds: number;
+    enabled: boolean;
+    tickSeconds: number;
+    minIntervalSeconds: number;
+    maxIntervalMinutes: number;
+    defaultIntervalMinutes: number;
+    overlapSeconds: number;
+    maxPages: number;
+    concurrency: number;
+    leaseSeconds: number;
+    fullListingIntervalMinutes: number;
+    backoffBaseSeconds: number;
+    backoffMaxSeconds: number;
+    maxObjectsPerInstance: number;
+    jitterSeconds: number;
   };
   /** `rateBudgetMarginSeconds` widens each rate-budget window, for the delay between pollgate's grant and the provider's count. */
   provider: { maxRetryAfterSeconds: number; maxResponseBytes: number; rateBudgetMarginSeconds: number };
   webhooks: {
-    maxBodyBytes: number; rateLimitPerMinute: number; leaseSeconds: number; concurrency: number;
-    mappingBackoffBaseSeconds: number; mappingBackoffMaxSeconds: number; deregisterBackoffBaseSeconds: number; deregisterBackoffMaxSeconds: number;
+    maxBodyBytes: number;
+    rateLimitPerMinute: number;
+    leaseSeconds: number;
+    concurrency: number;
+    mappingBackoffBaseSeconds: number;
+    mappingBackoffMaxSeconds: number;
+    deregisterBackoffBaseSeconds: number;
+    deregisterBackoffMaxSeconds: number;
   };
   /** `maxTimeoutSeconds` cuts a request template's own timeout (5–10 s) shorter; tests make it short. */
   requests: { rateLimitPerMinute: number; maxTimeoutSeconds: number };
   delivery: {
-    enabled: boolean; tickSeconds: number; timeoutSeconds: number; concurrency: number; leaseSeconds: number;
+    enabled: boolean;
+    tickSeconds: number;
+    timeoutSeconds: number;
+    concurrency: number;
+    leaseSeconds: number;
     maxEventsPerNotification: { polling: number; webhook: number };
-    retrySchedule: number[]; retryJitter: number; maxResponseBodyBytes: number; retentionDays: number;
+    retrySchedule: number[];
+    retryJitter: number;
+    maxResponseBodyBytes: number;
+    retentionDays: number;
     signingSecretOverlapHours: number;
   };
   schedules: {
-    enabled: boolean; tickSeconds: number; minLeadSeconds: number; maxOneTimePerInstance: number;
-    maxRecurringPerInstance: number; maxDataBytes: number; leaseSeconds: number;
+    enabled: boolean;
+    tickSeconds: number;
+    minLeadSeconds: number;
+    maxOneTimePerInstance: number;
+    maxRecurringPerInstance: number;
+    maxDataBytes: number;
+    leaseSeconds: number;
   };
   retention: { enabled: boolean; intervalMinutes: number; eventsDays: number; webhookReceiptsDays: number; requestLogDays: number };
   network: { allowLoopback: boolean; allowPrivate: boolean };
@@ -74,27 +107,54 @@ export const configSchema = section({
   log: section({ level: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] } }),
   node: section({ id: { type: ['string', 'null'], minLength: 1, maxLength: 64 } }),
   poller: section({
-    enabled: bool, tickSeconds: num(0.01), minIntervalSeconds: num(0.001), maxIntervalMinutes: num(1),
-    defaultIntervalMinutes: num(0.001), overlapSeconds: num(0), maxPages: int(1),
-    concurrency: int(1), leaseSeconds: num(0.1), fullListingIntervalMinutes: num(0),
-    backoffBaseSeconds: num(0), backoffMaxSeconds: num(0), maxObjectsPerInstance: int(1), jitterSeconds: num(0),
+    enabled: bool,
+    tickSeconds: num(0.01),
+    minIntervalSeconds: num(0.001),
+    maxIntervalMinutes: num(1),
+    defaultIntervalMinutes: num(0.001),
+    overlapSeconds: num(0),
+    maxPages: int(1),
+    concurrency: int(1),
+    leaseSeconds: num(0.1),
+    fullListingIntervalMinutes: num(0),
+    backoffBaseSeconds: num(0),
+    backoffMaxSeconds: num(0),
+    maxObjectsPerInstance: int(1),
+    jitterSeconds: num(0),
   }),
   provider: section({ maxRetryAfterSeconds: num(0), maxResponseBytes: int(1), rateBudgetMarginSeconds: num(0) }),
   webhooks: section({
-    maxBodyBytes: int(1), rateLimitPerMinute: int(1), leaseSeconds: num(0.1), concurrency: int(1),
-    mappingBackoffBaseSeconds: num(0), mappingBackoffMaxSeconds: num(0), deregisterBackoffBaseSeconds: num(0), deregisterBackoffMaxSeconds: num(0),
+    maxBodyBytes: int(1),
+    rateLimitPerMinute: int(1),
+    leaseSeconds: num(0.1),
+    concurrency: int(1),
+    mappingBackoffBaseSeconds: num(0),
+    mappingBackoffMaxSeconds: num(0),
+    deregisterBackoffBaseSeconds: num(0),
+    deregisterBackoffMaxSeconds: num(0),
   }),
   requests: section({ rateLimitPerMinute: int(1), maxTimeoutSeconds: num(0.01) }),
   delivery: section({
-    enabled: bool, tickSeconds: num(0.01), timeoutSeconds: num(0.01), concurrency: int(1), leaseSeconds: num(0.1),
+    enabled: bool,
+    tickSeconds: num(0.01),
+    timeoutSeconds: num(0.01),
+    concurrency: int(1),
+    leaseSeconds: num(0.1),
     maxEventsPerNotification: section({ polling: int(1), webhook: int(1) }),
     retrySchedule: { type: 'array', items: num(0), maxItems: 50 },
     retryJitter: { type: 'number', minimum: 0, maximum: 1 },
-    maxResponseBodyBytes: int(0), retentionDays: num(0), signingSecretOverlapHours: num(0),
+    maxResponseBodyBytes: int(0),
+    retentionDays: num(0),
+    signingSecretOverlapHours: num(0),
   }),
   schedules: section({
-    enabled: bool, tickSeconds: num(0.01), minLeadSeconds: num(0), maxOneTimePerInstance: int(0),
-    maxRecurringPerInstance: int(0), maxDataBytes: int(1), leaseSeconds: num(0.1),
+    enabled: bool,
+    tickSeconds: num(0.01),
+    minLeadSeconds: num(0),
+    maxOneTimePerInstance: int(0),
+    maxRecurringPerInstance: int(0),
+    maxDataBytes: int(1),
+    leaseSeconds: num(0.1),
   }),
   retention: section({ enabled: bool, intervalMinutes: num(0.01), eventsDays: num(0), webhookReceiptsDays: num(0), requestLogDays: num(0) }),
   network: section({ allowLoopback: bool, allowPrivate: bool }),

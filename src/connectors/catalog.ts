@@ -46,9 +46,8 @@ export class ConnectorCatalog {
     const version = await this.store.version();
     this.checkedAt = Date.now();
     if (version === this.version) return;
-    this.registry.replaceCustom(
-      await this.store.definitions(),
-      (err) => this.log.error({ err: err.message }, 'a stored custom connector is no longer valid; it is ignored'),
+    this.registry.replaceCustom(await this.store.definitions(), (err) =>
+      this.log.error({ err: err.message }, 'a stored custom connector is no longer valid; it is ignored'),
     );
     const first = this.version === -1;
     this.version = version;
@@ -58,7 +57,8 @@ export class ConnectorCatalog {
   /** Registers or replaces a custom connector for every node; true when it was new. */
   async save(input: unknown, source: string, o: { key?: string } = {}): Promise<{ def: ConnectorDefinition; created: boolean }> {
     const def = this.registry.validateCustom(input, { source });
-    if (o.key !== undefined && def.key !== o.key) throw new ValidationError(`the body's key "${def.key}" is not the key of the path, "${o.key}"`, [{ field: 'key', value: def.key }]);
+    if (o.key !== undefined && def.key !== o.key)
+      throw new ValidationError(`the body's key "${def.key}" is not the key of the path, "${o.key}"`, [{ field: 'key', value: def.key }]);
     const now = this.clock.now();
     const created = await this.store.save(def, now);
     await this.sync();

@@ -8,12 +8,16 @@ const headerName = { type: 'string', pattern: "^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100
 const stringMap = { type: 'object', additionalProperties: { type: 'string' } };
 const mappingValue = { oneOf: [str, { type: 'array', items: str, minItems: 1 }] };
 const derivedValue = {
-  type: 'object', required: ['from'], additionalProperties: false,
+  type: 'object',
+  required: ['from'],
+  additionalProperties: false,
   properties: { from: mappingValue, pattern: str, map: stringMap, default: str },
 };
 const recordPaths = { oneOf: [str, { type: 'array', items: str, minItems: 1 }] };
 const pollerEvents = {
-  type: 'object', required: ['objectId', 'eventType'], additionalProperties: false,
+  type: 'object',
+  required: ['objectId', 'eventType'],
+  additionalProperties: false,
   properties: { objectId: mappingValue, eventType: { oneOf: [mappingValue, derivedValue] }, date: mappingValue, recordPath: recordPaths },
 };
 
@@ -23,9 +27,16 @@ const pagination = {
   properties: {
     type: { enum: ['page', 'offset', 'cursor', 'link'] },
     maxPages: { type: 'integer', minimum: 1 },
-    pageParam: str, sizeParam: str, size: { type: 'integer', minimum: 1 }, firstPage: { type: 'integer', minimum: 0 },
+    pageParam: str,
+    sizeParam: str,
+    size: { type: 'integer', minimum: 1 },
+    firstPage: { type: 'integer', minimum: 0 },
     offsetParam: str,
-    cursorPath: str, cursorParam: str, cursorIn: { enum: ['query', 'body'] }, stopPath: str, hasMorePath: str,
+    cursorPath: str,
+    cursorParam: str,
+    cursorIn: { enum: ['query', 'body'] },
+    stopPath: str,
+    hasMorePath: str,
     nextUrlPath: str,
     // Origins (scheme://host[:port]) besides the listing's own that next links may lead to.
     allowedOrigins: { type: 'array', items: { type: 'string', pattern: '^https?://[^/?#]+$' }, maxItems: 20 },
@@ -45,7 +56,12 @@ const requestShape = {
   recordsPath: str,
   pagination,
   deletes: { type: 'boolean' },
-  deletedWhen: { type: 'object', required: ['path', 'equals'], additionalProperties: false, properties: { path: str, equals: { type: ['string', 'number', 'boolean'] } } },
+  deletedWhen: {
+    type: 'object',
+    required: ['path', 'equals'],
+    additionalProperties: false,
+    properties: { path: str, equals: { type: ['string', 'number', 'boolean'] } },
+  },
 };
 
 const datesConfiguration = {
@@ -55,9 +71,14 @@ const datesConfiguration = {
 };
 
 const baseUrlLookup = {
-  type: 'object', required: ['url', 'valuePath', 'baseUrl'], additionalProperties: false,
+  type: 'object',
+  required: ['url', 'valuePath', 'baseUrl'],
+  additionalProperties: false,
   properties: {
-    url: str, itemsPath: str, valuePath: str, baseUrl: str,
+    url: str,
+    itemsPath: str,
+    valuePath: str,
+    baseUrl: str,
     match: { type: 'object', required: ['path', 'equals'], additionalProperties: false, properties: { when: str, path: str, equals: str } },
   },
 };
@@ -68,10 +89,24 @@ const authDefinition = {
   properties: {
     when: { oneOf: [str, { type: 'array', items: str, minItems: 1, maxItems: 20 }] },
     type: { enum: ['none', 'basic', 'bearer', 'header', 'query', 'oauth2', 'oauth2-client-credentials', 'oauth1'] },
-    username: { type: 'string' }, password: { type: 'string' }, token: str, name: str, value: str,
-    authorizationUrl: str, tokenUrl: str, scopes: { type: 'array', items: str, maxItems: 100 }, scopeSeparator: { type: 'string', maxLength: 8 },
-    clientAuth: { enum: ['body', 'basic'] }, authorizationParams: stringMap, tokenParams: stringMap, baseUrlFrom: str, baseUrlLookup,
-    requestTokenUrl: str, authorizeUrl: str, accessTokenUrl: str, signatureMethod: { const: 'HMAC-SHA1' },
+    username: { type: 'string' },
+    password: { type: 'string' },
+    token: str,
+    name: str,
+    value: str,
+    authorizationUrl: str,
+    tokenUrl: str,
+    scopes: { type: 'array', items: str, maxItems: 100 },
+    scopeSeparator: { type: 'string', maxLength: 8 },
+    clientAuth: { enum: ['body', 'basic'] },
+    authorizationParams: stringMap,
+    tokenParams: stringMap,
+    baseUrlFrom: str,
+    baseUrlLookup,
+    requestTokenUrl: str,
+    authorizeUrl: str,
+    accessTokenUrl: str,
+    signatureMethod: { const: 'HMAC-SHA1' },
   },
   additionalProperties: false,
   allOf: [
@@ -93,7 +128,12 @@ export const connectorSchema = {
     $schema: { type: 'string' },
     key: { type: 'string', pattern: '^[a-z0-9][a-z0-9_-]{0,63}$' },
     // No control or bidirectional-formatting characters (the same rule as api/text.ts).
-    name: { type: 'string', minLength: 1, maxLength: 255, pattern: '^[^\\u0000-\\u001f\\u007f-\\u009f\\u061c\\u200e\\u200f\\u202a-\\u202e\\u2066-\\u2069\\ufeff]+$' },
+    name: {
+      type: 'string',
+      minLength: 1,
+      maxLength: 255,
+      pattern: '^[^\\u0000-\\u001f\\u007f-\\u009f\\u061c\\u200e\\u200f\\u202a-\\u202e\\u2066-\\u2069\\ufeff]+$',
+    },
     hub: { type: 'string', pattern: '^[a-z0-9_-]+$' },
     description: { type: 'string' },
     configuration: {
@@ -103,8 +143,13 @@ export const connectorSchema = {
         required: ['key'],
         additionalProperties: false,
         properties: {
-          key: str, required: { type: 'boolean' }, secret: { type: 'boolean' }, type: { enum: ['string', 'number', 'boolean'] },
-          default: { type: ['string', 'number', 'boolean'] }, generate: { type: 'boolean' }, description: { type: 'string' },
+          key: str,
+          required: { type: 'boolean' },
+          secret: { type: 'boolean' },
+          type: { enum: ['string', 'number', 'boolean'] },
+          default: { type: ['string', 'number', 'boolean'] },
+          generate: { type: 'boolean' },
+          description: { type: 'string' },
         },
       },
     },
@@ -142,11 +187,17 @@ export const connectorSchema = {
             required: ['url', 'idField'],
             additionalProperties: false,
             properties: {
-              url: str, idField: str, datesConfiguration, events: pollerEvents, ...requestShape,
+              url: str,
+              idField: str,
+              datesConfiguration,
+              events: pollerEvents,
+              ...requestShape,
               // refresh_interval: this object's poll interval in minutes (else the instance's).
               refresh_interval: { type: ['number', 'string'] },
               deleted: {
-                type: 'object', required: ['url'], additionalProperties: false,
+                type: 'object',
+                required: ['url'],
+                additionalProperties: false,
                 properties: { url: str, idField: str, method: requestShape.method, body: {}, headers: stringMap, recordsPath: str, pagination },
               },
             },
@@ -157,7 +208,11 @@ export const connectorSchema = {
           required: ['events'],
           additionalProperties: false,
           properties: {
-            register: str, deregister: str, webhookIdPath: str, webhookIdPattern: str, deliveryIdHeader: str,
+            register: str,
+            deregister: str,
+            webhookIdPath: str,
+            webhookIdPattern: str,
+            deliveryIdHeader: str,
             saveFromResponse: { type: 'object', additionalProperties: str },
             registrations: {
               type: 'array',
@@ -167,7 +222,14 @@ export const connectorSchema = {
                 type: 'object',
                 required: ['name', 'register'],
                 additionalProperties: false,
-                properties: { name: { type: 'string', pattern: '^[A-Za-z0-9_./:-]{1,64}$' }, register: str, deregister: str, webhookIdPath: str, webhookIdPattern: str, context: stringMap },
+                properties: {
+                  name: { type: 'string', pattern: '^[A-Za-z0-9_./:-]{1,64}$' },
+                  register: str,
+                  deregister: str,
+                  webhookIdPath: str,
+                  webhookIdPattern: str,
+                  context: stringMap,
+                },
               },
             },
             signature: {
@@ -176,8 +238,14 @@ export const connectorSchema = {
               additionalProperties: false,
               properties: {
                 scheme: { enum: ['hmac', 'shared-secret', 'github', 'stripe', 'shopify', 'standard-webhooks', 'none'] },
-                algorithm: { enum: ['sha1', 'sha256'] }, header: str, encoding: { enum: ['hex', 'base64'] }, prefix: str,
-                signedContent: str, timestampHeader: str, toleranceSeconds: { type: 'number', minimum: 0 }, secret: str,
+                algorithm: { enum: ['sha1', 'sha256'] },
+                header: str,
+                encoding: { enum: ['hex', 'base64'] },
+                prefix: str,
+                signedContent: str,
+                timestampHeader: str,
+                toleranceSeconds: { type: 'number', minimum: 0 },
+                secret: str,
               },
               if: { properties: { scheme: { enum: ['hmac', 'shared-secret'] } } },
               then: { required: ['header'] },
@@ -202,9 +270,18 @@ export const connectorSchema = {
               required: ['objectType', 'objectId', 'eventType'],
               additionalProperties: false,
               properties: {
-                itemsPath: str, objectType: { oneOf: [mappingValue, derivedValue] }, objectId: mappingValue, date: mappingValue, recordPath: recordPaths,
+                itemsPath: str,
+                objectType: { oneOf: [mappingValue, derivedValue] },
+                objectId: mappingValue,
+                date: mappingValue,
+                recordPath: recordPaths,
                 eventType: { oneOf: [mappingValue, derivedValue] },
-                ignore: { type: 'object', required: ['from', 'values'], additionalProperties: false, properties: { from: mappingValue, values: { type: 'array', items: { type: 'string' } } } },
+                ignore: {
+                  type: 'object',
+                  required: ['from', 'values'],
+                  additionalProperties: false,
+                  properties: { from: mappingValue, values: { type: 'array', items: { type: 'string' } } },
+                },
               },
             },
           },
@@ -228,8 +305,11 @@ export const connectorSchema = {
       additionalProperties: false,
       minProperties: 1,
       properties: {
-        remaining: headerName, reset: headerName, resetIn: { enum: ['seconds', 'epoch-seconds', 'epoch-ms'] },
-        bucket: headerName, leakPerSecond: { type: 'number', exclusiveMinimum: 0, maximum: 100_000 },
+        remaining: headerName,
+        reset: headerName,
+        resetIn: { enum: ['seconds', 'epoch-seconds', 'epoch-ms'] },
+        bucket: headerName,
+        leakPerSecond: { type: 'number', exclusiveMinimum: 0, maximum: 100_000 },
       },
       dependencies: { reset: ['resetIn'], resetIn: ['reset'], leakPerSecond: ['bucket'] },
     },
@@ -245,8 +325,13 @@ export const connectorSchema = {
             type: 'object',
             additionalProperties: false,
             properties: {
-              method: requestShape.method, protocol: { type: 'string', pattern: '^[Hh][Tt][Tt][Pp][Ss]?$' }, host: str, path: { type: 'string' },
-              query: stringMap, headers: stringMap, body: {},
+              method: requestShape.method,
+              protocol: { type: 'string', pattern: '^[Hh][Tt][Tt][Pp][Ss]?$' },
+              host: str,
+              path: { type: 'string' },
+              query: stringMap,
+              headers: stringMap,
+              body: {},
             },
           },
           secretsInBody: { type: 'array', items: str, uniqueItems: true },
@@ -254,7 +339,10 @@ export const connectorSchema = {
             type: 'object',
             additionalProperties: false,
             properties: {
-              maxAttempts: { type: 'integer' }, retryDelay: { type: 'number' }, timeout: { type: 'number' }, isOAuth: { type: 'boolean' },
+              maxAttempts: { type: 'integer' },
+              retryDelay: { type: 'number' },
+              timeout: { type: 'number' },
+              isOAuth: { type: 'boolean' },
             },
           },
         },

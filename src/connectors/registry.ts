@@ -121,7 +121,12 @@ export class ConnectorRegistry {
       hub: def.hub ?? null,
       eventModes: def.events?.supported ?? [],
       objectTypes: [...new Set([...Object.keys(def.events?.poller ?? {}), ...Object.keys(def.resources ?? {})])],
-      configuration: (def.configuration ?? []).map((f) => ({ key: f.key, required: Boolean(f.required), secret: Boolean(f.secret), ...(f.default !== undefined ? { default: f.default } : {}) })),
+      configuration: (def.configuration ?? []).map((f) => ({
+        key: f.key,
+        required: Boolean(f.required),
+        secret: Boolean(f.secret),
+        ...(f.default !== undefined ? { default: f.default } : {}),
+      })),
       bundled: this.bundled.has(def.key),
     };
   }

@@ -4,7 +4,15 @@ import { listTemplateRefs } from '../templates/request-template.js';
 import { SETTING_KEYS } from '../instances/settings.js';
 import { OAUTH_KEYS, TOKEN_KEYS } from '../auth/settings.js';
 import { BASE_URL_KEY } from '../provider/request-builder.js';
-import type { ConnectorDefinition, DatesConfiguration, DeletedWhen, PaginationDefinition, PollerEventsDefinition, PollerObjectDefinition, WhereMapping } from './schema.js';
+import type {
+  ConnectorDefinition,
+  DatesConfiguration,
+  DeletedWhen,
+  PaginationDefinition,
+  PollerEventsDefinition,
+  PollerObjectDefinition,
+  WhereMapping,
+} from './schema.js';
 
 /**
  * Turns a poller object (`url`, `idField`, …) into the provider request the poller sends:
@@ -73,9 +81,12 @@ export function parseCeqlWhere(input: string): CeqlClause[] {
   parts.push(current);
   return parts.map((part) => {
     const m = CLAUSE.exec(part);
-    if (!m) throw new DefinitionError(`CEQL clause "${restore(part).trim()}" is not of the form field op 'value' (ops: = != > >= < <=; clauses joined by "and")`);
+    if (!m)
+      throw new DefinitionError(`CEQL clause "${restore(part).trim()}" is not of the form field op 'value' (ops: = != > >= < <=; clauses joined by "and")`);
     const raw = m[3];
-    const value = restore(raw.startsWith("'") ? raw.slice(1, -1).replaceAll("''", "'") : raw.toLowerCase() === 'true' || raw.toLowerCase() === 'false' ? raw.toLowerCase() : raw);
+    const value = restore(
+      raw.startsWith("'") ? raw.slice(1, -1).replaceAll("''", "'") : raw.toLowerCase() === 'true' || raw.toLowerCase() === 'false' ? raw.toLowerCase() : raw,
+    );
     return { field: m[1], op: m[2] as CeqlOperator, value };
   });
 }
@@ -98,7 +109,8 @@ export function declaredIparamsOf(connector: ConnectorDefinition): Set<string> {
 /** Throws DefinitionError for a malformed tag, or a secret iparam, in text that becomes part of a URL. */
 export function checkUrlTemplate(text: string, secrets: ReadonlySet<string>): void {
   for (const ref of listTemplateRefs(text)) {
-    if (ref.root === 'iparam' && secrets.has(ref.path)) throw new DefinitionError(`secret iparam "${ref.path}" may not be substituted into a URL; put it in a header`);
+    if (ref.root === 'iparam' && secrets.has(ref.path))
+      throw new DefinitionError(`secret iparam "${ref.path}" may not be substituted into a URL; put it in a header`);
   }
 }
 
@@ -180,8 +192,10 @@ export function resolvePollerObject(connector: ConnectorDefinition, objectType: 
 
   if (hubs) {
     const [, hub, resourceName] = hubs;
-    if (!resource) throw new DefinitionError(`object "${objectType}": the URL names resource "${resourceName}", which connector "${connector.key}" does not define`);
-    if (connector.hub && hub !== connector.hub) throw new DefinitionError(`object "${objectType}": hub "${hub}" is not this connector's hub "${connector.hub}"`);
+    if (!resource)
+      throw new DefinitionError(`object "${objectType}": the URL names resource "${resourceName}", which connector "${connector.key}" does not define`);
+    if (connector.hub && hub !== connector.hub)
+      throw new DefinitionError(`object "${objectType}": hub "${hub}" is not this connector's hub "${connector.hub}"`);
     providerPath = resource.path;
     providerQuery = {};
     // Only `where` is read from a /hubs URL; Cloud Elements' other parameters (pageSize, …) are ignored.
@@ -190,7 +204,10 @@ export function resolvePollerObject(connector: ConnectorDefinition, objectType: 
       for (const clause of parseCeqlWhere(where)) {
         const key = `${clause.field}${clause.op}`;
         const mapping = resource.where?.[key];
-        if (!mapping) throw new DefinitionError(`object "${objectType}": the where clause "${clause.field} ${clause.op} …" has no mapping in resource "${resourceName}" (add "${key}" to its where map)`);
+        if (!mapping)
+          throw new DefinitionError(
+            `object "${objectType}": the where clause "${clause.field} ${clause.op} …" has no mapping in resource "${resourceName}" (add "${key}" to its where map)`,
+          );
         providerQuery[mapping.param] = applyFormat(clause.value, mapping, `${clause.field} ${clause.op} …`);
       }
     }
@@ -213,8 +230,15 @@ export function resolvePollerObject(connector: ConnectorDefinition, objectType: 
 }
 
 /** An object's deletedWhen and its resolved deleted listing, present only when declared. */
-function deletions(connector: ConnectorDefinition, objectType: string, own: PollerOwn & { idField?: unknown }, resourceWhen?: DeletedWhen): Pick<ResolvedPoll, 'deletedWhen' | 'deleted'> {
+function deletions(
+  connector: ConnectorDefinition,
+  objectType: string,
+  own: PollerOwn & { idField?: unknown },
+  resourceWhen?: DeletedWhen,
+): Pick<ResolvedPoll, 'deletedWhen' | 'deleted'> {
   const deletedWhen = own.deletedWhen ?? resourceWhen;
-  const deleted = own.deleted && resolvePollerObject(connector, `${objectType}.deleted`, { idField: own.idField, recordsPath: own.recordsPath, pagination: own.pagination, ...own.deleted });
+  const deleted =
+    own.deleted &&
+    resolvePollerObject(connector, `${objectType}.deleted`, { idField: own.idField, recordsPath: own.recordsPath, pagination: own.pagination, ...own.deleted });
   return { ...(deletedWhen ? { deletedWhen } : {}), ...(deleted ? { deleted } : {}) };
 }

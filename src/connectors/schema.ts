@@ -75,7 +75,16 @@ export const OAUTH_TYPES = ['oauth2', 'oauth2-client-credentials', 'oauth1'] as 
 export type PaginationDefinition = { maxPages?: number } & (
   | { type: 'page'; pageParam: string; sizeParam?: string; size?: number; firstPage?: number }
   | { type: 'offset'; offsetParam: string; sizeParam?: string; size?: number }
-  | { type: 'cursor'; cursorPath: string; cursorParam: string; cursorIn?: 'query' | 'body'; stopPath?: string; hasMorePath?: string; sizeParam?: string; size?: number }
+  | {
+      type: 'cursor';
+      cursorPath: string;
+      cursorParam: string;
+      cursorIn?: 'query' | 'body';
+      stopPath?: string;
+      hasMorePath?: string;
+      sizeParam?: string;
+      size?: number;
+    }
   | { type: 'link'; nextUrlPath?: string; stopPath?: string; allowedOrigins?: string[] }
 );
 
@@ -138,7 +147,15 @@ export interface PollerObjectDefinition {
   events?: PollerEventsDefinition;
   deletedWhen?: DeletedWhen;
   /** A listing of deleted records (Freshdesk's `filter=deleted`): each change in it is DELETED. */
-  deleted?: { url: string; idField?: string; method?: string; body?: unknown; headers?: Record<string, string>; recordsPath?: string; pagination?: PaginationDefinition };
+  deleted?: {
+    url: string;
+    idField?: string;
+    method?: string;
+    body?: unknown;
+    headers?: Record<string, string>;
+    recordsPath?: string;
+    pagination?: PaginationDefinition;
+  };
   /** Minutes; overrides the instance's `event.poller.refresh_interval` for this object. */
   refresh_interval?: number | string;
 }
@@ -163,9 +180,7 @@ export interface SignatureDefinition {
  * `echo-query` answers `?<param>=x` with `x`; `echo-body` answers a body whose `when.path` equals
  * `when.equals` (Slack's `url_verification`) with `{"challenge": <challengePath>}`.
  */
-export type HandshakeDefinition =
-  | { type: 'echo-query'; param: string }
-  | { type: 'echo-body'; when?: { path: string; equals: string }; challengePath: string };
+export type HandshakeDefinition = { type: 'echo-query'; param: string } | { type: 'echo-body'; when?: { path: string; equals: string }; challengePath: string };
 
 /**
  * One provider-side webhook subscription made when a webhook-mode instance is created: `register`

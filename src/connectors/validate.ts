@@ -69,8 +69,10 @@ function schemaProblems(errors: ErrorObject[]): Problem[] {
     const at = (name: string) => `${e.instancePath}/${name}`;
     if (params.additionalProperty !== undefined) problems.push({ field: at(params.additionalProperty), message: 'is not a known field' });
     else if (params.missingProperty !== undefined) problems.push({ field: at(params.missingProperty), message: 'is required' });
-    else if (e.keyword === 'propertyNames') problems.push({ field: at(params.propertyName ?? ''), message: 'must be a field followed by an operator: = != > >= < <=' });
-    else if (e.keyword === 'enum') problems.push({ field: e.instancePath || '/', message: `must be one of ${params.allowedValues?.map((v) => JSON.stringify(v)).join(', ')}` });
+    else if (e.keyword === 'propertyNames')
+      problems.push({ field: at(params.propertyName ?? ''), message: 'must be a field followed by an operator: = != > >= < <=' });
+    else if (e.keyword === 'enum')
+      problems.push({ field: e.instancePath || '/', message: `must be one of ${params.allowedValues?.map((v) => JSON.stringify(v)).join(', ')}` });
     else problems.push({ field: e.instancePath || '/', message: e.message ?? 'is invalid' });
   }
   // allErrors reports a field once per failing rule; one line each is enough.
@@ -82,7 +84,10 @@ function schemaProblems(errors: ErrorObject[]): Problem[] {
 class Checker {
   readonly problems: Problem[] = [];
   readonly declared: ReadonlySet<string>;
-  constructor(readonly def: ConnectorDefinition, readonly secrets: ReadonlySet<string>) {
+  constructor(
+    readonly def: ConnectorDefinition,
+    readonly secrets: ReadonlySet<string>,
+  ) {
     this.declared = declaredIparamsOf(def);
   }
 
@@ -127,7 +132,8 @@ class Checker {
   pagination(field: string, p: PaginationDefinition | undefined): void {
     if (!p) return;
     const allowed = new Set(['type', 'maxPages', ...PAGINATION_FIELDS[p.type]]);
-    for (const key of Object.keys(p)) if (!allowed.has(key)) this.add(`${field}/${key}`, `is not a field of "${p.type}" pagination (its fields: ${PAGINATION_FIELDS[p.type].join(', ')})`);
+    for (const key of Object.keys(p))
+      if (!allowed.has(key)) this.add(`${field}/${key}`, `is not a field of "${p.type}" pagination (its fields: ${PAGINATION_FIELDS[p.type].join(', ')})`);
     const paths = p as { cursorPath?: string; stopPath?: string; hasMorePath?: string; nextUrlPath?: string };
     for (const key of ['cursorPath', 'stopPath', 'hasMorePath', 'nextUrlPath'] as const) this.jsonPath(`${field}/${key}`, paths[key]);
   }
@@ -212,7 +218,8 @@ class Checker {
     }
     if (webhook.handshake) {
       const fields = webhook.handshake.type === 'echo-query' ? ['type', 'param'] : ['type', 'challengePath', 'when'];
-      for (const key of Object.keys(webhook.handshake)) if (!fields.includes(key)) this.add(`/events/webhook/handshake/${key}`, `is not a field of the "${webhook.handshake.type}" handshake`);
+      for (const key of Object.keys(webhook.handshake))
+        if (!fields.includes(key)) this.add(`/events/webhook/handshake/${key}`, `is not a field of the "${webhook.handshake.type}" handshake`);
       this.check('/events/webhook/handshake', () => validateHandshake(webhook.handshake));
     }
   }
@@ -225,7 +232,10 @@ class Checker {
     this.check('/rateLimit/scope', () => {
       for (const ref of listTemplateRefs(scope)) {
         if (ref.root !== 'iparam') throw new DefinitionError('may use only <%= iparam.x %> values: a scope is rendered from the instance configuration');
-        if (isSecretKey(ref.path, this.secrets)) throw new DefinitionError(`may not use the secret "${ref.path}": the scope is stored and shown in status; name the account with a value that is not a secret (a domain, a site)`);
+        if (isSecretKey(ref.path, this.secrets))
+          throw new DefinitionError(
+            `may not use the secret "${ref.path}": the scope is stored and shown in status; name the account with a value that is not a secret (a domain, a site)`,
+          );
       }
     });
   }
@@ -238,7 +248,8 @@ class Checker {
       const at = Array.isArray(def.auth) ? `/auth/${i}` : '/auth';
       const auth = alternative as unknown as Record<string, unknown>;
       for (const key of ['username', 'password', 'token', 'value', 'authorizationParams', 'tokenParams']) this.strings(`${at}/${key}`, auth[key]);
-      for (const key of ['authorizationUrl', 'tokenUrl', 'requestTokenUrl', 'authorizeUrl', 'accessTokenUrl']) this.strings(`${at}/${key}`, auth[key], { url: true });
+      for (const key of ['authorizationUrl', 'tokenUrl', 'requestTokenUrl', 'authorizeUrl', 'accessTokenUrl'])
+        this.strings(`${at}/${key}`, auth[key], { url: true });
       this.jsonPath(`${at}/baseUrlFrom`, auth.baseUrlFrom as string | undefined);
       const lookup = alternative.type === 'oauth2' ? alternative.baseUrlLookup : undefined;
       if (lookup) {
@@ -249,8 +260,10 @@ class Checker {
         this.jsonPath(`${at}/baseUrlLookup/valuePath`, lookup.valuePath);
         this.jsonPath(`${at}/baseUrlLookup/match/path`, lookup.match?.path);
       }
-      if (Array.isArray(def.auth) && whenKeys(alternative).length === 0 && i < alternatives.length - 1) this.add(`${at}/when`, 'is required: an alternative without "when" fits every instance, so the ones after it would never apply');
-      for (const key of whenKeys(alternative)) if (!this.declared.has(key)) this.add(`${at}/when`, `names "${key}", which is not a configuration field of this connector`);
+      if (Array.isArray(def.auth) && whenKeys(alternative).length === 0 && i < alternatives.length - 1)
+        this.add(`${at}/when`, 'is required: an alternative without "when" fits every instance, so the ones after it would never apply');
+      for (const key of whenKeys(alternative))
+        if (!this.declared.has(key)) this.add(`${at}/when`, `names "${key}", which is not a configuration field of this connector`);
     });
   }
 
@@ -271,7 +284,10 @@ class Checker {
     this.webhook();
     this.rateLimit();
     // Provider calls without a host of their own are sent to baseUrl.
-    const needsBase = Object.keys(def.resources ?? {}).length > 0 || Object.keys(def.events?.poller ?? {}).length > 0 || Object.values(def.requests ?? {}).some((t) => !t.schema.host);
+    const needsBase =
+      Object.keys(def.resources ?? {}).length > 0 ||
+      Object.keys(def.events?.poller ?? {}).length > 0 ||
+      Object.values(def.requests ?? {}).some((t) => !t.schema.host);
     if (needsBase && !def.baseUrl) this.add('/baseUrl', 'is required: resources, poller objects and request templates without a host are sent to it');
   }
 }
@@ -292,7 +308,11 @@ export function validateConnector(input: unknown, source: string): ConnectorDefi
   if (!checkSchema(input)) {
     const problems = schemaProblems(checkSchema.errors ?? []);
     const key = (input as { key?: unknown } | null)?.key;
-    fail(source, typeof key === 'string' && /^[a-z0-9][a-z0-9_-]{0,63}$/.test(key) ? key : undefined, problems.length ? problems : [{ field: '/', message: 'is invalid' }]);
+    fail(
+      source,
+      typeof key === 'string' && /^[a-z0-9][a-z0-9_-]{0,63}$/.test(key) ? key : undefined,
+      problems.length ? problems : [{ field: '/', message: 'is invalid' }],
+    );
   }
   const def = input as unknown as ConnectorDefinition;
   const checker = new Checker(def, secretFieldsOf(def));

@@ -14,7 +14,8 @@ export const CONSOLE_ASSETS = ['app.js', 'api.js', 'dom.js', 'views.js', 'style.
 const TYPES: Record<string, string> = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8' };
 
 // Only this origin's scripts and styles, and API calls back to it.
-const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
+const CSP =
+  "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
 
 export function consoleRoutes(dir = join(projectRoot, 'console')) {
   const files = new Map<string, { body: Buffer; type: string }>();

@@ -82,7 +82,13 @@ function quote(identifier: string): string {
  * knex update would. The rows travel as one JSON parameter (PostgreSQL: typed by the table's row
  * type; SQLite: read with `->>`).
  */
-export async function bulkUpdate(db: Knex, table: string, key: string, rows: Array<Record<string, unknown>>, where: Record<string, string | number> = {}): Promise<void> {
+export async function bulkUpdate(
+  db: Knex,
+  table: string,
+  key: string,
+  rows: Array<Record<string, unknown>>,
+  where: Record<string, string | number> = {},
+): Promise<void> {
   const bySet = new Map<string, Array<Record<string, unknown>>>();
   for (const row of rows) {
     const defined = Object.fromEntries(Object.entries(row).filter(([, v]) => v !== undefined));
@@ -90,7 +96,9 @@ export async function bulkUpdate(db: Knex, table: string, key: string, rows: Arr
     bySet.set(set, [...(bySet.get(set) ?? []), defined]);
   }
   const t = quote(table);
-  const guard = Object.keys(where).map((c) => ` and ${t}.${quote(c)} = ?`).join('');
+  const guard = Object.keys(where)
+    .map((c) => ` and ${t}.${quote(c)} = ?`)
+    .join('');
   for (const [set, group] of bySet) {
     const columns = set.split(',').filter((c) => c !== key);
     if (columns.length === 0) continue;

@@ -29,10 +29,20 @@ const ESCAPES: Record<Format, Escape> = { json: 'json', xml: 'xml', form: 'url' 
 /** GET and DELETE callbacks carry no body: what they say is in their URL, one request per event. */
 export const isBodiless = (method: string): boolean => method === 'GET' || method === 'DELETE';
 
-export function buildRequests(instance: Instance, cb: CallbackSettings, body: Record<string, unknown>, row: Pick<NotificationRow, 'id' | 'source'>): CallbackRequest[] {
+export function buildRequests(
+  instance: Instance,
+  cb: CallbackSettings,
+  body: Record<string, unknown>,
+  row: Pick<NotificationRow, 'id' | 'source'>,
+): CallbackRequest[] {
   const format = cb.format as Format;
   const bodiless = isBodiless(cb.method);
-  const headers: Record<string, string> = { ...cb.headers, ...authHeaders(cb), ...(bodiless ? {} : { 'content-type': CONTENT_TYPES[format] }), 'user-agent': 'pollgate' };
+  const headers: Record<string, string> = {
+    ...cb.headers,
+    ...authHeaders(cb),
+    ...(bodiless ? {} : { 'content-type': CONTENT_TYPES[format] }),
+    'user-agent': 'pollgate',
+  };
   const url = cb.url!;
   const { id, source } = row;
   if (!cb.template && !bodiless) return [{ webhookId: id, method: cb.method, url, headers, body: serialize(body, format) }];

@@ -25,7 +25,11 @@ const KNOWN = /^(event\.(objectId|eventType|objectType|date|sequence|elementKey)
 export function validateCallbackTemplate(text: string, field: string): Array<{ field: string; message: string }> {
   const problems: Array<{ field: string; message: string }> = [];
   for (const tag of tagExpressions(text)) {
-    if (!KNOWN.test(tag)) problems.push({ field, message: `unknown tag "<%= ${tag} %>" (known: event.objectId, event.eventType, event.objectType, event.date, event.sequence, event.elementKey, raw.<path>, instance.id, instance.name, notification.id)` });
+    if (!KNOWN.test(tag))
+      problems.push({
+        field,
+        message: `unknown tag "<%= ${tag} %>" (known: event.objectId, event.eventType, event.objectType, event.date, event.sequence, event.elementKey, raw.<path>, instance.id, instance.name, notification.id)`,
+      });
   }
   return problems;
 }

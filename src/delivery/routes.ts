@@ -64,7 +64,12 @@ export function deliveryRoutes(ctx: GatewayContext) {
       // As sent: a polling notification's records come back from its events.
       payload: await store.notificationBody(row),
       attempts: attempts.map((a) => ({
-        date: iso(a.attempted_at as number), statusCode: a.status_code, durationMs: a.duration_ms, responseBody: a.response_body, error: a.error, node: a.node,
+        date: iso(a.attempted_at as number),
+        statusCode: a.status_code,
+        durationMs: a.duration_ms,
+        responseBody: a.response_body,
+        error: a.error,
+        node: a.node,
       })),
     };
   }
@@ -121,7 +126,10 @@ export function deliveryRoutes(ctx: GatewayContext) {
       const now = clock.now();
       const overlapUntil = now + config.delivery.signingSecretOverlapHours * 3_600_000;
       // The old secrets keep signing (alongside the new one) until the overlap ends.
-      const previous = activeSecrets(await instances.store.signingSecrets(instance.id), now).map((s) => ({ ...s, expiresAt: Math.min(s.expiresAt ?? overlapUntil, overlapUntil) }));
+      const previous = activeSecrets(await instances.store.signingSecrets(instance.id), now).map((s) => ({
+        ...s,
+        expiresAt: Math.min(s.expiresAt ?? overlapUntil, overlapUntil),
+      }));
       const secret = newSigningSecret();
       await instances.store.setSigningSecrets(instance.id, [{ secret, createdAt: now, expiresAt: null }, ...previous]);
       instances.invalidate(instance.id);

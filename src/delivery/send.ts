@@ -36,7 +36,14 @@ export async function sendCallback(request: CallbackRequest, o: SendOptions): Pr
   try {
     // GET and DELETE callbacks carry no body (got refuses a body on GET).
     const sent = isBodiless(request.method) ? { ...request, body: undefined } : request;
-    const res = await sendOnce(sent, { timeoutMs: o.timeoutMs, policy: o.policy, dnsLookup: o.dnsLookup, maxResponseBytes: READ_LIMIT_BYTES, pool: 'callback', label: 'callback URL' });
+    const res = await sendOnce(sent, {
+      timeoutMs: o.timeoutMs,
+      policy: o.policy,
+      dnsLookup: o.dnsLookup,
+      maxResponseBytes: READ_LIMIT_BYTES,
+      pool: 'callback',
+      label: 'callback URL',
+    });
     return answer(res.status, res.headers, res.body, res.durationMs, o.now);
   } catch (err) {
     const durationMs = performance.now() - started;
@@ -57,7 +64,10 @@ function answer(status: number, headers: http.IncomingHttpHeaders, body: string,
     }
   }
   return {
-    status, durationMs, responseBody: body, json,
+    status,
+    durationMs,
+    responseBody: body,
+    json,
     error: isSuccess(status) ? (note ?? null) : `the callback answered HTTP ${status}${note ? ` (${note})` : ''}`,
     retryAfterSeconds: retryAfterOf(status, headers, now),
   };

@@ -112,7 +112,11 @@ export class Dispatcher extends WorkerLoop implements Feature {
       if (!settings.notificationsEnabled || !cb.url) {
         // Notifications switched off after this one was queued: held, not sent and not lost.
         const now = clock.now();
-        await this.outcomes.submit({ id: row.id, holdInstance: null, patch: { next_attempt_at: now + HOLD_RECHECK_MS, updated_at: now, lease_owner: null, lease_expires_at: null } });
+        await this.outcomes.submit({
+          id: row.id,
+          holdInstance: null,
+          patch: { next_attempt_at: now + HOLD_RECHECK_MS, updated_at: now, lease_owner: null, lease_expires_at: null },
+        });
         return;
       }
       const body = preloaded ?? (await this.events.notificationBody(row));
@@ -124,7 +128,10 @@ export class Dispatcher extends WorkerLoop implements Feature {
       if (needMs > this.leaseMs) await this.events.renewNotificationLease(row.id, nodeId, clock.now() + needMs);
       let result!: AttemptResult;
       for (const request of requests.slice(done)) {
-        const headers = { ...request.headers, ...signatureHeaders({ id: request.webhookId, body: request.body, now: clock.now(), secrets, signatureKey: cb.signatureKey }) };
+        const headers = {
+          ...request.headers,
+          ...signatureHeaders({ id: request.webhookId, body: request.body, now: clock.now(), secrets, signatureKey: cb.signatureKey }),
+        };
         result = await sendCallback({ ...request, headers }, { timeoutMs, policy: config.network, dnsLookup: this.dnsLookup, now: clock.now() });
         if (!isSuccess(result.status)) break;
         done++;
@@ -134,14 +141,26 @@ export class Dispatcher extends WorkerLoop implements Feature {
       const responseData = cb.responseMapping && result.json !== undefined ? mapResponse(cb.responseMapping, result.json) : undefined;
       await this.outcomes.submit({
         attempt: {
-          notification_id: row.id, attempted_at: now, status_code: result.status, duration_ms: Math.round(result.durationMs),
-          response_body: truncateBytes(result.responseBody, config.delivery.maxResponseBodyBytes), error: result.error, node: nodeId,
+          notification_id: row.id,
+          attempted_at: now,
+          status_code: result.status,
+          duration_ms: Math.round(result.durationMs),
+          response_body: truncateBytes(result.responseBody, config.delivery.maxResponseBodyBytes),
+          error: result.error,
+          node: nodeId,
         },
         id: row.id,
         patch: {
-          status: outcome.status, attempt_count: row.attempt_count + (outcome.held ? 0 : 1), requests_done: done,
-          next_attempt_at: outcome.nextAttemptAt ?? row.next_attempt_at, last_status_code: result.status, last_error: result.error,
-          updated_at: now, delivered_at: outcome.status === 'delivered' ? now : null, lease_owner: null, lease_expires_at: null,
+          status: outcome.status,
+          attempt_count: row.attempt_count + (outcome.held ? 0 : 1),
+          requests_done: done,
+          next_attempt_at: outcome.nextAttemptAt ?? row.next_attempt_at,
+          last_status_code: result.status,
+          last_error: result.error,
+          updated_at: now,
+          delivered_at: outcome.status === 'delivered' ? now : null,
+          lease_owner: null,
+          lease_expires_at: null,
           ...(responseData ? { response_data: JSON.stringify(responseData) } : {}),
         },
         holdInstance: outcome.held ? row.instance_id : null,
@@ -192,5 +211,8 @@ function mapResponse(mapping: Record<string, string>, json: unknown): Record<str
 /** At most `max` bytes of UTF-8, never ending in half a character. */
 function truncateBytes(text: string, max: number): string {
   if (Buffer.byteLength(text) <= max) return text;
-  return Buffer.from(text).subarray(0, max).toString('utf8').replace(/\uFFFD+$/, '');
+  return Buffer.from(text)
+    .subarray(0, max)
+    .toString('utf8')
+    .replace(/\uFFFD+$/, '');
 }

@@ -54,7 +54,12 @@ export interface NotificationPayload {
 
 export const newNotificationId = (): string => `ntf_${randomBytes(16).toString('base64url')}`;
 
-export async function recordEvents(trx: Db, instance: EventInstance, events: NewEvent[], o: RecordOptions): Promise<{ eventCount: number; notificationIds: string[] }> {
+export async function recordEvents(
+  trx: Db,
+  instance: EventInstance,
+  events: NewEvent[],
+  o: RecordOptions,
+): Promise<{ eventCount: number; notificationIds: string[] }> {
   return (await recordEventGroups(trx, instance, [{ events, options: o }]))[0];
 }
 
@@ -63,7 +68,11 @@ export async function recordEvents(trx: Db, instance: EventInstance, events: New
  * one insert of all their notifications and events (the webhook processor records a batch of
  * receipts, each with its own provider body, this way). Sequence numbers follow the groups' order.
  */
-export async function recordEventGroups(trx: Db, instance: EventInstance, groups: Array<{ events: NewEvent[]; options: RecordOptions }>): Promise<Array<{ eventCount: number; notificationIds: string[] }>> {
+export async function recordEventGroups(
+  trx: Db,
+  instance: EventInstance,
+  groups: Array<{ events: NewEvent[]; options: RecordOptions }>,
+): Promise<Array<{ eventCount: number; notificationIds: string[] }>> {
   const total = groups.reduce((n, g) => n + g.events.length, 0);
   if (total === 0) return groups.map(() => ({ eventCount: 0, notificationIds: [] }));
   let sequence = await reserveSequence(trx, instance.id, total);
@@ -79,7 +88,14 @@ export async function recordEventGroups(trx: Db, instance: EventInstance, groups
 }
 
 /** Appends the rows of one group's events and notifications, numbered from `sequence`; returns the next number. */
-function prepareRows(instance: EventInstance, events: NewEvent[], o: RecordOptions, sequence: number, eventRows: Record<string, unknown>[], notificationRows: Record<string, unknown>[]): number {
+function prepareRows(
+  instance: EventInstance,
+  events: NewEvent[],
+  o: RecordOptions,
+  sequence: number,
+  eventRows: Record<string, unknown>[],
+  notificationRows: Record<string, unknown>[],
+): number {
   const eventDate = new Date(o.now).toISOString();
 
   for (const [objectType, ofType] of groupByObjectType(events)) {
@@ -146,7 +162,10 @@ function groupByObjectType(events: NewEvent[]): Map<string, NewEvent[]> {
 }
 
 /** Queues one notification with a payload of the caller's shape (scheduled events use this). */
-export async function enqueueNotification(trx: Db, n: { id?: string; instanceId: number; source: EventSource; objectType: string | null; payload: Record<string, unknown>; eventCount: number; now: number }): Promise<string> {
+export async function enqueueNotification(
+  trx: Db,
+  n: { id?: string; instanceId: number; source: EventSource; objectType: string | null; payload: Record<string, unknown>; eventCount: number; now: number },
+): Promise<string> {
   const id = n.id ?? newNotificationId();
   await insertNotification(trx, {
     id,

@@ -34,10 +34,18 @@ export function eventRoutes(events: EventStore, requireInstance: (id: number) =>
         throw new ValidationError(`eventType must be one of ${EVENT_TYPES.join(', ')}`, [{ field: 'eventType' }]);
       }
       const rows = await events.list(instanceId, {
-        before: page.before, limit: page.pageSize + 1,
-        objectType: typeof objectType === 'string' ? objectType : undefined, eventType: typeof eventType === 'string' ? eventType : undefined,
+        before: page.before,
+        limit: page.pageSize + 1,
+        objectType: typeof objectType === 'string' ? objectType : undefined,
+        eventType: typeof eventType === 'string' ? eventType : undefined,
       });
-      sendPage(ctx, rows, page, (r) => r.id, (r) => present(r, ctx.query.includeRaw !== 'false'));
+      sendPage(
+        ctx,
+        rows,
+        page,
+        (r) => r.id,
+        (r) => present(r, ctx.query.includeRaw !== 'false'),
+      );
     });
 
     router.get('/events/:id', async (ctx) => {

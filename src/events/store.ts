@@ -68,8 +68,14 @@ export class EventStore {
    */
   async claimDueNotifications(o: { now: number; owner: string; leaseMs: number; limit: number }): Promise<NotificationRow[]> {
     const rows = await claimDue<NotificationRow>(this.db, {
-      table: 'notifications', dueColumn: 'next_attempt_at', now: o.now, owner: o.owner, leaseMs: o.leaseMs, limit: o.limit,
-      where: (q) => q.where('status', 'pending').whereIn('instance_id', this.db('instances').select('id').where({ events_enabled: true, callback_disabled: false })),
+      table: 'notifications',
+      dueColumn: 'next_attempt_at',
+      now: o.now,
+      owner: o.owner,
+      leaseMs: o.leaseMs,
+      limit: o.limit,
+      where: (q) =>
+        q.where('status', 'pending').whereIn('instance_id', this.db('instances').select('id').where({ events_enabled: true, callback_disabled: false })),
       orderBy: [{ column: 'next_attempt_at' }, { column: 'created_at' }],
     });
     return rows.sort((a, b) => a.created_at - b.created_at);
@@ -86,8 +92,18 @@ export class EventStore {
    */
   async recordOutcomes(outcomes: DeliveryOutcome[], owner: string, alsoInTransaction?: (trx: Knex) => Promise<void>): Promise<void> {
     await this.db.transaction(async (trx) => {
-      await bulkInsert(trx, 'attempts', outcomes.flatMap((o) => (o.attempt ? [o.attempt] : [])));
-      await bulkUpdate(trx, 'notifications', 'id', outcomes.map((o) => ({ ...o.patch, id: o.id })), { lease_owner: owner });
+      await bulkInsert(
+        trx,
+        'attempts',
+        outcomes.flatMap((o) => (o.attempt ? [o.attempt] : [])),
+      );
+      await bulkUpdate(
+        trx,
+        'notifications',
+        'id',
+        outcomes.map((o) => ({ ...o.patch, id: o.id })),
+        { lease_owner: owner },
+      );
       await alsoInTransaction?.(trx);
     });
   }
@@ -109,7 +125,13 @@ export class EventStore {
     // One read for the whole batch.
     for (let i = 0; i < needRaw.length; i += 500) {
       const part = needRaw.slice(i, i + 500);
-      const records = (await this.db('events').whereIn('notification_id', part.map((r) => r.id)).orderBy('sequence').select('notification_id', 'raw')) as Array<{ notification_id: string; raw: string | null }>;
+      const records = (await this.db('events')
+        .whereIn(
+          'notification_id',
+          part.map((r) => r.id),
+        )
+        .orderBy('sequence')
+        .select('notification_id', 'raw')) as Array<{ notification_id: string; raw: string | null }>;
       const byNotification = new Map<string, unknown[]>();
       for (const r of records) {
         const list = byNotification.get(r.notification_id) ?? [];
@@ -150,7 +172,13 @@ export class EventStore {
 
   /** An instance's notifications, newest first, optionally of one status. */
   async notificationsOf<T>(instanceId: number, f: { status?: string; limit: number }): Promise<T[]> {
-    const q = this.db('notifications').where({ instance_id: instanceId }).orderBy([{ column: 'created_at', order: 'desc' }, { column: 'id', order: 'desc' }]).limit(f.limit);
+    const q = this.db('notifications')
+      .where({ instance_id: instanceId })
+      .orderBy([
+        { column: 'created_at', order: 'desc' },
+        { column: 'id', order: 'desc' },
+      ])
+      .limit(f.limit);
     if (f.status !== undefined) q.where({ status: f.status });
     return (await q) as T[];
   }
@@ -167,7 +195,11 @@ export class EventStore {
 
   /** Replay: an instance's delivered and dead notifications made since `since`; how many. */
   replaySince(instanceId: number, since: number, now: number): Promise<number> {
-    return this.db('notifications').where({ instance_id: instanceId }).where('created_at', '>=', since).whereIn('status', ['delivered', 'dead']).update(this.requeued(now));
+    return this.db('notifications')
+      .where({ instance_id: instanceId })
+      .where('created_at', '>=', since)
+      .whereIn('status', ['delivered', 'dead'])
+      .update(this.requeued(now));
   }
 
   /**
@@ -176,14 +208,19 @@ export class EventStore {
    */
   private requeued(now: number) {
     return {
-      status: 'pending', next_attempt_at: now, updated_at: now,
+      status: 'pending',
+      next_attempt_at: now,
+      updated_at: now,
       requests_done: this.db.raw("case when status = 'delivered' then 0 else requests_done end"),
     };
   }
 
   /** How many of an instance's notifications wait to be sent, and how many are dead. */
   async notificationCounts(instanceId: number): Promise<{ pending: number; dead: number }> {
-    const pending = await this.db('notifications').where({ instance_id: instanceId }).whereIn('status', ['pending', 'delivering']).count<{ n: number }[]>({ n: '*' });
+    const pending = await this.db('notifications')
+      .where({ instance_id: instanceId })
+      .whereIn('status', ['pending', 'delivering'])
+      .count<{ n: number }[]>({ n: '*' });
     const dead = await this.db('notifications').where({ instance_id: instanceId, status: 'dead' }).count<{ n: number }[]>({ n: '*' });
     return { pending: Number(pending[0].n), dead: Number(dead[0].n) };
   }
@@ -191,15 +228,18 @@ export class EventStore {
 
 /** Reserves `count` event sequence numbers of an instance, in the caller's transaction; returns the first. */
 export async function reserveSequence(trx: Knex, instanceId: number, count: number): Promise<number> {
-  const [row] = (await trx('instances')
-    .where({ id: instanceId })
-    .increment('next_sequence', count)
-    .returning('next_sequence')) as Array<{ next_sequence: number }>;
+  const [row] = (await trx('instances').where({ id: instanceId }).increment('next_sequence', count).returning('next_sequence')) as Array<{
+    next_sequence: number;
+  }>;
   return Number(row.next_sequence) - count;
 }
 
 /** Inserts prepared notifications and their events in the caller's transaction (notifications first: events reference them). */
-export async function insertEventsAndNotifications(trx: Knex, notificationRows: Record<string, unknown>[], eventRows: Record<string, unknown>[]): Promise<void> {
+export async function insertEventsAndNotifications(
+  trx: Knex,
+  notificationRows: Record<string, unknown>[],
+  eventRows: Record<string, unknown>[],
+): Promise<void> {
   await bulkInsert(trx, 'notifications', notificationRows);
   await bulkInsert(trx, 'events', eventRows);
 }

@@ -12,7 +12,16 @@ import { planPollObjects } from '../poller/plan.js';
 import { newSigningSecret } from '../delivery/signing.js';
 import { readSettings, throwIfProblems, withKeyAliases, type InstanceSettings, type Problem } from './settings.js';
 import type { Instance, InstanceStore } from './store.js';
-import { CALLBACK_HEADERS, eventInfo, keepRedactedHeaders, nameProblem, readTags, secretsToResupply, validateConfiguration, withConnectorDefaults } from './validation.js';
+import {
+  CALLBACK_HEADERS,
+  eventInfo,
+  keepRedactedHeaders,
+  nameProblem,
+  readTags,
+  secretsToResupply,
+  validateConfiguration,
+  withConnectorDefaults,
+} from './validation.js';
 
 /**
  * Creating, changing and removing instances. Validation collects every problem into one 400; the
@@ -33,7 +42,14 @@ export interface InstanceLifecycle {
  */
 export interface InstanceAuthorizer<Grant = unknown> {
   /** `previous`: the configuration before a PATCH (a change of auth alternative needs new credentials). */
-  check(connector: ConnectorDefinition, configuration: Record<string, unknown>, providerData: unknown, problems: Problem[], supplied: Record<string, unknown> | undefined, previous?: Record<string, unknown>): boolean;
+  check(
+    connector: ConnectorDefinition,
+    configuration: Record<string, unknown>,
+    providerData: unknown,
+    problems: Problem[],
+    supplied: Record<string, unknown> | undefined,
+    previous?: Record<string, unknown>,
+  ): boolean;
   obtain(connector: ConnectorDefinition, configuration: Record<string, unknown>, providerData: unknown): Promise<Grant>;
   /** The configuration without keys that hand tokens over (they live in the token store). */
   withoutTokens(configuration: Record<string, unknown>): Record<string, unknown>;
@@ -212,8 +228,11 @@ export class InstanceService {
       const supplied = withKeyAliases(body.configuration as Record<string, unknown>, problems);
       // A secret no key decrypts is gone unless the PATCH gives it again (keeping "********" cannot).
       for (const key of current.unreadableSecrets) {
-        const value = key.startsWith(`${CALLBACK_HEADERS}.`) ? (supplied[CALLBACK_HEADERS] as Record<string, unknown> | undefined)?.[key.slice(CALLBACK_HEADERS.length + 1)] : supplied[key];
-        if (value === undefined || value === REDACTED) problems.push({ field: `configuration.${key}`, message: 'cannot be decrypted with the configured keys: supply it again' });
+        const value = key.startsWith(`${CALLBACK_HEADERS}.`)
+          ? (supplied[CALLBACK_HEADERS] as Record<string, unknown> | undefined)?.[key.slice(CALLBACK_HEADERS.length + 1)]
+          : supplied[key];
+        if (value === undefined || value === REDACTED)
+          problems.push({ field: `configuration.${key}`, message: 'cannot be decrypted with the configured keys: supply it again' });
       }
       for (const [k, v] of Object.entries(supplied)) {
         // "********" is what answers show for secrets: sending it back keeps the stored value.
@@ -224,7 +243,8 @@ export class InstanceService {
       problems.push(...secretsToResupply(connector, this.store.secretsOf(connector.key), current.configuration, configuration, supplied));
     }
     const settings = validateConfiguration(connector, configuration, this.config, problems);
-    if (settings.vendorType !== current.vendorType) problems.push({ field: 'event.vendor.type', message: 'cannot change after creation; create a new instance' });
+    if (settings.vendorType !== current.vendorType)
+      problems.push({ field: 'event.vendor.type', message: 'cannot change after creation; create a new instance' });
     const supplied = (body.configuration ?? {}) as Record<string, unknown>;
     const authenticates = this.authorizer?.check(connector, configuration, body.providerData, problems, supplied, current.configuration) ?? false;
     throwIfProblems(problems);
@@ -266,11 +286,15 @@ export class InstanceService {
     });
     return (await this.store.get(id))!;
   }
-
 }
 
 /** Work with an instance whose secrets cannot be read fails for that instance alone, saying why. */
 function throwIfUnreadable(instance: Instance): void {
   if (instance.unreadableSecrets.length === 0) return;
-  throw new ApiError(409, 'SECRETS_UNREADABLE', `instance ${instance.id}: ${instance.unreadableSecrets.join(', ')} cannot be decrypted with the configured keys; restore the key (security.previousSecretKeys) or PATCH the values again`, instance.unreadableSecrets.map((field) => ({ field: `configuration.${field}` })));
+  throw new ApiError(
+    409,
+    'SECRETS_UNREADABLE',
+    `instance ${instance.id}: ${instance.unreadableSecrets.join(', ')} cannot be decrypted with the configured keys; restore the key (security.previousSecretKeys) or PATCH the values again`,
+    instance.unreadableSecrets.map((field) => ({ field: `configuration.${field}` })),
+  );
 }

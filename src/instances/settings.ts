@@ -187,7 +187,11 @@ export function readSettings(config: Record<string, unknown>, connector: Connect
   if (cron) {
     try {
       const gap = shortestCronGapSeconds(cronParser.parseExpression(cron, { tz: isTimeZone(timeZone) ? timeZone : 'UTC', currentDate: CRON_SAMPLE_START }));
-      if (gap < limits.minIntervalSeconds) problems.push({ field: K.schedule, message: `fires ${gap} s apart; polls must be at least poller.minIntervalSeconds (${limits.minIntervalSeconds} s) apart` });
+      if (gap < limits.minIntervalSeconds)
+        problems.push({
+          field: K.schedule,
+          message: `fires ${gap} s apart; polls must be at least poller.minIntervalSeconds (${limits.minIntervalSeconds} s) apart`,
+        });
     } catch (err) {
       problems.push({ field: K.schedule, message: `not a valid cron expression: ${(err as Error).message}` });
     }
@@ -237,7 +241,17 @@ export function readSettings(config: Record<string, unknown>, connector: Connect
     } else retrySchedule = list as number[];
   }
 
-  return { notificationsEnabled, vendorType, refreshIntervalMs, objectIntervalsMs, cron, timeZone, pollerConfiguration: pollerConfiguration as Record<string, Record<string, unknown>>, callback, retrySchedule };
+  return {
+    notificationsEnabled,
+    vendorType,
+    refreshIntervalMs,
+    objectIntervalsMs,
+    cron,
+    timeZone,
+    pollerConfiguration: pollerConfiguration as Record<string, Record<string, unknown>>,
+    callback,
+    retrySchedule,
+  };
 }
 
 function readCallback(config: Record<string, unknown>, problems: Problem[]): CallbackSettings {

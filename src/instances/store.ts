@@ -97,7 +97,10 @@ export class InstanceStore {
 
   /** Tokens stored in plain text before they were hashed: hashed and encrypted now (at start). */
   async hashLegacyWebhookTokens(): Promise<void> {
-    const rows = (await this.db('instances').whereNotNull('webhook_token').whereNull('webhook_token_encrypted').select('id', 'webhook_token')) as Array<{ id: number; webhook_token: string }>;
+    const rows = (await this.db('instances').whereNotNull('webhook_token').whereNull('webhook_token_encrypted').select('id', 'webhook_token')) as Array<{
+      id: number;
+      webhook_token: string;
+    }>;
     for (const row of rows) await this.db('instances').where({ id: row.id }).update(this.webhookTokenColumns(row.webhook_token));
   }
 
@@ -123,18 +126,27 @@ export class InstanceStore {
   }
 
   async getByWebhookToken(token: string): Promise<Instance | undefined> {
-    const row = (await this.db('instances').where({ webhook_token: hashWebhookToken(token) }).first()) as InstanceRow | undefined;
+    const row = (await this.db('instances')
+      .where({ webhook_token: hashWebhookToken(token) })
+      .first()) as InstanceRow | undefined;
     return row ? this.fromRow(row) : undefined;
   }
 
   /** Newest first, keyset-paged by id. */
   async list(page: { pageSize: number; before?: number }): Promise<Instance[]> {
-    const q = this.db('instances').orderBy('id', 'desc').limit(page.pageSize + 1);
+    const q = this.db('instances')
+      .orderBy('id', 'desc')
+      .limit(page.pageSize + 1);
     if (page.before) q.where('id', '<', page.before);
     return ((await q) as InstanceRow[]).map((r) => this.fromRow(r));
   }
 
-  async insert(trx: Knex, values: Omit<Instance, 'id' | 'createdAt' | 'updatedAt' | 'unreadableSecrets' | 'webhookId' | 'webhookIds'>, signingSecret: string, now: number): Promise<number> {
+  async insert(
+    trx: Knex,
+    values: Omit<Instance, 'id' | 'createdAt' | 'updatedAt' | 'unreadableSecrets' | 'webhookId' | 'webhookIds'>,
+    signingSecret: string,
+    now: number,
+  ): Promise<number> {
     const [row] = (await trx('instances')
       .insert({
         element_key: values.elementKey,
@@ -154,7 +166,14 @@ export class InstanceStore {
   }
 
   /** Changes an instance; `db` is the caller's transaction, if any. */
-  async update(db: Knex | undefined, id: number, values: Partial<Pick<Instance, 'name' | 'tags' | 'configuration' | 'vendorType' | 'eventsEnabled' | 'callbackDisabled' | 'webhookIds' | 'webhookToken'>> & { elementKey: string }, now: number): Promise<void> {
+  async update(
+    db: Knex | undefined,
+    id: number,
+    values: Partial<Pick<Instance, 'name' | 'tags' | 'configuration' | 'vendorType' | 'eventsEnabled' | 'callbackDisabled' | 'webhookIds' | 'webhookToken'>> & {
+      elementKey: string;
+    },
+    now: number,
+  ): Promise<void> {
     const patch: Record<string, unknown> = { updated_at: now };
     if (values.name !== undefined) patch.name = values.name;
     if (values.tags !== undefined) patch.tags = JSON.stringify(values.tags);
@@ -201,6 +220,8 @@ export class InstanceStore {
   }
 
   async setSigningSecrets(id: number, secrets: Array<{ secret: string; createdAt: number; expiresAt: number | null }>): Promise<void> {
-    await this.db('instances').where({ id }).update({ signing_secrets: this.cipher.encrypt(JSON.stringify(secrets)) });
+    await this.db('instances')
+      .where({ id })
+      .update({ signing_secrets: this.cipher.encrypt(JSON.stringify(secrets)) });
   }
 }

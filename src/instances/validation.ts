@@ -40,7 +40,12 @@ function checkConnectorFields(connector: ConnectorDefinition, configuration: Rec
 }
 
 /** Every problem of a configuration for this connector into `problems`; the settings it reads as. */
-export function validateConfiguration(connector: ConnectorDefinition, configuration: Record<string, unknown>, config: Config, problems: Problem[]): InstanceSettings {
+export function validateConfiguration(
+  connector: ConnectorDefinition,
+  configuration: Record<string, unknown>,
+  config: Config,
+  problems: Problem[],
+): InstanceSettings {
   checkConnectorFields(connector, configuration, problems);
   problems.push(...unknownEventKeys(configuration, new Set((connector.configuration ?? []).map((f) => f.key))));
   const settings = readSettings(configuration, eventInfo(connector), config.poller, problems);
@@ -80,7 +85,13 @@ export function validateConfiguration(connector: ConnectorDefinition, configurat
  * those secrets again: otherwise changing `base_url` alone would send the stored credentials to
  * a host of the caller's choosing.
  */
-export function secretsToResupply(connector: ConnectorDefinition, secrets: ReadonlySet<string>, before: Record<string, unknown>, after: Record<string, unknown>, supplied: Record<string, unknown>): Problem[] {
+export function secretsToResupply(
+  connector: ConnectorDefinition,
+  secrets: ReadonlySet<string>,
+  before: Record<string, unknown>,
+  after: Record<string, unknown>,
+  supplied: Record<string, unknown>,
+): Problem[] {
   const given = (v: unknown) => v !== undefined && v !== null && v !== REDACTED;
   const providerOrigin = (c: Record<string, unknown>) => originOf(() => providerBaseUrl(connector.baseUrl, { iparam: c, context: {} }));
   const callbackOrigin = (c: Record<string, unknown>) => originOf(() => String(c['event.notification.callback.url'] ?? ''));
@@ -119,7 +130,6 @@ export function keepRedactedHeaders(supplied: unknown, stored: unknown): unknown
   const old = stored as Record<string, unknown>;
   return Object.fromEntries(Object.entries(supplied).map(([h, v]) => [h, v === REDACTED && h in old ? old[h] : v]));
 }
-
 
 export function eventInfo(connector: ConnectorDefinition): ConnectorEventInfo {
   const pollerDefaults = (connector.events?.poller ?? {}) as unknown as Record<string, Record<string, unknown>>;

@@ -20,7 +20,9 @@ export function retentionFeature(ctx: GatewayContext): Feature & { prune(): Prom
     const now = ctx.clock.now();
     const before = (days: number) => now - days * DAY;
     return ctx.stores.retention.deleteExpired({
-      eventsBefore: before(settings.eventsDays), webhookReceiptsBefore: before(settings.webhookReceiptsDays), requestLogBefore: before(settings.requestLogDays),
+      eventsBefore: before(settings.eventsDays),
+      webhookReceiptsBefore: before(settings.webhookReceiptsDays),
+      requestLogBefore: before(settings.requestLogDays),
     });
   };
   const tick = async () => {

@@ -28,17 +28,24 @@ export class RetentionStore {
   async deleteExpired(c: RetentionCutoffs): Promise<RetentionResult> {
     const db = this.db;
     const events = await this.deleteInBatches('events', (q) =>
-      q.where('created_at', '<', c.eventsBefore).where((w) =>
-        w.whereNull('notification_id').orWhereIn('notification_id', db('notifications').select('id').where('status', 'delivered')),
-      ),
+      q
+        .where('created_at', '<', c.eventsBefore)
+        .where((w) => w.whereNull('notification_id').orWhereIn('notification_id', db('notifications').select('id').where('status', 'delivered'))),
     );
-    const webhookReceipts = await this.deleteInBatches('webhook_receipts', (q) => q.where('received_at', '<', c.webhookReceiptsBefore).whereIn('status', ['processed', 'failed', 'rejected']));
+    const webhookReceipts = await this.deleteInBatches('webhook_receipts', (q) =>
+      q.where('received_at', '<', c.webhookReceiptsBefore).whereIn('status', ['processed', 'failed', 'rejected']),
+    );
     const requestLog = await this.deleteInBatches('request_log', (q) => q.where('at', '<', c.requestLogBefore));
     // Snapshots of object types a polling instance dropped from its configuration (webhook-mode
     // instances keep theirs: they have no poll plan to compare with).
     const snapshots = await db('snapshots')
       .whereIn('instance_id', db('instances').select('id').where('vendor_type', 'polling'))
-      .whereNotExists(db('poll_objects').select(db.raw('1')).whereRaw('poll_objects.instance_id = snapshots.instance_id').whereRaw('poll_objects.object_type = snapshots.object_type'))
+      .whereNotExists(
+        db('poll_objects')
+          .select(db.raw('1'))
+          .whereRaw('poll_objects.instance_id = snapshots.instance_id')
+          .whereRaw('poll_objects.object_type = snapshots.object_type'),
+      )
       .delete();
     return { events, webhookReceipts, requestLog, snapshots };
   }

@@ -103,7 +103,10 @@ export async function sendOnce(request: OutboundRequest, o: OutboundOptions): Pr
   } catch (err) {
     const e = err as Error & { code?: string; cause?: Error & { code?: string } };
     if (answered && e.name === 'CancelError') {
-      throw new OutboundError('too-large', `the answer exceeded ${o.maxResponseBytes} bytes and was not read`, 'TOO_LARGE', { status: answered.statusCode ?? 0, headers: answered.headers });
+      throw new OutboundError('too-large', `the answer exceeded ${o.maxResponseBytes} bytes and was not read`, 'TOO_LARGE', {
+        status: answered.statusCode ?? 0,
+        headers: answered.headers,
+      });
     }
     if (e.cause?.name === 'BlockedAddressError' || e.message.includes('BlockedAddressError')) {
       throw new OutboundError('blocked', `the request was blocked: ${e.cause?.message ?? e.message}`, 'BLOCKED');

@@ -24,8 +24,19 @@ export class BlockedAddressError extends Error {
 
 // Ranges by ipaddr.js's names (its `range()` of an address); anything not listed is public.
 const ALWAYS_REFUSED = new Set([
-  'unspecified', 'broadcast', 'multicast', 'linkLocal', 'reserved', 'as112', 'amt', // IPv4: 169.254/16 (metadata), 192.0.0/24, 198.18/15, 240/4, …
-  'discard', 'benchmarking', 'as112v6', 'deprecated', 'orchid2', 'droneRemoteIdProtocolEntityTags', // IPv6 special purpose
+  'unspecified',
+  'broadcast',
+  'multicast',
+  'linkLocal',
+  'reserved',
+  'as112',
+  'amt', // IPv4: 169.254/16 (metadata), 192.0.0/24, 198.18/15, 240/4, …
+  'discard',
+  'benchmarking',
+  'as112v6',
+  'deprecated',
+  'orchid2',
+  'droneRemoteIdProtocolEntityTags', // IPv6 special purpose
 ]);
 const PRIVATE = new Set(['private', 'carrierGradeNat', 'uniqueLocal']);
 const LOOPBACK = 'loopback';
@@ -70,7 +81,8 @@ export function addressViolation(raw: string, policy: NetworkPolicy): string | n
     return violation && `it carries the IPv4 address ${inner.toString()}: ${violation}`;
   }
   const range = parsed.range();
-  if (ALWAYS_REFUSED.has(range) || alsoRefused.check(parsed.toString(), parsed.kind())) return 'link-local, cloud metadata and reserved addresses are never allowed';
+  if (ALWAYS_REFUSED.has(range) || alsoRefused.check(parsed.toString(), parsed.kind()))
+    return 'link-local, cloud metadata and reserved addresses are never allowed';
   if (!policy.allowLoopback && range === LOOPBACK) return 'loopback addresses are not allowed (network.allowLoopback is false)';
   if (!policy.allowPrivate && PRIVATE.has(range)) return 'private network addresses are not allowed (network.allowPrivate is false)';
   return null;
@@ -81,7 +93,10 @@ export function addressViolation(raw: string, policy: NetworkPolicy): string | n
  * brackets and a name's trailing dots (`localhost.` is `localhost`).
  */
 function hostOf(url: URL): string {
-  return url.hostname.replace(/^\[|\]$/g, '').replace(/\.+$/, '').toLowerCase();
+  return url.hostname
+    .replace(/^\[|\]$/g, '')
+    .replace(/\.+$/, '')
+    .toLowerCase();
 }
 
 /** Checks a URL as written (scheme, credentials, literal addresses, known names); 400 naming the rule. */
@@ -99,7 +114,8 @@ export function checkUrlSyntax(raw: string, policy: NetworkPolicy, what = 'URL')
   if (url.username || url.password) refuse('credentials in the URL are not allowed; use the auth settings');
   const host = hostOf(url);
   if (METADATA_HOSTS.has(host)) refuse('link-local, cloud metadata and reserved addresses are never allowed');
-  if ((host === 'localhost' || host.endsWith('.localhost')) && !policy.allowLoopback) refuse('loopback addresses are not allowed (network.allowLoopback is false)');
+  if ((host === 'localhost' || host.endsWith('.localhost')) && !policy.allowLoopback)
+    refuse('loopback addresses are not allowed (network.allowLoopback is false)');
   if (isIP(host)) {
     const violation = addressViolation(host, policy);
     if (violation) refuse(violation);

@@ -13,9 +13,15 @@ describe('poller diff', () => {
   });
 
   it('raises CREATED for unseen ids, UPDATED for changed hashes and nothing for the same hash', () => {
-    const known = new Map([['1', hashRecord({ id: 1, v: 'a' })], ['2', hashRecord({ id: 2, v: 'a' })]]);
+    const known = new Map([
+      ['1', hashRecord({ id: 1, v: 'a' })],
+      ['2', hashRecord({ id: 2, v: 'a' })],
+    ]);
     const { changes } = diffRecords([rec('1', { id: 1, v: 'a' }), rec('2', { id: 2, v: 'b' }), rec('3', { id: 3 })], known, events(null));
-    expect(changes.map((c) => [c.objectId, c.eventType])).to.deep.equal([['2', 'UPDATED'], ['3', 'CREATED']]);
+    expect(changes.map((c) => [c.objectId, c.eventType])).to.deep.equal([
+      ['2', 'UPDATED'],
+      ['3', 'CREATED'],
+    ]);
   });
 
   it('counts an id listed twice in one batch once, as its last version', () => {
@@ -23,7 +29,10 @@ describe('poller diff', () => {
     expect(changes).to.have.length(1);
     const known = new Map([['1', hashRecord({ id: 1, v: 'a' })]]);
     const moved = diffRecords([rec('1', { id: 1, v: 'a' }), rec('2', { id: 2 }), rec('1', { id: 1, v: 'b' })], known, events(null));
-    expect(moved.changes.map((c) => [c.objectId, c.eventType, c.record])).to.deep.equal([['2', 'CREATED', { id: 2 }], ['1', 'UPDATED', { id: 1, v: 'b' }]]);
+    expect(moved.changes.map((c) => [c.objectId, c.eventType, c.record])).to.deep.equal([
+      ['2', 'CREATED', { id: 2 }],
+      ['1', 'UPDATED', { id: 1, v: 'b' }],
+    ]);
   });
 
   it('with dates, an unseen record created before the instance and edited since is UPDATED', () => {

@@ -34,7 +34,11 @@ export interface DiffRules {
  * `unchanged` the ids met again as they were. An id listed twice in one batch (it moved while the
  * provider was paging) counts once, as its last — freshest — version.
  */
-export function diffRecords(records: DiffRecord[], known: Map<string, string>, rules: DiffRules): { changes: Change[]; changed: DiffRecord[]; unchanged: string[] } {
+export function diffRecords(
+  records: DiffRecord[],
+  known: Map<string, string>,
+  rules: DiffRules,
+): { changes: Change[]; changed: DiffRecord[]; unchanged: string[] } {
   const changes: Change[] = [];
   const changed: DiffRecord[] = [];
   const unchanged: string[] = [];

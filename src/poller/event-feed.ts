@@ -20,8 +20,18 @@ export function eventsFromFeed(objectType: string, events: PollerEventsDefinitio
   for (const change of changes) {
     const [mapped] = mapWebhookBody(mapping, change.record, {}, change.date ?? fallbackMs).events;
     if (!mapped) continue; // an item without the object's id describes nothing this object type holds
-    out.push({ eventType: mapped.eventType, objectType, objectId: mapped.objectId, date: mapped.date, raw: mapped.record ?? change.record, at: Date.parse(mapped.date) });
+    out.push({
+      eventType: mapped.eventType,
+      objectType,
+      objectId: mapped.objectId,
+      date: mapped.date,
+      raw: mapped.record ?? change.record,
+      at: Date.parse(mapped.date),
+    });
   }
   // Stable: items of the same second keep the provider's order, reversed with the rest.
-  return out.reverse().sort((a, b) => a.at - b.at).map(({ at: _at, ...event }) => event);
+  return out
+    .reverse()
+    .sort((a, b) => a.at - b.at)
+    .map(({ at: _at, ...event }) => event);
 }

@@ -38,7 +38,14 @@ function parseBody(result: ProviderResult): unknown {
   try {
     return JSON.parse(result.response);
   } catch {
-    throw new ProviderError({ status: result.status, headers: result.headers, response: result.response.slice(0, 500), errorSource: 'APP', attempts: result.attempts, message: 'the provider answered a body that is not JSON' });
+    throw new ProviderError({
+      status: result.status,
+      headers: result.headers,
+      response: result.response.slice(0, 500),
+      errorSource: 'APP',
+      attempts: result.attempts,
+      message: 'the provider answered a body that is not JSON',
+    });
   }
 }
 
@@ -101,7 +108,8 @@ export async function* listingPages(plan: FetchPlan): AsyncGenerator<Record<stri
       if (cursor === undefined || cursor === null || cursor === '') break;
       const value = String(cursor);
       // In a body, a dotted cursorParam is a nested field (Intercom's pagination.starting_after).
-      const previous = p.cursorIn === 'body' ? readDotted((parts.body as Record<string, unknown> | undefined) ?? {}, p.cursorParam) : parts.query[p.cursorParam];
+      const previous =
+        p.cursorIn === 'body' ? readDotted((parts.body as Record<string, unknown> | undefined) ?? {}, p.cursorParam) : parts.query[p.cursorParam];
       if (previous === value) break; // a provider repeating its cursor would loop forever
       parts = p.cursorIn === 'body' ? { ...parts, body: nestedField(p.cursorParam, value) } : { ...parts, query: { ...parts.query, [p.cursorParam]: value } };
       request = undefined;
@@ -115,7 +123,9 @@ export async function* listingPages(plan: FetchPlan): AsyncGenerator<Record<stri
       // connector lists), so a provider's Link cannot hand the credentials to another host.
       const origin = new URL(next).origin;
       if (origin !== new URL(request.url).origin && !(p.allowedOrigins ?? []).some((o) => new URL(o).origin === origin)) {
-        throw new Error(`the next-page link leads to ${origin}, another origin than the listing's; list it in the connector's pagination.allowedOrigins to follow it`);
+        throw new Error(
+          `the next-page link leads to ${origin}, another origin than the listing's; list it in the connector's pagination.allowedOrigins to follow it`,
+        );
       }
       request = { ...request, url: next };
     } else break;
@@ -129,7 +139,10 @@ export async function* listingPages(plan: FetchPlan): AsyncGenerator<Record<stri
  * more batch — so fetching and writing overlap; memory stays at about two batches. When the
  * caller stops early (an error), the listing is abandoned.
  */
-export async function* inBatches(pages: AsyncGenerator<Record<string, unknown>[], ListingEnd>, minRecords: number): AsyncGenerator<Record<string, unknown>[], ListingEnd> {
+export async function* inBatches(
+  pages: AsyncGenerator<Record<string, unknown>[], ListingEnd>,
+  minRecords: number,
+): AsyncGenerator<Record<string, unknown>[], ListingEnd> {
   const ahead: Record<string, unknown>[][] = [];
   let aheadRecords = 0;
   let end: ListingEnd | undefined;
@@ -193,7 +206,11 @@ function nestedField(path: string, value: unknown): Record<string, unknown> {
  * Walks a listing batch by batch (see inBatches), awaiting `write` for each; returns how the
  * listing ended and the last value other than undefined that `write` returned.
  */
-export async function forEachBatch<T>(pages: AsyncGenerator<Record<string, unknown>[], ListingEnd>, minRecords: number, write: (batch: Record<string, unknown>[]) => Promise<T | undefined>): Promise<ListingEnd & { last: T | undefined }> {
+export async function forEachBatch<T>(
+  pages: AsyncGenerator<Record<string, unknown>[], ListingEnd>,
+  minRecords: number,
+  write: (batch: Record<string, unknown>[]) => Promise<T | undefined>,
+): Promise<ListingEnd & { last: T | undefined }> {
   const batches = inBatches(pages, minRecords);
   let last: T | undefined;
   try {

@@ -28,7 +28,10 @@ export function pollPhase(instanceId: number, objectType: string): number {
 
 export function nextPollTime(from: number, settings: Pick<InstanceSettings, 'cron' | 'timeZone'>, intervalMs: number, spread?: PollSpread): number {
   if (settings.cron) {
-    return cronParser.parseExpression(settings.cron, { currentDate: new Date(from), tz: settings.timeZone }).next().getTime();
+    return cronParser
+      .parseExpression(settings.cron, { currentDate: new Date(from), tz: settings.timeZone })
+      .next()
+      .getTime();
   }
   const window = Math.round(Math.min(spread?.windowMs ?? 0, intervalMs));
   if (window <= 0) return from + intervalMs;
@@ -79,7 +82,8 @@ export async function planPollObjects(
       continue;
     }
     const patch: Record<string, unknown> = { config: JSON.stringify(config), interval_ms: intervalMs };
-    if (o.intervalChanged || Number(row.interval_ms) !== intervalMs) patch.next_poll_at = Math.max(o.now, nextPollTime(row.last_poll_at ?? o.now, settings, intervalMs, spread));
+    if (o.intervalChanged || Number(row.interval_ms) !== intervalMs)
+      patch.next_poll_at = Math.max(o.now, nextPollTime(row.last_poll_at ?? o.now, settings, intervalMs, spread));
     await updatePollObject(trx, row.id, patch);
   }
 }

@@ -68,10 +68,19 @@ const COUNTED = { CREATED: 'created', UPDATED: 'updated', DELETED: 'deleted' } a
 /** Records are diffed and written in batches of at least this many (pages are grouped up to it). */
 const WRITE_BATCH = 1000;
 
-export async function pollObject(deps: PollDeps, row: PollObjectRow, instance: Instance, connector: ConnectorDefinition, settings: InstanceSettings, startedAt: number): Promise<PollSummary> {
+export async function pollObject(
+  deps: PollDeps,
+  row: PollObjectRow,
+  instance: Instance,
+  connector: ConnectorDefinition,
+  settings: InstanceSettings,
+  startedAt: number,
+): Promise<PollSummary> {
   const { config, db } = deps;
   const resolved = resolvePollerObject(connector, row.object_type, JSON.parse(row.config));
-  const dates = resolved.datesConfiguration as { updatedDateField?: string; updatedDateFormat?: string; createdDateField?: string; createdDateFormat?: string } | undefined;
+  const dates = resolved.datesConfiguration as
+    | { updatedDateField?: string; updatedDateFormat?: string; createdDateField?: string; createdDateFormat?: string }
+    | undefined;
   const firstPoll = row.last_success_at === null;
   // Full listings (no date filter, since = epoch) find deletions; only for objects with `deletes`.
   const fullListing = Boolean(resolved.deletes) && !firstPoll && (row.full_listing_at ?? 0) + config.poller.fullListingIntervalMinutes * 60_000 <= startedAt;
@@ -110,7 +119,9 @@ export async function pollObject(deps: PollDeps, row: PollObjectRow, instance: I
   // The pages of one listing (the object's, or its `deleted` listing) rendered with the since-time.
   const pages = (listed: ListingTarget) => {
     const path = renderDateTemplates(listed.path, since, { timeZone: tz, encode: true, now: startedAt });
-    const query = Object.fromEntries(Object.entries(listed.query).map(([k, v]) => [k, renderDateTemplates(String(v), since, { timeZone: tz, encode: false, now: startedAt })]));
+    const query = Object.fromEntries(
+      Object.entries(listed.query).map(([k, v]) => [k, renderDateTemplates(String(v), since, { timeZone: tz, encode: false, now: startedAt })]),
+    );
     const body = listed.body === undefined ? undefined : renderDateTemplatesDeep(listed.body, since, { timeZone: tz, encode: false, now: startedAt });
     return listingPages({
       pagination: listed.pagination,
@@ -152,16 +163,32 @@ export async function pollObject(deps: PollDeps, row: PollObjectRow, instance: I
       if (deletedListing || (resolved.deletedWhen && isDeleted(raw, resolved.deletedWhen))) deleted.add(raw);
       records.push(r);
     }
-    const known = await loadSnapshot(db, objectKey, records.map((r) => r.id));
+    const known = await loadSnapshot(
+      db,
+      objectKey,
+      records.map((r) => r.id),
+    );
     const { changes, changed, unchanged } = diffRecords(records, known, rules);
     const events: NewEvent[] = resolved.events
       ? eventsFromFeed(row.object_type, resolved.events, changes, startedAt)
-      : changes.map((c) => ({ eventType: deleted.has(c.record as Record<string, unknown>) ? 'DELETED' : c.eventType, objectType: row.object_type, objectId: c.objectId, date: new Date(c.date ?? startedAt).toISOString(), raw: c.record }));
+      : changes.map((c) => ({
+          eventType: deleted.has(c.record as Record<string, unknown>) ? 'DELETED' : c.eventType,
+          objectType: row.object_type,
+          objectId: c.objectId,
+          date: new Date(c.date ?? startedAt).toISOString(),
+          raw: c.record,
+        }));
     const marks = fullListing ? unchanged : [];
     if (changed.length === 0 && marks.length === 0) return last;
     await db.transaction(async (trx) => {
       await record(trx, events);
-      await upsertSnapshot(trx, objectKey, changed.map((r) => ({ id: r.id, hash: r.hash, deleted: deleted.has(r.record) })), startedAt, generation);
+      await upsertSnapshot(
+        trx,
+        objectKey,
+        changed.map((r) => ({ id: r.id, hash: r.hash, deleted: deleted.has(r.record) })),
+        startedAt,
+        generation,
+      );
       await markListed(trx, objectKey, marks, generation);
       await deps.beforeCommit?.(row.object_type);
     });
@@ -173,11 +200,15 @@ export async function pollObject(deps: PollDeps, row: PollObjectRow, instance: I
   const main = await forEachBatch(pages(resolved), WRITE_BATCH, (batch) => writeBatch(batch, resolved.idField, false));
   // A listing cut by the budget ends the poll there; the deleted listing then runs next time, from
   // the watermark as it was (a cut that skipped it must not move the watermark past deletions).
-  const removed = !resolved.deleted || fullListing ? undefined
-    : main.budget ? { pages: 0, complete: false, last: undefined }
-    : await forEachBatch(pages(resolved.deleted), WRITE_BATCH, (batch) => writeBatch(batch, resolved.deleted!.idField, true));
+  const removed =
+    !resolved.deleted || fullListing
+      ? undefined
+      : main.budget
+        ? { pages: 0, complete: false, last: undefined }
+        : await forEachBatch(pages(resolved.deleted), WRITE_BATCH, (batch) => writeBatch(batch, resolved.deleted!.idField, true));
   await refreshStatistics(db, storedRows);
-  if (fullListing && main.complete) summary.deleted += await sweepMissing(db, objectKey, generation, row.listed_generation, record, new Date(startedAt).toISOString());
+  if (fullListing && main.complete)
+    summary.deleted += await sweepMissing(db, objectKey, generation, row.listed_generation, record, new Date(startedAt).toISOString());
 
   // A listing cut by maxPages continues next time from its last record's date (the earlier one when
   // both listings were cut), not from now.
@@ -189,7 +220,13 @@ export async function pollObject(deps: PollDeps, row: PollObjectRow, instance: I
   const fullListingAt = (fullListing && main.complete) || firstPoll ? { full_listing_at: startedAt } : {};
   await deps.beforeCommit?.(row.object_type);
   const budget = main.budget ?? removed?.budget;
-  return { ...summary, complete, nextWatermark, state: { watermark: nextWatermark, last_success_at: startedAt, ...fullListingAt, ...listed }, ...(budget ? { delayed: { until: budget.until, reason: budget.reason } } : {}) };
+  return {
+    ...summary,
+    complete,
+    nextWatermark,
+    state: { watermark: nextWatermark, last_success_at: startedAt, ...fullListingAt, ...listed },
+    ...(budget ? { delayed: { until: budget.until, reason: budget.reason } } : {}),
+  };
 }
 
 function parseDate(value: unknown, format: string | undefined, tz: string): number | undefined {

@@ -38,10 +38,13 @@ export class Poller extends WorkerLoop {
   /** Recent scheduling lags (claim time − due time, ms) for the benchmark's percentiles. */
   readonly lags: number[] = [];
 
-  constructor(
-    private readonly deps: PollDeps & { clock: Clock; nodeId: string; instances: InstanceService; catalog?: ConnectorCatalog; metrics?: Metrics },
-  ) {
-    super({ name: 'poll', tickSeconds: () => deps.config.poller.tickSeconds, log: deps.log, leases: { db: deps.db, table: 'poll_objects', owner: deps.nodeId } });
+  constructor(private readonly deps: PollDeps & { clock: Clock; nodeId: string; instances: InstanceService; catalog?: ConnectorCatalog; metrics?: Metrics }) {
+    super({
+      name: 'poll',
+      tickSeconds: () => deps.config.poller.tickSeconds,
+      log: deps.log,
+      leases: { db: deps.db, table: 'poll_objects', owner: deps.nodeId },
+    });
   }
 
   private get config(): Config {
@@ -90,7 +93,12 @@ export class Poller extends WorkerLoop {
   }
 
   /** POST /instances/:id/events/poll: polls every object type of the instance (or just `objectType`) now. */
-  async pollNow(instanceId: number, objectType?: string): Promise<{ objects: Record<string, Omit<PollSummary, 'complete' | 'nextWatermark' | 'state'> & { error?: string; delayedUntil?: string; reason?: string }> }> {
+  async pollNow(
+    instanceId: number,
+    objectType?: string,
+  ): Promise<{
+    objects: Record<string, Omit<PollSummary, 'complete' | 'nextWatermark' | 'state'> & { error?: string; delayedUntil?: string; reason?: string }>;
+  }> {
     const instance = await this.deps.instances.require(instanceId);
     const now = this.deps.clock.now();
     const rows = await claimDue<ClaimedRow>(this.db, {
@@ -113,14 +121,18 @@ export class Poller extends WorkerLoop {
         this.track(row.id, p);
         const result = await p;
         const none = { fetched: 0, created: 0, updated: 0, deleted: 0 };
-        objects[row.object_type] = 'error' in result
-          ? { ...none, error: result.error }
-          : 'delayedUntil' in result
-            ? { ...none, delayedUntil: new Date(result.delayedUntil).toISOString(), reason: result.reason }
-            : {
-                fetched: result.fetched, created: result.created, updated: result.updated, deleted: result.deleted,
-                ...(result.delayed ? { delayedUntil: new Date(result.delayed.until).toISOString(), reason: result.delayed.reason } : {}),
-              };
+        objects[row.object_type] =
+          'error' in result
+            ? { ...none, error: result.error }
+            : 'delayedUntil' in result
+              ? { ...none, delayedUntil: new Date(result.delayedUntil).toISOString(), reason: result.reason }
+              : {
+                  fetched: result.fetched,
+                  created: result.created,
+                  updated: result.updated,
+                  deleted: result.deleted,
+                  ...(result.delayed ? { delayedUntil: new Date(result.delayed.until).toISOString(), reason: result.delayed.reason } : {}),
+                };
       }),
     );
     return { objects };
@@ -143,7 +155,8 @@ export class Poller extends WorkerLoop {
 
   private release(): void {
     const next = this.waiting.shift();
-    if (next) next(); // hand the slot over
+    if (next)
+      next(); // hand the slot over
     else this.active--;
   }
 
@@ -215,7 +228,14 @@ export class Poller extends WorkerLoop {
       const retryAfterMs = err instanceof ProviderError && err.retryAfterSeconds ? err.retryAfterSeconds * 1000 : 0;
       const backoff = backoffMs(failures, this.config.poller.backoffBaseSeconds, this.config.poller.backoffMaxSeconds);
       this.log.warn({ instanceId: row.instance_id, objectType: row.object_type, failures, err: message }, 'poll failed');
-      await updatePollObject(this.db, row.id, { ...base, last_duration_ms: now - startedAt, last_error: message, last_error_at: now, failures, next_poll_at: now + Math.max(row.interval_ms, backoff, retryAfterMs) }).catch((e) => this.log.error({ err: e }, 'could not record a poll failure'));
+      await updatePollObject(this.db, row.id, {
+        ...base,
+        last_duration_ms: now - startedAt,
+        last_error: message,
+        last_error_at: now,
+        failures,
+        next_poll_at: now + Math.max(row.interval_ms, backoff, retryAfterMs),
+      }).catch((e) => this.log.error({ err: e }, 'could not record a poll failure'));
       return { error: message };
     }
   }
@@ -223,7 +243,10 @@ export class Poller extends WorkerLoop {
   /** Reschedules a poll to when its scope's budget returns, keeping its errors and back-off as they were. */
   private async delay(row: ClaimedRow, base: Record<string, unknown>, wait: RateBudgetWait): Promise<Delayed> {
     this.deps.metrics?.polls.inc({ result: 'delayed' });
-    this.log.debug({ instanceId: row.instance_id, objectType: row.object_type, scope: wait.scope, until: new Date(wait.until).toISOString(), reason: wait.reason }, 'poll delayed by the rate budget');
+    this.log.debug(
+      { instanceId: row.instance_id, objectType: row.object_type, scope: wait.scope, until: new Date(wait.until).toISOString(), reason: wait.reason },
+      'poll delayed by the rate budget',
+    );
     await updatePollObject(this.db, row.id, { ...base, next_poll_at: Math.max(wait.until, this.deps.clock.now()) }).catch((e) =>
       this.log.error({ err: e }, 'could not reschedule a delayed poll'),
     );
@@ -233,7 +256,7 @@ export class Poller extends WorkerLoop {
 
 function describeError(err: unknown): string {
   if (err instanceof ProviderError) {
-    const status = err.status ? `HTTP ${err.status}` : err.code ?? 'network error';
+    const status = err.status ? `HTTP ${err.status}` : (err.code ?? 'network error');
     return `${status} from the provider after ${err.attempts} attempt(s): ${err.message}`.slice(0, 1000);
   }
   return (err instanceof Error ? err.message : String(err)).slice(0, 1000);

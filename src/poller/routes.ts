@@ -14,7 +14,15 @@ const iso = isoOrNull;
  * `authStatusOf` adds the provider-auth state (OAuth connectors) to the status, `rateLimitOf` the
  * rate budget of the instance's scope (connectors that declare one).
  */
-export function pollerRoutes(pollState: PollStateStore, events: EventStore, poller: Poller, instances: InstanceService, clock: Clock, authStatusOf?: (instance: Instance) => Promise<unknown>, rateLimitOf?: (instance: Instance) => Promise<unknown>) {
+export function pollerRoutes(
+  pollState: PollStateStore,
+  events: EventStore,
+  poller: Poller,
+  instances: InstanceService,
+  clock: Clock,
+  authStatusOf?: (instance: Instance) => Promise<unknown>,
+  rateLimitOf?: (instance: Instance) => Promise<unknown>,
+) {
   return (router: Router) => {
     router.post('/instances/:id/events/poll', async (ctx) => {
       const { objectType } = ctx.query;

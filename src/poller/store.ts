@@ -70,8 +70,18 @@ export async function loadSnapshot(db: Knex, key: SnapshotKey, ids: string[]): P
 /** Writes (inserts or overwrites) the snapshot rows of changed records, marked with the listing `generation`. */
 export async function upsertSnapshot(trx: Knex, key: SnapshotKey, changed: SnapshotWrite[], now: number, generation: number): Promise<void> {
   if (changed.length === 0) return;
-  const rows = changed.map((r) => ({ instance_id: key.instanceId, object_type: key.objectType, object_id: r.id, hash: r.hash, seen_at: now, listed_generation: generation, reported_deleted: r.deleted }));
-  await bulkInsert(trx, 'snapshots', rows, { onConflict: { columns: ['instance_id', 'object_type', 'object_id'], merge: ['hash', 'seen_at', 'listed_generation', 'reported_deleted'] } });
+  const rows = changed.map((r) => ({
+    instance_id: key.instanceId,
+    object_type: key.objectType,
+    object_id: r.id,
+    hash: r.hash,
+    seen_at: now,
+    listed_generation: generation,
+    reported_deleted: r.deleted,
+  }));
+  await bulkInsert(trx, 'snapshots', rows, {
+    onConflict: { columns: ['instance_id', 'object_type', 'object_id'], merge: ['hash', 'seen_at', 'listed_generation', 'reported_deleted'] },
+  });
 }
 
 /** Marks snapshot rows met again, unchanged, by the listing of `generation`. */
@@ -86,7 +96,10 @@ export async function markListed(trx: Knex, key: SnapshotKey, ids: string[], gen
 
 /** Rows no listing has met yet (written by webhooks) count as met by the listing of `generation`. */
 export async function adoptUnlisted(db: Knex, key: SnapshotKey, generation: number): Promise<void> {
-  await db('snapshots').where({ instance_id: key.instanceId, object_type: key.objectType }).whereNull('listed_generation').update({ listed_generation: generation });
+  await db('snapshots')
+    .where({ instance_id: key.instanceId, object_type: key.objectType })
+    .whereNull('listed_generation')
+    .update({ listed_generation: generation });
 }
 
 /** Up to `limit` ids after `after` (keyset over the primary key) last met before the listing `before`. */
@@ -107,9 +120,22 @@ export async function unlistedAfter(db: Knex, key: SnapshotKey, before: number, 
  * the transaction holds the one writer). Returns the rows deleted.
  */
 export async function deleteUnlisted(trx: Knex, key: SnapshotKey, ids: string[], before: number): Promise<Array<{ id: string; reportedDeleted: boolean }>> {
-  const still = trx('snapshots').where({ instance_id: key.instanceId, object_type: key.objectType }).whereIn('object_id', ids).where('listed_generation', '<', before);
-  const gone = (await (isPostgres(trx) ? still.clone().forUpdate() : still.clone()).select('object_id', 'reported_deleted')) as Array<{ object_id: string; reported_deleted: boolean | number }>;
-  if (gone.length > 0) await still.clone().whereIn('object_id', gone.map((r) => r.object_id)).delete();
+  const still = trx('snapshots')
+    .where({ instance_id: key.instanceId, object_type: key.objectType })
+    .whereIn('object_id', ids)
+    .where('listed_generation', '<', before);
+  const gone = (await (isPostgres(trx) ? still.clone().forUpdate() : still.clone()).select('object_id', 'reported_deleted')) as Array<{
+    object_id: string;
+    reported_deleted: boolean | number;
+  }>;
+  if (gone.length > 0)
+    await still
+      .clone()
+      .whereIn(
+        'object_id',
+        gone.map((r) => r.object_id),
+      )
+      .delete();
   return gone.map((r) => ({ id: r.object_id, reportedDeleted: Boolean(r.reported_deleted) }));
 }
 
@@ -144,12 +170,18 @@ export async function insertPollObject(trx: Knex, row: Record<string, unknown>):
 
 /** Changes a poll object's columns; with `leaseOwner`, only while that node holds its lease. Returns the rows changed (0 or 1). */
 export async function updatePollObject(db: Knex, id: number, patch: Record<string, unknown>, leaseOwner?: string): Promise<number> {
-  return Number(await db('poll_objects').where(leaseOwner === undefined ? { id } : { id, lease_owner: leaseOwner }).update(patch));
+  return Number(
+    await db('poll_objects')
+      .where(leaseOwner === undefined ? { id } : { id, lease_owner: leaseOwner })
+      .update(patch),
+  );
 }
 
 /** How many object types an instance polls (or whether it polls `objectType`: 0 or 1). */
 export async function countPollObjects(db: Knex, instanceId: number, objectType?: string): Promise<number> {
-  const [row] = await db('poll_objects').where({ instance_id: instanceId, ...(objectType === undefined ? {} : { object_type: objectType }) }).count<{ n: number }[]>({ n: '*' });
+  const [row] = await db('poll_objects')
+    .where({ instance_id: instanceId, ...(objectType === undefined ? {} : { object_type: objectType }) })
+    .count<{ n: number }[]>({ n: '*' });
   return Number(row.n);
 }
 

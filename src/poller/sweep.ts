@@ -46,7 +46,10 @@ export async function sweepMissing(
       if (gone.length === 0) return;
       // A record the provider reported deleted had its DELETED then: it leaves silently.
       const news = gone.filter((r) => !r.reportedDeleted).map((r) => r.id);
-      await record(trx, news.map((id) => ({ eventType: 'DELETED', objectType: target.objectType, objectId: id, date, raw: { [target.idField]: id } })));
+      await record(
+        trx,
+        news.map((id) => ({ eventType: 'DELETED', objectType: target.objectType, objectId: id, date, raw: { [target.idField]: id } })),
+      );
       deleted += news.length;
     });
   }

@@ -126,7 +126,9 @@ export class PgBudgetStore implements BudgetStore {
       { ...key, now, latest, interval, burst, firstTat: now + interval },
     );
     const row = result.rows[0];
-    return row.granted_at === null || row.granted_at === undefined ? { granted: false, state: stateOf(row) } : { granted: true, sendAt: Number(row.granted_at) };
+    return row.granted_at === null || row.granted_at === undefined
+      ? { granted: false, state: stateOf(row) }
+      : { granted: true, sendAt: Number(row.granted_at) };
   }
 
   async pause(key: BudgetKey, until: number, reason: string, now: number): Promise<void> {
@@ -151,7 +153,9 @@ export class PgBudgetStore implements BudgetStore {
   }
 
   async read(key: BudgetKey): Promise<BudgetState | undefined> {
-    const row = (await this.db('rate_budgets').where({ element_key: key.elementKey, scope: key.scope }).first('tat', 'paused_until', 'pause_reason')) as Row | undefined;
+    const row = (await this.db('rate_budgets').where({ element_key: key.elementKey, scope: key.scope }).first('tat', 'paused_until', 'pause_reason')) as
+      | Row
+      | undefined;
     return row ? stateOf(row) : undefined;
   }
 }

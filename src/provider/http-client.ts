@@ -55,7 +55,16 @@ export class ProviderError extends Error {
   readonly retryAfterSeconds?: number;
   readonly code?: string;
 
-  constructor(o: { message: string; status?: number; headers?: IncomingHttpHeaders; response?: string; errorSource: 'APP' | 'PLATFORM'; attempts: number; retryAfterSeconds?: number; code?: string }) {
+  constructor(o: {
+    message: string;
+    status?: number;
+    headers?: IncomingHttpHeaders;
+    response?: string;
+    errorSource: 'APP' | 'PLATFORM';
+    attempts: number;
+    retryAfterSeconds?: number;
+    code?: string;
+  }) {
     super(o.message);
     this.name = 'ProviderError';
     this.status = o.status ?? 0;
@@ -83,15 +92,24 @@ export async function sendProviderRequest(original: ProviderRequest, o: SendOpti
     for (const hook of hooks) if (hook.beforeSend) request = await hook.beforeSend(request, attempt);
     let answer: OutboundAnswer;
     try {
-      answer = await sendOnce(request, { timeoutMs: o.timeoutMs, policy: o.policy, maxResponseBytes: o.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES, pool: 'provider', label: 'provider URL' });
+      answer = await sendOnce(request, {
+        timeoutMs: o.timeoutMs,
+        policy: o.policy,
+        maxResponseBytes: o.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES,
+        pool: 'provider',
+        label: 'provider URL',
+      });
     } catch (err) {
       if (!(err instanceof OutboundError)) throw err;
       // A refused destination or an oversized answer will not change on a retry.
       if (err.failure === 'blocked' || err.failure === 'too-large' || attempt >= o.maxAttempts) {
         throw new ProviderError({
           message: err.failure === 'blocked' || err.failure === 'too-large' ? err.message : `the provider could not be reached: ${err.message}`,
-          status: err.answered?.status, headers: err.answered?.headers,
-          errorSource: err.failure === 'too-large' ? 'APP' : 'PLATFORM', attempts: err.failure === 'blocked' && attempt === 1 ? 0 : attempt, code: err.code,
+          status: err.answered?.status,
+          headers: err.answered?.headers,
+          errorSource: err.failure === 'too-large' ? 'APP' : 'PLATFORM',
+          attempts: err.failure === 'blocked' && attempt === 1 ? 0 : attempt,
+          code: err.code,
         });
       }
       await sleep(delay);
@@ -104,13 +122,19 @@ export async function sendProviderRequest(original: ProviderRequest, o: SendOpti
       attempt--;
       continue;
     }
-    if (answer.status < 400) return { status: answer.status, headers: answer.headers, response: answer.body, attempts: attempt, durationMs: Date.now() - started };
+    if (answer.status < 400)
+      return { status: answer.status, headers: answer.headers, response: answer.body, attempts: attempt, durationMs: Date.now() - started };
     const retryAfter = retryAfterOf(answer.status, answer.headers);
     const tooLong = retryAfter !== undefined && retryAfter * 1000 > maxRetryAfterMs;
     if (!retryable(answer.status) || attempt >= o.maxAttempts || tooLong) {
       throw new ProviderError({
-        message: `the provider answered HTTP ${answer.status}`, status: answer.status, headers: answer.headers, response: answer.body,
-        errorSource: 'APP', attempts: attempt, retryAfterSeconds: retryAfter,
+        message: `the provider answered HTTP ${answer.status}`,
+        status: answer.status,
+        headers: answer.headers,
+        response: answer.body,
+        errorSource: 'APP',
+        attempts: attempt,
+        retryAfterSeconds: retryAfter,
       });
     }
     if (retryAfter !== undefined) delay = retryAfter * 1000;

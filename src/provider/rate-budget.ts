@@ -201,7 +201,10 @@ export class RateBudgets {
     let pause: { until: number; reason: string } | undefined;
     if (status === 429) {
       const retryAfter = parseRetryAfter(headers['retry-after'], now);
-      pause = retryAfter !== undefined ? { until: now + retryAfter * 1000, reason: '429 Retry-After' } : { until: this.resetOf(budget, headers, now) ?? now + DEFAULT_429_PAUSE_MS, reason: '429' };
+      pause =
+        retryAfter !== undefined
+          ? { until: now + retryAfter * 1000, reason: '429 Retry-After' }
+          : { until: this.resetOf(budget, headers, now) ?? now + DEFAULT_429_PAUSE_MS, reason: '429' };
     } else if (declared?.remaining) {
       const remaining = Number(headerOf(headers, declared.remaining) ?? Number.NaN);
       if (!Number.isNaN(remaining) && remaining <= 0) {
@@ -213,7 +216,10 @@ export class RateBudgets {
     // The margin pads pauses too: the provider counts from when it answered, by its own clock.
     const until = Math.min(pause.until + this.config.provider.rateBudgetMarginSeconds * 1000, now + MAX_PAUSE_MS);
     await this.store.pause(budget.key, until, pause.reason, now);
-    this.log.info({ element: budget.key.elementKey, scope: budget.key.scope, until: new Date(until).toISOString(), reason: pause.reason }, 'provider rate budget paused');
+    this.log.info(
+      { element: budget.key.elementKey, scope: budget.key.scope, until: new Date(until).toISOString(), reason: pause.reason },
+      'provider rate budget paused',
+    );
     // A 429 asking for longer than a call may wait ends the call here: the poll is delayed, not failed.
     if (status === 429 && until - now > this.config.provider.maxRetryAfterSeconds * 1000) throw new RateBudgetWait(budget.key.scope, until, pause.reason, now);
   }
@@ -229,4 +235,3 @@ export class RateBudgets {
     return now + value * 1000;
   }
 }
-

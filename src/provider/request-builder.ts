@@ -38,7 +38,8 @@ function finish(method: string, url: string, headers: Record<string, string>, bo
     const contentType = Object.entries(headers).find(([h]) => h.toLowerCase() === 'content-type')?.[1] ?? '';
     if (typeof body === 'string') request.body = body;
     // A template that declares a form content type sends its body object as a form (Stripe).
-    else if (/^application\/x-www-form-urlencoded/i.test(contentType) && typeof body === 'object') request.body = serialize(body as Record<string, unknown>, 'form');
+    else if (/^application\/x-www-form-urlencoded/i.test(contentType) && typeof body === 'object')
+      request.body = serialize(body as Record<string, unknown>, 'form');
     else {
       request.body = JSON.stringify(body);
       if (!Object.keys(headers).some((h) => h.toLowerCase() === 'content-type')) headers['content-type'] = 'application/json';
@@ -59,7 +60,9 @@ export function buildTemplateRequest(args: { baseUrl?: string; template: Request
   redactedUrl: string;
 } {
   const { schema, options = {} } = args.template;
-  const base = schema.host ? `${(schema.protocol ?? 'https').toLowerCase()}://${renderString(schema.host, args.scope, { urlEncode: false })}` : providerBaseUrl(args.baseUrl, args.scope);
+  const base = schema.host
+    ? `${(schema.protocol ?? 'https').toLowerCase()}://${renderString(schema.host, args.scope, { urlEncode: false })}`
+    : providerBaseUrl(args.baseUrl, args.scope);
   if (!base) throw new Error('the template has no host and the connector no baseUrl');
   const path = renderString(schema.path ?? '', args.scope, { urlEncode: true });
   const query = Object.fromEntries(Object.entries(schema.query ?? {}).map(([k, v]) => [k, renderString(v, args.scope)]));
@@ -74,7 +77,15 @@ export function buildTemplateRequest(args: { baseUrl?: string; template: Request
   };
 }
 
-export function buildResourceRequest(args: { baseUrl?: string; method: string; path: string; query: Record<string, string>; headers?: Record<string, string>; body?: unknown; scope: TemplateScope }): ProviderRequest {
+export function buildResourceRequest(args: {
+  baseUrl?: string;
+  method: string;
+  path: string;
+  query: Record<string, string>;
+  headers?: Record<string, string>;
+  body?: unknown;
+  scope: TemplateScope;
+}): ProviderRequest {
   const base = providerBaseUrl(args.baseUrl, args.scope);
   const path = renderString(args.path, args.scope, { urlEncode: true });
   const query = Object.fromEntries(Object.entries(args.query).map(([k, v]) => [k, renderString(v, args.scope)]));

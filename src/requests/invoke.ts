@@ -40,7 +40,13 @@ const TIMED_OUT = 'Timeout error while processing the request.';
 
 /** Freshworks' error shape: the provider's answer (or none) at the top level, beside code and message. */
 export class InvocationError extends ApiError {
-  constructor(statusCode: number, code: string, message: string, readonly outcome: FailedOutcome, headers: Record<string, string> = {}) {
+  constructor(
+    statusCode: number,
+    code: string,
+    message: string,
+    readonly outcome: FailedOutcome,
+    headers: Record<string, string> = {},
+  ) {
     super(statusCode, code, message, [], headers);
   }
 
@@ -99,8 +105,15 @@ export function createTemplateInvoker(ctx: GatewayContext, requestLog: RequestLo
     else log.info(fields, 'request template invoked');
     try {
       await requestLog.add(instance.id, {
-        template, method: entry.method, url: entry.url, status: entry.status, error_source: entry.errorSource,
-        attempts: entry.attempts, duration_ms: Math.round(entry.durationMs), error: entry.error ?? null, at,
+        template,
+        method: entry.method,
+        url: entry.url,
+        status: entry.status,
+        error_source: entry.errorSource,
+        attempts: entry.attempts,
+        duration_ms: Math.round(entry.durationMs),
+        error: entry.error ?? null,
+        at,
       });
     } catch (err) {
       // The provider call already happened: its answer matters more than its log row.
@@ -120,7 +133,13 @@ export function createTemplateInvoker(ctx: GatewayContext, requestLog: RequestLo
     if (wait > 0) {
       const message = `this instance may invoke at most ${config.requests.rateLimitPerMinute} request templates a minute; retry in ${wait} s`;
       await record(instance, name, at, { method, url: '', status: 429, errorSource: 'PLATFORM', attempts: 0, durationMs: 0, error: message });
-      throw new InvocationError(429, 'RATE_LIMITED', message, { status: 429, headers: {}, response: message, errorSource: 'PLATFORM', attempts: 0 }, { 'Retry-After': String(wait) });
+      throw new InvocationError(
+        429,
+        'RATE_LIMITED',
+        message,
+        { status: 429, headers: {}, response: message, errorSource: 'PLATFORM', attempts: 0 },
+        { 'Retry-After': String(wait) },
+      );
     }
 
     const refuseInput = async (error: ApiError): Promise<never> => {
@@ -142,7 +161,14 @@ export function createTemplateInvoker(ctx: GatewayContext, requestLog: RequestLo
       return failed(err, '', performance.now());
     }
     if (isOAuth && !accessToken) {
-      await refuseInput(new ApiError(400, 'OAUTH_TOKEN_MISSING', `template "${name}" makes an OAuth request (isOAuth: true), but instance ${instance.id} has no OAuth access token: authorize the instance first`, [{ field: 'providerData' }]));
+      await refuseInput(
+        new ApiError(
+          400,
+          'OAUTH_TOKEN_MISSING',
+          `template "${name}" makes an OAuth request (isOAuth: true), but instance ${instance.id} has no OAuth access token: authorize the instance first`,
+          [{ field: 'providerData' }],
+        ),
+      );
     }
     const scope = { iparam: instance.configuration, context, access_token: accessToken };
     target.scope = scope;
@@ -171,8 +197,19 @@ export function createTemplateInvoker(ctx: GatewayContext, requestLog: RequestLo
     if (violation) return refuse(url, violation);
     const started = performance.now();
     try {
-      const result = await ctx.providerCalls.send(target, request, { maxAttempts: options.maxAttempts, retryDelayMs: options.retryDelay, timeoutMs: Math.min(options.timeout, config.requests.maxTimeoutSeconds * 1000) });
-      await record(instance, name, at, { method, url, status: result.status, errorSource: null, attempts: result.attempts, durationMs: performance.now() - started });
+      const result = await ctx.providerCalls.send(target, request, {
+        maxAttempts: options.maxAttempts,
+        retryDelayMs: options.retryDelay,
+        timeoutMs: Math.min(options.timeout, config.requests.maxTimeoutSeconds * 1000),
+      });
+      await record(instance, name, at, {
+        method,
+        url,
+        status: result.status,
+        errorSource: null,
+        attempts: result.attempts,
+        durationMs: performance.now() - started,
+      });
       return { status: result.status, headers: result.headers, response: result.response, attempts: result.attempts };
     } catch (err) {
       if (!(err instanceof ProviderError)) throw err;
@@ -182,12 +219,32 @@ export function createTemplateInvoker(ctx: GatewayContext, requestLog: RequestLo
     /** A provider call (or the token refresh before it) that failed, answered as Freshworks does. */
     async function failed(err: ProviderError, url: string, started: number): Promise<never> {
       const message = redactText(err.message, secrets);
-      await record(instance, name, at, { method, url, status: err.status || null, errorSource: err.errorSource, attempts: err.attempts, durationMs: performance.now() - started, error: message });
+      await record(instance, name, at, {
+        method,
+        url,
+        status: err.status || null,
+        errorSource: err.errorSource,
+        attempts: err.attempts,
+        durationMs: performance.now() - started,
+        error: message,
+      });
       if (err instanceof RateBudgetWait) {
-        throw new InvocationError(429, 'RATE_LIMITED', message, { status: 429, headers: {}, response: message, errorSource: 'PLATFORM', attempts: err.attempts }, { 'Retry-After': String(err.retryAfterSeconds) });
+        throw new InvocationError(
+          429,
+          'RATE_LIMITED',
+          message,
+          { status: 429, headers: {}, response: message, errorSource: 'PLATFORM', attempts: err.attempts },
+          { 'Retry-After': String(err.retryAfterSeconds) },
+        );
       }
       if (err.errorSource === 'APP') {
-        throw new InvocationError(502, 'PROVIDER_ERROR', message, { status: err.status, headers: err.headers, response: err.response, errorSource: 'APP', attempts: err.attempts });
+        throw new InvocationError(502, 'PROVIDER_ERROR', message, {
+          status: err.status,
+          headers: err.headers,
+          response: err.response,
+          errorSource: 'APP',
+          attempts: err.attempts,
+        });
       }
       const timedOut = err.code === 'ETIMEDOUT';
       const status = timedOut ? 504 : 502;

@@ -14,8 +14,16 @@ import type { RequestLogRow } from './store.js';
  *   GET  /elements/:key/requests                            a connector's templates (no values)
  */
 const presentLogRow = (r: RequestLogRow) => ({
-  id: r.id, template: r.template, method: r.method, url: r.url, status: r.status, errorSource: r.error_source,
-  attempts: r.attempts, durationMs: r.duration_ms, error: r.error, date: isoOrNull(r.at),
+  id: r.id,
+  template: r.template,
+  method: r.method,
+  url: r.url,
+  status: r.status,
+  errorSource: r.error_source,
+  attempts: r.attempts,
+  durationMs: r.duration_ms,
+  error: r.error,
+  date: isoOrNull(r.at),
 });
 
 export function requestRoutes(ctx: GatewayContext) {
@@ -28,9 +36,11 @@ export function requestRoutes(ctx: GatewayContext) {
       const instance = await instances.require(idParam(koa.params.id, 'instance'));
       // An empty body is an empty context.
       const body = (await readJsonBody(koa, config.server.maxBodyBytes)) ?? {};
-      if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new ValidationError('the request body must be a JSON object like {"context": {…}, "body": "…"}');
+      if (typeof body !== 'object' || body === null || Array.isArray(body))
+        throw new ValidationError('the request body must be a JSON object like {"context": {…}, "body": "…"}');
       const context = (body as { context?: unknown }).context ?? {};
-      if (typeof context !== 'object' || context === null || Array.isArray(context)) throw new ValidationError('context must be a JSON object', [{ field: 'context' }]);
+      if (typeof context !== 'object' || context === null || Array.isArray(context))
+        throw new ValidationError('context must be a JSON object', [{ field: 'context' }]);
       // Freshworks' invokeTemplate(name, {context, body}): a string body is sent as is, any other JSON value as JSON.
       const requestBody = (body as { body?: unknown }).body;
       if (requestBody === null) throw new ValidationError('body must be a string or a JSON value other than null', [{ field: 'body' }]);
@@ -48,7 +58,11 @@ export function requestRoutes(ctx: GatewayContext) {
       if (!def) throw new NotFoundError(`unknown connector "${koa.params.key}"`);
       // Template text only (never an instance's values): method, where it goes, and its options.
       koa.body = Object.entries(def.requests ?? {}).map(([name, t]) => ({
-        name, method: (t.schema.method ?? 'GET').toUpperCase(), host: t.schema.host ?? null, path: t.schema.path ?? '', options: t.options ?? {},
+        name,
+        method: (t.schema.method ?? 'GET').toUpperCase(),
+        host: t.schema.host ?? null,
+        path: t.schema.path ?? '',
+        options: t.options ?? {},
       }));
     });
   };

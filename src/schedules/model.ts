@@ -34,28 +34,40 @@ export interface ScheduleInput {
 type Problem = { field: string; message: string };
 
 /** Reads a POST (all required) or PUT (any subset) body; every problem named in one 400. */
-export function readScheduleBody(body: Record<string, unknown>, o: { partial: boolean; now: number; minLeadSeconds: number; maxDataBytes: number }): ScheduleInput {
+export function readScheduleBody(
+  body: Record<string, unknown>,
+  o: { partial: boolean; now: number; minLeadSeconds: number; maxDataBytes: number },
+): ScheduleInput {
   const problems: Problem[] = [];
   const out: ScheduleInput = {};
   if (!o.partial || body.name !== undefined) {
-    if (typeof body.name !== 'string' || !/^[A-Za-z0-9_.:-]{1,128}$/.test(body.name)) problems.push({ field: 'name', message: 'must be 1 to 128 letters, digits or _ . : -' });
+    if (typeof body.name !== 'string' || !/^[A-Za-z0-9_.:-]{1,128}$/.test(body.name))
+      problems.push({ field: 'name', message: 'must be 1 to 128 letters, digits or _ . : -' });
     else out.name = body.name;
   }
   if (!o.partial || body.data !== undefined) {
     if (body.data === undefined) problems.push({ field: 'data', message: 'is required (any JSON value)' });
-    else if (Buffer.byteLength(JSON.stringify(body.data)) > o.maxDataBytes) problems.push({ field: 'data', message: `must be at most ${o.maxDataBytes} bytes of JSON` });
+    else if (Buffer.byteLength(JSON.stringify(body.data)) > o.maxDataBytes)
+      problems.push({ field: 'data', message: `must be at most ${o.maxDataBytes} bytes of JSON` });
     else out.data = body.data;
   }
   if (!o.partial || body.schedule_at !== undefined) {
     const at = parseScheduleAt(body.schedule_at);
-    if (Number.isNaN(at)) problems.push({ field: 'schedule_at', message: 'must be an ISO 8601 date-time, e.g. 2026-11-24T12:00:00Z (UTC when it has no offset)' });
-    else if (at < o.now + o.minLeadSeconds * 1000) problems.push({ field: 'schedule_at', message: `must be at least ${o.minLeadSeconds} seconds in the future` });
+    if (Number.isNaN(at))
+      problems.push({ field: 'schedule_at', message: 'must be an ISO 8601 date-time, e.g. 2026-11-24T12:00:00Z (UTC when it has no offset)' });
+    else if (at < o.now + o.minLeadSeconds * 1000)
+      problems.push({ field: 'schedule_at', message: `must be at least ${o.minLeadSeconds} seconds in the future` });
     else out.scheduleAt = at;
   }
   if (body.repeat !== undefined) {
     const r = body.repeat as { time_unit?: unknown; frequency?: unknown } | null;
     if (r === null) out.repeat = null;
-    else if (typeof r !== 'object' || !['minutes', 'hours', 'days'].includes(String(r.time_unit)) || !Number.isInteger(r.frequency) || (r.frequency as number) < 1) {
+    else if (
+      typeof r !== 'object' ||
+      !['minutes', 'hours', 'days'].includes(String(r.time_unit)) ||
+      !Number.isInteger(r.frequency) ||
+      (r.frequency as number) < 1
+    ) {
       problems.push({ field: 'repeat', message: 'must be {"time_unit": "minutes"|"hours"|"days", "frequency": a positive integer}' });
     } else if (UNIT_MS[r.time_unit as TimeUnit] * (r.frequency as number) > MAX_PERIOD_MS) {
       problems.push({ field: 'repeat.frequency', message: 'the period must be at most 366 days' });

@@ -47,9 +47,15 @@ export function scheduleRoutes(ctx: GatewayContext) {
         await checkLimit(trx, instance.id, Boolean(input.repeat));
         const now = clock.now();
         await trx.insert({
-          instance_id: instance.id, name, data: JSON.stringify(input.data), schedule_at: input.scheduleAt!,
-          repeat_unit: input.repeat?.unit ?? null, repeat_frequency: input.repeat?.frequency ?? null, next_fire_at: input.scheduleAt!,
-          created_at: now, updated_at: now,
+          instance_id: instance.id,
+          name,
+          data: JSON.stringify(input.data),
+          schedule_at: input.scheduleAt!,
+          repeat_unit: input.repeat?.unit ?? null,
+          repeat_frequency: input.repeat?.frequency ?? null,
+          next_fire_at: input.scheduleAt!,
+          created_at: now,
+          updated_at: now,
         });
         return find(trx, instance.id, name);
       });
@@ -71,28 +77,38 @@ export function scheduleRoutes(ctx: GatewayContext) {
     router.put('/instances/:id/schedules/:name', async (koa) => {
       const instance = await instances.require(idParam(koa.params.id, 'instance'));
       const input = readScheduleBody(await readJsonObject(koa, config.server.maxBodyBytes), bodyOptions(true));
-      koa.body = presentSchedule(await schedules.serialized(instance.id, async (trx) => {
-        const row = await find(trx, instance.id, koa.params.name);
-        if (input.name !== undefined && input.name !== row.name) throw new ValidationError('a schedule cannot be renamed; delete it and create another', [{ field: 'name' }]);
-        const now = clock.now();
-        const current = row.repeat_unit ? { unit: row.repeat_unit, frequency: row.repeat_frequency! } : null;
-        const repeat = input.repeat === undefined ? current : input.repeat;
-        const timingChanged = input.scheduleAt !== undefined || input.repeat !== undefined;
-        // Becoming (or re-arming) a one-time schedule whose time has passed needs a new time.
-        if (timingChanged && !repeat && input.scheduleAt === undefined && row.schedule_at < now + limits.minLeadSeconds * 1000) {
-          throw new ValidationError(`schedule_at is required: the schedule's time ${new Date(row.schedule_at).toISOString()} is not ${limits.minLeadSeconds} seconds ahead`, [{ field: 'schedule_at' }]);
-        }
-        const timing = { schedule_at: input.scheduleAt ?? row.schedule_at, repeat_unit: repeat?.unit ?? null, repeat_frequency: repeat?.frequency ?? null };
-        const next = !timingChanged ? row.next_fire_at : repeat ? nextRecurrence(timing, now) : timing.schedule_at;
-        if (next !== null && (row.next_fire_at === null || Boolean(repeat) !== Boolean(current))) await checkLimit(trx, instance.id, Boolean(repeat), row.id);
-        await trx.update(row.id, {
-          ...timing, ...(input.data !== undefined ? { data: JSON.stringify(input.data) } : {}), next_fire_at: next, updated_at: now,
-          // A firing in progress on some node loses its lease and does not happen; the schedule
-          // fires as changed (at once with the new data, when it was due).
-          lease_owner: null, lease_expires_at: null,
-        });
-        return find(trx, instance.id, row.name);
-      }));
+      koa.body = presentSchedule(
+        await schedules.serialized(instance.id, async (trx) => {
+          const row = await find(trx, instance.id, koa.params.name);
+          if (input.name !== undefined && input.name !== row.name)
+            throw new ValidationError('a schedule cannot be renamed; delete it and create another', [{ field: 'name' }]);
+          const now = clock.now();
+          const current = row.repeat_unit ? { unit: row.repeat_unit, frequency: row.repeat_frequency! } : null;
+          const repeat = input.repeat === undefined ? current : input.repeat;
+          const timingChanged = input.scheduleAt !== undefined || input.repeat !== undefined;
+          // Becoming (or re-arming) a one-time schedule whose time has passed needs a new time.
+          if (timingChanged && !repeat && input.scheduleAt === undefined && row.schedule_at < now + limits.minLeadSeconds * 1000) {
+            throw new ValidationError(
+              `schedule_at is required: the schedule's time ${new Date(row.schedule_at).toISOString()} is not ${limits.minLeadSeconds} seconds ahead`,
+              [{ field: 'schedule_at' }],
+            );
+          }
+          const timing = { schedule_at: input.scheduleAt ?? row.schedule_at, repeat_unit: repeat?.unit ?? null, repeat_frequency: repeat?.frequency ?? null };
+          const next = !timingChanged ? row.next_fire_at : repeat ? nextRecurrence(timing, now) : timing.schedule_at;
+          if (next !== null && (row.next_fire_at === null || Boolean(repeat) !== Boolean(current))) await checkLimit(trx, instance.id, Boolean(repeat), row.id);
+          await trx.update(row.id, {
+            ...timing,
+            ...(input.data !== undefined ? { data: JSON.stringify(input.data) } : {}),
+            next_fire_at: next,
+            updated_at: now,
+            // A firing in progress on some node loses its lease and does not happen; the schedule
+            // fires as changed (at once with the new data, when it was due).
+            lease_owner: null,
+            lease_expires_at: null,
+          });
+          return find(trx, instance.id, row.name);
+        }),
+      );
     });
 
     router.delete('/instances/:id/schedules/:name', async (koa) => {

@@ -24,7 +24,12 @@ export class ScheduleStore {
   /** Claims up to `limit` due schedules with a lease. */
   claimDue(o: { now: number; owner: string; leaseMs: number; limit: number }): Promise<ScheduleRow[]> {
     return claimDue<ScheduleRow>(this.db, {
-      table: 'schedules', dueColumn: 'next_fire_at', now: o.now, owner: o.owner, leaseMs: o.leaseMs, limit: o.limit,
+      table: 'schedules',
+      dueColumn: 'next_fire_at',
+      now: o.now,
+      owner: o.owner,
+      leaseMs: o.leaseMs,
+      limit: o.limit,
       where: (q) => q.whereNotNull('next_fire_at'),
     });
   }

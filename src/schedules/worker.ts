@@ -61,10 +61,21 @@ export class Scheduler extends WorkerLoop implements Feature {
       // counted, nothing is queued. A paused instance's notifications are queued and held.
       if (!settings.notificationsEnabled) return;
       await enqueueNotification(trx, {
-        instanceId: instance.id, source: 'schedule', objectType: null, eventCount: 1, now,
-        payload: { event: 'onScheduledEvent', instanceId: instance.id, elementKey: instance.elementKey, scheduleName: row.name,
+        instanceId: instance.id,
+        source: 'schedule',
+        objectType: null,
+        eventCount: 1,
+        now,
+        payload: {
+          event: 'onScheduledEvent',
+          instanceId: instance.id,
+          elementKey: instance.elementKey,
+          scheduleName: row.name,
           // Freshworks' epoch milliseconds; `date` is the same instant in ISO 8601.
-          timestamp: now, date: new Date(now).toISOString(), data: JSON.parse(row.data) },
+          timestamp: now,
+          date: new Date(now).toISOString(),
+          data: JSON.parse(row.data),
+        },
       });
     });
     if (done) log.info({ instanceId: instance.id, scheduleName: row.name, notified: settings.notificationsEnabled }, 'schedule fired');

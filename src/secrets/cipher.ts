@@ -21,7 +21,10 @@ const CIPHERTEXT = /^enc:v(?:1|2:[A-Za-z0-9_-]+):[A-Za-z0-9_-]*:[A-Za-z0-9_-]*:[
 export const LEGACY_KEY_ID = 'v1';
 
 export class UnreadableSecretError extends Error {
-  constructor(readonly keyId: string, reason: string) {
+  constructor(
+    readonly keyId: string,
+    reason: string,
+  ) {
     super(reason);
     this.name = 'UnreadableSecretError';
   }

@@ -6,7 +6,8 @@ import { type SecretCipher, UnreadableSecretError } from './cipher.js';
  * storage, answers and logs.
  */
 export const REDACTED = '********';
-const SECRET_KEY_PATTERN = /secret|password|passwd|token|api[._-]?key|signature\.key|private|credential|session|cookie|refresh(?![._-]?interval)|(^|[._-])o?auth([._-]|$)/i;
+const SECRET_KEY_PATTERN =
+  /secret|password|passwd|token|api[._-]?key|signature\.key|private|credential|session|cookie|refresh(?![._-]?interval)|(^|[._-])o?auth([._-]|$)/i;
 /** Keys the pattern catches that name a setting, not a secret (`auth` is in `oauth.*` and `callback.auth`). */
 const NOT_SECRET_KEYS = new Set(['event.notification.callback.auth', 'oauth.callback.url', 'oauth.scope', 'oauth.base.url']);
 /** Callback headers shown in answers; any other callback header's value is treated as a secret. */
@@ -26,7 +27,13 @@ export interface EncryptedValue {
 
 /** Only `encryptConfiguration` makes these: every secret the API receives is wrapped, whatever it looks like. */
 export function isEncryptedValue(value: unknown): value is EncryptedValue {
-  return typeof value === 'object' && value !== null && !Array.isArray(value) && Object.keys(value).length === 1 && typeof (value as EncryptedValue).$enc === 'string';
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    !Array.isArray(value) &&
+    Object.keys(value).length === 1 &&
+    typeof (value as EncryptedValue).$enc === 'string'
+  );
 }
 
 const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -71,7 +78,10 @@ export function decryptConfiguration(stored: Configuration, cipher: SecretCipher
   };
   const configuration: Configuration = {};
   for (const [key, value] of Object.entries(stored)) {
-    const plain = key === CALLBACK_HEADERS && isPlainObject(value) ? Object.fromEntries(Object.entries(value).map(([h, v]) => [h, open(v, `${key}.${h}`)])) : open(value, key);
+    const plain =
+      key === CALLBACK_HEADERS && isPlainObject(value)
+        ? Object.fromEntries(Object.entries(value).map(([h, v]) => [h, open(v, `${key}.${h}`)]))
+        : open(value, key);
     if (plain !== undefined) configuration[key] = plain;
   }
   return { configuration, unreadable };

@@ -10,7 +10,9 @@ describe('secrets', () => {
 
   it('encrypts with AES-256-GCM and refuses tampered ciphertext', () => {
     const stored = cipher.encrypt('hunter2');
-    expect(stored).to.match(/^enc:v2:/).and.not.include('hunter2');
+    expect(stored)
+      .to.match(/^enc:v2:/)
+      .and.not.include('hunter2');
     expect(cipher.encrypt('hunter2')).not.to.equal(stored);
     expect(cipher.decrypt(stored)).to.equal('hunter2');
     // The second-to-last character carries only ciphertext bits; replace it by a different one.

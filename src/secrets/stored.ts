@@ -27,11 +27,19 @@ function ciphertextsIn(text: string, whole: boolean): string[] {
 const BATCH = 500;
 
 /** Walks every row of every encrypted column in id order, a batch at a time. */
-async function eachRow(db: Knex, fn: (table: string, key: string, column: string, whole: boolean, row: { id: number; value: string }) => Promise<void>): Promise<void> {
+async function eachRow(
+  db: Knex,
+  fn: (table: string, key: string, column: string, whole: boolean, row: { id: number; value: string }) => Promise<void>,
+): Promise<void> {
   for (const { table, column, whole, key = 'id' } of ENCRYPTED_COLUMNS) {
     if (!(await db.schema.hasTable(table))) continue;
     for (let after = 0; ; ) {
-      const rows = (await db(table).where(key, '>', after).whereNotNull(column).orderBy(key).limit(BATCH).select(`${key} as id`, `${column} as value`)) as Array<{ id: number; value: string }>;
+      const rows = (await db(table)
+        .where(key, '>', after)
+        .whereNotNull(column)
+        .orderBy(key)
+        .limit(BATCH)
+        .select(`${key} as id`, `${column} as value`)) as Array<{ id: number; value: string }>;
       for (const row of rows) await fn(table, key, column, whole, row);
       if (rows.length < BATCH) break;
       after = rows[rows.length - 1].id;
@@ -92,7 +100,10 @@ export async function rekey(db: Knex, cipher: SecretCipher): Promise<RekeyResult
     };
     const value = whole ? reencrypt(row.value) : row.value.replace(WRAPPED, (_m, ct: string) => JSON.stringify({ $enc: reencrypt(ct) }));
     // Only if unchanged since read: a concurrent write (already under the current key) wins.
-    if (changed) await db(table).where({ [key]: row.id, [column]: row.value }).update({ [column]: value });
+    if (changed)
+      await db(table)
+        .where({ [key]: row.id, [column]: row.value })
+        .update({ [column]: value });
   });
   return result;
 }

@@ -82,7 +82,13 @@ function compile(pattern: string): CompiledPattern {
     while (pattern[i + n] === ch) n++;
     switch (ch) {
       case 'y': // yy: two digits; any other count: the full year, zero-padded to the count
-      case 'd': case 'H': case 'h': case 'k': case 'K': case 'm': case 's':
+      case 'd':
+      case 'H':
+      case 'h':
+      case 'k':
+      case 'K':
+      case 'm':
+      case 's':
         same(ch.repeat(n));
         break;
       case 'M':
@@ -111,7 +117,9 @@ function compile(pattern: string): CompiledPattern {
         custom((d) => tzName(d.timeZone ?? 'UTC', d, n >= 4 ? 'long' : 'short'), null);
         break;
       default:
-        throw new DefinitionError(`date pattern "${pattern}": the letter "${ch}" is not supported (supported: ${SUPPORTED_PATTERN_LETTERS}, and quoted literals)`);
+        throw new DefinitionError(
+          `date pattern "${pattern}": the letter "${ch}" is not supported (supported: ${SUPPORTED_PATTERN_LETTERS}, and quoted literals)`,
+        );
     }
     i += n;
   }
@@ -201,7 +209,8 @@ export function validateDateTemplates(text: string): void {
   for (const m of text.matchAll(TEMPLATE)) renderOne(m[1], m[2], 0, 'UTC');
   const rest = text.replace(TEMPLATE, '');
   const stray = rest.indexOf('${');
-  if (stray !== -1) throw new DefinitionError(`malformed template "${rest.slice(stray, stray + 30)}": use \${date:FMT}, \${gmtDate:FMT}, \${epoch:s} or \${epoch:ms}`);
+  if (stray !== -1)
+    throw new DefinitionError(`malformed template "${rest.slice(stray, stray + 30)}": use \${date:FMT}, \${gmtDate:FMT}, \${epoch:s} or \${epoch:ms}`);
 }
 
 export interface DateRenderOptions {

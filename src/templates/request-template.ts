@@ -60,7 +60,13 @@ function lookup(root: Record<string, unknown>, path: string): unknown {
 function tagValue(ref: TemplateRef, scope: TemplateScope): string {
   let v: unknown;
   if (ref.root === 'access_token') v = scope.access_token;
-  else v = ref.root === 'iparam' ? (Object.hasOwn(scope.iparam, ref.path) ? scope.iparam[ref.path] : lookup(scope.iparam, ref.path)) : lookup(scope.context, ref.path);
+  else
+    v =
+      ref.root === 'iparam'
+        ? Object.hasOwn(scope.iparam, ref.path)
+          ? scope.iparam[ref.path]
+          : lookup(scope.iparam, ref.path)
+        : lookup(scope.context, ref.path);
   if (v === undefined || v === null) {
     // Required configuration is checked when the instance is created, so a missing iparam is an
     // optional field left empty: it renders as ''. A missing context value is the caller's error.
@@ -78,7 +84,8 @@ export function renderString(text: string, scope: TemplateScope, opts: { urlEnco
     const value = tagValue(parseTag(expr), scope);
     if (!opts.urlEncode) return value;
     // In a path, "." and ".." would move the request to another resource (URLs resolve them).
-    if (value === '.' || value === '..') throw new ValidationError(`"${value}" may not be substituted into a URL path (${expr.trim()})`, [{ field: expr.trim(), value }]);
+    if (value === '.' || value === '..')
+      throw new ValidationError(`"${value}" may not be substituted into a URL path (${expr.trim()})`, [{ field: expr.trim(), value }]);
     return encodeURIComponent(value);
   });
 }
@@ -126,7 +133,13 @@ export function undeclaredIparam(ref: TemplateRef, declared: ReadonlySet<string>
  * - every iparam must be one of `declared` (the connector's fields and the gateway's own keys);
  * - `host` is a host name: no scheme, path or trailing slash.
  */
-export function validateRequestTemplate(connectorKey: string, name: string, tpl: RequestTemplate, secretFields: ReadonlySet<string>, declared?: ReadonlySet<string>): void {
+export function validateRequestTemplate(
+  connectorKey: string,
+  name: string,
+  tpl: RequestTemplate,
+  secretFields: ReadonlySet<string>,
+  declared?: ReadonlySet<string>,
+): void {
   const fail = (path: string[], message: string): never => {
     throw new DefinitionError(`connector "${connectorKey}", template "${name}", field "${path.join('.')}": ${message}`, [
       { field: `/requests/${name}/${path.join('/')}`, message },
@@ -140,10 +153,13 @@ export function validateRequestTemplate(connectorKey: string, name: string, tpl:
     fail(['schema', 'host'], `"${s.host}" must be a host name only, e.g. "api.example.com": no scheme (set "protocol"), path (use "path") or trailing slash`);
   }
   const o = tpl.options ?? {};
-  if (o.maxAttempts !== undefined && (!Number.isInteger(o.maxAttempts) || o.maxAttempts < 1 || o.maxAttempts > 5)) fail(['options', 'maxAttempts'], 'must be an integer from 1 to 5');
-  if (o.retryDelay !== undefined && (typeof o.retryDelay !== 'number' || o.retryDelay < 0 || o.retryDelay > 1500)) fail(['options', 'retryDelay'], 'must be 0 to 1500 milliseconds');
+  if (o.maxAttempts !== undefined && (!Number.isInteger(o.maxAttempts) || o.maxAttempts < 1 || o.maxAttempts > 5))
+    fail(['options', 'maxAttempts'], 'must be an integer from 1 to 5');
+  if (o.retryDelay !== undefined && (typeof o.retryDelay !== 'number' || o.retryDelay < 0 || o.retryDelay > 1500))
+    fail(['options', 'retryDelay'], 'must be 0 to 1500 milliseconds');
   // Milliseconds, as Freshworks' request method takes them: 5 to 10 seconds.
-  if (o.timeout !== undefined && (typeof o.timeout !== 'number' || o.timeout < 5000 || o.timeout > 10000)) fail(['options', 'timeout'], 'must be 5000 to 10000 milliseconds');
+  if (o.timeout !== undefined && (typeof o.timeout !== 'number' || o.timeout < 5000 || o.timeout > 10000))
+    fail(['options', 'timeout'], 'must be 5000 to 10000 milliseconds');
   const bodySecrets = new Set(tpl.secretsInBody ?? []);
   (tpl.secretsInBody ?? []).forEach((field, i) => {
     if (!secretFields.has(field)) fail(['secretsInBody', String(i)], `"${field}" is not a secret configuration field of this connector`);
@@ -171,9 +187,13 @@ export function validateRequestTemplate(connectorKey: string, name: string, tpl:
       if (ref.root !== 'iparam' || !secretFields.has(ref.path)) continue;
       if (URL_PARTS.has(part)) fail(path, `secret iparam "${ref.path}" may not be substituted into a URL; put it in a header`);
       if (part === 'body' && !bodySecrets.has(ref.path)) {
-        fail(path, `secret iparam "${ref.path}" may not be substituted into the body; put it in a header, or list it in "secretsInBody" when the provider must receive it there (e.g. a webhook signing secret)`);
+        fail(
+          path,
+          `secret iparam "${ref.path}" may not be substituted into the body; put it in a header, or list it in "secretsInBody" when the provider must receive it there (e.g. a webhook signing secret)`,
+        );
       }
     }
   }
-  if (o.isOAuth === true && !sendsToken) fail(['options', 'isOAuth'], 'an OAuth request sends the token: add "Authorization": "Bearer <%= access_token %>" to schema.headers');
+  if (o.isOAuth === true && !sendsToken)
+    fail(['options', 'isOAuth'], 'an OAuth request sends the token: add "Authorization": "Bearer <%= access_token %>" to schema.headers');
 }

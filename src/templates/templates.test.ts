@@ -16,7 +16,7 @@ describe('date templates', () => {
     ["yyyy-MM-dd'T'HH:mm:ssZ", WINTER, 'Asia/Kolkata', '2026-11-24T15:29:00+0530'],
     ["yyyy-MM-dd'T'HH:mm:ssZ", WINTER, 'UTC', '2026-11-24T09:59:00+0000'],
     ['yyyyMMddHHmmss', WINTER, 'Europe/Paris', '20261124105900'],
-    ["EEE, dd MMM yyyy hh:mm a", WINTER, 'UTC', 'Tue, 24 Nov 2026 09:59 AM'],
+    ['EEE, dd MMM yyyy hh:mm a', WINTER, 'UTC', 'Tue, 24 Nov 2026 09:59 AM'],
     ["yyyy-MM-dd'T'HH:mm:ss''X", WINTER, 'UTC', "2026-11-24T09:59:00'Z"],
     ["yyyy-MM-dd'T'HH:mm:ss.SSS'Z'", Date.parse('2026-11-24T09:59:00.000Z'), 'UTC', '2026-11-24T09:59:00.000Z'],
     ["yyyy-MM-dd'T'HH:mm:ss.SSSXXX", SUMMER, 'America/New_York', '2026-07-01T08:00:00.000-04:00'],
@@ -44,14 +44,19 @@ describe('date templates', () => {
     expect(renderDateTemplates(text, WINTER, { timeZone: 'Europe/Paris', encode: true })).to.equal(
       "where=updated_at>'2026-11-24T10%3A59%3A00%2B01%3A00'&g=09%3A59&s=1795514340&e=1795514340&ms=1795514340123&m=1795514340123",
     );
-    expect(renderDateTemplatesDeep({ filters: [{ value: '${epoch:ms}' }], at: '${gmtDate:yyyy}' }, WINTER, { encode: false })).to.deep.equal({ filters: [{ value: '1795514340123' }], at: '2026' });
+    expect(renderDateTemplatesDeep({ filters: [{ value: '${epoch:ms}' }], at: '${gmtDate:yyyy}' }, WINTER, { encode: false })).to.deep.equal({
+      filters: [{ value: '1795514340123' }],
+      at: '2026',
+    });
   });
 
   it('renders in the instance time zone across daylight saving, and in UTC for gmtDate', () => {
     const text = "${date:yyyy-MM-dd'T'HH:mm:ssXXX}|${gmtDate:yyyy-MM-dd'T'HH:mm:ssXXX}";
     expect(renderDateTemplates(text, WINTER, { timeZone: 'America/New_York', encode: false })).to.equal('2026-11-24T04:59:00-05:00|2026-11-24T09:59:00Z');
     expect(renderDateTemplates(text, SUMMER, { timeZone: 'America/New_York', encode: false })).to.equal('2026-07-01T08:00:00-04:00|2026-07-01T12:00:00Z');
-    expect(renderDateTemplates(text, new Date(WINTER), { timeZone: 'Asia/Kolkata', encode: true })).to.equal('2026-11-24T15%3A29%3A00%2B05%3A30|2026-11-24T09%3A59%3A00Z');
+    expect(renderDateTemplates(text, new Date(WINTER), { timeZone: 'Asia/Kolkata', encode: true })).to.equal(
+      '2026-11-24T15%3A29%3A00%2B05%3A30|2026-11-24T09%3A59%3A00Z',
+    );
     expect(renderDateTemplates('${date}', WINTER, { encode: false })).to.equal('2026-11-24T09:59:00Z');
     expect(renderDateTemplates('no templates', WINTER, { encode: true })).to.equal('no templates');
   });
@@ -138,28 +143,46 @@ describe('request templates', () => {
 
   it('refuses a secret in a URL, naming connector, template and field', () => {
     const secrets = new Set(['api_key']);
-    expect(() => validateRequestTemplate('fd', 'getTicket', { schema: { path: '/t?key=<%= iparam.api_key %>' } }, secrets)).to.throw(/connector "fd", template "getTicket", field "schema.path": secret iparam "api_key"/);
-    expect(() => validateRequestTemplate('fd', 'getTicket', { schema: { query: { key: '<%= iparam.api_key %>' } } }, secrets)).to.throw(/field "schema.query.key"/);
-    expect(() => validateRequestTemplate('fd', 'ok', { schema: { headers: { Authorization: 'Basic <%= encode(iparam.api_key) %>' } } }, secrets)).not.to.throw();
+    expect(() => validateRequestTemplate('fd', 'getTicket', { schema: { path: '/t?key=<%= iparam.api_key %>' } }, secrets)).to.throw(
+      /connector "fd", template "getTicket", field "schema.path": secret iparam "api_key"/,
+    );
+    expect(() => validateRequestTemplate('fd', 'getTicket', { schema: { query: { key: '<%= iparam.api_key %>' } } }, secrets)).to.throw(
+      /field "schema.query.key"/,
+    );
+    expect(() =>
+      validateRequestTemplate('fd', 'ok', { schema: { headers: { Authorization: 'Basic <%= encode(iparam.api_key) %>' } } }, secrets),
+    ).not.to.throw();
     expect(() => validateRequestTemplate('fd', 'slow', { schema: {}, options: { timeout: 30000 } }, secrets)).to.throw(/options.timeout/);
     expect(() => validateRequestTemplate('fd', 'many', { schema: {}, options: { maxAttempts: 9 } }, secrets)).to.throw(/options.maxAttempts/);
     expect(() => validateRequestTemplate('fd', 'fast', { schema: {}, options: { retryDelay: 5000 } }, secrets)).to.throw(/options.retryDelay/);
-    expect(() => validateRequestTemplate('fd', 'host', { schema: { host: '<%= iparam.api_key %>.example.com' } }, secrets)).to.throw(/field "schema.host": secret iparam "api_key"/);
+    expect(() => validateRequestTemplate('fd', 'host', { schema: { host: '<%= iparam.api_key %>.example.com' } }, secrets)).to.throw(
+      /field "schema.host": secret iparam "api_key"/,
+    );
     expect(() => validateRequestTemplate('fd', 'verb', { schema: { method: 'TRACE' } }, secrets)).to.throw(/field "schema.method"/);
     expect(() => validateRequestTemplate('fd', 'proto', { schema: { protocol: 'ftp' as never } }, secrets)).to.throw(/field "schema.protocol"/);
-    expect(() => validateRequestTemplate('fd', 'tag', { schema: { body: { a: ['<%= eval(1) %>'] } } }, secrets)).to.throw(/field "schema.body.a.0": unsupported template tag/);
+    expect(() => validateRequestTemplate('fd', 'tag', { schema: { body: { a: ['<%= eval(1) %>'] } } }, secrets)).to.throw(
+      /field "schema.body.a.0": unsupported template tag/,
+    );
     expect(() => validateRequestTemplate('fd', 'zero', { schema: {}, options: { maxAttempts: 0 } }, secrets)).to.throw(/options.maxAttempts/);
     expect(() => validateRequestTemplate('fd', 'frac', { schema: {}, options: { maxAttempts: 2.5 } }, secrets)).to.throw(/options.maxAttempts/);
     expect(() => validateRequestTemplate('fd', 'quick', { schema: {}, options: { timeout: 4999 } }, secrets)).to.throw(/options.timeout/);
-    const ok = { schema: { method: 'post', path: '/hooks', headers: { 'X-Key': '<%= iparam.api_key %>' }, body: { secret: '<%= iparam.api_key %>' } }, secretsInBody: ['api_key'], options: { maxAttempts: 5, retryDelay: 1500, timeout: 10000, isOAuth: false } };
+    const ok = {
+      schema: { method: 'post', path: '/hooks', headers: { 'X-Key': '<%= iparam.api_key %>' }, body: { secret: '<%= iparam.api_key %>' } },
+      secretsInBody: ['api_key'],
+      options: { maxAttempts: 5, retryDelay: 1500, timeout: 10000, isOAuth: false },
+    };
     expect(() => validateRequestTemplate('fd', 'ok', ok, secrets)).not.to.throw();
     try {
       validateRequestTemplate('freshdesk', 'createWebhook', { schema: { path: '/x/<%= encode(iparam.api_key) %>' } }, secrets);
       expect.fail('should throw');
     } catch (err) {
       expect(err).to.be.instanceOf(DefinitionError);
-      expect((err as Error).message).to.equal('connector "freshdesk", template "createWebhook", field "schema.path": secret iparam "api_key" may not be substituted into a URL; put it in a header');
-      expect((err as DefinitionError).details).to.deep.equal([{ field: '/requests/createWebhook/schema/path', message: 'secret iparam "api_key" may not be substituted into a URL; put it in a header' }]);
+      expect((err as Error).message).to.equal(
+        'connector "freshdesk", template "createWebhook", field "schema.path": secret iparam "api_key" may not be substituted into a URL; put it in a header',
+      );
+      expect((err as DefinitionError).details).to.deep.equal([
+        { field: '/requests/createWebhook/schema/path', message: 'secret iparam "api_key" may not be substituted into a URL; put it in a header' },
+      ]);
     }
   });
 });

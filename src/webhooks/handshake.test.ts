@@ -11,7 +11,11 @@ describe('webhook verification handshakes', () => {
   describe('echo-query', () => {
     it('echoes the parameter as text/plain on GET and POST', () => {
       expect(matchHandshake(echoQuery, request('GET', 'challenge=abc123'))).to.deep.equal({ status: 200, contentType: 'text/plain', body: 'abc123' });
-      expect(matchHandshake(echoQuery, request('post', 'x=1&challenge=a%20b', { any: 'body' }))).to.deep.equal({ status: 200, contentType: 'text/plain', body: 'a b' });
+      expect(matchHandshake(echoQuery, request('post', 'x=1&challenge=a%20b', { any: 'body' }))).to.deep.equal({
+        status: 200,
+        contentType: 'text/plain',
+        body: 'a b',
+      });
       const meta: HandshakeConfig = { type: 'echo-query', param: 'hub.challenge' };
       expect(matchHandshake(meta, request('GET', 'hub.mode=subscribe&hub.challenge=1158201444&hub.verify_token=t'))?.body).to.equal('1158201444');
     });
@@ -26,8 +30,15 @@ describe('webhook verification handshakes', () => {
 
   describe('echo-body', () => {
     it('answers Slack url_verification with {"challenge": x}', () => {
-      const answer = matchHandshake(slack, request('POST', '', { token: 't', type: 'url_verification', challenge: '3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P' }));
-      expect(answer).to.deep.equal({ status: 200, contentType: 'application/json', body: '{"challenge":"3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"}' });
+      const answer = matchHandshake(
+        slack,
+        request('POST', '', { token: 't', type: 'url_verification', challenge: '3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P' }),
+      );
+      expect(answer).to.deep.equal({
+        status: 200,
+        contentType: 'application/json',
+        body: '{"challenge":"3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"}',
+      });
     });
 
     it('is not a handshake when the condition fails, the challenge is missing or not text, or the method is GET', () => {
@@ -74,7 +85,13 @@ describe('webhook verification handshakes', () => {
     it('the exported JSON Schema accepts the same forms', () => {
       const check = new Ajv({ strict: true }).compile(handshakeJsonSchema);
       for (const cfg of good) expect(check(cfg), JSON.stringify(cfg)).to.equal(true);
-      for (const cfg of [{ type: 'echo-query' }, { type: 'echo-body' }, { type: 'echo-query', param: 'c', extra: 1 }, { type: 'echo-body', challengePath: '$.c', when: { path: '$.t' } }, { type: 'ping' }]) {
+      for (const cfg of [
+        { type: 'echo-query' },
+        { type: 'echo-body' },
+        { type: 'echo-query', param: 'c', extra: 1 },
+        { type: 'echo-body', challengePath: '$.c', when: { path: '$.t' } },
+        { type: 'ping' },
+      ]) {
         expect(check(cfg), JSON.stringify(cfg)).to.equal(false);
       }
     });

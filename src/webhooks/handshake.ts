@@ -17,9 +17,7 @@ import { compileJsonPath, firstMatch } from '../lib/json-path.js';
  * `null` means "not a handshake": handle the request as a delivery. A challenge longer than
  * 1024 characters, or one that is not a string or number, is not echoed.
  */
-export type HandshakeConfig =
-  | { type: 'echo-query'; param: string }
-  | { type: 'echo-body'; when?: { path: string; equals: string }; challengePath: string };
+export type HandshakeConfig = { type: 'echo-query'; param: string } | { type: 'echo-body'; when?: { path: string; equals: string }; challengePath: string };
 
 export type HandshakeRequest = { method: string; query: URLSearchParams; body: unknown };
 export type HandshakeAnswer = { status: number; contentType: string; body: string };
@@ -65,7 +63,8 @@ export function validateHandshake(cfg: unknown): asserts cfg is HandshakeConfig 
     compileJsonPath(c.challengePath, 'handshake.challengePath');
     if (c.when !== undefined) {
       const when = c.when as Record<string, unknown>;
-      if (typeof when?.path !== 'string' || typeof when.equals !== 'string') throw new DefinitionError('handshake.when needs "path" (a JSONPath) and "equals" (a string)');
+      if (typeof when?.path !== 'string' || typeof when.equals !== 'string')
+        throw new DefinitionError('handshake.when needs "path" (a JSONPath) and "equals" (a string)');
       compileJsonPath(when.path, 'handshake.when.path');
     }
     return;
@@ -88,9 +87,9 @@ export function matchHandshake(cfg: HandshakeConfig, req: HandshakeRequest): Han
       if (actual === undefined || actual === null || String(actual) !== cfg.when.equals) return null;
     }
     const challenge = firstMatch(req.body, cfg.challengePath);
-    if ((typeof challenge !== 'string' && typeof challenge !== 'number') || String(challenge).length === 0 || String(challenge).length > MAX_CHALLENGE_LENGTH) return null;
+    if ((typeof challenge !== 'string' && typeof challenge !== 'number') || String(challenge).length === 0 || String(challenge).length > MAX_CHALLENGE_LENGTH)
+      return null;
     return { status: 200, contentType: 'application/json', body: JSON.stringify({ challenge }) };
   }
   return null;
 }
-

@@ -95,8 +95,15 @@ export function webhookIngressRoutes(ctx: GatewayContext, receipts: ReceiptStore
 
     const deliveryId = deliveryIdOf(webhook?.deliveryIdHeader, signature?.scheme, headers, parsed);
     const row = {
-      instance_id: instance.id, received_at: now, content_type: contentType ?? null, headers: JSON.stringify(redactHeaders(headers)),
-      body: rawBody.toString('utf8'), delivery_id: deliveryId ?? null, verified: Boolean(mustVerify), status: 'pending' as const, next_attempt_at: now,
+      instance_id: instance.id,
+      received_at: now,
+      content_type: contentType ?? null,
+      headers: JSON.stringify(redactHeaders(headers)),
+      body: rawBody.toString('utf8'),
+      delivery_id: deliveryId ?? null,
+      verified: Boolean(mustVerify),
+      status: 'pending' as const,
+      next_attempt_at: now,
     };
     const stored = await writer.write(row);
     koa.status = 202;
@@ -125,7 +132,12 @@ export function webhookIngressRoutes(ctx: GatewayContext, receipts: ReceiptStore
  */
 const SCHEME_ID_HEADER: Record<string, string> = { 'standard-webhooks': 'webhook-id', github: 'x-github-delivery', shopify: 'x-shopify-webhook-id' };
 
-function deliveryIdOf(header: string | undefined, scheme: string | undefined, headers: Record<string, string | string[] | undefined>, body: unknown): string | undefined {
+function deliveryIdOf(
+  header: string | undefined,
+  scheme: string | undefined,
+  headers: Record<string, string | string[] | undefined>,
+  body: unknown,
+): string | undefined {
   const name = header?.toLowerCase() ?? (scheme ? SCHEME_ID_HEADER[scheme] : undefined);
   if (name) return firstHeader(headers[name]);
   const eventId = scheme === 'stripe' && body && typeof body === 'object' ? (body as { id?: unknown }).id : undefined;

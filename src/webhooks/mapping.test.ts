@@ -11,7 +11,9 @@ const summary = (r: ReturnType<typeof mapWebhookBody>) => r.events.map((e) => [e
 
 /** The connector example of DESIGN.md. */
 const designExample: WebhookEventsMapping = {
-  itemsPath: '$.events[*]', objectType: '$.type', objectId: ['$.data.id', '$.id'],
+  itemsPath: '$.events[*]',
+  objectType: '$.type',
+  objectId: ['$.data.id', '$.id'],
   eventType: { from: '$.action', map: { created: 'CREATED', updated: 'UPDATED', deleted: 'DELETED' }, default: 'UPDATED' },
   date: '$.occurred_at',
 };
@@ -37,7 +39,12 @@ describe('webhook event mapping', () => {
   });
 
   it('reads items from a path naming the array, the array with [*], a filter, or the body itself', () => {
-    const body = { events: [{ id: 1, k: 'a' }, { id: 2, k: 'b' }] };
+    const body = {
+      events: [
+        { id: 1, k: 'a' },
+        { id: 2, k: 'b' },
+      ],
+    };
     const base = { objectType: '=things', objectId: '$.id', eventType: '=UPDATED' };
     const ids = (itemsPath: string | undefined, json: unknown = body) => mapWebhookBody({ ...base, itemsPath }, json, {}, NOW).events.map((e) => e.objectId);
     expect(ids('$.events')).to.deep.equal(['1', '2']);
@@ -51,7 +58,10 @@ describe('webhook event mapping', () => {
 
   it('reports a body without items once, and an empty list as an empty batch', () => {
     const mapping = { itemsPath: '$.events', objectType: '=t', objectId: '$.id', eventType: '=UPDATED' };
-    expect(mapWebhookBody(mapping, { other: 1 }, {}, NOW)).to.deep.equal({ events: [], unmapped: [{ index: 0, reason: 'no items at $.events', item: { other: 1 } }] });
+    expect(mapWebhookBody(mapping, { other: 1 }, {}, NOW)).to.deep.equal({
+      events: [],
+      unmapped: [{ index: 0, reason: 'no items at $.events', item: { other: 1 } }],
+    });
     expect(mapWebhookBody(mapping, { events: [] }, {}, NOW)).to.deep.equal({ events: [], unmapped: [] });
     expect(mapWebhookBody(mapping, 'text', {}, NOW).unmapped[0].reason).to.equal('no items at $.events');
     expect(mapWebhookBody(mapping, null, {}, NOW).unmapped[0].reason).to.equal('no items at $.events');
@@ -59,11 +69,21 @@ describe('webhook event mapping', () => {
 
   it('takes values from headers (GitHub style), any case, and literals', () => {
     const mapping: WebhookEventsMapping = {
-      objectType: 'header:X-GitHub-Event', objectId: ['$.issue.number', '$.pull_request.number'],
+      objectType: 'header:X-GitHub-Event',
+      objectId: ['$.issue.number', '$.pull_request.number'],
       eventType: { from: '$.action', map: { opened: 'CREATED', closed: 'UPDATED' } },
     };
     const result = mapWebhookBody(mapping, { action: 'opened', issue: { number: 12 } }, { 'x-github-event': 'issues', 'x-github-delivery': 'd1' }, NOW);
-    expect(result.events).to.deep.equal([{ objectType: 'issues', objectId: '12', eventType: 'CREATED', date: NOW_ISO, raw: { action: 'opened', issue: { number: 12 } }, record: { action: 'opened', issue: { number: 12 } } }]);
+    expect(result.events).to.deep.equal([
+      {
+        objectType: 'issues',
+        objectId: '12',
+        eventType: 'CREATED',
+        date: NOW_ISO,
+        raw: { action: 'opened', issue: { number: 12 } },
+        record: { action: 'opened', issue: { number: 12 } },
+      },
+    ]);
     const upper = mapWebhookBody(mapping, { action: 'closed', pull_request: { number: 5 } }, { 'X-GitHub-Event': ['pull_request', 'ignored'] }, NOW);
     expect(summary(upper)).to.deep.equal([['pull_request', '5', 'UPDATED', NOW_ISO]]);
     const noHeader = mapWebhookBody(mapping, { action: 'opened', issue: { number: 12 } }, {}, NOW);
@@ -81,12 +101,20 @@ describe('webhook event mapping', () => {
       { type: 'x', id: '' },
     ];
     const result = mapWebhookBody({ ...mapping, itemsPath: '$[*]' }, items, {}, NOW);
-    expect(result.events.map((e) => [e.objectType, e.objectId])).to.deep.equal([['fallback', 'r1'], ['fallback', '0']]);
+    expect(result.events.map((e) => [e.objectType, e.objectId])).to.deep.equal([
+      ['fallback', 'r1'],
+      ['fallback', '0'],
+    ]);
     expect(result.unmapped.map((u) => [u.index, u.reason])).to.deep.equal([[2, 'no objectId at $.id, $.ref']]);
   });
 
   it('always gives objectId as a string', () => {
-    const result = mapWebhookBody({ itemsPath: '$[*]', objectType: '=t', objectId: '$.id', eventType: '=UPDATED' }, [{ id: 42 }, { id: 4.5 }, { id: true }, { id: 'abc' }], {}, NOW);
+    const result = mapWebhookBody(
+      { itemsPath: '$[*]', objectType: '=t', objectId: '$.id', eventType: '=UPDATED' },
+      [{ id: 42 }, { id: 4.5 }, { id: true }, { id: 'abc' }],
+      {},
+      NOW,
+    );
     expect(result.events.map((e) => e.objectId)).to.deep.equal(['42', '4.5', 'true', 'abc']);
   });
 
@@ -115,7 +143,8 @@ describe('webhook event mapping', () => {
   });
 
   describe('dates', () => {
-    const dateOf = (value: unknown) => mapWebhookBody({ objectType: '=t', objectId: '=1', eventType: '=UPDATED', date: '$.at' }, { at: value }, {}, NOW).events[0].date;
+    const dateOf = (value: unknown) =>
+      mapWebhookBody({ objectType: '=t', objectId: '=1', eventType: '=UPDATED', date: '$.at' }, { at: value }, {}, NOW).events[0].date;
 
     it('reads ISO strings, RFC 2822, epoch seconds and ms as numbers or digit strings', () => {
       expect(dateOf('2026-11-24T09:59:00Z')).to.equal('2026-11-24T09:59:00.000Z');
@@ -136,13 +165,26 @@ describe('webhook event mapping', () => {
 
   it('maps parsed XML and form bodies', () => {
     const xmlMapping = { itemsPath: '$.notifications.notification', objectType: '$.`@_object', objectId: '$.id', eventType: '$.change' };
-    const one = parseWebhookBody(Buffer.from('<notifications><notification object="orders"><id>0042</id><change>created</change></notification></notifications>'), 'text/xml');
+    const one = parseWebhookBody(
+      Buffer.from('<notifications><notification object="orders"><id>0042</id><change>created</change></notification></notifications>'),
+      'text/xml',
+    );
     expect(summary(mapWebhookBody(xmlMapping, one, {}, NOW))).to.deep.equal([['orders', '0042', 'CREATED', NOW_ISO]]);
-    const two = parseWebhookBody(Buffer.from('<notifications><notification object="a"><id>1</id><change>updated</change></notification><notification object="b"><id>2</id><change>deleted</change></notification></notifications>'), 'text/xml');
-    expect(summary(mapWebhookBody(xmlMapping, two, {}, NOW))).to.deep.equal([['a', '1', 'UPDATED', NOW_ISO], ['b', '2', 'DELETED', NOW_ISO]]);
+    const two = parseWebhookBody(
+      Buffer.from(
+        '<notifications><notification object="a"><id>1</id><change>updated</change></notification><notification object="b"><id>2</id><change>deleted</change></notification></notifications>',
+      ),
+      'text/xml',
+    );
+    expect(summary(mapWebhookBody(xmlMapping, two, {}, NOW))).to.deep.equal([
+      ['a', '1', 'UPDATED', NOW_ISO],
+      ['b', '2', 'DELETED', NOW_ISO],
+    ]);
 
     const form = parseWebhookBody(Buffer.from('type=contact&id=17&event=deleted'), 'application/x-www-form-urlencoded');
-    expect(summary(mapWebhookBody({ objectType: '$.type', objectId: '$.id', eventType: '$.event' }, form, {}, NOW))).to.deep.equal([['contact', '17', 'DELETED', NOW_ISO]]);
+    expect(summary(mapWebhookBody({ objectType: '$.type', objectId: '$.id', eventType: '$.event' }, form, {}, NOW))).to.deep.equal([
+      ['contact', '17', 'DELETED', NOW_ISO],
+    ]);
   });
 
   describe('validateMapping', () => {
@@ -151,7 +193,16 @@ describe('webhook event mapping', () => {
 
     it('accepts the forms DESIGN.md names', () => {
       expect(() => validateMapping(designExample)).not.to.throw();
-      expect(() => validateMapping({ itemsPath: "$.data[?(@.kind == 'x' && @.n > 1)]", objectType: ['header:X-Event', "$['object type']", '$.`@_kind', '$.a[*]@string()'], objectId: '$.ids[0]', eventType: { from: '$..action' }, date: '$.at', recordPath: '$.record' })).not.to.throw();
+      expect(() =>
+        validateMapping({
+          itemsPath: "$.data[?(@.kind == 'x' && @.n > 1)]",
+          objectType: ['header:X-Event', "$['object type']", '$.`@_kind', '$.a[*]@string()'],
+          objectId: '$.ids[0]',
+          eventType: { from: '$..action' },
+          date: '$.at',
+          recordPath: '$.record',
+        }),
+      ).not.to.throw();
     });
 
     it('refuses malformed JSONPaths, naming the field', () => {
@@ -183,7 +234,10 @@ describe('webhook event mapping', () => {
     });
 
     it('refuses event types other than the four', () => {
-      refuses({ ...valid, eventType: { from: '$.a', map: { gone: 'REMOVED' } } }, /^eventType\.map\.gone: "REMOVED" is not one of CREATED, UPDATED, DELETED, UNKNOWN/);
+      refuses(
+        { ...valid, eventType: { from: '$.a', map: { gone: 'REMOVED' } } },
+        /^eventType\.map\.gone: "REMOVED" is not one of CREATED, UPDATED, DELETED, UNKNOWN/,
+      );
       refuses({ ...valid, eventType: { from: '$.a', default: 'CHANGED' } }, /^eventType\.default: "CHANGED" is not one of/);
       refuses({ ...valid, eventType: { from: '$.a', map: ['CREATED'] } }, /^eventType\.map: must be an object/);
       refuses({ ...valid, eventType: { map: {} } }, /^eventType\.from: is required/);
@@ -196,14 +250,40 @@ describe('webhook event mapping', () => {
 
   describe('compiled JSONPaths', () => {
     const doc = {
-      id: 1, data: { id: 'd', 'a b': 2, list: [{ id: 'x' }, { id: 'y' }], nil: null, str: 'text' },
-      arr: [[1, 2], [3]], 'dotted.key': 'dk', '@_attr': 'at', '#text': 'tx',
+      id: 1,
+      data: { id: 'd', 'a b': 2, list: [{ id: 'x' }, { id: 'y' }], nil: null, str: 'text' },
+      arr: [[1, 2], [3]],
+      'dotted.key': 'dk',
+      '@_attr': 'at',
+      '#text': 'tx',
     };
 
     it('give the same first match as jsonpath-plus', () => {
-      const paths = ['$', '$.id', '$.data.id', "$.data['a b']", '$.data.list[1].id', '$.data.list[0]', '$.data.nil', '$.data.nil.x', '$.data.missing.x', '$.data.str.length',
-        '$.data.list.length', '$.arr[0][1]', "$['dotted.key']", '$.data.constructor', '$.__proto__', '$.data.list[*].id', '$..id', '$.data.list[-1:].id', "$.data.list[?(@.id=='y')].id",
-        '$.`@_attr', '$.data.`a b', "$['#text']", '$.`missing'];
+      const paths = [
+        '$',
+        '$.id',
+        '$.data.id',
+        "$.data['a b']",
+        '$.data.list[1].id',
+        '$.data.list[0]',
+        '$.data.nil',
+        '$.data.nil.x',
+        '$.data.missing.x',
+        '$.data.str.length',
+        '$.data.list.length',
+        '$.arr[0][1]',
+        "$['dotted.key']",
+        '$.data.constructor',
+        '$.__proto__',
+        '$.data.list[*].id',
+        '$..id',
+        '$.data.list[-1:].id',
+        "$.data.list[?(@.id=='y')].id",
+        '$.`@_attr',
+        '$.data.`a b',
+        "$['#text']",
+        '$.`missing',
+      ];
       for (const path of paths) {
         const expected = (JSONPath({ path, json: doc, wrap: true }) as unknown[])[0];
         expect(compileJsonPath(path).first(doc), path).to.deep.equal(expected);
@@ -235,7 +315,12 @@ describe('webhook event mapping', () => {
       { type: 'coupon.created', data: { object: { object: 'coupon', id: 'co_1' } } },
     ];
     const result = mapWebhookBody(mapping, body, {}, NOW);
-    expect(summary(result)).to.deep.equal([['customers', 'cus_1', 'CREATED', NOW_ISO], ['invoices', 'in_1', 'UPDATED', NOW_ISO], ['customers', 'cus_1', 'DELETED', NOW_ISO], ['coupon', 'co_1', 'CREATED', NOW_ISO]]);
+    expect(summary(result)).to.deep.equal([
+      ['customers', 'cus_1', 'CREATED', NOW_ISO],
+      ['invoices', 'in_1', 'UPDATED', NOW_ISO],
+      ['customers', 'cus_1', 'DELETED', NOW_ISO],
+      ['coupon', 'co_1', 'CREATED', NOW_ISO],
+    ]);
     expect(result.events[1].record).to.deep.equal({ object: 'invoice', id: 'in_1' });
     expect(mapWebhookBody(mapping, body, { 'x-kind': 'ping' }, NOW)).to.deep.equal({ events: [], unmapped: [] });
     expect(() => validateMapping({ ...mapping, eventType: { from: '$.type', pattern: '(' } })).to.throw(/eventType.pattern/);

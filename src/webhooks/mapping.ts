@@ -120,7 +120,8 @@ function compileDerived(spec: MappingValue | DerivedValue, field: string, checkT
   if (!isObject) return compileValue(spec, field);
   const { from, pattern, map, default: fallback } = spec;
   const source = compileValue(from, `${field}.from`);
-  if (map !== undefined && (map === null || typeof map !== 'object' || Array.isArray(map))) throw new DefinitionError(`${field}.map: must be an object of raw value → value`);
+  if (map !== undefined && (map === null || typeof map !== 'object' || Array.isArray(map)))
+    throw new DefinitionError(`${field}.map: must be an object of raw value → value`);
   let regex: RegExp | undefined;
   if (pattern !== undefined) {
     try {
@@ -199,7 +200,8 @@ function compileMapping(mapping: WebhookEventsMapping): CompiledMapping {
 }
 
 function compileIgnore(ignore: NonNullable<WebhookEventsMapping['ignore']>): CompiledMapping['ignore'] {
-  if (!Array.isArray(ignore.values) || !ignore.values.every((v) => typeof v === 'string')) throw new DefinitionError('ignore.values: must be a list of strings');
+  if (!Array.isArray(ignore.values) || !ignore.values.every((v) => typeof v === 'string'))
+    throw new DefinitionError('ignore.values: must be a list of strings');
   return { from: compileValue(ignore.from, 'ignore.from'), values: new Set(ignore.values) };
 }
 
@@ -217,7 +219,12 @@ export function validateMapping(mapping: WebhookEventsMapping): void {
   compileMapping(mapping);
 }
 
-export function mapWebhookBody(mapping: WebhookEventsMapping, body: unknown, headers: Headers, receivedAtMs: number): { events: MappedEvent[]; unmapped: Unmapped[] } {
+export function mapWebhookBody(
+  mapping: WebhookEventsMapping,
+  body: unknown,
+  headers: Headers,
+  receivedAtMs: number,
+): { events: MappedEvent[]; unmapped: Unmapped[] } {
   const m = compileMapping(mapping);
   const header = headerLookup(headers);
   const events: MappedEvent[] = [];

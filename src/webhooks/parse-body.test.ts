@@ -40,7 +40,8 @@ describe('webhook body parsing', () => {
 
   describe('XML', () => {
     it('keeps values as strings, attributes as @_ keys, and text beside attributes as #text', () => {
-      const xml = '<?xml version="1.0" encoding="UTF-8"?><ticket id="007" priority="1"><subject>Hi &amp; bye</subject><count type="int">10</count><note/><raw><![CDATA[a<b]]></raw></ticket>';
+      const xml =
+        '<?xml version="1.0" encoding="UTF-8"?><ticket id="007" priority="1"><subject>Hi &amp; bye</subject><count type="int">10</count><note/><raw><![CDATA[a<b]]></raw></ticket>';
       expect(parse(xml, 'application/xml')).to.deep.equal({
         ticket: { '@_id': '007', '@_priority': '1', subject: 'Hi & bye', count: { '#text': '10', '@_type': 'int' }, note: '', raw: 'a<b' },
       });
@@ -71,7 +72,12 @@ describe('webhook body parsing', () => {
     it('gives strings, arrays for repeated keys, and leaves a JSON payload field a string', () => {
       const form = 'id=1&tag=a&tag=b&tag=c&name=Ann+Lee&note=caf%C3%A9&empty=&payload=%7B%22type%22%3A%22block_actions%22%7D';
       expect(parse(form, 'application/x-www-form-urlencoded; charset=utf-8')).to.deep.equal({
-        id: '1', tag: ['a', 'b', 'c'], name: 'Ann Lee', note: 'café', empty: '', payload: '{"type":"block_actions"}',
+        id: '1',
+        tag: ['a', 'b', 'c'],
+        name: 'Ann Lee',
+        note: 'café',
+        empty: '',
+        payload: '{"type":"block_actions"}',
       });
       expect(parse('', 'application/x-www-form-urlencoded')).to.deep.equal({});
     });
@@ -97,7 +103,13 @@ describe('webhook body parsing', () => {
 
     it('tells which types are accepted', () => {
       expect([...ACCEPTED_WEBHOOK_TYPES]).to.deep.equal(['application/json', 'application/xml', 'text/xml', 'application/x-www-form-urlencoded']);
-      for (const type of ['application/json', 'application/vnd.api+json; charset=utf-8', 'TEXT/XML', 'application/soap+xml', 'application/x-www-form-urlencoded']) {
+      for (const type of [
+        'application/json',
+        'application/vnd.api+json; charset=utf-8',
+        'TEXT/XML',
+        'application/soap+xml',
+        'application/x-www-form-urlencoded',
+      ]) {
         expect(isAcceptedWebhookType(type), type).to.equal(true);
       }
       for (const type of ['text/plain', 'application/octet-stream', undefined, 'json']) expect(isAcceptedWebhookType(type), String(type)).to.equal(false);

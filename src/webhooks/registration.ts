@@ -30,7 +30,15 @@ export function registrationsOf(connector: ConnectorDefinition): WebhookRegistra
   if (!webhook) return [];
   if (webhook.registrations) return webhook.registrations;
   return webhook.register
-    ? [{ name: 'default', register: webhook.register, deregister: webhook.deregister, webhookIdPath: webhook.webhookIdPath, webhookIdPattern: webhook.webhookIdPattern }]
+    ? [
+        {
+          name: 'default',
+          register: webhook.register,
+          deregister: webhook.deregister,
+          webhookIdPath: webhook.webhookIdPath,
+          webhookIdPattern: webhook.webhookIdPattern,
+        },
+      ]
     : [];
 }
 
@@ -54,13 +62,24 @@ function valuesToSave(connector: ConnectorDefinition, configuration: Record<stri
   }
 }
 
-async function callTemplate(ctx: GatewayContext, connector: ConnectorDefinition, name: string, configuration: Record<string, unknown>, context: Record<string, unknown>, instanceId?: number) {
+async function callTemplate(
+  ctx: GatewayContext,
+  connector: ConnectorDefinition,
+  name: string,
+  configuration: Record<string, unknown>,
+  context: Record<string, unknown>,
+  instanceId?: number,
+) {
   const template = connector.requests?.[name];
   if (!template) throw new Error(`connector "${connector.key}" has no request template "${name}"`);
   const scope = { iparam: configuration, context };
   const target = { connector, configuration, instanceId, scope };
   const { request, options } = buildTemplateRequest({ baseUrl: await ctx.providerCalls.baseUrlOf(target), template, scope });
-  return ctx.providerCalls.send(target, request, { maxAttempts: options.maxAttempts, retryDelayMs: options.retryDelay, timeoutMs: Math.min(options.timeout, ctx.config.requests.maxTimeoutSeconds * 1000) });
+  return ctx.providerCalls.send(target, request, {
+    maxAttempts: options.maxAttempts,
+    retryDelayMs: options.retryDelay,
+    timeoutMs: Math.min(options.timeout, ctx.config.requests.maxTimeoutSeconds * 1000),
+  });
 }
 
 function describe(err: unknown): string {
@@ -68,23 +87,45 @@ function describe(err: unknown): string {
   return (err as Error).message;
 }
 
-type Deregistration = { instanceId: number; elementKey: string; configuration: Record<string, unknown>; registration: string; webhookId: string; targetUrl?: string };
+type Deregistration = {
+  instanceId: number;
+  elementKey: string;
+  configuration: Record<string, unknown>;
+  registration: string;
+  webhookId: string;
+  targetUrl?: string;
+};
 
 /** Calls the registration's deregister template; when it fails, queues the call for retries. */
 async function deregister(ctx: GatewayContext, deregistrations: DeregistrationStore, connector: ConnectorDefinition, d: Deregistration): Promise<void> {
   const registration = registrationsOf(connector).find((r) => r.name === d.registration);
   if (!registration?.deregister) return;
   try {
-    await callTemplate(ctx, connector, registration.deregister, d.configuration, { ...registration.context, registration: d.registration, webhookId: d.webhookId, targetUrl: d.targetUrl }, d.instanceId);
+    await callTemplate(
+      ctx,
+      connector,
+      registration.deregister,
+      d.configuration,
+      { ...registration.context, registration: d.registration, webhookId: d.webhookId, targetUrl: d.targetUrl },
+      d.instanceId,
+    );
   } catch (err) {
     const now = ctx.clock.now();
     ctx.log.warn({ instanceId: d.instanceId, registration: d.registration, err: describe(err) }, 'webhook deregistration failed; it will be retried');
     // Waiting for the provider scope's rate budget is not a failed attempt: it goes when the budget returns.
     const budgetWait = err instanceof RateBudgetWait;
     await deregistrations.queue({
-      instance_id: d.instanceId, element_key: d.elementKey, configuration: ctx.instances.store.encryptConfiguration(d.elementKey, d.configuration),
-      registration: d.registration, webhook_id: d.webhookId, attempts: budgetWait ? 0 : 1,
-      next_attempt_at: budgetWait ? err.until : now + backoffMs(1, ctx.config.webhooks.deregisterBackoffBaseSeconds, ctx.config.webhooks.deregisterBackoffMaxSeconds), last_error: describe(err).slice(0, 1000), created_at: now,
+      instance_id: d.instanceId,
+      element_key: d.elementKey,
+      configuration: ctx.instances.store.encryptConfiguration(d.elementKey, d.configuration),
+      registration: d.registration,
+      webhook_id: d.webhookId,
+      attempts: budgetWait ? 0 : 1,
+      next_attempt_at: budgetWait
+        ? err.until
+        : now + backoffMs(1, ctx.config.webhooks.deregisterBackoffBaseSeconds, ctx.config.webhooks.deregisterBackoffMaxSeconds),
+      last_error: describe(err).slice(0, 1000),
+      created_at: now,
     });
   }
 }
@@ -99,10 +140,21 @@ export function webhookLifecycle(ctx: GatewayContext, deregistrations: Deregistr
       const saved: Record<string, string> = {};
       for (const registration of registrationsOf(connector)) {
         try {
-          const result = await callTemplate(ctx, connector, registration.register, instance.configuration, {
-            // Earlier registrations' ids: a later step may read what the first made (Zendesk's signing secret).
-            ...registration.context, registration: registration.name, targetUrl, instanceId: instance.id, webhookIds: { ...webhookIds },
-          }, instance.id);
+          const result = await callTemplate(
+            ctx,
+            connector,
+            registration.register,
+            instance.configuration,
+            {
+              // Earlier registrations' ids: a later step may read what the first made (Zendesk's signing secret).
+              ...registration.context,
+              registration: registration.name,
+              targetUrl,
+              instanceId: instance.id,
+              webhookIds: { ...webhookIds },
+            },
+            instance.id,
+          );
           const answer: unknown = result.response ? JSON.parse(result.response) : undefined;
           const webhookId = webhookIdOf(registration, answer);
           if (webhookId !== undefined) webhookIds[registration.name] = webhookId;
@@ -110,14 +162,29 @@ export function webhookLifecycle(ctx: GatewayContext, deregistrations: Deregistr
         } catch (err) {
           // All or nothing: undo the registrations already made, so no subscription is left behind.
           for (const [name, webhookId] of Object.entries(webhookIds)) {
-            await deregister(ctx, deregistrations, connector, { instanceId: instance.id, elementKey: instance.elementKey, configuration: instance.configuration, registration: name, webhookId, targetUrl });
+            await deregister(ctx, deregistrations, connector, {
+              instanceId: instance.id,
+              elementKey: instance.elementKey,
+              configuration: instance.configuration,
+              registration: name,
+              webhookId,
+              targetUrl,
+            });
           }
           const which = registrationsOf(connector).length > 1 ? ` "${registration.name}"` : '';
           if (err instanceof RateBudgetWait) {
-            throw new ApiError(429, 'RATE_LIMITED', `the webhook registration${which} waits for the provider's rate budget: ${err.message}; try again then`, [{ registration: registration.name }], { 'Retry-After': String(err.retryAfterSeconds) });
+            throw new ApiError(
+              429,
+              'RATE_LIMITED',
+              `the webhook registration${which} waits for the provider's rate budget: ${err.message}; try again then`,
+              [{ registration: registration.name }],
+              { 'Retry-After': String(err.retryAfterSeconds) },
+            );
           }
           const providerAnswer = err instanceof ProviderError ? { status: err.status, response: err.response, errorSource: err.errorSource } : {};
-          throw new ApiError(502, 'WEBHOOK_REGISTRATION_FAILED', `the provider refused the webhook registration${which}: ${describe(err)}`, [{ registration: registration.name, ...providerAnswer }]);
+          throw new ApiError(502, 'WEBHOOK_REGISTRATION_FAILED', `the provider refused the webhook registration${which}: ${describe(err)}`, [
+            { registration: registration.name, ...providerAnswer },
+          ]);
         }
       }
       const configuration = Object.keys(saved).length > 0 ? { ...instance.configuration, ...saved } : undefined;
@@ -132,7 +199,14 @@ export function webhookLifecycle(ctx: GatewayContext, deregistrations: Deregistr
       const connector = ctx.instances.connectorOf(instance);
       const targetUrl = webhookUrlOf(ctx, instance);
       for (const [registration, webhookId] of Object.entries(instance.webhookIds)) {
-        await deregister(ctx, deregistrations, connector, { instanceId: instance.id, elementKey: instance.elementKey, configuration: instance.configuration, registration, webhookId, targetUrl });
+        await deregister(ctx, deregistrations, connector, {
+          instanceId: instance.id,
+          elementKey: instance.elementKey,
+          configuration: instance.configuration,
+          registration,
+          webhookId,
+          targetUrl,
+        });
       }
     },
   };
@@ -148,10 +222,15 @@ export async function retryDeregistrations(ctx: GatewayContext, deregistrations:
     const connector = ctx.connectors.get(row.element_key);
     try {
       const registration = connector && registrationsOf(connector).find((r) => r.name === row.registration);
-      if (!connector || !registration?.deregister) throw new Error(`connector "${row.element_key}" has no deregister template for registration "${row.registration}"`);
+      if (!connector || !registration?.deregister)
+        throw new Error(`connector "${row.element_key}" has no deregister template for registration "${row.registration}"`);
       const { configuration, unreadable } = ctx.instances.store.decryptConfiguration(row.configuration);
       if (unreadable.length > 0) throw new Error(`the stored configuration's ${unreadable.join(', ')} cannot be decrypted with the configured keys`);
-      await callTemplate(ctx, connector, registration.deregister, configuration, { ...registration.context, registration: row.registration, webhookId: row.webhook_id });
+      await callTemplate(ctx, connector, registration.deregister, configuration, {
+        ...registration.context,
+        registration: row.registration,
+        webhookId: row.webhook_id,
+      });
       await deregistrations.remove(row.id);
     } catch (err) {
       if (err instanceof RateBudgetWait) {
@@ -165,7 +244,9 @@ export async function retryDeregistrations(ctx: GatewayContext, deregistrations:
         continue;
       }
       await deregistrations.retryLater(row.id, {
-        attempts, lastError: describe(err).slice(0, 1000), nextAttemptAt: now + backoffMs(attempts, ctx.config.webhooks.deregisterBackoffBaseSeconds, ctx.config.webhooks.deregisterBackoffMaxSeconds),
+        attempts,
+        lastError: describe(err).slice(0, 1000),
+        nextAttemptAt: now + backoffMs(attempts, ctx.config.webhooks.deregisterBackoffBaseSeconds, ctx.config.webhooks.deregisterBackoffMaxSeconds),
       });
     }
   }

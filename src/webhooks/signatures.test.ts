@@ -27,12 +27,19 @@ const swhHeaders = (raw: Buffer = body, at = new Date()) => ({
 });
 
 const zendesk: SignatureConfig = {
-  scheme: 'hmac', header: 'X-Zendesk-Webhook-Signature', encoding: 'base64',
-  signedContent: '{timestamp}{body}', timestampHeader: 'X-Zendesk-Webhook-Signature-Timestamp',
+  scheme: 'hmac',
+  header: 'X-Zendesk-Webhook-Signature',
+  encoding: 'base64',
+  signedContent: '{timestamp}{body}',
+  timestampHeader: 'X-Zendesk-Webhook-Signature-Timestamp',
 };
 const hubspot: SignatureConfig = {
-  scheme: 'hmac', header: 'X-HubSpot-Signature-v3', encoding: 'base64',
-  signedContent: '{method}{url}{body}{timestamp}', timestampHeader: 'X-HubSpot-Request-Timestamp', toleranceSeconds: 300,
+  scheme: 'hmac',
+  header: 'X-HubSpot-Signature-v3',
+  encoding: 'base64',
+  signedContent: '{method}{url}{body}{timestamp}',
+  timestampHeader: 'X-HubSpot-Request-Timestamp',
+  toleranceSeconds: 300,
 };
 const hubspotHeaders = (ts: string, key = SECRET) => ({
   'x-hubspot-signature-v3': hmac('sha256', `POST${URL}${body}${ts}`, 'base64', key),
@@ -42,40 +49,62 @@ const hubspotHeaders = (ts: string, key = SECRET) => ({
 describe('webhook signatures', () => {
   const schemes: Array<{ name: string; cfg: SignatureConfig; secret?: string; good: () => Record<string, string>; bad: () => Record<string, string> }> = [
     {
-      name: 'hmac (sha256 hex, the defaults)', cfg: { scheme: 'hmac', header: 'X-Signature' },
+      name: 'hmac (sha256 hex, the defaults)',
+      cfg: { scheme: 'hmac', header: 'X-Signature' },
       good: () => ({ 'x-signature': hmac('sha256', body, 'hex') }),
       bad: () => ({ 'x-signature': hmac('sha256', body, 'hex', 'wrong') }),
     },
     {
-      name: 'hmac sha1 base64 with a prefix', cfg: { scheme: 'hmac', algorithm: 'sha1', header: 'X-Sig', encoding: 'base64', prefix: 'sha1=' },
+      name: 'hmac sha1 base64 with a prefix',
+      cfg: { scheme: 'hmac', algorithm: 'sha1', header: 'X-Sig', encoding: 'base64', prefix: 'sha1=' },
       good: () => ({ 'x-sig': `sha1=${hmac('sha1', body, 'base64')}` }),
       bad: () => ({ 'x-sig': `sha1=${hmac('sha256', body, 'base64')}` }),
     },
     {
-      name: 'hmac Zendesk {timestamp}{body}', cfg: zendesk,
-      good: () => ({ 'x-zendesk-webhook-signature': hmac('sha256', `2026-11-24T10:00:00Z${body}`, 'base64'), 'x-zendesk-webhook-signature-timestamp': '2026-11-24T10:00:00Z' }),
-      bad: () => ({ 'x-zendesk-webhook-signature': hmac('sha256', `2026-11-24T10:00:01Z${body}`, 'base64'), 'x-zendesk-webhook-signature-timestamp': '2026-11-24T10:00:00Z' }),
+      name: 'hmac Zendesk {timestamp}{body}',
+      cfg: zendesk,
+      good: () => ({
+        'x-zendesk-webhook-signature': hmac('sha256', `2026-11-24T10:00:00Z${body}`, 'base64'),
+        'x-zendesk-webhook-signature-timestamp': '2026-11-24T10:00:00Z',
+      }),
+      bad: () => ({
+        'x-zendesk-webhook-signature': hmac('sha256', `2026-11-24T10:00:01Z${body}`, 'base64'),
+        'x-zendesk-webhook-signature-timestamp': '2026-11-24T10:00:00Z',
+      }),
     },
-    { name: 'hmac HubSpot v3 {method}{url}{body}{timestamp}', cfg: hubspot, good: () => hubspotHeaders(String(NOW)), bad: () => hubspotHeaders(String(NOW), 'wrong') },
     {
-      name: 'github', cfg: { scheme: 'github' },
+      name: 'hmac HubSpot v3 {method}{url}{body}{timestamp}',
+      cfg: hubspot,
+      good: () => hubspotHeaders(String(NOW)),
+      bad: () => hubspotHeaders(String(NOW), 'wrong'),
+    },
+    {
+      name: 'github',
+      cfg: { scheme: 'github' },
       good: () => ({ 'x-hub-signature-256': `sha256=${hmac('sha256', body, 'hex')}` }),
       bad: () => ({ 'x-hub-signature-256': `sha256=${hmac('sha256', body, 'hex', 'wrong')}` }),
     },
     {
-      name: 'shopify', cfg: { scheme: 'shopify' },
+      name: 'shopify',
+      cfg: { scheme: 'shopify' },
       good: () => ({ 'x-shopify-hmac-sha256': hmac('sha256', body, 'base64') }),
       bad: () => ({ 'x-shopify-hmac-sha256': hmac('sha256', body, 'base64', 'wrong') }),
     },
     {
-      name: 'stripe', cfg: { scheme: 'stripe' },
+      name: 'stripe',
+      cfg: { scheme: 'stripe' },
       good: () => ({ 'stripe-signature': stripeHeader(NOW_S) }),
       bad: () => ({ 'stripe-signature': stripeHeader(NOW_S, 'wrong') }),
     },
     {
-      name: 'standard-webhooks', cfg: { scheme: 'standard-webhooks' }, secret: SWH_SECRET,
+      name: 'standard-webhooks',
+      cfg: { scheme: 'standard-webhooks' },
+      secret: SWH_SECRET,
       good: () => swhHeaders(),
-      bad: () => ({ ...swhHeaders(), 'webhook-signature': new Webhook(`whsec_${Buffer.from('another-secret').toString('base64')}`).sign('msg_1', new Date(), body) }),
+      bad: () => ({
+        ...swhHeaders(),
+        'webhook-signature': new Webhook(`whsec_${Buffer.from('another-secret').toString('base64')}`).sign('msg_1', new Date(), body),
+      }),
     },
   ];
 
@@ -94,7 +123,9 @@ describe('webhook signatures', () => {
     expect(reasonOf(verifySignature({ scheme: 'hmac', header: 'X-Signature' }, SECRET, req({}), NOW))).to.equal('missing header X-Signature');
     expect(reasonOf(verifySignature({ scheme: 'github' }, SECRET, req({}), NOW))).to.equal('missing header X-Hub-Signature-256');
     expect(reasonOf(verifySignature({ scheme: 'stripe' }, SECRET, req({}), NOW))).to.equal('missing header Stripe-Signature');
-    expect(reasonOf(verifySignature({ scheme: 'standard-webhooks' }, SWH_SECRET, req({ 'webhook-id': 'm', 'webhook-timestamp': NOW_S }), NOW))).to.equal('missing header webhook-signature');
+    expect(reasonOf(verifySignature({ scheme: 'standard-webhooks' }, SWH_SECRET, req({ 'webhook-id': 'm', 'webhook-timestamp': NOW_S }), NOW))).to.equal(
+      'missing header webhook-signature',
+    );
   });
 
   it('shared-secret: the header must equal the secret (the body is not signed)', () => {
@@ -168,7 +199,9 @@ describe('webhook signatures', () => {
       expect(reasonOf(verifySignature(hubspot, SECRET, req(hubspotHeaders(String(NOW - 301_000))), NOW))).to.equal('timestamp outside tolerance');
       expect(reasonOf(verifySignature(hubspot, SECRET, req(hubspotHeaders(String(NOW / 1000 - 301))), NOW))).to.equal('timestamp outside tolerance');
       expect(reasonOf(verifySignature(hubspot, SECRET, req(hubspotHeaders(String(NOW + 301_000))), NOW))).to.equal('timestamp outside tolerance');
-      expect(reasonOf(verifySignature(hubspot, SECRET, req(hubspotHeaders('yesterday')), NOW))).to.equal('header X-HubSpot-Request-Timestamp is not a timestamp');
+      expect(reasonOf(verifySignature(hubspot, SECRET, req(hubspotHeaders('yesterday')), NOW))).to.equal(
+        'header X-HubSpot-Request-Timestamp is not a timestamp',
+      );
     });
 
     it('HubSpot v3: the method and URL are part of what is signed', () => {
@@ -198,38 +231,60 @@ describe('webhook signatures', () => {
   describe('stripe', () => {
     it('refuses a timestamp older than the tolerance (default 300 s), and one too far ahead', () => {
       const old = String(NOW / 1000 - 301);
-      expect(verifySignature({ scheme: 'stripe' }, SECRET, req({ 'stripe-signature': stripeHeader(old) }), NOW)).to.deep.equal({ ok: false, reason: 'timestamp outside tolerance' });
-      expect(verifySignature({ scheme: 'stripe', toleranceSeconds: 600 }, SECRET, req({ 'stripe-signature': stripeHeader(old) }), NOW)).to.deep.equal({ ok: true });
-      expect(reasonOf(verifySignature({ scheme: 'stripe' }, SECRET, req({ 'stripe-signature': stripeHeader(String(NOW / 1000 + 301)) }), NOW))).to.equal('timestamp outside tolerance');
-      expect(verifySignature({ scheme: 'stripe', toleranceSeconds: 0 }, SECRET, req({ 'stripe-signature': stripeHeader('1000000000') }), NOW)).to.deep.equal({ ok: true });
+      expect(verifySignature({ scheme: 'stripe' }, SECRET, req({ 'stripe-signature': stripeHeader(old) }), NOW)).to.deep.equal({
+        ok: false,
+        reason: 'timestamp outside tolerance',
+      });
+      expect(verifySignature({ scheme: 'stripe', toleranceSeconds: 600 }, SECRET, req({ 'stripe-signature': stripeHeader(old) }), NOW)).to.deep.equal({
+        ok: true,
+      });
+      expect(reasonOf(verifySignature({ scheme: 'stripe' }, SECRET, req({ 'stripe-signature': stripeHeader(String(NOW / 1000 + 301)) }), NOW))).to.equal(
+        'timestamp outside tolerance',
+      );
+      expect(verifySignature({ scheme: 'stripe', toleranceSeconds: 0 }, SECRET, req({ 'stripe-signature': stripeHeader('1000000000') }), NOW)).to.deep.equal({
+        ok: true,
+      });
     });
 
     it('accepts when any v1 signature matches (secret rotation) and ignores v0', () => {
       const good = stripeHeader(NOW_S).split(',')[1];
       const header = `t=${NOW_S},v0=${'ab'.repeat(32)},v1=${'cd'.repeat(32)},v1=deadbeef, ${good}`;
       expect(verifySignature({ scheme: 'stripe' }, SECRET, req({ 'stripe-signature': header }), NOW)).to.deep.equal({ ok: true });
-      expect(reasonOf(verifySignature({ scheme: 'stripe' }, SECRET, req({ 'stripe-signature': `t=${NOW_S},v0=${good.slice(3)}` }), NOW))).to.match(/^malformed Stripe-Signature/);
+      expect(reasonOf(verifySignature({ scheme: 'stripe' }, SECRET, req({ 'stripe-signature': `t=${NOW_S},v0=${good.slice(3)}` }), NOW))).to.match(
+        /^malformed Stripe-Signature/,
+      );
     });
 
     it('refuses a malformed header', () => {
       for (const header of ['v1=abc', `t=${NOW_S}`, `t=soon,v1=${'ab'.repeat(32)}`, 'garbage']) {
-        expect(reasonOf(verifySignature({ scheme: 'stripe' }, SECRET, req({ 'stripe-signature': header }), NOW)), header).to.match(/^malformed Stripe-Signature header/);
+        expect(reasonOf(verifySignature({ scheme: 'stripe' }, SECRET, req({ 'stripe-signature': header }), NOW)), header).to.match(
+          /^malformed Stripe-Signature header/,
+        );
       }
     });
   });
 
   describe('github and shopify', () => {
     it('github: requires "sha256=" and hex; shopify: requires base64', () => {
-      expect(reasonOf(verifySignature({ scheme: 'github' }, SECRET, req({ 'x-hub-signature-256': hmac('sha256', body, 'hex') }), NOW))).to.equal('header X-Hub-Signature-256 does not start with "sha256="');
-      expect(reasonOf(verifySignature({ scheme: 'github' }, SECRET, req({ 'x-hub-signature-256': `sha256=${hmac('sha256', body, 'base64')}` }), NOW))).to.equal('signature mismatch');
-      expect(reasonOf(verifySignature({ scheme: 'shopify' }, SECRET, req({ 'x-shopify-hmac-sha256': hmac('sha256', body, 'hex') }), NOW))).to.equal('signature mismatch');
+      expect(reasonOf(verifySignature({ scheme: 'github' }, SECRET, req({ 'x-hub-signature-256': hmac('sha256', body, 'hex') }), NOW))).to.equal(
+        'header X-Hub-Signature-256 does not start with "sha256="',
+      );
+      expect(reasonOf(verifySignature({ scheme: 'github' }, SECRET, req({ 'x-hub-signature-256': `sha256=${hmac('sha256', body, 'base64')}` }), NOW))).to.equal(
+        'signature mismatch',
+      );
+      expect(reasonOf(verifySignature({ scheme: 'shopify' }, SECRET, req({ 'x-shopify-hmac-sha256': hmac('sha256', body, 'hex') }), NOW))).to.equal(
+        'signature mismatch',
+      );
     });
   });
 
   describe('standard-webhooks', () => {
     it('refuses a message older than the package tolerance (5 minutes, real clock)', () => {
       const headers = swhHeaders(body, new Date(Date.now() - 10 * 60_000));
-      expect(verifySignature({ scheme: 'standard-webhooks' }, SWH_SECRET, req(headers), NOW)).to.deep.equal({ ok: false, reason: 'timestamp outside tolerance' });
+      expect(verifySignature({ scheme: 'standard-webhooks' }, SWH_SECRET, req(headers), NOW)).to.deep.equal({
+        ok: false,
+        reason: 'timestamp outside tolerance',
+      });
     });
 
     it('verifies bodies that are not JSON', () => {
@@ -241,12 +296,18 @@ describe('webhook signatures', () => {
       const headers = swhHeaders();
       const several = { ...headers, 'webhook-signature': `v1,AAAA ${headers['webhook-signature']}` };
       expect(verifySignature({ scheme: 'standard-webhooks' }, SWH_SECRET, req(several), NOW)).to.deep.equal({ ok: true });
-      expect(reasonOf(verifySignature({ scheme: 'standard-webhooks' }, SWH_SECRET, req({ ...headers, 'webhook-timestamp': 'noon' }), NOW))).to.equal('header webhook-timestamp is not a timestamp');
-      expect(reasonOf(verifySignature({ scheme: 'standard-webhooks' }, SWH_SECRET, req({ ...headers, 'webhook-id': 'msg_2' }), NOW))).to.equal('signature mismatch');
+      expect(reasonOf(verifySignature({ scheme: 'standard-webhooks' }, SWH_SECRET, req({ ...headers, 'webhook-timestamp': 'noon' }), NOW))).to.equal(
+        'header webhook-timestamp is not a timestamp',
+      );
+      expect(reasonOf(verifySignature({ scheme: 'standard-webhooks' }, SWH_SECRET, req({ ...headers, 'webhook-id': 'msg_2' }), NOW))).to.equal(
+        'signature mismatch',
+      );
     });
 
     it('refuses when the secret is not a usable whsec_ key', () => {
-      expect(reasonOf(verifySignature({ scheme: 'standard-webhooks' }, 'whsec_', req(swhHeaders()), NOW))).to.match(/^the standard-webhooks secret is not a valid whsec_ key/);
+      expect(reasonOf(verifySignature({ scheme: 'standard-webhooks' }, 'whsec_', req(swhHeaders()), NOW))).to.match(
+        /^the standard-webhooks secret is not a valid whsec_ key/,
+      );
     });
   });
 });

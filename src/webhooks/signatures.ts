@@ -95,7 +95,9 @@ function verifyHmac(cfg: SignatureConfig, secret: string, req: SignedRequest, no
   }
 
   const content = cfg.signedContent ? fillSignedContent(cfg.signedContent, req, timestamp ?? '') : req.rawBody;
-  const expected = createHmac(cfg.algorithm ?? 'sha256', secret).update(content).digest();
+  const expected = createHmac(cfg.algorithm ?? 'sha256', secret)
+    .update(content)
+    .digest();
   return signatureMatches(signature, expected, cfg.encoding ?? 'hex') ? OK : fail('signature mismatch');
 }
 

@@ -24,7 +24,19 @@ export interface ReceiptRow {
   processed_at: number | null;
 }
 
-const LIST_COLUMNS = ['id', 'received_at', 'content_type', 'headers', 'delivery_id', 'verified', 'status', 'reason', 'events_count', 'attempts', 'processed_at'];
+const LIST_COLUMNS = [
+  'id',
+  'received_at',
+  'content_type',
+  'headers',
+  'delivery_id',
+  'verified',
+  'status',
+  'reason',
+  'events_count',
+  'attempts',
+  'processed_at',
+];
 
 /** A receipt as ingress stores it. */
 export interface NewReceiptRow {
@@ -72,7 +84,12 @@ export class ReceiptStore {
   /** Claims up to `limit` due pending receipts with a lease, oldest first. */
   claimDue(o: { now: number; owner: string; leaseMs: number; limit: number }): Promise<ClaimedReceipt[]> {
     return claimDue<ClaimedReceipt>(this.db, {
-      table: 'webhook_receipts', dueColumn: 'next_attempt_at', now: o.now, owner: o.owner, leaseMs: o.leaseMs, limit: o.limit,
+      table: 'webhook_receipts',
+      dueColumn: 'next_attempt_at',
+      now: o.now,
+      owner: o.owner,
+      leaseMs: o.leaseMs,
+      limit: o.limit,
       where: (q) => q.where('status', 'pending'),
       orderBy: [{ column: 'id' }],
     });
@@ -96,7 +113,10 @@ export class ReceiptStore {
     for (const [instanceId, keys] of groupBy(hashed, (k) => k.instance_id)) {
       for (let i = 0; i < keys.length; i += 400) {
         const pairs = keys.slice(i, i + 400).map((k) => [k.object_type, k.object_id]);
-        const rows = (await trx('snapshots').where('instance_id', instanceId).whereIn(['object_type', 'object_id'], pairs).select('object_type', 'object_id', 'hash')) as Array<{ object_type: string; object_id: string; hash: string }>;
+        const rows = (await trx('snapshots')
+          .where('instance_id', instanceId)
+          .whereIn(['object_type', 'object_id'], pairs)
+          .select('object_type', 'object_id', 'hash')) as Array<{ object_type: string; object_id: string; hash: string }>;
         for (const r of rows) state.set(id({ instance_id: instanceId, object_type: r.object_type, object_id: r.object_id }), r.hash);
       }
     }
@@ -121,18 +141,36 @@ export class ReceiptStore {
     for (const same of groupBy(receipts, (r) => JSON.stringify([r.eventsCount, r.unmapped, r.attempts])).values()) {
       const { eventsCount, unmapped, attempts } = same[0];
       for (let i = 0; i < same.length; i += 500) {
-        await trx('webhook_receipts').whereIn('id', same.slice(i, i + 500).map((r) => r.id)).update({
-          status: 'processed', events_count: eventsCount, unmapped, processed_at: now, lease_owner: null, lease_expires_at: null, attempts,
-        });
+        await trx('webhook_receipts')
+          .whereIn(
+            'id',
+            same.slice(i, i + 500).map((r) => r.id),
+          )
+          .update({
+            status: 'processed',
+            events_count: eventsCount,
+            unmapped,
+            processed_at: now,
+            lease_owner: null,
+            lease_expires_at: null,
+            attempts,
+          });
       }
     }
   }
 
   /** A mapping that failed: retried at `nextAttemptAt`, or failed for good; lease given back. */
   async markFailed(id: number, o: { failed: boolean; reason: string; attempts: number; nextAttemptAt: number }): Promise<void> {
-    await this.db('webhook_receipts').where({ id }).update({
-      status: o.failed ? 'failed' : 'pending', reason: o.reason, attempts: o.attempts, next_attempt_at: o.nextAttemptAt, lease_owner: null, lease_expires_at: null,
-    });
+    await this.db('webhook_receipts')
+      .where({ id })
+      .update({
+        status: o.failed ? 'failed' : 'pending',
+        reason: o.reason,
+        attempts: o.attempts,
+        next_attempt_at: o.nextAttemptAt,
+        lease_owner: null,
+        lease_expires_at: null,
+      });
   }
 
   /** An instance's receipts newest first, without bodies (a page of large bodies would be huge). */
@@ -176,6 +214,8 @@ export class DeregistrationStore {
 
   /** Another attempt later; the lease is given back. */
   async retryLater(id: number, o: { attempts: number; lastError: string; nextAttemptAt: number }): Promise<void> {
-    await this.db('webhook_deregistrations').where({ id }).update({ attempts: o.attempts, last_error: o.lastError, next_attempt_at: o.nextAttemptAt, lease_owner: null, lease_expires_at: null });
+    await this.db('webhook_deregistrations')
+      .where({ id })
+      .update({ attempts: o.attempts, last_error: o.lastError, next_attempt_at: o.nextAttemptAt, lease_owner: null, lease_expires_at: null });
   }
 }

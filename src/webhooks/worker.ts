@@ -36,9 +36,18 @@ export class WebhookProcessor extends WorkerLoop implements Feature {
     const { clock, nodeId, config } = this.ctx;
     let done = 0;
     for (;;) {
-      const rows = await this.ctx.stores.receipts.claimDue({ now: clock.now(), owner: nodeId, leaseMs: config.webhooks.leaseSeconds * 1000, limit: config.webhooks.concurrency * 4 });
+      const rows = await this.ctx.stores.receipts.claimDue({
+        now: clock.now(),
+        owner: nodeId,
+        leaseMs: config.webhooks.leaseSeconds * 1000,
+        limit: config.webhooks.concurrency * 4,
+      });
       if (rows.length === 0 || this.stopping) {
-        if (rows.length) await this.ctx.stores.receipts.releaseLeases(rows.map((r) => r.id), nodeId);
+        if (rows.length)
+          await this.ctx.stores.receipts.releaseLeases(
+            rows.map((r) => r.id),
+            nodeId,
+          );
         break;
       }
       await this.processBatch(rows);
@@ -85,31 +94,57 @@ export class WebhookProcessor extends WorkerLoop implements Feature {
     const { clock, config } = this.ctx;
     const now = clock.now();
     await this.ctx.stores.receipts.transaction(async (trx) => {
-      const changes = batch.flatMap((m) => m.events.map((e) => ({
-        key: { instance_id: m.work.instance.id, object_type: e.objectType, object_id: e.objectId },
-        change: e.eventType === 'DELETED' ? { deleted: true as const } : e.record !== undefined ? { hash: hashRecord(e.record) } : undefined,
-      })));
+      const changes = batch.flatMap((m) =>
+        m.events.map((e) => ({
+          key: { instance_id: m.work.instance.id, object_type: e.objectType, object_id: e.objectId },
+          change: e.eventType === 'DELETED' ? { deleted: true as const } : e.record !== undefined ? { hash: hashRecord(e.record) } : undefined,
+        })),
+      );
       const fresh = await this.ctx.stores.receipts.reconcileSnapshots(trx, changes, now);
       let i = 0;
       // Already raised (by a poll or an earlier webhook): not raised again.
-      const raised = batch.map((m) => m.events.filter(() => fresh[i++]).map((e): NewEvent => ({ eventType: e.eventType, objectType: e.objectType, objectId: e.objectId, date: e.date, raw: e.raw })));
-      for (const same of groupBy(batch.map((m, j) => ({ m, events: raised[j] })), (x) => x.m.work.instance.id).values()) {
+      const raised = batch.map((m) =>
+        m.events
+          .filter(() => fresh[i++])
+          .map((e): NewEvent => ({ eventType: e.eventType, objectType: e.objectType, objectId: e.objectId, date: e.date, raw: e.raw })),
+      );
+      for (const same of groupBy(
+        batch.map((m, j) => ({ m, events: raised[j] })),
+        (x) => x.m.work.instance.id,
+      ).values()) {
         const { instance, settings } = same[0].m.work;
-        await recordEventGroups(trx, { id: instance.id, name: instance.name, elementKey: instance.elementKey }, same.map(({ m, events }) => ({
-          events,
-          options: {
-            source: 'webhook' as const, now, notify: settings.notificationsEnabled, maxPerNotification: config.delivery.maxEventsPerNotification.webhook, providerBody: m.body,
-            // The receipt's headers were redacted when stored.
-            received: { at: Number(m.row.received_at), headers: m.headers },
-          },
-        })));
+        await recordEventGroups(
+          trx,
+          { id: instance.id, name: instance.name, elementKey: instance.elementKey },
+          same.map(({ m, events }) => ({
+            events,
+            options: {
+              source: 'webhook' as const,
+              now,
+              notify: settings.notificationsEnabled,
+              maxPerNotification: config.delivery.maxEventsPerNotification.webhook,
+              providerBody: m.body,
+              // The receipt's headers were redacted when stored.
+              received: { at: Number(m.row.received_at), headers: m.headers },
+            },
+          })),
+        );
       }
-      await this.ctx.stores.receipts.markProcessed(trx, batch.map((m, j) => ({
-        id: m.row.id, eventsCount: raised[j].length, attempts: m.row.attempts + 1,
-        unmapped: m.unmapped.length ? JSON.stringify(m.unmapped.map((u) => ({ index: u.index, reason: u.reason }))) : null,
-      })), now);
+      await this.ctx.stores.receipts.markProcessed(
+        trx,
+        batch.map((m, j) => ({
+          id: m.row.id,
+          eventsCount: raised[j].length,
+          attempts: m.row.attempts + 1,
+          unmapped: m.unmapped.length ? JSON.stringify(m.unmapped.map((u) => ({ index: u.index, reason: u.reason }))) : null,
+        })),
+        now,
+      );
     });
-    this.ctx.metrics.events.inc({ source: 'webhook' }, batch.reduce((n, m) => n + m.events.length, 0));
+    this.ctx.metrics.events.inc(
+      { source: 'webhook' },
+      batch.reduce((n, m) => n + m.events.length, 0),
+    );
   }
 
   private async fail(row: ClaimedReceipt, err: unknown): Promise<void> {
@@ -118,7 +153,9 @@ export class WebhookProcessor extends WorkerLoop implements Feature {
     const failed = attempts >= MAX_ATTEMPTS;
     log.warn({ receiptId: row.id, instanceId: row.instance_id, attempts, err: (err as Error).message }, 'webhook mapping failed');
     await this.ctx.stores.receipts.markFailed(row.id, {
-      failed, reason: (err as Error).message.slice(0, 1000), attempts,
+      failed,
+      reason: (err as Error).message.slice(0, 1000),
+      attempts,
       nextAttemptAt: clock.now() + backoffMs(attempts, config.webhooks.mappingBackoffBaseSeconds, config.webhooks.mappingBackoffMaxSeconds),
     });
   }

@@ -29,7 +29,9 @@ function variants(path: string): string[] {
   const encodedSlash = path.replace(/\/([^/]*)$/, '%2F$1');
   const doubled = path.replace('/', '//');
   const doubledInside = path.replace(/\/([^/]*)$/, '//$1');
-  return [...new Set([path, `${path}/`, upper, mixed, encodedLetter, encodedE, encodedSlash, doubled, doubledInside, `${upper}/`, `${path}?x=1`])].filter((v) => v.startsWith('/'));
+  return [...new Set([path, `${path}/`, upper, mixed, encodedLetter, encodedE, encodedSlash, doubled, doubledInside, `${upper}/`, `${path}?x=1`])].filter((v) =>
+    v.startsWith('/'),
+  );
 }
 
 describe('API authentication', () => {
@@ -42,7 +44,11 @@ describe('API authentication', () => {
   it('knows the routes it walks (a registry change cannot empty this test)', () => {
     const routes = routesOf(t);
     expect(routes.length).to.be.greaterThan(30);
-    expect(routes.map((r) => `${r.method} ${r.path}`)).to.include.members(['GET /elements/api-v2/instances', 'POST /elements/api-v2/instances/1/signing-secret/rotate', 'GET /health']);
+    expect(routes.map((r) => `${r.method} ${r.path}`)).to.include.members([
+      'GET /elements/api-v2/instances',
+      'POST /elements/api-v2/instances/1/signing-secret/rotate',
+      'GET /health',
+    ]);
   });
 
   it('answers 401 or 404 — never 2xx/3xx — without a token, for every route in every case and encoding', async () => {

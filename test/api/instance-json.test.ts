@@ -51,7 +51,15 @@ describe('Cloud Elements instance JSON', () => {
 
   it('refuses unknown event.* keys naming the nearest known key, and takes eventNotificationCallbackUrl as an alias', async () => {
     const typo = await t.api.post('instances', {
-      json: { element: { key: 'crm' }, configuration: { base_url: provider.url, api_key: 'k', 'event.notification.callback.urll': 'https://app.example.com/hook', 'event.poller.refreshInterval': '5' } },
+      json: {
+        element: { key: 'crm' },
+        configuration: {
+          base_url: provider.url,
+          api_key: 'k',
+          'event.notification.callback.urll': 'https://app.example.com/hook',
+          'event.poller.refreshInterval': '5',
+        },
+      },
     });
     expect(typo.statusCode).to.equal(400);
     expect((typo.body as unknown as { details: unknown[] }).details).to.deep.equal([
@@ -64,7 +72,9 @@ describe('Cloud Elements instance JSON', () => {
     const configuration = (alias as unknown as { configuration: Record<string, unknown> }).configuration;
     expect(configuration['event.notification.callback.url']).to.equal('https://app.example.com/hook');
     expect(configuration).not.to.have.property('eventNotificationCallbackUrl');
-    const both = await t.api.patch(`instances/${alias.id}`, { json: { configuration: { eventNotificationCallbackUrl: 'https://a.example.com', 'event.notification.callback.url': 'https://b.example.com' } } });
+    const both = await t.api.patch(`instances/${alias.id}`, {
+      json: { configuration: { eventNotificationCallbackUrl: 'https://a.example.com', 'event.notification.callback.url': 'https://b.example.com' } },
+    });
     expect(both.statusCode).to.equal(400);
     expect((both.body as unknown as { details: Array<{ field: string }> }).details[0].field).to.equal('eventNotificationCallbackUrl');
     // Other keys (connector fields, oauth.*, anything outside event.*) are not the gateway's to refuse.
@@ -75,6 +85,8 @@ describe('Cloud Elements instance JSON', () => {
   it('names a missing required field once', async () => {
     const res = await t.api.post('instances', { json: { element: { key: 'crm' }, configuration: { base_url: provider.url } } });
     expect(res.statusCode).to.equal(400);
-    expect((res.body as unknown as { details: unknown[] }).details).to.deep.equal([{ field: 'configuration.api_key', message: 'is required by this connector' }]);
+    expect((res.body as unknown as { details: unknown[] }).details).to.deep.equal([
+      { field: 'configuration.api_key', message: 'is required by this connector' },
+    ]);
   });
 });

@@ -72,22 +72,92 @@ describe('instances API: shape, secrets and bad input', () => {
   });
 
   it('answers every bad input with a 4xx JSON error and changes nothing', async () => {
-    const raw = got.extend({ prefixUrl: `${t.url}/elements/api-v2`, throwHttpErrors: false, retry: { limit: 0 }, headers: { authorization: `Bearer ${API_TOKEN}` } });
+    const raw = got.extend({
+      prefixUrl: `${t.url}/elements/api-v2`,
+      throwHttpErrors: false,
+      retry: { limit: 0 },
+      headers: { authorization: `Bearer ${API_TOKEN}` },
+    });
     const cases: Array<[string, Promise<{ statusCode: number; body: string }>, number, RegExp]> = [
       ['malformed JSON', raw.post('instances', { body: '{"element": ', headers: { 'content-type': 'application/json' } }), 400, /malformed JSON/],
       ['not an object', raw.post('instances', { body: '[1]', headers: { 'content-type': 'application/json' } }), 400, /JSON object/],
-      ['wrong content type', raw.post('instances', { body: 'a=b', headers: { 'content-type': 'application/x-www-form-urlencoded' } }), 415, /application\/json/],
-      ['too large', raw.post('instances', { body: JSON.stringify({ name: 'x'.repeat(5000) }), headers: { 'content-type': 'application/json' } }), 413, /4096 bytes/],
+      [
+        'wrong content type',
+        raw.post('instances', { body: 'a=b', headers: { 'content-type': 'application/x-www-form-urlencoded' } }),
+        415,
+        /application\/json/,
+      ],
+      [
+        'too large',
+        raw.post('instances', { body: JSON.stringify({ name: 'x'.repeat(5000) }), headers: { 'content-type': 'application/json' } }),
+        413,
+        /4096 bytes/,
+      ],
       ['no element', raw.post('instances', { json: { configuration: {} } }), 400, /element\.key/],
       ['unknown connector', raw.post('instances', { json: { element: { key: 'nope' }, configuration: {} } }), 400, /unknown connector "nope"/],
       ['missing required field', raw.post('instances', { json: { element: { key: 'crm' }, configuration: { base_url: provider.url } } }), 400, /api_key/],
-      ['wrong types', raw.post('instances', { json: { element: { key: 'crm' }, name: 42, tags: 'x', configuration: { base_url: provider.url, api_key: 'k', 'event.notification.enabled': 'yes' } } }), 400, /name/],
-      ['interval below the minimum', raw.post('instances', { json: { element: { key: 'crm' }, configuration: { base_url: provider.url, api_key: 'k', 'event.poller.refresh_interval': '0.5' } } }), 400, /refresh_interval/],
-      ['bad poller configuration', raw.post('instances', { json: { element: { key: 'crm' }, configuration: { base_url: provider.url, api_key: 'k', 'event.poller.configuration': '{not json' } } }), 400, /event\.poller\.configuration/],
-      ['hostile callback URL', raw.post('instances', { json: { element: { key: 'crm' }, configuration: { base_url: provider.url, api_key: 'k', 'event.notification.callback.url': 'http://169.254.169.254/latest' } } }), 400, /link-local/],
-      ['unsupported date letter', raw.post('instances', { json: { element: { key: 'crm' }, configuration: { base_url: provider.url, api_key: 'k', 'event.poller.configuration': { contacts: { url: '/contacts?since=${date:QQQ}', idField: 'id' } } } } }), 400, /letter "Q"/],
-      ['hostile provider URL', raw.post('instances', { json: { element: { key: 'crm' }, configuration: { base_url: 'javascript:alert(1)', api_key: 'k' } } }), 400, /provider URL/],
-      ['metadata provider URL', raw.post('instances', { json: { element: { key: 'crm' }, configuration: { base_url: 'http://169.254.169.254/latest', api_key: 'k' } } }), 400, /link-local/],
+      [
+        'wrong types',
+        raw.post('instances', {
+          json: { element: { key: 'crm' }, name: 42, tags: 'x', configuration: { base_url: provider.url, api_key: 'k', 'event.notification.enabled': 'yes' } },
+        }),
+        400,
+        /name/,
+      ],
+      [
+        'interval below the minimum',
+        raw.post('instances', {
+          json: { element: { key: 'crm' }, configuration: { base_url: provider.url, api_key: 'k', 'event.poller.refresh_interval': '0.5' } },
+        }),
+        400,
+        /refresh_interval/,
+      ],
+      [
+        'bad poller configuration',
+        raw.post('instances', {
+          json: { element: { key: 'crm' }, configuration: { base_url: provider.url, api_key: 'k', 'event.poller.configuration': '{not json' } },
+        }),
+        400,
+        /event\.poller\.configuration/,
+      ],
+      [
+        'hostile callback URL',
+        raw.post('instances', {
+          json: {
+            element: { key: 'crm' },
+            configuration: { base_url: provider.url, api_key: 'k', 'event.notification.callback.url': 'http://169.254.169.254/latest' },
+          },
+        }),
+        400,
+        /link-local/,
+      ],
+      [
+        'unsupported date letter',
+        raw.post('instances', {
+          json: {
+            element: { key: 'crm' },
+            configuration: {
+              base_url: provider.url,
+              api_key: 'k',
+              'event.poller.configuration': { contacts: { url: '/contacts?since=${date:QQQ}', idField: 'id' } },
+            },
+          },
+        }),
+        400,
+        /letter "Q"/,
+      ],
+      [
+        'hostile provider URL',
+        raw.post('instances', { json: { element: { key: 'crm' }, configuration: { base_url: 'javascript:alert(1)', api_key: 'k' } } }),
+        400,
+        /provider URL/,
+      ],
+      [
+        'metadata provider URL',
+        raw.post('instances', { json: { element: { key: 'crm' }, configuration: { base_url: 'http://169.254.169.254/latest', api_key: 'k' } } }),
+        400,
+        /link-local/,
+      ],
       ['unknown instance', raw.get('instances/999'), 404, /instance 999/],
       ['bad instance id', raw.get('instances/abc'), 400, /positive integer/],
       ['unknown route', raw.get('nothing/here'), 404, /no route/],
@@ -158,7 +228,10 @@ describe('network policy on provider calls', () => {
     const { sendProviderRequest, ProviderError } = await import('../../src/provider/http-client.js');
     const provider = await EmulatedProvider.start();
     try {
-      const err = await sendProviderRequest({ method: 'GET', url: `${provider.url}/contacts`, headers: {} }, { maxAttempts: 1, retryDelayMs: 0, timeoutMs: 1000, policy: { allowLoopback: false, allowPrivate: false } }).catch((e) => e);
+      const err = await sendProviderRequest(
+        { method: 'GET', url: `${provider.url}/contacts`, headers: {} },
+        { maxAttempts: 1, retryDelayMs: 0, timeoutMs: 1000, policy: { allowLoopback: false, allowPrivate: false } },
+      ).catch((e) => e);
       expect(err).to.be.instanceOf(ProviderError);
       expect(err).to.include({ errorSource: 'PLATFORM', code: 'BLOCKED', attempts: 0 });
       expect(provider.requests).to.have.length(0);

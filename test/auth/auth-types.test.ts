@@ -55,12 +55,18 @@ describe('provider auth: query keys, client credentials, baseUrlFrom', () => {
 
   it('client credentials: the token is fetched on create with basic client auth and scopes, sent as a bearer, and fetched again near its expiry', async () => {
     provider.requireAuth = { type: 'check', accept: (req) => oauth.valid.has(bearerOf(req.headers.authorization)) };
-    await registerConnector(t, providerConnector('cc', {
-      configuration: [{ key: 'base_url', required: true }],
-      auth: { type: 'oauth2-client-credentials', tokenUrl: `${oauth.url}/oauth/token`, scopes: ['read', 'write'], scopeSeparator: ',', clientAuth: 'basic' },
-    } as never));
+    await registerConnector(
+      t,
+      providerConnector('cc', {
+        configuration: [{ key: 'base_url', required: true }],
+        auth: { type: 'oauth2-client-credentials', tokenUrl: `${oauth.url}/oauth/token`, scopes: ['read', 'write'], scopeSeparator: ',', clientAuth: 'basic' },
+      } as never),
+    );
     oauth.next.push((a) => void (a.body.expires_in = 300));
-    const id = await create({ element: { key: 'cc' }, configuration: { base_url: provider.url, 'oauth.api.key': 'svc-1', 'oauth.api.secret': 'svc-secret-1' } });
+    const id = await create({
+      element: { key: 'cc' },
+      configuration: { base_url: provider.url, 'oauth.api.key': 'svc-1', 'oauth.api.secret': 'svc-secret-1' },
+    });
     expect(oauth.calls).to.have.length(1);
     expect(oauth.calls[0].grant).to.equal('client_credentials');
     expect(oauth.calls[0].body).to.include({ scope: 'read,write' }).and.not.have.property('client_secret');
@@ -83,14 +89,18 @@ describe('provider auth: query keys, client credentials, baseUrlFrom', () => {
     const api = await EmulatedProvider.start();
     try {
       api.requireAuth = { type: 'check', accept: (req) => oauth.valid.has(bearerOf(req.headers.authorization)) };
-      await registerConnector(t, providerConnector('sf', {
-        configuration: [],
-        baseUrl: 'https://login.example.invalid/never-called',
-        auth: { type: 'oauth2', authorizationUrl: `${oauth.url}/oauth/authorize`, tokenUrl: `${oauth.url}/oauth/token`, baseUrlFrom: '$.instance_url' },
-      } as never));
+      await registerConnector(
+        t,
+        providerConnector('sf', {
+          configuration: [],
+          baseUrl: 'https://login.example.invalid/never-called',
+          auth: { type: 'oauth2', authorizationUrl: `${oauth.url}/oauth/authorize`, tokenUrl: `${oauth.url}/oauth/token`, baseUrlFrom: '$.instance_url' },
+        } as never),
+      );
       oauth.next.push((a) => void (a.body.instance_url = api.url));
       const id = await create({
-        element: { key: 'sf' }, providerData: { code: 'code-1' },
+        element: { key: 'sf' },
+        providerData: { code: 'code-1' },
         configuration: { 'oauth.api.key': 'c', 'oauth.api.secret': 's', 'oauth.callback.url': 'http://127.0.0.1:9/cb' },
       });
       t.clock.advance(MINUTE);

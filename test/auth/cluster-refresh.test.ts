@@ -40,10 +40,19 @@ describe('provider auth across nodes', function () {
     const nodes: GatewayProcess[] = [];
     try {
       nodes.push(...(await Promise.all([0, 1, 2].map((i) => startGatewayProcess({ dataDir, schema, nodeId: `auth-node-${i}`, config: NODE_CONFIG })))));
-      const api = got.extend({ prefixUrl: `${nodes[0].url}/elements/api-v2`, headers: { authorization: `Bearer ${API_TOKEN}` }, responseType: 'json', retry: { limit: 0 }, throwHttpErrors: false });
+      const api = got.extend({
+        prefixUrl: `${nodes[0].url}/elements/api-v2`,
+        headers: { authorization: `Bearer ${API_TOKEN}` },
+        responseType: 'json',
+        retry: { limit: 0 },
+        throwHttpErrors: false,
+      });
       const created = await api.post('elements', {
         json: {
-          key: 'acme', name: 'Acme', configuration: [{ key: 'base_url', required: true }], baseUrl: '<%= iparam.base_url %>',
+          key: 'acme',
+          name: 'Acme',
+          configuration: [{ key: 'base_url', required: true }],
+          baseUrl: '<%= iparam.base_url %>',
           auth: { type: 'oauth2', authorizationUrl: `${oauth.url}/oauth/authorize`, tokenUrl: `${oauth.url}/oauth/token` },
           events: { supported: ['polling'], poller: Object.fromEntries(OBJECTS.map((o) => [o, { url: `/${o}`, idField: 'id' }])) },
         },
@@ -54,13 +63,22 @@ describe('provider auth across nodes', function () {
       const dueAt = Date.now() + 30_000;
       const instanceOfRefreshToken = new Map<string, number>();
       for (let i = 1; i <= INSTANCES; i++) {
-        const { oauthUrl } = (await api.get(`elements/acme/oauth/url?apiKey=client-1&callbackUrl=${encodeURIComponent(CALLBACK)}`)).body as { oauthUrl: string };
+        const { oauthUrl } = (await api.get(`elements/acme/oauth/url?apiKey=client-1&callbackUrl=${encodeURIComponent(CALLBACK)}`)).body as {
+          oauthUrl: string;
+        };
         const code = new URL((await got(oauthUrl, { followRedirect: false })).headers.location!).searchParams.get('code')!;
         oauth.next.push((a) => void (a.body.expires_in = Math.round((dueAt + 60_000 - Date.now()) / 1000)));
         const res = await api.post('instances', {
           json: {
-            element: { key: 'acme' }, providerData: { code },
-            configuration: { base_url: provider.url, 'oauth.api.key': 'client-1', 'oauth.api.secret': 'secret-1', 'oauth.callback.url': CALLBACK, 'event.poller.refresh_interval': '0.02' },
+            element: { key: 'acme' },
+            providerData: { code },
+            configuration: {
+              base_url: provider.url,
+              'oauth.api.key': 'client-1',
+              'oauth.api.secret': 'secret-1',
+              'oauth.callback.url': CALLBACK,
+              'event.poller.refresh_interval': '0.02',
+            },
           },
         });
         expect(res.statusCode, JSON.stringify(res.body)).to.equal(201);
@@ -80,10 +98,20 @@ describe('provider auth across nodes', function () {
       }
       const polledAfter = dueAt + 1000;
       const statuses = await Promise.all(
-        Array.from({ length: INSTANCES }, (_, i) => api.get(`instances/${i + 1}/status`).then((r) => r.body as { auth: { state: string; lastRefreshAt: string }; objects: Record<string, { lastError: string | null; consecutiveFailures: number; lastSuccessDate: string; node: string }> })),
+        Array.from({ length: INSTANCES }, (_, i) =>
+          api.get(`instances/${i + 1}/status`).then(
+            (r) =>
+              r.body as {
+                auth: { state: string; lastRefreshAt: string };
+                objects: Record<string, { lastError: string | null; consecutiveFailures: number; lastSuccessDate: string; node: string }>;
+              },
+          ),
+        ),
       );
       const nodesSeen = new Set(statuses.flatMap((s) => Object.values(s.objects).map((o) => o.node)));
-      console.log(`      auth cluster: ${oauth.calls.filter((c) => c.grant === 'refresh_token').length} refreshes for ${INSTANCES} instances, polled by ${[...nodesSeen].sort().join(', ')}`);
+      console.log(
+        `      auth cluster: ${oauth.calls.filter((c) => c.grant === 'refresh_token').length} refreshes for ${INSTANCES} instances, polled by ${[...nodesSeen].sort().join(', ')}`,
+      );
       expect([...refreshes.values()], 'refreshes per instance').to.deep.equal(Array(INSTANCES).fill(1));
       expect(refreshes.size).to.equal(INSTANCES);
       expect(nodesSeen.size, 'every node polled').to.equal(3);

@@ -43,7 +43,11 @@ export class DeskProvider {
       const token = `rt-${randomBytes(8).toString('hex')}`;
       const secret = `rts-${randomBytes(8).toString('hex')}`;
       desk.requestTokens.set(token, { secret, callback: String(desk.lastOAuth(req).oauth_callback) });
-      return { status: 200, headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `oauth_token=${token}&oauth_token_secret=${secret}&oauth_callback_confirmed=true` };
+      return {
+        status: 200,
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: `oauth_token=${token}&oauth_token_secret=${secret}&oauth_callback_confirmed=true`,
+      };
     });
     api.route('POST', '/oauth/access_token', (req) => {
       const token = `at-${randomBytes(8).toString('hex')}`;

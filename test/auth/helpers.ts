@@ -26,7 +26,9 @@ export interface OAuthProvider {
 }
 
 /** `endpoints`: the provider's own paths (GitHub's /login/oauth/access_token…); default /oauth/token and /oauth/authorize. */
-export async function startOAuthServer(endpoints: { token: string; authorize: string } = { token: '/oauth/token', authorize: '/oauth/authorize' }): Promise<OAuthProvider> {
+export async function startOAuthServer(
+  endpoints: { token: string; authorize: string } = { token: '/oauth/token', authorize: '/oauth/authorize' },
+): Promise<OAuthProvider> {
   const server = new OAuth2Server(undefined, undefined, { endpoints });
   await server.issuer.keys.generate('RS256');
   await server.start(0, '127.0.0.1');
@@ -34,7 +36,11 @@ export async function startOAuthServer(endpoints: { token: string; authorize: st
   // Its id tokens name the address it is called at (the gateway treats the token URL's origin as issuer).
   server.issuer.url = url;
   const o: OAuthProvider = {
-    url, server, calls: [], valid: new Set(), next: [],
+    url,
+    server,
+    calls: [],
+    valid: new Set(),
+    next: [],
     close: () => server.stop(),
   };
   // Tokens signed within the same second would be identical: each gets its own id.

@@ -12,12 +12,17 @@ const CALLBACK = 'http://127.0.0.1:9/desk/callback';
 function deskConnector() {
   const where = { 'updated_at>': { param: 'updated_since', format: 'epoch:s' } };
   return {
-    key: 'desk-test', name: 'Desk (test)', hub: 'helpdesk',
+    key: 'desk-test',
+    name: 'Desk (test)',
+    hub: 'helpdesk',
     configuration: [{ key: 'site', required: true, description: 'the Desk site URL' }],
     baseUrl: '<%= iparam.site %>',
     auth: {
-      type: 'oauth1', signatureMethod: 'HMAC-SHA1',
-      requestTokenUrl: '<%= iparam.site %>/oauth/request_token', authorizeUrl: '<%= iparam.site %>/oauth/authorize', accessTokenUrl: '<%= iparam.site %>/oauth/access_token',
+      type: 'oauth1',
+      signatureMethod: 'HMAC-SHA1',
+      requestTokenUrl: '<%= iparam.site %>/oauth/request_token',
+      authorizeUrl: '<%= iparam.site %>/oauth/authorize',
+      accessTokenUrl: '<%= iparam.site %>/oauth/access_token',
     },
     resources: {
       incidents: { path: '/cases', idField: 'id', where, pagination: { type: 'page', pageParam: 'page', sizeParam: 'per_page', size: 2 } },
@@ -26,7 +31,13 @@ function deskConnector() {
     events: { supported: ['polling'] },
     requests: {
       addNote: {
-        schema: { method: 'POST', path: '/cases/<%= context.id %>/notes', headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body: 'body=<%= context.text %>&kind=note', query: { notify: 'false' } },
+        schema: {
+          method: 'POST',
+          path: '/cases/<%= context.id %>/notes',
+          headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+          body: 'body=<%= context.text %>&kind=note',
+          query: { notify: 'false' },
+        },
       },
     },
   };
@@ -75,16 +86,26 @@ describe('provider auth: OAuth 1.0a (Desk style)', () => {
 
   it('runs the three-legged flow, creates the seed instance, and signs every poll page, retry and form request', async () => {
     const site = encodeURIComponent(desk.url);
-    const tokenRes = await t.api.get(`elements/desk-test/oauth/token?apiKey=${CONSUMER.key}&apiSecret=${CONSUMER.secret}&callbackUrl=${encodeURIComponent(CALLBACK)}&site=${site}`);
+    const tokenRes = await t.api.get(
+      `elements/desk-test/oauth/token?apiKey=${CONSUMER.key}&apiSecret=${CONSUMER.secret}&callbackUrl=${encodeURIComponent(CALLBACK)}&site=${site}`,
+    );
     expect(tokenRes.statusCode, JSON.stringify(tokenRes.body)).to.equal(200);
     const request = tokenRes.body as unknown as { token: string; secret: string };
     expect(desk.requestTokens.get(request.token)).to.include({ secret: request.secret, callback: CALLBACK });
 
-    const urlRes = await t.api.get(`elements/desk-test/oauth/url?apiKey=${CONSUMER.key}&apiSecret=${CONSUMER.secret}&callbackUrl=${encodeURIComponent(CALLBACK)}&site=${site}&requestToken=${request.token}`);
+    const urlRes = await t.api.get(
+      `elements/desk-test/oauth/url?apiKey=${CONSUMER.key}&apiSecret=${CONSUMER.secret}&callbackUrl=${encodeURIComponent(CALLBACK)}&site=${site}&requestToken=${request.token}`,
+    );
     expect(urlRes.body).to.deep.equal({ oauthUrl: `${desk.url}/oauth/authorize?oauth_token=${request.token}`, element: 'desk-test' });
     const back = new URL(desk.authorize(request.token));
 
-    const created = await t.api.post('instances', { json: seedInstance({ oauth_token: back.searchParams.get('oauth_token')!, oauth_verifier: back.searchParams.get('oauth_verifier')!, secret: request.secret }) });
+    const created = await t.api.post('instances', {
+      json: seedInstance({
+        oauth_token: back.searchParams.get('oauth_token')!,
+        oauth_verifier: back.searchParams.get('oauth_verifier')!,
+        secret: request.secret,
+      }),
+    });
     expect(created.statusCode, JSON.stringify(created.body)).to.equal(201);
     const id = (created.body as unknown as { id: number }).id;
     // The access-token call was accepted: signed with the consumer secret and the request-token secret.

@@ -28,13 +28,20 @@ describe('provider auth: OAuth 2.0', () => {
     logs = captured.lines;
     t = await startGateway({ options: { log: captured.log } });
     provider.now = () => t.clock.now();
-    await registerConnector(t, providerConnector('acme', {
-      configuration: [{ key: 'base_url', required: true }],
-      auth: {
-        type: 'oauth2', authorizationUrl: `${oauth.url}/oauth/authorize`, tokenUrl: `${oauth.url}/oauth/token`,
-        scopes: ['contacts.read', 'contacts.write'], clientAuth: 'body', authorizationParams: { access_type: 'offline' },
-      },
-    } as never));
+    await registerConnector(
+      t,
+      providerConnector('acme', {
+        configuration: [{ key: 'base_url', required: true }],
+        auth: {
+          type: 'oauth2',
+          authorizationUrl: `${oauth.url}/oauth/authorize`,
+          tokenUrl: `${oauth.url}/oauth/token`,
+          scopes: ['contacts.read', 'contacts.write'],
+          clientAuth: 'body',
+          authorizationParams: { access_type: 'offline' },
+        },
+      } as never),
+    );
     await registerConnector(t, providerConnector('plain'));
   });
 
@@ -53,11 +60,21 @@ describe('provider auth: OAuth 2.0', () => {
 
   /** Follows the authorize URL the gateway gives, as a user's browser would: the provider redirects with a code. */
   async function authorize(state = 'st-1'): Promise<string> {
-    const res = await api('get', `elements/acme/oauth/url?apiKey=client-1&apiSecret=client-secret-1&callbackUrl=${encodeURIComponent(CALLBACK)}&state=${state}`);
+    const res = await api(
+      'get',
+      `elements/acme/oauth/url?apiKey=client-1&apiSecret=client-secret-1&callbackUrl=${encodeURIComponent(CALLBACK)}&state=${state}`,
+    );
     expect(res.statusCode).to.equal(200);
     const url = new URL(res.body.oauthUrl);
     expect(`${url.origin}${url.pathname}`).to.equal(`${oauth.url}/oauth/authorize`);
-    expect(Object.fromEntries(url.searchParams)).to.include({ client_id: 'client-1', redirect_uri: CALLBACK, response_type: 'code', scope: 'contacts.read contacts.write', state, access_type: 'offline' });
+    expect(Object.fromEntries(url.searchParams)).to.include({
+      client_id: 'client-1',
+      redirect_uri: CALLBACK,
+      response_type: 'code',
+      scope: 'contacts.read contacts.write',
+      state,
+      access_type: 'offline',
+    });
     const redirect = await got(url, { followRedirect: false, throwHttpErrors: false });
     expect(redirect.statusCode).to.equal(302);
     const back = new URL(redirect.headers.location!);
@@ -68,10 +85,17 @@ describe('provider auth: OAuth 2.0', () => {
 
   function instanceJson(code: string, extra: Record<string, unknown> = {}) {
     return {
-      element: { key: 'acme' }, name: 'Acme', providerData: { code },
+      element: { key: 'acme' },
+      name: 'Acme',
+      providerData: { code },
       configuration: {
-        base_url: provider.url, 'oauth.api.key': 'client-1', 'oauth.api.secret': 'client-secret-1', 'oauth.callback.url': CALLBACK,
-        'event.vendor.type': 'polling', 'event.poller.refresh_interval': '5', ...extra,
+        base_url: provider.url,
+        'oauth.api.key': 'client-1',
+        'oauth.api.secret': 'client-secret-1',
+        'oauth.callback.url': CALLBACK,
+        'event.vendor.type': 'polling',
+        'event.poller.refresh_interval': '5',
+        ...extra,
       },
     };
   }
@@ -88,7 +112,10 @@ describe('provider auth: OAuth 2.0', () => {
   const lastBearer = () => bearerOf(contactRequests().at(-1)!.headers.authorization);
 
   async function status(id: number) {
-    return (await api('get', `instances/${id}/status`)).body as unknown as { auth: { type: string; state: string; expiresAt: string | null; lastRefreshAt: string | null; lastError: string | null }; objects: Record<string, { lastError: string | null }> };
+    return (await api('get', `instances/${id}/status`)).body as unknown as {
+      auth: { type: string; state: string; expiresAt: string | null; lastRefreshAt: string | null; lastError: string | null };
+      objects: Record<string, { lastError: string | null }>;
+    };
   }
 
   it('exchanges the code on create, polls with the bearer token, refreshes before expiry and after a 401, and uses the rotated refresh token', async () => {
@@ -203,7 +230,11 @@ describe('provider auth: OAuth 2.0', () => {
     expect(missing.statusCode).to.equal(400);
     expect(missing.body.details).to.deep.include({ field: 'configuration.oauth.api.key', message: 'is required by the oauth2 auth of "acme"' });
 
-    const plain = await api('post', 'instances', { element: { key: 'plain' }, providerData: { code }, configuration: { base_url: provider.url, api_key: 'k-1' } });
+    const plain = await api('post', 'instances', {
+      element: { key: 'plain' },
+      providerData: { code },
+      configuration: { base_url: provider.url, api_key: 'k-1' },
+    });
     expect(plain.statusCode).to.equal(400);
     expect(plain.body.details[0]).to.include({ field: 'providerData' });
 
@@ -225,7 +256,10 @@ describe('provider auth: OAuth 2.0', () => {
     await api('get', 'instances');
     await status(id);
     const metrics = await got(`${t.url}/metrics`, { headers: { authorization: `Bearer ${t.config.auth.apiToken}` } }).text();
-    const secrets = ['client-secret-1', ...oauth.calls.flatMap((c) => [c.answer.access_token, c.answer.refresh_token, c.body.code]).filter((v): v is string => typeof v === 'string')];
+    const secrets = [
+      'client-secret-1',
+      ...oauth.calls.flatMap((c) => [c.answer.access_token, c.answer.refresh_token, c.body.code]).filter((v): v is string => typeof v === 'string'),
+    ];
     expect(oauth.calls.length).to.be.at.least(3);
     for (const secret of secrets) {
       for (const text of [...answers, ...logs, metrics]) expect(text.includes(secret), `a secret in: ${text.slice(0, 200)}`).to.equal(false);

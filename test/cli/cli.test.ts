@@ -63,7 +63,11 @@ describe('pollgate CLI', function () {
     expect(offline).to.include({ code: 0 });
     expect(offline.stdout).to.match(/connector "clicrm" is valid/);
     await fails(['connectors', 'validate', file('bad.json', '{"key": ')], 2, /bad\.json is not valid JSON/);
-    await fails(['connectors', 'validate', file('invalid.json', { key: 'x', name: 'X', bogus: 1 })], 2, /connector "x" from file .*invalid\.json is invalid: .*bogus/);
+    await fails(
+      ['connectors', 'validate', file('invalid.json', { key: 'x', name: 'X', bogus: 1 })],
+      2,
+      /connector "x" from file .*invalid\.json is invalid: .*bogus/,
+    );
     await fails(['connectors', 'validate', join(dir, 'missing.json')], 2, /cannot read .*missing\.json: ENOENT/);
     await fails(['connectors', 'add', file('invalid2.json', { key: 'y' })], 2, /is invalid/);
 
@@ -71,17 +75,29 @@ describe('pollgate CLI', function () {
     const list = await json<Array<{ key: string; bundled: boolean }>>(['connectors', 'list']);
     expect(list.find((c) => c.key === 'clicrm')).to.include({ bundled: false });
     expect((await json(['connectors', 'show', 'clicrm'])).definition.baseUrl).to.equal('<%= iparam.base_url %>');
-    expect((await ok(['connectors', 'list'])).stdout).to.match(/^KEY +NAME +HUB +MODES/m).and.match(/^clicrm +Test clicrm +crm +polling +contacts +no$/m);
+    expect((await ok(['connectors', 'list'])).stdout)
+      .to.match(/^KEY +NAME +HUB +MODES/m)
+      .and.match(/^clicrm +Test clicrm +crm +polling +contacts +no$/m);
     await fails(['connectors', 'show', 'nope'], 1, /GET elements\/nope answered 404 NOT_FOUND: unknown connector "nope"/);
   });
 
   it('creates, shows, polls, pauses, resumes and deletes instances; tails events; lists, retries and replays notifications', async () => {
     provider.collection('contacts');
     const body = {
-      element: { key: 'clicrm' }, name: 'CLI instance',
-      configuration: { base_url: provider.url, api_key: 'sk-cli', 'event.poller.refresh_interval': '5', 'event.notification.callback.url': `${receiver.url}/cb` },
+      element: { key: 'clicrm' },
+      name: 'CLI instance',
+      configuration: {
+        base_url: provider.url,
+        api_key: 'sk-cli',
+        'event.poller.refresh_interval': '5',
+        'event.notification.callback.url': `${receiver.url}/cb`,
+      },
     };
-    await fails(['instances', 'create', file('inst-bad.json', { ...body, element: { key: 'nope' } })], 1, /POST instances answered 400 VALIDATION_ERROR: unknown connector "nope"/);
+    await fails(
+      ['instances', 'create', file('inst-bad.json', { ...body, element: { key: 'nope' } })],
+      1,
+      /POST instances answered 400 VALIDATION_ERROR: unknown connector "nope"/,
+    );
     const created = await json(['instances', 'create', file('inst.json', body)]);
     expect(created).to.include({ name: 'CLI instance', vendorType: 'polling' });
     expect(created.configuration.api_key).to.equal('********');
@@ -127,7 +143,10 @@ describe('pollgate CLI', function () {
     await dispatcher(t).drain();
     await dispatcher(t).idle();
     const delivered = await json<Array<{ id: string; status: string; attemptCount: number }>>(['notifications', 'list', id, '--status', 'delivered']);
-    expect(delivered.map((n) => [n.status, n.attemptCount])).to.deep.equal([['delivered', 1], ['delivered', 1]]);
+    expect(delivered.map((n) => [n.status, n.attemptCount])).to.deep.equal([
+      ['delivered', 1],
+      ['delivered', 1],
+    ]);
     expect((await ok(['notifications', 'list', id])).stdout).to.match(/^ntf_\S+ +delivered +contacts +1 +1 +200 /m);
     await fails(['notifications', 'list', id, '--status', 'lost'], 1, /answered 400 VALIDATION_ERROR: status must be one of/);
     expect((await json(['notifications', 'retry', delivered[0].id])).status).to.equal('pending');
@@ -157,7 +176,10 @@ describe('pollgate CLI', function () {
   });
 
   it('exits 3 on a refused connection, 1 on a wrong token, 2 without a token or on a bad command', async () => {
-    await fails(['instances', 'list'], 3, /cannot reach the gateway at http:\/\/127\.0\.0\.1:9: ECONNREFUSED/, { POLLGATE_URL: 'http://127.0.0.1:9', POLLGATE_API_TOKEN: 'x' });
+    await fails(['instances', 'list'], 3, /cannot reach the gateway at http:\/\/127\.0\.0\.1:9: ECONNREFUSED/, {
+      POLLGATE_URL: 'http://127.0.0.1:9',
+      POLLGATE_API_TOKEN: 'x',
+    });
     await fails(['instances', 'list', '--url', t.url, '--token', 'wrong'], 1, /answered 401 UNAUTHORIZED/, {});
     await fails(['instances', 'list', '--url', t.url], 2, /no API token/, { POLLGATE_DATA_DIR: dir });
     await fails(['instances', 'frobnicate'], 2, /unknown command 'frobnicate'/);

@@ -24,14 +24,29 @@ describe('pollgate start under SIGTERM', function () {
     provider.delayNext(100, 60_000);
     const graceSeconds = 1;
     const node = await startGatewayProcess({
-      dataDir, schema, nodeId: 'node-term', binary: true,
-      config: { poller: { enabled: true, minIntervalSeconds: 1, leaseSeconds: 120 }, delivery: { enabled: false }, schedules: { enabled: false }, shutdown: { graceSeconds } },
+      dataDir,
+      schema,
+      nodeId: 'node-term',
+      binary: true,
+      config: {
+        poller: { enabled: true, minIntervalSeconds: 1, leaseSeconds: 120 },
+        delivery: { enabled: false },
+        schedules: { enabled: false },
+        shutdown: { graceSeconds },
+      },
     });
     const db = createDatabase({ url: usePostgres ? TEST_PG_URL : null, dataDir, schema });
     try {
-      const api = got.extend({ prefixUrl: `${node.url}/elements/api-v2`, headers: { authorization: `Bearer ${API_TOKEN}` }, responseType: 'json', retry: { limit: 0 } });
+      const api = got.extend({
+        prefixUrl: `${node.url}/elements/api-v2`,
+        headers: { authorization: `Bearer ${API_TOKEN}` },
+        responseType: 'json',
+        retry: { limit: 0 },
+      });
       await api.post('elements', { json: providerConnector('term') });
-      await api.post('instances', { json: { element: { key: 'term' }, configuration: { base_url: provider.url, api_key: 'k', 'event.poller.refresh_interval': '0.02' } } });
+      await api.post('instances', {
+        json: { element: { key: 'term' }, configuration: { base_url: provider.url, api_key: 'k', 'event.poller.refresh_interval': '0.02' } },
+      });
       // Wait until a poll is in flight: the provider holds the request, the node holds the lease.
       const until = Date.now() + 20_000;
       while (provider.requests.length === 0) {

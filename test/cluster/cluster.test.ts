@@ -32,14 +32,28 @@ async function runCluster(o: { nodes: number; instances: number; seconds: number
   const nodes: GatewayProcess[] = [];
   try {
     // Several nodes migrating one fresh database at once (the advisory lock makes them take turns).
-    nodes.push(...(await Promise.all(Array.from({ length: o.nodes }, (_, i) => startGatewayProcess({ dataDir, schema, nodeId: `node-${i}`, config: NODE_CONFIG })))));
-    const api = got.extend({ prefixUrl: `${nodes[0].url}/elements/api-v2`, headers: { authorization: `Bearer ${API_TOKEN}` }, responseType: 'json', retry: { limit: 0 } });
+    nodes.push(
+      ...(await Promise.all(Array.from({ length: o.nodes }, (_, i) => startGatewayProcess({ dataDir, schema, nodeId: `node-${i}`, config: NODE_CONFIG })))),
+    );
+    const api = got.extend({
+      prefixUrl: `${nodes[0].url}/elements/api-v2`,
+      headers: { authorization: `Bearer ${API_TOKEN}` },
+      responseType: 'json',
+      retry: { limit: 0 },
+    });
     await api.post('elements', {
       json: {
-        key: 'cluster', name: 'Cluster',
-        configuration: [{ key: 'base_url', required: true }, { key: 'coll', required: true }],
+        key: 'cluster',
+        name: 'Cluster',
+        configuration: [
+          { key: 'base_url', required: true },
+          { key: 'coll', required: true },
+        ],
         baseUrl: '<%= iparam.base_url %>',
-        events: { supported: ['polling'], poller: { items: { url: "/<%= iparam.coll %>?updated_since=${gmtDate:yyyy-MM-dd'T'HH:mm:ss.SSS'Z'}", idField: 'id' } } },
+        events: {
+          supported: ['polling'],
+          poller: { items: { url: "/<%= iparam.coll %>?updated_since=${gmtDate:yyyy-MM-dd'T'HH:mm:ss.SSS'Z'}", idField: 'id' } },
+        },
       },
     });
     const started = Date.now();
@@ -48,7 +62,12 @@ async function runCluster(o: { nodes: number; instances: number; seconds: number
       await api.post('instances', {
         json: {
           element: { key: 'cluster' },
-          configuration: { base_url: provider.url, coll: `c${i}`, 'event.poller.refresh_interval': '0.02', 'event.notification.callback.url': `${receiver.url}/i/c${i}` },
+          configuration: {
+            base_url: provider.url,
+            coll: `c${i}`,
+            'event.poller.refresh_interval': '0.02',
+            'event.notification.callback.url': `${receiver.url}/i/c${i}`,
+          },
         },
       });
     }
@@ -98,12 +117,25 @@ async function runCluster(o: { nodes: number; instances: number; seconds: number
     const missing = [...expected].filter((k) => !delivered.has(k));
     // Who polled each object last, and when: after a kill, the survivors must have taken over.
     const statuses = await Promise.all(
-      Array.from({ length: o.instances }, (_, i) => api.get(`instances/${i + 1}/status`).json<{ objects: { items: { node: string; lastPollDate: string } } }>()),
+      Array.from({ length: o.instances }, (_, i) =>
+        api.get(`instances/${i + 1}/status`).json<{ objects: { items: { node: string; lastPollDate: string } } }>(),
+      ),
     );
     const lastPolls = statuses.map((s) => ({ node: s.objects.items.node, at: Date.parse(s.objects.items.lastPollDate) }));
     const duplicates = [...delivered.values()].filter((c) => c > 1).length;
     const maxPollOverlap = Math.max(...Array.from({ length: o.instances }, (_, i) => provider.maxInFlight(`c${i}`)));
-    return { lastPolls, expected: expected.size, missing, duplicates, maxPollOverlap, maxNotificationOverlap: receiver.maxConcurrentPerId, termCode, killedAt, started, survivorOutput: nodes[0].output() };
+    return {
+      lastPolls,
+      expected: expected.size,
+      missing,
+      duplicates,
+      maxPollOverlap,
+      maxNotificationOverlap: receiver.maxConcurrentPerId,
+      termCode,
+      killedAt,
+      started,
+      survivorOutput: nodes[0].output(),
+    };
   } finally {
     await Promise.all(nodes.map((n) => n.kill('SIGTERM')));
     await receiver.close();
@@ -119,7 +151,9 @@ describe('several gateway nodes on one database', function () {
   if (usePostgres) {
     it('3 nodes on PostgreSQL: SIGKILL one and SIGTERM another; nothing lost, no overlapping work', async () => {
       const r = await runCluster({ nodes: 3, instances: 200, seconds: 9, kill: true });
-      console.log(`      cluster: ${r.expected} records, ${r.missing.length} missing, ${r.duplicates} delivered more than once, max poll overlap ${r.maxPollOverlap}, max notification overlap ${r.maxNotificationOverlap}`);
+      console.log(
+        `      cluster: ${r.expected} records, ${r.missing.length} missing, ${r.duplicates} delivered more than once, max poll overlap ${r.maxPollOverlap}, max notification overlap ${r.maxNotificationOverlap}`,
+      );
       expect(r.expected).to.be.greaterThan(300);
       expect(r.missing, 'records never delivered').to.deep.equal([]);
       expect(r.maxPollOverlap, 'an object polled by two nodes at once').to.equal(1);
@@ -127,7 +161,10 @@ describe('several gateway nodes on one database', function () {
       expect(r.termCode, 'SIGTERM drains and exits 0').to.equal(0);
       // The killed and the drained node's objects were taken over: every object was polled after
       // the kill plus the lease (3 s), by the surviving node.
-      expect(r.lastPolls.every((p) => p.node === 'node-0' && p.at > r.killedAt + 3000), 'survivor carried on').to.equal(true);
+      expect(
+        r.lastPolls.every((p) => p.node === 'node-0' && p.at > r.killedAt + 3000),
+        'survivor carried on',
+      ).to.equal(true);
     });
   }
 

@@ -60,22 +60,39 @@ describe('rate budgets across nodes', function () {
   let provider: EmulatedProvider;
   const nodes: GatewayProcess[] = [];
   let api: Got;
-  const apiOf = (node: GatewayProcess) => got.extend({ prefixUrl: `${node.url}/elements/api-v2`, headers: { authorization: `Bearer ${API_TOKEN}` }, responseType: 'json', retry: { limit: 0 }, throwHttpErrors: false });
+  const apiOf = (node: GatewayProcess) =>
+    got.extend({
+      prefixUrl: `${node.url}/elements/api-v2`,
+      headers: { authorization: `Bearer ${API_TOKEN}` },
+      responseType: 'json',
+      retry: { limit: 0 },
+      throwHttpErrors: false,
+    });
   const status = async (id: number) => (await api.get(`instances/${id}/status`)).body as unknown as Status;
 
   const createInstances = async (key: string, prefix: string, count: number, interval: string) => {
     const ids: number[] = [];
     for (let i = 0; i < count; i++) {
       provider.collection(`${prefix}${i}`).upsert({ name: `first of ${prefix}${i}` });
-      const res = await api.post('instances', { json: { element: { key }, configuration: { base_url: provider.url, account: 'acme', coll: `${prefix}${i}`, 'event.poller.refresh_interval': interval } } });
+      const res = await api.post('instances', {
+        json: {
+          element: { key },
+          configuration: { base_url: provider.url, account: 'acme', coll: `${prefix}${i}`, 'event.poller.refresh_interval': interval },
+        },
+      });
       expect(res.statusCode, JSON.stringify(res.body)).to.equal(201);
       ids.push((res.body as unknown as { id: number }).id);
     }
     return ids;
   };
   const connector = (key: string, rateLimit: Record<string, unknown>) => ({
-    key, name: key,
-    configuration: [{ key: 'base_url', required: true }, { key: 'account', required: true }, { key: 'coll', required: true }],
+    key,
+    name: key,
+    configuration: [
+      { key: 'base_url', required: true },
+      { key: 'account', required: true },
+      { key: 'coll', required: true },
+    ],
     baseUrl: '<%= iparam.base_url %>',
     rateLimit: { ...rateLimit, scope: '<%= iparam.account %>' },
     events: { supported: ['polling'], poller: { items: { url: "/<%= iparam.coll %>?updated_since=${gmtDate:yyyy-MM-dd'T'HH:mm:ss.SSS'Z'}", idField: 'id' } } },
@@ -106,12 +123,17 @@ describe('rate budgets across nodes', function () {
     // Each poll is one request of its own collection: how many each instance got.
     const perInstance = ids.map((_, i) => provider.requests.filter((r) => r.path === `/s${i}`).length);
 
-    const times = provider.requests.filter((r) => /^\/s\d+$/.test(r.path)).map((r) => r.at).sort((a, b) => a - b);
+    const times = provider.requests
+      .filter((r) => /^\/s\d+$/.test(r.path))
+      .map((r) => r.at)
+      .sort((a, b) => a - b);
     const busiest = busiestWindow(times, WINDOW_SECONDS * 1000);
     const texts = await Promise.all(nodes.map(async (n) => (await got(`${n.url}/metrics`, { headers: { authorization: `Bearer ${API_TOKEN}` } })).body));
     const sum = (line: string) => texts.reduce((total, text) => total + metric(text, line), 0);
     const nodesSeen = new Set(statuses.map((s) => s.objects.items.node));
-    console.log(`      budget cluster: ${times.length} requests in ${((times.at(-1)! - times[0]) / 1000).toFixed(1)} s, at most ${busiest} in any ${WINDOW_SECONDS} s (limit ${LIMIT}); polls ok ${sum('pollgate_polls_total{result="ok"}')}, delayed ${sum('pollgate_polls_total{result="delayed"}')}, failed ${sum('pollgate_polls_total{result="error"}')}; polls per instance ${Math.min(...perInstance)}–${Math.max(...perInstance)}; nodes ${[...nodesSeen].sort().join(', ')}`);
+    console.log(
+      `      budget cluster: ${times.length} requests in ${((times.at(-1)! - times[0]) / 1000).toFixed(1)} s, at most ${busiest} in any ${WINDOW_SECONDS} s (limit ${LIMIT}); polls ok ${sum('pollgate_polls_total{result="ok"}')}, delayed ${sum('pollgate_polls_total{result="delayed"}')}, failed ${sum('pollgate_polls_total{result="error"}')}; polls per instance ${Math.min(...perInstance)}–${Math.max(...perInstance)}; nodes ${[...nodesSeen].sort().join(', ')}`,
+    );
 
     expect(times.length, 'the load wanted more than the budget gives').to.be.above(((LOAD_SECONDS - 1) / WINDOW_SECONDS) * LIMIT * 0.5);
     expect(busiest, `requests in the busiest ${WINDOW_SECONDS} s`).to.be.at.most(LIMIT);
@@ -155,7 +177,9 @@ describe('rate budgets across nodes', function () {
     const [tooMany, ...after] = account();
     const pauseMs = Math.min(...after.map((r) => r.at)) - tooMany.at;
     const statuses = await Promise.all(ids.map(status));
-    console.log(`      budget cluster: after the 429 the account's next request came ${(pauseMs / 1000).toFixed(2)} s later (${after.length} requests from ${ids.length} instances, polled by ${[...new Set(statuses.map((s) => s.objects.items.node))].sort().join(', ')})`);
+    console.log(
+      `      budget cluster: after the 429 the account's next request came ${(pauseMs / 1000).toFixed(2)} s later (${after.length} requests from ${ids.length} instances, polled by ${[...new Set(statuses.map((s) => s.objects.items.node))].sort().join(', ')})`,
+    );
     expect(after.length).to.equal(ids.length);
     expect(pauseMs, 'ms between the 429 and the next request of the account').to.be.at.least(2000);
     for (const s of statuses) expect(s.objects.items).to.include({ lastError: null, consecutiveFailures: 0 });

@@ -16,7 +16,16 @@ import { dispatcher } from '../delivery/helpers.js';
  * With POLLGATE_SCREENSHOTS=<dir> it saves the main views there (the README's come from docs/console).
  */
 const CHROMIUM = process.env.POLLGATE_CHROMIUM ?? '/usr/bin/chromium';
-const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const FLAGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 
 describe('web console (headless Chromium)', function () {
   this.timeout(120_000);
@@ -38,7 +47,12 @@ describe('web console (headless Chromium)', function () {
     receiver = await Receiver.start();
     profile = mkdtempSync(join(tmpdir(), 'pollgate-chromium-'));
     if (shots) mkdirSync(shots, { recursive: true });
-    browser = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: FLAGS, viewport: { width: 1280, height: 800 } });
+    browser = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: FLAGS,
+      viewport: { width: 1280, height: 800 },
+    });
     page = browser.pages()[0] ?? (await browser.newPage());
   });
 
@@ -115,7 +129,10 @@ describe('web console (headless Chromium)', function () {
     const ntf = rows('notifications').first();
     await ntf.locator('text=delivered').waitFor({ timeout: 10_000 });
     await ntf.locator('button[data-action=attempts]').click();
-    await rows('attempts').first().waitFor().catch(() => undefined);
+    await rows('attempts')
+      .first()
+      .waitFor()
+      .catch(() => undefined);
     expect(await page.locator('table[data-table=attempts] tbody tr').first().textContent()).to.match(/200/);
     await shot('instance');
     await ntf.locator('button[data-action=retry]').click();

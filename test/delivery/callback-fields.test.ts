@@ -61,11 +61,23 @@ describe('callback methods and payload fields', () => {
         expect(((await t.api.get(`notifications/${n.id}`)).body as unknown as { status: string }).status).to.equal('delivered');
         // A body template has nothing to do on a bodiless method: refused, naming the key.
         const withTemplate = await t.api.post('instances', {
-          json: { element: { key: 'crm' }, configuration: { base_url: provider.url, api_key: 'k', 'event.notification.callback.url': `${receiver.url}/x`, 'event.notification.callback.method': method, 'event.notification.callback.template': '{"id": "<%= event.objectId %>"}' } },
+          json: {
+            element: { key: 'crm' },
+            configuration: {
+              base_url: provider.url,
+              api_key: 'k',
+              'event.notification.callback.url': `${receiver.url}/x`,
+              'event.notification.callback.method': method,
+              'event.notification.callback.template': '{"id": "<%= event.objectId %>"}',
+            },
+          },
         });
         expect(withTemplate.statusCode).to.equal(400);
         expect((withTemplate.body as unknown as { details: unknown[] }).details).to.deep.equal([
-          { field: 'event.notification.callback.template', message: `builds a request body, and ${method} callbacks send none: put the tags in the callback URL` },
+          {
+            field: 'event.notification.callback.template',
+            message: `builds a request body, and ${method} callbacks send none: put the tags in the callback URL`,
+          },
         ]);
       });
     }
@@ -87,7 +99,13 @@ describe('callback methods and payload fields', () => {
       const res = await t.api.post('instances', {
         json: {
           element: { key: 'sandbox' },
-          configuration: { base_url: sandbox.url, api_key: 'k', webhook_secret: secret, 'event.vendor.type': 'webhook', 'event.notification.callback.url': `${receiver.url}/hook` },
+          configuration: {
+            base_url: sandbox.url,
+            api_key: 'k',
+            webhook_secret: secret,
+            'event.vendor.type': 'webhook',
+            'event.notification.callback.url': `${receiver.url}/hook`,
+          },
         },
       });
       expect(res.statusCode).to.equal(201);
@@ -95,7 +113,11 @@ describe('callback methods and payload fields', () => {
       const body = JSON.stringify({ events: [{ collection: 'tickets', action: 'created', record: { id: 9 }, at: '2026-11-24T10:00:00Z' }] });
       const signature = `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
       const receivedAt = t.clock.now();
-      const posted = await got.post(hookUrl, { body, headers: { 'content-type': 'application/json', 'x-sandbox-signature': signature, 'x-request-source': 'test' }, throwHttpErrors: false });
+      const posted = await got.post(hookUrl, {
+        body,
+        headers: { 'content-type': 'application/json', 'x-sandbox-signature': signature, 'x-request-source': 'test' },
+        throwHttpErrors: false,
+      });
       expect(posted.statusCode).to.equal(202);
       await t.gateway.webhooks.processor.tick();
       await dispatcher(t).drain();

@@ -49,7 +49,12 @@ describe('delivery crash safety', () => {
     await probe.close();
     expect(leased.map((l) => l.lease_owner)).to.deep.equal(['node-a']);
 
-    const second = await startGatewayProcess({ dataDir: t.dataDir, schema: t.schema, nodeId: 'node-b', config: { ...fast, delivery: { ...fast.delivery, concurrency: 4 } } });
+    const second = await startGatewayProcess({
+      dataDir: t.dataDir,
+      schema: t.schema,
+      nodeId: 'node-b',
+      config: { ...fast, delivery: { ...fast.delivery, concurrency: 4 } },
+    });
     try {
       // 30 events in 3 notifications; the one in flight at the kill is sent again after its lease.
       await receiver.waitFor(4, 20_000);

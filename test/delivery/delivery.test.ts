@@ -43,14 +43,29 @@ describe('callback delivery', () => {
   }
 
   async function notification(id: string) {
-    return (await t.api.get(`notifications/${id}`)).body as unknown as { status: string; attemptCount: number; attempts: Array<{ statusCode: number | null; error: string | null }>; nextAttemptDate: string | null; responseData: unknown };
+    return (await t.api.get(`notifications/${id}`)).body as unknown as {
+      status: string;
+      attemptCount: number;
+      attempts: Array<{ statusCode: number | null; error: string | null }>;
+      nextAttemptDate: string | null;
+      responseData: unknown;
+    };
   }
 
   it('delivers 25 changes as 3 signed notifications of at most 10 events, with sequence numbers', async () => {
     const id = await instanceWithChanges(25);
     expect(await dispatcher(t).drain()).to.equal(3);
     const received = await receiver.waitFor(3);
-    const bodies = received.map((r) => r.body as { id: string; events: Array<{ objectId: string; sequence: number; eventType: string }>; raw: { contacts: unknown[] }; instanceId: number; elementKey: string });
+    const bodies = received.map(
+      (r) =>
+        r.body as {
+          id: string;
+          events: Array<{ objectId: string; sequence: number; eventType: string }>;
+          raw: { contacts: unknown[] };
+          instanceId: number;
+          elementKey: string;
+        },
+    );
     expect(bodies.map((b) => b.events.length).sort()).to.deep.equal([10, 10, 5]);
     expect(bodies.flatMap((b) => b.events.map((e) => e.sequence)).sort((a, b) => a - b)).to.deep.equal(Array.from({ length: 25 }, (_, i) => i + 1));
     for (const [i, r] of received.entries()) {
@@ -170,7 +185,13 @@ describe('callback delivery', () => {
   });
 
   it('sends basic and bearer callback auth, extra headers and PUT', async () => {
-    await instanceWithChanges(1, { 'event.notification.callback.auth': 'basic', 'event.notification.callback.username': 'u', 'event.notification.callback.password': 'p@ss', 'event.notification.callback.method': 'PUT', 'event.notification.callback.headers': { 'X-Team': 'blue' } });
+    await instanceWithChanges(1, {
+      'event.notification.callback.auth': 'basic',
+      'event.notification.callback.username': 'u',
+      'event.notification.callback.password': 'p@ss',
+      'event.notification.callback.method': 'PUT',
+      'event.notification.callback.headers': { 'X-Team': 'blue' },
+    });
     await instanceWithChanges(1, { 'event.notification.callback.auth': 'bearer', 'event.notification.callback.token': 'tok-1' });
     await dispatcher(t).drain();
     const [a, b] = await receiver.waitFor(2);
@@ -182,15 +203,24 @@ describe('callback delivery', () => {
   });
 
   it('refuses SSRF callback URLs with a 400 naming the rule', async () => {
-    for (const [url, rule] of [['http://169.254.169.254/latest/meta-data', /link-local/], ['http://10.0.0.7/hook', /private network/], ['http://[::ffff:169.254.169.254]/', /link-local/], ['ftp://example.com/x', /http and https/]] as const) {
-      const res = await t.api.post('instances', { json: { element: { key: 'crm' }, configuration: { base_url: provider.url, api_key: 'k', 'event.notification.callback.url': url } } });
+    for (const [url, rule] of [
+      ['http://169.254.169.254/latest/meta-data', /link-local/],
+      ['http://10.0.0.7/hook', /private network/],
+      ['http://[::ffff:169.254.169.254]/', /link-local/],
+      ['ftp://example.com/x', /http and https/],
+    ] as const) {
+      const res = await t.api.post('instances', {
+        json: { element: { key: 'crm' }, configuration: { base_url: provider.url, api_key: 'k', 'event.notification.callback.url': url } },
+      });
       expect(res.statusCode, url).to.equal(400);
       expect(JSON.stringify(res.body), url).to.match(rule);
     }
     // Loopback is allowed by default (the tour); a gateway that forbids it refuses at send time too.
     const strict = await startGateway({ config: { network: { allowLoopback: false } } });
     try {
-      const create = await strict.api.post('instances', { json: { element: { key: 'sandbox' }, configuration: { api_key: 'k', 'event.notification.callback.url': 'http://localhost:9/x' } } });
+      const create = await strict.api.post('instances', {
+        json: { element: { key: 'sandbox' }, configuration: { api_key: 'k', 'event.notification.callback.url': 'http://localhost:9/x' } },
+      });
       expect(create.statusCode).to.equal(400);
       expect(JSON.stringify(create.body)).to.match(/loopback/);
     } finally {
@@ -202,7 +232,9 @@ describe('callback delivery', () => {
     const id = await instanceWithChanges(1);
     const before = ((await t.api.get(`instances/${id}/signing-secret`)).body as unknown as { secret: string }).secret;
     const rotated = (await t.api.post(`instances/${id}/signing-secret/rotate`)).body as unknown as { secret: string };
-    expect(rotated.secret).to.match(/^whsec_/).and.not.equal(before);
+    expect(rotated.secret)
+      .to.match(/^whsec_/)
+      .and.not.equal(before);
     await dispatcher(t).drain();
     const [req] = await receiver.waitFor(1);
     const sigs = String(req.headers['webhook-signature']).split(' ');

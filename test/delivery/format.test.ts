@@ -6,12 +6,21 @@ import { serialize } from '../../src/delivery/format.js';
 /** Callback bodies read back by the parsers receivers use: the same fields come out. */
 describe('callback body formats', () => {
   const notification = {
-    id: 'ntf_1', instanceId: 7, instanceName: 'Acme & <Sons>', elementKey: 'crm', eventDate: '2026-11-24T10:00:00.000Z',
+    id: 'ntf_1',
+    instanceId: 7,
+    instanceName: 'Acme & <Sons>',
+    elementKey: 'crm',
+    eventDate: '2026-11-24T10:00:00.000Z',
     events: [
       { eventType: 'UPDATED', objectType: 'contacts', objectId: '42', elementKey: 'crm', date: '2026-11-24T09:59:58.000Z', sequence: 1 },
       { eventType: 'CREATED', objectType: 'contacts', objectId: '43', elementKey: 'crm', date: '2026-11-24T09:59:59.000Z', sequence: 2 },
     ],
-    raw: { contacts: [{ id: 42, 'odd key': 'a&b=c', tags: ['x y', 'ü'] }, { id: 43, 'odd key': null }] },
+    raw: {
+      contacts: [
+        { id: 42, 'odd key': 'a&b=c', tags: ['x y', 'ü'] },
+        { id: 43, 'odd key': null },
+      ],
+    },
   };
 
   it('form: nested fields as events[0][objectId]=42, odd keys and values intact', () => {
@@ -19,7 +28,14 @@ describe('callback body formats', () => {
     expect(body).to.include('events[0][objectId]=42&');
     expect(body).to.include('instanceName=Acme%20%26%20%3CSons%3E');
     const parsed = qs.parse(body) as Record<string, any>;
-    expect(parsed.events[1]).to.deep.equal({ eventType: 'CREATED', objectType: 'contacts', objectId: '43', elementKey: 'crm', date: '2026-11-24T09:59:59.000Z', sequence: '2' });
+    expect(parsed.events[1]).to.deep.equal({
+      eventType: 'CREATED',
+      objectType: 'contacts',
+      objectId: '43',
+      elementKey: 'crm',
+      date: '2026-11-24T09:59:59.000Z',
+      sequence: '2',
+    });
     expect(parsed.raw.contacts[0]).to.deep.equal({ id: '42', 'odd key': 'a&b=c', tags: ['x y', 'ü'] });
     expect(parsed.raw.contacts[1]['odd key']).to.equal(''); // null is an empty value
     expect(new URLSearchParams(body).get('raw[contacts][0][odd key]')).to.equal('a&b=c');

@@ -147,7 +147,12 @@ describe('delivery rules', () => {
     await dispatcher(t).tick();
     const after = (await t.gateway.db('notifications').select('id', 'status')) as Array<{ id: string; status: string }>;
     expect(after.map((n) => n.id)).to.deep.equal(before.filter((n) => n.status === 'pending').map((n) => n.id));
-    expect(await t.gateway.db('attempts').whereIn('notification_id', before.filter((n) => n.status === 'delivered').map((n) => n.id))).to.have.length(0);
+    expect(
+      await t.gateway.db('attempts').whereIn(
+        'notification_id',
+        before.filter((n) => n.status === 'delivered').map((n) => n.id),
+      ),
+    ).to.have.length(0);
     const events = (await t.gateway.db('events').where({ instance_id: id }).select('notification_id')) as Array<{ notification_id: string | null }>;
     expect(events).to.have.length(11);
     expect(events.filter((e) => e.notification_id === null).length).to.be.oneOf([1, 10]);
@@ -157,7 +162,8 @@ describe('delivery rules', () => {
     await setUp();
     // A resolver standing in for DNS: the guard runs on what it answers.
     let answer = '10.1.2.3';
-    const resolver = ((_host: string, _opts: unknown, cb: (err: null, a: dns.LookupAddress[]) => void) => cb(null, [{ address: answer, family: 4 }])) as unknown as typeof dns.lookup;
+    const resolver = ((_host: string, _opts: unknown, cb: (err: null, a: dns.LookupAddress[]) => void) =>
+      cb(null, [{ address: answer, family: 4 }])) as unknown as typeof dns.lookup;
     dispatcher(t).dnsLookup = createGuardedLookup(t.config.network, resolver);
     const port = new URL(receiver.url).port;
     await instanceWithChanges(1, { 'event.notification.callback.url': `http://callback.test:${port}/hook` });

@@ -43,9 +43,13 @@ describe('templated callbacks', () => {
 
   it('sends one JSON request per event with tags in the body and the URL, and stores the response mapping', async () => {
     receiver.defaultBody = { ticket: { id: 'T-9' }, ok: true };
-    const { id, requests } = await run('json', '{"ref": "<%= event.objectId %>", "kind": "<%= event.eventType %>", "who": "<%= raw.name %>", "city": "<%= raw.address.city %>", "phone": "<%= raw.phones[0].number %>", "by": "<%= instance.name %>"}', {
-      'event.notification.callback.responseMapping': { ticketId: '$.ticket.id' },
-    });
+    const { id, requests } = await run(
+      'json',
+      '{"ref": "<%= event.objectId %>", "kind": "<%= event.eventType %>", "who": "<%= raw.name %>", "city": "<%= raw.address.city %>", "phone": "<%= raw.phones[0].number %>", "by": "<%= instance.name %>"}',
+      {
+        'event.notification.callback.responseMapping': { ticketId: '$.ticket.id' },
+      },
+    );
     expect(requests.map((r) => r.path)).to.deep.equal(['/objects/contacts/1', '/objects/contacts/2']);
     expect(requests[0].body).to.deep.equal({ ref: '1', kind: 'CREATED', who: 'Ada "the first"', city: 'London', phone: '+44 1', by: 'crm test' });
     expect(requests[1].body).to.deep.include({ ref: '2', city: 'Arlington', phone: '' });
@@ -96,7 +100,15 @@ describe('templated callbacks', () => {
 
   it('refuses a template that references unknown tags', async () => {
     const res = await t.api.post('instances', {
-      json: { element: { key: 'crm' }, configuration: { base_url: provider.url, api_key: 'k', 'event.notification.callback.url': `${receiver.url}/x`, 'event.notification.callback.template': '{"a": "<%= event.secretThing %>"}' } },
+      json: {
+        element: { key: 'crm' },
+        configuration: {
+          base_url: provider.url,
+          api_key: 'k',
+          'event.notification.callback.url': `${receiver.url}/x`,
+          'event.notification.callback.template': '{"a": "<%= event.secretThing %>"}',
+        },
+      },
     });
     expect(res.statusCode).to.equal(400);
     expect(JSON.stringify(res.body)).to.include('unknown tag \\"<%= event.secretThing %>\\"');

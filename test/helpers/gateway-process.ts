@@ -19,7 +19,13 @@ export interface GatewayProcess {
   kill(signal: NodeJS.Signals): Promise<number | null>;
 }
 
-export async function startGatewayProcess(o: { dataDir: string; schema?: string; nodeId: string; config?: Record<string, unknown>; binary?: boolean }): Promise<GatewayProcess> {
+export async function startGatewayProcess(o: {
+  dataDir: string;
+  schema?: string;
+  nodeId: string;
+  config?: Record<string, unknown>;
+  binary?: boolean;
+}): Promise<GatewayProcess> {
   const configFile = join(o.dataDir, `${o.nodeId}.json`);
   writeFileSync(configFile, JSON.stringify({ log: { level: 'warn' }, server: { host: '127.0.0.1' }, ...o.config }));
   const args = o.binary ? [join(projectRoot, 'dist', 'src', 'cli.js'), 'start'] : ['--import', 'tsx', join(projectRoot, 'src', 'cli.ts'), 'start'];

@@ -50,16 +50,22 @@ export async function dropSchema(schema: string): Promise<void> {
 export function testConfig(overrides: Record<string, unknown> = {}, dataDir = mkdtempSync(join(tmpdir(), 'pollgate-test-'))): Config {
   // config/test.json: what every test gateway starts from (quiet, no background loops).
   const base = loadConfig({ env: { POLLGATE_CONFIG: join(projectRoot, 'config', 'test.json') } });
-  const merged = mergeDeep(base as unknown as Record<string, unknown>, mergeDeep({
-    server: { port: 0, host: '127.0.0.1', publicUrl: 'http://127.0.0.1:1' },
-    database: { url: usePostgres ? TEST_PG_URL : null, dataDir, poolMax: 5 },
-    auth: { apiToken: API_TOKEN },
-    security: { secretKey: SECRET_KEY },
-    log: { level: 'silent' },
-    poller: { enabled: false },
-    delivery: { enabled: false },
-    schedules: { enabled: false },
-  }, overrides));
+  const merged = mergeDeep(
+    base as unknown as Record<string, unknown>,
+    mergeDeep(
+      {
+        server: { port: 0, host: '127.0.0.1', publicUrl: 'http://127.0.0.1:1' },
+        database: { url: usePostgres ? TEST_PG_URL : null, dataDir, poolMax: 5 },
+        auth: { apiToken: API_TOKEN },
+        security: { secretKey: SECRET_KEY },
+        log: { level: 'silent' },
+        poller: { enabled: false },
+        delivery: { enabled: false },
+        schedules: { enabled: false },
+      },
+      overrides,
+    ),
+  );
   return checkConfig(merged);
 }
 
@@ -84,11 +90,13 @@ function sqliteTemplate(): Promise<string> {
   return migratedTemplate;
 }
 
-export async function startGateway(o: { config?: Record<string, unknown>; options?: Partial<GatewayOptions>; clock?: ManualClock; schema?: string; dataDir?: string } = {}): Promise<TestGateway> {
+export async function startGateway(
+  o: { config?: Record<string, unknown>; options?: Partial<GatewayOptions>; clock?: ManualClock; schema?: string; dataDir?: string } = {},
+): Promise<TestGateway> {
   const clock = o.clock ?? new ManualClock();
   const dataDir = o.dataDir ?? mkdtempSync(join(tmpdir(), 'pollgate-test-'));
   const config = testConfig(o.config, dataDir);
-  const schema = usePostgres ? o.schema ?? newSchemaName() : undefined;
+  const schema = usePostgres ? (o.schema ?? newSchemaName()) : undefined;
   // A fresh data folder on SQLite starts from the migrated template (a given folder keeps its data).
   if (!o.dataDir && config.database.url === null) copyFileSync(await sqliteTemplate(), join(dataDir, 'pollgate.db'));
   const gateway = await Gateway.create({ config, clock, log: silentLogger, schema, sleep: async () => {}, ...o.options });
@@ -101,7 +109,13 @@ export async function startGateway(o: { config?: Record<string, unknown>; option
     responseType: 'json',
   });
   const t: TestGateway = {
-    gateway, url, api, clock, config, schema, dataDir,
+    gateway,
+    url,
+    api,
+    clock,
+    config,
+    schema,
+    dataDir,
     async close() {
       if (!trackClosed(t)) return;
       await gateway.stop();

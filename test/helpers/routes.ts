@@ -8,7 +8,10 @@ import type { TestGateway } from './gateway.js';
  */
 export function registeredRoutes(t: TestGateway, fill: (name: string) => string): Array<{ method: string; path: string; open: boolean }> {
   const out: Array<{ method: string; path: string; open: boolean }> = [];
-  for (const [kind, prefix] of [['apiRoutes', API_PREFIX], ['openRoutes', '']] as const) {
+  for (const [kind, prefix] of [
+    ['apiRoutes', API_PREFIX],
+    ['openRoutes', ''],
+  ] as const) {
     const router = new Router();
     for (const f of t.gateway.features) for (const add of f[kind] ?? []) add(router);
     for (const layer of router.stack) {

@@ -38,8 +38,11 @@ describe('poll jitter: a burst of instances created at once', function () {
     await registerConnector(t, EMPTY);
     const created = t.clock.now();
     for (let i = 0; i < n; i += 100) {
-      await Promise.all(Array.from({ length: Math.min(100, n - i) }, () =>
-        t!.gateway.instances.create({ element: { key: 'empty' }, configuration: { base_url: provider.url, 'event.poller.refresh_interval': '1' } })));
+      await Promise.all(
+        Array.from({ length: Math.min(100, n - i) }, () =>
+          t!.gateway.instances.create({ element: { key: 'empty' }, configuration: { base_url: provider.url, 'event.poller.refresh_interval': '1' } }),
+        ),
+      );
     }
     expect(t.clock.now()).to.equal(created);
     const perSecond: number[] = [];
@@ -58,7 +61,9 @@ describe('poll jitter: a burst of instances created at once', function () {
     const perSecond = await pollsPerSecond(60, burst);
     const total = perSecond.reduce((a, b) => a + b, 0);
     const busiest = Math.max(...perSecond);
-    console.log(`      ${burst} instances: ${total} polls in the first minute, busiest second ${busiest} (${((busiest / total) * 100).toFixed(2)} %), quietest ${Math.min(...perSecond)}`);
+    console.log(
+      `      ${burst} instances: ${total} polls in the first minute, busiest second ${busiest} (${((busiest / total) * 100).toFixed(2)} %), quietest ${Math.min(...perSecond)}`,
+    );
     expect(total).to.equal(burst);
     expect(busiest).to.be.at.most(burst * 0.02);
   });
@@ -67,5 +72,4 @@ describe('poll jitter: a burst of instances created at once', function () {
     const perSecond = await pollsPerSecond(0, 300);
     expect(perSecond.filter((n) => n > 0)).to.deep.equal([300]);
   });
-
 });

@@ -128,7 +128,15 @@ describe('polling: delete detection by full listings', () => {
 
     // A listing cut short by maxPages never deletes, however often it runs.
     c.remove(5);
-    await t.api.patch(`instances/${id}`, { json: { configuration: { 'event.poller.configuration': { contacts: { url: CONTACTS_SINCE, idField: 'id', deletes: true, datesConfiguration: PROVIDER_DATES, pagination: { ...pages(1), maxPages: 1 } } } } } });
+    await t.api.patch(`instances/${id}`, {
+      json: {
+        configuration: {
+          'event.poller.configuration': {
+            contacts: { url: CONTACTS_SINCE, idField: 'id', deletes: true, datesConfiguration: PROVIDER_DATES, pagination: { ...pages(1), maxPages: 1 } },
+          },
+        },
+      },
+    });
     expect((await polls(id, 3)).map((s) => s.deleted)).to.deep.equal([0, 0, 0]);
   });
 
@@ -200,6 +208,6 @@ describe('polling: delete detection by full listings', () => {
     const [missedOnce, missedTwice] = await polls(id, 2);
     expect(missedOnce).to.include({ fetched: 2490, updated: 1, deleted: 0 });
     expect(missedTwice).to.include({ updated: 0, deleted: 10 });
-    expect((await events(id))).to.deep.equal(['UPDATED 7', ...[1000, 1200, 1400, 1600, 1800, 200, 2000, 400, 600, 800].map((n) => `DELETED ${n}`)].sort());
+    expect(await events(id)).to.deep.equal(['UPDATED 7', ...[1000, 1200, 1400, 1600, 1800, 200, 2000, 400, 600, 800].map((n) => `DELETED ${n}`)].sort());
   });
 });

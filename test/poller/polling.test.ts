@@ -49,7 +49,11 @@ describe('polling: change detection end to end', () => {
 
     const events = await listEvents(t, id);
     // Newest first; within one poll the provider's order (updated_at, then id) gives the sequence.
-    expect(events.map((e) => [e.eventType, e.objectId])).to.deep.equal([['UPDATED', String(created.id)], ['UPDATED', '1'], ['CREATED', String(created.id)]]);
+    expect(events.map((e) => [e.eventType, e.objectId])).to.deep.equal([
+      ['UPDATED', String(created.id)],
+      ['UPDATED', '1'],
+      ['CREATED', String(created.id)],
+    ]);
     expect(events.map((e) => e.sequence)).to.deep.equal([3, 2, 1]);
     expect(events[0].raw).to.include({ name: 'renamed' });
     expect(events.every((e) => e.objectType === 'contacts')).to.equal(true);
@@ -76,9 +80,12 @@ describe('polling: change detection end to end', () => {
   });
 
   it('renders ${date:…} in the instance time zone and ${epoch:s} in provider paths', async () => {
-    await registerConnector(t, providerConnector('crm2', {
-      poller: { contacts: { url: "/contacts?updated_since=${epoch:s}&x=${date:yyyy-MM-dd'T'HH:mm:ssXXX}", idField: 'id' } },
-    }));
+    await registerConnector(
+      t,
+      providerConnector('crm2', {
+        poller: { contacts: { url: "/contacts?updated_since=${epoch:s}&x=${date:yyyy-MM-dd'T'HH:mm:ssXXX}", idField: 'id' } },
+      }),
+    );
     const { id } = await createInstance(t, 'crm2', provider.url, { 'event.poller.timezone': 'America/New_York' });
     const createdAt = t.clock.now();
     t.clock.advance(MINUTE);
@@ -100,9 +107,14 @@ describe('polling: change detection end to end', () => {
       const c = provider.collection('items');
       c.style = style;
       c.defaultPageSize = 2;
-      await registerConnector(t, providerConnector(`p-${style}`, {
-        poller: { items: { url: "/items?updated_since=${gmtDate:yyyy-MM-dd'T'HH:mm:ss.SSS'Z'}", idField: 'id', pagination, ...(recordsPath ? { recordsPath } : {}) } },
-      }));
+      await registerConnector(
+        t,
+        providerConnector(`p-${style}`, {
+          poller: {
+            items: { url: "/items?updated_since=${gmtDate:yyyy-MM-dd'T'HH:mm:ss.SSS'Z'}", idField: 'id', pagination, ...(recordsPath ? { recordsPath } : {}) },
+          },
+        }),
+      );
       const { id } = await createInstance(t, `p-${style}`, provider.url);
       t.clock.advance(MINUTE);
       for (let i = 0; i < 6; i++) c.upsert({ name: `item ${i}` });
@@ -115,15 +127,42 @@ describe('polling: change detection end to end', () => {
   }
 
   it('reads records and ids by path: recordsPath and a dotted idField', async () => {
-    provider.route('GET', '/nested', () => ({ status: 200, body: { result: { rows: [{ ref: { id: 'a-1' }, v: 1 }, { ref: { id: 'a-2' }, v: 2 }] } } }));
-    await registerConnector(t, providerConnector('nested', {
-      poller: { things: { url: '/nested', idField: 'ref.id', recordsPath: '$.result.rows[*]' } },
+    provider.route('GET', '/nested', () => ({
+      status: 200,
+      body: {
+        result: {
+          rows: [
+            { ref: { id: 'a-1' }, v: 1 },
+            { ref: { id: 'a-2' }, v: 2 },
+          ],
+        },
+      },
     }));
+    await registerConnector(
+      t,
+      providerConnector('nested', {
+        poller: { things: { url: '/nested', idField: 'ref.id', recordsPath: '$.result.rows[*]' } },
+      }),
+    );
     const { id } = await createInstance(t, 'nested', provider.url);
     // Without dates anywhere, the first listing is the baseline.
     expect((await pollNow(t, id)).things).to.include({ fetched: 2, created: 0 });
-    provider.route('GET', '/nested', () => ({ status: 200, body: { result: { rows: [{ ref: { id: 'a-1' }, v: 1 }, { ref: { id: 'a-2' }, v: 3 }, { ref: { id: 'a-3' }, v: 1 }] } } }));
+    provider.route('GET', '/nested', () => ({
+      status: 200,
+      body: {
+        result: {
+          rows: [
+            { ref: { id: 'a-1' }, v: 1 },
+            { ref: { id: 'a-2' }, v: 3 },
+            { ref: { id: 'a-3' }, v: 1 },
+          ],
+        },
+      },
+    }));
     expect((await pollNow(t, id)).things).to.include({ fetched: 3, created: 1, updated: 1 });
-    expect((await listEvents(t, id)).map((e) => [e.eventType, e.objectId])).to.deep.equal([['CREATED', 'a-3'], ['UPDATED', 'a-2']]);
+    expect((await listEvents(t, id)).map((e) => [e.eventType, e.objectId])).to.deep.equal([
+      ['CREATED', 'a-3'],
+      ['UPDATED', 'a-2'],
+    ]);
   });
 });

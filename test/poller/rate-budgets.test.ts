@@ -36,13 +36,28 @@ describe('provider rate budgets', () => {
       events: {
         supported: ['polling', 'webhook'],
         poller: { contacts: { url: CONTACTS_SINCE, idField: 'id', datesConfiguration: PROVIDER_DATES } },
-        webhook: { register: 'createWebhook', deregister: 'deleteWebhook', webhookIdPath: '$.id', events: { objectType: '=contacts', objectId: '$.id', eventType: '=UPDATED' } },
+        webhook: {
+          register: 'createWebhook',
+          deregister: 'deleteWebhook',
+          webhookIdPath: '$.id',
+          events: { objectType: '=contacts', objectId: '$.id', eventType: '=UPDATED' },
+        },
       },
     } as never);
 
   const create = async (key: string, domain: string, extra: Record<string, unknown> = {}) => {
     const res = await t.api.post('instances', {
-      json: { element: { key }, configuration: { base_url: provider.url, api_key: 'k-secret-1', domain, 'event.vendor.type': 'polling', 'event.poller.refresh_interval': '60', ...extra } },
+      json: {
+        element: { key },
+        configuration: {
+          base_url: provider.url,
+          api_key: 'k-secret-1',
+          domain,
+          'event.vendor.type': 'polling',
+          'event.poller.refresh_interval': '60',
+          ...extra,
+        },
+      },
     });
     expect(res.statusCode, JSON.stringify(res.body)).to.equal(201);
     return (res.body as unknown as { id: number }).id;
@@ -94,7 +109,13 @@ describe('provider rate budgets', () => {
     // one scope, each its own turn of the budget, 5 s apart.
     const times = provider.requests.map((r) => r.at);
     expect(provider.requests.map((r) => `${r.method} ${r.path}`)).to.deep.equal([
-      'POST /webhooks', 'GET /contacts', 'GET /contacts', 'GET /contacts', 'GET /contacts', 'GET /ping', 'DELETE /webhooks/wh-1',
+      'POST /webhooks',
+      'GET /contacts',
+      'GET /contacts',
+      'GET /contacts',
+      'GET /contacts',
+      'GET /ping',
+      'DELETE /webhooks/wh-1',
     ]);
     for (let i = 1; i < times.length; i++) expect(times[i] - times[i - 1], `request ${i}`).to.be.at.least(5000);
     expect(times.at(-1)! - times[0]).to.be.below(6 * 5000 + 60_000 + 1000);
@@ -132,7 +153,11 @@ describe('provider rate budgets', () => {
     t.clock.set(pausedAt + 120_000);
     expect((await poll(a)).contacts).to.include({ fetched: 1, created: 1 });
     expect((await poll(b)).contacts).to.include({ fetched: 1, created: 1 });
-    expect(listings().slice(-2).every((r) => r.at >= pausedAt + 120_000)).to.equal(true);
+    expect(
+      listings()
+        .slice(-2)
+        .every((r) => r.at >= pausedAt + 120_000),
+    ).to.equal(true);
     expect((await status(a)).objects.contacts.lastError).to.equal(null);
   });
 
@@ -192,7 +217,8 @@ describe('provider rate budgets', () => {
       events = ((await t.api.get(`instances/${id}/events?pageSize=500`)).body as unknown as unknown[]).length;
       const s = await status(id);
       expect(s.objects.contacts, `round ${rounds}`).to.include({ lastError: null, consecutiveFailures: 0 });
-      if (events < 250) expect(s.rateLimit, `round ${rounds}`).to.include({ scope: 'instance 1', reason: 'budget exhausted', waitingUntil: s.objects.contacts.nextPollDate });
+      if (events < 250)
+        expect(s.rateLimit, `round ${rounds}`).to.include({ scope: 'instance 1', reason: 'budget exhausted', waitingUntil: s.objects.contacts.nextPollDate });
     }
     expect(events).to.equal(250);
     expect(rounds).to.be.within(3, 5);
@@ -217,7 +243,10 @@ describe('provider rate budgets', () => {
       expect(res.statusCode, JSON.stringify(extra)).to.equal(400);
       const body = res.body as unknown as { code: string; details: Array<{ field: string }> };
       expect(body.code).to.equal('VALIDATION_ERROR');
-      expect(body.details.map((d) => d.field), JSON.stringify(extra)).to.include(field);
+      expect(
+        body.details.map((d) => d.field),
+        JSON.stringify(extra),
+      ).to.include(field);
     }
     expect((await t.api.get('elements/refused')).statusCode).to.equal(404);
   });

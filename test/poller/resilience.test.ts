@@ -29,7 +29,12 @@ describe('polling: failures, back-off and scheduling', () => {
     provider = await EmulatedProvider.start();
     provider.now = () => t.clock.now();
     const two = {
-      contacts: { url: "/hubs/crm/contacts?where=updated_at>'${gmtDate:yyyy-MM-dd'T'HH:mm:ss.SSS'Z'}'", idField: 'id', deletes: true, pagination: { type: 'page', pageParam: 'page', sizeParam: 'per_page', size: 2 } },
+      contacts: {
+        url: "/hubs/crm/contacts?where=updated_at>'${gmtDate:yyyy-MM-dd'T'HH:mm:ss.SSS'Z'}'",
+        idField: 'id',
+        deletes: true,
+        pagination: { type: 'page', pageParam: 'page', sizeParam: 'per_page', size: 2 },
+      },
       tickets: { url: "/tickets?updated_since=${gmtDate:yyyy-MM-dd'T'HH:mm:ss.SSS'Z'}", idField: 'id' },
     };
     await registerConnector(t, providerConnector('crm', { poller: two }));
@@ -41,7 +46,9 @@ describe('polling: failures, back-off and scheduling', () => {
   });
 
   async function status(id: number) {
-    return (await t.api.get(`instances/${id}/status`)).body as unknown as { objects: Record<string, { lastError: string | null; nextPollDate: string; consecutiveFailures: number; events: Record<string, number>; node: string }> };
+    return (await t.api.get(`instances/${id}/status`)).body as unknown as {
+      objects: Record<string, { lastError: string | null; nextPollDate: string; consecutiveFailures: number; events: Record<string, number>; node: string }>;
+    };
   }
 
   it('re-polls after a failure between fetch and commit with no duplicate and no loss', async () => {

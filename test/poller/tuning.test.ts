@@ -9,7 +9,13 @@ import { createInstance, providerConnector, registerConnector } from './helpers.
  * 10,000-instance burst is in burst.test.ts, with the end-to-end tests.)
  */
 const MINUTE = 60_000;
-interface ObjectStatus { intervalSeconds: number; nextPollDate: string; consecutiveFailures: number; backoffUntil: string | null; lastError: string | null }
+interface ObjectStatus {
+  intervalSeconds: number;
+  nextPollDate: string;
+  consecutiveFailures: number;
+  backoffUntil: string | null;
+  lastError: string | null;
+}
 
 describe('tuning poll intervals', () => {
   let provider: EmulatedProvider;
@@ -30,12 +36,15 @@ describe('tuning poll intervals', () => {
     provider.now = () => t!.clock.now();
     provider.collection('contacts');
     provider.collection('tickets');
-    await registerConnector(t, providerConnector('crm', {
-      poller: {
-        contacts: { url: "/contacts?updated_since=${gmtDate:yyyy-MM-dd'T'HH:mm:ss.SSS'Z'}", idField: 'id' },
-        tickets: { url: "/tickets?updated_since=${gmtDate:yyyy-MM-dd'T'HH:mm:ss.SSS'Z'}", idField: 'id', refresh_interval: 30 },
-      },
-    }));
+    await registerConnector(
+      t,
+      providerConnector('crm', {
+        poller: {
+          contacts: { url: "/contacts?updated_since=${gmtDate:yyyy-MM-dd'T'HH:mm:ss.SSS'Z'}", idField: 'id' },
+          tickets: { url: "/tickets?updated_since=${gmtDate:yyyy-MM-dd'T'HH:mm:ss.SSS'Z'}", idField: 'id', refresh_interval: 30 },
+        },
+      }),
+    );
     const { id } = await createInstance(t, 'crm', provider.url, { 'event.poller.refresh_interval': '5' });
     const status = async () => ((await t!.api.get(`instances/${id}/status`)).body as unknown as { objects: Record<string, ObjectStatus> }).objects;
     let s = await status();
@@ -53,13 +62,21 @@ describe('tuning poll intervals', () => {
 
     // An instance-level override per object, as event.poller.configuration.<type>.refresh_interval.
     const patched = await t.api.patch(`instances/${id}`, {
-      json: { configuration: { 'event.poller.configuration': { contacts: { url: "/contacts?updated_since=${gmtDate:yyyy-MM-dd'T'HH:mm:ss.SSS'Z'}", idField: 'id', refresh_interval: '2' } } } },
+      json: {
+        configuration: {
+          'event.poller.configuration': {
+            contacts: { url: "/contacts?updated_since=${gmtDate:yyyy-MM-dd'T'HH:mm:ss.SSS'Z'}", idField: 'id', refresh_interval: '2' },
+          },
+        },
+      },
     });
     expect(patched.statusCode).to.equal(200);
     s = await status();
     expect(s.contacts.intervalSeconds).to.equal(120);
     expect(Object.keys(s)).to.deep.equal(['contacts']);
-    const bad = await t.api.patch(`instances/${id}`, { json: { configuration: { 'event.poller.configuration': { contacts: { url: '/contacts', idField: 'id', refresh_interval: '0.1' } } } } });
+    const bad = await t.api.patch(`instances/${id}`, {
+      json: { configuration: { 'event.poller.configuration': { contacts: { url: '/contacts', idField: 'id', refresh_interval: '0.1' } } } },
+    });
     expect(bad.statusCode).to.equal(400);
     expect(JSON.stringify(bad.body)).to.match(/event\.poller\.configuration\.contacts\.refresh_interval.*must be between 1 and/);
   });

@@ -21,7 +21,10 @@ export class Collection {
   private nextId = 1;
   private sorted: ProviderRecord[] | null = null;
 
-  constructor(readonly name: string, private readonly clock: () => number) {}
+  constructor(
+    readonly name: string,
+    private readonly clock: () => number,
+  ) {}
 
   /** Creates or replaces-by-merge a record; `id` auto-increments unless given. */
   upsert(record: Record<string, unknown>, at?: Date | number): ProviderRecord {

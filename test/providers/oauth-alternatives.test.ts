@@ -27,7 +27,14 @@ async function instanceCount(t: TestGateway): Promise<number> {
 /** GET /oauth/url with the doc JSON's client, then the provider's authorize step as a browser follows it. */
 async function authorize(t: TestGateway, key: string, oauthOrigin: string, extra: Record<string, string> = {}) {
   const doc = docOAuthInstanceJson(key).configuration;
-  const query = new URLSearchParams({ apiKey: String(doc['oauth.api.key']), apiSecret: String(doc['oauth.api.secret']), callbackUrl: String(doc['oauth.callback.url']), state: 'st-1', 'oauth.base.url': oauthOrigin, ...extra });
+  const query = new URLSearchParams({
+    apiKey: String(doc['oauth.api.key']),
+    apiSecret: String(doc['oauth.api.secret']),
+    callbackUrl: String(doc['oauth.callback.url']),
+    state: 'st-1',
+    'oauth.base.url': oauthOrigin,
+    ...extra,
+  });
   const res = await t.api.get(`elements/${key}/oauth/url?${query}`);
   expect(res.statusCode, JSON.stringify(res.body)).to.equal(200);
   const url = new URL((res.body as unknown as { oauthUrl: string }).oauthUrl);
@@ -42,7 +49,9 @@ async function authorize(t: TestGateway, key: string, oauthOrigin: string, extra
 /** POSTs the doc page's OAuth instance JSON as written, with the code and the test's addresses. */
 function postOAuthDoc(t: TestGateway, key: string, code: string, configuration: Record<string, unknown>) {
   const json = docOAuthInstanceJson(key);
-  return t.api.post('instances', { json: { ...json, providerData: { ...json.providerData, code }, configuration: { ...json.configuration, ...configuration } } });
+  return t.api.post('instances', {
+    json: { ...json, providerData: { ...json.providerData, code }, configuration: { ...json.configuration, ...configuration } },
+  });
 }
 
 async function createWithOAuth(t: TestGateway, key: string, code: string, configuration: Record<string, unknown>) {
@@ -98,7 +107,11 @@ describe('catalog connectors with auth alternatives: OAuth 2.0', () => {
       const id = await createWithOAuth(t, 'hubspot', code, { 'oauth.base.url': oauth!.url, 'base.url': hs.baseUrl });
       const exchange = oauth!.calls.at(-1)!;
       expect(exchange).to.deep.include({ grant: 'authorization_code', status: 200 });
-      expect(exchange.body).to.include({ client_id: 'your-app-client-id', client_secret: 'your-app-client-secret', redirect_uri: 'https://app.example.com/oauth/hubspot' });
+      expect(exchange.body).to.include({
+        client_id: 'your-app-client-id',
+        client_secret: 'your-app-client-secret',
+        redirect_uri: 'https://app.example.com/oauth/hubspot',
+      });
 
       t.clock.advance(MINUTE);
       hs.objects.contacts.upsert({ email: 'ada@example.com' });
@@ -117,7 +130,9 @@ describe('catalog connectors with auth alternatives: OAuth 2.0', () => {
     it('a configuration that fits neither the token nor OAuth is refused (400) and stores nothing; providerData with a token configuration too', async () => {
       await expectRefusedWithoutAuth(t, 'hubspot', ['api.key'], /set oauth\.api\.key \(oauth2\) or api\.key \(bearer\)/);
       const json = docInstanceJson('hubspot');
-      const res = await t.api.post('instances', { json: { ...json, providerData: { code: 'x' }, configuration: { ...json.configuration, 'base.url': hs.baseUrl } } });
+      const res = await t.api.post('instances', {
+        json: { ...json, providerData: { code: 'x' }, configuration: { ...json.configuration, 'base.url': hs.baseUrl } },
+      });
       expect(res.statusCode).to.equal(400);
       expect(JSON.stringify(res.body)).to.match(/set oauth\.api\.key to use its oauth2 alternative/);
       expect(await instanceCount(t)).to.equal(0);
@@ -164,11 +179,15 @@ describe('catalog connectors with auth alternatives: OAuth 2.0', () => {
       expect(github.operations).to.include.members(['issues/list-for-repo', 'repos/create-webhook', 'repos/delete-webhook']);
     });
 
-    it('GitHub\'s refusal (HTTP 200 with an error field) is a 400 OAUTH_EXCHANGE_FAILED and creates nothing; no alternative fits → 400', async () => {
+    it("GitHub's refusal (HTTP 200 with an error field) is a 400 OAUTH_EXCHANGE_FAILED and creates nothing; no alternative fits → 400", async () => {
       const { code } = await authorize(t, 'github', oauth!.url);
       oauth!.next.push((a) => {
         for (const k of Object.keys(a.body)) delete a.body[k];
-        Object.assign(a.body, { error: 'bad_verification_code', error_description: 'The code passed is incorrect or expired.', error_uri: 'https://docs.github.com/apps/managing-oauth-apps/troubleshooting-oauth-app-access-token-request-errors/#bad-verification-code' });
+        Object.assign(a.body, {
+          error: 'bad_verification_code',
+          error_description: 'The code passed is incorrect or expired.',
+          error_uri: 'https://docs.github.com/apps/managing-oauth-apps/troubleshooting-oauth-app-access-token-request-errors/#bad-verification-code',
+        });
       });
       const res = await postOAuthDoc(t, 'github', code, { 'oauth.base.url': oauth!.url, 'base.url': github.url });
       expect(res.statusCode).to.equal(400);
@@ -185,7 +204,11 @@ describe('catalog connectors with auth alternatives: OAuth 2.0', () => {
     beforeEach(async () => {
       oauth = await startOAuthServer({ token: '/oauth/token', authorize: '/authorize' });
       const provider = oauth;
-      jira = await JiraProvider.start({ email: 'ada@example.com', apiToken: 'basic-token', oauth: { cloudId, siteUrl: 'https://acme.atlassian.net', authServer: provider.url, accepts: (token) => provider.valid.has(token) } });
+      jira = await JiraProvider.start({
+        email: 'ada@example.com',
+        apiToken: 'basic-token',
+        oauth: { cloudId, siteUrl: 'https://acme.atlassian.net', authServer: provider.url, accepts: (token) => provider.valid.has(token) },
+      });
       jira.now = () => t.clock.now();
       // The OAuth server is reached through the site's origin: its id tokens name that issuer.
       provider.server.issuer.url = jira.url;
@@ -195,7 +218,12 @@ describe('catalog connectors with auth alternatives: OAuth 2.0', () => {
     it('3LO: audience and prompt on the authorize URL, the cloudId looked up once, polls at /ex/jira/<cloudId> with the bearer token, across a refresh', async () => {
       const { url, code } = await authorize(t, 'jira', jira.url);
       expect(url.pathname).to.equal('/authorize');
-      expect(Object.fromEntries(url.searchParams)).to.include({ audience: 'api.atlassian.com', prompt: 'consent', scope: 'read:jira-work manage:jira-webhook offline_access', response_type: 'code' });
+      expect(Object.fromEntries(url.searchParams)).to.include({
+        audience: 'api.atlassian.com',
+        prompt: 'consent',
+        scope: 'read:jira-work manage:jira-webhook offline_access',
+        response_type: 'code',
+      });
       oauth!.next.push((a) => void (a.body.expires_in = 3600));
       const id = await createWithOAuth(t, 'jira', code, { 'oauth.base.url': jira.url });
       const lookups = () => jira.provider.requests.filter((r) => r.path === '/oauth/token/accessible-resources');
@@ -224,7 +252,9 @@ describe('catalog connectors with auth alternatives: OAuth 2.0', () => {
       const res = await postOAuthDoc(t, 'jira', code, { 'oauth.base.url': jira.url, 'jira.site': 'beta' });
       expect(res.statusCode).to.equal(400);
       expect(res.body).to.deep.include({ code: 'OAUTH_EXCHANGE_FAILED' });
-      expect((res.body as unknown as { message: string }).message).to.include('https://beta.atlassian.net').and.include('https://acme.atlassian.net');
+      expect((res.body as unknown as { message: string }).message)
+        .to.include('https://beta.atlassian.net')
+        .and.include('https://acme.atlassian.net');
       expect(await instanceCount(t)).to.equal(0);
       await expectRefusedWithoutAuth(t, 'jira', ['jira.email', 'api.key'], /set oauth\.api\.key \(oauth2\) or jira\.email and api\.key \(basic\)/);
       await expectRefusedWithoutAuth(t, 'jira', ['api.key'], /or api\.key \(basic\)/);
@@ -232,9 +262,27 @@ describe('catalog connectors with auth alternatives: OAuth 2.0', () => {
   });
 
   // Zendesk and Intercom: the doc page's OAuth JSON as written, the provider's token path, the bearer on every poll.
-  const simple: Array<{ key: string; endpoints: { token: string; authorize: string }; start(): Promise<{ provider: EmulatedProvider; baseUrl: string }>; dropped: string[]; names: RegExp }> = [
-    { key: 'zendesk', endpoints: { token: '/oauth/tokens', authorize: '/oauth/authorizations/new' }, start: () => ZendeskEmulator.start(), dropped: ['api.key'], names: /set oauth\.api\.key \(oauth2\) or api\.key \(basic\)/ },
-    { key: 'intercom', endpoints: { token: '/auth/eagle/token', authorize: '/oauth' }, start: () => IntercomEmulator.start(), dropped: ['api.key'], names: /set oauth\.api\.key \(oauth2\) or api\.key \(bearer\)/ },
+  const simple: Array<{
+    key: string;
+    endpoints: { token: string; authorize: string };
+    start(): Promise<{ provider: EmulatedProvider; baseUrl: string }>;
+    dropped: string[];
+    names: RegExp;
+  }> = [
+    {
+      key: 'zendesk',
+      endpoints: { token: '/oauth/tokens', authorize: '/oauth/authorizations/new' },
+      start: () => ZendeskEmulator.start(),
+      dropped: ['api.key'],
+      names: /set oauth\.api\.key \(oauth2\) or api\.key \(basic\)/,
+    },
+    {
+      key: 'intercom',
+      endpoints: { token: '/auth/eagle/token', authorize: '/oauth' },
+      start: () => IntercomEmulator.start(),
+      dropped: ['api.key'],
+      names: /set oauth\.api\.key \(oauth2\) or api\.key \(bearer\)/,
+    },
   ];
   for (const c of simple) {
     it(`${c.key}: the OAuth alternative polls with the bearer token; no alternative fits → 400`, async () => {

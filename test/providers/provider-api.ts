@@ -8,7 +8,11 @@ export class RateWindow {
   private windowStart = 0;
   private used = 0;
 
-  constructor(readonly limit: number, readonly windowMs: number, private readonly now: () => number) {}
+  constructor(
+    readonly limit: number,
+    readonly windowMs: number,
+    private readonly now: () => number,
+  ) {}
 
   /** Counts one request; answers what is left in the current window and when it resets (epoch ms). */
   take(): { used: number; remaining: number; resetAt: number } {

@@ -83,7 +83,10 @@ export class EmulatedProvider {
   private readonly sockets = new Set<Socket>();
   private readonly pendingDelays = new Set<{ timer: NodeJS.Timeout; done: () => void }>();
 
-  private constructor(private readonly server: http.Server, readonly url: string) {}
+  private constructor(
+    private readonly server: http.Server,
+    readonly url: string,
+  ) {}
 
   static async start(opts: StartOptions = {}): Promise<EmulatedProvider> {
     const host = opts.host ?? '127.0.0.1';
@@ -178,8 +181,12 @@ export class EmulatedProvider {
       const chunks: Buffer[] = [];
       for await (const chunk of req) chunks.push(chunk as Buffer);
       const recorded: RecordedRequest = {
-        method: req.method ?? 'GET', path: url.pathname, query: Object.fromEntries(url.searchParams),
-        headers: req.headers, body: Buffer.concat(chunks).toString('utf8'), at: this.now(),
+        method: req.method ?? 'GET',
+        path: url.pathname,
+        query: Object.fromEntries(url.searchParams),
+        headers: req.headers,
+        body: Buffer.concat(chunks).toString('utf8'),
+        at: this.now(),
       };
       if (this.recordRequests) this.requests.push(recorded);
       const delay = this.take(this.delays, url.pathname);
@@ -252,9 +259,7 @@ export class EmulatedProvider {
       const value = headers[auth.name.toLowerCase()];
       return typeof value === 'string' && value !== '' && (auth.value === undefined || value === auth.value);
     }
-    const expected = auth.type === 'basic'
-      ? `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString('base64')}`
-      : `Bearer ${auth.token}`;
+    const expected = auth.type === 'basic' ? `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString('base64')}` : `Bearer ${auth.token}`;
     return headers.authorization === expected;
   }
 
@@ -266,7 +271,8 @@ export class EmulatedProvider {
     const needsObject = { status: 400, body: { error: `${req.method} ${url.pathname} needs a JSON object body` } };
     if (!id) {
       if (req.method === 'GET') return listRecords(c, url);
-      if (req.method !== 'POST') return { status: 405, headers: { allow: 'GET, POST' }, body: { error: `method ${req.method} not allowed on ${url.pathname}` } };
+      if (req.method !== 'POST')
+        return { status: 405, headers: { allow: 'GET, POST' }, body: { error: `method ${req.method} not allowed on ${url.pathname}` } };
       if (!isObject) return needsObject;
       // The provider assigns ids to created records, as real APIs do.
       const { id: _ignored, ...fields } = json as Record<string, unknown>;

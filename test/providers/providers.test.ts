@@ -52,34 +52,64 @@ describe('emulated provider', () => {
     }
 
     it('page + per_page, bare array (stops at a short page)', () =>
-      walk('page', '/items?page=1&per_page=3', (res, url) => {
-        if (res.body.length < 3) return undefined;
-        const u = new URL(url);
-        u.searchParams.set('page', String(Number(u.searchParams.get('page')) + 1));
-        return u.toString();
-      }, (body) => body));
+      walk(
+        'page',
+        '/items?page=1&per_page=3',
+        (res, url) => {
+          if (res.body.length < 3) return undefined;
+          const u = new URL(url);
+          u.searchParams.set('page', String(Number(u.searchParams.get('page')) + 1));
+          return u.toString();
+        },
+        (body) => body,
+      ));
 
     it('offset + limit, bare array', () =>
-      walk('offset', '/items?offset=0&limit=3', (res, url) => {
-        if (res.body.length < 3) return undefined;
-        const u = new URL(url);
-        u.searchParams.set('offset', String(Number(u.searchParams.get('offset')) + 3));
-        return u.toString();
-      }, (body) => body));
+      walk(
+        'offset',
+        '/items?offset=0&limit=3',
+        (res, url) => {
+          if (res.body.length < 3) return undefined;
+          const u = new URL(url);
+          u.searchParams.set('offset', String(Number(u.searchParams.get('offset')) + 3));
+          return u.toString();
+        },
+        (body) => body,
+      ));
 
     it('cursor + limit, {data, next_cursor}', () =>
-      walk('cursor', '/items?limit=3', (res) => res.body.next_cursor && `${provider.url}/items?limit=3&cursor=${res.body.next_cursor}`, (body) => body.data));
+      walk(
+        'cursor',
+        '/items?limit=3',
+        (res) => res.body.next_cursor && `${provider.url}/items?limit=3&cursor=${res.body.next_cursor}`,
+        (body) => body.data,
+      ));
 
     it('Link header rel="next" (default page size, filters kept in the next URL)', async () => {
       provider.collection('items').upsert({ id: 99, name: 'other', kind: 'other' }, clock.now() - 1000);
-      await walk('link', '/items?kind=item', (res) => /<([^>]+)>;\s*rel="next"/.exec(String(res.headers.link ?? ''))?.[1], (body) => body);
+      await walk(
+        'link',
+        '/items?kind=item',
+        (res) => /<([^>]+)>;\s*rel="next"/.exec(String(res.headers.link ?? ''))?.[1],
+        (body) => body,
+      );
     });
 
     it('HAL _links.next.href with _embedded.items', () =>
-      walk('hal', '/items?per_page=3', (res) => res.body._links.next?.href, (body) => body._embedded.items));
+      walk(
+        'hal',
+        '/items?per_page=3',
+        (res) => res.body._links.next?.href,
+        (body) => body._embedded.items,
+      ));
 
     it('answers 400 naming a bad paging parameter or cursor', async () => {
-      for (const [style, query, param] of [['page', 'page=0', 'page'], ['page', 'per_page=x', 'per_page'], ['offset', 'offset=-1', 'offset'], ['cursor', 'cursor=bogus', 'cursor']] as const) {
+      for (const [style, query, param] of [
+        ['page', 'page=0', 'page'],
+        ['page', 'per_page=x', 'per_page'],
+        ['offset', 'offset=-1', 'offset'],
+        ['cursor', 'cursor=bogus', 'cursor'],
+      ] as const) {
         provider.collection('items').style = style;
         const res = await getJson(`${provider.url}/items?${query}`);
         expect(res.statusCode).to.equal(400);
@@ -121,15 +151,19 @@ describe('emulated provider', () => {
 
     it('creates, reads, updates and deletes records over HTTP; bad bodies answer 400', async () => {
       provider.collection('tickets');
-      const created = await http.post(`${provider.url}/tickets`, { json: { id: 500, subject: 'hi' }, responseType: 'json' }) as Response<any>;
+      const created = (await http.post(`${provider.url}/tickets`, { json: { id: 500, subject: 'hi' }, responseType: 'json' })) as Response<any>;
       expect(created.statusCode).to.equal(201);
       expect(created.body).to.include({ id: 1, subject: 'hi', updated_at: '2026-11-24T10:00:00.000Z' });
       clock.advance(60_000);
-      const patched = await http.patch(`${provider.url}/tickets/1`, { json: { status: 'closed' }, responseType: 'json' }) as Response<any>;
+      const patched = (await http.patch(`${provider.url}/tickets/1`, { json: { status: 'closed' }, responseType: 'json' })) as Response<any>;
       expect(patched.body).to.include({ subject: 'hi', status: 'closed', updated_at: '2026-11-24T10:01:00.000Z', created_at: '2026-11-24T10:00:00.000Z' });
       expect((await getJson(`${provider.url}/tickets/1`)).body).to.deep.equal(patched.body);
 
-      const malformed = await http.put(`${provider.url}/tickets/1`, { body: '{"status":', headers: { 'content-type': 'application/json' }, responseType: 'json' }) as Response<any>;
+      const malformed = (await http.put(`${provider.url}/tickets/1`, {
+        body: '{"status":',
+        headers: { 'content-type': 'application/json' },
+        responseType: 'json',
+      })) as Response<any>;
       expect(malformed.statusCode).to.equal(400);
       expect(malformed.body.error).to.match(/malformed JSON/);
       expect((await http.post(`${provider.url}/tickets`, { json: [1, 2] })).statusCode).to.equal(400);
@@ -142,7 +176,11 @@ describe('emulated provider', () => {
 
   describe('authentication', () => {
     const cases = [
-      { auth: { type: 'basic', username: 'u', password: 'p' }, good: { authorization: `Basic ${Buffer.from('u:p').toString('base64')}` }, bad: { authorization: 'Basic eDp5' } },
+      {
+        auth: { type: 'basic', username: 'u', password: 'p' },
+        good: { authorization: `Basic ${Buffer.from('u:p').toString('base64')}` },
+        bad: { authorization: 'Basic eDp5' },
+      },
       { auth: { type: 'bearer', token: 't0k' }, good: { authorization: 'Bearer t0k' }, bad: { authorization: 'Bearer nope' } },
       { auth: { type: 'header', name: 'X-Api-Key', value: 'k1' }, good: { 'x-api-key': 'k1' }, bad: { 'x-api-key': 'k2' } },
       { auth: { type: 'header', name: 'X-Api-Key' }, good: { 'x-api-key': 'anything' }, bad: { 'x-api-key': '' } },
@@ -203,13 +241,16 @@ describe('emulated provider', () => {
       const pending = http.get(`${provider.url}/items`);
       await until(() => provider.inFlight() === 1 && provider.requests.length === 1);
       await provider.close();
-      const outcome = await pending.then(() => 'answered', (err: Error) => err.message);
+      const outcome = await pending.then(
+        () => 'answered',
+        (err: Error) => err.message,
+      );
       expect(outcome).to.match(/socket hang up|ECONNRESET/);
     });
 
     it('route() serves ad-hoc endpoints with :params and parsed JSON, newest first', async () => {
       provider.route('POST', '/hooks/:id/ping', ({ params, json }) => ({ status: 202, body: { id: params.id, got: json } }));
-      const res = await http.post(`${provider.url}/hooks/a%20b/ping`, { json: { n: 1 }, responseType: 'json' }) as Response<any>;
+      const res = (await http.post(`${provider.url}/hooks/a%20b/ping`, { json: { n: 1 }, responseType: 'json' })) as Response<any>;
       expect(res.statusCode).to.equal(202);
       expect(res.body).to.deep.equal({ id: 'a b', got: { n: 1 } });
       provider.route('GET', '/v1.0/status', () => ({ status: 200, body: 'old' }));
@@ -259,7 +300,12 @@ describe('callback receiver', () => {
     await receiver.waitFor(1);
     expect(receiver.maxConcurrentPerId).to.equal(1);
     await receiver.close();
-    expect(await pending.then(() => 'answered', (err: Error) => err.message)).to.match(/socket hang up|ECONNRESET/);
+    expect(
+      await pending.then(
+        () => 'answered',
+        (err: Error) => err.message,
+      ),
+    ).to.match(/socket hang up|ECONNRESET/);
   });
 });
 
@@ -285,7 +331,11 @@ describe('sandbox provider and its connector', () => {
   });
 
   it('pushes signed changes to subscribers when pushWebhooks is on, and none when off', async () => {
-    const sub = await http.post(`${sandbox.url}/webhooks`, { headers: key, json: { url: `${receiver.url}/in`, secret: 's3cret' }, responseType: 'json' }) as Response<any>;
+    const sub = (await http.post(`${sandbox.url}/webhooks`, {
+      headers: key,
+      json: { url: `${receiver.url}/in`, secret: 's3cret' },
+      responseType: 'json',
+    })) as Response<any>;
     expect(sub.statusCode).to.equal(201);
     await http.post(`${sandbox.url}/webhooks`, { headers: key, json: { url: `${receiver.url}/plain` } });
     sandbox.provider.collection('contacts').update(1, { email: 'ada@example.org' });

@@ -45,7 +45,10 @@ export class Receiver {
   private readonly sockets = new Set<Socket>();
   private readonly delayed = new Map<NodeJS.Timeout, () => void>();
 
-  private constructor(private readonly server: http.Server, readonly url: string) {}
+  private constructor(
+    private readonly server: http.Server,
+    readonly url: string,
+  ) {}
 
   static async start(): Promise<Receiver> {
     const server = http.createServer();

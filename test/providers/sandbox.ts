@@ -75,7 +75,8 @@ export class SandboxProvider {
     });
     this.provider.route('GET', '/webhooks', () => ({ status: 200, body: [...this.subscriptions.values()].map(({ id, url }) => ({ id, url })) }));
     this.provider.route('DELETE', '/webhooks/:id', ({ params }) =>
-      this.subscriptions.delete(params.id) ? { status: 204 } : { status: 404, body: { error: `no webhook ${params.id}` } });
+      this.subscriptions.delete(params.id) ? { status: 204 } : { status: 404, body: { error: `no webhook ${params.id}` } },
+    );
   }
 
   private push(collection: string, action: ChangeAction, record: ProviderRecord): void {

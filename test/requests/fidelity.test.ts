@@ -4,8 +4,14 @@ import { EmulatedProvider } from '../providers/provider-server.js';
 
 /** Request templates held to Freshworks' request method: invocation bodies and load-time rules. */
 const connector = (requests: Record<string, unknown>, extra: Record<string, unknown> = {}) => ({
-  key: 'fw', name: 'FW',
-  configuration: [{ key: 'base_url', required: true }, { key: 'domain' }, { key: 'api_key', required: true, secret: true }, { key: 'webhook_secret', secret: true }],
+  key: 'fw',
+  name: 'FW',
+  configuration: [
+    { key: 'base_url', required: true },
+    { key: 'domain' },
+    { key: 'api_key', required: true, secret: true },
+    { key: 'webhook_secret', secret: true },
+  ],
   baseUrl: '<%= iparam.base_url %>',
   events: { supported: ['polling'], poller: { notes: { url: '/notes', idField: 'id' } } },
   requests,
@@ -36,7 +42,10 @@ describe('request templates to the letter of Freshworks', () => {
   }
 
   it('sends the body given at invocation: a string as is, an object as JSON; schema.body stays the default', async () => {
-    const templates = { addNote: { schema: { method: 'POST', path: '/notes', headers: { 'Content-Type': 'text/plain' }, body: { note: 'default' } } }, getNote: { schema: { path: '/notes/1' } } };
+    const templates = {
+      addNote: { schema: { method: 'POST', path: '/notes', headers: { 'Content-Type': 'text/plain' }, body: { note: 'default' } } },
+      getNote: { schema: { path: '/notes/1' } },
+    };
     expect((await t.api.post('elements', { json: connector(templates) })).statusCode).to.equal(201);
     const created = await t.api.post('instances', { json: { element: { key: 'fw' }, configuration: { base_url: provider.url, api_key: 'k' } } });
     expect(created.statusCode, JSON.stringify(created.body)).to.equal(201);
@@ -61,34 +70,48 @@ describe('request templates to the letter of Freshworks', () => {
   it('refuses <%= access_token %> outside headers, and without isOAuth', async () => {
     const inQuery = await refusal({ tok: { schema: { path: '/x', query: { tok: '<%= access_token %>' } }, options: { isOAuth: true } } });
     expect(inQuery.message).to.include('connector "fw", template "tok", field "schema.query.tok": <%= access_token %> may only be used in headers');
-    const inPath = await refusal({ tok: { schema: { path: '/x/<%= access_token %>', headers: { Authorization: 'Bearer <%= access_token %>' } }, options: { isOAuth: true } } });
+    const inPath = await refusal({
+      tok: { schema: { path: '/x/<%= access_token %>', headers: { Authorization: 'Bearer <%= access_token %>' } }, options: { isOAuth: true } },
+    });
     expect(inPath.details[0]).to.deep.include({ field: '/requests/tok/schema/path' });
     const inHost = await refusal({ tok: { schema: { host: '<%= access_token %>.example.com' }, options: { isOAuth: true } } });
     expect(inHost.details[0]).to.deep.include({ field: '/requests/tok/schema/host' });
     const notOAuth = await refusal({ tok: { schema: { path: '/x', headers: { Authorization: 'Bearer <%= access_token %>' } } } });
-    expect(notOAuth.details[0].message).to.equal('connector "fw", template "tok", field "schema.headers.Authorization": <%= access_token %> is only available to OAuth requests: set "options": {"isOAuth": true}');
+    expect(notOAuth.details[0].message).to.equal(
+      'connector "fw", template "tok", field "schema.headers.Authorization": <%= access_token %> is only available to OAuth requests: set "options": {"isOAuth": true}',
+    );
     const tokenless = await refusal({ tok: { schema: { path: '/x' }, options: { isOAuth: true } } });
     expect(tokenless.details[0]).to.deep.include({ field: '/requests/tok/options/isOAuth' });
-    expect(tokenless.details[0].message).to.match(/options.isOAuth": an OAuth request sends the token: add "Authorization": "Bearer <%= access_token %>" to schema.headers$/);
+    expect(tokenless.details[0].message).to.match(
+      /options.isOAuth": an OAuth request sends the token: add "Authorization": "Bearer <%= access_token %>" to schema.headers$/,
+    );
   });
 
   it('refuses a secret iparam in a body unless the template lists it in secretsInBody', async () => {
     const leaky = await refusal({ hook: { schema: { method: 'POST', path: '/hooks', body: { key: '<%= encode(iparam.api_key) %>' } } } });
     expect(leaky.message).to.include('connector "fw", template "hook", field "schema.body.key": secret iparam "api_key" may not be substituted into the body');
-    const wrongList = await refusal({ hook: { schema: { method: 'POST', path: '/hooks', body: { secret: '<%= iparam.webhook_secret %>' } }, secretsInBody: ['domain'] } });
+    const wrongList = await refusal({
+      hook: { schema: { method: 'POST', path: '/hooks', body: { secret: '<%= iparam.webhook_secret %>' } }, secretsInBody: ['domain'] },
+    });
     expect(wrongList.details.map((d) => d.field)).to.include('/requests/hook/secretsInBody/0');
-    const allowed = connector({ hook: { schema: { method: 'POST', path: '/hooks', body: { secret: '<%= iparam.webhook_secret %>' } }, secretsInBody: ['webhook_secret'] } });
+    const allowed = connector({
+      hook: { schema: { method: 'POST', path: '/hooks', body: { secret: '<%= iparam.webhook_secret %>' } }, secretsInBody: ['webhook_secret'] },
+    });
     expect((await t.api.post('elements', { json: allowed })).statusCode).to.equal(201);
   });
 
   it('refuses an iparam the connector does not declare, in templates and elsewhere', async () => {
     const typo = await refusal({ get: { schema: { path: '/<%= iparam.nosuch %>/end' } } });
-    expect(typo.message).to.equal('connector "fw" from request body is invalid: /requests/get/schema/path: connector "fw", template "get", field "schema.path": iparam "nosuch" is not a configuration field of this connector; declare it under "configuration" or fix the name');
+    expect(typo.message).to.equal(
+      'connector "fw" from request body is invalid: /requests/get/schema/path: connector "fw", template "get", field "schema.path": iparam "nosuch" is not a configuration field of this connector; declare it under "configuration" or fix the name',
+    );
     const inBase = await t.api.post('elements', { json: connector({}, { baseUrl: 'https://<%= iparam.domian %>.example.com' }) });
     expect(inBase.statusCode).to.equal(400);
     expect((inBase.body as unknown as { details: Problem[] }).details[0]).to.deep.include({ field: '/baseUrl' });
     // Declared fields (dotted values too) and the gateway's own keys are fine; handed-over tokens are not iparams.
-    const ok = connector({ get: { schema: { path: '/<%= iparam.domain %>/<%= iparam.event.vendor.type %>', headers: { 'X-Client': '<%= iparam.oauth.api.key %>' } } } });
+    const ok = connector({
+      get: { schema: { path: '/<%= iparam.domain %>/<%= iparam.event.vendor.type %>', headers: { 'X-Client': '<%= iparam.oauth.api.key %>' } } },
+    });
     expect((await t.api.post('elements', { json: ok })).statusCode).to.equal(201);
     const token = await refusal({ get: { schema: { path: '/x', headers: { Authorization: 'Bearer <%= iparam.oauth.user.token %>' } } } });
     expect(token.details[0].message).to.match(/iparam "oauth.user.token" is not a configuration field of this connector/);
@@ -98,15 +121,33 @@ describe('request templates to the letter of Freshworks', () => {
     for (const host of ['https://api.example.com', 'api.example.com/v2', 'api.example.com/', '<%= iparam.domain %>.example.com/']) {
       const bad = await refusal({ get: { schema: { host, path: '/x' } } });
       expect(bad.details[0], host).to.deep.include({ field: '/requests/get/schema/host' });
-      expect(bad.details[0].message, host).to.match(/must be a host name only, e.g. "api.example.com": no scheme \(set "protocol"\), path \(use "path"\) or trailing slash$/);
+      expect(bad.details[0].message, host).to.match(
+        /must be a host name only, e.g. "api.example.com": no scheme \(set "protocol"\), path \(use "path"\) or trailing slash$/,
+      );
     }
     const timeout = await refusal({ get: { schema: { path: '/x' }, options: { timeout: 20000 } } });
-    expect(timeout.details[0]).to.deep.equal({ field: '/requests/get/options/timeout', message: 'connector "fw", template "get", field "options.timeout": must be 5000 to 10000 milliseconds' });
+    expect(timeout.details[0]).to.deep.equal({
+      field: '/requests/get/options/timeout',
+      message: 'connector "fw", template "get", field "options.timeout": must be 5000 to 10000 milliseconds',
+    });
 
     const port = new URL(provider.url).port;
-    const upper = connector({ addNote: { schema: { method: 'POST', protocol: 'HTTP', host: `<%= iparam.domain %>:${port}`, path: '/notes', headers: { 'Content-Type': 'text/plain' }, body: 'hi' } } });
+    const upper = connector({
+      addNote: {
+        schema: {
+          method: 'POST',
+          protocol: 'HTTP',
+          host: `<%= iparam.domain %>:${port}`,
+          path: '/notes',
+          headers: { 'Content-Type': 'text/plain' },
+          body: 'hi',
+        },
+      },
+    });
     expect((await t.api.post('elements', { json: upper })).statusCode).to.equal(201);
-    const created = await t.api.post('instances', { json: { element: { key: 'fw' }, configuration: { base_url: provider.url, domain: '127.0.0.1', api_key: 'k' } } });
+    const created = await t.api.post('instances', {
+      json: { element: { key: 'fw' }, configuration: { base_url: provider.url, domain: '127.0.0.1', api_key: 'k' } },
+    });
     const res = await t.api.post(`instances/${(created.body as unknown as { id: number }).id}/requests/addNote`, { json: {} });
     expect(res.statusCode, JSON.stringify(res.body)).to.equal(200);
     expect(JSON.parse((res.body as unknown as { response: string }).response)).to.deep.include({ received: 'hi' });

@@ -15,7 +15,8 @@ describe('request templates: OAuth requests', () => {
     provider.route('GET', '/me', ({ headers }) => ({ status: 200, body: { token: headers['x-access-token'], authorization: headers.authorization ?? null } }));
     t = await startGateway();
     const connector = {
-      key: 'acme', name: 'Acme',
+      key: 'acme',
+      name: 'Acme',
       configuration: [{ key: 'base_url', required: true }],
       baseUrl: '<%= iparam.base_url %>',
       auth: { type: 'oauth2', authorizationUrl: `${oauth.url}/oauth/authorize`, tokenUrl: `${oauth.url}/oauth/token`, clientAuth: 'body' },
@@ -33,7 +34,10 @@ describe('request templates: OAuth requests', () => {
 
   async function instance(tokens: Record<string, string>): Promise<number> {
     const res = await t.api.post('instances', {
-      json: { element: { key: 'acme' }, configuration: { base_url: provider.url, 'oauth.api.key': 'client-1', 'oauth.api.secret': 'client-secret-1', ...tokens } },
+      json: {
+        element: { key: 'acme' },
+        configuration: { base_url: provider.url, 'oauth.api.key': 'client-1', 'oauth.api.secret': 'client-secret-1', ...tokens },
+      },
     });
     expect(res.statusCode, JSON.stringify(res.body)).to.equal(201);
     return (res.body as unknown as { id: number }).id;
@@ -69,7 +73,10 @@ describe('request templates: OAuth requests', () => {
     const res = await t.api.post(`instances/${id}/requests/whoami`, { json: {} });
     expect(res.statusCode).to.equal(502);
     expect(res.body).to.deep.include({
-      code: 'PLATFORM_ERROR', status: 502, errorSource: 'PLATFORM', attempts: 0,
+      code: 'PLATFORM_ERROR',
+      status: 502,
+      errorSource: 'PLATFORM',
+      attempts: 0,
       response: 'provider auth failed: the provider refused the grant: invalid_grant',
     });
     expect(provider.requests.filter((r) => r.path === '/me')).to.have.length(0);

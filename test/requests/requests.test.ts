@@ -22,8 +22,12 @@ async function closedPort(): Promise<number> {
 }
 
 const DESK_CONNECTOR = {
-  key: 'helpdesk-test', name: 'Test help desk',
-  configuration: [{ key: 'base_url', required: true }, { key: 'api_key', required: true, secret: true }],
+  key: 'helpdesk-test',
+  name: 'Test help desk',
+  configuration: [
+    { key: 'base_url', required: true },
+    { key: 'api_key', required: true, secret: true },
+  ],
   baseUrl: '<%= iparam.base_url %>',
   auth: { type: 'bearer', token: '<%= iparam.api_key %>' },
   events: { supported: ['polling'], poller: { tickets: { url: '/tickets', idField: 'id' } } },
@@ -31,7 +35,10 @@ const DESK_CONNECTOR = {
     getTicket: { schema: { method: 'GET', path: '/tickets/<%= context.id %>' }, options: { maxAttempts: 3, retryDelay: 200 } },
     createTicket: { schema: { method: 'POST', path: '/tickets', body: { subject: '<%= context.subject %>', requester: '<%= context.user.email %>' } } },
     slow: { schema: { method: 'GET', path: '/tickets/1' }, options: { timeout: 5000 } },
-    whoami: { schema: { method: 'GET', path: '/me', query: { verbose: '<%= context.verbose %>' }, headers: { 'X-Access-Token': '<%= access_token %>' } }, options: { isOAuth: true } },
+    whoami: {
+      schema: { method: 'GET', path: '/me', query: { verbose: '<%= context.verbose %>' }, headers: { 'X-Access-Token': '<%= access_token %>' } },
+      options: { isOAuth: true },
+    },
     // The caller picks the host: the network policy must still apply when connecting.
     probe: { schema: { method: 'GET', protocol: 'http', host: '<%= context.host %>', path: '/tickets/1' } },
   },
@@ -49,7 +56,10 @@ describe('request templates API', () => {
     const log = createLogger({ level: 'info', destination: new Writable({ write: (chunk, _e, cb) => void (lines.push(String(chunk)), cb()) }) });
     t = await startGateway({ options: { log, sleep: async (ms) => void sleeps.push(ms) } });
     provider = await EmulatedProvider.start();
-    provider.route('GET', '/tickets/:id', ({ params, headers }) => ({ status: 200, body: { id: Number(params.id), auth: headers.authorization === `Bearer ${SECRET}` } }));
+    provider.route('GET', '/tickets/:id', ({ params, headers }) => ({
+      status: 200,
+      body: { id: Number(params.id), auth: headers.authorization === `Bearer ${SECRET}` },
+    }));
     provider.route('POST', '/tickets', ({ json }) => ({ status: 201, body: { created: json } }));
     provider.route('GET', '/me', ({ headers, query }) => ({ status: 200, body: { token: headers['x-access-token'], query } }));
     const res = await t.api.post('elements', { json: DESK_CONNECTOR });
@@ -62,7 +72,9 @@ describe('request templates API', () => {
   });
 
   async function instance(configuration: Record<string, unknown> = {}, on: TestGateway = t): Promise<number> {
-    const res = await on.api.post('instances', { json: { element: { key: 'helpdesk-test' }, configuration: { base_url: provider.url, api_key: SECRET, ...configuration } } });
+    const res = await on.api.post('instances', {
+      json: { element: { key: 'helpdesk-test' }, configuration: { base_url: provider.url, api_key: SECRET, ...configuration } },
+    });
     expect(res.statusCode, JSON.stringify(res.body)).to.equal(201);
     return (res.body as unknown as { id: number }).id;
   }
@@ -93,7 +105,10 @@ describe('request templates API', () => {
     // The test help-desk connector authenticates with a static bearer key: its instances have no OAuth token.
     const missing = await t.api.post(`instances/${id}/requests/whoami`, { json: { context: { verbose: 'x' } } });
     expect(missing.statusCode).to.equal(400);
-    expect(missing.body).to.deep.include({ code: 'OAUTH_TOKEN_MISSING', message: `template "whoami" makes an OAuth request (isOAuth: true), but instance ${id} has no OAuth access token: authorize the instance first` });
+    expect(missing.body).to.deep.include({
+      code: 'OAUTH_TOKEN_MISSING',
+      message: `template "whoami" makes an OAuth request (isOAuth: true), but instance ${id} has no OAuth access token: authorize the instance first`,
+    });
     expect(provider.requests.filter((r) => r.path === '/me')).to.have.length(0);
     const badContext = await t.api.post(`instances/${id}/requests/whoami`, { json: { context: [1] } });
     expect(badContext.statusCode).to.equal(400);
@@ -117,7 +132,11 @@ describe('request templates API', () => {
     expect(notFound.statusCode).to.equal(502);
     expect(notFound.body).to.deep.include({ status: 404, errorSource: 'APP', attempts: 1 });
     const log = await requestLog(id);
-    expect(log.map((r) => [r.status, r.errorSource, r.attempts])).to.deep.equal([[404, 'APP', 1], [500, 'APP', 3], [200, null, 3]]);
+    expect(log.map((r) => [r.status, r.errorSource, r.attempts])).to.deep.equal([
+      [404, 'APP', 1],
+      [500, 'APP', 3],
+      [200, null, 3],
+    ]);
   });
 
   it('reports a refused connection and an SSRF-blocked address as PLATFORM with 502', async () => {
@@ -125,7 +144,13 @@ describe('request templates API', () => {
     const refusedId = await instance({ base_url: `http://127.0.0.1:${port}` });
     const refused = await t.api.post(`instances/${refusedId}/requests/getTicket`, { json: { context: { id: 1 } } });
     expect(refused.statusCode).to.equal(502);
-    expect(refused.body).to.deep.include({ code: 'PLATFORM_ERROR', errorSource: 'PLATFORM', attempts: 3, status: 502, response: 'Error in establishing the connection.' });
+    expect(refused.body).to.deep.include({
+      code: 'PLATFORM_ERROR',
+      errorSource: 'PLATFORM',
+      attempts: 3,
+      status: 502,
+      response: 'Error in establishing the connection.',
+    });
     expect(sleeps).to.deep.equal([200, 200]);
 
     const strict = await startGateway({ config: { network: { allowLoopback: false } }, clock: t.clock });
@@ -195,7 +220,15 @@ describe('request templates API', () => {
     expect(log[1].url).to.include('/tickets/********');
     expect(provider.requests.some((r) => r.path === `/tickets/${encodeURIComponent(SECRET)}`)).to.equal(true);
     // Secrets are refused in URLs when the connector is registered.
-    const bad = await t.api.post('elements', { json: { key: 'leaky', name: 'L', configuration: [{ key: 'k', secret: true }], baseUrl: 'http://x', requests: { r: { schema: { path: '/?key=<%= iparam.k %>' } } } } });
+    const bad = await t.api.post('elements', {
+      json: {
+        key: 'leaky',
+        name: 'L',
+        configuration: [{ key: 'k', secret: true }],
+        baseUrl: 'http://x',
+        requests: { r: { schema: { path: '/?key=<%= iparam.k %>' } } },
+      },
+    });
     expect(bad.statusCode).to.equal(400);
     expect(JSON.stringify(bad.body)).to.match(/connector \\"leaky\\", template \\"r\\", field \\"schema.path\\"/);
   });

@@ -15,7 +15,9 @@ describe('scheduled events', () => {
   beforeEach(async () => {
     t = await startGateway();
     receiver = await Receiver.start();
-    const res = await t.api.post('instances', { json: { element: { key: 'sandbox' }, configuration: { api_key: 'k', 'event.notification.callback.url': `${receiver.url}/scheduled` } } });
+    const res = await t.api.post('instances', {
+      json: { element: { key: 'sandbox' }, configuration: { api_key: 'k', 'event.notification.callback.url': `${receiver.url}/scheduled` } },
+    });
     instanceId = (res.body as unknown as { id: number }).id;
   });
 
@@ -29,7 +31,10 @@ describe('scheduled events', () => {
   const get = async (name: string) => (await t.api.get(`instances/${instanceId}/schedules/${name}`)).body as unknown as Record<string, unknown>;
   const put = (name: string, body: Record<string, unknown>) => t.api.put(`instances/${instanceId}/schedules/${name}`, { json: body });
   const scheduleNotifications = async (g: TestGateway = t) =>
-    ((await g.gateway.db('notifications').where({ source: 'schedule' }).orderBy('created_at')) as Array<{ instance_id: number; payload: string }>).map((n) => ({ instanceId: n.instance_id, ...JSON.parse(n.payload) }));
+    ((await g.gateway.db('notifications').where({ source: 'schedule' }).orderBy('created_at')) as Array<{ instance_id: number; payload: string }>).map((n) => ({
+      instanceId: n.instance_id,
+      ...JSON.parse(n.payload),
+    }));
 
   it('creates, fetches, lists, updates and deletes schedules', async () => {
     const created = await create({ name: 'remind', data: { ticket: 42 }, schedule_at: at(t, 10 * MINUTE) });
@@ -88,7 +93,15 @@ describe('scheduled events', () => {
     expect(await scheduler(t).tick()).to.equal(0);
     await dispatcher(t).drain();
     const [req] = await receiver.waitFor(1);
-    expect(req.body).to.deep.include({ event: 'onScheduledEvent', instanceId, elementKey: 'sandbox', scheduleName: 'once', timestamp: Date.parse('2026-11-24T10:10:00.000Z'), date: '2026-11-24T10:10:00.000Z', data: { hello: 'world' } });
+    expect(req.body).to.deep.include({
+      event: 'onScheduledEvent',
+      instanceId,
+      elementKey: 'sandbox',
+      scheduleName: 'once',
+      timestamp: Date.parse('2026-11-24T10:10:00.000Z'),
+      date: '2026-11-24T10:10:00.000Z',
+      data: { hello: 'world' },
+    });
     expect(req.headers['webhook-signature']).to.match(/^v1,/);
     expect((await t.api.get(`instances/${instanceId}/schedules/once`)).body).to.deep.include({ status: 'fired', fireCount: 1 });
   });
@@ -122,7 +135,11 @@ describe('scheduled events', () => {
       expect(hourly).to.deep.include({ fireCount: 1, nextFireDate: '2026-11-24T15:10:00.000Z' });
       const sent = await scheduleNotifications(restarted);
       expect(sent.map((n) => n.scheduleName).sort()).to.deep.equal(['hourly', 'missed']);
-      expect(sent.find((n) => n.scheduleName === 'missed')).to.deep.include({ data: { m: 1 }, timestamp: Date.parse('2026-11-24T15:00:00.000Z'), date: '2026-11-24T15:00:00.000Z' });
+      expect(sent.find((n) => n.scheduleName === 'missed')).to.deep.include({
+        data: { m: 1 },
+        timestamp: Date.parse('2026-11-24T15:00:00.000Z'),
+        date: '2026-11-24T15:00:00.000Z',
+      });
     } finally {
       await restarted.close();
     }
@@ -154,7 +171,9 @@ describe('scheduled events', () => {
 
   it('reads schedule_at as UTC without an offset, converts offsets, and refuses impossible dates', async () => {
     expect((await create({ name: 'utc', data: {}, schedule_at: '2026-11-24T12:00:00' })).body).to.deep.include({ schedule_at: '2026-11-24T12:00:00.000Z' });
-    expect((await create({ name: 'paris', data: {}, schedule_at: '2026-11-24T12:00:00+01:00' })).body).to.deep.include({ schedule_at: '2026-11-24T11:00:00.000Z' });
+    expect((await create({ name: 'paris', data: {}, schedule_at: '2026-11-24T12:00:00+01:00' })).body).to.deep.include({
+      schedule_at: '2026-11-24T11:00:00.000Z',
+    });
     for (const schedule_at of ['2027-02-30T12:00:00Z', '2026-11-24', '2026-11-24 12:00:00Z', 1795521600000]) {
       const res = await create({ name: 'bad', data: {}, schedule_at });
       expect(res.statusCode, String(schedule_at)).to.equal(400);
@@ -188,13 +207,23 @@ describe('scheduled events', () => {
     await create({ name: 'race', data: { v: 1 }, schedule_at: at(t, 10 * MINUTE) });
     t.clock.advance(10 * MINUTE);
     // Another node claimed it and has not finished (or died): its lease holds the schedule.
-    const [claimed] = await claimDue(t.gateway.db, { table: 'schedules', dueColumn: 'next_fire_at', now: t.clock.now(), owner: 'other-node', leaseMs: 60_000, limit: 10 });
+    const [claimed] = await claimDue(t.gateway.db, {
+      table: 'schedules',
+      dueColumn: 'next_fire_at',
+      now: t.clock.now(),
+      owner: 'other-node',
+      leaseMs: 60_000,
+      limit: 10,
+    });
     expect(claimed).to.include({ name: 'race' });
     expect(await scheduler(t).tick()).to.equal(0);
     await put('race', { data: { v: 2 } });
     expect(await scheduler(t).tick()).to.equal(1);
     // The other node's guarded update now finds no lease of its own: it cannot fire it again.
-    const stale = await t.gateway.db('schedules').where({ id: (claimed as { id: number }).id, lease_owner: 'other-node' }).update({ fire_count: 99 });
+    const stale = await t.gateway
+      .db('schedules')
+      .where({ id: (claimed as { id: number }).id, lease_owner: 'other-node' })
+      .update({ fire_count: 99 });
     expect(stale).to.equal(0);
     expect((await scheduleNotifications()).map((n) => n.data)).to.deep.equal([{ v: 2 }]);
   });
@@ -202,7 +231,9 @@ describe('scheduled events', () => {
   it('checks names and limits one request at a time: concurrent creates never exceed them', async () => {
     const same = await Promise.all(Array.from({ length: 8 }, () => create({ name: 'dup', data: {}, schedule_at: at(t, 10 * MINUTE) })));
     expect(same.map((r) => r.statusCode).sort()).to.deep.equal([201, 409, 409, 409, 409, 409, 409, 409]);
-    const recurring = await Promise.all(Array.from({ length: 6 }, (_, i) => create({ name: `rec${i}`, data: {}, schedule_at: at(t, 10 * MINUTE), repeat: { time_unit: 'hours', frequency: 2 } })));
+    const recurring = await Promise.all(
+      Array.from({ length: 6 }, (_, i) => create({ name: `rec${i}`, data: {}, schedule_at: at(t, 10 * MINUTE), repeat: { time_unit: 'hours', frequency: 2 } })),
+    );
     expect(recurring.filter((r) => r.statusCode === 201)).to.have.length(1);
     expect(recurring.filter((r) => r.statusCode === 400)).to.have.length(5);
   });
@@ -220,13 +251,15 @@ describe('scheduled events', () => {
   });
 
   it('without a callback the firing is counted and nothing queued; a paused instance queues and holds it', async () => {
-    const quiet = ((await t.api.post('instances', { json: { element: { key: 'sandbox' }, configuration: { api_key: 'k' } } })).body as unknown as { id: number }).id;
+    const quiet = (
+      (await t.api.post('instances', { json: { element: { key: 'sandbox' }, configuration: { api_key: 'k' } } })).body as unknown as { id: number }
+    ).id;
     await t.api.post(`instances/${quiet}/schedules`, { json: { name: 'q', data: {}, schedule_at: at(t, 10 * MINUTE) } });
     await create({ name: 'held', data: { x: 1 }, schedule_at: at(t, 10 * MINUTE) });
     expect((await t.api.put(`instances/${instanceId}/events/enabled`, { json: { enabled: false } })).statusCode).to.equal(200);
     t.clock.advance(10 * MINUTE);
     expect(await scheduler(t).tick()).to.equal(2);
-    expect(((await t.api.get(`instances/${quiet}/schedules/q`)).body as unknown as Record<string, unknown>)).to.deep.include({ status: 'fired', fireCount: 1 });
+    expect((await t.api.get(`instances/${quiet}/schedules/q`)).body as unknown as Record<string, unknown>).to.deep.include({ status: 'fired', fireCount: 1 });
     expect((await scheduleNotifications()).map((n) => [n.instanceId, n.scheduleName])).to.deep.equal([[instanceId, 'held']]);
     expect(await dispatcher(t).drain()).to.equal(0);
     await t.api.put(`instances/${instanceId}/events/enabled`, { json: { enabled: true } });

@@ -42,7 +42,10 @@ describe('security: defaults', () => {
       t = await startGateway({ dataDir });
       sandbox = await SandboxProvider.start();
       const res = await t.api.post('instances', {
-        json: { element: { key: 'sandbox' }, configuration: { base_url: sandbox.url, api_key: 'k', webhook_secret: 'whk-secret-123', 'event.vendor.type': 'webhook' } },
+        json: {
+          element: { key: 'sandbox' },
+          configuration: { base_url: sandbox.url, api_key: 'k', webhook_secret: 'whk-secret-123', 'event.vendor.type': 'webhook' },
+        },
       });
       expect(res.statusCode).to.equal(201);
       const { id, webhookUrl } = res.body as unknown as { id: number; webhookUrl: string };

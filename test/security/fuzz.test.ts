@@ -27,31 +27,84 @@ function seeded(seed: number): () => number {
 }
 
 const HOSTILE_VALUES: unknown[] = [
-  null, true, 0, -1, 1e308, -1e308, 2 ** 53 + 1, '', ' ', 'NaN', 'Infinity', '-0',
-  'a\u0000b', 'x\u202ey', '\ud800', '\udfff', '😀'.repeat(50), '<script>alert(1)</script>', "' OR 1=1 --", '../../etc/passwd', '..', '%2e%2e',
-  '${date:yyyy}', '<%= iparam.api_key %>', '{{7*7}}', 'http://169.254.169.254/latest/meta-data', 'http://[::7f00:1]/', 'enc:v1:AAAA:BBBB:CCCC',
-  'x'.repeat(3000), [], [[[]]], {}, { __proto__: { polluted: true } }, { constructor: { prototype: { polluted: true } } }, [1, 'two', null],
+  null,
+  true,
+  0,
+  -1,
+  1e308,
+  -1e308,
+  2 ** 53 + 1,
+  '',
+  ' ',
+  'NaN',
+  'Infinity',
+  '-0',
+  'a\u0000b',
+  'x\u202ey',
+  '\ud800',
+  '\udfff',
+  '😀'.repeat(50),
+  '<script>alert(1)</script>',
+  "' OR 1=1 --",
+  '../../etc/passwd',
+  '..',
+  '%2e%2e',
+  '${date:yyyy}',
+  '<%= iparam.api_key %>',
+  '{{7*7}}',
+  'http://169.254.169.254/latest/meta-data',
+  'http://[::7f00:1]/',
+  'enc:v1:AAAA:BBBB:CCCC',
+  'x'.repeat(3000),
+  [],
+  [[[]]],
+  {},
+  { __proto__: { polluted: true } },
+  { constructor: { prototype: { polluted: true } } },
+  [1, 'two', null],
 ];
 
 const nested = (depth: number, open: string, close: string, inner = '1') => open.repeat(depth) + inner + close.repeat(depth);
 
 /** Raw bodies that are not (or not acceptable) JSON documents. */
 const MALFORMED: Array<{ body: string; type?: string }> = [
-  { body: '{' }, { body: '{"a":' }, { body: '[1,2' }, { body: 'undefined' }, { body: "{'a': 1}" }, { body: '{"a": 1,}' }, { body: '\u0000' },
-  { body: '"just a string"' }, { body: '42' }, { body: 'null' }, { body: '[]' },
-  { body: nested(5000, '[', ']') }, { body: nested(3000, '{"a":', '}') }, { body: nested(40, '{"a":', '}') },
+  { body: '{' },
+  { body: '{"a":' },
+  { body: '[1,2' },
+  { body: 'undefined' },
+  { body: "{'a': 1}" },
+  { body: '{"a": 1,}' },
+  { body: '\u0000' },
+  { body: '"just a string"' },
+  { body: '42' },
+  { body: 'null' },
+  { body: '[]' },
+  { body: nested(5000, '[', ']') },
+  { body: nested(3000, '{"a":', '}') },
+  { body: nested(40, '{"a":', '}') },
   { body: `{"a": "${'x'.repeat(MAX_BODY * 2)}"}` },
-  { body: '{"__proto__": {"polluted": true}}' }, { body: '{"constructor": {"prototype": {"polluted": true}}}' },
-  { body: '{"a": 1}', type: 'text/plain' }, { body: 'a=1&b=2', type: 'application/x-www-form-urlencoded' }, { body: '<a>1</a>', type: 'application/xml' },
+  { body: '{"__proto__": {"polluted": true}}' },
+  { body: '{"constructor": {"prototype": {"polluted": true}}}' },
+  { body: '{"a": 1}', type: 'text/plain' },
+  { body: 'a=1&b=2', type: 'application/x-www-form-urlencoded' },
+  { body: '<a>1</a>', type: 'application/xml' },
   { body: '{"a": 1}', type: 'application/json; charset=utf-16' },
 ];
 
 /** Valid-looking bodies per route, which the fuzzer mutates (a field replaced by a hostile value). */
 function seedsFor(path: string): Array<Record<string, unknown>> {
-  if (path.endsWith('/instances')) return [{ element: { key: 'sandbox' }, name: 'n', configuration: { base_url: 'http://127.0.0.1:9', api_key: 'k', 'event.vendor.type': 'polling', 'event.poller.refresh_interval': '5' } }];
+  if (path.endsWith('/instances'))
+    return [
+      {
+        element: { key: 'sandbox' },
+        name: 'n',
+        configuration: { base_url: 'http://127.0.0.1:9', api_key: 'k', 'event.vendor.type': 'polling', 'event.poller.refresh_interval': '5' },
+      },
+    ];
   if (/\/instances\/\d+$/.test(path)) return [{ name: 'n', tags: ['a'], configuration: { 'event.poller.refresh_interval': '10' } }];
   if (path.endsWith('/events/enabled')) return [{ enabled: true }];
-  if (/\/schedules(\/[^/]+)?$/.test(path)) return [{ name: 'fuzz', data: { a: 1 }, schedule_at: '2026-11-24T11:00:00Z', repeat: { time_unit: 'minutes', frequency: 5 } }];
+  if (/\/schedules(\/[^/]+)?$/.test(path))
+    return [{ name: 'fuzz', data: { a: 1 }, schedule_at: '2026-11-24T11:00:00Z', repeat: { time_unit: 'minutes', frequency: 5 } }];
   if (path.endsWith('/replay')) return [{ since: '2026-11-24T00:00:00Z' }];
   if (path.includes('/requests/')) return [{ context: { id: 1 } }];
   if (path.includes('/elements')) return [providerConnector('fuzzed')];
@@ -63,7 +116,8 @@ function mutate(seed: Record<string, unknown>, random: () => number): unknown {
   const pick = <T>(list: T[]) => list[Math.floor(random() * list.length)];
   // Replace a value somewhere in the document (top level or one level down), or add a hostile key.
   const targets: Array<[Record<string, unknown>, string]> = Object.keys(copy).map((k) => [copy, k]);
-  for (const v of Object.values(copy)) if (v && typeof v === 'object' && !Array.isArray(v)) for (const k2 of Object.keys(v)) targets.push([v as Record<string, unknown>, k2]);
+  for (const v of Object.values(copy))
+    if (v && typeof v === 'object' && !Array.isArray(v)) for (const k2 of Object.keys(v)) targets.push([v as Record<string, unknown>, k2]);
   const roll = random();
   if (roll < 0.7 && targets.length) {
     const [obj, key] = pick(targets);
@@ -83,16 +137,34 @@ describe('security: fuzzing every write route and webhook ingress', function () 
   let fill: Record<string, string>;
 
   before(async () => {
-    t = await startGateway({ config: { server: { maxBodyBytes: MAX_BODY }, webhooks: { maxBodyBytes: MAX_BODY, rateLimitPerMinute: 100_000 }, requests: { rateLimitPerMinute: 100_000 } } });
+    t = await startGateway({
+      config: {
+        server: { maxBodyBytes: MAX_BODY },
+        webhooks: { maxBodyBytes: MAX_BODY, rateLimitPerMinute: 100_000 },
+        requests: { rateLimitPerMinute: 100_000 },
+      },
+    });
     sandbox = await SandboxProvider.start();
     await registerConnector(t, providerConnector('crm'));
-    const polling = await t.api.post('instances', { json: { element: { key: 'sandbox' }, configuration: { base_url: sandbox.url, api_key: 'k', 'event.vendor.type': 'polling', 'event.notification.callback.url': 'http://127.0.0.1:9/cb' } } });
-    const hooks = await t.api.post('instances', { json: { element: { key: 'sandbox' }, configuration: { base_url: sandbox.url, api_key: 'k', webhook_secret: 'whk-secret-123', 'event.vendor.type': 'webhook' } } });
+    const polling = await t.api.post('instances', {
+      json: {
+        element: { key: 'sandbox' },
+        configuration: { base_url: sandbox.url, api_key: 'k', 'event.vendor.type': 'polling', 'event.notification.callback.url': 'http://127.0.0.1:9/cb' },
+      },
+    });
+    const hooks = await t.api.post('instances', {
+      json: {
+        element: { key: 'sandbox' },
+        configuration: { base_url: sandbox.url, api_key: 'k', webhook_secret: 'whk-secret-123', 'event.vendor.type': 'webhook' },
+      },
+    });
     expect(polling.statusCode).to.equal(201);
     expect(hooks.statusCode).to.equal(201);
     const id = (polling.body as unknown as { id: number }).id;
     const token = (hooks.body as unknown as { webhookUrl: string }).webhookUrl.split('/').pop()!;
-    expect((await t.api.post(`instances/${id}/schedules`, { json: { name: 'existing', data: {}, schedule_at: '2026-11-24T11:00:00Z' } })).statusCode).to.equal(201);
+    expect((await t.api.post(`instances/${id}/schedules`, { json: { name: 'existing', data: {}, schedule_at: '2026-11-24T11:00:00Z' } })).statusCode).to.equal(
+      201,
+    );
     fill = { id: String(id), key: 'crm', name: 'existing', template: 'getContact', token };
   });
   after(async () => {
@@ -107,13 +179,21 @@ describe('security: fuzzing every write route and webhook ingress', function () 
   /** Row counts of every table (one query) and the full rows of the tables updated in place. */
   async function digest(): Promise<string> {
     const db = t.gateway.db;
-    tables ??= (db.client.config.client === 'pg'
-      ? ((await db('information_schema.tables').where({ table_schema: t.schema }).select('table_name as name')) as Array<{ name: string }>)
-      : ((await db('sqlite_master').where({ type: 'table' }).select('name')) as Array<{ name: string }>)
-    ).map((r) => r.name).filter((n) => !n.startsWith('knex_') && !n.startsWith('sqlite_')).sort();
+    tables ??= (
+      db.client.config.client === 'pg'
+        ? ((await db('information_schema.tables').where({ table_schema: t.schema }).select('table_name as name')) as Array<{ name: string }>)
+        : ((await db('sqlite_master').where({ type: 'table' }).select('name')) as Array<{ name: string }>)
+    )
+      .map((r) => r.name)
+      .filter((n) => !n.startsWith('knex_') && !n.startsWith('sqlite_'))
+      .sort();
     const counts = await db.raw(tables.map((n) => `select '${n}' as name, count(*) as n from "${n}"`).join(' union all '));
-    const contents = await Promise.all(UPDATED_IN_PLACE.filter((n) => tables!.includes(n)).map(async (n) => (await db(n).select()).map((r) => JSON.stringify(r)).sort()));
-    return createHash('sha256').update(JSON.stringify([counts.rows ?? counts, contents])).digest('hex');
+    const contents = await Promise.all(
+      UPDATED_IN_PLACE.filter((n) => tables!.includes(n)).map(async (n) => (await db(n).select()).map((r) => JSON.stringify(r)).sort()),
+    );
+    return createHash('sha256')
+      .update(JSON.stringify([counts.rows ?? counts, contents]))
+      .digest('hex');
   }
 
   async function send(method: string, path: string, body: string, type = 'application/json'): Promise<{ status: number; text: string }> {
@@ -171,9 +251,16 @@ describe('security: fuzzing every write route and webhook ingress', function () 
     const random = seeded(34);
     const failures: string[] = [];
     const path = `/hooks/${fill.token}`;
-    const bodies = [...MALFORMED, ...Array.from({ length: 40 }, () => ({ body: JSON.stringify(mutate({ events: [{ collection: 'contacts', action: 'updated', record: { id: 1 } }] }, random)) ?? 'null', type: undefined }))];
+    const bodies = [
+      ...MALFORMED,
+      ...Array.from({ length: 40 }, () => ({
+        body: JSON.stringify(mutate({ events: [{ collection: 'contacts', action: 'updated', record: { id: 1 } }] }, random)) ?? 'null',
+        type: undefined,
+      })),
+    ];
     for (const b of bodies) await check('POST', path, b.body, b.type, failures);
-    for (const hostilePath of ['/hooks/..%2F..%2Fetc', `/hooks/${fill.token}%00`, `/hooks/${'a'.repeat(5000)}`]) await check('POST', hostilePath, '{}', undefined, failures);
+    for (const hostilePath of ['/hooks/..%2F..%2Fetc', `/hooks/${fill.token}%00`, `/hooks/${'a'.repeat(5000)}`])
+      await check('POST', hostilePath, '{}', undefined, failures);
     expect(failures, failures.slice(0, 20).join('\n')).to.deep.equal([]);
     expect((await got(`${t.url}/health`)).statusCode).to.equal(200);
   });

@@ -32,7 +32,12 @@ describe('security: webhook ingress dedupe, receipts and retention (findings 7, 
   beforeEach(async () => {
     t = await startGateway();
     await registerConnector(t, swhConnector);
-    const res = await t.api.post('instances', { json: { element: { key: 'swh' }, configuration: { webhook_secret: SECRET, 'event.vendor.type': 'webhook', 'event.notification.callback.url': 'http://127.0.0.1:9/callback' } } });
+    const res = await t.api.post('instances', {
+      json: {
+        element: { key: 'swh' },
+        configuration: { webhook_secret: SECRET, 'event.vendor.type': 'webhook', 'event.notification.callback.url': 'http://127.0.0.1:9/callback' },
+      },
+    });
     expect(res.statusCode, JSON.stringify(res.body)).to.equal(201);
     const body = res.body as unknown as { id: number; webhookUrl: string };
     instanceId = body.id;
@@ -44,7 +49,13 @@ describe('security: webhook ingress dedupe, receipts and retention (findings 7, 
     const signed = new Webhook(SECRET).sign(id, new Date(), payload);
     return got.post(hookUrl, {
       body: payload,
-      headers: { 'content-type': 'application/json', 'webhook-id': id, 'webhook-timestamp': String(Math.floor(Date.now() / 1000)), 'webhook-signature': signed, ...headers },
+      headers: {
+        'content-type': 'application/json',
+        'webhook-id': id,
+        'webhook-timestamp': String(Math.floor(Date.now() / 1000)),
+        'webhook-signature': signed,
+        ...headers,
+      },
       throwHttpErrors: false,
       retry: { limit: 0 },
       responseType: 'json',
@@ -83,7 +94,16 @@ describe('security: webhook ingress dedupe, receipts and retention (findings 7, 
     await send('msg_old', '{"id": 1}');
     expect(await t.gateway.webhooks.processor.tick()).to.equal(1);
     await send('msg_pending', '{"id": 2}'); // stays pending: not mapped yet
-    await t.gateway.db('request_log').insert({ instance_id: instanceId, template: 'x', method: 'GET', url: 'http://127.0.0.1:9/x', status: 200, attempts: 1, duration_ms: 1, at: t.clock.now() });
+    await t.gateway.db('request_log').insert({
+      instance_id: instanceId,
+      template: 'x',
+      method: 'GET',
+      url: 'http://127.0.0.1:9/x',
+      status: 200,
+      attempts: 1,
+      duration_ms: 1,
+      at: t.clock.now(),
+    });
     const before = { receipts: await count('webhook_receipts'), events: await count('events'), log: await count('request_log') };
     expect(before.receipts).to.equal(2);
     expect(before.events).to.equal(1);

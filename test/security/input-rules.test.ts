@@ -23,7 +23,9 @@ describe('security: input rules (findings 4, 5, 6, 9, 12, 16)', () => {
   });
 
   const post = (configuration: Record<string, unknown>, extra: Record<string, unknown> = {}) =>
-    t.api.post('instances', { json: { element: { key: 'crm' }, configuration: { base_url: provider.url, api_key: 'k-1', 'event.vendor.type': 'polling', ...configuration }, ...extra } });
+    t.api.post('instances', {
+      json: { element: { key: 'crm' }, configuration: { base_url: provider.url, api_key: 'k-1', 'event.vendor.type': 'polling', ...configuration }, ...extra },
+    });
   const raw = (body: string) => t.api.post('instances', { body, headers: { 'content-type': 'application/json' } });
 
   it('refuses control, bidi and lone-surrogate characters in names and tags, and __proto__/constructor keys (finding 16)', async () => {
@@ -34,7 +36,9 @@ describe('security: input rules (findings 4, 5, 6, 9, 12, 16)', () => {
     }
     expect((await post({}, { tags: ['ok', 'x\u2066y'] })).statusCode).to.equal(400);
     for (const key of ['__proto__', 'constructor', 'prototype', 'a\u0000b']) {
-      const res = await raw(`{"element":{"key":"crm"},"configuration":{"base_url":"${provider.url}","api_key":"k","${JSON.stringify(key).slice(1, -1)}":{"polluted":true}}}`);
+      const res = await raw(
+        `{"element":{"key":"crm"},"configuration":{"base_url":"${provider.url}","api_key":"k","${JSON.stringify(key).slice(1, -1)}":{"polluted":true}}}`,
+      );
       expect(res.statusCode, key).to.equal(400);
       expect(JSON.stringify(res.body)).to.match(/not allowed as a key|control/);
     }
@@ -56,13 +60,20 @@ describe('security: input rules (findings 4, 5, 6, 9, 12, 16)', () => {
   });
 
   it('a PATCH that moves the provider or callback host must give the secrets again (finding 6)', async () => {
-    const { id } = await createInstance(t, 'crm', provider.url, { 'event.notification.callback.url': 'http://127.0.0.1:9/cb', 'event.notification.callback.password': 'cb-pw', 'event.notification.callback.auth': 'basic', 'event.notification.callback.username': 'u' });
+    const { id } = await createInstance(t, 'crm', provider.url, {
+      'event.notification.callback.url': 'http://127.0.0.1:9/cb',
+      'event.notification.callback.password': 'cb-pw',
+      'event.notification.callback.auth': 'basic',
+      'event.notification.callback.username': 'u',
+    });
     const before = await t.gateway.db('instances').where({ id }).first('configuration');
     const moved = await t.api.patch(`instances/${id}`, { json: { configuration: { base_url: 'http://127.0.0.1:1/evil' } } });
     expect(moved.statusCode).to.equal(400);
     expect(JSON.stringify(moved.body)).to.match(/configuration\.api_key.*another host/);
     expect(await t.gateway.db('instances').where({ id }).first('configuration')).to.deep.equal(before);
-    expect((await t.api.patch(`instances/${id}`, { json: { configuration: { base_url: 'http://127.0.0.1:1/evil', api_key: '********' } } })).statusCode).to.equal(400);
+    expect(
+      (await t.api.patch(`instances/${id}`, { json: { configuration: { base_url: 'http://127.0.0.1:1/evil', api_key: '********' } } })).statusCode,
+    ).to.equal(400);
     const resupplied = await t.api.patch(`instances/${id}`, { json: { configuration: { base_url: 'http://127.0.0.1:1/evil', api_key: 'new-key' } } });
     expect(resupplied.statusCode, JSON.stringify(resupplied.body)).to.equal(200);
     // Same origin, another path: the secret may stay.
@@ -77,10 +88,14 @@ describe('security: input rules (findings 4, 5, 6, 9, 12, 16)', () => {
     const { id } = await createInstance(t, 'crm', provider.url, { 'event.notification.callback.url': 'http://127.0.0.1:9/cb' });
     const at = new Date(t.clock.now() + 10 * MINUTE).toISOString();
     for (const frequency of [1e308, 527041]) {
-      const res = await t.api.post(`instances/${id}/schedules`, { json: { name: `s${frequency}`, data: {}, schedule_at: at, repeat: { time_unit: 'minutes', frequency } } });
+      const res = await t.api.post(`instances/${id}/schedules`, {
+        json: { name: `s${frequency}`, data: {}, schedule_at: at, repeat: { time_unit: 'minutes', frequency } },
+      });
       expect(res.statusCode, String(frequency)).to.equal(400);
     }
-    const ok = await t.api.post(`instances/${id}/schedules`, { json: { name: 'yearly', data: {}, schedule_at: at, repeat: { time_unit: 'days', frequency: 366 } } });
+    const ok = await t.api.post(`instances/${id}/schedules`, {
+      json: { name: 'yearly', data: {}, schedule_at: at, repeat: { time_unit: 'days', frequency: 366 } },
+    });
     expect(ok.statusCode).to.equal(201);
     t.clock.advance(400 * 24 * 60 * MINUTE);
     expect((await t.api.get(`instances/${id}/schedules`)).statusCode).to.equal(200);
@@ -102,7 +117,9 @@ describe('security: input rules (findings 4, 5, 6, 9, 12, 16)', () => {
     await new Promise<void>((r) => lister.listen(0, '127.0.0.1', r));
     try {
       const listerUrl = `http://127.0.0.1:${(lister.address() as AddressInfo).port}`;
-      const link = (allowedOrigins?: string[]) => ({ contacts: { path: '/contacts', idField: 'id', pagination: { type: 'link' as const, ...(allowedOrigins ? { allowedOrigins } : {}) } } });
+      const link = (allowedOrigins?: string[]) => ({
+        contacts: { path: '/contacts', idField: 'id', pagination: { type: 'link' as const, ...(allowedOrigins ? { allowedOrigins } : {}) } },
+      });
       await registerConnector(t, providerConnector('linked', { resources: link(), poller: { contacts: { url: '/contacts', idField: 'id' } } }));
       const { id } = await createInstance(t, 'linked', listerUrl);
       const result = (await t.api.post(`instances/${id}/events/poll`)).body as unknown as { objects: { contacts: { error?: string } } };
@@ -123,7 +140,9 @@ describe('security: input rules (findings 4, 5, 6, 9, 12, 16)', () => {
   it('refuses "." and ".." substituted into a request path (finding 12)', async () => {
     const sandbox = await SandboxProvider.start();
     try {
-      const res = await t.api.post('instances', { json: { element: { key: 'sandbox' }, configuration: { base_url: sandbox.url, api_key: 'k', 'event.vendor.type': 'polling' } } });
+      const res = await t.api.post('instances', {
+        json: { element: { key: 'sandbox' }, configuration: { base_url: sandbox.url, api_key: 'k', 'event.vendor.type': 'polling' } },
+      });
       const id = (res.body as unknown as { id: number }).id;
       sandbox.provider.clearRequests();
       for (const value of ['..', '.']) {

@@ -37,7 +37,11 @@ describe('security: operations endpoints and connection limits (finding 17)', ()
     // No retries: got would retry the 503 twice, a second and two apart.
     const res = await got(`${t.url}/health/ready`, { throwHttpErrors: false, responseType: 'json', retry: { limit: 0 } });
     expect(res.statusCode).to.equal(503);
-    expect(res.body).to.deep.include({ status: 'unavailable', database: 'unreachable', message: 'the database is unreachable; the gateway log has the details' });
+    expect(res.body).to.deep.include({
+      status: 'unavailable',
+      database: 'unreachable',
+      message: 'the database is unreachable; the gateway log has the details',
+    });
     expect(JSON.stringify(res.body)).not.to.match(/acquire|pool|sqlite|postgres|ECONN/i);
   });
 

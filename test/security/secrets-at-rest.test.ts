@@ -60,7 +60,10 @@ describe('security: secrets at rest (key ring, ciphertext wrapper, rekey)', () =
     // The bad row's secret was written under a key this gateway does not hold.
     const foreign = JSON.stringify({ $enc: new SecretCipher(OTHER_KEY).encrypt('lost') });
     const row = await t.gateway.db('instances').where({ id: bad.id }).first();
-    await t.gateway.db('instances').where({ id: bad.id }).update({ configuration: row.configuration.replace(/\{"\$enc":"[^"]+"\}/, foreign) });
+    await t.gateway
+      .db('instances')
+      .where({ id: bad.id })
+      .update({ configuration: row.configuration.replace(/\{"\$enc":"[^"]+"\}/, foreign) });
 
     const list = await t.api.get('instances');
     expect(list.statusCode).to.equal(200);
@@ -72,13 +75,17 @@ describe('security: secrets at rest (key ring, ciphertext wrapper, rekey)', () =
     // Its work fails with the reason, recorded on that instance alone.
     const poll = await t.api.post(`instances/${bad.id}/events/poll`);
     expect((poll.body as unknown as { objects: { contacts: { error: string } } }).objects.contacts.error).to.match(/api_key cannot be decrypted/);
-    expect(JSON.stringify((await t.api.post(`instances/${good.id}/events/poll`)).body)).to.include('"contacts"').and.not.match(/decrypt/);
+    expect(JSON.stringify((await t.api.post(`instances/${good.id}/events/poll`)).body))
+      .to.include('"contacts"')
+      .and.not.match(/decrypt/);
     expect((await t.api.patch(`instances/${bad.id}`, { json: { name: 'x' } })).statusCode).to.equal(400);
     const fixed = await t.api.patch(`instances/${bad.id}`, { json: { configuration: { api_key: 'sk-test-secret-123' } } });
     expect(fixed.statusCode).to.equal(200);
     expect((fixed.body as unknown as { secretsUnreadable?: string[] }).secretsUnreadable).to.equal(undefined);
     const repolled = (await t.api.post(`instances/${bad.id}/events/poll`)).body;
-    expect(JSON.stringify(repolled)).to.include('"contacts"').and.not.match(/decrypt/);
+    expect(JSON.stringify(repolled))
+      .to.include('"contacts"')
+      .and.not.match(/decrypt/);
   });
 
   it('refuses to start when no configured key reads the data, reads with a previous key, and rekeys (finding 8)', async () => {

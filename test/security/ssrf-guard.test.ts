@@ -24,7 +24,18 @@ describe('security: the SSRF guard (finding 11)', () => {
   });
 
   it('refuses site-local IPv6 and the special-purpose IPv4 blocks', () => {
-    for (const address of ['fec0::1', '198.18.0.1', '198.19.255.254', '192.0.0.170', '192.0.0.8', '240.0.0.1', '0.1.2.3', '169.254.169.254', '100.100.100.200', 'fd00:ec2::254']) {
+    for (const address of [
+      'fec0::1',
+      '198.18.0.1',
+      '198.19.255.254',
+      '192.0.0.170',
+      '192.0.0.8',
+      '240.0.0.1',
+      '0.1.2.3',
+      '169.254.169.254',
+      '100.100.100.200',
+      'fd00:ec2::254',
+    ]) {
       expect(addressViolation(address, open), address).to.match(/never/);
     }
     expect(addressViolation('10.1.2.3', strict)).to.match(/private/);
@@ -42,7 +53,8 @@ describe('security: the SSRF guard (finding 11)', () => {
   });
 
   it('refuses a name that resolves to a tunnelled address', (done) => {
-    const lookup = ((_h: string, _o: unknown, cb: (e: null, a: Array<{ address: string; family: number }>) => void) => cb(null, [{ address: '64:ff9b::a9fe:a9fe', family: 6 }])) as never;
+    const lookup = ((_h: string, _o: unknown, cb: (e: null, a: Array<{ address: string; family: number }>) => void) =>
+      cb(null, [{ address: '64:ff9b::a9fe:a9fe', family: 6 }])) as never;
     createGuardedLookup(strict, lookup)('evil.example', { all: true }, (err) => {
       expect(err?.message).to.match(/evil\.example resolves to 64:ff9b::a9fe:a9fe/);
       done();

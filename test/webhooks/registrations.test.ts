@@ -32,10 +32,12 @@ describe('several webhook registrations per instance', () => {
     await sandbox.close();
   });
 
-  const create = () => t.api.post('instances', {
-    json: { element: { key: 'sandbox-topics' }, configuration: { base_url: sandbox.url, api_key: 'k', 'event.vendor.type': 'webhook' } },
-  });
-  const topicsSent = () => sandbox.provider.requests.filter((r) => r.method === 'POST' && r.path === '/webhooks').map((r) => (JSON.parse(r.body) as { topic: string }).topic);
+  const create = () =>
+    t.api.post('instances', {
+      json: { element: { key: 'sandbox-topics' }, configuration: { base_url: sandbox.url, api_key: 'k', 'event.vendor.type': 'webhook' } },
+    });
+  const topicsSent = () =>
+    sandbox.provider.requests.filter((r) => r.method === 'POST' && r.path === '/webhooks').map((r) => (JSON.parse(r.body) as { topic: string }).topic);
 
   it('registers each topic, stores every id, and deregisters them all on DELETE', async () => {
     await registerConnector(t, topicsConnector([{ name: 'contacts' }, { name: 'tickets' }]));

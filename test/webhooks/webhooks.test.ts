@@ -41,8 +41,7 @@ describe('webhook mode end to end', () => {
     return { ...body, hookUrl: body.webhookUrl.replace('http://127.0.0.1:1', t.url) };
   }
 
-  const post = (url: string, body: string, headers: Record<string, string>) =>
-    got.post(url, { body, headers, throwHttpErrors: false, retry: { limit: 0 } });
+  const post = (url: string, body: string, headers: Record<string, string>) => got.post(url, { body, headers, throwHttpErrors: false, retry: { limit: 0 } });
 
   it('registers with the provider, maps pushed changes to events, and deregisters on DELETE', async () => {
     const instance = await createWebhookInstance();
@@ -60,8 +59,16 @@ describe('webhook mode end to end', () => {
     await sandbox.flush();
     expect(await processor().tick()).to.equal(2);
     const events = await listEvents(t, instance.id);
-    expect(events.map((e) => [e.eventType, e.objectType, e.objectId])).to.deep.equal([['UPDATED', 'contacts', '1'], ['CREATED', 'contacts', '4']]);
-    const receipts = (await t.api.get(`instances/${instance.id}/webhooks/receipts`)).body as unknown as Array<{ verified: boolean; status: string; eventsCount: number; headers: Record<string, string> }>;
+    expect(events.map((e) => [e.eventType, e.objectType, e.objectId])).to.deep.equal([
+      ['UPDATED', 'contacts', '1'],
+      ['CREATED', 'contacts', '4'],
+    ]);
+    const receipts = (await t.api.get(`instances/${instance.id}/webhooks/receipts`)).body as unknown as Array<{
+      verified: boolean;
+      status: string;
+      eventsCount: number;
+      headers: Record<string, string>;
+    }>;
     expect(receipts).to.have.length(2);
     expect(receipts[0]).to.include({ verified: true, status: 'processed', eventsCount: 1 });
     expect(receipts[0].headers['x-sandbox-signature']).to.equal('********');

@@ -50,24 +50,34 @@ describe('connector desk (OAuth 1.0a, against the Desk emulator)', () => {
     return (res.body as unknown as { id: number }).id;
   }
 
-  it('the seed\'s instance JSON with only base.url added: the access token is exchanged with a signed request, polls are signed with it', async () => {
+  it("the seed's instance JSON with only base.url added: the access token is exchanged with a signed request, polls are signed with it", async () => {
     const id = await createFromSeed();
     expect(dk.accessTokens.size).to.equal(1);
-    expect(dk.signatureChecks.filter((c) => c.path === '/oauth/access_token')).to.deep.equal([{ path: '/oauth/access_token', ok: true, token: dk.signatureChecks[0].token }]);
+    expect(dk.signatureChecks.filter((c) => c.path === '/oauth/access_token')).to.deep.equal([
+      { path: '/oauth/access_token', ok: true, token: dk.signatureChecks[0].token },
+    ]);
     t.clock.advance(30 * SECOND);
     expect(await pollNow(t, id)).to.deep.equal(quietPoll('incidents', 'contacts'));
     const polls = dk.signatureChecks.filter((c) => c.path.startsWith('/api/v2/'));
     expect(polls).to.have.length(2);
     expect(polls.every((c) => c.ok && dk.accessTokens.has(c.token!))).to.equal(true);
     const search = dk.provider.requests.find((r) => r.path === '/api/v2/cases/search')!;
-    expect(search.query).to.deep.equal({ sort_field: 'updated_at', sort_direction: 'asc', per_page: '100', since_updated_at: String((t.clock.now() - 30 * SECOND) / 1000) });
+    expect(search.query).to.deep.equal({
+      sort_field: 'updated_at',
+      sort_direction: 'asc',
+      per_page: '100',
+      since_updated_at: String((t.clock.now() - 30 * SECOND) / 1000),
+    });
   });
 
-  it('the doc page\'s instance JSON, its placeholders filled and base.url added, creates a working instance', async () => {
+  it("the doc page's instance JSON, its placeholders filled and base.url added, creates a working instance", async () => {
     const grant = dk.authorizedRequestToken();
     const fill: Record<string, string> = {
-      '<oauth_token from the callback>': grant.oauth_token, '<oauth_verifier from the callback>': grant.oauth_verifier,
-      "<the request token's secret from step 1>": grant.secret, '<consumer key>': CONSUMER.key, '<consumer secret>': CONSUMER.secret,
+      '<oauth_token from the callback>': grant.oauth_token,
+      '<oauth_verifier from the callback>': grant.oauth_verifier,
+      "<the request token's secret from step 1>": grant.secret,
+      '<consumer key>': CONSUMER.key,
+      '<consumer secret>': CONSUMER.secret,
     };
     const json = JSON.parse(JSON.stringify(docInstanceJson('desk')).replace(/<[^<>"]+>/g, (p) => fill[p] ?? p)) as Record<string, Record<string, unknown>>;
     json.configuration['base.url'] = dk.baseUrl;
@@ -82,7 +92,9 @@ describe('connector desk (OAuth 1.0a, against the Desk emulator)', () => {
   it('desk.site alone puts the API and the OAuth endpoints on <site>.desk.com', () => {
     const configuration = { 'desk.site': 'acme' };
     expect(oauthUrl('/oauth/access_token', configuration, desk.baseUrl)).to.equal('https://acme.desk.com/oauth/access_token');
-    expect(oauthUrl('/oauth/request_token', { ...configuration, 'base.url': 'http://127.0.0.1:9/api/v2' }, desk.baseUrl)).to.equal('http://127.0.0.1:9/oauth/request_token');
+    expect(oauthUrl('/oauth/request_token', { ...configuration, 'base.url': 'http://127.0.0.1:9/api/v2' }, desk.baseUrl)).to.equal(
+      'http://127.0.0.1:9/oauth/request_token',
+    );
   });
 
   it('a refused exchange (wrong verifier) answers 400 and creates nothing', async () => {
@@ -119,7 +131,10 @@ describe('connector desk (OAuth 1.0a, against the Desk emulator)', () => {
     const events = await eventTriples(t, id);
     const incidents = events.filter((e) => e[1] === 'incidents');
     expect(incidents).to.have.length(152);
-    expect(incidents.filter((e) => e[0] === 'UPDATED')).to.deep.equal([['UPDATED', 'incidents', '2'], ['UPDATED', 'incidents', '10']]);
+    expect(incidents.filter((e) => e[0] === 'UPDATED')).to.deep.equal([
+      ['UPDATED', 'incidents', '2'],
+      ['UPDATED', 'incidents', '10'],
+    ]);
     expect(events.filter((e) => e[1] === 'contacts')).to.deep.equal([['CREATED', 'contacts', '1']]);
   });
 });

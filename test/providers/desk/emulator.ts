@@ -14,7 +14,9 @@ import { RateWindow, isoSeconds, unknownParams } from '../provider-api.js';
  * relative `href`s; dates in UTC whole seconds; `X-Rate-Limit-Limit`, `-Remaining`, `-Reset` and 429.
  */
 const require = createRequire(import.meta.url);
-const oauthSign = require('oauth-sign') as { hmacsign(method: string, baseUri: string, params: Record<string, string>, consumerSecret: string, tokenSecret?: string): string };
+const oauthSign = require('oauth-sign') as {
+  hmacsign(method: string, baseUri: string, params: Record<string, string>, consumerSecret: string, tokenSecret?: string): string;
+};
 
 const SEARCH_PARAMS = ['since_updated_at', 'max_updated_at', 'since_created_at', 'sort_field', 'sort_direction', 'page', 'per_page', 'status', 'email'];
 
@@ -29,7 +31,11 @@ export class DeskEmulator {
   /** Every signature check made, with its outcome (tests assert that polls were signed). */
   readonly signatureChecks: Array<{ path: string; ok: boolean; token?: string }> = [];
 
-  private constructor(readonly provider: EmulatedProvider, readonly consumerKey: string, readonly consumerSecret: string) {
+  private constructor(
+    readonly provider: EmulatedProvider,
+    readonly consumerKey: string,
+    readonly consumerSecret: string,
+  ) {
     this.cases = provider.collection('cases');
     this.customers = provider.collection('customers');
     this.rate = new RateWindow(60, 60_000, () => provider.now());
@@ -57,7 +63,15 @@ export class DeskEmulator {
   }
 
   throttleNext(n: number): void {
-    this.provider.failNext(n, { status: 429, headers: { 'x-rate-limit-limit': '60', 'x-rate-limit-remaining': '0', 'x-rate-limit-reset': '3', 'retry-after': '3' }, body: { message: 'Too Many Requests' } }, { path: '/api/v2/' });
+    this.provider.failNext(
+      n,
+      {
+        status: 429,
+        headers: { 'x-rate-limit-limit': '60', 'x-rate-limit-remaining': '0', 'x-rate-limit-reset': '3', 'retry-after': '3' },
+        body: { message: 'Too Many Requests' },
+      },
+      { path: '/api/v2/' },
+    );
   }
 
   close(): Promise<void> {
@@ -85,7 +99,11 @@ export class DeskEmulator {
 
   private search(req: RouteRequest, collection: Collection, kind: 'case' | 'customer'): CannedResponse {
     const usage = this.rate.take();
-    const headers = { 'x-rate-limit-limit': String(this.rate.limit), 'x-rate-limit-remaining': String(usage.remaining), 'x-rate-limit-reset': String(Math.ceil((usage.resetAt - this.provider.now()) / 1000)) };
+    const headers = {
+      'x-rate-limit-limit': String(this.rate.limit),
+      'x-rate-limit-remaining': String(usage.remaining),
+      'x-rate-limit-reset': String(Math.ceil((usage.resetAt - this.provider.now()) / 1000)),
+    };
     const token = authorizationParams(req).oauth_token;
     if (!token || !this.accessTokens.has(token) || !this.verify(req, this.accessTokens.get(token))) return { ...unauthorized(), headers };
     const q = req.query;
@@ -150,5 +168,10 @@ function form(values: Record<string, string>): CannedResponse {
 }
 
 function shape(r: ProviderRecord, kind: string): Record<string, unknown> {
-  return { ...r, created_at: isoSeconds(r.created_at), updated_at: isoSeconds(r.updated_at), _links: { self: { href: `/api/v2/${kind}s/${r.id}`, class: kind } } };
+  return {
+    ...r,
+    created_at: isoSeconds(r.created_at),
+    updated_at: isoSeconds(r.updated_at),
+    _links: { self: { href: `/api/v2/${kind}s/${r.id}`, class: kind } },
+  };
 }

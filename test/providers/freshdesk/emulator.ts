@@ -12,7 +12,19 @@ import { RateWindow, isoSeconds, parseIsoParam, unknownParams } from '../provide
  * `{description: "Validation failed", errors: [{field, message, code}]}`.
  */
 export const FRESHDESK_MAX_PAGE = 300;
-const TICKET_PARAMS = ['updated_since', 'order_by', 'order_type', 'filter', 'page', 'per_page', 'include', 'requester_id', 'email', 'company_id', 'unique_external_id'];
+const TICKET_PARAMS = [
+  'updated_since',
+  'order_by',
+  'order_type',
+  'filter',
+  'page',
+  'per_page',
+  'include',
+  'requester_id',
+  'email',
+  'company_id',
+  'unique_external_id',
+];
 const CONTACT_PARAMS = ['_updated_since', 'state', 'email', 'mobile', 'phone', 'company_id', 'page', 'per_page'];
 const THIRTY_DAYS_MS = 30 * 86_400_000;
 
@@ -23,7 +35,10 @@ export class FreshdeskEmulator {
   readonly contacts: Collection;
   readonly rate: RateWindow;
 
-  private constructor(readonly provider: EmulatedProvider, readonly apiKey: string) {
+  private constructor(
+    readonly provider: EmulatedProvider,
+    readonly apiKey: string,
+  ) {
     this.tickets = provider.collection('tickets');
     this.contacts = provider.collection('contacts');
     // Current plans count per hour (e.g. 3000 on Growth); the headers say what is left.
@@ -45,11 +60,15 @@ export class FreshdeskEmulator {
 
   /** The next `n` API calls answer 429 as Freshdesk does when the account's budget is spent. */
   throttleNext(n: number, retryAfterSeconds: number, path = '/api/v2/'): void {
-    this.provider.failNext(n, {
-      status: 429,
-      headers: { 'retry-after': String(retryAfterSeconds), 'x-ratelimit-total': String(this.rate.limit), 'x-ratelimit-remaining': '0' },
-      body: { code: 'rate_limit_exceeded', message: 'You have exceeded the limit of requests per hour' },
-    }, { path });
+    this.provider.failNext(
+      n,
+      {
+        status: 429,
+        headers: { 'retry-after': String(retryAfterSeconds), 'x-ratelimit-total': String(this.rate.limit), 'x-ratelimit-remaining': '0' },
+        body: { code: 'rate_limit_exceeded', message: 'You have exceeded the limit of requests per hour' },
+      },
+      { path },
+    );
   }
 
   /** Deletes a ticket the Freshdesk way: it stays, flagged, and leaves the default listing. */
@@ -68,21 +87,35 @@ export class FreshdeskEmulator {
 
   private list(req: RouteRequest, collection: Collection, kind: 'tickets' | 'contacts'): CannedResponse {
     const usage = this.rate.take();
-    const headers: Record<string, string> = { 'x-ratelimit-total': String(this.rate.limit), 'x-ratelimit-remaining': String(usage.remaining), 'x-ratelimit-used-currentrequest': '1' };
+    const headers: Record<string, string> = {
+      'x-ratelimit-total': String(this.rate.limit),
+      'x-ratelimit-remaining': String(usage.remaining),
+      'x-ratelimit-used-currentrequest': '1',
+    };
     const q = req.query;
-    const invalid: Invalid[] = unknownParams(req, kind === 'tickets' ? TICKET_PARAMS : CONTACT_PARAMS).map((field) => ({ field, message: 'Unexpected/invalid field in request', code: 'invalid_field' }));
+    const invalid: Invalid[] = unknownParams(req, kind === 'tickets' ? TICKET_PARAMS : CONTACT_PARAMS).map((field) => ({
+      field,
+      message: 'Unexpected/invalid field in request',
+      code: 'invalid_field',
+    }));
     const page = wholeNumber(q.page, 1);
     const perPage = wholeNumber(q.per_page, 30);
     if (page === undefined || page < 1) invalid.push({ field: 'page', message: 'It should be a Positive Number', code: 'invalid_value' });
-    else if (page > FRESHDESK_MAX_PAGE) invalid.push({ field: 'page', message: `It should be a Positive Number less than or equal to ${FRESHDESK_MAX_PAGE}`, code: 'invalid_value' });
-    if (perPage === undefined || perPage < 1 || perPage > 100) invalid.push({ field: 'per_page', message: 'It should be a Positive Number less than or equal to 100', code: 'invalid_value' });
+    else if (page > FRESHDESK_MAX_PAGE)
+      invalid.push({ field: 'page', message: `It should be a Positive Number less than or equal to ${FRESHDESK_MAX_PAGE}`, code: 'invalid_value' });
+    if (perPage === undefined || perPage < 1 || perPage > 100)
+      invalid.push({ field: 'per_page', message: 'It should be a Positive Number less than or equal to 100', code: 'invalid_value' });
     const sinceParam = kind === 'tickets' ? 'updated_since' : '_updated_since';
     const since = q[sinceParam] === undefined ? undefined : parseIsoParam(q[sinceParam]);
-    if (q[sinceParam] !== undefined && since === undefined) invalid.push({ field: sinceParam, message: "It should be in the 'valid date time' format", code: 'invalid_value' });
+    if (q[sinceParam] !== undefined && since === undefined)
+      invalid.push({ field: sinceParam, message: "It should be in the 'valid date time' format", code: 'invalid_value' });
     if (kind === 'tickets') {
-      if (q.order_by !== undefined && !['created_at', 'due_by', 'updated_at', 'status'].includes(q.order_by)) invalid.push({ field: 'order_by', message: 'It should be one of these values: \'created_at,due_by,updated_at,status\'', code: 'invalid_value' });
-      if (q.order_type !== undefined && !['asc', 'desc'].includes(q.order_type)) invalid.push({ field: 'order_type', message: "It should be one of these values: 'asc,desc'", code: 'invalid_value' });
-      if (q.filter !== undefined && !['new_and_my_open', 'watching', 'spam', 'deleted'].includes(q.filter)) invalid.push({ field: 'filter', message: "It should be one of these values: 'new_and_my_open,watching,spam,deleted'", code: 'invalid_value' });
+      if (q.order_by !== undefined && !['created_at', 'due_by', 'updated_at', 'status'].includes(q.order_by))
+        invalid.push({ field: 'order_by', message: "It should be one of these values: 'created_at,due_by,updated_at,status'", code: 'invalid_value' });
+      if (q.order_type !== undefined && !['asc', 'desc'].includes(q.order_type))
+        invalid.push({ field: 'order_type', message: "It should be one of these values: 'asc,desc'", code: 'invalid_value' });
+      if (q.filter !== undefined && !['new_and_my_open', 'watching', 'spam', 'deleted'].includes(q.filter))
+        invalid.push({ field: 'filter', message: "It should be one of these values: 'new_and_my_open,watching,spam,deleted'", code: 'invalid_value' });
     } else if (q.state !== undefined && !['blocked', 'deleted', 'unverified', 'verified'].includes(q.state)) {
       invalid.push({ field: 'state', message: "It should be one of these values: 'blocked,deleted,unverified,verified'", code: 'invalid_value' });
     }

@@ -25,16 +25,19 @@ describe('connector freshdesk (against the Freshdesk emulator)', () => {
   });
 
   describe('the emulator answers as Freshdesk documents', () => {
-    const get = (path: string, key = API_KEY) => got(`${fd.baseUrl}${path}`, { username: key, password: 'X', throwHttpErrors: false, responseType: 'json', retry: { limit: 0 } });
+    const get = (path: string, key = API_KEY) =>
+      got(`${fd.baseUrl}${path}`, { username: key, password: 'X', throwHttpErrors: false, responseType: 'json', retry: { limit: 0 } });
 
-    it('401 with Freshdesk\'s body for a wrong key; 400 naming unknown or malformed parameters; rate headers', async () => {
+    it("401 with Freshdesk's body for a wrong key; 400 naming unknown or malformed parameters; rate headers", async () => {
       const denied = await get('/tickets', 'wrong');
       expect(denied.statusCode).to.equal(401);
       expect(denied.body).to.deep.equal({ code: 'invalid_credentials', message: 'You have to be logged in to perform this action.' });
       const bad = await get('/tickets?updated_after=2026-01-01&per_page=101&updated_since=yesterday');
       expect(bad.statusCode).to.equal(400);
       expect((bad.body as { errors: Array<{ field: string; code: string }> }).errors.map((e) => [e.field, e.code])).to.deep.equal([
-        ['updated_after', 'invalid_field'], ['per_page', 'invalid_value'], ['updated_since', 'invalid_value'],
+        ['updated_after', 'invalid_field'],
+        ['per_page', 'invalid_value'],
+        ['updated_since', 'invalid_value'],
       ]);
       expect((await get('/tickets?page=301')).statusCode).to.equal(400);
       const ok = await get('/tickets?updated_since=2026-11-01T00:00:00Z');
@@ -45,12 +48,17 @@ describe('connector freshdesk (against the Freshdesk emulator)', () => {
     });
   });
 
-  it('the doc page\'s instance JSON creates a working instance; old records raise nothing', async () => {
+  it("the doc page's instance JSON creates a working instance; old records raise nothing", async () => {
     const { id } = await createFromDoc(t, 'freshdesk', fd.baseUrl);
     t.clock.advance(60 * SECOND);
     expect(await pollNow(t, id)).to.deep.equal(quietPoll('incidents', 'contacts'));
     const sent = fd.provider.requests.find((r) => r.path === '/api/v2/tickets')!;
-    expect(sent.query).to.deep.equal({ updated_since: new Date(t.clock.now() - 60 * SECOND).toISOString().replace('.000', ''), order_by: 'updated_at', order_type: 'asc', per_page: '100' });
+    expect(sent.query).to.deep.equal({
+      updated_since: new Date(t.clock.now() - 60 * SECOND).toISOString().replace('.000', ''),
+      order_by: 'updated_at',
+      order_type: 'asc',
+      per_page: '100',
+    });
     expect(sent.headers.authorization).to.equal(`Basic ${Buffer.from(`${API_KEY}:X`).toString('base64')}`);
   });
 
@@ -77,8 +85,15 @@ describe('connector freshdesk (against the Freshdesk emulator)', () => {
     const events = await eventTriples(t, id);
     const incidents = events.filter((e) => e[1] === 'incidents');
     expect(incidents).to.have.length(152);
-    expect(incidents.slice(0, 3)).to.deep.equal([['CREATED', 'incidents', '4'], ['CREATED', 'incidents', '5'], ['CREATED', 'incidents', '6']]);
-    expect(incidents.filter((e) => e[0] === 'UPDATED')).to.deep.equal([['UPDATED', 'incidents', '1'], ['UPDATED', 'incidents', '4']]);
+    expect(incidents.slice(0, 3)).to.deep.equal([
+      ['CREATED', 'incidents', '4'],
+      ['CREATED', 'incidents', '5'],
+      ['CREATED', 'incidents', '6'],
+    ]);
+    expect(incidents.filter((e) => e[0] === 'UPDATED')).to.deep.equal([
+      ['UPDATED', 'incidents', '1'],
+      ['UPDATED', 'incidents', '4'],
+    ]);
     expect(new Set(incidents.filter((e) => e[0] === 'CREATED').map((e) => e[2])).size).to.equal(150);
     expect(events.filter((e) => e[1] === 'contacts')).to.deep.equal([['CREATED', 'contacts', '3']]);
   });
@@ -133,7 +148,9 @@ describe('connector freshdesk (against the Freshdesk emulator)', () => {
     const events = await eventTriples(t, id);
     expect(events.filter((e) => e[1] === 'incidents')).to.deep.equal([
       // Deleted in one second: listed by updated_at, then id.
-      ['CREATED', 'incidents', String(ticket.id)], ['DELETED', 'incidents', '2'], ['DELETED', 'incidents', String(ticket.id)],
+      ['CREATED', 'incidents', String(ticket.id)],
+      ['DELETED', 'incidents', '2'],
+      ['DELETED', 'incidents', String(ticket.id)],
     ]);
     expect(events.filter((e) => e[1] === 'contacts')).to.deep.equal([['DELETED', 'contacts', '1']]);
   });
@@ -150,7 +167,7 @@ describe('connector freshdesk (against the Freshdesk emulator)', () => {
     expect(fd.provider.requests.filter((r) => r.path === '/api/v2/tickets' && !r.query.filter)).to.have.length(2);
   });
 
-  it('webhook mode: the shared-secret header is required (401 otherwise) and the rule\'s body is mapped', async () => {
+  it("webhook mode: the shared-secret header is required (401 otherwise) and the rule's body is mapped", async () => {
     const secret = 'rule-secret-1234';
     const instance = await createFromDoc(t, 'freshdesk', fd.baseUrl, { 'event.vendor.type': 'webhook', 'webhook.secret': secret });
     const body = JSON.stringify({ event: 'created', ticket: { id: 77, subject: 'From a rule', status: '2', updated_at: '2026-11-24T10:00:05Z' } });

@@ -43,8 +43,18 @@ describe('github connector against the emulated GitHub (requests checked with @o
     const issueRequests = github.provider.requests.filter((r) => r.path.endsWith('/issues'));
     expect(issueRequests).to.have.length(2);
     expect(issueRequests[0].path).to.equal(`/repos/${OWNER}/${REPO}/issues`);
-    expect(issueRequests[0].query).to.deep.equal({ state: 'all', since: new Date(t.clock.now() - 60_000).toISOString().replace(/\.\d{3}Z$/, 'Z'), sort: 'updated', direction: 'asc', per_page: '100' });
-    expect(issueRequests[0].headers).to.include({ authorization: `Bearer ${TOKEN}`, accept: 'application/vnd.github+json', 'x-github-api-version': '2022-11-28' });
+    expect(issueRequests[0].query).to.deep.equal({
+      state: 'all',
+      since: new Date(t.clock.now() - 60_000).toISOString().replace(/\.\d{3}Z$/, 'Z'),
+      sort: 'updated',
+      direction: 'asc',
+      per_page: '100',
+    });
+    expect(issueRequests[0].headers).to.include({
+      authorization: `Bearer ${TOKEN}`,
+      accept: 'application/vnd.github+json',
+      'x-github-api-version': '2022-11-28',
+    });
     // The second page is the Link URL as GitHub gives it (by repository id).
     expect(issueRequests[1].path).to.match(/^\/repositories\/\d+\/issues$/);
     expect(issueRequests[1].query).to.include({ page: '2', since: issueRequests[0].query.since });
@@ -69,7 +79,11 @@ describe('github connector against the emulated GitHub (requests checked with @o
     const { id } = await createInstance();
     t.clock.advance(60_000);
     await github.openIssue('one');
-    const limited = { status: 429, headers: { 'retry-after': '1', 'x-ratelimit-remaining': '0' }, body: { message: 'You have exceeded a secondary rate limit.', documentation_url: 'https://docs.github.com/rest' } };
+    const limited = {
+      status: 429,
+      headers: { 'retry-after': '1', 'x-ratelimit-remaining': '0' },
+      body: { message: 'You have exceeded a secondary rate limit.', documentation_url: 'https://docs.github.com/rest' },
+    };
     // The prefix matches both listings (issues and issues/comments), which are polled side by side.
     github.provider.failNext(1, limited, { path: `/repos/${OWNER}/${REPO}/issues` });
     const retried = await pollNow(t, id);
@@ -112,7 +126,15 @@ describe('github connector against the emulated GitHub (requests checked with @o
     const again = github.deliveries[2];
     const redelivered = await post(hook.config.url, again.body, again.headers);
     expect(JSON.parse(redelivered.body)).to.include({ status: 'duplicate' });
-    expect((await post(hook.config.url, again.body, { ...again.headers, 'x-github-delivery': 'other', 'x-hub-signature-256': await sign('not-the-secret', again.body) })).statusCode).to.equal(401);
+    expect(
+      (
+        await post(hook.config.url, again.body, {
+          ...again.headers,
+          'x-github-delivery': 'other',
+          'x-hub-signature-256': await sign('not-the-secret', again.body),
+        })
+      ).statusCode,
+    ).to.equal(401);
 
     await t.gateway.webhooks.processor.tick();
     const events = await listEvents(t, created.id);

@@ -72,7 +72,12 @@ export class GitHubProvider extends ProviderEmulator {
   /** Other tokens to accept besides `token` (the OAuth tokens a test's OAuth server issued). */
   acceptsToken?: (token: string) => boolean;
 
-  private constructor(provider: EmulatedProvider, readonly owner: string, readonly repo: string, readonly token: string) {
+  private constructor(
+    provider: EmulatedProvider,
+    readonly owner: string,
+    readonly repo: string,
+    readonly token: string,
+  ) {
     super(provider);
   }
 
@@ -101,7 +106,6 @@ export class GitHubProvider extends ProviderEmulator {
     return github;
   }
 
-
   // -------------------------------------------------------------------------------------------
   // Changes (each delivered to the hooks)
 
@@ -110,8 +114,20 @@ export class GitHubProvider extends ProviderEmulator {
     const id = this.nextIssueId++;
     const number = this.issues.size + 1;
     const issue: Issue = {
-      url: `${this.url}/repos/${this.owner}/${this.repo}/issues/${number}`, id, node_id: `I_${id}`, number, title, state: 'open',
-      user: { login: 'octocat', id: 1 }, labels: [], comments: 0, body: null, created_at: at, updated_at: at, closed_at: null, author_association: 'OWNER',
+      url: `${this.url}/repos/${this.owner}/${this.repo}/issues/${number}`,
+      id,
+      node_id: `I_${id}`,
+      number,
+      title,
+      state: 'open',
+      user: { login: 'octocat', id: 1 },
+      labels: [],
+      comments: 0,
+      body: null,
+      created_at: at,
+      updated_at: at,
+      closed_at: null,
+      author_association: 'OWNER',
     };
     this.issues.set(number, issue);
     await this.push('issues', 'opened', { issue });
@@ -136,8 +152,16 @@ export class GitHubProvider extends ProviderEmulator {
     const at = iso(this.provider.now());
     const id = this.nextCommentId++;
     const comment: IssueComment = {
-      url: `${this.url}/repos/${this.owner}/${this.repo}/issues/comments/${id}`, id, node_id: `IC_${id}`, issue_number: number,
-      issue_url: issue.url, body, user: { login: 'octocat', id: 1 }, created_at: at, updated_at: at, author_association: 'OWNER',
+      url: `${this.url}/repos/${this.owner}/${this.repo}/issues/comments/${id}`,
+      id,
+      node_id: `IC_${id}`,
+      issue_number: number,
+      issue_url: issue.url,
+      body,
+      user: { login: 'octocat', id: 1 },
+      created_at: at,
+      updated_at: at,
+      author_association: 'OWNER',
     };
     this.comments.set(id, comment);
     Object.assign(issue, { comments: issue.comments + 1, updated_at: at });
@@ -177,10 +201,16 @@ export class GitHubProvider extends ProviderEmulator {
   async deliver(hook: Hook, event: string, payload: Record<string, unknown>): Promise<Delivery> {
     const body = JSON.stringify(payload);
     const delivery: Delivery = {
-      id: randomUUID(), event, body,
+      id: randomUUID(),
+      event,
+      body,
       headers: {
-        'content-type': 'application/json', 'user-agent': 'GitHub-Hookshot/044aadd', 'x-github-event': event,
-        'x-github-hook-id': String(hook.id), 'x-github-hook-installation-target-type': 'repository', 'x-github-hook-installation-target-id': String(REPOSITORY_ID),
+        'content-type': 'application/json',
+        'user-agent': 'GitHub-Hookshot/044aadd',
+        'x-github-event': event,
+        'x-github-hook-id': String(hook.id),
+        'x-github-hook-installation-target-type': 'repository',
+        'x-github-hook-installation-target-id': String(REPOSITORY_ID),
         ...(hook.config.secret ? { 'x-hub-signature-256': await sign(hook.config.secret, body) } : {}),
       },
     };
@@ -191,7 +221,13 @@ export class GitHubProvider extends ProviderEmulator {
   }
 
   private async post(hook: Hook, delivery: Delivery): Promise<number> {
-    const res = await got.post(hook.config.url, { body: delivery.body, headers: delivery.headers, throwHttpErrors: false, retry: { limit: 0 }, timeout: { request: 10_000 } });
+    const res = await got.post(hook.config.url, {
+      body: delivery.body,
+      headers: delivery.headers,
+      throwHttpErrors: false,
+      retry: { limit: 0 },
+      timeout: { request: 10_000 },
+    });
     return res.statusCode;
   }
 
@@ -207,12 +243,20 @@ export class GitHubProvider extends ProviderEmulator {
   private rateHeaders(): Record<string, string> {
     this.remaining = Math.max(0, this.remaining - 1);
     return {
-      'x-ratelimit-limit': '5000', 'x-ratelimit-remaining': String(this.remaining), 'x-ratelimit-used': String(5000 - this.remaining),
-      'x-ratelimit-reset': String(Math.floor(this.provider.now() / 1000) + 3600), 'x-ratelimit-resource': 'core', 'x-github-api-version-selected': '2022-11-28',
+      'x-ratelimit-limit': '5000',
+      'x-ratelimit-remaining': String(this.remaining),
+      'x-ratelimit-used': String(5000 - this.remaining),
+      'x-ratelimit-reset': String(Math.floor(this.provider.now() / 1000) + 3600),
+      'x-ratelimit-resource': 'core',
+      'x-github-api-version-selected': '2022-11-28',
     };
   }
 
-  private list(req: RouteRequest, all: Array<Record<string, unknown> & { id: number; created_at: string; updated_at: string }>, sorts: string[]): CannedResponse {
+  private list(
+    req: RouteRequest,
+    all: Array<Record<string, unknown> & { id: number; created_at: string; updated_at: string }>,
+    sorts: string[],
+  ): CannedResponse {
     const q = req.query;
     const state = q.state ?? 'open';
     const sort = q.sort ?? 'created';
@@ -221,7 +265,8 @@ export class GitHubProvider extends ProviderEmulator {
     const perPage = Math.min(100, Number(q.per_page ?? 30));
     const page = Number(q.page ?? 1);
     const desc = (q.direction ?? 'desc') === 'desc';
-    const key = (r: Record<string, unknown>) => (sort === 'comments' ? Number(r.comments) : Date.parse(String(r[sort === 'updated' ? 'updated_at' : 'created_at'])));
+    const key = (r: Record<string, unknown>) =>
+      sort === 'comments' ? Number(r.comments) : Date.parse(String(r[sort === 'updated' ? 'updated_at' : 'created_at']));
     const rows = all
       .filter((r) => state === 'all' || r.state === undefined || r.state === state)
       .filter((r) => since === undefined || Date.parse(r.updated_at) >= since)
@@ -234,14 +279,22 @@ export class GitHubProvider extends ProviderEmulator {
       url.searchParams.set('page', String(n));
       return `<${url}>; rel="${rel}"`;
     };
-    const links = [...(page < lastPage ? [link(page + 1, 'next'), link(lastPage, 'last')] : []), ...(page > 1 ? [link(1, 'first'), link(page - 1, 'prev')] : [])];
+    const links = [
+      ...(page < lastPage ? [link(page + 1, 'next'), link(lastPage, 'last')] : []),
+      ...(page > 1 ? [link(1, 'first'), link(page - 1, 'prev')] : []),
+    ];
     return { status: 200, headers: { ...this.rateHeaders(), ...(links.length ? { link: links.join(', ') } : {}) }, body: pageRows };
   }
 
   private createHook(req: RouteRequest): CannedResponse {
     const body = req.json as { name?: string; active?: boolean; events?: string[]; config: Hook['config'] };
     const id = this.nextHookId++;
-    const hook: Hook = { id, events: body.events ?? ['push'], active: body.active ?? true, config: { ...{ content_type: 'form', insecure_ssl: '0' }, ...body.config } };
+    const hook: Hook = {
+      id,
+      events: body.events ?? ['push'],
+      active: body.active ?? true,
+      config: { ...{ content_type: 'form', insecure_ssl: '0' }, ...body.config },
+    };
     this.hooks.set(id, hook);
     const at = iso(this.provider.now());
     const base = `${this.url}/repos/${this.owner}/${this.repo}/hooks/${id}`;
@@ -250,8 +303,18 @@ export class GitHubProvider extends ProviderEmulator {
       status: 201,
       headers: { ...this.rateHeaders(), location: base },
       body: {
-        type: 'Repository', id, name: 'web', active: hook.active, events: hook.events, config: { ...shownConfig, ...(secret ? { secret: '********' } : {}) },
-        updated_at: at, created_at: at, url: base, test_url: `${base}/test`, ping_url: `${base}/pings`, deliveries_url: `${base}/deliveries`,
+        type: 'Repository',
+        id,
+        name: 'web',
+        active: hook.active,
+        events: hook.events,
+        config: { ...shownConfig, ...(secret ? { secret: '********' } : {}) },
+        updated_at: at,
+        created_at: at,
+        url: base,
+        test_url: `${base}/test`,
+        ping_url: `${base}/pings`,
+        deliveries_url: `${base}/deliveries`,
         last_response: { code: null, status: 'unused', message: null },
       },
     };

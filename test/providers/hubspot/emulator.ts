@@ -16,7 +16,21 @@ import { RateWindow } from '../provider-api.js';
  */
 export const HUBSPOT_MAX_RESULTS = 10_000;
 const OBJECTS = ['contacts', 'companies', 'deals'] as const;
-const OPERATORS = ['EQ', 'NEQ', 'LT', 'LTE', 'GT', 'GTE', 'BETWEEN', 'IN', 'NOT_IN', 'HAS_PROPERTY', 'NOT_HAS_PROPERTY', 'CONTAINS_TOKEN', 'NOT_CONTAINS_TOKEN'];
+const OPERATORS = [
+  'EQ',
+  'NEQ',
+  'LT',
+  'LTE',
+  'GT',
+  'GTE',
+  'BETWEEN',
+  'IN',
+  'NOT_IN',
+  'HAS_PROPERTY',
+  'NOT_HAS_PROPERTY',
+  'CONTAINS_TOKEN',
+  'NOT_CONTAINS_TOKEN',
+];
 type ObjectType = (typeof OBJECTS)[number];
 type Filter = { propertyName?: unknown; operator?: unknown; value?: unknown };
 
@@ -27,13 +41,22 @@ export class HubSpotEmulator {
   readonly rate: RateWindow;
   private readonly shapedCache = new WeakMap<ProviderRecord[], CrmObject[]>();
 
-  private constructor(readonly provider: EmulatedProvider, readonly token: string) {
+  private constructor(
+    readonly provider: EmulatedProvider,
+    readonly token: string,
+  ) {
     this.objects = { contacts: provider.collection('contacts'), companies: provider.collection('companies'), deals: provider.collection('deals') };
     this.rate = new RateWindow(5, 1000, () => provider.now());
     provider.requireAuth = { type: 'bearer', token };
     provider.unauthorized = {
       status: 401,
-      body: { status: 'error', message: 'Authentication credentials not found. This API supports OAuth 2.0 authentication and you can find more details at https://developers.hubspot.com/docs/methods/auth/oauth-overview', correlationId: randomUUID(), category: 'INVALID_AUTHENTICATION' },
+      body: {
+        status: 'error',
+        message:
+          'Authentication credentials not found. This API supports OAuth 2.0 authentication and you can find more details at https://developers.hubspot.com/docs/methods/auth/oauth-overview',
+        correlationId: randomUUID(),
+        category: 'INVALID_AUTHENTICATION',
+      },
     };
     for (const type of OBJECTS) provider.route('POST', `/crm/v3/objects/${type}/search`, (req) => this.search(req, type));
   }
@@ -47,10 +70,20 @@ export class HubSpotEmulator {
   }
 
   throttleNext(n: number): void {
-    this.provider.failNext(n, {
-      status: 429,
-      body: { status: 'error', message: 'You have reached your secondly limit.', errorType: 'RATE_LIMIT', correlationId: randomUUID(), policyName: 'SECONDLY' },
-    }, { path: '/crm/v3/objects/' });
+    this.provider.failNext(
+      n,
+      {
+        status: 429,
+        body: {
+          status: 'error',
+          message: 'You have reached your secondly limit.',
+          errorType: 'RATE_LIMIT',
+          correlationId: randomUUID(),
+          policyName: 'SECONDLY',
+        },
+      },
+      { path: '/crm/v3/objects/' },
+    );
   }
 
   /** The collection's records as the search answers them, in last-modified order (cached until a change). */
@@ -68,12 +101,33 @@ export class HubSpotEmulator {
    * Posts a batch of webhook events (HubSpot sends a JSON array) to `postTo`, signed v3-style over
    * method + the URL the app registered (`signedUrl`) + body + timestamp (ms) with `clientSecret`.
    */
-  async notify(postTo: string, signedUrl: string, events: Array<{ subscriptionType: string; objectId: number; propertyName?: string; propertyValue?: string }>, clientSecret: string) {
+  async notify(
+    postTo: string,
+    signedUrl: string,
+    events: Array<{ subscriptionType: string; objectId: number; propertyName?: string; propertyValue?: string }>,
+    clientSecret: string,
+  ) {
     const occurredAt = this.provider.now();
-    const body = JSON.stringify(events.map((e, i) => ({ eventId: occurredAt + i, subscriptionId: 1234, portalId: 62515, appId: 54321, occurredAt, attemptNumber: 0, changeSource: 'CRM', ...e })));
+    const body = JSON.stringify(
+      events.map((e, i) => ({
+        eventId: occurredAt + i,
+        subscriptionId: 1234,
+        portalId: 62515,
+        appId: 54321,
+        occurredAt,
+        attemptNumber: 0,
+        changeSource: 'CRM',
+        ...e,
+      })),
+    );
     const timestamp = String(occurredAt);
     const signature = createHmac('sha256', clientSecret).update(`POST${signedUrl}${body}${timestamp}`).digest('base64');
-    return got.post(postTo, { body, headers: { 'content-type': 'application/json', 'x-hubspot-signature-v3': signature, 'x-hubspot-request-timestamp': timestamp }, throwHttpErrors: false, retry: { limit: 0 } });
+    return got.post(postTo, {
+      body,
+      headers: { 'content-type': 'application/json', 'x-hubspot-signature-v3': signature, 'x-hubspot-request-timestamp': timestamp },
+      throwHttpErrors: false,
+      retry: { limit: 0 },
+    });
   }
 
   close(): Promise<void> {
@@ -82,8 +136,19 @@ export class HubSpotEmulator {
 
   private search(req: RouteRequest, type: ObjectType): CannedResponse {
     this.rate.take();
-    const invalid = (message: string): CannedResponse => ({ status: 400, body: { status: 'error', message, correlationId: randomUUID(), category: 'VALIDATION_ERROR' } });
-    const body = req.json as { filterGroups?: Array<{ filters?: Filter[] }>; sorts?: Array<{ propertyName?: string; direction?: string }>; properties?: unknown; limit?: unknown; after?: unknown } | undefined;
+    const invalid = (message: string): CannedResponse => ({
+      status: 400,
+      body: { status: 'error', message, correlationId: randomUUID(), category: 'VALIDATION_ERROR' },
+    });
+    const body = req.json as
+      | {
+          filterGroups?: Array<{ filters?: Filter[] }>;
+          sorts?: Array<{ propertyName?: string; direction?: string }>;
+          properties?: unknown;
+          limit?: unknown;
+          after?: unknown;
+        }
+      | undefined;
     if (!body || typeof body !== 'object') return invalid('Invalid input JSON: the body must be a JSON object');
     const unknown = Object.keys(body).filter((k) => !['filterGroups', 'sorts', 'query', 'properties', 'limit', 'after'].includes(k));
     if (unknown.length) return invalid(`Invalid input JSON on line 1: Unrecognized field "${unknown[0]}"`);
@@ -91,7 +156,8 @@ export class HubSpotEmulator {
     if (!Number.isInteger(limit) || (limit as number) < 1 || (limit as number) > 200) return invalid('limit must be between 1 and 200');
     const after = body.after === undefined ? 0 : Number(body.after);
     if (!Number.isInteger(after) || after < 0) return invalid(`after "${String(body.after)}" is not a valid paging cursor`);
-    if (after + (limit as number) > HUBSPOT_MAX_RESULTS) return invalid(`There was a problem with the request: a search can page through at most ${HUBSPOT_MAX_RESULTS} results`);
+    if (after + (limit as number) > HUBSPOT_MAX_RESULTS)
+      return invalid(`There was a problem with the request: a search can page through at most ${HUBSPOT_MAX_RESULTS} results`);
     const lastModified = lastModifiedProperty(type);
     const groups: Array<(r: Record<string, unknown>) => boolean> = [];
     for (const group of body.filterGroups ?? []) {
@@ -99,7 +165,8 @@ export class HubSpotEmulator {
       for (const f of group.filters ?? []) {
         if (typeof f.propertyName !== 'string' || !OPERATORS.includes(String(f.operator))) return invalid(`Invalid filter: ${JSON.stringify(f)}`);
         const isDate = f.propertyName === lastModified || f.propertyName === 'createdate';
-        if (isDate && !/^\d+$/.test(String(f.value))) return invalid(`${f.propertyName} must be compared with a timestamp in epoch milliseconds, got ${JSON.stringify(f.value)}`);
+        if (isDate && !/^\d+$/.test(String(f.value)))
+          return invalid(`${f.propertyName} must be compared with a timestamp in epoch milliseconds, got ${JSON.stringify(f.value)}`);
         filters.push(compare(f.propertyName, String(f.operator), isDate ? Number(f.value) : f.value, isDate));
       }
       groups.push((p) => filters.every((test) => test(p)));
@@ -108,10 +175,14 @@ export class HubSpotEmulator {
     let rows = this.shaped(type).filter((r) => groups.length === 0 || groups.some((g) => g(r.properties)));
     // Records are kept in last-modified order: other sorts need sorting.
     if (sort?.propertyName && !(sort.propertyName === lastModified && sort.direction !== 'DESCENDING')) {
-      rows = rows.sort((a, b) => cmp(a.properties[sort.propertyName!], b.properties[sort.propertyName!]) * (sort.direction === 'DESCENDING' ? -1 : 1) || Number(a.id) - Number(b.id));
+      rows = rows.sort(
+        (a, b) =>
+          cmp(a.properties[sort.propertyName!], b.properties[sort.propertyName!]) * (sort.direction === 'DESCENDING' ? -1 : 1) || Number(a.id) - Number(b.id),
+      );
     }
     const results = rows.slice(after, after + (limit as number));
-    const next = after + (limit as number) < rows.length ? { after: String(after + (limit as number)), link: `?after=${after + (limit as number)}` } : undefined;
+    const next =
+      after + (limit as number) < rows.length ? { after: String(after + (limit as number)), link: `?after=${after + (limit as number)}` } : undefined;
     return { status: 200, body: { total: rows.length, results, ...(next ? { paging: { next } } : {}) } };
   }
 }
@@ -123,13 +194,20 @@ function cmp(a: unknown, b: unknown): number {
 function compare(property: string, operator: string, value: unknown, isDate: boolean): (p: Record<string, unknown>) => boolean {
   const read = (p: Record<string, unknown>) => (isDate ? Date.parse(String(p[property])) : p[property]);
   switch (operator) {
-    case 'GTE': return (p) => Number(read(p)) >= Number(value);
-    case 'GT': return (p) => Number(read(p)) > Number(value);
-    case 'LTE': return (p) => Number(read(p)) <= Number(value);
-    case 'LT': return (p) => Number(read(p)) < Number(value);
-    case 'EQ': return (p) => String(read(p)) === String(value);
-    case 'NEQ': return (p) => String(read(p)) !== String(value);
-    default: return () => true;
+    case 'GTE':
+      return (p) => Number(read(p)) >= Number(value);
+    case 'GT':
+      return (p) => Number(read(p)) > Number(value);
+    case 'LTE':
+      return (p) => Number(read(p)) <= Number(value);
+    case 'LT':
+      return (p) => Number(read(p)) < Number(value);
+    case 'EQ':
+      return (p) => String(read(p)) === String(value);
+    case 'NEQ':
+      return (p) => String(read(p)) !== String(value);
+    default:
+      return () => true;
   }
 }
 

@@ -25,12 +25,26 @@ describe('connector hubspot (against the HubSpot emulator)', () => {
   });
 
   it('the emulator answers as HubSpot documents: 401 INVALID_AUTHENTICATION, 400 VALIDATION_ERROR, the 10,000-result cap', async () => {
-    const post = (json: unknown, token = TOKEN) => got.post(`${hs.baseUrl}/crm/v3/objects/contacts/search`, { json, headers: { authorization: `Bearer ${token}` }, throwHttpErrors: false, responseType: 'json', retry: { limit: 0 } });
+    const post = (json: unknown, token = TOKEN) =>
+      got.post(`${hs.baseUrl}/crm/v3/objects/contacts/search`, {
+        json,
+        headers: { authorization: `Bearer ${token}` },
+        throwHttpErrors: false,
+        responseType: 'json',
+        retry: { limit: 0 },
+      });
     const denied = await post({}, 'wrong');
     expect(denied.statusCode).to.equal(401);
     expect(denied.body).to.include({ status: 'error', category: 'INVALID_AUTHENTICATION' });
     const filter = (value: unknown) => ({ filterGroups: [{ filters: [{ propertyName: 'lastmodifieddate', operator: 'GTE', value }] }] });
-    for (const bad of [{ limit: 201 }, { after: 'abc' }, { after: String(HUBSPOT_MAX_RESULTS - 100), limit: 200 }, { count: 5 }, filter('2026-11-24T00:00:00Z'), { filterGroups: [{ filters: [{ propertyName: 'email', operator: 'LIKE', value: 'x' }] }] }]) {
+    for (const bad of [
+      { limit: 201 },
+      { after: 'abc' },
+      { after: String(HUBSPOT_MAX_RESULTS - 100), limit: 200 },
+      { count: 5 },
+      filter('2026-11-24T00:00:00Z'),
+      { filterGroups: [{ filters: [{ propertyName: 'email', operator: 'LIKE', value: 'x' }] }] },
+    ]) {
       const res = await post(bad);
       expect(res.statusCode, JSON.stringify(bad)).to.equal(400);
       expect(res.body).to.include({ status: 'error', category: 'VALIDATION_ERROR' });
@@ -39,13 +53,14 @@ describe('connector hubspot (against the HubSpot emulator)', () => {
     expect(ok.body).to.deep.include({ total: 3, paging: { next: { after: '2', link: '?after=2' } } });
   });
 
-  it('the doc page\'s instance JSON creates a working instance; old records raise nothing', async () => {
+  it("the doc page's instance JSON creates a working instance; old records raise nothing", async () => {
     const { id } = await createFromDoc(t, 'hubspot', hs.baseUrl);
     t.clock.advance(30 * SECOND);
     expect(await pollNow(t, id)).to.deep.equal(quietPoll('contacts', 'companies', 'deals'));
     expect(searches('contacts')[0]).to.deep.equal({
       filterGroups: [{ filters: [{ propertyName: 'lastmodifieddate', operator: 'GTE', value: String(t.clock.now() - 30 * SECOND) }] }],
-      sorts: [{ propertyName: 'lastmodifieddate', direction: 'ASCENDING' }], limit: 200,
+      sorts: [{ propertyName: 'lastmodifieddate', direction: 'ASCENDING' }],
+      limit: 200,
     });
     expect(searches('deals')[0].filterGroups[0].filters[0].propertyName).to.equal('hs_lastmodifieddate');
   });
@@ -104,6 +119,10 @@ describe('connector hubspot (against the HubSpot emulator)', () => {
     expect((await hs.notify(instance.hookUrl!, `${instance.webhookUrl}?other`, batch, clientSecret)).statusCode).to.equal(401);
     expect((await hs.notify(instance.hookUrl!, instance.webhookUrl!, batch, clientSecret)).statusCode).to.be.within(200, 299);
     await t.gateway.webhooks.processor.tick();
-    expect(await eventTriples(t, instance.id)).to.have.deep.members([['CREATED', 'contacts', '501'], ['UPDATED', 'deals', '77'], ['DELETED', 'companies', '9']]);
+    expect(await eventTriples(t, instance.id)).to.have.deep.members([
+      ['CREATED', 'contacts', '501'],
+      ['UPDATED', 'deals', '77'],
+      ['DELETED', 'companies', '9'],
+    ]);
   });
 });

@@ -22,13 +22,19 @@ export class IntercomEmulator {
   readonly conversations: Collection;
   readonly rate: RateWindow;
 
-  private constructor(readonly provider: EmulatedProvider, readonly token: string) {
+  private constructor(
+    readonly provider: EmulatedProvider,
+    readonly token: string,
+  ) {
     this.contacts = provider.collection('contacts');
     this.conversations = provider.collection('conversations');
     // 10,000 calls a minute per app, counted over 10-second windows.
     this.rate = new RateWindow(1666, 10_000, () => provider.now());
     provider.requireAuth = { type: 'bearer', token };
-    provider.unauthorized = { status: 401, body: { type: 'error.list', request_id: 'req-401', errors: [{ code: 'unauthorized', message: 'Access Token Invalid' }] } };
+    provider.unauthorized = {
+      status: 401,
+      body: { type: 'error.list', request_id: 'req-401', errors: [{ code: 'unauthorized', message: 'Access Token Invalid' }] },
+    };
     provider.route('POST', '/contacts/search', (req) => this.search(req, this.contacts, 'contact'));
     provider.route('POST', '/conversations/search', (req) => this.search(req, this.conversations, 'conversation'));
   }
@@ -53,8 +59,14 @@ export class IntercomEmulator {
   /** Posts an app webhook notification to `url`, signed with `clientSecret` as Intercom signs. */
   async notify(url: string, topic: string, item: ProviderRecord, clientSecret: string) {
     const body = JSON.stringify({
-      type: 'notification_event', app_id: 'abc123', topic, id: `notif_${item.id}_${topic}`, created_at: Math.floor(this.provider.now() / 1000),
-      delivery_attempts: 1, first_sent_at: Math.floor(this.provider.now() / 1000), data: { type: 'notification_event_data', item: shape(item, topic.split('.')[0]) },
+      type: 'notification_event',
+      app_id: 'abc123',
+      topic,
+      id: `notif_${item.id}_${topic}`,
+      created_at: Math.floor(this.provider.now() / 1000),
+      delivery_attempts: 1,
+      first_sent_at: Math.floor(this.provider.now() / 1000),
+      data: { type: 'notification_event_data', item: shape(item, topic.split('.')[0]) },
     });
     const signature = `sha1=${createHmac('sha1', clientSecret).update(body).digest('hex')}`;
     return got.post(url, { body, headers: { 'content-type': 'application/json', 'x-hub-signature': signature }, throwHttpErrors: false, retry: { limit: 0 } });
@@ -66,9 +78,19 @@ export class IntercomEmulator {
 
   private search(req: RouteRequest, collection: Collection, type: 'contact' | 'conversation'): CannedResponse {
     const usage = this.rate.take();
-    const headers = { 'x-ratelimit-limit': String(this.rate.limit), 'x-ratelimit-remaining': String(usage.remaining), 'x-ratelimit-reset': String(Math.ceil(usage.resetAt / 1000)) };
-    const invalid = (message: string): CannedResponse => ({ status: 400, headers, body: { type: 'error.list', request_id: 'req-400', errors: [{ code: 'parameter_invalid', message }] } });
-    const body = req.json as { query?: Query; pagination?: { per_page?: unknown; starting_after?: unknown }; sort?: { field?: unknown; order?: unknown } } | undefined;
+    const headers = {
+      'x-ratelimit-limit': String(this.rate.limit),
+      'x-ratelimit-remaining': String(usage.remaining),
+      'x-ratelimit-reset': String(Math.ceil(usage.resetAt / 1000)),
+    };
+    const invalid = (message: string): CannedResponse => ({
+      status: 400,
+      headers,
+      body: { type: 'error.list', request_id: 'req-400', errors: [{ code: 'parameter_invalid', message }] },
+    });
+    const body = req.json as
+      | { query?: Query; pagination?: { per_page?: unknown; starting_after?: unknown }; sort?: { field?: unknown; order?: unknown } }
+      | undefined;
     if (!body || typeof body !== 'object') return invalid('Search body is required');
     const extra = Object.keys(body).filter((k) => !['query', 'pagination', 'sort'].includes(k));
     if (extra.length) return invalid(`Unknown parameter ${extra.join(', ')}`);
@@ -89,14 +111,25 @@ export class IntercomEmulator {
     }
     const sortField = body.sort?.field ?? 'updated_at';
     const descending = body.sort?.order === 'descending';
-    if (body.sort?.order !== undefined && !['ascending', 'descending'].includes(String(body.sort.order))) return invalid('sort order must be ascending or descending');
+    if (body.sort?.order !== undefined && !['ascending', 'descending'].includes(String(body.sort.order)))
+      return invalid('sort order must be ascending or descending');
 
-    const rows = collection.all().map((r) => shape(r, type)).filter(predicate)
-      .sort((a, b) => (Number(a[String(sortField)]) - Number(b[String(sortField)])) * (descending ? -1 : 1) || String(a.id).localeCompare(String(b.id), undefined, { numeric: true }));
+    const rows = collection
+      .all()
+      .map((r) => shape(r, type))
+      .filter(predicate)
+      .sort(
+        (a, b) =>
+          (Number(a[String(sortField)]) - Number(b[String(sortField)])) * (descending ? -1 : 1) ||
+          String(a.id).localeCompare(String(b.id), undefined, { numeric: true }),
+      );
     const page = rows.slice(start, start + (perPage as number));
     const totalPages = Math.max(1, Math.ceil(rows.length / (perPage as number)));
     const pageNumber = Math.floor(start / (perPage as number)) + 1;
-    const next = start + (perPage as number) < rows.length ? { page: pageNumber + 1, starting_after: Buffer.from(`pos:${start + (perPage as number)}`).toString('base64') } : undefined;
+    const next =
+      start + (perPage as number) < rows.length
+        ? { page: pageNumber + 1, starting_after: Buffer.from(`pos:${start + (perPage as number)}`).toString('base64') }
+        : undefined;
     const pages = { type: 'pages', ...(next ? { next } : {}), page: pageNumber, per_page: perPage, total_pages: totalPages };
     const list = type === 'contact' ? { type: 'list', data: page } : { type: 'conversation.list', conversations: page };
     return { status: 200, headers, body: { ...list, total_count: rows.length, pages } };
@@ -115,14 +148,20 @@ function compile(q: Query): (r: Record<string, unknown>) => boolean {
   const field = q.field;
   const dateField = /_at$/.test(field);
   // The API description types a value as string or integer: a date is Unix seconds in either form.
-  if (dateField && !(Number.isInteger(q.value) || (typeof q.value === 'string' && /^\d+$/.test(q.value)))) throw new Error(`${field} must be compared with a Unix timestamp in seconds`);
+  if (dateField && !(Number.isInteger(q.value) || (typeof q.value === 'string' && /^\d+$/.test(q.value))))
+    throw new Error(`${field} must be compared with a Unix timestamp in seconds`);
   const value = dateField ? Number(q.value) : q.value;
   switch (q.operator) {
-    case '>': return (r) => Number(r[field]) > Number(value);
-    case '<': return (r) => Number(r[field]) < Number(value);
-    case '=': return (r) => r[field] === value;
-    case '!=': return (r) => r[field] !== value;
-    default: throw new Error(`operator "${q.operator}" is not emulated`);
+    case '>':
+      return (r) => Number(r[field]) > Number(value);
+    case '<':
+      return (r) => Number(r[field]) < Number(value);
+    case '=':
+      return (r) => r[field] === value;
+    case '!=':
+      return (r) => r[field] !== value;
+    default:
+      throw new Error(`operator "${q.operator}" is not emulated`);
   }
 }
 

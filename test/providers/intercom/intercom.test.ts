@@ -25,12 +25,23 @@ describe('connector intercom (against the Intercom emulator)', () => {
   });
 
   it('the emulator answers as Intercom documents: 401 error.list, 400 parameter_invalid, rate headers', async () => {
-    const post = (json: unknown, token = TOKEN) => got.post(`${ic.baseUrl}/contacts/search`, { json, headers: { authorization: `Bearer ${token}` }, throwHttpErrors: false, responseType: 'json', retry: { limit: 0 } });
+    const post = (json: unknown, token = TOKEN) =>
+      got.post(`${ic.baseUrl}/contacts/search`, {
+        json,
+        headers: { authorization: `Bearer ${token}` },
+        throwHttpErrors: false,
+        responseType: 'json',
+        retry: { limit: 0 },
+      });
     const denied = await post({ query: { field: 'updated_at', operator: '>', value: 0 } }, 'nope');
     expect(denied.statusCode).to.equal(401);
     expect(denied.body).to.deep.include({ type: 'error.list', errors: [{ code: 'unauthorized', message: 'Access Token Invalid' }] });
-    for (const bad of [{ query: { field: 'updated_at', operator: '>', value: '2026-11-24' } }, { query: { field: 'updated_at', operator: '>>', value: 0 } },
-      { query: { field: 'updated_at', operator: '>', value: 0 }, pagination: { per_page: 151 } }, { query: { field: 'updated_at', operator: '>', value: 0 }, limit: 5 }]) {
+    for (const bad of [
+      { query: { field: 'updated_at', operator: '>', value: '2026-11-24' } },
+      { query: { field: 'updated_at', operator: '>>', value: 0 } },
+      { query: { field: 'updated_at', operator: '>', value: 0 }, pagination: { per_page: 151 } },
+      { query: { field: 'updated_at', operator: '>', value: 0 }, limit: 5 },
+    ]) {
       const res = await post(bad);
       expect(res.statusCode, JSON.stringify(bad)).to.equal(400);
       expect((res.body as { errors: Array<{ code: string }> }).errors[0].code).to.equal('parameter_invalid');
@@ -42,14 +53,15 @@ describe('connector intercom (against the Intercom emulator)', () => {
     expect(body.pages.next?.starting_after).to.be.a('string');
   });
 
-  it('the doc page\'s instance JSON creates a working instance; old records raise nothing', async () => {
+  it("the doc page's instance JSON creates a working instance; old records raise nothing", async () => {
     const { id } = await createFromDoc(t, 'intercom', ic.baseUrl);
     t.clock.advance(30 * SECOND);
     expect(await pollNow(t, id)).to.deep.equal(quietPoll('contacts', 'conversations'));
     const [search] = searches();
     expect(JSON.parse(search.body)).to.deep.equal({
       query: { field: 'updated_at', operator: '>', value: String((t.clock.now() - 30 * SECOND) / 1000) },
-      pagination: { per_page: 150 }, sort: { field: 'updated_at', order: 'ascending' },
+      pagination: { per_page: 150 },
+      sort: { field: 'updated_at', order: 'ascending' },
     });
     expect(search.headers['intercom-version']).to.equal('2.11');
   });
@@ -77,7 +89,10 @@ describe('connector intercom (against the Intercom emulator)', () => {
     t.clock.advance(SECOND);
     expect((await pollNow(t, id)).contacts).to.include({ created: 0, updated: 1 });
     const events = await eventTriples(t, id);
-    expect(events.filter((e) => e[0] === 'UPDATED')).to.deep.equal([['UPDATED', 'contacts', 'old1'], ['UPDATED', 'contacts', 'c7']]);
+    expect(events.filter((e) => e[0] === 'UPDATED')).to.deep.equal([
+      ['UPDATED', 'contacts', 'old1'],
+      ['UPDATED', 'contacts', 'c7'],
+    ]);
     expect(new Set(events.filter((e) => e[0] === 'CREATED' && e[1] === 'contacts').map((e) => e[2])).size).to.equal(200);
     expect(events).to.deep.include(['CREATED', 'conversations', 'conv1']);
     expect(events).to.have.length(203);
@@ -105,7 +120,9 @@ describe('connector intercom (against the Intercom emulator)', () => {
     expect((await ic.notify(instance.hookUrl!, 'contact.deleted', contact, clientSecret)).statusCode).to.be.within(200, 299);
     await t.gateway.webhooks.processor.tick();
     expect(await eventTriples(t, instance.id)).to.have.deep.members([
-      ['CREATED', 'contacts', 'c-hook'], ['UPDATED', 'conversations', 'conv-hook'], ['DELETED', 'contacts', 'c-hook'],
+      ['CREATED', 'contacts', 'c-hook'],
+      ['UPDATED', 'conversations', 'conv-hook'],
+      ['DELETED', 'contacts', 'c-hook'],
     ]);
   });
 });

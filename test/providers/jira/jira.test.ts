@@ -57,7 +57,11 @@ describe('jira connector against the emulated Jira Cloud', () => {
     const { id } = await createInstance();
     t.clock.advance(MINUTE);
     await jira.createIssue('ACME', 'one');
-    const limited = { status: 429, headers: { 'retry-after': '2', 'x-ratelimit-reset': '2026-11-25T10:00:02Z', 'ratelimit-reason': 'jira-cost-based' }, body: { errorMessages: ['Rate limit exceeded.'] } };
+    const limited = {
+      status: 429,
+      headers: { 'retry-after': '2', 'x-ratelimit-reset': '2026-11-25T10:00:02Z', 'ratelimit-reason': 'jira-cost-based' },
+      body: { errorMessages: ['Rate limit exceeded.'] },
+    };
     jira.provider.failNext(1, limited, { path: '/rest/api/3/search/jql' });
     expect((await pollNow(t, id)).issues).to.include({ created: 1 });
     expect(searches()).to.have.length(2);
@@ -82,12 +86,20 @@ describe('jira connector against the emulated Jira Cloud', () => {
     const [first] = jira.deliveries;
     const again = await got.post(hook.url, { body: first.body, headers: first.headers, throwHttpErrors: false });
     expect(JSON.parse(again.body)).to.include({ status: 'duplicate' });
-    const forged = { ...first.headers, 'x-atlassian-webhook-identifier': 'other', 'x-hub-signature': `sha256=${createHmac('sha256', 'wrong').update(first.body).digest('hex')}` };
+    const forged = {
+      ...first.headers,
+      'x-atlassian-webhook-identifier': 'other',
+      'x-hub-signature': `sha256=${createHmac('sha256', 'wrong').update(first.body).digest('hex')}`,
+    };
     expect((await got.post(hook.url, { body: first.body, headers: forged, throwHttpErrors: false })).statusCode).to.equal(401);
 
     await t.gateway.webhooks.processor.tick();
     const events = await listEvents(t, created.id);
-    expect(events.map((e) => [e.objectType, e.eventType, e.objectId])).to.have.deep.members([['issues', 'CREATED', issue.id], ['issues', 'UPDATED', issue.id], ['issues', 'DELETED', issue.id]]);
+    expect(events.map((e) => [e.objectType, e.eventType, e.objectId])).to.have.deep.members([
+      ['issues', 'CREATED', issue.id],
+      ['issues', 'UPDATED', issue.id],
+      ['issues', 'DELETED', issue.id],
+    ]);
 
     expect((await t.api.delete(`instances/${created.id}`)).statusCode).to.equal(200);
     expect(jira.webhooks.size).to.equal(0);

@@ -31,7 +31,8 @@ export interface JiraWebhook {
 
 const jiraDate = (ms: number) => new Date(ms).toISOString().replace('Z', '+0000');
 const errors = (status: number, ...messages: string[]): CannedResponse => ({ status, body: { errorMessages: messages, errors: {} } });
-const JQL = /^\s*updated\s*>=\s*"(\d{4})[-/](\d{2})[-/](\d{2}) (\d{2}):(\d{2})"\s*(?:AND\s+project\s*=\s*"?([A-Z][A-Z0-9]*)"?\s*)?(?:ORDER\s+BY\s+updated\s+(ASC|DESC))?\s*$/i;
+const JQL =
+  /^\s*updated\s*>=\s*"(\d{4})[-/](\d{2})[-/](\d{2}) (\d{2}):(\d{2})"\s*(?:AND\s+project\s*=\s*"?([A-Z][A-Z0-9]*)"?\s*)?(?:ORDER\s+BY\s+updated\s+(ASC|DESC))?\s*$/i;
 
 export class JiraProvider extends ProviderEmulator {
   readonly webhooks = new Map<number, JiraWebhook>();
@@ -41,7 +42,11 @@ export class JiraProvider extends ProviderEmulator {
   private nextWebhookId = 1;
   private readonly counters = new Map<string, number>();
 
-  private constructor(provider: EmulatedProvider, readonly email: string, readonly apiToken: string) {
+  private constructor(
+    provider: EmulatedProvider,
+    readonly email: string,
+    readonly apiToken: string,
+  ) {
     super(provider);
   }
 
@@ -63,22 +68,51 @@ export class JiraProvider extends ProviderEmulator {
       return req.headers.authorization === expected ? undefined : errors(401, 'You are not authenticated. Authentication required to perform this operation.');
     };
     const bases = ['', ...(o.oauth ? ['/ex/jira/:cloudId'] : [])];
-    const onSite = (handler: (req: RouteRequest) => CannedResponse) => (req: RouteRequest) => (req.params.cloudId === undefined || req.params.cloudId === o.oauth?.cloudId ? handler(req) : errors(404, 'Site not found.'));
+    const onSite = (handler: (req: RouteRequest) => CannedResponse) => (req: RouteRequest) =>
+      req.params.cloudId === undefined || req.params.cloudId === o.oauth?.cloudId ? handler(req) : errors(404, 'Site not found.');
     for (const base of bases) {
-      provider.route('GET', `${base}/rest/api/3/search/jql`, onSite((req) => jira.search(req)));
-      provider.route('POST', `${base}/rest/webhooks/1.0/webhook`, onSite((req) => jira.register(req)));
-      provider.route('DELETE', `${base}/rest/webhooks/1.0/webhook/:id`, onSite((req) => (jira.webhooks.delete(Number(req.params.id)) ? { status: 204 } : errors(404, 'Webhook not found.'))));
+      provider.route(
+        'GET',
+        `${base}/rest/api/3/search/jql`,
+        onSite((req) => jira.search(req)),
+      );
+      provider.route(
+        'POST',
+        `${base}/rest/webhooks/1.0/webhook`,
+        onSite((req) => jira.register(req)),
+      );
+      provider.route(
+        'DELETE',
+        `${base}/rest/webhooks/1.0/webhook/:id`,
+        onSite((req) => (jira.webhooks.delete(Number(req.params.id)) ? { status: 204 } : errors(404, 'Webhook not found.'))),
+      );
     }
     if (o.oauth) {
       const { cloudId, siteUrl, authServer } = o.oauth;
       provider.route('GET', '/oauth/token/accessible-resources', () => ({
         status: 200,
         body: [
-          { id: 'a5f0e1d2-0000-4000-8000-000000000000', url: 'https://other.atlassian.net', name: 'other', scopes: ['read:jira-work'], avatarUrl: 'https://site-admin-avatar-cdn.prod.public.atl-paas.net/avatars/240/flag.png' },
-          { id: cloudId, url: siteUrl, name: new URL(siteUrl).hostname.split('.')[0], scopes: ['read:jira-work', 'manage:jira-webhook'], avatarUrl: 'https://site-admin-avatar-cdn.prod.public.atl-paas.net/avatars/240/rocket.png' },
+          {
+            id: 'a5f0e1d2-0000-4000-8000-000000000000',
+            url: 'https://other.atlassian.net',
+            name: 'other',
+            scopes: ['read:jira-work'],
+            avatarUrl: 'https://site-admin-avatar-cdn.prod.public.atl-paas.net/avatars/240/flag.png',
+          },
+          {
+            id: cloudId,
+            url: siteUrl,
+            name: new URL(siteUrl).hostname.split('.')[0],
+            scopes: ['read:jira-work', 'manage:jira-webhook'],
+            avatarUrl: 'https://site-admin-avatar-cdn.prod.public.atl-paas.net/avatars/240/rocket.png',
+          },
         ],
       }));
-      for (const [method, path] of [['GET', '/authorize'], ['POST', '/oauth/token']]) provider.route(method, path, (req) => passOn(authServer, req));
+      for (const [method, path] of [
+        ['GET', '/authorize'],
+        ['POST', '/oauth/token'],
+      ])
+        provider.route(method, path, (req) => passOn(authServer, req));
     }
     return jira;
   }
@@ -92,7 +126,9 @@ export class JiraProvider extends ProviderEmulator {
     this.counters.set(project, n);
     const at = jiraDate(this.provider.now());
     const issue: Issue = {
-      id, key: `${project}-${n}`, self: `${this.url}/rest/api/3/issue/${id}`,
+      id,
+      key: `${project}-${n}`,
+      self: `${this.url}/rest/api/3/issue/${id}`,
       fields: { summary, status: { name: 'To Do' }, issuetype: { name: 'Task' }, project: { key: project }, labels: [], created: at, updated: at },
     };
     this.issues.set(id, issue);
@@ -122,15 +158,21 @@ export class JiraProvider extends ProviderEmulator {
 
   private async push(webhookEvent: string, typeName: string, issue: Issue, changelog?: unknown): Promise<void> {
     const body = JSON.stringify({
-      timestamp: this.provider.now(), webhookEvent, issue_event_type_name: typeName,
-      user: { accountId: '5b10ac8d82e05b22cc7d4ef5', displayName: 'Ada' }, issue, ...(changelog ? { changelog } : {}),
+      timestamp: this.provider.now(),
+      webhookEvent,
+      issue_event_type_name: typeName,
+      user: { accountId: '5b10ac8d82e05b22cc7d4ef5', displayName: 'Ada' },
+      issue,
+      ...(changelog ? { changelog } : {}),
     });
     for (const hook of this.webhooks.values()) {
       if (!hook.events.includes(webhookEvent)) continue;
       const id = randomUUID();
       const headers: Record<string, string> = {
-        'content-type': 'application/json; charset=utf-8', 'user-agent': 'Atlassian Webhook HTTP Client',
-        'x-atlassian-webhook-identifier': id, 'x-atlassian-webhook-retry': '0',
+        'content-type': 'application/json; charset=utf-8',
+        'user-agent': 'Atlassian Webhook HTTP Client',
+        'x-atlassian-webhook-identifier': id,
+        'x-atlassian-webhook-retry': '0',
         ...(hook.secret ? { 'x-hub-signature': `sha256=${createHmac('sha256', hook.secret).update(body).digest('hex')}` } : {}),
       };
       const res = await got.post(hook.url, { body, headers, throwHttpErrors: false, retry: { limit: 0 } });
@@ -144,7 +186,8 @@ export class JiraProvider extends ProviderEmulator {
   private search(req: RouteRequest): CannedResponse {
     const q = req.query;
     const m = JQL.exec(q.jql ?? '');
-    if (!q.jql?.trim() || !/updated\s*>=/i.test(q.jql)) return errors(400, 'Unbounded JQL queries are not allowed here. Please add a search restriction to your query.');
+    if (!q.jql?.trim() || !/updated\s*>=/i.test(q.jql))
+      return errors(400, 'Unbounded JQL queries are not allowed here. Please add a search restriction to your query.');
     if (!m) return errors(400, `Error in the JQL Query: this emulator cannot read "${q.jql}".`);
     const since = Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]));
     const maxResults = Math.min(100, Number(q.maxResults ?? 50));
@@ -160,20 +203,35 @@ export class JiraProvider extends ProviderEmulator {
     return {
       status: 200,
       headers: { 'x-ratelimit-nearlimit': 'false' },
-      body: { issues: page.map((i) => shape(i, q.fields)), ...(isLast ? {} : { nextPageToken: Buffer.from(`offset:${offset + maxResults}`).toString('base64url') }), isLast },
+      body: {
+        issues: page.map((i) => shape(i, q.fields)),
+        ...(isLast ? {} : { nextPageToken: Buffer.from(`offset:${offset + maxResults}`).toString('base64url') }),
+        isLast,
+      },
     };
   }
 
   private register(req: RouteRequest): CannedResponse {
-    const body = req.json as { name?: string; url?: string; events?: string[]; secret?: string; filters?: Record<string, string>; excludeBody?: boolean } | undefined;
-    if (!body?.name || !body.url || !Array.isArray(body.events) || body.events.length === 0) return errors(400, 'A webhook needs a name, a url and at least one event.');
+    const body = req.json as
+      | { name?: string; url?: string; events?: string[]; secret?: string; filters?: Record<string, string>; excludeBody?: boolean }
+      | undefined;
+    if (!body?.name || !body.url || !Array.isArray(body.events) || body.events.length === 0)
+      return errors(400, 'A webhook needs a name, a url and at least one event.');
     const hook: JiraWebhook = { id: this.nextWebhookId++, name: body.name, url: body.url, events: body.events, secret: body.secret };
     this.webhooks.set(hook.id, hook);
     return {
       status: 201,
       body: {
-        name: hook.name, url: hook.url, excludeBody: body.excludeBody ?? false, filters: body.filters ?? {}, events: hook.events, enabled: true,
-        self: `${this.url}/rest/webhooks/1.0/webhook/${hook.id}`, lastUpdatedUser: '5b10ac8d82e05b22cc7d4ef5', lastUpdatedDisplayName: 'Ada', lastUpdated: this.provider.now(),
+        name: hook.name,
+        url: hook.url,
+        excludeBody: body.excludeBody ?? false,
+        filters: body.filters ?? {},
+        events: hook.events,
+        enabled: true,
+        self: `${this.url}/rest/webhooks/1.0/webhook/${hook.id}`,
+        lastUpdatedUser: '5b10ac8d82e05b22cc7d4ef5',
+        lastUpdatedDisplayName: 'Ada',
+        lastUpdated: this.provider.now(),
       },
     };
   }
@@ -190,9 +248,20 @@ export interface JiraOAuth {
 /** A request passed on to the OAuth server as it came; its answer (a redirect, a token) comes back as is. */
 async function passOn(origin: string, req: RouteRequest): Promise<CannedResponse> {
   const url = `${origin}${req.path}${Object.keys(req.query).length ? `?${new URLSearchParams(req.query)}` : ''}`;
-  const headers = Object.fromEntries(['content-type', 'authorization', 'accept'].filter((h) => typeof req.headers[h] === 'string').map((h) => [h, req.headers[h] as string]));
-  const res = await got(url, { method: req.method as 'GET' | 'POST', headers, body: req.method === 'POST' ? req.body : undefined, followRedirect: false, throwHttpErrors: false, retry: { limit: 0 } });
-  const kept = Object.fromEntries(['content-type', 'location', 'cache-control'].filter((h) => typeof res.headers[h] === 'string').map((h) => [h, res.headers[h] as string]));
+  const headers = Object.fromEntries(
+    ['content-type', 'authorization', 'accept'].filter((h) => typeof req.headers[h] === 'string').map((h) => [h, req.headers[h] as string]),
+  );
+  const res = await got(url, {
+    method: req.method as 'GET' | 'POST',
+    headers,
+    body: req.method === 'POST' ? req.body : undefined,
+    followRedirect: false,
+    throwHttpErrors: false,
+    retry: { limit: 0 },
+  });
+  const kept = Object.fromEntries(
+    ['content-type', 'location', 'cache-control'].filter((h) => typeof res.headers[h] === 'string').map((h) => [h, res.headers[h] as string]),
+  );
   return { status: res.statusCode, headers: kept, body: res.body };
 }
 
@@ -207,5 +276,11 @@ function shape(issue: Issue, fields: string | undefined): Record<string, unknown
   const wanted = fields.split(',').map((f) => f.trim());
   const all = wanted.includes('*all') || wanted.includes('*navigable');
   const picked = all ? issue.fields : Object.fromEntries(Object.entries(issue.fields).filter(([k]) => wanted.includes(k)));
-  return { expand: 'renderedFields,names,schema,operations,editmeta,changelog,versionedRepresentations', id: issue.id, self: issue.self, key: issue.key, fields: structuredClone(picked) };
+  return {
+    expand: 'renderedFields,names,schema,operations,editmeta,changelog,versionedRepresentations',
+    id: issue.id,
+    self: issue.self,
+    key: issue.key,
+    fields: structuredClone(picked),
+  };
 }

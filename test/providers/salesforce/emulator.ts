@@ -31,7 +31,12 @@ export class SalesforceEmulator {
   batchSize = 2000;
   private readonly cursors = new Map<string, { rows: Array<Record<string, unknown>>; position: number }>();
 
-  private constructor(readonly provider: EmulatedProvider, readonly clientId: string, readonly clientSecret: string, readonly version: string) {
+  private constructor(
+    readonly provider: EmulatedProvider,
+    readonly clientId: string,
+    readonly clientSecret: string,
+    readonly version: string,
+  ) {
     this.objects = { Account: provider.collection('Account'), Contact: provider.collection('Contact'), Opportunity: provider.collection('Opportunity') };
     this.rate = new RateWindow(15000, 86_400_000, () => provider.now());
     provider.route('POST', '/services/oauth2/token', (req) => this.token(req));
@@ -67,7 +72,11 @@ export class SalesforceEmulator {
   }
 
   throttleNext(n: number): void {
-    this.provider.failNext(n, { status: 429, headers: { 'retry-after': '2' }, body: [{ message: 'Too many requests', errorCode: 'REQUEST_LIMIT_EXCEEDED' }] }, { path: '/services/data/' });
+    this.provider.failNext(
+      n,
+      { status: 429, headers: { 'retry-after': '2' }, body: [{ message: 'Too many requests', errorCode: 'REQUEST_LIMIT_EXCEEDED' }] },
+      { path: '/services/data/' },
+    );
   }
 
   close(): Promise<void> {
@@ -91,8 +100,13 @@ export class SalesforceEmulator {
     return {
       status: 200,
       body: {
-        access_token: accessToken, ...(refreshToken ? { refresh_token: refreshToken } : {}), instance_url: this.provider.url,
-        id: `${this.provider.url}/id/00Dxx0000000001/005xx0000000001`, token_type: 'Bearer', issued_at: String(this.provider.now()), scope: 'api refresh_token',
+        access_token: accessToken,
+        ...(refreshToken ? { refresh_token: refreshToken } : {}),
+        instance_url: this.provider.url,
+        id: `${this.provider.url}/id/00Dxx0000000001/005xx0000000001`,
+        token_type: 'Bearer',
+        issued_at: String(this.provider.now()),
+        scope: 'api refresh_token',
       },
     };
   }
@@ -101,7 +115,8 @@ export class SalesforceEmulator {
     const usage = this.rate.take();
     const headers = { 'sforce-limit-info': `api-usage=${usage.used}/${this.rate.limit}` };
     const token = /^Bearer (.+)$/.exec(String(req.headers.authorization ?? ''))?.[1];
-    if (!token || !this.accessTokens.has(token)) return { status: 401, headers, body: [{ message: 'Session expired or invalid', errorCode: 'INVALID_SESSION_ID' }] };
+    if (!token || !this.accessTokens.has(token))
+      return { status: 401, headers, body: [{ message: 'Session expired or invalid', errorCode: 'INVALID_SESSION_ID' }] };
     const result = answer();
     return { ...result, headers: { ...headers, ...result.headers } };
   }
@@ -110,18 +125,23 @@ export class SalesforceEmulator {
     const malformed = (message: string): CannedResponse => ({ status: 400, body: [{ message, errorCode: 'MALFORMED_QUERY' }] });
     const unknown = unknownParams(req, ['q']);
     if (unknown.length) return malformed(`unexpected parameter ${unknown[0]}`);
-    const m = /^SELECT\s+([\w\s,]+?)\s+FROM\s+(\w+)(?:\s+WHERE\s+SystemModstamp\s*(>=|>)\s*(\S+))?(?:\s+ORDER\s+BY\s+SystemModstamp\s+(ASC|DESC))?$/i.exec((req.query.q ?? '').trim());
+    const m = /^SELECT\s+([\w\s,]+?)\s+FROM\s+(\w+)(?:\s+WHERE\s+SystemModstamp\s*(>=|>)\s*(\S+))?(?:\s+ORDER\s+BY\s+SystemModstamp\s+(ASC|DESC))?$/i.exec(
+      (req.query.q ?? '').trim(),
+    );
     if (!m) return malformed(`unexpected token in query: ${req.query.q ?? '(none)'}`);
     const [, fieldList, type, op, literal, order] = m;
     if (!SOBJECTS.includes(type as SObject)) return { status: 400, body: [{ message: `sObject type '${type}' is not supported.`, errorCode: 'INVALID_TYPE' }] };
     let since: number | undefined;
     if (literal !== undefined) {
       // SOQL datetime literals are unquoted ISO 8601 with Z or an offset.
-      if (!/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$/.test(literal)) return malformed(`value of filter criterion for field 'SystemModstamp' must be of type dateTime and should not be enclosed in quotes: ${literal}`);
+      if (!/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$/.test(literal))
+        return malformed(`value of filter criterion for field 'SystemModstamp' must be of type dateTime and should not be enclosed in quotes: ${literal}`);
       since = Date.parse(literal);
     }
     const fields = fieldList.split(',').map((f) => f.trim());
-    let rows = this.objects[type as SObject].all().filter((r) => since === undefined || (op === '>' ? Date.parse(r.updated_at) > since : Date.parse(r.updated_at) >= since));
+    let rows = this.objects[type as SObject]
+      .all()
+      .filter((r) => since === undefined || (op === '>' ? Date.parse(r.updated_at) > since : Date.parse(r.updated_at) >= since));
     if (order?.toUpperCase() === 'DESC') rows = [...rows].reverse();
     const shaped = rows.map((r) => shape(r, type as SObject, fields, this.version));
     return this.page(shaped, 0);
@@ -139,7 +159,10 @@ export class SalesforceEmulator {
     const next = position + this.batchSize;
     const done = next >= rows.length;
     if (!done) this.cursors.set(key, { rows, position: next });
-    return { status: 200, body: { totalSize: rows.length, done, ...(done ? {} : { nextRecordsUrl: `/services/data/v${this.version}/query/${key}-${next}` }), records } };
+    return {
+      status: 200,
+      body: { totalSize: rows.length, done, ...(done ? {} : { nextRecordsUrl: `/services/data/v${this.version}/query/${key}-${next}` }), records },
+    };
   }
 
   private deleted(req: RouteRequest): CannedResponse {
@@ -148,9 +171,11 @@ export class SalesforceEmulator {
     const unknown = unknownParams(req, ['start', 'end']);
     const start = Date.parse(req.query.start ?? '');
     const end = Date.parse(req.query.end ?? '');
-    if (unknown.length || Number.isNaN(start) || Number.isNaN(end) || end < start) return { status: 400, body: [{ message: 'start and end must be dateTimes with start before end', errorCode: 'INVALID_QUERY_FILTER_OPERATOR' }] };
+    if (unknown.length || Number.isNaN(start) || Number.isNaN(end) || end < start)
+      return { status: 400, body: [{ message: 'start and end must be dateTimes with start before end', errorCode: 'INVALID_QUERY_FILTER_OPERATOR' }] };
     const now = this.provider.now();
-    if (start < now - FIFTEEN_DAYS) return { status: 400, body: [{ message: 'startDate before org replication enabled date', errorCode: 'INVALID_REPLICATION_DATE' }] };
+    if (start < now - FIFTEEN_DAYS)
+      return { status: 400, body: [{ message: 'startDate before org replication enabled date', errorCode: 'INVALID_REPLICATION_DATE' }] };
     // The API ignores seconds: the window is whole minutes.
     const from = start - (start % 60_000);
     const to = end - (end % 60_000) + 59_999;
@@ -170,7 +195,13 @@ function sfDate(ms: number): string {
 
 function shape(r: ProviderRecord, type: SObject, fields: string[], version: string): Record<string, unknown> {
   const id = sfId(type, r.id);
-  const all: Record<string, unknown> = { ...r, Id: id, SystemModstamp: sfDate(Date.parse(r.updated_at)), LastModifiedDate: sfDate(Date.parse(r.updated_at)), CreatedDate: sfDate(Date.parse(r.created_at)) };
+  const all: Record<string, unknown> = {
+    ...r,
+    Id: id,
+    SystemModstamp: sfDate(Date.parse(r.updated_at)),
+    LastModifiedDate: sfDate(Date.parse(r.updated_at)),
+    CreatedDate: sfDate(Date.parse(r.created_at)),
+  };
   const out: Record<string, unknown> = { attributes: { type, url: `/services/data/v${version}/sobjects/${type}/${id}` } };
   for (const f of fields) out[f] = all[f] ?? null;
   return out;

@@ -25,14 +25,17 @@ describe('connector salesforce (OAuth 2.0 with instance_url, against the Salesfo
   /** The doc page's instance JSON with its placeholders filled; only oauth.base.url points at the emulator. */
   async function createFromDoc(): Promise<number> {
     const fill: Record<string, string> = { '<code from the callback>': sf.issueCode(), '<consumer key>': CLIENT.id, '<consumer secret>': CLIENT.secret };
-    const json = JSON.parse(JSON.stringify(docInstanceJson('salesforce')).replace(/<[^<>"]+>/g, (p) => fill[p] ?? p)) as Record<string, Record<string, unknown>>;
+    const json = JSON.parse(JSON.stringify(docInstanceJson('salesforce')).replace(/<[^<>"]+>/g, (p) => fill[p] ?? p)) as Record<
+      string,
+      Record<string, unknown>
+    >;
     json.configuration['oauth.base.url'] = sf.url;
     const res = await t.api.post('instances', { json });
     expect(res.statusCode, JSON.stringify(res.body)).to.equal(201);
     return (res.body as unknown as { id: number }).id;
   }
 
-  it('the doc page\'s instance JSON: the code is exchanged, the API host comes from instance_url, old records raise nothing', async () => {
+  it("the doc page's instance JSON: the code is exchanged, the API host comes from instance_url, old records raise nothing", async () => {
     const id = await createFromDoc();
     expect(sf.tokenRequests.map((r) => r.grant_type)).to.deep.equal(['authorization_code']);
     t.clock.advance(30 * SECOND);
@@ -46,7 +49,13 @@ describe('connector salesforce (OAuth 2.0 with instance_url, against the Salesfo
 
   it('a refused code answers 400 and creates nothing', async () => {
     const json = docInstanceJson('salesforce') as unknown as Record<string, Record<string, unknown>>;
-    const res = await t.api.post('instances', { json: { ...json, providerData: { code: 'made-up' }, configuration: { ...json.configuration, 'oauth.api.key': CLIENT.id, 'oauth.api.secret': CLIENT.secret, 'oauth.base.url': sf.url } } });
+    const res = await t.api.post('instances', {
+      json: {
+        ...json,
+        providerData: { code: 'made-up' },
+        configuration: { ...json.configuration, 'oauth.api.key': CLIENT.id, 'oauth.api.secret': CLIENT.secret, 'oauth.base.url': sf.url },
+      },
+    });
     expect(res.statusCode).to.equal(400);
     expect((res.body as unknown as { code: string }).code).to.equal('OAUTH_EXCHANGE_FAILED');
   });
@@ -78,7 +87,11 @@ describe('connector salesforce (OAuth 2.0 with instance_url, against the Salesfo
     const accounts = (await eventTriples(t, id)).filter((e) => e[1] === 'accounts');
     expect(accounts).to.have.length(453);
     expect(new Set(accounts.filter((e) => e[0] === 'CREATED').map((e) => e[2])).size).to.equal(450);
-    expect(accounts.filter((e) => e[0] !== 'CREATED')).to.deep.equal([['UPDATED', 'accounts', sfId('Account', 2)], ['DELETED', 'accounts', sfId('Account', 10)], ['DELETED', 'accounts', sfId('Account', 1)]]);
+    expect(accounts.filter((e) => e[0] !== 'CREATED')).to.deep.equal([
+      ['UPDATED', 'accounts', sfId('Account', 2)],
+      ['DELETED', 'accounts', sfId('Account', 10)],
+      ['DELETED', 'accounts', sfId('Account', 1)],
+    ]);
   });
 
   it('an ended session (INVALID_SESSION_ID) is refreshed once and the poll completes; 429 waits and completes', async () => {

@@ -22,7 +22,12 @@ describe('shopify connector against the emulated Shopify Admin REST API', () => 
     // Waits pass on the manual clock, so the emulated bucket drains while pollgate waits.
     const clock = new ManualClock();
     t = await startGateway({ clock, options: { sleep: async (ms: number) => void (sleeps.push(ms), clock.advance(ms)) } });
-    shopify = await ShopifyProvider.start({ shop: String(doc.configuration['shopify.shop']), version: VERSION, accessToken: TOKEN, clientSecret: CLIENT_SECRET });
+    shopify = await ShopifyProvider.start({
+      shop: String(doc.configuration['shopify.shop']),
+      version: VERSION,
+      accessToken: TOKEN,
+      clientSecret: CLIENT_SECRET,
+    });
     shopify.now = () => t.clock.now();
   });
 
@@ -45,7 +50,11 @@ describe('shopify connector against the emulated Shopify Admin REST API', () => 
     expect(first.products).to.include({ fetched: 0 });
     const pages = listings('orders');
     expect(pages).to.have.length(3);
-    expect(pages[0].query).to.deep.equal({ status: 'any', updated_at_min: new Date(t.clock.now() - 60_000).toISOString().replace(/\.\d{3}Z$/, 'Z'), limit: '250' });
+    expect(pages[0].query).to.deep.equal({
+      status: 'any',
+      updated_at_min: new Date(t.clock.now() - 60_000).toISOString().replace(/\.\d{3}Z$/, 'Z'),
+      limit: '250',
+    });
     expect(pages[0].headers['x-shopify-access-token']).to.equal(TOKEN);
     expect(Object.keys(pages[1].query).sort()).to.deep.equal(['limit', 'page_info']);
 
@@ -72,7 +81,11 @@ describe('shopify connector against the emulated Shopify Admin REST API', () => 
     const { id } = await createInstance();
     t.clock.advance(60_000);
     await shopify.create('customers', { email: 'a@example.com' });
-    shopify.provider.failNext(1, { status: 429, headers: { 'retry-after': '2.0' }, body: { errors: 'Exceeded 2 calls per second for api client.' } }, { path: `/admin/api/${VERSION}/customers.json` });
+    shopify.provider.failNext(
+      1,
+      { status: 429, headers: { 'retry-after': '2.0' }, body: { errors: 'Exceeded 2 calls per second for api client.' } },
+      { path: `/admin/api/${VERSION}/customers.json` },
+    );
     expect((await pollNow(t, id)).customers).to.include({ created: 1 });
     expect(sleeps).to.include(2000);
   });
@@ -80,7 +93,15 @@ describe('shopify connector against the emulated Shopify Admin REST API', () => 
   it('webhook mode: one webhook per topic, X-Shopify-Hmac-Sha256, dedupe on X-Shopify-Event-Id, topic → object and event type, all deleted', async () => {
     const created = await createInstance({ 'event.vendor.type': 'webhook', 'webhook.secret': CLIENT_SECRET });
     expect([...shopify.webhooks.values()].map((w) => w.topic).sort()).to.deep.equal([
-      'customers/create', 'customers/delete', 'customers/update', 'orders/create', 'orders/delete', 'orders/updated', 'products/create', 'products/delete', 'products/update',
+      'customers/create',
+      'customers/delete',
+      'customers/update',
+      'orders/create',
+      'orders/delete',
+      'orders/updated',
+      'products/create',
+      'products/delete',
+      'products/update',
     ]);
     for (const hook of shopify.webhooks.values()) {
       expect(hook.address).to.equal(created.webhookUrl);
@@ -94,15 +115,28 @@ describe('shopify connector against the emulated Shopify Admin REST API', () => 
     expect(shopify.deliveries.map((d) => d.status)).to.deep.equal([202, 202, 202, 202]);
 
     const [first] = shopify.deliveries;
-    const again = await got.post(created.webhookUrl!.replace('http://127.0.0.1:1', t.url), { body: first.body, headers: { ...first.headers, 'x-shopify-webhook-id': 'retry' }, throwHttpErrors: false });
+    const again = await got.post(created.webhookUrl!.replace('http://127.0.0.1:1', t.url), {
+      body: first.body,
+      headers: { ...first.headers, 'x-shopify-webhook-id': 'retry' },
+      throwHttpErrors: false,
+    });
     expect(JSON.parse(again.body)).to.include({ status: 'duplicate' });
-    const forged = { ...first.headers, 'x-shopify-event-id': 'other', 'x-shopify-hmac-sha256': createHmac('sha256', 'wrong').update(first.body).digest('base64') };
-    expect((await got.post(created.webhookUrl!.replace('http://127.0.0.1:1', t.url), { body: first.body, headers: forged, throwHttpErrors: false })).statusCode).to.equal(401);
+    const forged = {
+      ...first.headers,
+      'x-shopify-event-id': 'other',
+      'x-shopify-hmac-sha256': createHmac('sha256', 'wrong').update(first.body).digest('base64'),
+    };
+    expect(
+      (await got.post(created.webhookUrl!.replace('http://127.0.0.1:1', t.url), { body: first.body, headers: forged, throwHttpErrors: false })).statusCode,
+    ).to.equal(401);
 
     await t.gateway.webhooks.processor.tick();
     const events = await listEvents(t, created.id);
     expect(events.map((e) => [e.objectType, e.eventType, e.objectId])).to.have.deep.members([
-      ['orders', 'CREATED', String(order.id)], ['orders', 'UPDATED', String(order.id)], ['customers', 'CREATED', String(customer.id)], ['customers', 'DELETED', String(customer.id)],
+      ['orders', 'CREATED', String(order.id)],
+      ['orders', 'UPDATED', String(order.id)],
+      ['customers', 'CREATED', String(customer.id)],
+      ['customers', 'DELETED', String(customer.id)],
     ]);
 
     expect((await t.api.delete(`instances/${created.id}`)).statusCode).to.equal(200);

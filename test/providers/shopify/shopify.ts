@@ -47,7 +47,13 @@ export class ShopifyProvider extends ProviderEmulator {
   private nextId = 450789469;
   private nextWebhookId = 4759306;
 
-  private constructor(provider: EmulatedProvider, readonly shop: string, readonly version: string, readonly accessToken: string, readonly clientSecret: string) {
+  private constructor(
+    provider: EmulatedProvider,
+    readonly shop: string,
+    readonly version: string,
+    readonly accessToken: string,
+    readonly clientSecret: string,
+  ) {
     super(provider);
   }
 
@@ -55,13 +61,15 @@ export class ShopifyProvider extends ProviderEmulator {
     const provider = await EmulatedProvider.start();
     const shopify = new ShopifyProvider(provider, o.shop, o.version, o.accessToken, o.clientSecret);
     provider.inspect = (req) => {
-      if (req.headers['x-shopify-access-token'] !== o.accessToken) return fail(401, '[API] Invalid API key or access token (unrecognized login or wrong password)');
+      if (req.headers['x-shopify-access-token'] !== o.accessToken)
+        return fail(401, '[API] Invalid API key or access token (unrecognized login or wrong password)');
       const version = /^\/admin\/api\/([^/]+)\//.exec(req.path)?.[1];
       if (version !== o.version) return fail(404, 'Not Found');
       return shopify.spendCall();
     };
     const base = `/admin/api/${o.version}`;
-    for (const resource of ['orders', 'customers', 'products'] as const) provider.route('GET', `${base}/${resource}.json`, (req) => shopify.list(resource, req));
+    for (const resource of ['orders', 'customers', 'products'] as const)
+      provider.route('GET', `${base}/${resource}.json`, (req) => shopify.list(resource, req));
     provider.route('POST', `${base}/webhooks.json`, (req) => shopify.createWebhook(req));
     provider.route('DELETE', `${base}/webhooks/:file`, (req) => shopify.deleteWebhook(req.params.file));
     return shopify;
@@ -77,7 +85,13 @@ export class ShopifyProvider extends ProviderEmulator {
 
   async create(resource: ShopifyResource, fields: Record<string, unknown> = {}): Promise<ShopifyRecord> {
     const at = shopifyDate(this.provider.now());
-    const record: ShopifyRecord = { id: this.nextId++, admin_graphql_api_id: `gid://shopify/${SINGULAR[resource]}/${this.nextId}`, ...fields, created_at: at, updated_at: at };
+    const record: ShopifyRecord = {
+      id: this.nextId++,
+      admin_graphql_api_id: `gid://shopify/${SINGULAR[resource]}/${this.nextId}`,
+      ...fields,
+      created_at: at,
+      updated_at: at,
+    };
     this.records[resource].set(record.id, record);
     await this.push(`${resource}/create`, record);
     return record;
@@ -101,8 +115,12 @@ export class ShopifyProvider extends ProviderEmulator {
     for (const hook of this.webhooks.values()) {
       if (hook.topic !== topic) continue;
       const headers = {
-        'content-type': 'application/json', 'x-shopify-topic': topic, 'x-shopify-shop-domain': `${this.shop}.myshopify.com`,
-        'x-shopify-api-version': this.version, 'x-shopify-webhook-id': randomUUID(), 'x-shopify-event-id': randomUUID(),
+        'content-type': 'application/json',
+        'x-shopify-topic': topic,
+        'x-shopify-shop-domain': `${this.shop}.myshopify.com`,
+        'x-shopify-api-version': this.version,
+        'x-shopify-webhook-id': randomUUID(),
+        'x-shopify-event-id': randomUUID(),
         'x-shopify-triggered-at': new Date(this.provider.now()).toISOString(),
         'x-shopify-hmac-sha256': createHmac('sha256', this.clientSecret).update(body, 'utf8').digest('base64'),
       };
@@ -120,7 +138,10 @@ export class ShopifyProvider extends ProviderEmulator {
     const used = Math.max(0, this.bucket.used - ((now - this.bucket.at) / 1000) * LEAK_PER_SECOND);
     if (used + 1 > BUCKET_SIZE) {
       this.throttled++;
-      return fail(429, 'Exceeded 2 calls per second for api client. Reduce request rates to resume uninterrupted service.', { 'retry-after': '1.0', 'x-shopify-shop-api-call-limit': `${Math.ceil(used)}/${BUCKET_SIZE}` });
+      return fail(429, 'Exceeded 2 calls per second for api client. Reduce request rates to resume uninterrupted service.', {
+        'retry-after': '1.0',
+        'x-shopify-shop-api-call-limit': `${Math.ceil(used)}/${BUCKET_SIZE}`,
+      });
     }
     this.bucket = { used: used + 1, at: now };
     return undefined;
@@ -164,15 +185,30 @@ export class ShopifyProvider extends ProviderEmulator {
 
   private createWebhook(req: RouteRequest): CannedResponse {
     const webhook = (req.json as { webhook?: { topic?: string; address?: string; format?: string } } | undefined)?.webhook;
-    if (!webhook?.topic || !webhook.address) return fail(422, { topic: webhook?.topic ? [] : ["can't be blank"], address: webhook?.address ? [] : ["can't be blank"] });
-    if ([...this.webhooks.values()].some((w) => w.topic === webhook.topic && w.address === webhook.address)) return fail(422, { address: ['for this topic has already been taken'] });
+    if (!webhook?.topic || !webhook.address)
+      return fail(422, { topic: webhook?.topic ? [] : ["can't be blank"], address: webhook?.address ? [] : ["can't be blank"] });
+    if ([...this.webhooks.values()].some((w) => w.topic === webhook.topic && w.address === webhook.address))
+      return fail(422, { address: ['for this topic has already been taken'] });
     const hook: ShopifyWebhook = { id: this.nextWebhookId++, topic: webhook.topic, address: webhook.address };
     this.webhooks.set(hook.id, hook);
     const at = shopifyDate(this.provider.now());
     return {
       status: 201,
       headers: this.callLimit(),
-      body: { webhook: { id: hook.id, address: hook.address, topic: hook.topic, created_at: at, updated_at: at, format: webhook.format ?? 'json', fields: [], metafield_namespaces: [], api_version: this.version, private_metafield_namespaces: [] } },
+      body: {
+        webhook: {
+          id: hook.id,
+          address: hook.address,
+          topic: hook.topic,
+          created_at: at,
+          updated_at: at,
+          format: webhook.format ?? 'json',
+          fields: [],
+          metafield_namespaces: [],
+          api_version: this.version,
+          private_metafield_namespaces: [],
+        },
+      },
     };
   }
 

@@ -48,14 +48,28 @@ describe('stripe connector against the emulated Stripe (signatures by the stripe
 
     const customerRequest = eventRequests().find((r) => r.query['types[0]'] === 'customer.created')!;
     expect(customerRequest.query).to.deep.equal({
-      'types[0]': 'customer.created', 'types[1]': 'customer.updated', 'types[2]': 'customer.deleted',
-      'created[gte]': String(Math.floor(Date.parse(instance.createdDate) / 1000)), limit: '100',
+      'types[0]': 'customer.created',
+      'types[1]': 'customer.updated',
+      'types[2]': 'customer.deleted',
+      'created[gte]': String(Math.floor(Date.parse(instance.createdDate) / 1000)),
+      limit: '100',
     });
     expect(customerRequest.headers.authorization).to.equal(`Bearer ${API_KEY}`);
-    expect(eventRequests().map((r) => r.query.type).filter(Boolean)).to.have.members(['invoice.*', 'customer.subscription.*']);
+    expect(
+      eventRequests()
+        .map((r) => r.query.type)
+        .filter(Boolean),
+    ).to.have.members(['invoice.*', 'customer.subscription.*']);
 
-    const customers = (await listEvents(t, instance.id, '&objectType=customers')).filter((e) => e.objectType === 'customers').sort((a, b) => a.sequence - b.sequence);
-    expect(customers.map((e) => [e.eventType, e.objectId])).to.deep.equal([['CREATED', ada.id], ['CREATED', bob.id], ['UPDATED', ada.id], ['DELETED', bob.id]]);
+    const customers = (await listEvents(t, instance.id, '&objectType=customers'))
+      .filter((e) => e.objectType === 'customers')
+      .sort((a, b) => a.sequence - b.sequence);
+    expect(customers.map((e) => [e.eventType, e.objectId])).to.deep.equal([
+      ['CREATED', ada.id],
+      ['CREATED', bob.id],
+      ['UPDATED', ada.id],
+      ['DELETED', bob.id],
+    ]);
     expect(customers[2].raw).to.deep.include({ id: ada.id, object: 'customer', email: 'ada@lovelace.dev' });
 
     // The overlap lists the same events again: nothing is raised twice.
@@ -92,7 +106,11 @@ describe('stripe connector against the emulated Stripe (signatures by the stripe
     const { id } = await createInstance();
     t.clock.advance(2000);
     await stripe.create('customer');
-    const limited = { status: 429, headers: { 'stripe-rate-limited-reason': 'global-rate' }, body: { error: { type: 'invalid_request_error', code: 'rate_limit', message: 'Too many requests hit the API too quickly.' } } };
+    const limited = {
+      status: 429,
+      headers: { 'stripe-rate-limited-reason': 'global-rate' },
+      body: { error: { type: 'invalid_request_error', code: 'rate_limit', message: 'Too many requests hit the API too quickly.' } },
+    };
     stripe.provider.failNext(1, limited, { path: '/v1/events' });
     const summary = await pollNow(t, id);
     expect(Object.values(summary).every((o) => o.error === undefined)).to.equal(true);
@@ -131,8 +149,11 @@ describe('stripe connector against the emulated Stripe (signatures by the stripe
     await t.gateway.webhooks.processor.tick();
     const events = await listEvents(t, created.id);
     expect(events.map((e) => [e.objectType, e.eventType, e.objectId])).to.have.deep.members([
-      ['customers', 'CREATED', customer.id], ['customers', 'UPDATED', customer.id], ['invoices', 'CREATED', invoice.id],
-      ['invoices', 'UPDATED', invoice.id], ['customers', 'DELETED', customer.id],
+      ['customers', 'CREATED', customer.id],
+      ['customers', 'UPDATED', customer.id],
+      ['invoices', 'CREATED', invoice.id],
+      ['invoices', 'UPDATED', invoice.id],
+      ['customers', 'DELETED', customer.id],
     ]);
 
     expect((await t.api.delete(`instances/${created.id}`)).statusCode).to.equal(200);

@@ -46,7 +46,10 @@ export interface WebhookEndpoint {
   secret: string;
 }
 
-const error = (status: number, type: string, message: string, extra: Record<string, unknown> = {}): CannedResponse => ({ status, body: { error: { type, message, ...extra } } });
+const error = (status: number, type: string, message: string, extra: Record<string, unknown> = {}): CannedResponse => ({
+  status,
+  body: { error: { type, message, ...extra } },
+});
 const id = (prefix: string) => `${prefix}_${randomBytes(12).toString('base64url').replace(/[-_]/g, 'x')}`;
 
 export class StripeProvider extends ProviderEmulator {
@@ -59,7 +62,10 @@ export class StripeProvider extends ProviderEmulator {
   private readonly objects = new Map<string, Record<string, unknown>>();
   private readonly stripe = new Stripe('sk_test_emulator');
 
-  private constructor(provider: EmulatedProvider, readonly apiKey: string) {
+  private constructor(
+    provider: EmulatedProvider,
+    readonly apiKey: string,
+  ) {
     super(provider);
   }
 
@@ -67,13 +73,14 @@ export class StripeProvider extends ProviderEmulator {
     const provider = await EmulatedProvider.start();
     const stripe = new StripeProvider(provider, o.apiKey);
     provider.inspect = (req) =>
-      req.headers.authorization === `Bearer ${o.apiKey}` ? undefined : error(401, 'invalid_request_error', `Invalid API Key provided: ${String(req.headers.authorization ?? '').slice(7, 15)}****`);
+      req.headers.authorization === `Bearer ${o.apiKey}`
+        ? undefined
+        : error(401, 'invalid_request_error', `Invalid API Key provided: ${String(req.headers.authorization ?? '').slice(7, 15)}****`);
     provider.route('GET', '/v1/events', (req) => stripe.listEvents(req));
     provider.route('POST', '/v1/webhook_endpoints', (req) => stripe.createEndpoint(req));
     provider.route('DELETE', '/v1/webhook_endpoints/:id', (req) => stripe.deleteEndpoint(req.params.id));
     return stripe;
   }
-
 
   // -------------------------------------------------------------------------------------------
   // Changes
@@ -114,9 +121,15 @@ export class StripeProvider extends ProviderEmulator {
   private async emit(type: string, object: Record<string, unknown>, previous?: Record<string, unknown>): Promise<StripeEvent> {
     const targets = [...this.endpoints.values()].filter((e) => e.enabled_events.some((name) => matches(name, type)));
     const event: StripeEvent = {
-      id: id('evt'), object: 'event', api_version: API_VERSION, created: this.seconds(),
+      id: id('evt'),
+      object: 'event',
+      api_version: API_VERSION,
+      created: this.seconds(),
       data: { object: structuredClone(object), ...(previous ? { previous_attributes: previous } : {}) },
-      livemode: false, pending_webhooks: targets.length, request: { id: null, idempotency_key: null }, type,
+      livemode: false,
+      pending_webhooks: targets.length,
+      request: { id: null, idempotency_key: null },
+      type,
     };
     this.events.push(event);
     for (const endpoint of targets) this.deliveries.push({ event, endpoint: endpoint.id, status: await this.deliver(endpoint, event) });
@@ -128,8 +141,14 @@ export class StripeProvider extends ProviderEmulator {
     const payload = JSON.stringify(event, null, 2);
     const signature = this.stripe.webhooks.generateTestHeaderString({ payload, secret: endpoint.secret, timestamp });
     const res = await got.post(endpoint.url, {
-      body: payload, throwHttpErrors: false, retry: { limit: 0 },
-      headers: { 'content-type': 'application/json; charset=utf-8', 'user-agent': 'Stripe/1.0 (+https://stripe.com/docs/webhooks)', 'stripe-signature': signature },
+      body: payload,
+      throwHttpErrors: false,
+      retry: { limit: 0 },
+      headers: {
+        'content-type': 'application/json; charset=utf-8',
+        'user-agent': 'Stripe/1.0 (+https://stripe.com/docs/webhooks)',
+        'stripe-signature': signature,
+      },
     });
     return res.statusCode;
   }
@@ -141,25 +160,39 @@ export class StripeProvider extends ProviderEmulator {
     const params = parseQuery(req);
     const unknown = Object.keys(params).find((k) => !EVENT_PARAMS.has(k));
     if (unknown) return error(400, 'invalid_request_error', `Received unknown parameter: ${unknown}`, { param: unknown });
-    if (params.type !== undefined && params.types !== undefined) return error(400, 'invalid_request_error', 'You may only specify one of these parameters: type, types.', { param: 'types' });
+    if (params.type !== undefined && params.types !== undefined)
+      return error(400, 'invalid_request_error', 'You may only specify one of these parameters: type, types.', { param: 'types' });
     const types = params.types === undefined ? undefined : Object.values(params.types as Record<string, string> | string[]);
     if (types && types.length > 20) return error(400, 'invalid_request_error', 'types may contain at most 20 event names', { param: 'types' });
     const limit = params.limit === undefined ? 10 : Number(params.limit);
-    if (!Number.isInteger(limit) || limit < 1 || limit > 100) return error(400, 'invalid_request_error', 'Invalid integer: limit must be between 1 and 100', { param: 'limit' });
+    if (!Number.isInteger(limit) || limit < 1 || limit > 100)
+      return error(400, 'invalid_request_error', 'Invalid integer: limit must be between 1 and 100', { param: 'limit' });
     const created = createdFilter(params.created);
     if (typeof created === 'string') return error(400, 'invalid_request_error', created, { param: 'created' });
     if (params.starting_after !== undefined) this.beforeNextPage?.();
 
-    let rows = [...this.events].reverse()
+    let rows = [...this.events]
+      .reverse()
       .filter((e) => (params.type === undefined || matches(String(params.type), e.type)) && (!types || types.includes(e.type)))
       .filter(created);
-    for (const [cursor, after] of [[params.starting_after, true], [params.ending_before, false]] as const) {
+    for (const [cursor, after] of [
+      [params.starting_after, true],
+      [params.ending_before, false],
+    ] as const) {
       if (cursor === undefined) continue;
       const at = rows.findIndex((e) => e.id === cursor);
-      if (at === -1) return error(400, 'invalid_request_error', `No such event: '${String(cursor)}'`, { param: after ? 'starting_after' : 'ending_before', code: 'resource_missing' });
+      if (at === -1)
+        return error(400, 'invalid_request_error', `No such event: '${String(cursor)}'`, {
+          param: after ? 'starting_after' : 'ending_before',
+          code: 'resource_missing',
+        });
       rows = after ? rows.slice(at + 1) : rows.slice(0, at);
     }
-    return { status: 200, headers: { 'request-id': id('req'), 'stripe-version': API_VERSION }, body: { object: 'list', url: '/v1/events', has_more: rows.length > limit, data: rows.slice(0, limit) } };
+    return {
+      status: 200,
+      headers: { 'request-id': id('req'), 'stripe-version': API_VERSION },
+      body: { object: 'list', url: '/v1/events', has_more: rows.length > limit, data: rows.slice(0, limit) },
+    };
   }
 
   private createEndpoint(req: RouteRequest): CannedResponse {
@@ -175,14 +208,25 @@ export class StripeProvider extends ProviderEmulator {
     return {
       status: 200,
       body: {
-        id: endpoint.id, object: 'webhook_endpoint', api_version: form.api_version ?? null, application: null, created: this.seconds(),
-        description: form.description ?? null, enabled_events: endpoint.enabled_events, livemode: false, metadata: {}, secret: endpoint.secret, status: 'enabled', url: endpoint.url,
+        id: endpoint.id,
+        object: 'webhook_endpoint',
+        api_version: form.api_version ?? null,
+        application: null,
+        created: this.seconds(),
+        description: form.description ?? null,
+        enabled_events: endpoint.enabled_events,
+        livemode: false,
+        metadata: {},
+        secret: endpoint.secret,
+        status: 'enabled',
+        url: endpoint.url,
       },
     };
   }
 
   private deleteEndpoint(endpointId: string): CannedResponse {
-    if (!this.endpoints.delete(endpointId)) return error(404, 'invalid_request_error', `No such webhook endpoint: '${endpointId}'`, { param: 'id', code: 'resource_missing' });
+    if (!this.endpoints.delete(endpointId))
+      return error(404, 'invalid_request_error', `No such webhook endpoint: '${endpointId}'`, { param: 'id', code: 'resource_missing' });
     return { status: 200, body: { id: endpointId, object: 'webhook_endpoint', deleted: true } };
   }
 }

@@ -17,7 +17,13 @@ import { RateWindow, isoSeconds, unknownParams } from '../provider-api.js';
  * Unknown query parameters answer 400: stricter than Zendesk, to catch a connector's typos.
  */
 const EXPORT_PARAMS = ['start_time', 'cursor', 'per_page', 'exclude_deleted', 'include'];
-const USER_EVENTS = ['zen:event-type:user.created', 'zen:event-type:user.deleted', 'zen:event-type:user.active_changed', 'zen:event-type:user.name_changed', 'zen:event-type:user.email_changed'];
+const USER_EVENTS = [
+  'zen:event-type:user.created',
+  'zen:event-type:user.deleted',
+  'zen:event-type:user.active_changed',
+  'zen:event-type:user.name_changed',
+  'zen:event-type:user.email_changed',
+];
 
 export interface ZendeskWebhook {
   id: string;
@@ -36,7 +42,11 @@ export class ZendeskEmulator {
   readonly webhooks = new Map<string, ZendeskWebhook>();
   readonly rate: RateWindow;
 
-  private constructor(readonly provider: EmulatedProvider, readonly email: string, readonly apiToken: string) {
+  private constructor(
+    readonly provider: EmulatedProvider,
+    readonly email: string,
+    readonly apiToken: string,
+  ) {
     this.tickets = provider.collection('tickets');
     this.users = provider.collection('users');
     this.rate = new RateWindow(700, 60_000, () => provider.now());
@@ -61,11 +71,15 @@ export class ZendeskEmulator {
   }
 
   throttleNext(n: number, retryAfterSeconds: number): void {
-    this.provider.failNext(n, {
-      status: 429,
-      headers: { 'retry-after': String(retryAfterSeconds), 'x-rate-limit': '10', 'x-rate-limit-remaining': '0' },
-      body: { error: 'APIRateLimitExceeded', description: 'Number of allowed incremental export API requests per minute exceeded' },
-    }, { path: '/api/v2/incremental/' });
+    this.provider.failNext(
+      n,
+      {
+        status: 429,
+        headers: { 'retry-after': String(retryAfterSeconds), 'x-rate-limit': '10', 'x-rate-limit-remaining': '0' },
+        body: { error: 'APIRateLimitExceeded', description: 'Number of allowed incremental export API requests per minute exceeded' },
+      },
+      { path: '/api/v2/incremental/' },
+    );
   }
 
   /** Sends a user event to every active webhook subscribed to it, signed as Zendesk signs. */
@@ -75,15 +89,28 @@ export class ZendeskEmulator {
       if (hook.status !== 'active' || !hook.subscriptions.includes(type)) continue;
       const timestamp = isoSeconds(new Date(this.provider.now()).toISOString());
       const body = JSON.stringify({
-        type, account_id: 12514403, id: randomUUID(), time: timestamp, zendesk_event_version: '2022-06-20',
-        subject: `zen:user:${user.id}`, detail: { ...shape(user), id: String(user.id) }, event: {},
+        type,
+        account_id: 12514403,
+        id: randomUUID(),
+        time: timestamp,
+        zendesk_event_version: '2022-06-20',
+        subject: `zen:user:${user.id}`,
+        detail: { ...shape(user), id: String(user.id) },
+        event: {},
       });
-      const signature = createHmac('sha256', signWith ?? hook.secret).update(timestamp + body).digest('base64');
+      const signature = createHmac('sha256', signWith ?? hook.secret)
+        .update(timestamp + body)
+        .digest('base64');
       const res = await got.post(hook.endpoint, {
-        body, throwHttpErrors: false, retry: { limit: 0 },
+        body,
+        throwHttpErrors: false,
+        retry: { limit: 0 },
         headers: {
-          'content-type': 'application/json', 'x-zendesk-webhook-id': hook.id, 'x-zendesk-webhook-invocation-id': randomUUID(),
-          'x-zendesk-webhook-signature': signature, 'x-zendesk-webhook-signature-timestamp': timestamp,
+          'content-type': 'application/json',
+          'x-zendesk-webhook-id': hook.id,
+          'x-zendesk-webhook-invocation-id': randomUUID(),
+          'x-zendesk-webhook-signature': signature,
+          'x-zendesk-webhook-signature-timestamp': timestamp,
         },
       });
       statuses.push(res.statusCode);
@@ -145,13 +172,20 @@ export class ZendeskEmulator {
     const w = (req.json as { webhook?: Partial<ZendeskWebhook> } | undefined)?.webhook;
     const problems: string[] = [];
     if (!w) return { status: 400, body: { errors: [{ code: 'InvalidInput', title: 'Invalid input', detail: 'webhook is required' }] } };
-    for (const field of ['name', 'endpoint', 'http_method', 'request_format', 'status'] as const) if (typeof w[field] !== 'string' || !w[field]) problems.push(`${field} is required`);
+    for (const field of ['name', 'endpoint', 'http_method', 'request_format', 'status'] as const)
+      if (typeof w[field] !== 'string' || !w[field]) problems.push(`${field} is required`);
     if (w.subscriptions?.length && (w.http_method !== 'POST' || w.request_format !== 'json')) problems.push('subscribed webhooks must use POST and json');
     for (const s of w.subscriptions ?? []) if (!USER_EVENTS.includes(s) && s !== 'conditional_ticket_events') problems.push(`unknown subscription ${s}`);
     if (problems.length) return { status: 400, body: { errors: problems.map((detail) => ({ code: 'InvalidInput', title: 'Invalid input', detail })) } };
     const hook: ZendeskWebhook = {
-      id: `01${randomUUID().replace(/-/g, '').slice(0, 24).toUpperCase()}`, name: w.name!, endpoint: w.endpoint!, http_method: w.http_method!,
-      request_format: w.request_format!, status: w.status!, subscriptions: w.subscriptions ?? [], secret: randomUUID().replace(/-/g, ''),
+      id: `01${randomUUID().replace(/-/g, '').slice(0, 24).toUpperCase()}`,
+      name: w.name!,
+      endpoint: w.endpoint!,
+      http_method: w.http_method!,
+      request_format: w.request_format!,
+      status: w.status!,
+      subscriptions: w.subscriptions ?? [],
+      secret: randomUUID().replace(/-/g, ''),
     };
     this.webhooks.set(hook.id, hook);
     const { secret: _secret, ...shown } = hook;

@@ -28,7 +28,13 @@ describe('connector zendesk (against the Zendesk emulator)', () => {
 
   it('the emulator answers as Zendesk documents: its 401 body, 400 for bad parameters, rate headers, the last minute left out', async () => {
     const get = (query: string, user = `${DOC['zendesk.email']}/token`) =>
-      got(`${zd.baseUrl}/incremental/tickets/cursor.json?${query}`, { username: user, password: DOC['api.key'] as string, throwHttpErrors: false, responseType: 'json', retry: { limit: 0 } });
+      got(`${zd.baseUrl}/incremental/tickets/cursor.json?${query}`, {
+        username: user,
+        password: DOC['api.key'] as string,
+        throwHttpErrors: false,
+        responseType: 'json',
+        retry: { limit: 0 },
+      });
     const denied = await get('start_time=0', 'someone@else/token');
     expect([denied.statusCode, denied.body]).to.deep.equal([401, { error: "Couldn't authenticate you" }]);
     for (const query of ['start_time=yesterday', 'start_time=0&per_page=1001', 'start_time=0&since=1', '', 'cursor=bm9wZQ']) {
@@ -46,7 +52,7 @@ describe('connector zendesk (against the Zendesk emulator)', () => {
     expect(body.tickets[0].updated_at).to.match(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
   });
 
-  it('the doc page\'s instance JSON creates a working instance; old records raise nothing', async () => {
+  it("the doc page's instance JSON creates a working instance; old records raise nothing", async () => {
     const { id } = await createFromDoc(t, 'zendesk', zd.baseUrl);
     t.clock.advance(2 * MINUTE);
     expect(await pollNow(t, id)).to.deep.equal(quietPoll('incidents', 'contacts'));
@@ -85,8 +91,15 @@ describe('connector zendesk (against the Zendesk emulator)', () => {
     const incidents = events.filter((e) => e[1] === 'incidents');
     expect(incidents).to.have.length(1053);
     expect(new Set(incidents.filter((e) => e[0] === 'CREATED').map((e) => e[2])).size).to.equal(1050);
-    expect(incidents.filter((e) => e[0] !== 'CREATED')).to.deep.equal([['UPDATED', 'incidents', '1'], ['UPDATED', 'incidents', '5'], ['DELETED', 'incidents', '6']]);
-    expect(events.filter((e) => e[1] === 'contacts')).to.deep.equal([['CREATED', 'contacts', '3'], ['DELETED', 'contacts', '1']]);
+    expect(incidents.filter((e) => e[0] !== 'CREATED')).to.deep.equal([
+      ['UPDATED', 'incidents', '1'],
+      ['UPDATED', 'incidents', '5'],
+      ['DELETED', 'incidents', '6'],
+    ]);
+    expect(events.filter((e) => e[1] === 'contacts')).to.deep.equal([
+      ['CREATED', 'contacts', '3'],
+      ['DELETED', 'contacts', '1'],
+    ]);
   });
 
   it('429 → waits Retry-After and completes', async () => {
@@ -115,7 +128,10 @@ describe('connector zendesk (against the Zendesk emulator)', () => {
     expect((await zd.pushUserEvent('zen:event-type:user.created', user))[0]).to.be.within(200, 299);
     expect((await zd.pushUserEvent('zen:event-type:user.deleted', user))[0]).to.be.within(200, 299);
     await t.gateway.webhooks.processor.tick();
-    expect(await eventTriples(t, instance.id)).to.have.deep.members([['CREATED', 'contacts', String(user.id)], ['DELETED', 'contacts', String(user.id)]]);
+    expect(await eventTriples(t, instance.id)).to.have.deep.members([
+      ['CREATED', 'contacts', String(user.id)],
+      ['DELETED', 'contacts', String(user.id)],
+    ]);
 
     expect((await t.api.delete(`instances/${instance.id}`)).statusCode).to.equal(200);
     expect(zd.webhooks.size).to.equal(0);
