@@ -54,7 +54,7 @@ process.stdin.on('data', async (chunk) => {
     const heapMb = process.memoryUsage().heapUsed / 2 ** 20;
     await gateway.stop();
     rmSync(dataDir, { recursive: true, force: true });
-    console.log(JSON.stringify({ nodeId, polls, lags, peakRssMb: peakRss / 2 ** 20, heapMb }));
-    process.exit(0);
+    // A pipe is written asynchronously: exit once the (large: every lag) line is flushed, not before.
+    process.stdout.write(`${JSON.stringify({ nodeId, polls, lags, peakRssMb: peakRss / 2 ** 20, heapMb })}\n`, () => process.exit(0));
   }
 });

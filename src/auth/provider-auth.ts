@@ -8,7 +8,8 @@ import type { AuthProvider, ProviderCalls, ProviderTarget } from '../provider/ca
 import { withStaticAuth } from './static-auth.js';
 import { OAuthRefusedError, clientCredentialsGrant, refreshGrant, type TokenAnswer, type TokenEndpointSend } from './oauth2.js';
 import { signRequest } from './oauth1.js';
-import { isOAuth, oauth1Consumer, oauth2Client, oauth2Endpoints } from './settings.js';
+import { BASE_URL_KEY } from '../provider/request-builder.js';
+import { OAUTH_KEYS, isOAuth, oauth1Consumer, oauth2Client, oauth2Endpoints } from './settings.js';
 import { authOf } from './alternatives.js';
 import { lookUpBaseUrl } from './base-url-lookup.js';
 import type { AuthRecord, TokenSet, TokenStore } from './store.js';
@@ -64,7 +65,8 @@ export class ProviderAuth implements AuthProvider {
       afterAnswer: async (answer, request) => {
         const token = sentWith.get(request);
         sentWith.delete(request);
-        if (answer.status !== 401 || token === undefined || refreshedAfter401) return;
+        // A call without an instance (its tokens were handed over) has no token store to refresh.
+        if (answer.status !== 401 || token === undefined || refreshedAfter401 || target.instanceId === undefined) return;
         refreshedAfter401 = true;
         await this.refresh(target, token);
         return 'retry';
@@ -84,11 +86,27 @@ export class ProviderAuth implements AuthProvider {
    */
   async accessToken(target: ProviderTarget): Promise<string | undefined> {
     const auth = authOf(target.connector, target.configuration);
-    if (!isOAuth(auth) || target.instanceId === undefined) return undefined;
+    if (!isOAuth(auth)) return undefined;
+    if (target.instanceId === undefined) return handedOver(target.configuration)?.tokens.accessToken;
     const record = await this.tokens.get(target.instanceId, this.clock.now());
     if (!record || record.state === 'failed') return undefined;
     const usable = auth.type === 'oauth1' ? record : await this.current(target);
     return usable.tokens.accessToken || undefined;
+  }
+
+  /** See `ProviderCalls.handOverOf`: the tokens of an instance that is about to go. */
+  async handOver(target: ProviderTarget): Promise<Record<string, string>> {
+    const auth = authOf(target.connector, target.configuration);
+    if (!isOAuth(auth) || target.instanceId === undefined) return {};
+    const record = await this.tokens.get(target.instanceId, this.clock.now());
+    if (!record || record.state === 'failed') return {};
+    const { accessToken, refreshToken, tokenSecret, baseUrl } = record.tokens;
+    return {
+      [OAUTH_KEYS.userToken]: accessToken,
+      ...(refreshToken ? { [OAUTH_KEYS.userRefreshToken]: refreshToken } : {}),
+      ...(tokenSecret ? { [OAUTH_KEYS.userTokenSecret]: tokenSecret } : {}),
+      ...(baseUrl && !target.configuration[BASE_URL_KEY] ? { [BASE_URL_KEY]: baseUrl } : {}),
+    };
   }
 
   /** A token set from a token endpoint's answer; a refresh token not rotated is kept. */
@@ -133,7 +151,11 @@ export class ProviderAuth implements AuthProvider {
   }
 
   private async record(target: ProviderTarget): Promise<AuthRecord> {
-    if (target.instanceId === undefined) throw this.refused('provider auth failed: this call has no instance, so no OAuth token');
+    if (target.instanceId === undefined) {
+      const handed = handedOver(target.configuration);
+      if (handed) return handed;
+      throw this.refused('provider auth failed: this call has no instance, so no OAuth token');
+    }
     const record = await this.tokens.get(target.instanceId, this.clock.now());
     if (!record) throw this.refused('provider auth failed: the instance has no OAuth tokens; PATCH it with providerData or oauth.user.* keys');
     if (record.state === 'failed')
@@ -252,4 +274,13 @@ export async function authStatus(
     lastRefreshAt: iso(r?.lastRefreshAt),
     lastError: r ? r.lastError : 'the instance has no OAuth tokens',
   };
+}
+
+/** Tokens a call without an instance carries in its configuration (`handOver`); used as they are, never refreshed. */
+function handedOver(configuration: Record<string, unknown>): AuthRecord | undefined {
+  const token = configuration[OAUTH_KEYS.userToken];
+  if (typeof token !== 'string' || token === '') return undefined;
+  const optional = (key: string) => (typeof configuration[key] === 'string' ? (configuration[key] as string) : undefined);
+  const tokens: TokenSet = { accessToken: token, refreshToken: optional(OAUTH_KEYS.userRefreshToken), tokenSecret: optional(OAUTH_KEYS.userTokenSecret) };
+  return { type: 'handed-over', state: 'ok', tokens, expiresAt: null, lastRefreshAt: null, lastError: null };
 }

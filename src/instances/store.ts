@@ -104,8 +104,8 @@ export class InstanceStore {
     for (const row of rows) await this.db('instances').where({ id: row.id }).update(this.webhookTokenColumns(row.webhook_token));
   }
 
-  encryptConfiguration(elementKey: string, configuration: Record<string, unknown>): string {
-    return JSON.stringify(encryptConfiguration(configuration, this.secretsOf(elementKey), this.cipher));
+  encryptConfiguration(elementKey: string, configuration: Record<string, unknown>, alsoSecret: string[] = []): string {
+    return JSON.stringify(encryptConfiguration(configuration, new Set([...this.secretsOf(elementKey), ...alsoSecret]), this.cipher));
   }
 
   /** A configuration `encryptConfiguration` made (queued deregistrations keep one): secrets decrypted where a key of the ring can. */

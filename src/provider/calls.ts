@@ -36,6 +36,8 @@ export interface AuthProvider {
   baseUrlFrom?(target: ProviderTarget): Promise<string | undefined>;
   /** The instance's usable OAuth access token (refreshed when about to expire), if it has one. */
   accessToken?(target: ProviderTarget): Promise<string | undefined>;
+  /** The instance's tokens as configuration keys, for a call that must outlive the instance. */
+  handOver?(target: ProviderTarget): Promise<Record<string, string>>;
 }
 
 export class ProviderCalls {
@@ -58,6 +60,14 @@ export class ProviderCalls {
   /** The instance's OAuth access token, for request templates with `isOAuth: true`. */
   async accessTokenOf(target: ProviderTarget): Promise<string | undefined> {
     return this.auth.accessToken?.(target);
+  }
+
+  /**
+   * What a call made after the instance is gone needs of its auth (a deregistration retried after
+   * DELETE): its OAuth tokens as `oauth.user.*` keys and its token-given API base as `base.url`.
+   */
+  async handOverOf(target: ProviderTarget): Promise<Record<string, string>> {
+    return (await this.auth.handOver?.(target)) ?? {};
   }
 
   /** Adds hooks to every provider call (registered at start-up; they run before auth). */

@@ -114,10 +114,12 @@ async function deregister(ctx: GatewayContext, deregistrations: DeregistrationSt
     ctx.log.warn({ instanceId: d.instanceId, registration: d.registration, err: describe(err) }, 'webhook deregistration failed; it will be retried');
     // Waiting for the provider scope's rate budget is not a failed attempt: it goes when the budget returns.
     const budgetWait = err instanceof RateBudgetWait;
+    // The instance's OAuth tokens are deleted with it: the retry carries them (encrypted) instead.
+    const handOver = await ctx.providerCalls.handOverOf({ connector, configuration: d.configuration, instanceId: d.instanceId });
     await deregistrations.queue({
       instance_id: d.instanceId,
       element_key: d.elementKey,
-      configuration: ctx.instances.store.encryptConfiguration(d.elementKey, d.configuration),
+      configuration: ctx.instances.store.encryptConfiguration(d.elementKey, { ...d.configuration, ...handOver }, Object.keys(handOver)),
       registration: d.registration,
       webhook_id: d.webhookId,
       attempts: budgetWait ? 0 : 1,
