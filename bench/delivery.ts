@@ -3,7 +3,7 @@ import http from 'node:http';
 import got from 'got';
 import { recordEvents } from '../src/events/record.js';
 import type { NotificationRow } from '../src/events/store.js';
-import { benchGateway, timed, type Result } from './lib.js';
+import { benchGateway, throughputResult, timed, type Result } from './lib.js';
 
 /**
  * Scenario 3, delivery: N pending events (notifications of 10) delivered to a bare node:http
@@ -63,21 +63,8 @@ export async function deliveryScenario(database: 'sqlite' | 'postgres', events: 
     const run = await timed(() => dispatcher.drain(100_000));
     const delivered = await gateway.db('notifications').where({ status: 'delivered' }).count<{ n: number }[]>({ n: '*' });
     if (Number(delivered[0].n) !== rows.length) throw new Error(`delivered ${delivered[0].n} of ${rows.length} notifications`);
-    const rate = (events / run.ms) * 1000;
-    const floorRate = (events / floor.ms) * 1000;
-    return [
-      {
-        scenario: 'delivery',
-        database,
-        figure: `events/s (${Math.round((rows.length / run.ms) * 1000)} notifications/s)`,
-        value: Math.round(rate),
-        unit: 'events/s',
-        floor: Math.round(floorRate),
-        ratio: +(rate / floorRate).toFixed(2),
-        target: '≥ 0.5× floor',
-        pass: rate / floorRate >= 0.5,
-      },
-    ];
+    const figure = `events/s (${Math.round((rows.length / run.ms) * 1000)} notifications/s)`;
+    return [throughputResult({ scenario: 'delivery', database, figure, unit: 'events/s', count: events, ms: run.ms, floorMs: floor.ms })];
   } finally {
     await bench.close();
     await receiver.stop();

@@ -1,5 +1,5 @@
 import got from 'got';
-import { benchGateway, benchInstance, listingFloor, startBenchProvider, timed, type Result } from './lib.js';
+import { benchGateway, benchInstance, listingFloor, startBenchProvider, throughputResult, timed, type Result } from './lib.js';
 
 const PAGE_SIZE = 1000;
 const DAY = 86_400_000;
@@ -43,21 +43,8 @@ export async function fullListingScenario(database: 'sqlite' | 'postgres', recor
     check('the third full listing did not delete', sweep.value.deleted === removed, sweep.value);
     const peakMb = process.resourceUsage().maxRSS / 1024;
 
-    const floorRate = (records / floor.ms) * 1000;
-    const row = (figure: string, ms: number): Result => {
-      const rate = (records / ms) * 1000;
-      return {
-        scenario: 'full listing',
-        database,
-        figure,
-        value: Math.round(rate),
-        unit: 'records/s',
-        floor: Math.round(floorRate),
-        ratio: +(rate / floorRate).toFixed(2),
-        target: '≥ 0.5× floor',
-        pass: rate / floorRate >= 0.5,
-      };
-    };
+    const row = (figure: string, ms: number): Result =>
+      throughputResult({ scenario: 'full listing', database, figure, unit: 'records/s', count: records, ms, floorMs: floor.ms });
     return [
       row(`first full listing, ${records} records as baseline (0 events)`, baseline.ms),
       row(`next full listing, ${removed} gone (missed once)`, missedOnce.ms),

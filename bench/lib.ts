@@ -67,6 +67,36 @@ export async function benchGateway(database: 'sqlite' | 'postgres', overrides: R
   };
 }
 
+/**
+ * A throughput row: `count` items in `ms`, against the floor's `floorMs` for the same items. It
+ * passes at ≥ 0.5× the floor's rate (and at ≥ `minRate` items/s, when the target names one).
+ */
+export function throughputResult(o: {
+  scenario: string;
+  database: Result['database'];
+  figure: string;
+  unit: string;
+  count: number;
+  ms: number;
+  floorMs: number;
+  minRate?: number;
+}): Result {
+  const rate = (o.count / o.ms) * 1000;
+  const floorRate = (o.count / o.floorMs) * 1000;
+  const ratio = rate / floorRate;
+  return {
+    scenario: o.scenario,
+    database: o.database,
+    figure: o.figure,
+    value: Math.round(rate),
+    unit: o.unit,
+    floor: Math.round(floorRate),
+    ratio: +ratio.toFixed(2),
+    target: o.minRate === undefined ? '≥ 0.5× floor' : `≥ ${o.minRate.toLocaleString('en-US')} ${o.unit} and ≥ 0.5× floor`,
+    pass: ratio >= 0.5 && (o.minRate === undefined || rate >= o.minRate),
+  };
+}
+
 export async function timed<T>(fn: () => Promise<T>): Promise<{ ms: number; value: T }> {
   const start = process.hrtime.bigint();
   const value = await fn();

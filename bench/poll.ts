@@ -1,5 +1,5 @@
 import got from 'got';
-import { benchGateway, benchInstance, listingFloor, startBenchProvider, timed, type Result } from './lib.js';
+import { benchGateway, benchInstance, listingFloor, startBenchProvider, throughputResult, timed, type Result } from './lib.js';
 
 /**
  * Scenario 1, poll + diff + store: an emulated provider serves N records in pages of 100, all
@@ -30,26 +30,9 @@ export async function pollScenario(database: 'sqlite' | 'postgres', records: num
     const third = await timed(() => gateway.poller.pollNow(instance.id));
     if (third.value.objects.contacts.updated !== changed) throw new Error(`1% poll updated ${third.value.objects.contacts.updated} of ${changed}`);
 
-    const floorRate = (records / floor.ms) * 1000;
-    const row = (figure: string, ms: number, target: boolean): Result => {
-      const rate = (records / ms) * 1000;
-      return {
-        scenario: 'poll+diff+store',
-        database,
-        figure,
-        value: Math.round(rate),
-        unit: 'records/s',
-        floor: Math.round(floorRate),
-        ratio: +(rate / floorRate).toFixed(2),
-        target: target ? '≥ 50,000 records/s and ≥ 0.5× floor' : 'report',
-        pass: target ? rate >= 50_000 && rate / floorRate >= 0.5 : null,
-      };
-    };
-    return [
-      row(`first poll, ${records} CREATED`, first.ms, true),
-      row('second poll, nothing changed', second.ms, true),
-      row('poll with 1 % changed', third.ms, true),
-    ];
+    const row = (figure: string, ms: number): Result =>
+      throughputResult({ scenario: 'poll+diff+store', database, figure, unit: 'records/s', count: records, ms, floorMs: floor.ms, minRate: 50_000 });
+    return [row(`first poll, ${records} CREATED`, first.ms), row('second poll, nothing changed', second.ms), row('poll with 1 % changed', third.ms)];
   } finally {
     await bench.close();
     await provider.close();
