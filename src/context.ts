@@ -13,6 +13,7 @@ import type { DeregistrationStore, ReceiptStore } from './webhooks/store.js';
 import type { ScheduleStore } from './schedules/store.js';
 import type { RequestLogStore } from './requests/store.js';
 import type { PollStateStore } from './poller/store.js';
+import type { SnapshotStore } from './poller/snapshot-store.js';
 import type { RetentionStore } from './maintenance/store.js';
 
 /** The stores, one per table group: the only code that writes SQL. main.ts builds them. */
@@ -27,8 +28,10 @@ export interface Stores {
   schedules: ScheduleStore;
   /** The request-template invocation log. */
   requestLog: RequestLogStore;
-  /** Poll state as the API reads it. */
+  /** Poll state: each object type's schedule, claims and outcome. */
   pollState: PollStateStore;
+  /** The last hash seen of each polled record (what a poll diffs against). */
+  snapshots: SnapshotStore;
   /** Deleting what outlived its retention, across the tables. */
   retention: RetentionStore;
 }

@@ -32,6 +32,7 @@ import { RetentionStore } from './maintenance/store.js';
 import { Poller } from './poller/poller.js';
 import { pollerRoutes } from './poller/routes.js';
 import { PollStateStore } from './poller/store.js';
+import { SnapshotStore } from './poller/snapshot-store.js';
 import { webhookFeature, type WebhookFeature } from './webhooks/feature.js';
 import { deliveryFeature, type DeliveryFeature } from './delivery/feature.js';
 import { requestsFeature } from './requests/feature.js';
@@ -154,12 +155,11 @@ export class Gateway {
         schedules: new ScheduleStore(db),
         requestLog: new RequestLogStore(db),
         pollState: new PollStateStore(db),
+        snapshots: new SnapshotStore(db),
         retention: new RetentionStore(db),
       };
       const ctx: GatewayContext = { config, log, clock, nodeId, metrics, connectors, catalog, instances, stores, providerCalls, secretsOf, sleep };
-
-      // The poller still writes its own SQL (its store is being rewritten with the poll pipeline).
-      const poller = new Poller({ ...ctx, db, beforeCommit: options.beforePollCommit });
+      const poller = new Poller({ ...ctx, beforeCommit: options.beforePollCommit });
       const max = config.server.maxBodyBytes;
       // Each part of the flow, in the order its loops start (and the reverse of how they stop).
       const events = stores.events;

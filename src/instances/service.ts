@@ -9,6 +9,7 @@ import type { ConnectorRegistry } from '../connectors/registry.js';
 import type { ConnectorCatalog } from '../connectors/catalog.js';
 import type { ConnectorDefinition } from '../connectors/schema.js';
 import { planPollObjects } from '../poller/plan.js';
+import { PollStateStore } from '../poller/store.js';
 import { newSigningSecret } from '../delivery/signing.js';
 import { readSettings, throwIfProblems, withKeyAliases, type InstanceSettings, type Problem } from './settings.js';
 import type { Instance, InstanceStore } from './store.js';
@@ -193,7 +194,12 @@ export class InstanceService {
         now,
       );
       if (grant !== undefined) await this.authorizer!.save(trx, newId, grant, now);
-      await planPollObjects(trx, newId, settings, { now, createdAt: now, intervalChanged: true, jitterMs: this.config.poller.jitterSeconds * 1000 });
+      await planPollObjects(new PollStateStore(trx), newId, settings, {
+        now,
+        createdAt: now,
+        intervalChanged: true,
+        jitterMs: this.config.poller.jitterSeconds * 1000,
+      });
       return newId;
     });
     const instance = (await this.store.get(id))!;
@@ -256,7 +262,7 @@ export class InstanceService {
     await this.store.transaction(async (trx) => {
       await this.store.update(trx, id, { elementKey: current.elementKey, name, tags, configuration }, now);
       if (grant !== undefined) await this.authorizer!.save(trx, id, grant, now);
-      await planPollObjects(trx, id, settings, {
+      await planPollObjects(new PollStateStore(trx), id, settings, {
         now,
         createdAt: current.createdAt,
         intervalChanged: before.refreshIntervalMs !== settings.refreshIntervalMs || before.cron !== settings.cron || before.timeZone !== settings.timeZone,
@@ -282,7 +288,7 @@ export class InstanceService {
     await this.store.transaction(async (trx) => {
       // Re-enabling also lifts a 410 Gone hold on the callback.
       await this.store.update(trx, id, { elementKey: instance.elementKey, eventsEnabled: enabled, ...(enabled ? { callbackDisabled: false } : {}) }, now);
-      if (enabled) await this.store.pollOverdueNow(trx, id, now);
+      if (enabled) await new PollStateStore(trx).pollOverdueNow(id, now);
     });
     return (await this.store.get(id))!;
   }

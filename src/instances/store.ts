@@ -194,15 +194,6 @@ export class InstanceStore {
     return this.db.transaction(fn);
   }
 
-  /**
-   * Resuming: the instance's overdue polls are due now, not at their old time (inside `db`'s
-   * transaction). Its poll_objects rows belong to the poller's store, which is being rewritten; this
-   * one write moves there with it.
-   */
-  async pollOverdueNow(db: Knex, id: number, now: number): Promise<void> {
-    await db('poll_objects').where({ instance_id: id }).where('next_poll_at', '<', now).update({ next_poll_at: now });
-  }
-
   /** Switches callbacks off for these instances (their receiver answered 410 Gone), inside `db`'s transaction. */
   async holdCallbacks(db: Knex, ids: number[], now: number): Promise<void> {
     if (ids.length) await db('instances').whereIn('id', ids).update({ callback_disabled: true, updated_at: now });

@@ -1,7 +1,6 @@
 import cronParser from 'cron-parser';
-import type { Knex } from 'knex';
 import type { InstanceSettings } from '../instances/settings.js';
-import { deletePollObjects, insertPollObject, plannedObjects, updatePollObject } from './store.js';
+import type { PollStateStore } from './store.js';
 
 /**
  * When objects poll. An object polls every interval from its last poll's start, or on its cron
@@ -50,27 +49,28 @@ export function objectIntervalMs(settings: InstanceSettings, objectType: string)
 /**
  * Keeps an instance's rows in `poll_objects` in step with its settings: one row per object type
  * with its interval and next poll time. Called in the same transaction as the instance write, so a
- * new interval takes effect at once (on every node: they all read these rows).
+ * new interval takes effect at once (on every node: they all read these rows): `pollState` is a store
+ * in that transaction.
  */
 export async function planPollObjects(
-  trx: Knex,
+  pollState: PollStateStore,
   instanceId: number,
   settings: InstanceSettings,
   o: { now: number; createdAt: number; intervalChanged: boolean; jitterMs: number },
 ): Promise<void> {
-  const existing = await plannedObjects(trx, instanceId);
+  const existing = await pollState.planned(instanceId);
   const polls = settings.refreshIntervalMs !== null || settings.cron !== null;
   const wanted = polls ? settings.pollerConfiguration : {};
 
   const gone = existing.filter((row) => !(row.object_type in wanted)).map((row) => row.id);
-  await deletePollObjects(trx, gone);
+  await pollState.delete(gone);
 
   for (const [objectType, config] of Object.entries(wanted)) {
     const intervalMs = objectIntervalMs(settings, objectType);
     const spread = { windowMs: o.jitterMs, phase: pollPhase(instanceId, objectType) };
     const row = existing.find((r) => r.object_type === objectType);
     if (!row) {
-      await insertPollObject(trx, {
+      await pollState.insert({
         instance_id: instanceId,
         object_type: objectType,
         config: JSON.stringify(config),
@@ -84,6 +84,6 @@ export async function planPollObjects(
     const patch: Record<string, unknown> = { config: JSON.stringify(config), interval_ms: intervalMs };
     if (o.intervalChanged || Number(row.interval_ms) !== intervalMs)
       patch.next_poll_at = Math.max(o.now, nextPollTime(row.last_poll_at ?? o.now, settings, intervalMs, spread));
-    await updatePollObject(trx, row.id, patch);
+    await pollState.update(row.id, patch);
   }
 }

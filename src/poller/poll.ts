@@ -1,4 +1,3 @@
-import type { Knex } from 'knex';
 import { mergeDeep, type Config } from '../config/index.js';
 import type { Logger } from '../log.js';
 import type { ConnectorDefinition } from '../connectors/schema.js';
@@ -6,7 +5,7 @@ import { resolvePollerObject, type ResolvedListing as ListingTarget } from '../c
 import { parseJavaDate, renderDateTemplates, renderDateTemplatesDeep } from '../templates/date-template.js';
 import { buildResourceRequest } from '../provider/request-builder.js';
 import type { ProviderCalls } from '../provider/calls.js';
-import { recordEvents, type NewEvent } from '../events/record.js';
+import type { NewEvent } from '../events/record.js';
 import type { Instance } from '../instances/store.js';
 import type { InstanceSettings } from '../instances/settings.js';
 import { hashRecord } from '../lib/stable-hash.js';
@@ -14,7 +13,8 @@ import { diffRecords, type DiffRecord, type DiffRules } from './diff.js';
 import { forEachBatch, listingPages } from './fetch.js';
 import { eventsFromFeed } from './event-feed.js';
 import { sweepMissing, type SweepTarget } from './sweep.js';
-import { loadSnapshot, markListed, refreshStatistics, startListing, upsertSnapshot } from './store.js';
+import type { SnapshotStore } from './snapshot-store.js';
+import type { PollStateStore } from './store.js';
 import { readDotted } from './records.js';
 import { firstMatch } from '../lib/json-path.js';
 
@@ -55,7 +55,7 @@ export interface PollSummary {
 }
 
 export interface PollDeps {
-  db: Knex;
+  stores: { pollState: PollStateStore; snapshots: SnapshotStore };
   config: Config;
   log: Logger;
   providerCalls: ProviderCalls;
@@ -76,7 +76,8 @@ export async function pollObject(
   settings: InstanceSettings,
   startedAt: number,
 ): Promise<PollSummary> {
-  const { config, db } = deps;
+  const { config } = deps;
+  const { pollState, snapshots } = deps.stores;
   const resolved = resolvePollerObject(connector, row.object_type, JSON.parse(row.config));
   const dates = resolved.datesConfiguration as
     | { updatedDateField?: string; updatedDateFormat?: string; createdDateField?: string; createdDateFormat?: string }
@@ -92,7 +93,7 @@ export async function pollObject(
   const objectKey: SweepTarget = { instanceId: instance.id, objectType: row.object_type, idField: resolved.idField };
   // Snapshot rows this poll writes carry its listing generation (a poll that is not a full
   // listing: the last one started — see sweep.ts).
-  const generation = fullListing ? await startListing(db, row.id, row.listing_generation) : row.listing_generation;
+  const generation = fullListing ? await pollState.startListing(row.id, row.listing_generation) : row.listing_generation;
 
   const rules: DiffRules = { instanceCreatedAt: dates?.createdDateField ? instance.createdAt : null, isBaseline: () => false };
   if (fullListing) {
@@ -108,13 +109,13 @@ export async function pollObject(
     rules.isBaseline = () => true;
   }
 
-  const record = (trx: Knex, events: NewEvent[]) =>
-    recordEvents(trx, { id: instance.id, name: instance.name, elementKey: instance.elementKey }, events, {
+  const record = (tx: SnapshotStore, events: NewEvent[]) =>
+    tx.recordEvents({ id: instance.id, name: instance.name, elementKey: instance.elementKey }, events, {
       source: 'polling',
       now: startedAt,
       notify: settings.notificationsEnabled,
       maxPerNotification: config.delivery.maxEventsPerNotification.polling,
-    }).then(() => undefined);
+    });
 
   // The pages of one listing (the object's, or its `deleted` listing) rendered with the since-time.
   const pages = (listed: ListingTarget) => {
@@ -163,8 +164,7 @@ export async function pollObject(
       if (deletedListing || (resolved.deletedWhen && isDeleted(raw, resolved.deletedWhen))) deleted.add(raw);
       records.push(r);
     }
-    const known = await loadSnapshot(
-      db,
+    const known = await snapshots.load(
       objectKey,
       records.map((r) => r.id),
     );
@@ -180,16 +180,15 @@ export async function pollObject(
         }));
     const marks = fullListing ? unchanged : [];
     if (changed.length === 0 && marks.length === 0) return last;
-    await db.transaction(async (trx) => {
-      await record(trx, events);
-      await upsertSnapshot(
-        trx,
+    await snapshots.transaction(async (tx) => {
+      await record(tx, events);
+      await tx.upsert(
         objectKey,
         changed.map((r) => ({ id: r.id, hash: r.hash, deleted: deleted.has(r.record) })),
         startedAt,
         generation,
       );
-      await markListed(trx, objectKey, marks, generation);
+      await tx.markListed(objectKey, marks, generation);
       await deps.beforeCommit?.(row.object_type);
     });
     storedRows += changed.length - changed.filter((r) => known.has(r.id)).length;
@@ -206,9 +205,9 @@ export async function pollObject(
       : main.budget
         ? { pages: 0, complete: false, last: undefined }
         : await forEachBatch(pages(resolved.deleted), WRITE_BATCH, (batch) => writeBatch(batch, resolved.deleted!.idField, true));
-  await refreshStatistics(db, storedRows);
+  await snapshots.refreshStatistics(storedRows);
   if (fullListing && main.complete)
-    summary.deleted += await sweepMissing(db, objectKey, generation, row.listed_generation, record, new Date(startedAt).toISOString());
+    summary.deleted += await sweepMissing(snapshots, objectKey, generation, row.listed_generation, record, new Date(startedAt).toISOString());
 
   // A listing cut by maxPages continues next time from its last record's date (the earlier one when
   // both listings were cut), not from now.

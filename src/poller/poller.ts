@@ -1,9 +1,7 @@
-import type { Knex } from 'knex';
 import type { Config } from '../config/index.js';
 import type { Clock } from '../clock.js';
 import type { Logger } from '../log.js';
 import { ConflictError, NotFoundError } from '../errors.js';
-import { claimDue, renewLeases } from '../db/lease.js';
 import { backoffMs } from '../lib/backoff.js';
 import { WorkerLoop } from '../lib/worker-loop.js';
 import type { InstanceService } from '../instances/service.js';
@@ -13,7 +11,7 @@ import { ProviderError } from '../provider/http-client.js';
 import { RateBudgetWait } from '../provider/rate-budget.js';
 import { nextPollTime, pollPhase, type PollSpread } from './plan.js';
 import { pollObject, type PollDeps, type PollObjectRow, type PollSummary } from './poll.js';
-import { countPollObjects, ofEnabledInstances, updatePollObject } from './store.js';
+import type { PollStateStore } from './store.js';
 
 /**
  * The scheduler (a WorkerLoop): each tick claims due objects with a lease (so a run of
@@ -43,15 +41,15 @@ export class Poller extends WorkerLoop {
       name: 'poll',
       tickSeconds: () => deps.config.poller.tickSeconds,
       log: deps.log,
-      leases: { db: deps.db, table: 'poll_objects', owner: deps.nodeId },
+      leases: deps.stores.pollState.pollLeases(deps.nodeId),
     });
   }
 
   private get config(): Config {
     return this.deps.config;
   }
-  private get db(): Knex {
-    return this.deps.db;
+  private get store(): PollStateStore {
+    return this.deps.stores.pollState;
   }
   private get log(): Logger {
     return this.deps.log;
@@ -74,15 +72,12 @@ export class Poller extends WorkerLoop {
     // Look ahead one tick: a poll due before the next tick is claimed now and started at its
     // due time, so the tick's granularity does not become scheduling lag.
     const lookAheadMs = this.started ? this.config.poller.tickSeconds * 1000 : 0;
-    const rows = await claimDue<ClaimedRow>(this.db, {
-      table: 'poll_objects',
-      dueColumn: 'next_poll_at',
+    const rows = await this.store.claimDue<ClaimedRow>({
       dueBy: now + lookAheadMs,
       now,
       owner: this.deps.nodeId,
       leaseMs: this.config.poller.leaseSeconds * 1000 + lookAheadMs,
       limit: free,
-      where: ofEnabledInstances(this.db),
     });
     for (const row of rows) {
       const wait = Math.max(0, row.next_poll_at - now);
@@ -101,17 +96,13 @@ export class Poller extends WorkerLoop {
   }> {
     const instance = await this.deps.instances.require(instanceId);
     const now = this.deps.clock.now();
-    const rows = await claimDue<ClaimedRow>(this.db, {
-      table: 'poll_objects',
-      dueColumn: 'next_poll_at',
-      dueBy: Number.MAX_SAFE_INTEGER,
+    const rows = await this.store.claimOfInstance<ClaimedRow>(instance.id, objectType, {
       now,
       owner: this.deps.nodeId,
       leaseMs: this.config.poller.leaseSeconds * 1000,
       limit: 1000,
-      where: (q) => (objectType === undefined ? q.where('instance_id', instance.id) : q.where({ instance_id: instance.id, object_type: objectType })),
     });
-    const total = await countPollObjects(this.db, instance.id, objectType);
+    const total = await this.store.count(instance.id, objectType);
     if (objectType !== undefined && total === 0) throw new NotFoundError(`instance ${instance.id} does not poll an object type "${objectType}"`);
     if (rows.length === 0 && total > 0) throw new ConflictError('a poll of this instance is already running; try again when it ends');
     const objects: Awaited<ReturnType<Poller['pollNow']>>['objects'] = {};
@@ -141,7 +132,7 @@ export class Poller extends WorkerLoop {
   private async renew(): Promise<void> {
     if (this.running.size === 0) return;
     const until = this.deps.clock.now() + this.config.poller.leaseSeconds * 1000;
-    await renewLeases(this.db, 'poll_objects', [...this.running.keys()], this.deps.nodeId, until);
+    await this.store.renewLeases([...this.running.keys()], this.deps.nodeId, until);
   }
 
   /** At most `poller.concurrency` polls run at once; the others queue here in claim order. */
@@ -213,11 +204,11 @@ export class Poller extends WorkerLoop {
             ? Math.max(nextPollTime(startedAt, settings, Number(row.interval_ms), this.spreadOf(row)), finishedAt)
             : finishedAt,
       };
-      const written = await updatePollObject(this.db, row.id, outcome, this.deps.nodeId);
+      const written = await this.store.update(row.id, outcome, this.deps.nodeId);
       // The lease went while polling (the node is stopping, or it expired): the poll's events are
       // committed, so its watermark and listing state still move on — else the next poll would
       // count as a first one again.
-      if (written === 0) await updatePollObject(this.db, row.id, summary.state);
+      if (written === 0) await this.store.update(row.id, summary.state);
       return summary;
     } catch (err) {
       if (err instanceof RateBudgetWait) return this.delay(row, base, err);
@@ -228,14 +219,16 @@ export class Poller extends WorkerLoop {
       const retryAfterMs = err instanceof ProviderError && err.retryAfterSeconds ? err.retryAfterSeconds * 1000 : 0;
       const backoff = backoffMs(failures, this.config.poller.backoffBaseSeconds, this.config.poller.backoffMaxSeconds);
       this.log.warn({ instanceId: row.instance_id, objectType: row.object_type, failures, err: message }, 'poll failed');
-      await updatePollObject(this.db, row.id, {
-        ...base,
-        last_duration_ms: now - startedAt,
-        last_error: message,
-        last_error_at: now,
-        failures,
-        next_poll_at: now + Math.max(row.interval_ms, backoff, retryAfterMs),
-      }).catch((e) => this.log.error({ err: e }, 'could not record a poll failure'));
+      await this.store
+        .update(row.id, {
+          ...base,
+          last_duration_ms: now - startedAt,
+          last_error: message,
+          last_error_at: now,
+          failures,
+          next_poll_at: now + Math.max(row.interval_ms, backoff, retryAfterMs),
+        })
+        .catch((e) => this.log.error({ err: e }, 'could not record a poll failure'));
       return { error: message };
     }
   }
@@ -247,9 +240,9 @@ export class Poller extends WorkerLoop {
       { instanceId: row.instance_id, objectType: row.object_type, scope: wait.scope, until: new Date(wait.until).toISOString(), reason: wait.reason },
       'poll delayed by the rate budget',
     );
-    await updatePollObject(this.db, row.id, { ...base, next_poll_at: Math.max(wait.until, this.deps.clock.now()) }).catch((e) =>
-      this.log.error({ err: e }, 'could not reschedule a delayed poll'),
-    );
+    await this.store
+      .update(row.id, { ...base, next_poll_at: Math.max(wait.until, this.deps.clock.now()) })
+      .catch((e) => this.log.error({ err: e }, 'could not reschedule a delayed poll'));
     return { delayedUntil: wait.until, reason: wait.reason };
   }
 }

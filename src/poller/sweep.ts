@@ -1,6 +1,5 @@
-import type { Knex } from 'knex';
 import type { NewEvent } from '../events/record.js';
-import { adoptUnlisted, deleteUnlisted, unlistedAfter, type SnapshotKey } from './store.js';
+import type { SnapshotKey, SnapshotStore } from './snapshot-store.js';
 
 /**
  * Delete detection by mark-and-sweep in the database, so a full listing of any size needs no list
@@ -24,30 +23,30 @@ const SWEEP_CHUNK = 1000;
  * `record` in the same transaction. Returns how many were deleted.
  */
 export async function sweepMissing(
-  db: Knex,
+  snapshots: SnapshotStore,
   target: SweepTarget,
   generation: number,
   previousComplete: number | null,
-  record: (trx: Knex, events: NewEvent[]) => Promise<void>,
+  record: (tx: SnapshotStore, events: NewEvent[]) => Promise<void>,
   date: string,
 ): Promise<number> {
-  await adoptUnlisted(db, target, generation);
+  await snapshots.adoptUnlisted(target, generation);
   if (previousComplete === null) return 0;
   let deleted = 0;
   let after = '';
   for (;;) {
     // Keyset over the primary key: one pass over the object's rows however many are deleted.
-    const found = await unlistedAfter(db, target, previousComplete, after, SWEEP_CHUNK);
+    const found = await snapshots.unlistedAfter(target, previousComplete, after, SWEEP_CHUNK);
     if (found.length === 0) return deleted;
     after = found[found.length - 1];
-    await db.transaction(async (trx) => {
+    await snapshots.transaction(async (tx) => {
       // Only rows still there raise DELETED (deleteUnlisted checks them again, locked).
-      const gone = await deleteUnlisted(trx, target, found, previousComplete);
+      const gone = await tx.deleteUnlisted(target, found, previousComplete);
       if (gone.length === 0) return;
       // A record the provider reported deleted had its DELETED then: it leaves silently.
       const news = gone.filter((r) => !r.reportedDeleted).map((r) => r.id);
       await record(
-        trx,
+        tx,
         news.map((id) => ({ eventType: 'DELETED', objectType: target.objectType, objectId: id, date, raw: { [target.idField]: id } })),
       );
       deleted += news.length;
