@@ -1,14 +1,25 @@
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /**
+ * The process's own metrics (CPU, memory, event-loop delay): made once per process and shown by
+ * every gateway in it, since they describe the process, not a gateway.
+ */
+let processRegistry: Registry | undefined;
+function processMetrics(): Registry {
+  if (!processRegistry) {
+    processRegistry = new Registry();
+    collectDefaultMetrics({ register: processRegistry, prefix: 'pollgate_process_' });
+  }
+  return processRegistry;
+}
+
+/**
  * Prometheus metrics of one gateway. A registry per gateway (not prom-client's global one) so
- * several gateways in one test process do not collide.
+ * several gateways in one test process do not collide; `registry` adds the process's metrics.
  */
 export function createMetrics() {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'pollgate_process_' });
-  return {
-    registry,
+  const metrics = {
     polls: new Counter({ name: 'pollgate_polls_total', help: 'Polls of one object type, by result', labelNames: ['result'], registers: [registry] }),
     pollLag: new Histogram({
       name: 'pollgate_poll_lag_seconds',
@@ -42,6 +53,7 @@ export function createMetrics() {
       registers: [registry],
     }),
   };
+  return { registry: Registry.merge([processMetrics(), registry]), ...metrics };
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;

@@ -16,6 +16,26 @@ export interface ConnectorSummary {
 }
 
 /**
+ * Checking a definition costs milliseconds; a process that starts many gateways (the tests) checks
+ * each unchanged file once. Definitions are never changed after validation, so sharing them is safe.
+ */
+const validatedFiles = new Map<string, { text: string; def: ConnectorDefinition }>();
+
+function validatedFile(path: string, text: string): ConnectorDefinition {
+  const known = validatedFiles.get(path);
+  if (known?.text === text) return known.def;
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw new DefinitionError(`connector file ${path} is not valid JSON: ${(err as Error).message}`);
+  }
+  const def = validateConnector(json, `file ${path}`);
+  validatedFiles.set(path, { text, def });
+  return def;
+}
+
+/**
  * The connectors a gateway knows: the bundled files of connectors/ (loaded at start; an invalid
  * file stops start-up naming file and field) and custom ones registered through the API.
  */
@@ -34,13 +54,7 @@ export class ConnectorRegistry {
     }
     for (const file of files) {
       const path = join(dir, file);
-      let json: unknown;
-      try {
-        json = JSON.parse(await readFile(path, 'utf8'));
-      } catch (err) {
-        throw new DefinitionError(`connector file ${path} is not valid JSON: ${(err as Error).message}`);
-      }
-      const def = validateConnector(json, `file ${path}`);
+      const def = validatedFile(path, await readFile(path, 'utf8'));
       const other = fileOf.get(def.key);
       if (other) throw new DefinitionError(`connector file ${path}: key "${def.key}" is already defined by ${other}`);
       fileOf.set(def.key, file);

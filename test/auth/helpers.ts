@@ -25,12 +25,23 @@ export interface OAuthProvider {
   close(): Promise<void>;
 }
 
+/** One RSA signing key per test process: generating one takes a few hundred milliseconds. */
+let generatedKey: Promise<Record<string, unknown>> | undefined;
+function signingKey(): Promise<Record<string, unknown>> {
+  generatedKey ??= (async () => {
+    const keys = new OAuth2Server().issuer.keys;
+    await keys.generate('RS256');
+    return keys.toJSON(true)[0] as unknown as Record<string, unknown>;
+  })();
+  return generatedKey;
+}
+
 /** `endpoints`: the provider's own paths (GitHub's /login/oauth/access_token…); default /oauth/token and /oauth/authorize. */
 export async function startOAuthServer(
   endpoints: { token: string; authorize: string } = { token: '/oauth/token', authorize: '/oauth/authorize' },
 ): Promise<OAuthProvider> {
   const server = new OAuth2Server(undefined, undefined, { endpoints });
-  await server.issuer.keys.generate('RS256');
+  await server.issuer.keys.add(await signingKey());
   await server.start(0, '127.0.0.1');
   const url = `http://127.0.0.1:${server.address().port}`;
   // Its id tokens name the address it is called at (the gateway treats the token URL's origin as issuer).
