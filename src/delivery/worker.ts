@@ -61,24 +61,31 @@ export class Dispatcher extends WorkerLoop implements Feature {
   }
 
   /**
-   * One pass: keeps up to `delivery.concurrency` sends going, claiming more as each finishes, until
-   * nothing more is due; resolves when every send it started is recorded.
+   * One pass: keeps up to `delivery.concurrency` sends going until nothing more is due; resolves
+   * when every send it started is recorded. Half as many rows again are claimed ahead, so a send
+   * slot that frees finds its next notification already claimed and loaded instead of waiting for
+   * a claim (a refill at a time, not one claim per finished send).
    */
   protected async pass(): Promise<number> {
     let total = 0;
     const now = this.ctx.clock.now();
     let exhausted = false;
+    let claiming: Promise<void> | undefined;
     for (;;) {
       const concurrency = this.ctx.config.delivery.concurrency;
-      const free = concurrency - this.running.size;
-      // Refill in batches (half the slots), not one claim per finished send.
-      if (free > 0 && (free >= Math.ceil(concurrency / 2) || this.running.size === 0) && !exhausted && !this.stopping) {
-        const claimed = await this.claim(free);
-        if (claimed < free) exhausted = true;
-        total += claimed;
+      const room = concurrency + Math.floor(concurrency / 2) - this.running.size;
+      if (!claiming && !exhausted && !this.stopping && room >= Math.max(1, Math.ceil(concurrency / 2))) {
+        claiming = this.claim(room)
+          .then((claimed) => {
+            total += claimed;
+            if (claimed < room) exhausted = true;
+          })
+          .finally(() => {
+            claiming = undefined;
+          });
       }
-      if (this.running.size === 0) break;
-      await Promise.race(this.running.values());
+      if (this.running.size === 0 && !claiming) break;
+      await Promise.race(claiming ? [claiming, ...this.running.values()] : this.running.values());
     }
     if (now - this.lastRetention > HOUR) await this.applyRetention(now);
     return total;
@@ -86,11 +93,49 @@ export class Dispatcher extends WorkerLoop implements Feature {
 
   private async claim(limit: number): Promise<number> {
     const { clock, nodeId } = this.ctx;
+    const claimedAt = clock.now();
     // Oldest first: an instance's notifications go out in the order they were made.
-    const rows = await this.events.claimDueNotifications({ now: clock.now(), owner: nodeId, leaseMs: this.leaseMs, limit });
+    const rows = await this.events.claimDueNotifications({ now: claimedAt, owner: nodeId, leaseMs: this.leaseMs, limit });
     const bodies = await this.events.notificationBodies(rows).catch(() => new Map<string, Record<string, unknown>>());
-    for (const row of rows) this.track(row.id, this.deliver(row, bodies.get(row.id)));
+    for (const row of rows)
+      this.track(
+        row.id,
+        this.inSlot(row, claimedAt, (leaveSlot) => this.deliver(row, bodies.get(row.id), leaveSlot)),
+      );
     return rows.length;
+  }
+
+  /**
+   * Sends in flight; a claimed row waits in `slotWaiters` for one of `delivery.concurrency` slots.
+   * A slot is left once the HTTP attempt is over, not once its outcome is committed.
+   */
+  private sending = 0;
+  private readonly slotWaiters: Array<() => void> = [];
+
+  private async inSlot(row: NotificationRow, claimedAt: number, send: (leaveSlot: () => void) => Promise<void>): Promise<void> {
+    if (this.sending < this.ctx.config.delivery.concurrency) this.sending++;
+    else await new Promise<void>((resolve) => this.slotWaiters.push(resolve)); // handed over by a finished send
+    let held = true;
+    const leave = () => {
+      if (!held) return;
+      held = false;
+      const next = this.slotWaiters.shift();
+      if (next) next();
+      else this.sending--;
+    };
+    try {
+      if (this.stopping) {
+        // Claimed ahead but not begun: given back, due again at once (here or on another node).
+        await this.giveBack([row.id]);
+        return;
+      }
+      // Waited behind slow sends: the lease is renewed so that it still covers this attempt.
+      const now = this.ctx.clock.now();
+      if (now - claimedAt > this.leaseMs / 2) await this.events.renewNotificationLease(row.id, this.ctx.nodeId, now + this.leaseMs);
+      await send(leave);
+    } finally {
+      leave();
+    }
   }
 
   /** Ticks until nothing is due (tests and the benchmark). */
@@ -104,13 +149,14 @@ export class Dispatcher extends WorkerLoop implements Feature {
     return total;
   }
 
-  private async deliver(row: NotificationRow, preloaded?: Record<string, unknown>): Promise<void> {
+  private async deliver(row: NotificationRow, preloaded?: Record<string, unknown>, leaveSlot = () => {}): Promise<void> {
     const { clock, log, instances, config, nodeId } = this.ctx;
     try {
       const { instance, settings, signingSecrets: secrets } = await instances.forWork(row.instance_id);
       const cb = settings.callback;
       if (!settings.notificationsEnabled || !cb.url) {
         // Notifications switched off after this one was queued: held, not sent and not lost.
+        leaveSlot();
         const now = clock.now();
         await this.outcomes.submit({
           id: row.id,
@@ -136,6 +182,7 @@ export class Dispatcher extends WorkerLoop implements Feature {
         if (!isSuccess(result.status)) break;
         done++;
       }
+      leaveSlot();
       const now = clock.now();
       const outcome = this.decide(row, result, settings.retrySchedule ?? config.delivery.retrySchedule);
       const responseData = cb.responseMapping && result.json !== undefined ? mapResponse(cb.responseMapping, result.json) : undefined;

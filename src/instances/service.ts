@@ -91,6 +91,8 @@ export class InstanceService {
   authorizer: InstanceAuthorizer | undefined;
   private readonly work = new Map<number, { at: number; work: InstanceWork }>();
   private readonly tokens = new Map<string, { at: number; id: number | undefined }>();
+  /** Reads of `work` entries under way, by instance id. */
+  private readonly loading = new Map<number, Promise<InstanceWork>>();
 
   constructor(
     readonly store: InstanceStore,
@@ -100,7 +102,10 @@ export class InstanceService {
     private readonly log: Logger,
   ) {
     // Another node changed a connector: cached views hold the old definition.
-    catalog.onChange(() => this.work.clear());
+    catalog.onChange(() => {
+      this.work.clear();
+      this.loading.clear();
+    });
   }
 
   private get connectors(): ConnectorRegistry {
@@ -119,13 +124,30 @@ export class InstanceService {
     await this.catalog.sync({ maxAgeMs: WORK_CACHE_MS });
     const hit = this.work.get(id);
     if (hit && Date.now() - hit.at < WORK_CACHE_MS) return hit.work;
+    // One read for the callers that miss together (a batch of deliveries or receipts of one
+    // instance), not one read and decryption each.
+    let loading = this.loading.get(id);
+    if (!loading) {
+      const read: Promise<InstanceWork> = this.readWork(id)
+        .then((work) => {
+          // Not cached when the instance changed here while it was read.
+          if (this.loading.get(id) === read) remember(this.work, id, { at: Date.now(), work });
+          return work;
+        })
+        .finally(() => {
+          if (this.loading.get(id) === read) this.loading.delete(id);
+        });
+      this.loading.set(id, (loading = read));
+    }
+    return loading;
+  }
+
+  private async readWork(id: number): Promise<InstanceWork> {
     const found = await this.store.getWithSecrets(id);
     if (!found) throw new NotFoundError(`instance ${id} does not exist`);
     const { instance, signingSecrets } = found;
     throwIfUnreadable(instance);
-    const work = { instance, connector: this.connectorOf(instance), settings: this.settingsOf(instance), signingSecrets };
-    remember(this.work, id, { at: Date.now(), work });
-    return work;
+    return { instance, connector: this.connectorOf(instance), settings: this.settingsOf(instance), signingSecrets };
   }
 
   /** Webhook ingress: the instance behind a token, cached briefly (unknown tokens too). */
@@ -141,6 +163,7 @@ export class InstanceService {
   /** Drops cached views of an instance after this node changed it. */
   invalidate(id: number): void {
     this.work.delete(id);
+    this.loading.delete(id);
   }
 
   connectorOf(instance: Pick<Instance, 'elementKey'>): ConnectorDefinition {

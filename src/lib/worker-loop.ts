@@ -60,6 +60,12 @@ export abstract class WorkerLoop {
     if (leases && this.running.size > 0) await releaseLeases(leases.db, leases.table, [...this.running.keys()], leases.owner).catch(() => 0);
   }
 
+  /** Gives back the leases of claimed work that will not run here (it is due again at once). */
+  protected async giveBack(ids: Array<number | string>): Promise<void> {
+    const leases = this.loop.leases;
+    if (leases && ids.length > 0) await releaseLeases(leases.db, leases.table, ids, leases.owner).catch(() => 0);
+  }
+
   /** One pass now; a call while a pass runs shares it. A failing pass is logged and counts 0. */
   tick(): Promise<number> {
     if (this.stopRequested) return Promise.resolve(0);

@@ -66,27 +66,57 @@ function lookupFor(policy: NetworkPolicy) {
   return lookup;
 }
 
+/**
+ * got clients with the fixed options already merged (per lookup, pool and timeout): got merges and
+ * validates every option it is given on each request, so a request passes only what varies.
+ */
+type Client = typeof got;
+const clients = new WeakMap<ReturnType<typeof createGuardedLookup>, Map<string, Client>>();
+function clientFor(lookup: ReturnType<typeof createGuardedLookup>, pool: OutboundOptions['pool'], timeoutMs: number): Client {
+  let byKey = clients.get(lookup);
+  if (!byKey) clients.set(lookup, (byKey = new Map()));
+  const key = `${pool} ${timeoutMs}`;
+  let client = byKey.get(key);
+  if (!client) {
+    client = got.extend({
+      throwHttpErrors: false,
+      followRedirect: false,
+      retry: { limit: 0 },
+      timeout: { request: timeoutMs },
+      dnsLookup: lookup as never,
+      agent: AGENTS[pool],
+      decompress: true,
+    });
+    byKey.set(key, client);
+  }
+  return client;
+}
+
+/**
+ * URLs that passed the syntax check, by the policy's flags (not the policy object: tests change its
+ * flags in place). The check is a pure function of these, so a cached pass is the same answer; the
+ * resolved addresses are still checked by the guarded lookup on every new connection.
+ */
+const checkedUrls = new Map<string, true>();
+function checkUrlOnce(url: string, policy: NetworkPolicy, label: string): void {
+  const key = `${policy.allowLoopback ? 1 : 0}${policy.allowPrivate ? 1 : 0} ${url}`;
+  if (checkedUrls.has(key)) return;
+  checkUrlSyntax(url, policy, label);
+  if (checkedUrls.size >= 10_000) checkedUrls.clear();
+  checkedUrls.set(key, true);
+}
+
 export async function sendOnce(request: OutboundRequest, o: OutboundOptions): Promise<OutboundAnswer> {
   const started = performance.now();
   try {
     // Literal addresses skip DNS, so the URL is checked here too; names are checked on lookup.
-    checkUrlSyntax(request.url, o.policy, o.label);
+    checkUrlOnce(request.url, o.policy, o.label);
   } catch (err) {
     throw new OutboundError('blocked', `the request was blocked: ${(err as Error).message}`, 'BLOCKED');
   }
   let answered: http.IncomingMessage | undefined;
-  const pending = got(request.url, {
-    method: request.method as Method,
-    headers: request.headers,
-    body: request.body,
-    throwHttpErrors: false,
-    followRedirect: false,
-    retry: { limit: 0 },
-    timeout: { request: o.timeoutMs },
-    dnsLookup: (o.dnsLookup ?? lookupFor(o.policy)) as never,
-    agent: AGENTS[o.pool],
-    decompress: true,
-  });
+  const client = clientFor(o.dnsLookup ?? lookupFor(o.policy), o.pool, o.timeoutMs);
+  const pending = client(request.url, { method: request.method as Method, headers: request.headers, body: request.body });
   // The status and headers as they arrive (got's own 'response' event waits for the whole body).
   pending.on('request', (req: http.ClientRequest) =>
     req.once('response', (res: http.IncomingMessage) => {
