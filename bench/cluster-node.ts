@@ -1,4 +1,5 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { checkConfig, loadConfig, mergeDeep, type Config } from '../src/config/index.js';
@@ -34,16 +35,28 @@ const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsa
 console.log(JSON.stringify({ ready: true }));
 let polls = 0;
 const lags: number[] = [];
+// SQL statements sent from "start" on: per poll, the scheduling's own database cost.
+let queries = 0;
+let counting = false;
+gateway.db.on('query', () => counting && queries++);
 const drain = setInterval(() => {
   // The poller keeps its recent lags only: collect them as they come.
   polls += gateway.poller.lags.length;
   lags.push(...gateway.poller.lags.splice(0));
 }, 500);
+// BENCH_CPU_PROF=<dir>: a CPU profile of the node from "start" to "stop" is written there.
+const profiler = process.env.BENCH_CPU_PROF ? new Session() : undefined;
 let buffered = '';
 process.stdin.on('data', async (chunk) => {
   buffered += chunk;
   if (buffered.includes('start\n')) {
     buffered = buffered.replace('start\n', '');
+    counting = true;
+    if (profiler) {
+      profiler.connect();
+      await profiler.post('Profiler.enable');
+      await profiler.post('Profiler.start');
+    }
     gateway.start();
   }
   if (buffered.includes('stop\n')) {
@@ -52,9 +65,13 @@ process.stdin.on('data', async (chunk) => {
     lags.push(...gateway.poller.lags.splice(0));
     clearInterval(sampler);
     const heapMb = process.memoryUsage().heapUsed / 2 ** 20;
+    if (profiler) {
+      const { profile } = await profiler.post('Profiler.stop');
+      writeFileSync(join(process.env.BENCH_CPU_PROF!, `node-${nodeId}-${process.pid}.cpuprofile`), JSON.stringify(profile));
+    }
     await gateway.stop();
     rmSync(dataDir, { recursive: true, force: true });
     // A pipe is written asynchronously: exit once the (large: every lag) line is flushed, not before.
-    process.stdout.write(`${JSON.stringify({ nodeId, polls, lags, peakRssMb: peakRss / 2 ** 20, heapMb })}\n`, () => process.exit(0));
+    process.stdout.write(`${JSON.stringify({ nodeId, polls, queries, lags, peakRssMb: peakRss / 2 ** 20, heapMb })}\n`, () => process.exit(0));
   }
 });

@@ -22,6 +22,7 @@ import { benchGateway, PG_URL, percentile, type Result } from './lib.js';
 interface NodeReport {
   nodeId: string;
   polls: number;
+  queries: number;
   lags: number[];
   peakRssMb: number;
   heapMb: number;
@@ -139,7 +140,8 @@ export async function capacityScenario(instances: number, intervalSeconds: numbe
   const all = run.polledInWindow === instances;
   const capacity = all ? Math.round((instances * 60) / intervalSeconds) : perMinute;
   const p99 = percentile(run.lags, 99) / 1000;
-  const label = `${instances} instances every ${intervalSeconds} s, ${run.polledInWindow} polled in the second interval`;
+  const perPoll = (node.queries / Math.max(1, node.polls)).toFixed(2);
+  const label = `${instances} instances every ${intervalSeconds} s, ${run.polledInWindow} polled in the second interval, ${perPoll} SQL statements a poll`;
   return [
     {
       scenario: 'capacity, one node',
@@ -172,7 +174,9 @@ export async function clusterScenario(nodes: number, instances: number, interval
   const p50 = percentile(run.lags, 50) / 1000;
   const p99 = percentile(run.lags, 99) / 1000;
   const maxRss = Math.max(...run.reports.map((r) => r.peakRssMb));
-  const label = `${nodes} nodes, ${instances} instances every ${intervalSeconds} s for ${seconds} s`;
+  const polls = run.reports.reduce((n, r) => n + r.polls, 0);
+  const perPoll = (run.reports.reduce((n, r) => n + r.queries, 0) / Math.max(1, polls)).toFixed(2);
+  const label = `${nodes} nodes, ${instances} instances every ${intervalSeconds} s for ${seconds} s, ${perPoll} SQL statements a poll`;
   return [
     {
       scenario: 'cluster',

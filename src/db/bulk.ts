@@ -80,7 +80,7 @@ function quote(identifier: string): string {
  * per 1,000 rows) instead of one per row: `rows` are `{[key]: …, column: value, …}`; `where` adds
  * conditions every updated row must meet too (a lease guard). Undefined values are left out, as a
  * knex update would. The rows travel as one JSON parameter (PostgreSQL: typed by the table's row
- * type; SQLite: read with `->>`).
+ * type; SQLite: read with `->>`). Returns the keys of the rows updated (a guard may leave some out).
  */
 export async function bulkUpdate(
   db: Knex,
@@ -88,13 +88,16 @@ export async function bulkUpdate(
   key: string,
   rows: Array<Record<string, unknown>>,
   where: Record<string, string | number> = {},
-): Promise<void> {
+): Promise<unknown[]> {
   const bySet = new Map<string, Array<Record<string, unknown>>>();
   for (const row of rows) {
     const defined = Object.fromEntries(Object.entries(row).filter(([, v]) => v !== undefined));
     const set = Object.keys(defined).sort().join(',');
-    bySet.set(set, [...(bySet.get(set) ?? []), defined]);
+    const group = bySet.get(set);
+    if (group) group.push(defined);
+    else bySet.set(set, [defined]);
   }
+  const updated: unknown[] = [];
   const t = quote(table);
   const guard = Object.keys(where)
     .map((c) => ` and ${t}.${quote(c)} = ?`)
@@ -108,7 +111,12 @@ export async function bulkUpdate(
       : `(select ${[key, ...columns].map((c) => `j.value ->> '$."${c.replace(/"/g, '')}"' as ${quote(c)}`).join(', ')} from json_each(?) as j)`;
     for (let i = 0; i < group.length; i += 1000) {
       const part = JSON.stringify(group.slice(i, i + 1000));
-      await db.raw(`update ${t} set ${assign} from ${source} as v where ${t}.${quote(key)} = v.${quote(key)}${guard}`, [part, ...Object.values(where)]);
+      const result = await db.raw(
+        `update ${t} set ${assign} from ${source} as v where ${t}.${quote(key)} = v.${quote(key)}${guard} returning ${t}.${quote(key)}`,
+        [part, ...Object.values(where)],
+      );
+      for (const row of (isPostgres(db) ? result.rows : result) as Array<Record<string, unknown>>) updated.push(row[key]);
     }
   }
+  return updated;
 }

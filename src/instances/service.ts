@@ -150,6 +150,31 @@ export class InstanceService {
     return { instance, connector: this.connectorOf(instance), settings: this.settingsOf(instance), signingSecrets };
   }
 
+  /**
+   * Loads into the forWork cache, in one read, those of `ids` not cached: a batch of claimed polls
+   * that start within about a second then each find theirs there. An instance that cannot be read
+   * is left for forWork to report.
+   */
+  async preloadForWork(ids: number[]): Promise<void> {
+    const now = Date.now();
+    const missing = [...new Set(ids)].filter((id) => {
+      const hit = this.work.get(id);
+      return !hit || now - hit.at >= WORK_CACHE_MS;
+    });
+    if (missing.length < 2) return;
+    await this.catalog.sync({ maxAgeMs: WORK_CACHE_MS });
+    for (const { instance, signingSecrets } of await this.store.getManyWithSecrets(missing)) {
+      if (instance.unreadableSecrets.length > 0) continue;
+      let work: InstanceWork;
+      try {
+        work = { instance, connector: this.connectorOf(instance), settings: this.settingsOf(instance), signingSecrets };
+      } catch {
+        continue;
+      }
+      remember(this.work, instance.id, { at: Date.now(), work });
+    }
+  }
+
   /** Webhook ingress: the instance behind a token, cached briefly (unknown tokens too). */
   async forWebhookToken(token: string): Promise<InstanceWork | undefined> {
     let hit = this.tokens.get(token);

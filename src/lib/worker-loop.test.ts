@@ -10,8 +10,8 @@ class GatedLoop extends WorkerLoop {
   gate: Promise<void> = Promise.resolve();
   workGate: Promise<void> | undefined;
 
-  constructor() {
-    super({ name: 'test', tickSeconds: () => 0.01, log: createLogger({ level: 'silent' }) });
+  constructor(tickSeconds = 0.01) {
+    super({ name: 'test', tickSeconds: () => tickSeconds, log: createLogger({ level: 'silent' }) });
   }
 
   protected async pass(): Promise<number> {
@@ -101,6 +101,23 @@ describe('WorkerLoop', () => {
     loop.kick();
     await new Promise((r) => setTimeout(r, 5));
     expect(loop.passes).to.be.at.least(1);
+    await loop.stop();
+  });
+
+  it('a kick while a pass runs is followed by another pass once that one ends', async () => {
+    const loop = new GatedLoop(60);
+    const { gate, open } = opened();
+    loop.gate = gate;
+    loop.start();
+    const first = loop.tick();
+    loop.kick();
+    await new Promise((r) => setImmediate(r));
+    expect(loop.passes).to.equal(1);
+    loop.gate = Promise.resolve();
+    open();
+    await first;
+    await new Promise((r) => setTimeout(r, 5));
+    expect(loop.passes).to.equal(2);
     await loop.stop();
   });
 });

@@ -24,6 +24,8 @@ export abstract class WorkerLoop {
   private ticker: Ticker | undefined;
   private currentPass: Promise<number> | undefined;
   private stopRequested = false;
+  /** kick() was called while a pass ran: another pass follows it. */
+  private kickedDuringPass = false;
   /** Work in flight by the id of its claimed row (its lease is released if the node stops first). */
   protected readonly running = new Map<number | string, Promise<unknown>>();
 
@@ -76,13 +78,22 @@ export abstract class WorkerLoop {
       })
       .finally(() => {
         this.currentPass = undefined;
+        if (this.kickedDuringPass) {
+          this.kickedDuringPass = false;
+          this.kick();
+        }
       });
     return this.currentPass;
   }
 
-  /** A pass without waiting for the next tick (new work just arrived); only while started. */
+  /**
+   * A pass without waiting for the next tick (new work just arrived); only while started. A pass
+   * already running may have claimed before the work arrived: another one follows it.
+   */
   kick(): void {
-    if (this.ticker && !this.stopRequested) setImmediate(() => void this.tick());
+    if (!this.ticker || this.stopRequested) return;
+    if (this.currentPass) this.kickedDuringPass = true;
+    else setImmediate(() => void this.tick());
   }
 
   /** Resolves when every piece of work started so far is done (tests and benchmarks). */

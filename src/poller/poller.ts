@@ -4,6 +4,7 @@ import type { Logger } from '../log.js';
 import { ConflictError, NotFoundError } from '../errors.js';
 import { backoffMs } from '../lib/backoff.js';
 import { WorkerLoop } from '../lib/worker-loop.js';
+import { GroupCommit } from '../db/group-commit.js';
 import type { InstanceService } from '../instances/service.js';
 import type { ConnectorCatalog } from '../connectors/catalog.js';
 import type { Metrics } from '../metrics.js';
@@ -18,6 +19,12 @@ import type { PollStateStore } from './store.js';
  * one object never overlaps another, here or on another node) and polls them, at most
  * `poller.concurrency` at a time. Errors are recorded on the object and back it off; they never
  * stop the loop or other objects. `pollNow` runs the same code for one instance on request.
+ *
+ * A node holds only what it can start soon (see `holdLimit`): claimed polls not yet started are
+ * capped, and a claim that reached the cap is followed by another as soon as half of them started,
+ * not a tick later. So nodes sharing the work each take what they can run on time, and a node alone
+ * claims as fast as it polls. Outcomes are written with group commit, and the instances of a
+ * claimed batch are read in one statement.
  */
 interface ClaimedRow extends PollObjectRow {
   failures: number;
@@ -29,12 +36,29 @@ type Delayed = { delayedUntil: number; reason: string };
 type Outcome = PollSummary | Delayed | { error: string };
 
 const MAX_CLAIMED = 1000;
+/** The start rate is measured over windows of this length. */
+const RATE_WINDOW_MS = 1000;
+
+/** One poll's outcome columns; `guarded`: only while this node holds the lease. */
+type OutcomeWrite = { id: number; patch: Record<string, unknown>; guarded: boolean };
 
 export class Poller extends WorkerLoop {
   private active = 0;
   private readonly waiting: Array<() => void> = [];
-  /** Recent scheduling lags (claim time − due time, ms) for the benchmark's percentiles. */
+  /** Recent scheduling lags (poll start − due time, ms) for the benchmark's percentiles. */
   readonly lags: number[] = [];
+  /** Claimed by a pass and not started yet (waiting for their due time or a slot). */
+  private unstarted = 0;
+  /** The last claim took all it was allowed: more may be due, claim again once half have started. */
+  private claimFull = false;
+  /** Polls started per second (the last full window), and the count in the current one. */
+  private startRate = 0;
+  private startsInWindow = 0;
+  private windowStart = 0;
+  private lastRenewAt = 0;
+  /** The next pass is a refill (kicked by claimedStarted), not a tick. */
+  private refilling = false;
+  private readonly outcomes = new GroupCommit<OutcomeWrite, boolean>((items) => this.writeOutcomes(items));
 
   constructor(private readonly deps: PollDeps & { clock: Clock; nodeId: string; instances: InstanceService; catalog?: ConnectorCatalog; metrics?: Metrics }) {
     super({
@@ -59,19 +83,38 @@ export class Poller extends WorkerLoop {
     return this.running.size;
   }
 
-  /** One scheduling pass: renews the leases held, claims what is due and starts it. */
+  /**
+   * Claimed-but-not-started polls a node holds at most: half a second of its start rate, and at
+   * least 4 × `concurrency` (a node that has just started, or is idle, has no rate yet). Ticks
+   * driven by hand (the loop not started: tests, poll-now) have no refills: they claim all that is due.
+   */
+  private get holdLimit(): number {
+    if (!this.started) return MAX_CLAIMED;
+    return Math.max(4 * this.config.poller.concurrency, Math.ceil(this.startRate / 2));
+  }
+
+  /** One scheduling pass: renews the leases held (once a tick), claims what is due and starts it. */
   protected async pass(): Promise<number> {
-    await this.renew();
-    // A connector replaced on another node is what this tick's polls use.
-    await this.deps.catalog?.sync();
-    // Claimed polls wait for one of `concurrency` slots; a tick may claim up to a second's worth
-    // of due work (MAX_CLAIMED bounds what a node holds, so others can share the load).
-    const free = MAX_CLAIMED - this.running.size;
-    if (free <= 0) return 0;
+    const tickMs = this.config.poller.tickSeconds * 1000;
+    const refill = this.refilling;
+    this.refilling = false;
+    // A refill between ticks only claims (wall clock: refills may follow each other for long).
+    if (!refill || Date.now() - this.lastRenewAt >= tickMs) {
+      this.lastRenewAt = Date.now();
+      await this.renew();
+      // A connector replaced on another node is what this tick's polls use.
+      await this.deps.catalog?.sync();
+    }
+    const free = Math.min(this.holdLimit - this.unstarted, MAX_CLAIMED - this.running.size);
+    this.claimFull = false;
+    if (free <= 0) {
+      this.claimFull = true;
+      return 0;
+    }
     const now = this.deps.clock.now();
     // Look ahead one tick: a poll due before the next tick is claimed now and started at its
     // due time, so the tick's granularity does not become scheduling lag.
-    const lookAheadMs = this.started ? this.config.poller.tickSeconds * 1000 : 0;
+    const lookAheadMs = this.started ? tickMs : 0;
     const rows = await this.store.claimDue<ClaimedRow>({
       dueBy: now + lookAheadMs,
       now,
@@ -79,12 +122,34 @@ export class Poller extends WorkerLoop {
       leaseMs: this.config.poller.leaseSeconds * 1000 + lookAheadMs,
       limit: free,
     });
+    this.claimFull = rows.length === free;
+    // Their instances in one read; a poll whose instance is not there reads it itself.
+    await this.deps.instances.preloadForWork(rows.map((r) => r.instance_id)).catch(() => undefined);
+    this.unstarted += rows.length;
     for (const row of rows) {
-      const wait = Math.max(0, row.next_poll_at - now);
-      const started = wait === 0 ? this.run(row) : new Promise<void>((r) => setTimeout(r, wait).unref()).then(() => this.run(row));
+      const wait = Math.max(0, row.next_poll_at - this.deps.clock.now());
+      const started = wait === 0 ? this.run(row, true) : new Promise<void>((r) => setTimeout(r, wait).unref()).then(() => this.run(row, true));
       this.track(row.id, started);
     }
     return rows.length;
+  }
+
+  /** A claimed poll started (or was dropped): counts its start, and claims more if the last claim was cut short. */
+  private claimedStarted(): void {
+    this.unstarted--;
+    // The start rate is the node's real throughput: wall clock, not the gateway's (test) clock.
+    const now = Date.now();
+    if (now - this.windowStart >= RATE_WINDOW_MS) {
+      this.startRate = (this.startsInWindow * 1000) / Math.max(RATE_WINDOW_MS, now - this.windowStart);
+      this.startsInWindow = 0;
+      this.windowStart = now;
+    }
+    this.startsInWindow++;
+    if (this.claimFull && this.unstarted <= this.holdLimit / 2) {
+      this.claimFull = false;
+      this.refilling = true;
+      this.kick();
+    }
   }
 
   /** POST /instances/:id/events/poll: polls every object type of the instance (or just `objectType`) now. */
@@ -151,8 +216,9 @@ export class Poller extends WorkerLoop {
     else this.active--;
   }
 
-  private async run(row: ClaimedRow): Promise<Outcome> {
+  private async run(row: ClaimedRow, claimed = false): Promise<Outcome> {
     await this.slot();
+    if (claimed) this.claimedStarted();
     // Claimed ahead or queued for a slot when the node began to stop: stop() gave its lease back.
     if (this.stopping) {
       this.release();
@@ -204,11 +270,11 @@ export class Poller extends WorkerLoop {
             ? Math.max(nextPollTime(startedAt, settings, Number(row.interval_ms), this.spreadOf(row)), finishedAt)
             : finishedAt,
       };
-      const written = await this.store.update(row.id, outcome, this.deps.nodeId);
+      const written = await this.record(row.id, outcome, true);
       // The lease went while polling (the node is stopping, or it expired): the poll's events are
       // committed, so its watermark and listing state still move on — else the next poll would
       // count as a first one again.
-      if (written === 0) await this.store.update(row.id, summary.state);
+      if (!written) await this.record(row.id, summary.state, false);
       return summary;
     } catch (err) {
       if (err instanceof RateBudgetWait) return this.delay(row, base, err);
@@ -219,16 +285,18 @@ export class Poller extends WorkerLoop {
       const retryAfterMs = err instanceof ProviderError && err.retryAfterSeconds ? err.retryAfterSeconds * 1000 : 0;
       const backoff = backoffMs(failures, this.config.poller.backoffBaseSeconds, this.config.poller.backoffMaxSeconds);
       this.log.warn({ instanceId: row.instance_id, objectType: row.object_type, failures, err: message }, 'poll failed');
-      await this.store
-        .update(row.id, {
+      await this.record(
+        row.id,
+        {
           ...base,
           last_duration_ms: now - startedAt,
           last_error: message,
           last_error_at: now,
           failures,
           next_poll_at: now + Math.max(row.interval_ms, backoff, retryAfterMs),
-        })
-        .catch((e) => this.log.error({ err: e }, 'could not record a poll failure'));
+        },
+        false,
+      ).catch((e) => this.log.error({ err: e }, 'could not record a poll failure'));
       return { error: message };
     }
   }
@@ -240,10 +308,24 @@ export class Poller extends WorkerLoop {
       { instanceId: row.instance_id, objectType: row.object_type, scope: wait.scope, until: new Date(wait.until).toISOString(), reason: wait.reason },
       'poll delayed by the rate budget',
     );
-    await this.store
-      .update(row.id, { ...base, next_poll_at: Math.max(wait.until, this.deps.clock.now()) })
-      .catch((e) => this.log.error({ err: e }, 'could not reschedule a delayed poll'));
+    await this.record(row.id, { ...base, next_poll_at: Math.max(wait.until, this.deps.clock.now()) }, false).catch((e) =>
+      this.log.error({ err: e }, 'could not reschedule a delayed poll'),
+    );
     return { delayedUntil: wait.until, reason: wait.reason };
+  }
+
+  /** Writes a poll's outcome columns with those of the polls finishing with it; `guarded`: only under this node's lease. Resolves to whether it was written. */
+  private record(id: number, patch: Record<string, unknown>, guarded: boolean): Promise<boolean> {
+    return this.outcomes.submit({ id, patch, guarded });
+  }
+
+  private async writeOutcomes(items: OutcomeWrite[]): Promise<boolean[]> {
+    const rows = (guarded: boolean) => items.filter((i) => i.guarded === guarded).map((i) => ({ ...i.patch, id: i.id }));
+    const guarded = rows(true);
+    const unguarded = rows(false);
+    const written = guarded.length > 0 ? await this.store.updateMany(guarded, this.deps.nodeId) : new Set<number>();
+    const alsoWritten = unguarded.length > 0 ? await this.store.updateMany(unguarded) : new Set<number>();
+    return items.map((i) => (i.guarded ? written : alsoWritten).has(i.id));
   }
 }
 

@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { bulkUpdate } from '../db/bulk.js';
 import { claimDue, renewLeases } from '../db/lease.js';
 
 /**
@@ -85,6 +86,15 @@ export class PollStateStore {
         .where(leaseOwner === undefined ? { id } : { id, lease_owner: leaseOwner })
         .update(patch),
     );
+  }
+
+  /**
+   * Many polls' outcomes in a statement per set of columns: `patches` are `{id, column: value, …}`;
+   * with `leaseOwner`, only rows that node still holds are written. Returns the ids written.
+   */
+  async updateMany(patches: Array<Record<string, unknown>>, leaseOwner?: string): Promise<Set<number>> {
+    const written = await bulkUpdate(this.db, 'poll_objects', 'id', patches, leaseOwner === undefined ? {} : { lease_owner: leaseOwner });
+    return new Set(written.map(Number));
   }
 
   /** How many object types an instance polls (or whether it polls `objectType`: 0 or 1). */

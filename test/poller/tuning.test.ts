@@ -111,4 +111,33 @@ describe('tuning poll intervals', () => {
     expect(healthy).to.include({ consecutiveFailures: 0, backoffUntil: null, lastError: null });
     expect(Date.parse(healthy.nextPollDate)).to.equal(due + MINUTE);
   });
+
+  it('a started node holds at most 4 × concurrency claimed polls unstarted, and claims the rest as those start, not a tick later', async () => {
+    t = await startGateway({ config: { poller: { concurrency: 1, tickSeconds: 60 } } });
+    provider.now = () => t!.clock.now();
+    provider.collection('contacts');
+    await registerConnector(t, providerConnector('crm'));
+    const ids: number[] = [];
+    for (let i = 0; i < 6; i++) ids.push((await createInstance(t, 'crm', provider.url, { 'event.poller.refresh_interval': '1' })).id);
+    const polled = async () => {
+      let n = 0;
+      for (const id of ids) {
+        const objects = ((await t!.api.get(`instances/${id}/status`)).body as unknown as { objects: Record<string, { lastPollDate: string | null }> }).objects;
+        n += Object.values(objects).filter((o) => o.lastPollDate !== null).length;
+      }
+      return n;
+    };
+    t.clock.advance(MINUTE);
+    const poller = t.gateway.poller;
+    poller.start();
+    try {
+      // The timer's first tick is a minute away: this one claims 4 of the 6 due, the rest follow.
+      expect(await poller.tick()).to.equal(4);
+      for (let i = 0; i < 200 && (await polled()) < 6; i++) await new Promise((r) => setTimeout(r, 20));
+      expect(await polled()).to.equal(6);
+    } finally {
+      // Polls due within the next tick (a minute here) are claimed ahead: stopping gives them back.
+      await poller.stop();
+    }
+  });
 });
