@@ -44,6 +44,26 @@ const drain = setInterval(() => {
   polls += gateway.poller.lags.length;
   lags.push(...gateway.poller.lags.splice(0));
 }, 500);
+// BENCH_SQL_TIMES=1: on exit, the statements that took the most time (from dispatch to answer,
+// queueing on the connection included) go to stderr.
+const sqlStarted = new Map<string, number>();
+const sqlTimes = new Map<string, { n: number; ms: number }>();
+if (process.env.BENCH_SQL_TIMES) {
+  gateway.db.on('query', (q: { __knexQueryUid: string }) => sqlStarted.set(q.__knexQueryUid, performance.now()));
+  gateway.db.on('query-response', (_: unknown, q: { __knexQueryUid: string; sql: string }) => {
+    const at = sqlStarted.get(q.__knexQueryUid);
+    sqlStarted.delete(q.__knexQueryUid);
+    if (at === undefined || !counting) return;
+    const kind = q.sql.replace(/\s+/g, ' ').slice(0, 80);
+    const t = sqlTimes.get(kind) ?? sqlTimes.set(kind, { n: 0, ms: 0 }).get(kind)!;
+    t.n++;
+    t.ms += performance.now() - at;
+  });
+  process.on('exit', () => {
+    for (const [kind, t] of [...sqlTimes].sort((a, b) => b[1].ms - a[1].ms).slice(0, 10))
+      process.stderr.write(`${nodeId} SQL ${t.n}× ${Math.round(t.ms)} ms (${(t.ms / t.n).toFixed(2)} ms each) ${kind}\n`);
+  });
+}
 // BENCH_CPU_PROF=<dir>: a CPU profile of the node from "start" to "stop" is written there.
 const profiler = process.env.BENCH_CPU_PROF ? new Session() : undefined;
 let buffered = '';

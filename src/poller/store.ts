@@ -59,7 +59,12 @@ export class PollStateStore {
       table: 'poll_objects',
       dueColumn: 'next_poll_at',
       ...o,
-      where: (q) => q.whereIn('instance_id', this.db('instances').select('id').where('events_enabled', true)),
+      // EXISTS, not instance_id IN (…): SQLite then walks the next_poll_at index and stops at the
+      // limit; with IN it read every enabled instance's objects and sorted them (75 ms at 30,000).
+      where: (q) =>
+        q.whereExists(
+          this.db('instances').select(this.db.raw('1')).whereRaw('instances.id = poll_objects.instance_id').where('instances.events_enabled', true),
+        ),
     });
   }
 
