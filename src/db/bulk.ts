@@ -30,22 +30,35 @@ export async function bulkInsert(db: Knex, table: string, rows: Array<Record<str
     ? ''
     : ` on conflict (${o.onConflict.columns.map(quote).join(',')}) ${merge.length ? `do update set ${merge.map((c) => `${quote(c)} = excluded.${quote(c)}`).join(', ')}` : 'do nothing'}`;
   const tail = conflict + (o.returning ? ` returning ${o.returning.map(quote).join(',')}` : '');
+  // Columns with one value in every row (the instance, the poll's time…) are sent once, the others
+  // per row: fewer parameters to bind on SQLite, less JSON to write and parse on PostgreSQL.
+  const shared = columns.filter((c) => rows.every((row) => (row[c] ?? null) === (rows[0][c] ?? null)));
+  const varying = columns.filter((c) => !shared.includes(c));
   if (isPostgres(db)) {
-    // PostgreSQL: the rows as one JSON parameter, typed by the table's own row type — far cheaper
-    // to parse and plan than tens of thousands of $n placeholders.
-    const cols = columns.map(quote).join(',');
+    // PostgreSQL: the rows as one JSON parameter (only their varying columns; the shared ones as one
+    // more object), typed by the table's own row type — far cheaper to parse and plan than tens of
+    // thousands of $n placeholders.
+    const hoist = shared.length > 0 && varying.length > 0;
+    const perRowColumns = hoist ? varying : columns;
+    const keys = perRowColumns.map((c, j) => `${j === 0 ? '{' : ','}${JSON.stringify(c)}:`);
+    const picked = [...(hoist ? shared.map((c) => `s.${quote(c)}`) : []), ...perRowColumns.map((c) => `v.${quote(c)}`)].join(',');
+    const sharedSource = hoist ? `json_populate_record(null::${quote(table)}, ?) as s, ` : '';
+    const sharedJson = hoist ? [JSON.stringify(Object.fromEntries(shared.map((c) => [c, rows[0][c] ?? null])))] : [];
+    const target = [...(hoist ? shared : []), ...perRowColumns].map(quote).join(',');
+    const sql = `insert into ${quote(table)} (${target}) select ${picked} from ${sharedSource}json_populate_recordset(null::${quote(table)}, ?) as v${tail}`;
     for (let i = 0; i < rows.length; i += PG_JSON_ROWS) {
-      const part = rows.slice(i, i + PG_JSON_ROWS);
-      const sql = `insert into ${quote(table)} (${cols}) select ${cols} from json_populate_recordset(null::${quote(table)}, ?)${tail}`;
-      const result = await db.raw(sql, [JSON.stringify(part)]);
+      // Written by hand: one string per row, no intermediate objects.
+      let json = '[';
+      for (let r = i; r < Math.min(rows.length, i + PG_JSON_ROWS); r++) {
+        if (r > i) json += ',';
+        for (let j = 0; j < perRowColumns.length; j++) json += keys[j] + (JSON.stringify(rows[r][perRowColumns[j]] ?? null) as string);
+        json += '}';
+      }
+      const result = await db.raw(sql, [...sharedJson, `${json}]`]);
       if (o.returning) returned.push(...(result.rows as Array<Record<string, unknown>>));
     }
     return returned;
   }
-  // Columns with one value in every row (the instance, the poll's time…) are bound once, the
-  // others per row from a VALUES list: fewer parameters to bind on the event loop.
-  const shared = columns.filter((c) => rows.every((row) => (row[c] ?? null) === (rows[0][c] ?? null)));
-  const varying = columns.filter((c) => !shared.includes(c));
   if (shared.length === 0 || varying.length === 0) {
     for (let i = 0; i < rows.length; i += chunk) {
       const part = rows.slice(i, i + chunk);

@@ -52,7 +52,16 @@ export interface NotificationPayload {
   headers?: Record<string, string>;
 }
 
-export const newNotificationId = (): string => `ntf_${randomBytes(16).toString('base64url')}`;
+/**
+ * `ntf_` and 16 bytes: the time in milliseconds (6), then 10 random. Ids made close in time sort
+ * close together, so the notifications key and events' notification_id index grow at one end
+ * instead of taking each insert at a random place (a first poll makes thousands at once).
+ */
+export const newNotificationId = (): string => {
+  const id = randomBytes(16);
+  id.writeUIntBE(Date.now(), 0, 6);
+  return `ntf_${id.toString('base64url')}`;
+};
 
 export async function recordEvents(
   trx: Db,
