@@ -235,6 +235,16 @@ export class Poller extends WorkerLoop {
     return { windowMs: this.config.poller.jitterSeconds * 1000, phase: pollPhase(row.instance_id, row.object_type) };
   }
 
+  /**
+   * Where the next interval counts from: the due time when the poll started late by less than an
+   * interval, so a small lag does not push every later poll back by it (an instance stays polled
+   * once each interval); the start after a longer stall, so a node catching up does not burst.
+   */
+  private cadenceFrom(row: ClaimedRow, startedAt: number): number {
+    const late = startedAt - row.next_poll_at;
+    return late >= 0 && late < Number(row.interval_ms) ? row.next_poll_at : startedAt;
+  }
+
   /** Polls one claimed row and records the outcome; never throws. */
   private async runInSlot(row: ClaimedRow): Promise<Outcome> {
     const startedAt = this.deps.clock.now();
@@ -267,7 +277,7 @@ export class Poller extends WorkerLoop {
         next_poll_at: summary.delayed
           ? Math.max(summary.delayed.until, finishedAt)
           : summary.complete
-            ? Math.max(nextPollTime(startedAt, settings, Number(row.interval_ms), this.spreadOf(row)), finishedAt)
+            ? Math.max(nextPollTime(this.cadenceFrom(row, startedAt), settings, Number(row.interval_ms), this.spreadOf(row)), finishedAt)
             : finishedAt,
       };
       const written = await this.record(row.id, outcome, true);

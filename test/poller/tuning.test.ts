@@ -31,6 +31,25 @@ describe('tuning poll intervals', () => {
     await provider.close();
   });
 
+  it('without jitter, a poll started a little late keeps the cadence; one started an interval late counts from its start', async () => {
+    t = await startGateway({ config: { poller: { jitterSeconds: 0 } } });
+    provider.now = () => t!.clock.now();
+    provider.collection('contacts');
+    await registerConnector(t, providerConnector('crm'));
+    const { id } = await createInstance(t, 'crm', provider.url, { 'event.poller.refresh_interval': '5' });
+    const next = async () =>
+      Date.parse(((await t!.api.get(`instances/${id}/status`)).body as unknown as { objects: Record<string, ObjectStatus> }).objects.contacts.nextPollDate);
+    const due = await next();
+    t.clock.set(due + 7_000); // 7 s late: the next poll stays on the 5-minute grid
+    expect(await t.gateway.poller.tick()).to.equal(1);
+    await t.gateway.poller.idle();
+    expect(await next()).to.equal(due + 5 * MINUTE);
+    t.clock.set(due + 5 * MINUTE + 6 * MINUTE); // later than a whole interval: no catch-up burst
+    expect(await t.gateway.poller.tick()).to.equal(1);
+    await t.gateway.poller.idle();
+    expect(await next()).to.equal(t.clock.now() + 5 * MINUTE);
+  });
+
   it('keeps an object on its interval once spread, and takes per-object intervals', async () => {
     t = await startGateway({ config: { poller: { jitterSeconds: 60 } } });
     provider.now = () => t!.clock.now();
