@@ -70,8 +70,6 @@ export interface OAuth1Definition {
   signatureMethod?: 'HMAC-SHA1';
 }
 
-export const OAUTH_TYPES = ['oauth2', 'oauth2-client-credentials', 'oauth1'] as const;
-
 export type PaginationDefinition = { maxPages?: number } & (
   | { type: 'page'; pageParam: string; sizeParam?: string; size?: number; firstPage?: number }
   | { type: 'offset'; offsetParam: string; sizeParam?: string; size?: number }

@@ -19,7 +19,8 @@ export function spawnCli(args: string[], env: Record<string, string | undefined>
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run npm run build`);
   return spawn(process.execPath, [CLI, ...args], {
     cwd: projectRoot,
-    env: { PATH: process.env.PATH, ...env },
+    // NODE_V8_COVERAGE: `npm run coverage` counts the CLI's own process too.
+    env: { PATH: process.env.PATH, NODE_V8_COVERAGE: process.env.NODE_V8_COVERAGE, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
 }
