@@ -145,7 +145,11 @@ export class InstanceService {
   private async readWork(id: number): Promise<InstanceWork> {
     const found = await this.store.getWithSecrets(id);
     if (!found) throw new NotFoundError(`instance ${id} does not exist`);
-    const { instance, signingSecrets } = found;
+    return this.workOf(found);
+  }
+
+  /** What the loops need of a read instance; throws when its secrets or its connector are missing. */
+  private workOf({ instance, signingSecrets }: { instance: Instance; signingSecrets: InstanceWork['signingSecrets'] }): InstanceWork {
     throwIfUnreadable(instance);
     return { instance, connector: this.connectorOf(instance), settings: this.settingsOf(instance), signingSecrets };
   }
@@ -163,15 +167,14 @@ export class InstanceService {
     });
     if (missing.length < 2) return;
     await this.catalog.sync({ maxAgeMs: WORK_CACHE_MS });
-    for (const { instance, signingSecrets } of await this.store.getManyWithSecrets(missing)) {
-      if (instance.unreadableSecrets.length > 0) continue;
+    for (const found of await this.store.getManyWithSecrets(missing)) {
       let work: InstanceWork;
       try {
-        work = { instance, connector: this.connectorOf(instance), settings: this.settingsOf(instance), signingSecrets };
+        work = this.workOf(found);
       } catch {
         continue;
       }
-      remember(this.work, instance.id, { at: Date.now(), work });
+      remember(this.work, found.instance.id, { at: Date.now(), work });
     }
   }
 
