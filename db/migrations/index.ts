@@ -10,6 +10,7 @@ import * as listingGenerations from './008_listing_generations.js';
 import * as connectorCatalog from './009_connector_catalog.js';
 import * as providerAuth from './010_provider_auth.js';
 import * as rateBudgets from './011_rate_budgets.js';
+import * as hotTableKeys from './012_hot_table_keys.js';
 
 /**
  * Every migration, in order. Listed here rather than read from the folder so the same list works
@@ -27,4 +28,5 @@ export const migrations: Array<{ name: string; up: (k: Knex) => Promise<void>; d
   { name: '009_connector_catalog', ...connectorCatalog },
   { name: '010_provider_auth', ...providerAuth },
   { name: '011_rate_budgets', ...rateBudgets },
+  { name: '012_hot_table_keys', ...hotTableKeys },
 ];

@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import { bulkInsert, bulkUpdate } from '../db/bulk.js';
+import { InstanceGoneError } from '../db/instance-guard.js';
 import { claimDue, renewLeases } from '../db/lease.js';
 
 /**
@@ -110,7 +111,13 @@ export class EventStore {
 
   /** Delivered notifications delivered before `cutoff` are deleted; undelivered ones never are. */
   async deleteDeliveredBefore(cutoff: number): Promise<number> {
-    return this.db('notifications').where('status', 'delivered').where('delivered_at', '<', cutoff).delete();
+    return this.db.transaction(async (trx) => {
+      const expired = trx('notifications').select('id').where('status', 'delivered').where('delivered_at', '<', cutoff);
+      // Their events stay, without a notification (what ON DELETE SET NULL did; migration 012).
+      await trx('events').whereIn('notification_id', expired).update({ notification_id: null });
+      const deleted: number = await trx('notifications').whereIn('id', expired).delete();
+      return deleted;
+    });
   }
 
   /** Notification bodies as sent: polling bodies get `raw` back from their events, in sequence order. */
@@ -231,6 +238,8 @@ export async function reserveSequence(trx: Knex, instanceId: number, count: numb
   const [row] = (await trx('instances').where({ id: instanceId }).increment('next_sequence', count).returning('next_sequence')) as Array<{
     next_sequence: number;
   }>;
+  // The update holds the instance row to the commit: the events' stand-in for a foreign key (migration 012).
+  if (!row) throw new InstanceGoneError(instanceId);
   return Number(row.next_sequence) - count;
 }
 

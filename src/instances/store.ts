@@ -209,8 +209,13 @@ export class InstanceStore {
     if (ids.length) await db('instances').whereIn('id', ids).update({ callback_disabled: true, updated_at: now });
   }
 
+  /** Deletes the instance and everything of it (its events and snapshots by hand: they have no foreign key, see migration 012). */
   async delete(id: number): Promise<void> {
-    await this.db('instances').where({ id }).delete();
+    await this.db.transaction(async (trx) => {
+      await trx('events').where({ instance_id: id }).delete();
+      await trx('snapshots').where({ instance_id: id }).delete();
+      await trx('instances').where({ id }).delete();
+    });
   }
 
   /** The Standard Webhooks signing secrets, newest first (more than one during a rotation's overlap). */

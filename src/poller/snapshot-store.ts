@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import { bulkInsert } from '../db/bulk.js';
 import { isPostgres } from '../db/index.js';
+import { holdInstance } from '../db/instance-guard.js';
 import { recordEvents, type EventInstance, type NewEvent, type RecordOptions } from '../events/record.js';
 
 /**
@@ -43,10 +44,15 @@ export class SnapshotStore {
     const known = new Map<string, string>();
     if (ids.length === 0) return known;
     const pg = isPostgres(this.db);
+    // PostgreSQL: a primary-key probe per id. With `object_id = any(…)` the planner filters every
+    // row of the object (or scans the table) once an account's rows are most of it — a first poll's
+    // lookups then grow with the rows it already stored; `limit 1` keeps the lateral from being
+    // turned into that join.
     const sql = pg
-      ? 'select object_id, hash from snapshots where instance_id = ? and object_type = ? and object_id = any(?::text[])'
+      ? 'select s.object_id, s.hash from unnest(?::text[]) as k(id) cross join lateral (select object_id, hash from snapshots where instance_id = ? and object_type = ? and object_id = k.id limit 1) as s'
       : 'select object_id, hash from snapshots where instance_id = ? and object_type = ? and object_id in (select value from json_each(?))';
-    const result = await this.db.raw(sql, [key.instanceId, key.objectType, pg ? (ids as unknown as Knex.Value) : JSON.stringify(ids)]);
+    const bindings = pg ? [ids as unknown as Knex.Value, key.instanceId, key.objectType] : [key.instanceId, key.objectType, JSON.stringify(ids)];
+    const result = await this.db.raw(sql, bindings);
     for (const row of (pg ? result.rows : result) as Array<{ object_id: string; hash: string }>) known.set(row.object_id, row.hash);
     return known;
   }
@@ -54,6 +60,7 @@ export class SnapshotStore {
   /** Writes (inserts or overwrites) the snapshot rows of changed records, marked with the listing `generation`. */
   async upsert(key: SnapshotKey, changed: SnapshotWrite[], now: number, generation: number): Promise<void> {
     if (changed.length === 0) return;
+    await holdInstance(this.db, key.instanceId);
     const rows = changed.map((r) => ({
       instance_id: key.instanceId,
       object_type: key.objectType,

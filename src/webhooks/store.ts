@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import { bulkInsert } from '../db/bulk.js';
+import { holdInstance } from '../db/instance-guard.js';
 import { claimDue, releaseLeases } from '../db/lease.js';
 import { groupBy } from '../lib/group-by.js';
 
@@ -131,6 +132,7 @@ export class ReceiptStore {
       return true;
     });
     const upserts = [...written.values()].filter((w) => w.hash !== null).map((w) => ({ ...w.key, hash: w.hash, seen_at: now }));
+    for (const instanceId of new Set(upserts.map((u) => u.instance_id))) await holdInstance(trx, instanceId);
     await bulkInsert(trx, 'snapshots', upserts, { onConflict: { columns: ['instance_id', 'object_type', 'object_id'], merge: ['hash', 'seen_at'] } });
     for (const w of written.values()) if (w.hash === null) await trx('snapshots').where(w.key).delete();
     return fresh;
