@@ -135,10 +135,13 @@ export async function* listingPages(plan: FetchPlan): AsyncGenerator<Record<stri
 
 /**
  * Groups a listing's pages into batches of at least `minRecords` records (the last may be
- * smaller). Pages keep being fetched while the caller writes a batch — read-ahead of up to one
- * more batch — so fetching and writing overlap; memory stays at about two batches. When the
- * caller stops early (an error), the listing is abandoned.
+ * smaller). Pages keep being fetched while the caller writes a batch — read-ahead of up to
+ * READ_AHEAD_BATCHES more — so fetching and writing overlap even when one batch's write takes
+ * longer than the next one's pages; memory stays at a few batches. When the caller stops early
+ * (an error), the listing is abandoned.
  */
+const READ_AHEAD_BATCHES = 3;
+
 export async function* inBatches(
   pages: AsyncGenerator<Record<string, unknown>[], ListingEnd>,
   minRecords: number,
@@ -154,7 +157,7 @@ export async function* inBatches(
   const fetcher = (async () => {
     try {
       for (;;) {
-        while (aheadRecords >= minRecords && !stopped) await new Promise<void>((resolve) => (roomMade = resolve));
+        while (aheadRecords >= minRecords * READ_AHEAD_BATCHES && !stopped) await new Promise<void>((resolve) => (roomMade = resolve));
         if (stopped) return;
         const step = await pages.next();
         if (step.done) return void (end = step.value);
