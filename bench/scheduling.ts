@@ -12,11 +12,12 @@ import { benchGateway, PG_URL, percentile, type Result } from './lib.js';
  * answers an empty page at once and logs which instance asked when. Instances are made by copying
  * one created through the gateway (only its base URL differs: /n/<k>), their first polls spread
  * evenly over one interval. Figures: tick lag (claim − due) over all nodes, each node's peak RSS,
- * from the provider's log the instances polled in the second interval and polls done twice (two
- * requests of one instance less than half an interval apart).
+ * from the provider's log the instances polled every interval (no gap longer than an interval plus
+ * the 1 s tick-lag bound, from the run's start to its end) and polls done twice (two requests of
+ * one instance less than half an interval apart).
  *
  * - capacity (SQLite, one node): N instances a minute is within the node's capacity when every one
- *   of them is polled in the second interval; otherwise its capacity is the polls it made in it.
+ *   of them is polled every interval; otherwise its capacity is the polls it made in the second.
  * - cluster (PostgreSQL, 3 nodes sharing the instances): tick lag p99, RSS per node, no double poll.
  */
 interface NodeReport {
@@ -27,6 +28,9 @@ interface NodeReport {
   peakRssMb: number;
   heapMb: number;
 }
+
+/** A poll started within this of its due time is on time (the tick-lag target). */
+const LAG_BOUND_MS = 1000;
 
 async function startProcess(
   script: string,
@@ -110,22 +114,26 @@ export async function schedulingRun(o: { database: 'sqlite' | 'postgres'; nodes:
     );
     const log = (await got(`${providerUrl}/log`).json()) as Array<[number, number]>;
 
-    // From the provider's log: who was polled in the second interval, and polls done twice.
+    // From the provider's log: who was polled every interval, and polls done twice. "Every interval"
+    // is judged per instance, by the gaps between its polls — a fixed window would count an instance
+    // due in the window's last milliseconds as missed when its poll started a few ms late.
     const byInstance = new Map<number, number[]>();
     for (const [k, at] of log) (byInstance.get(k) ?? byInstance.set(k, []).get(k)!).push(at);
     const windowStart = start + intervalMs;
+    const end = start + o.seconds * 1000;
+    const longestGap = intervalMs + LAG_BOUND_MS;
     let doubles = 0;
-    let polledInWindow = 0;
+    let polledEveryInterval = 0;
     let requestsInWindow = 0;
     for (const times of byInstance.values()) {
       times.sort((a, b) => a - b);
       for (let i = 1; i < times.length; i++) if (times[i] - times[i - 1] < intervalMs / 2) doubles++;
-      const inWindow = times.filter((t) => t >= windowStart && t < windowStart + intervalMs).length;
-      requestsInWindow += inWindow;
-      if (inWindow > 0) polledInWindow++;
+      requestsInWindow += times.filter((t) => t >= windowStart && t < windowStart + intervalMs).length;
+      const gaps = [times[0] - start, ...times.slice(1).map((t, i) => t - times[i]), end - times[times.length - 1]];
+      if (gaps.every((g) => g <= longestGap)) polledEveryInterval++;
     }
     const lags = reports.flatMap((r) => r.lags);
-    return { reports, lags, doubles, polledInWindow, requestsInWindow, windowComplete: windowStart + intervalMs <= start + o.seconds * 1000 };
+    return { reports, lags, doubles, polledEveryInterval, requestsInWindow };
   } finally {
     for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
     await bench.close();
@@ -137,11 +145,11 @@ export async function capacityScenario(instances: number, intervalSeconds: numbe
   const run = await schedulingRun({ database: 'sqlite', nodes: 1, instances, intervalSeconds, seconds });
   const [node] = run.reports;
   const perMinute = Math.round((run.requestsInWindow * 60) / intervalSeconds);
-  const all = run.polledInWindow === instances;
+  const all = run.polledEveryInterval === instances;
   const capacity = all ? Math.round((instances * 60) / intervalSeconds) : perMinute;
   const p99 = percentile(run.lags, 99) / 1000;
   const perPoll = (node.queries / Math.max(1, node.polls)).toFixed(2);
-  const label = `${instances} instances every ${intervalSeconds} s, ${run.polledInWindow} polled in the second interval, ${perPoll} SQL statements a poll`;
+  const label = `${instances} instances every ${intervalSeconds} s, ${run.polledEveryInterval} polled every interval, ${perPoll} SQL statements a poll`;
   return [
     {
       scenario: 'capacity, one node',
@@ -203,13 +211,13 @@ export async function clusterScenario(nodes: number, instances: number, interval
     {
       scenario: 'cluster',
       database: 'postgres',
-      figure: `polls done twice (provider log; ${run.polledInWindow} of ${instances} polled in the second interval)`,
+      figure: `polls done twice (provider log; ${run.polledEveryInterval} of ${instances} polled every interval)`,
       value: run.doubles,
       unit: 'polls',
       floor: null,
       ratio: null,
       target: '0, and every instance polled each interval',
-      pass: run.doubles === 0 && run.polledInWindow === instances,
+      pass: run.doubles === 0 && run.polledEveryInterval === instances,
     },
   ];
 }

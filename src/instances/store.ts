@@ -212,9 +212,11 @@ export class InstanceStore {
   /** Deletes the instance and everything of it (its events and snapshots by hand: they have no foreign key, see migration 012). */
   async delete(id: number): Promise<void> {
     await this.db.transaction(async (trx) => {
+      // The instance row first: that waits for writes holding it (db/instance-guard.ts) to commit,
+      // so the deletes below see their rows, and makes later ones find it gone.
+      await trx('instances').where({ id }).delete();
       await trx('events').where({ instance_id: id }).delete();
       await trx('snapshots').where({ instance_id: id }).delete();
-      await trx('instances').where({ id }).delete();
     });
   }
 

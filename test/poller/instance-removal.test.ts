@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { InstanceGoneError } from '../../src/db/instance-guard.js';
 import { recordEvents } from '../../src/events/record.js';
-import { startGateway, type TestGateway } from '../helpers/gateway.js';
+import { startGateway, usePostgres, type TestGateway } from '../helpers/gateway.js';
 import { EmulatedProvider } from '../providers/provider-server.js';
 import { createInstance, pollNow, providerConnector, registerConnector } from './helpers.js';
 
@@ -61,5 +61,33 @@ describe('removing an instance: its events and snapshots go with it', () => {
     const upsert = snapshots.transaction((tx) => tx.upsert({ instanceId: id, objectType: 'contacts' }, [{ id: '1', hash: 'h', deleted: false }], 0, 0));
     expect(await rejection(upsert)).to.be.instanceOf(InstanceGoneError);
     for (const table of ['events', 'notifications', 'snapshots']) expect(await count(table, id), table).to.equal(0);
+  });
+
+  it('a delete that comes while a write holds the instance waits for it and removes what it wrote', async () => {
+    const { id } = await createInstance(t, 'crm', provider.url);
+    const event = { eventType: 'CREATED' as const, objectType: 'contacts', objectId: '1', date: new Date(0).toISOString(), raw: {} };
+    let wrote!: () => void;
+    let commit!: () => void;
+    const written = new Promise<void>((r) => (wrote = r));
+    const committing = new Promise<void>((r) => (commit = r));
+    const write = t.gateway.db.transaction(async (trx) => {
+      await recordEvents(trx, { id, name: 'x', elementKey: 'crm' }, [event], { source: 'polling', now: 0, notify: true, maxPerNotification: 10 });
+      wrote();
+      await committing;
+    });
+    await written;
+    const deleted = t.api.delete(`instances/${id}`);
+    // PostgreSQL: let the delete reach the instance row's lock first (SQLite's one connection
+    // queues it behind the write anyway).
+    if (usePostgres) {
+      for (let waiting = 0; waiting === 0; await new Promise((r) => setTimeout(r, 5))) {
+        const [row] = (await t.gateway.db.raw("select count(*) as n from pg_stat_activity where wait_event_type = 'Lock'")).rows;
+        waiting = Number(row.n);
+      }
+    }
+    commit();
+    await write;
+    expect((await deleted).statusCode).to.equal(200);
+    expect(await count('events', id)).to.equal(0);
   });
 });
