@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import type { Knex } from 'knex';
 import { InstanceGoneError } from '../../src/db/instance-guard.js';
 import { recordEvents } from '../../src/events/record.js';
 import { startGateway, usePostgres, type TestGateway } from '../helpers/gateway.js';
@@ -11,6 +12,15 @@ const rejection = (p: Promise<unknown>) =>
   p.then(
     () => null,
     (e: unknown) => e,
+  );
+
+/** One CREATED event of instance `id`, with its notification, in `trx`. */
+const recordOne = (trx: Knex, id: number) =>
+  recordEvents(
+    trx,
+    { id, name: 'x', elementKey: 'crm' },
+    [{ eventType: 'CREATED', objectType: 'contacts', objectId: '1', date: new Date(0).toISOString(), raw: {} }],
+    { source: 'polling', now: 0, notify: true, maxPerNotification: 10 },
   );
 
 // Events and snapshots have no foreign key to instances (migration 012): deleting an instance
@@ -52,10 +62,7 @@ describe('removing an instance: its events and snapshots go with it', () => {
   it('refuses to write events or snapshots for an instance deleted meanwhile, and writes nothing', async () => {
     const { id } = await createInstance(t, 'crm', provider.url);
     expect((await t.api.delete(`instances/${id}`)).statusCode).to.equal(200);
-    const event = { eventType: 'CREATED' as const, objectType: 'contacts', objectId: '1', date: new Date(0).toISOString(), raw: {} };
-    const write = t.gateway.db.transaction((trx) =>
-      recordEvents(trx, { id, name: 'x', elementKey: 'crm' }, [event], { source: 'polling', now: 0, notify: true, maxPerNotification: 10 }),
-    );
+    const write = t.gateway.db.transaction((trx) => recordOne(trx, id));
     expect(await rejection(write)).to.be.instanceOf(InstanceGoneError);
     const snapshots = t.gateway.ctx.stores.snapshots;
     const upsert = snapshots.transaction((tx) => tx.upsert({ instanceId: id, objectType: 'contacts' }, [{ id: '1', hash: 'h', deleted: false }], 0, 0));
@@ -65,13 +72,12 @@ describe('removing an instance: its events and snapshots go with it', () => {
 
   it('a delete that comes while a write holds the instance waits for it and removes what it wrote', async () => {
     const { id } = await createInstance(t, 'crm', provider.url);
-    const event = { eventType: 'CREATED' as const, objectType: 'contacts', objectId: '1', date: new Date(0).toISOString(), raw: {} };
     let wrote!: () => void;
     let commit!: () => void;
     const written = new Promise<void>((r) => (wrote = r));
     const committing = new Promise<void>((r) => (commit = r));
     const write = t.gateway.db.transaction(async (trx) => {
-      await recordEvents(trx, { id, name: 'x', elementKey: 'crm' }, [event], { source: 'polling', now: 0, notify: true, maxPerNotification: 10 });
+      await recordOne(trx, id);
       wrote();
       await committing;
     });
