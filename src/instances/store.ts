@@ -121,18 +121,22 @@ export class InstanceStore {
   /** The instance and its signing secrets from one read (the hot paths need both). */
   async getWithSecrets(id: number): Promise<{ instance: Instance; signingSecrets: SigningSecretEntry[] } | undefined> {
     const row = (await this.db('instances').where({ id }).first()) as InstanceRow | undefined;
-    if (!row) return undefined;
-    return { instance: this.fromRow(row), signingSecrets: row.signing_secrets ? JSON.parse(this.cipher.decrypt(row.signing_secrets)) : [] };
+    return row ? this.withSecrets(row) : undefined;
   }
 
   /** getWithSecrets of many instances in one read (a claimed batch of polls); the missing are left out. */
   async getManyWithSecrets(ids: number[]): Promise<Array<{ instance: Instance; signingSecrets: SigningSecretEntry[] }>> {
     if (ids.length === 0) return [];
     const rows = (await this.db('instances').whereIn('id', ids)) as InstanceRow[];
-    return rows.map((row) => ({
-      instance: this.fromRow(row),
-      signingSecrets: row.signing_secrets ? JSON.parse(this.cipher.decrypt(row.signing_secrets)) : [],
-    }));
+    return rows.map((row) => this.withSecrets(row));
+  }
+
+  private withSecrets(row: InstanceRow): { instance: Instance; signingSecrets: SigningSecretEntry[] } {
+    return { instance: this.fromRow(row), signingSecrets: this.decryptSigningSecrets(row.signing_secrets) };
+  }
+
+  private decryptSigningSecrets(stored: string | null): SigningSecretEntry[] {
+    return stored ? JSON.parse(this.cipher.decrypt(stored)) : [];
   }
 
   async getByWebhookToken(token: string): Promise<Instance | undefined> {
@@ -223,8 +227,7 @@ export class InstanceStore {
   /** The Standard Webhooks signing secrets, newest first (more than one during a rotation's overlap). */
   async signingSecrets(id: number, db: Knex = this.db): Promise<Array<{ secret: string; createdAt: number; expiresAt: number | null }>> {
     const row = (await db('instances').where({ id }).first('signing_secrets')) as { signing_secrets: string | null } | undefined;
-    if (!row?.signing_secrets) return [];
-    return JSON.parse(this.cipher.decrypt(row.signing_secrets));
+    return this.decryptSigningSecrets(row?.signing_secrets ?? null);
   }
 
   async setSigningSecrets(id: number, secrets: Array<{ secret: string; createdAt: number; expiresAt: number | null }>): Promise<void> {
