@@ -84,13 +84,9 @@ export class PollStateStore {
     await renewLeases(this.db, 'poll_objects', ids, owner, until);
   }
 
-  /** Changes a poll object's columns; with `leaseOwner`, only while that node holds its lease. Returns the rows changed (0 or 1). */
-  async update(id: number, patch: Record<string, unknown>, leaseOwner?: string): Promise<number> {
-    return Number(
-      await this.db('poll_objects')
-        .where(leaseOwner === undefined ? { id } : { id, lease_owner: leaseOwner })
-        .update(patch),
-    );
+  /** Changes a poll object's columns (a poll's outcomes go through updateMany). */
+  async update(id: number, patch: Record<string, unknown>): Promise<void> {
+    await this.db('poll_objects').where({ id }).update(patch);
   }
 
   /**
