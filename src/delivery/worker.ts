@@ -6,6 +6,7 @@ import type { DeliveryOutcome, EventStore, NotificationRow } from '../events/sto
 import { isSuccess, sendCallback, type AttemptResult } from './send.js';
 import { signatureHeaders } from './signing.js';
 import { firstMatch } from '../lib/json-path.js';
+import { Slots } from '../lib/slots.js';
 import { WorkerLoop } from '../lib/worker-loop.js';
 
 /**
@@ -106,22 +107,18 @@ export class Dispatcher extends WorkerLoop implements Feature {
   }
 
   /**
-   * Sends in flight; a claimed row waits in `slotWaiters` for one of `delivery.concurrency` slots.
-   * A slot is left once the HTTP attempt is over, not once its outcome is committed.
+   * Sends in flight: a claimed row waits for one of `delivery.concurrency` slots. A slot is left
+   * once the HTTP attempt is over, not once its outcome is committed.
    */
-  private sending = 0;
-  private readonly slotWaiters: Array<() => void> = [];
+  private readonly slots = new Slots(() => this.ctx.config.delivery.concurrency);
 
   private async inSlot(row: NotificationRow, claimedAt: number, send: (leaveSlot: () => void) => Promise<void>): Promise<void> {
-    if (this.sending < this.ctx.config.delivery.concurrency) this.sending++;
-    else await new Promise<void>((resolve) => this.slotWaiters.push(resolve)); // handed over by a finished send
+    await this.slots.acquire();
     let held = true;
     const leave = () => {
       if (!held) return;
       held = false;
-      const next = this.slotWaiters.shift();
-      if (next) next();
-      else this.sending--;
+      this.slots.release();
     };
     try {
       if (this.stopping) {

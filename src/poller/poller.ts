@@ -3,6 +3,7 @@ import type { Clock } from '../clock.js';
 import type { Logger } from '../log.js';
 import { ConflictError, NotFoundError } from '../errors.js';
 import { backoffMs } from '../lib/backoff.js';
+import { Slots } from '../lib/slots.js';
 import { WorkerLoop } from '../lib/worker-loop.js';
 import { GroupCommit } from '../db/group-commit.js';
 import type { InstanceService } from '../instances/service.js';
@@ -43,8 +44,8 @@ const RATE_WINDOW_MS = 1000;
 type OutcomeWrite = { id: number; patch: Record<string, unknown>; guarded: boolean };
 
 export class Poller extends WorkerLoop {
-  private active = 0;
-  private readonly waiting: Array<() => void> = [];
+  /** At most `poller.concurrency` polls run at once; the others queue in claim order. */
+  private readonly slots = new Slots(() => this.config.poller.concurrency);
   /** Recent scheduling lags (poll start − due time, ms) for the benchmark's percentiles. */
   readonly lags: number[] = [];
   /** Claimed by a pass and not started yet (waiting for their due time or a slot). */
@@ -200,34 +201,18 @@ export class Poller extends WorkerLoop {
     await this.store.renewLeases([...this.running.keys()], this.deps.nodeId, until);
   }
 
-  /** At most `poller.concurrency` polls run at once; the others queue here in claim order. */
-  private async slot(): Promise<void> {
-    if (this.active < this.config.poller.concurrency) {
-      this.active++;
-      return;
-    }
-    await new Promise<void>((resolve) => this.waiting.push(resolve));
-  }
-
-  private release(): void {
-    const next = this.waiting.shift();
-    if (next)
-      next(); // hand the slot over
-    else this.active--;
-  }
-
   private async run(row: ClaimedRow, claimed = false): Promise<Outcome> {
-    await this.slot();
+    await this.slots.acquire();
     if (claimed) this.claimedStarted();
     // Claimed ahead or queued for a slot when the node began to stop: stop() gave its lease back.
     if (this.stopping) {
-      this.release();
+      this.slots.release();
       return { error: 'the node is stopping' };
     }
     try {
       return await this.runInSlot(row);
     } finally {
-      this.release();
+      this.slots.release();
     }
   }
 
