@@ -6,6 +6,7 @@ import type { ConnectorDefinition } from '../connectors/schema.js';
 import { resolvePollerObject, resourceOfPollerUrl } from '../connectors/resolve.js';
 import { validateDateTemplates } from '../templates/date-template.js';
 import { providerBaseUrl } from '../provider/request-builder.js';
+import { iparamValue, listTemplateRefs, renderHost } from '../templates/request-template.js';
 import { checkUrlSyntax } from '../network/ssrf-guard.js';
 import { validateCallbackTemplate } from '../delivery/callback-template.js';
 import { readSettings, unknownEventKeys, type ConnectorEventInfo, type InstanceSettings, type Problem } from './settings.js';
@@ -66,6 +67,7 @@ export function validateConfiguration(
       problems.push({ field: 'configuration', message: (err as Error).message });
     }
   }
+  problems.push(...templateHostProblems(connector, configuration));
   if (settings.refreshIntervalMs !== null) {
     for (const [objectType, def] of Object.entries(settings.pollerConfiguration)) {
       try {
@@ -78,6 +80,30 @@ export function validateConfiguration(
     }
   }
   return settings;
+}
+
+const isSet = (v: unknown) => v !== undefined && v !== null && !(typeof v === 'string' && v.trim() === '');
+
+/** A request template's host built from the configuration must be a domain name: checked once its values are given. */
+function templateHostProblems(connector: ConnectorDefinition, configuration: Record<string, unknown>): Problem[] {
+  const problems = new Map<string, Problem>();
+  for (const [name, template] of Object.entries(connector.requests ?? {})) {
+    const host = template.schema.host;
+    if (typeof host !== 'string') continue;
+    const refs = listTemplateRefs(host);
+    if (!refs.every((r) => r.root === 'iparam' && isSet(iparamValue(configuration, r.path)))) continue;
+    try {
+      renderHost(host, { iparam: configuration, context: {} });
+    } catch (err) {
+      // A bad value names its key; a bad whole (an IP address) the one key it is built from, if one.
+      const detail = (err as { details?: Array<{ field?: string }> }).details?.[0]?.field;
+      const keys = [...new Set(refs.map((r) => r.path))];
+      const field = detail?.startsWith('configuration.') ? detail : keys.length === 1 ? `configuration.${keys[0]}` : 'configuration';
+      const message = (err as Error).message.replace(`${field} `, '');
+      if (!problems.has(field)) problems.set(field, { field, message: `${message} (request template "${name}")` });
+    }
+  }
+  return [...problems.values()];
 }
 
 /**
