@@ -5,8 +5,9 @@ import { unsafeTextReason } from '../api/text.js';
 import type { ConnectorDefinition } from '../connectors/schema.js';
 import { resolvePollerObject, resourceOfPollerUrl } from '../connectors/resolve.js';
 import { validateDateTemplates } from '../templates/date-template.js';
-import { providerBaseUrl } from '../provider/request-builder.js';
+import { BASE_URL_KEY, providerBaseUrl } from '../provider/request-builder.js';
 import { iparamValue, listTemplateRefs, renderHost } from '../templates/request-template.js';
+import { authOf } from '../auth/alternatives.js';
 import { checkUrlSyntax } from '../network/ssrf-guard.js';
 import { validateCallbackTemplate } from '../delivery/callback-template.js';
 import { readSettings, unknownEventKeys, type ConnectorEventInfo, type InstanceSettings, type Problem } from './settings.js';
@@ -59,7 +60,9 @@ export function validateConfiguration(
   }
   if (settings.callback.template) problems.push(...validateCallbackTemplate(settings.callback.template, 'event.notification.callback.template'));
   if (settings.callback.url) problems.push(...validateCallbackTemplate(settings.callback.url, 'event.notification.callback.url'));
-  if (connector.baseUrl) {
+  const baseUrlProblems = unsetBaseUrlKeys(connector, configuration);
+  problems.push(...baseUrlProblems);
+  if (connector.baseUrl && baseUrlProblems.length === 0) {
     // The provider's base URL comes from the configuration: refuse a hostile one now.
     try {
       checkUrlSyntax(providerBaseUrl(connector.baseUrl, { iparam: configuration, context: {} }), config.network, 'provider URL');
@@ -83,6 +86,29 @@ export function validateConfiguration(
 }
 
 const isSet = (v: unknown) => v !== undefined && v !== null && !(typeof v === 'string' && v.trim() === '');
+
+/**
+ * The keys the provider's address is built from (`https://<%= iparam.desk.site %>.desk.com`) are
+ * required whenever that address is used — no `base.url`, and no auth that takes the address from
+ * its token answer — whatever the field's own `required` says: without them the first call would
+ * go to `.desk.com`.
+ */
+function unsetBaseUrlKeys(connector: ConnectorDefinition, configuration: Record<string, unknown>): Problem[] {
+  if (!connector.baseUrl || isSet(configuration[BASE_URL_KEY])) return [];
+  const auth = authOf(connector, configuration);
+  if (auth?.type === 'oauth2' && (auth.baseUrlFrom || auth.baseUrlLookup)) return [];
+  let refs: ReturnType<typeof listTemplateRefs>;
+  try {
+    refs = listTemplateRefs(connector.baseUrl);
+  } catch {
+    return []; // the connector was validated: not reached
+  }
+  const unset = [...new Set(refs.filter((r) => r.root === 'iparam' && !isSet(iparamValue(configuration, r.path))).map((r) => r.path))];
+  return unset.map((key) => ({
+    field: `configuration.${key}`,
+    message: `is required: the provider's address ${connector.baseUrl} is built from it (or give ${BASE_URL_KEY})`,
+  }));
+}
 
 /** A request template's host built from the configuration must be a domain name: checked once its values are given. */
 function templateHostProblems(connector: ConnectorDefinition, configuration: Record<string, unknown>): Problem[] {

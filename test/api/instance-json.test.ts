@@ -89,4 +89,38 @@ describe('Cloud Elements instance JSON', () => {
       { field: 'configuration.api_key', message: 'is required by this connector' },
     ]);
   });
+
+  it('requires the keys the provider address is built from, unless base.url replaces it, before any call', async () => {
+    const sited = providerConnector('sited', {
+      configuration: [{ key: 'site' }, { key: 'region' }, { key: 'api_key', required: true, secret: true }],
+      baseUrl: 'https://<%= iparam.site %>.<%= iparam.region %>.example.com',
+    });
+    await registerConnector(t, sited);
+    const create = (configuration: Record<string, unknown>) =>
+      t.api.post('instances', { json: { element: { key: 'sited' }, configuration: { api_key: 'k', 'event.poller.refresh_interval': '5', ...configuration } } });
+    const missing = await create({ region: ' ' });
+    expect(missing.statusCode).to.equal(400);
+    expect((missing.body as unknown as { details: unknown[] }).details).to.deep.equal([
+      {
+        field: 'configuration.site',
+        message: "is required: the provider's address https://<%= iparam.site %>.<%= iparam.region %>.example.com is built from it (or give base.url)",
+      },
+      {
+        field: 'configuration.region',
+        message: "is required: the provider's address https://<%= iparam.site %>.<%= iparam.region %>.example.com is built from it (or give base.url)",
+      },
+    ]);
+    expect((await create({ site: 'acme', region: 'eu' })).statusCode).to.equal(201);
+    const replaced = await create({ 'base.url': provider.url });
+    expect(replaced.statusCode, JSON.stringify(replaced.body)).to.equal(201);
+    // A PATCH that empties one is refused the same way.
+    const patched = await t.api.patch(`instances/${(replaced.body as unknown as { id: number }).id}`, {
+      json: { configuration: { 'base.url': '', api_key: 'k' } },
+    });
+    expect(patched.statusCode).to.equal(400);
+    expect((patched.body as unknown as { details: Array<{ field: string }> }).details.map((d) => d.field)).to.deep.equal([
+      'configuration.site',
+      'configuration.region',
+    ]);
+  });
 });
