@@ -4,6 +4,7 @@ import { REDACTED, isSecretKey } from '../secrets/redact.js';
 import { unsafeTextReason } from '../api/text.js';
 import type { ConnectorDefinition } from '../connectors/schema.js';
 import { resolvePollerObject, resourceOfPollerUrl } from '../connectors/resolve.js';
+import { datesConfigurationProblems } from '../connectors/dates-configuration.js';
 import { validateDateTemplates } from '../templates/date-template.js';
 import { BASE_URL_KEY, providerBaseUrl } from '../provider/request-builder.js';
 import { iparamValue, listTemplateRefs, renderHost } from '../templates/request-template.js';
@@ -79,6 +80,9 @@ export function validateConfiguration(
         if (def.body !== undefined) validateDateTemplates(JSON.stringify(def.body));
       } catch (err) {
         problems.push({ field: `event.poller.configuration.${objectType}`, message: (err as Error).message });
+      }
+      for (const p of datesConfigurationProblems(def.datesConfiguration)) {
+        problems.push({ field: `event.poller.configuration.${objectType}.datesConfiguration${p.key ? `.${p.key}` : ''}`, message: p.message });
       }
     }
   }
