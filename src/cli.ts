@@ -4,6 +4,7 @@ import type { Knex } from 'knex';
 import type { Config } from './config/index.js';
 import { addClientCommands } from './cli/commands.js';
 import { CliError, DEFAULT_URL, EXIT } from './cli/client.js';
+import { escapeControls } from './api/text.js';
 
 /**
  * The `pollgate` command line. `start` runs the gateway in the foreground until SIGTERM/SIGINT
@@ -95,10 +96,11 @@ async function start(): Promise<void> {
 
 program.parseAsync(process.argv).catch((err) => {
   if (err instanceof CliError) {
-    process.stderr.write(`pollgate: ${err.message}\n`);
+    // The message may quote the gateway's answer: its control characters are escaped.
+    process.stderr.write(`pollgate: ${escapeControls(err.message)}\n`);
     process.exit(err.exitCode);
   }
   // Start-up problems (config, connector files, database) and anything else: one line.
-  process.stderr.write(`pollgate: ${String((err as Error).message ?? err).replace(/\s*\n\s*/g, ' ')}\n`);
+  process.stderr.write(`pollgate: ${escapeControls(String((err as Error).message ?? err).replace(/\s*\n\s*/g, ' '))}\n`);
   process.exit(1);
 });

@@ -9,6 +9,19 @@ const CONTROL_OR_BIDI = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u2
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 const RESERVED_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 
+const CONTROL_OR_BIDI_ALL = new RegExp(CONTROL_OR_BIDI.source, 'g');
+
+/**
+ * `text` with each control or bidirectional-formatting character written as a visible escape
+ * (`\x1b`, `\x9b`, `\u202e`): what a terminal prints then is what the text holds.
+ */
+export function escapeControls(text: string): string {
+  return text.replace(CONTROL_OR_BIDI_ALL, (c) => {
+    const code = c.charCodeAt(0);
+    return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`;
+  });
+}
+
 /** Why a name is refused, or undefined when it is fine. */
 export function unsafeTextReason(text: string): string | undefined {
   if (CONTROL_OR_BIDI.test(text)) return 'must not contain control or bidirectional-formatting characters';

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { ApiClient, CliError, EXIT, readJsonFile } from './client.js';
-import { printFields, printJson, printTable, shortDate } from './output.js';
+import { jsonText, printFields, printJson, printLine, printTable, shortDate } from './output.js';
 
 /**
  * The client commands: each is one or two REST calls, printed as a table for people or as the
@@ -65,7 +65,7 @@ export function addClientCommands(program: Command): void {
     .action(async (file: string, _o, cmd: Command) => {
       const def = await checkConnectorFile(file);
       if (asJson(cmd)) return printJson({ valid: true, key: def.key, objectTypes: Object.keys(def.events?.poller ?? {}) });
-      process.stdout.write(`${file}: connector "${def.key}" is valid\n`);
+      printLine(`${file}: connector "${def.key}" is valid`);
     });
   connectors
     .command('add <file>')
@@ -74,7 +74,7 @@ export function addClientCommands(program: Command): void {
       const def = await checkConnectorFile(file);
       const c = await client(cmd).put<Json>(`elements/${encodeURIComponent(def.key)}`, def);
       if (asJson(cmd)) return printJson(c);
-      process.stdout.write(`connector "${c.key}" registered\n`);
+      printLine(`connector "${c.key}" registered`);
     });
 
   const instances = program.command('instances').description('instances: list, show, create, pause, resume, delete');
@@ -104,7 +104,7 @@ export function addClientCommands(program: Command): void {
       const body = readJsonFile(file);
       const i = await client(cmd).post<Json>('instances', body);
       if (asJson(cmd)) return printJson(i);
-      process.stdout.write(`instance ${i.id} created\n`);
+      printLine(`instance ${i.id} created`);
       printInstance(i);
     });
   for (const [name, enabled] of [
@@ -117,7 +117,7 @@ export function addClientCommands(program: Command): void {
       .action(async (id: string, _o, cmd: Command) => {
         const i = await client(cmd).put<Json>(`instances/${instanceId(id)}/events/enabled`, { enabled });
         if (asJson(cmd)) return printJson(i);
-        process.stdout.write(`instance ${i.id} ${enabled ? 'resumed' : 'paused'}\n`);
+        printLine(`instance ${i.id} ${enabled ? 'resumed' : 'paused'}`);
       });
   }
   instances
@@ -126,7 +126,7 @@ export function addClientCommands(program: Command): void {
     .action(async (id: string, _o, cmd: Command) => {
       await client(cmd).delete(`instances/${instanceId(id)}`);
       if (asJson(cmd)) return printJson({ deleted: Number(id) });
-      process.stdout.write(`instance ${id} deleted\n`);
+      printLine(`instance ${id} deleted`);
     });
 
   program
@@ -219,7 +219,7 @@ export function addClientCommands(program: Command): void {
     .action(async (id: string, _o, cmd: Command) => {
       const n = await client(cmd).post<Json>(`notifications/${encodeURIComponent(id)}/retry`);
       if (asJson(cmd)) return printJson(n);
-      process.stdout.write(`notification ${n.id} queued for delivery\n`);
+      printLine(`notification ${n.id} queued for delivery`);
     });
   notifications
     .command('replay <instance>')
@@ -228,7 +228,7 @@ export function addClientCommands(program: Command): void {
     .action(async (id: string, o: { since: string }, cmd: Command) => {
       const r = await client(cmd).post<{ replayed: number }>(`instances/${instanceId(id)}/notifications/replay`, { since: o.since });
       if (asJson(cmd)) return printJson(r);
-      process.stdout.write(`${r.replayed} notification(s) queued for delivery again\n`);
+      printLine(`${r.replayed} notification(s) queued for delivery again`);
     });
 }
 
@@ -257,14 +257,14 @@ function printInstance(i: Json): void {
 
 async function tailEvents(api: ApiClient, id: string, o: { lines: number; follow: boolean; everyMs: number; json: boolean }): Promise<void> {
   const print = (list: Json[]) => {
-    if (o.json && o.follow) for (const e of list) process.stdout.write(`${JSON.stringify(e)}\n`);
+    if (o.json && o.follow) for (const e of list) process.stdout.write(`${jsonText(e)}\n`);
     else if (o.json) printJson(list);
     else
       for (const e of list)
-        process.stdout.write(
-          `${shortDate(e.createdDate)}  #${e.sequence}  ${e.eventType.padEnd(7)}  ${e.objectType}/${e.objectId}  ${e.notification ? `${e.notification.id} ${e.notification.status}` : ''}\n`.replace(
-            / +\n$/,
-            '\n',
+        printLine(
+          `${shortDate(e.createdDate)}  #${e.sequence}  ${e.eventType.padEnd(7)}  ${e.objectType}/${e.objectId}  ${e.notification ? `${e.notification.id} ${e.notification.status}` : ''}`.replace(
+            / +$/,
+            '',
           ),
         );
   };

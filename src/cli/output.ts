@@ -1,11 +1,28 @@
+import { escapeControls } from '../api/text.js';
+
 /**
  * What client commands print: `--json` writes the gateway's answer as JSON for scripts; otherwise
- * a plain table (or key/value lines) for people.
+ * a plain table (or key/value lines) for people. Text from the gateway holds what providers and
+ * callers wrote (names, ids, error messages): its control and bidi-formatting characters are
+ * printed as escapes, never sent to the terminal to act on (colours, cursor moves, a rewritten line).
  */
 export type Cell = string | number | boolean | null | undefined;
 
+// What JSON.stringify leaves raw: DEL, C1 controls (a terminal may read U+009B as CSI), bidi marks, the BOM.
+const RAW_IN_JSON = /[\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]/g;
+
+/** JSON whose strings hold no raw control or bidi character: `\uXXXX` escapes read back as the same value. */
+export function jsonText(value: unknown, indent?: number): string {
+  return JSON.stringify(value, null, indent).replace(RAW_IN_JSON, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
 export function printJson(value: unknown): void {
-  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+  process.stdout.write(`${jsonText(value, 2)}\n`);
+}
+
+/** One line of text for people, its control characters escaped. */
+export function printLine(text: string): void {
+  process.stdout.write(`${escapeControls(text)}\n`);
 }
 
 /** Columns padded to their widest cell; an empty list prints the `empty` line instead. */
@@ -32,9 +49,9 @@ export function printFields(fields: Array<[string, Cell]>): void {
 
 function cellText(value: Cell): string {
   if (value === null || value === undefined || value === '') return '-';
-  const s = String(value);
-  // One line per row: long texts (errors) are cut.
-  const flat = s.replace(/\s+/g, ' ');
+  // One line per row (white space runs become one space), the rest of the controls escaped;
+  // long texts (errors) are cut.
+  const flat = escapeControls(String(value).replace(/\s+/g, ' '));
   return flat.length > 80 ? `${flat.slice(0, 77)}...` : flat;
 }
 

@@ -11,6 +11,7 @@ import { connectorSchema } from './json-schema.js';
 import { authAlternatives, whenKeys } from '../auth/alternatives.js';
 import type { ConnectorDefinition, PaginationDefinition, ResourceDefinition } from './schema.js';
 import { checkUrlTemplate, declaredIparamsOf, resolvePollerObject, secretFieldsOf } from './resolve.js';
+import { datesConfigurationProblems } from './dates-configuration.js';
 import { pollerEventsMapping } from '../poller/event-feed.js';
 import { isSecretKey } from '../secrets/redact.js';
 
@@ -173,13 +174,7 @@ class Checker {
       this.jsonPath(`${at}/deleted/recordsPath`, deleted.recordsPath);
       this.pagination(`${at}/deleted/pagination`, deleted.pagination);
     }
-    const dates = obj.datesConfiguration;
-    for (const key of ['updatedDateFormat', 'createdDateFormat'] as const) {
-      const pattern = dates?.[key];
-      if (pattern) this.check(`${at}/datesConfiguration/${key}`, () => checkJavaPattern(pattern));
-    }
-    if (dates?.updatedDateFormat && !dates.updatedDateField) this.add(`${at}/datesConfiguration/updatedDateField`, 'is required with updatedDateFormat');
-    if (dates?.createdDateFormat && !dates.createdDateField) this.add(`${at}/datesConfiguration/createdDateField`, 'is required with createdDateFormat');
+    for (const p of datesConfigurationProblems(obj.datesConfiguration)) this.add(`${at}/datesConfiguration${p.key ? `/${p.key}` : ''}`, p.message);
     if (obj.events) this.check(`${at}/events`, () => validateMapping(pollerEventsMapping(objectType, obj.events!)));
   }
 

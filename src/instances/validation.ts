@@ -4,8 +4,11 @@ import { REDACTED, isSecretKey } from '../secrets/redact.js';
 import { unsafeTextReason } from '../api/text.js';
 import type { ConnectorDefinition } from '../connectors/schema.js';
 import { resolvePollerObject, resourceOfPollerUrl } from '../connectors/resolve.js';
+import { datesConfigurationProblems } from '../connectors/dates-configuration.js';
 import { validateDateTemplates } from '../templates/date-template.js';
-import { providerBaseUrl } from '../provider/request-builder.js';
+import { BASE_URL_KEY, providerBaseUrl } from '../provider/request-builder.js';
+import { iparamValue, listTemplateRefs, renderHost } from '../templates/request-template.js';
+import { authOf } from '../auth/alternatives.js';
 import { checkUrlSyntax } from '../network/ssrf-guard.js';
 import { validateCallbackTemplate } from '../delivery/callback-template.js';
 import { readSettings, unknownEventKeys, type ConnectorEventInfo, type InstanceSettings, type Problem } from './settings.js';
@@ -58,7 +61,9 @@ export function validateConfiguration(
   }
   if (settings.callback.template) problems.push(...validateCallbackTemplate(settings.callback.template, 'event.notification.callback.template'));
   if (settings.callback.url) problems.push(...validateCallbackTemplate(settings.callback.url, 'event.notification.callback.url'));
-  if (connector.baseUrl) {
+  const baseUrlProblems = unsetBaseUrlKeys(connector, configuration);
+  problems.push(...baseUrlProblems);
+  if (connector.baseUrl && baseUrlProblems.length === 0) {
     // The provider's base URL comes from the configuration: refuse a hostile one now.
     try {
       checkUrlSyntax(providerBaseUrl(connector.baseUrl, { iparam: configuration, context: {} }), config.network, 'provider URL');
@@ -66,6 +71,7 @@ export function validateConfiguration(
       problems.push({ field: 'configuration', message: (err as Error).message });
     }
   }
+  problems.push(...templateHostProblems(connector, configuration));
   if (settings.refreshIntervalMs !== null) {
     for (const [objectType, def] of Object.entries(settings.pollerConfiguration)) {
       try {
@@ -75,9 +81,59 @@ export function validateConfiguration(
       } catch (err) {
         problems.push({ field: `event.poller.configuration.${objectType}`, message: (err as Error).message });
       }
+      for (const p of datesConfigurationProblems(def.datesConfiguration)) {
+        problems.push({ field: `event.poller.configuration.${objectType}.datesConfiguration${p.key ? `.${p.key}` : ''}`, message: p.message });
+      }
     }
   }
   return settings;
+}
+
+const isSet = (v: unknown) => v !== undefined && v !== null && !(typeof v === 'string' && v.trim() === '');
+
+/**
+ * The keys the provider's address is built from (`https://<%= iparam.desk.site %>.desk.com`) are
+ * required whenever that address is used — no `base.url`, and no auth that takes the address from
+ * its token answer — whatever the field's own `required` says: without them the first call would
+ * go to `.desk.com`.
+ */
+function unsetBaseUrlKeys(connector: ConnectorDefinition, configuration: Record<string, unknown>): Problem[] {
+  if (!connector.baseUrl || isSet(configuration[BASE_URL_KEY])) return [];
+  const auth = authOf(connector, configuration);
+  if (auth?.type === 'oauth2' && (auth.baseUrlFrom || auth.baseUrlLookup)) return [];
+  let refs: ReturnType<typeof listTemplateRefs>;
+  try {
+    refs = listTemplateRefs(connector.baseUrl);
+  } catch {
+    return []; // the connector was validated: not reached
+  }
+  const unset = [...new Set(refs.filter((r) => r.root === 'iparam' && !isSet(iparamValue(configuration, r.path))).map((r) => r.path))];
+  return unset.map((key) => ({
+    field: `configuration.${key}`,
+    message: `is required: the provider's address ${connector.baseUrl} is built from it (or give ${BASE_URL_KEY})`,
+  }));
+}
+
+/** A request template's host built from the configuration must be a domain name: checked once its values are given. */
+function templateHostProblems(connector: ConnectorDefinition, configuration: Record<string, unknown>): Problem[] {
+  const problems = new Map<string, Problem>();
+  for (const [name, template] of Object.entries(connector.requests ?? {})) {
+    const host = template.schema.host;
+    if (typeof host !== 'string') continue;
+    const refs = listTemplateRefs(host);
+    if (!refs.every((r) => r.root === 'iparam' && isSet(iparamValue(configuration, r.path)))) continue;
+    try {
+      renderHost(host, { iparam: configuration, context: {} });
+    } catch (err) {
+      // A bad value names its key; a bad whole (an IP address) the one key it is built from, if one.
+      const detail = (err as { details?: Array<{ field?: string }> }).details?.[0]?.field;
+      const keys = [...new Set(refs.map((r) => r.path))];
+      const field = detail?.startsWith('configuration.') ? detail : keys.length === 1 ? `configuration.${keys[0]}` : 'configuration';
+      const message = (err as Error).message.replace(`${field} `, '');
+      if (!problems.has(field)) problems.set(field, { field, message: `${message} (request template "${name}")` });
+    }
+  }
+  return [...problems.values()];
 }
 
 /**

@@ -2,7 +2,7 @@ import { mergeDeep, type Config } from '../config/index.js';
 import type { Logger } from '../log.js';
 import type { ConnectorDefinition } from '../connectors/schema.js';
 import { resolvePollerObject, type ResolvedListing as ListingTarget } from '../connectors/resolve.js';
-import { parseJavaDate, renderDateTemplates, renderDateTemplatesDeep } from '../templates/date-template.js';
+import { epochUnitOf, parseJavaDate, renderDateTemplates, renderDateTemplatesDeep } from '../templates/date-template.js';
 import { buildResourceRequest } from '../provider/request-builder.js';
 import type { ProviderCalls } from '../provider/calls.js';
 import type { NewEvent } from '../events/record.js';
@@ -230,6 +230,12 @@ export async function pollObject(
 
 function parseDate(value: unknown, format: string | undefined, tz: string): number | undefined {
   if (value === undefined || value === null || value === '') return undefined;
+  const epoch = epochUnitOf(format);
+  if (epoch) {
+    // Epoch times may come as numbers or as numeric strings ("1764061200000").
+    const n = typeof value === 'number' ? value : Number(String(value).trim());
+    return Number.isFinite(n) ? (epoch === 's' ? n * 1000 : n) : undefined;
+  }
   if (typeof value === 'number') return value < 1e11 ? value * 1000 : value;
   const parsed = format ? parseJavaDate(String(value), format, tz) : new Date(String(value));
   const ms = parsed?.getTime();

@@ -1,7 +1,8 @@
-import { renderDeep, renderString, type RequestOptions, type RequestTemplate, type TemplateScope } from '../templates/request-template.js';
+import { renderDeep, renderHost, renderString, type RequestOptions, type RequestTemplate, type TemplateScope } from '../templates/request-template.js';
 import { checkUrlSyntax } from '../network/ssrf-guard.js';
 import type { ProviderRequest } from './http-client.js';
 import { serialize } from '../delivery/format.js';
+import { ValidationError } from '../errors.js';
 
 /**
  * Builds provider requests from a connector's templates and an instance's values: the base URL
@@ -49,8 +50,21 @@ function finish(method: string, url: string, headers: Record<string, string>, bo
   return request;
 }
 
+// What Node's HTTP client refuses in a header value: CR, LF, other controls, and anything beyond Latin-1.
+const UNSENDABLE_IN_HEADER = /[^\t\x20-\x7e\x80-\xff]/;
+
+/** A value that would end the header (CR, LF) or that no client may send is the caller's 400, naming the header. */
 function renderHeaders(headers: Record<string, string> | undefined, scope: TemplateScope): Record<string, string> {
-  return Object.fromEntries(Object.entries(headers ?? {}).map(([k, v]) => [k.toLowerCase(), renderString(v, scope)]));
+  return Object.fromEntries(
+    Object.entries(headers ?? {}).map(([k, v]) => {
+      const value = renderString(v, scope);
+      if (UNSENDABLE_IN_HEADER.test(value))
+        throw new ValidationError(`header "${k}" may not contain CR, LF or other control characters, nor characters beyond Latin-1`, [
+          { field: `schema.headers.${k}` },
+        ]);
+      return [k.toLowerCase(), value];
+    }),
+  );
 }
 
 /** `body`, when given (at invocation), replaces the template's `schema.body` and is sent unrendered. */
@@ -61,7 +75,7 @@ export function buildTemplateRequest(args: { baseUrl?: string; template: Request
 } {
   const { schema, options = {} } = args.template;
   const base = schema.host
-    ? `${(schema.protocol ?? 'https').toLowerCase()}://${renderString(schema.host, args.scope, { urlEncode: false })}`
+    ? `${(schema.protocol ?? 'https').toLowerCase()}://${renderHost(schema.host, args.scope)}`
     : providerBaseUrl(args.baseUrl, args.scope);
   if (!base) throw new Error('the template has no host and the connector no baseUrl');
   const path = renderString(schema.path ?? '', args.scope, { urlEncode: true });

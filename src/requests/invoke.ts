@@ -67,8 +67,7 @@ interface LogEntry {
 
 /**
  * The network policy applied to the URL as written. Names are also checked when connecting (the
- * guarded DNS lookup), but an IP literal never goes through DNS, and a template may take its host
- * from the caller's context.
+ * guarded DNS lookup), but an IP literal never goes through DNS (a base URL may hold one).
  */
 function policyViolation(url: string, policy: NetworkPolicy): string | null {
   try {
@@ -184,8 +183,9 @@ export function createTemplateInvoker(ctx: GatewayContext, requestLog: RequestLo
     } catch (err) {
       // The SSRF guard's rule (cloud metadata, a scheme…) refused the URL the values made.
       if (err instanceof ValidationError && isGuardRefusal(err)) return refuse('', err.message);
-      // A missing context value (a ValidationError naming it), or a URL the values broke: bad
-      // input, answered 400 and not logged (a refused request changes nothing).
+      // A missing context value, a header value with CR/LF, a host value that is not host-name
+      // labels (ValidationErrors naming them), or a URL the values broke: bad input, answered 400
+      // and not logged (a refused request changes nothing).
       const message = redactText((err as Error).message, secrets);
       if (err instanceof ApiError) throw err;
       throw new ValidationError(`the request could not be built: ${message}`, [{ template: name }]);

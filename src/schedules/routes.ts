@@ -115,7 +115,8 @@ export function scheduleRoutes(ctx: GatewayContext) {
       const instance = await instances.require(idParam(koa.params.id, 'instance'));
       const removed = await schedules.remove(instance.id, koa.params.name);
       if (removed === 0) throw new NotFoundError(`instance ${instance.id} has no schedule "${koa.params.name}"`);
-      koa.body = {};
+      // Freshworks' $schedule.delete answers a status and a message.
+      koa.body = { status: 200, message: `Schedule "${koa.params.name}" deleted` };
     });
   };
 

@@ -143,6 +143,22 @@ export function checkJavaPattern(pattern: string): void {
   compiledPattern(pattern);
 }
 
+/**
+ * Epoch spellings a date format may take instead of a Java pattern: `epoch:s` and `epoch:ms` (as in
+ * `${epoch:s}`), and Cloud Elements' `milliseconds` (its datesConfiguration's name for epoch:ms).
+ */
+const EPOCH_FORMATS: Record<string, 's' | 'ms'> = { 'epoch:s': 's', 'epoch:ms': 'ms', milliseconds: 'ms' };
+
+/** The epoch unit a date format names, or undefined for a Java pattern. */
+export function epochUnitOf(format: string | undefined): 's' | 'ms' | undefined {
+  return format !== undefined && Object.hasOwn(EPOCH_FORMATS, format) ? EPOCH_FORMATS[format] : undefined;
+}
+
+/** Throws DefinitionError unless `format` is an epoch spelling or a supported Java pattern. */
+export function checkDateFormat(format: string): void {
+  if (epochUnitOf(format) === undefined) checkJavaPattern(format);
+}
+
 /** Formats a time with a Java SimpleDateFormat pattern in an IANA time zone (default UTC). */
 export function formatJavaDate(date: Date | number, pattern: string, timeZone = 'UTC'): string {
   const c = compiledPattern(pattern);

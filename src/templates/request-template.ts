@@ -1,5 +1,7 @@
+import { isIP } from 'node:net';
 import { DefinitionError, ValidationError } from '../errors.js';
 import { mayHoldTags, replaceTags, strayTagSyntax, tagExpressions } from '../lib/template-tags.js';
+import { isSecretKey } from '../secrets/redact.js';
 
 /**
  * Freshworks-style request templates: `<%= iparam.x %>` (instance configuration),
@@ -57,16 +59,15 @@ function lookup(root: Record<string, unknown>, path: string): unknown {
   return v;
 }
 
+/** An iparam's value: the configuration key itself (`desk.site`), else a dotted path into a value. */
+export function iparamValue(iparam: Record<string, unknown>, path: string): unknown {
+  return Object.hasOwn(iparam, path) ? iparam[path] : lookup(iparam, path);
+}
+
 function tagValue(ref: TemplateRef, scope: TemplateScope): string {
   let v: unknown;
   if (ref.root === 'access_token') v = scope.access_token;
-  else
-    v =
-      ref.root === 'iparam'
-        ? Object.hasOwn(scope.iparam, ref.path)
-          ? scope.iparam[ref.path]
-          : lookup(scope.iparam, ref.path)
-        : lookup(scope.context, ref.path);
+  else v = ref.root === 'iparam' ? iparamValue(scope.iparam, ref.path) : lookup(scope.context, ref.path);
   if (v === undefined || v === null) {
     // Required configuration is checked when the instance is created, so a missing iparam is an
     // optional field left empty: it renders as ''. A missing context value is the caller's error.
@@ -107,8 +108,58 @@ function strings(value: unknown, path: string[], out: Array<[string[], string]>)
   else if (value && typeof value === 'object') for (const [k, v] of Object.entries(value)) strings(v, [...path, k], out);
 }
 
-// A host name (or IP) with an optional port; tags stand for one label each when checked.
-const HOST = /^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:\d{1,5})?$/;
+// A DNS name of letter-digit-hyphen labels with an optional port; tags stand for one label each when checked.
+const LABEL = '[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?';
+const HOST = new RegExp(`^${LABEL}(?:\\.${LABEL})*(?::\\d{1,5})?$`);
+// What one value substituted into a host may be: labels, never ":", "/", "?", "@" or "#".
+const HOST_VALUE = new RegExp(`^${LABEL}(?:\\.${LABEL})*$`);
+const NOT_A_NAME = 'must be a host name only, e.g. "api.example.com": no scheme (set "protocol"), path (use "path") or trailing slash';
+const IP_HOST = 'must be a domain name (FQDN), not an IP address';
+
+/** Whether a host (maybe with a port) is an IP address, in any form URLs read as one (127.1, 2130706433, 0x7f.1, [::1]). */
+function isIpHost(host: string): boolean {
+  let name: string;
+  try {
+    name = new URL(`http://${host}`).hostname;
+  } catch {
+    return false;
+  }
+  return isIP(name.replace(/^\[|\]$/g, '')) !== 0;
+}
+
+/** Whether a host is read by URLs as written ("x.1" is not: a numeric last label reads as a broken IPv4). */
+function parsesAsHost(host: string): boolean {
+  const name = host.replace(/:\d+$/, '').toLowerCase();
+  try {
+    return new URL(`http://${name}`).hostname === name;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Renders a template's `host`. Its tags are non-secret iparams (checked at load); each value must
+ * be host-name labels — a value cannot add a port, path, query or user — and the result a domain
+ * name, not an IP address. A ValidationError names the configuration key or `schema.host`.
+ */
+export function renderHost(host: string, scope: TemplateScope): string {
+  const rendered = !mayHoldTags(host)
+    ? host
+    : replaceTags(host, (expr) => {
+        const ref = parseTag(expr);
+        const value = ref.root === 'iparam' && !ref.encoded ? iparamValue(scope.iparam, ref.path) : undefined;
+        const text = typeof value === 'string' || typeof value === 'number' ? String(value) : '';
+        if (!HOST_VALUE.test(text)) {
+          const field = ref.root === 'iparam' ? `configuration.${ref.path}` : 'schema.host';
+          const why = text === '' ? 'is not set' : 'may hold only letters, digits, hyphens and dots';
+          throw new ValidationError(`${field} ${why}: it is part of the request's host`, [{ field }]);
+        }
+        return text;
+      });
+  if (isIpHost(rendered)) throw new ValidationError(`the request's host "${rendered}" ${IP_HOST}`, [{ field: 'schema.host' }]);
+  if (!HOST.test(rendered) || !parsesAsHost(rendered)) throw new ValidationError(`the request's host "${rendered}" ${NOT_A_NAME}`, [{ field: 'schema.host' }]);
+  return rendered;
+}
 
 /** Whether `path` (an iparam reference, maybe dotted into a value) names one of `declared`. */
 function isDeclared(path: string, declared: ReadonlySet<string>): boolean {
@@ -131,7 +182,9 @@ export function undeclaredIparam(ref: TemplateRef, declared: ReadonlySet<string>
  *   `secretsInBody` (a webhook registration that must send its signing secret);
  * - `<%= access_token %>` only in headers, and only with `options.isOAuth: true`;
  * - every iparam must be one of `declared` (the connector's fields and the gateway's own keys);
- * - `host` is a host name: no scheme, path or trailing slash.
+ * - `host` is a domain name, not an IP address: no scheme, path or trailing slash; its tags are
+ *   non-secret iparams only — a `context` value would let the caller choose where the request, and
+ *   the credentials in its headers, go.
  */
 export function validateRequestTemplate(
   connectorKey: string,
@@ -149,8 +202,10 @@ export function validateRequestTemplate(
   if (!s || typeof s !== 'object') return fail(['schema'], 'is required');
   if (s.method !== undefined && !METHODS.includes(String(s.method).toUpperCase())) fail(['schema', 'method'], `must be one of ${METHODS.join(', ')}`);
   if (s.protocol !== undefined && !['https', 'http'].includes(String(s.protocol).toLowerCase())) fail(['schema', 'protocol'], 'must be https or http');
-  if (typeof s.host === 'string' && !HOST.test(s.host.replace(/<%=[\s\S]*?%>/g, 'x'))) {
-    fail(['schema', 'host'], `"${s.host}" must be a host name only, e.g. "api.example.com": no scheme (set "protocol"), path (use "path") or trailing slash`);
+  if (typeof s.host === 'string') {
+    const shape = s.host.replace(/<%=[\s\S]*?%>/g, 'x');
+    if (isIpHost(shape)) fail(['schema', 'host'], `"${s.host}" ${IP_HOST}, e.g. "api.example.com"`);
+    if (!HOST.test(shape) || !parsesAsHost(shape)) fail(['schema', 'host'], `"${s.host}" ${NOT_A_NAME}`);
   }
   const o = tpl.options ?? {};
   if (o.maxAttempts !== undefined && (!Number.isInteger(o.maxAttempts) || o.maxAttempts < 1 || o.maxAttempts > 5))
@@ -184,6 +239,11 @@ export function validateRequestTemplate(
         if (part !== 'headers') fail(path, '<%= access_token %> may only be used in headers, e.g. "Authorization": "Bearer <%= access_token %>"');
         if (o.isOAuth !== true) fail(path, '<%= access_token %> is only available to OAuth requests: set "options": {"isOAuth": true}');
       }
+      if (part === 'host' && ref.root === 'context')
+        fail(path, 'may not use <%= context.x %>: the caller would choose where the request and its credentials go; use a non-secret <%= iparam.x %>');
+      if (part === 'host' && ref.encoded) fail(path, 'may not use encode(…): a host is plain host-name labels');
+      if (part === 'host' && ref.root === 'iparam' && isSecretKey(ref.path, secretFields))
+        fail(path, `secret iparam "${ref.path}" may not be substituted into a URL; put it in a header`);
       if (ref.root !== 'iparam' || !secretFields.has(ref.path)) continue;
       if (URL_PARTS.has(part)) fail(path, `secret iparam "${ref.path}" may not be substituted into a URL; put it in a header`);
       if (part === 'body' && !bodySecrets.has(ref.path)) {

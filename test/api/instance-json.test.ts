@@ -3,6 +3,8 @@ import { startGateway, type TestGateway } from '../helpers/gateway.js';
 import { EmulatedProvider } from '../providers/provider-server.js';
 import { createInstance, listEvents, pollNow, providerConnector, registerConnector } from '../poller/helpers.js';
 
+const CONTACTS = "/hubs/crm/contacts?where=updated_at>'${gmtDate:yyyy-MM-dd'T'HH:mm:ss.SSS'Z'}'";
+
 /** Cloud Elements' instance JSON taken as its documents write it. */
 describe('Cloud Elements instance JSON', () => {
   let t: TestGateway;
@@ -88,5 +90,88 @@ describe('Cloud Elements instance JSON', () => {
     expect((res.body as unknown as { details: unknown[] }).details).to.deep.equal([
       { field: 'configuration.api_key', message: 'is required by this connector' },
     ]);
+  });
+
+  it('requires the keys the provider address is built from, unless base.url replaces it, before any call', async () => {
+    const sited = providerConnector('sited', {
+      configuration: [{ key: 'site' }, { key: 'region' }, { key: 'api_key', required: true, secret: true }],
+      baseUrl: 'https://<%= iparam.site %>.<%= iparam.region %>.example.com',
+    });
+    await registerConnector(t, sited);
+    const create = (configuration: Record<string, unknown>) =>
+      t.api.post('instances', { json: { element: { key: 'sited' }, configuration: { api_key: 'k', 'event.poller.refresh_interval': '5', ...configuration } } });
+    const missing = await create({ region: ' ' });
+    expect(missing.statusCode).to.equal(400);
+    expect((missing.body as unknown as { details: unknown[] }).details).to.deep.equal([
+      {
+        field: 'configuration.site',
+        message: "is required: the provider's address https://<%= iparam.site %>.<%= iparam.region %>.example.com is built from it (or give base.url)",
+      },
+      {
+        field: 'configuration.region',
+        message: "is required: the provider's address https://<%= iparam.site %>.<%= iparam.region %>.example.com is built from it (or give base.url)",
+      },
+    ]);
+    expect((await create({ site: 'acme', region: 'eu' })).statusCode).to.equal(201);
+    const replaced = await create({ 'base.url': provider.url });
+    expect(replaced.statusCode, JSON.stringify(replaced.body)).to.equal(201);
+    // A PATCH that empties one is refused the same way.
+    const patched = await t.api.patch(`instances/${(replaced.body as unknown as { id: number }).id}`, {
+      json: { configuration: { 'base.url': '', api_key: 'k' } },
+    });
+    expect(patched.statusCode).to.equal(400);
+    expect((patched.body as unknown as { details: Array<{ field: string }> }).details.map((d) => d.field)).to.deep.equal([
+      'configuration.site',
+      'configuration.region',
+    ]);
+  });
+
+  it("validates an instance's datesConfiguration as a connector's: date patterns, known keys, a format beside its field", async () => {
+    const contacts = (datesConfiguration: unknown) => ({ 'event.poller.configuration': { contacts: { url: CONTACTS, idField: 'id', datesConfiguration } } });
+    const refused = async (datesConfiguration: unknown) => {
+      const res = await t.api.post('instances', {
+        json: {
+          element: { key: 'crm' },
+          configuration: { base_url: provider.url, api_key: 'k', 'event.poller.refresh_interval': '5', ...contacts(datesConfiguration) },
+        },
+      });
+      expect(res.statusCode, JSON.stringify(datesConfiguration)).to.equal(400);
+      return (res.body as unknown as { details: Array<{ field: string; message: string }> }).details;
+    };
+    const at = 'event.poller.configuration.contacts.datesConfiguration';
+    expect(await refused({ updatedDateField: 'updated_at', updatedDateFormat: 'qqq' })).to.deep.equal([
+      {
+        field: `${at}.updatedDateFormat`,
+        message:
+          'date pattern "qqq": the letter "q" is not supported (supported: y M d H h k K m s S a E z Z X, and quoted literals); or "epoch:s", "epoch:ms" ("milliseconds") for epoch times',
+      },
+    ]);
+    expect(await refused({ updatedDateField: 'updated_at', updatedDateFromat: 'yyyy' })).to.deep.equal([
+      {
+        field: `${at}.updatedDateFromat`,
+        message: 'is not a datesConfiguration field (its fields: updatedDateField, updatedDateFormat, createdDateField, createdDateFormat)',
+      },
+    ]);
+    expect(await refused({ createdDateFormat: 'milliseconds' })).to.deep.equal([
+      { field: `${at}.createdDateField`, message: 'is required with createdDateFormat' },
+    ]);
+    expect(await refused({ updatedDateField: 7 })).to.deep.equal([{ field: `${at}.updatedDateField`, message: 'must be a non-empty string' }]);
+    expect(await refused('updated_at')).to.deep.equal([
+      { field: at, message: 'must be an object with updatedDateField, updatedDateFormat, createdDateField, createdDateFormat' },
+    ]);
+    expect(await t.gateway.db('instances').select('id')).to.have.length(0);
+  });
+
+  it('reads epoch dates with Cloud Elements\' "milliseconds" format: an edited old record is UPDATED, dated by its update', async () => {
+    const ms = { updatedDateField: 'updated_ms', updatedDateFormat: 'milliseconds', createdDateField: 'created_ms', createdDateFormat: 'milliseconds' };
+    const { id } = await createInstance(t, 'crm', provider.url, {
+      'event.poller.configuration': { contacts: { url: CONTACTS, idField: 'id', datesConfiguration: ms } },
+    });
+    t.clock.advance(60_000);
+    const edited = t.clock.now();
+    provider.collection('contacts').update(1, { name: 'edited', created_ms: String(edited - 86_400_000), updated_ms: String(edited) });
+    expect((await pollNow(t, id)).contacts).to.include({ created: 0, updated: 1 });
+    const [event] = (await listEvents(t, id)) as unknown as Array<{ eventType: string; date: string }>;
+    expect(event).to.include({ eventType: 'UPDATED', date: new Date(edited).toISOString() });
   });
 });

@@ -161,6 +161,34 @@ describe('pollgate CLI', function () {
     await fails(['instances', 'show', id], 1, new RegExp(`GET instances/${id} answered 404 NOT_FOUND`));
   });
 
+  it('escapes the control characters of provider and gateway text: event lines, JSON and one-line errors', async () => {
+    // A provider's record id that would clear the screen, set the window title, start a C1 CSI and reverse the text.
+    const evil = 'a\u001b[2J\u001b]0;pwned\u0007\u009b31m\u202eb\u007f';
+    const raw = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202e]/;
+    expect((await t.api.post('elements', { json: providerConnector('cliesc') })).statusCode).to.equal(201);
+    const created = await t.api.post('instances', {
+      json: { element: { key: 'cliesc' }, configuration: { base_url: provider.url, api_key: 'sk-cli', 'event.poller.refresh_interval': '5' } },
+    });
+    const id = String((created.body as unknown as { id: number }).id);
+    t.clock.advance(1000);
+    provider.collection('contacts').upsert({ id: evil, name: 'Mallory' });
+    t.clock.advance(1000);
+    await ok(['poll', id]);
+
+    const line = (await ok(['events', 'tail', id])).stdout;
+    expect(line).to.not.match(raw);
+    expect(line).to.include('contacts/a\\x1b[2J\\x1b]0;pwned\\x07\\x9b31m\\u202eb\\x7f');
+    // JSON escapes them too, and reads back as the provider's exact id.
+    const asJson = (await ok(['events', 'tail', id, '--json'])).stdout;
+    expect(asJson).to.not.match(raw);
+    expect(JSON.parse(asJson).map((e: { objectId: string }) => e.objectId)).to.include(evil);
+
+    // An error quoting what was asked for prints it escaped, on one line.
+    await fails(['connectors', 'show', 'x\u001b[31my\u009b'], 1, /answered 404 NOT_FOUND: .*x\\x1b\[31my\\x9b/);
+    const shown = await runCli(['connectors', 'show', 'x\u001b[31my\u009b'], env);
+    expect(shown.stderr).to.not.match(raw);
+  });
+
   it('migrates and rekeys a database (SQLite in a data folder of its own)', async () => {
     const data = join(dir, 'db');
     const local = { POLLGATE_DATA_DIR: data, POLLGATE_SECRET_KEY: 'cli-secret-key-0123456789abcdef0123456789' };

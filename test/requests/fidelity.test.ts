@@ -146,10 +146,60 @@ describe('request templates to the letter of Freshworks', () => {
     });
     expect((await t.api.post('elements', { json: upper })).statusCode).to.equal(201);
     const created = await t.api.post('instances', {
-      json: { element: { key: 'fw' }, configuration: { base_url: provider.url, domain: '127.0.0.1', api_key: 'k' } },
+      json: { element: { key: 'fw' }, configuration: { base_url: provider.url, domain: 'localhost', api_key: 'k' } },
     });
     const res = await t.api.post(`instances/${(created.body as unknown as { id: number }).id}/requests/addNote`, { json: {} });
     expect(res.statusCode, JSON.stringify(res.body)).to.equal(200);
     expect(JSON.parse((res.body as unknown as { response: string }).response)).to.deep.include({ received: 'hi' });
+  });
+
+  it('takes the host from non-secret iparams only, refuses an IP address, and keeps each value to host-name labels', async () => {
+    // The caller choosing the host would receive the credentials in the headers.
+    const fromContext = await refusal({
+      get: { schema: { protocol: 'http', host: '<%= context.h %>', path: '/x', headers: { Authorization: 'Bearer <%= iparam.api_key %>' } } },
+    });
+    expect(fromContext.details[0]).to.deep.equal({
+      field: '/requests/get/schema/host',
+      message:
+        'connector "fw", template "get", field "schema.host": may not use <%= context.x %>: the caller would choose where the request and its credentials go; use a non-secret <%= iparam.x %>',
+    });
+    // A key that names a secret is one, declared `secret` or not (it is stored and redacted as one).
+    const apikey = connector({ get: { schema: { host: '<%= iparam.apikey %>.example.com', path: '/x' } } });
+    (apikey.configuration as Array<Record<string, unknown>>).push({ key: 'apikey' });
+    const secretInHost = await t.api.post('elements', { json: apikey });
+    expect(secretInHost.statusCode).to.equal(400);
+    expect((secretInHost.body as unknown as { details: Problem[] }).details[0].message).to.match(
+      /field "schema.host": secret iparam "apikey" may not be substituted into a URL/,
+    );
+    const encoded = await refusal({ get: { schema: { host: '<%= encode(iparam.domain) %>.example.com', path: '/x' } } });
+    expect(encoded.details[0].message).to.match(/field "schema.host": may not use encode/);
+    for (const host of ['127.0.0.1', '127.0.0.1:8080', '2130706433', '0x7f.1', '[::1]', '<%= iparam.domain %>.1']) {
+      const ip = await refusal({ get: { schema: { host, path: '/x' } } });
+      expect(ip.details[0], host).to.deep.include({ field: '/requests/get/schema/host' });
+      expect(ip.details[0].message, host).to.match(/must be a (domain name \(FQDN\), not an IP address|host name only)/);
+    }
+
+    const port = new URL(provider.url).port;
+    const ok = connector({ addNote: { schema: { method: 'POST', protocol: 'http', host: `<%= iparam.domain %>:${port}`, path: '/notes', body: 'hi' } } });
+    expect((await t.api.post('elements', { json: ok })).statusCode).to.equal(201);
+    const create = (domain?: string) =>
+      t.api.post('instances', { json: { element: { key: 'fw' }, configuration: { base_url: provider.url, api_key: 'k', ...(domain ? { domain } : {}) } } });
+    // A value cannot add a port, path or query, nor make the host an IP address.
+    for (const domain of ['localhost:1234/echo?x=', 'evil.example/x#', 'user@localhost', '127.0.0.1', '2130706433']) {
+      const bad = await create(domain);
+      expect(bad.statusCode, domain).to.equal(400);
+      expect((bad.body as unknown as { details: Problem[] }).details[0].field, domain).to.equal('configuration.domain');
+      expect((bad.body as unknown as { details: Problem[] }).details[0].message, domain).to.match(/request template "addNote"/);
+    }
+    // Left empty (an optional field), the invocation names it and sends nothing.
+    const unset = await create();
+    expect(unset.statusCode, JSON.stringify(unset.body)).to.equal(201);
+    const missing = await t.api.post(`instances/${(unset.body as unknown as { id: number }).id}/requests/addNote`, { json: {} });
+    expect(missing.statusCode).to.equal(400);
+    expect(missing.body).to.deep.include({
+      message: "configuration.domain is not set: it is part of the request's host",
+      details: [{ field: 'configuration.domain' }],
+    });
+    expect(provider.requests).to.have.length(0);
   });
 });

@@ -24,10 +24,7 @@ async function closedPort(): Promise<number> {
 const DESK_CONNECTOR = {
   key: 'helpdesk-test',
   name: 'Test help desk',
-  configuration: [
-    { key: 'base_url', required: true },
-    { key: 'api_key', required: true, secret: true },
-  ],
+  configuration: [{ key: 'base_url', required: true }, { key: 'api_key', required: true, secret: true }, { key: 'probe_host' }],
   baseUrl: '<%= iparam.base_url %>',
   auth: { type: 'bearer', token: '<%= iparam.api_key %>' },
   events: { supported: ['polling'], poller: { tickets: { url: '/tickets', idField: 'id' } } },
@@ -35,12 +32,13 @@ const DESK_CONNECTOR = {
     getTicket: { schema: { method: 'GET', path: '/tickets/<%= context.id %>' }, options: { maxAttempts: 3, retryDelay: 200 } },
     createTicket: { schema: { method: 'POST', path: '/tickets', body: { subject: '<%= context.subject %>', requester: '<%= context.user.email %>' } } },
     slow: { schema: { method: 'GET', path: '/tickets/1' }, options: { timeout: 5000 } },
+    traced: { schema: { method: 'GET', path: '/tickets/1', headers: { 'X-Trace': 'trace <%= context.trace %>' } } },
     whoami: {
       schema: { method: 'GET', path: '/me', query: { verbose: '<%= context.verbose %>' }, headers: { 'X-Access-Token': '<%= access_token %>' } },
       options: { isOAuth: true },
     },
-    // The caller picks the host: the network policy must still apply when connecting.
-    probe: { schema: { method: 'GET', protocol: 'http', host: '<%= context.host %>', path: '/tickets/1' } },
+    // The instance's configuration names the host: the network policy must still apply when connecting.
+    probe: { schema: { method: 'GET', protocol: 'http', host: '<%= iparam.probe_host %>', path: '/tickets/1' } },
   },
 };
 
@@ -92,7 +90,7 @@ describe('request templates API', () => {
     const post = await t.api.post(`instances/${id}/requests/createTicket`, { json: { context: { subject: 'Hi', user: { email: 'a@b.c' } } } });
     expect(JSON.parse((post.body as unknown as { response: string }).response)).to.deep.equal({ created: { subject: 'Hi', requester: 'a@b.c' } });
     const list = (await t.api.get('elements/helpdesk-test/requests')).body as unknown as Array<{ name: string; method: string }>;
-    expect(list.map((r) => `${r.method} ${r.name}`)).to.deep.equal(['GET getTicket', 'POST createTicket', 'GET slow', 'GET whoami', 'GET probe']);
+    expect(list.map((r) => `${r.method} ${r.name}`)).to.deep.equal(['GET getTicket', 'POST createTicket', 'GET slow', 'GET traced', 'GET whoami', 'GET probe']);
     expect(list[0]).to.deep.include({ path: '/tickets/<%= context.id %>', options: { maxAttempts: 3, retryDelay: 200 } });
     expect((await t.api.get('elements/nope/requests')).statusCode).to.equal(404);
   });
@@ -156,16 +154,23 @@ describe('request templates API', () => {
     const strict = await startGateway({ config: { network: { allowLoopback: false } }, clock: t.clock });
     try {
       expect((await strict.api.post('elements', { json: DESK_CONNECTOR })).statusCode).to.equal(201);
-      const id = await instance({ base_url: 'http://provider.example' }, strict);
       provider.clearRequests();
-      const port = new URL(provider.url).port;
-      for (const host of [`localhost:${port}`, `127.0.0.1:${port}`, `[::ffff:127.0.0.1]:${port}`, '169.254.169.254', 'metadata.google.internal']) {
-        const blocked = await strict.api.post(`instances/${id}/requests/probe`, { json: { context: { host } } });
+      for (const host of ['localhost', 'metadata.google.internal']) {
+        const id = await instance({ base_url: 'http://provider.example', probe_host: host }, strict);
+        const blocked = await strict.api.post(`instances/${id}/requests/probe`, { json: {} });
         expect(blocked.statusCode, host).to.equal(502);
         expect(blocked.body, host).to.deep.include({ code: 'PLATFORM_ERROR', errorSource: 'PLATFORM', status: 502 });
         expect((blocked.body as unknown as Outcome).response, host).to.match(/^the request was blocked: /);
         expect((blocked.body as unknown as Outcome).attempts, host).to.be.at.most(1);
         expect((blocked.body as unknown as Outcome).message, host).to.match(/^the request was blocked: .*(not allowed|never allowed)/);
+      }
+      // An address is not a host name: refused with the configuration, before any call.
+      for (const host of ['127.0.0.1', '[::ffff:127.0.0.1]', '169.254.169.254']) {
+        const refused = await strict.api.post('instances', {
+          json: { element: { key: 'helpdesk-test' }, configuration: { base_url: 'http://provider.example', api_key: SECRET, probe_host: host } },
+        });
+        expect(refused.statusCode, host).to.equal(400);
+        expect((refused.body as unknown as { details: Array<{ field: string }> }).details[0].field, host).to.equal('configuration.probe_host');
       }
       expect(provider.requests).to.have.length(0);
     } finally {
@@ -185,6 +190,24 @@ describe('request templates API', () => {
     expect(JSON.stringify(missing.body)).to.include('missing context value \\"id\\"');
     expect((await t.api.post('instances/999/requests/getTicket', { json: {} })).statusCode).to.equal(404);
   }).timeout(15_000);
+
+  it('refuses a header value with CR, LF or another control character with a 400 naming the header, before any call', async () => {
+    const id = await instance();
+    provider.clearRequests();
+    for (const trace of ['a\r\nX-Injected: 1', 'a\nb', 'a\rb', 'nul\u0000', 'del\u007f', 'wide \u2028']) {
+      const res = await t.api.post(`instances/${id}/requests/traced`, { json: { context: { trace } } });
+      expect(res.statusCode, JSON.stringify(trace)).to.equal(400);
+      expect(res.body, JSON.stringify(trace)).to.deep.include({
+        code: 'VALIDATION_ERROR',
+        message: 'header "X-Trace" may not contain CR, LF or other control characters, nor characters beyond Latin-1',
+        details: [{ field: 'schema.headers.X-Trace' }],
+      });
+    }
+    expect(provider.requests).to.have.length(0);
+    const ok = await t.api.post(`instances/${id}/requests/traced`, { json: { context: { trace: 'abc\tdef' } } });
+    expect(ok.statusCode, JSON.stringify(ok.body)).to.equal(200);
+    expect(provider.requests[0].headers['x-trace']).to.equal('trace abc\tdef');
+  });
 
   it('rate limits per instance: the 51st call in a minute gets 429 with Retry-After', async () => {
     const id = await instance();

@@ -44,7 +44,10 @@ describe('scheduled events', () => {
     const updated = await t.api.put(`instances/${instanceId}/schedules/remind`, { json: { schedule_at: at(t, 20 * MINUTE), data: { ticket: 43 } } });
     expect(updated.body).to.deep.include({ schedule_at: '2026-11-24T10:20:00.000Z', data: { ticket: 43 }, nextFireDate: '2026-11-24T10:20:00.000Z' });
     expect(((await t.api.get(`instances/${instanceId}/schedules`)).body as unknown as unknown[]).length).to.equal(1);
-    expect((await t.api.delete(`instances/${instanceId}/schedules/remind`)).statusCode).to.equal(200);
+    const deleted = await t.api.delete(`instances/${instanceId}/schedules/remind`);
+    expect(deleted.statusCode).to.equal(200);
+    // Freshworks' $schedule.delete answers "a json with status and message".
+    expect(deleted.body).to.deep.equal({ status: 200, message: 'Schedule "remind" deleted' });
     expect((await t.api.get(`instances/${instanceId}/schedules/remind`)).statusCode).to.equal(404);
   });
 

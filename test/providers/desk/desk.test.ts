@@ -89,6 +89,17 @@ describe('connector desk (OAuth 1.0a, against the Desk emulator)', () => {
     expect((await pollNow(t, (res.body as unknown as { id: number }).id)).incidents).to.include({ created: 1 });
   });
 
+  it("the seed's instance JSON as it is (neither desk.site nor base.url) is a 400 naming desk.site, before any call", async () => {
+    const res = await t.api.post('instances', { json: seedInstance(dk.authorizedRequestToken()) });
+    expect(res.statusCode, JSON.stringify(res.body)).to.equal(400);
+    expect(res.body).to.deep.include({ code: 'VALIDATION_ERROR' });
+    expect((res.body as unknown as { details: unknown[] }).details).to.deep.equal([
+      { field: 'configuration.desk.site', message: `is required: the provider's address ${desk.baseUrl} is built from it (or give base.url)` },
+    ]);
+    expect(dk.signatureChecks).to.deep.equal([]);
+    expect(((await t.api.get('instances')).body as unknown as unknown[]).length).to.equal(0);
+  });
+
   it('desk.site alone puts the API and the OAuth endpoints on <site>.desk.com', () => {
     const configuration = { 'desk.site': 'acme' };
     expect(oauthUrl('/oauth/access_token', configuration, desk.baseUrl)).to.equal('https://acme.desk.com/oauth/access_token');
