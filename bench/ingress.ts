@@ -1,8 +1,7 @@
 import { createHmac } from 'node:crypto';
-import { spawn } from 'node:child_process';
 import got from 'got';
 import autocannon from 'autocannon';
-import type { Result } from './lib.js';
+import { startBenchProcess, type BenchProcess, type Result } from './lib.js';
 
 /**
  * Webhook ingress: autocannon (32 connections) against POST /hooks/:token with a signed JSON body
@@ -26,43 +25,6 @@ function nextRequest<T extends { body?: string; headers?: Record<string, string>
   };
 }
 
-interface Child {
-  url: string;
-  stop: () => Promise<void> /** SIGUSR2, resolves to the JSON line it prints. */;
-  ask: () => Promise<string>;
-}
-
-/** Starts a bench process; resolves when its first JSON line gives its url. */
-function startProcess(script: string, args: string[]): Promise<Child> {
-  const child = spawn(process.execPath, ['--import', 'tsx', new URL(script, import.meta.url).pathname, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
-  let out = '';
-  const lines: Array<(line: string) => void> = [];
-  child.stdout.on('data', (d) => {
-    out += d;
-    let nl: number;
-    while ((nl = out.indexOf('\n')) >= 0) {
-      const line = out.slice(0, nl);
-      out = out.slice(nl + 1);
-      if (line.startsWith('{')) lines.shift()?.(line);
-    }
-  });
-  const nextLine = () => new Promise<string>((r) => lines.push(r));
-  return new Promise<Child>((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`${script} ${args.join(' ')} exited with ${code}`)));
-    void nextLine().then((line) =>
-      resolve({
-        url: JSON.parse(line).url,
-        stop: () => new Promise<void>((r) => (child.once('exit', () => r()), child.kill('SIGTERM'))),
-        ask: () => {
-          const line = nextLine();
-          child.kill('SIGUSR2');
-          return line;
-        },
-      }),
-    );
-  });
-}
-
 interface Load {
   rps: number;
   p99: number;
@@ -82,7 +44,7 @@ async function load(url: string, seconds: number): Promise<Load> {
 
 /** The load against a fresh server process; `cpuPerRequest` is its CPU µs per request answered 2xx. */
 async function floor(mode: 'node' | 'koa', seconds: number): Promise<Load & { cpuPerRequest: number }> {
-  const server = await startProcess('./ingress-server.ts', [mode]);
+  const server = await startBenchProcess(new URL('./ingress-server.ts', import.meta.url), [mode]);
   try {
     const before = JSON.parse(await server.ask()).cpuMicros as number;
     const result = await load(server.url, seconds);
@@ -112,7 +74,7 @@ interface GatewayCount {
  * Waits until every receipt the gateway stored is mapped and delivered and the receiver has all
  * their events; gives up when nothing moves for 10 s. Resolves to the last counts and how long it took.
  */
-async function waitForDelivery(gateway: Child, receiverUrl: string) {
+async function waitForDelivery(gateway: BenchProcess, receiverUrl: string) {
   const countUrl = new URL('/count', receiverUrl).toString();
   const start = Date.now();
   let last = '';
@@ -132,13 +94,13 @@ async function waitForDelivery(gateway: Child, receiverUrl: string) {
 export async function ingressScenario(database: 'sqlite' | 'postgres', seconds: number, withDelivery = false): Promise<Result[]> {
   const bare = await floor('node', seconds);
   const koa = await floor('koa', seconds);
-  const receiver = withDelivery ? await startProcess('./receiver-server.ts', []) : undefined;
+  const receiver = withDelivery ? await startBenchProcess(new URL('./receiver-server.ts', import.meta.url), []) : undefined;
   let measured: Load;
   let note = '';
   let cpuPerRequest = 0;
   let queriesPerRequest = 0;
   try {
-    const gateway = await startProcess('./ingress-server.ts', ['gateway', database, ...(receiver ? [receiver.url] : [])]);
+    const gateway = await startBenchProcess(new URL('./ingress-server.ts', import.meta.url), ['gateway', database, ...(receiver ? [receiver.url] : [])]);
     try {
       const before = JSON.parse(await gateway.ask()) as GatewayCount;
       measured = await load(gateway.url, seconds);

@@ -17,7 +17,8 @@ export interface Result {
   scenario: string;
   database: 'sqlite' | 'postgres';
   figure: string;
-  value: number;
+  /** null when there is nothing to measure (the slowloris scenario: no request answered). */
+  value: number | null;
   unit: string;
   floor: number | null;
   /** value / floor, so that ≥ target is good (for times the inverse is reported). */
@@ -186,5 +187,45 @@ export async function benchInstance(gateway: Gateway, providerUrl: string, conta
   return gateway.instances.create({
     element: { key: 'bench' },
     configuration: { base_url: providerUrl, 'event.poller.refresh_interval': '60', 'event.notification.callback.url': 'http://127.0.0.1:9/never' },
+  });
+}
+
+/** A bench process (a server, the attacker): the url its first JSON line gives, `ask` for its counts. */
+export interface BenchProcess {
+  url: string;
+  /** SIGTERM; resolves when it has exited. */
+  stop: () => Promise<void>;
+  /** SIGUSR2; resolves to the JSON line it prints. */
+  ask: () => Promise<string>;
+}
+
+/** Starts a bench process; resolves when its first JSON line gives its url. */
+export function startBenchProcess(script: URL, args: string[]): Promise<BenchProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', script.pathname, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  const lines: Array<(line: string) => void> = [];
+  child.stdout.on('data', (d) => {
+    out += d;
+    let nl: number;
+    while ((nl = out.indexOf('\n')) >= 0) {
+      const line = out.slice(0, nl);
+      out = out.slice(nl + 1);
+      if (line.startsWith('{')) lines.shift()?.(line);
+    }
+  });
+  const nextLine = () => new Promise<string>((r) => lines.push(r));
+  return new Promise<BenchProcess>((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`${script} ${args.join(' ')} exited with ${code}`)));
+    void nextLine().then((line) =>
+      resolve({
+        url: JSON.parse(line).url,
+        stop: () => new Promise<void>((r) => (child.once('exit', () => r()), child.kill('SIGTERM'))),
+        ask: () => {
+          const line = nextLine();
+          child.kill('SIGUSR2');
+          return line;
+        },
+      }),
+    );
   });
 }

@@ -21,6 +21,7 @@ const size = quick
       capacity: 1000,
       clusterInstances: 300,
       clusterSeconds: 12,
+      slowlorisSeconds: 2,
     }
   : {
       records: 100_000,
@@ -33,6 +34,7 @@ const size = quick
       capacity: 100_000,
       clusterInstances: 30_000,
       clusterSeconds: 130,
+      slowlorisSeconds: 15,
     };
 
 // Each scenario runs in a process of its own (bench/scenario.ts), so that its memory and CPU
@@ -56,7 +58,11 @@ const steps: Array<[string, () => Promise<Result[]>]> = [
   ['scheduler at scale on SQLite', () => scenario('scheduler', 'sqlite', size.instances, size.interval, size.schedulerSeconds)],
   ['capacity of one node on SQLite', () => scenario('capacity', 'sqlite', size.capacity, size.interval, size.clusterSeconds)],
   ['3 nodes on PostgreSQL', () => scenario('cluster', 'postgres', 3, size.clusterInstances, size.interval, size.clusterSeconds)],
+  // The attack of 1,100 trickling sockets from one client address; spread over 32 addresses (each
+  // under the per-address cap) only in the full run.
+  ['slowloris from one address on SQLite', () => scenario('slowloris', 'sqlite', size.slowlorisSeconds, 1100, 1)],
 ];
+if (!quick) steps.push(['slowloris from 32 addresses on SQLite', () => scenario('slowloris', 'sqlite', size.slowlorisSeconds, 1100, 32)]);
 
 const results: Result[] = [];
 const failures: string[] = [];

@@ -11,6 +11,7 @@ import { createLogger, type Logger } from './log.js';
 import { createDatabase, isReady, migrate } from './db/index.js';
 import { createApp } from './api/app.js';
 import { opsRoutes } from './api/ops-routes.js';
+import { guardConnections } from './api/connection-guard.js';
 import { consoleRoutes } from './console/routes.js';
 import { createMetrics } from './metrics.js';
 import type { Feature, GatewayContext, Stores } from './context.js';
@@ -223,15 +224,16 @@ export class Gateway {
       metricsPublic: this.config.metrics.public,
     });
     const limits = this.config.server;
-    // Slow-header floods: headers must arrive within headersTimeoutSeconds (checked every second, or
-    // twice per timeout when it is shorter), the whole request within requestTimeoutSeconds, and
-    // connections are capped.
-    const checkMs = Math.min(1000, Math.max(10, limits.headersTimeoutSeconds * 500));
+    // Slow-header floods: headers must arrive within headersTimeoutSeconds (busyHeadersTimeoutSeconds
+    // while busy: guardConnections), the whole request within requestTimeoutSeconds; connections are
+    // capped in all and per client. Checked every second, or twice per timeout when it is shorter.
+    const shortest = Math.min(limits.headersTimeoutSeconds, limits.busyHeadersTimeoutSeconds);
+    const checkMs = Math.min(1000, Math.max(10, shortest * 500));
     const server = createServer(
       { headersTimeout: limits.headersTimeoutSeconds * 1000, requestTimeout: limits.requestTimeoutSeconds * 1000, connectionsCheckingInterval: checkMs },
       app.callback(),
     );
-    server.maxConnections = limits.maxConnections;
+    guardConnections(server, limits, this.ctx.metrics);
     server.listen(port, host);
     this.server = server;
     await new Promise<void>((resolve, reject) => {

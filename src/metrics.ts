@@ -1,4 +1,4 @@
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /**
  * The process's own metrics (CPU, memory, event-loop delay): made once per process and shown by
@@ -50,6 +50,18 @@ export function createMetrics() {
       name: 'pollgate_webhooks_received_total',
       help: 'Webhook requests received, by answer status',
       labelNames: ['status'],
+      registers: [registry],
+    }),
+    connectionsClosed: new Counter({
+      name: 'pollgate_http_connections_closed_total',
+      help: 'Client connections refused or cut, by reason: per_address, max_connections, evicted (for a newer one at max_connections), timeout, busy_timeout',
+      labelNames: ['reason'],
+      registers: [registry],
+    }),
+    httpConnections: new Gauge({ name: 'pollgate_http_connections', help: 'Client connections open', registers: [registry] }),
+    httpBusy: new Gauge({
+      name: 'pollgate_http_busy',
+      help: '1 while so many connections are open that request headers get the shorter busy timeout',
       registers: [registry],
     }),
   };

@@ -6,7 +6,12 @@ export interface Config {
     publicUrl: string;
     maxBodyBytes: number;
     maxConnections: number;
+    /** One client address (IPv6: its /64) holds at most this many; more are closed at once. */
+    maxConnectionsPerAddress: number;
     headersTimeoutSeconds: number;
+    /** At this share of maxConnections open the server is busy: headers then get busyHeadersTimeoutSeconds. */
+    busyConnectionsShare: number;
+    busyHeadersTimeoutSeconds: number;
     requestTimeoutSeconds: number;
   };
   metrics: { public: boolean };
@@ -89,7 +94,10 @@ export const configSchema = section({
     publicUrl: { type: ['string', 'null'], pattern: '^https?://' },
     maxBodyBytes: int(1),
     maxConnections: int(1),
+    maxConnectionsPerAddress: int(1),
     headersTimeoutSeconds: num(0.1),
+    busyConnectionsShare: { type: 'number', minimum: 0, maximum: 1 },
+    busyHeadersTimeoutSeconds: num(0.1),
     requestTimeoutSeconds: num(0.1),
   }),
   metrics: section({ public: bool }),

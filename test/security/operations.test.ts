@@ -1,19 +1,7 @@
 import { expect } from 'chai';
-import net from 'node:net';
 import got from 'got';
 import { API_TOKEN, startGateway, type TestGateway } from '../helpers/gateway.js';
-
-/** A raw connection that sends `data` and resolves when the server closes it (with what it answered). */
-function connect(url: string, data = ''): { socket: net.Socket; closed: Promise<{ answer: string; ms: number }> } {
-  const { hostname, port } = new URL(url);
-  const started = Date.now();
-  const socket = net.connect(Number(port), hostname);
-  let answer = '';
-  socket.on('data', (d) => (answer += d));
-  socket.on('error', () => {});
-  if (data) socket.write(data);
-  return { socket, closed: new Promise((resolve) => socket.on('close', () => resolve({ answer, ms: Date.now() - started }))) };
-}
+import { connect } from '../helpers/raw-socket.js';
 
 describe('security: operations endpoints and connection limits (finding 17)', () => {
   let t: TestGateway | undefined;
@@ -55,9 +43,9 @@ describe('security: operations endpoints and connection limits (finding 17)', ()
 
   it('refuses connections past server.maxConnections', async () => {
     t = await startGateway({ config: { server: { maxConnections: 2 } } });
-    const held = [connect(t.url), connect(t.url)];
-    await Promise.all(held.map((c) => new Promise((r) => c.socket.once('connect', r))));
-    await new Promise((r) => setTimeout(r, 50)); // the server has accepted both
+    // Two kept-alive connections, each served once (a connection still without a request would give its place up).
+    const held = [connect(t.url, 'GET /health HTTP/1.1\r\nHost: x\r\n\r\n'), connect(t.url, 'GET /health HTTP/1.1\r\nHost: x\r\n\r\n')];
+    await Promise.all(held.map((c) => new Promise((r) => c.socket.once('data', r))));
     const third = connect(t.url, 'GET /health HTTP/1.1\r\nHost: x\r\n\r\n');
     const { answer } = await third.closed;
     expect(answer).to.equal('');
