@@ -103,7 +103,8 @@ export class InstanceGrants implements InstanceAuthorizer<Grant> {
     if (!isOAuth(auth)) throw new Error('not an OAuth connector');
     const data = (providerData ?? {}) as Record<string, string>;
     const target = { connector, configuration };
-    const send = this.auth.tokenEndpoint(target);
+    // A code or verifier is single-use: not sent again once it may have arrived.
+    const send = this.auth.tokenEndpoint(target, auth.type === 'oauth2-client-credentials' ? 'unissued' : 'unsent');
     try {
       if (auth.type === 'oauth1') {
         if (providerData === undefined)

@@ -101,7 +101,10 @@ export function oauthRoutes(connectors: ConnectorRegistry, auth: ProviderAuth) {
         String(configuration[OAUTH_KEYS.callbackUrl]),
       );
       const answer = await auth
-        .tokenEndpoint({ connector, configuration })(request)
+        .tokenEndpoint(
+          { connector, configuration },
+          'unsent',
+        )(request)
         .catch((err: Error) => {
           throw new ApiError(502, 'OAUTH_EXCHANGE_FAILED', `the request-token call could not be made: ${err.message}`, []);
         });
