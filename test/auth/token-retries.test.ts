@@ -1,8 +1,8 @@
 import { expect } from 'chai';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
-import { EmulatedProvider, type CannedResponse } from '../providers/provider-server.js';
+import { EmulatedProvider } from '../providers/provider-server.js';
 import { pollNow, providerConnector, registerConnector } from '../poller/helpers.js';
-import { bearerOf } from './helpers.js';
+import { bearerOf, startTokenEndpoint, type TokenEndpoint } from './helpers.js';
 
 const MINUTE = 60_000;
 const CALLBACK = 'http://127.0.0.1:9/oauth/callback';
@@ -18,34 +18,12 @@ const CALLBACK = 'http://127.0.0.1:9/oauth/callback';
  */
 describe('provider auth: token requests after a timeout', () => {
   let t: TestGateway;
-  let tokens: EmulatedProvider;
+  let tokens: TokenEndpoint;
   let provider: EmulatedProvider;
-  /** What the next token requests get, in order; `hold` answers only after `release()`. */
-  let script: Array<'hold' | CannedResponse>;
-  let held: Array<() => void>;
-  const issued = new Set<string>();
-  let serial = 0;
-
-  const tokenCalls = () => tokens.requests.filter((r) => r.path === '/oauth/token').map((r) => Object.fromEntries(new URLSearchParams(r.body)));
-  const release = () => held.splice(0).forEach((answer) => answer());
-  const tokenAnswer = (): CannedResponse => {
-    serial++;
-    issued.add(`at-${serial}`);
-    return { status: 200, body: { access_token: `at-${serial}`, token_type: 'bearer', expires_in: 120, refresh_token: `rt-${serial}` } };
-  };
 
   beforeEach(async () => {
-    script = [];
-    held = [];
-    issued.clear();
-    serial = 0;
-    tokens = await EmulatedProvider.start();
-    tokens.route('POST', '/oauth/token', async () => {
-      const next = script.shift();
-      if (next === 'hold') await new Promise<void>((r) => held.push(r));
-      return next === undefined || next === 'hold' ? tokenAnswer() : next;
-    });
-    provider = await EmulatedProvider.start({ requireAuth: { type: 'check', accept: (req) => issued.has(bearerOf(req.headers.authorization)) } });
+    tokens = await startTokenEndpoint();
+    provider = await EmulatedProvider.start({ requireAuth: { type: 'check', accept: (req) => tokens.issued.has(bearerOf(req.headers.authorization)) } });
     t = await startGateway({ config: { provider: { tokenTimeoutSeconds: 0.2 } } });
     provider.now = () => t.clock.now();
     await registerConnector(
@@ -58,7 +36,6 @@ describe('provider auth: token requests after a timeout', () => {
   });
 
   afterEach(async () => {
-    release();
     await t.close();
     await provider.close();
     await tokens.close();
@@ -81,53 +58,53 @@ describe('provider auth: token requests after a timeout', () => {
     });
 
   it('sends an authorization code once: a token endpoint that answers after the timeout gets no second exchange', async () => {
-    script.push('hold');
+    tokens.script.push('hold');
     const res = await create('code-1');
-    expect(tokenCalls().length, 'code exchanges sent').to.equal(1);
+    expect(tokens.calls().length, 'code exchanges sent').to.equal(1);
     expect(res.statusCode).to.equal(502);
     expect(res.body).to.deep.include({ code: 'OAUTH_EXCHANGE_FAILED' });
     expect((res.body as unknown as { message: string }).message).to.match(/timed out.*not sent again/);
-    release(); // the provider answers now, to a client that is gone
+    tokens.release(); // the provider answers now, to a client that is gone
     expect(await t.gateway.db('instances').count({ n: '*' }).first()).to.deep.include({ n: 0 });
 
     // A refused exchange is not sent again either; a fresh code works.
-    script.push({ status: 500, body: { error: 'server_error' } });
+    tokens.script.push({ status: 500, body: { error: 'server_error' } });
     expect((await create('code-2')).statusCode).to.equal(400);
-    expect(tokenCalls().map((c) => c.code)).to.deep.equal(['code-1', 'code-2']);
+    expect(tokens.calls().map((c) => c.code)).to.deep.equal(['code-1', 'code-2']);
     expect((await create('code-3')).statusCode).to.equal(201);
-    expect(tokenCalls().map((c) => c.code)).to.deep.equal(['code-1', 'code-2', 'code-3']);
+    expect(tokens.calls().map((c) => c.code)).to.deep.equal(['code-1', 'code-2', 'code-3']);
   });
 
   it('sends a refresh again after a 503 but not after a timeout or a 502, and the next call refreshes with the same token', async () => {
     const created = await create('code-1');
     expect(created.statusCode).to.equal(201);
     const id = (created.body as unknown as { id: number }).id;
-    const refreshes = () => tokenCalls().filter((c) => c.grant_type === 'refresh_token');
+    const refreshes = () => tokens.calls().filter((c) => c.grant_type === 'refresh_token');
 
     // 61 s before expiry the token is refreshed first; the token endpoint answers too late.
     t.clock.advance(MINUTE);
     provider.collection('contacts').upsert({ name: 'Ada' });
-    script.push('hold');
+    tokens.script.push('hold');
     const late = await pollNow(t, id);
     expect(refreshes().length, 'refreshes sent').to.equal(1);
     expect(late.contacts.error).to.match(/timed out/);
-    release();
+    tokens.release();
     const status = (await t.api.get(`instances/${id}/status`)).body as unknown as { auth: { state: string; lastError: string } };
     expect(status.auth.state).to.equal('ok');
     expect(status.auth.lastError).to.match(/token refresh failed: .*timed out/);
 
     // A 502 from a gateway in front of the token endpoint: a token may have been issued; not sent again.
     t.clock.advance(1000);
-    script.push({ status: 502, body: 'bad gateway' });
+    tokens.script.push({ status: 502, body: 'bad gateway' });
     expect((await pollNow(t, id)).contacts.error).to.match(/HTTP 502|invalid_response/);
     expect(refreshes().length).to.equal(2);
 
     // The token endpoint's own 503: nothing was issued, so the refresh goes again at once.
     t.clock.advance(1000);
-    script.push({ status: 503, body: { error: 'temporarily_unavailable' } });
+    tokens.script.push({ status: 503, body: { error: 'temporarily_unavailable' } });
     const polled = await pollNow(t, id);
     expect(polled.contacts, JSON.stringify(polled)).to.include({ fetched: 1, created: 1 });
     expect(refreshes().map((c) => c.refresh_token)).to.deep.equal(['rt-1', 'rt-1', 'rt-1', 'rt-1']);
-    expect(bearerOf(provider.requests.at(-1)!.headers.authorization)).to.equal(`at-${serial}`);
+    expect(bearerOf(provider.requests.at(-1)!.headers.authorization)).to.equal([...tokens.issued].at(-1));
   });
 });
