@@ -87,6 +87,20 @@ export function secretDestinations(connector: ConnectorDefinition, configuration
   return out;
 }
 
+/**
+ * What of a connector decides where secrets go, as one text: two definitions that give the same
+ * send every instance's secrets to the same places (a replacement that changes only paths,
+ * headers or mappings need not look at the instances).
+ */
+export function destinationTemplates(connector: ConnectorDefinition): string {
+  return JSON.stringify({
+    baseUrl: connector.baseUrl,
+    auth: connector.auth,
+    hosts: Object.entries(connector.requests ?? {}).map(([name, r]) => [name, r.schema.protocol, r.schema.host]),
+    pagination: paginationsOf(connector).map(([name, p]) => [name, p?.type === 'link' ? p.allowedOrigins : undefined]),
+  });
+}
+
 /** The destinations of `after` that are new or at another origin than in `before` (one that is gone moves nothing). */
 export function movedDestinations(before: SecretDestination[], after: SecretDestination[]): SecretDestination[] {
   const was = new Map(before.map((d) => [d.name, d.origin]));

@@ -7,7 +7,7 @@ import { ApiError, NotFoundError, ValidationError } from '../errors.js';
 import { REDACTED } from '../secrets/redact.js';
 import type { ConnectorRegistry } from '../connectors/registry.js';
 import type { ConnectorCatalog, MovedSecrets } from '../connectors/catalog.js';
-import { movedDestinations, secretDestinations } from '../auth/destinations.js';
+import { destinationTemplates, movedDestinations, secretDestinations } from '../auth/destinations.js';
 import type { ConnectorDefinition } from '../connectors/schema.js';
 import { planPollObjects } from '../poller/plan.js';
 import { PollStateStore } from '../poller/store.js';
@@ -115,6 +115,7 @@ export class InstanceService {
    * destinations that move (all of them when the stored definition no longer validates).
    */
   private async movedByReplacement(trx: Db, previous: ConnectorDefinition | undefined, next: ConnectorDefinition): Promise<MovedSecrets[]> {
+    if (previous && destinationTemplates(previous) === destinationTemplates(next)) return [];
     const moved: MovedSecrets[] = [];
     for (const instance of await this.store.listByElementKey(next.key, trx)) {
       const after = secretDestinations(next, instance.configuration);
