@@ -109,7 +109,8 @@ export class ConnectorCatalog {
         409,
         'SECRETS_WOULD_MOVE',
         `replacing connector "${def.key}" sends the stored secrets of ${moved.length} instance(s) (${ids.slice(0, 20).join(', ')}${ids.length > 20 ? ', …' : ''}) to another host; PUT with ?moveSecrets=true if that is meant`,
-        moved,
+        // The first 100 (an answer naming 100,000 instances helps nobody); the message has the count.
+        moved.slice(0, 100),
       );
     }
     const destinations = [...new Set(moved.flatMap((m) => m.destinations))];
