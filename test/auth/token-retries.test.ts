@@ -3,6 +3,7 @@ import { startGateway, type TestGateway } from '../helpers/gateway.js';
 import { EmulatedProvider } from '../providers/provider-server.js';
 import { pollNow, providerConnector, registerConnector } from '../poller/helpers.js';
 import { bearerOf, startTokenEndpoint, type TokenEndpoint } from './helpers.js';
+import { type ProviderError, sendProviderRequest, type RetryPolicy } from '../../src/provider/http-client.js';
 
 const MINUTE = 60_000;
 const CALLBACK = 'http://127.0.0.1:9/oauth/callback';
@@ -106,5 +107,51 @@ describe('provider auth: token requests after a timeout', () => {
     expect(polled.contacts, JSON.stringify(polled)).to.include({ fetched: 1, created: 1 });
     expect(refreshes().map((c) => c.refresh_token)).to.deep.equal(['rt-1', 'rt-1', 'rt-1', 'rt-1']);
     expect(bearerOf(provider.requests.at(-1)!.headers.authorization)).to.equal([...tokens.issued].at(-1));
+  });
+});
+
+/** The retry policies themselves, on one provider call each: what counts as "may have arrived". */
+describe('provider calls: retry policies', () => {
+  let server: EmulatedProvider;
+  beforeEach(async () => {
+    server = await EmulatedProvider.start();
+  });
+  afterEach(() => server.close());
+
+  const send = async (url: string, retry: RetryPolicy) =>
+    sendProviderRequest(
+      { method: 'POST', url, headers: {}, body: 'grant_type=refresh_token' },
+      { maxAttempts: 2, retryDelayMs: 0, timeoutMs: 200, retry, policy: { allowLoopback: true, allowPrivate: false } },
+    ).then(
+      (r) => ({ attempts: r.attempts, error: undefined }),
+      (e: ProviderError) => ({ attempts: e.attempts, error: e.message }),
+    );
+
+  it('sends again after a refused connection under every policy, after a timeout only under "any"', async () => {
+    const closed = await EmulatedProvider.start();
+    const closedUrl = `${closed.url}/token`;
+    await closed.close();
+    for (const retry of ['any', 'unsent', 'unissued'] as const) expect((await send(closedUrl, retry)).attempts, retry).to.equal(2);
+
+    server.delayNext(3, 1000, { path: '/slow' });
+    expect(await send(`${server.url}/slow`, 'unsent')).to.deep.include({ attempts: 1 });
+    expect((await send(`${server.url}/slow`, 'unissued')).error).to.match(/timed out after 0.2 s \(not sent again: the request may have arrived\)/);
+    // The ordinary policy sends the timed-out request again: two of the three delays are used.
+    expect((await send(`${server.url}/slow`, 'any')).attempts).to.equal(2);
+  });
+
+  it('sends again after 429 and the endpoint\'s own 5xx under "unissued", never after 502 or 504; nothing under "unsent"', async () => {
+    const attemptsAfter = async (status: number, retry: RetryPolicy) => {
+      server.failNext(1, { status, body: { error: 'x' } }, { path: '/token' });
+      return (await send(`${server.url}/token`, retry)).attempts;
+    };
+    server.route('POST', '/token', () => ({ status: 200, body: { ok: true } }));
+    expect(await attemptsAfter(503, 'unissued')).to.equal(2);
+    expect(await attemptsAfter(500, 'unissued')).to.equal(2);
+    expect(await attemptsAfter(429, 'unissued')).to.equal(2);
+    expect(await attemptsAfter(502, 'unissued')).to.equal(1);
+    expect(await attemptsAfter(504, 'unissued')).to.equal(1);
+    expect(await attemptsAfter(503, 'unsent')).to.equal(1);
+    expect(await attemptsAfter(502, 'any')).to.equal(2);
   });
 });
