@@ -142,7 +142,7 @@ export class Gateway {
       const instances = new InstanceService(store, catalog, config, clock, log);
       const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref()));
       const metrics = createMetrics();
-      const providerAuth = new ProviderAuth(new TokenStore(db, cipher), clock, nodeId, log, metrics);
+      const providerAuth = new ProviderAuth(new TokenStore(db, cipher), clock, nodeId, log, metrics, config.provider.tokenTimeoutSeconds * 1000);
       const providerCalls = new ProviderCalls(config, sleep, providerAuth);
       providerAuth.attach(providerCalls);
       const rateBudgets = new RateBudgets(createBudgetStore(db), config, clock, sleep, log);

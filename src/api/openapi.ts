@@ -4,8 +4,10 @@
  */
 const ROUTES: Array<[string, string, string, boolean?]> = [
   ['get', '/elements', 'List connectors'],
-  ['post', '/elements', 'Register a custom connector'],
+  ['post', '/elements', 'Register a custom connector (409 when the key is taken)'],
   ['get', '/elements/{key}', 'One connector with its definition'],
+  ['put', '/elements/{key}', 'Create or replace a custom connector (409 SECRETS_WOULD_MOVE unless moveSecrets)'],
+  ['delete', '/elements/{key}', 'Remove a custom connector (409 while instances use it)'],
   ['get', '/elements/{key}/requests', "A connector's request templates"],
   ['get', '/elements/{key}/oauth/url', 'The provider authorize URL for an OAuth connector'],
   ['get', '/elements/{key}/oauth/token', 'An OAuth 1.0a request token'],
@@ -39,11 +41,26 @@ const ROUTES: Array<[string, string, string, boolean?]> = [
   ['post', '/hooks/{token}', 'Webhook ingress (no bearer; the token is the secret)', true],
 ];
 
+/** Query parameters that change what a route does (paging and filters are in docs/api.md). */
+const QUERY: Record<string, Array<{ name: string; description: string }>> = {
+  'put /elements/{key}': [{ name: 'moveSecrets', description: "true: replace even though instances' stored secrets then go to another host" }],
+  'get /elements/{key}/oauth/url': [
+    { name: 'apiKey', description: 'the client id' },
+    { name: 'callbackUrl', description: 'the redirect URI (http or https)' },
+    { name: 'scope', description: "replaces the connector's scopes" },
+    { name: 'state', description: 'generated when not given; the answer carries it' },
+    { name: 'requestToken', description: 'OAuth 1.0a: the request token from /oauth/token' },
+  ],
+};
+
 export function openApiDocument(version: string): Record<string, unknown> {
   const paths: Record<string, Record<string, unknown>> = {};
   for (const [method, path, summary, open] of ROUTES) {
     const full = open ? path : `/elements/api-v2${path}`;
-    const parameters = [...path.matchAll(/\{(\w+)\}/g)].map((m) => ({ name: m[1], in: 'path', required: true, schema: { type: 'string' } }));
+    const parameters = [
+      ...[...path.matchAll(/\{(\w+)\}/g)].map((m) => ({ name: m[1], in: 'path', required: true, schema: { type: 'string' } })),
+      ...(QUERY[`${method} ${path}`] ?? []).map((q) => ({ ...q, in: 'query', schema: { type: 'string' } })),
+    ];
     paths[full] ??= {};
     paths[full][method] = {
       summary,

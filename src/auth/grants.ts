@@ -1,6 +1,7 @@
 import type { Db } from '../db/index.js';
 import type { AuthAlternative, ConnectorDefinition } from '../connectors/schema.js';
 import { authOf, unmatchedAuth, userGrantedOAuth, whenKeys } from './alternatives.js';
+import { destinationNames, movedDestinations, secretDestinations } from './destinations.js';
 import { ApiError } from '../errors.js';
 import { ProviderError } from '../provider/http-client.js';
 import { REDACTED } from '../secrets/redact.js';
@@ -60,6 +61,18 @@ export class InstanceGrants implements InstanceAuthorizer<Grant> {
       auth.type === 'oauth2-client-credentials' &&
       [OAUTH_KEYS.apiKey, OAUTH_KEYS.apiSecret].some((k) => supplied?.[k] !== undefined && supplied[k] !== REDACTED);
     const switched = previous !== undefined && authOf(connector, previous) !== auth;
+    // The stored grant goes where the API and the token endpoint are: a PATCH that moves either
+    // must bring a new grant (client credentials: the key and secret it must give again get one).
+    const moved = previous === undefined ? [] : movedDestinations(secretDestinations(connector, previous), secretDestinations(connector, configuration));
+    if (moved.length > 0 && auth.type !== 'oauth2-client-credentials' && providerData === undefined && !handsOver) {
+      problems.push({
+        field: 'providerData',
+        message: `is required: this change sends the OAuth grant to another host (${destinationNames(moved)}); authorize again and give the new ${
+          auth.type === 'oauth1' ? 'oauth_token, oauth_verifier and secret' : 'code'
+        } (or oauth.user.* tokens)`,
+      });
+      return false;
+    }
     const touchesAuth = supplied === undefined || providerData !== undefined || handsOver || newClient || switched;
     if (!touchesAuth) return false;
     for (const key of [OAUTH_KEYS.apiKey, OAUTH_KEYS.apiSecret]) {
@@ -103,7 +116,8 @@ export class InstanceGrants implements InstanceAuthorizer<Grant> {
     if (!isOAuth(auth)) throw new Error('not an OAuth connector');
     const data = (providerData ?? {}) as Record<string, string>;
     const target = { connector, configuration };
-    const send = this.auth.tokenEndpoint(target);
+    // A code or verifier is single-use: not sent again once it may have arrived.
+    const send = this.auth.tokenEndpoint(target, auth.type === 'oauth2-client-credentials' ? 'unissued' : 'unsent');
     try {
       if (auth.type === 'oauth1') {
         if (providerData === undefined)

@@ -36,6 +36,8 @@ export class ProviderAuth implements AuthProvider {
     private readonly nodeId: string,
     private readonly log: Logger,
     private readonly metrics: Metrics,
+    /** How long a token endpoint may take to answer (`provider.tokenTimeoutSeconds`). */
+    private readonly tokenTimeoutMs = 10_000,
   ) {}
 
   /** Token endpoints are provider calls too (SSRF guard, size caps, rate budgets). */
@@ -130,12 +132,18 @@ export class ProviderAuth implements AuthProvider {
     });
   }
 
-  /** How token endpoints are called: a provider call without the connector's auth; 4xx answers are returned. */
-  tokenEndpoint(target: ProviderTarget): TokenEndpointSend {
+  /**
+   * How token endpoints are called: a provider call without the connector's auth; 4xx answers are
+   * returned. `retry` says what may be sent twice: `unsent` for a request that spends a single-use
+   * value (an authorization code, an OAuth 1.0a verifier) — only an attempt that never connected is
+   * repeated; `unissued` for a refresh or a client-credentials grant — also one the token endpoint
+   * answered without issuing anything (see RetryPolicy).
+   */
+  tokenEndpoint(target: ProviderTarget, retry: 'unsent' | 'unissued'): TokenEndpointSend {
     return async (request) => {
       if (!this.calls) throw new Error('provider auth is not attached to the provider calls');
       try {
-        const r = await this.calls.send({ ...target, auth: false }, request, { maxAttempts: 2, retryDelayMs: 1000, timeoutMs: 10_000 });
+        const r = await this.calls.send({ ...target, auth: false }, request, { maxAttempts: 2, retryDelayMs: 1000, timeoutMs: this.tokenTimeoutMs, retry });
         return { status: r.status, headers: r.headers, body: r.response };
       } catch (err) {
         // The endpoint answered: the OAuth library reads the error from the body.
@@ -224,9 +232,9 @@ export class ProviderAuth implements AuthProvider {
       const endpoints = oauth2Endpoints(auth, target.configuration);
       const client = oauth2Client(auth, target.configuration);
       let answer: TokenAnswer;
-      if (auth.type === 'oauth2-client-credentials') answer = await clientCredentialsGrant(endpoints, client, this.tokenEndpoint(target));
+      if (auth.type === 'oauth2-client-credentials') answer = await clientCredentialsGrant(endpoints, client, this.tokenEndpoint(target, 'unissued'));
       else if (!record.tokens.refreshToken) throw new OAuthRefusedError('invalid_grant', 'the access token expired and there is no refresh token', 0);
-      else answer = await refreshGrant(endpoints, client, record.tokens.refreshToken, this.tokenEndpoint(target));
+      else answer = await refreshGrant(endpoints, client, record.tokens.refreshToken, this.tokenEndpoint(target, 'unissued'));
       const { tokens, expiresAt } = this.tokenSetOf(target, answer, record.tokens);
       if (auth.type === 'oauth2' && auth.baseUrlLookup && !tokens.baseUrl)
         tokens.baseUrl = await this.baseUrlByLookup(target, auth.baseUrlLookup, tokens.accessToken);

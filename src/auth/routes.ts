@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type Router from '@koa/router';
 import type { ConnectorRegistry } from '../connectors/registry.js';
 import { ApiError, NotFoundError, ValidationError } from '../errors.js';
@@ -10,7 +11,8 @@ import { OAUTH_KEYS, oauth1Consumer, oauth2Client, oauth2Endpoints, oauthUrl } f
 /**
  * Cloud Elements' OAuth helpers for an integrator's UI:
  *   GET /elements/:key/oauth/url?apiKey=&apiSecret=&callbackUrl=&scope=&state=[&requestToken=]
- *       → {oauthUrl, element}: where to send the user to grant access
+ *       → {oauthUrl, element, state}: where to send the user to grant access (OAuth 2.0: with the
+ *         `state` given, or one generated, for the caller to check on the redirect)
  *   GET /elements/:key/oauth/token?apiKey=&apiSecret=&callbackUrl=   (OAuth 1.0a)
  *       → {token, secret}: a request token, to pass to /oauth/url as `requestToken`
  * Other query parameters are configuration values the connector's URL templates may use
@@ -40,6 +42,24 @@ function requireParams(configuration: Record<string, unknown>, pairs: Array<[str
     );
 }
 
+/**
+ * The redirect URI must be a web address: the provider sends the user's browser there with the
+ * code, so `javascript:`, `data:` or a custom scheme would hand the code to whatever handles it.
+ * OAuth 1.0a's out-of-band `oob` is allowed where the flow defines it (`/oauth/token`).
+ */
+function requireWebCallback(configuration: Record<string, unknown>, o: { oob?: boolean } = {}): void {
+  const value = String(configuration[OAUTH_KEYS.callbackUrl]);
+  if (o.oob && value === 'oob') return;
+  let protocol = '';
+  try {
+    protocol = new URL(value).protocol;
+  } catch {
+    // not a URL: refused below
+  }
+  if (protocol !== 'http:' && protocol !== 'https:')
+    throw new ValidationError('callbackUrl must be an http or https URL', [{ field: 'callbackUrl', message: 'must be an http or https URL' }]);
+}
+
 export function oauthRoutes(connectors: ConnectorRegistry, auth: ProviderAuth) {
   /** The connector and its user-granted OAuth alternative (a connector may offer it beside a token). */
   const oauthConnector = (key: string) => {
@@ -64,9 +84,12 @@ export function oauthRoutes(connectors: ConnectorRegistry, auth: ProviderAuth) {
         [OAUTH_KEYS.apiKey, 'apiKey'],
         [OAUTH_KEYS.callbackUrl, 'callbackUrl'],
       ]);
-      const state = typeof ctx.query.state === 'string' ? ctx.query.state : undefined;
+      requireWebCallback(configuration);
       let oauthUrlValue: string;
+      let state: string | undefined;
       if (a.type === 'oauth2') {
+        // Without a state the redirect cannot be tied to the user who started it (CSRF, RFC 6749 §10.12).
+        state = typeof ctx.query.state === 'string' && ctx.query.state !== '' ? ctx.query.state : randomBytes(16).toString('base64url');
         oauthUrlValue = authorizeUrl(
           { ...oauth2Endpoints(a, configuration), authorizationUrl: oauthUrl(a.authorizationUrl, configuration), authorizationParams: a.authorizationParams },
           oauth2Client(a, configuration),
@@ -82,7 +105,7 @@ export function oauthRoutes(connectors: ConnectorRegistry, auth: ProviderAuth) {
         url.searchParams.set('oauth_token', requestToken);
         oauthUrlValue = url.toString();
       } else throw new Error('unreachable');
-      ctx.body = { oauthUrl: oauthUrlValue, element: connector.key };
+      ctx.body = { oauthUrl: oauthUrlValue, element: connector.key, ...(state ? { state } : {}) };
     });
 
     router.get('/elements/:key/oauth/token', async (ctx) => {
@@ -95,13 +118,17 @@ export function oauthRoutes(connectors: ConnectorRegistry, auth: ProviderAuth) {
         [OAUTH_KEYS.apiSecret, 'apiSecret'],
         [OAUTH_KEYS.callbackUrl, 'callbackUrl'],
       ]);
+      requireWebCallback(configuration, { oob: true });
       const request = requestTokenRequest(
         oauthUrl(a.requestTokenUrl, configuration, connector.baseUrl),
         oauth1Consumer(configuration),
         String(configuration[OAUTH_KEYS.callbackUrl]),
       );
       const answer = await auth
-        .tokenEndpoint({ connector, configuration })(request)
+        .tokenEndpoint(
+          { connector, configuration },
+          'unsent',
+        )(request)
         .catch((err: Error) => {
           throw new ApiError(502, 'OAUTH_EXCHANGE_FAILED', `the request-token call could not be made: ${err.message}`, []);
         });

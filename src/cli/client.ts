@@ -59,8 +59,8 @@ export class ApiClient {
   post<T = unknown>(path: string, json?: unknown, query?: Record<string, string | number | undefined>): Promise<T> {
     return this.send<T>('POST', path, { json, query });
   }
-  put<T = unknown>(path: string, json?: unknown): Promise<T> {
-    return this.send<T>('PUT', path, { json });
+  put<T = unknown>(path: string, json?: unknown, query?: Record<string, string | number | undefined>): Promise<T> {
+    return this.send<T>('PUT', path, { json, query });
   }
   delete<T = unknown>(path: string): Promise<T> {
     return this.send<T>('DELETE', path, {});

@@ -70,9 +70,10 @@ export function addClientCommands(program: Command): void {
   connectors
     .command('add <file>')
     .description('registers (or replaces) a custom connector from a file')
-    .action(async (file: string, _o, cmd: Command) => {
+    .option('--move-secrets', "replace it even though its instances' stored secrets then go to another host")
+    .action(async (file: string, o: { moveSecrets?: boolean }, cmd: Command) => {
       const def = await checkConnectorFile(file);
-      const c = await client(cmd).put<Json>(`elements/${encodeURIComponent(def.key)}`, def);
+      const c = await client(cmd).put<Json>(`elements/${encodeURIComponent(def.key)}`, def, { moveSecrets: o.moveSecrets ? 'true' : undefined });
       if (asJson(cmd)) return printJson(c);
       printLine(`connector "${c.key}" registered`);
     });

@@ -36,8 +36,11 @@ export interface Config {
     maxObjectsPerInstance: number;
     jitterSeconds: number;
   };
-  /** `rateBudgetMarginSeconds` widens each rate-budget window, for the delay between pollgate's grant and the provider's count. */
-  provider: { maxRetryAfterSeconds: number; maxResponseBytes: number; rateBudgetMarginSeconds: number };
+  /**
+   * `rateBudgetMarginSeconds` widens each rate-budget window, for the delay between pollgate's grant and the provider's count;
+   * `tokenTimeoutSeconds` is how long an OAuth token endpoint may take to answer (tests make it short).
+   */
+  provider: { maxRetryAfterSeconds: number; maxResponseBytes: number; rateBudgetMarginSeconds: number; tokenTimeoutSeconds: number };
   webhooks: {
     maxBodyBytes: number;
     rateLimitPerMinute: number;
@@ -130,7 +133,7 @@ export const configSchema = section({
     maxObjectsPerInstance: int(1),
     jitterSeconds: num(0),
   }),
-  provider: section({ maxRetryAfterSeconds: num(0), maxResponseBytes: int(1), rateBudgetMarginSeconds: num(0) }),
+  provider: section({ maxRetryAfterSeconds: num(0), maxResponseBytes: int(1), rateBudgetMarginSeconds: num(0), tokenTimeoutSeconds: num(0.01) }),
   webhooks: section({
     maxBodyBytes: int(1),
     rateLimitPerMinute: int(1),

@@ -1,12 +1,14 @@
 import type Router from '@koa/router';
 import { readJsonObject } from '../api/body.js';
-import { ApiError, NotFoundError } from '../errors.js';
+import { ApiError, NotFoundError, ValidationError } from '../errors.js';
 import type { ConnectorCatalog } from './catalog.js';
 
 /**
- * GET /elements[/:key], POST /elements and PUT/DELETE /elements/:key (custom connectors, stored so
- * every node and every restart sees them). Every API request first brings this node's connectors
- * up to date with the database (one single-row read when nothing changed).
+ * GET /elements[/:key], POST /elements (a new key; 409 when it exists) and PUT/DELETE
+ * /elements/:key (custom connectors, stored so every node and every restart sees them; a PUT that
+ * would send instances' secrets to another host needs `?moveSecrets=true`). Every API request
+ * first brings this node's connectors up to date with the database (one single-row read when
+ * nothing changed).
  */
 export function connectorRoutes(catalog: ConnectorCatalog, maxBodyBytes: number) {
   const registry = catalog.registry;
@@ -26,9 +28,9 @@ export function connectorRoutes(catalog: ConnectorCatalog, maxBodyBytes: number)
       ctx.body = { ...registry.summary(def), definition: def };
     });
 
-    const save = async (body: unknown, key?: string) => {
+    const save = async (body: unknown, o: { key?: string; replace?: boolean; moveSecrets?: boolean } = {}) => {
       try {
-        return await catalog.save(body, 'request body', { key });
+        return await catalog.save(body, 'request body', o);
       } catch (err) {
         if (err instanceof ApiError) throw err;
         const details = (err as { details?: unknown[] }).details ?? [];
@@ -43,7 +45,11 @@ export function connectorRoutes(catalog: ConnectorCatalog, maxBodyBytes: number)
     });
 
     router.put('/elements/:key', async (ctx) => {
-      const { def, created } = await save(await readJsonObject(ctx, maxBodyBytes), ctx.params.key);
+      const moveSecrets = ctx.query.moveSecrets;
+      if (moveSecrets !== undefined && moveSecrets !== 'true' && moveSecrets !== 'false')
+        throw new ValidationError('moveSecrets must be true or false', [{ field: 'moveSecrets', value: moveSecrets }]);
+      const body = await readJsonObject(ctx, maxBodyBytes);
+      const { def, created } = await save(body, { key: ctx.params.key, replace: true, moveSecrets: moveSecrets === 'true' });
       ctx.status = created ? 201 : 200;
       ctx.body = registry.summary(def);
     });

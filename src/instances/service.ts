@@ -6,7 +6,8 @@ import type { Logger } from '../log.js';
 import { ApiError, NotFoundError, ValidationError } from '../errors.js';
 import { REDACTED } from '../secrets/redact.js';
 import type { ConnectorRegistry } from '../connectors/registry.js';
-import type { ConnectorCatalog } from '../connectors/catalog.js';
+import type { ConnectorCatalog, MovedSecrets } from '../connectors/catalog.js';
+import { destinationTemplates, movedDestinations, secretDestinations } from '../auth/destinations.js';
 import type { ConnectorDefinition } from '../connectors/schema.js';
 import { planPollObjects } from '../poller/plan.js';
 import { PollStateStore } from '../poller/store.js';
@@ -106,6 +107,22 @@ export class InstanceService {
       this.work.clear();
       this.loading.clear();
     });
+    catalog.guardReplacements((trx, previous, next) => this.movedByReplacement(trx, previous, next));
+  }
+
+  /**
+   * The instances whose secrets a replacement of their connector sends elsewhere, each with the
+   * destinations that move (all of them when the stored definition no longer validates).
+   */
+  private async movedByReplacement(trx: Db, previous: ConnectorDefinition | undefined, next: ConnectorDefinition): Promise<MovedSecrets[]> {
+    if (previous && destinationTemplates(previous) === destinationTemplates(next)) return [];
+    const moved: MovedSecrets[] = [];
+    for (const instance of await this.store.listByElementKey(next.key, trx)) {
+      const after = secretDestinations(next, instance.configuration);
+      const destinations = previous ? movedDestinations(secretDestinations(previous, instance.configuration), after) : after;
+      if (destinations.length > 0) moved.push({ instanceId: instance.id, destinations: destinations.map((d) => d.name) });
+    }
+    return moved;
   }
 
   private get connectors(): ConnectorRegistry {
@@ -244,6 +261,9 @@ export class InstanceService {
         newSigningSecret(),
         now,
       );
+      // After the insert (SQLite: the write lock is then this transaction's): a removal of the
+      // connector on another node either waits for this commit and sees the instance, or went first.
+      await this.catalog.hold(trx, key);
       if (grant !== undefined) await this.authorizer!.save(trx, newId, grant, now);
       await planPollObjects(new PollStateStore(trx), newId, settings, {
         now,

@@ -155,6 +155,11 @@ export class InstanceStore {
     return ((await q) as InstanceRow[]).map((r) => this.fromRow(r));
   }
 
+  /** Every instance of a connector (the caller's transaction, if any): a connector replacement checks them all. */
+  async listByElementKey(elementKey: string, db: Knex = this.db): Promise<Instance[]> {
+    return ((await db('instances').where({ element_key: elementKey }).orderBy('id')) as InstanceRow[]).map((r) => this.fromRow(r));
+  }
+
   async insert(
     trx: Knex,
     values: Omit<Instance, 'id' | 'createdAt' | 'updatedAt' | 'unreadableSecrets' | 'webhookId' | 'webhookIds'>,

@@ -11,6 +11,7 @@ import { iparamValue, listTemplateRefs, renderHost } from '../templates/request-
 import { authOf } from '../auth/alternatives.js';
 import { checkUrlSyntax } from '../network/ssrf-guard.js';
 import { validateCallbackTemplate } from '../delivery/callback-template.js';
+import { destinationNames, movedDestinations, secretDestinations } from '../auth/destinations.js';
 import { readSettings, unknownEventKeys, type ConnectorEventInfo, type InstanceSettings, type Problem } from './settings.js';
 
 /**
@@ -137,9 +138,12 @@ function templateHostProblems(connector: ConnectorDefinition, configuration: Rec
 }
 
 /**
- * A PATCH that moves where secrets are sent (the provider's origin, or the callback's) must give
- * those secrets again: otherwise changing `base_url` alone would send the stored credentials to
- * a host of the caller's choosing.
+ * A PATCH that moves where secrets are sent must give those secrets again: otherwise changing
+ * `base.url`, `oauth.base.url` or a value a token URL or request template host is built from
+ * would send the stored credentials to a host of the caller's choosing. Where secrets go is
+ * auth/destinations.ts: the API (every provider-side secret), the OAuth endpoints (the `oauth.*`
+ * ones), and the callback's origin (the callback's). An OAuth grant moved along must be renewed
+ * too: auth/grants.ts asks for it.
  */
 export function secretsToResupply(
   connector: ConnectorDefinition,
@@ -149,24 +153,29 @@ export function secretsToResupply(
   supplied: Record<string, unknown>,
 ): Problem[] {
   const given = (v: unknown) => v !== undefined && v !== null && v !== REDACTED;
-  const providerOrigin = (c: Record<string, unknown>) => originOf(() => providerBaseUrl(connector.baseUrl, { iparam: c, context: {} }));
   const callbackOrigin = (c: Record<string, unknown>) => originOf(() => String(c['event.notification.callback.url'] ?? ''));
-  const missing: string[] = [];
-  const check = (moved: boolean, isAffected: (key: string) => boolean) => {
+  const missing = new Map<string, string>();
+  const check = (moved: string, isAffected: (key: string) => boolean) => {
     if (!moved) return;
     for (const key of Object.keys(before)) {
-      if (key !== CALLBACK_HEADERS && isAffected(key) && isSecretKey(key, secrets) && key in after && !given(supplied[key])) missing.push(key);
+      if (key !== CALLBACK_HEADERS && isAffected(key) && isSecretKey(key, secrets) && key in after && !given(supplied[key]) && !missing.has(key))
+        missing.set(key, moved);
     }
   };
-  check(providerOrigin(before) !== providerOrigin(after), (key) => !key.startsWith('event.notification.'));
+  const moved = movedDestinations(secretDestinations(connector, before), secretDestinations(connector, after));
+  check(destinationNames(moved.filter((d) => d.carries === 'all')), (key) => !key.startsWith('event.notification.'));
+  check(destinationNames(moved.filter((d) => d.carries === 'oauth')), (key) => key.startsWith('oauth.'));
   const callbackMoved = callbackOrigin(before) !== callbackOrigin(after);
-  check(callbackMoved, (key) => key.startsWith('event.notification.callback.'));
+  check(callbackMoved ? 'event.notification.callback.url' : '', (key) => key.startsWith('event.notification.callback.'));
   const headers = before[CALLBACK_HEADERS];
   if (callbackMoved && headers && typeof headers === 'object' && after[CALLBACK_HEADERS] !== undefined) {
     const sent = supplied[CALLBACK_HEADERS] as Record<string, unknown> | undefined;
-    if (!sent || Object.values(sent).some((v) => !given(v))) missing.push(CALLBACK_HEADERS);
+    if (!sent || Object.values(sent).some((v) => !given(v))) missing.set(CALLBACK_HEADERS, 'event.notification.callback.url');
   }
-  return missing.map((key) => ({ field: `configuration.${key}`, message: 'must be given again in this PATCH: the change sends it to another host' }));
+  return [...missing].map(([key, where]) => ({
+    field: `configuration.${key}`,
+    message: `must be given again in this PATCH: the change sends it to another host (${where})`,
+  }));
 }
 
 export const CALLBACK_HEADERS = 'event.notification.callback.headers';

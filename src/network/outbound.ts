@@ -1,5 +1,6 @@
 import http from 'node:http';
 import https from 'node:https';
+import type { Socket } from 'node:net';
 import got, { type Method } from 'got';
 import { checkUrlSyntax, createGuardedLookup, type NetworkPolicy } from './ssrf-guard.js';
 
@@ -27,13 +28,19 @@ export interface OutboundAnswer {
 
 export type OutboundFailure = 'blocked' | 'timeout' | 'unreachable' | 'too-large';
 
-/** An attempt that got no usable answer. `too-large` keeps the status and headers that did arrive. */
+/**
+ * An attempt that got no usable answer. `too-large` keeps the status and headers that did arrive.
+ * `mayHaveArrived` is false only when no connection to the peer was ever made (blocked, DNS
+ * failure, connection refused, a timeout while connecting): then the request certainly was not
+ * received, and even a request that spends something single-use may be sent again.
+ */
 export class OutboundError extends Error {
   constructor(
     readonly failure: OutboundFailure,
     message: string,
     readonly code?: string,
     readonly answered?: { status: number; headers: http.IncomingHttpHeaders },
+    readonly mayHaveArrived = true,
   ) {
     super(message);
     this.name = 'OutboundError';
@@ -112,18 +119,27 @@ export async function sendOnce(request: OutboundRequest, o: OutboundOptions): Pr
     // Literal addresses skip DNS, so the URL is checked here too; names are checked on lookup.
     checkUrlOnce(request.url, o.policy, o.label);
   } catch (err) {
-    throw new OutboundError('blocked', `the request was blocked: ${(err as Error).message}`, 'BLOCKED');
+    throw new OutboundError('blocked', `the request was blocked: ${(err as Error).message}`, 'BLOCKED', undefined, false);
   }
   let answered: http.IncomingMessage | undefined;
+  // Set once a socket is connected (a reused keep-alive socket already is): from then on bytes of
+  // the request may have reached the peer.
+  let connected = false;
   const client = clientFor(o.dnsLookup ?? lookupFor(o.policy), o.pool, o.timeoutMs);
   const pending = client(request.url, { method: request.method as Method, headers: request.headers, body: request.body });
   // The status and headers as they arrive (got's own 'response' event waits for the whole body).
-  pending.on('request', (req: http.ClientRequest) =>
+  pending.on('request', (req: http.ClientRequest) => {
+    const watch = (socket: Socket) => {
+      if (!socket.connecting) connected = true;
+      else socket.once('connect', () => void (connected = true));
+    };
+    if (req.socket) watch(req.socket);
+    else req.once('socket', watch);
     req.once('response', (res: http.IncomingMessage) => {
       answered = res;
       if (Number(res.headers['content-length']) > o.maxResponseBytes) pending.cancel();
-    }),
-  );
+    });
+  });
   pending.on('downloadProgress', (p: { transferred: number }) => {
     if (p.transferred > o.maxResponseBytes) pending.cancel();
   });
@@ -139,10 +155,11 @@ export async function sendOnce(request: OutboundRequest, o: OutboundOptions): Pr
       });
     }
     if (e.cause?.name === 'BlockedAddressError' || e.message.includes('BlockedAddressError')) {
-      throw new OutboundError('blocked', `the request was blocked: ${e.cause?.message ?? e.message}`, 'BLOCKED');
+      throw new OutboundError('blocked', `the request was blocked: ${e.cause?.message ?? e.message}`, 'BLOCKED', undefined, false);
     }
-    if (e.name === 'TimeoutError' || e.code === 'ETIMEDOUT') throw new OutboundError('timeout', `timed out after ${o.timeoutMs / 1000} s`, 'ETIMEDOUT');
-    throw new OutboundError('unreachable', `${e.code ?? e.name}: ${e.cause?.message ?? e.message}`, e.code);
+    if (e.name === 'TimeoutError' || e.code === 'ETIMEDOUT')
+      throw new OutboundError('timeout', `timed out after ${o.timeoutMs / 1000} s`, 'ETIMEDOUT', undefined, connected);
+    throw new OutboundError('unreachable', `${e.code ?? e.name}: ${e.cause?.message ?? e.message}`, e.code, undefined, connected);
   }
 }
 

@@ -1,7 +1,7 @@
 import type { Config } from '../config/index.js';
 import type { ConnectorDefinition } from '../connectors/schema.js';
 import type { TemplateScope } from '../templates/request-template.js';
-import { sendProviderRequest, type AttemptHooks, type ProviderRequest, type ProviderResult } from './http-client.js';
+import { sendProviderRequest, type AttemptHooks, type ProviderRequest, type ProviderResult, type RetryPolicy } from './http-client.js';
 
 /**
  * The one path by which a built provider request is sent for an instance — poll pages, request
@@ -25,6 +25,8 @@ export interface CallOptions {
   maxAttempts: number;
   retryDelayMs: number;
   timeoutMs: number;
+  /** Which failures are retried (default `any`; token requests send fewer again, see RetryPolicy). */
+  retry?: RetryPolicy;
 }
 
 export type HookFactory = (target: ProviderTarget) => AttemptHooks | undefined;

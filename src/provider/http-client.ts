@@ -5,7 +5,8 @@ import type { NetworkPolicy } from '../network/ssrf-guard.js';
 /**
  * Provider calls with Freshworks request-method semantics, on top of the one outbound module: up
  * to `maxAttempts` tries, retrying network errors, timeouts, 429 and 5xx after `retryDelayMs` (or
- * the provider's Retry-After, when it is not too long). A 4xx other than 429 fails at once. Errors
+ * the provider's Retry-After, when it is not too long) — or fewer, by the call's `retry` policy (token
+ * requests). A 4xx other than 429 fails at once. Errors
  * say whether the provider answered (`APP`) or the call never got an answer (`PLATFORM`).
  *
  * `hooks` run around every attempt — auth (a fresh token, an OAuth 1.0a signature of the exact URL
@@ -31,8 +32,21 @@ export interface AttemptHooks {
   afterAnswer?(answer: OutboundAnswer, request: ProviderRequest, attempt: number): Promise<'retry' | void> | 'retry' | void;
 }
 
+/**
+ * Which failed attempts are sent again (up to `maxAttempts`):
+ * - `any` (the default): network errors, timeouts, 429 and 5xx;
+ * - `unsent`: only an attempt that never reached the provider (no connection was made) — for a
+ *   request that spends something single-use, such as an OAuth authorization code: once it may
+ *   have arrived, sending it again may be refused as a replay, or revoke the grant;
+ * - `unissued`: also an answer of the provider's own that says it issued nothing (429, and 5xx
+ *   other than 502 and 504, which a gateway in front of it answers while it may still have done
+ *   the work) — for a token refresh: the refresh token stays valid until a new one is issued.
+ */
+export type RetryPolicy = 'any' | 'unsent' | 'unissued';
+
 export interface SendOptions {
   maxAttempts: number;
+  retry?: RetryPolicy;
   retryDelayMs: number;
   timeoutMs: number;
   policy: NetworkPolicy;
@@ -78,12 +92,14 @@ export class ProviderError extends Error {
 }
 
 const realSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
-const retryable = (status: number) => status === 429 || status >= 500;
+const retryable = (status: number, policy: RetryPolicy) =>
+  policy === 'any' ? status === 429 || status >= 500 : policy === 'unissued' && (status === 429 || (status >= 500 && status !== 502 && status !== 504));
 
 export async function sendProviderRequest(original: ProviderRequest, o: SendOptions): Promise<ProviderResult> {
   const sleep = o.sleep ?? realSleep;
   const maxRetryAfterMs = o.maxRetryAfterMs ?? 60_000;
   const hooks = o.hooks ?? [];
+  const retryPolicy = o.retry ?? 'any';
   const started = Date.now();
   let extraAttemptUsed = false;
   for (let attempt = 1; ; attempt++) {
@@ -102,9 +118,11 @@ export async function sendProviderRequest(original: ProviderRequest, o: SendOpti
     } catch (err) {
       if (!(err instanceof OutboundError)) throw err;
       // A refused destination or an oversized answer will not change on a retry.
-      if (err.failure === 'blocked' || err.failure === 'too-large' || attempt >= o.maxAttempts) {
+      const mustNotResend = retryPolicy !== 'any' && err.mayHaveArrived && attempt < o.maxAttempts;
+      if (err.failure === 'blocked' || err.failure === 'too-large' || mustNotResend || attempt >= o.maxAttempts) {
+        const reason = err.failure === 'blocked' || err.failure === 'too-large' ? err.message : `the provider could not be reached: ${err.message}`;
         throw new ProviderError({
-          message: err.failure === 'blocked' || err.failure === 'too-large' ? err.message : `the provider could not be reached: ${err.message}`,
+          message: mustNotResend ? `${reason} (not sent again: the request may have arrived)` : reason,
           status: err.answered?.status,
           headers: err.answered?.headers,
           errorSource: err.failure === 'too-large' ? 'APP' : 'PLATFORM',
@@ -126,7 +144,7 @@ export async function sendProviderRequest(original: ProviderRequest, o: SendOpti
       return { status: answer.status, headers: answer.headers, response: answer.body, attempts: attempt, durationMs: Date.now() - started };
     const retryAfter = retryAfterOf(answer.status, answer.headers);
     const tooLong = retryAfter !== undefined && retryAfter * 1000 > maxRetryAfterMs;
-    if (!retryable(answer.status) || attempt >= o.maxAttempts || tooLong) {
+    if (!retryable(answer.status, retryPolicy) || attempt >= o.maxAttempts || tooLong) {
       throw new ProviderError({
         message: `the provider answered HTTP ${answer.status}`,
         status: answer.status,

@@ -3,6 +3,7 @@ import { Writable } from 'node:stream';
 import { OAuth2Server } from 'oauth2-mock-server';
 import { createLogger } from '../../src/log.js';
 import type { Logger } from '../../src/log.js';
+import { EmulatedProvider, type CannedResponse } from '../providers/provider-server.js';
 
 /**
  * An independent OAuth 2.0 server (the `oauth2-mock-server` package) with provider-like endpoint
@@ -76,4 +77,49 @@ export function capturedLogger(): { log: Logger; lines: string[] } {
     },
   });
   return { log: createLogger({ level: 'debug', destination }), lines };
+}
+
+/**
+ * A scripted OAuth 2.0 token endpoint (POST /oauth/token on an emulated provider): each request
+ * takes the next entry of `script` — `'hold'` answers only after `release()` (a provider slower
+ * than the gateway's timeout), a canned answer is sent as is — and otherwise issues a new token
+ * pair `at-<n>`/`rt-<n>` (expiring in 120 s), kept in `issued`. `calls()` are the form bodies sent.
+ */
+export interface TokenEndpoint {
+  server: EmulatedProvider;
+  url: string;
+  script: Array<'hold' | CannedResponse>;
+  issued: Set<string>;
+  calls(): Array<Record<string, string>>;
+  release(): void;
+  close(): Promise<void>;
+}
+
+export async function startTokenEndpoint(): Promise<TokenEndpoint> {
+  const server = await EmulatedProvider.start();
+  const held: Array<() => void> = [];
+  let serial = 0;
+  const endpoint: TokenEndpoint = {
+    server,
+    url: server.url,
+    script: [],
+    issued: new Set(),
+    calls: () => server.requests.filter((r) => r.path === '/oauth/token').map((r) => Object.fromEntries(new URLSearchParams(r.body))),
+    release: () => {
+      for (const answer of held.splice(0)) answer();
+    },
+    close: async () => {
+      endpoint.release();
+      await server.close();
+    },
+  };
+  server.route('POST', '/oauth/token', async () => {
+    const next = endpoint.script.shift();
+    if (next === 'hold') await new Promise<void>((r) => held.push(r));
+    if (next !== undefined && next !== 'hold') return next;
+    serial++;
+    endpoint.issued.add(`at-${serial}`);
+    return { status: 200, body: { access_token: `at-${serial}`, token_type: 'bearer', expires_in: 120, refresh_token: `rt-${serial}` } };
+  });
+  return endpoint;
 }

@@ -245,6 +245,26 @@ describe('provider auth: OAuth 2.0', () => {
     expect(await t.gateway.db('instances').count({ n: '*' }).first()).to.deep.include({ n: 0 });
   });
 
+  it('/oauth/url refuses a callbackUrl that is not http(s), and generates a state when none is given', async () => {
+    for (const callback of ['javascript:alert(document.cookie)', 'data:text/html,x', 'myapp://oauth', 'not a url']) {
+      const res = await api('get', `elements/acme/oauth/url?apiKey=client-1&callbackUrl=${encodeURIComponent(callback)}`);
+      expect(res.statusCode, callback).to.equal(400);
+      expect(res.body.details).to.deep.equal([{ field: 'callbackUrl', message: 'must be an http or https URL' }]);
+    }
+    const states = new Set<string>();
+    for (let i = 0; i < 2; i++) {
+      const res = await api('get', `elements/acme/oauth/url?apiKey=client-1&callbackUrl=${encodeURIComponent(CALLBACK)}`);
+      expect(res.statusCode).to.equal(200);
+      expect(res.body.state).to.match(/^[A-Za-z0-9_-]{22,}$/);
+      expect(new URL(res.body.oauthUrl).searchParams.get('state')).to.equal(res.body.state);
+      states.add(res.body.state);
+    }
+    expect(states.size).to.equal(2);
+    // A state the caller gives is used and answered as is.
+    const given = await api('get', `elements/acme/oauth/url?apiKey=client-1&callbackUrl=${encodeURIComponent(CALLBACK)}&state=mine`);
+    expect(given.body).to.include({ state: 'mine', element: 'acme' });
+  });
+
   it('never shows a token, refresh token or client secret in an API answer, a log line or a metric', async () => {
     const id = await createWithCode(90);
     t.clock.advance(MINUTE);

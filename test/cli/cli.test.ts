@@ -157,6 +157,10 @@ describe('pollgate CLI', function () {
 
     expect((await json(['instances', 'pause', id])).eventsEnabled).to.equal(false);
     expect((await ok(['instances', 'resume', id])).stdout).to.equal(`instance ${id} resumed\n`);
+    // A replacement that sends the instance's secrets elsewhere needs --move-secrets.
+    const moved = file('crm-moved.json', providerConnector('clicrm', { baseUrl: 'http://127.0.0.1:9' }));
+    await fails(['connectors', 'add', moved], 1, /PUT elements\/clicrm answered 409 SECRETS_WOULD_MOVE: .*moveSecrets=true/);
+    expect((await json(['connectors', 'add', moved, '--move-secrets'])).key).to.equal('clicrm');
     expect(await json(['instances', 'delete', id])).to.deep.equal({ deleted: Number(id) });
     await fails(['instances', 'show', id], 1, new RegExp(`GET instances/${id} answered 404 NOT_FOUND`));
   });
