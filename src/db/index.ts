@@ -88,8 +88,9 @@ function migrationSource(): Knex.MigrationSource<(typeof migrations)[number]> {
 }
 
 /**
- * Brings the schema up to date. On PostgreSQL several nodes may start at once: a session advisory
- * lock (per schema) makes them take turns instead of tripping over knex's own lock table.
+ * Brings the schema up to date. On PostgreSQL several nodes may start at once: an advisory lock
+ * (per schema) makes them take turns, creating the schema and running the migrations, instead of
+ * tripping over each other's CREATE SCHEMA or knex's own lock table.
  */
 export async function migrate(db: Knex, schema?: string): Promise<void> {
   // Most starts find nothing to do: one SELECT answers that, without knex's lock-table round trips.
@@ -98,11 +99,13 @@ export async function migrate(db: Knex, schema?: string): Promise<void> {
     await db.migrate.latest();
     return;
   }
-  if (schema) await db.raw('CREATE SCHEMA IF NOT EXISTS ??', [schema]);
   const lockKey = `pollgate-migrate:${schema ?? 'public'}`;
   await db.transaction(async (trx) => {
-    // A transaction-level lock held on one connection while migrate runs on others.
+    // A transaction-level lock held on one connection while the schema is created and migrate
+    // runs on others. Inside the lock: concurrent `CREATE SCHEMA IF NOT EXISTS` is not safe in
+    // PostgreSQL (one of two racing nodes fails on pg_namespace's unique index).
     await trx.raw('SELECT pg_advisory_xact_lock(hashtext(?))', [lockKey]);
+    if (schema) await db.raw('CREATE SCHEMA IF NOT EXISTS ??', [schema]);
     await db.migrate.latest();
   });
 }
