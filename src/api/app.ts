@@ -106,7 +106,7 @@ export function errorMiddleware(log: Logger, metrics?: Metrics): Koa.Middleware 
       const path = ingress ? '/hooks/********' : ctx.path;
       if (!(err instanceof ApiError) && isDatabaseUnavailable(err)) {
         metrics?.errors.inc({ component, kind: 'database_unavailable' });
-        log.warn({ err, method: ctx.method, path }, 'the database is unavailable: answered 503');
+        log.warn({ err: (err as Error).message, method: ctx.method, path }, 'the database is unavailable: answered 503');
         err = new ServiceUnavailableError('the database is unavailable for now; try again shortly', DATABASE_RETRY_AFTER_SECONDS, 'DATABASE_UNAVAILABLE');
       }
       if (err instanceof ApiError) {

@@ -330,8 +330,10 @@ export class Poller extends WorkerLoop {
 
   /** An outcome that could not be written: logged and counted; the lease brings the poll back. */
   private recordFailed(err: unknown, message: string): void {
-    this.deps.metrics?.errors.inc({ component: 'poll', kind: errorKind(err) });
-    this.log.error({ err }, message);
+    const kind = errorKind(err);
+    this.deps.metrics?.errors.inc({ component: 'poll', kind });
+    if (kind === 'database_unavailable') this.log.warn({ err: (err as Error).message }, `${message}: the database is unavailable`);
+    else this.log.error({ err }, message);
   }
 
   /** Writes a poll's outcome columns with those of the polls finishing with it; `guarded`: only under this node's lease. Resolves to whether it was written. */

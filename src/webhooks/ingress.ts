@@ -60,7 +60,7 @@ export function webhookIngressRoutes(ctx: GatewayContext, receipts: ReceiptStore
     } catch (err) {
       if (!(err instanceof ApiError)) throw err;
       ctx.metrics.errors.inc({ component: 'ingress', kind: 'unexpected' });
-      ctx.log.warn({ err: err.message }, 'webhook ingress: the instance cannot take webhooks now: answered 503');
+      ctx.log.error({ err: err.message }, 'webhook ingress: the instance cannot take webhooks now: answered 503');
       throw new ServiceUnavailableError('this webhook endpoint cannot take webhooks for now', UNREADY_RETRY_AFTER_SECONDS);
     }
     if (!work) throw new NotFoundError('no webhook endpoint with this token');
