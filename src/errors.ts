@@ -62,6 +62,16 @@ export class RateLimitedError extends ApiError {
   }
 }
 
+/**
+ * Something this request needs is unavailable for now (the database is unreachable or locked):
+ * the request may succeed later. 503 with Retry-After, which providers and clients retry.
+ */
+export class ServiceUnavailableError extends ApiError {
+  constructor(message: string, retryAfterSeconds = 5, code = 'UNAVAILABLE') {
+    super(503, code, message, [], { 'Retry-After': String(Math.max(1, Math.ceil(retryAfterSeconds))) });
+  }
+}
+
 /** A configuration or definition problem found at load time: stops start-up with its message. */
 export class DefinitionError extends Error {
   constructor(

@@ -128,7 +128,14 @@ export class Gateway {
     const clock = options.clock ?? systemClock;
     const schema = options.schema ?? config.database.schema ?? undefined;
     secureDataDir(config.database.dataDir);
-    const db = createDatabase({ url: config.database.url, dataDir: config.database.dataDir, poolMax: config.database.poolMax, schema });
+    const db = createDatabase({
+      url: config.database.url,
+      dataDir: config.database.dataDir,
+      poolMax: config.database.poolMax,
+      schema,
+      busyTimeoutMs: config.database.busyTimeoutMs,
+      log,
+    });
     try {
       await migrate(db, schema);
       const connectors = await ConnectorRegistry.loadDirectory(options.connectorsDir ?? bundledConnectorsDir);
@@ -222,6 +229,7 @@ export class Gateway {
       api: this.features.flatMap((f) => f.apiRoutes ?? []),
       open: this.features.flatMap((f) => f.openRoutes ?? []),
       metricsPublic: this.config.metrics.public,
+      metrics: this.ctx.metrics,
     });
     const limits = this.config.server;
     // Slow-header floods: headers must arrive within headersTimeoutSeconds (busyHeadersTimeoutSeconds

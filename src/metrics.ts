@@ -46,6 +46,12 @@ export function createMetrics() {
       labelNames: ['element'],
       registers: [registry],
     }),
+    errors: new Counter({
+      name: 'pollgate_errors_total',
+      help: 'Errors the API and the background loops caught instead of completing a request or a piece of work, by component and kind (database_unavailable: may pass; unexpected: logged as an error)',
+      labelNames: ['component', 'kind'],
+      registers: [registry],
+    }),
     webhooks: new Counter({
       name: 'pollgate_webhooks_received_total',
       help: 'Webhook requests received, by answer status',

@@ -1,7 +1,9 @@
 import Koa from 'koa';
 import Router from '@koa/router';
 import type { Logger } from '../log.js';
-import { ApiError, NotFoundError } from '../errors.js';
+import type { Metrics } from '../metrics.js';
+import { ApiError, NotFoundError, ServiceUnavailableError } from '../errors.js';
+import { isDatabaseUnavailable } from '../db/errors.js';
 import { requireBearer } from './auth.js';
 
 /**
@@ -27,6 +29,8 @@ export interface AppOptions {
   openPaths?: RegExp[];
   /** `metrics.public`: serve /metrics without the token too. */
   metricsPublic?: boolean;
+  /** Counts the errors the error middleware catches. */
+  metrics?: Metrics;
 }
 
 export const API_PREFIX = '/elements/api-v2';
@@ -54,7 +58,7 @@ export function createApp(options: AppOptions): Koa {
   const app = new Koa();
   app.proxy = false;
   app.silent = true;
-  app.use(errorMiddleware(options.log));
+  app.use(errorMiddleware(options.log, options.metrics));
   app.use(authenticate(options.apiToken, [...(options.openPaths ?? OPEN_PATHS), ...(options.metricsPublic ? [METRICS_PATH] : [])]));
 
   const open = new Router(ROUTER_OPTIONS);
@@ -85,12 +89,26 @@ function methodNotAllowed(): ApiError {
   return new ApiError(405, 'METHOD_NOT_ALLOWED', 'this method is not allowed on this path');
 }
 
-/** Turns every error into a JSON answer; only unexpected ones (500) are logged, never sent in full. */
-export function errorMiddleware(log: Logger): Koa.Middleware {
+/**
+ * Turns every error into a JSON answer; only unexpected ones (500) are logged, never sent in full.
+ * A database that is unreachable or locked for now is no failure of the request: 503 with
+ * Retry-After, which clients and webhook providers retry.
+ */
+export function errorMiddleware(log: Logger, metrics?: Metrics): Koa.Middleware {
   return async (ctx, next) => {
     try {
       await next();
-    } catch (err) {
+    } catch (caught) {
+      let err = caught;
+      const ingress = ctx.path.startsWith('/hooks/');
+      const component = ingress ? 'ingress' : 'api';
+      // A webhook URL's token is its secret: logs name the route, not the token.
+      const path = ingress ? '/hooks/********' : ctx.path;
+      if (!(err instanceof ApiError) && isDatabaseUnavailable(err)) {
+        metrics?.errors.inc({ component, kind: 'database_unavailable' });
+        log.warn({ err: (err as Error).message, method: ctx.method, path }, 'the database is unavailable: answered 503');
+        err = new ServiceUnavailableError('the database is unavailable for now; try again shortly', DATABASE_RETRY_AFTER_SECONDS, 'DATABASE_UNAVAILABLE');
+      }
       if (err instanceof ApiError) {
         ctx.status = err.statusCode;
         ctx.set(err.headers);
@@ -104,9 +122,13 @@ export function errorMiddleware(log: Logger): Koa.Middleware {
         ctx.body = { code: 'BAD_REQUEST', message: (err as Error).message, details: [] };
         return;
       }
-      log.error({ err, method: ctx.method, path: ctx.path }, 'unexpected error');
+      metrics?.errors.inc({ component, kind: 'unexpected' });
+      log.error({ err, method: ctx.method, path }, 'unexpected error');
       ctx.status = 500;
       ctx.body = { code: 'INTERNAL_ERROR', message: 'an unexpected error occurred; it has been logged', details: [] };
     }
   };
 }
+
+/** What a 503 for an unavailable database asks the caller to wait: short, most outages are a restart or a failover. */
+export const DATABASE_RETRY_AFTER_SECONDS = 5;

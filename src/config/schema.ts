@@ -15,7 +15,7 @@ export interface Config {
     requestTimeoutSeconds: number;
   };
   metrics: { public: boolean };
-  database: { url: string | null; schema: string | null; dataDir: string; poolMax: number };
+  database: { url: string | null; schema: string | null; dataDir: string; poolMax: number; busyTimeoutMs: number };
   auth: { apiToken: string | null };
   security: { secretKey: string | null; previousSecretKeys: string[] };
   log: { level: string };
@@ -109,6 +109,7 @@ export const configSchema = section({
     schema: { type: ['string', 'null'], pattern: '^[a-z_][a-z0-9_]{0,62}$' },
     dataDir: { type: 'string', minLength: 1 },
     poolMax: int(1),
+    busyTimeoutMs: int(0),
   }),
   auth: section({ apiToken: { type: ['string', 'null'], minLength: 16 } }),
   security: section({

@@ -2,6 +2,7 @@ import { chmodSync, closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import knexFactory, { type Knex } from 'knex';
 import pg from 'pg';
+import type { Logger } from '../log.js';
 import { migrations } from '../../db/migrations/index.js';
 
 export type { Knex };
@@ -17,6 +18,25 @@ export interface DatabaseOptions {
   poolMax?: number;
   /** PostgreSQL schema to use (created if missing); tests give each run its own. */
   schema?: string;
+  /** SQLite: how long a statement waits for another connection's write lock before it fails (SQLITE_BUSY). */
+  busyTimeoutMs?: number;
+  /** Where knex's own warnings go (else the console). */
+  log?: Logger;
+}
+
+/**
+ * knex's warnings (a connection refused or lost, each with its stack) as one-line log entries:
+ * while the database is away there is one per attempt to connect.
+ */
+function knexLog(log: Logger | undefined): Knex.Config['log'] {
+  if (!log) return undefined;
+  const line = (message: unknown) => String(message instanceof Error ? message.message : message).split('\n')[0];
+  return {
+    warn: (message: unknown) => log.warn({ from: 'knex' }, line(message)),
+    error: (message: unknown) => log.error({ from: 'knex' }, line(message)),
+    deprecate: (message: unknown) => log.warn({ from: 'knex' }, line(message)),
+    debug: (message: unknown) => log.debug({ from: 'knex' }, line(message)),
+  };
 }
 
 export function isPostgres(db: Knex): boolean {
@@ -32,10 +52,10 @@ function sqlitePath(options: DatabaseOptions): string {
   return options.url?.startsWith('sqlite:') ? options.url.slice('sqlite:'.length) : join(options.dataDir, 'pollgate.db');
 }
 
-const SQLITE_PRAGMAS = [
+const sqlitePragmas = (busyTimeoutMs: number) => [
   'PRAGMA journal_mode = WAL',
   'PRAGMA foreign_keys = ON',
-  'PRAGMA busy_timeout = 5000',
+  `PRAGMA busy_timeout = ${Math.max(0, Math.round(busyTimeoutMs))}`,
   'PRAGMA synchronous = NORMAL',
   // Checkpoint the WAL every 40 MB rather than every 4 MB: a first poll of a large account writes
   // tens of MB, and each checkpoint stalls the one writer (about a tenth of that poll's time).
@@ -52,6 +72,7 @@ export function createDatabase(options: DatabaseOptions): Knex {
       searchPath: options.schema ? [options.schema] : undefined,
       pool: { min: 0, max: options.poolMax ?? 10 },
       migrations: { migrationSource: migrationSource(), schemaName: options.schema },
+      log: knexLog(options.log),
     });
   }
   const filename = sqlitePath(options);
@@ -61,6 +82,7 @@ export function createDatabase(options: DatabaseOptions): Knex {
     closeSync(openSync(filename, 'a', 0o600));
     chmodSync(filename, 0o600);
   }
+  const pragmas = sqlitePragmas(options.busyTimeoutMs ?? 5000);
   return knexFactory({
     client: 'sqlite3',
     connection: { filename },
@@ -70,12 +92,12 @@ export function createDatabase(options: DatabaseOptions): Knex {
       min: 1,
       max: 1,
       afterCreate: (conn: { run: (sql: string, cb: (err: Error | null) => void) => void }, done: (err: Error | null, c: unknown) => void) => {
-        const next = (i: number) =>
-          i === SQLITE_PRAGMAS.length ? done(null, conn) : conn.run(SQLITE_PRAGMAS[i], (err) => (err ? done(err, conn) : next(i + 1)));
+        const next = (i: number) => (i === pragmas.length ? done(null, conn) : conn.run(pragmas[i], (err) => (err ? done(err, conn) : next(i + 1))));
         next(0);
       },
     },
     migrations: { migrationSource: migrationSource() },
+    log: knexLog(options.log),
   });
 }
 
@@ -88,8 +110,9 @@ function migrationSource(): Knex.MigrationSource<(typeof migrations)[number]> {
 }
 
 /**
- * Brings the schema up to date. On PostgreSQL several nodes may start at once: a session advisory
- * lock (per schema) makes them take turns instead of tripping over knex's own lock table.
+ * Brings the schema up to date. On PostgreSQL several nodes may start at once: an advisory lock
+ * (per schema) makes them take turns, creating the schema and running the migrations, instead of
+ * tripping over each other's CREATE SCHEMA or knex's own lock table.
  */
 export async function migrate(db: Knex, schema?: string): Promise<void> {
   // Most starts find nothing to do: one SELECT answers that, without knex's lock-table round trips.
@@ -98,11 +121,13 @@ export async function migrate(db: Knex, schema?: string): Promise<void> {
     await db.migrate.latest();
     return;
   }
-  if (schema) await db.raw('CREATE SCHEMA IF NOT EXISTS ??', [schema]);
   const lockKey = `pollgate-migrate:${schema ?? 'public'}`;
   await db.transaction(async (trx) => {
-    // A transaction-level lock held on one connection while migrate runs on others.
+    // A transaction-level lock held on one connection while the schema is created and migrate
+    // runs on others. Inside the lock: concurrent `CREATE SCHEMA IF NOT EXISTS` is not safe in
+    // PostgreSQL (one of two racing nodes fails on pg_namespace's unique index).
     await trx.raw('SELECT pg_advisory_xact_lock(hashtext(?))', [lockKey]);
+    if (schema) await db.raw('CREATE SCHEMA IF NOT EXISTS ??', [schema]);
     await db.migrate.latest();
   });
 }

@@ -1,5 +1,6 @@
 import type { Feature, GatewayContext } from '../context.js';
 import { GroupCommit } from '../db/group-commit.js';
+import { errorKind } from '../db/errors.js';
 import { createGuardedLookup } from '../network/ssrf-guard.js';
 import { buildRequests } from './build.js';
 import type { DeliveryOutcome, EventStore, NotificationRow } from '../events/store.js';
@@ -39,7 +40,13 @@ export class Dispatcher extends WorkerLoop implements Feature {
     private readonly ctx: GatewayContext,
     private readonly events: EventStore,
   ) {
-    super({ name: 'delivery', tickSeconds: () => ctx.config.delivery.tickSeconds, log: ctx.log, leases: events.notificationLeases(ctx.nodeId) });
+    super({
+      name: 'delivery',
+      tickSeconds: () => ctx.config.delivery.tickSeconds,
+      log: ctx.log,
+      leases: events.notificationLeases(ctx.nodeId),
+      metrics: ctx.metrics,
+    });
     this.dnsLookup = createGuardedLookup(ctx.config.network);
     this.outcomes = new GroupCommit((items) => this.record(items));
   }
@@ -215,8 +222,13 @@ export class Dispatcher extends WorkerLoop implements Feature {
         log.warn({ instanceId: row.instance_id }, 'callback answered 410 Gone: notifications are held until events are enabled again');
       }
     } catch (err) {
-      // Could not even build or record the attempt: leave it to the lease to bring it back.
-      log.error({ err, notificationId: row.id }, 'delivery failed unexpectedly');
+      // Could not even build or record the attempt (the database away, most often): no outcome is
+      // made up; the lease brings the notification back, and it is sent again with the same id.
+      const kind = errorKind(err);
+      this.ctx.metrics.errors.inc({ component: 'delivery', kind });
+      if (kind === 'database_unavailable')
+        log.warn({ err: (err as Error).message, notificationId: row.id }, 'delivery interrupted: the database is unavailable');
+      else log.error({ err, notificationId: row.id }, 'delivery failed unexpectedly');
     }
   }
 

@@ -195,14 +195,25 @@ export class InstanceService {
     }
   }
 
-  /** Webhook ingress: the instance behind a token, cached briefly (unknown tokens too). */
+  /**
+   * Webhook ingress: the instance behind a token, cached briefly (unknown tokens too); undefined
+   * when there is none (or it went, or its connector did). Anything else — the database away, the
+   * instance's secrets unreadable — throws: the endpoint exists, and its caller must not be told
+   * otherwise.
+   */
   async forWebhookToken(token: string): Promise<InstanceWork | undefined> {
     let hit = this.tokens.get(token);
     if (!hit || Date.now() - hit.at >= WORK_CACHE_MS) {
       hit = { at: Date.now(), id: (await this.store.getByWebhookToken(token))?.id };
       remember(this.tokens, token, hit);
     }
-    return hit.id === undefined ? undefined : this.forWork(hit.id).catch(() => undefined);
+    if (hit.id === undefined) return undefined;
+    try {
+      return await this.forWork(hit.id);
+    } catch (err) {
+      if (err instanceof NotFoundError) return undefined;
+      throw err;
+    }
   }
 
   /** Drops cached views of an instance after this node changed it. */

@@ -1,7 +1,9 @@
 import type { Knex } from 'knex';
 import { everySeconds, type Ticker } from '../clock.js';
+import { errorKind } from '../db/errors.js';
 import { releaseLeases } from '../db/lease.js';
 import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics.js';
 
 export interface WorkerLoopOptions {
   /** For logs: "poll", "delivery", … */
@@ -11,6 +13,8 @@ export interface WorkerLoopOptions {
   log: Logger;
   /** Where this loop's claims are leased: work still in flight when it stops is given back. */
   leases?: { db: Knex; table: string; owner: string };
+  /** Counts failed passes (`pollgate_errors_total`, the loop's name, dashed, as component). */
+  metrics?: Pick<Metrics, 'errors'>;
 }
 
 /**
@@ -68,12 +72,16 @@ export abstract class WorkerLoop {
     if (leases && ids.length > 0) await releaseLeases(leases.db, leases.table, ids, leases.owner).catch(() => 0);
   }
 
-  /** One pass now; a call while a pass runs shares it. A failing pass is logged and counts 0. */
+  /** One pass now; a call while a pass runs shares it. A failing pass is logged, counted in metrics, and counts 0. */
   tick(): Promise<number> {
     if (this.stopRequested) return Promise.resolve(0);
     this.currentPass ??= this.pass()
       .catch((err) => {
-        this.loop.log.error({ err }, `${this.loop.name} tick failed`);
+        const kind = errorKind(err);
+        this.loop.metrics?.errors.inc({ component: this.loop.name.replaceAll(' ', '-'), kind });
+        // The database away is an outage to watch, not a bug: the next tick tries again.
+        if (kind === 'database_unavailable') this.loop.log.warn({ err: (err as Error).message }, `${this.loop.name} tick failed: the database is unavailable`);
+        else this.loop.log.error({ err }, `${this.loop.name} tick failed`);
         return 0;
       })
       .finally(() => {

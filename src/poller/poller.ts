@@ -6,6 +6,7 @@ import { backoffMs } from '../lib/backoff.js';
 import { Slots } from '../lib/slots.js';
 import { WorkerLoop } from '../lib/worker-loop.js';
 import { GroupCommit } from '../db/group-commit.js';
+import { errorKind, isDatabaseUnavailable } from '../db/errors.js';
 import type { InstanceService } from '../instances/service.js';
 import type { ConnectorCatalog } from '../connectors/catalog.js';
 import type { Metrics } from '../metrics.js';
@@ -34,7 +35,9 @@ interface ClaimedRow extends PollObjectRow {
 
 /** A poll that waits for its provider scope's rate budget: it runs again then, and is not an error. */
 type Delayed = { delayedUntil: number; reason: string };
-type Outcome = PollSummary | Delayed | { error: string };
+/** A poll cut short by the database (unreachable, connection lost): not the object's failure. */
+type Interrupted = { interrupted: Error };
+type Outcome = PollSummary | Delayed | Interrupted | { error: string };
 
 const MAX_CLAIMED = 1000;
 /** The start rate is measured over windows of this length. */
@@ -67,6 +70,7 @@ export class Poller extends WorkerLoop {
       tickSeconds: () => deps.config.poller.tickSeconds,
       log: deps.log,
       leases: deps.stores.pollState.pollLeases(deps.nodeId),
+      metrics: deps.metrics,
     });
   }
 
@@ -177,6 +181,8 @@ export class Poller extends WorkerLoop {
         const p = this.run(row);
         this.track(row.id, p);
         const result = await p;
+        // The database went away: the answer is 503 (try again), not a failed poll.
+        if ('interrupted' in result) throw result.interrupted;
         const none = { fetched: 0, created: 0, updated: 0, deleted: 0 };
         objects[row.object_type] =
           'error' in result
@@ -230,7 +236,7 @@ export class Poller extends WorkerLoop {
     return late >= 0 && late < Number(row.interval_ms) ? row.next_poll_at : startedAt;
   }
 
-  /** Polls one claimed row and records the outcome; never throws. */
+  /** Polls one claimed row and records the outcome; never throws (a database error is returned as `interrupted`). */
   private async runInSlot(row: ClaimedRow): Promise<Outcome> {
     const startedAt = this.deps.clock.now();
     if (row.next_poll_at <= startedAt) {
@@ -273,6 +279,7 @@ export class Poller extends WorkerLoop {
       return summary;
     } catch (err) {
       if (err instanceof RateBudgetWait) return this.delay(row, base, err);
+      if (isDatabaseUnavailable(err)) return this.interrupted(row, err as Error);
       const message = describeError(err);
       this.deps.metrics?.polls.inc({ result: 'error' });
       const failures = row.failures + 1;
@@ -291,9 +298,21 @@ export class Poller extends WorkerLoop {
           next_poll_at: now + Math.max(row.interval_ms, backoff, retryAfterMs),
         },
         false,
-      ).catch((e) => this.log.error({ err: e }, 'could not record a poll failure'));
+      ).catch((e) => this.recordFailed(e, 'could not record a poll failure'));
       return { error: message };
     }
+  }
+
+  /**
+   * The database failed under the poll: neither a failure of the object (no back-off, no
+   * `lastError`) nor an outcome to record. Its lease is given back so that it runs again as soon
+   * as the database answers; if that cannot be written either, the lease expires.
+   */
+  private async interrupted(row: ClaimedRow, err: Error): Promise<Interrupted> {
+    this.deps.metrics?.errors.inc({ component: 'poll', kind: 'database_unavailable' });
+    this.log.warn({ instanceId: row.instance_id, objectType: row.object_type, err: err.message }, 'poll interrupted: the database is unavailable');
+    await this.giveBack([row.id]);
+    return { interrupted: err };
   }
 
   /** Reschedules a poll to when its scope's budget returns, keeping its errors and back-off as they were. */
@@ -304,9 +323,17 @@ export class Poller extends WorkerLoop {
       'poll delayed by the rate budget',
     );
     await this.record(row.id, { ...base, next_poll_at: Math.max(wait.until, this.deps.clock.now()) }, false).catch((e) =>
-      this.log.error({ err: e }, 'could not reschedule a delayed poll'),
+      this.recordFailed(e, 'could not reschedule a delayed poll'),
     );
     return { delayedUntil: wait.until, reason: wait.reason };
+  }
+
+  /** An outcome that could not be written: logged and counted; the lease brings the poll back. */
+  private recordFailed(err: unknown, message: string): void {
+    const kind = errorKind(err);
+    this.deps.metrics?.errors.inc({ component: 'poll', kind });
+    if (kind === 'database_unavailable') this.log.warn({ err: (err as Error).message }, `${message}: the database is unavailable`);
+    else this.log.error({ err }, message);
   }
 
   /** Writes a poll's outcome columns with those of the polls finishing with it; `guarded`: only under this node's lease. Resolves to whether it was written. */

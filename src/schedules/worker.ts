@@ -2,6 +2,7 @@ import type { Feature, GatewayContext } from '../context.js';
 import { enqueueNotification } from '../events/record.js';
 import { nextRecurrence, type ScheduleRow } from './model.js';
 import { WorkerLoop } from '../lib/worker-loop.js';
+import { errorKind } from '../db/errors.js';
 
 /** Schedules claimed per query; a tick keeps claiming until fewer come back. */
 const BATCH = 100;
@@ -16,7 +17,7 @@ export class Scheduler extends WorkerLoop implements Feature {
   readonly name = 'schedules';
 
   constructor(private readonly ctx: GatewayContext) {
-    super({ name: 'schedule', tickSeconds: () => ctx.config.schedules.tickSeconds, log: ctx.log });
+    super({ name: 'schedule', tickSeconds: () => ctx.config.schedules.tickSeconds, log: ctx.log, metrics: ctx.metrics });
   }
 
   override start(): void {
@@ -40,6 +41,7 @@ export class Scheduler extends WorkerLoop implements Feature {
           if (await this.fire(row, now)) fired++;
         } catch (err) {
           // Left leased: it is claimed again when the lease expires.
+          this.ctx.metrics.errors.inc({ component: 'schedule', kind: errorKind(err) });
           log.error({ err, instanceId: row.instance_id, scheduleName: row.name }, 'firing a schedule failed');
         }
       }

@@ -3,7 +3,8 @@ import type Router from '@koa/router';
 import type { GatewayContext } from '../context.js';
 import { readRawBody } from '../api/body.js';
 import { RateLimiter } from '../api/rate-limit.js';
-import { ApiError, NotFoundError, RateLimitedError, UnsupportedMediaTypeError } from '../errors.js';
+import { ApiError, NotFoundError, RateLimitedError, ServiceUnavailableError, UnsupportedMediaTypeError } from '../errors.js';
+import type { InstanceWork } from '../instances/service.js';
 import { renderString } from '../templates/request-template.js';
 import type { Instance } from '../instances/store.js';
 import { verifySignature, type SignatureConfig } from './signatures.js';
@@ -16,9 +17,12 @@ import type { ReceiptStore } from './store.js';
  * POST /hooks/:token — the provider pushes here. In order: unknown token 404, over the instance's
  * rate 429, too large 413, handshake echo, unsupported type 415, bad signature 401, malformed body
  * 400; then the raw body is stored durably and the answer is 202 at once. Mapping to events runs
- * afterwards (worker.ts), so a crash after the 202 loses nothing.
+ * afterwards (worker.ts), so a crash after the 202 loses nothing. While the body cannot be stored
+ * (the database unreachable or locked) the answer is 503 with Retry-After: the provider retries.
  */
 const SECRET_HEADER = /authorization|cookie|signature|hmac|token|secret|api[-_]?key/i;
+// An instance whose secrets cannot be read waits for an operator: providers are asked to come back in a minute.
+const UNREADY_RETRY_AFTER_SECONDS = 60;
 
 export function redactHeaders(headers: Record<string, string | string[] | undefined>): Record<string, string> {
   const out: Record<string, string> = {};
@@ -44,11 +48,27 @@ export function webhookIngressRoutes(ctx: GatewayContext, receipts: ReceiptStore
   const limiter = new RateLimiter(config.webhooks.rateLimitPerMinute, clock);
   const writer = new ReceiptWriter(receipts);
 
-  async function handle(koa: Koa.Context): Promise<void> {
-    const token = koa.params.token;
-    const work = token && token.length >= 16 ? await instances.forWebhookToken(token) : undefined;
+  /**
+   * The instance behind a token. 404 only when there is none: a provider drops a hook on a 404
+   * (or disables the subscription), so what may pass — the database away (the error middleware
+   * answers 503 for it), secrets unreadable until an operator restores the key — never says so.
+   */
+  async function endpoint(token: string | undefined): Promise<InstanceWork> {
+    let work: InstanceWork | undefined;
+    try {
+      work = token && token.length >= 16 ? await instances.forWebhookToken(token) : undefined;
+    } catch (err) {
+      if (!(err instanceof ApiError)) throw err;
+      ctx.metrics.errors.inc({ component: 'ingress', kind: 'unexpected' });
+      ctx.log.error({ err: err.message }, 'webhook ingress: the instance cannot take webhooks now: answered 503');
+      throw new ServiceUnavailableError('this webhook endpoint cannot take webhooks for now', UNREADY_RETRY_AFTER_SECONDS);
+    }
     if (!work) throw new NotFoundError('no webhook endpoint with this token');
-    const { instance, connector } = work;
+    return work;
+  }
+
+  async function handle(koa: Koa.Context): Promise<void> {
+    const { instance, connector } = await endpoint(koa.params.token);
     const wait = limiter.hit(`hook:${instance.id}`);
     if (wait > 0) throw new RateLimitedError(`this instance accepts at most ${config.webhooks.rateLimitPerMinute} webhook requests a minute`, wait);
     const webhook = connector.events?.webhook;

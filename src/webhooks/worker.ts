@@ -8,6 +8,7 @@ import { groupBy } from '../lib/group-by.js';
 import { retryDeregistrations } from './registration.js';
 import { backoffMs } from '../lib/backoff.js';
 import { WorkerLoop } from '../lib/worker-loop.js';
+import { isDatabaseUnavailable } from '../db/errors.js';
 import type { ClaimedReceipt } from './store.js';
 
 /**
@@ -29,7 +30,7 @@ export class WebhookProcessor extends WorkerLoop implements Feature {
   readonly name = 'webhooks';
 
   constructor(private readonly ctx: GatewayContext) {
-    super({ name: 'webhook processing', tickSeconds: () => 1, log: ctx.log });
+    super({ name: 'webhook processing', tickSeconds: () => 1, log: ctx.log, metrics: ctx.metrics });
   }
 
   protected async pass(): Promise<number> {
@@ -60,7 +61,8 @@ export class WebhookProcessor extends WorkerLoop implements Feature {
   /**
    * Maps a claimed batch and records all of it in one transaction (a handful of statements for the
    * batch, so ingress, which shares the database, waits little). Should that transaction fail,
-   * each receipt is tried alone, so one bad receipt fails by itself.
+   * each receipt is tried alone, so one bad receipt fails by itself. The database itself failing
+   * is no receipt's fault: the pass stops, no attempt is counted, and the leases bring the receipts back.
    */
   private async processBatch(rows: ClaimedReceipt[]): Promise<void> {
     const mapped: Mapped[] = [];
@@ -148,6 +150,7 @@ export class WebhookProcessor extends WorkerLoop implements Feature {
   }
 
   private async fail(row: ClaimedReceipt, err: unknown): Promise<void> {
+    if (isDatabaseUnavailable(err)) throw err;
     const { clock, config, log } = this.ctx;
     const attempts = row.attempts + 1;
     const failed = attempts >= MAX_ATTEMPTS;

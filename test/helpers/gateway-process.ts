@@ -25,6 +25,8 @@ export async function startGatewayProcess(o: {
   nodeId: string;
   config?: Record<string, unknown>;
   binary?: boolean;
+  /** A PostgreSQL server of the test's own (with `schema`); default: the shared test database. */
+  databaseUrl?: string;
 }): Promise<GatewayProcess> {
   const configFile = join(o.dataDir, `${o.nodeId}.json`);
   writeFileSync(configFile, JSON.stringify({ log: { level: 'warn' }, server: { host: '127.0.0.1' }, ...o.config }));
@@ -41,7 +43,7 @@ export async function startGatewayProcess(o: {
       POLLGATE_NODE_ID: o.nodeId,
       // `npm run coverage` counts the gateway processes too.
       ...(process.env.NODE_V8_COVERAGE ? { NODE_V8_COVERAGE: process.env.NODE_V8_COVERAGE } : {}),
-      ...(usePostgres ? { DATABASE_URL: TEST_PG_URL, POLLGATE_DB_SCHEMA: o.schema } : {}),
+      ...(o.databaseUrl || usePostgres ? { DATABASE_URL: o.databaseUrl ?? TEST_PG_URL, POLLGATE_DB_SCHEMA: o.schema } : {}),
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
