@@ -210,7 +210,7 @@ export class Poller extends WorkerLoop {
       return { error: 'the node is stopping' };
     }
     try {
-      return await this.runInSlot(row);
+      return await this.runInSlot(row, claimed);
     } finally {
       this.slots.release();
     }
@@ -224,14 +224,18 @@ export class Poller extends WorkerLoop {
    * Where the next interval counts from: the due time when the poll started late by less than an
    * interval, so a small lag does not push every later poll back by it (an instance stays polled
    * once each interval); the start after a longer stall, so a node catching up does not burst.
+   * A scheduled poll that started a moment before its due time (claimed ahead, and its timer fired a
+   * millisecond early, or this node's clock is behind the one that planned it) counts from its due
+   * time too: counted from its start, the phase slot it was due on would be due again at once and
+   * the object polled twice. Only a poll on request (poll now) counts from its start when early.
    */
-  private cadenceFrom(row: ClaimedRow, startedAt: number): number {
+  private cadenceFrom(row: ClaimedRow, startedAt: number, scheduled: boolean): number {
     const late = startedAt - row.next_poll_at;
-    return late >= 0 && late < Number(row.interval_ms) ? row.next_poll_at : startedAt;
+    return (late >= 0 || scheduled) && late < Number(row.interval_ms) ? row.next_poll_at : startedAt;
   }
 
-  /** Polls one claimed row and records the outcome; never throws. */
-  private async runInSlot(row: ClaimedRow): Promise<Outcome> {
+  /** Polls one claimed row (`scheduled`: claimed as due, not on request) and records the outcome; never throws. */
+  private async runInSlot(row: ClaimedRow, scheduled: boolean): Promise<Outcome> {
     const startedAt = this.deps.clock.now();
     if (row.next_poll_at <= startedAt) {
       const lagMs = startedAt - row.next_poll_at;
@@ -262,7 +266,7 @@ export class Poller extends WorkerLoop {
         next_poll_at: summary.delayed
           ? Math.max(summary.delayed.until, finishedAt)
           : summary.complete
-            ? Math.max(nextPollTime(this.cadenceFrom(row, startedAt), settings, Number(row.interval_ms), this.spreadOf(row)), finishedAt)
+            ? Math.max(nextPollTime(this.cadenceFrom(row, startedAt, scheduled), settings, Number(row.interval_ms), this.spreadOf(row)), finishedAt)
             : finishedAt,
       };
       const written = await this.record(row.id, outcome, true);

@@ -1,0 +1,108 @@
+import { expect } from 'chai';
+import { startGateway, type TestGateway } from '../helpers/gateway.js';
+import { EmulatedProvider, type RecordedRequest } from '../providers/provider-server.js';
+import { providerConnector, registerConnector } from './helpers.js';
+
+/**
+ * One poll per object per interval, each from the watermark the previous poll wrote, with the
+ * scheduler running as in production: it claims polls due before its next tick ahead of time and
+ * starts each at its due time — and a start may come a moment early by the gateway's clock (a timer
+ * firing a millisecond early; here the manual clock, which does not move while a claimed poll waits).
+ * Every instance has a provider path of its own, so the provider's request log counts per object.
+ */
+const MINUTE = 60_000;
+const TALLY = providerConnector('tally', {
+  configuration: [{ key: 'base_url', required: true }],
+  auth: { type: 'none' },
+  poller: { items: { url: '/items?since=${epoch:ms}', idField: 'id' } },
+} as never);
+
+interface ObjectStatus {
+  nextPollDate: string;
+}
+
+describe('polling: one poll per object per interval', function () {
+  this.timeout(60_000);
+  let provider: EmulatedProvider;
+  let t: TestGateway;
+
+  beforeEach(async () => {
+    provider = await EmulatedProvider.start();
+    provider.route('GET', '/i/:n/items', () => ({ status: 200, body: [] }));
+    // Ticks every 50 ms of real time, looking 50 ms of the gateway's clock ahead; no overlap, so a
+    // poll's since-time is exactly the watermark the previous poll wrote.
+    t = await startGateway({ config: { poller: { tickSeconds: 0.05, jitterSeconds: 60, overlapSeconds: 0 } } });
+    provider.now = () => t.clock.now();
+    await registerConnector(t, TALLY);
+  });
+
+  afterEach(async () => {
+    await t.gateway.poller.stop();
+    await t.close();
+    await provider.close();
+  });
+
+  const create = async (n: number) => {
+    const res = await t.api.post('instances', {
+      json: { element: { key: 'tally' }, configuration: { base_url: `${provider.url}/i/${n}`, 'event.poller.refresh_interval': '1' } },
+    });
+    expect(res.statusCode, JSON.stringify(res.body)).to.equal(201);
+    const body = res.body as unknown as { id: number; createdDate: string };
+    return { n, id: body.id, createdAt: Date.parse(body.createdDate) };
+  };
+  const nextPoll = async (id: number) =>
+    Date.parse(((await t.api.get(`instances/${id}/status`)).body as unknown as { objects: Record<string, ObjectStatus> }).objects.items.nextPollDate);
+  /** Moves the gateway's clock, lets the scheduler claim (and claim ahead) and waits for what it started. */
+  const at = async (ms: number) => {
+    t.clock.set(ms);
+    await t.gateway.poller.tick();
+    await t.gateway.poller.idle();
+  };
+  const requestsOf = (n: number): RecordedRequest[] => provider.requests.filter((r) => r.path === `/i/${n}/items`);
+
+  it('a poll claimed ahead that starts a moment before its due time is not polled again at once: its next poll is an interval later', async () => {
+    const { id } = await create(0);
+    const due = await nextPoll(id);
+    t.gateway.poller.start();
+    await at(due - 10); // due within the look-ahead: claimed now, started when its wait is over
+    expect(requestsOf(0)).to.have.length(1);
+    expect(await nextPoll(id)).to.equal(due + MINUTE);
+    await at(due + 1000);
+    expect(requestsOf(0)).to.have.length(1);
+    await at(due + MINUTE);
+    expect(requestsOf(0)).to.have.length(2);
+  });
+
+  it('instances created at 450 a second, 50 at a time, while the scheduler runs: each object is requested once per interval, each time from the watermark the previous poll wrote', async () => {
+    t.gateway.poller.start();
+    const start = t.clock.now();
+    const created: Array<{ n: number; id: number; createdAt: number }> = [];
+    // 200 instances in batches of 50 created together, a batch every 111 ms of the gateway's clock.
+    for (let batch = 0; batch < 4; batch++) {
+      await at(start + batch * 111);
+      created.push(...(await Promise.all(Array.from({ length: 50 }, (_, i) => create(batch * 50 + i)))));
+    }
+    // Two intervals and a little more, a second at a time (most polls start up to a second late,
+    // those due just after a step a moment early).
+    const end = start + 2 * MINUTE + 2000;
+    for (let now = start + 1000; now <= end; now += 1000) await at(now);
+
+    const problems: string[] = [];
+    for (const { n, createdAt } of created) {
+      const requests = requestsOf(n);
+      const starts = requests.map((r) => r.at);
+      const sinces = requests.map((r) => Number(r.query.since));
+      if (requests.length < 2) problems.push(`instance ${n}: ${requests.length} poll(s) in two intervals`);
+      if (requests.length === 0) continue;
+      if (starts[0] - createdAt > MINUTE + 2000) problems.push(`instance ${n}: first poll ${starts[0] - createdAt} ms after creation`);
+      if (sinces[0] !== createdAt) problems.push(`instance ${n}: first poll since ${sinces[0]}, not the creation ${createdAt}`);
+      for (let i = 1; i < requests.length; i++) {
+        const gap = starts[i] - starts[i - 1];
+        // Each poll starts between a moment before its due time and a step or two after it.
+        if (gap < MINUTE - 2000 || gap > MINUTE + 2000) problems.push(`instance ${n}: polls ${i} and ${i + 1} ${gap} ms apart`);
+        if (sinces[i] !== starts[i - 1]) problems.push(`instance ${n}: poll ${i + 1} since ${sinces[i]}, not the watermark ${starts[i - 1]} of poll ${i}`);
+      }
+    }
+    expect(problems, `${problems.length} problems; first: ${problems.slice(0, 5).join('; ')}`).to.deep.equal([]);
+  });
+});
