@@ -284,6 +284,8 @@ export class Poller extends WorkerLoop {
       const retryAfterMs = err instanceof ProviderError && err.retryAfterSeconds ? err.retryAfterSeconds * 1000 : 0;
       const backoff = backoffMs(failures, this.config.poller.backoffBaseSeconds, this.config.poller.backoffMaxSeconds);
       this.log.warn({ instanceId: row.instance_id, objectType: row.object_type, failures, err: message }, 'poll failed');
+      // Only under this node's lease: one that ran out while polling may be another poll's now, and
+      // clearing it would free the object for a third while that one runs.
       await this.record(
         row.id,
         {
@@ -294,20 +296,20 @@ export class Poller extends WorkerLoop {
           failures,
           next_poll_at: now + Math.max(row.interval_ms, backoff, retryAfterMs),
         },
-        false,
+        true,
       ).catch((e) => this.log.error({ err: e }, 'could not record a poll failure'));
       return { error: message };
     }
   }
 
-  /** Reschedules a poll to when its scope's budget returns, keeping its errors and back-off as they were. */
+  /** Reschedules a poll (under this node's lease) to when its scope's budget returns, keeping its errors and back-off as they were. */
   private async delay(row: ClaimedRow, base: Record<string, unknown>, wait: RateBudgetWait): Promise<Delayed> {
     this.deps.metrics?.polls.inc({ result: 'delayed' });
     this.log.debug(
       { instanceId: row.instance_id, objectType: row.object_type, scope: wait.scope, until: new Date(wait.until).toISOString(), reason: wait.reason },
       'poll delayed by the rate budget',
     );
-    await this.record(row.id, { ...base, next_poll_at: Math.max(wait.until, this.deps.clock.now()) }, false).catch((e) =>
+    await this.record(row.id, { ...base, next_poll_at: Math.max(wait.until, this.deps.clock.now()) }, true).catch((e) =>
       this.log.error({ err: e }, 'could not reschedule a delayed poll'),
     );
     return { delayedUntil: wait.until, reason: wait.reason };

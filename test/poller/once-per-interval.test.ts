@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
-import { EmulatedProvider, type RecordedRequest } from '../providers/provider-server.js';
+import { EmulatedProvider, type CannedResponse, type RecordedRequest } from '../providers/provider-server.js';
 import { providerConnector, registerConnector } from './helpers.js';
 
 /**
@@ -54,6 +54,8 @@ describe('polling: one poll per object per interval', function () {
     Date.parse(((await t.api.get(`instances/${id}/status`)).body as unknown as { objects: Record<string, ObjectStatus> }).objects.items.nextPollDate);
   /** Moves the gateway's clock, lets the scheduler claim (and claim ahead) and waits for what it started. */
   const at = async (ms: number) => {
+    // Polls the loop started on its own finish first: a poll's start and its request see one time.
+    await t.gateway.poller.idle();
     t.clock.set(ms);
     await t.gateway.poller.tick();
     await t.gateway.poller.idle();
@@ -88,7 +90,9 @@ describe('polling: one poll per object per interval', function () {
     for (let now = start + 1000; now <= end; now += 1000) await at(now);
 
     const problems: string[] = [];
-    for (const { n, createdAt } of created) {
+    for (const { n, id, createdAt } of created) {
+      const [state] = await t.gateway.ctx.stores.pollState.objectsOf(id);
+      if (state.last_error !== null) problems.push(`instance ${n}: a poll failed: ${state.last_error}`);
       const requests = requestsOf(n);
       const starts = requests.map((r) => r.at);
       const sinces = requests.map((r) => Number(r.query.since));
@@ -104,5 +108,42 @@ describe('polling: one poll per object per interval', function () {
       }
     }
     expect(problems, `${problems.length} problems; first: ${problems.slice(0, 5).join('; ')}`).to.deep.equal([]);
+  });
+
+  it('a node whose poll outlived its lease does not release the lease another node took meanwhile: its failure leaves that poll the only one', async () => {
+    const { id } = await create(9);
+    const other = await startGateway({ dataDir: t.dataDir, schema: t.schema, clock: t.clock });
+    try {
+      // The first two requests hang until the test answers them; later ones get an empty listing.
+      const held: Array<(answer: CannedResponse) => void> = [];
+      provider.route('GET', '/i/9/items', () => (held.length < 2 ? new Promise<CannedResponse>((resolve) => held.push(resolve)) : { status: 200, body: [] }));
+      const until = async (n: number) => {
+        for (let i = 0; i < 500 && held.length < n; i++) await new Promise((r) => setTimeout(r, 5));
+        expect(held).to.have.length(n);
+      };
+      const first = t.api.post(`instances/${id}/events/poll`);
+      await until(1);
+      // This node's lease runs out (it renews only while its loop runs): the other node claims the object.
+      t.clock.advance(t.config.poller.leaseSeconds * 1000 + 1000);
+      const second = other.api.post(`instances/${id}/events/poll`);
+      await until(2);
+      held[0]({ status: 400, body: { error: 'bad request' } });
+      expect(((await first).body as unknown as { objects: Record<string, { error?: string }> }).objects.items.error).to.match(/^HTTP 400/);
+      // The other node's poll is still running: the object is not free for a third.
+      const third = await t.api.post(`instances/${id}/events/poll`);
+      expect(third.statusCode, JSON.stringify(third.body)).to.equal(409);
+      expect(requestsOf(9)).to.have.length(2);
+      held[1]({ status: 200, body: [] });
+      expect(((await second).body as unknown as { objects: Record<string, unknown> }).objects.items).to.deep.equal({
+        fetched: 0,
+        created: 0,
+        updated: 0,
+        deleted: 0,
+      });
+      const [row] = await t.gateway.ctx.stores.pollState.objectsOf(id);
+      expect(row).to.include({ lease_owner: null, last_error: null, last_node: other.gateway.ctx.nodeId });
+    } finally {
+      await other.close();
+    }
   });
 });
