@@ -1,5 +1,6 @@
 import { expect } from 'chai';
-import { startGateway, type TestGateway } from '../helpers/gateway.js';
+import { startGateway, usePostgres, type TestGateway } from '../helpers/gateway.js';
+import { PollStateStore } from '../../src/poller/store.js';
 import { EmulatedProvider, type CannedResponse, type RecordedRequest } from '../providers/provider-server.js';
 import { providerConnector, registerConnector } from './helpers.js';
 
@@ -145,5 +146,38 @@ describe('polling: one poll per object per interval', function () {
     } finally {
       await other.close();
     }
+  });
+
+  it('renewing the leases of running polls never deadlocks with a poll outcome being written (which would lose that poll and its watermark)', async () => {
+    const store = t.gateway.ctx.stores.pollState;
+    const owner = t.gateway.ctx.nodeId;
+    const now = t.clock.now();
+    const objects: Array<{ instanceId: number; id: number }> = [];
+    for (const n of [1, 2]) {
+      const { id: instanceId } = await create(n);
+      const [row] = await store.claimOfInstance<{ id: number }>(instanceId, undefined, { now, owner, leaseMs: MINUTE, limit: 10 });
+      objects.push({ instanceId, id: Number(row.id) });
+    }
+    const [first, second] = objects.map((o) => o.id).sort((a, b) => a - b);
+    let renewing: Promise<void> | undefined;
+    let renewed = false;
+    await t.gateway.db.transaction(async (trx) => {
+      const outcome = new PollStateStore(trx);
+      // An outcome write holds the second row (group commit writes several polls' outcomes at once)…
+      expect([...(await outcome.updateMany([{ id: second, watermark: now + 1 }], owner))]).to.deep.equal([second]);
+      // …when the loop renews the leases of both (their polls are still running)…
+      renewing = store.renewLeases([first, second], owner, now + 2 * MINUTE).then(() => void (renewed = true));
+      if (usePostgres) {
+        // (wait until the renewal is done, or waits for this transaction)
+        const [{ pid }] = (await trx.raw('select pg_backend_pid() as pid')).rows as Array<{ pid: number }>;
+        const blocked = async () =>
+          Number((await t.gateway.db.raw('select count(*) as n from pg_stat_activity where ? = any(pg_blocking_pids(pid))', [pid])).rows[0].n) > 0;
+        for (let i = 0; i < 1000 && !renewed && !(await blocked()); i++) await new Promise((r) => setTimeout(r, 5));
+      }
+      // …and then writes the first row's outcome in the same batch.
+      expect([...(await outcome.updateMany([{ id: first, watermark: now + 1 }], owner))]).to.deep.equal([first]);
+    });
+    await renewing;
+    for (const { instanceId } of objects) expect(Number((await store.objectsOf(instanceId))[0].watermark)).to.equal(now + 1);
   });
 });
