@@ -39,9 +39,19 @@ export async function claimDue<Row = Record<string, unknown>>(db: Knex, o: Claim
     .returning('*')) as Row[];
 }
 
-/** Extends the leases `owner` still holds on these rows; returns the ids it still owns. */
+/**
+ * Extends the leases `owner` still holds on these rows; returns how many it renewed. Several rows
+ * on PostgreSQL: a row locked by another statement — the work's outcome being written, which ends
+ * the lease anyway — is skipped rather than waited for. Holding some rows while waiting for another
+ * is how two multi-row updates that lock in different orders deadlock, and the statement aborted may
+ * be that outcome. One row alone cannot deadlock (nothing is held while it waits), and waits.
+ */
 export async function renewLeases(db: Knex, table: string, ids: Array<string | number>, owner: string, until: number): Promise<number> {
   if (ids.length === 0) return 0;
+  if (isPostgres(db) && ids.length > 1) {
+    const held = db(table).select('id').whereIn('id', ids).where('lease_owner', owner).forUpdate().skipLocked();
+    return db(table).whereIn('id', held).update({ lease_expires_at: until });
+  }
   return db(table).whereIn('id', ids).where('lease_owner', owner).update({ lease_expires_at: until });
 }
 

@@ -84,6 +84,19 @@ function plainPath(path: string, steps: string[]): CompiledJsonPath {
   };
 }
 
+/**
+ * The nodes that a path's last step selects from (`$.data[*]` → the `data` array, `$[*]` → the
+ * document): where a path says elements are, whether or not any are there.
+ */
+export function containersOf(path: string, json: unknown): unknown[] {
+  const steps = JSONPath.toPathArray(compileJsonPath(path).path).slice(0, -1);
+  if (steps.length <= 1) return [json];
+  if (steps.slice(1).every(isPlainStep)) return plainPath(path, steps.slice(1)).all(json);
+  if (json === null || typeof json !== 'object') return [];
+  const found = JSONPath({ path: steps, json: json as object, wrap: true, eval: 'safe', ignoreEvalErrors: true }) as unknown;
+  return Array.isArray(found) ? found : [];
+}
+
 const TYPE_SELECTOR = /^@(null|boolean|number|string|integer|undefined|nonFinite|scalar|array|object|function|other)\(\)$/;
 
 function jsonPathProblem(path: unknown): string | undefined {

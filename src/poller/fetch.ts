@@ -33,19 +33,49 @@ export interface FetchPlan {
   send(request: ProviderRequest): Promise<ProviderResult>;
 }
 
-function parseBody(result: ProviderResult): unknown {
-  if (result.response === '') return null;
-  try {
-    return JSON.parse(result.response);
-  } catch {
-    throw new ProviderError({
+/**
+ * A page's body and records, or a ProviderError when the answer is not the listing the connector
+ * declares: a redirect (never followed: a login page or another host is no listing), an empty body,
+ * a body that is not JSON, or JSON without the place its records should be (see extractRecords).
+ * Read as an empty listing, such an answer would move the watermark past records never seen and,
+ * in a full listing, count every record as missing; as a failed page the poll fails instead.
+ */
+function readPage(result: ProviderResult, recordsPath: string | undefined, url: string): { body: unknown; records: Record<string, unknown>[] } {
+  const notListing = (what: string) =>
+    new ProviderError({
       status: result.status,
       headers: result.headers,
       response: result.response.slice(0, 500),
       errorSource: 'APP',
       attempts: result.attempts,
-      message: 'the provider answered a body that is not JSON',
+      message: `${what}, not a listing`,
     });
+  if (result.status >= 300) throw notListing(`a redirect${redirectTarget(result.headers.location, url)} (redirects are not followed)`);
+  if (result.status < 200) throw notListing(`an answer with status ${result.status}`);
+  if (result.response.trim() === '') throw notListing('an empty body');
+  let body: unknown;
+  try {
+    body = JSON.parse(result.response);
+  } catch {
+    const type = String(result.headers['content-type'] ?? '')
+      .split(';')[0]
+      .trim();
+    throw notListing(`a body that is not JSON${type ? ` (${type.slice(0, 100)})` : ''}`);
+  }
+  const records = extractRecords(body, recordsPath);
+  if (records === undefined)
+    throw notListing(recordsPath ? `no records at ${recordsPath}, the connector's recordsPath` : 'neither a JSON array nor an object with an array field');
+  return { body, records };
+}
+
+/** " to <origin and path>" of a redirect (its query may carry tokens: left out), or "". */
+function redirectTarget(location: string | string[] | undefined, url: string): string {
+  if (typeof location !== 'string' || location === '') return '';
+  try {
+    const target = new URL(location, url);
+    return ` to ${target.origin}${target.pathname}`.slice(0, 300);
+  } catch {
+    return '';
   }
 }
 
@@ -88,8 +118,7 @@ export async function* listingPages(plan: FetchPlan): AsyncGenerator<Record<stri
       throw err;
     }
     pages++;
-    const body = parseBody(result);
-    const pageRecords = extractRecords(body, plan.recordsPath);
+    const { body, records: pageRecords } = readPage(result, plan.recordsPath, request.url);
     yield pageRecords;
 
     if (!p) break;

@@ -216,7 +216,7 @@ export class Poller extends WorkerLoop {
       return { error: 'the node is stopping' };
     }
     try {
-      return await this.runInSlot(row);
+      return await this.runInSlot(row, claimed);
     } finally {
       this.slots.release();
     }
@@ -230,14 +230,21 @@ export class Poller extends WorkerLoop {
    * Where the next interval counts from: the due time when the poll started late by less than an
    * interval, so a small lag does not push every later poll back by it (an instance stays polled
    * once each interval); the start after a longer stall, so a node catching up does not burst.
+   * A scheduled poll that started a moment before its due time (claimed ahead, and its timer fired a
+   * millisecond early, or this node's clock is behind the one that planned it) counts from its due
+   * time too: counted from its start, the phase slot it was due on would be due again at once and
+   * the object polled twice. Only a poll on request (poll now) counts from its start when early.
    */
-  private cadenceFrom(row: ClaimedRow, startedAt: number): number {
+  private cadenceFrom(row: ClaimedRow, startedAt: number, scheduled: boolean): number {
     const late = startedAt - row.next_poll_at;
-    return late >= 0 && late < Number(row.interval_ms) ? row.next_poll_at : startedAt;
+    return (late >= 0 || scheduled) && late < Number(row.interval_ms) ? row.next_poll_at : startedAt;
   }
 
-  /** Polls one claimed row and records the outcome; never throws (a database error is returned as `interrupted`). */
-  private async runInSlot(row: ClaimedRow): Promise<Outcome> {
+  /**
+   * Polls one claimed row (`scheduled`: claimed as due, not on request) and records the outcome;
+   * never throws (a database error is returned as `interrupted`).
+   */
+  private async runInSlot(row: ClaimedRow, scheduled: boolean): Promise<Outcome> {
     const startedAt = this.deps.clock.now();
     if (row.next_poll_at <= startedAt) {
       const lagMs = startedAt - row.next_poll_at;
@@ -268,7 +275,7 @@ export class Poller extends WorkerLoop {
         next_poll_at: summary.delayed
           ? Math.max(summary.delayed.until, finishedAt)
           : summary.complete
-            ? Math.max(nextPollTime(this.cadenceFrom(row, startedAt), settings, Number(row.interval_ms), this.spreadOf(row)), finishedAt)
+            ? Math.max(nextPollTime(this.cadenceFrom(row, startedAt, scheduled), settings, Number(row.interval_ms), this.spreadOf(row)), finishedAt)
             : finishedAt,
       };
       const written = await this.record(row.id, outcome, true);
@@ -287,6 +294,8 @@ export class Poller extends WorkerLoop {
       const retryAfterMs = err instanceof ProviderError && err.retryAfterSeconds ? err.retryAfterSeconds * 1000 : 0;
       const backoff = backoffMs(failures, this.config.poller.backoffBaseSeconds, this.config.poller.backoffMaxSeconds);
       this.log.warn({ instanceId: row.instance_id, objectType: row.object_type, failures, err: message }, 'poll failed');
+      // Only under this node's lease: one that ran out while polling may be another poll's now, and
+      // clearing it would free the object for a third while that one runs.
       await this.record(
         row.id,
         {
@@ -297,7 +306,7 @@ export class Poller extends WorkerLoop {
           failures,
           next_poll_at: now + Math.max(row.interval_ms, backoff, retryAfterMs),
         },
-        false,
+        true,
       ).catch((e) => this.recordFailed(e, 'could not record a poll failure'));
       return { error: message };
     }
@@ -315,14 +324,14 @@ export class Poller extends WorkerLoop {
     return { interrupted: err };
   }
 
-  /** Reschedules a poll to when its scope's budget returns, keeping its errors and back-off as they were. */
+  /** Reschedules a poll (under this node's lease) to when its scope's budget returns, keeping its errors and back-off as they were. */
   private async delay(row: ClaimedRow, base: Record<string, unknown>, wait: RateBudgetWait): Promise<Delayed> {
     this.deps.metrics?.polls.inc({ result: 'delayed' });
     this.log.debug(
       { instanceId: row.instance_id, objectType: row.object_type, scope: wait.scope, until: new Date(wait.until).toISOString(), reason: wait.reason },
       'poll delayed by the rate budget',
     );
-    await this.record(row.id, { ...base, next_poll_at: Math.max(wait.until, this.deps.clock.now()) }, false).catch((e) =>
+    await this.record(row.id, { ...base, next_poll_at: Math.max(wait.until, this.deps.clock.now()) }, true).catch((e) =>
       this.recordFailed(e, 'could not reschedule a delayed poll'),
     );
     return { delayedUntil: wait.until, reason: wait.reason };
