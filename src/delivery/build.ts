@@ -6,7 +6,7 @@ import { CONTENT_TYPES, serialize, type Format } from './format.js';
 
 /**
  * Turns a stored notification into the HTTP request(s) that deliver it: the body in the instance's
- * format (polling notifications get their records back from the events), or, with a callback
+ * format (polling and webhook notifications get their records back from the events), or, with a callback
  * template, one request per event. Signing happens in the dispatcher, over these exact bytes.
  */
 export interface CallbackRequest {
