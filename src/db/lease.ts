@@ -24,7 +24,7 @@ export interface ClaimOptions {
   /** More columns set by the claim, e.g. an attempt counted as it starts: `{attempts: db.raw('attempts + 1')}`. */
   set?: Record<string, unknown>;
   /** The columns answered (default all): a claim need not load large columns it reads later. */
-  returning?: string[];
+  returning?: Array<string | Knex.Raw>;
 }
 
 export async function claimDue<Row = Record<string, unknown>>(db: Knex, o: ClaimOptions): Promise<Row[]> {

@@ -27,7 +27,7 @@ import type { ClaimedReceipt } from './store.js';
  * webhook repeating what a poll already raised is dropped.
  */
 
-/** Bodies read from the database at a time. */
+/** Receipts mapped per read of the bodies too large to come with the claim. */
 const BODIES_AT_ONCE = 8;
 /** A transaction is written once the mapped bodies waiting for it reach this size or this many events. */
 const RECORD_BYTES = 4 * 1024 * 1024;
@@ -103,10 +103,12 @@ export class WebhookProcessor extends WorkerLoop implements Feature {
         if (row.attempts > maxAttempts) await this.park(row, maxAttempts);
         else group.push(row);
       }
-      if (group.length === 0) continue;
-      const bodies = await this.ctx.stores.receipts.bodies(group.map((r) => r.id));
+      const large = group.filter((r) => r.body === null).map((r) => r.id);
+      const bodies = large.length > 0 ? await this.ctx.stores.receipts.bodies(large) : new Map<number, string>();
       for (const row of group) {
-        const body = bodies.get(row.id) ?? '';
+        const body = row.body ?? bodies.get(row.id) ?? '';
+        // The claimed row does not keep its body: once mapped, the events hold what they need.
+        row.body = null;
         bodies.delete(row.id);
         try {
           const mapped = await this.map(row, body);
