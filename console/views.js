@@ -59,6 +59,10 @@ export async function instanceView(id, notify) {
   const eventsBox = h('div', {});
   const notificationsBox = h('div', {});
   const attemptsBox = h('div', {});
+  // Webhook mode only: receipts parked after webhooks.maxAttempts, each with a Retry button.
+  const receiptsSection = h('section', { hidden: true }, h('h2', {}, 'Failed webhook receipts'));
+  const receiptsBox = h('div', {});
+  receiptsSection.append(receiptsBox);
 
   const showHeader = () => {
     title.replaceChildren(`${instance.name} `, h('span', { class: 'muted' }, `#${instance.id} · ${instance.element.key} · ${instance.vendorType} `), badge(instance.eventsEnabled ? 'enabled' : 'paused'));
@@ -102,11 +106,23 @@ export async function instanceView(id, notify) {
   };
 
   async function refresh() {
-    const [status, events, notifications] = await Promise.all([
+    const webhooks = instance.vendorType === 'webhook';
+    const [status, events, notifications, failedReceipts] = await Promise.all([
       api('GET', `/instances/${id}/status`),
       api('GET', `/instances/${id}/events?pageSize=50`),
       api('GET', `/instances/${id}/notifications?pageSize=50`),
+      webhooks ? api('GET', `/instances/${id}/webhooks/receipts?status=failed&pageSize=50`) : [],
     ]);
+    receiptsSection.hidden = !webhooks;
+    receiptsBox.replaceChildren(table([
+      ['id', (r) => r.id, 'num'], ['received', (r) => when(r.receivedDate)], ['delivery id', (r) => r.deliveryId], ['attempts', (r) => r.attempts, 'num'],
+      ['last error', (r) => r.reason],
+      ['', (r) => h('button', { type: 'button', 'data-action': 'retry-receipt', onclick: async () => {
+        await api('POST', `/instances/${id}/webhooks/receipts/${r.id}/retry`);
+        notify(`Webhook receipt ${r.id} queued for mapping again`);
+        await refresh();
+      } }, 'Retry')],
+    ], failedReceipts, { name: 'failed-receipts', idOf: (r) => r.id, empty: 'no failed receipts' }));
     const auth = status.auth;
     statusBox.replaceChildren(
       ...(auth ? [h('p', { 'data-auth': auth.state }, 'Auth: ', authBadge(auth), auth.expiresAt ? ` · expires ${when(auth.expiresAt)}` : '', auth.lastRefreshAt ? ` · refreshed ${when(auth.lastRefreshAt)}` : '', auth.lastError ? ` · ${auth.lastError}` : '')] : []),
@@ -140,7 +156,7 @@ export async function instanceView(id, notify) {
   return {
     el: h('section', {}, h('p', {}, h('a', { href: '#/instances' }, '← Instances')), title,
       h('div', { class: 'actions' }, pollNow, stateButton, intervalForm, replayForm),
-      h('h2', {}, 'Status'), statusBox, h('h2', {}, 'Events (live)'), eventsBox, h('h2', {}, 'Notifications'), notificationsBox, attemptsBox),
+      h('h2', {}, 'Status'), statusBox, receiptsSection, h('h2', {}, 'Events (live)'), eventsBox, h('h2', {}, 'Notifications'), notificationsBox, attemptsBox),
     refresh,
   };
 }

@@ -19,7 +19,10 @@ function processMetrics(): Registry {
  */
 export function createMetrics() {
   const registry = new Registry();
+  /** Read at each scrape; set by the feature that owns the figure (the database is its source). */
+  const sources: { failedReceipts?: () => Promise<number> } = {};
   const metrics = {
+    sources,
     polls: new Counter({ name: 'pollgate_polls_total', help: 'Polls of one object type, by result', labelNames: ['result'], registers: [registry] }),
     pollLag: new Histogram({
       name: 'pollgate_poll_lag_seconds',
@@ -69,6 +72,21 @@ export function createMetrics() {
       name: 'pollgate_http_busy',
       help: '1 while so many connections are open that request headers get the shorter busy timeout',
       registers: [registry],
+    }),
+    receiptsParked: new Counter({
+      name: 'pollgate_webhook_receipts_failed_total',
+      help: 'Webhook receipts parked as failed after webhooks.maxAttempts mapping attempts',
+      registers: [registry],
+    }),
+    receiptsFailed: new Gauge({
+      name: 'pollgate_webhook_receipts_failed',
+      help: 'Webhook receipts parked as failed now, all instances (the same figure on every node)',
+      registers: [registry],
+      async collect() {
+        // A scrape while the database is away keeps the last figure rather than failing whole.
+        const count = await sources.failedReceipts?.().catch(() => undefined);
+        if (count !== undefined) this.set(count);
+      },
     }),
   };
   return { registry: Registry.merge([processMetrics(), registry]), ...metrics };

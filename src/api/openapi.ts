@@ -28,6 +28,7 @@ const ROUTES: Array<[string, string, string, boolean?]> = [
   ['post', '/instances/{id}/signing-secret/rotate', 'Rotate the signing secret'],
   ['get', '/instances/{id}/webhooks/receipts', 'The webhook ingress log (without bodies)'],
   ['get', '/instances/{id}/webhooks/receipts/{receiptId}', 'One webhook receipt with its body'],
+  ['post', '/instances/{id}/webhooks/receipts/{receiptId}/retry', 'Map a failed webhook receipt again'],
   ['post', '/instances/{id}/requests/{template}', 'Invoke a request template'],
   ['get', '/instances/{id}/requests/log', 'Request template invocations'],
   ['get', '/instances/{id}/schedules', 'List scheduled events'],

@@ -12,7 +12,7 @@ describe('config', () => {
     expect(c.server.maxBodyBytes).to.equal(1048576);
     expect(c.poller.minIntervalSeconds).to.equal(60);
     expect(c.poller.overlapSeconds).to.equal(60);
-    expect(c.webhooks).to.include({ maxBodyBytes: 5242880, rateLimitPerMinute: 250 });
+    expect(c.webhooks).to.include({ maxBodyBytes: 5242880, maxItemsPerBody: 1000, maxAttempts: 5, rateLimitPerMinute: 250 });
     expect(c.requests.rateLimitPerMinute).to.equal(50);
     expect(c.delivery.timeoutSeconds).to.equal(15);
     expect(c.delivery.maxEventsPerNotification).to.deep.equal({ polling: 10, webhook: 20 });

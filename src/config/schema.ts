@@ -41,8 +41,15 @@ export interface Config {
    * `tokenTimeoutSeconds` is how long an OAuth token endpoint may take to answer (tests make it short).
    */
   provider: { maxRetryAfterSeconds: number; maxResponseBytes: number; rateBudgetMarginSeconds: number; tokenTimeoutSeconds: number };
+  /**
+   * `maxItemsPerBody` bounds the items (per the connector's `itemsPath`) one request may carry;
+   * `maxAttempts` is how many times a receipt's mapping is tried (an attempt cut short by a crash
+   * counts) before it is parked as `failed`.
+   */
   webhooks: {
     maxBodyBytes: number;
+    maxItemsPerBody: number;
+    maxAttempts: number;
     rateLimitPerMinute: number;
     leaseSeconds: number;
     concurrency: number;
@@ -137,6 +144,8 @@ export const configSchema = section({
   provider: section({ maxRetryAfterSeconds: num(0), maxResponseBytes: int(1), rateBudgetMarginSeconds: num(0), tokenTimeoutSeconds: num(0.01) }),
   webhooks: section({
     maxBodyBytes: int(1),
+    maxItemsPerBody: int(1),
+    maxAttempts: int(1),
     rateLimitPerMinute: int(1),
     leaseSeconds: num(0.1),
     concurrency: int(1),

@@ -197,6 +197,8 @@ class Checker {
         if (template && !def.requests?.[template]) this.add(`${at}/${key}`, `names request template "${template}", which is not defined under requests`);
       }
       if (registration.deregister && !registration.register) this.add(`${at}/register`, 'is required with deregister');
+      if (registration.deregister && !registration.webhookIdPath)
+        this.add(`${at}/webhookIdPath`, 'is required with deregister: the id found there in the register answer is what deregister is given');
       this.jsonPath(`${at}/webhookIdPath`, registration.webhookIdPath);
       const pattern = registration.webhookIdPattern;
       if (pattern !== undefined) this.check(`${at}/webhookIdPattern`, () => void new RegExp(pattern));

@@ -21,6 +21,10 @@ export interface ClaimOptions {
   where?: (q: Knex.QueryBuilder) => void;
   orderBy?: Array<{ column: string; order?: 'asc' | 'desc' }>;
   idColumn?: string;
+  /** More columns set by the claim, e.g. an attempt counted as it starts: `{attempts: db.raw('attempts + 1')}`. */
+  set?: Record<string, unknown>;
+  /** The columns answered (default all): a claim need not load large columns it reads later. */
+  returning?: Array<string | Knex.Raw>;
 }
 
 export async function claimDue<Row = Record<string, unknown>>(db: Knex, o: ClaimOptions): Promise<Row[]> {
@@ -35,8 +39,8 @@ export async function claimDue<Row = Record<string, unknown>>(db: Knex, o: Claim
   if (isPostgres(db)) inner.forUpdate().skipLocked();
   return (await db(o.table)
     .whereIn(id, inner)
-    .update({ lease_owner: o.owner, lease_expires_at: o.now + o.leaseMs })
-    .returning('*')) as Row[];
+    .update({ ...o.set, lease_owner: o.owner, lease_expires_at: o.now + o.leaseMs })
+    .returning(o.returning ?? '*')) as Row[];
 }
 
 /**

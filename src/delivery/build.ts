@@ -6,7 +6,7 @@ import { CONTENT_TYPES, serialize, type Format } from './format.js';
 
 /**
  * Turns a stored notification into the HTTP request(s) that deliver it: the body in the instance's
- * format (polling notifications get their records back from the events), or, with a callback
+ * format (polling and webhook notifications get their records back from the events), or, with a callback
  * template, one request per event. Signing happens in the dispatcher, over these exact bytes.
  */
 export interface CallbackRequest {
@@ -47,14 +47,16 @@ export function buildRequests(
   const { id, source } = row;
   if (!cb.template && !bodiless) return [{ webhookId: id, method: cb.method, url, headers, body: serialize(body, format) }];
 
-  // Templated (and bodiless) mode: one request per event. `raw` is the event's own record when polling, the
-  // provider's body for webhooks, the data of a scheduled event. Each request has its own stable
+  // Templated (and bodiless) mode: one request per event. `raw` is the event's own record when polling, its
+  // own item for webhooks, the data of a scheduled event. Each request has its own stable
   // webhook-id, so a receiver that dedupes on it keeps every event and drops only repeats.
   const listed = body.events as Array<Record<string, unknown>> | undefined;
   const events = listed?.length ? listed : [body];
   const raw = body.raw ?? body.data;
+  // Webhook notifications stored by an older version carry the provider's whole body: it stays each event's raw.
+  const keyed = source === 'polling' || (source === 'webhook' && body.receiptId !== undefined);
   return events.map((event, i) => {
-    const record = source === 'polling' && raw && typeof raw === 'object' ? (raw as Record<string, unknown[]>)[String(event.objectType)]?.[i] : raw;
+    const record = keyed && raw && typeof raw === 'object' ? (raw as Record<string, unknown[]>)[String(event.objectType)]?.[i] : raw;
     const data = { event, raw: record ?? null, instance: { id: instance.id, name: instance.name }, notification: { id } };
     return {
       webhookId: `${id}.${i + 1}`,

@@ -61,7 +61,7 @@ export function deliveryRoutes(ctx: GatewayContext) {
     return {
       ...summarize(row, clock.now()),
       responseData: row.response_data ? JSON.parse(row.response_data) : null,
-      // As sent: a polling notification's records come back from its events.
+      // As sent: a polling or webhook notification's records come back from its events.
       payload: await store.notificationBody(row),
       attempts: attempts.map((a) => ({
         date: iso(a.attempted_at as number),

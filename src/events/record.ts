@@ -33,10 +33,12 @@ export interface RecordOptions {
   /** Create notifications (false when the instance has callbacks switched off). */
   notify: boolean;
   maxPerNotification: number;
-  /** For webhooks: the provider's body, sent as `raw` instead of the records by object type. */
-  providerBody?: unknown;
-  /** For webhooks: when the request came (epoch ms) and its headers, secrets redacted (Freshworks' fields). */
-  received?: { at: number; headers: Record<string, string> };
+  /**
+   * For webhooks: the receipt that raised the events (its id is in the payload: the provider's
+   * whole body is kept there, once), when the request came (epoch ms) and its headers, secrets
+   * redacted (Freshworks' fields).
+   */
+  received?: { receiptId: number; at: number; headers: Record<string, string> };
 }
 
 export interface NotificationPayload {
@@ -47,7 +49,8 @@ export interface NotificationPayload {
   eventDate: string;
   events: Array<{ eventType: EventType; objectType: string; objectId: string; elementKey: string; date: string; sequence: number }>;
   raw: unknown;
-  /** Webhook mode: the epoch milliseconds the provider's request came, and its headers (secrets redacted). */
+  /** Webhook mode: the receipt whose body raised the events, the epoch milliseconds its request came, and its headers (secrets redacted). */
+  receiptId?: number;
   timestamp?: number;
   headers?: Record<string, string>;
 }
@@ -75,7 +78,7 @@ export async function recordEvents(
 /**
  * Several `recordEvents` calls of one instance at the cost of one: one sequence reservation and
  * one insert of all their notifications and events (the webhook processor records a batch of
- * receipts, each with its own provider body, this way). Sequence numbers follow the groups' order.
+ * receipts, each with its own request fields, this way). Sequence numbers follow the groups' order.
  */
 export async function recordEventGroups(
   trx: Db,
@@ -137,10 +140,11 @@ function prepareRows(
         elementKey: instance.elementKey,
         eventDate,
         events: payloadEvents,
-        // Polling: the changed records are the events' own `raw`, stored once with the events and
-        // put back into the body when it is sent. Webhooks: the provider's body.
-        raw: o.providerBody !== undefined ? o.providerBody : null,
-        ...(o.received ? { timestamp: o.received.at, headers: o.received.headers } : {}),
+        // The events' own records (polling) or items (webhooks), stored once with the events and
+        // put back into the body when it is sent: a copy per notification of a large provider body
+        // once took gigabytes. The provider's whole body stays on its receipt.
+        raw: null,
+        ...(o.received ? { receiptId: o.received.receiptId, timestamp: o.received.at, headers: o.received.headers } : {}),
       };
       notificationRows.push({
         id: notificationId,

@@ -120,14 +120,18 @@ export class EventStore {
     });
   }
 
-  /** Notification bodies as sent: polling bodies get `raw` back from their events, in sequence order. */
+  /**
+   * Notification bodies as sent: polling and webhook bodies get `raw` back from their events (the
+   * records or items, keyed by object type), in sequence order. Webhook notifications stored before
+   * that kept the provider's body in their payload, and are sent as stored.
+   */
   async notificationBodies(rows: NotificationRow[]): Promise<Map<string, Record<string, unknown>>> {
     const bodies = new Map<string, Record<string, unknown>>();
     const needRaw: NotificationRow[] = [];
     for (const row of rows) {
       const payload = JSON.parse(row.payload) as Record<string, unknown>;
       bodies.set(row.id, payload);
-      if (row.source === 'polling' && payload.raw === null && row.object_type) needRaw.push(row);
+      if ((row.source === 'polling' || row.source === 'webhook') && payload.raw === null && row.object_type) needRaw.push(row);
     }
     // One read for the whole batch.
     for (let i = 0; i < needRaw.length; i += 500) {

@@ -13,7 +13,7 @@ export function webhookFeature(ctx: GatewayContext): Feature & { processor: Webh
     name: 'webhooks',
     processor,
     openRoutes: [webhookIngressRoutes(ctx, receipts, () => processor.kick())],
-    apiRoutes: [receiptRoutes(receipts, ctx.instances)],
+    apiRoutes: [receiptRoutes(receipts, ctx.instances, ctx.clock, () => processor.kick())],
     start: () => processor.start(),
     stop: (graceMs) => processor.stop(graceMs),
   };

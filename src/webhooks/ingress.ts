@@ -10,15 +10,17 @@ import type { Instance } from '../instances/store.js';
 import { verifySignature, type SignatureConfig } from './signatures.js';
 import { parseWebhookBody, ACCEPTED_WEBHOOK_TYPES } from './parse-body.js';
 import { matchHandshake } from './handshake.js';
+import { countWebhookItems, type WebhookEventsMapping } from './mapping.js';
 import { ReceiptWriter } from './receipt-writer.js';
 import type { ReceiptStore } from './store.js';
 
 /**
  * POST /hooks/:token — the provider pushes here. In order: unknown token 404, over the instance's
  * rate 429, too large 413, handshake echo, unsupported type 415, bad signature 401, malformed body
- * 400; then the raw body is stored durably and the answer is 202 at once. Mapping to events runs
- * afterwards (worker.ts), so a crash after the 202 loses nothing. While the body cannot be stored
- * (the database unreachable or locked) the answer is 503 with Retry-After: the provider retries.
+ * 400, more items than `webhooks.maxItemsPerBody` 413; then the raw body is stored durably and the
+ * answer is 202 at once. Mapping to events runs afterwards (worker.ts), so a crash after the 202
+ * loses nothing. While the body cannot be stored (the database unreachable or locked) the answer
+ * is 503 with Retry-After: the provider retries.
  */
 const SECRET_HEADER = /authorization|cookie|signature|hmac|token|secret|api[-_]?key/i;
 // An instance whose secrets cannot be read waits for an operator: providers are asked to come back in a minute.
@@ -110,8 +112,21 @@ export function webhookIngressRoutes(ctx: GatewayContext, receipts: ReceiptStore
         throw new ApiError(401, 'INVALID_SIGNATURE', `webhook signature check failed: ${result.reason}`);
       }
     }
-    // Parse now only to refuse a malformed body with 400; mapping re-parses the stored bytes.
+    // Parse now to refuse a malformed body with 400 and one of too many items with 413; mapping re-parses the stored bytes.
     const parsed = parseWebhookBody(rawBody, contentType);
+    const mapping = webhook?.events as WebhookEventsMapping | undefined;
+    const items = mapping ? countWebhookItems(mapping, parsed) : 0;
+    const maxItems = config.webhooks.maxItemsPerBody;
+    if (items > maxItems) {
+      // Refused before it is stored: mapping's time and memory grow with the items.
+      ctx.metrics.webhooks.inc({ status: '413' });
+      throw new ApiError(
+        413,
+        'PAYLOAD_TOO_LARGE',
+        `the webhook body holds ${items} items at ${mapping?.itemsPath ?? '$'}; at most ${maxItems} are accepted in one request (webhooks.maxItemsPerBody): send them in smaller batches`,
+        [{ field: 'items', count: items, limit: maxItems }],
+      );
+    }
 
     const deliveryId = deliveryIdOf(webhook?.deliveryIdHeader, signature?.scheme, headers, parsed);
     const row = {

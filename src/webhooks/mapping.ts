@@ -214,6 +214,19 @@ function recordOf(m: CompiledMapping, item: unknown): unknown {
   return m.records.length ? undefined : item;
 }
 
+/** The items `itemsPath` selects; undefined when it finds nothing (an empty array is no items). */
+function itemsOf(m: CompiledMapping, body: unknown): unknown[] | undefined {
+  const found = m.items.all(body);
+  if (found.length === 0) return undefined;
+  // A path naming an array node iterates its elements; an empty array is an empty batch.
+  return m.items.selectsElements ? found : found.flatMap((node) => (Array.isArray(node) ? node : [node]));
+}
+
+/** How many items a body holds for this mapping: what `webhooks.maxItemsPerBody` bounds at ingress. */
+export function countWebhookItems(mapping: WebhookEventsMapping, body: unknown): number {
+  return itemsOf(compileMapping(mapping), body)?.length ?? 0;
+}
+
 /** Load-time check of a mapping's value forms, JSONPaths and event types (DefinitionError). */
 export function validateMapping(mapping: WebhookEventsMapping): void {
   compileMapping(mapping);
@@ -230,10 +243,8 @@ export function mapWebhookBody(
   const events: MappedEvent[] = [];
   const unmapped: Unmapped[] = [];
 
-  const found = m.items.all(body);
-  if (found.length === 0) return { events, unmapped: [{ index: 0, reason: `no items at ${m.items.path}`, item: body }] };
-  // A path naming an array node iterates its elements; an empty array is an empty batch.
-  const items = m.items.selectsElements ? found : found.flatMap((node) => (Array.isArray(node) ? node : [node]));
+  const items = itemsOf(m, body);
+  if (items === undefined) return { events, unmapped: [{ index: 0, reason: `no items at ${m.items.path}`, item: body }] };
 
   items.forEach((item, index) => {
     if (m.ignore?.values.has(String(m.ignore.from.resolve(item, header)))) return;

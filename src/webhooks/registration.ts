@@ -52,6 +52,29 @@ function webhookIdOf(registration: WebhookRegistration, answer: unknown): string
   return m ? (m[1] ?? m[0]) : undefined;
 }
 
+/** A registration answer (JSON) without the id its deregistration needs. */
+class MissingWebhookId extends Error {
+  readonly response: string;
+  constructor(
+    registration: WebhookRegistration,
+    readonly status: number,
+    response: string | undefined,
+  ) {
+    super(`no webhook id at ${registration.webhookIdPath ?? '(no webhookIdPath)'} in the answer to registration "${registration.name}"`);
+    this.response = (response ?? '').slice(0, 500);
+  }
+}
+
+/** The registration answer as JSON; an answer that is not JSON has no id to find. */
+function parseAnswer(text: string | undefined): unknown {
+  if (!text) return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
 /** Values a provider hands out once in a registration answer (Stripe's signing secret), for keys the instance left empty. */
 function valuesToSave(connector: ConnectorDefinition, configuration: Record<string, unknown>, answer: unknown, saved: Record<string, string>): void {
   for (const [key, path] of Object.entries(connector.events?.webhook?.saveFromResponse ?? {})) {
@@ -157,8 +180,10 @@ export function webhookLifecycle(ctx: GatewayContext, deregistrations: Deregistr
             },
             instance.id,
           );
-          const answer: unknown = result.response ? JSON.parse(result.response) : undefined;
+          const answer = parseAnswer(result.response);
           const webhookId = webhookIdOf(registration, answer);
+          // Without its id the subscription could never be deregistered: the create fails instead.
+          if (webhookId === undefined && registration.deregister) throw new MissingWebhookId(registration, result.status, result.response);
           if (webhookId !== undefined) webhookIds[registration.name] = webhookId;
           valuesToSave(connector, instance.configuration, answer, saved);
         } catch (err) {
@@ -181,6 +206,14 @@ export function webhookLifecycle(ctx: GatewayContext, deregistrations: Deregistr
               `the webhook registration${which} waits for the provider's rate budget: ${err.message}; try again then`,
               [{ registration: registration.name }],
               { 'Retry-After': String(err.retryAfterSeconds) },
+            );
+          }
+          if (err instanceof MissingWebhookId) {
+            throw new ApiError(
+              502,
+              'WEBHOOK_REGISTRATION_FAILED',
+              `the provider's answer to the webhook registration${which} carries no webhook id at ${registration.webhookIdPath ?? '(no webhookIdPath)'}, so it could never be deregistered: the instance is not created (a subscription the provider made anyway is unknown to pollgate: remove it at the provider)`,
+              [{ registration: registration.name, status: err.status, response: err.response }],
             );
           }
           const providerAnswer = err instanceof ProviderError ? { status: err.status, response: err.response, errorSource: err.errorSource } : {};

@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import { bulkInsert } from '../db/bulk.js';
 import { holdInstance } from '../db/instance-guard.js';
-import { claimDue, releaseLeases } from '../db/lease.js';
+import { claimDue } from '../db/lease.js';
 import { groupBy } from '../lib/group-by.js';
 
 /**
@@ -22,8 +22,12 @@ export interface ReceiptRow {
   events_count: number;
   unmapped: string | null;
   attempts: number;
+  next_attempt_at: number;
   processed_at: number | null;
 }
+
+/** What a receipt's `status` can be: mapped, waiting for (another) attempt, or parked after `webhooks.maxAttempts`. */
+export const RECEIPT_STATES = ['pending', 'processed', 'failed'] as const;
 
 const LIST_COLUMNS = [
   'id',
@@ -36,6 +40,7 @@ const LIST_COLUMNS = [
   'reason',
   'events_count',
   'attempts',
+  'next_attempt_at',
   'processed_at',
 ];
 
@@ -52,16 +57,22 @@ export interface NewReceiptRow {
   next_attempt_at: number;
 }
 
-/** A receipt as the processor claims it. */
+/** A receipt as the processor claims it, `attempts` counting this one. */
 export interface ClaimedReceipt {
   id: number;
   instance_id: number;
   received_at: number;
   content_type: string | null;
   headers: string;
-  body: string;
+  /** The body when it is at most INLINE_BODY characters; a larger one is null here and read with `bodies`, a few at a time. */
+  body: string | null;
   attempts: number;
+  /** The last attempt's error, if it ended in one. */
+  reason: string | null;
 }
+
+/** Bodies up to this size come with the claim (one statement for the usual small webhook); a claim of 32 holds at most 2 MiB of them. */
+const INLINE_BODY = 65_536;
 
 export type SnapshotKey = { instance_id: number; object_type: string; object_id: string };
 export type SnapshotChange = { deleted: true } | { hash: string };
@@ -82,8 +93,13 @@ export class ReceiptStore {
     })) as Array<{ instance_id: number; delivery_id: string | null }>;
   }
 
-  /** Claims up to `limit` due pending receipts with a lease, oldest first. */
-  claimDue(o: { now: number; owner: string; leaseMs: number; limit: number }): Promise<ClaimedReceipt[]> {
+  /**
+   * Claims up to `limit` due pending receipts with a lease, oldest first: never tried (`retried`
+   * false) or tried before (true). The claim counts the attempt, in the same statement, before any
+   * mapping starts: a process that dies while mapping has used one, so a body that crashes it
+   * cannot do so forever.
+   */
+  claimDue(o: { now: number; owner: string; leaseMs: number; limit: number; retried: boolean }): Promise<ClaimedReceipt[]> {
     return claimDue<ClaimedReceipt>(this.db, {
       table: 'webhook_receipts',
       dueColumn: 'next_attempt_at',
@@ -91,13 +107,36 @@ export class ReceiptStore {
       owner: o.owner,
       leaseMs: o.leaseMs,
       limit: o.limit,
-      where: (q) => q.where('status', 'pending'),
+      where: (q) => q.where('status', 'pending').where('attempts', o.retried ? '>' : '=', 0),
       orderBy: [{ column: 'id' }],
+      set: { attempts: this.db.raw('attempts + 1') },
+      returning: [
+        'id',
+        'instance_id',
+        'received_at',
+        'content_type',
+        'headers',
+        'attempts',
+        'reason',
+        this.db.raw('case when length(body) <= ? then body end as body', [INLINE_BODY]),
+      ],
     });
   }
 
-  async releaseLeases(ids: number[], owner: string): Promise<void> {
-    await releaseLeases(this.db, 'webhook_receipts', ids, owner);
+  /** The bodies of claimed receipts (those too large to come with the claim), by id. */
+  async bodies(ids: number[]): Promise<Map<number, string>> {
+    const rows = (await this.db('webhook_receipts').whereIn('id', ids).select('id', 'body')) as Array<{ id: number; body: string | null }>;
+    return new Map(rows.map((r) => [Number(r.id), r.body ?? '']));
+  }
+
+  /** Claims given back unmapped (the processor stops): due again at once, their attempt not counted. */
+  async releaseClaims(ids: number[], owner: string): Promise<void> {
+    for (let i = 0; i < ids.length; i += 500) {
+      await this.db('webhook_receipts')
+        .whereIn('id', ids.slice(i, i + 500))
+        .where('lease_owner', owner)
+        .update({ lease_owner: null, lease_expires_at: null, attempts: this.db.raw('attempts - 1') });
+    }
   }
 
   /**
@@ -139,9 +178,9 @@ export class ReceiptStore {
   }
 
   /** Mapped receipts: processed (in the caller's transaction, with their events), leases given back; one UPDATE per distinct outcome. */
-  async markProcessed(trx: Knex, receipts: Array<{ id: number; eventsCount: number; unmapped: string | null; attempts: number }>, now: number): Promise<void> {
-    for (const same of groupBy(receipts, (r) => JSON.stringify([r.eventsCount, r.unmapped, r.attempts])).values()) {
-      const { eventsCount, unmapped, attempts } = same[0];
+  async markProcessed(trx: Knex, receipts: Array<{ id: number; eventsCount: number; unmapped: string | null }>, now: number): Promise<void> {
+    for (const same of groupBy(receipts, (r) => JSON.stringify([r.eventsCount, r.unmapped])).values()) {
+      const { eventsCount, unmapped } = same[0];
       for (let i = 0; i < same.length; i += 500) {
         await trx('webhook_receipts')
           .whereIn(
@@ -152,33 +191,52 @@ export class ReceiptStore {
             status: 'processed',
             events_count: eventsCount,
             unmapped,
+            reason: null,
             processed_at: now,
             lease_owner: null,
             lease_expires_at: null,
-            attempts,
           });
       }
     }
   }
 
-  /** A mapping that failed: retried at `nextAttemptAt`, or failed for good; lease given back. */
-  async markFailed(id: number, o: { failed: boolean; reason: string; attempts: number; nextAttemptAt: number }): Promise<void> {
+  /**
+   * A mapping that failed: retried at `nextAttemptAt`, or parked as `failed` until an operator
+   * retries it; lease given back. `attempts` corrects the claim's count (an attempt that never
+   * began is not shown).
+   */
+  async markFailed(id: number, o: { failed: boolean; reason: string; nextAttemptAt: number; attempts?: number }): Promise<void> {
     await this.db('webhook_receipts')
       .where({ id })
       .update({
         status: o.failed ? 'failed' : 'pending',
         reason: o.reason,
-        attempts: o.attempts,
         next_attempt_at: o.nextAttemptAt,
         lease_owner: null,
         lease_expires_at: null,
+        ...(o.attempts === undefined ? {} : { attempts: o.attempts }),
       });
   }
 
-  /** An instance's receipts newest first, without bodies (a page of large bodies would be huge). */
-  async list(instanceId: number, before: number | undefined, limit: number): Promise<Omit<ReceiptRow, 'body' | 'unmapped'>[]> {
-    const q = this.db('webhook_receipts').where({ instance_id: instanceId }).orderBy('id', 'desc').limit(limit).select(LIST_COLUMNS);
-    if (before) q.where('id', '<', before);
+  /** An operator's retry: a failed receipt back to pending with its attempts anew, due now. False when it is not failed. */
+  async retry(instanceId: number, id: number, now: number): Promise<boolean> {
+    const changed = await this.db('webhook_receipts')
+      .where({ instance_id: instanceId, id, status: 'failed' })
+      .update({ status: 'pending', attempts: 0, next_attempt_at: now, lease_owner: null, lease_expires_at: null });
+    return changed > 0;
+  }
+
+  /** How many receipts are parked as failed, all instances (the metrics gauge). */
+  async countFailed(): Promise<number> {
+    const [row] = await this.db('webhook_receipts').where('status', 'failed').count<{ n: number }[]>({ n: '*' });
+    return Number(row.n);
+  }
+
+  /** An instance's receipts newest first, optionally of one status, without bodies (a page of large bodies would be huge). */
+  async list(instanceId: number, f: { status?: string; before?: number; limit: number }): Promise<Omit<ReceiptRow, 'body' | 'unmapped'>[]> {
+    const q = this.db('webhook_receipts').where({ instance_id: instanceId }).orderBy('id', 'desc').limit(f.limit).select(LIST_COLUMNS);
+    if (f.before) q.where('id', '<', f.before);
+    if (f.status !== undefined) q.where('status', f.status);
     return (await q) as ReceiptRow[];
   }
 

@@ -15,84 +15,152 @@ import type { ClaimedReceipt } from './store.js';
  * Maps stored webhook bodies to events, after the 202. A receipt is claimed with a lease like any
  * due work, so a crash between the answer and the mapping only delays it: the next tick (here or
  * on another node) maps it. Mapping, events and the receipts' new status are one transaction per
- * claimed batch.
+ * group of receipts (bounded in bytes and events, so a batch of large bodies is never all in
+ * memory at once).
+ *
+ * Every claim counts an attempt before mapping starts. A receipt whose mapping fails, or during
+ * whose mapping the process died, is tried again with backoff, alone (so a body that crashes the
+ * process takes no other receipt's attempts with it), and after `webhooks.maxAttempts` is parked
+ * as `failed` for an operator to look at and retry.
  *
  * Reconciliation with polling: each mapped record's hash goes into the same snapshot the poller
  * diffs against, so a change seen by webhook is not raised again by the safety-net poll, and a
  * webhook repeating what a poll already raised is dropped.
  */
-const MAX_ATTEMPTS = 5;
+
+/** Receipts mapped per read of the bodies too large to come with the claim. */
+const BODIES_AT_ONCE = 8;
+/** A transaction is written once the mapped bodies waiting for it reach this size or this many events. */
+const RECORD_BYTES = 4 * 1024 * 1024;
+const RECORD_EVENTS = 5000;
 
 /** A claimed receipt mapped to events, not yet recorded. */
-type Mapped = { row: ClaimedReceipt; work: InstanceWork; body: unknown; headers: Record<string, string> } & ReturnType<typeof mapWebhookBody>;
+type Mapped = { row: ClaimedReceipt; work: InstanceWork; bytes: number; headers: Record<string, string> } & ReturnType<typeof mapWebhookBody>;
 
 export class WebhookProcessor extends WorkerLoop implements Feature {
   readonly name = 'webhooks';
 
   constructor(private readonly ctx: GatewayContext) {
     super({ name: 'webhook processing', tickSeconds: () => 1, log: ctx.log, metrics: ctx.metrics });
+    ctx.metrics.sources.failedReceipts = () => ctx.stores.receipts.countFailed();
   }
 
   protected async pass(): Promise<number> {
-    const { clock, nodeId, config } = this.ctx;
+    const { config } = this.ctx;
+    const batch = config.webhooks.concurrency * 4;
     let done = 0;
-    for (;;) {
-      const rows = await this.ctx.stores.receipts.claimDue({
-        now: clock.now(),
-        owner: nodeId,
-        leaseMs: config.webhooks.leaseSeconds * 1000,
-        limit: config.webhooks.concurrency * 4,
-      });
-      if (rows.length === 0 || this.stopping) {
-        if (rows.length)
-          await this.ctx.stores.receipts.releaseLeases(
-            rows.map((r) => r.id),
-            nodeId,
-          );
-        break;
-      }
-      await this.processBatch(rows);
-      done += rows.length;
+    // First attempts in batches; once they are drained, receipts tried before, one at a time.
+    while (!this.stopping) {
+      const fresh = await this.claimAndMap(false, batch);
+      done += fresh.length;
+      if (fresh.length === batch) continue;
+      if (this.stopping) break;
+      const retried = await this.claimAndMap(true, 1);
+      done += retried.length;
+      if (retried.length === 0) break;
     }
     await retryDeregistrations(this.ctx, this.ctx.stores.deregistrations);
     return done;
   }
 
-  /**
-   * Maps a claimed batch and records all of it in one transaction (a handful of statements for the
-   * batch, so ingress, which shares the database, waits little). Should that transaction fail,
-   * each receipt is tried alone, so one bad receipt fails by itself. The database itself failing
-   * is no receipt's fault: the pass stops, no attempt is counted, and the leases bring the receipts back.
-   */
-  private async processBatch(rows: ClaimedReceipt[]): Promise<void> {
-    const mapped: Mapped[] = [];
-    for (const row of rows) {
-      try {
-        mapped.push(await this.map(row));
-      } catch (err) {
-        await this.fail(row, err);
-      }
-    }
-    if (mapped.length === 0) return;
+  /** Claims and processes up to `limit` due receipts; answers them. */
+  private async claimAndMap(retried: boolean, limit: number): Promise<ClaimedReceipt[]> {
+    const { clock, nodeId, config } = this.ctx;
+    const rows = await this.ctx.stores.receipts.claimDue({ now: clock.now(), owner: nodeId, leaseMs: config.webhooks.leaseSeconds * 1000, limit, retried });
+    if (rows.length === 0) return rows;
     try {
-      await this.record(mapped);
+      await this.processBatch(rows);
     } catch (err) {
-      if (mapped.length === 1) return this.fail(mapped[0].row, err);
-      for (const one of mapped) await this.record([one]).catch((e) => this.fail(one.row, e));
+      if (!isDatabaseUnavailable(err)) throw err;
+      // The database failing is no receipt's fault: the claims go back uncounted where it still
+      // answers (else their leases bring them back), and the pass stops.
+      await this.ctx.stores.receipts
+        .releaseClaims(
+          rows.map((r) => r.id),
+          nodeId,
+        )
+        .catch(() => undefined);
+      throw err;
     }
+    return rows;
   }
 
-  private async map(row: ClaimedReceipt): Promise<Mapped> {
+  /**
+   * Maps a claimed batch, a few bodies at a time, and records it in as few transactions as its
+   * size allows (a handful of statements each, so ingress, which shares the database, waits
+   * little). Should a transaction fail, each of its receipts is tried alone, so one bad receipt
+   * fails by itself.
+   */
+  private async processBatch(rows: ClaimedReceipt[]): Promise<void> {
+    const { maxAttempts } = this.ctx.config.webhooks;
+    let waiting: Mapped[] = [];
+    let bytes = 0;
+    let events = 0;
+    const flush = async () => {
+      const batch = waiting;
+      waiting = [];
+      bytes = 0;
+      events = 0;
+      await this.record(batch);
+    };
+    for (let i = 0; i < rows.length; i += BODIES_AT_ONCE) {
+      if (this.stopping) {
+        await flush();
+        await this.ctx.stores.receipts.releaseClaims(
+          rows.slice(i).map((r) => r.id),
+          this.ctx.nodeId,
+        );
+        return;
+      }
+      const group: ClaimedReceipt[] = [];
+      for (const row of rows.slice(i, i + BODIES_AT_ONCE)) {
+        // Claimed more often than allowed: the earlier attempts never finished (the process died).
+        if (row.attempts > maxAttempts) await this.park(row, maxAttempts);
+        else group.push(row);
+      }
+      const large = group.filter((r) => r.body === null).map((r) => r.id);
+      const bodies = large.length > 0 ? await this.ctx.stores.receipts.bodies(large) : new Map<number, string>();
+      for (const row of group) {
+        const body = row.body ?? bodies.get(row.id) ?? '';
+        // The claimed row does not keep its body: once mapped, the events hold what they need.
+        row.body = null;
+        bodies.delete(row.id);
+        try {
+          const mapped = await this.map(row, body);
+          waiting.push(mapped);
+          bytes += mapped.bytes;
+          events += mapped.events.length;
+        } catch (err) {
+          await this.fail(row, err);
+        }
+        if (bytes >= RECORD_BYTES || events >= RECORD_EVENTS) await flush();
+      }
+    }
+    await flush();
+  }
+
+  private async map(row: ClaimedReceipt, text: string): Promise<Mapped> {
     const work = await this.ctx.instances.forWork(row.instance_id);
     const mapping = work.connector.events?.webhook?.events as WebhookEventsMapping | undefined;
     if (!mapping) throw new Error(`connector "${work.connector.key}" declares no webhook event mapping`);
-    const body = parseWebhookBody(Buffer.from(row.body, 'utf8'), row.content_type ?? undefined);
+    const body = parseWebhookBody(Buffer.from(text, 'utf8'), row.content_type ?? undefined);
     const headers = JSON.parse(row.headers) as Record<string, string>;
-    return { row, work, body, headers, ...mapWebhookBody(mapping, body, headers, row.received_at) };
+    return { row, work, bytes: text.length, headers, ...mapWebhookBody(mapping, body, headers, row.received_at) };
+  }
+
+  /** Records mapped receipts in one transaction; when it fails, each alone. */
+  private async record(mapped: Mapped[]): Promise<void> {
+    if (mapped.length === 0) return;
+    try {
+      await this.recordTogether(mapped);
+    } catch (err) {
+      if (mapped.length === 1) return this.fail(mapped[0].row, err);
+      for (const one of mapped) await this.recordTogether([one]).catch((e) => this.fail(one.row, e));
+    }
   }
 
   /** Snapshots, events, notifications and the receipts' new status, in one transaction. */
-  private async record(batch: Mapped[]): Promise<void> {
+  private async recordTogether(batch: Mapped[]): Promise<void> {
     const { clock, config } = this.ctx;
     const now = clock.now();
     await this.ctx.stores.receipts.transaction(async (trx) => {
@@ -125,9 +193,8 @@ export class WebhookProcessor extends WorkerLoop implements Feature {
               now,
               notify: settings.notificationsEnabled,
               maxPerNotification: config.delivery.maxEventsPerNotification.webhook,
-              providerBody: m.body,
               // The receipt's headers were redacted when stored.
-              received: { at: Number(m.row.received_at), headers: m.headers },
+              received: { receiptId: m.row.id, at: Number(m.row.received_at), headers: m.headers },
             },
           })),
         );
@@ -137,7 +204,6 @@ export class WebhookProcessor extends WorkerLoop implements Feature {
         batch.map((m, j) => ({
           id: m.row.id,
           eventsCount: raised[j].length,
-          attempts: m.row.attempts + 1,
           unmapped: m.unmapped.length ? JSON.stringify(m.unmapped.map((u) => ({ index: u.index, reason: u.reason }))) : null,
         })),
         now,
@@ -152,14 +218,30 @@ export class WebhookProcessor extends WorkerLoop implements Feature {
   private async fail(row: ClaimedReceipt, err: unknown): Promise<void> {
     if (isDatabaseUnavailable(err)) throw err;
     const { clock, config, log } = this.ctx;
-    const attempts = row.attempts + 1;
-    const failed = attempts >= MAX_ATTEMPTS;
-    log.warn({ receiptId: row.id, instanceId: row.instance_id, attempts, err: (err as Error).message }, 'webhook mapping failed');
+    const failed = row.attempts >= config.webhooks.maxAttempts;
+    const reason = (err as Error).message.slice(0, 1000);
+    log.warn({ receiptId: row.id, instanceId: row.instance_id, attempts: row.attempts, err: reason }, 'webhook mapping failed');
     await this.ctx.stores.receipts.markFailed(row.id, {
       failed,
-      reason: (err as Error).message.slice(0, 1000),
-      attempts,
-      nextAttemptAt: clock.now() + backoffMs(attempts, config.webhooks.mappingBackoffBaseSeconds, config.webhooks.mappingBackoffMaxSeconds),
+      reason,
+      nextAttemptAt: clock.now() + backoffMs(row.attempts, config.webhooks.mappingBackoffBaseSeconds, config.webhooks.mappingBackoffMaxSeconds),
     });
+    if (failed) this.parked(row, reason);
+  }
+
+  /** A receipt whose last allowed attempt never finished: parked without mapping it again. */
+  private async park(row: ClaimedReceipt, maxAttempts: number): Promise<void> {
+    const reason =
+      `mapping did not finish in ${maxAttempts} attempts: the gateway stopped or crashed while mapping this receipt${row.reason ? ` (the last error: ${row.reason})` : ''}`.slice(
+        0,
+        1000,
+      );
+    await this.ctx.stores.receipts.markFailed(row.id, { failed: true, reason, nextAttemptAt: this.ctx.clock.now(), attempts: maxAttempts });
+    this.parked(row, reason);
+  }
+
+  private parked(row: ClaimedReceipt, reason: string): void {
+    this.ctx.metrics.receiptsParked.inc();
+    this.ctx.log.error({ receiptId: row.id, instanceId: row.instance_id, err: reason }, 'webhook receipt parked as failed: retry it once the cause is fixed');
   }
 }

@@ -8,11 +8,14 @@ import { EmulatedProvider } from '../providers/provider-server.js';
 import { Receiver } from '../providers/receiver.js';
 import { createInstance, providerConnector, registerConnector } from '../poller/helpers.js';
 import { dispatcher } from '../delivery/helpers.js';
+import { SandboxProvider } from '../providers/sandbox.js';
+import { BROKEN_BODY, createWebhookInstance, storeReceipt } from '../webhooks/helpers.js';
 
 /**
  * The web console in a real headless Chromium (the system's /usr/bin/chromium): sign in with the
  * token, see an instance appear, poll now and see the new event row, pause and resume, edit the
- * interval, retry and replay notifications; a wrong token shows an error rather than a blank page.
+ * interval, retry and replay notifications, retry a failed webhook receipt; a wrong token shows an
+ * error rather than a blank page.
  * With POLLGATE_SCREENSHOTS=<dir> it saves the main views there (the README's come from docs/console).
  */
 const CHROMIUM = process.env.POLLGATE_CHROMIUM ?? '/usr/bin/chromium';
@@ -158,5 +161,30 @@ describe('web console (headless Chromium)', function () {
     await page.click('a[href="#/instances"] >> nth=1');
     await row('instances', instance.id).locator('text=/^2026-/').first().waitFor();
     await shot('instances');
+  });
+
+  it("shows a webhook-mode instance's failed receipts and retries one", async () => {
+    const sandbox = await SandboxProvider.start();
+    try {
+      const { id } = await createWebhookInstance(t, sandbox);
+      const receiptId = await storeReceipt(t, id, BROKEN_BODY);
+      for (let i = 0; i < t.config.webhooks.maxAttempts; i++) {
+        await t.gateway.webhooks.processor.tick();
+        t.clock.advance(3_600_000);
+      }
+      // Signed in on its own (the token kept for the tab), whether or not the test before ran.
+      await page.goto(`${t.url}/console`);
+      await page.evaluate((token) => sessionStorage.setItem('pollgate.token', token), API_TOKEN);
+      await page.goto(`${t.url}/console#/instances/${id}`);
+      await row('failed-receipts', receiptId).waitFor({ timeout: 10_000 });
+      expect(await row('failed-receipts', receiptId).textContent()).to.match(new RegExp(`^${receiptId}.*${t.config.webhooks.maxAttempts}.*JSON.*Retry$`));
+      await row('failed-receipts', receiptId).locator('button[data-action=retry-receipt]').click();
+      await shows('#notice', new RegExp(`Webhook receipt ${receiptId} queued for mapping again`));
+      await page.locator('table[data-table=failed-receipts] td', { hasText: 'no failed receipts' }).waitFor({ timeout: 10_000 });
+      const receipt = (await t.api.get(`instances/${id}/webhooks/receipts/${receiptId}`)).body as unknown as { status: string; attempts: number };
+      expect(receipt).to.include({ status: 'pending', attempts: 0 });
+    } finally {
+      await sandbox.close();
+    }
   });
 });

@@ -122,13 +122,17 @@ describe('callback methods and payload fields', () => {
       await t.gateway.webhooks.processor.tick();
       await dispatcher(t).drain();
       const [sent] = await receiver.waitFor(1);
-      const payload = sent.body as { timestamp: number; headers: Record<string, string>; raw: unknown; events: unknown[] };
+      const payload = sent.body as { timestamp: number; headers: Record<string, string>; raw: unknown; events: unknown[]; receiptId: number };
       expect(payload.timestamp).to.equal(receivedAt);
       expect(payload.headers).to.deep.include({ 'content-type': 'application/json', 'x-request-source': 'test', 'x-sandbox-signature': '********' });
       expect(JSON.stringify(payload)).not.to.include(signature);
-      // The Cloud Elements shape stays: events and the provider's body as raw.
-      expect(payload.raw).to.deep.equal(JSON.parse(body));
+      // The Cloud Elements shape stays: events and, as raw, their items keyed by object type; the
+      // provider's whole body is on the receipt the payload names.
+      expect(payload.raw).to.deep.equal({ tickets: JSON.parse(body).events });
       expect(payload.events).to.have.length(1);
+      const instanceId = (res.body as unknown as { id: number }).id;
+      const receipt = (await t.api.get(`instances/${instanceId}/webhooks/receipts/${payload.receiptId}`)).body as unknown as { body: string };
+      expect(receipt.body).to.equal(body);
     } finally {
       await sandbox.close();
     }

@@ -27,11 +27,13 @@ export async function startGatewayProcess(o: {
   binary?: boolean;
   /** A PostgreSQL server of the test's own (with `schema`); default: the shared test database. */
   databaseUrl?: string;
+  /** Options for node itself, e.g. `--max-old-space-size=…`. */
+  nodeOptions?: string[];
 }): Promise<GatewayProcess> {
   const configFile = join(o.dataDir, `${o.nodeId}.json`);
   writeFileSync(configFile, JSON.stringify({ log: { level: 'warn' }, server: { host: '127.0.0.1' }, ...o.config }));
   const args = o.binary ? [join(projectRoot, 'dist', 'src', 'cli.js'), 'start'] : ['--import', 'tsx', join(projectRoot, 'src', 'cli.ts'), 'start'];
-  const child = spawn(process.execPath, args, {
+  const child = spawn(process.execPath, [...(o.nodeOptions ?? []), ...args], {
     cwd: projectRoot,
     env: {
       PATH: process.env.PATH,

@@ -80,6 +80,17 @@ describe('several webhook registrations per instance', () => {
     expect(sandbox.subscriptions.size).to.equal(0);
   });
 
+  it('refuses a registration with deregister but no webhookIdPath: no id would ever be stored for it', async () => {
+    const def = topicsConnector([{ name: 'contacts' }]);
+    delete def.events.webhook.registrations[0].webhookIdPath;
+    const res = await t.api.post('elements', { json: def });
+    expect(res.statusCode).to.equal(400);
+    const fields = (res.body as unknown as { details: Array<{ field: string; message: string }> }).details.map((d) => `${d.field}: ${d.message}`);
+    expect(fields).to.deep.equal([
+      '/events/webhook/registrations/0/webhookIdPath: is required with deregister: the id found there in the register answer is what deregister is given',
+    ]);
+  });
+
   it('refuses registrations mixed with the shorthand, duplicate names and unknown templates', async () => {
     const def = topicsConnector([{ name: 'contacts' }, { name: 'contacts', register: 'nope' }]);
     def.events.webhook.register = 'createWebhook';

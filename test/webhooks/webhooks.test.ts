@@ -1,12 +1,8 @@
-import { createHmac } from 'node:crypto';
 import { expect } from 'chai';
-import got from 'got';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
 import { SandboxProvider } from '../providers/sandbox.js';
 import { CONTACTS_SINCE, PROVIDER_DATES, listEvents, pollNow } from '../poller/helpers.js';
-
-const SECRET = 'whk-secret-123';
-const sign = (body: string) => `sha256=${createHmac('sha256', SECRET).update(body).digest('hex')}`;
+import { SECRET, createWebhookInstance as createFor, post, sign } from './helpers.js';
 
 describe('webhook mode end to end', () => {
   let t: TestGateway;
@@ -26,22 +22,7 @@ describe('webhook mode end to end', () => {
 
   const processor = () => t.gateway.webhooks.processor;
 
-  async function createWebhookInstance(configuration: Record<string, unknown> = {}) {
-    const res = await t.api.post('instances', {
-      json: {
-        element: { key: 'sandbox' },
-        name: 'hooks',
-        configuration: { base_url: sandbox.url, api_key: 'k', webhook_secret: SECRET, 'event.vendor.type': 'webhook', ...configuration },
-      },
-    });
-    expect(res.statusCode, JSON.stringify(res.body)).to.equal(201);
-    const body = res.body as unknown as { id: number; webhookUrl: string; webhookId: string };
-    // The gateway's public URL in tests is a placeholder: point the subscription at the real port.
-    for (const sub of sandbox.subscriptions.values()) sub.url = sub.url.replace('http://127.0.0.1:1', t.url);
-    return { ...body, hookUrl: body.webhookUrl.replace('http://127.0.0.1:1', t.url) };
-  }
-
-  const post = (url: string, body: string, headers: Record<string, string>) => got.post(url, { body, headers, throwHttpErrors: false, retry: { limit: 0 } });
+  const createWebhookInstance = (configuration: Record<string, unknown> = {}) => createFor(t, sandbox, configuration);
 
   it('registers with the provider, maps pushed changes to events, and deregisters on DELETE', async () => {
     const instance = await createWebhookInstance();
@@ -86,6 +67,21 @@ describe('webhook mode end to end', () => {
     expect(res.statusCode).to.equal(502);
     expect(JSON.stringify(res.body)).to.include('url not reachable');
     expect(await t.gateway.db('instances').select('id')).to.have.length(0);
+  });
+
+  it('a registration answered without a webhook id fails the create (it could never be deregistered) and leaves no instance', async () => {
+    sandbox.provider.route('POST', '/webhooks', () => ({ status: 201, body: { url: 'accepted' } }));
+    const res = await t.api.post('instances', {
+      json: { element: { key: 'sandbox' }, configuration: { base_url: sandbox.url, api_key: 'k', 'event.vendor.type': 'webhook' } },
+    });
+    expect(res.statusCode).to.equal(502);
+    const error = res.body as unknown as { code: string; message: string; details: Array<Record<string, unknown>> };
+    expect(error.code).to.equal('WEBHOOK_REGISTRATION_FAILED');
+    expect(error.message).to.equal(
+      "the provider's answer to the webhook registration carries no webhook id at $.id, so it could never be deregistered: the instance is not created (a subscription the provider made anyway is unknown to pollgate: remove it at the provider)",
+    );
+    expect(error.details).to.deep.equal([{ registration: 'default', status: 201, response: '{"url":"accepted"}' }]);
+    expect((await t.api.get('instances')).body).to.deep.equal([]);
   });
 
   it('a failed deregistration is reported and retried', async () => {
