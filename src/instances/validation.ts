@@ -8,7 +8,7 @@ import { validateDateTemplates } from '../templates/date-template.js';
 import { providerBaseUrl } from '../provider/request-builder.js';
 import { checkUrlSyntax } from '../network/ssrf-guard.js';
 import { validateCallbackTemplate } from '../delivery/callback-template.js';
-import { readSettings, unknownEventKeys, type ConnectorEventInfo, type InstanceSettings, type Problem } from './settings.js';
+import { callbackOriginOf, readSettings, unknownEventKeys, type ConnectorEventInfo, type InstanceSettings, type Problem } from './settings.js';
 
 /**
  * The rules of an instance's create and PATCH bodies (service.ts applies them): connector fields
@@ -94,7 +94,7 @@ export function secretsToResupply(
 ): Problem[] {
   const given = (v: unknown) => v !== undefined && v !== null && v !== REDACTED;
   const providerOrigin = (c: Record<string, unknown>) => originOf(() => providerBaseUrl(connector.baseUrl, { iparam: c, context: {} }));
-  const callbackOrigin = (c: Record<string, unknown>) => originOf(() => String(c['event.notification.callback.url'] ?? ''));
+  const callbackOrigin = (c: Record<string, unknown>) => callbackOriginOf(c) ?? '';
   const missing: string[] = [];
   const check = (moved: boolean, isAffected: (key: string) => boolean) => {
     if (!moved) return;
