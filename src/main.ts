@@ -199,6 +199,7 @@ export class Gateway {
               clock,
               (instance) => authStatus(providerAuth, instance.id, instances.connectorOf(instance), instance.configuration, clock.now()),
               (instance) => rateBudgets.status({ connector: instances.connectorOf(instance), configuration: instance.configuration, instanceId: instance.id }),
+              (instance) => typed.delivery.dispatcher.originStatus(instance),
             ),
           ],
           start: () => {

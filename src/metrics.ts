@@ -43,6 +43,25 @@ export function createMetrics() {
       labelNames: ['outcome'],
       registers: [registry],
     }),
+    // Per callback origin, only while it has sends in flight or a breaker that is not closed (the
+    // label set is removed after), so the series stay few however many receivers there are.
+    deliveryInFlight: new Gauge({
+      name: 'pollgate_delivery_in_flight',
+      help: 'Callback sends in flight (or claimed and about to start) on this node, by callback origin',
+      labelNames: ['origin'],
+      registers: [registry],
+    }),
+    deliveryCircuitOpen: new Gauge({
+      name: 'pollgate_delivery_circuit_open',
+      help: "1 while this node's circuit breaker of a callback origin is open or half-open, 0 once closed",
+      labelNames: ['origin'],
+      registers: [registry],
+    }),
+    deliveryCircuitOpens: new Counter({
+      name: 'pollgate_delivery_circuit_opens_total',
+      help: 'Times a callback origin circuit breaker opened (a failed half-open probe opens it again)',
+      registers: [registry],
+    }),
     authFailures: new Counter({
       name: 'pollgate_auth_failures_total',
       help: 'Provider grants refused (auth state failed), by connector',

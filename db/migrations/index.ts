@@ -11,6 +11,7 @@ import * as connectorCatalog from './009_connector_catalog.js';
 import * as providerAuth from './010_provider_auth.js';
 import * as rateBudgets from './011_rate_budgets.js';
 import * as hotTableKeys from './012_hot_table_keys.js';
+import * as callbackOrigin from './013_callback_origin.js';
 
 /**
  * Every migration, in order. Listed here rather than read from the folder so the same list works
@@ -29,4 +30,5 @@ export const migrations: Array<{ name: string; up: (k: Knex) => Promise<void>; d
   { name: '010_provider_auth', ...providerAuth },
   { name: '011_rate_budgets', ...rateBudgets },
   { name: '012_hot_table_keys', ...hotTableKeys },
+  { name: '013_callback_origin', ...callbackOrigin },
 ];

@@ -65,6 +65,10 @@ export interface Config {
     tickSeconds: number;
     timeoutSeconds: number;
     concurrency: number;
+    /** Sends in flight to one callback origin, per node (a share of `concurrency`). */
+    maxConcurrencyPerOrigin: number;
+    /** Per origin and node: opens after `failureThreshold` timeouts or connection failures in a row. */
+    circuitBreaker: { failureThreshold: number; cooldownSeconds: number; maxCooldownSeconds: number };
     leaseSeconds: number;
     maxEventsPerNotification: { polling: number; webhook: number };
     retrySchedule: number[];
@@ -160,6 +164,8 @@ export const configSchema = section({
     tickSeconds: num(0.01),
     timeoutSeconds: num(0.01),
     concurrency: int(1),
+    maxConcurrencyPerOrigin: int(1),
+    circuitBreaker: section({ failureThreshold: int(1), cooldownSeconds: num(0.01), maxCooldownSeconds: num(0.01) }),
     leaseSeconds: num(0.1),
     maxEventsPerNotification: section({ polling: int(1), webhook: int(1) }),
     retrySchedule: { type: 'array', items: num(0), maxItems: 50 },

@@ -1,6 +1,6 @@
 import type http from 'node:http';
 import type { createGuardedLookup, NetworkPolicy } from '../network/ssrf-guard.js';
-import { OutboundError, retryAfterOf, sendOnce } from '../network/outbound.js';
+import { OutboundError, retryAfterOf, sendOnce, type OutboundFailure } from '../network/outbound.js';
 import { isBodiless, type CallbackRequest } from './build.js';
 
 /**
@@ -14,6 +14,8 @@ export interface AttemptResult {
   durationMs: number;
   responseBody: string;
   error: string | null;
+  /** Why no answer came (timeout, refused or unreachable, blocked by the SSRF guard), or why it was cut. */
+  failure?: OutboundFailure;
   retryAfterSeconds?: number;
   /** The answer parsed, when it is JSON (for `responseMapping`). */
   json?: unknown;
@@ -49,8 +51,8 @@ export async function sendCallback(request: CallbackRequest, o: SendOptions): Pr
     const durationMs = performance.now() - started;
     if (!(err instanceof OutboundError)) throw err;
     // Cut for its size: the status counts, the body is not kept.
-    if (err.answered) return answer(err.answered.status, err.answered.headers, '', durationMs, o.now, err.message);
-    return { status: null, durationMs, responseBody: '', error: err.message };
+    if (err.answered) return { ...answer(err.answered.status, err.answered.headers, '', durationMs, o.now, err.message), failure: err.failure };
+    return { status: null, durationMs, responseBody: '', error: err.message, failure: err.failure };
   }
 }
 

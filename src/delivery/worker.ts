@@ -6,6 +6,9 @@ import { buildRequests } from './build.js';
 import type { DeliveryOutcome, EventStore, NotificationRow } from '../events/store.js';
 import { isSuccess, sendCallback, type AttemptResult } from './send.js';
 import { signatureHeaders } from './signing.js';
+import { OriginGuard, type OriginPass, type OriginStatus, type OriginVerdict } from './origins.js';
+import { callbackOrigin, callbackOriginOf } from '../instances/settings.js';
+import type { Instance } from '../instances/store.js';
 import { firstMatch } from '../lib/json-path.js';
 import { Slots } from '../lib/slots.js';
 import { WorkerLoop } from '../lib/worker-loop.js';
@@ -15,7 +18,9 @@ import { WorkerLoop } from '../lib/worker-loop.js';
  * workers or nodes send the same attempt at once), sends each, records the attempt, and decides:
  * delivered (2xx/3xx), retry later on the schedule (honouring Retry-After), dead when the schedule
  * runs out, or held when the callback answered 410 Gone. A worker that dies mid-send loses nothing:
- * the lease expires and the notification is sent again with the same `webhook-id`.
+ * the lease expires and the notification is sent again with the same `webhook-id`. Each callback
+ * origin gets a bounded share of the send slots and a circuit breaker (origins.ts), so one receiver
+ * that never answers does not hold the others back.
  */
 interface Outcome extends DeliveryOutcome {
   /** The instance whose callback answered 410 Gone (its callbacks are switched off). */
@@ -35,6 +40,11 @@ export class Dispatcher extends WorkerLoop implements Feature {
   dnsLookup: ReturnType<typeof createGuardedLookup>;
   /** Attempts and outcomes are recorded with group commit: one transaction per batch. */
   private readonly outcomes: GroupCommit<Outcome, void>;
+  /** Per callback origin: its share of the send slots and its circuit breaker. */
+  private readonly origins: OriginGuard;
+  /** Set by `wake`: a pass that found nothing more to claim claims again. */
+  private woken = false;
+  private wakeUp: (() => void) | undefined;
 
   constructor(
     private readonly ctx: GatewayContext,
@@ -49,6 +59,34 @@ export class Dispatcher extends WorkerLoop implements Feature {
     });
     this.dnsLookup = createGuardedLookup(ctx.config.network);
     this.outcomes = new GroupCommit((items) => this.record(items));
+    this.origins = new OriginGuard(() => ctx.config.delivery, ctx.clock, ctx.metrics, ctx.log);
+  }
+
+  /** This node's view of an instance's callback origin (its share in use, its circuit breaker); null without a callback URL. */
+  originStatus(instance: Instance): (OriginStatus & { node: string }) | null {
+    const origin = callbackOriginOf(instance.configuration);
+    return origin ? { ...this.origins.status(origin), node: this.ctx.nodeId } : null;
+  }
+
+  /**
+   * A tick or a kick while a pass runs makes that pass claim again, rather than new work waiting
+   * for every send in flight (a slow receiver's among them) to end.
+   */
+  override tick(): Promise<number> {
+    this.wake();
+    return super.tick();
+  }
+
+  override kick(): void {
+    if (this.started) this.wake();
+    super.kick();
+  }
+
+  private wake(): void {
+    this.woken = true;
+    const wakeUp = this.wakeUp;
+    this.wakeUp = undefined;
+    wakeUp?.();
   }
 
   private async record(items: Outcome[]): Promise<void[]> {
@@ -72,7 +110,9 @@ export class Dispatcher extends WorkerLoop implements Feature {
    * One pass: keeps up to `delivery.concurrency` sends going until nothing more is due; resolves
    * when every send it started is recorded. Half as many rows again are claimed ahead, so a send
    * slot that frees finds its next notification already claimed and loaded instead of waiting for
-   * a claim (a refill at a time, not one claim per finished send).
+   * a claim (a refill at a time, not one claim per finished send). Notifications parked behind
+   * their origin's share do not count as claimed ahead: they hold no send slot, and the claims
+   * skip their origin meanwhile.
    */
   protected async pass(): Promise<number> {
     let total = 0;
@@ -80,8 +120,12 @@ export class Dispatcher extends WorkerLoop implements Feature {
     let exhausted = false;
     let claiming: Promise<void> | undefined;
     for (;;) {
+      if (this.woken) {
+        this.woken = false;
+        exhausted = false;
+      }
       const concurrency = this.ctx.config.delivery.concurrency;
-      const room = concurrency + Math.floor(concurrency / 2) - this.running.size;
+      const room = concurrency + Math.floor(concurrency / 2) - (this.running.size - this.origins.parked);
       if (!claiming && !exhausted && !this.stopping && room >= Math.max(1, Math.ceil(concurrency / 2))) {
         claiming = this.claim(room)
           .then((claimed) => {
@@ -93,8 +137,12 @@ export class Dispatcher extends WorkerLoop implements Feature {
           });
       }
       if (this.running.size === 0 && !claiming) break;
-      await Promise.race(claiming ? [claiming, ...this.running.values()] : this.running.values());
+      const woken = new Promise<void>((resolve) => {
+        this.wakeUp = resolve;
+      });
+      await Promise.race([woken, ...(claiming ? [claiming] : []), ...this.running.values()]);
     }
+    this.wakeUp = undefined;
     if (now - this.lastRetention > HOUR) await this.applyRetention(now);
     return total;
   }
@@ -103,39 +151,73 @@ export class Dispatcher extends WorkerLoop implements Feature {
     const { clock, nodeId } = this.ctx;
     const claimedAt = clock.now();
     // Oldest first: an instance's notifications go out in the order they were made.
-    const rows = await this.events.claimDueNotifications({ now: claimedAt, owner: nodeId, leaseMs: this.leaseMs, limit });
-    const bodies = await this.events.notificationBodies(rows).catch(() => new Map<string, Record<string, unknown>>());
-    for (const row of rows)
-      this.track(
-        row.id,
-        this.inSlot(row, claimedAt, (leaveSlot) => this.deliver(row, bodies.get(row.id), leaveSlot)),
-      );
+    const rows = await this.events.claimDueNotifications({
+      now: claimedAt,
+      owner: nodeId,
+      leaseMs: this.leaseMs,
+      limit,
+      skipOrigins: this.origins.blockedOrigins(),
+    });
+    const [bodies, origins] = await Promise.all([
+      this.events.notificationBodies(rows).catch(() => new Map<string, Record<string, unknown>>()),
+      Promise.all(rows.map((row) => this.originOf(row.instance_id))),
+    ]);
+    for (const [i, row] of rows.entries()) this.track(row.id, this.run(row, origins[i], claimedAt, bodies.get(row.id)));
     return rows.length;
   }
 
+  /** The callback origin a claimed notification goes to; null when it will not be sent (held, or its instance unreadable). */
+  private async originOf(instanceId: number): Promise<string | null> {
+    try {
+      const { settings } = await this.ctx.instances.forWork(instanceId);
+      return settings.notificationsEnabled ? callbackOrigin(settings.callback.url) : null;
+    } catch {
+      return null;
+    }
+  }
+
+  /** A claimed notification: a place among its origin's sends, then a send slot, then the send. */
+  private async run(row: NotificationRow, origin: string | null, claimedAt: number, body: Record<string, unknown> | undefined): Promise<void> {
+    const pass = origin === null ? null : await this.origins.enter(origin);
+    if (origin !== null && !pass) {
+      // Its origin's circuit is open: given back untouched (no attempt charged), due as before.
+      await this.giveBack([row.id]);
+      return;
+    }
+    await this.inSlot(row, claimedAt, pass, (leaveSlot) => this.deliver(row, body, leaveSlot));
+  }
+
   /**
-   * Sends in flight: a claimed row waits for one of `delivery.concurrency` slots. A slot is left
-   * once the HTTP attempt is over, not once its outcome is committed.
+   * Sends in flight: a claimed row waits for one of `delivery.concurrency` slots. A slot (and the
+   * origin's place) is left once the HTTP attempt is over, not once its outcome is committed.
    */
   private readonly slots = new Slots(() => this.ctx.config.delivery.concurrency);
 
-  private async inSlot(row: NotificationRow, claimedAt: number, send: (leaveSlot: () => void) => Promise<void>): Promise<void> {
+  private async inSlot(
+    row: NotificationRow,
+    claimedAt: number,
+    pass: OriginPass | null,
+    send: (leaveSlot: (verdict?: OriginVerdict) => void) => Promise<void>,
+  ): Promise<void> {
     await this.slots.acquire();
     let held = true;
-    const leave = () => {
+    const leave = (verdict: OriginVerdict = 'none') => {
       if (!held) return;
       held = false;
       this.slots.release();
+      if (pass && this.origins.leave(pass, verdict)) this.wake();
     };
     try {
-      if (this.stopping) {
-        // Claimed ahead but not begun: given back, due again at once (here or on another node).
+      if (this.stopping || (pass && !this.origins.mayStart(pass))) {
+        // Claimed ahead but not begun (stopping, or its origin's circuit opened meanwhile): given
+        // back, due again at once (here once the circuit lets it, or on another node).
         await this.giveBack([row.id]);
         return;
       }
-      // Waited behind slow sends: the lease is renewed so that it still covers this attempt.
+      // Waited behind slow sends: the lease is renewed so that it still covers this attempt (and
+      // the send skipped if the lease ran out and another node took it).
       const now = this.ctx.clock.now();
-      if (now - claimedAt > this.leaseMs / 2) await this.events.renewNotificationLease(row.id, this.ctx.nodeId, now + this.leaseMs);
+      if (now - claimedAt > this.leaseMs / 2 && !(await this.events.renewNotificationLease(row.id, this.ctx.nodeId, now + this.leaseMs))) return;
       await send(leave);
     } finally {
       leave();
@@ -153,7 +235,7 @@ export class Dispatcher extends WorkerLoop implements Feature {
     return total;
   }
 
-  private async deliver(row: NotificationRow, preloaded?: Record<string, unknown>, leaveSlot = () => {}): Promise<void> {
+  private async deliver(row: NotificationRow, preloaded?: Record<string, unknown>, leaveSlot: (verdict?: OriginVerdict) => void = () => {}): Promise<void> {
     const { clock, log, instances, config, nodeId } = this.ctx;
     try {
       const { instance, settings, signingSecrets: secrets } = await instances.forWork(row.instance_id);
@@ -186,7 +268,7 @@ export class Dispatcher extends WorkerLoop implements Feature {
         if (!isSuccess(result.status)) break;
         done++;
       }
-      leaveSlot();
+      leaveSlot(verdictOf(result));
       const now = clock.now();
       const outcome = this.decide(row, result, settings.retrySchedule ?? config.delivery.retrySchedule);
       const responseData = cb.responseMapping && result.json !== undefined ? mapResponse(cb.responseMapping, result.json) : undefined;
@@ -254,6 +336,12 @@ export class Dispatcher extends WorkerLoop implements Feature {
     const cutoff = now - this.ctx.config.delivery.retentionDays * 24 * HOUR;
     await this.events.deleteDeliveredBefore(cutoff);
   }
+}
+
+/** What an attempt says about its receiver's origin, for the circuit breaker. */
+function verdictOf(r: AttemptResult): OriginVerdict {
+  if (r.status !== null) return 'answered';
+  return r.failure === 'timeout' || r.failure === 'unreachable' ? 'failed' : 'none';
 }
 
 function mapResponse(mapping: Record<string, string>, json: unknown): Record<string, unknown> {

@@ -66,8 +66,14 @@ export class EventStore {
   /**
    * Claims up to `limit` due pending notifications of instances whose callbacks are on, with a
    * lease; oldest first, so an instance's notifications go out in the order they were made.
+   * Instances whose callback origin is in `skipOrigins` are left out (the dispatcher is not sending
+   * to those origins right now).
    */
-  async claimDueNotifications(o: { now: number; owner: string; leaseMs: number; limit: number }): Promise<NotificationRow[]> {
+  async claimDueNotifications(o: { now: number; owner: string; leaseMs: number; limit: number; skipOrigins?: string[] }): Promise<NotificationRow[]> {
+    const skip = o.skipOrigins ?? [];
+    const instances = this.db('instances').select('id').where({ events_enabled: true, callback_disabled: false });
+    // NOT IN is never true for a NULL origin: instances without a callback URL are kept explicitly.
+    if (skip.length > 0) instances.where((q) => q.whereNull('callback_origin').orWhereNotIn('callback_origin', skip));
     const rows = await claimDue<NotificationRow>(this.db, {
       table: 'notifications',
       dueColumn: 'next_attempt_at',
@@ -75,16 +81,15 @@ export class EventStore {
       owner: o.owner,
       leaseMs: o.leaseMs,
       limit: o.limit,
-      where: (q) =>
-        q.where('status', 'pending').whereIn('instance_id', this.db('instances').select('id').where({ events_enabled: true, callback_disabled: false })),
+      where: (q) => q.where('status', 'pending').whereIn('instance_id', instances),
       orderBy: [{ column: 'next_attempt_at' }, { column: 'created_at' }],
     });
     return rows.sort((a, b) => a.created_at - b.created_at);
   }
 
-  /** Extends this node's lease on a notification (a templated delivery of many requests needs longer). */
-  async renewNotificationLease(id: string, owner: string, expiresAt: number): Promise<void> {
-    await renewLeases(this.db, 'notifications', [id], owner, expiresAt);
+  /** Extends this node's lease on a notification (a templated delivery of many requests needs longer); false when the lease is no longer its own. */
+  async renewNotificationLease(id: string, owner: string, expiresAt: number): Promise<boolean> {
+    return (await renewLeases(this.db, 'notifications', [id], owner, expiresAt)) > 0;
   }
 
   /**

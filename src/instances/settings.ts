@@ -297,6 +297,24 @@ function readCallback(config: Record<string, unknown>, problems: Problem[]): Cal
   };
 }
 
+/**
+ * Where an instance's callbacks go, as the origin of its callback URL (scheme, host and port; no
+ * credentials): the key of the dispatcher's per-origin share of the send slots and circuit breaker.
+ * Tags may stand in a URL's path and query only, so one instance has one origin. null: no usable URL.
+ */
+export function callbackOrigin(url: unknown): string | null {
+  if (typeof url !== 'string' || !url) return null;
+  try {
+    const origin = new URL(url).origin;
+    return origin === 'null' ? null : origin;
+  } catch {
+    return null;
+  }
+}
+
+/** The callback origin of a stored instance configuration. */
+export const callbackOriginOf = (configuration: Record<string, unknown>): string | null => callbackOrigin(configuration[K.url]);
+
 export function throwIfProblems(problems: Problem[], what = 'the instance'): void {
   if (problems.length > 0) {
     const first = problems[0];

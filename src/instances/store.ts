@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Knex } from 'knex';
 import type { SecretCipher } from '../secrets/cipher.js';
 import { decryptConfiguration, encryptConfiguration } from '../secrets/redact.js';
+import { callbackOriginOf } from './settings.js';
 
 /** The database keeps only this of a webhook token: a read of it cannot forge ingress requests. */
 export const hashWebhookToken = (token: string): string => createHash('sha256').update(token).digest('hex');
@@ -38,6 +39,8 @@ export interface InstanceRow {
   vendor_type: string;
   events_enabled: number | boolean;
   callback_disabled: number | boolean;
+  /** The origin of the callback URL (instances/settings.ts `callbackOrigin`). */
+  callback_origin: string | null;
   /** The sha256 of the webhook token (ingress looks it up by this). */
   webhook_token: string | null;
   webhook_token_encrypted: string | null;
@@ -172,6 +175,7 @@ export class InstanceStore {
         name: values.name,
         tags: JSON.stringify(values.tags),
         configuration: this.encryptConfiguration(values.elementKey, values.configuration),
+        callback_origin: callbackOriginOf(values.configuration),
         vendor_type: values.vendorType,
         events_enabled: values.eventsEnabled,
         callback_disabled: values.callbackDisabled,
@@ -196,7 +200,11 @@ export class InstanceStore {
     const patch: Record<string, unknown> = { updated_at: now };
     if (values.name !== undefined) patch.name = values.name;
     if (values.tags !== undefined) patch.tags = JSON.stringify(values.tags);
-    if (values.configuration !== undefined) patch.configuration = this.encryptConfiguration(values.elementKey, values.configuration);
+    if (values.configuration !== undefined) {
+      patch.configuration = this.encryptConfiguration(values.elementKey, values.configuration);
+      // Kept with the configuration it is read from (the dispatcher's claims skip by origin).
+      patch.callback_origin = callbackOriginOf(values.configuration);
+    }
     if (values.vendorType !== undefined) patch.vendor_type = values.vendorType;
     if (values.eventsEnabled !== undefined) patch.events_enabled = values.eventsEnabled;
     if (values.callbackDisabled !== undefined) patch.callback_disabled = values.callbackDisabled;

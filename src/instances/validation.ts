@@ -12,7 +12,7 @@ import { authOf } from '../auth/alternatives.js';
 import { checkUrlSyntax } from '../network/ssrf-guard.js';
 import { validateCallbackTemplate } from '../delivery/callback-template.js';
 import { destinationNames, movedDestinations, secretDestinations } from '../auth/destinations.js';
-import { readSettings, unknownEventKeys, type ConnectorEventInfo, type InstanceSettings, type Problem } from './settings.js';
+import { callbackOriginOf, readSettings, unknownEventKeys, type ConnectorEventInfo, type InstanceSettings, type Problem } from './settings.js';
 
 /**
  * The rules of an instance's create and PATCH bodies (service.ts applies them): connector fields
@@ -153,7 +153,7 @@ export function secretsToResupply(
   supplied: Record<string, unknown>,
 ): Problem[] {
   const given = (v: unknown) => v !== undefined && v !== null && v !== REDACTED;
-  const callbackOrigin = (c: Record<string, unknown>) => originOf(() => String(c['event.notification.callback.url'] ?? ''));
+  const callbackOrigin = (c: Record<string, unknown>) => callbackOriginOf(c) ?? '';
   const missing = new Map<string, string>();
   const check = (moved: string, isAffected: (key: string) => boolean) => {
     if (!moved) return;
@@ -179,15 +179,6 @@ export function secretsToResupply(
 }
 
 export const CALLBACK_HEADERS = 'event.notification.callback.headers';
-
-/** The origin a URL-producing function gives, or '' when it gives none (unset or invalid). */
-function originOf(url: () => string): string {
-  try {
-    return new URL(url()).origin;
-  } catch {
-    return '';
-  }
-}
 
 /** Callback headers sent back as "********" (as answers show them) keep their stored values. */
 export function keepRedactedHeaders(supplied: unknown, stored: unknown): unknown {

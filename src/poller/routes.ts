@@ -12,7 +12,8 @@ const iso = isoOrNull;
 
 /**
  * `authStatusOf` adds the provider-auth state (OAuth connectors) to the status, `rateLimitOf` the
- * rate budget of the instance's scope (connectors that declare one).
+ * rate budget of the instance's scope (connectors that declare one), `deliveryOf` the answering
+ * node's view of the callback origin (its circuit breaker).
  */
 export function pollerRoutes(
   pollState: PollStateStore,
@@ -22,6 +23,7 @@ export function pollerRoutes(
   clock: Clock,
   authStatusOf?: (instance: Instance) => Promise<unknown>,
   rateLimitOf?: (instance: Instance) => Promise<unknown>,
+  deliveryOf?: (instance: Instance) => unknown,
 ) {
   return (router: Router) => {
     router.post('/instances/:id/events/poll', async (ctx) => {
@@ -57,6 +59,7 @@ export function pollerRoutes(
       const notifications = await events.notificationCounts(instance.id);
       const auth = await authStatusOf?.(instance);
       const rateLimit = await rateLimitOf?.(instance);
+      const delivery = deliveryOf?.(instance);
       ctx.body = {
         instanceId: instance.id,
         eventsEnabled: instance.eventsEnabled,
@@ -66,6 +69,7 @@ export function pollerRoutes(
         ...(rateLimit ? { rateLimit } : {}),
         objects,
         notifications,
+        ...(delivery ? { delivery } : {}),
       };
     });
   };

@@ -6,9 +6,9 @@ import { XMLParser } from 'fast-xml-parser';
 /**
  * A callback receiver for delivery tests: a real HTTP server on 127.0.0.1 (OS-chosen port) that
  * records every request and answers from a script (`respondWith`, first in first out), then with
- * `defaultStatus`/`defaultBody`. `waitFor(n)` resolves when n requests have arrived (driven by an
- * event per request, no polling sleeps); `close()` destroys open sockets so that hung requests
- * end the test quickly.
+ * `defaultStatus`/`defaultBody` (or holds every request: `defaultHang`). `waitFor(n)` resolves
+ * when n requests have arrived (driven by an event per request, no polling sleeps); `close()`
+ * destroys open sockets so that hung requests end the test quickly.
  */
 export interface ReceivedRequest {
   method: string;
@@ -37,9 +37,15 @@ export class Receiver {
   defaultBody: unknown = { ok: true };
   /** Delay every default answer (to make overlapping deliveries observable). */
   defaultDelayMs = 0;
+  /** Never answer by default (a receiver that holds the socket: the sender must time out). */
+  defaultHang = false;
   /** The most requests with one `webhook-id` ever in flight at once (hung ones count until closed). */
   maxConcurrentPerId = 0;
+  /** Requests in flight now, and the most ever at once (hung ones count until their connection closes). */
+  inFlight = 0;
+  maxInFlight = 0;
   private readonly inFlightById = new Map<string, number>();
+  private readonly hung = new Set<http.ServerResponse>();
   private readonly script: ScriptedAnswer[] = [];
   private readonly arrivals = new EventEmitter();
   private readonly sockets = new Set<Socket>();
@@ -50,11 +56,12 @@ export class Receiver {
     readonly url: string,
   ) {}
 
-  static async start(): Promise<Receiver> {
+  /** On an OS-chosen port, or on `port` (a receiver coming back where a closed one was). */
+  static async start(port = 0): Promise<Receiver> {
     const server = http.createServer();
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(0, '127.0.0.1', resolve);
+      server.listen(port, '127.0.0.1', resolve);
     });
     const receiver = new Receiver(server, `http://127.0.0.1:${(server.address() as AddressInfo).port}`);
     server.on('request', (req, res) => void receiver.handle(req, res));
@@ -112,8 +119,12 @@ export class Receiver {
     this.track(String(req.headers['webhook-id'] ?? ''), res);
     this.arrivals.emit('request');
 
-    const answer = this.script.shift() ?? { status: this.defaultStatus, body: this.defaultBody, delayMs: this.defaultDelayMs };
-    if (answer.hang) return;
+    const answer = this.script.shift() ?? { status: this.defaultStatus, body: this.defaultBody, delayMs: this.defaultDelayMs, hang: this.defaultHang };
+    if (answer.hang) {
+      this.hung.add(res);
+      res.once('close', () => this.hung.delete(res));
+      return;
+    }
     if (answer.delayMs) await this.sleep(answer.delayMs);
     if (res.destroyed) return;
     const body = answer.body === undefined ? '' : typeof answer.body === 'string' ? answer.body : JSON.stringify(answer.body);
@@ -121,12 +132,24 @@ export class Receiver {
     res.end(body);
   }
 
+  /** Drops the connections of the requests it is holding (the sender sees them reset); how many. */
+  dropHung(): number {
+    const held = [...this.hung];
+    for (const res of held) res.socket?.destroy();
+    return held.length;
+  }
+
   /** Counts a request as in flight until its response is finished or its connection closes. */
   private track(id: string, res: http.ServerResponse): void {
     const n = (this.inFlightById.get(id) ?? 0) + 1;
     this.inFlightById.set(id, n);
     this.maxConcurrentPerId = Math.max(this.maxConcurrentPerId, n);
-    res.once('close', () => this.inFlightById.set(id, (this.inFlightById.get(id) ?? 1) - 1));
+    this.inFlight++;
+    this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
+    res.once('close', () => {
+      this.inFlightById.set(id, (this.inFlightById.get(id) ?? 1) - 1);
+      this.inFlight--;
+    });
   }
 
   private sleep(ms: number): Promise<void> {
