@@ -99,6 +99,18 @@ export interface DeletedWhen {
   equals: string | number | boolean;
 }
 
+/**
+ * Bounds a provider puts on a deleted listing's time window (Salesforce's getDeleted: start within
+ * the last 15 days, more than a minute before end): the since-time is moved into
+ * [now - maxSeconds, now - minSeconds]. `coveredPath` (JSONPath on the last page, a date) is how far
+ * the provider says the answer covers (`$.latestDateCovered`): the next poll starts from there.
+ */
+export interface DeletedWindow {
+  maxSeconds?: number;
+  minSeconds?: number;
+  coveredPath?: string;
+}
+
 export interface ResourceDefinition {
   path: string;
   idField: string;
@@ -147,6 +159,7 @@ export interface PollerObjectDefinition {
   /** A listing of deleted records (Freshdesk's `filter=deleted`): each change in it is DELETED. */
   deleted?: {
     url: string;
+    window?: DeletedWindow;
     idField?: string;
     method?: string;
     body?: unknown;

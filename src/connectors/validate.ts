@@ -172,6 +172,7 @@ class Checker {
       this.strings(`${at}/deleted/headers`, deleted.headers);
       this.strings(`${at}/deleted/body`, deleted.body, { dates: true });
       this.jsonPath(`${at}/deleted/recordsPath`, deleted.recordsPath);
+      this.jsonPath(`${at}/deleted/window/coveredPath`, deleted.window?.coveredPath);
       this.pagination(`${at}/deleted/pagination`, deleted.pagination);
     }
     for (const p of datesConfigurationProblems(obj.datesConfiguration)) this.add(`${at}/datesConfiguration${p.key ? `/${p.key}` : ''}`, p.message);
