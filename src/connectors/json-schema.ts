@@ -180,6 +180,15 @@ export const connectorSchema = {
       additionalProperties: false,
       properties: {
         supported: { type: 'array', items: { enum: ['polling', 'webhook'] }, minItems: 1, uniqueItems: true },
+        lookups: {
+          type: 'array',
+          items: {
+            type: 'object',
+            required: ['request', 'save'],
+            additionalProperties: false,
+            properties: { request: str, save: { type: 'object', minProperties: 1, additionalProperties: str } },
+          },
+        },
         poller: {
           type: 'object',
           additionalProperties: {

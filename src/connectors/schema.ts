@@ -248,6 +248,17 @@ export interface ConfigurationField {
   description?: string;
 }
 
+/**
+ * A provider value read once when an instance is created, in either mode: the request template
+ * `request` is invoked and the value at each `save` JSONPath is stored under its configuration key
+ * when the instance left that key empty (Jira's user time zone, `GET /rest/api/3/myself` →
+ * `$.timeZone`, as `event.poller.timezone`).
+ */
+export interface InstanceLookup {
+  request: string;
+  save: Record<string, string>;
+}
+
 export interface ConnectorDefinition {
   key: string;
   name: string;
@@ -262,6 +273,7 @@ export interface ConnectorDefinition {
     supported: Array<'polling' | 'webhook'>;
     poller?: Record<string, PollerObjectDefinition>;
     webhook?: WebhookDefinition;
+    lookups?: InstanceLookup[];
   };
   requests?: Record<string, RequestTemplate>;
   /** The provider's request budget, shared by the instances of one `scope` (provider/rate-budget.ts). */
