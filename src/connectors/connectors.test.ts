@@ -211,6 +211,24 @@ describe('connector validation', () => {
       /not a valid JSONPath/,
     ],
     [
+      'a lookup naming no request template',
+      (d) => (d.events.lookups = [{ request: 'whoAmI', save: { 'event.poller.timezone': '$.timeZone' } }]),
+      '/events/lookups/0/request',
+      /names request template "whoAmI", which is not defined/,
+    ],
+    [
+      'a lookup saving under a key that is neither a configuration field nor the poller time zone',
+      (d) => (d.events.lookups = [{ request: 'createWebhook', save: { 'event.poller.refresh_interval': '$.n' } }]),
+      '/events/lookups/0/save/event.poller.refresh_interval',
+      /neither a configuration field of this connector nor event.poller.timezone/,
+    ],
+    [
+      "a deleted listing's window with a malformed coveredPath",
+      (d) => (d.events.poller.incidents.deleted = { url: '/tickets?filter=deleted', window: { maxSeconds: 3600, coveredPath: 'latest' } }),
+      '/events/poller/incidents/deleted/window/coveredPath',
+      /not a valid JSONPath/,
+    ],
+    [
       'an unsupported letter in a where format',
       (d) => (d.resources.incidents.where['updated_at>'].format = 'yyyy-DDD'),
       '/resources/incidents/where/updated_at>/format',

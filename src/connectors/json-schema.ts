@@ -180,6 +180,15 @@ export const connectorSchema = {
       additionalProperties: false,
       properties: {
         supported: { type: 'array', items: { enum: ['polling', 'webhook'] }, minItems: 1, uniqueItems: true },
+        lookups: {
+          type: 'array',
+          items: {
+            type: 'object',
+            required: ['request', 'save'],
+            additionalProperties: false,
+            properties: { request: str, save: { type: 'object', minProperties: 1, additionalProperties: str } },
+          },
+        },
         poller: {
           type: 'object',
           additionalProperties: {
@@ -198,7 +207,20 @@ export const connectorSchema = {
                 type: 'object',
                 required: ['url'],
                 additionalProperties: false,
-                properties: { url: str, idField: str, method: requestShape.method, body: {}, headers: stringMap, recordsPath: str, pagination },
+                properties: {
+                  url: str,
+                  idField: str,
+                  method: requestShape.method,
+                  body: {},
+                  headers: stringMap,
+                  recordsPath: str,
+                  pagination,
+                  window: {
+                    type: 'object',
+                    additionalProperties: false,
+                    properties: { maxSeconds: { type: 'integer', minimum: 60 }, minSeconds: { type: 'integer', minimum: 0 }, coveredPath: str },
+                  },
+                },
               },
             },
           },

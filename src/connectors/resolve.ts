@@ -8,6 +8,7 @@ import type {
   ConnectorDefinition,
   DatesConfiguration,
   DeletedWhen,
+  DeletedWindow,
   PaginationDefinition,
   PollerEventsDefinition,
   PollerObjectDefinition,
@@ -41,6 +42,8 @@ export interface ResolvedPoll extends ResolvedListing {
   deletedWhen?: DeletedWhen;
   /** A second listing, of deleted records (its settings default to the object's). */
   deleted?: ResolvedPoll;
+  /** On a deleted listing: the bounds of its time window. */
+  window?: DeletedWindow;
 }
 
 export type CeqlOperator = '=' | '!=' | '>' | '>=' | '<' | '<=';
@@ -237,8 +240,26 @@ function deletions(
   resourceWhen?: DeletedWhen,
 ): Pick<ResolvedPoll, 'deletedWhen' | 'deleted'> {
   const deletedWhen = own.deletedWhen ?? resourceWhen;
+  const { window, ...listing } = own.deleted ?? {};
   const deleted =
     own.deleted &&
-    resolvePollerObject(connector, `${objectType}.deleted`, { idField: own.idField, recordsPath: own.recordsPath, pagination: own.pagination, ...own.deleted });
+    resolvePollerObject(connector, `${objectType}.deleted`, { idField: own.idField, recordsPath: own.recordsPath, pagination: own.pagination, ...listing });
+  if (deleted && window !== undefined) deleted.window = deletedWindow(window, objectType);
   return { ...(deletedWhen ? { deletedWhen } : {}), ...(deleted ? { deleted } : {}) };
+}
+
+/** A deleted listing's `window`, checked here too: an instance's own poller configuration may carry one. */
+function deletedWindow(raw: unknown, objectType: string): DeletedWindow {
+  const w = (typeof raw === 'object' && raw !== null ? raw : {}) as Record<string, unknown>;
+  const seconds = (key: string) => {
+    const v = w[key];
+    if (v === undefined) return undefined;
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0)
+      throw new DefinitionError(`object "${objectType}": deleted.window.${key} must be a whole number of seconds`);
+    return v;
+  };
+  const coveredPath = w.coveredPath;
+  if (coveredPath !== undefined && typeof coveredPath !== 'string')
+    throw new DefinitionError(`object "${objectType}": deleted.window.coveredPath must be a JSONPath`);
+  return { maxSeconds: seconds('maxSeconds'), minSeconds: seconds('minSeconds'), coveredPath };
 }

@@ -99,6 +99,18 @@ export interface DeletedWhen {
   equals: string | number | boolean;
 }
 
+/**
+ * Bounds a provider puts on a deleted listing's time window (Salesforce's getDeleted: start within
+ * the last 15 days, more than a minute before end): the since-time is moved into
+ * [now - maxSeconds, now - minSeconds]. `coveredPath` (JSONPath on the last page, a date) is how far
+ * the provider says the answer covers (`$.latestDateCovered`): the next poll starts from there.
+ */
+export interface DeletedWindow {
+  maxSeconds?: number;
+  minSeconds?: number;
+  coveredPath?: string;
+}
+
 export interface ResourceDefinition {
   path: string;
   idField: string;
@@ -147,6 +159,7 @@ export interface PollerObjectDefinition {
   /** A listing of deleted records (Freshdesk's `filter=deleted`): each change in it is DELETED. */
   deleted?: {
     url: string;
+    window?: DeletedWindow;
     idField?: string;
     method?: string;
     body?: unknown;
@@ -235,6 +248,17 @@ export interface ConfigurationField {
   description?: string;
 }
 
+/**
+ * A provider value read once when an instance is created, in either mode: the request template
+ * `request` is invoked and the value at each `save` JSONPath is stored under its configuration key
+ * when the instance left that key empty (Jira's user time zone, `GET /rest/api/3/myself` →
+ * `$.timeZone`, as `event.poller.timezone`).
+ */
+export interface InstanceLookup {
+  request: string;
+  save: Record<string, string>;
+}
+
 export interface ConnectorDefinition {
   key: string;
   name: string;
@@ -249,6 +273,7 @@ export interface ConnectorDefinition {
     supported: Array<'polling' | 'webhook'>;
     poller?: Record<string, PollerObjectDefinition>;
     webhook?: WebhookDefinition;
+    lookups?: InstanceLookup[];
   };
   requests?: Record<string, RequestTemplate>;
   /** The provider's request budget, shared by the instances of one `scope` (provider/rate-budget.ts). */

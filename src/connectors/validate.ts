@@ -15,6 +15,9 @@ import { datesConfigurationProblems } from './dates-configuration.js';
 import { pollerEventsMapping } from '../poller/event-feed.js';
 import { isSecretKey } from '../secrets/redact.js';
 
+/** The one instance setting a lookup may fill in: the time zone poller dates are written in. */
+const LOOKUP_SETTING = 'event.poller.timezone';
+
 /**
  * Validates a connector definition: the JSON Schema first, then what a schema cannot say (templates
  * parse, no secret reaches a URL, poller URLs resolve, webhook templates exist, JSONPaths compile).
@@ -172,6 +175,7 @@ class Checker {
       this.strings(`${at}/deleted/headers`, deleted.headers);
       this.strings(`${at}/deleted/body`, deleted.body, { dates: true });
       this.jsonPath(`${at}/deleted/recordsPath`, deleted.recordsPath);
+      this.jsonPath(`${at}/deleted/window/coveredPath`, deleted.window?.coveredPath);
       this.pagination(`${at}/deleted/pagination`, deleted.pagination);
     }
     for (const p of datesConfigurationProblems(obj.datesConfiguration)) this.add(`${at}/datesConfiguration${p.key ? `/${p.key}` : ''}`, p.message);
@@ -264,6 +268,21 @@ class Checker {
     });
   }
 
+  /** `events.lookups`: known templates; values saved under the connector's keys or the poller's time zone. */
+  lookups(): void {
+    const { def } = this;
+    (def.events?.lookups ?? []).forEach((lookup, i) => {
+      const at = `/events/lookups/${i}`;
+      if (!def.requests?.[lookup.request]) this.add(`${at}/request`, `names request template "${lookup.request}", which is not defined under requests`);
+      for (const [key, path] of Object.entries(lookup.save)) {
+        const field = `${at}/save/${escapePointer(key)}`;
+        if (key !== LOOKUP_SETTING && !(def.configuration ?? []).some((f) => f.key === key))
+          this.add(field, `names "${key}", which is neither a configuration field of this connector nor ${LOOKUP_SETTING}`);
+        this.jsonPath(field, path);
+      }
+    });
+  }
+
   run(): void {
     const { def } = this;
     const keys = new Set<string>();
@@ -279,6 +298,7 @@ class Checker {
       this.check(`/requests/${escapePointer(name)}`, () => validateRequestTemplate(def.key, name, tpl, this.secrets, this.declared));
     }
     this.webhook();
+    this.lookups();
     this.rateLimit();
     // Provider calls without a host of their own are sent to baseUrl.
     const needsBase =

@@ -17,6 +17,8 @@ export interface ListingEnd {
   complete: boolean;
   /** The rate budget of the provider scope ran out after the first page: the listing goes on at the next poll. */
   budget?: RateBudgetWait;
+  /** The value at the plan's `endPath` in the last page (Salesforce's latestDateCovered). */
+  endValue?: unknown;
 }
 
 export interface PageRequestParts {
@@ -27,6 +29,8 @@ export interface PageRequestParts {
 export interface FetchPlan {
   pagination?: PaginationDefinition;
   recordsPath?: string;
+  /** A JSONPath read from each page; the last page's value is returned as `endValue`. */
+  endPath?: string;
   maxPages: number;
   /** Builds the request for a page from its extra query params / body. */
   build(parts: PageRequestParts): ProviderRequest;
@@ -99,6 +103,7 @@ export async function* listingPages(plan: FetchPlan): AsyncGenerator<Record<stri
   let pages = 0;
   let parts: PageRequestParts = { query: {} };
   let request: ProviderRequest | undefined;
+  let endValue: unknown;
   const size = (p && 'size' in p && p.size) || undefined;
 
   if (p?.type === 'page') parts.query = { [p.pageParam]: String(p.firstPage ?? 1), ...(p.sizeParam && size ? { [p.sizeParam]: String(size) } : {}) };
@@ -119,6 +124,7 @@ export async function* listingPages(plan: FetchPlan): AsyncGenerator<Record<stri
     }
     pages++;
     const { body, records: pageRecords } = readPage(result, plan.recordsPath, request.url);
+    if (plan.endPath) endValue = firstMatch(body, plan.endPath);
     yield pageRecords;
 
     if (!p) break;
@@ -159,7 +165,7 @@ export async function* listingPages(plan: FetchPlan): AsyncGenerator<Record<stri
       request = { ...request, url: next };
     } else break;
   }
-  return { pages, complete: true };
+  return { pages, complete: true, ...(plan.endPath ? { endValue } : {}) };
 }
 
 /**

@@ -1,7 +1,7 @@
 import { mergeDeep, type Config } from '../config/index.js';
 import type { Logger } from '../log.js';
 import type { ConnectorDefinition } from '../connectors/schema.js';
-import { resolvePollerObject, type ResolvedListing as ListingTarget } from '../connectors/resolve.js';
+import { resolvePollerObject, type ResolvedListing as ListingTarget, type ResolvedPoll } from '../connectors/resolve.js';
 import { epochUnitOf, parseJavaDate, renderDateTemplates, renderDateTemplatesDeep } from '../templates/date-template.js';
 import { buildResourceRequest } from '../provider/request-builder.js';
 import type { ProviderCalls } from '../provider/calls.js';
@@ -117,16 +117,17 @@ export async function pollObject(
       maxPerNotification: config.delivery.maxEventsPerNotification.polling,
     });
 
-  // The pages of one listing (the object's, or its `deleted` listing) rendered with the since-time.
-  const pages = (listed: ListingTarget) => {
-    const path = renderDateTemplates(listed.path, since, { timeZone: tz, encode: true, now: startedAt });
+  // The pages of one listing (the object's, or its `deleted` listing) rendered with a since-time.
+  const pages = (listed: ListingTarget, from = since, endPath?: string) => {
+    const path = renderDateTemplates(listed.path, from, { timeZone: tz, encode: true, now: startedAt });
     const query = Object.fromEntries(
-      Object.entries(listed.query).map(([k, v]) => [k, renderDateTemplates(String(v), since, { timeZone: tz, encode: false, now: startedAt })]),
+      Object.entries(listed.query).map(([k, v]) => [k, renderDateTemplates(String(v), from, { timeZone: tz, encode: false, now: startedAt })]),
     );
-    const body = listed.body === undefined ? undefined : renderDateTemplatesDeep(listed.body, since, { timeZone: tz, encode: false, now: startedAt });
+    const body = listed.body === undefined ? undefined : renderDateTemplatesDeep(listed.body, from, { timeZone: tz, encode: false, now: startedAt });
     return listingPages({
       pagination: listed.pagination,
       recordsPath: listed.recordsPath,
+      endPath,
       maxPages: listed.pagination?.maxPages ?? config.poller.maxPages,
       build: (parts) =>
         buildResourceRequest({
@@ -204,7 +205,11 @@ export async function pollObject(
       ? undefined
       : main.budget
         ? { pages: 0, complete: false, last: undefined }
-        : await forEachBatch(pages(resolved.deleted), WRITE_BATCH, (batch) => writeBatch(batch, resolved.deleted!.idField, true));
+        : await forEachBatch(
+            pages(resolved.deleted, windowStart(resolved.deleted, since, startedAt), resolved.deleted.window?.coveredPath),
+            WRITE_BATCH,
+            (batch) => writeBatch(batch, resolved.deleted!.idField, true),
+          );
   await snapshots.refreshStatistics(storedRows);
   if (fullListing && main.complete)
     summary.deleted += await sweepMissing(snapshots, objectKey, generation, row.listed_generation, record, new Date(startedAt).toISOString());
@@ -214,7 +219,11 @@ export async function pollObject(
   const cut = [main, removed].filter((l) => l && !l.complete).map((l) => l!.last);
   const complete = cut.length === 0;
   const lastDate = complete || cut.includes(undefined) ? undefined : Math.min(...(cut as number[]));
-  const nextWatermark = complete ? startedAt : Math.max(row.watermark, lastDate ?? row.watermark);
+  let nextWatermark = complete ? startedAt : Math.max(row.watermark, lastDate ?? row.watermark);
+  // The provider covered the deleted listing only up to a date (Salesforce's latestDateCovered):
+  // the next poll starts there, so deletions it has not reported yet are not skipped.
+  const covered = removed?.complete && typeof removed.endValue === 'string' ? Date.parse(removed.endValue) : Number.NaN;
+  if (complete && covered < startedAt) nextWatermark = Math.max(row.watermark, Math.min(nextWatermark, covered + config.poller.overlapSeconds * 1000));
   const listed = fullListing && main.complete ? { listed_generation: generation } : {};
   const fullListingAt = (fullListing && main.complete) || firstPoll ? { full_listing_at: startedAt } : {};
   await deps.beforeCommit?.(row.object_type);
@@ -240,6 +249,20 @@ function parseDate(value: unknown, format: string | undefined, tz: string): numb
   const parsed = format ? parseJavaDate(String(value), format, tz) : new Date(String(value));
   const ms = parsed?.getTime();
   return ms === undefined || Number.isNaN(ms) ? undefined : ms;
+}
+
+/**
+ * A deleted listing's since-time, moved into the window its provider accepts (Salesforce's
+ * getDeleted: start within the last 15 days, more than a minute before end). Deletions older than
+ * the window are gone from the provider's log anyway; an earlier start only repeats deletions
+ * already raised, which the snapshots drop.
+ */
+function windowStart(listing: ResolvedPoll, since: number, now: number): number {
+  const w = listing.window;
+  let from = since;
+  if (w?.maxSeconds !== undefined) from = Math.max(from, now - w.maxSeconds * 1000);
+  if (w?.minSeconds !== undefined) from = Math.min(from, now - w.minSeconds * 1000);
+  return from;
 }
 
 /** `deletedWhen`: the value at `path` equals `equals` (Zendesk's `{"path": "$.status", "equals": "deleted"}`). */

@@ -75,6 +75,40 @@ describe('github connector against the emulated GitHub (requests checked with @o
     expect(events.filter((e) => e.objectType === 'comments').map((e) => e.eventType)).to.deep.equal(['CREATED']);
   });
 
+  it('issues means issues in both modes: pull requests, which /issues lists with a pull_request key, raise no issues event when polled, as the issues webhook event never covers them', async () => {
+    const polled = await createInstance();
+    const hooked = await createInstance({ 'event.vendor.type': 'webhook' });
+    const [hook] = [...github.hooks.values()];
+    hook.config.url = hook.config.url.replace('http://127.0.0.1:1', t.url);
+    t.clock.advance(60_000);
+    const issue = await github.openIssue('a bug');
+    const pr = await github.openPullRequest('the fix');
+    await github.comment(pr.number, 'looks good');
+
+    // The listing itself carries both: GitHub's description says so, and so does the emulator.
+    const listing = await got(`${github.url}/repos/${OWNER}/${REPO}/issues?state=all`, { headers: { authorization: `Bearer ${TOKEN}` } }).json<
+      Array<{ id: number; pull_request?: unknown }>
+    >();
+    expect(listing.map((r) => [r.id, 'pull_request' in r])).to.have.deep.members([
+      [issue.id, false],
+      [pr.id, true],
+    ]);
+
+    const summary = await pollNow(t, polled.id);
+    expect(summary.issues).to.include({ fetched: 1, created: 1 });
+    expect((await listEvents(t, polled.id)).filter((e) => e.objectType === 'issues').map((e) => e.objectId)).to.deep.equal([String(issue.id)]);
+
+    // Webhook mode: the hook subscribes to `issues` and `issue_comment`; GitHub announces the pull
+    // request as a `pull_request` event, which is not delivered. Comments on it are issue comments
+    // in both modes (GitHub's issue comment endpoints and event cover pull requests too).
+    expect(github.deliveries.map((d) => d.event)).to.deep.equal(['issues', 'issue_comment']);
+    await t.gateway.webhooks.processor.tick();
+    const pushed = await listEvents(t, hooked.id);
+    expect(pushed.filter((e) => e.objectType === 'issues').map((e) => e.objectId)).to.deep.equal([String(issue.id)]);
+    expect((await listEvents(t, polled.id)).filter((e) => e.objectType === 'comments')).to.have.length(1);
+    expect(pushed.filter((e) => e.objectType === 'comments')).to.have.length(1);
+  });
+
   it('retries a 429 after its Retry-After and reports a poll that keeps failing', async () => {
     const { id } = await createInstance();
     t.clock.advance(60_000);

@@ -19,7 +19,8 @@ import { openApiFromPackage, validateRequest } from '../openapi-validator.js';
  *   (served too), `x-ratelimit-*` headers on every answer;
  * - POST /repos/{owner}/{repo}/hooks → 201 hook (the secret shown as "********"), then a `ping`
  *   delivery; DELETE /repos/{owner}/{repo}/hooks/{hook_id} → 204, unknown → 404;
- * - changes made through `openIssue`, `editIssue`, `deleteIssue`, `comment`, `editComment`,
+ * - changes made through `openIssue`, `openPullRequest` (listed by /issues with its `pull_request`
+ *   key; announced as a `pull_request` event), `editIssue`, `deleteIssue`, `comment`, `editComment`,
  *   `deleteComment` are delivered to every active hook as `issues` / `issue_comment` events, with
  *   payloads from `@octokit/webhooks-examples` around the current objects, signed by
  *   `@octokit/webhooks-methods` (`X-Hub-Signature-256`), with `X-GitHub-Event` and `X-GitHub-Delivery`.
@@ -132,6 +133,39 @@ export class GitHubProvider extends ProviderEmulator {
     this.issues.set(number, issue);
     await this.push('issues', 'opened', { issue });
     return issue;
+  }
+
+  /**
+   * A pull request: GitHub lists it among the issues, marked by its `pull_request` key ("Issues"
+   * endpoints may return both issues and pull requests … You can identify pull requests by the
+   * `pull_request` key", List repository issues), and announces it by a `pull_request` event,
+   * never an `issues` one.
+   */
+  async openPullRequest(title: string): Promise<Issue> {
+    const at = iso(this.provider.now());
+    const id = this.nextIssueId++;
+    const number = this.issues.size + 1;
+    const url = `${this.url}/repos/${this.owner}/${this.repo}/issues/${number}`;
+    const pr: Issue = {
+      url,
+      id,
+      node_id: `PR_${id}`,
+      number,
+      title,
+      state: 'open',
+      user: { login: 'octocat', id: 1 },
+      labels: [],
+      comments: 0,
+      body: null,
+      created_at: at,
+      updated_at: at,
+      closed_at: null,
+      author_association: 'OWNER',
+      pull_request: { url: url.replace('/issues/', '/pulls/'), html_url: `https://github.com/${this.owner}/${this.repo}/pull/${number}`, merged_at: null },
+    };
+    this.issues.set(number, pr);
+    await this.push('pull_request', 'opened', { number, pull_request: { ...pr } });
+    return pr;
   }
 
   async editIssue(number: number, fields: Record<string, unknown>, action = 'edited'): Promise<Issue> {

@@ -105,4 +105,36 @@ describe('jira connector against the emulated Jira Cloud', () => {
     expect(jira.webhooks.size).to.equal(0);
     expect(jira.provider.requests.some((r) => r.method === 'DELETE' && r.path === `/rest/webhooks/1.0/webhook/${hook.id}`)).to.equal(true);
   });
+
+  it("reads the API user's profile time zone (GET /rest/api/3/myself) when the instance sets none: JQL dates are written in it, so a user west of UTC misses nothing", async () => {
+    jira.userTimeZone = 'America/Los_Angeles';
+    const { id } = await createInstance();
+    t.clock.advance(MINUTE);
+    const issue = await jira.createIssue('ACME', 'filed from San Francisco');
+    expect((await pollNow(t, id)).issues).to.include({ created: 1 });
+    expect(jira.provider.requests.filter((r) => r.path === '/rest/api/3/myself')).to.have.length(1);
+    const shown = (await t.api.get(`instances/${id}`)).body as unknown as { configuration: Record<string, string> };
+    expect(shown.configuration['event.poller.timezone']).to.equal('America/Los_Angeles');
+    // The since-minute as a Los Angeles wall clock, the way Jira reads it for this user.
+    const since = new Date(t.clock.now() - MINUTE);
+    const local = new Intl.DateTimeFormat('sv-SE', { timeZone: 'America/Los_Angeles', dateStyle: 'short', timeStyle: 'short' }).format(since);
+    expect(searches()[0].query.jql).to.equal(`updated >= "${local}" ORDER BY updated ASC`);
+    expect((await listEvents(t, id)).map((e) => e.objectId)).to.deep.equal([issue.id]);
+  });
+
+  it('an instance that sets event.poller.timezone keeps it; a lookup Jira refuses fails the create (502) and leaves no instance', async () => {
+    jira.userTimeZone = 'America/Los_Angeles';
+    const { id } = await createInstance({ 'event.poller.timezone': 'Europe/Paris' });
+    const shown = (await t.api.get(`instances/${id}`)).body as unknown as { configuration: Record<string, string> };
+    expect(shown.configuration['event.poller.timezone']).to.equal('Europe/Paris');
+    expect(jira.provider.requests.filter((r) => r.path === '/rest/api/3/myself')).to.have.length(0);
+
+    const before = ((await t.api.get('instances')).body as unknown as unknown[]).length;
+    const res = await t.api.post('instances', {
+      json: { ...doc, configuration: { ...doc.configuration, 'api.key': 'not-the-token', 'base.url': jira.url } },
+    });
+    expect(res.statusCode).to.equal(502);
+    expect((res.body as unknown as { code: string }).code).to.equal('PROVIDER_LOOKUP_FAILED');
+    expect(((await t.api.get('instances')).body as unknown as unknown[]).length).to.equal(before);
+  });
 });

@@ -1,5 +1,6 @@
 import { createHmac, randomUUID } from 'node:crypto';
 import got from 'got';
+import { TZDate } from '@date-fns/tz';
 import { ProviderEmulator } from '../emulator-base.js';
 import { EmulatedProvider, type CannedResponse, type RecordedRequest, type RouteRequest } from '../provider-server.js';
 
@@ -11,7 +12,9 @@ import { EmulatedProvider, type CannedResponse, type RecordedRequest, type Route
  *   unbounded query is refused as Jira refuses it), `fields` (default: only `id`; `*navigable` or
  *   `*all` or a list), `maxResults` (default 50, at most 100), `nextPageToken`; the answer is
  *   `{issues, nextPageToken?, isLast}` — the last page carries no token. JQL dates are minutes in
- *   the user's time zone (`userTimeZone`, UTC here); `fields.updated` reads `2026-11-25T10:00:00.000+0000`;
+ *   the time zone of the user's profile, `userTimeZone` (JQL fields, Updated: "the search results
+ *   will be relative to your configured time zone"); `fields.updated` reads `2026-11-25T10:00:00.000+0000`;
+ * - GET /rest/api/3/myself → the calling user, with that profile's `timeZone` (an IANA zone);
  * - POST /rest/webhooks/1.0/webhook `{name, url, events, filters?, excludeBody?, secret?}` → 201 with
  *   `self` (…/webhook/<id>, the only id in the answer); DELETE /rest/webhooks/1.0/webhook/{id} → 204;
  * - changes made through `createIssue`, `updateIssue`, `deleteIssue` are delivered to each webhook
@@ -41,6 +44,8 @@ export class JiraProvider extends ProviderEmulator {
   private nextId = 10001;
   private nextWebhookId = 1;
   private readonly counters = new Map<string, number>();
+  /** The API user's profile time zone: JQL dates are read in it. */
+  userTimeZone = 'UTC';
 
   private constructor(
     provider: EmulatedProvider,
@@ -75,6 +80,22 @@ export class JiraProvider extends ProviderEmulator {
         'GET',
         `${base}/rest/api/3/search/jql`,
         onSite((req) => jira.search(req)),
+      );
+      provider.route(
+        'GET',
+        `${base}/rest/api/3/myself`,
+        onSite(() => ({
+          status: 200,
+          body: {
+            accountId: '5b10ac8d82e05b22cc7d4ef5',
+            accountType: 'atlassian',
+            emailAddress: o.email,
+            displayName: 'Ada',
+            active: true,
+            timeZone: jira.userTimeZone,
+            locale: 'en_US',
+          },
+        })),
       );
       provider.route(
         'POST',
@@ -189,7 +210,8 @@ export class JiraProvider extends ProviderEmulator {
     if (!q.jql?.trim() || !/updated\s*>=/i.test(q.jql))
       return errors(400, 'Unbounded JQL queries are not allowed here. Please add a search restriction to your query.');
     if (!m) return errors(400, `Error in the JQL Query: this emulator cannot read "${q.jql}".`);
-    const since = Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]));
+    // The minute is a wall-clock time in the user's zone, not UTC.
+    const since = new TZDate(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), this.userTimeZone).getTime();
     const maxResults = Math.min(100, Number(q.maxResults ?? 50));
     if (!Number.isInteger(maxResults) || maxResults < 1) return errors(400, "The value of 'maxResults' must be a positive integer.");
     const desc = (m[7] ?? 'ASC').toUpperCase() === 'DESC';

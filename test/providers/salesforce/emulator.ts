@@ -11,18 +11,21 @@ import { RateWindow, unknownParams } from '../provider-api.js';
  * `{totalSize, done, nextRecordsUrl?, records: [{attributes: {type, url}, Id, …}]}` in batches
  * (2,000 by default) with a relative `nextRecordsUrl`; datetimes like
  * `2026-11-24T10:00:00.000+0000` (SOQL literals unquoted, `2026-11-24T10:00:00Z`); 18-character
- * ids; `GET /services/data/vXX.X/sobjects/{type}/deleted/?start=&end=` (start within the last 15
- * days) answering `{deletedRecords: [{id, deletedDate}], earliestDateAvailable, latestDateCovered}`;
+ * ids; `GET /services/data/vXX.X/sobjects/{type}/deleted/?start=&end=` answering
+ * `{deletedRecords: [{id, deletedDate}], earliestDateAvailable, latestDateCovered}` under the rules
+ * cited at `deleted` below;
  * `Sforce-Limit-Info: api-usage=n/15000` on every answer.
  */
 export const SOBJECTS = ['Account', 'Contact', 'Opportunity'] as const;
 type SObject = (typeof SOBJECTS)[number];
 const PREFIX: Record<SObject, string> = { Account: '001', Contact: '003', Opportunity: '006' };
-const FIFTEEN_DAYS = 15 * 86_400_000;
+const DAY = 86_400_000;
 
 export class SalesforceEmulator {
   readonly objects: Record<SObject, Collection>;
   readonly deletedLog: Array<{ type: SObject; id: string; at: number }> = [];
+  /** Deletions from this time on are still being processed: not listed yet, and latestDateCovered stops here. */
+  incompleteFrom?: number;
   readonly rate: RateWindow;
   readonly codes = new Set<string>();
   readonly accessTokens = new Set<string>();
@@ -165,22 +168,42 @@ export class SalesforceEmulator {
     };
   }
 
+  /**
+   * sObject Get Deleted (https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/resources_getdeleted.htm)
+   * with the rules of getDeleted() it refers to
+   * (https://developer.salesforce.com/docs/atlas.en-us.api.meta/api/sforce_api_calls_getdeleted.htm):
+   * - start/end: "The API ignores the seconds portion of the specified dateTime value (for example,
+   *   12:30:15 is interpreted as 12:30:00 UTC)";
+   * - "The specified startDate must chronologically precede the specified endDate value by more than
+   *   one minute. … Otherwise, the API returns an INVALID_REPLICATION_DATE error.";
+   * - "Results are returned for no more than 15 days previous to the day the call is executed (or
+   *   earlier if an administrator has purged the Recycle Bin). If the purge has been performed
+   *   before your getDeleted() call is executed, an INVALID_REPLICATION_DATE error is returned."
+   *   (the emulator's log is purged at that boundary, its earliestDateAvailable);
+   * - latestDateCovered (GetDeletedResult): "If there is a value, it is less than or equal to
+   *   endDate. A value here indicates that, for safety, you should use this value for the startDate
+   *   of your next call" — here, while `incompleteFrom` is set.
+   */
   private deleted(req: RouteRequest): CannedResponse {
     const type = req.params.type as SObject;
     if (!SOBJECTS.includes(type)) return { status: 404, body: [{ message: `The requested resource does not exist`, errorCode: 'NOT_FOUND' }] };
     const unknown = unknownParams(req, ['start', 'end']);
     const start = Date.parse(req.query.start ?? '');
     const end = Date.parse(req.query.end ?? '');
-    if (unknown.length || Number.isNaN(start) || Number.isNaN(end) || end < start)
-      return { status: 400, body: [{ message: 'start and end must be dateTimes with start before end', errorCode: 'INVALID_QUERY_FILTER_OPERATOR' }] };
-    const now = this.provider.now();
-    if (start < now - FIFTEEN_DAYS)
-      return { status: 400, body: [{ message: 'startDate before org replication enabled date', errorCode: 'INVALID_REPLICATION_DATE' }] };
-    // The API ignores seconds: the window is whole minutes.
+    if (unknown.length || Number.isNaN(start) || Number.isNaN(end))
+      return { status: 400, body: [{ message: 'start and end must be dateTimes', errorCode: 'INVALID_QUERY_FILTER_OPERATOR' }] };
     const from = start - (start % 60_000);
-    const to = end - (end % 60_000) + 59_999;
-    const deletedRecords = this.deletedLog.filter((d) => d.type === type && d.at >= from && d.at <= to).map((d) => ({ id: d.id, deletedDate: sfDate(d.at) }));
-    return { status: 200, body: { deletedRecords, earliestDateAvailable: sfDate(now - FIFTEEN_DAYS), latestDateCovered: sfDate(Math.min(to, now)) } };
+    const to = end - (end % 60_000);
+    const refused = (message: string): CannedResponse => ({ status: 400, body: [{ message, errorCode: 'INVALID_REPLICATION_DATE' }] });
+    if (to - from <= 60_000) return refused('startDate must chronologically precede endDate by more than one minute');
+    const now = this.provider.now();
+    const earliest = now - (now % DAY) - 15 * DAY;
+    if (from < earliest) return refused(`startDate before earliestDateAvailable ${sfDate(earliest)}`);
+    const covered = Math.min(to, now, this.incompleteFrom ?? Number.POSITIVE_INFINITY);
+    const deletedRecords = this.deletedLog
+      .filter((d) => d.type === type && d.at >= from && d.at < to + 60_000 && d.at < covered + (covered === to ? 60_000 : 0))
+      .map((d) => ({ id: d.id, deletedDate: sfDate(d.at) }));
+    return { status: 200, body: { deletedRecords, earliestDateAvailable: sfDate(earliest), latestDateCovered: sfDate(covered) } };
   }
 }
 

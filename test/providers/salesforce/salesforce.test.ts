@@ -1,10 +1,14 @@
 import { expect } from 'chai';
+import got from 'got';
 import { docInstanceJson, eventTriples, quietPoll, startCatalogGateway, type CatalogGateway } from '../catalog.js';
 import { pollNow } from '../../poller/helpers.js';
 import { SalesforceEmulator, sfId } from './emulator.js';
 
 const CLIENT = { id: 'sf-consumer-key', secret: 'sf-consumer-secret' };
 const SECOND = 1000;
+const MINUTE = 60 * SECOND;
+const DAY = 86_400_000;
+const sfParam = (ms: number) => new Date(ms).toISOString().replace('.000', '');
 
 describe('connector salesforce (OAuth 2.0 with instance_url, against the Salesforce emulator)', () => {
   let t: CatalogGateway;
@@ -43,8 +47,10 @@ describe('connector salesforce (OAuth 2.0 with instance_url, against the Salesfo
     const query = sf.provider.requests.find((r) => r.path === '/services/data/v60.0/query' && r.query.q.includes('FROM Account'))!;
     const since = new Date(t.clock.now() - 30 * SECOND).toISOString().replace('.000', '');
     expect(query.query.q).to.equal(`SELECT Id, Name, SystemModstamp, CreatedDate FROM Account WHERE SystemModstamp > ${since} ORDER BY SystemModstamp ASC`);
+    // getDeleted wants start more than a minute before end: the 30 s since the instance was created
+    // are widened to two minutes.
     const deleted = sf.provider.requests.find((r) => r.path === '/services/data/v60.0/sobjects/Account/deleted/')!;
-    expect(deleted.query).to.deep.equal({ start: since, end: new Date(t.clock.now()).toISOString().replace('.000', '') });
+    expect(deleted.query).to.deep.equal({ start: sfParam(t.clock.now() - 2 * MINUTE), end: sfParam(t.clock.now()) });
   });
 
   it('a refused code answers 400 and creates nothing', async () => {
@@ -105,5 +111,68 @@ describe('connector salesforce (OAuth 2.0 with instance_url, against the Salesfo
     expect(result.contacts).to.include({ created: 1 });
     expect(sf.tokenRequests.map((r) => r.grant_type)).to.deep.equal(['authorization_code', 'refresh_token']);
     expect(t.sleeps).to.include(2000);
+  });
+
+  it('after an outage longer than getDeleted keeps (15 days), the window is clamped: the poll succeeds, recent deletions arrive, nothing stays stuck', async () => {
+    const id = await createFromDoc();
+    t.clock.advance(MINUTE);
+    await pollNow(t, id);
+    t.clock.advance(18 * DAY);
+    sf.remove('Account', 2);
+    t.clock.advance(2 * DAY);
+    const summary = await pollNow(t, id);
+    expect(summary.accounts).to.not.have.property('error');
+    expect(summary.accounts).to.include({ deleted: 1 });
+    const deleted = sf.provider.requests.filter((r) => r.path === '/services/data/v60.0/sobjects/Account/deleted/').at(-1)!;
+    expect(deleted.query).to.deep.equal({ start: sfParam(t.clock.now() - 15 * DAY), end: sfParam(t.clock.now()) });
+    t.clock.advance(5 * MINUTE);
+    sf.remove('Account', 3);
+    t.clock.advance(MINUTE);
+    expect((await pollNow(t, id)).accounts).to.include({ deleted: 1 });
+    expect((await eventTriples(t, id)).filter((e) => e[0] === 'DELETED')).to.deep.equal([
+      ['DELETED', 'accounts', sfId('Account', 2)],
+      ['DELETED', 'accounts', sfId('Account', 3)],
+    ]);
+  });
+
+  it('latestDateCovered before end: the next poll starts from it, so a deletion Salesforce had not processed yet is raised later', async () => {
+    const id = await createFromDoc();
+    t.clock.advance(MINUTE);
+    await pollNow(t, id);
+    const polledAt = t.clock.now();
+    t.clock.advance(5 * MINUTE);
+    sf.remove('Account', 1);
+    sf.incompleteFrom = polledAt + 4 * MINUTE; // still in process when the next poll asks
+    t.clock.advance(5 * MINUTE);
+    expect((await pollNow(t, id)).accounts).to.include({ deleted: 0 });
+    sf.incompleteFrom = undefined;
+    t.clock.advance(10 * MINUTE);
+    expect((await pollNow(t, id)).accounts).to.include({ deleted: 1 });
+    const deleted = sf.provider.requests.filter((r) => r.path === '/services/data/v60.0/sobjects/Account/deleted/').at(-1)!;
+    expect(deleted.query.start).to.equal(sfParam(polledAt + 4 * MINUTE));
+    expect((await eventTriples(t, id)).filter((e) => e[0] === 'DELETED')).to.deep.equal([['DELETED', 'accounts', sfId('Account', 1)]]);
+  });
+
+  it('the emulator applies getDeleted’s documented rules: seconds ignored, more than a minute between start and end, nothing before the 15 days', async () => {
+    await createFromDoc();
+    const token = [...sf.accessTokens][0];
+    const ask = (start: number, end: number) =>
+      got(`${sf.url}/services/data/v60.0/sobjects/Account/deleted/`, {
+        searchParams: { start: sfParam(start), end: sfParam(end) },
+        headers: { authorization: `Bearer ${token}` },
+        throwHttpErrors: false,
+        responseType: 'json',
+      });
+    const now = t.clock.now() - (t.clock.now() % MINUTE) + 30 * SECOND;
+    t.clock.set(now);
+    const codes = async (start: number, end: number) => {
+      const res = await ask(start, end);
+      return [res.statusCode, res.statusCode === 200 ? 'ok' : (res.body as Array<{ errorCode: string }>)[0].errorCode];
+    };
+    expect(await codes(now - MINUTE, now)).to.deep.equal([400, 'INVALID_REPLICATION_DATE']); // 12:00:30–12:01:30 is 12:00–12:01
+    expect(await codes(now - 2 * MINUTE, now)).to.deep.equal([200, 'ok']);
+    const startOfDay = now - (now % DAY);
+    expect(await codes(startOfDay - 15 * DAY - MINUTE, now)).to.deep.equal([400, 'INVALID_REPLICATION_DATE']);
+    expect(await codes(startOfDay - 15 * DAY, now)).to.deep.equal([200, 'ok']);
   });
 });

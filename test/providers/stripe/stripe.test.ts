@@ -3,7 +3,9 @@ import qs from 'qs';
 import { startGateway, type TestGateway } from '../../helpers/gateway.js';
 import { listEvents, pollNow } from '../../poller/helpers.js';
 import { createFromDoc, docInstanceJson } from '../catalog.js';
-import { StripeProvider } from './stripe.js';
+import { readFileSync } from 'node:fs';
+import got from 'got';
+import { ACCOUNT_DEFAULT_VERSION, PACKAGE_API_VERSION, StripeProvider } from './stripe.js';
 
 const doc = docInstanceJson('stripe');
 const API_KEY = String(doc.configuration['api.key']);
@@ -19,8 +21,11 @@ describe('stripe connector against the emulated Stripe (signatures by the stripe
   });
 
   afterEach(async () => {
+    const invalid = stripe.invalidRequests.map((r) => `${r.request.method} ${r.request.path}: ${r.errors.join('; ')}`);
     await t.close();
     await stripe.close();
+    // Every request pollgate made must be valid for Stripe's own description (the vendored subset).
+    expect(invalid).to.deep.equal([]);
   });
 
   const createInstance = (extra: Record<string, unknown> = {}) => createFromDoc(t, 'stripe', stripe.url, extra);
@@ -125,9 +130,11 @@ describe('stripe connector against the emulated Stripe (signatures by the stripe
     const [endpoint] = [...stripe.endpoints.values()];
     const registration = stripe.provider.requests.find((r) => r.method === 'POST')!;
     expect(registration.headers['content-type']).to.match(/^application\/x-www-form-urlencoded/);
-    const form = qs.parse(registration.body) as { url: string; enabled_events: string[]; description: string };
+    const form = qs.parse(registration.body, { arrayLimit: 1000 }) as { url: string; enabled_events: string[]; description: string };
     expect(form.url).to.equal(created.webhookUrl);
-    expect(form.enabled_events).to.include.members(['customer.created', 'invoice.*', 'customer.subscription.*', 'charge.succeeded']);
+    // Only names Stripe lists for enabled_events ('*' is its one wildcard): invoice.* is spelled out.
+    expect(form.enabled_events).to.include.members(['customer.created', 'invoice.paid', 'customer.subscription.updated', 'charge.succeeded']);
+    expect(form.enabled_events.filter((e) => e.endsWith('*'))).to.deep.equal([]);
     expect(created.webhookId).to.equal(endpoint.id);
     expect(created.configuration['webhook.secret']).to.equal('********');
     const [row] = await t.gateway.db('instances').where({ id: created.id }).select('configuration');
@@ -168,5 +175,50 @@ describe('stripe connector against the emulated Stripe (signatures by the stripe
     await stripe.create('customer');
     expect(stripe.deliveries.at(-1)!.status).to.equal(401);
     expect(await stripe.deliver({ ...endpoint, secret: given }, stripe.events.at(-1)!)).to.equal(202);
+  });
+
+  it('pins Stripe-Version to the stripe package’s API version on every call and as the endpoint’s api_version, so payloads do not follow the account default', async () => {
+    expect(PACKAGE_API_VERSION).to.not.equal(ACCOUNT_DEFAULT_VERSION);
+    const polled = await createInstance();
+    const hooked = await createInstance({ 'event.vendor.type': 'webhook' });
+    const [endpoint] = [...stripe.endpoints.values()];
+    endpoint.url = hooked.webhookUrl!.replace('http://127.0.0.1:1', t.url);
+    t.clock.advance(2000);
+    const customer = await stripe.create('customer', { email: 'ada@example.com' });
+    await pollNow(t, polled.id);
+    await t.gateway.webhooks.processor.tick();
+    expect(stripe.deliveries.map((d) => [d.apiVersion, d.status])).to.deep.equal([[PACKAGE_API_VERSION, 202]]);
+    expect((await listEvents(t, hooked.id)).map((e) => e.objectId)).to.deep.equal([customer.id]);
+    expect((await t.api.delete(`instances/${hooked.id}`)).statusCode).to.equal(200);
+
+    // Polls of the four object types, the endpoint's creation and its deletion: one version.
+    expect(stripe.versions.length).to.be.at.least(6);
+    expect([...new Set(stripe.versions)]).to.deep.equal([PACKAGE_API_VERSION]);
+    const registration = qs.parse(stripe.provider.requests.find((r) => r.method === 'POST')!.body) as { api_version?: string };
+    expect(registration.api_version).to.equal(PACKAGE_API_VERSION);
+    expect(endpoint.api_version).to.equal(PACKAGE_API_VERSION);
+  });
+
+  it('the contract check refuses what Stripe’s description refuses: a connector with a broken request fails registration', async () => {
+    // Straight at the emulator: an unknown list parameter and an event name Stripe does not list.
+    const auth = { authorization: `Bearer ${API_KEY}` };
+    const list = await got(`${stripe.url}/v1/events?limit=10&kind=customer`, { headers: auth, throwHttpErrors: false, responseType: 'json' });
+    expect(list.statusCode).to.equal(400);
+    expect(JSON.stringify(list.body)).to.match(/additional properties.*kind/);
+
+    // The bundled connector with one enabled event misspelt, registered as a custom connector: the
+    // gateway's own registration request is refused by the description's enum.
+    const broken = JSON.parse(readFileSync(new URL('../../../connectors/stripe.json', import.meta.url), 'utf8'));
+    broken.key = 'stripe-broken';
+    const events: string[] = broken.requests.createWebhookEndpoint.schema.body.enabled_events;
+    events[events.indexOf('customer.updated')] = 'customer.update';
+    expect((await t.api.post('elements', { json: broken })).statusCode).to.equal(201);
+    const res = await t.api.post('instances', {
+      json: { ...doc, element: { key: 'stripe-broken' }, configuration: { ...doc.configuration, 'base.url': stripe.url, 'event.vendor.type': 'webhook' } },
+    });
+    expect(res.statusCode).to.equal(502);
+    expect(JSON.stringify(res.body)).to.match(/enabled_events\/\d+ must be equal to one of the allowed values/);
+    expect(stripe.invalidRequests.map((r) => r.request.path)).to.deep.equal(['/v1/events', '/v1/webhook_endpoints']);
+    stripe.invalidRequests.length = 0;
   });
 });

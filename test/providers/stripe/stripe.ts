@@ -4,6 +4,7 @@ import qs from 'qs';
 import Stripe from 'stripe';
 import { ProviderEmulator } from '../emulator-base.js';
 import { EmulatedProvider, type CannedResponse, type RecordedRequest, type RouteRequest } from '../provider-server.js';
+import { openApiFromPackage, validateRequest } from '../openapi-validator.js';
 
 /**
  * An emulated Stripe API (api.stripe.com/v1) as Stripe documents it:
@@ -18,11 +19,25 @@ import { EmulatedProvider, type CannedResponse, type RecordedRequest, type Route
  * - changes made through `create`, `update`, `remove` append events (`customer.created`, …, with
  *   `data.object`) and deliver them to each endpoint whose `enabled_events` match, signed by the
  *   official `stripe` library (`webhooks.generateTestHeaderString`) at the provider's clock.
+ * - every request is first checked against the operations of Stripe's OpenAPI description the
+ *   connector uses (`openapi-subset.json`, written by scripts/stripe-openapi-subset.ts; its enums of
+ *   webhook event names and API versions are those of the `stripe` package's types); an invalid one
+ *   is answered 400 and kept in `invalidRequests`;
+ * - `Stripe-Version`: "you can override the API version on specific requests by sending a
+ *   Stripe-Version header" (https://docs.stripe.com/api/versioning); an unknown version is refused
+ *   (400), a request without one gets the account's default version (`ACCOUNT_DEFAULT_VERSION`,
+ *   older than the package's), and events delivered to an endpoint are rendered in its
+ *   `api_version` ("Events sent to this endpoint will be generated with this Stripe Version instead
+ *   of your account's default Stripe Version", webhook_endpoints create, `api_version`).
  * Errors: `{"error": {"type", "message", "param"?, "code"?}}`.
  */
 const EVENT_PARAMS = new Set(['created', 'delivery_success', 'ending_before', 'limit', 'starting_after', 'type', 'types', 'expand']);
 const ENDPOINT_PARAMS = new Set(['url', 'enabled_events', 'description', 'api_version', 'metadata', 'connect', 'expand']);
-const API_VERSION = '2026-10-28.endive';
+/** The version the installed `stripe` package's types are generated for. */
+export const PACKAGE_API_VERSION = Stripe.API_VERSION;
+/** What an account created long ago still defaults to: requests without Stripe-Version get it. */
+export const ACCOUNT_DEFAULT_VERSION = '2020-08-27';
+const STRIPE_OPENAPI = new URL('./openapi-subset.json', import.meta.url).pathname;
 const OBJECT_PREFIX: Record<string, string> = { customer: 'cus', invoice: 'in', charge: 'ch', subscription: 'sub' };
 /** The event name prefix of each object (subscriptions are customer.subscription.*). */
 const EVENT_PREFIX: Record<string, string> = { customer: 'customer', invoice: 'invoice', charge: 'charge', subscription: 'customer.subscription' };
@@ -40,6 +55,8 @@ export interface StripeEvent {
 }
 export interface WebhookEndpoint {
   id: string;
+  /** The version events are rendered in for this endpoint (the account's default when not given). */
+  api_version: string;
   /** Mutable: tests point an endpoint made with a placeholder public URL at the gateway's real port. */
   url: string;
   enabled_events: string[];
@@ -56,7 +73,11 @@ export class StripeProvider extends ProviderEmulator {
   /** Newest last; listed newest first. */
   readonly events: StripeEvent[] = [];
   readonly endpoints = new Map<string, WebhookEndpoint>();
-  readonly deliveries: Array<{ event: StripeEvent; endpoint: string; status: number }> = [];
+  /** `apiVersion`: the version the delivered payload was rendered in (the endpoint's). */
+  readonly deliveries: Array<{ event: StripeEvent; endpoint: string; apiVersion: string; status: number }> = [];
+  readonly invalidRequests: Array<{ request: RecordedRequest; errors: string[] }> = [];
+  /** The API version each request was answered in (Stripe-Version, else the account's default). */
+  readonly versions: string[] = [];
   /** Called before a follow-up page (one with `starting_after`) is answered: tests make changes mid-listing. */
   beforeNextPage?: () => void;
   private readonly objects = new Map<string, Record<string, unknown>>();
@@ -72,10 +93,21 @@ export class StripeProvider extends ProviderEmulator {
   static async start(o: { apiKey: string }): Promise<StripeProvider> {
     const provider = await EmulatedProvider.start();
     const stripe = new StripeProvider(provider, o.apiKey);
-    provider.inspect = (req) =>
-      req.headers.authorization === `Bearer ${o.apiKey}`
-        ? undefined
-        : error(401, 'invalid_request_error', `Invalid API Key provided: ${String(req.headers.authorization ?? '').slice(7, 15)}****`);
+    const description = await openApiFromPackage(STRIPE_OPENAPI);
+    const known = new Set((stripeVersions(description.definition) ?? []).concat(ACCOUNT_DEFAULT_VERSION));
+    provider.inspect = (req) => {
+      const verdict = validateRequest(description, req, '', 'brackets');
+      if (verdict.errors.length) {
+        stripe.invalidRequests.push({ request: req, errors: verdict.errors });
+        return error(400, 'invalid_request_error', verdict.errors.join('; '));
+      }
+      const version = req.headers['stripe-version'];
+      if (typeof version === 'string' && !known.has(version)) return error(400, 'invalid_request_error', `Invalid Stripe API version: ${version}`);
+      if (req.headers.authorization !== `Bearer ${o.apiKey}`)
+        return error(401, 'invalid_request_error', `Invalid API Key provided: ${String(req.headers.authorization ?? '').slice(7, 15)}****`);
+      stripe.versions.push(typeof version === 'string' ? version : ACCOUNT_DEFAULT_VERSION);
+      return undefined;
+    };
     provider.route('GET', '/v1/events', (req) => stripe.listEvents(req));
     provider.route('POST', '/v1/webhook_endpoints', (req) => stripe.createEndpoint(req));
     provider.route('DELETE', '/v1/webhook_endpoints/:id', (req) => stripe.deleteEndpoint(req.params.id));
@@ -123,7 +155,7 @@ export class StripeProvider extends ProviderEmulator {
     const event: StripeEvent = {
       id: id('evt'),
       object: 'event',
-      api_version: API_VERSION,
+      api_version: ACCOUNT_DEFAULT_VERSION,
       created: this.seconds(),
       data: { object: structuredClone(object), ...(previous ? { previous_attributes: previous } : {}) },
       livemode: false,
@@ -132,13 +164,14 @@ export class StripeProvider extends ProviderEmulator {
       type,
     };
     this.events.push(event);
-    for (const endpoint of targets) this.deliveries.push({ event, endpoint: endpoint.id, status: await this.deliver(endpoint, event) });
+    for (const endpoint of targets)
+      this.deliveries.push({ event, endpoint: endpoint.id, apiVersion: endpoint.api_version, status: await this.deliver(endpoint, event) });
     return event;
   }
 
   /** POSTs an event to an endpoint, signed by the stripe library; `timestamp` (unix s) defaults to now. */
   async deliver(endpoint: WebhookEndpoint, event: StripeEvent, timestamp = this.seconds()): Promise<number> {
-    const payload = JSON.stringify(event, null, 2);
+    const payload = JSON.stringify({ ...event, api_version: endpoint.api_version }, null, 2);
     const signature = this.stripe.webhooks.generateTestHeaderString({ payload, secret: endpoint.secret, timestamp });
     const res = await got.post(endpoint.url, {
       body: payload,
@@ -190,7 +223,7 @@ export class StripeProvider extends ProviderEmulator {
     }
     return {
       status: 200,
-      headers: { 'request-id': id('req'), 'stripe-version': API_VERSION },
+      headers: { 'request-id': id('req'), 'stripe-version': String(req.headers['stripe-version'] ?? ACCOUNT_DEFAULT_VERSION) },
       body: { object: 'list', url: '/v1/events', has_more: rows.length > limit, data: rows.slice(0, limit) },
     };
   }
@@ -203,7 +236,13 @@ export class StripeProvider extends ProviderEmulator {
     if (typeof form.url !== 'string' || !form.url) return error(400, 'invalid_request_error', 'Missing required param: url.', { param: 'url' });
     const events = form.enabled_events === undefined ? [] : Object.values(form.enabled_events as Record<string, string>);
     if (events.length === 0) return error(400, 'invalid_request_error', 'Missing required param: enabled_events.', { param: 'enabled_events' });
-    const endpoint: WebhookEndpoint = { id: id('we'), url: form.url, enabled_events: events.map(String), secret: `whsec_${randomBytes(24).toString('hex')}` };
+    const endpoint: WebhookEndpoint = {
+      id: id('we'),
+      api_version: typeof form.api_version === 'string' ? form.api_version : ACCOUNT_DEFAULT_VERSION,
+      url: form.url,
+      enabled_events: events.map(String),
+      secret: `whsec_${randomBytes(24).toString('hex')}`,
+    };
     this.endpoints.set(endpoint.id, endpoint);
     return {
       status: 200,
@@ -229,6 +268,14 @@ export class StripeProvider extends ProviderEmulator {
       return error(404, 'invalid_request_error', `No such webhook endpoint: '${endpointId}'`, { param: 'id', code: 'resource_missing' });
     return { status: 200, body: { id: endpointId, object: 'webhook_endpoint', deleted: true } };
   }
+}
+
+/** The API versions the description lists (the enum of a webhook endpoint's `api_version`). */
+function stripeVersions(definition: unknown): string[] | undefined {
+  const d = definition as {
+    paths: Record<string, Record<string, { requestBody?: { content: Record<string, { schema: { properties: Record<string, { enum?: string[] }> } }> } }>>;
+  };
+  return d.paths['/v1/webhook_endpoints']?.post?.requestBody?.content['application/x-www-form-urlencoded']?.schema.properties.api_version?.enum;
 }
 
 /** Stripe's bracket syntax (`created[gte]=1`, `types[0]=a`) read back into objects. */

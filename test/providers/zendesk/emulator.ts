@@ -2,6 +2,7 @@ import { createHmac, randomUUID } from 'node:crypto';
 import got from 'got';
 import { EmulatedProvider, type CannedResponse, type Collection, type ProviderRecord, type RouteRequest } from '../provider-server.js';
 import { RateWindow, isoSeconds, unknownParams } from '../provider-api.js';
+import { USER_EVENT_TYPES, isZendeskSubscription } from './event-types.js';
 
 /**
  * Zendesk Support as developer.zendesk.com documents it: basic auth `{email}/token:{api_token}`
@@ -17,13 +18,6 @@ import { RateWindow, isoSeconds, unknownParams } from '../provider-api.js';
  * Unknown query parameters answer 400: stricter than Zendesk, to catch a connector's typos.
  */
 const EXPORT_PARAMS = ['start_time', 'cursor', 'per_page', 'exclude_deleted', 'include'];
-const USER_EVENTS = [
-  'zen:event-type:user.created',
-  'zen:event-type:user.deleted',
-  'zen:event-type:user.active_changed',
-  'zen:event-type:user.name_changed',
-  'zen:event-type:user.email_changed',
-];
 
 export interface ZendeskWebhook {
   id: string;
@@ -84,6 +78,7 @@ export class ZendeskEmulator {
 
   /** Sends a user event to every active webhook subscribed to it, signed as Zendesk signs. */
   async pushUserEvent(type: string, user: ProviderRecord, signWith?: string): Promise<number[]> {
+    if (!(USER_EVENT_TYPES as readonly string[]).includes(type)) throw new Error(`Zendesk sends no user event ${type}`);
     const statuses: number[] = [];
     for (const hook of this.webhooks.values()) {
       if (hook.status !== 'active' || !hook.subscriptions.includes(type)) continue;
@@ -175,7 +170,8 @@ export class ZendeskEmulator {
     for (const field of ['name', 'endpoint', 'http_method', 'request_format', 'status'] as const)
       if (typeof w[field] !== 'string' || !w[field]) problems.push(`${field} is required`);
     if (w.subscriptions?.length && (w.http_method !== 'POST' || w.request_format !== 'json')) problems.push('subscribed webhooks must use POST and json');
-    for (const s of w.subscriptions ?? []) if (!USER_EVENTS.includes(s) && s !== 'conditional_ticket_events') problems.push(`unknown subscription ${s}`);
+    // Only the event types Zendesk lists (event-types.ts cites the pages); the error body is ours.
+    for (const s of w.subscriptions ?? []) if (!isZendeskSubscription(s)) problems.push(`unknown subscription ${s}`);
     if (problems.length) return { status: 400, body: { errors: problems.map((detail) => ({ code: 'InvalidInput', title: 'Invalid input', detail })) } };
     const hook: ZendeskWebhook = {
       id: `01${randomUUID().replace(/-/g, '').slice(0, 24).toUpperCase()}`,

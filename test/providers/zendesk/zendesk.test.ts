@@ -3,6 +3,7 @@ import got from 'got';
 import { createFromDoc, docInstanceJson, eventTriples, quietPoll, startCatalogGateway, type CatalogGateway } from '../catalog.js';
 import { pollNow } from '../../poller/helpers.js';
 import { ZendeskEmulator } from './emulator.js';
+import { USER_EVENT_TYPES, isZendeskSubscription } from './event-types.js';
 
 const DOC = docInstanceJson('zendesk').configuration;
 const SECOND = 1000;
@@ -113,6 +114,41 @@ describe('connector zendesk (against the Zendesk emulator)', () => {
     expect(t.sleeps.filter((ms) => ms === 30_000)).to.have.length(2);
   });
 
+  it('subscribes only to event types Zendesk lists (user events page): email changes arrive as identity changes, there is no user.email_changed', async () => {
+    const subscriptions = t.gateway.connectors.get('zendesk')!.requests!.createWebhook.schema.body as { webhook: { subscriptions: string[] } };
+    const requested = subscriptions.webhook.subscriptions;
+    expect(requested.filter((s) => !isZendeskSubscription(s))).to.deep.equal([]);
+    expect(requested).to.include.members([
+      'zen:event-type:user.identity_created',
+      'zen:event-type:user.identity_changed',
+      'zen:event-type:user.identity_deleted',
+    ]);
+    expect(requested.every((s) => (USER_EVENT_TYPES as readonly string[]).includes(s))).to.equal(true);
+
+    // The emulator refuses a type Zendesk does not list, as the registration of the original
+    // subscription list (with user.email_changed) was refused.
+    const res = await got.post(`${zd.baseUrl}/webhooks`, {
+      username: `${DOC['zendesk.email']}/token`,
+      password: DOC['api.key'] as string,
+      json: {
+        webhook: {
+          name: 'x',
+          endpoint: 'https://example.com/hook',
+          http_method: 'POST',
+          request_format: 'json',
+          status: 'active',
+          subscriptions: ['zen:event-type:user.email_changed'],
+        },
+      },
+      throwHttpErrors: false,
+      responseType: 'json',
+      retry: { limit: 0 },
+    });
+    expect(res.statusCode).to.equal(400);
+    expect(JSON.stringify(res.body)).to.include('unknown subscription zen:event-type:user.email_changed');
+    expect(zd.webhooks.size).to.equal(0);
+  });
+
   it('webhook mode: registers a webhook and reads its signing secret on create, verifies signatures (401 otherwise), maps user events, deregisters on delete', async () => {
     const instance = await createFromDoc(t, 'zendesk', zd.baseUrl, { 'event.vendor.type': 'webhook' });
     const [hook] = [...zd.webhooks.values()];
@@ -126,10 +162,14 @@ describe('connector zendesk (against the Zendesk emulator)', () => {
     const user = zd.users.upsert({ name: 'Grace', active: true });
     expect(await zd.pushUserEvent('zen:event-type:user.created', user, 'a-guessed-secret')).to.deep.equal([401]);
     expect((await zd.pushUserEvent('zen:event-type:user.created', user))[0]).to.be.within(200, 299);
+    // An email address changed: Zendesk reports it as a change of one of the user's identities.
+    const changed = zd.users.update(user.id, { email: 'grace@hopper.dev' });
+    expect((await zd.pushUserEvent('zen:event-type:user.identity_changed', changed))[0]).to.be.within(200, 299);
     expect((await zd.pushUserEvent('zen:event-type:user.deleted', user))[0]).to.be.within(200, 299);
     await t.gateway.webhooks.processor.tick();
     expect(await eventTriples(t, instance.id)).to.have.deep.members([
       ['CREATED', 'contacts', String(user.id)],
+      ['UPDATED', 'contacts', String(user.id)],
       ['DELETED', 'contacts', String(user.id)],
     ]);
 
