@@ -212,6 +212,8 @@ export const connectorSchema = {
             deregister: str,
             webhookIdPath: str,
             webhookIdPattern: str,
+            check: str,
+            checkIdsPath: str,
             deliveryIdHeader: str,
             saveFromResponse: { type: 'object', additionalProperties: str },
             registrations: {
@@ -228,6 +230,8 @@ export const connectorSchema = {
                   deregister: str,
                   webhookIdPath: str,
                   webhookIdPattern: str,
+                  check: str,
+                  checkIdsPath: str,
                   context: stringMap,
                 },
               },
