@@ -63,6 +63,7 @@ export async function instanceView(id, notify) {
   const receiptsSection = h('section', { hidden: true }, h('h2', {}, 'Failed webhook receipts'));
   const receiptsBox = h('div', {});
   receiptsSection.append(receiptsBox);
+  const checkBox = h('div', {});
 
   const showHeader = () => {
     title.replaceChildren(`${instance.name} `, h('span', { class: 'muted' }, `#${instance.id} · ${instance.element.key} · ${instance.vendorType} `), badge(instance.eventsEnabled ? 'enabled' : 'paused'));
@@ -74,6 +75,17 @@ export async function instanceView(id, notify) {
     notify(`Polled: ${Object.entries(answer.objects).map(([t, s]) => (s.error ? `${t} failed: ${s.error}` : `${t} fetched ${s.fetched}, created ${s.created}, updated ${s.updated}, deleted ${s.deleted}`)).join('; ')}`);
     await refresh();
   } }, 'Poll now');
+
+  // A live, read-only check against the provider: one row per line (credentials, scopes, objects, webhook, rate limit).
+  const checkNow = h('button', { type: 'button', 'data-action': 'check', onclick: async () => {
+    checkBox.replaceChildren(h('p', { class: 'muted' }, 'Checking…'));
+    const report = await api('POST', `/instances/${id}/check`);
+    checkBox.replaceChildren(
+      h('h2', {}, 'Check ', badge(report.status), h('span', { class: 'muted' }, ` ${when(report.checkedAt)}`)),
+      table([['check', (c) => c.name], ['status', (c) => badge(c.status)], ['detail', (c) => c.detail]], report.checks, { name: 'check', idOf: (c) => c.name }),
+    );
+    notify(`Checked: ${report.status}`);
+  } }, 'Check');
 
   stateButton.addEventListener('click', async () => {
     instance = await api('PUT', `/instances/${id}/events/enabled`, { enabled: !instance.eventsEnabled });
@@ -155,7 +167,7 @@ export async function instanceView(id, notify) {
   await refresh();
   return {
     el: h('section', {}, h('p', {}, h('a', { href: '#/instances' }, '← Instances')), title,
-      h('div', { class: 'actions' }, pollNow, stateButton, intervalForm, replayForm),
+      h('div', { class: 'actions' }, pollNow, checkNow, stateButton, intervalForm, replayForm), checkBox,
       h('h2', {}, 'Status'), statusBox, receiptsSection, h('h2', {}, 'Events (live)'), eventsBox, h('h2', {}, 'Notifications'), notificationsBox, attemptsBox),
     refresh,
   };

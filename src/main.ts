@@ -46,6 +46,7 @@ import { TokenStore } from './auth/store.js';
 import { InstanceGrants } from './auth/grants.js';
 import { oauthRoutes } from './auth/routes.js';
 import { retentionFeature, type RetentionFeature } from './maintenance/feature.js';
+import { checkFeature } from './check/feature.js';
 
 /**
  * Wires the parts into one gateway. `Gateway.create` opens and migrates the database and loads the
@@ -212,6 +213,7 @@ export class Gateway {
         requestsFeature(ctx),
         typed.schedules,
         typed.retention,
+        checkFeature(ctx, async (id) => (await providerAuth.tokens.get(id, clock.now()))?.tokens),
         // FEATURES: further parts of the flow are added here.
       ];
       return new Gateway(ctx, db, cipher, resolveApiToken(config, log), poller, features, typed);

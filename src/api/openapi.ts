@@ -18,6 +18,7 @@ const ROUTES: Array<[string, string, string, boolean?]> = [
   ['delete', '/instances/{id}', 'Delete an instance (deregisters provider webhooks)'],
   ['put', '/instances/{id}/events/enabled', 'Pause or resume events'],
   ['post', '/instances/{id}/events/poll', 'Poll now'],
+  ['post', '/instances/{id}/check', 'Check the instance against its provider, read-only (credentials, scopes, first pages, webhook, rate limit)'],
   ['get', '/instances/{id}/status', 'Per object type poll status'],
   ['get', '/instances/{id}/events', 'Normalized events, newest first'],
   ['get', '/events/{id}', 'One event'],

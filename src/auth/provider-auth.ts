@@ -120,7 +120,14 @@ export class ProviderAuth implements AuthProvider {
     const auth = authOf(target.connector, target.configuration);
     const fromAnswer = auth?.type === 'oauth2' && auth.baseUrlFrom ? firstMatch(answer.raw, auth.baseUrlFrom) : undefined;
     const baseUrl = typeof fromAnswer === 'string' && fromAnswer !== '' ? fromAnswer : previous?.baseUrl;
-    const tokens: TokenSet = { accessToken: answer.accessToken, refreshToken: answer.refreshToken ?? previous?.refreshToken, ...(baseUrl ? { baseUrl } : {}) };
+    // A refresh answer without `scope` keeps the grant's (RFC 6749 §6: the same scope as before).
+    const scope = typeof answer.raw.scope === 'string' ? answer.raw.scope : previous?.scope;
+    const tokens: TokenSet = {
+      accessToken: answer.accessToken,
+      refreshToken: answer.refreshToken ?? previous?.refreshToken,
+      ...(baseUrl ? { baseUrl } : {}),
+      ...(scope !== undefined ? { scope } : {}),
+    };
     return { tokens, expiresAt: answer.expiresInSeconds !== undefined ? this.clock.now() + answer.expiresInSeconds * 1000 : null };
   }
 

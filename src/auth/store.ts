@@ -14,6 +14,8 @@ export interface TokenSet {
   tokenSecret?: string;
   /** The API base from the token answer (`baseUrlFrom`). */
   baseUrl?: string;
+  /** The scope the token answer said was granted (absent when the provider left it out). */
+  scope?: string;
 }
 
 export type AuthState = 'ok' | 'refreshing' | 'failed';

@@ -78,7 +78,7 @@ export function addClientCommands(program: Command): void {
       printLine(`connector "${c.key}" registered`);
     });
 
-  const instances = program.command('instances').description('instances: list, show, create, pause, resume, delete');
+  const instances = program.command('instances').description('instances: list, show, create, pause, resume, delete, check');
   instances
     .command('list')
     .description('the instances, newest first')
@@ -128,6 +128,22 @@ export function addClientCommands(program: Command): void {
       await client(cmd).delete(`instances/${instanceId(id)}`);
       if (asJson(cmd)) return printJson({ deleted: Number(id) });
       printLine(`instance ${id} deleted`);
+    });
+
+  instances
+    .command('check <instance>')
+    .description("checks an instance against its provider, read-only: credentials, scopes, each object's first page, webhook, rate limit")
+    .action(async (id: string, _o, cmd: Command) => {
+      const report = await client(cmd).post<Json>(`instances/${instanceId(id)}/check`);
+      const checks = report.checks as Json[];
+      if (asJson(cmd)) printJson(report);
+      else {
+        const width = Math.max(...checks.map((c) => c.name.length));
+        // One line per check, whole: the provider's answer is the point of it (white space runs become one space).
+        for (const c of checks) printLine(`${c.status.padEnd(7)}  ${c.name.padEnd(width)}  ${String(c.detail).replace(/\s+/g, ' ')}`);
+      }
+      const failed = checks.filter((c) => c.status === 'failed');
+      if (failed.length > 0) throw new CliError(`the check of instance ${id} failed: ${failed.map((c) => c.name).join(', ')}`, EXIT.apiError);
     });
 
   program

@@ -234,6 +234,8 @@ export const connectorSchema = {
             deregister: str,
             webhookIdPath: str,
             webhookIdPattern: str,
+            check: str,
+            checkIdsPath: str,
             deliveryIdHeader: str,
             saveFromResponse: { type: 'object', additionalProperties: str },
             registrations: {
@@ -250,6 +252,8 @@ export const connectorSchema = {
                   deregister: str,
                   webhookIdPath: str,
                   webhookIdPattern: str,
+                  check: str,
+                  checkIdsPath: str,
                   context: stringMap,
                 },
               },

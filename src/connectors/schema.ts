@@ -207,6 +207,10 @@ export interface WebhookRegistration {
   webhookIdPattern?: string;
   /** Literal values passed to both templates as `context.<key>` (e.g. a topic or an object type). */
   context?: Record<string, string>;
+  /** The request template the instance check looks the registration up with (`context.webhookId`); 404/410 = gone. */
+  check?: string;
+  /** With `check` listing registrations: JSONPath to the ids in its answer, which must hold the stored one. */
+  checkIdsPath?: string;
 }
 /** `{from, pattern?, map?, default?}`: a mapping value narrowed by a regular expression and a map. */
 export type DerivedValue = { from: MappingValue; pattern?: string; map?: Record<string, string>; default?: string };
@@ -216,6 +220,8 @@ export interface WebhookDefinition {
   register?: string;
   deregister?: string;
   webhookIdPath?: string;
+  check?: string;
+  checkIdsPath?: string;
   registrations?: WebhookRegistration[];
   /** A regular expression applied to the value at webhookIdPath; its first group is the id (Jira's `self` URL). */
   webhookIdPattern?: string;

@@ -196,7 +196,8 @@ class Checker {
       const name = (registration as { name?: string }).name;
       if (name !== undefined && names.has(name)) this.add(`${at}/name`, `"${name}" is defined twice`);
       if (name !== undefined) names.add(name);
-      for (const key of ['register', 'deregister'] as const) {
+      for (const key of ['register', 'deregister', 'check'] as const) {
+        if (key === 'check' && registration === webhook) continue; // checked once below
         const template = registration[key];
         if (template && !def.requests?.[template]) this.add(`${at}/${key}`, `names request template "${template}", which is not defined under requests`);
       }
@@ -204,9 +205,17 @@ class Checker {
       if (registration.deregister && !registration.webhookIdPath)
         this.add(`${at}/webhookIdPath`, 'is required with deregister: the id found there in the register answer is what deregister is given');
       this.jsonPath(`${at}/webhookIdPath`, registration.webhookIdPath);
+      this.jsonPath(`${at}/checkIdsPath`, registration.checkIdsPath);
+      if (registration.checkIdsPath && !(registration.check ?? webhook.check)) this.add(`${at}/check`, 'is required with checkIdsPath');
       const pattern = registration.webhookIdPattern;
       if (pattern !== undefined) this.check(`${at}/webhookIdPattern`, () => void new RegExp(pattern));
     });
+    if (webhook.check && !def.requests?.[webhook.check])
+      this.add('/events/webhook/check', `names request template "${webhook.check}", which is not defined under requests`);
+    if (webhook.registrations) {
+      this.jsonPath('/events/webhook/checkIdsPath', webhook.checkIdsPath);
+      if (webhook.checkIdsPath && !webhook.check) this.add('/events/webhook/check', 'is required with checkIdsPath');
+    }
     for (const [key, path] of Object.entries(webhook.saveFromResponse ?? {})) {
       const field = `/events/webhook/saveFromResponse/${escapePointer(key)}`;
       if (!(def.configuration ?? []).some((f) => f.key === key)) this.add(field, `names "${key}", which is not a configuration field of this connector`);

@@ -237,7 +237,8 @@ export async function pollObject(
   };
 }
 
-function parseDate(value: unknown, format: string | undefined, tz: string): number | undefined {
+/** A record's date as the poller reads it (epoch ms), or undefined when it cannot be read; the instance check reports the same. */
+export function parseDate(value: unknown, format: string | undefined, tz: string): number | undefined {
   if (value === undefined || value === null || value === '') return undefined;
   const epoch = epochUnitOf(format);
   if (epoch) {

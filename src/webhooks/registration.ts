@@ -28,7 +28,11 @@ export function webhookUrlOf(ctx: GatewayContext, instance: Pick<Instance, 'webh
 export function registrationsOf(connector: ConnectorDefinition): WebhookRegistration[] {
   const webhook = connector.events?.webhook;
   if (!webhook) return [];
-  if (webhook.registrations) return webhook.registrations;
+  // A `check` beside `registrations` looks up each registration that names none of its own.
+  if (webhook.registrations)
+    return webhook.check
+      ? webhook.registrations.map((r) => (r.check ? r : { ...r, check: webhook.check, checkIdsPath: webhook.checkIdsPath }))
+      : webhook.registrations;
   return webhook.register
     ? [
         {
@@ -37,6 +41,7 @@ export function registrationsOf(connector: ConnectorDefinition): WebhookRegistra
           deregister: webhook.deregister,
           webhookIdPath: webhook.webhookIdPath,
           webhookIdPattern: webhook.webhookIdPattern,
+          ...(webhook.check ? { check: webhook.check, checkIdsPath: webhook.checkIdsPath } : {}),
         },
       ]
     : [];

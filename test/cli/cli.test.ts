@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { expect } from 'chai';
 import { API_TOKEN, startGateway, type TestGateway } from '../helpers/gateway.js';
 import { EmulatedProvider } from '../providers/provider-server.js';
+import { SandboxProvider } from '../providers/sandbox.js';
 import { Receiver } from '../providers/receiver.js';
 import { providerConnector } from '../poller/helpers.js';
 import { dispatcher } from '../delivery/helpers.js';
@@ -205,6 +206,30 @@ describe('pollgate CLI', function () {
     const refused = await runCli(['migrate'], { ...local, POLLGATE_SECRET_KEY: 'short' });
     expect(refused.code).to.equal(1);
     expect(refused.stderr.trim().split('\n')).to.have.length(1);
+  });
+
+  it('checks an instance against its provider: one line per check, exit 1 when one failed, --json', async () => {
+    const sandbox = await SandboxProvider.start();
+    try {
+      const body = { element: { key: 'sandbox' }, configuration: { base_url: sandbox.url, api_key: 'sk-cli-check', 'event.vendor.type': 'polling' } };
+      const id = String((await json(['instances', 'create', file('sandbox.json', body)])).id);
+      const healthy = (await ok(['instances', 'check', id])).stdout;
+      expect(healthy).to.match(/^ok +credentials +accepted: HTTP 200 to GET \/contacts$/m);
+      expect(healthy).to.match(/^ok +object:contacts +first page: 3 record\(s\)/m);
+      expect(healthy.trim().split('\n')).to.have.length(5);
+
+      sandbox.provider.requireHeader = { name: 'X-Api-Key', value: 'another-key' };
+      const refused = await runCli(['instances', 'check', id], env);
+      expect(refused.code).to.equal(1);
+      expect(refused.stdout).to.match(/^failed +credentials +refused: the provider answered HTTP 401/m);
+      expect(refused.stderr.trim()).to.equal(`pollgate: the check of instance ${id} failed: credentials, object:contacts`);
+      const asJson = await runCli(['instances', 'check', id, '--json'], env);
+      expect(asJson.code).to.equal(1);
+      expect(JSON.parse(asJson.stdout)).to.deep.include({ ok: false, status: 'failed' });
+      await fails(['instances', 'check', '424242'], 1, /answered 404/);
+    } finally {
+      await sandbox.close();
+    }
   });
 
   it('exits 3 on a refused connection, 1 on a wrong token, 2 without a token or on a bad command', async () => {

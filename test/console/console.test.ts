@@ -110,6 +110,13 @@ describe('web console (headless Chromium)', function () {
     await rows('events').first().waitFor();
     expect(await rows('events').first().textContent()).to.match(/^1CREATEDcontacts\/1/);
 
+    // Check: the provider is asked, read-only; one row per line.
+    await page.click('button[data-action=check]');
+    await shows('#notice', /Checked: ok/);
+    expect(await row('check', 'credentials').textContent()).to.match(/^credentialsokaccepted: HTTP 200 to GET \/contacts/);
+    expect(await row('check', 'object:contacts').textContent()).to.match(/^object:contactsokfirst page: 1 record/);
+    expect(await rows('events').count()).to.equal(1);
+
     // Pause and resume.
     await page.click('button[data-action=toggle]');
     await page.locator('button[data-action=toggle]', { hasText: 'Resume' }).waitFor();

@@ -18,7 +18,7 @@ import { openApiFromPackage, validateRequest } from '../openapi-validator.js';
  *   a root array, `Link` rel="next"/"last" whose URLs use GitHub's `/repositories/{id}/…` form
  *   (served too), `x-ratelimit-*` headers on every answer;
  * - POST /repos/{owner}/{repo}/hooks → 201 hook (the secret shown as "********"), then a `ping`
- *   delivery; DELETE /repos/{owner}/{repo}/hooks/{hook_id} → 204, unknown → 404;
+ *   delivery; GET /repos/{owner}/{repo}/hooks/{hook_id} → the hook; DELETE … → 204; unknown → 404;
  * - changes made through `openIssue`, `openPullRequest` (listed by /issues with its `pull_request`
  *   key; announced as a `pull_request` event), `editIssue`, `deleteIssue`, `comment`, `editComment`,
  *   `deleteComment` are delivered to every active hook as `issues` / `issue_comment` events, with
@@ -104,6 +104,7 @@ export class GitHubProvider extends ProviderEmulator {
     }
     provider.route('POST', `/repos/${o.owner}/${o.repo}/hooks`, (req) => github.createHook(req));
     provider.route('DELETE', `/repos/${o.owner}/${o.repo}/hooks/:id`, (req) => github.deleteHook(Number(req.params.id)));
+    provider.route('GET', `/repos/${o.owner}/${o.repo}/hooks/:id`, (req) => github.getHook(Number(req.params.id)));
     return github;
   }
 
@@ -330,27 +331,35 @@ export class GitHubProvider extends ProviderEmulator {
       config: { ...{ content_type: 'form', insecure_ssl: '0' }, ...body.config },
     };
     this.hooks.set(id, hook);
+    return { status: 201, headers: { ...this.rateHeaders(), location: `${this.url}/repos/${this.owner}/${this.repo}/hooks/${id}` }, body: this.hookBody(hook) };
+  }
+
+  private getHook(id: number): CannedResponse {
+    const hook = this.hooks.get(id);
+    if (!hook) return { status: 404, body: { message: 'Not Found', documentation_url: DOCS } };
+    return { status: 200, headers: this.rateHeaders(), body: this.hookBody(hook) };
+  }
+
+  /** A hook as GitHub shows it (its secret masked). */
+  private hookBody(hook: Hook): Record<string, unknown> {
+    const { id } = hook;
     const at = iso(this.provider.now());
     const base = `${this.url}/repos/${this.owner}/${this.repo}/hooks/${id}`;
     const { secret, ...shownConfig } = hook.config;
     return {
-      status: 201,
-      headers: { ...this.rateHeaders(), location: base },
-      body: {
-        type: 'Repository',
-        id,
-        name: 'web',
-        active: hook.active,
-        events: hook.events,
-        config: { ...shownConfig, ...(secret ? { secret: '********' } : {}) },
-        updated_at: at,
-        created_at: at,
-        url: base,
-        test_url: `${base}/test`,
-        ping_url: `${base}/pings`,
-        deliveries_url: `${base}/deliveries`,
-        last_response: { code: null, status: 'unused', message: null },
-      },
+      type: 'Repository',
+      id,
+      name: 'web',
+      active: hook.active,
+      events: hook.events,
+      config: { ...shownConfig, ...(secret ? { secret: '********' } : {}) },
+      updated_at: at,
+      created_at: at,
+      url: base,
+      test_url: `${base}/test`,
+      ping_url: `${base}/pings`,
+      deliveries_url: `${base}/deliveries`,
+      last_response: { code: null, status: 'unused', message: null },
     };
   }
 
