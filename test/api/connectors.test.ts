@@ -69,7 +69,7 @@ describe('custom connectors: replacing one that instances use', () => {
     ]);
     const templated = {
       ...hosted('crm', provider.url),
-      requests: { ping: { schema: { protocol: 'http', host: new URL(elsewhere.url).host, path: '/ping' } } },
+      requests: { ping: { schema: { protocol: 'http', host: `localhost:${new URL(elsewhere.url).port}`, path: '/ping' } } },
     };
     expect((await put(templated)).body.details[0]).to.deep.equal({ instanceId: first.id, destinations: ['requests.ping'] });
     const oauth = { ...hosted('crm', provider.url), auth: { type: 'oauth2-client-credentials', tokenUrl: `${elsewhere.url}/oauth/token` } };
