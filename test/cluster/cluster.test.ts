@@ -20,6 +20,8 @@ const NODE_CONFIG = {
   delivery: { enabled: true, tickSeconds: 1, leaseSeconds: 3, timeoutSeconds: 1, concurrency: 32, retrySchedule: [1, 1, 1, 1, 1, 1, 1, 1, 1, 1] },
   schedules: { enabled: false },
   shutdown: { graceSeconds: 5 },
+  // The test reads every instance's status at once (200 requests from one address): above the per-address cap.
+  server: { host: '127.0.0.1', maxConnectionsPerAddress: 512 },
 };
 
 async function runCluster(o: { nodes: number; instances: number; seconds: number; kill: boolean }) {
