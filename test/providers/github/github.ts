@@ -112,13 +112,37 @@ export class GitHubProvider extends ProviderEmulator {
   // Changes (each delivered to the hooks)
 
   async openIssue(title: string): Promise<Issue> {
+    const issue = this.newIssue(title, 'I');
+    await this.push('issues', 'opened', { issue });
+    return issue;
+  }
+
+  /**
+   * A pull request: GitHub lists it among the issues, marked by its `pull_request` key ("Issues"
+   * endpoints may return both issues and pull requests … You can identify pull requests by the
+   * `pull_request` key", List repository issues), and announces it by a `pull_request` event,
+   * never an `issues` one.
+   */
+  async openPullRequest(title: string): Promise<Issue> {
+    const pr = this.newIssue(title, 'PR');
+    pr.pull_request = {
+      url: String(pr.url).replace('/issues/', '/pulls/'),
+      html_url: `https://github.com/${this.owner}/${this.repo}/pull/${pr.number}`,
+      merged_at: null,
+    };
+    await this.push('pull_request', 'opened', { number: pr.number, pull_request: { ...pr } });
+    return pr;
+  }
+
+  /** A new open issue (or pull request: `nodePrefix` PR) stored under the next number. */
+  private newIssue(title: string, nodePrefix: 'I' | 'PR'): Issue {
     const at = iso(this.provider.now());
     const id = this.nextIssueId++;
     const number = this.issues.size + 1;
     const issue: Issue = {
       url: `${this.url}/repos/${this.owner}/${this.repo}/issues/${number}`,
       id,
-      node_id: `I_${id}`,
+      node_id: `${nodePrefix}_${id}`,
       number,
       title,
       state: 'open',
@@ -132,41 +156,7 @@ export class GitHubProvider extends ProviderEmulator {
       author_association: 'OWNER',
     };
     this.issues.set(number, issue);
-    await this.push('issues', 'opened', { issue });
     return issue;
-  }
-
-  /**
-   * A pull request: GitHub lists it among the issues, marked by its `pull_request` key ("Issues"
-   * endpoints may return both issues and pull requests … You can identify pull requests by the
-   * `pull_request` key", List repository issues), and announces it by a `pull_request` event,
-   * never an `issues` one.
-   */
-  async openPullRequest(title: string): Promise<Issue> {
-    const at = iso(this.provider.now());
-    const id = this.nextIssueId++;
-    const number = this.issues.size + 1;
-    const url = `${this.url}/repos/${this.owner}/${this.repo}/issues/${number}`;
-    const pr: Issue = {
-      url,
-      id,
-      node_id: `PR_${id}`,
-      number,
-      title,
-      state: 'open',
-      user: { login: 'octocat', id: 1 },
-      labels: [],
-      comments: 0,
-      body: null,
-      created_at: at,
-      updated_at: at,
-      closed_at: null,
-      author_association: 'OWNER',
-      pull_request: { url: url.replace('/issues/', '/pulls/'), html_url: `https://github.com/${this.owner}/${this.repo}/pull/${number}`, merged_at: null },
-    };
-    this.issues.set(number, pr);
-    await this.push('pull_request', 'opened', { number, pull_request: { ...pr } });
-    return pr;
   }
 
   async editIssue(number: number, fields: Record<string, unknown>, action = 'edited'): Promise<Issue> {
