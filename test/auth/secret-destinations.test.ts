@@ -107,7 +107,16 @@ describe('provider auth: a PATCH that moves where secrets go', () => {
           { key: 'api_key', required: true, secret: true },
           { key: 'api_host', required: true },
         ],
-        requests: { ping: { schema: { protocol: 'http', host: `<%= iparam.api_host %>:${new URL(provider.url).port}`, path: '/ping', headers: { 'X-Key': '<%= iparam.api_key %>' } } } },
+        requests: {
+          ping: {
+            schema: {
+              protocol: 'http',
+              host: `<%= iparam.api_host %>:${new URL(provider.url).port}`,
+              path: '/ping',
+              headers: { 'X-Key': '<%= iparam.api_key %>' },
+            },
+          },
+        },
       } as never),
     );
     const { id } = await createInstance(t, 'templated', provider.url, { api_host: 'localhost' });
