@@ -62,7 +62,7 @@ if (mode === 'node') {
     ...(delivering ? { delivery: { enabled: true } } : {}),
   });
   const { gateway } = bench;
-  gateway.connectors.register(
+  await gateway.ctx.catalog.save(
     {
       key: 'hooks',
       name: 'Hooks',
@@ -80,7 +80,7 @@ if (mode === 'node') {
         },
       },
     },
-    { source: 'bench' },
+    'bench',
   );
   const instance = await gateway.instances.create({
     element: { key: 'hooks' },

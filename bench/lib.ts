@@ -167,7 +167,7 @@ export async function benchInstance(gateway: Gateway, providerUrl: string, conta
     size: contacts.pageSize,
     ...(contacts.maxPages ? { maxPages: contacts.maxPages } : {}),
   };
-  await gateway.connectors.register(
+  await gateway.ctx.catalog.save(
     {
       key: 'bench',
       name: 'Bench',
@@ -182,7 +182,7 @@ export async function benchInstance(gateway: Gateway, providerUrl: string, conta
         poller: { contacts: { url: "/hubs/crm/contacts?where=updated_at>'${gmtDate:yyyy-MM-dd'T'HH:mm:ss.SSS'Z'}'", idField: 'id' } },
       },
     },
-    { source: 'bench' },
+    'bench',
   );
   return gateway.instances.create({
     element: { key: 'bench' },

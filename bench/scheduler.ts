@@ -13,7 +13,7 @@ export async function schedulerScenario(instances: number, intervalSeconds: numb
   const bench = await benchGateway('sqlite', { poller: { enabled: true, tickSeconds: 1, minIntervalSeconds: 1, concurrency: 32 } });
   try {
     const { gateway } = bench;
-    await gateway.connectors.register(
+    await gateway.ctx.catalog.save(
       {
         key: 'empty',
         name: 'Empty',
@@ -21,7 +21,7 @@ export async function schedulerScenario(instances: number, intervalSeconds: numb
         baseUrl: '<%= iparam.base_url %>',
         events: { supported: ['polling'], poller: { items: { url: '/empty?since=${epoch:s}', idField: 'id' } } },
       },
-      { source: 'bench' },
+      'bench',
     );
     for (let i = 0; i < instances; i++) {
       await gateway.instances.create({
