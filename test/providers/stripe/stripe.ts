@@ -20,7 +20,7 @@ import { openApiFromPackage, validateRequest } from '../openapi-validator.js';
  *   `data.object`) and deliver them to each endpoint whose `enabled_events` match, signed by the
  *   official `stripe` library (`webhooks.generateTestHeaderString`) at the provider's clock.
  * - every request is first checked against the operations of Stripe's OpenAPI description the
- *   connector uses (`openapi-subset.json`, written by scripts/stripe-openapi-subset.ts; its enums of
+ *   connector uses (`openapi-subset.json`, written by scripts/openapi-subset.ts (recipe scripts/openapi-subsets/stripe.ts); its enums of
  *   webhook event names and API versions are those of the `stripe` package's types); an invalid one
  *   is answered 400 and kept in `invalidRequests`;
  * - `Stripe-Version`: "you can override the API version on specific requests by sending a
