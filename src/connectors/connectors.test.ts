@@ -15,7 +15,7 @@ function problemsOf(def: unknown, source = 'request body'): DefinitionError {
 }
 
 describe('connector validation', () => {
-  it('accepts the DESIGN.md example', () => {
+  it('accepts the example connector of docs/connectors.md', () => {
     const def = validateConnector(freshdesk(), 'request body');
     expect(def.key).to.equal('freshdesk');
   });

@@ -1,7 +1,7 @@
 import type { RequestTemplate } from '../templates/request-template.js';
 
 /**
- * The connector definition format (DESIGN.md "Connector definition"): its TypeScript types (the
+ * The connector definition format (docs/connectors.md): its TypeScript types (the
  * JSON Schema that checks files in connectors/ and POST /elements is json-schema.ts).
  */
 export type AuthDefinition =

@@ -31,7 +31,7 @@ const checkSchema = ajv.compile(connectorSchema);
 
 export type Problem = { field: string; message: string };
 
-/** The pagination fields each type reads (DESIGN.md "Pagination"); others are typos. */
+/** The pagination fields each type reads (docs/connectors.md "Pagination"); others are typos. */
 const PAGINATION_FIELDS: Record<PaginationDefinition['type'], string[]> = {
   page: ['pageParam', 'sizeParam', 'size', 'firstPage'],
   offset: ['offsetParam', 'sizeParam', 'size'],

@@ -1,7 +1,7 @@
 import type { EventType } from '../events/record.js';
 
 /**
- * Change detection by id and content hash (DESIGN.md "Change detection", step 3). Pure: the caller reads
+ * Change detection by id and content hash (docs/connectors.md "Change detection"). Pure: the caller reads
  * the previous snapshot (snapshot-store.ts) and writes events and the new snapshot in one transaction.
  */
 export interface DiffRecord {

@@ -9,7 +9,7 @@ import { extractRecords, readDotted } from './records.js';
  * Walks every page of one listing, yielding each page's records as it arrives so that a listing
  * of any length needs the memory of a page, not of the listing. The caller supplies how to build
  * the first request and how to send one; this file knows only the four pagination styles of
- * DESIGN.md and when to stop.
+ * docs/connectors.md ("Pagination") and when to stop.
  */
 export interface ListingEnd {
   pages: number;

@@ -9,7 +9,7 @@ const NOW = Date.parse('2026-11-24T10:00:00Z');
 const NOW_ISO = new Date(NOW).toISOString();
 const summary = (r: ReturnType<typeof mapWebhookBody>) => r.events.map((e) => [e.objectType, e.objectId, e.eventType, e.date]);
 
-/** The connector example of DESIGN.md. */
+/** The example connector of docs/connectors.md ("Webhooks"). */
 const designExample: WebhookEventsMapping = {
   itemsPath: '$.events[*]',
   objectType: '$.type',
@@ -19,7 +19,7 @@ const designExample: WebhookEventsMapping = {
 };
 
 describe('webhook event mapping', () => {
-  it('maps the items of the DESIGN.md example, with fallbacks, value maps and defaults', () => {
+  it('maps the items of the example connector, with fallbacks, value maps and defaults', () => {
     const body = {
       events: [
         { type: 'incidents', action: 'created', data: { id: 42 }, occurred_at: '2026-11-24T09:59:58Z' },
@@ -191,7 +191,7 @@ describe('webhook event mapping', () => {
     const valid = { objectType: '=t', objectId: '$.id', eventType: '=UPDATED' };
     const refuses = (mapping: unknown, message: RegExp) => expect(() => validateMapping(mapping as WebhookEventsMapping)).to.throw(DefinitionError, message);
 
-    it('accepts the forms DESIGN.md names', () => {
+    it('accepts the documented forms', () => {
       expect(() => validateMapping(designExample)).not.to.throw();
       expect(() =>
         validateMapping({

@@ -2,7 +2,7 @@ import { DefinitionError } from '../errors.js';
 import { compileJsonPath, type CompiledJsonPath } from '../lib/json-path.js';
 
 /**
- * Mapping a parsed webhook body to normalized events (DESIGN.md "Webhook mapping values").
+ * Mapping a parsed webhook body to normalized events (docs/connectors.md "Webhooks").
  *
  * A mapping value is `"$…"` (a JSONPath on the item, first match), `"header:<Name>"` (a request
  * header, any case), `"=<text>"` (a literal), or an array of these: the first that yields a value.

@@ -5,7 +5,7 @@ import { DefinitionError } from '../errors.js';
 
 /**
  * Verifying a provider's signature over the exact raw body bytes, for the schemes a connector may
- * declare (DESIGN.md "Webhook mapping values"): generic `hmac` (with optional prefix, signed-content
+ * declare (docs/connectors.md "Webhooks"): generic `hmac` (with optional prefix, signed-content
  * template and timestamp tolerance), `shared-secret` (a header equal to the secret), `github`, `stripe`, `shopify`, `standard-webhooks`, or `none`.
  * Signatures are decoded to bytes and compared with `timingSafeEqual` after a length check.
  *
