@@ -18,8 +18,6 @@ export interface OpenApiDocument {
 }
 
 export interface SubsetRecipe {
-  /** The provider's name, as given on the command line. */
-  name: string;
   /** Where the full description is published (repository and file, or URL). */
   source: string;
   /** The operations the connector sends, as [path, method]. */
@@ -32,7 +30,7 @@ export interface SubsetRecipe {
 
 const METHODS = new Set(['get', 'put', 'post', 'delete', 'patch', 'head', 'options', 'trace']);
 
-export function cutSubset(spec: OpenApiDocument, recipe: SubsetRecipe): OpenApiDocument & { 'x-pollgate-source': Json } {
+export function cutSubset(spec: OpenApiDocument, provider: string, recipe: SubsetRecipe): OpenApiDocument & { 'x-pollgate-source': Json } {
   const paths: OpenApiDocument['paths'] = {};
   for (const [path, method] of recipe.operations) {
     const item = spec.paths[path];
@@ -54,7 +52,7 @@ export function cutSubset(spec: OpenApiDocument, recipe: SubsetRecipe): OpenApiD
       descriptionVersion: spec.info.version,
       operations: recipe.operations.map(([p, m]) => `${m.toUpperCase()} ${p}`),
       replaced,
-      regenerate: `node --import tsx scripts/openapi-subset.ts ${recipe.name} <full description .json>`,
+      regenerate: `node --import tsx scripts/openapi-subset.ts ${provider} <full description .json>`,
     },
   };
 }
@@ -92,7 +90,7 @@ async function main(): Promise<void> {
   }
   const recipe = ((await import(`./openapi-subsets/${provider}.ts`)) as { recipe: SubsetRecipe }).recipe;
   const spec = JSON.parse(readFileSync(specFile, 'utf8')) as OpenApiDocument;
-  const subset = cutSubset(spec, recipe);
+  const subset = cutSubset(spec, provider, recipe);
   const out = new URL(`../${recipe.out}`, import.meta.url);
   writeFileSync(out, `${JSON.stringify(subset, null, 2)}\n`);
   const replaced = subset['x-pollgate-source'].replaced as string[];

@@ -11,7 +11,6 @@ import { dirname, join, resolve } from 'node:path';
 import type { Json, SubsetRecipe } from '../openapi-subset.js';
 
 export const recipe: SubsetRecipe = {
-  name: 'stripe',
   source: 'https://github.com/stripe/openapi openapi/spec3.json',
   operations: [
     ['/v1/events', 'get'],
