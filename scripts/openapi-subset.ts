@@ -2,12 +2,14 @@
  * Writes the vendored subset of a provider's published OpenAPI description that a contract test
  * validates requests against: the operations the provider's connector calls, their parameters and
  * request bodies as published, every component they reference (followed transitively), responses
- * left out (the emulator answers). Each provider's choice of operations lives in
- * scripts/openapi-subsets/<provider>.ts.
+ * left out (the emulator answers) — except in a recipe for the connector drafter's tests
+ * (`forDrafting`), which keeps responses, servers and security schemes, the parts a draft reads.
+ * Each provider's choice of operations lives in scripts/openapi-subsets/<provider>.ts.
  *
- *   node --import tsx scripts/openapi-subset.ts <provider> <path to the full description (JSON)>
+ *   node --import tsx scripts/openapi-subset.ts <provider> <path to the full description (JSON or YAML)>
  */
 import { readFileSync, writeFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
 
 export type Json = Record<string, unknown>;
 export interface OpenApiDocument {
@@ -15,6 +17,8 @@ export interface OpenApiDocument {
   info: Json;
   paths: Record<string, Record<string, Json>>;
   components?: Record<string, Record<string, unknown>>;
+  servers?: unknown[];
+  security?: unknown[];
 }
 
 export interface SubsetRecipe {
@@ -26,6 +30,8 @@ export interface SubsetRecipe {
   out: string;
   /** Optional change after the cut (e.g. enums widened from the provider's SDK); returns what it replaced. */
   adjust?: (subset: OpenApiDocument) => string[];
+  /** Keep responses, servers and security schemes: the subset feeds the connector drafter's tests. */
+  forDrafting?: boolean;
 }
 
 const METHODS = new Set(['get', 'put', 'post', 'delete', 'patch', 'head', 'options', 'trace']);
@@ -36,13 +42,21 @@ export function cutSubset(spec: OpenApiDocument, provider: string, recipe: Subse
     const item = spec.paths[path];
     const operation = item?.[method];
     if (!operation) throw new Error(`the description has no ${method.toUpperCase()} ${path}`);
-    const { responses: _responses, ...kept } = operation;
+    const { responses, ...kept } = operation;
     // Path-level parameters and other non-operation keys apply to every method of the path.
     const shared = Object.fromEntries(Object.entries(item).filter(([key]) => !METHODS.has(key)));
-    paths[path] = { ...shared, ...paths[path], [method]: { ...kept, responses: { default: { description: 'not vendored: the emulator answers' } } } };
+    const answers = recipe.forDrafting ? responses : { default: { description: 'not vendored: the emulator answers' } };
+    paths[path] = { ...shared, ...paths[path], [method]: { ...kept, responses: answers } };
   }
   const components = referencedComponents(spec, paths);
   const subset: OpenApiDocument = { openapi: spec.openapi, info: { ...spec.info, title: `${String(spec.info.title)} (subset)` }, paths };
+  if (recipe.forDrafting) {
+    // Security schemes are named by operations, not referenced with $ref: keep them all.
+    const schemes = spec.components?.securitySchemes;
+    if (schemes) components.securitySchemes = { ...components.securitySchemes, ...schemes };
+    if (spec.servers) subset.servers = spec.servers;
+    if (spec.security) subset.security = spec.security;
+  }
   if (Object.keys(components).length) subset.components = components;
   const replaced = recipe.adjust?.(subset) ?? [];
   return {
@@ -89,7 +103,8 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const recipe = ((await import(`./openapi-subsets/${provider}.ts`)) as { recipe: SubsetRecipe }).recipe;
-  const spec = JSON.parse(readFileSync(specFile, 'utf8')) as OpenApiDocument;
+  const text = readFileSync(specFile, 'utf8');
+  const spec = (text.trimStart().startsWith('{') ? JSON.parse(text) : parseYaml(text, { maxAliasCount: -1 })) as OpenApiDocument;
   const subset = cutSubset(spec, provider, recipe);
   const out = new URL(`../${recipe.out}`, import.meta.url);
   writeFileSync(out, `${JSON.stringify(subset, null, 2)}\n`);

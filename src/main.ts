@@ -19,6 +19,7 @@ import { SecretCipher } from './secrets/cipher.js';
 import { checkKeysReadData } from './secrets/stored.js';
 import { ConnectorRegistry } from './connectors/registry.js';
 import { connectorRoutes } from './connectors/routes.js';
+import { draftRoutes } from './drafts/routes.js';
 import { ConnectorCatalog } from './connectors/catalog.js';
 import { ConnectorStore } from './connectors/store.js';
 import { InstanceStore } from './instances/store.js';
@@ -189,6 +190,7 @@ export class Gateway {
             eventRoutes(events, (id) => instances.require(id)),
           ],
         },
+        { name: 'drafts', apiRoutes: [draftRoutes()] },
         {
           name: 'poller',
           apiRoutes: [

@@ -11,6 +11,7 @@ const ROUTES: Array<[string, string, string, boolean?]> = [
   ['get', '/elements/{key}/requests', "A connector's request templates"],
   ['get', '/elements/{key}/oauth/url', 'The provider authorize URL for an OAuth connector'],
   ['get', '/elements/{key}/oauth/token', 'An OAuth 1.0a request token'],
+  ['post', '/connectors/draft', "Draft a connector from a provider's OpenAPI description (JSON or YAML body), with a report; stores nothing"],
   ['post', '/instances', 'Create an instance (Cloud Elements instance JSON)'],
   ['get', '/instances', 'List instances'],
   ['get', '/instances/{id}', 'One instance'],
@@ -46,6 +47,10 @@ const ROUTES: Array<[string, string, string, boolean?]> = [
 /** Query parameters that change what a route does (paging and filters are in docs/api.md). */
 const QUERY: Record<string, Array<{ name: string; description: string }>> = {
   'put /elements/{key}': [{ name: 'moveSecrets', description: "true: replace even though instances' stored secrets then go to another host" }],
+  'post /connectors/draft': [
+    { name: 'objects', description: 'object names or collection paths to draft, comma-separated (default: every list operation)' },
+    { name: 'key', description: "the connector's key (default: from the description's title)" },
+  ],
   'get /elements/{key}/oauth/url': [
     { name: 'apiKey', description: 'the client id' },
     { name: 'callbackUrl', description: 'the redirect URI (http or https)' },

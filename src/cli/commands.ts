@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { ApiClient, CliError, EXIT, readJsonFile } from './client.js';
+import { addDraftCommand } from './draft-command.js';
 import { jsonText, printFields, printJson, printLine, printTable, shortDate } from './output.js';
 
 /**
@@ -28,7 +29,10 @@ function instanceId(value: string): string {
 }
 
 export function addClientCommands(program: Command): void {
-  const connectors = program.command('connectors').description('connectors: list, show, validate a file offline, add a file');
+  const connectors = program
+    .command('connectors')
+    .description('connectors: list, show, validate a file offline, add a file, draft one from an OpenAPI description');
+  addDraftCommand(connectors);
   connectors
     .command('list')
     .description('the connectors the gateway knows')
