@@ -15,7 +15,7 @@ export const PG_URL = process.env.POLLGATE_BENCH_PG_URL ?? 'postgres://postgres@
 
 export interface Result {
   scenario: string;
-  database: 'sqlite' | 'postgres';
+  database: 'sqlite' | 'postgres' | 'none';
   figure: string;
   /** null when there is nothing to measure (the slowloris scenario: no request answered). */
   value: number | null;

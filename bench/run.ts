@@ -62,6 +62,7 @@ const steps: Array<[string, () => Promise<Result[]>]> = [
   // under the per-address cap) only in the full run.
   ['slowloris from one address on SQLite', () => scenario('slowloris', 'sqlite', size.slowlorisSeconds, 1100, 1)],
 ];
+steps.push(["draft a connector from GitHub's OpenAPI description", () => scenario('draft', 'none')]);
 if (!quick) steps.push(['slowloris from 32 addresses on SQLite', () => scenario('slowloris', 'sqlite', size.slowlorisSeconds, 1100, 32)]);
 
 const results: Result[] = [];
