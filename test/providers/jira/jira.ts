@@ -3,6 +3,7 @@ import got from 'got';
 import { TZDate } from '@date-fns/tz';
 import { ProviderEmulator } from '../emulator-base.js';
 import { EmulatedProvider, type CannedResponse, type RecordedRequest, type RouteRequest } from '../provider-server.js';
+import { openApiFromPackage, validateRequest } from '../openapi-validator.js';
 
 /**
  * An emulated Jira Cloud site (REST API v3 and admin webhooks) as Atlassian documents it:
@@ -21,7 +22,13 @@ import { EmulatedProvider, type CannedResponse, type RecordedRequest, type Route
  *   subscribed to the event, as `{timestamp, webhookEvent, issue_event_type_name, user, issue,
  *   changelog?}` with `X-Atlassian-Webhook-Identifier` and, when the webhook has a secret,
  *   `X-Hub-Signature: sha256=<hex HMAC-SHA256 of the body>` (Atlassian's recipe).
+ * - every request to the REST API v3 is first checked against the operations of Atlassian's
+ *   published description the connector uses (`openapi-subset.json`, written by
+ *   scripts/openapi-subset.ts, recipe scripts/openapi-subsets/jira.ts), OAuth's `/ex/jira/{cloudId}`
+ *   prefix taken off; an invalid one is answered 400 and kept in `invalidRequests`. The admin
+ *   webhook endpoint and the OAuth endpoints are not in that description and are not checked.
  */
+const JIRA_OPENAPI = new URL('./openapi-subset.json', import.meta.url).pathname;
 type Issue = { id: string; key: string; self: string; fields: Record<string, unknown> & { created: string; updated: string; project: { key: string } } };
 export interface JiraWebhook {
   id: number;
@@ -40,6 +47,7 @@ const JQL =
 export class JiraProvider extends ProviderEmulator {
   readonly webhooks = new Map<number, JiraWebhook>();
   readonly deliveries: Array<{ id: string; body: string; headers: Record<string, string>; status: number }> = [];
+  readonly invalidRequests: Array<{ request: RecordedRequest; errors: string[] }> = [];
   private readonly issues = new Map<string, Issue>();
   private nextId = 10001;
   private nextWebhookId = 1;
@@ -67,7 +75,16 @@ export class JiraProvider extends ProviderEmulator {
     const expected = `Basic ${Buffer.from(`${o.email}:${o.apiToken}`).toString('base64')}`;
     const bearer = (req: RecordedRequest) => (req.headers.authorization ?? '').replace(/^Bearer /, '');
     const passedOn = new Set(['/authorize', '/oauth/token']);
+    const description = await openApiFromPackage(JIRA_OPENAPI);
     provider.inspect = (req) => {
+      const path = req.path.replace(/^\/ex\/jira\/[^/]+/, '');
+      if (path.startsWith('/rest/api/3/')) {
+        const verdict = validateRequest(description, { ...req, path });
+        if (verdict.errors.length) {
+          jira.invalidRequests.push({ request: req, errors: verdict.errors });
+          return errors(400, ...verdict.errors);
+        }
+      }
       if (o.oauth && passedOn.has(req.path)) return undefined;
       if (o.oauth?.accepts(bearer(req))) return undefined;
       return req.headers.authorization === expected ? undefined : errors(401, 'You are not authenticated. Authentication required to perform this operation.');
