@@ -203,6 +203,9 @@ export const connectorSchema = {
               ...requestShape,
               // refresh_interval: this object's poll interval in minutes (else the instance's).
               refresh_interval: { type: ['number', 'string'] },
+              // sinceAgeSeconds: the since-time is never later than this long before the poll (a provider
+              // that refuses a start time closer to now than that).
+              sinceAgeSeconds: { type: 'integer', minimum: 0 },
               deleted: {
                 type: 'object',
                 required: ['url'],

@@ -169,6 +169,8 @@ export interface PollerObjectDefinition {
   };
   /** Minutes; overrides the instance's `event.poller.refresh_interval` for this object. */
   refresh_interval?: number | string;
+  /** The since-time is at least this many seconds before the poll starts (a provider refuses a later one). */
+  sinceAgeSeconds?: number;
 }
 
 export type MappingValue = string | string[];
