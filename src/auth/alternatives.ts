@@ -11,7 +11,8 @@ export function authAlternatives(connector: Pick<ConnectorDefinition, 'auth'>): 
   return Array.isArray(auth) ? auth : [auth];
 }
 
-const isSet = (v: unknown): boolean => v !== undefined && v !== null && !(typeof v === 'string' && v.trim() === '');
+/** Whether a configuration value counts as given (not empty or blank). */
+export const isSet = (v: unknown): boolean => v !== undefined && v !== null && !(typeof v === 'string' && v.trim() === '');
 
 export function whenKeys(alternative: AuthAlternative): string[] {
   return alternative.when === undefined ? [] : Array.isArray(alternative.when) ? alternative.when : [alternative.when];

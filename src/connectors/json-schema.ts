@@ -258,6 +258,16 @@ export const connectorSchema = {
                   check: str,
                   checkIdsPath: str,
                   context: stringMap,
+                  // when/unless: configuration keys that must all be set / none set for it to be made.
+                  when: { anyOf: [str, { type: 'array', items: str, minItems: 1 }] },
+                  unless: { anyOf: [str, { type: 'array', items: str, minItems: 1 }] },
+                  expiry: {
+                    type: 'object',
+                    required: ['refresh'],
+                    additionalProperties: false,
+                    anyOf: [{ required: ['expiresAtPath'] }, { required: ['seconds'] }],
+                    properties: { refresh: str, expiresAtPath: str, seconds: { type: 'integer', minimum: 60 } },
+                  },
                 },
               },
             },

@@ -213,6 +213,22 @@ export interface WebhookRegistration {
   check?: string;
   /** With `check` listing registrations: JSONPath to the ids in its answer, which must hold the stored one. */
   checkIdsPath?: string;
+  /** Configuration keys that must all be set for this registration to be made (e.g. an OAuth client id). */
+  when?: string | string[];
+  /** Configuration keys none of which may be set for this registration to be made. */
+  unless?: string | string[];
+  /** The provider lets the webhook lapse unless it is refreshed (src/webhooks/refresh.ts). */
+  expiry?: WebhookExpiry;
+}
+
+/**
+ * When a registration lapses: the date at `expiresAtPath` in the register (or refresh) answer, else
+ * `seconds` after it; `refresh` is the request template that extends it (`context.webhookId`).
+ */
+export interface WebhookExpiry {
+  refresh: string;
+  expiresAtPath?: string;
+  seconds?: number;
 }
 /** `{from, pattern?, map?, default?}`: a mapping value narrowed by a regular expression and a map. */
 export type DerivedValue = { from: MappingValue; pattern?: string; map?: Record<string, string>; default?: string };

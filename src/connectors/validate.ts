@@ -201,6 +201,8 @@ class Checker {
         const template = registration[key];
         if (template && !def.requests?.[template]) this.add(`${at}/${key}`, `names request template "${template}", which is not defined under requests`);
       }
+      const refresh = (registration as { expiry?: { refresh: string } }).expiry?.refresh;
+      if (refresh && !def.requests?.[refresh]) this.add(`${at}/expiry/refresh`, `names request template "${refresh}", which is not defined under requests`);
       if (registration.deregister && !registration.register) this.add(`${at}/register`, 'is required with deregister');
       if (registration.deregister && !registration.webhookIdPath)
         this.add(`${at}/webhookIdPath`, 'is required with deregister: the id found there in the register answer is what deregister is given');

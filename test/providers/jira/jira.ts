@@ -22,6 +22,18 @@ import { openApiFromPackage, validateRequest } from '../openapi-validator.js';
  *   subscribed to the event, as `{timestamp, webhookEvent, issue_event_type_name, user, issue,
  *   changelog?}` with `X-Atlassian-Webhook-Identifier` and, when the webhook has a secret,
  *   `X-Hub-Signature: sha256=<hex HMAC-SHA256 of the body>` (Atlassian's recipe).
+ * - an OAuth 2.0 app's webhooks ("dynamic webhooks", https://developer.atlassian.com/cloud/jira/platform/rest/v3/api-group-webhooks/,
+ *   the operations' descriptions in the vendored subset): POST /rest/api/3/webhook `{url, webhooks:
+ *   [{events, jqlFilter}]}` → `{webhookRegistrationResult: [{createdWebhookId}]}` — "Only Connect and
+ *   OAuth 2.0 apps can use this operation" (basic auth: 403); PUT /rest/api/3/webhook/refresh
+ *   `{webhookIds}` → `{expirationDate}` — "Webhooks registered through the REST API expire after 30
+ *   days. Call this operation to keep them alive." and "Unrecognized webhook IDs (those that are not
+ *   found or belong to other apps) are ignored."; DELETE /rest/api/3/webhook `{webhookIds}` → 202.
+ *   A lapsed webhook gets no deliveries and counts as not found. Its deliveries carry no
+ *   X-Hub-Signature (the description has no secret for it).
+ * - admin webhooks (/rest/webhooks/1.0/webhook) refuse an OAuth bearer token (403): as issue reports
+ *   have it, 3LO apps cannot use that admin endpoint (modelled here; no Atlassian sentence was read
+ *   for it in this session).
  * - every request to the REST API v3 is first checked against the operations of Atlassian's
  *   published description the connector uses (`openapi-subset.json`, written by
  *   scripts/openapi-subset.ts, recipe scripts/openapi-subsets/jira.ts), OAuth's `/ex/jira/{cloudId}`
@@ -30,6 +42,15 @@ import { openApiFromPackage, validateRequest } from '../openapi-validator.js';
  */
 const JIRA_OPENAPI = new URL('./openapi-subset.json', import.meta.url).pathname;
 type Issue = { id: string; key: string; self: string; fields: Record<string, unknown> & { created: string; updated: string; project: { key: string } } };
+/** "Webhooks registered through the REST API expire after 30 days." (refreshWebhooks, REST v3). */
+export const DYNAMIC_WEBHOOK_LIFE_MS = 30 * 86_400_000;
+export interface DynamicWebhook {
+  id: number;
+  url: string;
+  events: string[];
+  jqlFilter: string;
+  expiresAt: number;
+}
 export interface JiraWebhook {
   id: number;
   name: string;
@@ -46,6 +67,8 @@ const JQL =
 
 export class JiraProvider extends ProviderEmulator {
   readonly webhooks = new Map<number, JiraWebhook>();
+  readonly dynamicWebhooks = new Map<number, DynamicWebhook>();
+  private nextDynamicId = 10000;
   readonly deliveries: Array<{ id: string; body: string; headers: Record<string, string>; status: number }> = [];
   readonly invalidRequests: Array<{ request: RecordedRequest; errors: string[] }> = [];
   private readonly issues = new Map<string, Issue>();
@@ -117,7 +140,26 @@ export class JiraProvider extends ProviderEmulator {
       provider.route(
         'POST',
         `${base}/rest/webhooks/1.0/webhook`,
-        onSite((req) => jira.register(req)),
+        onSite((req) => (isBearer(req) ? errors(403, 'OAuth 2.0 apps cannot register admin webhooks.') : jira.register(req))),
+      );
+      provider.route(
+        'POST',
+        `${base}/rest/api/3/webhook`,
+        onSite((req) => jira.registerDynamic(req)),
+      );
+      provider.route(
+        'PUT',
+        `${base}/rest/api/3/webhook/refresh`,
+        onSite((req) => jira.refreshDynamic(req)),
+      );
+      provider.route(
+        'DELETE',
+        `${base}/rest/api/3/webhook`,
+        onSite((req) => {
+          if (!isBearer(req)) return errors(403, 'Only Connect and OAuth 2.0 apps can use this operation.');
+          for (const id of (req.json as { webhookIds: number[] }).webhookIds) jira.dynamicWebhooks.delete(id);
+          return { status: 202 };
+        }),
       );
       provider.route(
         'DELETE',
@@ -203,7 +245,9 @@ export class JiraProvider extends ProviderEmulator {
       issue,
       ...(changelog ? { changelog } : {}),
     });
-    for (const hook of this.webhooks.values()) {
+    const now = this.provider.now();
+    const live = [...this.dynamicWebhooks.values()].filter((h) => h.expiresAt > now);
+    for (const hook of [...this.webhooks.values(), ...live]) {
       if (!hook.events.includes(webhookEvent)) continue;
       const id = randomUUID();
       const headers: Record<string, string> = {
@@ -211,7 +255,7 @@ export class JiraProvider extends ProviderEmulator {
         'user-agent': 'Atlassian Webhook HTTP Client',
         'x-atlassian-webhook-identifier': id,
         'x-atlassian-webhook-retry': '0',
-        ...(hook.secret ? { 'x-hub-signature': `sha256=${createHmac('sha256', hook.secret).update(body).digest('hex')}` } : {}),
+        ...('secret' in hook && hook.secret ? { 'x-hub-signature': `sha256=${createHmac('sha256', hook.secret).update(body).digest('hex')}` } : {}),
       };
       const res = await got.post(hook.url, { body, headers, throwHttpErrors: false, retry: { limit: 0 } });
       this.deliveries.push({ id, body, headers, status: res.statusCode });
@@ -248,6 +292,37 @@ export class JiraProvider extends ProviderEmulator {
         isLast,
       },
     };
+  }
+
+  private registerDynamic(req: RouteRequest): CannedResponse {
+    if (!isBearer(req)) return errors(403, 'Only Connect and OAuth 2.0 apps can use this operation.');
+    const body = req.json as { url: string; webhooks: Array<{ events: string[]; jqlFilter: string }> };
+    const results = body.webhooks.map((w) => {
+      // The description's jqlFilter: "The JQL filter that specifies which issues the webhook is sent for."
+      if (!w.jqlFilter.trim()) return { errors: ['The JQL filter is empty.'] };
+      const hook: DynamicWebhook = {
+        id: this.nextDynamicId++,
+        url: body.url,
+        events: w.events,
+        jqlFilter: w.jqlFilter,
+        expiresAt: this.provider.now() + DYNAMIC_WEBHOOK_LIFE_MS,
+      };
+      this.dynamicWebhooks.set(hook.id, hook);
+      return { createdWebhookId: hook.id };
+    });
+    return { status: 200, body: { webhookRegistrationResult: results } };
+  }
+
+  private refreshDynamic(req: RouteRequest): CannedResponse {
+    if (!isBearer(req)) return errors(403, 'Only Connect and OAuth 2.0 apps can use this operation.');
+    const now = this.provider.now();
+    const expiresAt = now + DYNAMIC_WEBHOOK_LIFE_MS;
+    for (const id of (req.json as { webhookIds: number[] }).webhookIds) {
+      const hook = this.dynamicWebhooks.get(id);
+      // Unrecognized ids (a lapsed webhook is gone) are ignored.
+      if (hook && hook.expiresAt > now) hook.expiresAt = expiresAt;
+    }
+    return { status: 200, body: { expirationDate: jiraDate(expiresAt) } };
   }
 
   private register(req: RouteRequest): CannedResponse {
@@ -302,6 +377,10 @@ async function passOn(origin: string, req: RouteRequest): Promise<CannedResponse
     ['content-type', 'location', 'cache-control'].filter((h) => typeof res.headers[h] === 'string').map((h) => [h, res.headers[h] as string]),
   );
   return { status: res.statusCode, headers: kept, body: res.body };
+}
+
+function isBearer(req: RecordedRequest): boolean {
+  return /^Bearer /.test(String(req.headers.authorization ?? ''));
 }
 
 function decodeToken(token: string): number | undefined {

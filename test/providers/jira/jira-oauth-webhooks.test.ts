@@ -1,0 +1,141 @@
+import { expect } from 'chai';
+import got from 'got';
+import { startGateway, type TestGateway } from '../../helpers/gateway.js';
+import { startOAuthServer, type OAuthProvider } from '../../auth/helpers.js';
+import { docOAuthInstanceJson } from '../catalog.js';
+import { DYNAMIC_WEBHOOK_LIFE_MS, JiraProvider } from './jira.js';
+
+/**
+ * Webhook mode with OAuth 2.0 (3LO): the app's own ("dynamic") webhook instead of the admin one,
+ * kept alive by the refresh loop before its 30 days lapse, registered anew when it lapsed anyway.
+ */
+const DAY = 86_400_000;
+const CLOUD_ID = '11223344-a1b2-3b33-c444-def123456789';
+
+describe('jira connector, OAuth 2.0 webhook mode: the app webhook, refreshed before it lapses', () => {
+  let t: TestGateway;
+  let oauth: OAuthProvider;
+  let jira: JiraProvider;
+
+  beforeEach(async () => {
+    t = await startGateway();
+    oauth = await startOAuthServer({ token: '/oauth/token', authorize: '/authorize' });
+    jira = await JiraProvider.start({
+      email: 'ada@example.com',
+      apiToken: 'basic-token',
+      oauth: { cloudId: CLOUD_ID, siteUrl: 'https://acme.atlassian.net', authServer: oauth.url, accepts: (token) => oauth.valid.has(token) },
+    });
+    jira.now = () => t.clock.now();
+    oauth.server.issuer.url = jira.url;
+  });
+
+  afterEach(async () => {
+    // Every request the connector sent is one Atlassian's description accepts.
+    expect(jira.invalidRequests.map((r) => [r.request.method, r.request.path, r.errors])).to.deep.equal([]);
+    await t.close();
+    await jira.close();
+    await oauth.close();
+  });
+
+  /** The doc page's OAuth instance JSON in webhook mode, with a code from the authorize step. */
+  async function createInstance(): Promise<{ id: number; webhookId: string }> {
+    const json = docOAuthInstanceJson('jira');
+    const doc = json.configuration;
+    const query = new URLSearchParams({
+      apiKey: String(doc['oauth.api.key']),
+      apiSecret: String(doc['oauth.api.secret']),
+      callbackUrl: String(doc['oauth.callback.url']),
+      state: 's',
+      'oauth.base.url': jira.url,
+    });
+    const url = (await t.api.get(`elements/jira/oauth/url?${query}`)).body as unknown as { oauthUrl: string };
+    const redirect = await got(url.oauthUrl, { followRedirect: false, throwHttpErrors: false, retry: { limit: 0 } });
+    const code = new URL(redirect.headers.location!).searchParams.get('code')!;
+    const configuration = { ...doc, 'oauth.base.url': jira.url, 'event.vendor.type': 'webhook', 'jira.webhook.jql': 'project = ACME' };
+    const res = await t.api.post('instances', { json: { ...json, providerData: { code }, configuration } });
+    expect(res.statusCode, JSON.stringify(res.body)).to.equal(201);
+    return res.body as unknown as { id: number; webhookId: string };
+  }
+
+  const apiCalls = (method: string, path: string) => jira.provider.requests.filter((r) => r.method === method && r.path === `/ex/jira/${CLOUD_ID}${path}`);
+  const statusOf = async (id: number) =>
+    ((await t.api.get(`instances/${id}/status`)).body as unknown as { webhooks?: Record<string, Record<string, unknown>> }).webhooks;
+  const tick = () => t.gateway.webhooks.refresher.tick();
+
+  it('registers through POST /rest/api/3/webhook (not the admin endpoint), refreshes halfway to the expiry, shows expiresAt in the status, removes it on delete', async () => {
+    const created = await createInstance();
+    expect(jira.webhooks.size).to.equal(0);
+    const [hook] = [...jira.dynamicWebhooks.values()];
+    expect(created.webhookId).to.equal(String(hook.id));
+    expect(JSON.parse(apiCalls('POST', '/rest/api/3/webhook')[0].body)).to.deep.equal({
+      url: hook.url,
+      webhooks: [{ events: ['jira:issue_created', 'jira:issue_updated', 'jira:issue_deleted'], jqlFilter: 'project = ACME' }],
+    });
+    const registeredAt = t.clock.now();
+    expect(await statusOf(created.id)).to.deep.include({
+      dynamic: {
+        webhookId: String(hook.id),
+        expiresAt: new Date(registeredAt + DYNAMIC_WEBHOOK_LIFE_MS).toISOString(),
+        nextRefreshAt: new Date(registeredAt + DYNAMIC_WEBHOOK_LIFE_MS / 2).toISOString(),
+        lastRefreshDate: null,
+        failedAttempts: 0,
+        lastError: null,
+      },
+    });
+
+    t.clock.advance(14 * DAY);
+    expect(await tick()).to.equal(0);
+    expect(apiCalls('PUT', '/rest/api/3/webhook/refresh')).to.have.length(0);
+
+    t.clock.advance(2 * DAY);
+    expect(await tick()).to.equal(1);
+    const [refresh] = apiCalls('PUT', '/rest/api/3/webhook/refresh');
+    expect(JSON.parse(refresh.body)).to.deep.equal({ webhookIds: [hook.id] });
+    expect(hook.expiresAt).to.equal(t.clock.now() + DYNAMIC_WEBHOOK_LIFE_MS);
+    expect((await statusOf(created.id))!.dynamic).to.include({
+      expiresAt: new Date(hook.expiresAt).toISOString(),
+      lastRefreshDate: new Date(t.clock.now()).toISOString(),
+    });
+
+    // Past the first 30 days: refreshed again in time, so the webhook never lapsed.
+    t.clock.advance(16 * DAY);
+    await tick();
+    expect(apiCalls('PUT', '/rest/api/3/webhook/refresh')).to.have.length(2);
+    expect(hook.expiresAt).to.be.greaterThan(t.clock.now() + 29 * DAY);
+
+    expect((await t.api.delete(`instances/${created.id}`)).statusCode).to.equal(200);
+    expect(JSON.parse(apiCalls('DELETE', '/rest/api/3/webhook')[0].body)).to.deep.equal({ webhookIds: [hook.id] });
+    expect(jira.dynamicWebhooks.size).to.equal(0);
+    expect(await statusOf(created.id).catch(() => undefined)).to.equal(undefined);
+  });
+
+  it('a failed refresh is retried with backoff; a webhook that lapsed meanwhile is registered anew and the old one removed', async () => {
+    const created = await createInstance();
+    const first = Number(created.webhookId);
+    t.clock.advance(16 * DAY);
+    const down = { status: 503, body: { errorMessages: ['Service unavailable'] } };
+    jira.provider.failNext(3, down, { path: `/ex/jira/${CLOUD_ID}/rest/api/3/webhook/refresh` });
+    await tick();
+    const failed = (await statusOf(created.id))!.dynamic;
+    expect(failed).to.include({ failedAttempts: 1, nextRefreshAt: new Date(t.clock.now() + 60_000).toISOString() });
+    expect(String(failed.lastError)).to.match(/503/);
+
+    t.clock.advance(60_000);
+    await tick();
+    expect((await statusOf(created.id))!.dynamic).to.include({ failedAttempts: 0, lastError: null });
+    expect(jira.dynamicWebhooks.get(first)!.expiresAt).to.equal(t.clock.now() + DYNAMIC_WEBHOOK_LIFE_MS);
+
+    // The gateway was away for longer than the webhook lives: it lapsed, so it is registered anew.
+    t.clock.advance(45 * DAY);
+    expect(jira.dynamicWebhooks.get(first)!.expiresAt).to.be.lessThan(t.clock.now());
+    await tick();
+    const renewed = [...jira.dynamicWebhooks.values()].filter((h) => h.id !== first);
+    expect(renewed).to.have.length(1);
+    expect(renewed[0].expiresAt).to.equal(t.clock.now() + DYNAMIC_WEBHOOK_LIFE_MS);
+    expect(jira.dynamicWebhooks.has(first)).to.equal(false);
+    expect(JSON.parse(apiCalls('DELETE', '/rest/api/3/webhook')[0].body)).to.deep.equal({ webhookIds: [first] });
+    const shown = (await t.api.get(`instances/${created.id}`)).body as unknown as { webhookId: string };
+    expect(shown.webhookId).to.equal(String(renewed[0].id));
+    expect((await statusOf(created.id))!.dynamic).to.include({ webhookId: String(renewed[0].id), failedAttempts: 0 });
+  });
+});
