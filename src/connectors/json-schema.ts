@@ -3,6 +3,26 @@
  * alike (the TypeScript types are in schema.ts; semantic checks in validate.ts).
  */
 const str = { type: 'string', minLength: 1 };
+
+/** A webhook's signature check (`signature`, or each of `signatures`). */
+const signatureSchema = {
+  type: 'object',
+  required: ['scheme'],
+  additionalProperties: false,
+  properties: {
+    scheme: { enum: ['hmac', 'shared-secret', 'github', 'stripe', 'shopify', 'standard-webhooks', 'jwt', 'none'] },
+    algorithm: { enum: ['sha1', 'sha256'] },
+    header: str,
+    encoding: { enum: ['hex', 'base64'] },
+    prefix: str,
+    signedContent: str,
+    timestampHeader: str,
+    toleranceSeconds: { type: 'number', minimum: 0 },
+    secret: str,
+  },
+  if: { properties: { scheme: { enum: ['hmac', 'shared-secret'] } } },
+  then: { required: ['header'] },
+};
 /** An HTTP header name (RFC 9110 token). */
 const headerName = { type: 'string', pattern: "^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}$" };
 const stringMap = { type: 'object', additionalProperties: { type: 'string' } };
@@ -271,23 +291,19 @@ export const connectorSchema = {
                 },
               },
             },
-            signature: {
-              type: 'object',
-              required: ['scheme'],
-              additionalProperties: false,
-              properties: {
-                scheme: { enum: ['hmac', 'shared-secret', 'github', 'stripe', 'shopify', 'standard-webhooks', 'none'] },
-                algorithm: { enum: ['sha1', 'sha256'] },
-                header: str,
-                encoding: { enum: ['hex', 'base64'] },
-                prefix: str,
-                signedContent: str,
-                timestampHeader: str,
-                toleranceSeconds: { type: 'number', minimum: 0 },
-                secret: str,
+            signature: signatureSchema,
+            // signatures: alternatives chosen by the configuration, each with when/unless keys.
+            signatures: {
+              type: 'array',
+              minItems: 1,
+              items: {
+                ...signatureSchema,
+                properties: {
+                  ...signatureSchema.properties,
+                  when: { anyOf: [str, { type: 'array', items: str, minItems: 1 }] },
+                  unless: { anyOf: [str, { type: 'array', items: str, minItems: 1 }] },
+                },
               },
-              if: { properties: { scheme: { enum: ['hmac', 'shared-secret'] } } },
-              then: { required: ['header'] },
             },
             handshake: {
               type: 'object',

@@ -176,7 +176,7 @@ export interface PollerObjectDefinition {
 export type MappingValue = string | string[];
 
 export interface SignatureDefinition {
-  scheme: 'hmac' | 'shared-secret' | 'github' | 'stripe' | 'shopify' | 'standard-webhooks' | 'none';
+  scheme: 'hmac' | 'shared-secret' | 'github' | 'stripe' | 'shopify' | 'standard-webhooks' | 'jwt' | 'none';
   algorithm?: 'sha1' | 'sha256';
   header?: string;
   encoding?: 'hex' | 'base64';
@@ -187,6 +187,9 @@ export interface SignatureDefinition {
   /** A request-template string over the instance configuration. */
   secret?: string;
 }
+
+/** One of `signatures`: used when its `when` keys are all set and its `unless` keys none. */
+export type SignatureAlternative = SignatureDefinition & { when?: string | string[]; unless?: string | string[] };
 
 /**
  * A verification challenge the ingress answers before it expects events:
@@ -246,6 +249,8 @@ export interface WebhookDefinition {
   /** Configuration key → JSONPath into the register answer: kept (encrypted when secret) unless the instance set it (Stripe's `secret`). */
   saveFromResponse?: Record<string, string>;
   signature?: SignatureDefinition;
+  /** Instead of `signature`: alternatives chosen by the configuration (an admin webhook's HMAC with basic auth, a JWT with OAuth). */
+  signatures?: SignatureAlternative[];
   handshake?: HandshakeDefinition;
   deliveryIdHeader?: string;
   events: {

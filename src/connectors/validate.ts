@@ -228,6 +228,12 @@ class Checker {
       this.check('/events/webhook/signature', () => validateSignatureConfig(webhook.signature!));
       this.strings('/events/webhook/signature/secret', webhook.signature.secret);
     }
+    if (webhook.signatures && webhook.signature)
+      this.add('/events/webhook/signatures', 'cannot be combined with signature: list every alternative under signatures');
+    webhook.signatures?.forEach((alternative, i) => {
+      this.check(`/events/webhook/signatures/${i}`, () => validateSignatureConfig(alternative));
+      this.strings(`/events/webhook/signatures/${i}/secret`, alternative.secret);
+    });
     if (webhook.handshake) {
       const fields = webhook.handshake.type === 'echo-query' ? ['type', 'param'] : ['type', 'challengePath', 'when'];
       for (const key of Object.keys(webhook.handshake))

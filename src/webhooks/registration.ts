@@ -9,7 +9,7 @@ import type { DeregistrationStore } from './store.js';
 import { buildTemplateRequest } from '../provider/request-builder.js';
 import { ProviderError } from '../provider/http-client.js';
 import { RateBudgetWait } from '../provider/rate-budget.js';
-import { isSet } from '../auth/alternatives.js';
+import { configurationPicks } from '../auth/alternatives.js';
 import { trackExpiry } from './refresh.js';
 
 /**
@@ -52,13 +52,9 @@ export function registrationsOf(connector: ConnectorDefinition): WebhookRegistra
     : [];
 }
 
-const keysOf = (keys: string | string[] | undefined): string[] => (keys === undefined ? [] : Array.isArray(keys) ? keys : [keys]);
-
 /** The registrations made for this configuration: those whose `when` keys are all set and `unless` keys none. */
 export function registrationsFor(connector: ConnectorDefinition, configuration: Record<string, unknown>): WebhookRegistration[] {
-  return registrationsOf(connector).filter(
-    (r) => keysOf(r.when).every((key) => isSet(configuration[key])) && !keysOf(r.unless).some((key) => isSet(configuration[key])),
-  );
+  return registrationsOf(connector).filter((r) => configurationPicks(r, configuration));
 }
 
 /** The id at the registration's webhookIdPath, narrowed by its webhookIdPattern (first group) when it has one. */

@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import got from 'got';
+import { SignJWT } from 'jose';
 import { startGateway, type TestGateway } from '../../helpers/gateway.js';
 import { startOAuthServer, type OAuthProvider } from '../../auth/helpers.js';
 import { docOAuthInstanceJson } from '../catalog.js';
@@ -11,6 +12,7 @@ import { DYNAMIC_WEBHOOK_LIFE_MS, JiraProvider } from './jira.js';
  */
 const DAY = 86_400_000;
 const CLOUD_ID = '11223344-a1b2-3b33-c444-def123456789';
+const CLIENT_SECRET = String(docOAuthInstanceJson('jira').configuration['oauth.api.secret']);
 
 describe('jira connector, OAuth 2.0 webhook mode: the app webhook, refreshed before it lapses', () => {
   let t: TestGateway;
@@ -23,7 +25,13 @@ describe('jira connector, OAuth 2.0 webhook mode: the app webhook, refreshed bef
     jira = await JiraProvider.start({
       email: 'ada@example.com',
       apiToken: 'basic-token',
-      oauth: { cloudId: CLOUD_ID, siteUrl: 'https://acme.atlassian.net', authServer: oauth.url, accepts: (token) => oauth.valid.has(token) },
+      oauth: {
+        cloudId: CLOUD_ID,
+        siteUrl: 'https://acme.atlassian.net',
+        authServer: oauth.url,
+        accepts: (token) => oauth.valid.has(token),
+        clientSecret: CLIENT_SECRET,
+      },
     });
     jira.now = () => t.clock.now();
     oauth.server.issuer.url = jira.url;
@@ -137,5 +145,35 @@ describe('jira connector, OAuth 2.0 webhook mode: the app webhook, refreshed bef
     const shown = (await t.api.get(`instances/${created.id}`)).body as unknown as { webhookId: string };
     expect(shown.webhookId).to.equal(String(renewed[0].id));
     expect((await statusOf(created.id))!.dynamic).to.include({ webhookId: String(renewed[0].id), failedAttempts: 0 });
+  });
+
+  it("deliveries of the app's webhook are checked by their JWT (HS256, the app's client secret): mapped when it verifies, 401 when forged or expired", async () => {
+    const created = await createInstance();
+    const [hook] = [...jira.dynamicWebhooks.values()];
+    hook.url = hook.url.replace('http://127.0.0.1:1', t.url);
+    const issue = await jira.createIssue('ACME', 'Login fails');
+    await jira.updateIssue(issue.id, { summary: 'Login fails on Safari' });
+    expect(jira.deliveries.map((d) => d.status)).to.deep.equal([202, 202]);
+    expect(jira.deliveries[0].headers).to.not.have.property('x-hub-signature');
+
+    const [first] = jira.deliveries;
+    const post = (authorization: string) =>
+      got.post(hook.url, { body: first.body, headers: { ...first.headers, authorization, 'x-atlassian-webhook-identifier': 'other' }, throwHttpErrors: false });
+    const now = Math.floor(t.clock.now() / 1000);
+    const sign = (secret: string, exp: number) =>
+      new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setIssuedAt(now).setExpirationTime(exp).sign(new TextEncoder().encode(secret));
+    expect((await post(`Bearer ${await sign('not-the-client-secret', now + 60)}`)).statusCode).to.equal(401);
+    expect((await post(`Bearer ${await sign(CLIENT_SECRET, now - 60)}`)).statusCode).to.equal(401);
+    expect((await post('')).statusCode).to.equal(401);
+
+    await t.gateway.webhooks.processor.tick();
+    const events = ((await t.api.get(`instances/${created.id}/events`)).body as unknown as Array<{ eventType: string; objectId: string }>).map((e) => [
+      e.eventType,
+      e.objectId,
+    ]);
+    expect(events).to.have.deep.members([
+      ['CREATED', issue.id],
+      ['UPDATED', issue.id],
+    ]);
   });
 });

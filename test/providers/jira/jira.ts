@@ -1,5 +1,6 @@
 import { createHmac, randomUUID } from 'node:crypto';
 import got from 'got';
+import { SignJWT } from 'jose';
 import { TZDate } from '@date-fns/tz';
 import { ProviderEmulator } from '../emulator-base.js';
 import { EmulatedProvider, type CannedResponse, type RecordedRequest, type RouteRequest } from '../provider-server.js';
@@ -30,7 +31,12 @@ import { openApiFromPackage, validateRequest } from '../openapi-validator.js';
  *   days. Call this operation to keep them alive." and "Unrecognized webhook IDs (those that are not
  *   found or belong to other apps) are ignored."; DELETE /rest/api/3/webhook `{webhookIds}` → 202.
  *   A lapsed webhook gets no deliveries and counts as not found. Its deliveries carry no
- *   X-Hub-Signature (the description has no secret for it).
+ *   X-Hub-Signature (the description has no secret for it) but `Authorization: Bearer <JWT>`
+ *   signed HS256 with the app's client secret (`oauth.clientSecret`), after the "Webhooks
+ *   authentication for OAuth 2.0 apps" section of https://developer.atlassian.com/cloud/jira/platform/webhooks/
+ *   as an Atlassian Community thread describes it ("secured with bearer auth", decoded "using my
+ *   client secret"); the page itself and the token's claims were not read: this JWT carries only
+ *   `iat` and `exp`.
  * - admin webhooks (/rest/webhooks/1.0/webhook) refuse an OAuth bearer token (403): as issue reports
  *   have it, 3LO apps cannot use that admin endpoint (modelled here; no Atlassian sentence was read
  *   for it in this session).
@@ -92,9 +98,12 @@ export class JiraProvider extends ProviderEmulator {
    * /oauth/token/accessible-resources (the sites a token may access), and /authorize and POST
    * /oauth/token passed on to an independent OAuth server at `authServer`.
    */
+  private clientSecret?: string;
+
   static async start(o: { email: string; apiToken: string; oauth?: JiraOAuth }): Promise<JiraProvider> {
     const provider = await EmulatedProvider.start();
     const jira = new JiraProvider(provider, o.email, o.apiToken);
+    jira.clientSecret = o.oauth?.clientSecret;
     const expected = `Basic ${Buffer.from(`${o.email}:${o.apiToken}`).toString('base64')}`;
     const bearer = (req: RecordedRequest) => (req.headers.authorization ?? '').replace(/^Bearer /, '');
     const passedOn = new Set(['/authorize', '/oauth/token']);
@@ -250,7 +259,17 @@ export class JiraProvider extends ProviderEmulator {
     for (const hook of [...this.webhooks.values(), ...live]) {
       if (!hook.events.includes(webhookEvent)) continue;
       const id = randomUUID();
+      const seconds = Math.floor(now / 1000);
+      const jwt =
+        !('secret' in hook) && this.clientSecret
+          ? await new SignJWT({})
+              .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+              .setIssuedAt(seconds)
+              .setExpirationTime(seconds + 180)
+              .sign(new TextEncoder().encode(this.clientSecret))
+          : undefined;
       const headers: Record<string, string> = {
+        ...(jwt ? { authorization: `Bearer ${jwt}` } : {}),
         'content-type': 'application/json; charset=utf-8',
         'user-agent': 'Atlassian Webhook HTTP Client',
         'x-atlassian-webhook-identifier': id,
@@ -357,6 +376,8 @@ export interface JiraOAuth {
   siteUrl: string;
   authServer: string;
   accepts(token: string): boolean;
+  /** The app's client secret: the app's webhooks are sent with a JWT signed with it. */
+  clientSecret?: string;
 }
 
 /** A request passed on to the OAuth server as it came; its answer (a redirect, a token) comes back as is. */
