@@ -12,6 +12,7 @@ export const recipe: SubsetRecipe = {
   operations: [
     ['/rest/api/3/search/jql', 'get'],
     ['/rest/api/3/myself', 'get'],
+    ['/rest/api/3/webhook', 'get'],
     ['/rest/api/3/webhook', 'post'],
     ['/rest/api/3/webhook', 'delete'],
     ['/rest/api/3/webhook/refresh', 'put'],

@@ -91,6 +91,13 @@ describe('jira connector, OAuth 2.0 webhook mode: the app webhook, refreshed bef
       },
     });
 
+    // The instance check finds it among the app's webhooks (GET /rest/api/3/webhook).
+    const webhookLine = async () => {
+      const report = (await t.api.post(`instances/${created.id}/check`)).body as unknown as { checks: Array<{ name: string; status: string; detail: string }> };
+      return report.checks.find((c) => c.name === 'webhook');
+    };
+    expect(await webhookLine()).to.deep.include({ status: 'ok', detail: `registration ${hook.id}: present at the provider` });
+
     t.clock.advance(14 * DAY);
     expect(await tick()).to.equal(0);
     expect(apiCalls('PUT', '/rest/api/3/webhook/refresh')).to.have.length(0);
@@ -136,6 +143,11 @@ describe('jira connector, OAuth 2.0 webhook mode: the app webhook, refreshed bef
     // The gateway was away for longer than the webhook lives: it lapsed, so it is registered anew.
     t.clock.advance(45 * DAY);
     expect(jira.dynamicWebhooks.get(first)!.expiresAt).to.be.lessThan(t.clock.now());
+    const report = (await t.api.post(`instances/${created.id}/check`)).body as unknown as { checks: Array<{ name: string; status: string; detail: string }> };
+    expect(report.checks.find((c) => c.name === 'webhook')).to.deep.include({
+      status: 'failed',
+      detail: `registration ${first}: gone: the provider's listing no longer holds it`,
+    });
     await tick();
     const renewed = [...jira.dynamicWebhooks.values()].filter((h) => h.id !== first);
     expect(renewed).to.have.length(1);

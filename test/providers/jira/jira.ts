@@ -29,7 +29,8 @@ import { openApiFromPackage, validateRequest } from '../openapi-validator.js';
  *   OAuth 2.0 apps can use this operation" (basic auth: 403); PUT /rest/api/3/webhook/refresh
  *   `{webhookIds}` → `{expirationDate}` — "Webhooks registered through the REST API expire after 30
  *   days. Call this operation to keep them alive." and "Unrecognized webhook IDs (those that are not
- *   found or belong to other apps) are ignored."; DELETE /rest/api/3/webhook `{webhookIds}` → 202.
+ *   found or belong to other apps) are ignored."; DELETE /rest/api/3/webhook `{webhookIds}` → 202;
+ *   GET /rest/api/3/webhook → a page of the app's live webhooks (`values`).
  *   A lapsed webhook gets no deliveries and counts as not found. Its deliveries carry no
  *   X-Hub-Signature (the description has no secret for it) but `Authorization: Bearer <JWT>`
  *   signed HS256 with the app's client secret (`oauth.clientSecret`), after the "Webhooks
@@ -155,6 +156,11 @@ export class JiraProvider extends ProviderEmulator {
         'POST',
         `${base}/rest/api/3/webhook`,
         onSite((req) => jira.registerDynamic(req)),
+      );
+      provider.route(
+        'GET',
+        `${base}/rest/api/3/webhook`,
+        onSite((req) => jira.listDynamic(req)),
       );
       provider.route(
         'PUT',
@@ -330,6 +336,16 @@ export class JiraProvider extends ProviderEmulator {
       return { createdWebhookId: hook.id };
     });
     return { status: 200, body: { webhookRegistrationResult: results } };
+  }
+
+  /** The app's live webhooks, a page of `values` (expirationDate in epoch ms, as the description's Webhook has it). */
+  private listDynamic(req: RouteRequest): CannedResponse {
+    if (!isBearer(req)) return errors(403, 'Only Connect and OAuth 2.0 apps can use this operation.');
+    const now = this.provider.now();
+    const values = [...this.dynamicWebhooks.values()]
+      .filter((h) => h.expiresAt > now)
+      .map((h) => ({ id: h.id, events: h.events, jqlFilter: h.jqlFilter, expirationDate: h.expiresAt }));
+    return { status: 200, body: { startAt: 0, maxResults: Number(req.query.maxResults ?? 100), total: values.length, isLast: true, values } };
   }
 
   private refreshDynamic(req: RouteRequest): CannedResponse {
