@@ -10,6 +10,7 @@ import type { ProviderCalls } from './provider/calls.js';
 import type { InstanceStore } from './instances/store.js';
 import type { EventStore } from './events/store.js';
 import type { DeregistrationStore, ReceiptStore } from './webhooks/store.js';
+import type { WebhookRefreshStore } from './webhooks/refresh-store.js';
 import type { ScheduleStore } from './schedules/store.js';
 import type { RequestLogStore } from './requests/store.js';
 import type { PollStateStore } from './poller/store.js';
@@ -25,6 +26,8 @@ export interface Stores {
   receipts: ReceiptStore;
   /** Provider webhooks whose deregistration is retried. */
   deregistrations: DeregistrationStore;
+  /** Provider webhooks that lapse unless refreshed. */
+  refreshes: WebhookRefreshStore;
   schedules: ScheduleStore;
   /** The request-template invocation log. */
   requestLog: RequestLogStore;

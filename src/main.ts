@@ -28,6 +28,8 @@ import { instanceRoutes } from './instances/routes.js';
 import { eventRoutes } from './events/routes.js';
 import { EventStore } from './events/store.js';
 import { DeregistrationStore, ReceiptStore } from './webhooks/store.js';
+import { WebhookRefreshStore } from './webhooks/refresh-store.js';
+import { refreshStatus } from './webhooks/refresh.js';
 import { ScheduleStore } from './schedules/store.js';
 import { RequestLogStore } from './requests/store.js';
 import { RetentionStore } from './maintenance/store.js';
@@ -162,6 +164,7 @@ export class Gateway {
         events: new EventStore(db),
         receipts: new ReceiptStore(db),
         deregistrations: new DeregistrationStore(db),
+        refreshes: new WebhookRefreshStore(db),
         schedules: new ScheduleStore(db),
         requestLog: new RequestLogStore(db),
         pollState: new PollStateStore(db),
@@ -203,6 +206,7 @@ export class Gateway {
               (instance) => authStatus(providerAuth, instance.id, instances.connectorOf(instance), instance.configuration, clock.now()),
               (instance) => rateBudgets.status({ connector: instances.connectorOf(instance), configuration: instance.configuration, instanceId: instance.id }),
               (instance) => typed.delivery.dispatcher.originStatus(instance),
+              (instance) => refreshStatus(ctx, instance.id),
             ),
           ],
           start: () => {

@@ -11,7 +11,18 @@ export function authAlternatives(connector: Pick<ConnectorDefinition, 'auth'>): 
   return Array.isArray(auth) ? auth : [auth];
 }
 
-const isSet = (v: unknown): boolean => v !== undefined && v !== null && !(typeof v === 'string' && v.trim() === '');
+/** Whether a configuration value counts as given (not empty or blank). */
+export const isSet = (v: unknown): boolean => v !== undefined && v !== null && !(typeof v === 'string' && v.trim() === '');
+
+const keysOf = (keys: string | string[] | undefined): string[] => (keys === undefined ? [] : Array.isArray(keys) ? keys : [keys]);
+
+/**
+ * Whether a configuration picks a variant that names `when` keys (all must be set) and `unless`
+ * keys (none may be): a webhook registration or signature chosen by the auth in use.
+ */
+export function configurationPicks(variant: { when?: string | string[]; unless?: string | string[] }, configuration: Record<string, unknown>): boolean {
+  return keysOf(variant.when).every((key) => isSet(configuration[key])) && !keysOf(variant.unless).some((key) => isSet(configuration[key]));
+}
 
 export function whenKeys(alternative: AuthAlternative): string[] {
   return alternative.when === undefined ? [] : Array.isArray(alternative.when) ? alternative.when : [alternative.when];

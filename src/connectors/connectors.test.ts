@@ -47,6 +47,36 @@ describe('connector validation', () => {
     ['an unknown event mode', (d) => (d.events.supported = ['streaming']), '/events/supported/0', /must be one of "polling", "webhook"/],
     ['an objectId that is a number', (d) => (d.events.webhook.events.objectId = 5), '/events/webhook/events/objectId', /^must be string or array$/],
     ['a template that is not an object', (d) => (d.requests.createWebhook = 'POST /webhooks'), '/requests/createWebhook', /must be object/],
+    [
+      'an expiry with neither expiresAtPath nor seconds',
+      (d) => {
+        d.events.webhook.registrations = [{ name: 'app', register: 'createWebhook', expiry: { refresh: 'createWebhook' } }];
+        delete d.events.webhook.register;
+        delete d.events.webhook.deregister;
+        delete d.events.webhook.webhookIdPath;
+      },
+      '/events/webhook/registrations/0/expiry/expiresAtPath',
+      /is required/,
+    ],
+    [
+      'an expiry whose refresh template does not exist',
+      (d) => {
+        d.events.webhook.registrations = [
+          { name: 'app', register: 'createWebhook', when: 'webhook_secret', expiry: { refresh: 'refreshHook', seconds: 86400 } },
+        ];
+        delete d.events.webhook.register;
+        delete d.events.webhook.deregister;
+        delete d.events.webhook.webhookIdPath;
+      },
+      '/events/webhook/registrations/0/expiry/refresh',
+      /names request template "refreshHook", which is not defined under requests/,
+    ],
+    [
+      'signatures beside signature',
+      (d) => (d.events.webhook.signatures = [{ when: 'webhook_secret', scheme: 'jwt', secret: '<%= iparam.webhook_secret %>' }]),
+      '/events/webhook/signatures',
+      /cannot be combined with signature/,
+    ],
   ];
   for (const [what, change, field, message] of schemaCases) {
     it(`refuses ${what}, naming the source and ${field}`, () => {

@@ -3,6 +3,26 @@
  * alike (the TypeScript types are in schema.ts; semantic checks in validate.ts).
  */
 const str = { type: 'string', minLength: 1 };
+
+/** A webhook's signature check (`signature`, or each of `signatures`). */
+const signatureSchema = {
+  type: 'object',
+  required: ['scheme'],
+  additionalProperties: false,
+  properties: {
+    scheme: { enum: ['hmac', 'shared-secret', 'github', 'stripe', 'shopify', 'standard-webhooks', 'jwt', 'none'] },
+    algorithm: { enum: ['sha1', 'sha256'] },
+    header: str,
+    encoding: { enum: ['hex', 'base64'] },
+    prefix: str,
+    signedContent: str,
+    timestampHeader: str,
+    toleranceSeconds: { type: 'number', minimum: 0 },
+    secret: str,
+  },
+  if: { properties: { scheme: { enum: ['hmac', 'shared-secret'] } } },
+  then: { required: ['header'] },
+};
 /** An HTTP header name (RFC 9110 token). */
 const headerName = { type: 'string', pattern: "^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}$" };
 const stringMap = { type: 'object', additionalProperties: { type: 'string' } };
@@ -203,6 +223,9 @@ export const connectorSchema = {
               ...requestShape,
               // refresh_interval: this object's poll interval in minutes (else the instance's).
               refresh_interval: { type: ['number', 'string'] },
+              // sinceAgeSeconds: the since-time is never later than this long before the poll (a provider
+              // that refuses a start time closer to now than that).
+              sinceAgeSeconds: { type: 'integer', minimum: 0 },
               deleted: {
                 type: 'object',
                 required: ['url'],
@@ -255,26 +278,32 @@ export const connectorSchema = {
                   check: str,
                   checkIdsPath: str,
                   context: stringMap,
+                  // when/unless: configuration keys that must all be set / none set for it to be made.
+                  when: { anyOf: [str, { type: 'array', items: str, minItems: 1 }] },
+                  unless: { anyOf: [str, { type: 'array', items: str, minItems: 1 }] },
+                  expiry: {
+                    type: 'object',
+                    required: ['refresh'],
+                    additionalProperties: false,
+                    anyOf: [{ required: ['expiresAtPath'] }, { required: ['seconds'] }],
+                    properties: { refresh: str, expiresAtPath: str, seconds: { type: 'integer', minimum: 60 } },
+                  },
                 },
               },
             },
-            signature: {
-              type: 'object',
-              required: ['scheme'],
-              additionalProperties: false,
-              properties: {
-                scheme: { enum: ['hmac', 'shared-secret', 'github', 'stripe', 'shopify', 'standard-webhooks', 'none'] },
-                algorithm: { enum: ['sha1', 'sha256'] },
-                header: str,
-                encoding: { enum: ['hex', 'base64'] },
-                prefix: str,
-                signedContent: str,
-                timestampHeader: str,
-                toleranceSeconds: { type: 'number', minimum: 0 },
-                secret: str,
+            signature: signatureSchema,
+            // signatures: alternatives chosen by the configuration, each with when/unless keys.
+            signatures: {
+              type: 'array',
+              minItems: 1,
+              items: {
+                ...signatureSchema,
+                properties: {
+                  ...signatureSchema.properties,
+                  when: { anyOf: [str, { type: 'array', items: str, minItems: 1 }] },
+                  unless: { anyOf: [str, { type: 'array', items: str, minItems: 1 }] },
+                },
               },
-              if: { properties: { scheme: { enum: ['hmac', 'shared-secret'] } } },
-              then: { required: ['header'] },
             },
             handshake: {
               type: 'object',

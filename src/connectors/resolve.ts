@@ -44,6 +44,8 @@ export interface ResolvedPoll extends ResolvedListing {
   deleted?: ResolvedPoll;
   /** On a deleted listing: the bounds of its time window. */
   window?: DeletedWindow;
+  /** The since-time is at least this many seconds before the poll. */
+  sinceAgeSeconds?: number;
 }
 
 export type CeqlOperator = '=' | '!=' | '>' | '>=' | '<' | '<=';
@@ -228,6 +230,7 @@ export function resolvePollerObject(connector: ConnectorDefinition, objectType: 
     deletes: own.deletes ?? resource?.deletes ?? false,
     datesConfiguration: own.datesConfiguration,
     ...(own.events ? { events: own.events } : {}),
+    ...(typeof own.sinceAgeSeconds === 'number' ? { sinceAgeSeconds: own.sinceAgeSeconds } : {}),
     ...deletions(connector, objectType, own, resource?.deletedWhen),
   };
 }

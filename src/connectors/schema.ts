@@ -169,12 +169,14 @@ export interface PollerObjectDefinition {
   };
   /** Minutes; overrides the instance's `event.poller.refresh_interval` for this object. */
   refresh_interval?: number | string;
+  /** The since-time is at least this many seconds before the poll starts (a provider refuses a later one). */
+  sinceAgeSeconds?: number;
 }
 
 export type MappingValue = string | string[];
 
 export interface SignatureDefinition {
-  scheme: 'hmac' | 'shared-secret' | 'github' | 'stripe' | 'shopify' | 'standard-webhooks' | 'none';
+  scheme: 'hmac' | 'shared-secret' | 'github' | 'stripe' | 'shopify' | 'standard-webhooks' | 'jwt' | 'none';
   algorithm?: 'sha1' | 'sha256';
   header?: string;
   encoding?: 'hex' | 'base64';
@@ -185,6 +187,9 @@ export interface SignatureDefinition {
   /** A request-template string over the instance configuration. */
   secret?: string;
 }
+
+/** One of `signatures`: used when its `when` keys are all set and its `unless` keys none. */
+export type SignatureAlternative = SignatureDefinition & { when?: string | string[]; unless?: string | string[] };
 
 /**
  * A verification challenge the ingress answers before it expects events:
@@ -211,6 +216,22 @@ export interface WebhookRegistration {
   check?: string;
   /** With `check` listing registrations: JSONPath to the ids in its answer, which must hold the stored one. */
   checkIdsPath?: string;
+  /** Configuration keys that must all be set for this registration to be made (e.g. an OAuth client id). */
+  when?: string | string[];
+  /** Configuration keys none of which may be set for this registration to be made. */
+  unless?: string | string[];
+  /** The provider lets the webhook lapse unless it is refreshed (src/webhooks/refresh.ts). */
+  expiry?: WebhookExpiry;
+}
+
+/**
+ * When a registration lapses: the date at `expiresAtPath` in the register (or refresh) answer, else
+ * `seconds` after it; `refresh` is the request template that extends it (`context.webhookId`).
+ */
+export interface WebhookExpiry {
+  refresh: string;
+  expiresAtPath?: string;
+  seconds?: number;
 }
 /** `{from, pattern?, map?, default?}`: a mapping value narrowed by a regular expression and a map. */
 export type DerivedValue = { from: MappingValue; pattern?: string; map?: Record<string, string>; default?: string };
@@ -228,6 +249,8 @@ export interface WebhookDefinition {
   /** Configuration key → JSONPath into the register answer: kept (encrypted when secret) unless the instance set it (Stripe's `secret`). */
   saveFromResponse?: Record<string, string>;
   signature?: SignatureDefinition;
+  /** Instead of `signature`: alternatives chosen by the configuration (an admin webhook's HMAC with basic auth, a JWT with OAuth). */
+  signatures?: SignatureAlternative[];
   handshake?: HandshakeDefinition;
   deliveryIdHeader?: string;
   events: {

@@ -201,6 +201,8 @@ class Checker {
         const template = registration[key];
         if (template && !def.requests?.[template]) this.add(`${at}/${key}`, `names request template "${template}", which is not defined under requests`);
       }
+      const refresh = (registration as { expiry?: { refresh: string } }).expiry?.refresh;
+      if (refresh && !def.requests?.[refresh]) this.add(`${at}/expiry/refresh`, `names request template "${refresh}", which is not defined under requests`);
       if (registration.deregister && !registration.register) this.add(`${at}/register`, 'is required with deregister');
       if (registration.deregister && !registration.webhookIdPath)
         this.add(`${at}/webhookIdPath`, 'is required with deregister: the id found there in the register answer is what deregister is given');
@@ -226,6 +228,12 @@ class Checker {
       this.check('/events/webhook/signature', () => validateSignatureConfig(webhook.signature!));
       this.strings('/events/webhook/signature/secret', webhook.signature.secret);
     }
+    if (webhook.signatures && webhook.signature)
+      this.add('/events/webhook/signatures', 'cannot be combined with signature: list every alternative under signatures');
+    webhook.signatures?.forEach((alternative, i) => {
+      this.check(`/events/webhook/signatures/${i}`, () => validateSignatureConfig(alternative));
+      this.strings(`/events/webhook/signatures/${i}/secret`, alternative.secret);
+    });
     if (webhook.handshake) {
       const fields = webhook.handshake.type === 'echo-query' ? ['type', 'param'] : ['type', 'challengePath', 'when'];
       for (const key of Object.keys(webhook.handshake))

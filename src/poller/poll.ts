@@ -85,7 +85,9 @@ export async function pollObject(
   const firstPoll = row.last_success_at === null;
   // Full listings (no date filter, since = epoch) find deletions; only for objects with `deletes`.
   const fullListing = Boolean(resolved.deletes) && !firstPoll && (row.full_listing_at ?? 0) + config.poller.fullListingIntervalMinutes * 60_000 <= startedAt;
-  const since = fullListing ? 0 : Math.max(instance.createdAt, row.watermark - config.poller.overlapSeconds * 1000);
+  const after = Math.max(instance.createdAt, row.watermark - config.poller.overlapSeconds * 1000);
+  // A provider that refuses a start time closer to now than sinceAgeSeconds gets an earlier one.
+  const since = fullListing ? 0 : Math.min(after, startedAt - (resolved.sinceAgeSeconds ?? 0) * 1000);
   const tz = settings.timeZone;
   const scope = { iparam: instance.configuration, context: {} };
   const target = { connector, configuration: instance.configuration, instanceId: instance.id, scope };

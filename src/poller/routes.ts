@@ -13,7 +13,8 @@ const iso = isoOrNull;
 /**
  * `authStatusOf` adds the provider-auth state (OAuth connectors) to the status, `rateLimitOf` the
  * rate budget of the instance's scope (connectors that declare one), `deliveryOf` the answering
- * node's view of the callback origin (its circuit breaker).
+ * node's view of the callback origin (its circuit breaker), `webhooksOf` the provider webhooks that
+ * lapse unless refreshed (when each lapses and is refreshed next).
  */
 export function pollerRoutes(
   pollState: PollStateStore,
@@ -24,6 +25,7 @@ export function pollerRoutes(
   authStatusOf?: (instance: Instance) => Promise<unknown>,
   rateLimitOf?: (instance: Instance) => Promise<unknown>,
   deliveryOf?: (instance: Instance) => unknown,
+  webhooksOf?: (instance: Instance) => Promise<unknown>,
 ) {
   return (router: Router) => {
     router.post('/instances/:id/events/poll', async (ctx) => {
@@ -60,6 +62,7 @@ export function pollerRoutes(
       const auth = await authStatusOf?.(instance);
       const rateLimit = await rateLimitOf?.(instance);
       const delivery = deliveryOf?.(instance);
+      const webhooks = await webhooksOf?.(instance);
       ctx.body = {
         instanceId: instance.id,
         eventsEnabled: instance.eventsEnabled,
@@ -70,6 +73,7 @@ export function pollerRoutes(
         objects,
         notifications,
         ...(delivery ? { delivery } : {}),
+        ...(webhooks ? { webhooks } : {}),
       };
     });
   };

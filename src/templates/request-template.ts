@@ -6,7 +6,8 @@ import { isSecretKey } from '../secrets/redact.js';
 /**
  * Freshworks-style request templates: `<%= iparam.x %>` (instance configuration),
  * `<%= context.x.y %>` (the caller's context), `<%= encode(iparam.x) %>` (base64, as Freshworks
- * does for basic auth) and `<%= access_token %>`. Rendering never evaluates code: a tag is one of
+ * does for basic auth), `<%= number(context.x) %>` (a body value that is this tag alone becomes a
+ * JSON number: a provider whose ids are numbers) and `<%= access_token %>`. Rendering never evaluates code: a tag is one of
  * those forms or the template is refused at load.
  */
 export type TemplateScope = { iparam: Record<string, unknown>; context: Record<string, unknown>; access_token?: string };
@@ -26,17 +27,18 @@ export type RequestOptions = { maxAttempts?: number; retryDelay?: number; timeou
  * webhook registration that must send the provider its signing secret says so explicitly.
  */
 export type RequestTemplate = { schema: RequestSchema; options?: RequestOptions; secretsInBody?: string[] };
-export type TemplateRef = { root: 'iparam' | 'context' | 'access_token'; path: string; encoded: boolean };
+export type TemplateRef = { root: 'iparam' | 'context' | 'access_token'; path: string; encoded: boolean; number?: boolean };
 
-const REF = /^(?:(encode)\(\s*(.+?)\s*\)|(.+))$/;
+const REF = /^(?:(encode|number)\(\s*(.+?)\s*\)|(.+))$/;
 const PATH = /^(iparam|context)\.([A-Za-z0-9_$.-]+)$|^(access_token)$/;
 
 function parseTag(expr: string): TemplateRef {
   const m = REF.exec(expr.trim());
   const inner = (m?.[2] ?? m?.[3] ?? '').trim();
   const p = PATH.exec(inner);
-  if (!m || !p) throw new DefinitionError(`unsupported template tag "<%= ${expr} %>": use iparam.x, context.x, encode(…) or access_token`);
-  return p[3] ? { root: 'access_token', path: '', encoded: Boolean(m[1]) } : { root: p[1] as 'iparam' | 'context', path: p[2], encoded: Boolean(m[1]) };
+  if (!m || !p) throw new DefinitionError(`unsupported template tag "<%= ${expr} %>": use iparam.x, context.x, encode(…), number(…) or access_token`);
+  const fn = { encoded: m[1] === 'encode', ...(m[1] === 'number' ? { number: true } : {}) };
+  return p[3] ? { root: 'access_token', path: '', ...fn } : { root: p[1] as 'iparam' | 'context', path: p[2], ...fn };
 }
 
 /** The references of every tag in `text`; throws DefinitionError for a tag of another form. */
@@ -76,6 +78,8 @@ function tagValue(ref: TemplateRef, scope: TemplateScope): string {
     throw new ValidationError(what, [{ field: ref.root === 'context' ? `context.${ref.path}` : 'access_token' }]);
   }
   const text = typeof v === 'string' ? v : typeof v === 'object' ? JSON.stringify(v) : String(v);
+  if (ref.number && !/^-?\d+(\.\d+)?$/.test(text))
+    throw new ValidationError(`number(${ref.root}.${ref.path}) is not a number: "${text.slice(0, 40)}"`, [{ field: `${ref.root}.${ref.path}` }]);
   return ref.encoded ? Buffer.from(text).toString('base64') : text;
 }
 
@@ -91,8 +95,11 @@ export function renderString(text: string, scope: TemplateScope, opts: { urlEnco
   });
 }
 
+/** A string that is one `number(…)` tag and nothing else. */
+const NUMBER_TAG = /^<%=\s*number\([^%]*\)\s*%>$/;
+
 export function renderDeep(value: unknown, scope: TemplateScope, opts: { urlEncode?: boolean } = {}): unknown {
-  if (typeof value === 'string') return renderString(value, scope, opts);
+  if (typeof value === 'string') return NUMBER_TAG.test(value) ? Number(renderString(value, scope, opts)) : renderString(value, scope, opts);
   if (Array.isArray(value)) return value.map((v) => renderDeep(v, scope, opts));
   if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, renderDeep(v, scope, opts)]));
   return value;

@@ -101,6 +101,13 @@ describe('request templates', () => {
     expect(renderDeep({ a: ['<%= context.ticket.id %>'] }, scope)).to.deep.equal({ a: ['42'] });
   });
 
+  it('number(): a body value that is the tag alone becomes a JSON number; inside text it renders as digits; not a number is refused', () => {
+    const ids = { ...scope, context: { ...scope.context, webhookId: '1000' } };
+    expect(renderDeep({ webhookIds: ['<%= number(context.webhookId) %>'] }, ids)).to.deep.equal({ webhookIds: [1000] });
+    expect(renderDeep({ note: 'hook <%= number(context.webhookId) %>' }, ids)).to.deep.equal({ note: 'hook 1000' });
+    expect(() => renderDeep({ id: '<%= number(context.q) %>' }, scope)).to.throw(/number\(context.q\) is not a number/);
+  });
+
   it('names a missing context value, and renders a missing optional iparam as empty', () => {
     expect(() => renderString('<%= context.ticket.title %>', scope)).to.throw(/missing context value "ticket.title"/);
     expect(renderString('[<%= iparam.optional %>]', scope)).to.equal('[]');

@@ -3,19 +3,27 @@ import { webhookIngressRoutes } from './ingress.js';
 import { WebhookProcessor } from './worker.js';
 import { webhookLifecycle } from './registration.js';
 import { receiptRoutes } from './routes.js';
+import { WebhookRefresher } from './refresh.js';
 
-/** Webhook mode: ingress (no bearer; the token is the secret), registration, mapping, receipts. */
-export function webhookFeature(ctx: GatewayContext): Feature & { processor: WebhookProcessor } {
+/** Webhook mode: ingress (no bearer; the token is the secret), registration, mapping, receipts, refreshes of lapsing registrations. */
+export function webhookFeature(ctx: GatewayContext): Feature & { processor: WebhookProcessor; refresher: WebhookRefresher } {
   const { receipts, deregistrations } = ctx.stores;
   const processor = new WebhookProcessor(ctx);
+  const refresher = new WebhookRefresher(ctx);
   ctx.instances.lifecycle.push(webhookLifecycle(ctx, deregistrations));
   return {
     name: 'webhooks',
     processor,
+    refresher,
     openRoutes: [webhookIngressRoutes(ctx, receipts, () => processor.kick())],
     apiRoutes: [receiptRoutes(receipts, ctx.instances, ctx.clock, () => processor.kick())],
-    start: () => processor.start(),
-    stop: (graceMs) => processor.stop(graceMs),
+    start: () => {
+      processor.start();
+      refresher.start();
+    },
+    stop: async (graceMs) => {
+      await Promise.all([processor.stop(graceMs), refresher.stop(graceMs)]);
+    },
   };
 }
 export type WebhookFeature = ReturnType<typeof webhookFeature>;

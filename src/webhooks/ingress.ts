@@ -7,7 +7,7 @@ import { ApiError, NotFoundError, RateLimitedError, ServiceUnavailableError, Uns
 import type { InstanceWork } from '../instances/service.js';
 import { renderString } from '../templates/request-template.js';
 import type { Instance } from '../instances/store.js';
-import { verifySignature, type SignatureConfig } from './signatures.js';
+import { signatureFor, verifyWebhookSignature, type SignatureConfig } from './signatures.js';
 import { parseWebhookBody, ACCEPTED_WEBHOOK_TYPES } from './parse-body.js';
 import { matchHandshake } from './handshake.js';
 import { countWebhookItems, type WebhookEventsMapping } from './mapping.js';
@@ -100,12 +100,12 @@ export function webhookIngressRoutes(ctx: GatewayContext, receipts: ReceiptStore
 
     const now = clock.now();
     const headers = koa.req.headers;
-    const signature = webhook?.signature as SignatureConfig | undefined;
+    const signature = signatureFor(webhook, instance.configuration) as SignatureConfig | undefined;
     const secret = webhookSecret(instance, signature?.secret as string | undefined);
     const mustVerify = signature && signature.scheme !== 'none' && secret !== undefined;
     if (mustVerify) {
       const url = `${config.server.publicUrl}${koa.originalUrl}`;
-      const result = verifySignature(signature, secret, { method: koa.method, url, headers, rawBody }, now);
+      const result = await verifyWebhookSignature(signature, secret, { method: koa.method, url, headers, rawBody }, now);
       if (!result.ok) {
         // Counted, not stored: anyone who knows the URL could otherwise fill the database.
         ctx.metrics.webhooks.inc({ status: '401' });

@@ -9,6 +9,8 @@ import type { DeregistrationStore } from './store.js';
 import { buildTemplateRequest } from '../provider/request-builder.js';
 import { ProviderError } from '../provider/http-client.js';
 import { RateBudgetWait } from '../provider/rate-budget.js';
+import { configurationPicks } from '../auth/alternatives.js';
+import { trackExpiry } from './refresh.js';
 
 /**
  * Provider-side webhook registration. Creating an instance in webhook mode calls each of the
@@ -18,7 +20,10 @@ import { RateBudgetWait } from '../provider/rate-budget.js';
  * its `webhookIdPath` is stored under the registration's name. When one fails, those already made
  * are deregistered again and the create fails with 502 and the provider's answer (the instance is
  * removed). DELETE deregisters every stored id; a failed deregistration is queued and retried with
- * backoff (webhook_deregistrations) and the instance is still deleted.
+ * backoff (webhook_deregistrations) and the instance is still deleted. A registration with
+ * `when`/`unless` is made only for configurations that set all / none of those keys (an admin
+ * webhook with basic auth, an app's webhook with OAuth); one with `expiry` is refreshed before it
+ * lapses (refresh.ts).
  */
 export function webhookUrlOf(ctx: GatewayContext, instance: Pick<Instance, 'webhookToken'>): string {
   return `${ctx.config.server.publicUrl}/hooks/${instance.webhookToken}`;
@@ -47,8 +52,13 @@ export function registrationsOf(connector: ConnectorDefinition): WebhookRegistra
     : [];
 }
 
+/** The registrations made for this configuration: those whose `when` keys are all set and `unless` keys none. */
+export function registrationsFor(connector: ConnectorDefinition, configuration: Record<string, unknown>): WebhookRegistration[] {
+  return registrationsOf(connector).filter((r) => configurationPicks(r, configuration));
+}
+
 /** The id at the registration's webhookIdPath, narrowed by its webhookIdPattern (first group) when it has one. */
-function webhookIdOf(registration: WebhookRegistration, answer: unknown): string | undefined {
+export function webhookIdOf(registration: WebhookRegistration, answer: unknown): string | undefined {
   if (!registration.webhookIdPath || answer === undefined || answer === null) return undefined;
   const found = firstMatch(answer, registration.webhookIdPath);
   if (found === undefined || found === null || found === '') return undefined;
@@ -58,7 +68,7 @@ function webhookIdOf(registration: WebhookRegistration, answer: unknown): string
 }
 
 /** A registration answer (JSON) without the id its deregistration needs. */
-class MissingWebhookId extends Error {
+export class MissingWebhookId extends Error {
   readonly response: string;
   constructor(
     registration: WebhookRegistration,
@@ -71,7 +81,7 @@ class MissingWebhookId extends Error {
 }
 
 /** The registration answer as JSON; an answer that is not JSON has no id to find. */
-function parseAnswer(text: string | undefined): unknown {
+export function parseAnswer(text: string | undefined): unknown {
   if (!text) return undefined;
   try {
     return JSON.parse(text);
@@ -90,7 +100,7 @@ function valuesToSave(connector: ConnectorDefinition, configuration: Record<stri
   }
 }
 
-async function callTemplate(
+export async function callTemplate(
   ctx: GatewayContext,
   connector: ConnectorDefinition,
   name: string,
@@ -110,7 +120,7 @@ async function callTemplate(
   });
 }
 
-function describe(err: unknown): string {
+export function describe(err: unknown): string {
   if (err instanceof ProviderError) return `HTTP ${err.status || err.code || 'error'}: ${err.response ? err.response.slice(0, 500) : err.message}`;
   return (err as Error).message;
 }
@@ -168,7 +178,9 @@ export function webhookLifecycle(ctx: GatewayContext, deregistrations: Deregistr
       const targetUrl = webhookUrlOf(ctx, instance);
       const webhookIds: Record<string, string> = {};
       const saved: Record<string, string> = {};
-      for (const registration of registrationsOf(connector)) {
+      const answers: Record<string, unknown> = {};
+      const registrations = registrationsFor(connector, instance.configuration);
+      for (const registration of registrations) {
         try {
           const result = await callTemplate(
             ctx,
@@ -190,6 +202,7 @@ export function webhookLifecycle(ctx: GatewayContext, deregistrations: Deregistr
           // Without its id the subscription could never be deregistered: the create fails instead.
           if (webhookId === undefined && registration.deregister) throw new MissingWebhookId(registration, result.status, result.response);
           if (webhookId !== undefined) webhookIds[registration.name] = webhookId;
+          answers[registration.name] = answer;
           valuesToSave(connector, instance.configuration, answer, saved);
         } catch (err) {
           // All or nothing: undo the registrations already made, so no subscription is left behind.
@@ -203,7 +216,7 @@ export function webhookLifecycle(ctx: GatewayContext, deregistrations: Deregistr
               targetUrl,
             });
           }
-          const which = registrationsOf(connector).length > 1 ? ` "${registration.name}"` : '';
+          const which = registrations.length > 1 ? ` "${registration.name}"` : '';
           if (err instanceof RateBudgetWait) {
             throw new ApiError(
               429,
@@ -231,11 +244,16 @@ export function webhookLifecycle(ctx: GatewayContext, deregistrations: Deregistr
       if (Object.keys(webhookIds).length > 0 || configuration) {
         await ctx.instances.store.update(undefined, instance.id, { elementKey: instance.elementKey, webhookIds, configuration }, ctx.clock.now());
       }
+      for (const registration of registrations) {
+        const webhookId = webhookIds[registration.name];
+        if (registration.expiry && webhookId !== undefined) await trackExpiry(ctx, instance.id, registration, webhookId, answers[registration.name]);
+      }
       ctx.instances.invalidate(instance.id);
     },
 
     async beforeDelete(instance) {
       if (instance.vendorType !== 'webhook') return;
+      await ctx.stores.refreshes.removeInstance(instance.id);
       const connector = ctx.instances.connectorOf(instance);
       const targetUrl = webhookUrlOf(ctx, instance);
       for (const [registration, webhookId] of Object.entries(instance.webhookIds)) {

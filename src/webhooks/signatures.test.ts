@@ -2,7 +2,8 @@ import { createHmac } from 'node:crypto';
 import { expect } from 'chai';
 import { Webhook } from 'standardwebhooks';
 import { DefinitionError } from '../errors.js';
-import { validateSignatureConfig, verifySignature, type SignatureConfig, type VerifyResult } from './signatures.js';
+import { SignJWT } from 'jose';
+import { signatureFor, validateSignatureConfig, verifySignature, verifyWebhookSignature, type SignatureConfig, type VerifyResult } from './signatures.js';
 
 // Signatures are computed here independently, with node:crypto and the standardwebhooks package.
 const SECRET = 'shhh-secret';
@@ -308,6 +309,41 @@ describe('webhook signatures', () => {
       expect(reasonOf(verifySignature({ scheme: 'standard-webhooks' }, 'whsec_', req(swhHeaders()), NOW))).to.match(
         /^the standard-webhooks secret is not a valid whsec_ key/,
       );
+    });
+  });
+
+  describe('jwt, and signatures chosen by the configuration', () => {
+    const jwt = (secret: string, exp: number) =>
+      new SignJWT({})
+        .setProtectedHeader({ alg: 'HS256' })
+        .setIssuedAt(NOW / 1000)
+        .setExpirationTime(exp)
+        .sign(new TextEncoder().encode(secret));
+
+    it('jwt: a Bearer HS256 token signed with the secret, within its exp at the given clock; anything else is refused with the reason', async () => {
+      const cfg: SignatureConfig = { scheme: 'jwt' };
+      const good = await jwt(SECRET, NOW / 1000 + 60);
+      expect(await verifyWebhookSignature(cfg, SECRET, req({ authorization: `Bearer ${good}` }), NOW)).to.deep.equal({ ok: true });
+      expect(reasonOf(await verifyWebhookSignature(cfg, SECRET, req({ authorization: `Bearer ${good}` }), NOW + 120_000))).to.match(/^JWT refused: .*exp/);
+      expect(reasonOf(await verifyWebhookSignature(cfg, SECRET, req({ authorization: `Bearer ${await jwt('other', NOW / 1000 + 60)}` }), NOW))).to.match(
+        /^JWT refused: signature verification failed/,
+      );
+      expect(reasonOf(await verifyWebhookSignature(cfg, SECRET, req({}), NOW))).to.equal('missing Authorization: Bearer token');
+      // The other schemes answer as verifySignature does.
+      expect(
+        await verifyWebhookSignature({ scheme: 'hmac', header: 'X-Signature' }, SECRET, req({ 'x-signature': hmac('sha256', body, 'hex') }), NOW),
+      ).to.deep.equal({
+        ok: true,
+      });
+    });
+
+    it('signatureFor: the first alternative the configuration picks (when all set, unless none set), else signature', () => {
+      const admin = { unless: 'oauth.api.key', scheme: 'hmac' as const, header: 'X-Hub-Signature' };
+      const app = { when: 'oauth.api.key', scheme: 'jwt' as const };
+      expect(signatureFor({ signatures: [admin, app] }, { 'oauth.api.key': 'client' })).to.equal(app);
+      expect(signatureFor({ signatures: [admin, app] }, { 'oauth.api.key': ' ' })).to.equal(admin);
+      expect(signatureFor({ signatures: [app] }, {})).to.equal(undefined);
+      expect(signatureFor({ signature: { scheme: 'github' } }, {})).to.deep.equal({ scheme: 'github' });
     });
   });
 });

@@ -1,12 +1,15 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
-import type { WebhookDefinition } from '../connectors/schema.js';
+import { jwtVerify } from 'jose';
+import type { SignatureDefinition, WebhookDefinition } from '../connectors/schema.js';
+import { configurationPicks } from '../auth/alternatives.js';
 import { DefinitionError } from '../errors.js';
 
 /**
  * Verifying a provider's signature over the exact raw body bytes, for the schemes a connector may
  * declare (docs/connectors.md "Webhooks"): generic `hmac` (with optional prefix, signed-content
- * template and timestamp tolerance), `shared-secret` (a header equal to the secret), `github`, `stripe`, `shopify`, `standard-webhooks`, or `none`.
+ * template and timestamp tolerance), `shared-secret` (a header equal to the secret), `github`, `stripe`, `shopify`, `standard-webhooks`,
+ * `jwt` (an `Authorization: Bearer` JWT signed HS256 with the secret, checked by `jose`), or `none`.
  * Signatures are decoded to bytes and compared with `timingSafeEqual` after a length check.
  *
  * Timestamps (`timestampHeader`, Stripe's `t=`) are checked against the `nowMs` the caller passes
@@ -29,6 +32,30 @@ const fail = (reason: string): VerifyResult => ({ ok: false, reason });
 const STRIPE_DEFAULT_TOLERANCE_SECONDS = 300;
 const PLACEHOLDER = /\{(body|timestamp|method|url)\}/g;
 
+/** The signature check a configuration uses: the first of `signatures` it picks, else `signature`. */
+export function signatureFor(
+  webhook: Pick<WebhookDefinition, 'signature' | 'signatures'> | undefined,
+  configuration: Record<string, unknown>,
+): SignatureDefinition | undefined {
+  if (webhook?.signatures) return webhook.signatures.find((s) => configurationPicks(s, configuration));
+  return webhook?.signature;
+}
+
+/** `verifySignature`, with the `jwt` scheme too (its check is asynchronous). */
+export async function verifyWebhookSignature(cfg: SignatureConfig, secret: string | undefined, req: SignedRequest, nowMs: number): Promise<VerifyResult> {
+  if (cfg.scheme !== 'jwt') return verifySignature(cfg, secret, req, nowMs);
+  if (!secret) return fail('no secret configured');
+  const token = /^Bearer\s+(\S+)$/i.exec(header(req, 'authorization') ?? '')?.[1];
+  if (!token) return fail('missing Authorization: Bearer token');
+  try {
+    // exp and nbf are checked when the token has them, at the gateway's clock.
+    await jwtVerify(token, new TextEncoder().encode(secret), { algorithms: ['HS256'], currentDate: new Date(nowMs) });
+    return OK;
+  } catch (err) {
+    return fail(`JWT refused: ${(err as Error).message}`);
+  }
+}
+
 export function verifySignature(cfg: SignatureConfig, secret: string | undefined, req: SignedRequest, nowMs: number): VerifyResult {
   if (cfg.scheme === 'none') return OK;
   if (!secret) return fail('no secret configured');
@@ -45,6 +72,8 @@ export function verifySignature(cfg: SignatureConfig, secret: string | undefined
       return verifyStandardWebhooks(secret, req);
     case 'shared-secret':
       return verifySharedSecret(cfg, secret, req);
+    case 'jwt':
+      return fail('the jwt scheme is checked by verifyWebhookSignature');
     default:
       return fail(`unknown signature scheme "${String((cfg as { scheme: unknown }).scheme)}"`);
   }

@@ -1,4 +1,5 @@
 import { createHmac } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { expect } from 'chai';
 import got from 'got';
 import { startGateway, type TestGateway } from '../../helpers/gateway.js';
@@ -22,6 +23,8 @@ describe('jira connector against the emulated Jira Cloud', () => {
   });
 
   afterEach(async () => {
+    // Every request the connector sent in the test is one Atlassian's description accepts.
+    expect(jira.invalidRequests.map((r) => [r.request.method, r.request.path, r.errors])).to.deep.equal([]);
     await t.close();
     await jira.close();
   });
@@ -136,5 +139,35 @@ describe('jira connector against the emulated Jira Cloud', () => {
     expect(res.statusCode).to.equal(502);
     expect((res.body as unknown as { code: string }).code).to.equal('PROVIDER_LOOKUP_FAILED');
     expect(((await t.api.get('instances')).body as unknown as unknown[]).length).to.equal(before);
+  });
+
+  it("the contract check refuses what Atlassian's description refuses: a connector with a broken search fails its poll", async () => {
+    // Straight at the emulator: a parameter the enhanced search does not have, a page size that is no integer.
+    const auth = { authorization: `Basic ${Buffer.from(`${EMAIL}:${TOKEN}`).toString('base64')}` };
+    const jql = encodeURIComponent('updated >= "2026-11-25 10:00"');
+    for (const query of [`jql=${jql}&startAt=0`, `jql=${jql}&maxResults=many`]) {
+      const res = await got(`${jira.url}/rest/api/3/search/jql?${query}`, { headers: auth, throwHttpErrors: false });
+      expect(res.statusCode, query).to.equal(400);
+    }
+    expect(jira.invalidRequests.map((r) => r.errors.join()).join(' | ')).to.match(/additional properties.*startAt.* \| .*maxResults must be integer/);
+    jira.invalidRequests.length = 0;
+
+    // The bundled connector with its search's page size misspelt, saved as a custom connector: the
+    // gateway's own poll is refused by the description.
+    const broken = JSON.parse(readFileSync(new URL('../../../connectors/jira.json', import.meta.url), 'utf8'));
+    broken.key = 'jira-broken';
+    broken.events.poller.issues.url = broken.events.poller.issues.url.replace('maxResults=100', 'maxResult=100');
+    expect((await t.api.post('elements', { json: broken })).statusCode).to.equal(201);
+    const res = await t.api.post('instances', {
+      json: { ...doc, element: { key: 'jira-broken' }, configuration: { ...doc.configuration, 'base.url': jira.url } },
+    });
+    expect(res.statusCode).to.equal(201);
+    const id = (res.body as unknown as { id: number }).id;
+    t.clock.advance(MINUTE);
+    expect((await pollNow(t, id)).issues.error).to.match(/400/);
+    expect(jira.invalidRequests.map((r) => [r.request.path, r.errors.join()])).to.deep.equal([
+      ['/rest/api/3/search/jql', '/query must NOT have additional properties {"additionalProperty":"maxResult"}'],
+    ]);
+    jira.invalidRequests.length = 0;
   });
 });

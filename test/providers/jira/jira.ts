@@ -1,8 +1,10 @@
 import { createHmac, randomUUID } from 'node:crypto';
 import got from 'got';
+import { SignJWT } from 'jose';
 import { TZDate } from '@date-fns/tz';
 import { ProviderEmulator } from '../emulator-base.js';
 import { EmulatedProvider, type CannedResponse, type RecordedRequest, type RouteRequest } from '../provider-server.js';
+import { openApiFromPackage, validateRequest } from '../openapi-validator.js';
 
 /**
  * An emulated Jira Cloud site (REST API v3 and admin webhooks) as Atlassian documents it:
@@ -21,8 +23,41 @@ import { EmulatedProvider, type CannedResponse, type RecordedRequest, type Route
  *   subscribed to the event, as `{timestamp, webhookEvent, issue_event_type_name, user, issue,
  *   changelog?}` with `X-Atlassian-Webhook-Identifier` and, when the webhook has a secret,
  *   `X-Hub-Signature: sha256=<hex HMAC-SHA256 of the body>` (Atlassian's recipe).
+ * - an OAuth 2.0 app's webhooks ("dynamic webhooks", https://developer.atlassian.com/cloud/jira/platform/rest/v3/api-group-webhooks/,
+ *   the operations' descriptions in the vendored subset): POST /rest/api/3/webhook `{url, webhooks:
+ *   [{events, jqlFilter}]}` → `{webhookRegistrationResult: [{createdWebhookId}]}` — "Only Connect and
+ *   OAuth 2.0 apps can use this operation" (basic auth: 403); PUT /rest/api/3/webhook/refresh
+ *   `{webhookIds}` → `{expirationDate}` — "Webhooks registered through the REST API expire after 30
+ *   days. Call this operation to keep them alive." and "Unrecognized webhook IDs (those that are not
+ *   found or belong to other apps) are ignored."; DELETE /rest/api/3/webhook `{webhookIds}` → 202;
+ *   GET /rest/api/3/webhook → a page of the app's live webhooks (`values`).
+ *   A lapsed webhook gets no deliveries and counts as not found. Its deliveries carry no
+ *   X-Hub-Signature (the description has no secret for it) but `Authorization: Bearer <JWT>`
+ *   signed HS256 with the app's client secret (`oauth.clientSecret`), after the "Webhooks
+ *   authentication for OAuth 2.0 apps" section of https://developer.atlassian.com/cloud/jira/platform/webhooks/
+ *   as an Atlassian Community thread describes it ("secured with bearer auth", decoded "using my
+ *   client secret"); the page itself and the token's claims were not read: this JWT carries only
+ *   `iat` and `exp`.
+ * - admin webhooks (/rest/webhooks/1.0/webhook) refuse an OAuth bearer token (403): as issue reports
+ *   have it, 3LO apps cannot use that admin endpoint (modelled here; no Atlassian sentence was read
+ *   for it in this session).
+ * - every request to the REST API v3 is first checked against the operations of Atlassian's
+ *   published description the connector uses (`openapi-subset.json`, written by
+ *   scripts/openapi-subset.ts, recipe scripts/openapi-subsets/jira.ts), OAuth's `/ex/jira/{cloudId}`
+ *   prefix taken off; an invalid one is answered 400 and kept in `invalidRequests`. The admin
+ *   webhook endpoint and the OAuth endpoints are not in that description and are not checked.
  */
+const JIRA_OPENAPI = new URL('./openapi-subset.json', import.meta.url).pathname;
 type Issue = { id: string; key: string; self: string; fields: Record<string, unknown> & { created: string; updated: string; project: { key: string } } };
+/** "Webhooks registered through the REST API expire after 30 days." (refreshWebhooks, REST v3). */
+export const DYNAMIC_WEBHOOK_LIFE_MS = 30 * 86_400_000;
+export interface DynamicWebhook {
+  id: number;
+  url: string;
+  events: string[];
+  jqlFilter: string;
+  expiresAt: number;
+}
 export interface JiraWebhook {
   id: number;
   name: string;
@@ -39,7 +74,10 @@ const JQL =
 
 export class JiraProvider extends ProviderEmulator {
   readonly webhooks = new Map<number, JiraWebhook>();
+  readonly dynamicWebhooks = new Map<number, DynamicWebhook>();
+  private nextDynamicId = 10000;
   readonly deliveries: Array<{ id: string; body: string; headers: Record<string, string>; status: number }> = [];
+  readonly invalidRequests: Array<{ request: RecordedRequest; errors: string[] }> = [];
   private readonly issues = new Map<string, Issue>();
   private nextId = 10001;
   private nextWebhookId = 1;
@@ -61,13 +99,25 @@ export class JiraProvider extends ProviderEmulator {
    * /oauth/token/accessible-resources (the sites a token may access), and /authorize and POST
    * /oauth/token passed on to an independent OAuth server at `authServer`.
    */
+  private clientSecret?: string;
+
   static async start(o: { email: string; apiToken: string; oauth?: JiraOAuth }): Promise<JiraProvider> {
     const provider = await EmulatedProvider.start();
     const jira = new JiraProvider(provider, o.email, o.apiToken);
+    jira.clientSecret = o.oauth?.clientSecret;
     const expected = `Basic ${Buffer.from(`${o.email}:${o.apiToken}`).toString('base64')}`;
     const bearer = (req: RecordedRequest) => (req.headers.authorization ?? '').replace(/^Bearer /, '');
     const passedOn = new Set(['/authorize', '/oauth/token']);
+    const description = await openApiFromPackage(JIRA_OPENAPI);
     provider.inspect = (req) => {
+      const path = req.path.replace(/^\/ex\/jira\/[^/]+/, '');
+      if (path.startsWith('/rest/api/3/')) {
+        const verdict = validateRequest(description, { ...req, path });
+        if (verdict.errors.length) {
+          jira.invalidRequests.push({ request: req, errors: verdict.errors });
+          return errors(400, ...verdict.errors);
+        }
+      }
       if (o.oauth && passedOn.has(req.path)) return undefined;
       if (o.oauth?.accepts(bearer(req))) return undefined;
       return req.headers.authorization === expected ? undefined : errors(401, 'You are not authenticated. Authentication required to perform this operation.');
@@ -100,7 +150,31 @@ export class JiraProvider extends ProviderEmulator {
       provider.route(
         'POST',
         `${base}/rest/webhooks/1.0/webhook`,
-        onSite((req) => jira.register(req)),
+        onSite((req) => (isBearer(req) ? errors(403, 'OAuth 2.0 apps cannot register admin webhooks.') : jira.register(req))),
+      );
+      provider.route(
+        'POST',
+        `${base}/rest/api/3/webhook`,
+        onSite((req) => jira.registerDynamic(req)),
+      );
+      provider.route(
+        'GET',
+        `${base}/rest/api/3/webhook`,
+        onSite((req) => jira.listDynamic(req)),
+      );
+      provider.route(
+        'PUT',
+        `${base}/rest/api/3/webhook/refresh`,
+        onSite((req) => jira.refreshDynamic(req)),
+      );
+      provider.route(
+        'DELETE',
+        `${base}/rest/api/3/webhook`,
+        onSite((req) => {
+          if (!isBearer(req)) return errors(403, 'Only Connect and OAuth 2.0 apps can use this operation.');
+          for (const id of (req.json as { webhookIds: number[] }).webhookIds) jira.dynamicWebhooks.delete(id);
+          return { status: 202 };
+        }),
       );
       provider.route(
         'DELETE',
@@ -186,15 +260,27 @@ export class JiraProvider extends ProviderEmulator {
       issue,
       ...(changelog ? { changelog } : {}),
     });
-    for (const hook of this.webhooks.values()) {
+    const now = this.provider.now();
+    const live = [...this.dynamicWebhooks.values()].filter((h) => h.expiresAt > now);
+    for (const hook of [...this.webhooks.values(), ...live]) {
       if (!hook.events.includes(webhookEvent)) continue;
       const id = randomUUID();
+      const seconds = Math.floor(now / 1000);
+      const jwt =
+        !('secret' in hook) && this.clientSecret
+          ? await new SignJWT({})
+              .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+              .setIssuedAt(seconds)
+              .setExpirationTime(seconds + 180)
+              .sign(new TextEncoder().encode(this.clientSecret))
+          : undefined;
       const headers: Record<string, string> = {
+        ...(jwt ? { authorization: `Bearer ${jwt}` } : {}),
         'content-type': 'application/json; charset=utf-8',
         'user-agent': 'Atlassian Webhook HTTP Client',
         'x-atlassian-webhook-identifier': id,
         'x-atlassian-webhook-retry': '0',
-        ...(hook.secret ? { 'x-hub-signature': `sha256=${createHmac('sha256', hook.secret).update(body).digest('hex')}` } : {}),
+        ...('secret' in hook && hook.secret ? { 'x-hub-signature': `sha256=${createHmac('sha256', hook.secret).update(body).digest('hex')}` } : {}),
       };
       const res = await got.post(hook.url, { body, headers, throwHttpErrors: false, retry: { limit: 0 } });
       this.deliveries.push({ id, body, headers, status: res.statusCode });
@@ -233,6 +319,47 @@ export class JiraProvider extends ProviderEmulator {
     };
   }
 
+  private registerDynamic(req: RouteRequest): CannedResponse {
+    if (!isBearer(req)) return errors(403, 'Only Connect and OAuth 2.0 apps can use this operation.');
+    const body = req.json as { url: string; webhooks: Array<{ events: string[]; jqlFilter: string }> };
+    const results = body.webhooks.map((w) => {
+      // The description's jqlFilter: "The JQL filter that specifies which issues the webhook is sent for."
+      if (!w.jqlFilter.trim()) return { errors: ['The JQL filter is empty.'] };
+      const hook: DynamicWebhook = {
+        id: this.nextDynamicId++,
+        url: body.url,
+        events: w.events,
+        jqlFilter: w.jqlFilter,
+        expiresAt: this.provider.now() + DYNAMIC_WEBHOOK_LIFE_MS,
+      };
+      this.dynamicWebhooks.set(hook.id, hook);
+      return { createdWebhookId: hook.id };
+    });
+    return { status: 200, body: { webhookRegistrationResult: results } };
+  }
+
+  /** The app's live webhooks, a page of `values` (expirationDate in epoch ms, as the description's Webhook has it). */
+  private listDynamic(req: RouteRequest): CannedResponse {
+    if (!isBearer(req)) return errors(403, 'Only Connect and OAuth 2.0 apps can use this operation.');
+    const now = this.provider.now();
+    const values = [...this.dynamicWebhooks.values()]
+      .filter((h) => h.expiresAt > now)
+      .map((h) => ({ id: h.id, events: h.events, jqlFilter: h.jqlFilter, expirationDate: h.expiresAt }));
+    return { status: 200, body: { startAt: 0, maxResults: Number(req.query.maxResults ?? 100), total: values.length, isLast: true, values } };
+  }
+
+  private refreshDynamic(req: RouteRequest): CannedResponse {
+    if (!isBearer(req)) return errors(403, 'Only Connect and OAuth 2.0 apps can use this operation.');
+    const now = this.provider.now();
+    const expiresAt = now + DYNAMIC_WEBHOOK_LIFE_MS;
+    for (const id of (req.json as { webhookIds: number[] }).webhookIds) {
+      const hook = this.dynamicWebhooks.get(id);
+      // Unrecognized ids (a lapsed webhook is gone) are ignored.
+      if (hook && hook.expiresAt > now) hook.expiresAt = expiresAt;
+    }
+    return { status: 200, body: { expirationDate: jiraDate(expiresAt) } };
+  }
+
   private register(req: RouteRequest): CannedResponse {
     const body = req.json as
       | { name?: string; url?: string; events?: string[]; secret?: string; filters?: Record<string, string>; excludeBody?: boolean }
@@ -265,6 +392,8 @@ export interface JiraOAuth {
   siteUrl: string;
   authServer: string;
   accepts(token: string): boolean;
+  /** The app's client secret: the app's webhooks are sent with a JWT signed with it. */
+  clientSecret?: string;
 }
 
 /** A request passed on to the OAuth server as it came; its answer (a redirect, a token) comes back as is. */
@@ -285,6 +414,10 @@ async function passOn(origin: string, req: RouteRequest): Promise<CannedResponse
     ['content-type', 'location', 'cache-control'].filter((h) => typeof res.headers[h] === 'string').map((h) => [h, res.headers[h] as string]),
   );
   return { status: res.statusCode, headers: kept, body: res.body };
+}
+
+function isBearer(req: RecordedRequest): boolean {
+  return /^Bearer /.test(String(req.headers.authorization ?? ''));
 }
 
 function decodeToken(token: string): number | undefined {

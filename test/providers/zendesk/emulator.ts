@@ -1,23 +1,36 @@
 import { createHmac, randomUUID } from 'node:crypto';
 import got from 'got';
-import { EmulatedProvider, type CannedResponse, type Collection, type ProviderRecord, type RouteRequest } from '../provider-server.js';
-import { RateWindow, isoSeconds, unknownParams } from '../provider-api.js';
+import { EmulatedProvider, type CannedResponse, type Collection, type ProviderRecord, type RecordedRequest, type RouteRequest } from '../provider-server.js';
+import { openApiFromPackage, validateRequest } from '../openapi-validator.js';
+import { RateWindow, isoSeconds } from '../provider-api.js';
 import { USER_EVENT_TYPES, isZendeskSubscription } from './event-types.js';
 
 /**
  * Zendesk Support as developer.zendesk.com documents it: basic auth `{email}/token:{api_token}`
  * (or an OAuth bearer token); the cursor-based incremental exports
- * `GET /api/v2/incremental/tickets/cursor.json` and `/users/cursor.json` (`start_time` in Unix
- * seconds on the first request, then the `after_url` / `cursor`; `per_page` ≤ 1000; `end_of_stream`
- * true on the last page; changes of the last minute before the request are left out; deleted
- * tickets listed with status `deleted` unless `exclude_deleted=true`); dates in UTC whole seconds;
- * `X-Rate-Limit` / `X-Rate-Limit-Remaining` headers and 429 with `Retry-After` (incremental
- * exports allow 10 requests a minute); the Webhooks API (`POST /api/v2/webhooks`,
- * `GET /api/v2/webhooks/{id}/signing_secret`, `DELETE /api/v2/webhooks/{id}`) and signed webhook
- * requests (`X-Zendesk-Webhook-Signature` = base64 HMAC-SHA256 of timestamp + body).
- * Unknown query parameters answer 400: stricter than Zendesk, to catch a connector's typos.
+ * `GET /api/v2/incremental/tickets/cursor` and `/users/cursor` (`start_time` in Unix seconds on the
+ * first request, then the `after_url` / `cursor`; deleted tickets listed with status `deleted`
+ * unless `exclude_deleted=true`); dates in UTC whole seconds; `X-Rate-Limit` /
+ * `X-Rate-Limit-Remaining` headers and 429 with `Retry-After`; the Webhooks API
+ * (`POST /api/v2/webhooks`, `GET /api/v2/webhooks/{id}/signing_secret`, `DELETE /api/v2/webhooks/{id}`)
+ * and signed webhook requests (`X-Zendesk-Webhook-Signature` = base64 HMAC-SHA256 of timestamp + body).
+ * Every request to the exports is first checked against the operations of Zendesk's published
+ * OpenAPI description (`openapi-subset.json`, written by scripts/openapi-subset.ts, recipe
+ * scripts/openapi-subsets/zendesk.ts): an invalid one is answered 400 and kept in
+ * `invalidRequests`. The description has no Webhooks API, so those requests are checked by hand.
+ * The rules of the exports, each from Zendesk's pages:
+ * - INCREMENTAL_PAGE (https://developer.zendesk.com/api-reference/ticketing/ticket-management/incremental_exports/):
+ *   "You can make up to 10 requests per minute to these endpoints." — `EXPORT_RATE`;
+ *   `end_of_stream`: "true if the current request has returned all the results up to the current
+ *   time; false otherwise".
+ * - USING_PAGE (https://developer.zendesk.com/documentation/ticketing/managing-tickets/using-the-incremental-export-api):
+ *   "any items that were created or changed within the minute prior to your request are excluded";
+ *   "The API will return all the items that were created or changed on or after the start time."
+ * - The description's `start_time` parameter (OptionalIncrementalUnixTime): "Must be at least one
+ *   minute in the past. Data isn't provided for the most recent minute."
+ * Unknown query parameters answer 400 (through the description's parameter lists).
  */
-const EXPORT_PARAMS = ['start_time', 'cursor', 'per_page', 'exclude_deleted', 'include'];
+const ZENDESK_OPENAPI = new URL('./openapi-subset.json', import.meta.url).pathname;
 
 export interface ZendeskWebhook {
   id: string;
@@ -34,7 +47,9 @@ export class ZendeskEmulator {
   readonly tickets: Collection;
   readonly users: Collection;
   readonly webhooks = new Map<string, ZendeskWebhook>();
-  readonly rate: RateWindow;
+  /** INCREMENTAL_PAGE: "You can make up to 10 requests per minute to these endpoints." */
+  readonly exportRate: RateWindow;
+  readonly invalidRequests: Array<{ request: RecordedRequest; errors: string[] }> = [];
 
   private constructor(
     readonly provider: EmulatedProvider,
@@ -43,11 +58,11 @@ export class ZendeskEmulator {
   ) {
     this.tickets = provider.collection('tickets');
     this.users = provider.collection('users');
-    this.rate = new RateWindow(700, 60_000, () => provider.now());
+    this.exportRate = new RateWindow(10, 60_000, () => provider.now());
     provider.requireAuth = { type: 'basic', username: `${email}/token`, password: apiToken };
     provider.unauthorized = { status: 401, body: { error: "Couldn't authenticate you" } };
-    provider.route('GET', '/api/v2/incremental/tickets/cursor.json', (req) => this.export(req, this.tickets, 'tickets'));
-    provider.route('GET', '/api/v2/incremental/users/cursor.json', (req) => this.export(req, this.users, 'users'));
+    provider.route('GET', '/api/v2/incremental/tickets/cursor', (req) => this.export(req, this.tickets, 'tickets'));
+    provider.route('GET', '/api/v2/incremental/users/cursor', (req) => this.export(req, this.users, 'users'));
     provider.route('POST', '/api/v2/webhooks', (req) => this.createWebhook(req));
     provider.route('GET', '/api/v2/webhooks/:id/signing_secret', (req) => {
       const hook = this.webhooks.get(req.params.id);
@@ -57,7 +72,16 @@ export class ZendeskEmulator {
   }
 
   static async start(email = 'agent@example.com', apiToken = 'zd-api-token-123'): Promise<ZendeskEmulator> {
-    return new ZendeskEmulator(await EmulatedProvider.start(), email, apiToken);
+    const zendesk = new ZendeskEmulator(await EmulatedProvider.start(), email, apiToken);
+    const description = await openApiFromPackage(ZENDESK_OPENAPI);
+    zendesk.provider.inspect = (req) => {
+      if (!req.path.startsWith('/api/v2/incremental/')) return undefined;
+      const verdict = validateRequest(description, req);
+      if (!verdict.errors.length) return undefined;
+      zendesk.invalidRequests.push({ request: req, errors: verdict.errors });
+      return { status: 400, body: { error: 'InvalidValue', description: verdict.errors.join('; ') } };
+    };
+    return zendesk;
   }
 
   get baseUrl(): string {
@@ -117,19 +141,21 @@ export class ZendeskEmulator {
     return this.provider.close();
   }
 
-  private headers(): Record<string, string> {
-    const usage = this.rate.take();
-    return { 'x-rate-limit': String(this.rate.limit), 'x-rate-limit-remaining': String(usage.remaining) };
-  }
-
   private export(req: RouteRequest, collection: Collection, key: 'tickets' | 'users'): CannedResponse {
-    const headers = this.headers();
+    const usage = this.exportRate.take();
+    const headers = { 'x-rate-limit': String(this.exportRate.limit), 'x-rate-limit-remaining': String(usage.remaining) };
+    if (usage.used > this.exportRate.limit) {
+      const retryAfter = Math.max(1, Math.ceil((usage.resetAt - this.provider.now()) / 1000));
+      return {
+        status: 429,
+        headers: { ...headers, 'retry-after': String(retryAfter) },
+        body: { error: 'APIRateLimitExceeded', description: 'Number of allowed incremental export API requests per minute exceeded' },
+      };
+    }
     const q = req.query;
     const bad = (description: string): CannedResponse => ({ status: 400, headers, body: { error: 'InvalidValue', description } });
-    const unknown = unknownParams(req, EXPORT_PARAMS);
-    if (unknown.length) return bad(`Unknown parameter ${unknown.join(', ')}`);
     const perPage = q.per_page === undefined ? 1000 : Number(q.per_page);
-    if (!/^\d+$/.test(q.per_page ?? '1000') || perPage < 1 || perPage > 1000) return bad('per_page must be an integer between 1 and 1000');
+    if (perPage < 1 || perPage > 1000) return bad('per_page must be an integer between 1 and 1000');
     const now = this.provider.now();
     let after: { t: number; id: number };
     if (q.cursor !== undefined) {
@@ -137,14 +163,14 @@ export class ZendeskEmulator {
       if (!decoded) return bad('Invalid cursor');
       after = decoded;
     } else if (q.start_time !== undefined) {
-      if (!/^\d+$/.test(q.start_time)) return bad('start_time must be a Unix epoch time in seconds');
-      if (Number(q.start_time) * 1000 > now) return bad('start_time cannot be in the future');
-      // On or after start_time: start just before it.
+      // The description's start_time: "Must be at least one minute in the past."
+      if (Number(q.start_time) * 1000 > now - 60_000) return bad('start_time must be at least one minute in the past');
+      // USING_PAGE: items changed "on or after the start time": start just before it.
       after = { t: Number(q.start_time) * 1000 - 1, id: Number.MAX_SAFE_INTEGER };
     } else {
       return bad('start_time or cursor is required');
     }
-    // Changes of the minute before the request are left out (they come with the next export).
+    // USING_PAGE: "items that were created or changed within the minute prior to your request are excluded".
     const until = now - 60_000;
     const rows = collection.all().filter((r) => {
       const t = Date.parse(r.updated_at);
@@ -159,6 +185,7 @@ export class ZendeskEmulator {
     return {
       status: 200,
       headers,
+      // INCREMENTAL_PAGE end_of_stream: true once this answer holds every result up to now.
       body: { [key]: page.map(shape), after_url: afterUrl, after_cursor: cursor, before_url: null, before_cursor: null, end_of_stream: rows.length <= perPage },
     };
   }

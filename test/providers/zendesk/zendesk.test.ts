@@ -1,5 +1,7 @@
+import { readFileSync } from 'node:fs';
 import { expect } from 'chai';
 import got from 'got';
+import { verifySignature } from '../../../src/webhooks/signatures.js';
 import { createFromDoc, docInstanceJson, eventTriples, quietPoll, startCatalogGateway, type CatalogGateway } from '../catalog.js';
 import { pollNow } from '../../poller/helpers.js';
 import { ZendeskEmulator } from './emulator.js';
@@ -12,7 +14,7 @@ const MINUTE = 60 * SECOND;
 describe('connector zendesk (against the Zendesk emulator)', () => {
   let t: CatalogGateway;
   let zd: ZendeskEmulator;
-  const exports = () => zd.provider.requests.filter((r) => r.path === '/api/v2/incremental/tickets/cursor.json');
+  const exports = () => zd.provider.requests.filter((r) => r.path === '/api/v2/incremental/tickets/cursor');
 
   beforeEach(async () => {
     t = await startCatalogGateway();
@@ -23,13 +25,15 @@ describe('connector zendesk (against the Zendesk emulator)', () => {
   });
 
   afterEach(async () => {
+    // Every export request the connector sent in the test is one Zendesk's description accepts.
+    expect(zd.invalidRequests.map((r) => [r.request.path, r.request.query, r.errors])).to.deep.equal([]);
     await t.close();
     await zd.close();
   });
 
-  it('the emulator answers as Zendesk documents: its 401 body, 400 for bad parameters, rate headers, the last minute left out', async () => {
+  it('the emulator answers as Zendesk documents: its 401 body, 400 for what the description refuses, start_time a minute old, 10 exports a minute, the last minute left out', async () => {
     const get = (query: string, user = `${DOC['zendesk.email']}/token`) =>
-      got(`${zd.baseUrl}/incremental/tickets/cursor.json?${query}`, {
+      got(`${zd.baseUrl}/incremental/tickets/cursor?${query}`, {
         username: user,
         password: DOC['api.key'] as string,
         throwHttpErrors: false,
@@ -38,26 +42,68 @@ describe('connector zendesk (against the Zendesk emulator)', () => {
       });
     const denied = await get('start_time=0', 'someone@else/token');
     expect([denied.statusCode, denied.body]).to.deep.equal([401, { error: "Couldn't authenticate you" }]);
-    for (const query of ['start_time=yesterday', 'start_time=0&per_page=1001', 'start_time=0&since=1', '', 'cursor=bm9wZQ']) {
+    const nowSeconds = t.clock.now() / 1000;
+    for (const query of ['start_time=yesterday', 'start_time=0&per_page=1000', 'start_time=0&since=1', '', 'cursor=bm9wZQ', `start_time=${nowSeconds - 59}`]) {
       const bad = await get(query);
       expect(bad.statusCode, query).to.equal(400);
       expect((bad.body as { error: string }).error).to.equal('InvalidValue');
     }
+    // The description's own refusals (a type, a parameter the ticket export does not have, an unknown one).
+    expect(zd.invalidRequests.map((r) => r.errors.join())).to.deep.equal([
+      '/query/start_time must be integer {"type":"integer"}',
+      '/query must NOT have additional properties {"additionalProperty":"per_page"}',
+      '/query must NOT have additional properties {"additionalProperty":"since"}',
+    ]);
+    zd.invalidRequests.length = 0;
+    expect((await get(`start_time=${nowSeconds - 60}`)).statusCode).to.equal(200);
+
+    t.clock.advance(MINUTE);
     zd.tickets.upsert({ subject: 'just now', status: 'new' });
     const ok = await get('start_time=0');
-    expect(ok.headers['x-rate-limit']).to.equal('700');
+    expect([ok.headers['x-rate-limit'], ok.headers['x-rate-limit-remaining']]).to.deep.equal(['10', '9']);
     const body = ok.body as { tickets: Array<{ updated_at: string }>; end_of_stream: boolean; after_url: string };
     expect(body.tickets).to.have.length(3); // the ticket of the last minute waits for the next export
     expect(body.end_of_stream).to.equal(true);
     expect(body.after_url).to.match(/cursor=/);
     expect(body.tickets[0].updated_at).to.match(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+    for (let i = 2; i <= 10; i++) expect((await get('start_time=0')).statusCode).to.equal(200);
+    const limited = await get('start_time=0');
+    expect(limited.statusCode).to.equal(429);
+    expect(Number(limited.headers['retry-after'])).to.be.within(1, 60);
   });
 
   it("the doc page's instance JSON creates a working instance; old records raise nothing", async () => {
     const { id } = await createFromDoc(t, 'zendesk', zd.baseUrl);
     t.clock.advance(2 * MINUTE);
     expect(await pollNow(t, id)).to.deep.equal(quietPoll('incidents', 'contacts'));
-    expect(exports()[0].query).to.deep.equal({ start_time: String((t.clock.now() - 2 * MINUTE) / 1000), per_page: '1000' });
+    expect(exports()[0].query).to.deep.equal({ start_time: String((t.clock.now() - 2 * MINUTE) / 1000) });
+  });
+
+  it('a poll right after the instance is created asks from a minute back: Zendesk refuses a start_time less than a minute old', async () => {
+    const { id } = await createFromDoc(t, 'zendesk', zd.baseUrl);
+    expect(await pollNow(t, id)).to.deep.equal(quietPoll('incidents', 'contacts'));
+    expect(exports()[0].query).to.deep.equal({ start_time: String((t.clock.now() - MINUTE) / 1000) });
+  });
+
+  it("the contract check refuses what Zendesk's description refuses: the ticket export with a per_page it does not list fails the poll", async () => {
+    const broken = JSON.parse(readFileSync(new URL('../../../connectors/zendesk.json', import.meta.url), 'utf8'));
+    broken.key = 'zendesk-broken';
+    broken.events.poller.incidents.url += '&per_page=1000';
+    expect((await t.api.post('elements', { json: broken })).statusCode).to.equal(201);
+    const { id } = await createFromDoc(t, 'zendesk', zd.baseUrl);
+    const res = await t.api.post('instances', {
+      json: { ...docInstanceJson('zendesk'), element: { key: 'zendesk-broken' }, configuration: { ...DOC, 'base.url': zd.baseUrl } },
+    });
+    expect(res.statusCode).to.equal(201);
+    t.clock.advance(2 * MINUTE);
+    expect((await pollNow(t, id)).incidents).to.include({ created: 0 });
+    expect(zd.invalidRequests).to.deep.equal([]);
+    const result = await pollNow(t, (res.body as unknown as { id: number }).id);
+    expect(result.incidents.error).to.match(/400/);
+    expect(zd.invalidRequests.map((r) => [r.request.path, r.errors.join()])).to.deep.equal([
+      ['/api/v2/incremental/tickets/cursor', '/query must NOT have additional properties {"additionalProperty":"per_page"}'],
+    ]);
+    zd.invalidRequests.length = 0;
   });
 
   it('creates, updates and deletes across pages arrive once each, stopping at end_of_stream', async () => {
@@ -74,7 +120,7 @@ describe('connector zendesk (against the Zendesk emulator)', () => {
     expect(first.incidents).to.include({ fetched: 1051, created: 1050, updated: 1 });
     expect(first.contacts).to.include({ created: 1 });
     // Two pages, and no request after the one that said end_of_stream.
-    expect(exports().map((r) => Object.keys(r.query))).to.deep.equal([['start_time', 'per_page'], ['cursor']]);
+    expect(exports().map((r) => Object.keys(r.query))).to.deep.equal([['start_time'], ['cursor']]);
 
     t.clock.advance(10 * SECOND);
     zd.tickets.update(5, { status: 'open' });
@@ -175,5 +221,29 @@ describe('connector zendesk (against the Zendesk emulator)', () => {
 
     expect((await t.api.delete(`instances/${instance.id}`)).statusCode).to.equal(200);
     expect(zd.webhooks.size).to.equal(0);
+  });
+
+  it("signatures: the gateway's HMAC check reproduces the signature of Zendesk's published example; the connector signs timestamp + body as the Webhooks page states", () => {
+    const signature = t.gateway.connectors.get('zendesk')!.events!.webhook!.signature!;
+    // From https://developer.zendesk.com/documentation/event-connectors/webhooks/verifying/ (its
+    // NodeJS example): the only signing secret, body, timestamp and signature Zendesk publishes together.
+    const secret = 'HRkRd4BeOAoUkfZr-mhauJT64rvBASlJRoIyPsd3zeA=';
+    const body = '{"say": "hello"}';
+    const timestamp = '2021-07-25T10:00:00Z';
+    const request = {
+      method: 'POST',
+      url: 'https://example.com/hook',
+      headers: { 'x-zendesk-webhook-signature': 'tRDSF7URY8BLCDlaBcQ7FHu051Zk+aAB0NKMP53teMw=', 'x-zendesk-webhook-signature-timestamp': timestamp },
+      rawBody: Buffer.from(body),
+    };
+    const at = Date.parse(timestamp);
+    // That example's values sign body then timestamp (that page's "(BODY)(TIMESTAMP)"): the same
+    // header, encoding and secret with the order turned round accept it, byte for byte.
+    expect(verifySignature({ ...signature, signedContent: '{body}{timestamp}' }, secret, request, at)).to.deep.equal({ ok: true });
+    // The Support Webhooks page (https://developer.zendesk.com/documentation/webhooks/verifying/):
+    // "base64(HMACSHA256(TIMESTAMP + BODY))" — the connector's order, which refuses the other one.
+    expect(signature.signedContent).to.equal('{timestamp}{body}');
+    expect(verifySignature(signature, secret, request, at)).to.deep.equal({ ok: false, reason: 'signature mismatch' });
+    expect(verifySignature(signature, secret, request, at + 301_000)).to.deep.equal({ ok: false, reason: 'timestamp outside tolerance' });
   });
 });

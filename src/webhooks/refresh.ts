@@ -1,0 +1,141 @@
+import type { GatewayContext } from '../context.js';
+import type { WebhookExpiry, WebhookRegistration } from '../connectors/schema.js';
+import { backoffMs } from '../lib/backoff.js';
+import { firstMatch } from '../lib/json-path.js';
+import { WorkerLoop } from '../lib/worker-loop.js';
+import { RateBudgetWait } from '../provider/rate-budget.js';
+import type { RefreshRow } from './refresh-store.js';
+import { callTemplate, describe, MissingWebhookId, parseAnswer, registrationsOf, webhookIdOf, webhookUrlOf } from './registration.js';
+
+/**
+ * Webhooks a provider lets lapse unless refreshed (a registration with `expiry`, e.g. webhooks an
+ * OAuth app registers that live 30 days). After registering, the expiry is read from the answer
+ * (`expiresAtPath`) or is `seconds` away, and the refresh is due halfway there, so several failed
+ * attempts still fit before the webhook lapses. The refresh loop calls the `refresh` template and
+ * reads the new expiry the same way. A failed refresh is retried with backoff; once the webhook has
+ * lapsed — or the next attempt would come too late — the registration is made anew (its new id
+ * stored, the old one deregistered). The loop's timer is unref'd; a failing pass is logged.
+ */
+const TICK_SECONDS = 60;
+const RETRY_BASE_SECONDS = 60;
+const RETRY_MAX_SECONDS = 3600;
+
+/** When the webhook lapses (epoch ms), from the provider's answer or the configured lifetime. */
+export function expiresAtOf(expiry: WebhookExpiry, answer: unknown, now: number): number | undefined {
+  const found = expiry.expiresAtPath && answer !== undefined && answer !== null ? firstMatch(answer, expiry.expiresAtPath) : undefined;
+  let at = Number.NaN;
+  // `+0000` offsets (no colon) are read as `+00:00`; a number is epoch seconds or milliseconds.
+  if (typeof found === 'string') at = Date.parse(found.replace(/([+-]\d\d)(\d\d)$/, '$1:$2'));
+  else if (typeof found === 'number') at = found < 1e12 ? found * 1000 : found;
+  if (Number.isFinite(at)) return at;
+  return expiry.seconds !== undefined ? now + expiry.seconds * 1000 : undefined;
+}
+
+/** Halfway to the expiry: early enough for retries, late enough not to refresh all the time. */
+const refreshAtOf = (now: number, expiresAt: number) => now + Math.max(0, Math.floor((expiresAt - now) / 2));
+
+/** Starts tracking a registration just made (afterCreate). */
+export async function trackExpiry(ctx: GatewayContext, instanceId: number, registration: WebhookRegistration, webhookId: string, answer: unknown) {
+  const now = ctx.clock.now();
+  const expiresAt = expiresAtOf(registration.expiry!, answer, now);
+  if (expiresAt === undefined) {
+    ctx.log.warn({ instanceId, registration: registration.name }, 'webhook registration answer carries no expiry; it is refreshed at once');
+  }
+  await ctx.stores.refreshes.track({
+    instanceId,
+    registration: registration.name,
+    webhookId,
+    expiresAt: expiresAt ?? now,
+    refreshAt: expiresAt ? refreshAtOf(now, expiresAt) : now,
+    now,
+  });
+}
+
+export class WebhookRefresher extends WorkerLoop {
+  constructor(private readonly ctx: GatewayContext) {
+    super({ name: 'webhook refresh', tickSeconds: () => TICK_SECONDS, log: ctx.log, metrics: ctx.metrics });
+  }
+
+  protected async pass(): Promise<number> {
+    const rows = await this.ctx.stores.refreshes.claimDue(this.ctx.clock.now(), this.ctx.nodeId);
+    for (const row of rows) {
+      if (this.stopping) break;
+      await this.refreshOne(row);
+    }
+    return rows.length;
+  }
+
+  private async refreshOne(row: RefreshRow): Promise<void> {
+    const { ctx } = this;
+    const store = ctx.stores.refreshes;
+    const now = ctx.clock.now();
+    const instance = await ctx.instances.store.get(row.instance_id);
+    if (instance?.vendorType !== 'webhook') return store.removeInstance(row.instance_id);
+    const connector = ctx.instances.connectorOf(instance);
+    const registration = registrationsOf(connector).find((r) => r.name === row.registration);
+    if (!registration?.expiry) return store.removeInstance(row.instance_id);
+    const targetUrl = webhookUrlOf(ctx, instance);
+    const context = { ...registration.context, registration: registration.name, targetUrl, instanceId: instance.id, webhookIds: { ...instance.webhookIds } };
+    const lapsed = now >= row.expires_at;
+    try {
+      if (!lapsed) {
+        const result = await callTemplate(
+          ctx,
+          connector,
+          registration.expiry.refresh,
+          instance.configuration,
+          { ...context, webhookId: row.webhook_id },
+          instance.id,
+        );
+        const expiresAt = expiresAtOf(registration.expiry, parseAnswer(result.response), now) ?? now;
+        await store.refreshed(row.id, { webhookId: row.webhook_id, expiresAt, refreshAt: refreshAtOf(now, expiresAt), now });
+        ctx.log.info({ instanceId: instance.id, registration: registration.name, expiresAt: new Date(expiresAt).toISOString() }, 'webhook refreshed');
+        return;
+      }
+      // Lapsed: the provider no longer delivers to it (and may ignore a refresh of it). Register anew.
+      const result = await callTemplate(ctx, connector, registration.register, instance.configuration, context, instance.id);
+      const answer = parseAnswer(result.response);
+      const webhookId = webhookIdOf(registration, answer);
+      if (webhookId === undefined) throw new MissingWebhookId(registration, result.status, result.response);
+      const expiresAt = expiresAtOf(registration.expiry, answer, now) ?? now;
+      const webhookIds = { ...instance.webhookIds, [registration.name]: webhookId };
+      await ctx.instances.store.update(undefined, instance.id, { elementKey: instance.elementKey, webhookIds }, now);
+      ctx.instances.invalidate(instance.id);
+      await store.refreshed(row.id, { webhookId, expiresAt, refreshAt: refreshAtOf(now, expiresAt), now });
+      ctx.log.warn({ instanceId: instance.id, registration: registration.name, webhookId }, 'lapsed webhook registered anew');
+      if (registration.deregister) {
+        // The lapsed one is removed at the provider too; it may already be gone, so a failure is only logged.
+        await callTemplate(ctx, connector, registration.deregister, instance.configuration, { ...context, webhookId: row.webhook_id }, instance.id).catch(
+          (err) => ctx.log.warn({ instanceId: instance.id, registration: registration.name, err: describe(err) }, 'removing the lapsed webhook failed'),
+        );
+      }
+    } catch (err) {
+      const attempts = row.attempts + 1;
+      const retryAt = err instanceof RateBudgetWait ? err.until : now + backoffMs(attempts, RETRY_BASE_SECONDS, RETRY_MAX_SECONDS);
+      // A retry that would come after the webhook lapses comes at the lapse instead, and registers anew.
+      const nextAttemptAt = lapsed ? retryAt : Math.min(retryAt, row.expires_at);
+      ctx.log.warn({ instanceId: instance.id, registration: registration.name, attempts, err: describe(err) }, 'webhook refresh failed; it will be retried');
+      await store.retryLater(row.id, { attempts, lastError: describe(err).slice(0, 1000), nextAttemptAt });
+    }
+  }
+}
+
+/** The instance's lapsing registrations for its status: id, when each lapses and is refreshed next. */
+export async function refreshStatus(ctx: Pick<GatewayContext, 'stores'>, instanceId: number) {
+  const rows = await ctx.stores.refreshes.listOf(instanceId);
+  if (rows.length === 0) return undefined;
+  const iso = (ms: number | null) => (ms === null ? null : new Date(Number(ms)).toISOString());
+  return Object.fromEntries(
+    rows.map((r) => [
+      r.registration,
+      {
+        webhookId: r.webhook_id,
+        expiresAt: iso(r.expires_at),
+        nextRefreshAt: iso(r.next_attempt_at),
+        lastRefreshDate: iso(r.refreshed_at),
+        failedAttempts: r.attempts,
+        lastError: r.last_error,
+      },
+    ]),
+  );
+}
