@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
-import { EmulatedProvider } from '../providers/provider-server.js';
+import { EmulatedProvider } from '../../sandbox/provider-server.js';
 import { createInstance, listEvents, pollNow, providerConnector, registerConnector } from '../poller/helpers.js';
 
 const CONTACTS = "/hubs/crm/contacts?where=updated_at>'${gmtDate:yyyy-MM-dd'T'HH:mm:ss.SSS'Z'}'";

@@ -4,11 +4,11 @@ import { join, resolve } from 'node:path';
 import { expect } from 'chai';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { API_TOKEN, startGateway, type TestGateway } from '../helpers/gateway.js';
-import { EmulatedProvider } from '../providers/provider-server.js';
+import { EmulatedProvider } from '../../sandbox/provider-server.js';
 import { Receiver } from '../providers/receiver.js';
 import { createInstance, providerConnector, registerConnector } from '../poller/helpers.js';
 import { dispatcher } from '../delivery/helpers.js';
-import { SandboxProvider } from '../providers/sandbox.js';
+import { SandboxProvider } from '../../sandbox/sandbox.js';
 import { BROKEN_BODY, createWebhookInstance, storeReceipt } from '../webhooks/helpers.js';
 
 /**

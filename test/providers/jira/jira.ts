@@ -2,7 +2,7 @@ import { createHmac, randomUUID } from 'node:crypto';
 import got from 'got';
 import { TZDate } from '@date-fns/tz';
 import { ProviderEmulator } from '../emulator-base.js';
-import { EmulatedProvider, type CannedResponse, type RecordedRequest, type RouteRequest } from '../provider-server.js';
+import { EmulatedProvider, type CannedResponse, type RecordedRequest, type RouteRequest } from '../../../sandbox/provider-server.js';
 
 /**
  * An emulated Jira Cloud site (REST API v3 and admin webhooks) as Atlassian documents it:

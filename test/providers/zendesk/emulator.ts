@@ -1,6 +1,6 @@
 import { createHmac, randomUUID } from 'node:crypto';
 import got from 'got';
-import { EmulatedProvider, type CannedResponse, type Collection, type ProviderRecord, type RouteRequest } from '../provider-server.js';
+import { EmulatedProvider, type CannedResponse, type Collection, type ProviderRecord, type RouteRequest } from '../../../sandbox/provider-server.js';
 import { RateWindow, isoSeconds, unknownParams } from '../provider-api.js';
 import { USER_EVENT_TYPES, isZendeskSubscription } from './event-types.js';
 
