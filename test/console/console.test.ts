@@ -16,7 +16,7 @@ import { BROKEN_BODY, createWebhookInstance, storeReceipt } from '../webhooks/he
  * token, see an instance appear, poll now and see the new event row, pause and resume, edit the
  * interval, retry and replay notifications, retry a failed webhook receipt; a wrong token shows an
  * error rather than a blank page.
- * With POLLGATE_SCREENSHOTS=<dir> it saves the main views there (the README's come from docs/console).
+ * With POLLGATE_SCREENSHOTS=<dir> it saves the main views there (docs/cli-and-console.md shows those of docs/console).
  */
 const CHROMIUM = process.env.POLLGATE_CHROMIUM ?? '/usr/bin/chromium';
 const FLAGS = [
