@@ -1,5 +1,5 @@
-import { EmulatedProvider } from '../test/providers/provider-server.js';
-import { listRecords } from '../test/providers/listing.js';
+import { EmulatedProvider } from '../sandbox/provider-server.js';
+import { listRecords } from '../sandbox/listing.js';
 
 /**
  * The emulated provider of the poll scenarios in a process of its own, so that serving pages does

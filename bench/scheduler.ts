@@ -1,4 +1,4 @@
-import { EmulatedProvider } from '../test/providers/provider-server.js';
+import { EmulatedProvider } from '../sandbox/provider-server.js';
 import { benchGateway, percentile, type Result } from './lib.js';
 
 /**

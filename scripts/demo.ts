@@ -8,7 +8,7 @@ import { Webhook } from 'standardwebhooks';
 import { checkConfig, loadConfig, mergeDeep } from '../src/config/index.js';
 import { Gateway } from '../src/main.js';
 import { silentLogger } from '../src/log.js';
-import { SandboxProvider } from '../test/providers/sandbox.js';
+import { SandboxProvider } from '../sandbox/sandbox.js';
 
 /**
  * `npm run demo`: the gateway, the sandbox provider and a callback receiver that verifies both

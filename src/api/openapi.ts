@@ -1,7 +1,12 @@
 /**
- * GET /openapi.json: the API's paths as an OpenAPI 3.1 document (summaries and parameters; the
- * payloads are described in docs/api.md). One table, so a route added here is documented here.
+ * GET /openapi.json: the API's paths as an OpenAPI 3.1 document (summaries, parameters and the
+ * media type of each answer; the payloads are described in docs/api.md). One table, so a route
+ * added here is documented here; test/api/openapi.test.ts fails when a route registered on the
+ * routers is missing from it.
  */
+// The console's assets (src/console/routes.ts serves them; the API layer names them rather than import a feature).
+const CONSOLE_FILES = ['app.js', 'api.js', 'dom.js', 'views.js', 'style.css'];
+
 const ROUTES: Array<[string, string, string, boolean?]> = [
   ['get', '/elements', 'List connectors'],
   ['post', '/elements', 'Register a custom connector (409 when the key is taken)'],
@@ -25,6 +30,7 @@ const ROUTES: Array<[string, string, string, boolean?]> = [
   ['get', '/events/{id}', 'One event'],
   ['get', '/notifications/{id}', 'A notification with its attempts'],
   ['post', '/notifications/{id}/retry', 'Send a notification again'],
+  ['get', '/instances/{id}/notifications', "An instance's notifications with their attempt counts, newest first"],
   ['post', '/instances/{id}/notifications/replay', 'Re-queue notifications since a time'],
   ['get', '/instances/{id}/signing-secret', 'The Standard Webhooks signing secret'],
   ['post', '/instances/{id}/signing-secret/rotate', 'Rotate the signing secret'],
@@ -42,10 +48,24 @@ const ROUTES: Array<[string, string, string, boolean?]> = [
   ['get', '/health/ready', 'Readiness: connected and migrated (no auth)', true],
   ['get', '/metrics', 'Prometheus metrics (bearer token unless metrics.public)', true],
   ['post', '/hooks/{token}', 'Webhook ingress (no bearer; the token is the secret)', true],
+  ['get', '/hooks/{token}', "A provider's verification handshake, when the connector declares one (405 otherwise)", true],
+  ['get', '/openapi.json', 'This document (no auth)', true],
+  ['get', '/console', 'The web console page (no auth: it holds no data)', true],
+  ...CONSOLE_FILES.map((name): [string, string, string, boolean] => ['get', `/console/${name}`, 'A web console asset (no auth)', true]),
 ];
+
+/** Answers that are not JSON; every other route answers JSON, errors as {code, message, details}. */
+const CONTENT: Record<string, Record<string, object>> = {
+  'get /metrics': { 'text/plain; version=0.0.4': {} },
+  // The handshake echoes the provider's challenge as the connector says: text or JSON.
+  'get /hooks/{token}': { 'text/plain': {}, 'application/json': {} },
+  'get /console': { 'text/html': {} },
+  ...Object.fromEntries(CONSOLE_FILES.map((name) => [`get /console/${name}`, { [name.endsWith('.css') ? 'text/css' : 'text/javascript']: {} }])),
+};
 
 /** Query parameters that change what a route does (paging and filters are in docs/api.md). */
 const QUERY: Record<string, Array<{ name: string; description: string }>> = {
+  'get /instances/{id}/notifications': [{ name: 'status', description: 'only notifications in this state: pending, delivered or dead' }],
   'put /elements/{key}': [{ name: 'moveSecrets', description: "true: replace even though instances' stored secrets then go to another host" }],
   'post /connectors/draft': [
     { name: 'objects', description: 'object names or collection paths to draft, comma-separated (default: every list operation)' },
@@ -74,7 +94,12 @@ export function openApiDocument(version: string): Record<string, unknown> {
       ...(parameters.length ? { parameters } : {}),
       // /metrics sits at the root but needs the token unless metrics.public is set.
       ...(open && path !== '/metrics' ? { security: [] } : {}),
-      responses: { default: { description: 'JSON; errors are {code, message, details}', content: { 'application/json': {} } } },
+      responses: {
+        default: {
+          description: 'JSON unless said otherwise; errors are {code, message, details}',
+          content: CONTENT[`${method} ${path}`] ?? { 'application/json': {} },
+        },
+      },
     };
   }
   return {

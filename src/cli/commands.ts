@@ -29,6 +29,16 @@ function instanceId(value: string): string {
 }
 
 export function addClientCommands(program: Command): void {
+  addConnectorCommands(program);
+  addInstanceCommands(program);
+  addPollCommand(program);
+  addStatusCommand(program);
+  addEventCommands(program);
+  addNotificationCommands(program);
+}
+
+/** `connectors list | show | validate | add`. */
+function addConnectorCommands(program: Command): void {
   const connectors = program
     .command('connectors')
     .description('connectors: list, show, validate a file offline, add a file, draft one from an OpenAPI description');
@@ -81,7 +91,10 @@ export function addClientCommands(program: Command): void {
       if (asJson(cmd)) return printJson(c);
       printLine(`connector "${c.key}" registered`);
     });
+}
 
+/** `instances list | show | create | pause | resume | delete | check`. */
+function addInstanceCommands(program: Command): void {
   const instances = program.command('instances').description('instances: list, show, create, pause, resume, delete, check');
   instances
     .command('list')
@@ -149,7 +162,10 @@ export function addClientCommands(program: Command): void {
       const failed = checks.filter((c) => c.status === 'failed');
       if (failed.length > 0) throw new CliError(`the check of instance ${id} failed: ${failed.map((c) => c.name).join(', ')}`, EXIT.apiError);
     });
+}
 
+/** `poll <instance> [--object <type>]`: exits 1 when an object's poll failed. */
+function addPollCommand(program: Command): void {
   program
     .command('poll <instance>')
     .description('polls an instance now')
@@ -165,36 +181,46 @@ export function addClientCommands(program: Command): void {
       const failed = Object.entries(answer.objects).filter(([, s]) => s.error);
       if (failed.length > 0) throw new CliError(`the poll of ${failed.map(([t]) => t).join(', ')} failed: ${failed[0][1].error}`, EXIT.apiError);
     });
+}
 
+/** `status <instance>`: the instance's state, then one row per object type. */
+function addStatusCommand(program: Command): void {
   program
     .command('status <instance>')
     .description('per object type: last and next poll, lag, failures; notifications; auth')
     .action(async (id: string, _o, cmd: Command) => {
       const s = await client(cmd).get<Json>(`instances/${instanceId(id)}/status`);
       if (asJson(cmd)) return printJson(s);
-      const auth = s.auth ? `${s.auth.type} ${s.auth.state}${s.auth.lastError ? ` (${s.auth.lastError})` : ''}` : undefined;
-      printFields([
-        ['instance', s.instanceId],
-        ['events', s.eventsEnabled ? 'enabled' : 'paused'],
-        ['mode', s.vendorType],
-        ['notifications', `${s.notifications.pending} pending, ${s.notifications.dead} dead`],
-        ...(auth ? [['auth', auth] as [string, string]] : []),
-      ]);
-      printTable(
-        ['object type', 'interval', 'last poll', 'next poll', 'lag', 'failures', 'backoff until', 'last error'],
-        Object.entries(s.objects as Record<string, Json>).map(([t, o]) => [
-          t,
-          `${o.intervalSeconds}s`,
-          shortDate(o.lastPollDate),
-          shortDate(o.nextPollDate),
-          `${o.lagSeconds}s`,
-          o.consecutiveFailures,
-          shortDate(o.backoffUntil),
-          o.lastError,
-        ]),
-      );
+      printStatus(s);
     });
+}
 
+function printStatus(s: Json): void {
+  const auth = s.auth ? `${s.auth.type} ${s.auth.state}${s.auth.lastError ? ` (${s.auth.lastError})` : ''}` : undefined;
+  printFields([
+    ['instance', s.instanceId],
+    ['events', s.eventsEnabled ? 'enabled' : 'paused'],
+    ['mode', s.vendorType],
+    ['notifications', `${s.notifications.pending} pending, ${s.notifications.dead} dead`],
+    ...(auth ? [['auth', auth] as [string, string]] : []),
+  ]);
+  printTable(
+    ['object type', 'interval', 'last poll', 'next poll', 'lag', 'failures', 'backoff until', 'last error'],
+    Object.entries(s.objects as Record<string, Json>).map(([t, o]) => [
+      t,
+      `${o.intervalSeconds}s`,
+      shortDate(o.lastPollDate),
+      shortDate(o.nextPollDate),
+      `${o.lagSeconds}s`,
+      o.consecutiveFailures,
+      shortDate(o.backoffUntil),
+      o.lastError,
+    ]),
+  );
+}
+
+/** `events tail <instance> [-n 20] [--follow] [--interval 2]`. */
+function addEventCommands(program: Command): void {
   const events = program.command('events').description('events of an instance');
   events
     .command('tail <instance>')
@@ -209,7 +235,10 @@ export function addClientCommands(program: Command): void {
       if (!(every > 0)) throw new CliError('--interval must be a positive number of seconds', EXIT.badInput);
       await tailEvents(client(cmd), instanceId(id), { lines, follow: Boolean(o.follow), everyMs: every * 1000, json: asJson(cmd) });
     });
+}
 
+/** `notifications list | retry | replay`. */
+function addNotificationCommands(program: Command): void {
   const notifications = program.command('notifications').description('deliveries: list, retry, replay');
   notifications
     .command('list <instance>')

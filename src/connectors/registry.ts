@@ -15,24 +15,14 @@ export interface ConnectorSummary {
   bundled: boolean;
 }
 
-/**
- * Checking a definition costs milliseconds; a process that starts many gateways (the tests) checks
- * each unchanged file once. Definitions are never changed after validation, so sharing them is safe.
- */
-const validatedFiles = new Map<string, { text: string; def: ConnectorDefinition }>();
-
 function validatedFile(path: string, text: string): ConnectorDefinition {
-  const known = validatedFiles.get(path);
-  if (known?.text === text) return known.def;
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch (err) {
     throw new DefinitionError(`connector file ${path} is not valid JSON: ${(err as Error).message}`);
   }
-  const def = validateConnector(json, `file ${path}`);
-  validatedFiles.set(path, { text, def });
-  return def;
+  return validateConnector(json, `file ${path}`);
 }
 
 /**

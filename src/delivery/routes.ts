@@ -1,10 +1,12 @@
+import type Koa from 'koa';
 import type Router from '@koa/router';
 import type { GatewayContext } from '../context.js';
 import { readJsonObject } from '../api/body.js';
 import { idParam, readPageRequest } from '../api/pagination.js';
 import { NotFoundError, ValidationError } from '../errors.js';
 import { activeSecrets, newSigningSecret } from './signing.js';
-import type { NotificationRow } from '../events/store.js';
+import type { EventStore, NotificationRow } from '../events/store.js';
+import type { Instance } from '../instances/store.js';
 import { isoOrNull } from '../clock.js';
 
 /**
@@ -34,35 +36,87 @@ function parseSince(value: unknown): number {
 }
 
 export function deliveryRoutes(ctx: GatewayContext) {
-  const { clock, instances, config } = ctx;
-  const store = ctx.stores.events;
-  const max = config.server.maxBodyBytes;
+  const routes = new DeliveryRoutes(ctx);
+  return (router: Router) => {
+    router.get('/instances/:id/notifications', (koa) => routes.listNotifications(koa));
+    router.get('/notifications/:id', (koa) => routes.getNotification(koa));
+    router.post('/notifications/:id/retry', (koa) => routes.retry(koa));
+    router.post('/instances/:id/notifications/replay', (koa) => routes.replay(koa));
+    router.get('/instances/:id/signing-secret', (koa) => routes.signingSecret(koa));
+    router.post('/instances/:id/signing-secret/rotate', (koa) => routes.rotateSigningSecret(koa));
+  };
+}
 
-  /** What a list shows of a notification: its state, without payload and attempts. */
-  function summarize(row: Row, now: number) {
-    return {
-      id: row.id,
-      instanceId: row.instance_id,
-      objectType: row.object_type,
-      source: row.source,
-      status: row.status === 'pending' && row.lease_owner && (row.lease_expires_at ?? 0) > now ? 'delivering' : row.status,
-      eventCount: row.event_count,
-      attemptCount: row.attempt_count,
-      nextAttemptDate: row.status === 'pending' ? iso(row.next_attempt_at) : null,
-      lastStatusCode: row.last_status_code,
-      lastError: row.last_error,
-      createdDate: iso(row.created_at),
-      deliveredDate: iso(row.delivered_at),
-    };
+/** One method per route; a notification is shown by `summarize` in lists and by `present` alone. */
+class DeliveryRoutes {
+  private readonly store: EventStore;
+
+  constructor(private readonly ctx: GatewayContext) {
+    this.store = ctx.stores.events;
   }
 
-  async function present(row: Row) {
-    const attempts = await store.attemptsOf(row.id);
+  async listNotifications(koa: Koa.Context): Promise<void> {
+    const instance = await this.instanceOf(koa);
+    const { pageSize } = readPageRequest(koa);
+    const status = koa.query.status;
+    if (status !== undefined && (typeof status !== 'string' || !NOTIFICATION_STATES.includes(status))) {
+      throw new ValidationError(`status must be one of ${NOTIFICATION_STATES.join(', ')}`, [{ field: 'status' }]);
+    }
+    const now = this.ctx.clock.now();
+    koa.body = (await this.store.notificationsOf<Row>(instance.id, { status, limit: pageSize })).map((row) => summarize(row, now));
+  }
+
+  async getNotification(koa: Koa.Context): Promise<void> {
+    koa.body = await this.present(await this.requireNotification(koa.params.id));
+  }
+
+  async retry(koa: Koa.Context): Promise<void> {
+    const row = await this.requireNotification(koa.params.id);
+    await this.store.requeue(row.id, this.ctx.clock.now());
+    koa.status = 202;
+    koa.body = await this.present(await this.requireNotification(row.id));
+  }
+
+  async replay(koa: Koa.Context): Promise<void> {
+    const instance = await this.instanceOf(koa);
+    const body = await readJsonObject(koa, this.ctx.config.server.maxBodyBytes);
+    const since = parseSince(body.since);
+    if (Number.isNaN(since)) throw new ValidationError('since must be an ISO 8601 date or date-time, e.g. "2026-11-24T00:00:00Z"', [{ field: 'since' }]);
+    const replayed = await this.store.replaySince(instance.id, since, this.ctx.clock.now());
+    koa.status = 202;
+    koa.body = { replayed };
+  }
+
+  async signingSecret(koa: Koa.Context): Promise<void> {
+    const instance = await this.instanceOf(koa);
+    const [current] = activeSecrets(await this.ctx.instances.store.signingSecrets(instance.id), this.ctx.clock.now());
+    koa.body = { secret: current?.secret ?? null };
+  }
+
+  async rotateSigningSecret(koa: Koa.Context): Promise<void> {
+    const { instances, clock, config } = this.ctx;
+    const instance = await this.instanceOf(koa);
+    const now = clock.now();
+    const overlapUntil = now + config.delivery.signingSecretOverlapHours * 3_600_000;
+    // The old secrets keep signing (alongside the new one) until the overlap ends.
+    const previous = activeSecrets(await instances.store.signingSecrets(instance.id), now).map((s) => ({
+      ...s,
+      expiresAt: Math.min(s.expiresAt ?? overlapUntil, overlapUntil),
+    }));
+    const secret = newSigningSecret();
+    await instances.store.setSigningSecrets(instance.id, [{ secret, createdAt: now, expiresAt: null }, ...previous]);
+    instances.invalidate(instance.id);
+    koa.body = { secret, previousValidUntil: iso(overlapUntil) };
+  }
+
+  /** A notification with its payload as sent and every attempt. */
+  private async present(row: Row) {
+    const attempts = await this.store.attemptsOf(row.id);
     return {
-      ...summarize(row, clock.now()),
+      ...summarize(row, this.ctx.clock.now()),
       responseData: row.response_data ? JSON.parse(row.response_data) : null,
       // As sent: a polling or webhook notification's records come back from its events.
-      payload: await store.notificationBody(row),
+      payload: await this.store.notificationBody(row),
       attempts: attempts.map((a) => ({
         date: iso(a.attempted_at as number),
         statusCode: a.status_code,
@@ -74,66 +128,31 @@ export function deliveryRoutes(ctx: GatewayContext) {
     };
   }
 
-  async function requireNotification(id: string): Promise<Row> {
-    const row = await store.notification<Row>(id);
+  private async requireNotification(id: string): Promise<Row> {
+    const row = await this.store.notification<Row>(id);
     if (!row) throw new NotFoundError(`notification ${id} does not exist`);
     return row;
   }
 
-  return (router: Router) => {
-    router.get('/instances/:id/notifications', async (koa) => {
-      const instance = await instances.require(idParam(koa.params.id, 'instance'));
-      const { pageSize } = readPageRequest(koa);
-      const status = koa.query.status;
-      if (status !== undefined && (typeof status !== 'string' || !NOTIFICATION_STATES.includes(status))) {
-        throw new ValidationError(`status must be one of ${NOTIFICATION_STATES.join(', ')}`, [{ field: 'status' }]);
-      }
-      const now = clock.now();
-      koa.body = (await store.notificationsOf<Row>(instance.id, { status, limit: pageSize })).map((row) => summarize(row, now));
-    });
+  private instanceOf(koa: Koa.Context): Promise<Instance> {
+    return this.ctx.instances.require(idParam(koa.params.id, 'instance'));
+  }
+}
 
-    router.get('/notifications/:id', async (koa) => {
-      koa.body = await present(await requireNotification(koa.params.id));
-    });
-
-    router.post('/notifications/:id/retry', async (koa) => {
-      const row = await requireNotification(koa.params.id);
-      const now = clock.now();
-      await store.requeue(row.id, now);
-      koa.status = 202;
-      koa.body = await present(await requireNotification(row.id));
-    });
-
-    router.post('/instances/:id/notifications/replay', async (koa) => {
-      const instance = await instances.require(idParam(koa.params.id, 'instance'));
-      const body = await readJsonObject(koa, max);
-      const since = parseSince(body.since);
-      if (Number.isNaN(since)) throw new ValidationError('since must be an ISO 8601 date or date-time, e.g. "2026-11-24T00:00:00Z"', [{ field: 'since' }]);
-      const now = clock.now();
-      const replayed = await store.replaySince(instance.id, since, now);
-      koa.status = 202;
-      koa.body = { replayed };
-    });
-
-    router.get('/instances/:id/signing-secret', async (koa) => {
-      const instance = await instances.require(idParam(koa.params.id, 'instance'));
-      const [current] = activeSecrets(await instances.store.signingSecrets(instance.id), clock.now());
-      koa.body = { secret: current?.secret ?? null };
-    });
-
-    router.post('/instances/:id/signing-secret/rotate', async (koa) => {
-      const instance = await instances.require(idParam(koa.params.id, 'instance'));
-      const now = clock.now();
-      const overlapUntil = now + config.delivery.signingSecretOverlapHours * 3_600_000;
-      // The old secrets keep signing (alongside the new one) until the overlap ends.
-      const previous = activeSecrets(await instances.store.signingSecrets(instance.id), now).map((s) => ({
-        ...s,
-        expiresAt: Math.min(s.expiresAt ?? overlapUntil, overlapUntil),
-      }));
-      const secret = newSigningSecret();
-      await instances.store.setSigningSecrets(instance.id, [{ secret, createdAt: now, expiresAt: null }, ...previous]);
-      instances.invalidate(instance.id);
-      koa.body = { secret, previousValidUntil: iso(overlapUntil) };
-    });
+/** What a list shows of a notification: its state, without payload and attempts. */
+function summarize(row: Row, now: number) {
+  return {
+    id: row.id,
+    instanceId: row.instance_id,
+    objectType: row.object_type,
+    source: row.source,
+    status: row.status === 'pending' && row.lease_owner && (row.lease_expires_at ?? 0) > now ? 'delivering' : row.status,
+    eventCount: row.event_count,
+    attemptCount: row.attempt_count,
+    nextAttemptDate: row.status === 'pending' ? iso(row.next_attempt_at) : null,
+    lastStatusCode: row.last_status_code,
+    lastError: row.last_error,
+    createdDate: iso(row.created_at),
+    deliveredDate: iso(row.delivered_at),
   };
 }

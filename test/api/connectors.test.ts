@@ -5,7 +5,7 @@ import { expect } from 'chai';
 import got from 'got';
 import { ManualClock } from '../../src/clock.js';
 import { dropSchema, newSchemaName, startGateway, usePostgres, type TestGateway } from '../helpers/gateway.js';
-import { EmulatedProvider } from '../providers/provider-server.js';
+import { EmulatedProvider } from '../../sandbox/provider-server.js';
 import { createInstance, pollNow, providerConnector, registerConnector } from '../poller/helpers.js';
 import { capturedLogger, startTokenEndpoint, type TokenEndpoint } from '../auth/helpers.js';
 

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
-import { EmulatedProvider } from '../providers/provider-server.js';
+import { EmulatedProvider } from '../../sandbox/provider-server.js';
 import { createInstance, listEvents, pollNow, providerConnector, registerConnector } from '../poller/helpers.js';
 
 const CONTACTS = "/hubs/crm/contacts?where=updated_at>'${gmtDate:yyyy-MM-dd'T'HH:mm:ss.SSS'Z'}'";
@@ -26,7 +26,7 @@ describe('Cloud Elements instance JSON', () => {
   });
 
   it('merges an instance poller object with the connector object of the same name: an edited old record is UPDATED', async () => {
-    // The seed's shape: url and idField only; datesConfiguration comes from the connector.
+    // Cloud Elements' instance JSON shape: url and idField only; datesConfiguration comes from the connector.
     const pollerConfiguration = { contacts: { url: "/hubs/crm/contacts?where=updated_at>'${gmtDate:yyyy-MM-dd'T'HH:mm:ss.SSS'Z'}'", idField: 'id' } };
     const { id } = await createInstance(t, 'crm', provider.url, { 'event.poller.configuration': pollerConfiguration });
     t.clock.advance(60_000);

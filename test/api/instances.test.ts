@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import got from 'got';
 import { API_TOKEN, startGateway, type TestGateway } from '../helpers/gateway.js';
-import { EmulatedProvider } from '../providers/provider-server.js';
+import { EmulatedProvider } from '../../sandbox/provider-server.js';
 import { createInstance, providerConnector, registerConnector } from '../poller/helpers.js';
 
 const SECRET = 'sk-test-secret-123';

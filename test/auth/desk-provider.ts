@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import { randomBytes } from 'node:crypto';
-import { EmulatedProvider, type RecordedRequest } from '../providers/provider-server.js';
+import { EmulatedProvider, type RecordedRequest } from '../../sandbox/provider-server.js';
 
 /**
  * A Desk.com-style OAuth 1.0a provider: request token, authorize redirect, access token, and an

@@ -3,7 +3,7 @@ import { Writable } from 'node:stream';
 import { OAuth2Server } from 'oauth2-mock-server';
 import { createLogger } from '../../src/log.js';
 import type { Logger } from '../../src/log.js';
-import { EmulatedProvider, type CannedResponse } from '../providers/provider-server.js';
+import { EmulatedProvider, type CannedResponse } from '../../sandbox/provider-server.js';
 
 /**
  * An independent OAuth 2.0 server (the `oauth2-mock-server` package) with provider-like endpoint

@@ -62,8 +62,8 @@ describe('provider auth: OAuth 1.0a (Desk style)', () => {
     await desk.close();
   });
 
-  /** The seed's instance JSON, placeholders filled, with only the site added. */
-  function seedInstance(providerData: Record<string, string>) {
+  /** Cloud Elements' Desk instance JSON (test/providers/desk/cloud-elements-instance.json), placeholders filled, with only the site added. */
+  function cloudElementsInstance(providerData: Record<string, string>) {
     return {
       element: { key: 'desk-test' },
       providerData,
@@ -84,7 +84,7 @@ describe('provider auth: OAuth 1.0a (Desk style)', () => {
     };
   }
 
-  it('runs the three-legged flow, creates the seed instance, and signs every poll page, retry and form request', async () => {
+  it('runs the three-legged flow, creates the Cloud Elements instance, and signs every poll page, retry and form request', async () => {
     const site = encodeURIComponent(desk.url);
     const tokenRes = await t.api.get(
       `elements/desk-test/oauth/token?apiKey=${CONSUMER.key}&apiSecret=${CONSUMER.secret}&callbackUrl=${encodeURIComponent(CALLBACK)}&site=${site}`,
@@ -100,7 +100,7 @@ describe('provider auth: OAuth 1.0a (Desk style)', () => {
     const back = new URL(desk.authorize(request.token));
 
     const created = await t.api.post('instances', {
-      json: seedInstance({
+      json: cloudElementsInstance({
         oauth_token: back.searchParams.get('oauth_token')!,
         oauth_verifier: back.searchParams.get('oauth_verifier')!,
         secret: request.secret,
@@ -148,7 +148,7 @@ describe('provider auth: OAuth 1.0a (Desk style)', () => {
   });
 
   it('a refused access-token exchange answers 400 with the provider problem and stores nothing', async () => {
-    const res = await t.api.post('instances', { json: seedInstance({ oauth_token: 'rt-unknown', oauth_verifier: 'v-x', secret: 'rts-x' }) });
+    const res = await t.api.post('instances', { json: cloudElementsInstance({ oauth_token: 'rt-unknown', oauth_verifier: 'v-x', secret: 'rts-x' }) });
     expect(res.statusCode).to.equal(400);
     expect(res.body).to.deep.include({ code: 'OAUTH_EXCHANGE_FAILED' });
     expect((res.body as unknown as { message: string }).message).to.match(/signature_invalid/);
@@ -157,7 +157,7 @@ describe('provider auth: OAuth 1.0a (Desk style)', () => {
 
   it('takes tokens handed over as oauth.user.token and oauth.user.token.secret', async () => {
     desk.accessTokens.set('at-given', 'ats-given');
-    const json = seedInstance({});
+    const json = cloudElementsInstance({});
     delete (json as { providerData?: unknown }).providerData;
     Object.assign(json.configuration, { 'oauth.user.token': 'at-given', 'oauth.user.token.secret': 'ats-given' });
     const created = await t.api.post('instances', { json });

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import got from 'got';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
-import { EmulatedProvider } from '../providers/provider-server.js';
+import { EmulatedProvider } from '../../sandbox/provider-server.js';
 import { pollNow, providerConnector, registerConnector } from '../poller/helpers.js';
 import { bearerOf, capturedLogger, startOAuthServer, type OAuthProvider } from './helpers.js';
 

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
-import { SandboxProvider } from '../providers/sandbox.js';
+import { SandboxProvider } from '../../sandbox/sandbox.js';
 import { SecretCipher } from '../../src/secrets/cipher.js';
 import { pollNow } from '../poller/helpers.js';
 

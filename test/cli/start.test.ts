@@ -6,7 +6,7 @@ import got from 'got';
 import { createDatabase } from '../../src/db/index.js';
 import { API_TOKEN, TEST_PG_URL, dropSchema, newSchemaName, usePostgres } from '../helpers/gateway.js';
 import { startGatewayProcess } from '../helpers/gateway-process.js';
-import { EmulatedProvider } from '../providers/provider-server.js';
+import { EmulatedProvider } from '../../sandbox/provider-server.js';
 import { providerConnector } from '../poller/helpers.js';
 
 /**

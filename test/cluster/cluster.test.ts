@@ -5,7 +5,7 @@ import { expect } from 'chai';
 import got from 'got';
 import { API_TOKEN, dropSchema, newSchemaName, usePostgres } from '../helpers/gateway.js';
 import { startGatewayProcess, type GatewayProcess } from '../helpers/gateway-process.js';
-import { EmulatedProvider } from '../providers/provider-server.js';
+import { EmulatedProvider } from '../../sandbox/provider-server.js';
 import { Receiver } from '../providers/receiver.js';
 
 /**

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { expect } from 'chai';
 import { ManualClock } from '../../src/clock.js';
 import { dropSchema, newSchemaName, startGateway, usePostgres, type TestGateway } from '../helpers/gateway.js';
-import { EmulatedProvider } from '../providers/provider-server.js';
+import { EmulatedProvider } from '../../sandbox/provider-server.js';
 import { createInstance, providerConnector } from '../poller/helpers.js';
 
 /**

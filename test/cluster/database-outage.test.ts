@@ -8,7 +8,7 @@ import { API_TOKEN, newSchemaName, usePostgres } from '../helpers/gateway.js';
 import { startGatewayProcess, type GatewayProcess } from '../helpers/gateway-process.js';
 import { startPrivatePostgres, type PrivatePostgres } from '../helpers/private-postgres.js';
 import { Receiver } from '../providers/receiver.js';
-import { SandboxProvider } from '../providers/sandbox.js';
+import { SandboxProvider } from '../../sandbox/sandbox.js';
 
 /**
  * The database goes away hard (`pg_ctl -m immediate`: every connection cut, no goodbye) for a few

@@ -4,11 +4,11 @@ import { join, resolve } from 'node:path';
 import { expect } from 'chai';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { API_TOKEN, startGateway, type TestGateway } from '../helpers/gateway.js';
-import { EmulatedProvider } from '../providers/provider-server.js';
+import { EmulatedProvider } from '../../sandbox/provider-server.js';
 import { Receiver } from '../providers/receiver.js';
 import { createInstance, providerConnector, registerConnector } from '../poller/helpers.js';
 import { dispatcher } from '../delivery/helpers.js';
-import { SandboxProvider } from '../providers/sandbox.js';
+import { SandboxProvider } from '../../sandbox/sandbox.js';
 import { BROKEN_BODY, createWebhookInstance, storeReceipt } from '../webhooks/helpers.js';
 
 /**
@@ -16,7 +16,7 @@ import { BROKEN_BODY, createWebhookInstance, storeReceipt } from '../webhooks/he
  * token, see an instance appear, poll now and see the new event row, pause and resume, edit the
  * interval, retry and replay notifications, retry a failed webhook receipt; a wrong token shows an
  * error rather than a blank page.
- * With POLLGATE_SCREENSHOTS=<dir> it saves the main views there (the README's come from docs/console).
+ * With POLLGATE_SCREENSHOTS=<dir> it saves the main views there (docs/cli-and-console.md shows those of docs/console).
  */
 const CHROMIUM = process.env.POLLGATE_CHROMIUM ?? '/usr/bin/chromium';
 const FLAGS = [

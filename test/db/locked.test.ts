@@ -3,7 +3,7 @@ import { expect } from 'chai';
 import got from 'got';
 import sqlite3 from 'sqlite3';
 import { API_TOKEN, startGateway, usePostgres, type TestGateway } from '../helpers/gateway.js';
-import { EmulatedProvider } from '../providers/provider-server.js';
+import { EmulatedProvider } from '../../sandbox/provider-server.js';
 import { Receiver } from '../providers/receiver.js';
 import { dispatcher } from '../delivery/helpers.js';
 import { createInstance, listEvents, pollNow, providerConnector, registerConnector } from '../poller/helpers.js';

@@ -2,9 +2,9 @@ import { createHmac } from 'node:crypto';
 import { expect } from 'chai';
 import got from 'got';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
-import { EmulatedProvider } from '../providers/provider-server.js';
+import { EmulatedProvider } from '../../sandbox/provider-server.js';
 import { Receiver } from '../providers/receiver.js';
-import { SandboxProvider } from '../providers/sandbox.js';
+import { SandboxProvider } from '../../sandbox/sandbox.js';
 import { createInstance, pollNow, providerConnector, registerConnector } from '../poller/helpers.js';
 import { dispatcher } from './helpers.js';
 

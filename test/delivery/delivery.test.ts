@@ -3,7 +3,7 @@ import { Webhook } from 'standardwebhooks';
 import { XMLParser } from 'fast-xml-parser';
 import qs from 'qs';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
-import { EmulatedProvider } from '../providers/provider-server.js';
+import { EmulatedProvider } from '../../sandbox/provider-server.js';
 import { Receiver } from '../providers/receiver.js';
 import { createInstance, pollNow, providerConnector, registerConnector } from '../poller/helpers.js';
 import { dispatcher, SIGNATURE_KEY, verifyRequest } from './helpers.js';

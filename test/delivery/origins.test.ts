@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import got from 'got';
 import { API_TOKEN, startGateway, type TestGateway } from '../helpers/gateway.js';
-import { EmulatedProvider } from '../providers/provider-server.js';
+import { EmulatedProvider } from '../../sandbox/provider-server.js';
 import { Receiver } from '../providers/receiver.js';
 import { createInstance, pollNow, providerConnector, registerConnector } from '../poller/helpers.js';
 import { dispatcher } from './helpers.js';

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type dns from 'node:dns';
 import { expect } from 'chai';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
-import { EmulatedProvider } from '../providers/provider-server.js';
+import { EmulatedProvider } from '../../sandbox/provider-server.js';
 import { Receiver } from '../providers/receiver.js';
 import { createInstance, pollNow, providerConnector, registerConnector } from '../poller/helpers.js';
 import { createGuardedLookup } from '../../src/network/ssrf-guard.js';

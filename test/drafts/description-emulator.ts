@@ -1,7 +1,7 @@
 import addFormats from 'ajv-formats';
 import { OpenAPIBackend, type Document } from 'openapi-backend';
 import { parse as parseYaml } from 'yaml';
-import { EmulatedProvider } from '../providers/provider-server.js';
+import { EmulatedProvider } from '../../sandbox/provider-server.js';
 
 /**
  * A provider emulator generated from an OpenAPI description: every GET operation with an

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { startGateway, usePostgres, type TestGateway } from '../helpers/gateway.js';
-import { EmulatedProvider } from '../providers/provider-server.js';
+import { EmulatedProvider } from '../../sandbox/provider-server.js';
 import { providerConnector, registerConnector } from './helpers.js';
 
 /**

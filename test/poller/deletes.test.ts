@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
-import { EmulatedProvider, type CannedResponse } from '../providers/provider-server.js';
-import { listRecords } from '../providers/listing.js';
+import { EmulatedProvider, type CannedResponse } from '../../sandbox/provider-server.js';
+import { listRecords } from '../../sandbox/listing.js';
 import { CONTACTS_SINCE, PROVIDER_DATES, createInstance, listEvents, pollNow, providerConnector, registerConnector } from './helpers.js';
 
 const MINUTE = 60_000;

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
-import { EmulatedProvider, type CannedResponse } from '../providers/provider-server.js';
+import { EmulatedProvider, type CannedResponse } from '../../sandbox/provider-server.js';
 import { CONTACTS_SINCE, PROVIDER_DATES, createInstance, listEvents, pollNow, providerConnector, registerConnector } from './helpers.js';
 
 /**

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { startGateway, usePostgres, type TestGateway } from '../helpers/gateway.js';
 import { PollStateStore } from '../../src/poller/store.js';
-import { EmulatedProvider, type CannedResponse, type RecordedRequest } from '../providers/provider-server.js';
+import { EmulatedProvider, type CannedResponse, type RecordedRequest } from '../../sandbox/provider-server.js';
 import { providerConnector, registerConnector } from './helpers.js';
 
 /**

@@ -3,7 +3,7 @@ import type { Knex } from 'knex';
 import { InstanceGoneError } from '../../src/db/instance-guard.js';
 import { recordEvents } from '../../src/events/record.js';
 import { startGateway, usePostgres, type TestGateway } from '../helpers/gateway.js';
-import { EmulatedProvider, type Style } from '../providers/provider-server.js';
+import { EmulatedProvider, type Style } from '../../sandbox/provider-server.js';
 import { createInstance, listEvents, pollNow, providerConnector, registerConnector } from './helpers.js';
 
 const MINUTE = 60_000;

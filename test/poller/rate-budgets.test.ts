@@ -1,8 +1,8 @@
 import { expect } from 'chai';
 import { ManualClock } from '../../src/clock.js';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
-import { EmulatedProvider } from '../providers/provider-server.js';
-import { listRecords } from '../providers/listing.js';
+import { EmulatedProvider } from '../../sandbox/provider-server.js';
+import { listRecords } from '../../sandbox/listing.js';
 import { CONTACTS_SINCE, PROVIDER_DATES, providerConnector, registerConnector } from './helpers.js';
 
 /**

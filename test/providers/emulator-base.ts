@@ -1,4 +1,4 @@
-import type { EmulatedProvider } from './provider-server.js';
+import type { EmulatedProvider } from '../../sandbox/provider-server.js';
 
 /** What every provider emulator built on EmulatedProvider offers: its URL, its clock, close(). */
 export abstract class ProviderEmulator {

@@ -9,7 +9,7 @@ import { GitHubProvider } from './github/github.js';
 import { JiraProvider } from './jira/jira.js';
 import { ZendeskEmulator } from './zendesk/emulator.js';
 import { IntercomEmulator } from './intercom/emulator.js';
-import type { EmulatedProvider } from './provider-server.js';
+import type { EmulatedProvider } from '../../sandbox/provider-server.js';
 
 /**
  * The catalog connectors that offer OAuth 2.0 beside a token (`"auth": [ … ]` alternatives): the

@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import { OpenAPIBackend, type Document } from 'openapi-backend';
 import addFormats from 'ajv-formats';
 import qs from 'qs';
-import type { RecordedRequest } from './provider-server.js';
+import type { RecordedRequest } from '../../sandbox/provider-server.js';
 
 /**
  * Checks requests against a provider's own published OpenAPI description, with openapi-backend's

@@ -1,4 +1,4 @@
-import type { RecordedRequest } from './provider-server.js';
+import type { RecordedRequest } from '../../sandbox/provider-server.js';
 
 /**
  * Small pieces the provider emulators (test/providers/<key>/) share: a per-window request counter

@@ -5,9 +5,9 @@ import got, { type Response } from 'got';
 import { ManualClock } from '../../src/clock.js';
 import { validateConnector } from '../../src/connectors/validate.js';
 import { resolvePollerObject } from '../../src/connectors/resolve.js';
-import { EmulatedProvider, type ProviderRecord, type Style } from './provider-server.js';
+import { EmulatedProvider, type ProviderRecord, type Style } from '../../sandbox/provider-server.js';
 import { Receiver } from './receiver.js';
-import { SANDBOX_SEEDED_AT, SandboxProvider, signSandboxBody } from './sandbox.js';
+import { SANDBOX_SEEDED_AT, SandboxProvider, signSandboxBody } from '../../sandbox/sandbox.js';
 
 /** Self-tests of the emulated provider APIs, walked by hand with got as a client would. */
 const http = got.extend({ throwHttpErrors: false, retry: { limit: 0 } });

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
-import { EmulatedProvider } from '../providers/provider-server.js';
+import { EmulatedProvider } from '../../sandbox/provider-server.js';
 
 /** Request templates held to Freshworks' request method: invocation bodies and load-time rules. */
 const connector = (requests: Record<string, unknown>, extra: Record<string, unknown> = {}) => ({

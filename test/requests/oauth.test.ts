@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
-import { EmulatedProvider } from '../providers/provider-server.js';
+import { EmulatedProvider } from '../../sandbox/provider-server.js';
 import { startOAuthServer, type OAuthProvider } from '../auth/helpers.js';
 
 /** `isOAuth` request templates send the instance's OAuth access token, kept fresh by the auth layer. */

@@ -4,7 +4,7 @@ import { Writable } from 'node:stream';
 import { expect } from 'chai';
 import { createLogger } from '../../src/log.js';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
-import { EmulatedProvider } from '../providers/provider-server.js';
+import { EmulatedProvider } from '../../sandbox/provider-server.js';
 
 // URL-unsafe characters: the redaction must also catch the secret's URL-encoded form.
 const SECRET = 'sk-live/very+secret=42';

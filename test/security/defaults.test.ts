@@ -6,7 +6,7 @@ import got from 'got';
 import { loadConfig } from '../../src/config/index.js';
 import { hashWebhookToken } from '../../src/instances/store.js';
 import { startGateway, usePostgres, type TestGateway } from '../helpers/gateway.js';
-import { SandboxProvider } from '../providers/sandbox.js';
+import { SandboxProvider } from '../../sandbox/sandbox.js';
 
 describe('security: defaults', () => {
   it('binds 127.0.0.1 by default and refuses to serve other machines while loopback targets are allowed (finding 10)', () => {

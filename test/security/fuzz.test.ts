@@ -3,7 +3,7 @@ import { expect } from 'chai';
 import got from 'got';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
 import { registeredRoutes } from '../helpers/routes.js';
-import { SandboxProvider } from '../providers/sandbox.js';
+import { SandboxProvider } from '../../sandbox/sandbox.js';
 import { providerConnector, registerConnector } from '../poller/helpers.js';
 
 /**

@@ -2,8 +2,8 @@ import { expect } from 'chai';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
-import { EmulatedProvider } from '../providers/provider-server.js';
-import { SandboxProvider } from '../providers/sandbox.js';
+import { EmulatedProvider } from '../../sandbox/provider-server.js';
+import { SandboxProvider } from '../../sandbox/sandbox.js';
 import { createInstance, providerConnector, registerConnector } from '../poller/helpers.js';
 
 const MINUTE = 60_000;

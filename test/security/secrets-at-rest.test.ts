@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SECRET_KEY, dropSchema, newSchemaName, startGateway, usePostgres, type TestGateway } from '../helpers/gateway.js';
-import { EmulatedProvider } from '../providers/provider-server.js';
+import { EmulatedProvider } from '../../sandbox/provider-server.js';
 import { createInstance, providerConnector, registerConnector } from '../poller/helpers.js';
 import { SecretCipher } from '../../src/secrets/cipher.js';
 import { rekey } from '../../src/secrets/stored.js';

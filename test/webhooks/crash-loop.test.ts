@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import got from 'got';
 import { API_TOKEN, startGateway, type TestGateway } from '../helpers/gateway.js';
 import { startGatewayProcess, type GatewayProcess } from '../helpers/gateway-process.js';
-import { SandboxProvider } from '../providers/sandbox.js';
+import { SandboxProvider } from '../../sandbox/sandbox.js';
 import { contactsBody, createWebhookInstance, storeReceipt } from './helpers.js';
 
 /**

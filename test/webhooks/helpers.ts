@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import got from 'got';
 import type { TestGateway } from '../helpers/gateway.js';
-import { signSandboxBody, type SandboxProvider } from '../providers/sandbox.js';
+import { signSandboxBody, type SandboxProvider } from '../../sandbox/sandbox.js';
 
 /** The webhook secret of the sandbox instances these tests create, and a body's signature with it. */
 export const SECRET = 'whk-secret-123';

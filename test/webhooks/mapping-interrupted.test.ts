@@ -4,7 +4,7 @@ import got from 'got';
 import knexFactory, { type Knex } from 'knex';
 import { API_TOKEN, startGateway, TEST_PG_URL, usePostgres, type TestGateway } from '../helpers/gateway.js';
 import { listEvents } from '../poller/helpers.js';
-import { SandboxProvider } from '../providers/sandbox.js';
+import { SandboxProvider } from '../../sandbox/sandbox.js';
 
 /**
  * A webhook body whose mapping the database fails under (PostgreSQL ends the connection: here an

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import got from 'got';
 import { API_TOKEN, startGateway, type TestGateway } from '../helpers/gateway.js';
-import { SandboxProvider } from '../providers/sandbox.js';
+import { SandboxProvider } from '../../sandbox/sandbox.js';
 import { listEvents } from '../poller/helpers.js';
 import { BROKEN_BODY, contactsBody, createWebhookInstance, postSigned, storeReceipt } from './helpers.js';
 

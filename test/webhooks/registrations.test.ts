@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { expect } from 'chai';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
-import { SandboxProvider } from '../providers/sandbox.js';
+import { SandboxProvider } from '../../sandbox/sandbox.js';
 import { registerConnector } from '../poller/helpers.js';
 
 /** The bundled sandbox connector with one webhook registration per topic instead of one in all. */

@@ -6,7 +6,7 @@ import sqlite3 from 'sqlite3';
 import { SecretCipher } from '../../src/secrets/cipher.js';
 import { API_TOKEN, startGateway, usePostgres, type TestGateway } from '../helpers/gateway.js';
 import { listEvents } from '../poller/helpers.js';
-import { SandboxProvider } from '../providers/sandbox.js';
+import { SandboxProvider } from '../../sandbox/sandbox.js';
 
 /**
  * Ingress answers 404 only for a webhook endpoint that does not exist: a provider drops a hook on

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
-import { SandboxProvider } from '../providers/sandbox.js';
+import { SandboxProvider } from '../../sandbox/sandbox.js';
 import { CONTACTS_SINCE, PROVIDER_DATES, listEvents, pollNow } from '../poller/helpers.js';
 import { SECRET, createWebhookInstance as createFor, post, sign } from './helpers.js';
 

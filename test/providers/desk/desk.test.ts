@@ -10,7 +10,7 @@ const SECOND = 1000;
 const desk = JSON.parse(readFileSync(new URL('../../../connectors/desk.json', import.meta.url), 'utf8')) as { baseUrl: string };
 
 /** The Desk instance JSON of Cloud Elements' documentation, its placeholders filled in. */
-function seedInstance(providerData: Record<string, string>): Record<string, unknown> {
+function cloudElementsInstance(providerData: Record<string, string>): Record<string, unknown> {
   const fill: Record<string, string> = {
     '<OAUTH_TOKEN_RETURNED_IN_OAUTH_EXCHANGE>': providerData.oauth_token,
     '<OAUTH_VERIFIER_RETURNED_IN_OAUTH_EXCHANGE>': providerData.oauth_verifier,
@@ -20,9 +20,9 @@ function seedInstance(providerData: Record<string, string>): Record<string, unkn
     '<INSERT_CALLBACK_URL>': 'https://app.example.com/desk/callback',
     '<INSERT_YOUR_APPS_CALLBACK_URL>': 'https://app.example.com/pollgate-events',
     '<INSERT_TAGS>': 'support',
-    '<INSERT_INSTANCE_NAME>': 'Desk from the seed',
+    '<INSERT_INSTANCE_NAME>': 'Desk from the Cloud Elements instance JSON',
   };
-  const text = readFileSync(new URL('./seed-instance.json', import.meta.url), 'utf8').replace(/<[A-Z_]+>/g, (p) => fill[p] ?? p);
+  const text = readFileSync(new URL('./cloud-elements-instance.json', import.meta.url), 'utf8').replace(/<[A-Z_]+>/g, (p) => fill[p] ?? p);
   return JSON.parse(text) as Record<string, unknown>;
 }
 
@@ -43,14 +43,14 @@ describe('connector desk (OAuth 1.0a, against the Desk emulator)', () => {
   });
 
   async function createFromSeed(): Promise<number> {
-    const json = seedInstance(dk.authorizedRequestToken());
+    const json = cloudElementsInstance(dk.authorizedRequestToken());
     (json.configuration as Record<string, unknown>)['base.url'] = dk.baseUrl;
     const res = await t.api.post('instances', { json });
     expect(res.statusCode, JSON.stringify(res.body)).to.equal(201);
     return (res.body as unknown as { id: number }).id;
   }
 
-  it("the seed's instance JSON with only base.url added: the access token is exchanged with a signed request, polls are signed with it", async () => {
+  it("Cloud Elements' Desk instance JSON (cloud-elements-instance.json) with only base.url added: the access token is exchanged with a signed request, polls are signed with it", async () => {
     const id = await createFromSeed();
     expect(dk.accessTokens.size).to.equal(1);
     expect(dk.signatureChecks.filter((c) => c.path === '/oauth/access_token')).to.deep.equal([
@@ -89,8 +89,8 @@ describe('connector desk (OAuth 1.0a, against the Desk emulator)', () => {
     expect((await pollNow(t, (res.body as unknown as { id: number }).id)).incidents).to.include({ created: 1 });
   });
 
-  it("the seed's instance JSON as it is (neither desk.site nor base.url) is a 400 naming desk.site, before any call", async () => {
-    const res = await t.api.post('instances', { json: seedInstance(dk.authorizedRequestToken()) });
+  it("Cloud Elements' Desk instance JSON as it is (neither desk.site nor base.url) is a 400 naming desk.site, before any call", async () => {
+    const res = await t.api.post('instances', { json: cloudElementsInstance(dk.authorizedRequestToken()) });
     expect(res.statusCode, JSON.stringify(res.body)).to.equal(400);
     expect(res.body).to.deep.include({ code: 'VALIDATION_ERROR' });
     expect((res.body as unknown as { details: unknown[] }).details).to.deep.equal([
@@ -109,7 +109,7 @@ describe('connector desk (OAuth 1.0a, against the Desk emulator)', () => {
   });
 
   it('a refused exchange (wrong verifier) answers 400 and creates nothing', async () => {
-    const json = seedInstance({ ...dk.authorizedRequestToken(), oauth_verifier: 'guessed' });
+    const json = cloudElementsInstance({ ...dk.authorizedRequestToken(), oauth_verifier: 'guessed' });
     (json.configuration as Record<string, unknown>)['base.url'] = dk.baseUrl;
     const res = await t.api.post('instances', { json });
     expect(res.statusCode).to.equal(400);

@@ -1,6 +1,13 @@
 import { createRequire } from 'node:module';
 import { randomBytes } from 'node:crypto';
-import { EmulatedProvider, type CannedResponse, type Collection, type ProviderRecord, type RecordedRequest, type RouteRequest } from '../provider-server.js';
+import {
+  EmulatedProvider,
+  type CannedResponse,
+  type Collection,
+  type ProviderRecord,
+  type RecordedRequest,
+  type RouteRequest,
+} from '../../../sandbox/provider-server.js';
 import { RateWindow, isoSeconds, unknownParams } from '../provider-api.js';
 
 /**

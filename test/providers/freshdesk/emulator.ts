@@ -1,4 +1,4 @@
-import { EmulatedProvider, type CannedResponse, type Collection, type ProviderRecord, type RouteRequest } from '../provider-server.js';
+import { EmulatedProvider, type CannedResponse, type Collection, type ProviderRecord, type RouteRequest } from '../../../sandbox/provider-server.js';
 import { RateWindow, isoSeconds, parseIsoParam, unknownParams } from '../provider-api.js';
 
 /**

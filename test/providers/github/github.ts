@@ -3,7 +3,7 @@ import got from 'got';
 import { sign } from '@octokit/webhooks-methods';
 import { createRequire } from 'node:module';
 import { ProviderEmulator } from '../emulator-base.js';
-import { EmulatedProvider, type CannedResponse, type RecordedRequest, type RouteRequest } from '../provider-server.js';
+import { EmulatedProvider, type CannedResponse, type RecordedRequest, type RouteRequest } from '../../../sandbox/provider-server.js';
 import { openApiFromPackage, validateRequest } from '../openapi-validator.js';
 
 /**

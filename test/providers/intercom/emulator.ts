@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
 import got from 'got';
-import { EmulatedProvider, type CannedResponse, type Collection, type ProviderRecord, type RouteRequest } from '../provider-server.js';
+import { EmulatedProvider, type CannedResponse, type Collection, type ProviderRecord, type RouteRequest } from '../../../sandbox/provider-server.js';
 import { RateWindow } from '../provider-api.js';
 
 /**

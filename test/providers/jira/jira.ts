@@ -3,7 +3,7 @@ import got from 'got';
 import { SignJWT } from 'jose';
 import { TZDate } from '@date-fns/tz';
 import { ProviderEmulator } from '../emulator-base.js';
-import { EmulatedProvider, type CannedResponse, type RecordedRequest, type RouteRequest } from '../provider-server.js';
+import { EmulatedProvider, type CannedResponse, type RecordedRequest, type RouteRequest } from '../../../sandbox/provider-server.js';
 import { openApiFromPackage, validateRequest } from '../openapi-validator.js';
 
 /**

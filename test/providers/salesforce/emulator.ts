@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { EmulatedProvider, type CannedResponse, type Collection, type ProviderRecord, type RouteRequest } from '../provider-server.js';
+import { EmulatedProvider, type CannedResponse, type Collection, type ProviderRecord, type RouteRequest } from '../../../sandbox/provider-server.js';
 import { RateWindow, unknownParams } from '../provider-api.js';
 
 /**

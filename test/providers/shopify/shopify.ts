@@ -1,7 +1,7 @@
 import { createHmac, randomUUID } from 'node:crypto';
 import got from 'got';
 import { ProviderEmulator } from '../emulator-base.js';
-import { EmulatedProvider, type CannedResponse, type RouteRequest } from '../provider-server.js';
+import { EmulatedProvider, type CannedResponse, type RouteRequest } from '../../../sandbox/provider-server.js';
 
 /**
  * An emulated Shopify Admin REST API for one shop, as Shopify documents it:

@@ -1,6 +1,13 @@
 import { createHmac, randomUUID } from 'node:crypto';
 import got from 'got';
-import { EmulatedProvider, type CannedResponse, type Collection, type ProviderRecord, type RecordedRequest, type RouteRequest } from '../provider-server.js';
+import {
+  EmulatedProvider,
+  type CannedResponse,
+  type Collection,
+  type ProviderRecord,
+  type RecordedRequest,
+  type RouteRequest,
+} from '../../../sandbox/provider-server.js';
 import { openApiFromPackage, validateRequest } from '../openapi-validator.js';
 import { RateWindow, isoSeconds } from '../provider-api.js';
 import { USER_EVENT_TYPES, isZendeskSubscription } from './event-types.js';
