@@ -1,0 +1,223 @@
+import { Kind, parse, type OperationDefinitionNode } from 'graphql';
+import { DefinitionError } from '../errors.js';
+import { compileJsonPath, firstMatch } from '../lib/json-path.js';
+import type { ProviderRequest, ProviderResult } from '../provider/http-client.js';
+import { ProviderError } from '../provider/http-client.js';
+import { RateBudgetWait } from '../provider/rate-budget.js';
+import { validateDateTemplates } from '../templates/date-template.js';
+import type { GraphqlListingDefinition } from '../connectors/schema.js';
+
+/**
+ * GraphQL listings (docs/connectors.md "GraphQL listings"): a poller object whose records come from
+ * a Relay-style connection of a GraphQL query. Each page is a POST of `{query, variables}`; the
+ * connection at `connectionPath` holds the records (`nodes`, or `edges[].node`) and `pageInfo`, whose
+ * `endCursor` becomes the cursor variable of the next page while `hasNextPage` is true. The date
+ * filter is a variable (date templates render in it like in any body).
+ *
+ * A GraphQL server answers most failures with HTTP 200 and an `errors` list: such a page fails the
+ * poll (never read as an empty listing). A server that meters queries by cost declares where its
+ * answer says so (`costLimit`): a throttled page waits until the cost is restored and is sent again,
+ * and pages are paced so that the next one finds the cost it needs available.
+ */
+
+/** Where the records and the page info of a normalized page are (see normalizePage). */
+const NORMALIZED = { recordsPath: '$.nodes[*]', cursorPath: '$.pageInfo.endCursor', hasMorePath: '$.pageInfo.hasNextPage' };
+/** A throttled page is sent again at most this many times before the poll fails. */
+const MAX_THROTTLED_RETRIES = 5;
+
+export interface GraphqlListingProblem {
+  key: string;
+  message: string;
+}
+
+/** The operation a document holds, or a problem: exactly one operation, a query. */
+function operationOf(query: string): OperationDefinitionNode | string {
+  let document: ReturnType<typeof parse>;
+  try {
+    document = parse(query);
+  } catch (err) {
+    return `is not a GraphQL document: ${(err as Error).message}`;
+  }
+  const operations = document.definitions.filter((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION);
+  if (operations.length !== 1) return `must hold exactly one operation (it holds ${operations.length})`;
+  if (operations[0].operation !== 'query') return `must be a query, not a ${operations[0].operation}`;
+  return operations[0];
+}
+
+/**
+ * The problems of a `graphql` definition, each with the key it concerns: a document that does not
+ * parse or is not one query, a cursor variable the query does not declare, variables it does not
+ * declare, a required variable left without a value, a malformed connection path or date template.
+ */
+export function graphqlListingProblems(def: GraphqlListingDefinition | undefined, object: Record<string, unknown> = {}): GraphqlListingProblem[] {
+  if (!def) return [];
+  const problems: GraphqlListingProblem[] = [];
+  const replaced = ['method', 'body', 'recordsPath', 'pagination'].filter((key) => object[key] !== undefined);
+  if (replaced.length) problems.push({ key: '', message: `sets the request and its paging itself: leave out ${replaced.join(', ')}` });
+  const operation = operationOf(def.query);
+  if (typeof operation === 'string') problems.push({ key: 'query', message: operation });
+  else {
+    const declared = new Map(operation.variableDefinitions?.map((v) => [v.variable.name.value, v]) ?? []);
+    const cursor = def.cursorVariable ?? 'after';
+    if (!declared.has(cursor)) problems.push({ key: 'query', message: `declares no $${cursor}, the cursor variable each next page sets` });
+    for (const name of Object.keys(def.variables ?? {}))
+      if (!declared.has(name)) problems.push({ key: `variables/${name}`, message: `is not a variable the query declares` });
+    for (const [name, v] of declared) {
+      const required = v.type.kind === Kind.NON_NULL_TYPE && v.defaultValue === undefined;
+      if (required && name !== cursor && !(name in (def.variables ?? {})))
+        problems.push({ key: 'variables', message: `has no value for $${name}, which the query requires` });
+    }
+  }
+  try {
+    compileJsonPath(def.connectionPath, 'connectionPath');
+  } catch (err) {
+    problems.push({ key: 'connectionPath', message: (err as Error).message });
+  }
+  const dates = (value: unknown, key: string): void => {
+    if (typeof value === 'string') {
+      try {
+        validateDateTemplates(value);
+      } catch (err) {
+        problems.push({ key, message: (err as Error).message });
+      }
+    } else if (value && typeof value === 'object') for (const [k, v] of Object.entries(value)) dates(v, `${key}/${k}`);
+  };
+  dates(def.variables, 'variables');
+  return problems;
+}
+
+/** The request shape of a GraphQL listing: what resolve.ts puts in place of method, body, records and pagination. */
+export function graphqlListing(objectType: string, def: GraphqlListingDefinition, object: Record<string, unknown> = {}) {
+  const [problem] = graphqlListingProblems(def, object);
+  if (problem) throw new DefinitionError(`object "${objectType}": graphql${problem.key ? `.${problem.key.replaceAll('/', '.')}` : ''} ${problem.message}`);
+  return {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: { query: def.query, variables: def.variables ?? {} },
+    recordsPath: NORMALIZED.recordsPath,
+    pagination: {
+      type: 'cursor' as const,
+      cursorIn: 'body' as const,
+      cursorParam: `variables.${def.cursorVariable ?? 'after'}`,
+      cursorPath: NORMALIZED.cursorPath,
+      hasMorePath: NORMALIZED.hasMorePath,
+    },
+    graphql: def,
+  };
+}
+
+export interface GraphqlSendOptions {
+  sleep: (ms: number) => Promise<void>;
+  now: () => number;
+  /** A wait longer than this delays the poll (RateBudgetWait) instead of sleeping. */
+  maxWaitMs: number;
+  /** Names the wait in a delayed poll's reason. */
+  label: string;
+}
+
+/**
+ * Wraps the send of a listing's pages: checks each answer for GraphQL errors, waits out and resends
+ * a throttled page, paces the next page by the cost left, and hands the listing a normalized page
+ * `{nodes, pageInfo}` (edges flattened to their nodes).
+ */
+export function graphqlPageSender(
+  def: GraphqlListingDefinition,
+  send: (request: ProviderRequest) => Promise<ProviderResult>,
+  o: GraphqlSendOptions,
+): (request: ProviderRequest) => Promise<ProviderResult> {
+  let readyAt = 0;
+  const wait = async (until: number, reason: string) => {
+    const now = o.now();
+    if (until <= now) return;
+    if (until - now > o.maxWaitMs) throw new RateBudgetWait(o.label, until, reason, now);
+    await o.sleep(until - now);
+  };
+  return async (request) => {
+    for (let attempt = 1; ; attempt++) {
+      await wait(readyAt, 'GraphQL query cost');
+      const result = await send(request);
+      const body = parseJson(result.response);
+      // Not JSON: the listing reports it as not a listing.
+      if (body === undefined) return result;
+      const cost = costOf(def, body);
+      const errors = Array.isArray(body.errors) ? (body.errors as unknown[]) : [];
+      const throttled = errors.length > 0 && def.costLimit?.throttledCode !== undefined && errors.every((e) => errorCode(e) === def.costLimit!.throttledCode);
+      if (throttled && attempt <= MAX_THROTTLED_RETRIES) {
+        // Wait until the bucket holds the requested cost again (at least a second when it says nothing).
+        readyAt = o.now() + (cost ? restoreMs(cost) : 1000);
+        continue;
+      }
+      if (errors.length > 0) throw graphqlError(result, errors, attempt);
+      // Pace: the next page asks the same cost; when less is left, it waits for the restore.
+      readyAt = cost ? o.now() + restoreMs(cost) : 0;
+      return { ...result, response: JSON.stringify(normalizePage(def, body, result)) };
+    }
+  };
+}
+
+interface Cost {
+  requested: number;
+  available: number;
+  restoreRate: number;
+}
+
+function costOf(def: GraphqlListingDefinition, body: Record<string, unknown>): Cost | undefined {
+  const c = def.costLimit;
+  if (!c) return undefined;
+  const [requested, available, restoreRate] = [c.requestedPath, c.availablePath, c.restoreRatePath].map((p) => Number(firstMatch(body, p)));
+  return [requested, available, restoreRate].every(Number.isFinite) && restoreRate > 0 ? { requested, available, restoreRate } : undefined;
+}
+
+/** Milliseconds until the bucket holds the requested cost (0 when it does). */
+const restoreMs = (cost: Cost): number => Math.max(0, Math.ceil(((cost.requested - cost.available) / cost.restoreRate) * 1000));
+
+function errorCode(error: unknown): unknown {
+  return typeof error === 'object' && error !== null ? (error as { extensions?: { code?: unknown } }).extensions?.code : undefined;
+}
+
+function graphqlError(result: ProviderResult, errors: unknown[], attempts: number): ProviderError {
+  const messages = errors
+    .slice(0, 3)
+    .map((e) => String((e as { message?: unknown } | null)?.message ?? JSON.stringify(e)).slice(0, 300))
+    .join('; ');
+  return new ProviderError({
+    message: `the provider answered GraphQL errors: ${messages}${errors.length > 3 ? ` (and ${errors.length - 3} more)` : ''}`,
+    status: result.status,
+    headers: result.headers,
+    response: result.response.slice(0, 500),
+    errorSource: 'APP',
+    attempts,
+  });
+}
+
+/**
+ * `{nodes, pageInfo}` of the connection at `connectionPath`, or the answer as it was when there is
+ * no connection there (the listing then reports that no records are where they should be).
+ */
+function normalizePage(def: GraphqlListingDefinition, body: Record<string, unknown>, result: ProviderResult): unknown {
+  const connection = firstMatch(body, def.connectionPath) as Record<string, unknown> | undefined;
+  if (typeof connection !== 'object' || connection === null) return {};
+  const nodes = Array.isArray(connection.nodes)
+    ? connection.nodes
+    : Array.isArray(connection.edges)
+      ? connection.edges.map((e) => (e as { node?: unknown } | null)?.node)
+      : undefined;
+  if (nodes === undefined)
+    throw new ProviderError({
+      message: `the connection at ${def.connectionPath} has neither nodes nor edges: select one of them in the query`,
+      status: result.status,
+      response: result.response.slice(0, 500),
+      errorSource: 'APP',
+      attempts: result.attempts,
+    });
+  return { nodes, pageInfo: connection.pageInfo ?? {} };
+}
+
+function parseJson(text: string): Record<string, unknown> | undefined {
+  try {
+    const value = JSON.parse(text) as unknown;
+    return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
