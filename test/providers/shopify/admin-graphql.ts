@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import {
   buildSchema,
   getNamedType,
+  getVariableValues,
   isObjectType,
   Kind,
   parse,
@@ -19,15 +20,26 @@ import {
  */
 export const ADMIN_SCHEMA: GraphQLSchema = buildSchema(readFileSync(new URL('./admin-2026-10.subset.graphql', import.meta.url), 'utf8'));
 
-/** The document's problems against the published schema (graphql's validate): none for a valid query. */
-export function schemaErrors(query: string): { document?: DocumentNode; errors: string[] } {
+/**
+ * A request's problems against the published schema: the document's (graphql's `validate`), then
+ * its variables' values coerced to the types the operation declares (`getVariableValues`: an enum
+ * value the schema does not list — a webhook topic, a format — is refused here). None for a valid request.
+ */
+export function schemaErrors(query: string, variables: Record<string, unknown> = {}): { document?: DocumentNode; errors: string[] } {
   let document: DocumentNode;
   try {
     document = parse(query);
   } catch (err) {
     return { errors: [(err as Error).message] };
   }
-  return { document, errors: validate(ADMIN_SCHEMA, document).map((e) => e.message) };
+  const errors = validate(ADMIN_SCHEMA, document).map((e) => e.message);
+  if (errors.length) return { document, errors };
+  for (const def of document.definitions) {
+    if (def.kind !== Kind.OPERATION_DEFINITION) continue;
+    const coerced = getVariableValues(ADMIN_SCHEMA, def.variableDefinitions ?? [], variables);
+    if (coerced.errors) errors.push(...coerced.errors.map((e) => e.message));
+  }
+  return { document, errors };
 }
 
 /**

@@ -106,6 +106,47 @@ describe('shopify connector against the emulated Shopify GraphQL Admin API', () 
     expect(refused[0].errors).to.deep.equal(['Cannot query field "updated_at" on type "Order". Did you mean "updatedAt" or "createdAt"?']);
   });
 
+  it('contract: a webhook topic broken on purpose is refused by the schema (an enum value it does not list); nothing is left registered', async () => {
+    const connector = JSON.parse(readFileSync(new URL('../../../connectors/shopify.json', import.meta.url), 'utf8'));
+    connector.key = 'shopify-topic';
+    // The REST topic's spelling, not the schema's WebhookSubscriptionTopic value.
+    connector.events.webhook.registrations[1].context.topic = 'ORDERS_UPDATE';
+    expect((await t.api.put('elements/shopify-topic', { json: connector })).statusCode).to.equal(201);
+    const json = docInstanceJson('shopify');
+    const res = await t.api.post('instances', {
+      json: {
+        ...json,
+        element: { key: 'shopify-topic' },
+        configuration: { ...json.configuration, 'base.url': shopify.url, 'event.vendor.type': 'webhook', 'webhook.secret': CLIENT_SECRET },
+      },
+    });
+    expect(res.statusCode).to.equal(502);
+    expect(res.body).to.include({ code: 'WEBHOOK_REGISTRATION_FAILED' });
+    const refused = shopify.documents.filter((d) => d.errors.length);
+    expect(refused).to.have.length(1);
+    expect(refused[0].errors[0]).to.match(
+      /^Variable "\$topic" got invalid value "ORDERS_UPDATE"; Value "ORDERS_UPDATE" does not exist in "WebhookSubscriptionTopic" enum\. Did you mean the enum value "ORDERS_UPDATED"/,
+    );
+    // The one made before it was deleted again.
+    expect(shopify.webhooks.size).to.equal(0);
+  });
+
+  it('the instance check looks each subscription up with webhookSubscription(id): present, then gone', async () => {
+    const created = await createInstance({ 'event.vendor.type': 'webhook', 'webhook.secret': CLIENT_SECRET });
+    const check = async () => {
+      const res = await t.api.post(`instances/${created.id}/check`);
+      expect(res.statusCode).to.equal(200);
+      return (res.body as unknown as { checks: Array<{ name: string; status: string; detail: string }> }).checks.find((c) => c.name === 'webhook')!;
+    };
+    expect(await check()).to.include({ status: 'ok', detail: '9 registrations present at the provider' });
+    const [gone] = [...shopify.webhooks.values()].filter((w) => w.topic === 'PRODUCTS_DELETE');
+    shopify.webhooks.delete(gone.id);
+    const line = await check();
+    expect(line.status).to.equal('failed');
+    expect(line.detail).to.equal(`products/delete (${gone.id}): gone: the provider's listing no longer holds it`);
+    expect(shopify.documents.flatMap((d) => d.errors)).to.deep.equal([]);
+  });
+
   it('orders older than 60 days: an update arrives with read_all_orders, and Shopify hides it without', async () => {
     const old = await shopify.create('orders', { email: 'old@example.com' });
     t.clock.advance(90 * 86_400_000);

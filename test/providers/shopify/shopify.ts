@@ -164,7 +164,7 @@ export class ShopifyProvider extends ProviderEmulator {
   private async graphql(req: RouteRequest): Promise<CannedResponse> {
     const { query, variables = {} } = (req.json ?? {}) as { query?: unknown; variables?: Record<string, unknown> };
     if (typeof query !== 'string') return fail(400, { query: 'Required parameter missing or invalid' });
-    const { document, errors } = schemaErrors(query);
+    const { document, errors } = schemaErrors(query, variables);
     this.documents.push({ query, variables, errors });
     if (!document || errors.length) return { status: 200, body: { errors: errors.map((message) => ({ message })) } };
     const requested = queryCost(document, variables);
@@ -213,6 +213,7 @@ export class ShopifyProvider extends ProviderEmulator {
       orders: connection('orders'),
       customers: connection('customers'),
       products: connection('products'),
+      webhookSubscription: ({ id }: { id: string }) => this.webhooks.get(id) ?? null,
       webhookSubscriptionCreate: (args: { topic: string; webhookSubscription: { uri?: string; format?: string } }) => this.createWebhook(args),
       webhookSubscriptionDelete: ({ id }: { id: string }) => {
         if (!this.webhooks.delete(id))
