@@ -191,25 +191,28 @@ function graphqlError(result: ProviderResult, errors: unknown[], attempts: numbe
 }
 
 /**
- * `{nodes, pageInfo}` of the connection at `connectionPath`, or the answer as it was when there is
- * no connection there (the listing then reports that no records are where they should be).
+ * `{nodes, pageInfo}` of the connection at `connectionPath`. An answer without one there (`data`
+ * null, another shape) is not a listing, and neither is a connection without nodes or edges.
  */
 function normalizePage(def: GraphqlListingDefinition, body: Record<string, unknown>, result: ProviderResult): unknown {
+  const notListing = (what: string) =>
+    new ProviderError({
+      message: `${what}, not a listing`,
+      status: result.status,
+      headers: result.headers,
+      response: result.response.slice(0, 500),
+      errorSource: 'APP',
+      attempts: result.attempts,
+    });
   const connection = firstMatch(body, def.connectionPath) as Record<string, unknown> | undefined;
-  if (typeof connection !== 'object' || connection === null) return {};
+  if (typeof connection !== 'object' || connection === null || Array.isArray(connection))
+    throw notListing(`no connection at ${def.connectionPath}, the listing's connectionPath`);
   const nodes = Array.isArray(connection.nodes)
     ? connection.nodes
     : Array.isArray(connection.edges)
       ? connection.edges.map((e) => (e as { node?: unknown } | null)?.node)
       : undefined;
-  if (nodes === undefined)
-    throw new ProviderError({
-      message: `the connection at ${def.connectionPath} has neither nodes nor edges: select one of them in the query`,
-      status: result.status,
-      response: result.response.slice(0, 500),
-      errorSource: 'APP',
-      attempts: result.attempts,
-    });
+  if (nodes === undefined) throw notListing(`the connection at ${def.connectionPath} has neither nodes nor edges (select one of them in the query)`);
   return { nodes, pageInfo: connection.pageInfo ?? {} };
 }
 

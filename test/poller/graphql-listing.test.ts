@@ -59,6 +59,19 @@ describe('polling: GraphQL listings', () => {
     expect(sent.every((r) => r.method === 'POST' && String(r.headers['content-type']).startsWith('application/json'))).to.equal(true);
   });
 
+  it('an answer without the connection, or with errors, fails the poll and keeps the watermark; the next good one lists all', async () => {
+    await registerConnector(t, providerConnector('gql', { poller: { tickets: ticketsObject() } }));
+    const { id } = await createInstance(t, 'gql', provider.url);
+    t.clock.advance(60_000);
+    provider.failNext(1, { status: 200, body: { data: null } }, { path: '/graphql' });
+    expect((await pollNow(t, id)).tickets.error).to.match(/no connection at \$\.data\.search, the listing's connectionPath, not a listing$/);
+    provider.failNext(1, { status: 200, body: { data: { search: { pageInfo: { hasNextPage: false } } } } }, { path: '/graphql' });
+    expect((await pollNow(t, id)).tickets.error).to.match(/has neither nodes nor edges/);
+    provider.failNext(1, { status: 200, body: { errors: [{ message: 'Field "size" is too large' }], data: null } }, { path: '/graphql' });
+    expect((await pollNow(t, id)).tickets.error).to.match(/the provider answered GraphQL errors: Field "size" is too large/);
+    expect((await pollNow(t, id)).tickets).to.include({ fetched: 5, created: 5 });
+  });
+
   it('refuses a broken definition at load, each problem at its field', async () => {
     const bad = providerConnector('gql-bad', {
       poller: {
