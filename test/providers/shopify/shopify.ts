@@ -54,8 +54,11 @@ export class ShopifyProvider extends ProviderEmulator {
   readonly deliveries: Array<{ topic: string; body: string; headers: Record<string, string>; status: number }> = [];
   /** Every document received, with its variables and the schema's verdict (contract tests read them). */
   readonly documents: Array<{ query: string; variables: Record<string, unknown>; errors: string[] }> = [];
-  /** Queries answered THROTTLED. */
-  throttled = 0;
+  /** Queries answered THROTTLED, with the cost they asked for and what the bucket held. */
+  readonly throttles: Array<{ requested: number; available: number }> = [];
+  get throttled(): number {
+    return this.throttles.length;
+  }
   private bucket = { available: MAX_COST, at: 0 };
   private readonly records: Record<ShopifyResource, Map<string, ShopifyNode>> = { orders: new Map(), customers: new Map(), products: new Map() };
   private nextId = 450789469;
@@ -183,7 +186,7 @@ export class ShopifyProvider extends ProviderEmulator {
     // and the actual cost of the query." — "All requests that are made after the limit has been
     // exceeded are throttled and an {errors: [{ message: "Throttled" }]} error is returned."
     if (this.refill() < requested) {
-      this.throttled++;
+      this.throttles.push({ requested, available: Math.floor(this.bucket.available) });
       return {
         status: 200,
         body: {
