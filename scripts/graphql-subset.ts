@@ -8,6 +8,7 @@
  * scripts/graphql-subsets/<provider>.ts.
  *
  *   node --import tsx scripts/graphql-subset.ts <provider> <published schema: introspection .json or .json.gz>
+ *   npx biome format --write <the subset file>
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
@@ -155,10 +156,10 @@ async function main(): Promise<void> {
   const header = [
     `# A subset of ${recipe.source}`,
     `# cut for the documents of ${recipe.connector}: ${documents.map((d) => d.where).join(', ')}`,
-    `# regenerate: node --import tsx scripts/graphql-subset.ts ${provider} <published schema .json or .json.gz>`,
+    `# regenerate: node --import tsx scripts/graphql-subset.ts ${provider} <published schema .json or .json.gz> (the project's formatter then lays it out)`,
   ].join('\n');
   writeFileSync(new URL(`../${recipe.out}`, import.meta.url), `${header}\n\n${subset}\n`);
-  console.log(`wrote ${recipe.out}: ${documents.length} documents, ${subset.length} characters of SDL`);
+  console.log(`wrote ${recipe.out}: ${documents.length} documents, ${subset.length} characters of SDL; now run: npx biome format --write ${recipe.out}`);
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) await main();
