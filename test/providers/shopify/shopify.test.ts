@@ -147,6 +147,29 @@ describe('shopify connector against the emulated Shopify GraphQL Admin API', () 
     expect(shopify.documents.flatMap((d) => d.errors)).to.deep.equal([]);
   });
 
+  it('the instance check reads each object’s first page over GraphQL: ids and dates present; a GraphQL error is a failed line', async () => {
+    const { id } = await createInstance();
+    await shopify.create('orders');
+    await shopify.create('customers');
+    await shopify.create('products');
+    const lines = async () => {
+      const res = await t.api.post(`instances/${id}/check`);
+      expect(res.statusCode).to.equal(200);
+      return Object.fromEntries((res.body as unknown as { checks: Array<{ name: string; status: string; detail: string }> }).checks.map((c) => [c.name, c]));
+    };
+    const healthy = await lines();
+    for (const object of ['object:orders', 'object:customers', 'object:products']) expect(healthy[object].status, healthy[object].detail).to.equal('ok');
+    shopify.provider.failNext(
+      1,
+      { status: 200, body: { errors: [{ message: 'Access denied for orders field.', extensions: { code: 'ACCESS_DENIED' } }] } },
+      { path: GRAPHQL },
+    );
+    const denied = Object.values(await lines()).filter((c) => c.status === 'failed');
+    expect(denied).to.have.length(1);
+    expect(denied[0]).to.include({ name: 'object:orders' });
+    expect(denied[0].detail).to.match(/^the first page could not be fetched: the provider answered HTTP 200: .*Access denied for orders field\./);
+  });
+
   it('orders older than 60 days: an update arrives with read_all_orders, and Shopify hides it without', async () => {
     const old = await shopify.create('orders', { email: 'old@example.com' });
     t.clock.advance(90 * 86_400_000);
