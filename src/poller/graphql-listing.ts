@@ -5,7 +5,8 @@ import type { ProviderRequest, ProviderResult } from '../provider/http-client.js
 import { ProviderError } from '../provider/http-client.js';
 import { RateBudgetWait } from '../provider/rate-budget.js';
 import { validateDateTemplates } from '../templates/date-template.js';
-import type { GraphqlListingDefinition } from '../connectors/schema.js';
+import type { ConnectorDefinition, GraphqlListingDefinition } from '../connectors/schema.js';
+import { renderString } from '../templates/request-template.js';
 
 /**
  * GraphQL listings (docs/connectors.md "GraphQL listings"): a poller object whose records come from
@@ -106,6 +107,61 @@ export function graphqlListing(objectType: string, def: GraphqlListingDefinition
   };
 }
 
+/**
+ * The query-cost bucket of one provider account as its answers report it, shared by every listing
+ * of a gateway that polls the account (see costBucketOf): a page first takes the cost its listing's
+ * last page asked for, and waits while the bucket — the last reported level, restored since at the
+ * reported rate, less what other pages have taken and not yet been answered for — would go below
+ * zero. So pages queue for the restore in the order they asked, instead of racing for it.
+ */
+export class CostBucket {
+  private level = Number.POSITIVE_INFINITY;
+  private at = 0;
+  private restoreRate = 0;
+  private highest = 0;
+  /** Costs taken by pages whose answers have not come yet. */
+  private pending = 0;
+
+  /** Takes `cost` now; returns when the call may be sent (now, or when the restore has covered it). */
+  take(cost: number, now: number): number {
+    this.pending += cost;
+    if (this.restoreRate <= 0 || !Number.isFinite(this.level)) return now;
+    // Never estimated above the fullest the provider reported (or the cost itself).
+    const level = Math.min(Math.max(this.highest, cost), this.level + ((now - this.at) / 1000) * this.restoreRate);
+    this.level = level - cost;
+    this.at = now;
+    return this.level >= 0 ? now : now + Math.ceil((-this.level / this.restoreRate) * 1000);
+  }
+
+  /** A page that took `taken` was answered (or failed): the provider's figure, if any, replaces the estimate. */
+  settle(taken: number, cost: Cost | undefined, now: number): void {
+    this.pending = Math.max(0, this.pending - taken);
+    if (!cost) return;
+    this.level = cost.available - this.pending;
+    this.restoreRate = cost.restoreRate;
+    this.at = now;
+    this.highest = Math.max(this.highest, cost.available);
+  }
+}
+
+/** Buckets per gateway (keyed by its ProviderCalls) and account: gone with the gateway. */
+const buckets = new WeakMap<object, Map<string, CostBucket>>();
+
+/**
+ * The shared bucket of an account: `scope` names it like a rate budget's scope (the connector's
+ * `rateLimit.scope` rendered for the instance, else the instance itself).
+ */
+export function costBucketOf(owner: object, connector: ConnectorDefinition, configuration: Record<string, unknown>, instanceId: number): CostBucket {
+  const template = connector.rateLimit?.scope;
+  const scope = (template ? renderString(template, { iparam: configuration, context: {} }).trim() : '') || `instance ${instanceId}`;
+  const key = `${connector.key}\n${scope}`;
+  let byKey = buckets.get(owner);
+  if (!byKey) buckets.set(owner, (byKey = new Map()));
+  let bucket = byKey.get(key);
+  if (!bucket) byKey.set(key, (bucket = new CostBucket()));
+  return bucket;
+}
+
 export interface GraphqlSendOptions {
   sleep: (ms: number) => Promise<void>;
   now: () => number;
@@ -113,19 +169,23 @@ export interface GraphqlSendOptions {
   maxWaitMs: number;
   /** Names the wait in a delayed poll's reason. */
   label: string;
+  /** The account's query-cost bucket (costBucketOf), for a definition with `costLimit`. */
+  bucket?: CostBucket;
 }
 
 /**
  * Wraps the send of a listing's pages: checks each answer for GraphQL errors, waits out and resends
- * a throttled page, paces the next page by the cost left, and hands the listing a normalized page
- * `{nodes, pageInfo}` (edges flattened to their nodes).
+ * a throttled page, paces each page by the account's cost bucket, and hands the listing a
+ * normalized page `{nodes, pageInfo}` (edges flattened to their nodes).
  */
 export function graphqlPageSender(
   def: GraphqlListingDefinition,
   send: (request: ProviderRequest) => Promise<ProviderResult>,
   o: GraphqlSendOptions,
 ): (request: ProviderRequest) => Promise<ProviderResult> {
-  let readyAt = 0;
+  const bucket = o.bucket ?? new CostBucket();
+  /** The cost this listing's last answer said a page asks for (unknown before the first). */
+  let requested = 0;
   const wait = async (until: number, reason: string) => {
     const now = o.now();
     if (until <= now) return;
@@ -134,28 +194,35 @@ export function graphqlPageSender(
   };
   return async (request) => {
     for (let attempt = 1; ; attempt++) {
-      await wait(readyAt, 'GraphQL query cost');
-      const result = await send(request);
+      const taken = requested;
+      let result: ProviderResult;
+      try {
+        await wait(bucket.take(taken, o.now()), 'GraphQL query cost');
+        result = await send(request);
+      } catch (err) {
+        bucket.settle(taken, undefined, o.now());
+        throw err;
+      }
       const body = parseJson(result.response);
+      const cost = body && costOf(def, body);
+      bucket.settle(taken, cost, o.now());
       // Not JSON: the listing reports it as not a listing.
       if (body === undefined) return result;
-      const cost = costOf(def, body);
+      if (cost) requested = cost.requested;
       const errors = Array.isArray(body.errors) ? (body.errors as unknown[]) : [];
       const throttled = errors.length > 0 && def.costLimit?.throttledCode !== undefined && errors.every((e) => errorCode(e) === def.costLimit!.throttledCode);
       if (throttled && attempt <= MAX_THROTTLED_RETRIES) {
-        // Wait until the bucket holds the requested cost again (at least a second when it says nothing).
-        readyAt = o.now() + (cost ? restoreMs(cost) : 1000);
+        // The next take waits until the bucket holds the requested cost (a second when the answer says nothing).
+        if (!cost) await wait(o.now() + 1000, 'GraphQL throttled');
         continue;
       }
       if (errors.length > 0) throw graphqlError(result, errors, attempt);
-      // Pace: the next page asks the same cost; when less is left, it waits for the restore.
-      readyAt = cost ? o.now() + restoreMs(cost) : 0;
       return { ...result, response: JSON.stringify(normalizePage(def, body, result)) };
     }
   };
 }
 
-interface Cost {
+export interface Cost {
   requested: number;
   available: number;
   restoreRate: number;
@@ -167,9 +234,6 @@ function costOf(def: GraphqlListingDefinition, body: Record<string, unknown>): C
   const [requested, available, restoreRate] = [c.requestedPath, c.availablePath, c.restoreRatePath].map((p) => Number(firstMatch(body, p)));
   return [requested, available, restoreRate].every(Number.isFinite) && restoreRate > 0 ? { requested, available, restoreRate } : undefined;
 }
-
-/** Milliseconds until the bucket holds the requested cost (0 when it does). */
-const restoreMs = (cost: Cost): number => Math.max(0, Math.ceil(((cost.requested - cost.available) / cost.restoreRate) * 1000));
 
 function errorCode(error: unknown): unknown {
   return typeof error === 'object' && error !== null ? (error as { extensions?: { code?: unknown } }).extensions?.code : undefined;

@@ -12,7 +12,7 @@ import type { InstanceSettings } from '../instances/settings.js';
 import { hashRecord } from '../lib/stable-hash.js';
 import { diffRecords, type DiffRecord, type DiffRules } from './diff.js';
 import { forEachBatch, listingPages } from './fetch.js';
-import { graphqlPageSender } from './graphql-listing.js';
+import { costBucketOf, graphqlPageSender } from './graphql-listing.js';
 import type { Clock } from '../clock.js';
 import { eventsFromFeed } from './event-feed.js';
 import { sweepMissing, type SweepTarget } from './sweep.js';
@@ -151,6 +151,7 @@ export async function pollObject(
             now: () => deps.clock?.now() ?? Date.now(),
             maxWaitMs: config.provider.maxRetryAfterSeconds * 1000,
             label: `${instance.elementKey} ${row.object_type}`,
+            bucket: costBucketOf(deps.providerCalls, connector, instance.configuration, instance.id),
           })
         : send,
     });
