@@ -17,8 +17,9 @@ import { renderString } from '../templates/request-template.js';
  *
  * A GraphQL server answers most failures with HTTP 200 and an `errors` list: such a page fails the
  * poll (never read as an empty listing). A server that meters queries by cost declares where its
- * answer says so (`costLimit`): a throttled page waits until the cost is restored and is sent again,
- * and pages are paced so that the next one finds the cost it needs available.
+ * answer says so (`costLimit`): pages are paced by the account's bucket as the answers report it
+ * (CostBucket, shared by the account's listings on the node), and a throttled page waits until the
+ * cost is restored and is sent again.
  */
 
 /** Where the records and the page info of a normalized page are (see normalizePage). */
