@@ -3,6 +3,7 @@ import type { ConnectorDefinition } from '../connectors/schema.js';
 import { resolvePollerObject } from '../connectors/resolve.js';
 import type { Instance } from '../instances/store.js';
 import { listingPages } from '../poller/fetch.js';
+import { graphqlPageSender } from '../poller/graphql-listing.js';
 import { parseDate } from '../poller/poll.js';
 import { readDotted } from '../poller/records.js';
 import type { ProviderCalls, ProviderTarget } from '../provider/calls.js';
@@ -66,7 +67,16 @@ export async function checkObject(
           body: parts.body !== undefined ? mergeDeep((body as Record<string, unknown>) ?? {}, parts.body as Record<string, unknown>) : body,
           scope,
         }),
-      send: (request) => probe.send(target, request),
+      // A GraphQL listing's page is checked for GraphQL errors and read from its connection; the
+      // check makes one call, so it never waits for a query cost to restore.
+      send: resolved.graphql
+        ? graphqlPageSender(resolved.graphql, (request) => probe.send(target, request), {
+            sleep: calls.sleep,
+            now: () => o.now,
+            maxWaitMs: 0,
+            label: `${o.connector.key} ${o.objectType}`,
+          })
+        : (request) => probe.send(target, request),
     });
     const step = await pages.next();
     records = step.done ? [] : step.value;

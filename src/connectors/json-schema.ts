@@ -69,6 +69,25 @@ const pagination = {
   ],
 };
 
+/** A GraphQL listing (poller/graphql-listing.ts); it sets method, body, recordsPath and pagination itself. */
+const graphqlListing = {
+  type: 'object',
+  required: ['query', 'connectionPath'],
+  additionalProperties: false,
+  properties: {
+    query: str,
+    variables: { type: 'object' },
+    connectionPath: str,
+    cursorVariable: { type: 'string', pattern: '^[_A-Za-z][_0-9A-Za-z]*$' },
+    costLimit: {
+      type: 'object',
+      required: ['requestedPath', 'availablePath', 'restoreRatePath'],
+      additionalProperties: false,
+      properties: { requestedPath: str, availablePath: str, restoreRatePath: str, throttledCode: str },
+    },
+  },
+};
+
 const requestShape = {
   method: { enum: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'get', 'post', 'put', 'patch', 'delete'] },
   body: {},
@@ -220,6 +239,7 @@ export const connectorSchema = {
               idField: str,
               datesConfiguration,
               events: pollerEvents,
+              graphql: graphqlListing,
               ...requestShape,
               // refresh_interval: this object's poll interval in minutes (else the instance's).
               refresh_interval: { type: ['number', 'string'] },

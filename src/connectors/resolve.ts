@@ -4,11 +4,13 @@ import { listTemplateRefs } from '../templates/request-template.js';
 import { SETTING_KEYS } from '../instances/settings.js';
 import { OAUTH_KEYS, TOKEN_KEYS } from '../auth/settings.js';
 import { BASE_URL_KEY } from '../provider/request-builder.js';
+import { graphqlListing } from '../poller/graphql-listing.js';
 import type {
   ConnectorDefinition,
   DatesConfiguration,
   DeletedWhen,
   DeletedWindow,
+  GraphqlListingDefinition,
   PaginationDefinition,
   PollerEventsDefinition,
   PollerObjectDefinition,
@@ -30,6 +32,8 @@ export interface ResolvedListing {
   body?: unknown;
   recordsPath?: string;
   pagination?: PaginationDefinition;
+  /** A GraphQL listing: its pages go through poller/graphql-listing.ts. */
+  graphql?: GraphqlListingDefinition;
 }
 
 export interface ResolvedPoll extends ResolvedListing {
@@ -231,6 +235,7 @@ export function resolvePollerObject(connector: ConnectorDefinition, objectType: 
     datesConfiguration: own.datesConfiguration,
     ...(own.events ? { events: own.events } : {}),
     ...(typeof own.sinceAgeSeconds === 'number' ? { sinceAgeSeconds: own.sinceAgeSeconds } : {}),
+    ...(own.graphql ? graphqlListing(objectType, own.graphql, config) : {}),
     ...deletions(connector, objectType, own, resource?.deletedWhen),
   };
 }

@@ -144,9 +144,26 @@ export interface PollerEventsDefinition {
   recordPath?: string | string[];
 }
 
+/**
+ * A GraphQL listing (poller/graphql-listing.ts): the query is POSTed to the object's `url` with
+ * `variables` (date templates render in them); the Relay connection at `connectionPath` holds the
+ * records (`nodes` or `edges[].node`) and `pageInfo`; `pageInfo.endCursor` is the next page's
+ * `cursorVariable` (default `after`) while `pageInfo.hasNextPage`. `costLimit` says where a
+ * cost-metered server reports a query's cost and its bucket, and the error code of a throttled query.
+ */
+export interface GraphqlListingDefinition {
+  query: string;
+  variables?: Record<string, unknown>;
+  connectionPath: string;
+  cursorVariable?: string;
+  costLimit?: { requestedPath: string; availablePath: string; restoreRatePath: string; throttledCode?: string };
+}
+
 export interface PollerObjectDefinition {
   url: string;
   idField: string;
+  /** A GraphQL listing: in place of method, body, recordsPath and pagination. */
+  graphql?: GraphqlListingDefinition;
   method?: string;
   body?: unknown;
   headers?: Record<string, string>;

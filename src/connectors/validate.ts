@@ -13,6 +13,7 @@ import type { ConnectorDefinition, PaginationDefinition, ResourceDefinition } fr
 import { checkUrlTemplate, declaredIparamsOf, resolvePollerObject, secretFieldsOf } from './resolve.js';
 import { datesConfigurationProblems } from './dates-configuration.js';
 import { pollerEventsMapping } from '../poller/event-feed.js';
+import { graphqlListingProblems } from '../poller/graphql-listing.js';
 import { isSecretKey } from '../secrets/redact.js';
 
 /** The one instance setting a lookup may fill in: the time zone poller dates are written in. */
@@ -159,9 +160,12 @@ class Checker {
   pollerObject(objectType: string): void {
     const obj = this.def.events!.poller![objectType];
     const at = `/events/poller/${escapePointer(objectType)}`;
+    // A GraphQL listing's problems are reported at their own fields, not again at /url.
+    const graphql = graphqlListingProblems(obj.graphql, obj as unknown as Record<string, unknown>);
+    for (const p of graphql) this.add(`${at}/graphql${p.key ? `/${p.key}` : ''}`, p.message);
     this.check(`${at}/url`, () => {
       validateDateTemplates(obj.url);
-      resolvePollerObject(this.def, objectType, obj as unknown as Record<string, unknown>);
+      resolvePollerObject(this.def, objectType, { ...obj, ...(graphql.length ? { graphql: undefined } : {}) } as unknown as Record<string, unknown>);
     });
     this.strings(`${at}/url`, obj.url);
     this.strings(`${at}/headers`, obj.headers);

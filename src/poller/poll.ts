@@ -5,12 +5,15 @@ import { resolvePollerObject, type ResolvedListing as ListingTarget, type Resolv
 import { epochUnitOf, parseJavaDate, renderDateTemplates, renderDateTemplatesDeep } from '../templates/date-template.js';
 import { buildResourceRequest } from '../provider/request-builder.js';
 import type { ProviderCalls } from '../provider/calls.js';
+import type { ProviderRequest } from '../provider/http-client.js';
 import type { NewEvent } from '../events/record.js';
 import type { Instance } from '../instances/store.js';
 import type { InstanceSettings } from '../instances/settings.js';
 import { hashRecord } from '../lib/stable-hash.js';
 import { diffRecords, type DiffRecord, type DiffRules } from './diff.js';
 import { forEachBatch, listingPages } from './fetch.js';
+import { costBucketOf, graphqlPageSender } from './graphql-listing.js';
+import type { Clock } from '../clock.js';
 import { eventsFromFeed } from './event-feed.js';
 import { sweepMissing, type SweepTarget } from './sweep.js';
 import type { SnapshotStore } from './snapshot-store.js';
@@ -59,6 +62,8 @@ export interface PollDeps {
   config: Config;
   log: Logger;
   providerCalls: ProviderCalls;
+  /** The gateway's clock (GraphQL listings pace their pages by it); the wall clock without one. */
+  clock?: Clock;
   /** Test seam: runs inside each write transaction (and before the final update), before the commit. */
   beforeCommit?: (objectType: string) => Promise<void> | void;
 }
@@ -126,6 +131,7 @@ export async function pollObject(
       Object.entries(listed.query).map(([k, v]) => [k, renderDateTemplates(String(v), from, { timeZone: tz, encode: false, now: startedAt })]),
     );
     const body = listed.body === undefined ? undefined : renderDateTemplatesDeep(listed.body, from, { timeZone: tz, encode: false, now: startedAt });
+    const send = (request: ProviderRequest) => deps.providerCalls.send(target, request, { maxAttempts: 3, retryDelayMs: 1000, timeoutMs: 10_000 });
     return listingPages({
       pagination: listed.pagination,
       recordsPath: listed.recordsPath,
@@ -141,7 +147,15 @@ export async function pollObject(
           body: parts.body !== undefined ? mergeDeep((body as Record<string, unknown>) ?? {}, parts.body as Record<string, unknown>) : body,
           scope,
         }),
-      send: (request) => deps.providerCalls.send(target, request, { maxAttempts: 3, retryDelayMs: 1000, timeoutMs: 10_000 }),
+      send: listed.graphql
+        ? graphqlPageSender(listed.graphql, send, {
+            sleep: deps.providerCalls.sleep,
+            now: () => deps.clock?.now() ?? Date.now(),
+            maxWaitMs: config.provider.maxRetryAfterSeconds * 1000,
+            label: `${instance.elementKey} ${row.object_type}`,
+            bucket: costBucketOf(deps.providerCalls, connector, instance.configuration, instance.id),
+          })
+        : send,
     });
   };
 

@@ -47,7 +47,8 @@ export class ProviderCalls {
 
   constructor(
     private readonly config: Config,
-    private readonly sleep: (ms: number) => Promise<void>,
+    /** The gateway's sleep (a manual clock's in tests): also for waits a caller paces itself. */
+    readonly sleep: (ms: number) => Promise<void>,
     private readonly auth: AuthProvider,
   ) {}
 
