@@ -203,6 +203,8 @@ export const connectorSchema = {
               ...requestShape,
               // refresh_interval: this object's poll interval in minutes (else the instance's).
               refresh_interval: { type: ['number', 'string'] },
+              // Seconds the since-time is moved back for a coarse date filter (at most a week).
+              lookbackSeconds: { type: 'integer', minimum: 0, maximum: 604_800 },
               deleted: {
                 type: 'object',
                 required: ['url'],

@@ -44,6 +44,8 @@ export interface ResolvedPoll extends ResolvedListing {
   deleted?: ResolvedPoll;
   /** On a deleted listing: the bounds of its time window. */
   window?: DeletedWindow;
+  /** Seconds the object's listing asks further back than its since-time (a coarse date filter). */
+  lookbackSeconds?: number;
 }
 
 export type CeqlOperator = '=' | '!=' | '>' | '>=' | '<' | '<=';
@@ -228,6 +230,7 @@ export function resolvePollerObject(connector: ConnectorDefinition, objectType: 
     deletes: own.deletes ?? resource?.deletes ?? false,
     datesConfiguration: own.datesConfiguration,
     ...(own.events ? { events: own.events } : {}),
+    ...(own.lookbackSeconds ? { lookbackSeconds: own.lookbackSeconds } : {}),
     ...deletions(connector, objectType, own, resource?.deletedWhen),
   };
 }

@@ -169,6 +169,11 @@ export interface PollerObjectDefinition {
   };
   /** Minutes; overrides the instance's `event.poller.refresh_interval` for this object. */
   refresh_interval?: number | string;
+  /**
+   * Seconds the listing's since-time is moved back, beyond the poller's overlap: for providers whose
+   * date filter is coarser than the watermark (a filter that compares whole days).
+   */
+  lookbackSeconds?: number;
 }
 
 export type MappingValue = string | string[];

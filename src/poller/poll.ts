@@ -118,7 +118,7 @@ export async function pollObject(
     });
 
   // The pages of one listing (the object's, or its `deleted` listing) rendered with a since-time.
-  const pages = (listed: ListingTarget, from = since, endPath?: string) => {
+  const pages = (listed: ListingTarget, from = since - (resolved.lookbackSeconds ?? 0) * 1000, endPath?: string) => {
     const path = renderDateTemplates(listed.path, from, { timeZone: tz, encode: true, now: startedAt });
     const query = Object.fromEntries(
       Object.entries(listed.query).map(([k, v]) => [k, renderDateTemplates(String(v), from, { timeZone: tz, encode: false, now: startedAt })]),
