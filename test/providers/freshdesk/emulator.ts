@@ -12,6 +12,15 @@ import { RateWindow, isoSeconds, parseIsoParam, unknownParams } from '../provide
  * `{description: "Validation failed", errors: [{field, message, code}]}`.
  */
 export const FRESHDESK_MAX_PAGE = 300;
+/**
+ * The Growth plan's per-minute limits, https://support.freshdesk.com/support/solutions/articles/225439-what-are-the-rate-limits-for-the-api-calls-to-freshdesk:
+ * "We're currently moving all Freshdesk accounts from a per-hour limit to a per-minute limit", and
+ * for Growth "200" calls per minute with a "Maximum limit per endpoint" of "Tickets List - 20" and
+ * "Contacts List - 20". "This limit is applied to your account irrespective of the number of agents
+ * you have or IP addresses used to make the calls."
+ */
+export const FRESHDESK_CALLS_PER_MINUTE = 200;
+export const FRESHDESK_LIST_CALLS_PER_MINUTE = 20;
 const TICKET_PARAMS = [
   'updated_since',
   'order_by',
@@ -34,6 +43,7 @@ export class FreshdeskEmulator {
   readonly tickets: Collection;
   readonly contacts: Collection;
   readonly rate: RateWindow;
+  private readonly listRates: Record<'tickets' | 'contacts', RateWindow>;
 
   private constructor(
     readonly provider: EmulatedProvider,
@@ -41,8 +51,11 @@ export class FreshdeskEmulator {
   ) {
     this.tickets = provider.collection('tickets');
     this.contacts = provider.collection('contacts');
-    // Current plans count per hour (e.g. 3000 on Growth); the headers say what is left.
-    this.rate = new RateWindow(3000, 3_600_000, () => provider.now());
+    this.rate = new RateWindow(FRESHDESK_CALLS_PER_MINUTE, 60_000, () => provider.now());
+    this.listRates = {
+      tickets: new RateWindow(FRESHDESK_LIST_CALLS_PER_MINUTE, 60_000, () => provider.now()),
+      contacts: new RateWindow(FRESHDESK_LIST_CALLS_PER_MINUTE, 60_000, () => provider.now()),
+    };
     provider.requireAuth = { type: 'basic', username: apiKey, password: 'X' };
     provider.unauthorized = { status: 401, body: { code: 'invalid_credentials', message: 'You have to be logged in to perform this action.' } };
     provider.route('GET', '/api/v2/tickets', (req) => this.list(req, this.tickets, 'tickets'));
@@ -65,7 +78,7 @@ export class FreshdeskEmulator {
       {
         status: 429,
         headers: { 'retry-after': String(retryAfterSeconds), 'x-ratelimit-total': String(this.rate.limit), 'x-ratelimit-remaining': '0' },
-        body: { code: 'rate_limit_exceeded', message: 'You have exceeded the limit of requests per hour' },
+        body: { code: 'rate_limit_exceeded', message: 'You have exceeded the limit of requests per minute' },
       },
       { path },
     );
@@ -87,11 +100,20 @@ export class FreshdeskEmulator {
 
   private list(req: RouteRequest, collection: Collection, kind: 'tickets' | 'contacts'): CannedResponse {
     const usage = this.rate.take();
+    const listUsage = this.listRates[kind].take();
     const headers: Record<string, string> = {
       'x-ratelimit-total': String(this.rate.limit),
       'x-ratelimit-remaining': String(usage.remaining),
       'x-ratelimit-used-currentrequest': '1',
     };
+    if (usage.used > this.rate.limit || listUsage.used > FRESHDESK_LIST_CALLS_PER_MINUTE) {
+      const resetAt = usage.used > this.rate.limit ? usage.resetAt : listUsage.resetAt;
+      return {
+        status: 429,
+        headers: { ...headers, 'retry-after': String(Math.max(1, Math.ceil((resetAt - this.provider.now()) / 1000))) },
+        body: { code: 'rate_limit_exceeded', message: 'You have exceeded the limit of requests per minute' },
+      };
+    }
     const q = req.query;
     const invalid: Invalid[] = unknownParams(req, kind === 'tickets' ? TICKET_PARAMS : CONTACT_PARAMS).map((field) => ({
       field,

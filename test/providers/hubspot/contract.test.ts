@@ -6,7 +6,7 @@ import type { RecordedRequest } from '../provider-server.js';
 import { bearerOf, startOAuthServer, type OAuthProvider } from '../../auth/helpers.js';
 import { pollNow } from '../../poller/helpers.js';
 import { HubSpotEmulator, hubSpotDescriptions, validateHubSpotRequest } from './emulator.js';
-import { startPacedGateway } from './paced-gateway.js';
+import { startPacedGateway } from '../paced-gateway.js';
 
 /**
  * The HubSpot connector against what HubSpot publishes: its requests validated by openapi-backend

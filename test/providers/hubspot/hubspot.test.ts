@@ -3,7 +3,7 @@ import got from 'got';
 import { createFromDoc, docInstanceJson, eventTriples, quietPoll, type CatalogGateway } from '../catalog.js';
 import { pollNow } from '../../poller/helpers.js';
 import { HUBSPOT_MAX_RESULTS, HubSpotEmulator } from './emulator.js';
-import { startPacedGateway } from './paced-gateway.js';
+import { startPacedGateway } from '../paced-gateway.js';
 
 const TOKEN = docInstanceJson('hubspot').configuration['api.key'] as string;
 const SECOND = 1000;
