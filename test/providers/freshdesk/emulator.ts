@@ -11,6 +11,12 @@ import { RateWindow, isoSeconds, parseIsoParam, unknownParams } from '../provide
  * answer and 429 with `Retry-After`. Errors in Freshdesk's shapes: 401 `{code, message}`, 400
  * `{description: "Validation failed", errors: [{field, message, code}]}`.
  */
+/**
+ * Freshdesk's own API reference (https://developers.freshdesk.com/api/#list_all_tickets) could not
+ * be read here; its rules below are cited from pages quoting it, each named:
+ * - the page cap: Freshworks' community answer https://community.freshworks.com/api-and-webhooks-11406/api-freshdesk-40750
+ *   ("a maximum of 300 pages (30000 tickets) will be returned", pointing to the API reference);
+ */
 export const FRESHDESK_MAX_PAGE = 300;
 /**
  * The Growth plan's per-minute limits, https://support.freshdesk.com/support/solutions/articles/225439-what-are-the-rate-limits-for-the-api-calls-to-freshdesk:
@@ -121,6 +127,8 @@ export class FreshdeskEmulator {
       code: 'invalid_field',
     }));
     const page = wholeNumber(q.page, 1);
+    // per_page: 30 by default, at most 100 ("Results per page (1-100, max 100, default 30)", the
+    // reference's parameter as listed at https://glama.ai/mcp/connectors/io.usefulapi/freshdesk/tools/freshdesk_list_tickets).
     const perPage = wholeNumber(q.per_page, 30);
     if (page === undefined || page < 1) invalid.push({ field: 'page', message: 'It should be a Positive Number', code: 'invalid_value' });
     else if (page > FRESHDESK_MAX_PAGE)
@@ -146,11 +154,16 @@ export class FreshdeskEmulator {
     const now = this.provider.now();
     let rows = collection.all().filter((r) => {
       if (since !== undefined) return Date.parse(r.updated_at) >= since;
-      // Without updated_since Freshdesk lists the tickets created in the last 30 days only.
+      // "By default, only tickets that have been created within the past 30 days will be returned.
+      // For older tickets, use this parameter" (updated_since, the reference's words as quoted in
+      // https://github.com/airbytehq/airbyte/pull/6442).
       return kind === 'contacts' || Date.parse(r.created_at) >= now - THIRTY_DAYS_MS;
     });
     const deletedWanted = kind === 'tickets' ? q.filter === 'deleted' : q.state === 'deleted';
     rows = rows.filter((r) => Boolean(r.deleted) === deletedWanted);
+    // "order_by … Allowed values: created_at, due_by, updated_at, status. Default sort field:
+    // created_at"; order_type: "default sort order type is desc" (the reference as scraped at
+    // https://www.withone.ai/knowledge/freshdesk/conn_mod_def%3A%3AGJ2h1djXT5s%3A%3AeiaDKEIhR_yr2HL7E6cGaw).
     if (kind === 'tickets') rows = ordered(rows, q.order_by ?? 'created_at', q.order_type ?? 'desc');
     else rows = [...rows].sort((a, b) => Number(a.id) - Number(b.id)); // no documented order: id order
 
