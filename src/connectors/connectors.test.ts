@@ -47,6 +47,12 @@ describe('connector validation', () => {
     ['an unknown event mode', (d) => (d.events.supported = ['streaming']), '/events/supported/0', /must be one of "polling", "webhook"/],
     ['an objectId that is a number', (d) => (d.events.webhook.events.objectId = 5), '/events/webhook/events/objectId', /^must be string or array$/],
     ['a template that is not an object', (d) => (d.requests.createWebhook = 'POST /webhooks'), '/requests/createWebhook', /must be object/],
+    [
+      'a lookback longer than a week',
+      (d) => (d.events.poller.incidents.lookbackSeconds = 700_000),
+      '/events/poller/incidents/lookbackSeconds',
+      /must be <= 604800/,
+    ],
   ];
   for (const [what, change, field, message] of schemaCases) {
     it(`refuses ${what}, naming the source and ${field}`, () => {
