@@ -23,17 +23,28 @@ import { openApiFromPackage, validateRequest } from '../openapi-validator.js';
  * 400 VALIDATION_ERROR and recorded in `invalidRequests`, whatever the rules below would accept.
  */
 /**
- * https://docs.aws.amazon.com/glue/latest/dg/hubspot-connector-limitations.md, quoting HubSpot's
- * search Limitations (https://developers.hubspot.com/docs/api/crm/search#limitations): "The search
- * endpoints are limited to 10,000 total results for any given query. Any partition having more than
- * 10,000 records will result in a 400 error."
+ * The search guide's limits (https://developers.hubspot.com/docs/api-reference/search/guide,
+ * "Limits"; earlier at https://developers.hubspot.com/docs/api/crm/search#limitations): "The search
+ * endpoints are limited to 10,000 total results for any given query. Attempting to page beyond
+ * 10,000 will result in a 400 error."
  */
 export const HUBSPOT_MAX_RESULTS = 10_000;
 /**
- * https://developers.hubspot.com/changelog/crm-search-api-rate-limit-increase: "increasing the rate
- * limit to four requests per second and per authentication token".
+ * The same guide: "The search endpoints are rate limited to five requests per second per account";
+ * its earlier version and https://developers.hubspot.com/changelog/crm-search-api-rate-limit-increase
+ * say four ("increasing the rate limit to four requests per second and per authentication token").
+ * The emulator enforces the stricter figure, which the connector must keep to either way.
  */
 export const HUBSPOT_SEARCHES_PER_SECOND = 4;
+/**
+ * The same guide: "you can include a maximum of five `filterGroups` with up to six `filters` in each
+ * group, with a maximum of 18 filters in total"; "A query can contain a maximum of 3,000 characters.
+ * If the body of your request exceeds 3,000 characters, a 400 error will be returned."
+ */
+const MAX_FILTER_GROUPS = 5;
+const MAX_FILTERS_PER_GROUP = 6;
+const MAX_FILTERS = 18;
+const MAX_QUERY_CHARS = 3000;
 /** The published descriptions the emulator validates requests against (openapi-subset.json files). */
 export const HUBSPOT_OPENAPI = ['contacts', 'companies', 'deals', 'oauth', 'webhooks'].map(
   (name) => new URL(`./openapi/${name}.json`, import.meta.url).pathname,
@@ -85,10 +96,10 @@ export class HubSpotEmulator {
   readonly rate: RateWindow;
   readonly invalidRequests: Array<{ request: RecordedRequest; errors: string[] }> = [];
   /**
-   * How long a change stays out of search results. The search guide's limitations: "It may take a
-   * few moments for newly created or updated CRM objects to appear in search results"
-   * (https://developers.hubspot.com/docs/api/crm/search#limitations; third-party measurements speak
-   * of "several seconds to propagate to the search indexing", https://docs.locoia.com/connectors/connectors/hubspot).
+   * How long a change stays out of search results. The search guide's limits: "It may take a few
+   * moments for newly created or updated CRM objects to appear in search results" (third-party
+   * measurements speak of "several seconds to propagate to the search indexing",
+   * https://docs.locoia.com/connectors/connectors/hubspot).
    * 0 unless a test sets it: a record changed less than this long ago is not found (its earlier
    * version would carry an earlier modification date, outside the connector's filter anyway).
    */
@@ -206,12 +217,17 @@ export class HubSpotEmulator {
     const unknown = Object.keys(body).filter((k) => !['filterGroups', 'sorts', 'query', 'properties', 'limit', 'after'].includes(k));
     if (unknown.length) return invalid(`Invalid input JSON on line 1: Unrecognized field "${unknown[0]}"`);
     const limit = body.limit ?? 10;
-    // The published PublicObjectSearchRequest: limit is "The maximum results to return, up to 200 objects."
+    // The published PublicObjectSearchRequest: limit is "The maximum results to return, up to 200
+    // objects."; the guide: "The maximum number of supported objects per page is 200."
     if (!Number.isInteger(limit) || (limit as number) < 1 || (limit as number) > 200) return invalid('limit must be between 1 and 200');
     const after = body.after === undefined ? 0 : Number(body.after);
     if (!Number.isInteger(after) || after < 0) return invalid(`after "${String(body.after)}" is not a valid paging cursor`);
     if (after + (limit as number) > HUBSPOT_MAX_RESULTS)
       return invalid(`There was a problem with the request: a search can page through at most ${HUBSPOT_MAX_RESULTS} results`);
+    if (req.body.length > MAX_QUERY_CHARS) return invalid(`The request body exceeds ${MAX_QUERY_CHARS} characters`);
+    const filterCounts = (body.filterGroups ?? []).map((g) => g.filters?.length ?? 0);
+    if (filterCounts.length > MAX_FILTER_GROUPS || filterCounts.some((n) => n > MAX_FILTERS_PER_GROUP) || filterCounts.reduce((a, b) => a + b, 0) > MAX_FILTERS)
+      return invalid(`at most ${MAX_FILTER_GROUPS} filterGroups of ${MAX_FILTERS_PER_GROUP} filters, ${MAX_FILTERS} filters in all`);
     const lastModified = lastModifiedProperty(type);
     const groups: Array<(r: Record<string, unknown>) => boolean> = [];
     for (const group of body.filterGroups ?? []) {

@@ -51,6 +51,7 @@ describe('connector hubspot (against the HubSpot emulator)', () => {
       { count: 5 },
       filter('2026-11-24T00:00:00Z'),
       { filterGroups: [{ filters: [{ propertyName: 'email', operator: 'LIKE', value: 'x' }] }] },
+      { filterGroups: Array.from({ length: 6 }, () => filter('0').filterGroups[0]), sorts: [], limit: 10 },
     ]) {
       const res = await post(bad);
       expect(res.statusCode, JSON.stringify(bad)).to.equal(400);
