@@ -12,10 +12,11 @@ import { RateWindow, isoSeconds, parseIsoParam, unknownParams } from '../provide
  * `{description: "Validation failed", errors: [{field, message, code}]}`.
  */
 /**
- * Freshdesk's own API reference (https://developers.freshdesk.com/api/#list_all_tickets) could not
- * be read here; its rules below are cited from pages quoting it, each named:
- * - the page cap: Freshworks' community answer https://community.freshworks.com/api-and-webhooks-11406/api-freshdesk-40750
- *   ("a maximum of 300 pages (30000 tickets) will be returned", pointing to the API reference);
+ * Freshdesk's API reference, List All Tickets (https://developers.freshdesk.com/api/#list_all_tickets),
+ * its notes as SDKs reproduce them verbatim: "1. By default, only tickets that have been created
+ * within the past 30 days will be returned. For older tickets, use the updated_since filter
+ * 2. A maximum of 300 pages (30000 tickets) will be returned." (Freshworks' community says the
+ * same: https://community.freshworks.com/api-and-webhooks-11406/api-freshdesk-40750.)
  */
 export const FRESHDESK_MAX_PAGE = 300;
 /**
@@ -155,15 +156,14 @@ export class FreshdeskEmulator {
     let rows = collection.all().filter((r) => {
       if (since !== undefined) return Date.parse(r.updated_at) >= since;
       // "By default, only tickets that have been created within the past 30 days will be returned.
-      // For older tickets, use this parameter" (updated_since, the reference's words as quoted in
-      // https://github.com/airbytehq/airbyte/pull/6442).
+      // For older tickets, use the updated_since filter" (the reference's note 1, above).
       return kind === 'contacts' || Date.parse(r.created_at) >= now - THIRTY_DAYS_MS;
     });
     const deletedWanted = kind === 'tickets' ? q.filter === 'deleted' : q.state === 'deleted';
     rows = rows.filter((r) => Boolean(r.deleted) === deletedWanted);
     // "order_by … Allowed values: created_at, due_by, updated_at, status. Default sort field:
-    // created_at"; order_type: "default sort order type is desc" (the reference as scraped at
-    // https://www.withone.ai/knowledge/freshdesk/conn_mod_def%3A%3AGJ2h1djXT5s%3A%3AeiaDKEIhR_yr2HL7E6cGaw).
+    // created_at"; order_type: "default sort order type is desc" (the reference's parameters as
+    // reproduced at https://www.withone.ai/knowledge/freshdesk/conn_mod_def%3A%3AGJ2h1djXT5s%3A%3AeiaDKEIhR_yr2HL7E6cGaw).
     if (kind === 'tickets') rows = ordered(rows, q.order_by ?? 'created_at', q.order_type ?? 'desc');
     else rows = [...rows].sort((a, b) => Number(a.id) - Number(b.id)); // no documented order: id order
 
