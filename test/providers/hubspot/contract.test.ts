@@ -63,6 +63,20 @@ describe('connector hubspot: contract with the published descriptions, library a
     expect(hs.invalidRequests[0].errors.join()).to.match(/operator must be equal to one of the allowed values/);
   });
 
+  it('the scopes the connector asks for are exactly those the published search operations require', async () => {
+    const descriptions = await hubSpotDescriptions();
+    const required = descriptions
+      .slice(0, 3)
+      .flatMap((d) =>
+        Object.values(d.definition.paths ?? {}).flatMap((item) =>
+          ((item as { post: { security?: Array<{ oauth2?: string[] }> } }).post.security ?? []).flatMap((alternative) => alternative.oauth2 ?? []),
+        ),
+      );
+    expect(required).to.have.length(3);
+    const oauth2 = (connector().auth as Array<{ type: string; scopes?: string[] }>).find((a) => a.type === 'oauth2')!;
+    expect([...oauth2.scopes!].sort()).to.deep.equal([...required].sort());
+  });
+
   it('the OAuth code exchange and the refresh are valid requests of the published POST /oauth/v1/token (grant_type enum)', async () => {
     oauth = await startOAuthServer({ token: '/oauth/v1/token', authorize: '/oauth/authorize' });
     hs.provider.requireAuth = { type: 'check', accept: (req) => oauth!.valid.has(bearerOf(req.headers.authorization)) };
