@@ -5,7 +5,9 @@ import type { CatalogGateway } from './catalog.js';
 /**
  * A gateway whose waits pass on its manual clock: emulators that count a provider's calls per
  * window by that clock (HubSpot's searches per second, Freshdesk's list calls per minute) answer
- * 429 past the limit, so the connector's pacing and Retry-After handling are tested, not assumed.
+ * 429 past the limit, and polls are shown to get through it. (Waits of objects polled side by side
+ * add up on the one clock, so this shows that limits are got through, not how closely pollgate
+ * paces its calls.)
  */
 export async function startPacedGateway(): Promise<CatalogGateway> {
   const clock = new ManualClock();
