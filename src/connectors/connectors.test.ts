@@ -77,6 +77,12 @@ describe('connector validation', () => {
       '/events/webhook/signatures',
       /cannot be combined with signature/,
     ],
+    [
+      'a lookback longer than a week',
+      (d) => (d.events.poller.incidents.lookbackSeconds = 700_000),
+      '/events/poller/incidents/lookbackSeconds',
+      /must be <= 604800/,
+    ],
   ];
   for (const [what, change, field, message] of schemaCases) {
     it(`refuses ${what}, naming the source and ${field}`, () => {

@@ -246,6 +246,8 @@ export const connectorSchema = {
               // sinceAgeSeconds: the since-time is never later than this long before the poll (a provider
               // that refuses a start time closer to now than that).
               sinceAgeSeconds: { type: 'integer', minimum: 0 },
+              // Seconds the since-time is moved back for a coarse date filter (at most a week).
+              lookbackSeconds: { type: 'integer', minimum: 0, maximum: 604_800 },
               deleted: {
                 type: 'object',
                 required: ['url'],

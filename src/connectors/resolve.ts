@@ -50,6 +50,8 @@ export interface ResolvedPoll extends ResolvedListing {
   window?: DeletedWindow;
   /** The since-time is at least this many seconds before the poll. */
   sinceAgeSeconds?: number;
+  /** Seconds the object's listing asks further back than its since-time (a coarse date filter). */
+  lookbackSeconds?: number;
 }
 
 export type CeqlOperator = '=' | '!=' | '>' | '>=' | '<' | '<=';
@@ -236,6 +238,7 @@ export function resolvePollerObject(connector: ConnectorDefinition, objectType: 
     ...(own.events ? { events: own.events } : {}),
     ...(typeof own.sinceAgeSeconds === 'number' ? { sinceAgeSeconds: own.sinceAgeSeconds } : {}),
     ...(own.graphql ? graphqlListing(objectType, own.graphql, config) : {}),
+    ...(own.lookbackSeconds ? { lookbackSeconds: own.lookbackSeconds } : {}),
     ...deletions(connector, objectType, own, resource?.deletedWhen),
   };
 }

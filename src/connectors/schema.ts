@@ -188,6 +188,11 @@ export interface PollerObjectDefinition {
   refresh_interval?: number | string;
   /** The since-time is at least this many seconds before the poll starts (a provider refuses a later one). */
   sinceAgeSeconds?: number;
+  /**
+   * Seconds the listing's since-time is moved back, beyond the poller's overlap: for providers whose
+   * date filter is coarser than the watermark (a filter that compares whole days).
+   */
+  lookbackSeconds?: number;
 }
 
 export type MappingValue = string | string[];

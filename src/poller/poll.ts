@@ -125,7 +125,7 @@ export async function pollObject(
     });
 
   // The pages of one listing (the object's, or its `deleted` listing) rendered with a since-time.
-  const pages = (listed: ListingTarget, from = since, endPath?: string) => {
+  const pages = (listed: ListingTarget, from = since - (resolved.lookbackSeconds ?? 0) * 1000, endPath?: string) => {
     const path = renderDateTemplates(listed.path, from, { timeZone: tz, encode: true, now: startedAt });
     const query = Object.fromEntries(
       Object.entries(listed.query).map(([k, v]) => [k, renderDateTemplates(String(v), from, { timeZone: tz, encode: false, now: startedAt })]),
@@ -213,19 +213,23 @@ export async function pollObject(
     return last;
   };
 
-  const main = await forEachBatch(pages(resolved), WRITE_BATCH, (batch) => writeBatch(batch, resolved.idField, false));
-  // A listing cut by the budget ends the poll there; the deleted listing then runs next time, from
-  // the watermark as it was (a cut that skipped it must not move the watermark past deletions).
+  // The deleted listing (usually a page) runs first: when the budget then cuts the main listing,
+  // the deletions up to now are already read, so the watermark can move to the main listing's last
+  // record and the next poll goes on from there. (Run after it, a cut that skipped the deleted
+  // listing could not move the watermark past deletions, and a listing longer than the budget
+  // grants at once would start over at every poll, never getting further.) A deleted listing cut
+  // by the budget ends the poll there; the main listing runs next time.
   const removed =
     !resolved.deleted || fullListing
       ? undefined
-      : main.budget
-        ? { pages: 0, complete: false, last: undefined }
-        : await forEachBatch(
-            pages(resolved.deleted, windowStart(resolved.deleted, since, startedAt), resolved.deleted.window?.coveredPath),
-            WRITE_BATCH,
-            (batch) => writeBatch(batch, resolved.deleted!.idField, true),
-          );
+      : await forEachBatch(
+          pages(resolved.deleted, windowStart(resolved.deleted, since, startedAt), resolved.deleted.window?.coveredPath),
+          WRITE_BATCH,
+          (batch) => writeBatch(batch, resolved.deleted!.idField, true),
+        );
+  const main = removed?.budget
+    ? { pages: 0, complete: false, last: undefined, budget: undefined }
+    : await forEachBatch(pages(resolved), WRITE_BATCH, (batch) => writeBatch(batch, resolved.idField, false));
   await snapshots.refreshStatistics(storedRows);
   if (fullListing && main.complete)
     summary.deleted += await sweepMissing(snapshots, objectKey, generation, row.listed_generation, record, new Date(startedAt).toISOString());

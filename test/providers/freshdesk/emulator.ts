@@ -11,7 +11,23 @@ import { RateWindow, isoSeconds, parseIsoParam, unknownParams } from '../provide
  * answer and 429 with `Retry-After`. Errors in Freshdesk's shapes: 401 `{code, message}`, 400
  * `{description: "Validation failed", errors: [{field, message, code}]}`.
  */
+/**
+ * Freshdesk's API reference, List All Tickets (https://developers.freshdesk.com/api/#list_all_tickets),
+ * its notes as SDKs reproduce them verbatim: "1. By default, only tickets that have been created
+ * within the past 30 days will be returned. For older tickets, use the updated_since filter
+ * 2. A maximum of 300 pages (30000 tickets) will be returned." (Freshworks' community says the
+ * same: https://community.freshworks.com/api-and-webhooks-11406/api-freshdesk-40750.)
+ */
 export const FRESHDESK_MAX_PAGE = 300;
+/**
+ * The Growth plan's per-minute limits, https://support.freshdesk.com/support/solutions/articles/225439-what-are-the-rate-limits-for-the-api-calls-to-freshdesk:
+ * "We're currently moving all Freshdesk accounts from a per-hour limit to a per-minute limit", and
+ * for Growth "200" calls per minute with a "Maximum limit per endpoint" of "Tickets List - 20" and
+ * "Contacts List - 20". "This limit is applied to your account irrespective of the number of agents
+ * you have or IP addresses used to make the calls."
+ */
+export const FRESHDESK_CALLS_PER_MINUTE = 200;
+export const FRESHDESK_LIST_CALLS_PER_MINUTE = 20;
 const TICKET_PARAMS = [
   'updated_since',
   'order_by',
@@ -34,6 +50,7 @@ export class FreshdeskEmulator {
   readonly tickets: Collection;
   readonly contacts: Collection;
   readonly rate: RateWindow;
+  private readonly listRates: Record<'tickets' | 'contacts', RateWindow>;
 
   private constructor(
     readonly provider: EmulatedProvider,
@@ -41,8 +58,11 @@ export class FreshdeskEmulator {
   ) {
     this.tickets = provider.collection('tickets');
     this.contacts = provider.collection('contacts');
-    // Current plans count per hour (e.g. 3000 on Growth); the headers say what is left.
-    this.rate = new RateWindow(3000, 3_600_000, () => provider.now());
+    this.rate = new RateWindow(FRESHDESK_CALLS_PER_MINUTE, 60_000, () => provider.now());
+    this.listRates = {
+      tickets: new RateWindow(FRESHDESK_LIST_CALLS_PER_MINUTE, 60_000, () => provider.now()),
+      contacts: new RateWindow(FRESHDESK_LIST_CALLS_PER_MINUTE, 60_000, () => provider.now()),
+    };
     provider.requireAuth = { type: 'basic', username: apiKey, password: 'X' };
     provider.unauthorized = { status: 401, body: { code: 'invalid_credentials', message: 'You have to be logged in to perform this action.' } };
     provider.route('GET', '/api/v2/tickets', (req) => this.list(req, this.tickets, 'tickets'));
@@ -65,7 +85,7 @@ export class FreshdeskEmulator {
       {
         status: 429,
         headers: { 'retry-after': String(retryAfterSeconds), 'x-ratelimit-total': String(this.rate.limit), 'x-ratelimit-remaining': '0' },
-        body: { code: 'rate_limit_exceeded', message: 'You have exceeded the limit of requests per hour' },
+        body: { code: 'rate_limit_exceeded', message: 'You have exceeded the limit of requests per minute' },
       },
       { path },
     );
@@ -87,11 +107,20 @@ export class FreshdeskEmulator {
 
   private list(req: RouteRequest, collection: Collection, kind: 'tickets' | 'contacts'): CannedResponse {
     const usage = this.rate.take();
+    const listUsage = this.listRates[kind].take();
     const headers: Record<string, string> = {
       'x-ratelimit-total': String(this.rate.limit),
       'x-ratelimit-remaining': String(usage.remaining),
       'x-ratelimit-used-currentrequest': '1',
     };
+    if (usage.used > this.rate.limit || listUsage.used > FRESHDESK_LIST_CALLS_PER_MINUTE) {
+      const resetAt = usage.used > this.rate.limit ? usage.resetAt : listUsage.resetAt;
+      return {
+        status: 429,
+        headers: { ...headers, 'retry-after': String(Math.max(1, Math.ceil((resetAt - this.provider.now()) / 1000))) },
+        body: { code: 'rate_limit_exceeded', message: 'You have exceeded the limit of requests per minute' },
+      };
+    }
     const q = req.query;
     const invalid: Invalid[] = unknownParams(req, kind === 'tickets' ? TICKET_PARAMS : CONTACT_PARAMS).map((field) => ({
       field,
@@ -99,6 +128,8 @@ export class FreshdeskEmulator {
       code: 'invalid_field',
     }));
     const page = wholeNumber(q.page, 1);
+    // per_page: 30 by default, at most 100 ("Results per page (1-100, max 100, default 30)", the
+    // reference's parameter as listed at https://glama.ai/mcp/connectors/io.usefulapi/freshdesk/tools/freshdesk_list_tickets).
     const perPage = wholeNumber(q.per_page, 30);
     if (page === undefined || page < 1) invalid.push({ field: 'page', message: 'It should be a Positive Number', code: 'invalid_value' });
     else if (page > FRESHDESK_MAX_PAGE)
@@ -124,11 +155,15 @@ export class FreshdeskEmulator {
     const now = this.provider.now();
     let rows = collection.all().filter((r) => {
       if (since !== undefined) return Date.parse(r.updated_at) >= since;
-      // Without updated_since Freshdesk lists the tickets created in the last 30 days only.
+      // "By default, only tickets that have been created within the past 30 days will be returned.
+      // For older tickets, use the updated_since filter" (the reference's note 1, above).
       return kind === 'contacts' || Date.parse(r.created_at) >= now - THIRTY_DAYS_MS;
     });
     const deletedWanted = kind === 'tickets' ? q.filter === 'deleted' : q.state === 'deleted';
     rows = rows.filter((r) => Boolean(r.deleted) === deletedWanted);
+    // "order_by … Allowed values: created_at, due_by, updated_at, status. Default sort field:
+    // created_at"; order_type: "default sort order type is desc" (the reference's parameters as
+    // reproduced at https://www.withone.ai/knowledge/freshdesk/conn_mod_def%3A%3AGJ2h1djXT5s%3A%3AeiaDKEIhR_yr2HL7E6cGaw).
     if (kind === 'tickets') rows = ordered(rows, q.order_by ?? 'created_at', q.order_type ?? 'desc');
     else rows = [...rows].sort((a, b) => Number(a.id) - Number(b.id)); // no documented order: id order
 

@@ -1,8 +1,9 @@
 import { expect } from 'chai';
 import got from 'got';
-import { createFromDoc, docInstanceJson, eventTriples, quietPoll, startCatalogGateway, type CatalogGateway } from '../catalog.js';
+import { createFromDoc, docInstanceJson, eventTriples, quietPoll, type CatalogGateway } from '../catalog.js';
 import { pollNow } from '../../poller/helpers.js';
 import { HUBSPOT_MAX_RESULTS, HubSpotEmulator } from './emulator.js';
+import { startPacedGateway } from '../paced-gateway.js';
 
 const TOKEN = docInstanceJson('hubspot').configuration['api.key'] as string;
 const SECOND = 1000;
@@ -13,27 +14,33 @@ describe('connector hubspot (against the HubSpot emulator)', () => {
   const searches = (type = 'contacts') => hs.provider.requests.filter((r) => r.path === `/crm/v3/objects/${type}/search`).map((r) => JSON.parse(r.body));
 
   beforeEach(async () => {
-    t = await startCatalogGateway();
+    t = await startPacedGateway();
     hs = await HubSpotEmulator.start(TOKEN);
     hs.provider.now = () => t.clock.now();
     hs.objects.contacts.seed(3, (i) => ({ email: `old${i}@example.com` }), t.clock.now() - 86_400_000);
   });
 
-  afterEach(async () => {
+  afterEach(async function () {
     await t.close();
     await hs.close();
+    // Every request the connector sent is valid for HubSpot's published descriptions (the first test sends invalid ones on purpose).
+    if (!this.currentTest?.title.startsWith('the emulator answers')) expect(hs.invalidRequests).to.deep.equal([]);
   });
 
   it('the emulator answers as HubSpot documents: 401 INVALID_AUTHENTICATION, 400 VALIDATION_ERROR, the 10,000-result cap', async () => {
-    const post = (json: unknown, token = TOKEN) =>
+    const post = (json: unknown, token = TOKEN) => (
+      t.clock.advance(
+        SECOND,
+      ), // one search a second: under HubSpot's secondly limit
       got.post(`${hs.baseUrl}/crm/v3/objects/contacts/search`, {
         json,
         headers: { authorization: `Bearer ${token}` },
         throwHttpErrors: false,
         responseType: 'json',
         retry: { limit: 0 },
-      });
-    const denied = await post({}, 'wrong');
+      })
+    );
+    const denied = await post({ filterGroups: [], sorts: [], limit: 10 }, 'wrong');
     expect(denied.statusCode).to.equal(401);
     expect(denied.body).to.include({ status: 'error', category: 'INVALID_AUTHENTICATION' });
     const filter = (value: unknown) => ({ filterGroups: [{ filters: [{ propertyName: 'lastmodifieddate', operator: 'GTE', value }] }] });
@@ -44,21 +51,23 @@ describe('connector hubspot (against the HubSpot emulator)', () => {
       { count: 5 },
       filter('2026-11-24T00:00:00Z'),
       { filterGroups: [{ filters: [{ propertyName: 'email', operator: 'LIKE', value: 'x' }] }] },
+      { filterGroups: Array.from({ length: 6 }, () => filter('0').filterGroups[0]), sorts: [], limit: 10 },
     ]) {
       const res = await post(bad);
       expect(res.statusCode, JSON.stringify(bad)).to.equal(400);
       expect(res.body).to.include({ status: 'error', category: 'VALIDATION_ERROR' });
     }
-    const ok = await post({ ...filter('0'), limit: 2 });
+    const ok = await post({ ...filter('0'), sorts: [], limit: 2 });
     expect(ok.body).to.deep.include({ total: 3, paging: { next: { after: '2', link: '?after=2' } } });
   });
 
   it("the doc page's instance JSON creates a working instance; old records raise nothing", async () => {
     const { id } = await createFromDoc(t, 'hubspot', hs.baseUrl);
+    const created = t.clock.now();
     t.clock.advance(30 * SECOND);
     expect(await pollNow(t, id)).to.deep.equal(quietPoll('contacts', 'companies', 'deals'));
     expect(searches('contacts')[0]).to.deep.equal({
-      filterGroups: [{ filters: [{ propertyName: 'lastmodifieddate', operator: 'GTE', value: String(t.clock.now() - 30 * SECOND) }] }],
+      filterGroups: [{ filters: [{ propertyName: 'lastmodifieddate', operator: 'GTE', value: String(created) }] }],
       sorts: [{ propertyName: 'lastmodifieddate', direction: 'ASCENDING' }],
       limit: 200,
     });
@@ -77,7 +86,7 @@ describe('connector hubspot (against the HubSpot emulator)', () => {
     hs.objects.deals.upsert({ dealname: 'Big one' });
     t.clock.advance(SECOND);
     const first = await pollNow(t, id);
-    expect(first.contacts).to.include({ fetched: HUBSPOT_MAX_RESULTS, created: HUBSPOT_MAX_RESULTS });
+    expect(first.contacts, JSON.stringify([first, hs.invalidRequests.slice(0, 2)])).to.include({ fetched: HUBSPOT_MAX_RESULTS, created: HUBSPOT_MAX_RESULTS });
     expect(first.deals).to.include({ created: 1 });
     expect(searches().every((b) => b.after === undefined || Number(b.after) + 200 <= HUBSPOT_MAX_RESULTS)).to.equal(true);
 

@@ -1,7 +1,17 @@
 import { createHmac } from 'node:crypto';
+import { tz } from '@date-fns/tz';
+import { addDays, startOfDay } from 'date-fns';
 import got from 'got';
-import { EmulatedProvider, type CannedResponse, type Collection, type ProviderRecord, type RouteRequest } from '../../../sandbox/provider-server.js';
+import {
+  EmulatedProvider,
+  type CannedResponse,
+  type Collection,
+  type ProviderRecord,
+  type RecordedRequest,
+  type RouteRequest,
+} from '../../../sandbox/provider-server.js';
 import { RateWindow } from '../provider-api.js';
+import { openApiFromPackage, validateRequest } from '../openapi-validator.js';
 
 /**
  * Intercom's REST API as developers.intercom.com documents it: bearer access token;
@@ -12,8 +22,21 @@ import { RateWindow } from '../provider-api.js';
  * message}]}` (401 `unauthorized`, 400 `parameter_invalid`); `X-RateLimit-Limit`,
  * `X-RateLimit-Remaining`, `X-RateLimit-Reset` (epoch seconds) and 429; app webhooks signed with
  * `X-Hub-Signature: sha1=<hex HMAC-SHA1 of the body with the app's client secret>`.
+ *
+ * Every request is first validated with openapi-backend against Intercom's own description of the
+ * API version the connector pins (openapi-subset.json, cut by scripts/openapi-subset.ts with the
+ * intercom recipe from https://github.com/intercom/Intercom-OpenAPI descriptions/2.11): an invalid
+ * one is answered 400 and recorded in `invalidRequests`. The rules quoted below are that
+ * description's own prose of POST /contacts/search and POST /conversations/search.
  */
-const OPERATORS = ['=', '!=', 'IN', 'NIN', '>', '<', '~', '!~', '^', '$'];
+export const INTERCOM_OPENAPI = new URL('./openapi-subset.json', import.meta.url).pathname;
+const OPERATORS = ['=', '!=', 'IN', 'NIN', '>', '<', '>=', '<=', '~', '!~', '^', '$'];
+/**
+ * "The `!=`, `>=`, `<=`, `IN` and `NIN` operators are not supported on Date fields and return an error."
+ */
+const DATE_OPERATORS = ['=', '>', '<'];
+/** "The default is `50` results per page" (contacts); "The default is `20` results per page and maximum is `150`" (conversations). */
+const PER_PAGE = { contact: { default: 50, max: 150 }, conversation: { default: 20, max: 150 } };
 
 type Query = { field?: unknown; operator?: unknown; value?: unknown };
 
@@ -21,6 +44,17 @@ export class IntercomEmulator {
   readonly contacts: Collection;
   readonly conversations: Collection;
   readonly rate: RateWindow;
+  readonly invalidRequests: Array<{ request: RecordedRequest; errors: string[] }> = [];
+  /**
+   * The workspace's time zone: "Timestamp fields (`created_at`, `updated_at` etc.) … are matched by
+   * calendar day. … The day boundary uses **your workspace's timezone**".
+   */
+  timeZone = 'UTC';
+  /**
+   * Contacts only: "If a contact has recently been created, there is a possibility that it will not
+   * yet be available when searching. … This delay can take a few minutes." 0 unless a test sets it.
+   */
+  contactIndexLagMs = 0;
 
   private constructor(
     readonly provider: EmulatedProvider,
@@ -40,7 +74,15 @@ export class IntercomEmulator {
   }
 
   static async start(token = 'ic-access-token-123'): Promise<IntercomEmulator> {
-    return new IntercomEmulator(await EmulatedProvider.start(), token);
+    const ic = new IntercomEmulator(await EmulatedProvider.start(), token);
+    const description = await openApiFromPackage(INTERCOM_OPENAPI);
+    ic.provider.inspect = (req) => {
+      const { errors } = validateRequest(description, req);
+      if (!errors.length) return undefined;
+      ic.invalidRequests.push({ request: req, errors });
+      return { status: 400, body: { type: 'error.list', request_id: 'req-400', errors: [{ code: 'parameter_invalid', message: errors.join('; ') }] } };
+    };
+    return ic;
   }
 
   get baseUrl(): string {
@@ -97,12 +139,13 @@ export class IntercomEmulator {
     if (!body.query) return invalid('query is required');
     let predicate: (r: Record<string, unknown>) => boolean;
     try {
-      predicate = compile(body.query);
+      predicate = compile(body.query, this.timeZone);
     } catch (err) {
       return invalid((err as Error).message);
     }
-    const perPage = body.pagination?.per_page ?? 50;
-    if (!Number.isInteger(perPage) || (perPage as number) < 1 || (perPage as number) > 150) return invalid('per_page must be an integer between 1 and 150');
+    const perPage = body.pagination?.per_page ?? PER_PAGE[type].default;
+    if (!Number.isInteger(perPage) || (perPage as number) < 1 || (perPage as number) > PER_PAGE[type].max)
+      return invalid(`per_page must be an integer between 1 and ${PER_PAGE[type].max}`);
     let start = 0;
     if (body.pagination?.starting_after !== undefined) {
       const decoded = /^pos:(\d+)$/.exec(Buffer.from(String(body.pagination.starting_after), 'base64').toString('utf8'));
@@ -114,8 +157,10 @@ export class IntercomEmulator {
     if (body.sort?.order !== undefined && !['ascending', 'descending'].includes(String(body.sort.order)))
       return invalid('sort order must be ascending or descending');
 
+    const searchableBefore = this.provider.now() - (type === 'contact' ? this.contactIndexLagMs : 0);
     const rows = collection
       .all()
+      .filter((r) => Date.parse(r.created_at) <= searchableBefore)
       .map((r) => shape(r, type))
       .filter(predicate)
       .sort(
@@ -137,20 +182,17 @@ export class IntercomEmulator {
 }
 
 /** Intercom's search query: one `{field, operator, value}` or nested AND/OR groups. */
-function compile(q: Query): (r: Record<string, unknown>) => boolean {
+function compile(q: Query, timeZone: string): (r: Record<string, unknown>) => boolean {
   if (q.operator === 'AND' || q.operator === 'OR') {
     if (!Array.isArray(q.value) || q.value.length === 0) throw new Error(`${q.operator} needs a list of queries`);
-    const parts = q.value.map((v) => compile(v as Query));
+    const parts = q.value.map((v) => compile(v as Query, timeZone));
     return q.operator === 'AND' ? (r) => parts.every((p) => p(r)) : (r) => parts.some((p) => p(r));
   }
   if (typeof q.field !== 'string' || !q.field) throw new Error('query field is required');
   if (typeof q.operator !== 'string' || !OPERATORS.includes(q.operator)) throw new Error(`operator "${String(q.operator)}" is not supported`);
   const field = q.field;
-  const dateField = /_at$/.test(field);
-  // The API description types a value as string or integer: a date is Unix seconds in either form.
-  if (dateField && !(Number.isInteger(q.value) || (typeof q.value === 'string' && /^\d+$/.test(q.value))))
-    throw new Error(`${field} must be compared with a Unix timestamp in seconds`);
-  const value = dateField ? Number(q.value) : q.value;
+  if (/_at$/.test(field)) return compileDate(field, q.operator, q.value, timeZone);
+  const value = q.value;
   switch (q.operator) {
     case '>':
       return (r) => Number(r[field]) > Number(value);
@@ -163,6 +205,25 @@ function compile(q: Query): (r: Record<string, unknown>) => boolean {
     default:
       throw new Error(`operator "${q.operator}" is not emulated`);
   }
+}
+
+/**
+ * A date comparison as the description's "Searching for Timestamp Fields" says: "Sub-day precision
+ * (hour, minute, second) is not supported. … Because the value is truncated to a day: `=` matches
+ * the whole day. `>` matches from the start of the *next* day, not from the instant you passed.
+ * `<` matches everything before the start of that day." Days in the workspace's time zone.
+ */
+function compileDate(field: string, operator: string, raw: unknown, timeZone: string): (r: Record<string, unknown>) => boolean {
+  // "the value cannot be a string such as "foorbar"": Unix seconds, as an integer or a numeric string.
+  if (!(Number.isInteger(raw) || (typeof raw === 'string' && /^\d+$/.test(raw)))) throw new Error(`${field} must be compared with a Unix timestamp in seconds`);
+  if (!DATE_OPERATORS.includes(operator)) throw new Error(`operator "${operator}" is not supported on date field ${field}`);
+  const inZone = { in: tz(timeZone) };
+  const dayStart = startOfDay(Number(raw) * 1000, inZone).getTime();
+  const nextDay = addDays(dayStart, 1, inZone).getTime();
+  const at = (r: Record<string, unknown>) => Number(r[field]) * 1000;
+  if (operator === '>') return (r) => at(r) >= nextDay;
+  if (operator === '<') return (r) => at(r) < dayStart;
+  return (r) => at(r) >= dayStart && at(r) < nextDay;
 }
 
 /** Intercom's record shape: `type`, string id, Unix-second dates. */

@@ -44,7 +44,7 @@ export class SalesforceEmulator {
     this.rate = new RateWindow(15000, 86_400_000, () => provider.now());
     provider.route('POST', '/services/oauth2/token', (req) => this.token(req));
     provider.route('GET', `/services/data/v${version}/query`, (req) => this.guard(req, () => this.query(req)));
-    provider.route('GET', `/services/data/v${version}/query/:cursor`, (req) => this.guard(req, () => this.more(req.params.cursor)));
+    provider.route('GET', `/services/data/v${version}/query/:cursor`, (req) => this.guard(req, () => this.more(req, req.params.cursor)));
     provider.route('GET', `/services/data/v${version}/sobjects/:type/deleted/`, (req) => this.guard(req, () => this.deleted(req)));
   }
 
@@ -150,13 +150,27 @@ export class SalesforceEmulator {
     return this.page(shaped, 0);
   }
 
-  private more(cursor: string): CannedResponse {
+  /**
+   * Query More Results. https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/dome_query.htm:
+   * "If the initial query returns only part of the results, the end of the response contains a field
+   * called nextRecordsUrl … request the next batch of records and repeat until all records have been
+   * retrieved. These requests use nextRecordsUrl, and don't include any parameters." A locator is
+   * good once, for the batch it names.
+   */
+  private more(req: RouteRequest, cursor: string): CannedResponse {
+    if (Object.keys(req.query).length) return { status: 400, body: [{ message: 'a query locator takes no parameters', errorCode: 'MALFORMED_QUERY' }] };
     const [key, position] = cursor.split('-');
     const state = this.cursors.get(key);
     if (!state || Number(position) !== state.position) return { status: 400, body: [{ message: 'invalid query locator', errorCode: 'INVALID_QUERY_LOCATOR' }] };
     return this.page(state.rows, state.position, key);
   }
 
+  /**
+   * https://developer.salesforce.com/docs/atlas.en-us.258.0.api_rest.meta/api/resources_query.htm (Query):
+   * "up to 2,000 records can be returned at a time in a synchronous request … If the total number
+   * of results exceeds the limit or the requested number of results, the response contains the
+   * first batch of records, a false value for done, and a query locator."
+   */
   private page(rows: Array<Record<string, unknown>>, position: number, key = `01g${randomBytes(6).toString('hex')}`): CannedResponse {
     const records = rows.slice(position, position + this.batchSize);
     const next = position + this.batchSize;

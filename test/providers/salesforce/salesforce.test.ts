@@ -135,6 +135,24 @@ describe('connector salesforce (OAuth 2.0 with instance_url, against the Salesfo
     ]);
   });
 
+  it('a Salesforce outage of 16 days (503 to every call, polls failing) ends: the next poll succeeds and lists the deletions still in the log', async () => {
+    const id = await createFromDoc();
+    t.clock.advance(MINUTE);
+    await pollNow(t, id);
+    sf.provider.inspect = () => ({ status: 503, body: [{ message: 'Service Unavailable', errorCode: 'SERVER_UNAVAILABLE' }] });
+    for (let day = 0; day < 16; day++) {
+      t.clock.advance(DAY);
+      expect((await pollNow(t, id)).accounts.error).to.match(/503/);
+    }
+    sf.remove('Account', 1);
+    t.clock.advance(MINUTE);
+    sf.provider.inspect = undefined;
+    const summary = await pollNow(t, id);
+    expect(summary.accounts).to.not.have.property('error');
+    expect(summary.accounts).to.include({ deleted: 1 });
+    expect((await t.api.get(`instances/${id}/status`)).statusCode).to.equal(200);
+  });
+
   it('latestDateCovered before end: the next poll starts from it, so a deletion Salesforce had not processed yet is raised later', async () => {
     const id = await createFromDoc();
     t.clock.advance(MINUTE);
