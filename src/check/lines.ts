@@ -2,7 +2,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { GatewayContext } from '../context.js';
 import type { ConnectorDefinition } from '../connectors/schema.js';
 import type { Instance } from '../instances/store.js';
-import { authOf } from '../auth/alternatives.js';
+import { authOf } from '../connectors/auth-alternatives.js';
 import { compileJsonPath } from '../lib/json-path.js';
 import { ProviderError } from '../provider/http-client.js';
 import { RateBudgetWait } from '../provider/rate-budget.js';

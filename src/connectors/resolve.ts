@@ -1,9 +1,7 @@
 import { DefinitionError } from '../errors.js';
 import { formatJavaDate, parseJavaDate } from '../templates/date-template.js';
 import { listTemplateRefs } from '../templates/request-template.js';
-import { SETTING_KEYS } from '../instances/settings.js';
-import { OAUTH_KEYS, TOKEN_KEYS } from '../auth/settings.js';
-import { BASE_URL_KEY } from '../provider/request-builder.js';
+import { BASE_URL_KEY, OAUTH_KEYS, SETTING_KEYS, TOKEN_KEYS } from './settings-keys.js';
 import type {
   ConnectorDefinition,
   DatesConfiguration,

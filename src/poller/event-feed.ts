@@ -1,6 +1,6 @@
 import type { PollerEventsDefinition } from '../connectors/schema.js';
 import type { NewEvent } from '../events/record.js';
-import { mapWebhookBody, type WebhookEventsMapping } from '../webhooks/mapping.js';
+import { mapWebhookBody, type WebhookEventsMapping } from '../connectors/event-mapping.js';
 import type { Change } from './diff.js';
 
 /**

@@ -3,7 +3,7 @@ import { JSONPath } from 'jsonpath-plus';
 import { DefinitionError } from '../errors.js';
 import { parseWebhookBody } from './parse-body.js';
 import { compileJsonPath } from '../lib/json-path.js';
-import { mapWebhookBody, validateMapping, type WebhookEventsMapping } from './mapping.js';
+import { mapWebhookBody, validateMapping, type WebhookEventsMapping } from '../connectors/event-mapping.js';
 
 const NOW = Date.parse('2026-11-24T10:00:00Z');
 const NOW_ISO = new Date(NOW).toISOString();
