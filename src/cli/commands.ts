@@ -251,7 +251,7 @@ export function addClientCommands(program: Command): void {
 
 async function checkConnectorFile(file: string) {
   const json = readJsonFile(file);
-  const { validateConnector } = await import('../connectors/validate.js');
+  const { validateConnector } = await import('../connector-sections.js');
   try {
     return validateConnector(json, `file ${file}`);
   } catch (err) {

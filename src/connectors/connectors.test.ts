@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { DefinitionError } from '../errors.js';
-import { validateConnector } from './validate.js';
+import { validateConnector } from '../connector-sections.js';
 import { freshdesk } from '../../test/helpers/connectors.js';
 
 /** The DefinitionError validateConnector throws for `def`. */

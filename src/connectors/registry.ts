@@ -2,6 +2,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ConflictError, DefinitionError, ValidationError } from '../errors.js';
 import type { ConnectorDefinition } from './schema.js';
+import type { ConnectorSection } from './section.js';
 import { validateConnector } from './validate.js';
 
 export interface ConnectorSummary {
@@ -17,12 +18,15 @@ export interface ConnectorSummary {
 
 /**
  * Checking a definition costs milliseconds; a process that starts many gateways (the tests) checks
- * each unchanged file once. Definitions are never changed after validation, so sharing them is safe.
+ * each unchanged file once per list of sections. Definitions are never changed after validation,
+ * so sharing them is safe.
  */
-const validatedFiles = new Map<string, { text: string; def: ConnectorDefinition }>();
+const validatedFiles = new WeakMap<readonly ConnectorSection[], Map<string, { text: string; def: ConnectorDefinition }>>();
 
-function validatedFile(path: string, text: string): ConnectorDefinition {
-  const known = validatedFiles.get(path);
+function validatedFile(path: string, text: string, sections: readonly ConnectorSection[]): ConnectorDefinition {
+  let files = validatedFiles.get(sections);
+  if (!files) validatedFiles.set(sections, (files = new Map()));
+  const known = files.get(path);
   if (known?.text === text) return known.def;
   let json: unknown;
   try {
@@ -30,21 +34,24 @@ function validatedFile(path: string, text: string): ConnectorDefinition {
   } catch (err) {
     throw new DefinitionError(`connector file ${path} is not valid JSON: ${(err as Error).message}`);
   }
-  const def = validateConnector(json, `file ${path}`);
-  validatedFiles.set(path, { text, def });
+  const def = validateConnector(json, `file ${path}`, sections);
+  files.set(path, { text, def });
   return def;
 }
 
 /**
  * The connectors a gateway knows: the bundled files of connectors/ (loaded at start; an invalid
- * file stops start-up naming file and field) and custom ones registered through the API.
+ * file stops start-up naming file and field) and custom ones registered through the API, each
+ * checked against the format and the given sections.
  */
 export class ConnectorRegistry {
   private readonly defs = new Map<string, ConnectorDefinition>();
   private readonly bundled = new Set<string>();
 
-  static async loadDirectory(dir: string): Promise<ConnectorRegistry> {
-    const registry = new ConnectorRegistry();
+  constructor(private readonly sections: readonly ConnectorSection[]) {}
+
+  static async loadDirectory(dir: string, sections: readonly ConnectorSection[]): Promise<ConnectorRegistry> {
+    const registry = new ConnectorRegistry(sections);
     const fileOf = new Map<string, string>();
     let files: string[] = [];
     try {
@@ -54,7 +61,7 @@ export class ConnectorRegistry {
     }
     for (const file of files) {
       const path = join(dir, file);
-      const def = validatedFile(path, await readFile(path, 'utf8'));
+      const def = validatedFile(path, await readFile(path, 'utf8'), sections);
       const other = fileOf.get(def.key);
       if (other) throw new DefinitionError(`connector file ${path}: key "${def.key}" is already defined by ${other}`);
       fileOf.set(def.key, file);
@@ -83,9 +90,14 @@ export class ConnectorRegistry {
     return [...this.defs.values()].sort((a, b) => a.key.localeCompare(b.key));
   }
 
+  /** The definition when it is valid (DefinitionError naming `source` and the field otherwise). */
+  validate(input: unknown, source: string): ConnectorDefinition {
+    return validateConnector(input, source, this.sections);
+  }
+
   /** A custom connector from the API, validated; a bundled key cannot be replaced (409). */
   validateCustom(input: unknown, o: { source: string }): ConnectorDefinition {
-    const def = validateConnector(input, o.source);
+    const def = this.validate(input, o.source);
     if (this.bundled.has(def.key)) throw new ConflictError(`connector "${def.key}" is bundled with pollgate and cannot be replaced`);
     return def;
   }
@@ -121,7 +133,7 @@ export class ConnectorRegistry {
    * format may have moved on). A bundled file of the same key, added to connectors/ since, wins.
    */
   add(input: unknown, o: { source?: string } = {}): ConnectorDefinition {
-    const def = validateConnector(input, o.source ?? 'the database');
+    const def = this.validate(input, o.source ?? 'the database');
     if (this.bundled.has(def.key)) return this.defs.get(def.key)!;
     this.defs.set(def.key, def);
     return def;
