@@ -143,7 +143,7 @@ describe('connector validation', () => {
     ],
     [
       'a malformed cursor JSONPath',
-      (d) => (d.resources.contacts.pagination = { type: 'cursor', cursorPath: 'after', cursorParam: 'after' }),
+      (d) => (d.resources.contacts.pagination = { type: 'cursor', cursorPath: '$.after[', cursorParam: 'after' }),
       '/resources/contacts/pagination/cursorPath',
       /not a valid JSONPath/,
     ],
@@ -205,7 +205,7 @@ describe('connector validation', () => {
           type: 'oauth2',
           authorizationUrl: 'https://x.example.com/a',
           tokenUrl: 'https://x.example.com/t',
-          baseUrlLookup: { url: 'https://x.example.com/r', valuePath: 'id', baseUrl: 'https://x.example.com/<%= context.value %>' },
+          baseUrlLookup: { url: 'https://x.example.com/r', valuePath: '$.id[', baseUrl: 'https://x.example.com/<%= context.value %>' },
         }),
       '/auth/baseUrlLookup/valuePath',
       /not a valid JSONPath/,
@@ -224,7 +224,7 @@ describe('connector validation', () => {
     ],
     [
       "a deleted listing's window with a malformed coveredPath",
-      (d) => (d.events.poller.incidents.deleted = { url: '/tickets?filter=deleted', window: { maxSeconds: 3600, coveredPath: 'latest' } }),
+      (d) => (d.events.poller.incidents.deleted = { url: '/tickets?filter=deleted', window: { maxSeconds: 3600, coveredPath: '$.latest]' } }),
       '/events/poller/incidents/deleted/window/coveredPath',
       /not a valid JSONPath/,
     ],
@@ -246,6 +246,37 @@ describe('connector validation', () => {
       expect(problem!.message).to.match(message);
     });
   }
+
+  it('takes a dotted path or a JSONPath wherever it takes a path (lib/json-path.ts)', () => {
+    const def = freshdesk();
+    def.resources.contacts = {
+      path: '/contacts',
+      idField: 'id',
+      recordsPath: 'data',
+      pagination: { type: 'cursor', cursorPath: 'meta.next', cursorParam: '$.page.after', cursorIn: 'body' },
+    };
+    def.events.poller.incidents.idField = '$.id';
+    def.events.poller.incidents.datesConfiguration = { updatedDateField: '$.meta.updated_at', createdDateField: 'meta.created_at' };
+    def.events.webhook.events.itemsPath = 'events';
+    expect(validateConnector(def, 'request body').key).to.equal('freshdesk');
+  });
+
+  it('refuses malformed dotted paths and a body cursorParam that names no plain field', () => {
+    const def = freshdesk();
+    def.resources.contacts = {
+      path: '/contacts',
+      idField: 'id',
+      pagination: { type: 'cursor', cursorPath: '$.next', cursorParam: '$.page[*]', cursorIn: 'body' },
+    };
+    def.events.poller.incidents.idField = 'data..id';
+    const details = problemsOf(def).details as Array<{ field: string; message: string }>;
+    expect(details).to.deep.include({
+      field: '/resources/contacts/pagination/cursorParam',
+      message: 'must name a field of the request body: a dotted path or a JSONPath of plain names ($.pagination.starting_after)',
+    });
+    const idField = details.find((p) => p.field === '/events/poller/incidents/idField');
+    expect(idField?.message).to.match(/"data\.\.id" is not a valid path: a dotted path has an empty step/);
+  });
 
   it('reports every problem in details and the first in the message', () => {
     const def = freshdesk();

@@ -3,7 +3,7 @@ import addFormats from 'ajv-formats';
 import { DefinitionError } from '../errors.js';
 import { checkJavaPattern, validateDateTemplates } from '../templates/date-template.js';
 import { listTemplateRefs, undeclaredIparam, validateRequestTemplate } from '../templates/request-template.js';
-import { compileJsonPath } from '../lib/json-path.js';
+import { compileJsonPath, plainSteps } from '../lib/json-path.js';
 import { connectorSchema } from './json-schema.js';
 import type { ConnectorDefinition, PaginationDefinition, ResourceDefinition } from './schema.js';
 import { checkUrlTemplate, declaredIparamsOf, secretFieldsOf } from './resolve.js';
@@ -133,6 +133,11 @@ class Checker implements SectionReport {
       if (!allowed.has(key)) this.add(`${field}/${key}`, `is not a field of "${p.type}" pagination (its fields: ${PAGINATION_FIELDS[p.type].join(', ')})`);
     const paths = p as { cursorPath?: string; stopPath?: string; hasMorePath?: string; nextUrlPath?: string };
     for (const key of ['cursorPath', 'stopPath', 'hasMorePath', 'nextUrlPath'] as const) this.path(`${field}/${key}`, paths[key]);
+    if (p.type === 'cursor' && p.cursorIn === 'body')
+      this.check(`${field}/cursorParam`, () => {
+        if (!plainSteps(p.cursorParam, 'cursorParam'))
+          throw new DefinitionError('must name a field of the request body: a dotted path or a JSONPath of plain names ($.pagination.starting_after)');
+      });
   }
 
   resource(name: string, res: ResourceDefinition): void {
@@ -140,6 +145,7 @@ class Checker implements SectionReport {
     this.strings(`${at}/path`, res.path, { url: true, dates: true });
     this.strings(`${at}/headers`, res.headers);
     this.strings(`${at}/body`, res.body, { dates: true });
+    this.path(`${at}/idField`, res.idField);
     this.path(`${at}/recordsPath`, res.recordsPath);
     this.pagination(`${at}/pagination`, res.pagination);
     this.path(`${at}/deletedWhen/path`, res.deletedWhen?.path);

@@ -25,6 +25,11 @@ function validateObject(def: ConnectorDefinition, objectType: string, report: Se
     validateDateTemplates(obj.url);
     resolvePollerObject(def, objectType, obj as unknown as Record<string, unknown>);
   });
+  report.path(`${at}/idField`, obj.idField);
+  for (const key of ['updatedDateField', 'createdDateField'] as const) {
+    const field = obj.datesConfiguration?.[key];
+    if (typeof field === 'string' && field.trim() !== '') report.path(`${at}/datesConfiguration/${key}`, field);
+  }
   report.strings(`${at}/url`, obj.url);
   report.strings(`${at}/headers`, obj.headers);
   report.strings(`${at}/body`, obj.body, { dates: true });

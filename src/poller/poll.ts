@@ -15,7 +15,6 @@ import { eventsFromFeed } from './event-feed.js';
 import { sweepMissing, type SweepTarget } from './sweep.js';
 import type { SnapshotStore } from './snapshot-store.js';
 import type { PollStateStore } from './store.js';
-import { readDotted } from './records.js';
 import { firstMatch } from '../lib/json-path.js';
 
 /**
@@ -154,11 +153,11 @@ export async function pollObject(
     let last: number | undefined;
     for (const raw of batch) {
       summary.fetched++;
-      const id = readDotted(raw, idField);
+      const id = firstMatch(raw, idField);
       if (id === undefined || id === null || id === '') continue;
       const r: DiffRecord = { id: String(id), record: raw, hash: hashRecord(raw) };
-      if (dates?.updatedDateField) r.updatedAt = parseDate(readDotted(raw, dates.updatedDateField), dates.updatedDateFormat, tz);
-      if (dates?.createdDateField) r.createdAt = parseDate(readDotted(raw, dates.createdDateField), dates.createdDateFormat, tz);
+      if (dates?.updatedDateField) r.updatedAt = parseDate(firstMatch(raw, dates.updatedDateField), dates.updatedDateFormat, tz);
+      if (dates?.createdDateField) r.createdAt = parseDate(firstMatch(raw, dates.createdDateField), dates.createdDateFormat, tz);
       last = r.updatedAt ?? last;
       // A provider that ignores the date filter must still not raise events for older records.
       if (!fullListing && r.updatedAt !== undefined && r.updatedAt < instance.createdAt) continue;
