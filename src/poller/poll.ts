@@ -2,7 +2,7 @@ import { mergeDeep, type Config } from '../config/index.js';
 import type { Logger } from '../log.js';
 import type { ConnectorDefinition } from '../connectors/schema.js';
 import { resolvePollerObject, type ResolvedListing as ListingTarget, type ResolvedPoll } from '../connectors/resolve.js';
-import { epochUnitOf, parseJavaDate, renderDateTemplates, renderDateTemplatesDeep } from '../templates/date-template.js';
+import { renderDateTemplates, renderDateTemplatesDeep } from '../templates/date-template.js';
 import { buildResourceRequest } from '../provider/request-builder.js';
 import type { ProviderCalls } from '../provider/calls.js';
 import type { NewEvent } from '../events/record.js';
@@ -10,7 +10,8 @@ import type { Instance } from '../instances/store.js';
 import type { InstanceSettings } from '../instances/settings.js';
 import { hashRecord } from '../lib/stable-hash.js';
 import { diffRecords, type DiffRecord, type DiffRules } from './diff.js';
-import { forEachBatch, listingPages } from './fetch.js';
+import { forEachBatch, listingPages } from '../provider/listing.js';
+import { parseDate } from '../connectors/dates-configuration.js';
 import { eventsFromFeed } from './event-feed.js';
 import { sweepMissing, type SweepTarget } from './sweep.js';
 import type { SnapshotStore } from './snapshot-store.js';
@@ -234,21 +235,6 @@ export async function pollObject(
     state: { watermark: nextWatermark, last_success_at: startedAt, ...fullListingAt, ...listed },
     ...(budget ? { delayed: { until: budget.until, reason: budget.reason } } : {}),
   };
-}
-
-/** A record's date as the poller reads it (epoch ms), or undefined when it cannot be read; the instance check reports the same. */
-export function parseDate(value: unknown, format: string | undefined, tz: string): number | undefined {
-  if (value === undefined || value === null || value === '') return undefined;
-  const epoch = epochUnitOf(format);
-  if (epoch) {
-    // Epoch times may come as numbers or as numeric strings ("1764061200000").
-    const n = typeof value === 'number' ? value : Number(String(value).trim());
-    return Number.isFinite(n) ? (epoch === 's' ? n * 1000 : n) : undefined;
-  }
-  if (typeof value === 'number') return value < 1e11 ? value * 1000 : value;
-  const parsed = format ? parseJavaDate(String(value), format, tz) : new Date(String(value));
-  const ms = parsed?.getTime();
-  return ms === undefined || Number.isNaN(ms) ? undefined : ms;
 }
 
 /**

@@ -2,8 +2,9 @@ import { backoffMs } from '../lib/backoff.js';
 import { firstMatch } from '../lib/json-path.js';
 import type { GatewayContext } from '../context.js';
 import { ApiError } from '../errors.js';
+import { webhookUrlOf } from '../api/public-urls.js';
+import { registrationsOf } from '../connectors/webhook-registrations.js';
 import type { ConnectorDefinition, WebhookRegistration } from '../connectors/schema.js';
-import type { Instance } from '../instances/store.js';
 import type { InstanceLifecycle } from '../instances/service.js';
 import type { DeregistrationStore } from './store.js';
 import { buildTemplateRequest } from '../provider/request-builder.js';
@@ -20,32 +21,6 @@ import { RateBudgetWait } from '../provider/rate-budget.js';
  * removed). DELETE deregisters every stored id; a failed deregistration is queued and retried with
  * backoff (webhook_deregistrations) and the instance is still deleted.
  */
-export function webhookUrlOf(ctx: GatewayContext, instance: Pick<Instance, 'webhookToken'>): string {
-  return `${ctx.config.server.publicUrl}/hooks/${instance.webhookToken}`;
-}
-
-/** The connector's registrations, the one-registration shorthand included. */
-export function registrationsOf(connector: ConnectorDefinition): WebhookRegistration[] {
-  const webhook = connector.events?.webhook;
-  if (!webhook) return [];
-  // A `check` beside `registrations` looks up each registration that names none of its own.
-  if (webhook.registrations)
-    return webhook.check
-      ? webhook.registrations.map((r) => (r.check ? r : { ...r, check: webhook.check, checkIdsPath: webhook.checkIdsPath }))
-      : webhook.registrations;
-  return webhook.register
-    ? [
-        {
-          name: 'default',
-          register: webhook.register,
-          deregister: webhook.deregister,
-          webhookIdPath: webhook.webhookIdPath,
-          webhookIdPattern: webhook.webhookIdPattern,
-          ...(webhook.check ? { check: webhook.check, checkIdsPath: webhook.checkIdsPath } : {}),
-        },
-      ]
-    : [];
-}
 
 /** The id at the registration's webhookIdPath, narrowed by its webhookIdPattern (first group) when it has one. */
 function webhookIdOf(registration: WebhookRegistration, answer: unknown): string | undefined {
@@ -165,7 +140,7 @@ export function webhookLifecycle(ctx: GatewayContext, deregistrations: Deregistr
     async afterCreate(instance) {
       if (instance.vendorType !== 'webhook') return;
       const connector = ctx.instances.connectorOf(instance);
-      const targetUrl = webhookUrlOf(ctx, instance);
+      const targetUrl = webhookUrlOf(ctx.config.server.publicUrl, instance.webhookToken);
       const webhookIds: Record<string, string> = {};
       const saved: Record<string, string> = {};
       for (const registration of registrationsOf(connector)) {
@@ -237,7 +212,7 @@ export function webhookLifecycle(ctx: GatewayContext, deregistrations: Deregistr
     async beforeDelete(instance) {
       if (instance.vendorType !== 'webhook') return;
       const connector = ctx.instances.connectorOf(instance);
-      const targetUrl = webhookUrlOf(ctx, instance);
+      const targetUrl = webhookUrlOf(ctx.config.server.publicUrl, instance.webhookToken);
       for (const [registration, webhookId] of Object.entries(instance.webhookIds)) {
         await deregister(ctx, deregistrations, connector, {
           instanceId: instance.id,

@@ -1,7 +1,7 @@
 import type { PaginationDefinition } from '../connectors/schema.js';
-import type { ProviderRequest, ProviderResult } from '../provider/http-client.js';
-import { ProviderError } from '../provider/http-client.js';
-import { RateBudgetWait } from '../provider/rate-budget.js';
+import type { ProviderRequest, ProviderResult } from './http-client.js';
+import { ProviderError } from './http-client.js';
+import { RateBudgetWait } from './rate-budget.js';
 import { firstMatch, plainSteps } from '../lib/json-path.js';
 import { extractRecords } from './records.js';
 

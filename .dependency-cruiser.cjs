@@ -1,0 +1,89 @@
+/**
+ * The layers of src/ and the direction imports may point (docs/architecture.md "Dependency rules").
+ * `npm run lint` runs these rules with dependency-cruiser; a violation fails it.
+ *
+ * From the bottom up:
+ * - foundation: errors.ts, log.ts, clock.ts, metrics.ts, config/, lib/, db/, network/, secrets/,
+ *   templates/, api/ (the HTTP plumbing every router uses);
+ * - low layers: connectors/ (the connector format: its types, JSON Schema, key vocabulary,
+ *   auth alternatives, event mapping language, validation of the shared parts), instances/
+ *   (instance CRUD and its store), events/ (the event log), provider/ (the one way to call a
+ *   provider); each feature plugs into them through the interfaces they declare
+ *   (connectors/section.ts…);
+ * - features: auth/, check/, delivery/, maintenance/, poller/, requests/, schedules/, webhooks/;
+ * - composition: main.ts, context.ts, connector-sections.ts, cli.ts, cli/, console/: they put the
+ *   features together and may import anything.
+ * Tests (*.test.ts, wherever they live) wire what they test and are held to the cycle rule only.
+ */
+const FOUNDATION = '^src/((errors|log|clock|metrics)[.]ts$|(config|lib|db|network|secrets|templates|api)/)';
+const LOW = '^src/(connectors|instances|events|provider)/';
+const FEATURES = '^src/(auth|check|delivery|maintenance|poller|requests|schedules|webhooks)/';
+const COMPOSITION = '^src/((main|context|connector-sections|cli)[.]ts$|(cli|console)/)';
+const TESTS = '[.]test[.]ts$';
+
+module.exports = {
+  forbidden: [
+    {
+      name: 'format-imports-no-feature',
+      comment: 'connectors/ is the connector format: it imports no feature and no other low layer; features register what they own (connectors/section.ts)',
+      severity: 'error',
+      from: { path: '^src/connectors/', pathNot: TESTS },
+      to: { path: [FEATURES, COMPOSITION, '^src/(instances|events|provider)/'] },
+    },
+    {
+      name: 'low-layers-import-no-feature',
+      comment: 'instances/, events/ and provider/ sit below the features: a feature hooks into them through their interfaces, never the reverse',
+      severity: 'error',
+      from: { path: LOW, pathNot: TESTS },
+      to: { path: [FEATURES, COMPOSITION] },
+    },
+    {
+      name: 'foundation-imports-only-foundation',
+      comment: 'the foundation knows nothing of connectors, instances, features or their composition',
+      severity: 'error',
+      from: { path: FOUNDATION, pathNot: TESTS },
+      to: { path: [LOW, FEATURES, COMPOSITION] },
+    },
+    {
+      name: 'feature-imports-no-other-feature',
+      comment: 'a feature reaches another only through the layers below both (connectors/, instances/, events/, provider/, the foundation)',
+      severity: 'error',
+      from: { path: FEATURES, pathNot: TESTS },
+      to: { path: FEATURES, pathNot: '^src/$1/' },
+    },
+    {
+      name: 'feature-imports-no-composition',
+      comment: 'a feature is built from what it is given, not from the gateway that composes it',
+      severity: 'error',
+      from: { path: FEATURES, pathNot: TESTS },
+      to: { path: COMPOSITION },
+    },
+    {
+      name: 'src-imports-no-test',
+      comment: 'the product never runs test code (tests under src/ may use test helpers)',
+      severity: 'error',
+      from: { path: '^src/', pathNot: TESTS },
+      to: { path: ['^test/', TESTS] },
+    },
+    {
+      name: 'no-circular',
+      comment: 'no import cycle between modules',
+      severity: 'error',
+      from: {},
+      to: { circular: true },
+    },
+    {
+      name: 'no-circular-folders',
+      comment: 'no import cycle between folders (auth/ importing instances/ importing auth/…)',
+      severity: 'error',
+      scope: 'folder',
+      from: {},
+      to: { circular: true },
+    },
+  ],
+  options: {
+    doNotFollow: { path: 'node_modules' },
+    exclude: { path: '^(dist|node_modules)/' },
+    tsConfig: { fileName: 'tsconfig.json' },
+  },
+};
