@@ -1,6 +1,8 @@
 import { expect } from 'chai';
 import { DefinitionError } from '../errors.js';
-import { validateConnector } from '../connector-sections.js';
+import { connectorSections, validateConnector } from '../connector-sections.js';
+import type { ConnectorSection } from './section.js';
+import { validateConnector as validateWithSections } from './validate.js';
 import { freshdesk } from '../../test/helpers/connectors.js';
 
 /** The DefinitionError validateConnector throws for `def`. */
@@ -246,6 +248,19 @@ describe('connector validation', () => {
       expect(problem!.message).to.match(message);
     });
   }
+
+  it('checks the parts features own through the sections it is given, and only those', () => {
+    const def = freshdesk();
+    def.events.webhook.events.objectId = 'id'; // a mapping value without its "$" prefix
+    expect(() => validateWithSections(def, 'request body', connectorSections)).to.throw(DefinitionError, /\/events\/webhook\/events: /);
+    const others = connectorSections.filter((section) => section.name !== 'events.webhook');
+    expect(validateWithSections(def, 'request body', others).key).to.equal('freshdesk');
+    const extra: ConnectorSection = { name: 'test', validate: (_def, report) => report.add('/name', 'is checked by the extra section') };
+    expect(() => validateWithSections(freshdesk(), 'request body', [...connectorSections, extra])).to.throw(
+      DefinitionError,
+      /\/name: is checked by the extra section/,
+    );
+  });
 
   it('takes a dotted path or a JSONPath wherever it takes a path (lib/json-path.ts)', () => {
     const def = freshdesk();
