@@ -16,27 +16,15 @@ export interface ConnectorSummary {
   bundled: boolean;
 }
 
-/**
- * Checking a definition costs milliseconds; a process that starts many gateways (the tests) checks
- * each unchanged file once per list of sections. Definitions are never changed after validation,
- * so sharing them is safe.
- */
-const validatedFiles = new WeakMap<readonly ConnectorSection[], Map<string, { text: string; def: ConnectorDefinition }>>();
-
+/** A bundled connector file, parsed and validated (DefinitionError naming the file otherwise). */
 function validatedFile(path: string, text: string, sections: readonly ConnectorSection[]): ConnectorDefinition {
-  let files = validatedFiles.get(sections);
-  if (!files) validatedFiles.set(sections, (files = new Map()));
-  const known = files.get(path);
-  if (known?.text === text) return known.def;
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch (err) {
     throw new DefinitionError(`connector file ${path} is not valid JSON: ${(err as Error).message}`);
   }
-  const def = validateConnector(json, `file ${path}`, sections);
-  files.set(path, { text, def });
-  return def;
+  return validateConnector(json, `file ${path}`, sections);
 }
 
 /**
