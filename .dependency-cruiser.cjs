@@ -14,6 +14,11 @@
  * - composition: main.ts, context.ts, connector-sections.ts, cli.ts, cli/, console/: they put the
  *   features together and may import anything.
  * Tests (*.test.ts, wherever they live) wire what they test and are held to the cycle rule only.
+ *
+ * TypeScript 7 has no compiler API for dependency-cruiser to parse with, so it parses with
+ * @swc/core. Seen with dependency-cruiser 17.4.3 and @swc/core 1.16.22: an import that comes after
+ * a class with a field initializer (`private readonly x: T[] = []`) is missed. Keep imports at the
+ * top of a file, where every one is seen.
  */
 const FOUNDATION = '^src/((errors|log|clock|metrics)[.]ts$|(config|lib|db|network|secrets|templates|api)/)';
 const LOW = '^src/(connectors|instances|events|provider)/';
