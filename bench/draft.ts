@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { validateConnector } from '../src/connector-sections.js';
 import { parseDescriptionText, readDescription } from '../src/drafts/description.js';
 import { draftConnector } from '../src/drafts/draft.js';
 import { type Result, timed } from './lib.js';
@@ -17,7 +18,7 @@ export async function draftScenario(): Promise<Result[]> {
   let held = 0;
   const run = await timed(async () => {
     const description = await readDescription(parseDescriptionText(text));
-    const draft = draftConnector(description);
+    const draft = draftConnector(description, validateConnector);
     held = process.memoryUsage().heapUsed - baseline;
     return draft;
   });

@@ -17,6 +17,7 @@ import { createMetrics } from './metrics.js';
 import type { Feature, GatewayContext, Stores } from './context.js';
 import { SecretCipher } from './secrets/cipher.js';
 import { checkKeysReadData } from './secrets/stored.js';
+import { connectorSections } from './connector-sections.js';
 import { ConnectorRegistry } from './connectors/registry.js';
 import { connectorRoutes } from './connectors/routes.js';
 import { draftRoutes } from './drafts/routes.js';
@@ -142,7 +143,7 @@ export class Gateway {
     });
     try {
       await migrate(db, schema);
-      const connectors = await ConnectorRegistry.loadDirectory(options.connectorsDir ?? bundledConnectorsDir);
+      const connectors = await ConnectorRegistry.loadDirectory(options.connectorsDir ?? bundledConnectorsDir, connectorSections);
       const catalog = new ConnectorCatalog(new ConnectorStore(db), connectors, clock, log);
       await catalog.sync();
       const cipher = SecretCipher.fromConfig(config.security.secretKey, config.database.dataDir, config.security.previousSecretKeys);
@@ -193,7 +194,7 @@ export class Gateway {
             eventRoutes(events, (id) => instances.require(id)),
           ],
         },
-        { name: 'drafts', apiRoutes: [draftRoutes()] },
+        { name: 'drafts', apiRoutes: [draftRoutes((input, source) => catalog.registry.validate(input, source))] },
         {
           name: 'poller',
           apiRoutes: [

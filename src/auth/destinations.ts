@@ -1,7 +1,7 @@
 import type { ConnectorDefinition, PaginationDefinition } from '../connectors/schema.js';
 import { providerBaseUrl } from '../provider/request-builder.js';
 import { renderString } from '../templates/request-template.js';
-import { authOf } from './alternatives.js';
+import { authOf } from '../connectors/auth-alternatives.js';
 import { oauthUrl, withOAuthOrigin } from './settings.js';
 
 /**

@@ -1,6 +1,7 @@
+import { OAUTH_KEYS, TOKEN_KEYS } from '../connectors/settings-keys.js';
 import type { Db } from '../db/index.js';
 import type { AuthAlternative, ConnectorDefinition } from '../connectors/schema.js';
-import { authOf, unmatchedAuth, userGrantedOAuth, whenKeys } from './alternatives.js';
+import { authOf, unmatchedAuth, userGrantedOAuth, whenKeys } from '../connectors/auth-alternatives.js';
 import { destinationNames, movedDestinations, secretDestinations } from './destinations.js';
 import { ApiError } from '../errors.js';
 import { ProviderError } from '../provider/http-client.js';
@@ -10,7 +11,7 @@ import type { Problem } from '../instances/settings.js';
 import { OAuthRefusedError, clientCredentialsGrant, exchangeCode, type TokenAnswer } from './oauth2.js';
 import { accessTokenRequest, parseTokenAnswer } from './oauth1.js';
 import type { ProviderAuth } from './provider-auth.js';
-import { OAUTH_KEYS, TOKEN_KEYS, isOAuth, oauth1Consumer, oauth2Client, oauth2Endpoints, oauthUrl } from './settings.js';
+import { isOAuth, oauth1Consumer, oauth2Client, oauth2Endpoints, oauthUrl } from './settings.js';
 import type { TokenSet } from './store.js';
 
 /**

@@ -8,9 +8,9 @@ import type { AuthProvider, ProviderCalls, ProviderTarget } from '../provider/ca
 import { withStaticAuth } from './static-auth.js';
 import { OAuthRefusedError, clientCredentialsGrant, refreshGrant, type TokenAnswer, type TokenEndpointSend } from './oauth2.js';
 import { signRequest } from './oauth1.js';
-import { BASE_URL_KEY } from '../provider/request-builder.js';
-import { OAUTH_KEYS, isOAuth, oauth1Consumer, oauth2Client, oauth2Endpoints } from './settings.js';
-import { authOf } from './alternatives.js';
+import { BASE_URL_KEY, OAUTH_KEYS } from '../connectors/settings-keys.js';
+import { isOAuth, oauth1Consumer, oauth2Client, oauth2Endpoints } from './settings.js';
+import { authOf } from '../connectors/auth-alternatives.js';
 import { lookUpBaseUrl } from './base-url-lookup.js';
 import type { AuthRecord, TokenSet, TokenStore } from './store.js';
 

@@ -1,3 +1,4 @@
+import { OAUTH_KEYS } from '../connectors/settings-keys.js';
 import { randomBytes } from 'node:crypto';
 import type Router from '@koa/router';
 import type { ConnectorRegistry } from '../connectors/registry.js';
@@ -5,8 +6,8 @@ import { ApiError, NotFoundError, ValidationError } from '../errors.js';
 import { authorizeUrl } from './oauth2.js';
 import { parseTokenAnswer, requestTokenRequest } from './oauth1.js';
 import type { ProviderAuth } from './provider-auth.js';
-import { authAlternatives, userGrantedOAuth } from './alternatives.js';
-import { OAUTH_KEYS, oauth1Consumer, oauth2Client, oauth2Endpoints, oauthUrl } from './settings.js';
+import { authAlternatives, userGrantedOAuth } from '../connectors/auth-alternatives.js';
+import { oauth1Consumer, oauth2Client, oauth2Endpoints, oauthUrl } from './settings.js';
 
 /**
  * Cloud Elements' OAuth helpers for an integrator's UI:

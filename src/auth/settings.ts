@@ -1,27 +1,15 @@
 import type { AuthDefinition, OAuth1Definition, OAuth2ClientCredentialsDefinition, OAuth2Definition } from '../connectors/schema.js';
 import { renderString } from '../templates/request-template.js';
 import { providerBaseUrl } from '../provider/request-builder.js';
+import { OAUTH_KEYS } from '../connectors/settings-keys.js';
 import type { OAuth2Client, OAuth2Endpoints } from './oauth2.js';
 import type { Consumer } from './oauth1.js';
 
 /**
- * An instance's OAuth settings, read from its configuration with Cloud Elements' key names, and a
- * connector's OAuth URLs rendered for it (`oauth.base.url` moves them to another origin).
+ * An instance's OAuth settings, read from its configuration with Cloud Elements' key names
+ * (connectors/settings-keys.ts), and a connector's OAuth URLs rendered for it (`oauth.base.url`
+ * moves them to another origin).
  */
-export const OAUTH_KEYS = {
-  apiKey: 'oauth.api.key',
-  apiSecret: 'oauth.api.secret',
-  callbackUrl: 'oauth.callback.url',
-  scope: 'oauth.scope',
-  baseUrl: 'oauth.base.url',
-  userToken: 'oauth.user.token',
-  userRefreshToken: 'oauth.user.refresh_token',
-  userTokenSecret: 'oauth.user.token.secret',
-} as const;
-
-/** Keys that hand tokens over directly: taken into the token store, never kept in the configuration. */
-export const TOKEN_KEYS: string[] = [OAUTH_KEYS.userToken, OAUTH_KEYS.userRefreshToken, OAUTH_KEYS.userTokenSecret];
-
 export type OAuthDefinition = OAuth2Definition | OAuth2ClientCredentialsDefinition | OAuth1Definition;
 
 export function isOAuth(auth: AuthDefinition | undefined): auth is OAuthDefinition {

@@ -2,12 +2,13 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { GatewayContext } from '../context.js';
 import type { ConnectorDefinition } from '../connectors/schema.js';
 import type { Instance } from '../instances/store.js';
-import { authOf } from '../auth/alternatives.js';
+import { authOf } from '../connectors/auth-alternatives.js';
 import { compileJsonPath } from '../lib/json-path.js';
 import { ProviderError } from '../provider/http-client.js';
 import { RateBudgetWait } from '../provider/rate-budget.js';
 import { buildTemplateRequest } from '../provider/request-builder.js';
-import { registrationsOf, webhookUrlOf } from '../webhooks/registration.js';
+import { webhookUrlOf } from '../api/public-urls.js';
+import { registrationsOf } from '../connectors/webhook-registrations.js';
 import { NotChecked, worst, type CheckLine, type CheckProbe } from './probe.js';
 
 /** What the check reads of an instance's stored OAuth grant: the scope the provider said it granted. */
@@ -72,7 +73,7 @@ export async function webhookLine(ctx: GatewayContext, probe: CheckProbe, connec
     }
     const scope = {
       iparam: instance.configuration,
-      context: { ...found.context, registration, webhookId, targetUrl: webhookUrlOf(ctx, instance) },
+      context: { ...found.context, registration, webhookId, targetUrl: webhookUrlOf(ctx.config.server.publicUrl, instance.webhookToken) },
     };
     const target = { connector, configuration: instance.configuration, instanceId: instance.id, scope };
     try {

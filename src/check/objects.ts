@@ -2,10 +2,10 @@ import { mergeDeep } from '../config/index.js';
 import type { ConnectorDefinition } from '../connectors/schema.js';
 import { resolvePollerObject } from '../connectors/resolve.js';
 import type { Instance } from '../instances/store.js';
-import { listingPages } from '../poller/fetch.js';
-import { graphqlPageSender } from '../poller/graphql-listing.js';
-import { parseDate } from '../poller/poll.js';
-import { readDotted } from '../poller/records.js';
+import { listingPages } from '../provider/listing.js';
+import { parseDate } from '../connectors/dates-configuration.js';
+import { firstMatch } from '../lib/json-path.js';
+import { graphqlPageSender } from '../provider/graphql-listing.js';
 import type { ProviderCalls, ProviderTarget } from '../provider/calls.js';
 import { buildResourceRequest } from '../provider/request-builder.js';
 import { renderDateTemplates, renderDateTemplatesDeep } from '../templates/date-template.js';
@@ -126,12 +126,12 @@ function recordProblems(records: Record<string, unknown>[], idField: string, dat
   const dateFields = dateFieldsOf(dates);
   records.forEach((record, i) => {
     const n = i + 1;
-    const id = readDotted(record, idField);
+    const id = firstMatch(record, idField);
     if (id === undefined || id === null || id === '') {
       problems.push({ field: idField, record: n, message: `the id field "${idField}" is missing (the poller would skip this record)` });
     }
     for (const { field, format } of dateFields) {
-      const value = readDotted(record, field);
+      const value = firstMatch(record, field);
       if (value === undefined || value === null || value === '') {
         problems.push({ field, record: n, message: `the date field "${field}" is missing` });
       } else if (parseDate(value, format, timeZone) === undefined) {

@@ -284,7 +284,7 @@ function addNotificationCommands(program: Command): void {
 
 async function checkConnectorFile(file: string) {
   const json = readJsonFile(file);
-  const { validateConnector } = await import('../connectors/validate.js');
+  const { validateConnector } = await import('../connector-sections.js');
   try {
     return validateConnector(json, `file ${file}`);
   } catch (err) {

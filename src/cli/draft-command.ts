@@ -1,6 +1,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { MAX_DESCRIPTION_BYTES, parseDescriptionText, readDescription } from '../drafts/description.js';
+import { validateConnector } from '../connector-sections.js';
 import { type DraftOptions, draftConnector } from '../drafts/draft.js';
 import { ApiError } from '../errors.js';
 import { sendOnce } from '../network/outbound.js';
@@ -31,7 +32,7 @@ async function readSource(source: string): Promise<string> {
 /** A description the drafter refuses is bad input: its message, exit code 2. */
 async function makeDraft(text: string, options: DraftOptions) {
   try {
-    return draftConnector(await readDescription(parseDescriptionText(text)), options);
+    return draftConnector(await readDescription(parseDescriptionText(text)), validateConnector, options);
   } catch (err) {
     if (err instanceof ApiError) {
       const details = err.details.length ? `\n${jsonText(err.details, 2)}` : '';

@@ -5,7 +5,6 @@ import { ApiError, ConflictError, ValidationError } from '../errors.js';
 import type { ConnectorDefinition } from './schema.js';
 import type { ConnectorRegistry } from './registry.js';
 import type { ConnectorStore } from './store.js';
-import { validateConnector } from './validate.js';
 
 /** An instance whose secrets a connector replacement would send elsewhere, and to which destinations. */
 export interface MovedSecrets {
@@ -97,7 +96,7 @@ export class ConnectorCatalog {
   private async checkReplacement(trx: Knex, stored: unknown, def: ConnectorDefinition, moveSecrets: boolean): Promise<void> {
     let previous: ConnectorDefinition | undefined;
     try {
-      previous = validateConnector(stored, 'the database');
+      previous = this.registry.validate(stored, 'the database');
     } catch {
       // A stored definition that no longer validates: where its instances' secrets went is unknown.
     }

@@ -1,6 +1,8 @@
 import { expect } from 'chai';
 import { DefinitionError } from '../errors.js';
-import { validateConnector } from './validate.js';
+import { connectorSections, validateConnector } from '../connector-sections.js';
+import type { ConnectorSection } from './section.js';
+import { validateConnector as validateWithSections } from './validate.js';
 import { freshdesk } from '../../test/helpers/connectors.js';
 
 /** The DefinitionError validateConnector throws for `def`. */
@@ -179,7 +181,7 @@ describe('connector validation', () => {
     ],
     [
       'a malformed cursor JSONPath',
-      (d) => (d.resources.contacts.pagination = { type: 'cursor', cursorPath: 'after', cursorParam: 'after' }),
+      (d) => (d.resources.contacts.pagination = { type: 'cursor', cursorPath: '$.after[', cursorParam: 'after' }),
       '/resources/contacts/pagination/cursorPath',
       /not a valid JSONPath/,
     ],
@@ -241,7 +243,7 @@ describe('connector validation', () => {
           type: 'oauth2',
           authorizationUrl: 'https://x.example.com/a',
           tokenUrl: 'https://x.example.com/t',
-          baseUrlLookup: { url: 'https://x.example.com/r', valuePath: 'id', baseUrl: 'https://x.example.com/<%= context.value %>' },
+          baseUrlLookup: { url: 'https://x.example.com/r', valuePath: '$.id[', baseUrl: 'https://x.example.com/<%= context.value %>' },
         }),
       '/auth/baseUrlLookup/valuePath',
       /not a valid JSONPath/,
@@ -260,7 +262,7 @@ describe('connector validation', () => {
     ],
     [
       "a deleted listing's window with a malformed coveredPath",
-      (d) => (d.events.poller.incidents.deleted = { url: '/tickets?filter=deleted', window: { maxSeconds: 3600, coveredPath: 'latest' } }),
+      (d) => (d.events.poller.incidents.deleted = { url: '/tickets?filter=deleted', window: { maxSeconds: 3600, coveredPath: '$.latest]' } }),
       '/events/poller/incidents/deleted/window/coveredPath',
       /not a valid JSONPath/,
     ],
@@ -282,6 +284,50 @@ describe('connector validation', () => {
       expect(problem!.message).to.match(message);
     });
   }
+
+  it('checks the parts features own through the sections it is given, and only those', () => {
+    const def = freshdesk();
+    def.events.webhook.events.objectId = 'id'; // a mapping value without its "$" prefix
+    expect(() => validateWithSections(def, 'request body', connectorSections)).to.throw(DefinitionError, /\/events\/webhook\/events: /);
+    const others = connectorSections.filter((section) => section.name !== 'events.webhook');
+    expect(validateWithSections(def, 'request body', others).key).to.equal('freshdesk');
+    const extra: ConnectorSection = { name: 'test', validate: (_def, report) => report.add('/name', 'is checked by the extra section') };
+    expect(() => validateWithSections(freshdesk(), 'request body', [...connectorSections, extra])).to.throw(
+      DefinitionError,
+      /\/name: is checked by the extra section/,
+    );
+  });
+
+  it('takes a dotted path or a JSONPath wherever it takes a path (lib/json-path.ts)', () => {
+    const def = freshdesk();
+    def.resources.contacts = {
+      path: '/contacts',
+      idField: 'id',
+      recordsPath: 'data',
+      pagination: { type: 'cursor', cursorPath: 'meta.next', cursorParam: '$.page.after', cursorIn: 'body' },
+    };
+    def.events.poller.incidents.idField = '$.id';
+    def.events.poller.incidents.datesConfiguration = { updatedDateField: '$.meta.updated_at', createdDateField: 'meta.created_at' };
+    def.events.webhook.events.itemsPath = 'events';
+    expect(validateConnector(def, 'request body').key).to.equal('freshdesk');
+  });
+
+  it('refuses malformed dotted paths and a body cursorParam that names no plain field', () => {
+    const def = freshdesk();
+    def.resources.contacts = {
+      path: '/contacts',
+      idField: 'id',
+      pagination: { type: 'cursor', cursorPath: '$.next', cursorParam: '$.page[*]', cursorIn: 'body' },
+    };
+    def.events.poller.incidents.idField = 'data..id';
+    const details = problemsOf(def).details as Array<{ field: string; message: string }>;
+    expect(details).to.deep.include({
+      field: '/resources/contacts/pagination/cursorParam',
+      message: 'must name a field of the request body: a dotted path or a JSONPath of plain names ($.pagination.starting_after)',
+    });
+    const idField = details.find((p) => p.field === '/events/poller/incidents/idField');
+    expect(idField?.message).to.match(/"data\.\.id" is not a valid path: a dotted path has an empty step/);
+  });
 
   it('reports every problem in details and the first in the message', () => {
     const def = freshdesk();

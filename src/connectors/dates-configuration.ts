@@ -1,4 +1,4 @@
-import { checkDateFormat } from '../templates/date-template.js';
+import { checkDateFormat, epochUnitOf, parseJavaDate } from '../templates/date-template.js';
 
 /**
  * A poller object's `datesConfiguration`: where a record's updated and created dates are and how
@@ -31,4 +31,19 @@ export function datesConfigurationProblems(value: unknown): Array<{ key: string;
     if (dates[field] === undefined) problems.push({ key: field, message: `is required with ${format}` });
   }
   return problems;
+}
+
+/** A record's date as the poller reads it (epoch ms), or undefined when it cannot be read; the instance check reports the same. */
+export function parseDate(value: unknown, format: string | undefined, tz: string): number | undefined {
+  if (value === undefined || value === null || value === '') return undefined;
+  const epoch = epochUnitOf(format);
+  if (epoch) {
+    // Epoch times may come as numbers or as numeric strings ("1764061200000").
+    const n = typeof value === 'number' ? value : Number(String(value).trim());
+    return Number.isFinite(n) ? (epoch === 's' ? n * 1000 : n) : undefined;
+  }
+  if (typeof value === 'number') return value < 1e11 ? value * 1000 : value;
+  const parsed = format ? parseJavaDate(String(value), format, tz) : new Date(String(value));
+  const ms = parsed?.getTime();
+  return ms === undefined || Number.isNaN(ms) ? undefined : ms;
 }

@@ -69,7 +69,7 @@ const pagination = {
   ],
 };
 
-/** A GraphQL listing (poller/graphql-listing.ts); it sets method, body, recordsPath and pagination itself. */
+/** A GraphQL listing (provider/graphql-listing.ts); it sets method, body, recordsPath and pagination itself. */
 const graphqlListing = {
   type: 'object',
   required: ['query', 'connectionPath'],

@@ -7,7 +7,7 @@ import { ConflictError, DefinitionError, ValidationError } from '../errors.js';
 import { ConnectorRegistry } from './registry.js';
 import { parseCeqlWhere, resolvePollerObject } from './resolve.js';
 import type { ConnectorDefinition } from './schema.js';
-import { validateConnector } from './validate.js';
+import { connectorSections, validateConnector } from '../connector-sections.js';
 
 describe('connector registry', () => {
   let dir: string;
@@ -21,7 +21,7 @@ describe('connector registry', () => {
   it('loads a directory; require, has, list and summary', async () => {
     await writeFile(join(dir, 'freshdesk.json'), JSON.stringify(freshdesk()));
     await writeFile(join(dir, 'notes.txt'), 'not a connector');
-    const registry = await ConnectorRegistry.loadDirectory(dir);
+    const registry = await ConnectorRegistry.loadDirectory(dir, connectorSections);
     expect(registry.list().map((d) => d.key)).to.deep.equal(['freshdesk']);
     expect(registry.has('freshdesk')).to.equal(true);
     expect(registry.require('freshdesk').name).to.equal('Freshdesk');
@@ -49,7 +49,7 @@ describe('connector registry', () => {
     bad.events.poller.incidents.url = "/hubs/helpdesk/incidents?where=updated_at>'${date:yyyy-MM-dd G}'";
     await writeFile(join(dir, 'a-good.json'), JSON.stringify(freshdesk()));
     await writeFile(join(dir, 'bad.json'), JSON.stringify(bad));
-    const err = await ConnectorRegistry.loadDirectory(dir).then(
+    const err = await ConnectorRegistry.loadDirectory(dir, connectorSections).then(
       () => null,
       (e: unknown) => e,
     );
@@ -61,7 +61,7 @@ describe('connector registry', () => {
   it('refuses a file that is not JSON, and a key defined by two files', async () => {
     await writeFile(join(dir, 'broken.json'), '{"key": ');
     expect(
-      await ConnectorRegistry.loadDirectory(dir).then(
+      await ConnectorRegistry.loadDirectory(dir, connectorSections).then(
         () => '',
         (e: Error) => e.message,
       ),
@@ -70,7 +70,7 @@ describe('connector registry', () => {
     await writeFile(join(dir, 'one.json'), JSON.stringify(freshdesk()));
     await writeFile(join(dir, 'two.json'), JSON.stringify(freshdesk()));
     expect(
-      await ConnectorRegistry.loadDirectory(dir).then(
+      await ConnectorRegistry.loadDirectory(dir, connectorSections).then(
         () => '',
         (e: Error) => e.message,
       ),
@@ -79,7 +79,7 @@ describe('connector registry', () => {
 
   it('registers custom connectors, refuses to replace a bundled one, and re-adds stored ones', async () => {
     await writeFile(join(dir, 'freshdesk.json'), JSON.stringify(freshdesk()));
-    const registry = await ConnectorRegistry.loadDirectory(dir);
+    const registry = await ConnectorRegistry.loadDirectory(dir, connectorSections);
     expect(() => registry.register(freshdesk(), { source: 'request body' })).to.throw(ConflictError, /bundled/);
     const custom = { ...freshdesk(), key: 'desk2', name: 'Desk 2' };
     expect(registry.register(custom, { source: 'request body' }).key).to.equal('desk2');
@@ -94,7 +94,7 @@ describe('connector registry', () => {
   });
 
   it('starts empty from a directory that does not exist', async () => {
-    expect((await ConnectorRegistry.loadDirectory(join(dir, 'missing'))).list()).to.deep.equal([]);
+    expect((await ConnectorRegistry.loadDirectory(join(dir, 'missing'), connectorSections)).list()).to.deep.equal([]);
   });
 });
 

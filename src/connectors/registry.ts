@@ -2,6 +2,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ConflictError, DefinitionError, ValidationError } from '../errors.js';
 import type { ConnectorDefinition } from './schema.js';
+import type { ConnectorSection } from './section.js';
 import { validateConnector } from './validate.js';
 
 export interface ConnectorSummary {
@@ -15,26 +16,30 @@ export interface ConnectorSummary {
   bundled: boolean;
 }
 
-function validatedFile(path: string, text: string): ConnectorDefinition {
+/** A bundled connector file, parsed and validated (DefinitionError naming the file otherwise). */
+function validatedFile(path: string, text: string, sections: readonly ConnectorSection[]): ConnectorDefinition {
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch (err) {
     throw new DefinitionError(`connector file ${path} is not valid JSON: ${(err as Error).message}`);
   }
-  return validateConnector(json, `file ${path}`);
+  return validateConnector(json, `file ${path}`, sections);
 }
 
 /**
  * The connectors a gateway knows: the bundled files of connectors/ (loaded at start; an invalid
- * file stops start-up naming file and field) and custom ones registered through the API.
+ * file stops start-up naming file and field) and custom ones registered through the API, each
+ * checked against the format and the given sections.
  */
 export class ConnectorRegistry {
   private readonly defs = new Map<string, ConnectorDefinition>();
   private readonly bundled = new Set<string>();
 
-  static async loadDirectory(dir: string): Promise<ConnectorRegistry> {
-    const registry = new ConnectorRegistry();
+  constructor(private readonly sections: readonly ConnectorSection[]) {}
+
+  static async loadDirectory(dir: string, sections: readonly ConnectorSection[]): Promise<ConnectorRegistry> {
+    const registry = new ConnectorRegistry(sections);
     const fileOf = new Map<string, string>();
     let files: string[] = [];
     try {
@@ -44,7 +49,7 @@ export class ConnectorRegistry {
     }
     for (const file of files) {
       const path = join(dir, file);
-      const def = validatedFile(path, await readFile(path, 'utf8'));
+      const def = validatedFile(path, await readFile(path, 'utf8'), sections);
       const other = fileOf.get(def.key);
       if (other) throw new DefinitionError(`connector file ${path}: key "${def.key}" is already defined by ${other}`);
       fileOf.set(def.key, file);
@@ -73,9 +78,14 @@ export class ConnectorRegistry {
     return [...this.defs.values()].sort((a, b) => a.key.localeCompare(b.key));
   }
 
+  /** The definition when it is valid (DefinitionError naming `source` and the field otherwise). */
+  validate(input: unknown, source: string): ConnectorDefinition {
+    return validateConnector(input, source, this.sections);
+  }
+
   /** A custom connector from the API, validated; a bundled key cannot be replaced (409). */
   validateCustom(input: unknown, o: { source: string }): ConnectorDefinition {
-    const def = validateConnector(input, o.source);
+    const def = this.validate(input, o.source);
     if (this.bundled.has(def.key)) throw new ConflictError(`connector "${def.key}" is bundled with pollgate and cannot be replaced`);
     return def;
   }
@@ -111,7 +121,7 @@ export class ConnectorRegistry {
    * format may have moved on). A bundled file of the same key, added to connectors/ since, wins.
    */
   add(input: unknown, o: { source?: string } = {}): ConnectorDefinition {
-    const def = validateConnector(input, o.source ?? 'the database');
+    const def = this.validate(input, o.source ?? 'the database');
     if (this.bundled.has(def.key)) return this.defs.get(def.key)!;
     this.defs.set(def.key, def);
     return def;

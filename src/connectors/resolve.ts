@@ -1,10 +1,8 @@
 import { DefinitionError } from '../errors.js';
 import { formatJavaDate, parseJavaDate } from '../templates/date-template.js';
 import { listTemplateRefs } from '../templates/request-template.js';
-import { SETTING_KEYS } from '../instances/settings.js';
-import { OAUTH_KEYS, TOKEN_KEYS } from '../auth/settings.js';
-import { BASE_URL_KEY } from '../provider/request-builder.js';
-import { graphqlListing } from '../poller/graphql-listing.js';
+import { BASE_URL_KEY, OAUTH_KEYS, SETTING_KEYS, TOKEN_KEYS } from './settings-keys.js';
+import { graphqlListing } from './graphql-listing.js';
 import type {
   ConnectorDefinition,
   DatesConfiguration,
@@ -32,7 +30,7 @@ export interface ResolvedListing {
   body?: unknown;
   recordsPath?: string;
   pagination?: PaginationDefinition;
-  /** A GraphQL listing: its pages go through poller/graphql-listing.ts. */
+  /** A GraphQL listing: its pages go through provider/graphql-listing.ts. */
   graphql?: GraphqlListingDefinition;
 }
 

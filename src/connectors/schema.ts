@@ -145,7 +145,7 @@ export interface PollerEventsDefinition {
 }
 
 /**
- * A GraphQL listing (poller/graphql-listing.ts): the query is POSTed to the object's `url` with
+ * A GraphQL listing (provider/graphql-listing.ts): the query is POSTed to the object's `url` with
  * `variables` (date templates render in them); the Relay connection at `connectionPath` holds the
  * records (`nodes` or `edges[].node`) and `pageInfo`; `pageInfo.endCursor` is the next page's
  * `cursorVariable` (default `after`) while `pageInfo.hasNextPage`. `costLimit` says where a

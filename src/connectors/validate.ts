@@ -3,25 +3,17 @@ import addFormats from 'ajv-formats';
 import { DefinitionError } from '../errors.js';
 import { checkJavaPattern, validateDateTemplates } from '../templates/date-template.js';
 import { listTemplateRefs, undeclaredIparam, validateRequestTemplate } from '../templates/request-template.js';
-import { compileJsonPath } from '../lib/json-path.js';
-import { validateMapping } from '../webhooks/mapping.js';
-import { validateHandshake } from '../webhooks/handshake.js';
-import { validateSignatureConfig } from '../webhooks/signatures.js';
+import { compileJsonPath, plainSteps } from '../lib/json-path.js';
 import { connectorSchema } from './json-schema.js';
-import { authAlternatives, whenKeys } from '../auth/alternatives.js';
 import type { ConnectorDefinition, PaginationDefinition, ResourceDefinition } from './schema.js';
-import { checkUrlTemplate, declaredIparamsOf, resolvePollerObject, secretFieldsOf } from './resolve.js';
-import { datesConfigurationProblems } from './dates-configuration.js';
-import { pollerEventsMapping } from '../poller/event-feed.js';
-import { graphqlListingProblems } from '../poller/graphql-listing.js';
+import { checkUrlTemplate, declaredIparamsOf, secretFieldsOf } from './resolve.js';
+import { type ConnectorSection, escapePointer, type SectionReport } from './section.js';
 import { isSecretKey } from '../secrets/redact.js';
 
-/** The one instance setting a lookup may fill in: the time zone poller dates are written in. */
-const LOOKUP_SETTING = 'event.poller.timezone';
-
 /**
- * Validates a connector definition: the JSON Schema first, then what a schema cannot say (templates
- * parse, no secret reaches a URL, poller URLs resolve, webhook templates exist, JSONPaths compile).
+ * Validates a connector definition: the JSON Schema first, then what a schema cannot say: about the
+ * shared parts here (templates parse, no secret reaches a URL, resources and request templates
+ * resolve, paths compile), about the parts features own through their sections (section.ts).
  * Every problem is a `{field, message}` with a JSON Pointer field (`/events/poller/incidents/url`);
  * the thrown DefinitionError names the source ("file connectors/x.json", "request body") and the
  * first problem, and carries all of them as `details`.
@@ -85,8 +77,8 @@ function schemaProblems(errors: ErrorObject[]): Problem[] {
   return problems.filter((p) => !seen.has(`${p.field} ${p.message}`) && seen.add(`${p.field} ${p.message}`));
 }
 
-/** Collects the problems of a connector that passed the JSON Schema. */
-class Checker {
+/** Collects the problems of a connector that passed the JSON Schema: the shared parts here, the rest by the sections. */
+class Checker implements SectionReport {
   readonly problems: Problem[] = [];
   readonly declared: ReadonlySet<string>;
   constructor(
@@ -130,7 +122,7 @@ class Checker {
     }
   }
 
-  jsonPath(field: string, path: string | undefined): void {
+  path(field: string, path: string | undefined): void {
     if (path !== undefined) this.check(field, () => compileJsonPath(path, field));
   }
 
@@ -140,7 +132,12 @@ class Checker {
     for (const key of Object.keys(p))
       if (!allowed.has(key)) this.add(`${field}/${key}`, `is not a field of "${p.type}" pagination (its fields: ${PAGINATION_FIELDS[p.type].join(', ')})`);
     const paths = p as { cursorPath?: string; stopPath?: string; hasMorePath?: string; nextUrlPath?: string };
-    for (const key of ['cursorPath', 'stopPath', 'hasMorePath', 'nextUrlPath'] as const) this.jsonPath(`${field}/${key}`, paths[key]);
+    for (const key of ['cursorPath', 'stopPath', 'hasMorePath', 'nextUrlPath'] as const) this.path(`${field}/${key}`, paths[key]);
+    if (p.type === 'cursor' && p.cursorIn === 'body')
+      this.check(`${field}/cursorParam`, () => {
+        if (!plainSteps(p.cursorParam, 'cursorParam'))
+          throw new DefinitionError('must name a field of the request body: a dotted path or a JSONPath of plain names ($.pagination.starting_after)');
+      });
   }
 
   resource(name: string, res: ResourceDefinition): void {
@@ -148,101 +145,13 @@ class Checker {
     this.strings(`${at}/path`, res.path, { url: true, dates: true });
     this.strings(`${at}/headers`, res.headers);
     this.strings(`${at}/body`, res.body, { dates: true });
-    this.jsonPath(`${at}/recordsPath`, res.recordsPath);
+    this.path(`${at}/idField`, res.idField);
+    this.path(`${at}/recordsPath`, res.recordsPath);
     this.pagination(`${at}/pagination`, res.pagination);
-    this.jsonPath(`${at}/deletedWhen/path`, res.deletedWhen?.path);
+    this.path(`${at}/deletedWhen/path`, res.deletedWhen?.path);
     for (const [clause, mapping] of Object.entries(res.where ?? {})) {
       const format = mapping.format;
       if (format && format !== 'epoch:s' && format !== 'epoch:ms') this.check(`${at}/where/${escapePointer(clause)}/format`, () => checkJavaPattern(format));
-    }
-  }
-
-  pollerObject(objectType: string): void {
-    const obj = this.def.events!.poller![objectType];
-    const at = `/events/poller/${escapePointer(objectType)}`;
-    // A GraphQL listing's problems are reported at their own fields, not again at /url.
-    const graphql = graphqlListingProblems(obj.graphql, obj as unknown as Record<string, unknown>);
-    for (const p of graphql) this.add(`${at}/graphql${p.key ? `/${p.key}` : ''}`, p.message);
-    this.check(`${at}/url`, () => {
-      validateDateTemplates(obj.url);
-      resolvePollerObject(this.def, objectType, { ...obj, ...(graphql.length ? { graphql: undefined } : {}) } as unknown as Record<string, unknown>);
-    });
-    this.strings(`${at}/url`, obj.url);
-    this.strings(`${at}/headers`, obj.headers);
-    this.strings(`${at}/body`, obj.body, { dates: true });
-    this.jsonPath(`${at}/recordsPath`, obj.recordsPath);
-    this.pagination(`${at}/pagination`, obj.pagination);
-    this.jsonPath(`${at}/deletedWhen/path`, obj.deletedWhen?.path);
-    if (obj.deleted) {
-      const deleted = obj.deleted;
-      this.check(`${at}/deleted/url`, () => validateDateTemplates(deleted.url));
-      this.strings(`${at}/deleted/headers`, deleted.headers);
-      this.strings(`${at}/deleted/body`, deleted.body, { dates: true });
-      this.jsonPath(`${at}/deleted/recordsPath`, deleted.recordsPath);
-      this.jsonPath(`${at}/deleted/window/coveredPath`, deleted.window?.coveredPath);
-      this.pagination(`${at}/deleted/pagination`, deleted.pagination);
-    }
-    for (const p of datesConfigurationProblems(obj.datesConfiguration)) this.add(`${at}/datesConfiguration${p.key ? `/${p.key}` : ''}`, p.message);
-    if (obj.events) this.check(`${at}/events`, () => validateMapping(pollerEventsMapping(objectType, obj.events!)));
-  }
-
-  webhook(): void {
-    const { def } = this;
-    const webhook = def.events?.webhook;
-    if (def.events?.supported.includes('webhook') && !webhook) this.add('/events/webhook', 'is required when "webhook" is a supported event mode');
-    if (!webhook) return;
-    if (webhook.registrations && (webhook.register || webhook.deregister || webhook.webhookIdPath)) {
-      this.add('/events/webhook/registrations', 'cannot be combined with register, deregister or webhookIdPath: list every registration under registrations');
-    }
-    const names = new Set<string>();
-    (webhook.registrations ?? [webhook]).forEach((registration, i) => {
-      const at = webhook.registrations ? `/events/webhook/registrations/${i}` : '/events/webhook';
-      const name = (registration as { name?: string }).name;
-      if (name !== undefined && names.has(name)) this.add(`${at}/name`, `"${name}" is defined twice`);
-      if (name !== undefined) names.add(name);
-      for (const key of ['register', 'deregister', 'check'] as const) {
-        if (key === 'check' && registration === webhook) continue; // checked once below
-        const template = registration[key];
-        if (template && !def.requests?.[template]) this.add(`${at}/${key}`, `names request template "${template}", which is not defined under requests`);
-      }
-      const refresh = (registration as { expiry?: { refresh: string } }).expiry?.refresh;
-      if (refresh && !def.requests?.[refresh]) this.add(`${at}/expiry/refresh`, `names request template "${refresh}", which is not defined under requests`);
-      if (registration.deregister && !registration.register) this.add(`${at}/register`, 'is required with deregister');
-      if (registration.deregister && !registration.webhookIdPath)
-        this.add(`${at}/webhookIdPath`, 'is required with deregister: the id found there in the register answer is what deregister is given');
-      this.jsonPath(`${at}/webhookIdPath`, registration.webhookIdPath);
-      this.jsonPath(`${at}/checkIdsPath`, registration.checkIdsPath);
-      if (registration.checkIdsPath && !(registration.check ?? webhook.check)) this.add(`${at}/check`, 'is required with checkIdsPath');
-      const pattern = registration.webhookIdPattern;
-      if (pattern !== undefined) this.check(`${at}/webhookIdPattern`, () => void new RegExp(pattern));
-    });
-    if (webhook.check && !def.requests?.[webhook.check])
-      this.add('/events/webhook/check', `names request template "${webhook.check}", which is not defined under requests`);
-    if (webhook.registrations) {
-      this.jsonPath('/events/webhook/checkIdsPath', webhook.checkIdsPath);
-      if (webhook.checkIdsPath && !webhook.check) this.add('/events/webhook/check', 'is required with checkIdsPath');
-    }
-    for (const [key, path] of Object.entries(webhook.saveFromResponse ?? {})) {
-      const field = `/events/webhook/saveFromResponse/${escapePointer(key)}`;
-      if (!(def.configuration ?? []).some((f) => f.key === key)) this.add(field, `names "${key}", which is not a configuration field of this connector`);
-      this.jsonPath(field, path);
-    }
-    this.check('/events/webhook/events', () => validateMapping(webhook.events));
-    if (webhook.signature) {
-      this.check('/events/webhook/signature', () => validateSignatureConfig(webhook.signature!));
-      this.strings('/events/webhook/signature/secret', webhook.signature.secret);
-    }
-    if (webhook.signatures && webhook.signature)
-      this.add('/events/webhook/signatures', 'cannot be combined with signature: list every alternative under signatures');
-    webhook.signatures?.forEach((alternative, i) => {
-      this.check(`/events/webhook/signatures/${i}`, () => validateSignatureConfig(alternative));
-      this.strings(`/events/webhook/signatures/${i}/secret`, alternative.secret);
-    });
-    if (webhook.handshake) {
-      const fields = webhook.handshake.type === 'echo-query' ? ['type', 'param'] : ['type', 'challengePath', 'when'];
-      for (const key of Object.keys(webhook.handshake))
-        if (!fields.includes(key)) this.add(`/events/webhook/handshake/${key}`, `is not a field of the "${webhook.handshake.type}" handshake`);
-      this.check('/events/webhook/handshake', () => validateHandshake(webhook.handshake));
     }
   }
 
@@ -262,49 +171,7 @@ class Checker {
     });
   }
 
-  /** Each auth (or each alternative): its templates and paths; alternatives after one without `when` are unreachable. */
-  private auth(): void {
-    const { def } = this;
-    const alternatives = authAlternatives(def);
-    alternatives.forEach((alternative, i) => {
-      const at = Array.isArray(def.auth) ? `/auth/${i}` : '/auth';
-      const auth = alternative as unknown as Record<string, unknown>;
-      for (const key of ['username', 'password', 'token', 'value', 'authorizationParams', 'tokenParams']) this.strings(`${at}/${key}`, auth[key]);
-      for (const key of ['authorizationUrl', 'tokenUrl', 'requestTokenUrl', 'authorizeUrl', 'accessTokenUrl'])
-        this.strings(`${at}/${key}`, auth[key], { url: true });
-      this.jsonPath(`${at}/baseUrlFrom`, auth.baseUrlFrom as string | undefined);
-      const lookup = alternative.type === 'oauth2' ? alternative.baseUrlLookup : undefined;
-      if (lookup) {
-        this.strings(`${at}/baseUrlLookup/url`, lookup.url, { url: true });
-        this.strings(`${at}/baseUrlLookup/baseUrl`, lookup.baseUrl, { url: true });
-        if (lookup.match) this.strings(`${at}/baseUrlLookup/match/equals`, lookup.match.equals);
-        this.jsonPath(`${at}/baseUrlLookup/itemsPath`, lookup.itemsPath);
-        this.jsonPath(`${at}/baseUrlLookup/valuePath`, lookup.valuePath);
-        this.jsonPath(`${at}/baseUrlLookup/match/path`, lookup.match?.path);
-      }
-      if (Array.isArray(def.auth) && whenKeys(alternative).length === 0 && i < alternatives.length - 1)
-        this.add(`${at}/when`, 'is required: an alternative without "when" fits every instance, so the ones after it would never apply');
-      for (const key of whenKeys(alternative))
-        if (!this.declared.has(key)) this.add(`${at}/when`, `names "${key}", which is not a configuration field of this connector`);
-    });
-  }
-
-  /** `events.lookups`: known templates; values saved under the connector's keys or the poller's time zone. */
-  lookups(): void {
-    const { def } = this;
-    (def.events?.lookups ?? []).forEach((lookup, i) => {
-      const at = `/events/lookups/${i}`;
-      if (!def.requests?.[lookup.request]) this.add(`${at}/request`, `names request template "${lookup.request}", which is not defined under requests`);
-      for (const [key, path] of Object.entries(lookup.save)) {
-        const field = `${at}/save/${escapePointer(key)}`;
-        if (key !== LOOKUP_SETTING && !(def.configuration ?? []).some((f) => f.key === key))
-          this.add(field, `names "${key}", which is neither a configuration field of this connector nor ${LOOKUP_SETTING}`);
-        this.jsonPath(field, path);
-      }
-    });
-  }
-
-  run(): void {
+  run(sections: readonly ConnectorSection[]): void {
     const { def } = this;
     const keys = new Set<string>();
     (def.configuration ?? []).forEach((f, i) => {
@@ -312,14 +179,11 @@ class Checker {
       keys.add(f.key);
     });
     this.strings('/baseUrl', def.baseUrl, { url: true });
-    this.auth();
     for (const [name, res] of Object.entries(def.resources ?? {})) this.resource(name, res);
-    for (const objectType of Object.keys(def.events?.poller ?? {})) this.pollerObject(objectType);
     for (const [name, tpl] of Object.entries(def.requests ?? {})) {
       this.check(`/requests/${escapePointer(name)}`, () => validateRequestTemplate(def.key, name, tpl, this.secrets, this.declared));
     }
-    this.webhook();
-    this.lookups();
+    for (const section of sections) section.validate(def, this);
     this.rateLimit();
     // Provider calls without a host of their own are sent to baseUrl.
     const needsBase =
@@ -330,10 +194,6 @@ class Checker {
   }
 }
 
-function escapePointer(key: string): string {
-  return key.replaceAll('~', '~0').replaceAll('/', '~1');
-}
-
 function fail(source: string, key: string | undefined, problems: Problem[]): never {
   const [first] = problems;
   const more = problems.length > 1 ? ` (and ${problems.length - 1} more problem${problems.length > 2 ? 's' : ''}, see details)` : '';
@@ -341,8 +201,11 @@ function fail(source: string, key: string | undefined, problems: Problem[]): nev
   throw new DefinitionError(`${what} is invalid: ${first.field}: ${first.message}${more}`, problems);
 }
 
-/** Returns the definition when it is valid; throws DefinitionError naming source and field otherwise. */
-export function validateConnector(input: unknown, source: string): ConnectorDefinition {
+/**
+ * Returns the definition when it is valid; throws DefinitionError naming source and field otherwise.
+ * `sections` check the parts features own (src/connector-sections.ts lists them).
+ */
+export function validateConnector(input: unknown, source: string, sections: readonly ConnectorSection[]): ConnectorDefinition {
   if (!checkSchema(input)) {
     const problems = schemaProblems(checkSchema.errors ?? []);
     const key = (input as { key?: unknown } | null)?.key;
@@ -354,7 +217,7 @@ export function validateConnector(input: unknown, source: string): ConnectorDefi
   }
   const def = input as unknown as ConnectorDefinition;
   const checker = new Checker(def, secretFieldsOf(def));
-  checker.run();
+  checker.run(sections);
   if (checker.problems.length > 0) fail(source, def.key, checker.problems);
   return def;
 }

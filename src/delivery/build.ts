@@ -2,7 +2,7 @@ import type { CallbackSettings } from '../instances/settings.js';
 import type { Instance } from '../instances/store.js';
 import type { NotificationRow } from '../events/store.js';
 import { renderCallbackTemplate, type Escape } from './callback-template.js';
-import { CONTENT_TYPES, serialize, type Format } from './format.js';
+import { CONTENT_TYPES, serialize, type Format } from '../lib/body-format.js';
 
 /**
  * Turns a stored notification into the HTTP request(s) that deliver it: the body in the instance's

@@ -1,4 +1,3 @@
-import { validateConnector } from '../connectors/validate.js';
 import { ApiError } from '../errors.js';
 import { type ConfigurationField, authOf } from './auth.js';
 import type { Description, JsonObject } from './description.js';
@@ -161,7 +160,10 @@ function draftObject(
   return { report, object };
 }
 
-export function draftConnector(d: Description, options: DraftOptions = {}): Draft {
+/** Checks a connector definition the way the gateway loads one (throws what it refuses). */
+export type ConnectorValidator = (input: unknown, source: string) => unknown;
+
+export function draftConnector(d: Description, validate: ConnectorValidator, options: DraftOptions = {}): Draft {
   const key = options.key ?? keyFromTitle(d.title);
   const todo: string[] = [];
   const operations = getOperations(d);
@@ -221,7 +223,7 @@ export function draftConnector(d: Description, options: DraftOptions = {}): Draf
     todo.push(
       `the description names ${report.webhooks.length} webhook event(s) (see "webhooks"): webhook mode needs its registration and signature written by hand`,
     );
-  validateConnector(connector, `the draft of "${d.title}"`);
+  validate(connector, `the draft of "${d.title}"`);
   return { connector, report };
 }
 

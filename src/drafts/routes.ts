@@ -2,7 +2,7 @@ import type Router from '@koa/router';
 import { readRawBody } from '../api/body.js';
 import { ApiError, ValidationError } from '../errors.js';
 import { MAX_DESCRIPTION_BYTES, parseDescriptionText, readDescription } from './description.js';
-import { draftConnector } from './draft.js';
+import { type ConnectorValidator, draftConnector } from './draft.js';
 
 const ACCEPTED = /^(application\/(json|yaml|x-yaml|openapi\+json|openapi\+yaml|vnd\.oai\.openapi(\+json)?)|text\/(yaml|x-yaml|plain))\b/i;
 
@@ -11,7 +11,7 @@ const ACCEPTED = /^(application\/(json|yaml|x-yaml|openapi\+json|openapi\+yaml|v
  * connector draft and its report out. It stores nothing. One draft runs at a time per node: a large
  * description takes a few hundred MB while it is read, so a second one waits its turn (429).
  */
-export function draftRoutes() {
+export function draftRoutes(validate: ConnectorValidator) {
   let running = false;
   return (router: Router) => {
     router.post('/connectors/draft', async (ctx) => {
@@ -40,7 +40,7 @@ export function draftRoutes() {
         const raw = await readRawBody(ctx, MAX_DESCRIPTION_BYTES);
         if (raw.length === 0) throw new ValidationError('the request body must hold an OpenAPI description (JSON or YAML)');
         const description = await readDescription(parseDescriptionText(raw.toString('utf8')));
-        ctx.body = draftConnector(description, { objects, key });
+        ctx.body = draftConnector(description, validate, { objects, key });
       } finally {
         running = false;
       }

@@ -2,6 +2,7 @@ import cronParser from 'cron-parser';
 import { closest } from 'fastest-levenshtein';
 import type { Config } from '../config/index.js';
 import { ValidationError } from '../errors.js';
+import { SETTING_KEYS } from '../connectors/settings-keys.js';
 
 /**
  * Reads the Cloud Elements instance configuration keys (`event.*`) into typed settings, with every
@@ -40,27 +41,7 @@ export interface InstanceSettings {
 
 export type Problem = { field: string; message: string };
 
-const K = {
-  enabled: 'event.notification.enabled',
-  url: 'event.notification.callback.url',
-  method: 'event.notification.callback.method',
-  format: 'event.notification.callback.format',
-  auth: 'event.notification.callback.auth',
-  username: 'event.notification.callback.username',
-  password: 'event.notification.callback.password',
-  token: 'event.notification.callback.token',
-  headers: 'event.notification.callback.headers',
-  template: 'event.notification.callback.template',
-  responseMapping: 'event.notification.callback.responseMapping',
-  signatureKey: 'event.notification.signature.key',
-  retry: 'event.notification.retry.schedule',
-  vendorType: 'event.vendor.type',
-  interval: 'event.poller.refresh_interval',
-  pollerConfig: 'event.poller.configuration',
-  schedule: 'event.poller.schedule',
-  timezone: 'event.poller.timezone',
-} as const;
-export const SETTING_KEYS = K;
+const K = SETTING_KEYS;
 const KNOWN_KEYS: string[] = Object.values(K);
 
 /** Cloud Elements' other spellings of keys, read as pollgate's. */

@@ -2,9 +2,13 @@ import { JSONPath } from 'jsonpath-plus';
 import { DefinitionError } from '../errors.js';
 
 /**
- * The one way to evaluate a JSONPath (jsonpath-plus syntax, filters in its safe evaluator):
- * compile once — structure checked, plain paths such as `$.data.id` turned into direct property
- * walks — then ask for every match or the first.
+ * The one way to read a path in a document. The connector format takes two spellings wherever it
+ * takes a path (docs/connectors.md "Paths"):
+ * - a JSONPath, starting with `$` (jsonpath-plus syntax, filters in its safe evaluator);
+ * - a dotted path, anything else: `data.id` names nested fields, a digit step (`items.0.id`) an
+ *   array element. It reads the same as `$.data.id`, with names taken literally.
+ * Compile once — structure checked, plain paths turned into direct property walks — then ask for
+ * every match or the first.
  */
 export interface CompiledJsonPath {
   readonly path: string;
@@ -20,29 +24,56 @@ const compiledPaths = new Map<string, CompiledJsonPath>();
 const MAX_CACHED_PATHS = 5000;
 
 /**
- * Checks and compiles a JSONPath (jsonpath-plus syntax, filters in its safe evaluator). Throws a
- * DefinitionError naming `field` when the path is malformed — jsonpath-plus itself accepts almost
- * any text silently, so the structure is checked here.
+ * Checks and compiles a path: a JSONPath or a dotted path. Throws a DefinitionError naming `field`
+ * when the path is malformed — jsonpath-plus itself accepts almost any text silently, so the
+ * structure is checked here.
  */
 export function compileJsonPath(path: string, field = 'path'): CompiledJsonPath {
   const cached = compiledPaths.get(path);
   if (cached) return cached;
+  if (typeof path === 'string' && !path.startsWith('$')) return remember(path, plainPath(path, dottedSteps(path, field)));
   const problem = jsonPathProblem(path);
   if (problem) throw new DefinitionError(`${field}: ${JSON.stringify(path)} is not a valid JSONPath: ${problem}`);
   const steps = JSONPath.toPathArray(path).slice(1);
   const last = steps.at(-1) ?? '$';
   const selectsElements = last === '*' || last.startsWith('?(') || last.startsWith('(') || last.includes(',') || /^-?\d*:-?\d*(:-?\d*)?$/.test(last);
   const compiled: CompiledJsonPath = steps.every(isPlainStep)
-    ? plainPath(path, steps)
+    ? plainPath(path, steps.map(nameOf))
     : {
         path,
         selectsElements,
         all: (json) => query(path, json),
         first: (json) => query(path, json)[0],
       };
+  return remember(path, compiled);
+}
+
+function remember(path: string, compiled: CompiledJsonPath): CompiledJsonPath {
   if (compiledPaths.size >= MAX_CACHED_PATHS) compiledPaths.clear();
   compiledPaths.set(path, compiled);
   return compiled;
+}
+
+/** The names of a dotted path (`data.id` → data, id); an empty one is malformed. */
+function dottedSteps(path: string, field: string): string[] {
+  const steps = path.split('.');
+  if (steps.some((step) => step === ''))
+    throw new DefinitionError(
+      `${field}: ${JSON.stringify(path)} is not a valid path: ${path === '' ? 'it is empty' : 'a dotted path has an empty step'}; a JSONPath starts with "$"`,
+    );
+  return steps;
+}
+
+/**
+ * The property names a path walks when it only names nested fields (`a.b`, `$.a.b`, `$['a']`);
+ * undefined for a path that selects anything else. What a path names can be written to as well
+ * as read (a cursor put into a request body).
+ */
+export function plainSteps(path: string, field = 'path'): string[] | undefined {
+  if (!path.startsWith('$')) return dottedSteps(path, field);
+  compileJsonPath(path, field);
+  const steps = JSONPath.toPathArray(path).slice(1);
+  return steps.length > 0 && steps.every(isPlainStep) ? steps.map(nameOf) : undefined;
 }
 
 function query(path: string, json: unknown): unknown[] {
@@ -62,8 +93,10 @@ function isPlainStep(step: string): boolean {
   return step.startsWith('`') || (!['*', '..', '^', '~', '$'].includes(step) && !/^[?(@]/.test(step));
 }
 
-function plainPath(path: string, steps: string[]): CompiledJsonPath {
-  const names = steps.map((step) => (step.startsWith('`') ? step.slice(1) : step));
+/** A JSONPath step's property name: without the backtick that escapes it. */
+const nameOf = (step: string): string => (step.startsWith('`') ? step.slice(1) : step);
+
+function plainPath(path: string, names: string[]): CompiledJsonPath {
   const first = (json: unknown): unknown => {
     let value = json;
     for (const step of names) {
@@ -89,9 +122,13 @@ function plainPath(path: string, steps: string[]): CompiledJsonPath {
  * document): where a path says elements are, whether or not any are there.
  */
 export function containersOf(path: string, json: unknown): unknown[] {
+  if (!path.startsWith('$')) {
+    const names = dottedSteps(path, 'path');
+    return names.length <= 1 ? [json] : plainPath(path, names.slice(0, -1)).all(json);
+  }
   const steps = JSONPath.toPathArray(compileJsonPath(path).path).slice(0, -1);
   if (steps.length <= 1) return [json];
-  if (steps.slice(1).every(isPlainStep)) return plainPath(path, steps.slice(1)).all(json);
+  if (steps.slice(1).every(isPlainStep)) return plainPath(path, steps.slice(1).map(nameOf)).all(json);
   if (json === null || typeof json !== 'object') return [];
   const found = JSONPath({ path: steps, json: json as object, wrap: true, eval: 'safe', ignoreEvalErrors: true }) as unknown;
   return Array.isArray(found) ? found : [];
@@ -159,8 +196,9 @@ function expressionProblem(code: string): string | undefined {
 }
 
 /**
- * The first match of a path that may not have been checked at load (an instance setting, a
- * connector not validated): a malformed path matches nothing, as does a non-object document.
+ * The first match of a path (JSONPath or dotted) that may not have been checked at load (an
+ * instance setting, a connector not validated): a malformed path matches nothing, as does a
+ * non-object document.
  */
 export function firstMatch(json: unknown, path: string): unknown {
   if (json === null || typeof json !== 'object') return undefined;

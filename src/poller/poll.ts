@@ -2,7 +2,7 @@ import { mergeDeep, type Config } from '../config/index.js';
 import type { Logger } from '../log.js';
 import type { ConnectorDefinition } from '../connectors/schema.js';
 import { resolvePollerObject, type ResolvedListing as ListingTarget, type ResolvedPoll } from '../connectors/resolve.js';
-import { epochUnitOf, parseJavaDate, renderDateTemplates, renderDateTemplatesDeep } from '../templates/date-template.js';
+import { renderDateTemplates, renderDateTemplatesDeep } from '../templates/date-template.js';
 import { buildResourceRequest } from '../provider/request-builder.js';
 import type { ProviderCalls } from '../provider/calls.js';
 import type { ProviderRequest } from '../provider/http-client.js';
@@ -11,14 +11,14 @@ import type { Instance } from '../instances/store.js';
 import type { InstanceSettings } from '../instances/settings.js';
 import { hashRecord } from '../lib/stable-hash.js';
 import { diffRecords, type DiffRecord, type DiffRules } from './diff.js';
-import { forEachBatch, listingPages } from './fetch.js';
-import { costBucketOf, graphqlPageSender } from './graphql-listing.js';
+import { forEachBatch, listingPages } from '../provider/listing.js';
+import { parseDate } from '../connectors/dates-configuration.js';
+import { costBucketOf, graphqlPageSender } from '../provider/graphql-listing.js';
 import type { Clock } from '../clock.js';
 import { eventsFromFeed } from './event-feed.js';
 import { sweepMissing, type SweepTarget } from './sweep.js';
 import type { SnapshotStore } from './snapshot-store.js';
 import type { PollStateStore } from './store.js';
-import { readDotted } from './records.js';
 import { firstMatch } from '../lib/json-path.js';
 
 /**
@@ -170,11 +170,11 @@ export async function pollObject(
     let last: number | undefined;
     for (const raw of batch) {
       summary.fetched++;
-      const id = readDotted(raw, idField);
+      const id = firstMatch(raw, idField);
       if (id === undefined || id === null || id === '') continue;
       const r: DiffRecord = { id: String(id), record: raw, hash: hashRecord(raw) };
-      if (dates?.updatedDateField) r.updatedAt = parseDate(readDotted(raw, dates.updatedDateField), dates.updatedDateFormat, tz);
-      if (dates?.createdDateField) r.createdAt = parseDate(readDotted(raw, dates.createdDateField), dates.createdDateFormat, tz);
+      if (dates?.updatedDateField) r.updatedAt = parseDate(firstMatch(raw, dates.updatedDateField), dates.updatedDateFormat, tz);
+      if (dates?.createdDateField) r.createdAt = parseDate(firstMatch(raw, dates.createdDateField), dates.createdDateFormat, tz);
       last = r.updatedAt ?? last;
       // A provider that ignores the date filter must still not raise events for older records.
       if (!fullListing && r.updatedAt !== undefined && r.updatedAt < instance.createdAt) continue;
@@ -255,21 +255,6 @@ export async function pollObject(
     state: { watermark: nextWatermark, last_success_at: startedAt, ...fullListingAt, ...listed },
     ...(budget ? { delayed: { until: budget.until, reason: budget.reason } } : {}),
   };
-}
-
-/** A record's date as the poller reads it (epoch ms), or undefined when it cannot be read; the instance check reports the same. */
-export function parseDate(value: unknown, format: string | undefined, tz: string): number | undefined {
-  if (value === undefined || value === null || value === '') return undefined;
-  const epoch = epochUnitOf(format);
-  if (epoch) {
-    // Epoch times may come as numbers or as numeric strings ("1764061200000").
-    const n = typeof value === 'number' ? value : Number(String(value).trim());
-    return Number.isFinite(n) ? (epoch === 's' ? n * 1000 : n) : undefined;
-  }
-  if (typeof value === 'number') return value < 1e11 ? value * 1000 : value;
-  const parsed = format ? parseJavaDate(String(value), format, tz) : new Date(String(value));
-  const ms = parsed?.getTime();
-  return ms === undefined || Number.isNaN(ms) ? undefined : ms;
 }
 
 /**

@@ -1,8 +1,9 @@
 import { renderDeep, renderHost, renderString, type RequestOptions, type RequestTemplate, type TemplateScope } from '../templates/request-template.js';
 import { checkUrlSyntax } from '../network/ssrf-guard.js';
 import type { ProviderRequest } from './http-client.js';
-import { serialize } from '../delivery/format.js';
+import { serialize } from '../lib/body-format.js';
 import { ValidationError } from '../errors.js';
+import { BASE_URL_KEY } from '../connectors/settings-keys.js';
 
 /**
  * Builds provider requests from a connector's templates and an instance's values: the base URL
@@ -13,12 +14,7 @@ import { ValidationError } from '../errors.js';
  */
 const ANY_NETWORK = { allowLoopback: true, allowPrivate: true };
 
-/**
- * The API base of an instance: its `base.url` configuration value when set (every connector
- * accepts it: sandboxes, self-hosted editions, tests), else the connector's `baseUrl` template.
- */
-export const BASE_URL_KEY = 'base.url';
-
+/** The API base of an instance: its `base.url` setting when set, else the connector's `baseUrl` template. */
 export function providerBaseUrl(baseUrl: string | undefined, scope: TemplateScope): string {
   const override = scope.iparam[BASE_URL_KEY];
   if (typeof override === 'string' && override.trim() !== '') return override.trim();

@@ -10,7 +10,7 @@ import type { Instance } from '../instances/store.js';
 import { signatureFor, verifyWebhookSignature, type SignatureConfig } from './signatures.js';
 import { parseWebhookBody, ACCEPTED_WEBHOOK_TYPES } from './parse-body.js';
 import { matchHandshake } from './handshake.js';
-import { countWebhookItems, type WebhookEventsMapping } from './mapping.js';
+import { countWebhookItems, type WebhookEventsMapping } from '../connectors/event-mapping.js';
 import { ReceiptWriter } from './receipt-writer.js';
 import type { ReceiptStore } from './store.js';
 

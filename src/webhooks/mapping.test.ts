@@ -3,7 +3,7 @@ import { JSONPath } from 'jsonpath-plus';
 import { DefinitionError } from '../errors.js';
 import { parseWebhookBody } from './parse-body.js';
 import { compileJsonPath } from '../lib/json-path.js';
-import { mapWebhookBody, validateMapping, type WebhookEventsMapping } from './mapping.js';
+import { mapWebhookBody, validateMapping, type WebhookEventsMapping } from '../connectors/event-mapping.js';
 
 const NOW = Date.parse('2026-11-24T10:00:00Z');
 const NOW_ISO = new Date(NOW).toISOString();
@@ -214,7 +214,7 @@ describe('webhook event mapping', () => {
       refuses({ ...valid, objectId: '$abc' }, /must start with "\$", "\$\." or "\$\["/);
       refuses({ ...valid, objectId: '$[]' }, /empty step/);
       refuses({ ...valid, itemsPath: '$.events[?(@.x = = 1)]' }, /^itemsPath: .*is not a valid JSONPath: \?\(@\.x = = 1\)/);
-      refuses({ ...valid, itemsPath: 'events' }, /^itemsPath: .*must start with "\$"/);
+      refuses({ ...valid, itemsPath: 'events..x' }, /^itemsPath: "events\.\.x" is not a valid path: a dotted path has an empty step/);
       refuses({ ...valid, recordPath: '$.record[' }, /^recordPath: /);
       refuses({ ...valid, objectType: '$.@_type' }, /@_type: a name starting with "@" is read as a type selector; escape it with a backtick: \$\.`@_type/);
       refuses({ ...valid, objectType: "$['@_type']" }, /escape it with a backtick/);

@@ -1,11 +1,13 @@
 import type { GatewayContext } from '../context.js';
-import type { WebhookExpiry, WebhookRegistration } from '../connectors/schema.js';
+import type { WebhookRegistration } from '../connectors/schema.js';
 import { backoffMs } from '../lib/backoff.js';
-import { firstMatch } from '../lib/json-path.js';
 import { WorkerLoop } from '../lib/worker-loop.js';
 import { RateBudgetWait } from '../provider/rate-budget.js';
 import type { RefreshRow } from './refresh-store.js';
-import { callTemplate, describe, MissingWebhookId, parseAnswer, registrationsOf, webhookIdOf, webhookUrlOf } from './registration.js';
+import { webhookUrlOf } from '../api/public-urls.js';
+import { registrationsOf } from '../connectors/webhook-registrations.js';
+import { callTemplate, describe, MissingWebhookId, parseAnswer, webhookIdOf } from './registration.js';
+import { expiresAtOf, refreshAtOf } from './expiry.js';
 
 /**
  * Webhooks a provider lets lapse unless refreshed (a registration with `expiry`, e.g. webhooks an
@@ -19,37 +21,6 @@ import { callTemplate, describe, MissingWebhookId, parseAnswer, registrationsOf,
 const TICK_SECONDS = 60;
 const RETRY_BASE_SECONDS = 60;
 const RETRY_MAX_SECONDS = 3600;
-
-/** When the webhook lapses (epoch ms), from the provider's answer or the configured lifetime. */
-export function expiresAtOf(expiry: WebhookExpiry, answer: unknown, now: number): number | undefined {
-  const found = expiry.expiresAtPath && answer !== undefined && answer !== null ? firstMatch(answer, expiry.expiresAtPath) : undefined;
-  let at = Number.NaN;
-  // `+0000` offsets (no colon) are read as `+00:00`; a number is epoch seconds or milliseconds.
-  if (typeof found === 'string') at = Date.parse(found.replace(/([+-]\d\d)(\d\d)$/, '$1:$2'));
-  else if (typeof found === 'number') at = found < 1e12 ? found * 1000 : found;
-  if (Number.isFinite(at)) return at;
-  return expiry.seconds !== undefined ? now + expiry.seconds * 1000 : undefined;
-}
-
-/** Halfway to the expiry: early enough for retries, late enough not to refresh all the time. */
-const refreshAtOf = (now: number, expiresAt: number) => now + Math.max(0, Math.floor((expiresAt - now) / 2));
-
-/** Starts tracking a registration just made (afterCreate). */
-export async function trackExpiry(ctx: GatewayContext, instanceId: number, registration: WebhookRegistration, webhookId: string, answer: unknown) {
-  const now = ctx.clock.now();
-  const expiresAt = expiresAtOf(registration.expiry!, answer, now);
-  if (expiresAt === undefined) {
-    ctx.log.warn({ instanceId, registration: registration.name }, 'webhook registration answer carries no expiry; it is refreshed at once');
-  }
-  await ctx.stores.refreshes.track({
-    instanceId,
-    registration: registration.name,
-    webhookId,
-    expiresAt: expiresAt ?? now,
-    refreshAt: expiresAt ? refreshAtOf(now, expiresAt) : now,
-    now,
-  });
-}
 
 export class WebhookRefresher extends WorkerLoop {
   constructor(private readonly ctx: GatewayContext) {
@@ -74,7 +45,7 @@ export class WebhookRefresher extends WorkerLoop {
     const connector = ctx.instances.connectorOf(instance);
     const registration = registrationsOf(connector).find((r) => r.name === row.registration);
     if (!registration?.expiry) return store.removeInstance(row.instance_id);
-    const targetUrl = webhookUrlOf(ctx, instance);
+    const targetUrl = webhookUrlOf(ctx.config.server.publicUrl, instance.webhookToken);
     const context = { ...registration.context, registration: registration.name, targetUrl, instanceId: instance.id, webhookIds: { ...instance.webhookIds } };
     const lapsed = now >= row.expires_at;
     try {

@@ -2,15 +2,16 @@ import { backoffMs } from '../lib/backoff.js';
 import { firstMatch } from '../lib/json-path.js';
 import type { GatewayContext } from '../context.js';
 import { ApiError } from '../errors.js';
+import { webhookUrlOf } from '../api/public-urls.js';
+import { registrationsOf } from '../connectors/webhook-registrations.js';
 import type { ConnectorDefinition, WebhookRegistration } from '../connectors/schema.js';
-import type { Instance } from '../instances/store.js';
 import type { InstanceLifecycle } from '../instances/service.js';
 import type { DeregistrationStore } from './store.js';
 import { buildTemplateRequest } from '../provider/request-builder.js';
 import { ProviderError } from '../provider/http-client.js';
 import { RateBudgetWait } from '../provider/rate-budget.js';
-import { configurationPicks } from '../auth/alternatives.js';
-import { trackExpiry } from './refresh.js';
+import { configurationPicks } from '../connectors/auth-alternatives.js';
+import { trackExpiry } from './expiry.js';
 
 /**
  * Provider-side webhook registration. Creating an instance in webhook mode calls each of the
@@ -25,32 +26,6 @@ import { trackExpiry } from './refresh.js';
  * webhook with basic auth, an app's webhook with OAuth); one with `expiry` is refreshed before it
  * lapses (refresh.ts).
  */
-export function webhookUrlOf(ctx: GatewayContext, instance: Pick<Instance, 'webhookToken'>): string {
-  return `${ctx.config.server.publicUrl}/hooks/${instance.webhookToken}`;
-}
-
-/** The connector's registrations, the one-registration shorthand included. */
-export function registrationsOf(connector: ConnectorDefinition): WebhookRegistration[] {
-  const webhook = connector.events?.webhook;
-  if (!webhook) return [];
-  // A `check` beside `registrations` looks up each registration that names none of its own.
-  if (webhook.registrations)
-    return webhook.check
-      ? webhook.registrations.map((r) => (r.check ? r : { ...r, check: webhook.check, checkIdsPath: webhook.checkIdsPath }))
-      : webhook.registrations;
-  return webhook.register
-    ? [
-        {
-          name: 'default',
-          register: webhook.register,
-          deregister: webhook.deregister,
-          webhookIdPath: webhook.webhookIdPath,
-          webhookIdPattern: webhook.webhookIdPattern,
-          ...(webhook.check ? { check: webhook.check, checkIdsPath: webhook.checkIdsPath } : {}),
-        },
-      ]
-    : [];
-}
 
 /** The registrations made for this configuration: those whose `when` keys are all set and `unless` keys none. */
 export function registrationsFor(connector: ConnectorDefinition, configuration: Record<string, unknown>): WebhookRegistration[] {
@@ -175,7 +150,7 @@ export function webhookLifecycle(ctx: GatewayContext, deregistrations: Deregistr
     async afterCreate(instance) {
       if (instance.vendorType !== 'webhook') return;
       const connector = ctx.instances.connectorOf(instance);
-      const targetUrl = webhookUrlOf(ctx, instance);
+      const targetUrl = webhookUrlOf(ctx.config.server.publicUrl, instance.webhookToken);
       const webhookIds: Record<string, string> = {};
       const saved: Record<string, string> = {};
       const answers: Record<string, unknown> = {};
@@ -255,7 +230,7 @@ export function webhookLifecycle(ctx: GatewayContext, deregistrations: Deregistr
       if (instance.vendorType !== 'webhook') return;
       await ctx.stores.refreshes.removeInstance(instance.id);
       const connector = ctx.instances.connectorOf(instance);
-      const targetUrl = webhookUrlOf(ctx, instance);
+      const targetUrl = webhookUrlOf(ctx.config.server.publicUrl, instance.webhookToken);
       for (const [registration, webhookId] of Object.entries(instance.webhookIds)) {
         await deregister(ctx, deregistrations, connector, {
           instanceId: instance.id,

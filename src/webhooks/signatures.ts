@@ -2,7 +2,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
 import { jwtVerify } from 'jose';
 import type { SignatureDefinition, WebhookDefinition } from '../connectors/schema.js';
-import { configurationPicks } from '../auth/alternatives.js';
+import { configurationPicks } from '../connectors/auth-alternatives.js';
 import { DefinitionError } from '../errors.js';
 
 /**

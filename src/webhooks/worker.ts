@@ -3,7 +3,7 @@ import { recordEventGroups, type NewEvent } from '../events/record.js';
 import type { InstanceWork } from '../instances/service.js';
 import { hashRecord } from '../lib/stable-hash.js';
 import { parseWebhookBody } from './parse-body.js';
-import { mapWebhookBody, type WebhookEventsMapping } from './mapping.js';
+import { mapWebhookBody, type WebhookEventsMapping } from '../connectors/event-mapping.js';
 import { groupBy } from '../lib/group-by.js';
 import { retryDeregistrations } from './registration.js';
 import { backoffMs } from '../lib/backoff.js';

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { XMLParser } from 'fast-xml-parser';
 import qs from 'qs';
-import { serialize } from '../../src/delivery/format.js';
+import { serialize } from '../../src/lib/body-format.js';
 
 /** Callback bodies read back by the parsers receivers use: the same fields come out. */
 describe('callback body formats', () => {

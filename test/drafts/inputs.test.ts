@@ -1,11 +1,12 @@
 import { expect } from 'chai';
+import { validateConnector } from '../../src/connector-sections.js';
 import { MAX_DESCRIPTION_BYTES, parseDescriptionText, readDescription } from '../../src/drafts/description.js';
 import { draftConnector, objectNames } from '../../src/drafts/draft.js';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
 import { Receiver } from '../providers/receiver.js';
 
 type Json = Record<string, unknown>;
-const draftOf = async (doc: unknown) => draftConnector(await readDescription(doc));
+const draftOf = async (doc: unknown) => draftConnector(await readDescription(doc), validateConnector);
 
 /** A Swagger 2.0 description: host and basePath, an OAuth 2.0 access-code flow, page numbers, a date filter. */
 const swagger = {

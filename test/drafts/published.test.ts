@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { expect } from 'chai';
+import { validateConnector } from '../../src/connector-sections.js';
 import { parseDescriptionText, readDescription } from '../../src/drafts/description.js';
 import { type Draft, draftConnector } from '../../src/drafts/draft.js';
 
@@ -67,7 +68,7 @@ function compare(draft: Draft, drafted: string, bundled: Json, objectType: strin
 
 const bundled = (key: string) => JSON.parse(readFileSync(new URL(`../../connectors/${key}.json`, import.meta.url), 'utf8')) as Json;
 const vendored = (name: string) => readFileSync(new URL(`./descriptions/${name}.json`, import.meta.url), 'utf8');
-const draftOf = async (text: string, objects: string[]) => draftConnector(await readDescription(parseDescriptionText(text)), { objects });
+const draftOf = async (text: string, objects: string[]) => draftConnector(await readDescription(parseDescriptionText(text)), validateConnector, { objects });
 
 describe('connector drafts: published descriptions against the bundled connectors', () => {
   it('GitHub (@octokit/openapi, the full description): issues and comments of a repository', async () => {

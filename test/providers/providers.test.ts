@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { expect } from 'chai';
 import got, { type Response } from 'got';
 import { ManualClock } from '../../src/clock.js';
-import { validateConnector } from '../../src/connectors/validate.js';
+import { validateConnector } from '../../src/connector-sections.js';
 import { resolvePollerObject } from '../../src/connectors/resolve.js';
 import { EmulatedProvider, type ProviderRecord, type Style } from '../../sandbox/provider-server.js';
 import { Receiver } from './receiver.js';

@@ -1,3 +1,4 @@
+import type { PollerEventsDefinition } from './schema.js';
 import { DefinitionError } from '../errors.js';
 import { compileJsonPath, type CompiledJsonPath } from '../lib/json-path.js';
 
@@ -225,6 +226,16 @@ function itemsOf(m: CompiledMapping, body: unknown): unknown[] | undefined {
 /** How many items a body holds for this mapping: what `webhooks.maxItemsPerBody` bounds at ingress. */
 export function countWebhookItems(mapping: WebhookEventsMapping, body: unknown): number {
   return itemsOf(compileMapping(mapping), body)?.length ?? 0;
+}
+
+/**
+ * Poller objects that list a provider's event log (Stripe's /v1/events) instead of its records.
+ * Each listed item is an event, keyed by its own id: the diff raises a new item once, and here it
+ * becomes the event it describes — the object's id, the type the item names, and the object
+ * itself as the record — using the same mapping values as webhooks.
+ */
+export function pollerEventsMapping(objectType: string, events: PollerEventsDefinition): WebhookEventsMapping {
+  return { objectType: `=${objectType}`, objectId: events.objectId, eventType: events.eventType, date: events.date, recordPath: events.recordPath };
 }
 
 /** Load-time check of a mapping's value forms, JSONPaths and event types (DefinitionError). */

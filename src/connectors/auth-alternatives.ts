@@ -1,4 +1,4 @@
-import type { AuthAlternative, AuthDefinition, ConnectorDefinition, OAuth1Definition, OAuth2Definition } from '../connectors/schema.js';
+import type { AuthAlternative, AuthDefinition, ConnectorDefinition, OAuth1Definition, OAuth2Definition } from './schema.js';
 
 /**
  * A connector's `auth` is one definition or a list of alternatives (a private-app token or OAuth

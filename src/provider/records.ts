@@ -2,7 +2,7 @@ import { compileJsonPath, containersOf } from '../lib/json-path.js';
 
 /**
  * Finding records and ids in a provider's answer: `recordsPath` (JSONPath) or, by default, the
- * body when it is an array, else its first array field; ids by a dotted `idField`.
+ * body when it is an array, else its first array field. Ids and dates are read with lib/json-path.ts.
  */
 
 /**
@@ -33,15 +33,6 @@ export function extractRecords(body: unknown, recordsPath?: string): Record<stri
     for (const value of Object.values(body)) if (Array.isArray(value)) return value.filter(isObject);
   }
   return undefined;
-}
-
-export function readDotted(record: Record<string, unknown>, path: string): unknown {
-  let value: unknown = record;
-  for (const part of path.split('.')) {
-    if (value === null || typeof value !== 'object') return undefined;
-    value = (value as Record<string, unknown>)[part];
-  }
-  return value;
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {

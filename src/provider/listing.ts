@@ -1,9 +1,9 @@
 import type { PaginationDefinition } from '../connectors/schema.js';
-import type { ProviderRequest, ProviderResult } from '../provider/http-client.js';
-import { ProviderError } from '../provider/http-client.js';
-import { RateBudgetWait } from '../provider/rate-budget.js';
-import { firstMatch } from '../lib/json-path.js';
-import { extractRecords, readDotted } from './records.js';
+import type { ProviderRequest, ProviderResult } from './http-client.js';
+import { ProviderError } from './http-client.js';
+import { RateBudgetWait } from './rate-budget.js';
+import { firstMatch, plainSteps } from '../lib/json-path.js';
+import { extractRecords } from './records.js';
 
 /**
  * Walks every page of one listing, yielding each page's records as it arrives so that a listing
@@ -142,9 +142,9 @@ export async function* listingPages(plan: FetchPlan): AsyncGenerator<Record<stri
       const cursor = firstMatch(body, p.cursorPath);
       if (cursor === undefined || cursor === null || cursor === '') break;
       const value = String(cursor);
-      // In a body, a dotted cursorParam is a nested field (Intercom's pagination.starting_after).
+      // In a body, cursorParam is a path to a nested field (Intercom's pagination.starting_after).
       const previous =
-        p.cursorIn === 'body' ? readDotted((parts.body as Record<string, unknown> | undefined) ?? {}, p.cursorParam) : parts.query[p.cursorParam];
+        p.cursorIn === 'body' ? firstMatch((parts.body as Record<string, unknown> | undefined) ?? {}, p.cursorParam) : parts.query[p.cursorParam];
       if (previous === value) break; // a provider repeating its cursor would loop forever
       parts = p.cursorIn === 'body' ? { ...parts, body: nestedField(p.cursorParam, value) } : { ...parts, query: { ...parts.query, [p.cursorParam]: value } };
       request = undefined;
@@ -235,9 +235,11 @@ export async function* inBatches(
   }
 }
 
-/** `a.b` and v → `{a: {b: v}}`: merged deeply into the request body by the caller. */
+/** `a.b` (or `$.a.b`) and v → `{a: {b: v}}`: merged deeply into the request body by the caller. */
 function nestedField(path: string, value: unknown): Record<string, unknown> {
-  return path.split('.').reduceRight<Record<string, unknown>>((inner, key, i, keys) => ({ [key]: i === keys.length - 1 ? value : inner }), {});
+  // Validation lets only paths of plain names reach here; any other is one literal name.
+  const names = plainSteps(path) ?? [path];
+  return names.reduceRight<Record<string, unknown>>((inner, key, i) => ({ [key]: i === names.length - 1 ? value : inner }), {});
 }
 
 /**

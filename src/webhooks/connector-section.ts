@@ -1,0 +1,73 @@
+import type { ConnectorSection, SectionReport } from '../connectors/section.js';
+import { escapePointer } from '../connectors/section.js';
+import type { ConnectorDefinition } from '../connectors/schema.js';
+import { validateMapping } from '../connectors/event-mapping.js';
+import { validateHandshake } from './handshake.js';
+import { validateSignatureConfig } from './signatures.js';
+
+/**
+ * `events.webhook`: its registrations name request templates that exist, their id paths compile,
+ * the values saved from a register answer are configuration fields, and its event mapping,
+ * signature and handshake are ones ingress can apply.
+ */
+export const webhookSection: ConnectorSection = {
+  name: 'events.webhook',
+  validate(def: ConnectorDefinition, report: SectionReport): void {
+    const webhook = def.events?.webhook;
+    if (def.events?.supported.includes('webhook') && !webhook) report.add('/events/webhook', 'is required when "webhook" is a supported event mode');
+    if (!webhook) return;
+    if (webhook.registrations && (webhook.register || webhook.deregister || webhook.webhookIdPath)) {
+      report.add('/events/webhook/registrations', 'cannot be combined with register, deregister or webhookIdPath: list every registration under registrations');
+    }
+    const names = new Set<string>();
+    (webhook.registrations ?? [webhook]).forEach((registration, i) => {
+      const at = webhook.registrations ? `/events/webhook/registrations/${i}` : '/events/webhook';
+      const name = (registration as { name?: string }).name;
+      if (name !== undefined && names.has(name)) report.add(`${at}/name`, `"${name}" is defined twice`);
+      if (name !== undefined) names.add(name);
+      for (const key of ['register', 'deregister', 'check'] as const) {
+        if (key === 'check' && registration === webhook) continue; // checked once below
+        const template = registration[key];
+        if (template && !def.requests?.[template]) report.add(`${at}/${key}`, `names request template "${template}", which is not defined under requests`);
+      }
+      const refresh = (registration as { expiry?: { refresh: string } }).expiry?.refresh;
+      if (refresh && !def.requests?.[refresh]) report.add(`${at}/expiry/refresh`, `names request template "${refresh}", which is not defined under requests`);
+      if (registration.deregister && !registration.register) report.add(`${at}/register`, 'is required with deregister');
+      if (registration.deregister && !registration.webhookIdPath)
+        report.add(`${at}/webhookIdPath`, 'is required with deregister: the id found there in the register answer is what deregister is given');
+      report.path(`${at}/webhookIdPath`, registration.webhookIdPath);
+      report.path(`${at}/checkIdsPath`, registration.checkIdsPath);
+      if (registration.checkIdsPath && !(registration.check ?? webhook.check)) report.add(`${at}/check`, 'is required with checkIdsPath');
+      const pattern = registration.webhookIdPattern;
+      if (pattern !== undefined) report.check(`${at}/webhookIdPattern`, () => void new RegExp(pattern));
+    });
+    if (webhook.check && !def.requests?.[webhook.check])
+      report.add('/events/webhook/check', `names request template "${webhook.check}", which is not defined under requests`);
+    if (webhook.registrations) {
+      report.path('/events/webhook/checkIdsPath', webhook.checkIdsPath);
+      if (webhook.checkIdsPath && !webhook.check) report.add('/events/webhook/check', 'is required with checkIdsPath');
+    }
+    for (const [key, path] of Object.entries(webhook.saveFromResponse ?? {})) {
+      const field = `/events/webhook/saveFromResponse/${escapePointer(key)}`;
+      if (!(def.configuration ?? []).some((f) => f.key === key)) report.add(field, `names "${key}", which is not a configuration field of this connector`);
+      report.path(field, path);
+    }
+    report.check('/events/webhook/events', () => validateMapping(webhook.events));
+    if (webhook.signature) {
+      report.check('/events/webhook/signature', () => validateSignatureConfig(webhook.signature!));
+      report.strings('/events/webhook/signature/secret', webhook.signature.secret);
+    }
+    if (webhook.signatures && webhook.signature)
+      report.add('/events/webhook/signatures', 'cannot be combined with signature: list every alternative under signatures');
+    webhook.signatures?.forEach((alternative, i) => {
+      report.check(`/events/webhook/signatures/${i}`, () => validateSignatureConfig(alternative));
+      report.strings(`/events/webhook/signatures/${i}/secret`, alternative.secret);
+    });
+    if (webhook.handshake) {
+      const fields = webhook.handshake.type === 'echo-query' ? ['type', 'param'] : ['type', 'challengePath', 'when'];
+      for (const key of Object.keys(webhook.handshake))
+        if (!fields.includes(key)) report.add(`/events/webhook/handshake/${key}`, `is not a field of the "${webhook.handshake.type}" handshake`);
+      report.check('/events/webhook/handshake', () => validateHandshake(webhook.handshake));
+    }
+  },
+};
