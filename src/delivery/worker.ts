@@ -92,7 +92,10 @@ export class Dispatcher extends WorkerLoop implements Feature {
   private async record(items: Outcome[]): Promise<void[]> {
     const now = this.ctx.clock.now();
     const held = [...new Set(items.map((o) => o.holdInstance).filter((id): id is number => id !== null))];
-    await this.events.recordOutcomes(items, this.ctx.nodeId, (trx) => this.ctx.instances.store.holdCallbacks(trx, held, now));
+    await this.ctx.stores.transaction(async (uow) => {
+      await uow.events.recordOutcomes(items, this.ctx.nodeId);
+      await uow.instances.holdCallbacks(held, now);
+    });
     return items.map(() => undefined);
   }
 

@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { inTransaction } from '../db/index.js';
 import { bulkInsert, bulkUpdate } from '../db/bulk.js';
 import { InstanceGoneError } from '../db/instance-guard.js';
 import { claimDue, renewLeases } from '../db/lease.js';
@@ -94,10 +95,10 @@ export class EventStore {
 
   /**
    * Records attempts and outcomes in one transaction. The lease guard: an outcome of a lease that
-   * expired and was retaken is not written. `alsoInTransaction` runs in the same transaction.
+   * expired and was retaken is not written. Joins the unit of work this store is bound to, if any.
    */
-  async recordOutcomes(outcomes: DeliveryOutcome[], owner: string, alsoInTransaction?: (trx: Knex) => Promise<void>): Promise<void> {
-    await this.db.transaction(async (trx) => {
+  async recordOutcomes(outcomes: DeliveryOutcome[], owner: string): Promise<void> {
+    await inTransaction(this.db, async (trx) => {
       await bulkInsert(
         trx,
         'attempts',
@@ -110,8 +111,12 @@ export class EventStore {
         outcomes.map((o) => ({ ...o.patch, id: o.id })),
         { lease_owner: owner },
       );
-      await alsoInTransaction?.(trx);
     });
+  }
+
+  /** Every event of a deleted instance (its notifications go with the instance row: a foreign key). */
+  async deleteOfInstance(instanceId: number): Promise<void> {
+    await this.db('events').where({ instance_id: instanceId }).delete();
   }
 
   /** Delivered notifications delivered before `cutoff` are deleted; undelivered ones never are. */

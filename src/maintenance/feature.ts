@@ -1,6 +1,6 @@
 import { everySeconds, type Ticker } from '../clock.js';
 import type { Feature, GatewayContext } from '../context.js';
-import type { RetentionResult } from './store.js';
+import type { RetentionResult, RetentionStore } from './store.js';
 
 /**
  * The maintenance job: deletes what has outlived its retention setting (`retention.*`), a batch at
@@ -12,14 +12,14 @@ import type { RetentionResult } from './store.js';
  */
 const DAY = 24 * 60 * 60 * 1000;
 
-export function retentionFeature(ctx: GatewayContext): Feature & { prune(): Promise<RetentionResult> } {
+export function retentionFeature(ctx: GatewayContext, store: RetentionStore): Feature & { prune(): Promise<RetentionResult> } {
   let ticker: Ticker | undefined;
   let running: Promise<unknown> | undefined;
   const prune = (): Promise<RetentionResult> => {
     const settings = ctx.config.retention;
     const now = ctx.clock.now();
     const before = (days: number) => now - days * DAY;
-    return ctx.stores.retention.deleteExpired({
+    return store.deleteExpired({
       eventsBefore: before(settings.eventsDays),
       webhookReceiptsBefore: before(settings.webhookReceiptsDays),
       requestLogBefore: before(settings.requestLogDays),

@@ -34,6 +34,11 @@ export class SnapshotStore {
     return this.db.transaction((trx) => fn(new SnapshotStore(trx)));
   }
 
+  /** Every snapshot of a deleted instance. */
+  async deleteOfInstance(instanceId: number): Promise<void> {
+    await this.db('snapshots').where({ instance_id: instanceId }).delete();
+  }
+
   /** Records events (`events/record.ts`, the one door) in this store's transaction. */
   async recordEvents(instance: EventInstance, events: NewEvent[], o: RecordOptions): Promise<void> {
     await recordEvents(this.db, instance, events, o);

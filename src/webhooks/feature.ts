@@ -1,14 +1,12 @@
 import type { Feature, GatewayContext } from '../context.js';
 import { webhookIngressRoutes } from './ingress.js';
 import { WebhookProcessor } from './worker.js';
-import { webhookLifecycle } from './registration.js';
 import { receiptRoutes } from './routes.js';
 
 /** Webhook mode: ingress (no bearer; the token is the secret), registration, mapping, receipts. */
 export function webhookFeature(ctx: GatewayContext): Feature & { processor: WebhookProcessor } {
-  const { receipts, deregistrations } = ctx.stores;
+  const { receipts } = ctx.stores;
   const processor = new WebhookProcessor(ctx);
-  ctx.instances.lifecycle.push(webhookLifecycle(ctx, deregistrations));
   return {
     name: 'webhooks',
     processor,

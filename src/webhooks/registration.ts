@@ -4,7 +4,7 @@ import type { GatewayContext } from '../context.js';
 import { ApiError } from '../errors.js';
 import type { ConnectorDefinition, WebhookRegistration } from '../connectors/schema.js';
 import type { Instance } from '../instances/store.js';
-import type { InstanceLifecycle } from '../instances/service.js';
+import type { InstanceHooks } from '../instances/hooks.js';
 import type { DeregistrationStore } from './store.js';
 import { buildTemplateRequest } from '../provider/request-builder.js';
 import { ProviderError } from '../provider/http-client.js';
@@ -20,7 +20,7 @@ import { RateBudgetWait } from '../provider/rate-budget.js';
  * removed). DELETE deregisters every stored id; a failed deregistration is queued and retried with
  * backoff (webhook_deregistrations) and the instance is still deleted.
  */
-export function webhookUrlOf(ctx: GatewayContext, instance: Pick<Instance, 'webhookToken'>): string {
+export function webhookUrlOf(ctx: RegistrationDeps, instance: Pick<Instance, 'webhookToken'>): string {
   return `${ctx.config.server.publicUrl}/hooks/${instance.webhookToken}`;
 }
 
@@ -91,7 +91,7 @@ function valuesToSave(connector: ConnectorDefinition, configuration: Record<stri
 }
 
 async function callTemplate(
-  ctx: GatewayContext,
+  ctx: RegistrationDeps,
   connector: ConnectorDefinition,
   name: string,
   configuration: Record<string, unknown>,
@@ -125,7 +125,7 @@ type Deregistration = {
 };
 
 /** Calls the registration's deregister template; when it fails, queues the call for retries. */
-async function deregister(ctx: GatewayContext, deregistrations: DeregistrationStore, connector: ConnectorDefinition, d: Deregistration): Promise<void> {
+async function deregister(ctx: RegistrationDeps, deregistrations: DeregistrationStore, connector: ConnectorDefinition, d: Deregistration): Promise<void> {
   const registration = registrationsOf(connector).find((r) => r.name === d.registration);
   if (!registration?.deregister) return;
   try {
@@ -147,7 +147,7 @@ async function deregister(ctx: GatewayContext, deregistrations: DeregistrationSt
     await deregistrations.queue({
       instance_id: d.instanceId,
       element_key: d.elementKey,
-      configuration: ctx.instances.store.encryptConfiguration(d.elementKey, { ...d.configuration, ...handOver }, Object.keys(handOver)),
+      configuration: ctx.stores.instances.encryptConfiguration(d.elementKey, { ...d.configuration, ...handOver }, Object.keys(handOver)),
       registration: d.registration,
       webhook_id: d.webhookId,
       attempts: budgetWait ? 0 : 1,
@@ -160,11 +160,17 @@ async function deregister(ctx: GatewayContext, deregistrations: DeregistrationSt
   }
 }
 
-export function webhookLifecycle(ctx: GatewayContext, deregistrations: DeregistrationStore): InstanceLifecycle {
+/** What registering and deregistering needs: no instance service (it is built with these hooks). */
+export type RegistrationDeps = Pick<GatewayContext, 'config' | 'clock' | 'log' | 'nodeId' | 'connectors' | 'providerCalls'> & {
+  stores: Pick<GatewayContext['stores'], 'instances' | 'deregistrations'>;
+};
+
+/** Webhooks' part of an instance's life: register with the provider after a create, deregister before a delete. */
+export function webhookInstanceHooks(ctx: RegistrationDeps): InstanceHooks {
+  const { deregistrations } = ctx.stores;
   return {
-    async afterCreate(instance) {
+    async afterInstanceCreate(instance, connector) {
       if (instance.vendorType !== 'webhook') return;
-      const connector = ctx.instances.connectorOf(instance);
       const targetUrl = webhookUrlOf(ctx, instance);
       const webhookIds: Record<string, string> = {};
       const saved: Record<string, string> = {};
@@ -229,14 +235,12 @@ export function webhookLifecycle(ctx: GatewayContext, deregistrations: Deregistr
       }
       const configuration = Object.keys(saved).length > 0 ? { ...instance.configuration, ...saved } : undefined;
       if (Object.keys(webhookIds).length > 0 || configuration) {
-        await ctx.instances.store.update(undefined, instance.id, { elementKey: instance.elementKey, webhookIds, configuration }, ctx.clock.now());
+        await ctx.stores.instances.update(instance.id, { elementKey: instance.elementKey, webhookIds, configuration }, ctx.clock.now());
       }
-      ctx.instances.invalidate(instance.id);
     },
 
-    async beforeDelete(instance) {
+    async beforeInstanceDelete(instance, connector) {
       if (instance.vendorType !== 'webhook') return;
-      const connector = ctx.instances.connectorOf(instance);
       const targetUrl = webhookUrlOf(ctx, instance);
       for (const [registration, webhookId] of Object.entries(instance.webhookIds)) {
         await deregister(ctx, deregistrations, connector, {
@@ -255,7 +259,7 @@ export function webhookLifecycle(ctx: GatewayContext, deregistrations: Deregistr
 const MAX_DEREGISTRATION_ATTEMPTS = 10;
 
 /** Retries queued deregistrations (called from the webhook processor's pass). */
-export async function retryDeregistrations(ctx: GatewayContext, deregistrations: DeregistrationStore): Promise<void> {
+export async function retryDeregistrations(ctx: RegistrationDeps, deregistrations: DeregistrationStore): Promise<void> {
   const now = ctx.clock.now();
   const rows = await deregistrations.claimDue(now, ctx.nodeId);
   for (const row of rows) {
@@ -264,7 +268,7 @@ export async function retryDeregistrations(ctx: GatewayContext, deregistrations:
       const registration = connector && registrationsOf(connector).find((r) => r.name === row.registration);
       if (!connector || !registration?.deregister)
         throw new Error(`connector "${row.element_key}" has no deregister template for registration "${row.registration}"`);
-      const { configuration, unreadable } = ctx.instances.store.decryptConfiguration(row.configuration);
+      const { configuration, unreadable } = ctx.stores.instances.decryptConfiguration(row.configuration);
       if (unreadable.length > 0) throw new Error(`the stored configuration's ${unreadable.join(', ')} cannot be decrypted with the configured keys`);
       await callTemplate(ctx, connector, registration.deregister, configuration, {
         ...registration.context,
