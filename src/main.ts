@@ -24,7 +24,6 @@ import { ConnectorCatalog } from './connectors/catalog.js';
 import { InstanceService } from './instances/service.js';
 import { instanceRoutes } from './instances/routes.js';
 import { eventRoutes } from './events/routes.js';
-import { RetentionStore } from './maintenance/store.js';
 import { Poller } from './poller/poller.js';
 import { pollerRoutes } from './poller/routes.js';
 import { webhookFeature, type WebhookFeature } from './webhooks/feature.js';
@@ -44,7 +43,7 @@ import { createTemplateInvoker, type TemplateInvoker } from './requests/invoke.j
 import { ProviderAuth, authStatus } from './auth/provider-auth.js';
 import { InstanceGrants } from './auth/grants.js';
 import { oauthRoutes } from './auth/routes.js';
-import { retentionFeature, type RetentionFeature } from './maintenance/feature.js';
+import { createRetentionFeature, type RetentionFeature } from './maintenance/feature.js';
 import { checkFeature } from './check/feature.js';
 
 /**
@@ -185,7 +184,7 @@ export class Gateway {
         webhooks: webhookFeature(ctx),
         delivery: deliveryFeature(ctx),
         schedules: scheduleFeature(ctx),
-        retention: retentionFeature(ctx, new RetentionStore(db)),
+        retention: createRetentionFeature(ctx),
       };
       const features: Feature[] = [
         {

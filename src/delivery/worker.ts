@@ -27,13 +27,11 @@ interface Outcome extends DeliveryOutcome {
   holdInstance: number | null;
 }
 
-const HOUR = 3_600_000;
 /** How often a notification of an instance with notifications switched off is looked at again. */
 const HOLD_RECHECK_MS = 60_000;
 
 export class Dispatcher extends WorkerLoop implements Feature {
   readonly name = 'delivery';
-  private lastRetention = 0;
   /** Jitter source; tests replace it to make retry times exact. */
   random: () => number = Math.random;
   /** got's `dnsLookup`: resolves, then refuses addresses the network policy forbids (SSRF). */
@@ -54,7 +52,7 @@ export class Dispatcher extends WorkerLoop implements Feature {
       name: 'delivery',
       tickSeconds: () => ctx.config.delivery.tickSeconds,
       log: ctx.log,
-      leases: events.notificationLeases(ctx.nodeId),
+      leases: { owner: ctx.nodeId, release: (ids, owner) => events.releaseNotificationLeases(ids, owner) },
       metrics: ctx.metrics,
     });
     this.dnsLookup = createGuardedLookup(ctx.config.network);
@@ -119,7 +117,6 @@ export class Dispatcher extends WorkerLoop implements Feature {
    */
   protected async pass(): Promise<number> {
     let total = 0;
-    const now = this.ctx.clock.now();
     let exhausted = false;
     let claiming: Promise<void> | undefined;
     for (;;) {
@@ -146,7 +143,6 @@ export class Dispatcher extends WorkerLoop implements Feature {
       await Promise.race([woken, ...(claiming ? [claiming] : []), ...this.running.values()]);
     }
     this.wakeUp = undefined;
-    if (now - this.lastRetention > HOUR) await this.applyRetention(now);
     return total;
   }
 
@@ -331,13 +327,6 @@ export class Dispatcher extends WorkerLoop implements Feature {
     const jitter = this.ctx.config.delivery.retryJitter;
     const delayMs = Math.round(schedule[retriesDone] * 1000 * (1 + jitter * (2 * this.random() - 1)));
     return { status: 'pending', nextAttemptAt: now + delayMs };
-  }
-
-  /** Delivered notifications past retention are deleted; undelivered ones never are. */
-  private async applyRetention(now: number): Promise<void> {
-    this.lastRetention = now;
-    const cutoff = now - this.ctx.config.delivery.retentionDays * 24 * HOUR;
-    await this.events.deleteDeliveredBefore(cutoff);
   }
 }
 

@@ -69,7 +69,7 @@ export class Poller extends WorkerLoop {
       name: 'poll',
       tickSeconds: () => deps.config.poller.tickSeconds,
       log: deps.log,
-      leases: deps.stores.pollState.pollLeases(deps.nodeId),
+      leases: { owner: deps.nodeId, release: (ids, owner) => deps.stores.pollState.releaseLeases(ids, owner) },
       metrics: deps.metrics,
     });
   }
