@@ -24,12 +24,12 @@ import { ConnectorCatalog } from './connectors/catalog.js';
 import { InstanceService } from './instances/service.js';
 import { instanceRoutes } from './instances/routes.js';
 import { eventRoutes } from './events/routes.js';
-import { Poller } from './poller/poller.js';
-import { pollerRoutes } from './poller/routes.js';
-import { webhookFeature, type WebhookFeature } from './webhooks/feature.js';
-import { deliveryFeature, type DeliveryFeature } from './delivery/feature.js';
-import { requestsFeature } from './requests/feature.js';
-import { scheduleFeature, type ScheduleFeature } from './schedules/feature.js';
+import type { Poller } from './poller/poller.js';
+import { createPollerFeature, type PollerFeature } from './poller/feature.js';
+import { createWebhookFeature, type WebhookFeature } from './webhooks/feature.js';
+import { createDeliveryFeature, type DeliveryFeature } from './delivery/feature.js';
+import { createRequestsFeature } from './requests/feature.js';
+import { createScheduleFeature, type ScheduleFeature } from './schedules/feature.js';
 import { RateBudgets } from './provider/rate-budget.js';
 import { createBudgetStore } from './provider/budget-store.js';
 import { ProviderCalls, WITHOUT_AUTH } from './provider/calls.js';
@@ -44,7 +44,7 @@ import { ProviderAuth, authStatus } from './auth/provider-auth.js';
 import { InstanceGrants } from './auth/grants.js';
 import { oauthRoutes } from './auth/routes.js';
 import { createRetentionFeature, type RetentionFeature } from './maintenance/feature.js';
-import { checkFeature } from './check/feature.js';
+import { createCheckFeature } from './check/feature.js';
 
 /**
  * Wires the parts into one gateway. `Gateway.create` opens and migrates the database and loads the
@@ -68,6 +68,7 @@ const VERSION = '0.1.0';
 
 /** The features tests, benchmarks and tools reach into, as typed properties of the gateway. */
 interface TypedFeatures {
+  poller: PollerFeature;
   delivery: DeliveryFeature;
   webhooks: WebhookFeature;
   schedules: ScheduleFeature;
@@ -86,16 +87,18 @@ export class Gateway {
     /** The key ring (the CLI's rekey and tests use it; features never see it: the stores encrypt). */
     readonly cipher: SecretCipher,
     readonly apiToken: string,
-    readonly poller: Poller,
     readonly features: Feature[],
     typed: TypedFeatures,
   ) {
+    this.poller = typed.poller.poller;
     this.delivery = typed.delivery;
     this.webhooks = typed.webhooks;
     this.schedules = typed.schedules;
     this.retention = typed.retention;
   }
 
+  /** The scheduler of polls (`gateway.poller.pollNow`, `tick`). */
+  readonly poller: Poller;
   /** The dispatcher and its routes: `gateway.delivery.dispatcher`. */
   readonly delivery: DeliveryFeature;
   /** Ingress, registration and the webhook processor: `gateway.webhooks.processor`. */
@@ -176,55 +179,40 @@ export class Gateway {
       });
       const ctx: GatewayContext = { ...base, instances };
       const templateInvoker = createTemplateInvoker(ctx, stores.requestLog);
-      const poller = new Poller({ ...ctx, beforeCommit: options.beforePollCommit });
-      const max = config.server.maxBodyBytes;
-      // Each part of the flow, in the order its loops start (and the reverse of how they stop).
-      const events = stores.events;
+      // Each feature is built from what it needs; what one shows of another comes in as a function.
+      const delivery = createDeliveryFeature(ctx);
+      const poller = createPollerFeature({
+        ...ctx,
+        beforeCommit: options.beforePollCommit,
+        authStatusOf: (instance) => authStatus(providerAuth, instance.id, instances.connectorOf(instance), instance.configuration, clock.now()),
+        rateLimitOf: (instance) =>
+          rateBudgets.status({ connector: instances.connectorOf(instance), configuration: instance.configuration, instanceId: instance.id }),
+        deliveryOf: (instance) => delivery.dispatcher.originStatus(instance),
+      });
       const typed: TypedFeatures = {
-        webhooks: webhookFeature(ctx),
-        delivery: deliveryFeature(ctx),
-        schedules: scheduleFeature(ctx),
+        poller,
+        webhooks: createWebhookFeature(ctx),
+        delivery,
+        schedules: createScheduleFeature(ctx),
         retention: createRetentionFeature(ctx),
       };
+      // In the order their loops start (and the reverse of how they stop).
       const features: Feature[] = [
         {
           name: 'core',
-          openRoutes: [opsRoutes({ isReady: () => isReady(db) }, ctx.metrics, nodeId, VERSION, log), consoleRoutes()],
-          apiRoutes: [
-            connectorRoutes(catalog, max),
-            oauthRoutes(connectors, providerAuth),
-            instanceRoutes(instances, secretsOf, config.server.publicUrl, max),
-            eventRoutes(events, (id) => instances.require(id)),
-          ],
+          openRoutes: [opsRoutes({ database: { isReady: () => isReady(db) }, metrics, nodeId, version: VERSION, log }), consoleRoutes()],
+          apiRoutes: [connectorRoutes(catalog, config.server.maxBodyBytes), oauthRoutes({ connectors, providerAuth }), instanceRoutes(ctx), eventRoutes(ctx)],
         },
-        {
-          name: 'poller',
-          apiRoutes: [
-            pollerRoutes(
-              stores.pollState,
-              events,
-              poller,
-              instances,
-              clock,
-              (instance) => authStatus(providerAuth, instance.id, instances.connectorOf(instance), instance.configuration, clock.now()),
-              (instance) => rateBudgets.status({ connector: instances.connectorOf(instance), configuration: instance.configuration, instanceId: instance.id }),
-              (instance) => typed.delivery.dispatcher.originStatus(instance),
-            ),
-          ],
-          start: () => {
-            if (config.poller.enabled) poller.start();
-          },
-          stop: (graceMs) => poller.stop(graceMs),
-        },
+        typed.poller,
         typed.webhooks,
         typed.delivery,
-        requestsFeature(ctx),
+        createRequestsFeature(ctx),
         typed.schedules,
         typed.retention,
-        checkFeature(ctx, async (id) => (await providerAuth.tokens.get(id, clock.now()))?.tokens),
+        createCheckFeature({ ...ctx, grantedScopeOf: async (id) => (await stores.tokens.get(id, clock.now()))?.tokens }),
         // FEATURES: further parts of the flow are added here.
       ];
-      return new Gateway(ctx, db, cipher, resolveApiToken(config, log), poller, features, typed);
+      return new Gateway(ctx, db, cipher, resolveApiToken(config, log), features, typed);
     } catch (err) {
       await db.destroy();
       throw err;

@@ -158,7 +158,13 @@ export class Dispatcher extends WorkerLoop implements Feature {
       skipOrigins: this.origins.blockedOrigins(),
     });
     const [bodies, origins] = await Promise.all([
-      this.events.notificationBodies(rows).catch(() => new Map<string, Record<string, unknown>>()),
+      // Without them each send reads its own body (and reports what fails then).
+      this.events.notificationBodies(rows).catch((err) => {
+        const kind = errorKind(err);
+        this.ctx.metrics.errors.inc({ component: 'delivery-bodies', kind });
+        this.ctx.log.warn({ err: (err as Error).message, kind }, "the claimed notifications' bodies could not be read together; each is read on its own");
+        return new Map<string, Record<string, unknown>>();
+      }),
       Promise.all(rows.map((row) => this.originOf(row.instance_id))),
     ]);
     for (const [i, row] of rows.entries()) this.track(row.id, this.run(row, origins[i], claimedAt, bodies.get(row.id)));

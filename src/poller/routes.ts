@@ -1,4 +1,5 @@
 import type Router from '@koa/router';
+import type { RouteModule } from '../api/app.js';
 import { isoOrNull, type Clock } from '../clock.js';
 import { idParam } from '../api/pagination.js';
 import type { InstanceService } from '../instances/service.js';
@@ -15,16 +16,18 @@ const iso = isoOrNull;
  * rate budget of the instance's scope (connectors that declare one), `deliveryOf` the answering
  * node's view of the callback origin (its circuit breaker).
  */
-export function pollerRoutes(
-  pollState: PollStateStore,
-  events: EventStore,
-  poller: Poller,
-  instances: InstanceService,
-  clock: Clock,
-  authStatusOf?: (instance: Instance) => Promise<unknown>,
-  rateLimitOf?: (instance: Instance) => Promise<unknown>,
-  deliveryOf?: (instance: Instance) => unknown,
-) {
+export interface PollerRouteDeps {
+  stores: { pollState: PollStateStore; events: EventStore };
+  poller: Poller;
+  instances: InstanceService;
+  clock: Clock;
+  authStatusOf?: (instance: Instance) => Promise<unknown>;
+  rateLimitOf?: (instance: Instance) => Promise<unknown>;
+  deliveryOf?: (instance: Instance) => unknown;
+}
+
+export function pollerRoutes({ stores, poller, instances, clock, authStatusOf, rateLimitOf, deliveryOf }: PollerRouteDeps): RouteModule {
+  const { pollState, events } = stores;
   return (router: Router) => {
     router.post('/instances/:id/events/poll', async (ctx) => {
       const { objectType } = ctx.query;

@@ -6,6 +6,6 @@ import { requestRoutes } from './routes.js';
  * (store.ts). The connector's lookups run when an instance is created are an instance hook
  * (lookups.ts), given to the instances service in main.ts.
  */
-export function requestsFeature(ctx: GatewayContext): Feature {
+export function createRequestsFeature(ctx: GatewayContext): Feature {
   return { name: 'requests', apiRoutes: [requestRoutes(ctx)] };
 }

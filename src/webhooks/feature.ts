@@ -4,16 +4,15 @@ import { WebhookProcessor } from './worker.js';
 import { receiptRoutes } from './routes.js';
 
 /** Webhook mode: ingress (no bearer; the token is the secret), registration, mapping, receipts. */
-export function webhookFeature(ctx: GatewayContext): Feature & { processor: WebhookProcessor } {
-  const { receipts } = ctx.stores;
+export function createWebhookFeature(ctx: GatewayContext): Feature & { processor: WebhookProcessor } {
   const processor = new WebhookProcessor(ctx);
   return {
     name: 'webhooks',
     processor,
-    openRoutes: [webhookIngressRoutes(ctx, receipts, () => processor.kick())],
-    apiRoutes: [receiptRoutes(receipts, ctx.instances, ctx.clock, () => processor.kick())],
+    openRoutes: [webhookIngressRoutes({ ...ctx, onStored: () => processor.kick() })],
+    apiRoutes: [receiptRoutes({ ...ctx, onRetried: () => processor.kick() })],
     start: () => processor.start(),
     stop: (graceMs) => processor.stop(graceMs),
   };
 }
-export type WebhookFeature = ReturnType<typeof webhookFeature>;
+export type WebhookFeature = ReturnType<typeof createWebhookFeature>;
