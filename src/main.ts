@@ -34,6 +34,7 @@ import { RateBudgets } from './provider/rate-budget.js';
 import { createBudgetStore } from './provider/budget-store.js';
 import { ProviderCalls, WITHOUT_AUTH } from './provider/calls.js';
 import { secretsMovedByReplacement } from './auth/replacements.js';
+import { authInstanceHooks } from './auth/instance-hooks.js';
 import { eventInstanceHooks } from './events/instance-hooks.js';
 import { deliveryInstanceHooks } from './delivery/instance-hooks.js';
 import { pollerInstanceHooks } from './poller/instance-hooks.js';
@@ -170,6 +171,7 @@ export class Gateway {
         log,
         authorizer: new InstanceGrants(providerAuth),
         hooks: [
+          authInstanceHooks(),
           eventInstanceHooks(),
           deliveryInstanceHooks(),
           pollerInstanceHooks(config),

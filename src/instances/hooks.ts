@@ -29,7 +29,29 @@ export interface InstanceWrite {
   change: InstanceChange;
 }
 
+/** A create's or PATCH's configuration, read (its settings), for a feature to add its problems. */
+export interface ConfigurationCheck {
+  connector: ConnectorDefinition;
+  configuration: Record<string, unknown>;
+  settings: InstanceSettings;
+  problems: Problem[];
+}
+
+/** A PATCH of the configuration: before and after, what it gave, and which keys are secrets. */
+export interface ConfigurationChange {
+  connector: ConnectorDefinition;
+  secrets: ReadonlySet<string>;
+  before: Record<string, unknown>;
+  after: Record<string, unknown>;
+  supplied: Record<string, unknown>;
+  problems: Problem[];
+}
+
 export interface InstanceHooks<U extends InstanceUnitOfWork = InstanceUnitOfWork> {
+  /** Create and PATCH: the feature's problems with the configuration (nothing is stored while there are any). */
+  checkConfiguration?(check: ConfigurationCheck): void;
+  /** PATCH: the feature's problems with the change (a secret it sends elsewhere must be given again). */
+  checkChange?(change: ConfigurationChange): void;
   /** In the write's transaction, after the instance row is written: what the feature keeps of it. */
   onInstanceWrite?(uow: U, write: InstanceWrite): Promise<void>;
   /** After a create committed (provider-side steps); throwing undoes the create (the instance is deleted). */

@@ -10,16 +10,7 @@ import type { ConnectorDefinition } from '../connectors/schema.js';
 import { readSettings, throwIfProblems, withKeyAliases, type InstanceSettings, type Problem } from './settings.js';
 import type { Instance, InstanceStore } from './store.js';
 import type { InstanceAuthorizer, InstanceChange, InstanceHooks, InstanceUnitOfWork } from './hooks.js';
-import {
-  CALLBACK_HEADERS,
-  eventInfo,
-  keepRedactedHeaders,
-  nameProblem,
-  readTags,
-  secretsToResupply,
-  validateConfiguration,
-  withConnectorDefaults,
-} from './validation.js';
+import { CALLBACK_HEADERS, eventInfo, keepRedactedHeaders, nameProblem, readTags, validateConfiguration, withConnectorDefaults } from './validation.js';
 
 /**
  * Creating, changing and removing instances. Validation collects every problem into one 400; the
@@ -98,6 +89,13 @@ export class InstanceService<U extends InstanceUnitOfWork = InstanceUnitOfWork> 
       this.work.clear();
       this.loading.clear();
     });
+  }
+
+  /** The configuration's problems (the instances' own, then each feature's) into `problems`; the settings it reads as. */
+  private validate(connector: ConnectorDefinition, configuration: Record<string, unknown>, problems: Problem[]): InstanceSettings {
+    const settings = validateConfiguration(connector, configuration, this.config, problems);
+    for (const hook of this.hooks) hook.checkConfiguration?.({ connector, configuration, settings, problems });
+    return settings;
   }
 
   /** Runs every hook's `onInstanceWrite` in the write's unit of work. */
@@ -229,7 +227,7 @@ export class InstanceService<U extends InstanceUnitOfWork = InstanceUnitOfWork> 
       throw new ValidationError('configuration is required and must be an object', [{ field: 'configuration' }]);
     }
     const complete = withConnectorDefaults(connector, withKeyAliases(configuration as Record<string, unknown>, problems));
-    const settings = validateConfiguration(connector, complete, this.config, problems);
+    const settings = this.validate(connector, complete, problems);
     const authenticates = this.authorizer?.check(connector, complete, body.providerData, problems, undefined) ?? false;
     throwIfProblems(problems);
     // The provider's grant first: a refused exchange leaves nothing behind.
@@ -303,9 +301,10 @@ export class InstanceService<U extends InstanceUnitOfWork = InstanceUnitOfWork> 
         if (v === null) delete configuration[k];
         else configuration[k] = k === CALLBACK_HEADERS ? keepRedactedHeaders(v, current.configuration[k]) : v;
       }
-      problems.push(...secretsToResupply(connector, this.store.secretsOf(connector.key), current.configuration, configuration, supplied));
+      const change = { connector, secrets: this.store.secretsOf(connector.key), before: current.configuration, after: configuration, supplied, problems };
+      for (const hook of this.hooks) hook.checkChange?.(change);
     }
-    const settings = validateConfiguration(connector, configuration, this.config, problems);
+    const settings = this.validate(connector, configuration, problems);
     if (settings.vendorType !== current.vendorType)
       problems.push({ field: 'event.vendor.type', message: 'cannot change after creation; create a new instance' });
     const supplied = (body.configuration ?? {}) as Record<string, unknown>;
