@@ -50,6 +50,8 @@ export interface ConfigurationChange {
 export interface InstanceHooks<U extends InstanceUnitOfWork = InstanceUnitOfWork> {
   /** Create and PATCH: the feature's problems with the configuration (nothing is stored while there are any). */
   checkConfiguration?(check: ConfigurationCheck): void;
+  /** Whether the connector's auth, as configured, brings the provider's API base with its token (then the keys the connector's base URL is built from are not required). */
+  givesBaseUrl?(connector: ConnectorDefinition, configuration: Record<string, unknown>): boolean;
   /** PATCH: the feature's problems with the change (a secret it sends elsewhere must be given again). */
   checkChange?(change: ConfigurationChange): void;
   /** In the write's transaction, after the instance row is written: what the feature keeps of it. */

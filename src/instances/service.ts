@@ -93,7 +93,8 @@ export class InstanceService<U extends InstanceUnitOfWork = InstanceUnitOfWork> 
 
   /** The configuration's problems (the instances' own, then each feature's) into `problems`; the settings it reads as. */
   private validate(connector: ConnectorDefinition, configuration: Record<string, unknown>, problems: Problem[]): InstanceSettings {
-    const settings = validateConfiguration(connector, configuration, this.config, problems);
+    const authGivesBaseUrl = this.hooks.some((hook) => hook.givesBaseUrl?.(connector, configuration) === true);
+    const settings = validateConfiguration(connector, configuration, this.config, problems, authGivesBaseUrl);
     for (const hook of this.hooks) hook.checkConfiguration?.({ connector, configuration, settings, problems });
     return settings;
   }

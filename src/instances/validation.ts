@@ -8,7 +8,6 @@ import { datesConfigurationProblems } from '../connectors/dates-configuration.js
 import { validateDateTemplates } from '../templates/date-template.js';
 import { BASE_URL_KEY, providerBaseUrl } from '../provider/request-builder.js';
 import { iparamValue, listTemplateRefs, renderHost } from '../templates/request-template.js';
-import { authOf } from '../auth/alternatives.js';
 import { checkUrlSyntax } from '../network/ssrf-guard.js';
 import type { ConfigurationChange } from './hooks.js';
 import { readSettings, unknownEventKeys, type ConnectorEventInfo, type InstanceSettings, type Problem } from './settings.js';
@@ -48,6 +47,8 @@ export function validateConfiguration(
   configuration: Record<string, unknown>,
   config: Config,
   problems: Problem[],
+  /** The connector's auth, as configured, brings the API base with its token (a hook says so). */
+  authGivesBaseUrl = false,
 ): InstanceSettings {
   checkConnectorFields(connector, configuration, problems);
   problems.push(...unknownEventKeys(configuration, new Set((connector.configuration ?? []).map((f) => f.key))));
@@ -59,7 +60,7 @@ export function validateConfiguration(
       problems.push({ field: 'event.notification.callback.url', message: (err as Error).message });
     }
   }
-  const baseUrlProblems = unsetBaseUrlKeys(connector, configuration);
+  const baseUrlProblems = authGivesBaseUrl ? [] : unsetBaseUrlKeys(connector, configuration);
   problems.push(...baseUrlProblems);
   if (connector.baseUrl && baseUrlProblems.length === 0) {
     // The provider's base URL comes from the configuration: refuse a hostile one now.
@@ -92,13 +93,11 @@ const isSet = (v: unknown) => v !== undefined && v !== null && !(typeof v === 's
 /**
  * The keys the provider's address is built from (`https://<%= iparam.desk.site %>.desk.com`) are
  * required whenever that address is used — no `base.url`, and no auth that takes the address from
- * its token answer — whatever the field's own `required` says: without them the first call would
- * go to `.desk.com`.
+ * its token answer (the caller knows) — whatever the field's own `required` says: without them the
+ * first call would go to `.desk.com`.
  */
 function unsetBaseUrlKeys(connector: ConnectorDefinition, configuration: Record<string, unknown>): Problem[] {
   if (!connector.baseUrl || isSet(configuration[BASE_URL_KEY])) return [];
-  const auth = authOf(connector, configuration);
-  if (auth?.type === 'oauth2' && (auth.baseUrlFrom || auth.baseUrlLookup)) return [];
   let refs: ReturnType<typeof listTemplateRefs>;
   try {
     refs = listTemplateRefs(connector.baseUrl);
