@@ -75,15 +75,13 @@ export class InstanceService<U extends InstanceUnitOfWork = InstanceUnitOfWork> 
   private readonly loading = new Map<number, Promise<InstanceWork>>();
 
   constructor(private readonly deps: InstanceServiceDeps<U>) {
-    ({
-      store: this.store,
-      catalog: this.catalog,
-      config: this.config,
-      clock: this.clock,
-      log: this.log,
-      hooks: this.hooks,
-      authorizer: this.authorizer,
-    } = deps);
+    this.store = deps.store;
+    this.catalog = deps.catalog;
+    this.config = deps.config;
+    this.clock = deps.clock;
+    this.log = deps.log;
+    this.hooks = deps.hooks;
+    this.authorizer = deps.authorizer;
     // Another node changed a connector: cached views hold the old definition.
     this.catalog.onChange(() => {
       this.work.clear();

@@ -60,7 +60,8 @@ export function createRetentionFeature(deps: RetentionDeps): Feature & { prune()
     start: () => {
       if (deps.config.retention.enabled) loop.start();
     },
-    stop: (graceMs) => loop.stop(graceMs),
+    // A pass under way finishes (each of its deletes is a short batch), whatever the grace period.
+    stop: () => loop.stop(Infinity),
   };
 }
 
