@@ -1,7 +1,6 @@
 import { spawn } from 'node:child_process';
 import http from 'node:http';
 import got from 'got';
-import { recordEvents } from '../src/events/record.js';
 import type { NotificationRow } from '../src/events/store.js';
 import { benchGateway, throughputResult, timed, type Result } from './lib.js';
 
@@ -29,9 +28,8 @@ export async function deliveryScenario(database: 'sqlite' | 'postgres', events: 
       configuration: { api_key: 'k', 'event.vendor.type': 'polling', 'event.notification.callback.url': receiver.url },
     });
     const now = Date.now();
-    await gateway.db.transaction((trx) =>
-      recordEvents(
-        trx,
+    await gateway.ctx.stores.transaction((uow) =>
+      uow.events.recordEvents(
         { id: instance.id, name: instance.name, elementKey: 'sandbox' },
         Array.from({ length: events }, (_, i) => ({
           eventType: 'UPDATED' as const,

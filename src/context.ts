@@ -7,37 +7,9 @@ import type { ConnectorRegistry } from './connectors/registry.js';
 import type { ConnectorCatalog } from './connectors/catalog.js';
 import type { InstanceService } from './instances/service.js';
 import type { ProviderCalls } from './provider/calls.js';
-import type { InstanceStore } from './instances/store.js';
-import type { EventStore } from './events/store.js';
-import type { DeregistrationStore, ReceiptStore } from './webhooks/store.js';
-import type { WebhookRefreshStore } from './webhooks/refresh-store.js';
-import type { ScheduleStore } from './schedules/store.js';
-import type { RequestLogStore } from './requests/store.js';
-import type { PollStateStore } from './poller/store.js';
-import type { SnapshotStore } from './poller/snapshot-store.js';
-import type { RetentionStore } from './maintenance/store.js';
+import type { Stores, UnitOfWork } from './stores.js';
 
-/** The stores, one per table group: the only code that writes SQL. main.ts builds them. */
-export interface Stores {
-  instances: InstanceStore;
-  /** Events, notifications (the outbox) and delivery attempts. */
-  events: EventStore;
-  /** Webhook receipts (the ingress log). */
-  receipts: ReceiptStore;
-  /** Provider webhooks whose deregistration is retried. */
-  deregistrations: DeregistrationStore;
-  /** Provider webhooks that lapse unless refreshed. */
-  refreshes: WebhookRefreshStore;
-  schedules: ScheduleStore;
-  /** The request-template invocation log. */
-  requestLog: RequestLogStore;
-  /** Poll state: each object type's schedule, claims and outcome. */
-  pollState: PollStateStore;
-  /** The last hash seen of each polled record (what a poll diffs against). */
-  snapshots: SnapshotStore;
-  /** Deleting what outlived its retention, across the tables. */
-  retention: RetentionStore;
-}
+export type { Stores, UnitOfWork };
 
 /**
  * What every part of the gateway is built from; main.ts makes one per gateway. Features reach the
@@ -52,7 +24,7 @@ export interface GatewayContext {
   connectors: ConnectorRegistry;
   /** Keeps `connectors` in step with the custom connectors other nodes register. */
   catalog: ConnectorCatalog;
-  instances: InstanceService;
+  instances: InstanceService<UnitOfWork>;
   stores: Stores;
   /** The one way to send a request to a provider (auth and other per-attempt hooks included). */
   providerCalls: ProviderCalls;

@@ -14,7 +14,8 @@ import { opsRoutes } from './api/ops-routes.js';
 import { guardConnections } from './api/connection-guard.js';
 import { consoleRoutes } from './console/routes.js';
 import { createMetrics } from './metrics.js';
-import type { Feature, GatewayContext, Stores } from './context.js';
+import type { Feature, GatewayContext } from './context.js';
+import { connectionOf, createStores, storesIn, type UnitOfWork } from './stores.js';
 import { SecretCipher } from './secrets/cipher.js';
 import { checkKeysReadData } from './secrets/stored.js';
 import { connectorSections } from './connector-sections.js';
@@ -22,35 +23,32 @@ import { ConnectorRegistry } from './connectors/registry.js';
 import { connectorRoutes } from './connectors/routes.js';
 import { draftRoutes } from './drafts/routes.js';
 import { ConnectorCatalog } from './connectors/catalog.js';
-import { ConnectorStore } from './connectors/store.js';
-import { InstanceStore } from './instances/store.js';
 import { InstanceService } from './instances/service.js';
 import { instanceRoutes } from './instances/routes.js';
 import { eventRoutes } from './events/routes.js';
-import { EventStore } from './events/store.js';
-import { DeregistrationStore, ReceiptStore } from './webhooks/store.js';
-import { WebhookRefreshStore } from './webhooks/refresh-store.js';
+import type { Poller } from './poller/poller.js';
+import { createPollerFeature, type PollerFeature } from './poller/feature.js';
+import { createWebhookFeature, type WebhookFeature } from './webhooks/feature.js';
+import { createDeliveryFeature, type DeliveryFeature } from './delivery/feature.js';
+import { createRequestsFeature } from './requests/feature.js';
+import { createScheduleFeature, type ScheduleFeature } from './schedules/feature.js';
 import { refreshStatus } from './webhooks/refresh.js';
-import { ScheduleStore } from './schedules/store.js';
-import { RequestLogStore } from './requests/store.js';
-import { RetentionStore } from './maintenance/store.js';
-import { Poller } from './poller/poller.js';
-import { pollerRoutes } from './poller/routes.js';
-import { PollStateStore } from './poller/store.js';
-import { SnapshotStore } from './poller/snapshot-store.js';
-import { webhookFeature, type WebhookFeature } from './webhooks/feature.js';
-import { deliveryFeature, type DeliveryFeature } from './delivery/feature.js';
-import { requestsFeature } from './requests/feature.js';
-import { scheduleFeature, type ScheduleFeature } from './schedules/feature.js';
 import { RateBudgets } from './provider/rate-budget.js';
 import { createBudgetStore } from './provider/budget-store.js';
-import { ProviderCalls } from './provider/calls.js';
+import { ProviderCalls, WITHOUT_AUTH } from './provider/calls.js';
+import { secretsMovedByReplacement } from './auth/replacements.js';
+import { authInstanceHooks } from './auth/instance-hooks.js';
+import { eventInstanceHooks } from './instances/event-hooks.js';
+import { deliveryInstanceHooks } from './delivery/instance-hooks.js';
+import { pollerInstanceHooks } from './poller/instance-hooks.js';
+import { webhookInstanceHooks } from './webhooks/registration.js';
+import { lookupInstanceHooks } from './requests/lookups.js';
+import { createTemplateInvoker, type TemplateInvoker } from './requests/invoke.js';
 import { ProviderAuth, authStatus } from './auth/provider-auth.js';
-import { TokenStore } from './auth/store.js';
 import { InstanceGrants } from './auth/grants.js';
 import { oauthRoutes } from './auth/routes.js';
-import { retentionFeature, type RetentionFeature } from './maintenance/feature.js';
-import { checkFeature } from './check/feature.js';
+import { createRetentionFeature, type RetentionFeature } from './maintenance/feature.js';
+import { createCheckFeature } from './check/feature.js';
 
 /**
  * Wires the parts into one gateway. `Gateway.create` opens and migrates the database and loads the
@@ -74,6 +72,7 @@ const VERSION = '0.1.0';
 
 /** The features tests, benchmarks and tools reach into, as typed properties of the gateway. */
 interface TypedFeatures {
+  poller: PollerFeature;
   delivery: DeliveryFeature;
   webhooks: WebhookFeature;
   schedules: ScheduleFeature;
@@ -92,16 +91,18 @@ export class Gateway {
     /** The key ring (the CLI's rekey and tests use it; features never see it: the stores encrypt). */
     readonly cipher: SecretCipher,
     readonly apiToken: string,
-    readonly poller: Poller,
     readonly features: Feature[],
     typed: TypedFeatures,
   ) {
+    this.poller = typed.poller.poller;
     this.delivery = typed.delivery;
     this.webhooks = typed.webhooks;
     this.schedules = typed.schedules;
     this.retention = typed.retention;
   }
 
+  /** The scheduler of polls (`gateway.poller.pollNow`, `tick`). */
+  readonly poller: Poller;
   /** The dispatcher and its routes: `gateway.delivery.dispatcher`. */
   readonly delivery: DeliveryFeature;
   /** Ingress, registration and the webhook processor: `gateway.webhooks.processor`. */
@@ -144,86 +145,81 @@ export class Gateway {
     try {
       await migrate(db, schema);
       const connectors = await ConnectorRegistry.loadDirectory(options.connectorsDir ?? bundledConnectorsDir, connectorSections);
-      const catalog = new ConnectorCatalog(new ConnectorStore(db), connectors, clock, log);
-      await catalog.sync();
       const cipher = SecretCipher.fromConfig(config.security.secretKey, config.database.dataDir, config.security.previousSecretKeys);
-      await checkKeysReadData(db, cipher);
       const secretsOf = (key: string): ReadonlySet<string> => new Set((connectors.get(key)?.configuration ?? []).filter((f) => f.secret).map((f) => f.key));
-      const store = new InstanceStore(db, cipher, secretsOf);
-      await store.hashLegacyWebhookTokens();
-      const instances = new InstanceService(store, catalog, config, clock, log);
+      const stores = createStores(db, cipher, secretsOf);
+      const catalog = new ConnectorCatalog(stores.connectors, connectors, clock, log);
+      await catalog.sync();
+      await checkKeysReadData(db, cipher);
+      await stores.instances.hashLegacyWebhookTokens();
+      // A connector replacement is checked against its instances in the replacement's transaction.
+      catalog.guardReplacements((trx, previous, next) => secretsMovedByReplacement(storesIn(stores, trx).instances, previous, next));
       const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref()));
       const metrics = createMetrics();
-      const providerAuth = new ProviderAuth(new TokenStore(db, cipher), clock, nodeId, log, metrics, config.provider.tokenTimeoutSeconds * 1000);
-      const providerCalls = new ProviderCalls(config, sleep, providerAuth);
-      providerAuth.attach(providerCalls);
       const rateBudgets = new RateBudgets(createBudgetStore(db), config, clock, sleep, log);
-      providerCalls.use(rateBudgets.hooks);
-      instances.authorizer = new InstanceGrants(providerAuth);
-      const stores: Stores = {
-        instances: store,
-        events: new EventStore(db),
-        receipts: new ReceiptStore(db),
-        deregistrations: new DeregistrationStore(db),
-        refreshes: new WebhookRefreshStore(db),
-        schedules: new ScheduleStore(db),
-        requestLog: new RequestLogStore(db),
-        pollState: new PollStateStore(db),
-        snapshots: new SnapshotStore(db),
-        retention: new RetentionStore(db),
-      };
-      const ctx: GatewayContext = { config, log, clock, nodeId, metrics, connectors, catalog, instances, stores, providerCalls, secretsOf, sleep };
-      const poller = new Poller({ ...ctx, beforeCommit: options.beforePollCommit });
-      const max = config.server.maxBodyBytes;
-      // Each part of the flow, in the order its loops start (and the reverse of how they stop).
-      const events = stores.events;
+      // Token endpoints are called without the connector's auth; every other call with it.
+      const tokenCalls = new ProviderCalls(config, sleep, WITHOUT_AUTH, [rateBudgets.hooks]);
+      const providerAuth = new ProviderAuth(tokenCalls, stores.tokens, clock, nodeId, log, metrics, config.provider.tokenTimeoutSeconds * 1000);
+      const providerCalls = new ProviderCalls(config, sleep, providerAuth, [rateBudgets.hooks]);
+      const base = { config, log, clock, nodeId, metrics, connectors, catalog, stores, providerCalls, secretsOf, sleep };
+      // The lookups' invoker reads instances through the service the lookups are a hook of: bound when first called.
+      const invokeTemplate: TemplateInvoker = (...args) => templateInvoker(...args);
+      const instances = new InstanceService<UnitOfWork>({
+        store: stores.instances,
+        transaction: (fn) => stores.transaction(fn),
+        catalog,
+        holdConnector: (uow, key) => catalog.hold(connectionOf(uow), key),
+        config,
+        clock,
+        log,
+        authorizer: new InstanceGrants(providerAuth),
+        hooks: [
+          authInstanceHooks(),
+          eventInstanceHooks(),
+          deliveryInstanceHooks(),
+          pollerInstanceHooks(config),
+          webhookInstanceHooks(base),
+          lookupInstanceHooks(base, invokeTemplate),
+        ],
+      });
+      const ctx: GatewayContext = { ...base, instances };
+      const templateInvoker = createTemplateInvoker(ctx, stores.requestLog);
+      // Each feature is built from what it needs; what one shows of another comes in as a function.
+      const delivery = createDeliveryFeature(ctx);
+      const poller = createPollerFeature({
+        ...ctx,
+        beforeCommit: options.beforePollCommit,
+        authStatusOf: (instance) => authStatus(providerAuth, instance.id, instances.connectorOf(instance), instance.configuration, clock.now()),
+        rateLimitOf: (instance) =>
+          rateBudgets.status({ connector: instances.connectorOf(instance), configuration: instance.configuration, instanceId: instance.id }),
+        deliveryOf: (instance) => delivery.dispatcher.originStatus(instance),
+        webhooksOf: (instance) => refreshStatus(ctx, instance.id),
+      });
       const typed: TypedFeatures = {
-        webhooks: webhookFeature(ctx),
-        delivery: deliveryFeature(ctx),
-        schedules: scheduleFeature(ctx),
-        retention: retentionFeature(ctx),
+        poller,
+        webhooks: createWebhookFeature(ctx),
+        delivery,
+        schedules: createScheduleFeature(ctx),
+        retention: createRetentionFeature(ctx),
       };
+      // In the order their loops start (and the reverse of how they stop).
       const features: Feature[] = [
         {
           name: 'core',
-          openRoutes: [opsRoutes({ isReady: () => isReady(db) }, ctx.metrics, nodeId, VERSION, log), consoleRoutes()],
-          apiRoutes: [
-            connectorRoutes(catalog, max),
-            oauthRoutes(connectors, providerAuth),
-            instanceRoutes(instances, secretsOf, config.server.publicUrl, max),
-            eventRoutes(events, (id) => instances.require(id)),
-          ],
+          openRoutes: [opsRoutes({ database: { isReady: () => isReady(db) }, metrics, nodeId, version: VERSION, log }), consoleRoutes()],
+          apiRoutes: [connectorRoutes(catalog, config.server.maxBodyBytes), oauthRoutes({ connectors, providerAuth }), instanceRoutes(ctx), eventRoutes(ctx)],
         },
         { name: 'drafts', apiRoutes: [draftRoutes((input, source) => catalog.registry.validate(input, source))] },
-        {
-          name: 'poller',
-          apiRoutes: [
-            pollerRoutes(
-              stores.pollState,
-              events,
-              poller,
-              instances,
-              clock,
-              (instance) => authStatus(providerAuth, instance.id, instances.connectorOf(instance), instance.configuration, clock.now()),
-              (instance) => rateBudgets.status({ connector: instances.connectorOf(instance), configuration: instance.configuration, instanceId: instance.id }),
-              (instance) => typed.delivery.dispatcher.originStatus(instance),
-              (instance) => refreshStatus(ctx, instance.id),
-            ),
-          ],
-          start: () => {
-            if (config.poller.enabled) poller.start();
-          },
-          stop: (graceMs) => poller.stop(graceMs),
-        },
+        typed.poller,
         typed.webhooks,
         typed.delivery,
-        requestsFeature(ctx),
+        createRequestsFeature(ctx),
         typed.schedules,
         typed.retention,
-        checkFeature(ctx, async (id) => (await providerAuth.tokens.get(id, clock.now()))?.tokens),
+        createCheckFeature({ ...ctx, grantedScopeOf: async (id) => (await stores.tokens.get(id, clock.now()))?.tokens }),
         // FEATURES: further parts of the flow are added here.
       ];
-      return new Gateway(ctx, db, cipher, resolveApiToken(config, log), poller, features, typed);
+      return new Gateway(ctx, db, cipher, resolveApiToken(config, log), features, typed);
     } catch (err) {
       await db.destroy();
       throw err;

@@ -1,4 +1,5 @@
 import type Router from '@koa/router';
+import type { RouteModule } from './app.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { openApiDocument } from './openapi.js';
@@ -7,7 +8,19 @@ import { openApiDocument } from './openapi.js';
  * Health (cheap: no database), readiness (connected and migrated: `isReady` throws when the
  * database is unreachable) and Prometheus metrics.
  */
-export function opsRoutes(database: { isReady(): Promise<boolean> }, metrics: Metrics, nodeId: string, version: string, log: Logger) {
+export function opsRoutes({
+  database,
+  metrics,
+  nodeId,
+  version,
+  log,
+}: {
+  database: { isReady(): Promise<boolean> };
+  metrics: Metrics;
+  nodeId: string;
+  version: string;
+  log: Logger;
+}): RouteModule {
   return (router: Router) => {
     router.get('/health', (ctx) => {
       ctx.body = { status: 'ok', node: nodeId, version };

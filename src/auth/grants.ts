@@ -1,18 +1,17 @@
 import { OAUTH_KEYS, TOKEN_KEYS } from '../connectors/settings-keys.js';
-import type { Db } from '../db/index.js';
 import type { AuthAlternative, ConnectorDefinition } from '../connectors/schema.js';
 import { authOf, unmatchedAuth, userGrantedOAuth, whenKeys } from '../connectors/auth-alternatives.js';
 import { destinationNames, movedDestinations, secretDestinations } from './destinations.js';
 import { ApiError } from '../errors.js';
 import { ProviderError } from '../provider/http-client.js';
 import { REDACTED } from '../secrets/redact.js';
-import type { InstanceAuthorizer } from '../instances/service.js';
+import type { InstanceAuthorizer, InstanceUnitOfWork } from '../instances/hooks.js';
 import type { Problem } from '../instances/settings.js';
 import { OAuthRefusedError, clientCredentialsGrant, exchangeCode, type TokenAnswer } from './oauth2.js';
 import { accessTokenRequest, parseTokenAnswer } from './oauth1.js';
 import type { ProviderAuth } from './provider-auth.js';
 import { isOAuth, oauth1Consumer, oauth2Client, oauth2Endpoints, oauthUrl } from './settings.js';
-import type { TokenSet } from './store.js';
+import type { TokenSet, TokenStore } from './store.js';
 
 /**
  * The auth steps of creating and PATCHing an instance, Cloud Elements' way: `providerData` (an
@@ -25,7 +24,7 @@ type Grant = { type: string; tokens: TokenSet; expiresAt: number | null };
 
 const text = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
 
-export class InstanceGrants implements InstanceAuthorizer<Grant> {
+export class InstanceGrants implements InstanceAuthorizer<InstanceUnitOfWork & { tokens: TokenStore }, Grant> {
   constructor(private readonly auth: ProviderAuth) {}
 
   check(
@@ -171,8 +170,8 @@ export class InstanceGrants implements InstanceAuthorizer<Grant> {
     }
   }
 
-  save(trx: Db, instanceId: number, grant: Grant, now: number): Promise<void> {
-    return this.auth.tokens.put(trx, instanceId, grant, now);
+  save(uow: InstanceUnitOfWork & { tokens: TokenStore }, instanceId: number, grant: Grant, now: number): Promise<void> {
+    return uow.tokens.put(instanceId, grant, now);
   }
 }
 

@@ -27,10 +27,11 @@ const REFRESH_LEASE_MS = 30_000;
 const WAIT_FOR_OTHER_NODE_MS = 35_000;
 
 export class ProviderAuth implements AuthProvider {
-  private calls: ProviderCalls | undefined;
   private readonly refreshing = new Map<number, Promise<AuthRecord>>();
 
+  /** `calls`: token endpoints are provider calls too (SSRF guard, size caps, rate budgets), sent without the connector's auth. */
   constructor(
+    private readonly calls: Pick<ProviderCalls, 'send'>,
     readonly tokens: TokenStore,
     private readonly clock: Clock,
     private readonly nodeId: string,
@@ -39,11 +40,6 @@ export class ProviderAuth implements AuthProvider {
     /** How long a token endpoint may take to answer (`provider.tokenTimeoutSeconds`). */
     private readonly tokenTimeoutMs = 10_000,
   ) {}
-
-  /** Token endpoints are provider calls too (SSRF guard, size caps, rate budgets). */
-  attach(calls: ProviderCalls): void {
-    this.calls = calls;
-  }
 
   hooksFor = (target: ProviderTarget): AttemptHooks | undefined => {
     const auth = authOf(target.connector, target.configuration);
@@ -134,7 +130,6 @@ export class ProviderAuth implements AuthProvider {
   /** A `baseUrlLookup`'s API base for a new access token: a provider call without the connector's auth. */
   baseUrlByLookup(target: Pick<ProviderTarget, 'connector' | 'configuration' | 'instanceId'>, lookup: BaseUrlLookup, accessToken: string): Promise<string> {
     return lookUpBaseUrl(lookup, target.configuration, accessToken, async (request) => {
-      if (!this.calls) throw new Error('provider auth is not attached to the provider calls');
       return (await this.calls.send({ ...target, auth: false }, request, { maxAttempts: 2, retryDelayMs: 1000, timeoutMs: 10_000 })).response;
     });
   }
@@ -148,7 +143,6 @@ export class ProviderAuth implements AuthProvider {
    */
   tokenEndpoint(target: ProviderTarget, retry: 'unsent' | 'unissued'): TokenEndpointSend {
     return async (request) => {
-      if (!this.calls) throw new Error('provider auth is not attached to the provider calls');
       try {
         const r = await this.calls.send({ ...target, auth: false }, request, { maxAttempts: 2, retryDelayMs: 1000, timeoutMs: this.tokenTimeoutMs, retry });
         return { status: r.status, headers: r.headers, body: r.response };

@@ -1,6 +1,7 @@
 import { OAUTH_KEYS } from '../connectors/settings-keys.js';
 import { randomBytes } from 'node:crypto';
 import type Router from '@koa/router';
+import type { RouteModule } from '../api/app.js';
 import type { ConnectorRegistry } from '../connectors/registry.js';
 import { ApiError, NotFoundError, ValidationError } from '../errors.js';
 import { authorizeUrl } from './oauth2.js';
@@ -61,7 +62,7 @@ function requireWebCallback(configuration: Record<string, unknown>, o: { oob?: b
     throw new ValidationError('callbackUrl must be an http or https URL', [{ field: 'callbackUrl', message: 'must be an http or https URL' }]);
 }
 
-export function oauthRoutes(connectors: ConnectorRegistry, auth: ProviderAuth) {
+export function oauthRoutes({ connectors, providerAuth: auth }: { connectors: ConnectorRegistry; providerAuth: ProviderAuth }): RouteModule {
   /** The connector and its user-granted OAuth alternative (a connector may offer it beside a token). */
   const oauthConnector = (key: string) => {
     const connector = connectors.get(key);

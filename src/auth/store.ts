@@ -64,7 +64,7 @@ export class TokenStore {
   }
 
   /** A new grant (create, PATCH): replaces whatever was there, state ok, error cleared. */
-  async put(trx: Knex, instanceId: number, grant: { type: string; tokens: TokenSet; expiresAt: number | null }, now: number): Promise<void> {
+  async put(instanceId: number, grant: { type: string; tokens: TokenSet; expiresAt: number | null }, now: number): Promise<void> {
     const row = {
       instance_id: instanceId,
       type: grant.type,
@@ -77,7 +77,7 @@ export class TokenStore {
       refresh_until: null,
       updated_at: now,
     };
-    await trx('instance_auth').insert(row).onConflict('instance_id').merge();
+    await this.db('instance_auth').insert(row).onConflict('instance_id').merge();
   }
 
   /** Takes the refresh lease unless another node holds an unexpired one; true when taken. */

@@ -4,6 +4,6 @@ import { checkRoutes } from './routes.js';
 import { createInstanceCheck } from './service.js';
 
 /** The instance check: a live, read-only look at an instance's provider (service.ts). */
-export function checkFeature(ctx: GatewayContext, grantedScopeOf: GrantedScopeOf): Feature {
-  return { name: 'check', apiRoutes: [checkRoutes(createInstanceCheck(ctx, grantedScopeOf))] };
+export function createCheckFeature(deps: GatewayContext & { grantedScopeOf: GrantedScopeOf }): Feature {
+  return { name: 'check', apiRoutes: [checkRoutes({ check: createInstanceCheck(deps, deps.grantedScopeOf) })] };
 }

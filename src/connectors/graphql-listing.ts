@@ -12,7 +12,7 @@ import type { GraphqlListingDefinition } from './schema.js';
  */
 
 /** Where the records and the page info of a normalized page are (see normalizePage). */
-export const NORMALIZED = { recordsPath: '$.nodes[*]', cursorPath: '$.pageInfo.endCursor', hasMorePath: '$.pageInfo.hasNextPage' };
+const NORMALIZED = { recordsPath: '$.nodes[*]', cursorPath: '$.pageInfo.endCursor', hasMorePath: '$.pageInfo.hasNextPage' };
 export interface GraphqlListingProblem {
   key: string;
   message: string;

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type Router from '@koa/router';
+import type { RouteModule } from '../api/app.js';
 import { projectRoot } from '../config/paths.js';
 
 /**
@@ -17,7 +18,7 @@ const TYPES: Record<string, string> = { '.html': 'text/html; charset=utf-8', '.j
 const CSP =
   "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
 
-export function consoleRoutes(dir = join(projectRoot, 'console')) {
+export function consoleRoutes({ dir = join(projectRoot, 'console') }: { dir?: string } = {}): RouteModule {
   const files = new Map<string, { body: Buffer; type: string }>();
   for (const name of ['index.html', ...CONSOLE_ASSETS]) {
     files.set(name, { body: readFileSync(join(dir, name)), type: TYPES[name.slice(name.lastIndexOf('.'))] });

@@ -133,3 +133,19 @@ export async function bulkUpdate(
   }
   return updated;
 }
+
+const DELETE_BATCH = 1000;
+
+/**
+ * Deletes the rows `select` picks (by id), a batch at a time so no transaction grows large
+ * (retention); returns how many.
+ */
+export async function deleteInBatches(db: Knex, table: string, select: (q: Knex.QueryBuilder) => Knex.QueryBuilder, idColumn = 'id'): Promise<number> {
+  let total = 0;
+  for (;;) {
+    const ids = (await select(db(table).select(idColumn)).limit(DELETE_BATCH)).map((r: Record<string, unknown>) => r[idColumn]);
+    if (ids.length === 0) return total;
+    total += await db(table).whereIn(idColumn, ids).delete();
+    if (ids.length < DELETE_BATCH) return total;
+  }
+}

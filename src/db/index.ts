@@ -39,6 +39,11 @@ function knexLog(log: Logger | undefined): Knex.Config['log'] {
   };
 }
 
+/** Runs `fn` in `db`'s transaction when `db` is one (a store bound to a unit of work), else in a new one. */
+export function inTransaction<T>(db: Knex, fn: (trx: Knex.Transaction) => Promise<T>): Promise<T> {
+  return db.isTransaction ? fn(db as Knex.Transaction) : db.transaction(fn);
+}
+
 export function isPostgres(db: Knex): boolean {
   return db.client.config.client === 'pg';
 }

@@ -3,7 +3,7 @@ import { Dispatcher } from './worker.js';
 import { deliveryRoutes } from './routes.js';
 
 /** Callback delivery: the dispatcher loop and its inspection/replay routes. */
-export function deliveryFeature(ctx: GatewayContext): Feature & { dispatcher: Dispatcher } {
+export function createDeliveryFeature(ctx: GatewayContext): Feature & { dispatcher: Dispatcher } {
   const dispatcher = new Dispatcher(ctx, ctx.stores.events);
   return {
     name: 'delivery',
@@ -14,4 +14,4 @@ export function deliveryFeature(ctx: GatewayContext): Feature & { dispatcher: Di
   };
 }
 
-export type DeliveryFeature = ReturnType<typeof deliveryFeature>;
+export type DeliveryFeature = ReturnType<typeof createDeliveryFeature>;

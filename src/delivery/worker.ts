@@ -27,13 +27,11 @@ interface Outcome extends DeliveryOutcome {
   holdInstance: number | null;
 }
 
-const HOUR = 3_600_000;
 /** How often a notification of an instance with notifications switched off is looked at again. */
 const HOLD_RECHECK_MS = 60_000;
 
 export class Dispatcher extends WorkerLoop implements Feature {
   readonly name = 'delivery';
-  private lastRetention = 0;
   /** Jitter source; tests replace it to make retry times exact. */
   random: () => number = Math.random;
   /** got's `dnsLookup`: resolves, then refuses addresses the network policy forbids (SSRF). */
@@ -54,7 +52,7 @@ export class Dispatcher extends WorkerLoop implements Feature {
       name: 'delivery',
       tickSeconds: () => ctx.config.delivery.tickSeconds,
       log: ctx.log,
-      leases: events.notificationLeases(ctx.nodeId),
+      leases: { owner: ctx.nodeId, release: (ids, owner) => events.releaseNotificationLeases(ids, owner) },
       metrics: ctx.metrics,
     });
     this.dnsLookup = createGuardedLookup(ctx.config.network);
@@ -92,7 +90,10 @@ export class Dispatcher extends WorkerLoop implements Feature {
   private async record(items: Outcome[]): Promise<void[]> {
     const now = this.ctx.clock.now();
     const held = [...new Set(items.map((o) => o.holdInstance).filter((id): id is number => id !== null))];
-    await this.events.recordOutcomes(items, this.ctx.nodeId, (trx) => this.ctx.instances.store.holdCallbacks(trx, held, now));
+    await this.ctx.stores.transaction(async (uow) => {
+      await uow.events.recordOutcomes(items, this.ctx.nodeId);
+      await uow.instances.holdCallbacks(held, now);
+    });
     return items.map(() => undefined);
   }
 
@@ -116,7 +117,6 @@ export class Dispatcher extends WorkerLoop implements Feature {
    */
   protected async pass(): Promise<number> {
     let total = 0;
-    const now = this.ctx.clock.now();
     let exhausted = false;
     let claiming: Promise<void> | undefined;
     for (;;) {
@@ -143,7 +143,6 @@ export class Dispatcher extends WorkerLoop implements Feature {
       await Promise.race([woken, ...(claiming ? [claiming] : []), ...this.running.values()]);
     }
     this.wakeUp = undefined;
-    if (now - this.lastRetention > HOUR) await this.applyRetention(now);
     return total;
   }
 
@@ -159,7 +158,13 @@ export class Dispatcher extends WorkerLoop implements Feature {
       skipOrigins: this.origins.blockedOrigins(),
     });
     const [bodies, origins] = await Promise.all([
-      this.events.notificationBodies(rows).catch(() => new Map<string, Record<string, unknown>>()),
+      // Without them each send reads its own body (and reports what fails then).
+      this.events.notificationBodies(rows).catch((err) => {
+        const kind = errorKind(err);
+        this.ctx.metrics.errors.inc({ component: 'delivery-bodies', kind });
+        this.ctx.log.warn({ err: (err as Error).message, kind }, "the claimed notifications' bodies could not be read together; each is read on its own");
+        return new Map<string, Record<string, unknown>>();
+      }),
       Promise.all(rows.map((row) => this.originOf(row.instance_id))),
     ]);
     for (const [i, row] of rows.entries()) this.track(row.id, this.run(row, origins[i], claimedAt, bodies.get(row.id)));
@@ -328,13 +333,6 @@ export class Dispatcher extends WorkerLoop implements Feature {
     const jitter = this.ctx.config.delivery.retryJitter;
     const delayMs = Math.round(schedule[retriesDone] * 1000 * (1 + jitter * (2 * this.random() - 1)));
     return { status: 'pending', nextAttemptAt: now + delayMs };
-  }
-
-  /** Delivered notifications past retention are deleted; undelivered ones never are. */
-  private async applyRetention(now: number): Promise<void> {
-    this.lastRetention = now;
-    const cutoff = now - this.ctx.config.delivery.retentionDays * 24 * HOUR;
-    await this.events.deleteDeliveredBefore(cutoff);
   }
 }
 

@@ -1,13 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import type { Db } from '../db/index.js';
-import { insertEventsAndNotifications, insertNotification, reserveSequence } from './store.js';
 
 /**
- * Writing events: the one door through which polling, webhooks and schedules put changes into
- * the durable store. In the caller's transaction it numbers the events (per-instance `sequence`),
- * stores them, and creates their notifications (the outbox the dispatcher drains), chunked to at
- * most `maxPerNotification` events of one object type each. Nothing is sent here; the SQL is the
- * event store's (`store.ts`).
+ * Writing events: the rows of the one door through which polling, webhooks and schedules put
+ * changes into the durable store (`EventStore.recordEventGroups`, in the caller's unit of work).
+ * Here the events are numbered (per-instance `sequence`) and their notifications (the outbox the
+ * dispatcher drains) made, chunked to at most `maxPerNotification` events of one object type each.
+ * Nothing is sent here, and nothing written: the SQL is the event store's (`store.ts`).
  */
 export type EventType = 'CREATED' | 'UPDATED' | 'DELETED' | 'UNKNOWN';
 export type EventSource = 'polling' | 'webhook' | 'schedule';
@@ -66,28 +64,15 @@ export const newNotificationId = (): string => {
   return `ntf_${id.toString('base64url')}`;
 };
 
-export async function recordEvents(
-  trx: Db,
-  instance: EventInstance,
-  events: NewEvent[],
-  o: RecordOptions,
-): Promise<{ eventCount: number; notificationIds: string[] }> {
-  return (await recordEventGroups(trx, instance, [{ events, options: o }]))[0];
-}
-
 /**
- * Several `recordEvents` calls of one instance at the cost of one: one sequence reservation and
- * one insert of all their notifications and events (the webhook processor records a batch of
- * receipts, each with its own request fields, this way). Sequence numbers follow the groups' order.
+ * The rows of several groups of one instance's events, numbered from `sequence` in the groups'
+ * order, with each group's count and notification ids.
  */
-export async function recordEventGroups(
-  trx: Db,
+export function prepareEventGroups(
   instance: EventInstance,
   groups: Array<{ events: NewEvent[]; options: RecordOptions }>,
-): Promise<Array<{ eventCount: number; notificationIds: string[] }>> {
-  const total = groups.reduce((n, g) => n + g.events.length, 0);
-  if (total === 0) return groups.map(() => ({ eventCount: 0, notificationIds: [] }));
-  let sequence = await reserveSequence(trx, instance.id, total);
+  sequence: number,
+): { eventRows: Record<string, unknown>[]; notificationRows: Record<string, unknown>[]; results: Array<{ eventCount: number; notificationIds: string[] }> } {
   const eventRows: Record<string, unknown>[] = [];
   const notificationRows: Record<string, unknown>[] = [];
   const results = groups.map((g) => {
@@ -95,8 +80,7 @@ export async function recordEventGroups(
     sequence = prepareRows(instance, g.events, g.options, sequence, eventRows, notificationRows);
     return { eventCount: g.events.length, notificationIds: notificationRows.slice(before).map((n) => n.id as string) };
   });
-  await insertEventsAndNotifications(trx, notificationRows, eventRows);
-  return results;
+  return { eventRows, notificationRows, results };
 }
 
 /** Appends the rows of one group's events and notifications, numbered from `sequence`; returns the next number. */
@@ -174,13 +158,21 @@ function groupByObjectType(events: NewEvent[]): Map<string, NewEvent[]> {
   return groups;
 }
 
-/** Queues one notification with a payload of the caller's shape (scheduled events use this). */
-export async function enqueueNotification(
-  trx: Db,
-  n: { id?: string; instanceId: number; source: EventSource; objectType: string | null; payload: Record<string, unknown>; eventCount: number; now: number },
-): Promise<string> {
+/** A notification to queue, with a payload of the caller's shape (scheduled events). */
+export interface QueuedNotification {
+  id?: string;
+  instanceId: number;
+  source: EventSource;
+  objectType: string | null;
+  payload: Record<string, unknown>;
+  eventCount: number;
+  now: number;
+}
+
+/** The row of a queued notification. */
+export function notificationRow(n: QueuedNotification): Record<string, unknown> {
   const id = n.id ?? newNotificationId();
-  await insertNotification(trx, {
+  return {
     id,
     instance_id: n.instanceId,
     object_type: n.objectType,
@@ -192,6 +184,5 @@ export async function enqueueNotification(
     next_attempt_at: n.now,
     created_at: n.now,
     updated_at: n.now,
-  });
-  return id;
+  };
 }

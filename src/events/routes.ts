@@ -1,4 +1,5 @@
 import type Router from '@koa/router';
+import type { RouteModule } from '../api/app.js';
 import { NotFoundError, ValidationError } from '../errors.js';
 import { idParam, readPageRequest, sendPage } from '../api/pagination.js';
 import type { EventRow, EventStore } from './store.js';
@@ -23,7 +24,9 @@ function present(row: EventRow, withRaw: boolean) {
   };
 }
 
-export function eventRoutes(events: EventStore, requireInstance: (id: number) => Promise<unknown>) {
+export function eventRoutes({ stores, instances }: { stores: { events: EventStore }; instances: { require(id: number): Promise<unknown> } }): RouteModule {
+  const { events } = stores;
+  const requireInstance = (id: number) => instances.require(id);
   return (router: Router) => {
     router.get('/instances/:id/events', async (ctx) => {
       const instanceId = idParam(ctx.params.id, 'instance');

@@ -1,7 +1,9 @@
 import type { Knex } from 'knex';
-import { bulkInsert, bulkUpdate } from '../db/bulk.js';
+import { inTransaction } from '../db/index.js';
+import { bulkInsert, bulkUpdate, deleteInBatches } from '../db/bulk.js';
 import { InstanceGoneError } from '../db/instance-guard.js';
-import { claimDue, renewLeases } from '../db/lease.js';
+import { claimDue, releaseLeases, renewLeases } from '../db/lease.js';
+import { notificationRow, prepareEventGroups, type EventInstance, type NewEvent, type QueuedNotification, type RecordOptions } from './record.js';
 
 /**
  * The store of events, notifications (the outbox) and their delivery attempts: the only code that
@@ -58,9 +60,9 @@ export interface DeliveryOutcome {
 export class EventStore {
   constructor(private readonly db: Knex) {}
 
-  /** Where the dispatcher's claims are leased (the loop gives back what it holds when it stops). */
-  notificationLeases(owner: string) {
-    return { db: this.db, table: 'notifications', owner };
+  /** Gives back claims of `owner` (the dispatcher's, when it stops or does not send them); due again at once. */
+  releaseNotificationLeases(ids: Array<number | string>, owner: string): Promise<number> {
+    return releaseLeases(this.db, 'notifications', ids, owner);
   }
 
   /**
@@ -94,10 +96,10 @@ export class EventStore {
 
   /**
    * Records attempts and outcomes in one transaction. The lease guard: an outcome of a lease that
-   * expired and was retaken is not written. `alsoInTransaction` runs in the same transaction.
+   * expired and was retaken is not written. Joins the unit of work this store is bound to, if any.
    */
-  async recordOutcomes(outcomes: DeliveryOutcome[], owner: string, alsoInTransaction?: (trx: Knex) => Promise<void>): Promise<void> {
-    await this.db.transaction(async (trx) => {
+  async recordOutcomes(outcomes: DeliveryOutcome[], owner: string): Promise<void> {
+    await inTransaction(this.db, async (trx) => {
       await bulkInsert(
         trx,
         'attempts',
@@ -110,12 +112,56 @@ export class EventStore {
         outcomes.map((o) => ({ ...o.patch, id: o.id })),
         { lease_owner: owner },
       );
-      await alsoInTransaction?.(trx);
     });
   }
 
-  /** Delivered notifications delivered before `cutoff` are deleted; undelivered ones never are. */
-  async deleteDeliveredBefore(cutoff: number): Promise<number> {
+  /**
+   * The one door for events: records an instance's events and their notifications (rows made by
+   * `record.ts`) in the unit of work this store is bound to: one sequence reservation and one
+   * insert of all their notifications and events, however many groups (the webhook processor
+   * records a batch of receipts, each with its own request fields, this way).
+   */
+  async recordEventGroups(
+    instance: EventInstance,
+    groups: Array<{ events: NewEvent[]; options: RecordOptions }>,
+  ): Promise<Array<{ eventCount: number; notificationIds: string[] }>> {
+    const total = groups.reduce((n, g) => n + g.events.length, 0);
+    if (total === 0) return groups.map(() => ({ eventCount: 0, notificationIds: [] }));
+    const { eventRows, notificationRows, results } = prepareEventGroups(instance, groups, await reserveSequence(this.db, instance.id, total));
+    // Notifications first: events reference them.
+    await bulkInsert(this.db, 'notifications', notificationRows);
+    await bulkInsert(this.db, 'events', eventRows);
+    return results;
+  }
+
+  async recordEvents(instance: EventInstance, events: NewEvent[], o: RecordOptions): Promise<{ eventCount: number; notificationIds: string[] }> {
+    return (await this.recordEventGroups(instance, [{ events, options: o }]))[0];
+  }
+
+  /** Queues one notification of the caller's shape (scheduled events), in the unit of work this store is bound to. */
+  async enqueueNotification(n: QueuedNotification): Promise<string> {
+    const row = notificationRow(n);
+    await this.db('notifications').insert(row);
+    return row.id as string;
+  }
+
+  /** Every event of a deleted instance (its notifications go with the instance row: a foreign key). */
+  async deleteOfInstance(instanceId: number): Promise<void> {
+    await this.db('events').where({ instance_id: instanceId }).delete();
+  }
+
+  /** Retention: events made before `before` whose notification is delivered (or that have none). */
+  async pruneEvents(before: number): Promise<number> {
+    const db = this.db;
+    return deleteInBatches(db, 'events', (q) =>
+      q
+        .where('created_at', '<', before)
+        .where((w) => w.whereNull('notification_id').orWhereIn('notification_id', db('notifications').select('id').where('status', 'delivered'))),
+    );
+  }
+
+  /** Retention: notifications delivered before `cutoff` (their attempts go with them); undelivered ones never are. */
+  async pruneDelivered(cutoff: number): Promise<number> {
     return this.db.transaction(async (trx) => {
       const expired = trx('notifications').select('id').where('status', 'delivered').where('delivered_at', '<', cutoff);
       // Their events stay, without a notification (what ON DELETE SET NULL did; migration 012).
@@ -243,26 +289,11 @@ export class EventStore {
 }
 
 /** Reserves `count` event sequence numbers of an instance, in the caller's transaction; returns the first. */
-export async function reserveSequence(trx: Knex, instanceId: number, count: number): Promise<number> {
+async function reserveSequence(trx: Knex, instanceId: number, count: number): Promise<number> {
   const [row] = (await trx('instances').where({ id: instanceId }).increment('next_sequence', count).returning('next_sequence')) as Array<{
     next_sequence: number;
   }>;
   // The update holds the instance row to the commit: the events' stand-in for a foreign key (migration 012).
   if (!row) throw new InstanceGoneError(instanceId);
   return Number(row.next_sequence) - count;
-}
-
-/** Inserts prepared notifications and their events in the caller's transaction (notifications first: events reference them). */
-export async function insertEventsAndNotifications(
-  trx: Knex,
-  notificationRows: Record<string, unknown>[],
-  eventRows: Record<string, unknown>[],
-): Promise<void> {
-  await bulkInsert(trx, 'notifications', notificationRows);
-  await bulkInsert(trx, 'events', eventRows);
-}
-
-/** Inserts one prepared notification in the caller's transaction. */
-export async function insertNotification(trx: Knex, row: Record<string, unknown>): Promise<void> {
-  await trx('notifications').insert(row);
 }

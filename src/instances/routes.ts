@@ -1,8 +1,10 @@
 import type Router from '@koa/router';
+import type { RouteModule } from '../api/app.js';
 import { readJsonObject } from '../api/body.js';
 import { idParam, readPageRequest, sendPage } from '../api/pagination.js';
 import { ValidationError } from '../errors.js';
 import { redactConfiguration } from '../secrets/redact.js';
+import type { Config } from '../config/index.js';
 import type { InstanceService } from './service.js';
 import type { Instance } from './store.js';
 
@@ -25,7 +27,14 @@ export function presentInstance(instance: Instance, secretsOf: (key: string) => 
   };
 }
 
-export function instanceRoutes(service: InstanceService, secretsOf: (key: string) => ReadonlySet<string>, publicUrl: string, maxBodyBytes: number) {
+export interface InstanceRouteDeps {
+  instances: InstanceService;
+  secretsOf(key: string): ReadonlySet<string>;
+  config: Pick<Config, 'server'>;
+}
+
+export function instanceRoutes({ instances: service, secretsOf, config }: InstanceRouteDeps): RouteModule {
+  const { publicUrl, maxBodyBytes } = config.server;
   const present = (i: Instance) => presentInstance(i, secretsOf, publicUrl);
   return (router: Router) => {
     router.post('/instances', async (ctx) => {

@@ -1,61 +1,35 @@
 import { randomBytes } from 'node:crypto';
-import type { Db } from '../db/index.js';
 import type { Config } from '../config/index.js';
 import type { Clock } from '../clock.js';
 import type { Logger } from '../log.js';
 import { ApiError, NotFoundError, ValidationError } from '../errors.js';
 import { REDACTED } from '../secrets/redact.js';
 import type { ConnectorRegistry } from '../connectors/registry.js';
-import type { ConnectorCatalog, MovedSecrets } from '../connectors/catalog.js';
-import { destinationTemplates, movedDestinations, secretDestinations } from '../auth/destinations.js';
+import type { ConnectorCatalog } from '../connectors/catalog.js';
 import type { ConnectorDefinition } from '../connectors/schema.js';
-import { planPollObjects } from '../poller/plan.js';
-import { PollStateStore } from '../poller/store.js';
-import { newSigningSecret } from '../delivery/signing.js';
 import { readSettings, throwIfProblems, withKeyAliases, type InstanceSettings, type Problem } from './settings.js';
 import type { Instance, InstanceStore } from './store.js';
-import {
-  CALLBACK_HEADERS,
-  eventInfo,
-  keepRedactedHeaders,
-  nameProblem,
-  readTags,
-  secretsToResupply,
-  validateConfiguration,
-  withConnectorDefaults,
-} from './validation.js';
+import type { InstanceAuthorizer, InstanceChange, InstanceHooks, InstanceUnitOfWork } from './hooks.js';
+import { CALLBACK_HEADERS, eventInfo, keepRedactedHeaders, nameProblem, readTags, validateConfiguration, withConnectorDefaults } from './validation.js';
 
 /**
  * Creating, changing and removing instances. Validation collects every problem into one 400; the
- * write is one transaction (instance + its poll plan); provider-side steps (webhook registration)
- * run through `lifecycle` hooks after it, and a failed registration removes the instance again.
+ * write is one unit of work (the instance and what each feature's `onInstanceWrite` keeps of it,
+ * the poll plan among them); provider-side steps (webhook registration) run after it, and a failed
+ * registration removes the instance again. The features' parts come in as `hooks` (hooks.ts).
  */
-export interface InstanceLifecycle {
-  /** After the instance is stored; throwing undoes the create (the instance is deleted). */
-  afterCreate?(instance: Instance): Promise<void>;
-  /** Before the instance is deleted (e.g. deregister provider webhooks). */
-  beforeDelete?(instance: Instance): Promise<void>;
-}
-
-/**
- * The provider-auth steps of create and PATCH (src/auth): `check` adds problems and says whether
- * this request (re-)authenticates; `obtain` gets tokens before anything is stored (throwing the
- * provider's refusal); `save` stores them in the instance's transaction.
- */
-export interface InstanceAuthorizer<Grant = unknown> {
-  /** `previous`: the configuration before a PATCH (a change of auth alternative needs new credentials). */
-  check(
-    connector: ConnectorDefinition,
-    configuration: Record<string, unknown>,
-    providerData: unknown,
-    problems: Problem[],
-    supplied: Record<string, unknown> | undefined,
-    previous?: Record<string, unknown>,
-  ): boolean;
-  obtain(connector: ConnectorDefinition, configuration: Record<string, unknown>, providerData: unknown): Promise<Grant>;
-  /** The configuration without keys that hand tokens over (they live in the token store). */
-  withoutTokens(configuration: Record<string, unknown>): Record<string, unknown>;
-  save(trx: Db, instanceId: number, grant: Grant, now: number): Promise<void>;
+export interface InstanceServiceDeps<U extends InstanceUnitOfWork> {
+  store: InstanceStore;
+  /** The unit of work: stores bound to one transaction. */
+  transaction<T>(fn: (uow: U) => Promise<T>): Promise<T>;
+  catalog: ConnectorCatalog;
+  /** Holds a custom connector in a create's transaction, so its removal on another node waits and sees the instance. */
+  holdConnector(uow: U, key: string): Promise<void>;
+  config: Config;
+  clock: Clock;
+  log: Logger;
+  hooks: InstanceHooks<U>[];
+  authorizer?: InstanceAuthorizer<U>;
 }
 
 export const newWebhookToken = (): string => randomBytes(24).toString('base64url');
@@ -87,42 +61,45 @@ function remember<K, V extends { at: number }>(cache: Map<K, V>, key: K, entry: 
   }
 }
 
-export class InstanceService {
-  readonly lifecycle: InstanceLifecycle[] = [];
-  authorizer: InstanceAuthorizer | undefined;
+export class InstanceService<U extends InstanceUnitOfWork = InstanceUnitOfWork> {
+  readonly store: InstanceStore;
+  private readonly catalog: ConnectorCatalog;
+  private readonly config: Config;
+  private readonly clock: Clock;
+  private readonly log: Logger;
+  private readonly hooks: InstanceHooks<U>[];
+  private readonly authorizer: InstanceAuthorizer<U> | undefined;
   private readonly work = new Map<number, { at: number; work: InstanceWork }>();
   private readonly tokens = new Map<string, { at: number; id: number | undefined }>();
   /** Reads of `work` entries under way, by instance id. */
   private readonly loading = new Map<number, Promise<InstanceWork>>();
 
-  constructor(
-    readonly store: InstanceStore,
-    private readonly catalog: ConnectorCatalog,
-    private readonly config: Config,
-    private readonly clock: Clock,
-    private readonly log: Logger,
-  ) {
+  constructor(private readonly deps: InstanceServiceDeps<U>) {
+    this.store = deps.store;
+    this.catalog = deps.catalog;
+    this.config = deps.config;
+    this.clock = deps.clock;
+    this.log = deps.log;
+    this.hooks = deps.hooks;
+    this.authorizer = deps.authorizer;
     // Another node changed a connector: cached views hold the old definition.
-    catalog.onChange(() => {
+    this.catalog.onChange(() => {
       this.work.clear();
       this.loading.clear();
     });
-    catalog.guardReplacements((trx, previous, next) => this.movedByReplacement(trx, previous, next));
   }
 
-  /**
-   * The instances whose secrets a replacement of their connector sends elsewhere, each with the
-   * destinations that move (all of them when the stored definition no longer validates).
-   */
-  private async movedByReplacement(trx: Db, previous: ConnectorDefinition | undefined, next: ConnectorDefinition): Promise<MovedSecrets[]> {
-    if (previous && destinationTemplates(previous) === destinationTemplates(next)) return [];
-    const moved: MovedSecrets[] = [];
-    for (const instance of await this.store.listByElementKey(next.key, trx)) {
-      const after = secretDestinations(next, instance.configuration);
-      const destinations = previous ? movedDestinations(secretDestinations(previous, instance.configuration), after) : after;
-      if (destinations.length > 0) moved.push({ instanceId: instance.id, destinations: destinations.map((d) => d.name) });
-    }
-    return moved;
+  /** The configuration's problems (the instances' own, then each feature's) into `problems`; the settings it reads as. */
+  private validate(connector: ConnectorDefinition, configuration: Record<string, unknown>, problems: Problem[]): InstanceSettings {
+    const authGivesBaseUrl = this.hooks.some((hook) => hook.givesBaseUrl?.(connector, configuration) === true);
+    const settings = validateConfiguration(connector, configuration, this.config, problems, authGivesBaseUrl);
+    for (const hook of this.hooks) hook.checkConfiguration?.({ connector, configuration, settings, problems });
+    return settings;
+  }
+
+  /** Runs every hook's `onInstanceWrite` in the write's unit of work. */
+  private async written(uow: U, id: number, createdAt: number, now: number, change: InstanceChange): Promise<void> {
+    for (const hook of this.hooks) await hook.onInstanceWrite?.(uow, { id, createdAt, now, change });
   }
 
   private get connectors(): ConnectorRegistry {
@@ -249,16 +226,15 @@ export class InstanceService {
       throw new ValidationError('configuration is required and must be an object', [{ field: 'configuration' }]);
     }
     const complete = withConnectorDefaults(connector, withKeyAliases(configuration as Record<string, unknown>, problems));
-    const settings = validateConfiguration(connector, complete, this.config, problems);
+    const settings = this.validate(connector, complete, problems);
     const authenticates = this.authorizer?.check(connector, complete, body.providerData, problems, undefined) ?? false;
     throwIfProblems(problems);
     // The provider's grant first: a refused exchange leaves nothing behind.
     const grant = authenticates ? await this.authorizer!.obtain(connector, complete, body.providerData) : undefined;
 
     const now = this.clock.now();
-    const id = await this.store.transaction(async (trx) => {
-      const newId = await this.store.insert(
-        trx,
+    const id = await this.deps.transaction(async (uow) => {
+      const newId = await uow.instances.insert(
         {
           elementKey: key,
           name: name as string,
@@ -269,28 +245,24 @@ export class InstanceService {
           callbackDisabled: false,
           webhookToken: settings.vendorType === 'webhook' ? newWebhookToken() : null,
         },
-        newSigningSecret(),
         now,
       );
       // After the insert (SQLite: the write lock is then this transaction's): a removal of the
       // connector on another node either waits for this commit and sees the instance, or went first.
-      await this.catalog.hold(trx, key);
-      if (grant !== undefined) await this.authorizer!.save(trx, newId, grant, now);
-      await planPollObjects(new PollStateStore(trx), newId, settings, {
-        now,
-        createdAt: now,
-        intervalChanged: true,
-        jitterMs: this.config.poller.jitterSeconds * 1000,
-      });
+      await this.deps.holdConnector(uow, key);
+      if (grant !== undefined) await this.authorizer!.save(uow, newId, grant, now);
+      await this.written(uow, newId, now, now, { kind: 'created', settings });
       return newId;
     });
     const instance = (await this.store.get(id))!;
     try {
-      for (const hook of this.lifecycle) await hook.afterCreate?.(instance);
+      for (const hook of this.hooks) await hook.afterInstanceCreate?.(instance, connector);
     } catch (err) {
-      await this.store.delete(id);
+      await this.remove(id);
       throw err;
     }
+    // A hook may have completed the instance (webhook ids, looked-up values).
+    this.invalidate(id);
     this.log.info({ instanceId: id, elementKey: key, vendorType: settings.vendorType }, 'instance created');
     return (await this.store.get(id))!;
   }
@@ -328,9 +300,10 @@ export class InstanceService {
         if (v === null) delete configuration[k];
         else configuration[k] = k === CALLBACK_HEADERS ? keepRedactedHeaders(v, current.configuration[k]) : v;
       }
-      problems.push(...secretsToResupply(connector, this.store.secretsOf(connector.key), current.configuration, configuration, supplied));
+      const change = { connector, secrets: this.store.secretsOf(connector.key), before: current.configuration, after: configuration, supplied, problems };
+      for (const hook of this.hooks) hook.checkChange?.(change);
     }
-    const settings = validateConfiguration(connector, configuration, this.config, problems);
+    const settings = this.validate(connector, configuration, problems);
     if (settings.vendorType !== current.vendorType)
       problems.push({ field: 'event.vendor.type', message: 'cannot change after creation; create a new instance' });
     const supplied = (body.configuration ?? {}) as Record<string, unknown>;
@@ -341,25 +314,31 @@ export class InstanceService {
     const before = this.settingsOf(current);
     const now = this.clock.now();
     this.invalidate(id);
-    await this.store.transaction(async (trx) => {
-      await this.store.update(trx, id, { elementKey: current.elementKey, name, tags, configuration }, now);
-      if (grant !== undefined) await this.authorizer!.save(trx, id, grant, now);
-      await planPollObjects(new PollStateStore(trx), id, settings, {
-        now,
-        createdAt: current.createdAt,
-        intervalChanged: before.refreshIntervalMs !== settings.refreshIntervalMs || before.cron !== settings.cron || before.timeZone !== settings.timeZone,
-        jitterMs: this.config.poller.jitterSeconds * 1000,
-      });
+    await this.deps.transaction(async (uow) => {
+      await uow.instances.update(id, { elementKey: current.elementKey, name, tags, configuration }, now);
+      if (grant !== undefined) await this.authorizer!.save(uow, id, grant, now);
+      await this.written(uow, id, current.createdAt, now, { kind: 'updated', settings, previous: before });
     });
     return (await this.store.get(id))!;
   }
 
   async delete(id: number): Promise<void> {
     const instance = await this.require(id);
-    for (const hook of this.lifecycle) await hook.beforeDelete?.(instance);
-    await this.store.delete(id);
-    this.invalidate(id);
+    const connector = this.connectors.get(instance.elementKey);
+    if (connector) for (const hook of this.hooks) await hook.beforeInstanceDelete?.(instance, connector);
+    await this.remove(id);
     this.log.info({ instanceId: id }, 'instance deleted');
+  }
+
+  /** Deletes the instance row, then (in the same unit of work) what each feature keeps of it. */
+  private async remove(id: number): Promise<void> {
+    await this.deps.transaction(async (uow) => {
+      // The instance row first: that waits for writes holding it (db/instance-guard.ts) to commit,
+      // so the features' deletes see their rows, and makes later ones find it gone.
+      await uow.instances.delete(id);
+      for (const hook of this.hooks) await hook.onInstanceDelete?.(uow, id);
+    });
+    this.invalidate(id);
   }
 
   /** Pause or resume: polling stops and notifications are held (nothing is dropped) while paused. */
@@ -367,10 +346,10 @@ export class InstanceService {
     const instance = await this.require(id);
     const now = this.clock.now();
     this.invalidate(id);
-    await this.store.transaction(async (trx) => {
+    await this.deps.transaction(async (uow) => {
       // Re-enabling also lifts a 410 Gone hold on the callback.
-      await this.store.update(trx, id, { elementKey: instance.elementKey, eventsEnabled: enabled, ...(enabled ? { callbackDisabled: false } : {}) }, now);
-      if (enabled) await new PollStateStore(trx).pollOverdueNow(id, now);
+      await uow.instances.update(id, { elementKey: instance.elementKey, eventsEnabled: enabled, ...(enabled ? { callbackDisabled: false } : {}) }, now);
+      await this.written(uow, id, instance.createdAt, now, { kind: enabled ? 'enabled' : 'disabled' });
     });
     return (await this.store.get(id))!;
   }

@@ -116,8 +116,8 @@ export class InstanceStore {
     return decryptConfiguration(JSON.parse(stored) as Record<string, unknown>, this.cipher);
   }
 
-  async get(id: number, db: Knex = this.db): Promise<Instance | undefined> {
-    const row = (await db('instances').where({ id }).first()) as InstanceRow | undefined;
+  async get(id: number): Promise<Instance | undefined> {
+    const row = (await this.db('instances').where({ id }).first()) as InstanceRow | undefined;
     return row ? this.fromRow(row) : undefined;
   }
 
@@ -158,18 +158,13 @@ export class InstanceStore {
     return ((await q) as InstanceRow[]).map((r) => this.fromRow(r));
   }
 
-  /** Every instance of a connector (the caller's transaction, if any): a connector replacement checks them all. */
-  async listByElementKey(elementKey: string, db: Knex = this.db): Promise<Instance[]> {
-    return ((await db('instances').where({ element_key: elementKey }).orderBy('id')) as InstanceRow[]).map((r) => this.fromRow(r));
+  /** Every instance of a connector: a connector replacement checks them all. */
+  async listByElementKey(elementKey: string): Promise<Instance[]> {
+    return ((await this.db('instances').where({ element_key: elementKey }).orderBy('id')) as InstanceRow[]).map((r) => this.fromRow(r));
   }
 
-  async insert(
-    trx: Knex,
-    values: Omit<Instance, 'id' | 'createdAt' | 'updatedAt' | 'unreadableSecrets' | 'webhookId' | 'webhookIds'>,
-    signingSecret: string,
-    now: number,
-  ): Promise<number> {
-    const [row] = (await trx('instances')
+  async insert(values: Omit<Instance, 'id' | 'createdAt' | 'updatedAt' | 'unreadableSecrets' | 'webhookId' | 'webhookIds'>, now: number): Promise<number> {
+    const [row] = (await this.db('instances')
       .insert({
         element_key: values.elementKey,
         name: values.name,
@@ -180,7 +175,6 @@ export class InstanceStore {
         events_enabled: values.eventsEnabled,
         callback_disabled: values.callbackDisabled,
         ...this.webhookTokenColumns(values.webhookToken),
-        signing_secrets: this.cipher.encrypt(JSON.stringify([{ secret: signingSecret, createdAt: now, expiresAt: null }])),
         created_at: now,
         updated_at: now,
       })
@@ -188,9 +182,7 @@ export class InstanceStore {
     return typeof row === 'number' ? row : row.id;
   }
 
-  /** Changes an instance; `db` is the caller's transaction, if any. */
   async update(
-    db: Knex | undefined,
     id: number,
     values: Partial<Pick<Instance, 'name' | 'tags' | 'configuration' | 'vendorType' | 'eventsEnabled' | 'callbackDisabled' | 'webhookIds' | 'webhookToken'>> & {
       elementKey: string;
@@ -213,33 +205,22 @@ export class InstanceStore {
       patch.webhook_id = Object.values(values.webhookIds)[0] ?? null;
     }
     if (values.webhookToken !== undefined) Object.assign(patch, this.webhookTokenColumns(values.webhookToken));
-    await (db ?? this.db)('instances').where({ id }).update(patch);
+    await this.db('instances').where({ id }).update(patch);
   }
 
-  /** Runs `fn` in one transaction; the methods that take `trx` join it. */
-  transaction<T>(fn: (trx: Knex) => Promise<T>): Promise<T> {
-    return this.db.transaction(fn);
+  /** Switches callbacks off for these instances (their receiver answered 410 Gone). */
+  async holdCallbacks(ids: number[], now: number): Promise<void> {
+    if (ids.length) await this.db('instances').whereIn('id', ids).update({ callback_disabled: true, updated_at: now });
   }
 
-  /** Switches callbacks off for these instances (their receiver answered 410 Gone), inside `db`'s transaction. */
-  async holdCallbacks(db: Knex, ids: number[], now: number): Promise<void> {
-    if (ids.length) await db('instances').whereIn('id', ids).update({ callback_disabled: true, updated_at: now });
-  }
-
-  /** Deletes the instance and everything of it (its events and snapshots by hand: they have no foreign key, see migration 012). */
+  /** Deletes the instance row (its rows in other tables with a foreign key go with it; the rest is the features' `onInstanceDelete`). */
   async delete(id: number): Promise<void> {
-    await this.db.transaction(async (trx) => {
-      // The instance row first: that waits for writes holding it (db/instance-guard.ts) to commit,
-      // so the deletes below see their rows, and makes later ones find it gone.
-      await trx('instances').where({ id }).delete();
-      await trx('events').where({ instance_id: id }).delete();
-      await trx('snapshots').where({ instance_id: id }).delete();
-    });
+    await this.db('instances').where({ id }).delete();
   }
 
   /** The Standard Webhooks signing secrets, newest first (more than one during a rotation's overlap). */
-  async signingSecrets(id: number, db: Knex = this.db): Promise<Array<{ secret: string; createdAt: number; expiresAt: number | null }>> {
-    const row = (await db('instances').where({ id }).first('signing_secrets')) as { signing_secrets: string | null } | undefined;
+  async signingSecrets(id: number): Promise<Array<{ secret: string; createdAt: number; expiresAt: number | null }>> {
+    const row = (await this.db('instances').where({ id }).first('signing_secrets')) as { signing_secrets: string | null } | undefined;
     return this.decryptSigningSecrets(row?.signing_secrets ?? null);
   }
 

@@ -9,11 +9,9 @@ import { validateDateTemplates } from '../templates/date-template.js';
 import { providerBaseUrl } from '../provider/request-builder.js';
 import { BASE_URL_KEY } from '../connectors/settings-keys.js';
 import { iparamValue, listTemplateRefs, renderHost } from '../templates/request-template.js';
-import { authOf } from '../connectors/auth-alternatives.js';
 import { checkUrlSyntax } from '../network/ssrf-guard.js';
-import { validateCallbackTemplate } from '../delivery/callback-template.js';
-import { destinationNames, movedDestinations, secretDestinations } from '../auth/destinations.js';
-import { callbackOriginOf, readSettings, unknownEventKeys, type ConnectorEventInfo, type InstanceSettings, type Problem } from './settings.js';
+import type { ConfigurationChange } from './hooks.js';
+import { readSettings, unknownEventKeys, type ConnectorEventInfo, type InstanceSettings, type Problem } from './settings.js';
 
 /**
  * The rules of an instance's create and PATCH bodies (service.ts applies them): connector fields
@@ -50,6 +48,8 @@ export function validateConfiguration(
   configuration: Record<string, unknown>,
   config: Config,
   problems: Problem[],
+  /** The connector's auth, as configured, brings the API base with its token (a hook says so). */
+  authGivesBaseUrl = false,
 ): InstanceSettings {
   checkConnectorFields(connector, configuration, problems);
   problems.push(...unknownEventKeys(configuration, new Set((connector.configuration ?? []).map((f) => f.key))));
@@ -61,9 +61,7 @@ export function validateConfiguration(
       problems.push({ field: 'event.notification.callback.url', message: (err as Error).message });
     }
   }
-  if (settings.callback.template) problems.push(...validateCallbackTemplate(settings.callback.template, 'event.notification.callback.template'));
-  if (settings.callback.url) problems.push(...validateCallbackTemplate(settings.callback.url, 'event.notification.callback.url'));
-  const baseUrlProblems = unsetBaseUrlKeys(connector, configuration);
+  const baseUrlProblems = authGivesBaseUrl ? [] : unsetBaseUrlKeys(connector, configuration);
   problems.push(...baseUrlProblems);
   if (connector.baseUrl && baseUrlProblems.length === 0) {
     // The provider's base URL comes from the configuration: refuse a hostile one now.
@@ -96,13 +94,11 @@ const isSet = (v: unknown) => v !== undefined && v !== null && !(typeof v === 's
 /**
  * The keys the provider's address is built from (`https://<%= iparam.desk.site %>.desk.com`) are
  * required whenever that address is used — no `base.url`, and no auth that takes the address from
- * its token answer — whatever the field's own `required` says: without them the first call would
- * go to `.desk.com`.
+ * its token answer (the caller knows) — whatever the field's own `required` says: without them the
+ * first call would go to `.desk.com`.
  */
 function unsetBaseUrlKeys(connector: ConnectorDefinition, configuration: Record<string, unknown>): Problem[] {
   if (!connector.baseUrl || isSet(configuration[BASE_URL_KEY])) return [];
-  const auth = authOf(connector, configuration);
-  if (auth?.type === 'oauth2' && (auth.baseUrlFrom || auth.baseUrlLookup)) return [];
   let refs: ReturnType<typeof listTemplateRefs>;
   try {
     refs = listTemplateRefs(connector.baseUrl);
@@ -138,45 +134,26 @@ function templateHostProblems(connector: ConnectorDefinition, configuration: Rec
   return [...problems.values()];
 }
 
+/** A value a PATCH gives: "********" (what answers show for secrets) keeps the stored one, so it is not given. */
+export const isGiven = (v: unknown): boolean => v !== undefined && v !== null && v !== REDACTED;
+
 /**
  * A PATCH that moves where secrets are sent must give those secrets again: otherwise changing
  * `base.url`, `oauth.base.url` or a value a token URL or request template host is built from
- * would send the stored credentials to a host of the caller's choosing. Where secrets go is
- * auth/destinations.ts: the API (every provider-side secret), the OAuth endpoints (the `oauth.*`
- * ones), and the callback's origin (the callback's). An OAuth grant moved along must be renewed
- * too: auth/grants.ts asks for it.
+ * would send the stored credentials to a host of the caller's choosing. Each feature that sends
+ * secrets checks its destinations (hooks' `checkChange`: auth the API and OAuth endpoints,
+ * delivery the callback's origin); these are the secret keys of the configuration before the
+ * PATCH that `isAffected` picks, kept by the PATCH and not given in it.
  */
-export function secretsToResupply(
-  connector: ConnectorDefinition,
-  secrets: ReadonlySet<string>,
-  before: Record<string, unknown>,
-  after: Record<string, unknown>,
-  supplied: Record<string, unknown>,
-): Problem[] {
-  const given = (v: unknown) => v !== undefined && v !== null && v !== REDACTED;
-  const callbackOrigin = (c: Record<string, unknown>) => callbackOriginOf(c) ?? '';
-  const missing = new Map<string, string>();
-  const check = (moved: string, isAffected: (key: string) => boolean) => {
-    if (!moved) return;
-    for (const key of Object.keys(before)) {
-      if (key !== CALLBACK_HEADERS && isAffected(key) && isSecretKey(key, secrets) && key in after && !given(supplied[key]) && !missing.has(key))
-        missing.set(key, moved);
-    }
-  };
-  const moved = movedDestinations(secretDestinations(connector, before), secretDestinations(connector, after));
-  check(destinationNames(moved.filter((d) => d.carries === 'all')), (key) => !key.startsWith('event.notification.'));
-  check(destinationNames(moved.filter((d) => d.carries === 'oauth')), (key) => key.startsWith('oauth.'));
-  const callbackMoved = callbackOrigin(before) !== callbackOrigin(after);
-  check(callbackMoved ? 'event.notification.callback.url' : '', (key) => key.startsWith('event.notification.callback.'));
-  const headers = before[CALLBACK_HEADERS];
-  if (callbackMoved && headers && typeof headers === 'object' && after[CALLBACK_HEADERS] !== undefined) {
-    const sent = supplied[CALLBACK_HEADERS] as Record<string, unknown> | undefined;
-    if (!sent || Object.values(sent).some((v) => !given(v))) missing.set(CALLBACK_HEADERS, 'event.notification.callback.url');
-  }
-  return [...missing].map(([key, where]) => ({
-    field: `configuration.${key}`,
-    message: `must be given again in this PATCH: the change sends it to another host (${where})`,
-  }));
+export function secretsToGiveAgain(change: ConfigurationChange, isAffected: (key: string) => boolean): string[] {
+  const { before, after, supplied, secrets } = change;
+  return Object.keys(before).filter(
+    (key) => key !== CALLBACK_HEADERS && isAffected(key) && isSecretKey(key, secrets) && key in after && !isGiven(supplied[key]),
+  );
+}
+
+export function giveAgainProblem(key: string, where: string): Problem {
+  return { field: `configuration.${key}`, message: `must be given again in this PATCH: the change sends it to another host (${where})` };
 }
 
 export const CALLBACK_HEADERS = 'event.notification.callback.headers';

@@ -1,7 +1,5 @@
-import type { Knex } from 'knex';
 import { everySeconds, type Ticker } from '../clock.js';
 import { errorKind } from '../db/errors.js';
-import { releaseLeases } from '../db/lease.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 
@@ -12,7 +10,7 @@ export interface WorkerLoopOptions {
   tickSeconds: () => number;
   log: Logger;
   /** Where this loop's claims are leased: work still in flight when it stops is given back. */
-  leases?: { db: Knex; table: string; owner: string };
+  leases?: { owner: string; release(ids: Array<number | string>, owner: string): Promise<unknown> };
   /** Counts failed passes (`pollgate_errors_total`, the loop's name, dashed, as component). */
   metrics?: Pick<Metrics, 'errors'>;
 }
@@ -63,13 +61,13 @@ export abstract class WorkerLoop {
     if (graceMs === Infinity) await all;
     else if (graceMs > 0) await Promise.race([all, new Promise((r) => setTimeout(r, graceMs).unref())]);
     const leases = this.loop.leases;
-    if (leases && this.running.size > 0) await releaseLeases(leases.db, leases.table, [...this.running.keys()], leases.owner).catch(() => 0);
+    if (leases && this.running.size > 0) await leases.release([...this.running.keys()], leases.owner).catch((err) => this.leasesNotReleased(err));
   }
 
   /** Gives back the leases of claimed work that will not run here (it is due again at once). */
   protected async giveBack(ids: Array<number | string>): Promise<void> {
     const leases = this.loop.leases;
-    if (leases && ids.length > 0) await releaseLeases(leases.db, leases.table, ids, leases.owner).catch(() => 0);
+    if (leases && ids.length > 0) await leases.release(ids, leases.owner).catch((err) => this.leasesNotReleased(err));
   }
 
   /** One pass now; a call while a pass runs shares it. A failing pass is logged, counted in metrics, and counts 0. */
@@ -107,6 +105,14 @@ export abstract class WorkerLoop {
   /** Resolves when every piece of work started so far is done (tests and benchmarks). */
   async idle(): Promise<void> {
     while (this.running.size > 0) await Promise.allSettled([...this.running.values()]);
+  }
+
+  /**
+   * Leases that could not be given back expire on their own (the work is then due again): logged,
+   * not thrown (and not counted again: the failure that stopped the work was).
+   */
+  private leasesNotReleased(err: unknown): void {
+    this.loop.log.warn({ err: (err as Error).message }, `${this.loop.name}: claims could not be given back; they are due again when their lease expires`);
   }
 
   /** Tracks work on a claimed row until it settles. */

@@ -1,48 +1,68 @@
-import { everySeconds, type Ticker } from '../clock.js';
 import type { Feature, GatewayContext } from '../context.js';
-import type { RetentionResult } from './store.js';
+import { WorkerLoop } from '../lib/worker-loop.js';
 
 /**
- * The maintenance job: deletes what has outlived its retention setting (`retention.*`), a batch at
- * a time so no transaction grows large. Only finished work is ever deleted: events whose
+ * The retention job: deletes what has outlived its retention setting, a batch at a time so no
+ * transaction grows large. Each store prunes its own tables; this loop only says when and with
+ * which cutoffs. Only finished work is ever deleted: notifications delivered longer ago than
+ * `delivery.retentionDays` (undelivered and dead ones stay: they are replayable), events whose
  * notification is delivered (or that have none), receipts already mapped or given up on, request
- * log entries, and snapshots of object types an instance no longer polls. Undelivered and dead
- * notifications stay (they are replayable); delivered ones follow `delivery.retentionDays`.
- * Every node may run it: deleting twice is harmless.
+ * log entries, and snapshots of object types an instance no longer polls. Every node may run it:
+ * deleting twice is harmless.
  */
 const DAY = 24 * 60 * 60 * 1000;
 
-export function retentionFeature(ctx: GatewayContext): Feature & { prune(): Promise<RetentionResult> } {
-  let ticker: Ticker | undefined;
-  let running: Promise<unknown> | undefined;
-  const prune = (): Promise<RetentionResult> => {
-    const settings = ctx.config.retention;
-    const now = ctx.clock.now();
+export interface RetentionResult {
+  notifications: number;
+  events: number;
+  webhookReceipts: number;
+  requestLog: number;
+  snapshots: number;
+}
+
+export type RetentionDeps = Pick<GatewayContext, 'config' | 'clock' | 'log' | 'metrics'> & {
+  stores: Pick<GatewayContext['stores'], 'events' | 'receipts' | 'requestLog' | 'snapshots'>;
+};
+
+class RetentionLoop extends WorkerLoop {
+  constructor(private readonly deps: RetentionDeps) {
+    super({ name: 'retention', tickSeconds: () => deps.config.retention.intervalMinutes * 60, log: deps.log, metrics: deps.metrics });
+  }
+
+  /** One pass of every store's prune, with the cutoffs the settings give now. */
+  async prune(): Promise<RetentionResult> {
+    const { config, clock, stores } = this.deps;
+    const now = clock.now();
     const before = (days: number) => now - days * DAY;
-    return ctx.stores.retention.deleteExpired({
-      eventsBefore: before(settings.eventsDays),
-      webhookReceiptsBefore: before(settings.webhookReceiptsDays),
-      requestLogBefore: before(settings.requestLogDays),
-    });
-  };
-  const tick = async () => {
-    if (running) return;
-    running = prune()
-      .then((r) => ctx.log.info({ deleted: r }, 'retention applied'))
-      .catch((err) => ctx.log.error({ err }, 'retention failed'))
-      .finally(() => (running = undefined));
-  };
+    const settings = config.retention;
+    // Notifications first: the events they leave without one are then past their own cutoff.
+    const notifications = await stores.events.pruneDelivered(before(config.delivery.retentionDays));
+    const events = await stores.events.pruneEvents(before(settings.eventsDays));
+    const webhookReceipts = await stores.receipts.prune(before(settings.webhookReceiptsDays));
+    const requestLog = await stores.requestLog.prune(before(settings.requestLogDays));
+    const snapshots = await stores.snapshots.prune();
+    return { notifications, events, webhookReceipts, requestLog, snapshots };
+  }
+
+  protected async pass(): Promise<number> {
+    const deleted = await this.prune();
+    this.deps.log.info({ deleted }, 'retention applied');
+    return Object.values(deleted).reduce((a, b) => a + b, 0);
+  }
+}
+
+export function createRetentionFeature(deps: RetentionDeps): Feature & { prune(): Promise<RetentionResult>; loop: WorkerLoop } {
+  const loop = new RetentionLoop(deps);
   return {
     name: 'retention',
-    prune,
+    loop,
+    prune: () => loop.prune(),
     start: () => {
-      if (ctx.config.retention.enabled) ticker ??= everySeconds(ctx.config.retention.intervalMinutes * 60, tick);
+      if (deps.config.retention.enabled) loop.start();
     },
-    stop: async () => {
-      ticker?.cancel();
-      await running;
-    },
+    // A pass under way finishes (each of its deletes is a short batch), whatever the grace period.
+    stop: () => loop.stop(Infinity),
   };
 }
 
-export type RetentionFeature = ReturnType<typeof retentionFeature>;
+export type RetentionFeature = ReturnType<typeof createRetentionFeature>;

@@ -4,21 +4,21 @@ import type { ConnectorDefinition } from '../connectors/schema.js';
 import { resolvePollerObject, type ResolvedListing as ListingTarget, type ResolvedPoll } from '../connectors/resolve.js';
 import { renderDateTemplates, renderDateTemplatesDeep } from '../templates/date-template.js';
 import { buildResourceRequest } from '../provider/request-builder.js';
-import type { ProviderCalls } from '../provider/calls.js';
+import type { ProviderCalls, ProviderTarget } from '../provider/calls.js';
 import type { ProviderRequest } from '../provider/http-client.js';
+import { costBucketOf, graphqlPageSender } from '../provider/graphql-listing.js';
+import { forEachBatch, listingPages as fetchListingPages, type ListingEnd } from '../provider/listing.js';
+import { parseDate } from '../connectors/dates-configuration.js';
+import type { Clock } from '../clock.js';
+import type { TemplateScope } from '../templates/request-template.js';
+import type { Stores, UnitOfWork } from '../stores.js';
 import type { NewEvent } from '../events/record.js';
 import type { Instance } from '../instances/store.js';
 import type { InstanceSettings } from '../instances/settings.js';
 import { hashRecord } from '../lib/stable-hash.js';
 import { diffRecords, type DiffRecord, type DiffRules } from './diff.js';
-import { forEachBatch, listingPages } from '../provider/listing.js';
-import { parseDate } from '../connectors/dates-configuration.js';
-import { costBucketOf, graphqlPageSender } from '../provider/graphql-listing.js';
-import type { Clock } from '../clock.js';
 import { eventsFromFeed } from './event-feed.js';
 import { sweepMissing, type SweepTarget } from './sweep.js';
-import type { SnapshotStore } from './snapshot-store.js';
-import type { PollStateStore } from './store.js';
 import { firstMatch } from '../lib/json-path.js';
 
 /**
@@ -58,11 +58,11 @@ export interface PollSummary {
 }
 
 export interface PollDeps {
-  stores: { pollState: PollStateStore; snapshots: SnapshotStore };
+  stores: Pick<Stores, 'pollState' | 'snapshots' | 'transaction'>;
   config: Config;
   log: Logger;
   providerCalls: ProviderCalls;
-  /** The gateway's clock (GraphQL listings pace their pages by it); the wall clock without one. */
+  /** The gateway's clock: a GraphQL listing's cost bucket reads the time from it. */
   clock?: Clock;
   /** Test seam: runs inside each write transaction (and before the final update), before the commit. */
   beforeCommit?: (objectType: string) => Promise<void> | void;
@@ -73,6 +73,43 @@ const COUNTED = { CREATED: 'created', UPDATED: 'updated', DELETED: 'deleted' } a
 /** Records are diffed and written in batches of at least this many (pages are grouped up to it). */
 const WRITE_BATCH = 1000;
 
+type DatesConfiguration = { updatedDateField?: string; updatedDateFormat?: string; createdDateField?: string; createdDateFormat?: string };
+
+/** A listing's end, with the last record date its batches read. */
+type ListingResult = ListingEnd & { last: number | undefined };
+
+/** What one poll of one object is, decided before its first request (planPoll); read-only afterwards. */
+interface PollPlan {
+  deps: PollDeps;
+  row: PollObjectRow;
+  instance: Instance;
+  settings: InstanceSettings;
+  startedAt: number;
+  resolved: ResolvedPoll;
+  dates: DatesConfiguration | undefined;
+  firstPoll: boolean;
+  /** No date filter (since = epoch): every record is listed, and what is missing was deleted. */
+  fullListing: boolean;
+  since: number;
+  /** The provider call target and its API base. */
+  target: ProviderTarget & { scope: TemplateScope };
+  baseUrl: string | undefined;
+  objectKey: SweepTarget;
+  /** The listing generation the snapshot rows this poll writes carry (see sweep.ts). */
+  generation: number;
+  rules: DiffRules;
+}
+
+/** What the poll's batches added up to; each batch adds its part (writeBatch). */
+interface PollTally {
+  fetched: number;
+  created: number;
+  updated: number;
+  deleted: number;
+  /** Snapshot rows stored that were not there before (PostgreSQL's statistics follow them). */
+  storedRows: number;
+}
+
 export async function pollObject(
   deps: PollDeps,
   row: PollObjectRow,
@@ -81,32 +118,69 @@ export async function pollObject(
   settings: InstanceSettings,
   startedAt: number,
 ): Promise<PollSummary> {
+  const plan = await planPoll(deps, row, instance, connector, settings, startedAt);
+  const tally: PollTally = { fetched: 0, created: 0, updated: 0, deleted: 0, storedRows: 0 };
+  const { resolved } = plan;
+  const removed = await listDeleted(plan, tally);
+  const main: ListingResult = removed?.budget
+    ? { pages: 0, complete: false, last: undefined, budget: undefined }
+    : await forEachBatch(listingPages(plan, resolved), WRITE_BATCH, (batch) => writeBatch(plan, tally, batch, resolved.idField, false));
+  await deps.stores.snapshots.refreshStatistics(tally.storedRows);
+  if (plan.fullListing && main.complete)
+    tally.deleted += await sweepMissing(
+      deps.stores,
+      plan.objectKey,
+      plan.generation,
+      row.listed_generation,
+      (uow, events) => recordPolled(plan, uow, events),
+      new Date(startedAt).toISOString(),
+    );
+  await deps.beforeCommit?.(row.object_type);
+  return summaryOf(plan, tally, main, removed);
+}
+
+/** Resolves the object and decides what this poll lists: since when, whether a full listing, which records are baseline. */
+async function planPoll(
+  deps: PollDeps,
+  row: PollObjectRow,
+  instance: Instance,
+  connector: ConnectorDefinition,
+  settings: InstanceSettings,
+  startedAt: number,
+): Promise<PollPlan> {
   const { config } = deps;
-  const { pollState, snapshots } = deps.stores;
   const resolved = resolvePollerObject(connector, row.object_type, JSON.parse(row.config));
-  const dates = resolved.datesConfiguration as
-    | { updatedDateField?: string; updatedDateFormat?: string; createdDateField?: string; createdDateFormat?: string }
-    | undefined;
+  const dates = resolved.datesConfiguration as DatesConfiguration | undefined;
   const firstPoll = row.last_success_at === null;
   // Full listings (no date filter, since = epoch) find deletions; only for objects with `deletes`.
   const fullListing = Boolean(resolved.deletes) && !firstPoll && (row.full_listing_at ?? 0) + config.poller.fullListingIntervalMinutes * 60_000 <= startedAt;
   const after = Math.max(instance.createdAt, row.watermark - config.poller.overlapSeconds * 1000);
   // A provider that refuses a start time closer to now than sinceAgeSeconds gets an earlier one.
   const since = fullListing ? 0 : Math.min(after, startedAt - (resolved.sinceAgeSeconds ?? 0) * 1000);
-  const tz = settings.timeZone;
   const scope = { iparam: instance.configuration, context: {} };
   const target = { connector, configuration: instance.configuration, instanceId: instance.id, scope };
   const baseUrl = await deps.providerCalls.baseUrlOf(target);
   const objectKey: SweepTarget = { instanceId: instance.id, objectType: row.object_type, idField: resolved.idField };
   // Snapshot rows this poll writes carry its listing generation (a poll that is not a full
   // listing: the last one started — see sweep.ts).
-  const generation = fullListing ? await pollState.startListing(row.id, row.listing_generation) : row.listing_generation;
+  const generation = fullListing ? await deps.stores.pollState.startListing(row.id, row.listing_generation) : row.listing_generation;
+  const rules = diffRulesOf(instance, resolved, dates, fullListing, firstPoll, row.listed_generation === null);
+  return { deps, row, instance, settings, startedAt, resolved, dates, firstPoll, fullListing, since, target, baseUrl, objectKey, generation, rules };
+}
 
+/** Which records are baseline (stored, no event) and which raise events. */
+function diffRulesOf(
+  instance: Instance,
+  resolved: ResolvedPoll,
+  dates: DatesConfiguration | undefined,
+  fullListing: boolean,
+  firstPoll: boolean,
+  firstListing: boolean,
+): DiffRules {
   const rules: DiffRules = { instanceCreatedAt: dates?.createdDateField ? instance.createdAt : null, isBaseline: () => false };
   if (fullListing) {
     // A record first met in a full listing is baseline unless its dates say it changed after the
     // instance was created; without dates, the object's first complete listing is all baseline.
-    const firstListing = row.listed_generation === null;
     rules.isBaseline = (r) => {
       const changedAt = r.updatedAt ?? r.createdAt;
       return changedAt === undefined ? firstListing : changedAt <= instance.createdAt;
@@ -115,125 +189,154 @@ export async function pollObject(
     // Without dates in the URL or the records, the first poll can only be a baseline.
     rules.isBaseline = () => true;
   }
+  return rules;
+}
 
-  const record = (tx: SnapshotStore, events: NewEvent[]) =>
-    tx.recordEvents({ id: instance.id, name: instance.name, elementKey: instance.elementKey }, events, {
-      source: 'polling',
-      now: startedAt,
-      notify: settings.notificationsEnabled,
-      maxPerNotification: config.delivery.maxEventsPerNotification.polling,
-    });
+/** The pages of one listing (the object's, or its `deleted` listing) rendered with a since-time. */
+function listingPages(plan: PollPlan, listed: ListingTarget, from = plan.since - (plan.resolved.lookbackSeconds ?? 0) * 1000, endPath?: string) {
+  const { deps, startedAt, target, baseUrl, instance, row } = plan;
+  const tz = plan.settings.timeZone;
+  const path = renderDateTemplates(listed.path, from, { timeZone: tz, encode: true, now: startedAt });
+  const query = Object.fromEntries(
+    Object.entries(listed.query).map(([k, v]) => [k, renderDateTemplates(String(v), from, { timeZone: tz, encode: false, now: startedAt })]),
+  );
+  const body = listed.body === undefined ? undefined : renderDateTemplatesDeep(listed.body, from, { timeZone: tz, encode: false, now: startedAt });
+  const send = (request: ProviderRequest) => deps.providerCalls.send(target, request, { maxAttempts: 3, retryDelayMs: 1000, timeoutMs: 10_000 });
+  return fetchListingPages({
+    pagination: listed.pagination,
+    recordsPath: listed.recordsPath,
+    endPath,
+    maxPages: listed.pagination?.maxPages ?? deps.config.poller.maxPages,
+    build: (parts) =>
+      buildResourceRequest({
+        baseUrl,
+        method: listed.method,
+        path,
+        query: { ...query, ...parts.query },
+        headers: listed.headers,
+        body: parts.body !== undefined ? mergeDeep((body as Record<string, unknown>) ?? {}, parts.body as Record<string, unknown>) : body,
+        scope: target.scope,
+      }),
+    send: listed.graphql
+      ? graphqlPageSender(listed.graphql, send, {
+          sleep: deps.providerCalls.sleep,
+          now: () => deps.clock?.now() ?? Date.now(),
+          maxWaitMs: deps.config.provider.maxRetryAfterSeconds * 1000,
+          label: `${instance.elementKey} ${row.object_type}`,
+          bucket: costBucketOf(deps.providerCalls, target.connector, instance.configuration, instance.id),
+        })
+      : send,
+  });
+}
 
-  // The pages of one listing (the object's, or its `deleted` listing) rendered with a since-time.
-  const pages = (listed: ListingTarget, from = since - (resolved.lookbackSeconds ?? 0) * 1000, endPath?: string) => {
-    const path = renderDateTemplates(listed.path, from, { timeZone: tz, encode: true, now: startedAt });
-    const query = Object.fromEntries(
-      Object.entries(listed.query).map(([k, v]) => [k, renderDateTemplates(String(v), from, { timeZone: tz, encode: false, now: startedAt })]),
-    );
-    const body = listed.body === undefined ? undefined : renderDateTemplatesDeep(listed.body, from, { timeZone: tz, encode: false, now: startedAt });
-    const send = (request: ProviderRequest) => deps.providerCalls.send(target, request, { maxAttempts: 3, retryDelayMs: 1000, timeoutMs: 10_000 });
-    return listingPages({
-      pagination: listed.pagination,
-      recordsPath: listed.recordsPath,
-      endPath,
-      maxPages: listed.pagination?.maxPages ?? config.poller.maxPages,
-      build: (parts) =>
-        buildResourceRequest({
-          baseUrl,
-          method: listed.method,
-          path,
-          query: { ...query, ...parts.query },
-          headers: listed.headers,
-          body: parts.body !== undefined ? mergeDeep((body as Record<string, unknown>) ?? {}, parts.body as Record<string, unknown>) : body,
-          scope,
-        }),
-      send: listed.graphql
-        ? graphqlPageSender(listed.graphql, send, {
-            sleep: deps.providerCalls.sleep,
-            now: () => deps.clock?.now() ?? Date.now(),
-            maxWaitMs: config.provider.maxRetryAfterSeconds * 1000,
-            label: `${instance.elementKey} ${row.object_type}`,
-            bucket: costBucketOf(deps.providerCalls, connector, instance.configuration, instance.id),
-          })
-        : send,
-    });
-  };
+/**
+ * The deleted listing (usually a page) runs before the main one: when the budget then cuts the main
+ * listing, the deletions up to now are already read, so the watermark can move to the main
+ * listing's last record and the next poll goes on from there. (Run after it, a cut that skipped the
+ * deleted listing could not move the watermark past deletions, and a listing longer than the budget
+ * grants at once would start over at every poll, never getting further.) A deleted listing cut by
+ * the budget ends the poll there; the main listing runs next time.
+ */
+async function listDeleted(plan: PollPlan, tally: PollTally): Promise<ListingResult | undefined> {
+  const deleted = plan.resolved.deleted;
+  if (!deleted || plan.fullListing) return undefined;
+  return forEachBatch(listingPages(plan, deleted, windowStart(deleted, plan.since, plan.startedAt), deleted.window?.coveredPath), WRITE_BATCH, (batch) =>
+    writeBatch(plan, tally, batch, deleted.idField, true),
+  );
+}
 
-  const summary = { fetched: 0, created: 0, updated: 0, deleted: 0 };
-  let storedRows = 0;
-  /** Diffs and writes one batch; returns the last record date in it. */
-  const writeBatch = async (batch: Record<string, unknown>[], idField: string, deletedListing: boolean): Promise<number | undefined> => {
-    const records: DiffRecord[] = [];
-    // Deleted records, from a listing of their own (Freshdesk's filter=deleted) or flagged in the
-    // main one (Zendesk's status "deleted"): a change to such a record is DELETED.
-    const deleted = new Set<Record<string, unknown>>();
-    let last: number | undefined;
-    for (const raw of batch) {
-      summary.fetched++;
-      const id = firstMatch(raw, idField);
-      if (id === undefined || id === null || id === '') continue;
-      const r: DiffRecord = { id: String(id), record: raw, hash: hashRecord(raw) };
-      if (dates?.updatedDateField) r.updatedAt = parseDate(firstMatch(raw, dates.updatedDateField), dates.updatedDateFormat, tz);
-      if (dates?.createdDateField) r.createdAt = parseDate(firstMatch(raw, dates.createdDateField), dates.createdDateFormat, tz);
-      last = r.updatedAt ?? last;
-      // A provider that ignores the date filter must still not raise events for older records.
-      if (!fullListing && r.updatedAt !== undefined && r.updatedAt < instance.createdAt) continue;
-      if (deletedListing || (resolved.deletedWhen && isDeleted(raw, resolved.deletedWhen))) deleted.add(raw);
-      records.push(r);
-    }
-    const known = await snapshots.load(
+/** A batch's records as the diff reads them, with those deleted at the provider; `last`: the last record date in it. */
+interface ReadBatch {
+  records: DiffRecord[];
+  deleted: Set<Record<string, unknown>>;
+  last: number | undefined;
+}
+
+function readBatch(plan: PollPlan, batch: Record<string, unknown>[], idField: string, deletedListing: boolean): ReadBatch {
+  const { dates, resolved, instance, fullListing } = plan;
+  const tz = plan.settings.timeZone;
+  const records: DiffRecord[] = [];
+  // Deleted records, from a listing of their own (Freshdesk's filter=deleted) or flagged in the
+  // main one (Zendesk's status "deleted"): a change to such a record is DELETED.
+  const deleted = new Set<Record<string, unknown>>();
+  let last: number | undefined;
+  for (const raw of batch) {
+    const id = firstMatch(raw, idField);
+    if (id === undefined || id === null || id === '') continue;
+    const r: DiffRecord = { id: String(id), record: raw, hash: hashRecord(raw) };
+    if (dates?.updatedDateField) r.updatedAt = parseDate(firstMatch(raw, dates.updatedDateField), dates.updatedDateFormat, tz);
+    if (dates?.createdDateField) r.createdAt = parseDate(firstMatch(raw, dates.createdDateField), dates.createdDateFormat, tz);
+    last = r.updatedAt ?? last;
+    // A provider that ignores the date filter must still not raise events for older records.
+    if (!fullListing && r.updatedAt !== undefined && r.updatedAt < instance.createdAt) continue;
+    if (deletedListing || (resolved.deletedWhen && isDeleted(raw, resolved.deletedWhen))) deleted.add(raw);
+    records.push(r);
+  }
+  return { records, deleted, last };
+}
+
+/** The events of a batch's changes: the connector's event feed, or one event per changed record. */
+function eventsOf(plan: PollPlan, changes: ReturnType<typeof diffRecords>['changes'], deleted: Set<Record<string, unknown>>): NewEvent[] {
+  const { resolved, row, startedAt } = plan;
+  if (resolved.events) return eventsFromFeed(row.object_type, resolved.events, changes, startedAt);
+  return changes.map((c) => ({
+    eventType: deleted.has(c.record as Record<string, unknown>) ? 'DELETED' : c.eventType,
+    objectType: row.object_type,
+    objectId: c.objectId,
+    date: new Date(c.date ?? startedAt).toISOString(),
+    raw: c.record,
+  }));
+}
+
+/** Diffs and writes one batch (its events and snapshot rows in one unit of work); returns the last record date in it. */
+async function writeBatch(
+  plan: PollPlan,
+  tally: PollTally,
+  batch: Record<string, unknown>[],
+  idField: string,
+  deletedListing: boolean,
+): Promise<number | undefined> {
+  const { deps, objectKey, generation, startedAt, row } = plan;
+  tally.fetched += batch.length;
+  const { records, deleted, last } = readBatch(plan, batch, idField, deletedListing);
+  const known = await deps.stores.snapshots.load(
+    objectKey,
+    records.map((r) => r.id),
+  );
+  const { changes, changed, unchanged } = diffRecords(records, known, plan.rules);
+  const events = eventsOf(plan, changes, deleted);
+  const marks = plan.fullListing ? unchanged : [];
+  if (changed.length === 0 && marks.length === 0) return last;
+  await deps.stores.transaction(async (uow) => {
+    await recordPolled(plan, uow, events);
+    await uow.snapshots.upsert(
       objectKey,
-      records.map((r) => r.id),
+      changed.map((r) => ({ id: r.id, hash: r.hash, deleted: deleted.has(r.record) })),
+      startedAt,
+      generation,
     );
-    const { changes, changed, unchanged } = diffRecords(records, known, rules);
-    const events: NewEvent[] = resolved.events
-      ? eventsFromFeed(row.object_type, resolved.events, changes, startedAt)
-      : changes.map((c) => ({
-          eventType: deleted.has(c.record as Record<string, unknown>) ? 'DELETED' : c.eventType,
-          objectType: row.object_type,
-          objectId: c.objectId,
-          date: new Date(c.date ?? startedAt).toISOString(),
-          raw: c.record,
-        }));
-    const marks = fullListing ? unchanged : [];
-    if (changed.length === 0 && marks.length === 0) return last;
-    await snapshots.transaction(async (tx) => {
-      await record(tx, events);
-      await tx.upsert(
-        objectKey,
-        changed.map((r) => ({ id: r.id, hash: r.hash, deleted: deleted.has(r.record) })),
-        startedAt,
-        generation,
-      );
-      await tx.markListed(objectKey, marks, generation);
-      await deps.beforeCommit?.(row.object_type);
-    });
-    storedRows += changed.length - changed.filter((r) => known.has(r.id)).length;
-    for (const e of events) if (e.eventType in COUNTED) summary[COUNTED[e.eventType as keyof typeof COUNTED]]++;
-    return last;
-  };
+    await uow.snapshots.markListed(objectKey, marks, generation);
+    await deps.beforeCommit?.(row.object_type);
+  });
+  tally.storedRows += changed.length - changed.filter((r) => known.has(r.id)).length;
+  for (const e of events) if (e.eventType in COUNTED) tally[COUNTED[e.eventType as keyof typeof COUNTED]]++;
+  return last;
+}
 
-  // The deleted listing (usually a page) runs first: when the budget then cuts the main listing,
-  // the deletions up to now are already read, so the watermark can move to the main listing's last
-  // record and the next poll goes on from there. (Run after it, a cut that skipped the deleted
-  // listing could not move the watermark past deletions, and a listing longer than the budget
-  // grants at once would start over at every poll, never getting further.) A deleted listing cut
-  // by the budget ends the poll there; the main listing runs next time.
-  const removed =
-    !resolved.deleted || fullListing
-      ? undefined
-      : await forEachBatch(
-          pages(resolved.deleted, windowStart(resolved.deleted, since, startedAt), resolved.deleted.window?.coveredPath),
-          WRITE_BATCH,
-          (batch) => writeBatch(batch, resolved.deleted!.idField, true),
-        );
-  const main = removed?.budget
-    ? { pages: 0, complete: false, last: undefined, budget: undefined }
-    : await forEachBatch(pages(resolved), WRITE_BATCH, (batch) => writeBatch(batch, resolved.idField, false));
-  await snapshots.refreshStatistics(storedRows);
-  if (fullListing && main.complete)
-    summary.deleted += await sweepMissing(snapshots, objectKey, generation, row.listed_generation, record, new Date(startedAt).toISOString());
+/** Records a poll's events in its unit of work. */
+async function recordPolled(plan: PollPlan, uow: UnitOfWork, events: NewEvent[]): Promise<void> {
+  const { instance, settings, startedAt, deps } = plan;
+  await uow.events.recordEvents({ id: instance.id, name: instance.name, elementKey: instance.elementKey }, events, {
+    source: 'polling',
+    now: startedAt,
+    notify: settings.notificationsEnabled,
+    maxPerNotification: deps.config.delivery.maxEventsPerNotification.polling,
+  });
+}
 
+/** The poll's counts, and the object's columns it moves on (watermark, listing state). */
+function summaryOf(plan: PollPlan, tally: PollTally, main: ListingResult, removed: ListingResult | undefined): PollSummary {
+  const { row, startedAt, fullListing, firstPoll, generation, deps } = plan;
   // A listing cut by maxPages continues next time from its last record's date (the earlier one when
   // both listings were cut), not from now.
   const cut = [main, removed].filter((l) => l && !l.complete).map((l) => l!.last);
@@ -243,13 +346,16 @@ export async function pollObject(
   // The provider covered the deleted listing only up to a date (Salesforce's latestDateCovered):
   // the next poll starts there, so deletions it has not reported yet are not skipped.
   const covered = removed?.complete && typeof removed.endValue === 'string' ? Date.parse(removed.endValue) : Number.NaN;
-  if (complete && covered < startedAt) nextWatermark = Math.max(row.watermark, Math.min(nextWatermark, covered + config.poller.overlapSeconds * 1000));
+  if (complete && covered < startedAt) nextWatermark = Math.max(row.watermark, Math.min(nextWatermark, covered + deps.config.poller.overlapSeconds * 1000));
   const listed = fullListing && main.complete ? { listed_generation: generation } : {};
   const fullListingAt = (fullListing && main.complete) || firstPoll ? { full_listing_at: startedAt } : {};
-  await deps.beforeCommit?.(row.object_type);
   const budget = main.budget ?? removed?.budget;
+  const { fetched, created, updated, deleted } = tally;
   return {
-    ...summary,
+    fetched,
+    created,
+    updated,
+    deleted,
     complete,
     nextWatermark,
     state: { watermark: nextWatermark, last_success_at: startedAt, ...fullListingAt, ...listed },

@@ -69,7 +69,7 @@ export class Poller extends WorkerLoop {
       name: 'poll',
       tickSeconds: () => deps.config.poller.tickSeconds,
       log: deps.log,
-      leases: deps.stores.pollState.pollLeases(deps.nodeId),
+      leases: { owner: deps.nodeId, release: (ids, owner) => deps.stores.pollState.releaseLeases(ids, owner) },
       metrics: deps.metrics,
     });
   }
@@ -129,7 +129,9 @@ export class Poller extends WorkerLoop {
     });
     this.claimFull = rows.length === free;
     // Their instances in one read; a poll whose instance is not there reads it itself.
-    await this.deps.instances.preloadForWork(rows.map((r) => r.instance_id)).catch(() => undefined);
+    await this.deps.instances
+      .preloadForWork(rows.map((r) => r.instance_id))
+      .catch((err) => this.recordFailed(err, "could not read the claimed polls' instances ahead", 'poll-preload'));
     this.unstarted += rows.length;
     for (const row of rows) {
       const wait = Math.max(0, row.next_poll_at - this.deps.clock.now());
@@ -337,10 +339,10 @@ export class Poller extends WorkerLoop {
     return { delayedUntil: wait.until, reason: wait.reason };
   }
 
-  /** An outcome that could not be written: logged and counted; the lease brings the poll back. */
-  private recordFailed(err: unknown, message: string): void {
+  /** A write or read the polls can do without (an outcome: the lease brings the poll back): logged and counted. */
+  private recordFailed(err: unknown, message: string, component = 'poll'): void {
     const kind = errorKind(err);
-    this.deps.metrics?.errors.inc({ component: 'poll', kind });
+    this.deps.metrics?.errors.inc({ component, kind });
     if (kind === 'database_unavailable') this.log.warn({ err: (err as Error).message }, `${message}: the database is unavailable`);
     else this.log.error({ err }, message);
   }

@@ -1,4 +1,5 @@
 import type Router from '@koa/router';
+import type { RouteModule } from '../api/app.js';
 import { isoOrNull, type Clock } from '../clock.js';
 import { idParam } from '../api/pagination.js';
 import type { InstanceService } from '../instances/service.js';
@@ -16,17 +17,19 @@ const iso = isoOrNull;
  * node's view of the callback origin (its circuit breaker), `webhooksOf` the provider webhooks that
  * lapse unless refreshed (when each lapses and is refreshed next).
  */
-export function pollerRoutes(
-  pollState: PollStateStore,
-  events: EventStore,
-  poller: Poller,
-  instances: InstanceService,
-  clock: Clock,
-  authStatusOf?: (instance: Instance) => Promise<unknown>,
-  rateLimitOf?: (instance: Instance) => Promise<unknown>,
-  deliveryOf?: (instance: Instance) => unknown,
-  webhooksOf?: (instance: Instance) => Promise<unknown>,
-) {
+export interface PollerRouteDeps {
+  stores: { pollState: PollStateStore; events: EventStore };
+  poller: Poller;
+  instances: InstanceService;
+  clock: Clock;
+  authStatusOf?: (instance: Instance) => Promise<unknown>;
+  rateLimitOf?: (instance: Instance) => Promise<unknown>;
+  deliveryOf?: (instance: Instance) => unknown;
+  webhooksOf?: (instance: Instance) => Promise<unknown>;
+}
+
+export function pollerRoutes({ stores, poller, instances, clock, authStatusOf, rateLimitOf, deliveryOf, webhooksOf }: PollerRouteDeps): RouteModule {
+  const { pollState, events } = stores;
   return (router: Router) => {
     router.post('/instances/:id/events/poll', async (ctx) => {
       const { objectType } = ctx.query;

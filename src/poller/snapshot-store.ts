@@ -1,13 +1,13 @@
 import type { Knex } from 'knex';
 import { bulkInsert } from '../db/bulk.js';
+import { groupBy } from '../lib/group-by.js';
 import { isPostgres } from '../db/index.js';
 import { holdInstance } from '../db/instance-guard.js';
-import { recordEvents, type EventInstance, type NewEvent, type RecordOptions } from '../events/record.js';
 
 /**
  * The store of snapshots (the last hash seen of each record of an object type), which the poll
  * diffs against and the sweep marks and deletes from. A poll's changes — events and snapshot rows
- * — are written in one `transaction`, through the store it hands over.
+ * — are written in one unit of work (`stores.transaction`), with the event store bound to it.
  */
 
 /** One object type of one instance: the key of its snapshot rows. */
@@ -23,20 +23,75 @@ export interface SnapshotWrite {
   deleted: boolean;
 }
 
+/** One record's snapshot row (what a webhook reconciles). */
+export type RecordKey = { instance_id: number; object_type: string; object_id: string };
+/** What a webhook said of a record: deleted, or its new content's hash. */
+export type SnapshotChange = { deleted: true } | { hash: string };
+
 /** A listing that stored more new rows than this refreshes PostgreSQL's statistics of the table. */
 const ANALYZE_AFTER_ROWS = 50_000;
 
 export class SnapshotStore {
   constructor(private readonly db: Knex) {}
 
-  /** Runs `fn` in one transaction, with a store whose writes (events included) belong to it. */
-  transaction<T>(fn: (tx: SnapshotStore) => Promise<T>): Promise<T> {
-    return this.db.transaction((trx) => fn(new SnapshotStore(trx)));
+  /**
+   * Retention: snapshots of object types a polling instance dropped from its configuration
+   * (webhook-mode instances keep theirs: they have no poll plan to compare with).
+   */
+  async prune(): Promise<number> {
+    const db = this.db;
+    return db('snapshots')
+      .whereIn('instance_id', db('instances').select('id').where('vendor_type', 'polling'))
+      .whereNotExists(
+        db('poll_objects')
+          .select(db.raw('1'))
+          .whereRaw('poll_objects.instance_id = snapshots.instance_id')
+          .whereRaw('poll_objects.object_type = snapshots.object_type'),
+      )
+      .delete();
   }
 
-  /** Records events (`events/record.ts`, the one door) in this store's transaction. */
-  async recordEvents(instance: EventInstance, events: NewEvent[], o: RecordOptions): Promise<void> {
-    await recordEvents(this.db, instance, events, o);
+  /**
+   * Keeps the poller's snapshots in step with what webhooks said, in the unit of work this store is
+   * bound to and in the changes' order: a deletion removes the record's snapshot; a record is stored by hash.
+   * Answers, per change, whether it is new — false when the snapshot already had this hash (raised
+   * already, by a poll or an earlier webhook, also one earlier in the batch). A few statements for
+   * the whole batch: one read of the known hashes, one upsert, one delete per deleted record.
+   */
+  async reconcile(changes: Array<{ key: RecordKey; change: SnapshotChange | undefined }>, now: number): Promise<boolean[]> {
+    const id = (k: RecordKey) => `${k.instance_id}\u0000${k.object_type}\u0000${k.object_id}`;
+    const state = new Map<string, string | null>();
+    const hashed = changes.filter((c) => c.change && 'hash' in c.change).map((c) => c.key);
+    for (const [instanceId, keys] of groupBy(hashed, (k) => k.instance_id)) {
+      for (let i = 0; i < keys.length; i += 400) {
+        const pairs = keys.slice(i, i + 400).map((k) => [k.object_type, k.object_id]);
+        const rows = (await this.db('snapshots')
+          .where('instance_id', instanceId)
+          .whereIn(['object_type', 'object_id'], pairs)
+          .select('object_type', 'object_id', 'hash')) as Array<{ object_type: string; object_id: string; hash: string }>;
+        for (const r of rows) state.set(id({ instance_id: instanceId, object_type: r.object_type, object_id: r.object_id }), r.hash);
+      }
+    }
+    const written = new Map<string, { key: RecordKey; hash: string | null }>();
+    const fresh = changes.map(({ key, change }) => {
+      if (!change) return true;
+      const k = id(key);
+      const hash = 'deleted' in change ? null : change.hash;
+      if (hash !== null && state.get(k) === hash) return false;
+      state.set(k, hash);
+      written.set(k, { key, hash });
+      return true;
+    });
+    const upserts = [...written.values()].filter((w) => w.hash !== null).map((w) => ({ ...w.key, hash: w.hash, seen_at: now }));
+    for (const instanceId of new Set(upserts.map((u) => u.instance_id))) await holdInstance(this.db, instanceId);
+    await bulkInsert(this.db, 'snapshots', upserts, { onConflict: { columns: ['instance_id', 'object_type', 'object_id'], merge: ['hash', 'seen_at'] } });
+    for (const w of written.values()) if (w.hash === null) await this.db('snapshots').where(w.key).delete();
+    return fresh;
+  }
+
+  /** Every snapshot of a deleted instance. */
+  async deleteOfInstance(instanceId: number): Promise<void> {
+    await this.db('snapshots').where({ instance_id: instanceId }).delete();
   }
 
   /** The stored hashes of these ids: one lookup by primary key per batch, the ids as one array parameter. */

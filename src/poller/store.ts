@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import { bulkUpdate } from '../db/bulk.js';
-import { claimDue, renewLeases } from '../db/lease.js';
+import { claimDue, releaseLeases, renewLeases } from '../db/lease.js';
 
 /**
  * The store of poll_objects (each object type's schedule and state): the API's status reads, the
@@ -48,9 +48,9 @@ export class PollStateStore {
     return (await this.db('poll_objects').where({ instance_id: instanceId }).orderBy('object_type')) as StatusRow[];
   }
 
-  /** Where the poller's claims are leased (the loop gives back what it holds when it stops). */
-  pollLeases(owner: string) {
-    return { db: this.db, table: 'poll_objects', owner };
+  /** Gives back claims of `owner` (the loop's, when it stops or does not run them); due again at once. */
+  releaseLeases(ids: Array<number | string>, owner: string): Promise<number> {
+    return releaseLeases(this.db, 'poll_objects', ids, owner);
   }
 
   /** Claims objects of instances whose events are enabled, due by `dueBy`, soonest first. */

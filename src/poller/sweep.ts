@@ -1,5 +1,6 @@
 import type { NewEvent } from '../events/record.js';
-import type { SnapshotKey, SnapshotStore } from './snapshot-store.js';
+import type { Stores, UnitOfWork } from '../stores.js';
+import type { SnapshotKey } from './snapshot-store.js';
 
 /**
  * Delete detection by mark-and-sweep in the database, so a full listing of any size needs no list
@@ -23,13 +24,14 @@ const SWEEP_CHUNK = 1000;
  * `record` in the same transaction. Returns how many were deleted.
  */
 export async function sweepMissing(
-  snapshots: SnapshotStore,
+  stores: Pick<Stores, 'snapshots' | 'transaction'>,
   target: SweepTarget,
   generation: number,
   previousComplete: number | null,
-  record: (tx: SnapshotStore, events: NewEvent[]) => Promise<void>,
+  record: (uow: UnitOfWork, events: NewEvent[]) => Promise<void>,
   date: string,
 ): Promise<number> {
+  const { snapshots } = stores;
   await snapshots.adoptUnlisted(target, generation);
   if (previousComplete === null) return 0;
   let deleted = 0;
@@ -39,14 +41,14 @@ export async function sweepMissing(
     const found = await snapshots.unlistedAfter(target, previousComplete, after, SWEEP_CHUNK);
     if (found.length === 0) return deleted;
     after = found[found.length - 1];
-    await snapshots.transaction(async (tx) => {
+    await stores.transaction(async (uow) => {
       // Only rows still there raise DELETED (deleteUnlisted checks them again, locked).
-      const gone = await tx.deleteUnlisted(target, found, previousComplete);
+      const gone = await uow.snapshots.deleteUnlisted(target, found, previousComplete);
       if (gone.length === 0) return;
       // A record the provider reported deleted had its DELETED then: it leaves silently.
       const news = gone.filter((r) => !r.reportedDeleted).map((r) => r.id);
       await record(
-        tx,
+        uow,
         news.map((id) => ({ eventType: 'DELETED', objectType: target.objectType, objectId: id, date, raw: { [target.idField]: id } })),
       );
       deleted += news.length;

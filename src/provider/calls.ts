@@ -6,7 +6,7 @@ import { sendProviderRequest, type AttemptHooks, type ProviderRequest, type Prov
 /**
  * The one path by which a built provider request is sent for an instance — poll pages, request
  * templates, webhook (de)registration and token endpoints alike. Per-attempt hooks are composed
- * here: whatever is registered with `use` (rate budgets) runs first, the connector's auth last,
+ * here: the hook factories given at construction (rate budgets) run first, the connector's auth last,
  * so credentials and signatures cover the exact request of each attempt (each page, each retry).
  */
 export interface ProviderTarget {
@@ -42,14 +42,17 @@ export interface AuthProvider {
   handOver?(target: ProviderTarget): Promise<Record<string, string>>;
 }
 
-export class ProviderCalls {
-  private readonly hookFactories: HookFactory[] = [];
+/** No auth of its own: the calls a connector's auth makes itself (token endpoints) go through one of these. */
+export const WITHOUT_AUTH: AuthProvider = { hooksFor: () => undefined };
 
+export class ProviderCalls {
+  /** `hookFactories` run on every call, before auth (rate budgets). */
   constructor(
     private readonly config: Config,
     /** The gateway's sleep (a manual clock's in tests): also for waits a caller paces itself. */
     readonly sleep: (ms: number) => Promise<void>,
     private readonly auth: AuthProvider,
+    private readonly hookFactories: HookFactory[] = [],
   ) {}
 
   /**
@@ -71,11 +74,6 @@ export class ProviderCalls {
    */
   async handOverOf(target: ProviderTarget): Promise<Record<string, string>> {
     return (await this.auth.handOver?.(target)) ?? {};
-  }
-
-  /** Adds hooks to every provider call (registered at start-up; they run before auth). */
-  use(factory: HookFactory): void {
-    this.hookFactories.push(factory);
   }
 
   send(target: ProviderTarget, request: ProviderRequest, options: CallOptions): Promise<ProviderResult> {

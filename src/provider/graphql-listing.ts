@@ -1,4 +1,3 @@
-import { NORMALIZED } from '../connectors/graphql-listing.js';
 import { firstMatch } from '../lib/json-path.js';
 import type { ProviderRequest, ProviderResult } from './http-client.js';
 import { ProviderError } from './http-client.js';

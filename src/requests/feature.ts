@@ -1,13 +1,11 @@
 import type { Feature, GatewayContext } from '../context.js';
-import { createTemplateInvoker } from './invoke.js';
-import { lookupLifecycle } from './lookups.js';
 import { requestRoutes } from './routes.js';
 
 /**
- * Request templates: invoking them through the API (routes.ts, invoke.ts), their log (store.ts),
- * and the connector's lookups run when an instance is created (lookups.ts).
+ * Request templates: invoking them through the API (routes.ts, invoke.ts) and their log
+ * (store.ts). The connector's lookups run when an instance is created are an instance hook
+ * (lookups.ts), given to the instances service in main.ts.
  */
-export function requestsFeature(ctx: GatewayContext): Feature {
-  ctx.instances.lifecycle.push(lookupLifecycle(ctx, createTemplateInvoker(ctx, ctx.stores.requestLog)));
+export function createRequestsFeature(ctx: GatewayContext): Feature {
   return { name: 'requests', apiRoutes: [requestRoutes(ctx)] };
 }

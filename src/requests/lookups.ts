@@ -1,7 +1,7 @@
 import type { GatewayContext } from '../context.js';
 import { ApiError } from '../errors.js';
 import { firstMatch } from '../lib/json-path.js';
-import type { InstanceLifecycle } from '../instances/service.js';
+import type { InstanceHooks } from '../instances/hooks.js';
 import { InvocationError, type TemplateInvoker } from './invoke.js';
 
 /**
@@ -14,10 +14,13 @@ import { InvocationError, type TemplateInvoker } from './invoke.js';
  */
 const TIME_ZONE_KEY = 'event.poller.timezone';
 
-export function lookupLifecycle(ctx: GatewayContext, invoke: TemplateInvoker): InstanceLifecycle {
+export function lookupInstanceHooks(
+  ctx: Pick<GatewayContext, 'clock' | 'log'> & { stores: Pick<GatewayContext['stores'], 'instances'> },
+  invoke: TemplateInvoker,
+): InstanceHooks {
   return {
-    async afterCreate(instance) {
-      const lookups = ctx.instances.connectorOf(instance).events?.lookups ?? [];
+    async afterInstanceCreate(instance, connector) {
+      const lookups = connector.events?.lookups ?? [];
       if (lookups.length === 0) return;
       const saved: Record<string, string> = {};
       const isEmpty = (key: string) => {
@@ -54,9 +57,8 @@ export function lookupLifecycle(ctx: GatewayContext, invoke: TemplateInvoker): I
       }
       if (Object.keys(saved).length === 0) return;
       // Re-read: a hook that ran before this one may have saved values too.
-      const current = (await ctx.instances.store.get(instance.id)) ?? instance;
-      await ctx.instances.store.update(
-        undefined,
+      const current = (await ctx.stores.instances.get(instance.id)) ?? instance;
+      await ctx.stores.instances.update(
         instance.id,
         { elementKey: instance.elementKey, configuration: { ...current.configuration, ...saved } },
         ctx.clock.now(),

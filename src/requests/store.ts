@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { deleteInBatches } from '../db/bulk.js';
 
 /** The request-template invocation log: one row per invocation, listed newest first. */
 export interface RequestLogRow {
@@ -16,6 +17,11 @@ export interface RequestLogRow {
 
 export class RequestLogStore {
   constructor(private readonly db: Knex) {}
+
+  /** Retention: entries logged before `before`. */
+  prune(before: number): Promise<number> {
+    return deleteInBatches(this.db, 'request_log', (q) => q.where('at', '<', before));
+  }
 
   async add(instanceId: number, row: Omit<RequestLogRow, 'id'>): Promise<void> {
     await this.db('request_log').insert({ instance_id: instanceId, ...row });

@@ -35,19 +35,15 @@ export class ScheduleStore {
   }
 
   /**
-   * Advances a fired schedule to `next` (null: done) and runs `alsoInTransaction` (queueing its
-   * notification) in the same transaction, only while `owner` still holds the lease. False (and
-   * nothing done) when it does not.
+   * Advances a fired schedule to `next` (null: done), only while `owner` still holds the lease;
+   * false (and nothing done) when it does not. The scheduler queues its notification in the same
+   * unit of work.
    */
-  fire(row: ScheduleRow, o: { owner: string; now: number; next: number | null }, alsoInTransaction: (trx: Knex) => Promise<unknown>): Promise<boolean> {
-    return this.db.transaction(async (trx) => {
-      const updated = await trx('schedules')
-        .where({ id: row.id, lease_owner: o.owner })
-        .update({ next_fire_at: o.next, fire_count: row.fire_count + 1, last_fired_at: o.now, updated_at: o.now, lease_owner: null, lease_expires_at: null });
-      if (updated === 0) return false;
-      await alsoInTransaction(trx);
-      return true;
-    });
+  async advanceFired(row: ScheduleRow, o: { owner: string; now: number; next: number | null }): Promise<boolean> {
+    const updated = await this.db('schedules')
+      .where({ id: row.id, lease_owner: o.owner })
+      .update({ next_fire_at: o.next, fire_count: row.fire_count + 1, last_fired_at: o.now, updated_at: o.now, lease_owner: null, lease_expires_at: null });
+    return updated > 0;
   }
 
   async find(instanceId: number, name: string): Promise<ScheduleRow | undefined> {

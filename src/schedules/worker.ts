@@ -1,5 +1,4 @@
 import type { Feature, GatewayContext } from '../context.js';
-import { enqueueNotification } from '../events/record.js';
 import { nextRecurrence, type ScheduleRow } from './model.js';
 import { WorkerLoop } from '../lib/worker-loop.js';
 import { errorKind } from '../db/errors.js';
@@ -58,11 +57,12 @@ export class Scheduler extends WorkerLoop implements Feature {
     const { nodeId, log, instances } = this.ctx;
     const { instance, settings } = await instances.forWork(row.instance_id);
     const next = row.repeat_unit ? nextRecurrence(row, now) : null;
-    const done = await this.ctx.stores.schedules.fire(row, { owner: nodeId, now, next }, async (trx) => {
+    const done = await this.ctx.stores.transaction(async (uow) => {
+      if (!(await uow.schedules.advanceFired(row, { owner: nodeId, now, next }))) return false;
       // With notifications switched off (no callback) there is nowhere to send it: the firing is
       // counted, nothing is queued. A paused instance's notifications are queued and held.
-      if (!settings.notificationsEnabled) return;
-      await enqueueNotification(trx, {
+      if (!settings.notificationsEnabled) return true;
+      await uow.events.enqueueNotification({
         instanceId: instance.id,
         source: 'schedule',
         objectType: null,
@@ -79,6 +79,7 @@ export class Scheduler extends WorkerLoop implements Feature {
           data: JSON.parse(row.data),
         },
       });
+      return true;
     });
     if (done) log.info({ instanceId: instance.id, scheduleName: row.name, notified: settings.notificationsEnabled }, 'schedule fired');
     return done;

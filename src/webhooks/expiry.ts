@@ -22,7 +22,13 @@ export function expiresAtOf(expiry: WebhookExpiry, answer: unknown, now: number)
 export const refreshAtOf = (now: number, expiresAt: number) => now + Math.max(0, Math.floor((expiresAt - now) / 2));
 
 /** Starts tracking a registration just made (afterCreate). */
-export async function trackExpiry(ctx: GatewayContext, instanceId: number, registration: WebhookRegistration, webhookId: string, answer: unknown) {
+export async function trackExpiry(
+  ctx: Pick<GatewayContext, 'clock' | 'log'> & { stores: Pick<GatewayContext['stores'], 'refreshes'> },
+  instanceId: number,
+  registration: WebhookRegistration,
+  webhookId: string,
+  answer: unknown,
+) {
   const now = ctx.clock.now();
   const expiresAt = expiresAtOf(registration.expiry!, answer, now);
   if (expiresAt === undefined) {

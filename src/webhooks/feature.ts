@@ -1,22 +1,19 @@
 import type { Feature, GatewayContext } from '../context.js';
 import { webhookIngressRoutes } from './ingress.js';
 import { WebhookProcessor } from './worker.js';
-import { webhookLifecycle } from './registration.js';
 import { receiptRoutes } from './routes.js';
 import { WebhookRefresher } from './refresh.js';
 
 /** Webhook mode: ingress (no bearer; the token is the secret), registration, mapping, receipts, refreshes of lapsing registrations. */
-export function webhookFeature(ctx: GatewayContext): Feature & { processor: WebhookProcessor; refresher: WebhookRefresher } {
-  const { receipts, deregistrations } = ctx.stores;
+export function createWebhookFeature(ctx: GatewayContext): Feature & { processor: WebhookProcessor; refresher: WebhookRefresher } {
   const processor = new WebhookProcessor(ctx);
   const refresher = new WebhookRefresher(ctx);
-  ctx.instances.lifecycle.push(webhookLifecycle(ctx, deregistrations));
   return {
     name: 'webhooks',
     processor,
     refresher,
-    openRoutes: [webhookIngressRoutes(ctx, receipts, () => processor.kick())],
-    apiRoutes: [receiptRoutes(receipts, ctx.instances, ctx.clock, () => processor.kick())],
+    openRoutes: [webhookIngressRoutes({ ...ctx, onStored: () => processor.kick() })],
+    apiRoutes: [receiptRoutes({ ...ctx, onRetried: () => processor.kick() })],
     start: () => {
       processor.start();
       refresher.start();
@@ -26,4 +23,4 @@ export function webhookFeature(ctx: GatewayContext): Feature & { processor: Webh
     },
   };
 }
-export type WebhookFeature = ReturnType<typeof webhookFeature>;
+export type WebhookFeature = ReturnType<typeof createWebhookFeature>;

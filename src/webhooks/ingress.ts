@@ -1,5 +1,6 @@
 import type Koa from 'koa';
 import type Router from '@koa/router';
+import type { RouteModule } from '../api/app.js';
 import type { GatewayContext } from '../context.js';
 import { readRawBody } from '../api/body.js';
 import { RateLimiter } from '../api/rate-limit.js';
@@ -12,7 +13,6 @@ import { parseWebhookBody, ACCEPTED_WEBHOOK_TYPES } from './parse-body.js';
 import { matchHandshake } from './handshake.js';
 import { countWebhookItems, type WebhookEventsMapping } from '../connectors/event-mapping.js';
 import { ReceiptWriter } from './receipt-writer.js';
-import type { ReceiptStore } from './store.js';
 
 /**
  * POST /hooks/:token — the provider pushes here. In order: unknown token 404, over the instance's
@@ -45,8 +45,9 @@ function webhookSecret(instance: Instance, template: string | undefined): string
   }
 }
 
-export function webhookIngressRoutes(ctx: GatewayContext, receipts: ReceiptStore, onStored: () => void) {
-  const { config, clock, instances } = ctx;
+export function webhookIngressRoutes(ctx: GatewayContext & { onStored: () => void }): RouteModule {
+  const { config, clock, instances, onStored } = ctx;
+  const { receipts } = ctx.stores;
   const limiter = new RateLimiter(config.webhooks.rateLimitPerMinute, clock);
   const writer = new ReceiptWriter(receipts);
 

@@ -1,5 +1,4 @@
 import type { GatewayContext } from '../context.js';
-import type { WebhookRegistration } from '../connectors/schema.js';
 import { backoffMs } from '../lib/backoff.js';
 import { WorkerLoop } from '../lib/worker-loop.js';
 import { RateBudgetWait } from '../provider/rate-budget.js';
@@ -70,7 +69,7 @@ export class WebhookRefresher extends WorkerLoop {
       if (webhookId === undefined) throw new MissingWebhookId(registration, result.status, result.response);
       const expiresAt = expiresAtOf(registration.expiry, answer, now) ?? now;
       const webhookIds = { ...instance.webhookIds, [registration.name]: webhookId };
-      await ctx.instances.store.update(undefined, instance.id, { elementKey: instance.elementKey, webhookIds }, now);
+      await ctx.stores.instances.update(instance.id, { elementKey: instance.elementKey, webhookIds }, now);
       ctx.instances.invalidate(instance.id);
       await store.refreshed(row.id, { webhookId, expiresAt, refreshAt: refreshAtOf(now, expiresAt), now });
       ctx.log.warn({ instanceId: instance.id, registration: registration.name, webhookId }, 'lapsed webhook registered anew');

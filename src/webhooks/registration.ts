@@ -2,16 +2,16 @@ import { backoffMs } from '../lib/backoff.js';
 import { firstMatch } from '../lib/json-path.js';
 import type { GatewayContext } from '../context.js';
 import { ApiError } from '../errors.js';
+import type { ConnectorDefinition, WebhookRegistration } from '../connectors/schema.js';
 import { webhookUrlOf } from '../api/public-urls.js';
 import { registrationsOf } from '../connectors/webhook-registrations.js';
-import type { ConnectorDefinition, WebhookRegistration } from '../connectors/schema.js';
-import type { InstanceLifecycle } from '../instances/service.js';
+import { configurationPicks } from '../connectors/auth-alternatives.js';
+import { trackExpiry } from './expiry.js';
+import type { InstanceHooks } from '../instances/hooks.js';
 import type { DeregistrationStore } from './store.js';
 import { buildTemplateRequest } from '../provider/request-builder.js';
 import { ProviderError } from '../provider/http-client.js';
 import { RateBudgetWait } from '../provider/rate-budget.js';
-import { configurationPicks } from '../connectors/auth-alternatives.js';
-import { trackExpiry } from './expiry.js';
 
 /**
  * Provider-side webhook registration. Creating an instance in webhook mode calls each of the
@@ -26,7 +26,6 @@ import { trackExpiry } from './expiry.js';
  * webhook with basic auth, an app's webhook with OAuth); one with `expiry` is refreshed before it
  * lapses (refresh.ts).
  */
-
 /** The registrations made for this configuration: those whose `when` keys are all set and `unless` keys none. */
 export function registrationsFor(connector: ConnectorDefinition, configuration: Record<string, unknown>): WebhookRegistration[] {
   return registrationsOf(connector).filter((r) => configurationPicks(r, configuration));
@@ -76,7 +75,7 @@ function valuesToSave(connector: ConnectorDefinition, configuration: Record<stri
 }
 
 export async function callTemplate(
-  ctx: GatewayContext,
+  ctx: RegistrationDeps,
   connector: ConnectorDefinition,
   name: string,
   configuration: Record<string, unknown>,
@@ -110,7 +109,7 @@ type Deregistration = {
 };
 
 /** Calls the registration's deregister template; when it fails, queues the call for retries. */
-async function deregister(ctx: GatewayContext, deregistrations: DeregistrationStore, connector: ConnectorDefinition, d: Deregistration): Promise<void> {
+async function deregister(ctx: RegistrationDeps, deregistrations: DeregistrationStore, connector: ConnectorDefinition, d: Deregistration): Promise<void> {
   const registration = registrationsOf(connector).find((r) => r.name === d.registration);
   if (!registration?.deregister) return;
   try {
@@ -132,7 +131,7 @@ async function deregister(ctx: GatewayContext, deregistrations: DeregistrationSt
     await deregistrations.queue({
       instance_id: d.instanceId,
       element_key: d.elementKey,
-      configuration: ctx.instances.store.encryptConfiguration(d.elementKey, { ...d.configuration, ...handOver }, Object.keys(handOver)),
+      configuration: ctx.stores.instances.encryptConfiguration(d.elementKey, { ...d.configuration, ...handOver }, Object.keys(handOver)),
       registration: d.registration,
       webhook_id: d.webhookId,
       attempts: budgetWait ? 0 : 1,
@@ -145,11 +144,17 @@ async function deregister(ctx: GatewayContext, deregistrations: DeregistrationSt
   }
 }
 
-export function webhookLifecycle(ctx: GatewayContext, deregistrations: DeregistrationStore): InstanceLifecycle {
+/** What registering and deregistering needs: no instance service (it is built with these hooks). */
+export type RegistrationDeps = Pick<GatewayContext, 'config' | 'clock' | 'log' | 'nodeId' | 'connectors' | 'providerCalls'> & {
+  stores: Pick<GatewayContext['stores'], 'instances' | 'deregistrations' | 'refreshes'>;
+};
+
+/** Webhooks' part of an instance's life: register with the provider after a create, deregister before a delete. */
+export function webhookInstanceHooks(ctx: RegistrationDeps): InstanceHooks {
+  const { deregistrations } = ctx.stores;
   return {
-    async afterCreate(instance) {
+    async afterInstanceCreate(instance, connector) {
       if (instance.vendorType !== 'webhook') return;
-      const connector = ctx.instances.connectorOf(instance);
       const targetUrl = webhookUrlOf(ctx.config.server.publicUrl, instance.webhookToken);
       const webhookIds: Record<string, string> = {};
       const saved: Record<string, string> = {};
@@ -173,11 +178,11 @@ export function webhookLifecycle(ctx: GatewayContext, deregistrations: Deregistr
             instance.id,
           );
           const answer = parseAnswer(result.response);
+          answers[registration.name] = answer;
           const webhookId = webhookIdOf(registration, answer);
           // Without its id the subscription could never be deregistered: the create fails instead.
           if (webhookId === undefined && registration.deregister) throw new MissingWebhookId(registration, result.status, result.response);
           if (webhookId !== undefined) webhookIds[registration.name] = webhookId;
-          answers[registration.name] = answer;
           valuesToSave(connector, instance.configuration, answer, saved);
         } catch (err) {
           // All or nothing: undo the registrations already made, so no subscription is left behind.
@@ -217,19 +222,17 @@ export function webhookLifecycle(ctx: GatewayContext, deregistrations: Deregistr
       }
       const configuration = Object.keys(saved).length > 0 ? { ...instance.configuration, ...saved } : undefined;
       if (Object.keys(webhookIds).length > 0 || configuration) {
-        await ctx.instances.store.update(undefined, instance.id, { elementKey: instance.elementKey, webhookIds, configuration }, ctx.clock.now());
+        await ctx.stores.instances.update(instance.id, { elementKey: instance.elementKey, webhookIds, configuration }, ctx.clock.now());
       }
       for (const registration of registrations) {
         const webhookId = webhookIds[registration.name];
         if (registration.expiry && webhookId !== undefined) await trackExpiry(ctx, instance.id, registration, webhookId, answers[registration.name]);
       }
-      ctx.instances.invalidate(instance.id);
     },
 
-    async beforeDelete(instance) {
+    async beforeInstanceDelete(instance, connector) {
       if (instance.vendorType !== 'webhook') return;
       await ctx.stores.refreshes.removeInstance(instance.id);
-      const connector = ctx.instances.connectorOf(instance);
       const targetUrl = webhookUrlOf(ctx.config.server.publicUrl, instance.webhookToken);
       for (const [registration, webhookId] of Object.entries(instance.webhookIds)) {
         await deregister(ctx, deregistrations, connector, {
@@ -248,7 +251,7 @@ export function webhookLifecycle(ctx: GatewayContext, deregistrations: Deregistr
 const MAX_DEREGISTRATION_ATTEMPTS = 10;
 
 /** Retries queued deregistrations (called from the webhook processor's pass). */
-export async function retryDeregistrations(ctx: GatewayContext, deregistrations: DeregistrationStore): Promise<void> {
+export async function retryDeregistrations(ctx: RegistrationDeps, deregistrations: DeregistrationStore): Promise<void> {
   const now = ctx.clock.now();
   const rows = await deregistrations.claimDue(now, ctx.nodeId);
   for (const row of rows) {
@@ -257,7 +260,7 @@ export async function retryDeregistrations(ctx: GatewayContext, deregistrations:
       const registration = connector && registrationsOf(connector).find((r) => r.name === row.registration);
       if (!connector || !registration?.deregister)
         throw new Error(`connector "${row.element_key}" has no deregister template for registration "${row.registration}"`);
-      const { configuration, unreadable } = ctx.instances.store.decryptConfiguration(row.configuration);
+      const { configuration, unreadable } = ctx.stores.instances.decryptConfiguration(row.configuration);
       if (unreadable.length > 0) throw new Error(`the stored configuration's ${unreadable.join(', ')} cannot be decrypted with the configured keys`);
       await callTemplate(ctx, connector, registration.deregister, configuration, {
         ...registration.context,

@@ -1,4 +1,5 @@
 import type Router from '@koa/router';
+import type { RouteModule } from '../api/app.js';
 import { idParam, readPageRequest, sendPage } from '../api/pagination.js';
 import type { Clock } from '../clock.js';
 import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
@@ -11,7 +12,18 @@ import { RECEIPT_STATES, type ReceiptRow, type ReceiptStore } from './store.js';
  * POST …/receipts/:receiptId/retry queues one of them again. Lists leave bodies out (a page of 500
  * large bodies would be hundreds of MB); GET one receipt for its body.
  */
-export function receiptRoutes(receipts: ReceiptStore, instances: InstanceService, clock: Clock, onRetried: () => void) {
+export function receiptRoutes({
+  stores,
+  instances,
+  clock,
+  onRetried,
+}: {
+  stores: { receipts: ReceiptStore };
+  instances: InstanceService;
+  clock: Clock;
+  onRetried: () => void;
+}): RouteModule {
+  const { receipts } = stores;
   async function requireReceipt(instanceId: number, value: string | undefined): Promise<ReceiptRow> {
     const id = idParam(value, 'receipt');
     const row = await receipts.get(instanceId, id);

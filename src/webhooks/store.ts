@@ -1,6 +1,5 @@
 import type { Knex } from 'knex';
-import { bulkInsert } from '../db/bulk.js';
-import { holdInstance } from '../db/instance-guard.js';
+import { bulkInsert, deleteInBatches } from '../db/bulk.js';
 import { claimDue } from '../db/lease.js';
 import { groupBy } from '../lib/group-by.js';
 
@@ -74,15 +73,12 @@ export interface ClaimedReceipt {
 /** Bodies up to this size come with the claim (one statement for the usual small webhook); a claim of 32 holds at most 2 MiB of them. */
 const INLINE_BODY = 65_536;
 
-export type SnapshotKey = { instance_id: number; object_type: string; object_id: string };
-export type SnapshotChange = { deleted: true } | { hash: string };
-
 export class ReceiptStore {
   constructor(private readonly db: Knex) {}
 
-  /** Runs `fn` in one transaction; the receipt methods that take `trx` join it. */
-  transaction<T>(fn: (trx: Knex) => Promise<T>): Promise<T> {
-    return this.db.transaction(fn);
+  /** Retention: receipts received before `before` that are mapped or given up on. */
+  prune(before: number): Promise<number> {
+    return deleteInBatches(this.db, 'webhook_receipts', (q) => q.where('received_at', '<', before).whereIn('status', ['processed', 'failed', 'rejected']));
   }
 
   /** One multi-row INSERT; a row whose (instance, delivery id) is already stored is skipped. Returns the keys inserted. */
@@ -139,50 +135,12 @@ export class ReceiptStore {
     }
   }
 
-  /**
-   * Keeps the poller's snapshots in step with what webhooks said, in the caller's transaction and
-   * in the changes' order: a deletion removes the record's snapshot; a record is stored by hash.
-   * Answers, per change, whether it is new — false when the snapshot already had this hash (raised
-   * already, by a poll or an earlier webhook, also one earlier in the batch). A few statements for
-   * the whole batch: one read of the known hashes, one upsert, one delete per deleted record.
-   */
-  async reconcileSnapshots(trx: Knex, changes: Array<{ key: SnapshotKey; change: SnapshotChange | undefined }>, now: number): Promise<boolean[]> {
-    const id = (k: SnapshotKey) => `${k.instance_id}\u0000${k.object_type}\u0000${k.object_id}`;
-    const state = new Map<string, string | null>();
-    const hashed = changes.filter((c) => c.change && 'hash' in c.change).map((c) => c.key);
-    for (const [instanceId, keys] of groupBy(hashed, (k) => k.instance_id)) {
-      for (let i = 0; i < keys.length; i += 400) {
-        const pairs = keys.slice(i, i + 400).map((k) => [k.object_type, k.object_id]);
-        const rows = (await trx('snapshots')
-          .where('instance_id', instanceId)
-          .whereIn(['object_type', 'object_id'], pairs)
-          .select('object_type', 'object_id', 'hash')) as Array<{ object_type: string; object_id: string; hash: string }>;
-        for (const r of rows) state.set(id({ instance_id: instanceId, object_type: r.object_type, object_id: r.object_id }), r.hash);
-      }
-    }
-    const written = new Map<string, { key: SnapshotKey; hash: string | null }>();
-    const fresh = changes.map(({ key, change }) => {
-      if (!change) return true;
-      const k = id(key);
-      const hash = 'deleted' in change ? null : change.hash;
-      if (hash !== null && state.get(k) === hash) return false;
-      state.set(k, hash);
-      written.set(k, { key, hash });
-      return true;
-    });
-    const upserts = [...written.values()].filter((w) => w.hash !== null).map((w) => ({ ...w.key, hash: w.hash, seen_at: now }));
-    for (const instanceId of new Set(upserts.map((u) => u.instance_id))) await holdInstance(trx, instanceId);
-    await bulkInsert(trx, 'snapshots', upserts, { onConflict: { columns: ['instance_id', 'object_type', 'object_id'], merge: ['hash', 'seen_at'] } });
-    for (const w of written.values()) if (w.hash === null) await trx('snapshots').where(w.key).delete();
-    return fresh;
-  }
-
-  /** Mapped receipts: processed (in the caller's transaction, with their events), leases given back; one UPDATE per distinct outcome. */
-  async markProcessed(trx: Knex, receipts: Array<{ id: number; eventsCount: number; unmapped: string | null }>, now: number): Promise<void> {
+  /** Mapped receipts: processed (in the unit of work of their events), leases given back; one UPDATE per distinct outcome. */
+  async markProcessed(receipts: Array<{ id: number; eventsCount: number; unmapped: string | null }>, now: number): Promise<void> {
     for (const same of groupBy(receipts, (r) => JSON.stringify([r.eventsCount, r.unmapped])).values()) {
       const { eventsCount, unmapped } = same[0];
       for (let i = 0; i < same.length; i += 500) {
-        await trx('webhook_receipts')
+        await this.db('webhook_receipts')
           .whereIn(
             'id',
             same.slice(i, i + 500).map((r) => r.id),

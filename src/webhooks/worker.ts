@@ -1,5 +1,5 @@
 import type { GatewayContext, Feature } from '../context.js';
-import { recordEventGroups, type NewEvent } from '../events/record.js';
+import type { NewEvent } from '../events/record.js';
 import type { InstanceWork } from '../instances/service.js';
 import { hashRecord } from '../lib/stable-hash.js';
 import { parseWebhookBody } from './parse-body.js';
@@ -163,14 +163,14 @@ export class WebhookProcessor extends WorkerLoop implements Feature {
   private async recordTogether(batch: Mapped[]): Promise<void> {
     const { clock, config } = this.ctx;
     const now = clock.now();
-    await this.ctx.stores.receipts.transaction(async (trx) => {
+    await this.ctx.stores.transaction(async (uow) => {
       const changes = batch.flatMap((m) =>
         m.events.map((e) => ({
           key: { instance_id: m.work.instance.id, object_type: e.objectType, object_id: e.objectId },
           change: e.eventType === 'DELETED' ? { deleted: true as const } : e.record !== undefined ? { hash: hashRecord(e.record) } : undefined,
         })),
       );
-      const fresh = await this.ctx.stores.receipts.reconcileSnapshots(trx, changes, now);
+      const fresh = await uow.snapshots.reconcile(changes, now);
       let i = 0;
       // Already raised (by a poll or an earlier webhook): not raised again.
       const raised = batch.map((m) =>
@@ -183,8 +183,7 @@ export class WebhookProcessor extends WorkerLoop implements Feature {
         (x) => x.m.work.instance.id,
       ).values()) {
         const { instance, settings } = same[0].m.work;
-        await recordEventGroups(
-          trx,
+        await uow.events.recordEventGroups(
           { id: instance.id, name: instance.name, elementKey: instance.elementKey },
           same.map(({ m, events }) => ({
             events,
@@ -199,8 +198,7 @@ export class WebhookProcessor extends WorkerLoop implements Feature {
           })),
         );
       }
-      await this.ctx.stores.receipts.markProcessed(
-        trx,
+      await uow.receipts.markProcessed(
         batch.map((m, j) => ({
           id: m.row.id,
           eventsCount: raised[j].length,

@@ -68,7 +68,7 @@ describe('Cloud Elements instance JSON', () => {
       { field: 'event.notification.callback.urll', message: 'is not a configuration key pollgate knows; did you mean "event.notification.callback.url"?' },
       { field: 'event.poller.refreshInterval', message: 'is not a configuration key pollgate knows; did you mean "event.poller.refresh_interval"?' },
     ]);
-    expect(await t.gateway.db('instances').select('id')).to.have.length(0);
+    expect((await t.api.get('instances')).body).to.deep.equal([]);
 
     const alias = await createInstance(t, 'crm', provider.url, { eventNotificationCallbackUrl: 'https://app.example.com/hook' });
     const configuration = (alias as unknown as { configuration: Record<string, unknown> }).configuration;
@@ -159,7 +159,7 @@ describe('Cloud Elements instance JSON', () => {
     expect(await refused('updated_at')).to.deep.equal([
       { field: at, message: 'must be an object with updatedDateField, updatedDateFormat, createdDateField, createdDateFormat' },
     ]);
-    expect(await t.gateway.db('instances').select('id')).to.have.length(0);
+    expect((await t.api.get('instances')).body).to.deep.equal([]);
   });
 
   it('reads epoch dates with Cloud Elements\' "milliseconds" format: an edited old record is UPDATED, dated by its update', async () => {

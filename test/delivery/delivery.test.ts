@@ -42,6 +42,14 @@ describe('callback delivery', () => {
     return id;
   }
 
+  /** An instance's notifications, newest first, through the API. */
+  async function notificationsOf(instanceId: number, status?: string) {
+    return (await t.api.get(`instances/${instanceId}/notifications${status ? `?status=${status}` : ''}`)).body as unknown as Array<{
+      id: string;
+      status: string;
+    }>;
+  }
+
   async function notification(id: string) {
     return (await t.api.get(`notifications/${id}`)).body as unknown as {
       status: string;
@@ -81,9 +89,9 @@ describe('callback delivery', () => {
 
   it('retries 500, 500, then 200 on the schedule with the same webhook-id', async () => {
     receiver.respondWith({ status: 500 }, { status: 500 });
-    await instanceWithChanges(1);
+    const id = await instanceWithChanges(1);
     await dispatcher(t).tick();
-    const [n] = await t.gateway.db('notifications').select('id');
+    const [n] = await notificationsOf(id);
     let state = await notification(n.id);
     expect(state).to.include({ status: 'pending', attemptCount: 1 });
     expect(Date.parse(state.nextAttemptDate!)).to.equal(t.clock.now() + 5000);
@@ -103,17 +111,17 @@ describe('callback delivery', () => {
 
   it('honours Retry-After on 429', async () => {
     receiver.respondWith({ status: 429, headers: { 'retry-after': '120' } });
-    await instanceWithChanges(1);
+    const id = await instanceWithChanges(1);
     await dispatcher(t).tick();
-    const [n] = await t.gateway.db('notifications').select('id');
+    const [n] = await notificationsOf(id);
     expect(Date.parse((await notification(n.id)).nextAttemptDate!)).to.equal(t.clock.now() + 120_000);
   });
 
   it('times out a receiver that never answers and retries it', async () => {
     receiver.respondWith({ status: 200, hang: true });
-    await instanceWithChanges(1);
+    const id = await instanceWithChanges(1);
     await dispatcher(t).tick();
-    const [n] = await t.gateway.db('notifications').select('id');
+    const [n] = await notificationsOf(id);
     const state = await notification(n.id);
     expect(state.status).to.equal('pending');
     expect(state.attempts[0].error).to.match(/timed out/);
@@ -124,21 +132,21 @@ describe('callback delivery', () => {
 
   it('goes dead when the schedule runs out, and replay delivers it', async () => {
     receiver.defaultStatus = 503;
-    await instanceWithChanges(1);
+    const id = await instanceWithChanges(1);
     for (const wait of [0, 5000, 300_000, 1_800_000]) {
       t.clock.advance(wait);
       await dispatcher(t).tick();
     }
-    const [n] = await t.gateway.db('notifications').select('id', 'instance_id');
+    const [n] = await notificationsOf(id);
     expect(await notification(n.id)).to.include({ status: 'dead', attemptCount: 4 });
     receiver.defaultStatus = 200;
     t.clock.advance(MINUTE);
-    const replay = await t.api.post(`instances/${n.instance_id}/notifications/replay`, { json: { since: '2026-11-24T00:00:00Z' } });
+    const replay = await t.api.post(`instances/${id}/notifications/replay`, { json: { since: '2026-11-24T00:00:00Z' } });
     expect(replay.body).to.deep.equal({ replayed: 1 });
     await dispatcher(t).tick();
     expect((await notification(n.id)).status).to.equal('delivered');
     expect(receiver.received.at(-1)!.headers['webhook-id']).to.equal(n.id);
-    expect((await t.api.post(`instances/${n.instance_id}/notifications/replay`, { json: { since: 'yesterday' } })).statusCode).to.equal(400);
+    expect((await t.api.post(`instances/${id}/notifications/replay`, { json: { since: 'yesterday' } })).statusCode).to.equal(400);
     expect((await t.api.post('notifications/ntf_nope/retry')).statusCode).to.equal(404);
   });
 
@@ -152,7 +160,7 @@ describe('callback delivery', () => {
     await pollNow(t, id);
     t.clock.advance(MINUTE);
     expect(await dispatcher(t).tick()).to.equal(0);
-    expect(await t.gateway.db('notifications').where({ status: 'pending' })).to.have.length(2);
+    expect(await notificationsOf(id, 'pending')).to.have.length(2);
 
     await t.api.put(`instances/${id}/events/enabled`, { json: { enabled: true } });
     await dispatcher(t).drain();

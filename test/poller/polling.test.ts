@@ -1,7 +1,6 @@
 import { expect } from 'chai';
-import type { Knex } from 'knex';
 import { InstanceGoneError } from '../../src/db/instance-guard.js';
-import { recordEvents } from '../../src/events/record.js';
+import type { UnitOfWork } from '../../src/stores.js';
 import { startGateway, usePostgres, type TestGateway } from '../helpers/gateway.js';
 import { EmulatedProvider, type Style } from '../../sandbox/provider-server.js';
 import { createInstance, listEvents, pollNow, providerConnector, registerConnector } from './helpers.js';
@@ -15,10 +14,9 @@ const rejection = (p: Promise<unknown>) =>
     (e: unknown) => e,
   );
 
-/** One CREATED event of instance `id`, with its notification, in `trx`. */
-const recordOne = (trx: Knex, id: number) =>
-  recordEvents(
-    trx,
+/** One CREATED event of instance `id`, with its notification, in the unit of work `uow`. */
+const recordOne = (uow: UnitOfWork, id: number) =>
+  uow.events.recordEvents(
     { id, name: 'x', elementKey: 'crm' },
     [{ eventType: 'CREATED', objectType: 'contacts', objectId: '1', date: new Date(0).toISOString(), raw: {} }],
     { source: 'polling', now: 0, notify: true, maxPerNotification: 10 },
@@ -209,10 +207,11 @@ describe('polling: change detection end to end', () => {
     it('refuses to write events or snapshots for an instance deleted meanwhile, and writes nothing', async () => {
       const { id } = await createInstance(t, 'crm', provider.url);
       expect((await t.api.delete(`instances/${id}`)).statusCode).to.equal(200);
-      const write = t.gateway.db.transaction((trx) => recordOne(trx, id));
+      const write = t.gateway.ctx.stores.transaction((uow) => recordOne(uow, id));
       expect(await rejection(write)).to.be.instanceOf(InstanceGoneError);
-      const snapshots = t.gateway.ctx.stores.snapshots;
-      const upsert = snapshots.transaction((tx) => tx.upsert({ instanceId: id, objectType: 'contacts' }, [{ id: '1', hash: 'h', deleted: false }], 0, 0));
+      const upsert = t.gateway.ctx.stores.transaction((uow) =>
+        uow.snapshots.upsert({ instanceId: id, objectType: 'contacts' }, [{ id: '1', hash: 'h', deleted: false }], 0, 0),
+      );
       expect(await rejection(upsert)).to.be.instanceOf(InstanceGoneError);
       for (const table of ['events', 'notifications', 'snapshots']) expect(await count(table, id), table).to.equal(0);
     });
@@ -223,8 +222,8 @@ describe('polling: change detection end to end', () => {
       let commit!: () => void;
       const written = new Promise<void>((r) => (wrote = r));
       const committing = new Promise<void>((r) => (commit = r));
-      const write = t.gateway.db.transaction(async (trx) => {
-        await recordOne(trx, id);
+      const write = t.gateway.ctx.stores.transaction(async (uow) => {
+        await recordOne(uow, id);
         wrote();
         await committing;
       });

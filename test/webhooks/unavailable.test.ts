@@ -4,7 +4,8 @@ import { expect } from 'chai';
 import got from 'got';
 import sqlite3 from 'sqlite3';
 import { SecretCipher } from '../../src/secrets/cipher.js';
-import { API_TOKEN, startGateway, usePostgres, type TestGateway } from '../helpers/gateway.js';
+import { API_TOKEN, newSchemaName, startGateway, usePostgres, type TestGateway } from '../helpers/gateway.js';
+import { startPrivatePostgres, type PrivatePostgres } from '../helpers/private-postgres.js';
 import { listEvents } from '../poller/helpers.js';
 import { SandboxProvider } from '../../sandbox/sandbox.js';
 
@@ -13,7 +14,7 @@ import { SandboxProvider } from '../../sandbox/sandbox.js';
  * a 404 (or disables its subscription). What may pass — the database locked or away, an instance's
  * secrets unreadable until an operator restores the key — answers 503 with Retry-After, which
  * providers retry; the hook is accepted once it has passed. (The database stopped outright, on
- * PostgreSQL, is test/cluster/database-outage.test.ts.)
+ * PostgreSQL under load, is test/cluster/database-outage.test.ts; the lookup of the endpoint failing is below.)
  */
 const SECRET = 'unavailable-webhook-secret';
 
@@ -107,5 +108,68 @@ describe('webhook ingress while it cannot take the webhook', () => {
     const unknown = await push(`${hookUrl.slice(0, -4)}AAAA`, '2');
     expect(unknown.statusCode).to.equal(404);
     expect(unknown.body).to.include({ code: 'NOT_FOUND' });
+  });
+});
+
+/**
+ * The endpoint's lookup itself failing: the database server is stopped outright (a PostgreSQL
+ * server of this test's own, stopped hard as a crash or a failover would), so not even the token
+ * can be looked up. The endpoint may well exist: 503 with Retry-After, never 404 — and the same
+ * webhook is accepted once the server is back.
+ */
+describe('webhook ingress while its database server is stopped', function () {
+  this.timeout(120_000);
+  let pg: PrivatePostgres;
+  let t: TestGateway;
+  let sandbox: SandboxProvider;
+
+  before(async () => {
+    pg = await startPrivatePostgres();
+    // The schema is the test's own (given, so closing does not look for it on the shared server).
+    t = await startGateway({ config: { database: { url: pg.url, poolMax: 2 } }, schema: newSchemaName() });
+    sandbox = await SandboxProvider.start({ seed: false });
+  });
+
+  after(async () => {
+    await t?.close();
+    await sandbox?.close();
+    pg?.close();
+  });
+
+  it('answers 503 with Retry-After, not 404, while the endpoint cannot be looked up, and takes the same webhook once the server is back', async () => {
+    const created = await t.api.post('instances', {
+      json: { element: { key: 'sandbox' }, configuration: { base_url: sandbox.url, api_key: 'k', webhook_secret: SECRET, 'event.vendor.type': 'webhook' } },
+    });
+    expect(created.statusCode, JSON.stringify(created.body)).to.equal(201);
+    const { id, webhookUrl } = created.body as unknown as { id: number; webhookUrl: string };
+    const hookUrl = webhookUrl.replace('http://127.0.0.1:1', t.url);
+    const body = JSON.stringify({ events: [{ collection: 'contacts', action: 'created', record: { id: '7', name: 'hook 7' } }] });
+    const push = () =>
+      got.post(hookUrl, {
+        body,
+        headers: {
+          'content-type': 'application/json',
+          'x-sandbox-delivery': 'd-7',
+          'x-sandbox-signature': `sha256=${createHmac('sha256', SECRET).update(body).digest('hex')}`,
+        },
+        throwHttpErrors: false,
+        retry: { limit: 0 },
+        responseType: 'json',
+      });
+
+    pg.crash();
+    const refused = await push();
+    expect(refused.statusCode, JSON.stringify(refused.body)).to.equal(503);
+    expect(refused.body).to.include({ code: 'DATABASE_UNAVAILABLE' });
+    expect(refused.headers['retry-after']).to.equal('5');
+    const metrics = await got(`${t.url}/metrics`, { headers: { authorization: `Bearer ${API_TOKEN}` } }).text();
+    expect(metrics).to.match(/^pollgate_errors_total\{component="[^"]*",kind="database_unavailable"\} [1-9]/m);
+
+    pg.start();
+    const accepted = await push();
+    expect(accepted.statusCode, JSON.stringify(accepted.body)).to.equal(202);
+    expect(accepted.body).to.deep.equal({ status: 'accepted' });
+    expect(await t.gateway.webhooks.processor.tick()).to.equal(1);
+    expect((await listEvents(t, id)).map((e) => e.objectId)).to.deep.equal(['7']);
   });
 });

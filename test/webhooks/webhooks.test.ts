@@ -66,7 +66,7 @@ describe('webhook mode end to end', () => {
     });
     expect(res.statusCode).to.equal(502);
     expect(JSON.stringify(res.body)).to.include('url not reachable');
-    expect(await t.gateway.db('instances').select('id')).to.have.length(0);
+    expect((await t.api.get('instances')).body).to.deep.equal([]);
   });
 
   it('a registration answered without a webhook id fails the create (it could never be deregistered) and leaves no instance', async () => {
