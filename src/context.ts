@@ -3,6 +3,7 @@ import type { Clock } from './clock.js';
 import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
 import type { RouteModule } from './api/app.js';
+import type { WakeUps } from './db/wake-ups.js';
 import type { ConnectorRegistry } from './connectors/registry.js';
 import type { ConnectorCatalog } from './connectors/catalog.js';
 import type { InstanceService } from './instances/service.js';
@@ -55,6 +56,8 @@ export interface GatewayContext {
   providerCalls: ProviderCalls;
   /** Which configuration keys of a connector are secrets. */
   secretsOf(elementKey: string): ReadonlySet<string>;
+  /** Committed work wakes the stage that takes it (here at once; other nodes by NOTIFY on PostgreSQL). */
+  wakeUps: WakeUps;
   /** Real waits (retry delays) go through this so tests can replace them. */
   sleep(ms: number): Promise<void>;
 }

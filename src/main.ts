@@ -9,6 +9,7 @@ import { loadConfig, bundledConnectorsDir, type Config } from './config/index.js
 import { systemClock, type Clock } from './clock.js';
 import { createLogger, type Logger } from './log.js';
 import { createDatabase, isReady, migrate } from './db/index.js';
+import { WakeUps } from './db/wake-ups.js';
 import { createApp } from './api/app.js';
 import { opsRoutes } from './api/ops-routes.js';
 import { guardConnections } from './api/connection-guard.js';
@@ -167,7 +168,8 @@ export class Gateway {
         snapshots: new SnapshotStore(db),
         retention: new RetentionStore(db),
       };
-      const ctx: GatewayContext = { config, log, clock, nodeId, metrics, connectors, catalog, instances, stores, providerCalls, secretsOf, sleep };
+      const wakeUps = new WakeUps({ db, url: config.database.url, schema, nodeId, log });
+      const ctx: GatewayContext = { config, log, clock, nodeId, metrics, connectors, catalog, instances, stores, providerCalls, secretsOf, sleep, wakeUps };
       const poller = new Poller({ ...ctx, beforeCommit: options.beforePollCommit });
       const max = config.server.maxBodyBytes;
       // Each part of the flow, in the order its loops start (and the reverse of how they stop).
@@ -179,6 +181,7 @@ export class Gateway {
         retention: retentionFeature(ctx),
       };
       const features: Feature[] = [
+        { name: 'wake-ups', start: () => wakeUps.start(), stop: () => wakeUps.stop() },
         {
           name: 'core',
           openRoutes: [opsRoutes({ isReady: () => isReady(db) }, ctx.metrics, nodeId, VERSION, log), consoleRoutes()],

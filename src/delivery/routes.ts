@@ -100,6 +100,7 @@ export function deliveryRoutes(ctx: GatewayContext) {
       const row = await requireNotification(koa.params.id);
       const now = clock.now();
       await store.requeue(row.id, now);
+      ctx.wakeUps.notify('delivery');
       koa.status = 202;
       koa.body = await present(await requireNotification(row.id));
     });
@@ -111,6 +112,7 @@ export function deliveryRoutes(ctx: GatewayContext) {
       if (Number.isNaN(since)) throw new ValidationError('since must be an ISO 8601 date or date-time, e.g. "2026-11-24T00:00:00Z"', [{ field: 'since' }]);
       const now = clock.now();
       const replayed = await store.replaySince(instance.id, since, now);
+      if (replayed > 0) ctx.wakeUps.notify('delivery');
       koa.status = 202;
       koa.body = { replayed };
     });

@@ -15,6 +15,7 @@ import { eventsFromFeed } from './event-feed.js';
 import { sweepMissing, type SweepTarget } from './sweep.js';
 import type { SnapshotStore } from './snapshot-store.js';
 import type { PollStateStore } from './store.js';
+import type { WakeUps } from '../db/wake-ups.js';
 import { readDotted } from './records.js';
 import { firstMatch } from '../lib/json-path.js';
 
@@ -59,6 +60,8 @@ export interface PollDeps {
   config: Config;
   log: Logger;
   providerCalls: ProviderCalls;
+  /** Committed notifications wake the dispatcher (here and on other nodes). */
+  wakeUps?: Pick<WakeUps, 'notify'>;
   /** Test seam: runs inside each write transaction (and before the final update), before the commit. */
   beforeCommit?: (objectType: string) => Promise<void> | void;
 }
@@ -192,6 +195,7 @@ export async function pollObject(
       await tx.markListed(objectKey, marks, generation);
       await deps.beforeCommit?.(row.object_type);
     });
+    if (events.length > 0 && settings.notificationsEnabled) deps.wakeUps?.notify('delivery');
     storedRows += changed.length - changed.filter((r) => known.has(r.id)).length;
     for (const e of events) if (e.eventType in COUNTED) summary[COUNTED[e.eventType as keyof typeof COUNTED]]++;
     return last;
@@ -211,8 +215,11 @@ export async function pollObject(
             (batch) => writeBatch(batch, resolved.deleted!.idField, true),
           );
   await snapshots.refreshStatistics(storedRows);
-  if (fullListing && main.complete)
-    summary.deleted += await sweepMissing(snapshots, objectKey, generation, row.listed_generation, record, new Date(startedAt).toISOString());
+  if (fullListing && main.complete) {
+    const swept = await sweepMissing(snapshots, objectKey, generation, row.listed_generation, record, new Date(startedAt).toISOString());
+    summary.deleted += swept;
+    if (swept > 0 && settings.notificationsEnabled) deps.wakeUps?.notify('delivery');
+  }
 
   // A listing cut by maxPages continues next time from its last record's date (the earlier one when
   // both listings were cut), not from now.

@@ -9,11 +9,14 @@ export function webhookFeature(ctx: GatewayContext): Feature & { processor: Webh
   const { receipts, deregistrations } = ctx.stores;
   const processor = new WebhookProcessor(ctx);
   ctx.instances.lifecycle.push(webhookLifecycle(ctx, deregistrations));
+  // A stored receipt (here, or on another node) is mapped at once, not at the next tick.
+  ctx.wakeUps.on('webhooks', () => processor.kick());
+  const stored = () => ctx.wakeUps.notify('webhooks');
   return {
     name: 'webhooks',
     processor,
-    openRoutes: [webhookIngressRoutes(ctx, receipts, () => processor.kick())],
-    apiRoutes: [receiptRoutes(receipts, ctx.instances, ctx.clock, () => processor.kick())],
+    openRoutes: [webhookIngressRoutes(ctx, receipts, stored)],
+    apiRoutes: [receiptRoutes(receipts, ctx.instances, ctx.clock, stored)],
     start: () => processor.start(),
     stop: (graceMs) => processor.stop(graceMs),
   };

@@ -41,7 +41,7 @@ export class WebhookProcessor extends WorkerLoop implements Feature {
   readonly name = 'webhooks';
 
   constructor(private readonly ctx: GatewayContext) {
-    super({ name: 'webhook processing', tickSeconds: () => 1, log: ctx.log, metrics: ctx.metrics });
+    super({ name: 'webhook processing', tickSeconds: () => ctx.config.webhooks.tickSeconds, log: ctx.log, metrics: ctx.metrics });
     ctx.metrics.sources.failedReceipts = () => ctx.stores.receipts.countFailed();
   }
 
@@ -163,6 +163,7 @@ export class WebhookProcessor extends WorkerLoop implements Feature {
   private async recordTogether(batch: Mapped[]): Promise<void> {
     const { clock, config } = this.ctx;
     const now = clock.now();
+    let raised: NewEvent[][] = [];
     await this.ctx.stores.receipts.transaction(async (trx) => {
       const changes = batch.flatMap((m) =>
         m.events.map((e) => ({
@@ -173,7 +174,7 @@ export class WebhookProcessor extends WorkerLoop implements Feature {
       const fresh = await this.ctx.stores.receipts.reconcileSnapshots(trx, changes, now);
       let i = 0;
       // Already raised (by a poll or an earlier webhook): not raised again.
-      const raised = batch.map((m) =>
+      raised = batch.map((m) =>
         m.events
           .filter(() => fresh[i++])
           .map((e): NewEvent => ({ eventType: e.eventType, objectType: e.objectType, objectId: e.objectId, date: e.date, raw: e.raw })),
@@ -209,6 +210,8 @@ export class WebhookProcessor extends WorkerLoop implements Feature {
         now,
       );
     });
+    // Committed: the dispatcher (here and on other nodes) takes the new notifications at once.
+    if (batch.some((m, j) => raised[j].length > 0 && m.work.settings.notificationsEnabled)) this.ctx.wakeUps.notify('delivery');
     this.ctx.metrics.events.inc(
       { source: 'webhook' },
       batch.reduce((n, m) => n + m.events.length, 0),
