@@ -5,6 +5,7 @@ import { deliveryScenario } from './delivery.js';
 import { schedulerScenario } from './scheduler.js';
 import { capacityScenario, clusterScenario } from './scheduling.js';
 import { slowlorisScenario } from './slowloris.js';
+import { clientsScenario } from './clients.js';
 
 /**
  * Runs one scenario in this (fresh) process and prints its results as one JSON line, so that
@@ -23,6 +24,7 @@ const run: Record<string, () => Promise<unknown>> = {
   capacity: () => capacityScenario(n[0], n[1], n[2]),
   cluster: () => clusterScenario(n[0], n[1], n[2], n[3]),
   slowloris: () => slowlorisScenario(db, n[0], n[1], n[2]),
+  clients: () => clientsScenario(n[0]),
 };
 if (!run[name]) throw new Error(`unknown scenario ${name}`);
 console.log(JSON.stringify(await run[name]()));

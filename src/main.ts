@@ -10,6 +10,7 @@ import { systemClock, type Clock } from './clock.js';
 import { createLogger, type Logger } from './log.js';
 import { createDatabase, isReady, migrate } from './db/index.js';
 import { WakeUps } from './db/wake-ups.js';
+import { Outbound } from './network/outbound.js';
 import { createApp } from './api/app.js';
 import { opsRoutes } from './api/ops-routes.js';
 import { guardConnections } from './api/connection-guard.js';
@@ -152,7 +153,9 @@ export class Gateway {
       const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref()));
       const metrics = createMetrics();
       const providerAuth = new ProviderAuth(new TokenStore(db, cipher), clock, nodeId, log, metrics, config.provider.tokenTimeoutSeconds * 1000);
-      const providerCalls = new ProviderCalls(config, sleep, providerAuth);
+      // Sockets kept per callback origin: no more than the sends allowed to one origin at once.
+      const outbound = new Outbound({ provider: 64, callback: config.delivery.maxConcurrencyPerOrigin });
+      const providerCalls = new ProviderCalls(config, sleep, providerAuth, outbound);
       providerAuth.attach(providerCalls);
       const rateBudgets = new RateBudgets(createBudgetStore(db), config, clock, sleep, log);
       providerCalls.use(rateBudgets.hooks);
@@ -169,7 +172,22 @@ export class Gateway {
         retention: new RetentionStore(db),
       };
       const wakeUps = new WakeUps({ db, url: config.database.url, schema, nodeId, log });
-      const ctx: GatewayContext = { config, log, clock, nodeId, metrics, connectors, catalog, instances, stores, providerCalls, secretsOf, sleep, wakeUps };
+      const ctx: GatewayContext = {
+        config,
+        log,
+        clock,
+        nodeId,
+        metrics,
+        connectors,
+        catalog,
+        instances,
+        stores,
+        providerCalls,
+        secretsOf,
+        sleep,
+        wakeUps,
+        outbound,
+      };
       const poller = new Poller({ ...ctx, beforeCommit: options.beforePollCommit });
       const max = config.server.maxBodyBytes;
       // Each part of the flow, in the order its loops start (and the reverse of how they stop).
@@ -281,6 +299,7 @@ export class Gateway {
     await Promise.all([...this.features].reverse().map((f) => f.stop?.(graceMs)));
     server?.closeAllConnections();
     await closed;
+    await this.ctx.outbound.close();
     await this.db.destroy();
   }
 }

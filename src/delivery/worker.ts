@@ -264,7 +264,10 @@ export class Dispatcher extends WorkerLoop implements Feature {
           ...request.headers,
           ...signatureHeaders({ id: request.webhookId, body: request.body, now: clock.now(), secrets, signatureKey: cb.signatureKey }),
         };
-        result = await sendCallback({ ...request, headers }, { timeoutMs, policy: config.network, dnsLookup: this.dnsLookup, now: clock.now() });
+        result = await sendCallback(
+          { ...request, headers },
+          { outbound: this.ctx.outbound, timeoutMs, policy: config.network, dnsLookup: this.dnsLookup, now: clock.now() },
+        );
         if (!isSuccess(result.status)) break;
         done++;
       }
