@@ -1,5 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import { Agent, interceptors, type Dispatcher } from 'undici';
+import type { Readable } from 'node:stream';
+import zlib from 'node:zlib';
+import { Agent, type Dispatcher } from 'undici';
 import { checkUrlSyntax, createGuardedLookup, type NetworkPolicy } from './ssrf-guard.js';
 
 /**
@@ -73,8 +75,14 @@ type GuardedLookup = ReturnType<typeof createGuardedLookup>;
 /** Failures that happen before any byte of the request can have left: no connection was made. */
 const NOT_CONNECTED = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'UND_ERR_CONNECT_TIMEOUT']);
 const TIMEOUTS = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'ETIMEDOUT']);
-/** Encodings the decompress interceptor decodes (the cap counts decoded bytes). */
+/** Encodings asked for and decoded (the cap counts decoded bytes, so a small bomb is cut too). */
 const ACCEPT_ENCODING = 'gzip, deflate, br';
+const DECODERS: Record<string, () => zlib.Gunzip | zlib.Inflate | zlib.BrotliDecompress> = {
+  gzip: () => zlib.createGunzip(),
+  'x-gzip': () => zlib.createGunzip(),
+  deflate: () => zlib.createInflate(),
+  br: () => zlib.createBrotliDecompress(),
+};
 
 /**
  * The outbound module's state, one per gateway: keep-alive pools (one undici Agent per guarded
@@ -82,8 +90,8 @@ const ACCEPT_ENCODING = 'gzip, deflate, br';
  * is shared between gateways in one process (tests run several, with different network policies).
  */
 export class Outbound {
-  // One guarded lookup per policy object (settings are fixed for a gateway's life).
-  private readonly lookups = new WeakMap<NetworkPolicy, GuardedLookup>();
+  // One guarded lookup per policy, by its flags (tests change a policy's flags in place).
+  private readonly lookups = new Map<string, GuardedLookup>();
   private readonly dispatchers = new WeakMap<GuardedLookup, Map<string, Dispatcher>>();
   private readonly agents: Agent[] = [];
   /**
@@ -101,8 +109,9 @@ export class Outbound {
   }
 
   private lookupFor(policy: NetworkPolicy): GuardedLookup {
-    let lookup = this.lookups.get(policy);
-    if (!lookup) this.lookups.set(policy, (lookup = createGuardedLookup(policy)));
+    const key = flagsOf(policy);
+    let lookup = this.lookups.get(key);
+    if (!lookup) this.lookups.set(key, (lookup = createGuardedLookup({ allowLoopback: policy.allowLoopback, allowPrivate: policy.allowPrivate })));
     return lookup;
   }
 
@@ -120,14 +129,14 @@ export class Outbound {
         bodyTimeout: timeoutMs,
       });
       this.agents.push(agent);
-      dispatcher = agent.compose(interceptors.decompress());
+      dispatcher = agent;
       byKey.set(key, dispatcher);
     }
     return dispatcher;
   }
 
   private checkUrlOnce(url: string, policy: NetworkPolicy, label: string): URL {
-    const key = `${policy.allowLoopback ? 1 : 0}${policy.allowPrivate ? 1 : 0} ${url}`;
+    const key = `${flagsOf(policy)} ${url}`;
     let parsed = this.checkedUrls.get(key);
     if (parsed) return parsed;
     parsed = checkUrlSyntax(url, policy, label);
@@ -171,15 +180,23 @@ export class Outbound {
         res.body.destroy();
         throw tooLarge();
       }
+      const encoding = String(res.headers['content-encoding'] ?? '').toLowerCase();
+      const decoder = DECODERS[encoding]?.();
+      const decoded: Readable = decoder ? res.body.pipe(decoder) : res.body;
+      if (decoder) res.body.once('error', (err) => decoder.destroy(err));
       const chunks: Buffer[] = [];
       let size = 0;
-      for await (const chunk of res.body as AsyncIterable<Buffer>) {
-        size += chunk.length;
-        if (size > o.maxResponseBytes) {
-          res.body.destroy();
-          throw tooLarge();
+      try {
+        for await (const chunk of decoded as AsyncIterable<Buffer>) {
+          size += chunk.length;
+          if (size > o.maxResponseBytes) throw tooLarge();
+          chunks.push(chunk);
         }
-        chunks.push(chunk);
+      } finally {
+        if (size > o.maxResponseBytes || !decoded.readableEnded) {
+          decoded.destroy();
+          res.body.destroy();
+        }
       }
       return { status: res.statusCode, headers: answered.headers, body: Buffer.concat(chunks, size).toString('utf8'), durationMs: performance.now() - started };
     } catch (err) {
@@ -190,6 +207,8 @@ export class Outbound {
     }
   }
 }
+
+const flagsOf = (policy: NetworkPolicy): string => `${policy.allowLoopback ? 1 : 0}${policy.allowPrivate ? 1 : 0}`;
 
 const hasHeader = (headers: Record<string, string>, name: string): boolean => Object.keys(headers).some((h) => h.toLowerCase() === name);
 
