@@ -45,21 +45,29 @@ export class WebhookProcessor extends WorkerLoop implements Feature {
     ctx.metrics.sources.failedReceipts = () => ctx.stores.receipts.countFailed();
   }
 
+  /** When receipts tried before and deregistrations were last looked at (wall clock). */
+  private lastSweep = 0;
+
   protected async pass(): Promise<number> {
     const { config } = this.ctx;
     const batch = config.webhooks.concurrency * 4;
+    // A pass woken by new receipts maps them and ends; receipts due for another attempt (their
+    // backoff is seconds long) and deregistrations are looked at once a tick, so a steady stream
+    // of wake-ups does not pay those statements each time (ticks driven by hand always look).
+    const sweep = !this.started || Date.now() - this.lastSweep >= config.webhooks.tickSeconds * 1000;
+    if (sweep) this.lastSweep = Date.now();
     let done = 0;
     // First attempts in batches; once they are drained, receipts tried before, one at a time.
     while (!this.stopping) {
       const fresh = await this.claimAndMap(false, batch);
       done += fresh.length;
       if (fresh.length === batch) continue;
-      if (this.stopping) break;
+      if (this.stopping || !sweep) break;
       const retried = await this.claimAndMap(true, 1);
       done += retried.length;
       if (retried.length === 0) break;
     }
-    await retryDeregistrations(this.ctx, this.ctx.stores.deregistrations);
+    if (sweep) await retryDeregistrations(this.ctx, this.ctx.stores.deregistrations);
     return done;
   }
 
