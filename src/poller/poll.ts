@@ -117,7 +117,7 @@ export async function pollObject(
       source: 'polling',
       now: startedAt,
       notify: settings.notificationsEnabled,
-      maxPerNotification: config.delivery.maxEventsPerNotification.polling,
+      maxPerNotification: settings.maxBatchSize ?? config.delivery.maxEventsPerNotification.polling,
     });
 
   // The pages of one listing (the object's, or its `deleted` listing) rendered with a since-time.

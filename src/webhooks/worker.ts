@@ -201,7 +201,7 @@ export class WebhookProcessor extends WorkerLoop implements Feature {
               source: 'webhook' as const,
               now,
               notify: settings.notificationsEnabled,
-              maxPerNotification: config.delivery.maxEventsPerNotification.webhook,
+              maxPerNotification: settings.maxBatchSize ?? config.delivery.maxEventsPerNotification.webhook,
               // The receipt's headers were redacted when stored.
               received: { receiptId: m.row.id, at: Number(m.row.received_at), headers: m.headers },
             },
