@@ -54,7 +54,13 @@ export async function deliveryScenario(database: 'sqlite' | 'postgres', events: 
         Array.from({ length: concurrency }, async () => {
           while (next < bodies.length) {
             const body = bodies[next++];
-            const res = await agent.request({ origin: target.origin, path: target.pathname, method: 'POST', body, headers: { 'content-type': 'application/json' } });
+            const res = await agent.request({
+              origin: target.origin,
+              path: target.pathname,
+              method: 'POST',
+              body,
+              headers: { 'content-type': 'application/json' },
+            });
             await res.body.text();
           }
         }),

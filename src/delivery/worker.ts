@@ -44,6 +44,8 @@ export class Dispatcher extends WorkerLoop implements Feature {
   private readonly origins: OriginGuard;
   /** Set by `wake`: a pass that found nothing more to claim claims again. */
   private woken = false;
+  /** Counts wake-ups: a claim that began before the last one does not prove nothing is due. */
+  private wakes = 0;
   private wakeUp: (() => void) | undefined;
 
   constructor(
@@ -84,6 +86,7 @@ export class Dispatcher extends WorkerLoop implements Feature {
 
   private wake(): void {
     this.woken = true;
+    this.wakes++;
     const wakeUp = this.wakeUp;
     this.wakeUp = undefined;
     wakeUp?.();
@@ -127,10 +130,13 @@ export class Dispatcher extends WorkerLoop implements Feature {
       const concurrency = this.ctx.config.delivery.concurrency;
       const room = concurrency + Math.floor(concurrency / 2) - (this.running.size - this.origins.parked);
       if (!claiming && !exhausted && !this.stopping && room >= Math.max(1, Math.ceil(concurrency / 2))) {
+        const wakesBefore = this.wakes;
         claiming = this.claim(room)
           .then((claimed) => {
             total += claimed;
-            if (claimed < room) exhausted = true;
+            // A wake-up while this claim ran (new work, an origin that became claimable) may
+            // concern rows it did not see: the pass claims again rather than waiting for a tick.
+            if (claimed < room && this.wakes === wakesBefore) exhausted = true;
           })
           .finally(() => {
             claiming = undefined;
