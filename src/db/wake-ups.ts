@@ -120,7 +120,7 @@ export class WakeUps {
   private async connect(): Promise<void> {
     this.reconnectTimer = undefined;
     if (this.stopped) return;
-    const client = new pg.Client({ connectionString: this.o.url! });
+    const client = new pg.Client({ connectionString: this.o.url!, application_name: `pollgate wake-ups ${this.o.nodeId}`.slice(0, 63) });
     let lost = false;
     const onLost = (err?: Error) => {
       if (lost) return;

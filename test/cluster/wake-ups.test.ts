@@ -73,4 +73,25 @@ describe('wake-ups across nodes (PostgreSQL)', () => {
     const attempts = await b.gateway.db('attempts').select('node');
     expect(attempts.map((r) => r.node)).to.deep.equal(['node-b']);
   });
+
+  it('node B listens again after its LISTEN connection is cut, and is woken as before', async () => {
+    const instance = await createWebhookInstance(a, sandbox, { 'event.notification.callback.url': `${receiver.url}/cb` });
+    b.gateway.start();
+    await b.gateway.ctx.wakeUps.listening();
+    const cut = await b.gateway.db.raw("SELECT pg_terminate_backend(pid) AS cut FROM pg_stat_activity WHERE application_name = 'pollgate wake-ups node-b'");
+    expect(cut.rows).to.deep.equal([{ cut: true }]);
+    // The loss is seen, then the connection is opened again (after half a second).
+    for (
+      let i = 0;
+      i < 100 && (await b.gateway.db.raw("SELECT 1 FROM pg_stat_activity WHERE application_name = 'pollgate wake-ups node-b'")).rows.length > 0;
+      i++
+    ) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    await b.gateway.ctx.wakeUps.listening();
+    expect((await postSigned(instance.hookUrl, contactsBody(1))).statusCode).to.equal(202);
+    await receiver.waitFor(1, 10_000);
+    await b.gateway.delivery.dispatcher.idle();
+    expect(await b.gateway.db('attempts').pluck('node')).to.deep.equal(['node-b']);
+  });
 });
