@@ -1,4 +1,7 @@
 import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
+import { join } from 'node:path';
 import { Agent } from 'undici';
 import { recordEvents } from '../src/events/record.js';
 import type { NotificationRow } from '../src/events/store.js';
@@ -68,7 +71,18 @@ export async function deliveryScenario(database: 'sqlite' | 'postgres', events: 
     });
     await agent.close();
     const dispatcher = gateway.delivery.dispatcher;
+    // BENCH_CPU_PROF=<dir>: a CPU profile of the drain alone (start-up and the floor left out).
+    const profiler = process.env.BENCH_CPU_PROF ? new Session() : undefined;
+    if (profiler) {
+      profiler.connect();
+      await profiler.post('Profiler.enable');
+      await profiler.post('Profiler.start');
+    }
     const run = await timed(() => dispatcher.drain(100_000));
+    if (profiler) {
+      const { profile } = await profiler.post('Profiler.stop');
+      writeFileSync(join(process.env.BENCH_CPU_PROF!, `delivery-${database}-${process.pid}.cpuprofile`), JSON.stringify(profile));
+    }
     const delivered = await gateway.db('notifications').where({ status: 'delivered' }).count<{ n: number }[]>({ n: '*' });
     if (Number(delivered[0].n) !== rows.length) throw new Error(`delivered ${delivered[0].n} of ${rows.length} notifications`);
     // CPU per notification (this process, all threads: the SQLite driver's included), against the floor's.
