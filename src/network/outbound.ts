@@ -164,7 +164,7 @@ export class Outbound {
     }, o.timeoutMs);
     let answered: { status: number; headers: IncomingHttpHeaders } | undefined;
     try {
-      const headers = hasHeader(request.headers, 'accept-encoding') ? request.headers : { ...request.headers, 'accept-encoding': ACCEPT_ENCODING };
+      const headers = headersToSend(request.headers);
       const res = await dispatcher.request({
         origin: url.origin,
         path: `${url.pathname}${url.search}`,
@@ -210,7 +210,26 @@ export class Outbound {
 
 const flagsOf = (policy: NetworkPolicy): string => `${policy.allowLoopback ? 1 : 0}${policy.allowPrivate ? 1 : 0}`;
 
-const hasHeader = (headers: Record<string, string>, name: string): boolean => Object.keys(headers).some((h) => h.toLowerCase() === name);
+/**
+ * Headers about the connection, not the request: the pool manages them (undici refuses a request
+ * that sets them), so one configured by hand (a callback's extra headers) is left out.
+ */
+const CONNECTION_HEADERS = new Set(['connection', 'keep-alive', 'upgrade', 'transfer-encoding', 'expect', 'proxy-connection']);
+
+/** The request's headers as sent: connection headers left out, compression asked for unless the caller chose. */
+function headersToSend(headers: Record<string, string>): Record<string, string> {
+  let out: Record<string, string> | undefined;
+  let encoding = false;
+  for (const name of Object.keys(headers)) {
+    const lower = name.toLowerCase();
+    if (lower === 'accept-encoding') encoding = true;
+    else if (CONNECTION_HEADERS.has(lower)) {
+      out ??= { ...headers };
+      delete out[name];
+    }
+  }
+  return encoding ? (out ?? headers) : { ...(out ?? headers), 'accept-encoding': ACCEPT_ENCODING };
+}
 
 /** What a thrown attempt was, as an OutboundError (whether the peer may have had the request included). */
 function failureOf(e: Error & { code?: string; cause?: Error & { code?: string } }, o: OutboundOptions, timedOut: boolean, answered: boolean): OutboundError {

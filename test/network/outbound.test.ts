@@ -54,6 +54,15 @@ describe('outbound module', () => {
     expect(answer).to.include({ status: 200, body: '{"ok":true}' });
   });
 
+  it('leaves out connection headers set by hand (the pool manages the connection)', async () => {
+    handler = (req, res) => res.writeHead(200).end(String(req.headers['x-kept'] ?? '') + String(req.headers.upgrade ?? ''));
+    const answer = await outbound.sendOnce(
+      { method: 'POST', url: `${url}/cb`, headers: { Connection: 'Upgrade', Upgrade: 'websocket', Expect: '100-continue', 'X-Kept': 'yes' }, body: '{}' },
+      options(),
+    );
+    expect(answer).to.include({ status: 200, body: 'yes' });
+  });
+
   it('cuts an answer whose decoded size passes the cap, keeping its status', async () => {
     const bomb = zlib.gzipSync(Buffer.alloc(1_000_000, 'a'));
     expect(bomb.length).to.be.below(2000);
