@@ -103,7 +103,10 @@ console.log(`\npollgate bench${quick ? ' (quick)' : ''} — ${m.cores} cores (${
 console.log(line(header));
 console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
 for (const r of rows) console.log(line(r));
-writeFileSync(new URL('./results.json', import.meta.url), `${JSON.stringify({ date: new Date().toISOString(), quick, machine: m, results, failures }, null, 2)}\n`);
+writeFileSync(
+  new URL('./results.json', import.meta.url),
+  `${JSON.stringify({ date: new Date().toISOString(), quick, machine: m, results, failures }, null, 2)}\n`,
+);
 if (failures.length) {
   console.error(`\n${failures.length} scenario(s) failed:\n${failures.join('\n')}`);
   process.exit(1);
