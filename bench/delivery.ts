@@ -1,13 +1,15 @@
 import { spawn } from 'node:child_process';
-import http from 'node:http';
-import got from 'got';
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
+import { join } from 'node:path';
+import { Agent } from 'undici';
 import type { NotificationRow } from '../src/events/store.js';
 import { benchGateway, throughputResult, timed, type Result } from './lib.js';
 
 /**
  * Scenario 3, delivery: N pending events (notifications of 10) delivered to a bare node:http
- * receiver in another process. Floor: a bare got loop posting the same bodies at the same
- * concurrency, with nothing else (no claim, no signing, no attempt records).
+ * receiver in another process. Floor: a bare loop of the outbound module's client (undici) posting
+ * the same bodies at the same concurrency, with nothing else (no claim, no signing, no attempt records).
  */
 async function startReceiver() {
   const child = spawn(process.execPath, ['--import', 'tsx', new URL('./receiver-server.ts', import.meta.url).pathname], {
@@ -44,21 +46,41 @@ export async function deliveryScenario(database: 'sqlite' | 'postgres', events: 
     const rows = (await gateway.db('notifications').select()) as NotificationRow[];
     const bodies = await Promise.all(rows.map(async (r) => JSON.stringify(await gateway.ctx.stores.events.notificationBody(r))));
 
-    // The same keep-alive connections as the dispatcher uses.
-    const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
+    // Keep-alive connections, as many as the dispatcher may use to one origin.
+    const agent = new Agent({ connections: gateway.config.delivery.maxConcurrencyPerOrigin });
+    const target = new URL(receiver.url);
     const floor = await timed(async () => {
       let next = 0;
       await Promise.all(
         Array.from({ length: concurrency }, async () => {
           while (next < bodies.length) {
             const body = bodies[next++];
-            await got.post(receiver.url, { body, headers: { 'content-type': 'application/json' }, retry: { limit: 0 }, agent: { http: agent } });
+            const res = await agent.request({
+              origin: target.origin,
+              path: target.pathname,
+              method: 'POST',
+              body,
+              headers: { 'content-type': 'application/json' },
+            });
+            await res.body.text();
           }
         }),
       );
     });
+    await agent.close();
     const dispatcher = gateway.delivery.dispatcher;
+    // BENCH_CPU_PROF=<dir>: a CPU profile of the drain alone (start-up and the floor left out).
+    const profiler = process.env.BENCH_CPU_PROF ? new Session() : undefined;
+    if (profiler) {
+      profiler.connect();
+      await profiler.post('Profiler.enable');
+      await profiler.post('Profiler.start');
+    }
     const run = await timed(() => dispatcher.drain(100_000));
+    if (profiler) {
+      const { profile } = await profiler.post('Profiler.stop');
+      writeFileSync(join(process.env.BENCH_CPU_PROF!, `delivery-${database}-${process.pid}.cpuprofile`), JSON.stringify(profile));
+    }
     const delivered = await gateway.db('notifications').where({ status: 'delivered' }).count<{ n: number }[]>({ n: '*' });
     if (Number(delivered[0].n) !== rows.length) throw new Error(`delivered ${delivered[0].n} of ${rows.length} notifications`);
     // CPU per notification (this process, all threads: the SQLite driver's included), against the floor's.

@@ -8,7 +8,7 @@ import got from 'got';
 import knexFactory from 'knex';
 import { checkConfig, loadConfig, mergeDeep, type Config } from '../src/config/index.js';
 import { silentLogger } from '../src/log.js';
-import { Gateway } from '../src/main.js';
+import { Gateway, type GatewayOptions } from '../src/main.js';
 
 /** Shared pieces of the benchmark scenarios: a gateway on a fresh database, timing, results. */
 export const PG_URL = process.env.POLLGATE_BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -27,7 +27,7 @@ export interface Result {
   pass: boolean | null;
 }
 
-export async function benchGateway(database: 'sqlite' | 'postgres', overrides: Record<string, unknown> = {}) {
+export async function benchGateway(database: 'sqlite' | 'postgres', overrides: Record<string, unknown> = {}, options: Partial<GatewayOptions> = {}) {
   const dataDir = mkdtempSync(join(tmpdir(), 'pollgate-bench-'));
   const schema = database === 'postgres' ? `bench_${randomBytes(4).toString('hex')}` : undefined;
   const base = loadConfig({ env: {} }) as unknown as Record<string, unknown>;
@@ -49,7 +49,7 @@ export async function benchGateway(database: 'sqlite' | 'postgres', overrides: R
       ),
     ),
   );
-  const gateway = await Gateway.create({ config, log: silentLogger, schema });
+  const gateway = await Gateway.create({ config, log: silentLogger, schema, ...options });
   const url = await gateway.listen(0, '127.0.0.1');
   return {
     gateway,
@@ -159,7 +159,12 @@ export async function listingFloor(url: string, searchParams: Record<string, str
  * Registers the bench connector (contacts of the bench provider, page pagination of `pageSize`,
  * a poller URL filtered by updated_at) and creates one instance of it polling `providerUrl`.
  */
-export async function benchInstance(gateway: Gateway, providerUrl: string, contacts: { pageSize: number; deletes?: boolean; maxPages?: number }) {
+export async function benchInstance(
+  gateway: Gateway,
+  providerUrl: string,
+  contacts: { pageSize: number; deletes?: boolean; maxPages?: number },
+  callbackUrl = 'http://127.0.0.1:9/never',
+) {
   const pagination = {
     type: 'page',
     pageParam: 'page',
@@ -167,26 +172,27 @@ export async function benchInstance(gateway: Gateway, providerUrl: string, conta
     size: contacts.pageSize,
     ...(contacts.maxPages ? { maxPages: contacts.maxPages } : {}),
   };
-  await gateway.ctx.catalog.save(
-    {
-      key: 'bench',
-      name: 'Bench',
-      hub: 'crm',
-      configuration: [{ key: 'base_url', required: true }],
-      baseUrl: '<%= iparam.base_url %>',
-      resources: {
-        contacts: { path: '/contacts', idField: 'id', deletes: contacts.deletes ?? false, where: { 'updated_at>': { param: 'updated_since' } }, pagination },
+  if (!gateway.connectors.get('bench'))
+    await gateway.ctx.catalog.save(
+      {
+        key: 'bench',
+        name: 'Bench',
+        hub: 'crm',
+        configuration: [{ key: 'base_url', required: true }],
+        baseUrl: '<%= iparam.base_url %>',
+        resources: {
+          contacts: { path: '/contacts', idField: 'id', deletes: contacts.deletes ?? false, where: { 'updated_at>': { param: 'updated_since' } }, pagination },
+        },
+        events: {
+          supported: ['polling'],
+          poller: { contacts: { url: "/hubs/crm/contacts?where=updated_at>'${gmtDate:yyyy-MM-dd'T'HH:mm:ss.SSS'Z'}'", idField: 'id' } },
+        },
       },
-      events: {
-        supported: ['polling'],
-        poller: { contacts: { url: "/hubs/crm/contacts?where=updated_at>'${gmtDate:yyyy-MM-dd'T'HH:mm:ss.SSS'Z'}'", idField: 'id' } },
-      },
-    },
-    'bench',
-  );
+      'bench',
+    );
   return gateway.instances.create({
     element: { key: 'bench' },
-    configuration: { base_url: providerUrl, 'event.poller.refresh_interval': '60', 'event.notification.callback.url': 'http://127.0.0.1:9/never' },
+    configuration: { base_url: providerUrl, 'event.poller.refresh_interval': '60', 'event.notification.callback.url': callbackUrl },
   });
 }
 

@@ -22,6 +22,9 @@ const size = quick
       clusterInstances: 300,
       clusterSeconds: 12,
       slowlorisSeconds: 2,
+      clientRequests: 2000,
+      latencySeconds: 2,
+      latencyPolls: 3,
     }
   : {
       records: 100_000,
@@ -35,6 +38,9 @@ const size = quick
       clusterInstances: 30_000,
       clusterSeconds: 130,
       slowlorisSeconds: 15,
+      clientRequests: 20_000,
+      latencySeconds: 10,
+      latencyPolls: 20,
     };
 
 // Each scenario runs in a process of its own (bench/scenario.ts), so that its memory and CPU
@@ -54,6 +60,9 @@ const steps: Array<[string, () => Promise<Result[]>]> = [
   ['webhook ingress with delivery on SQLite', () => scenario('ingress-delivery', 'sqlite', size.ingressSeconds)],
   ['webhook ingress with delivery on PostgreSQL', () => scenario('ingress-delivery', 'postgres', size.ingressSeconds)],
   ['delivery on SQLite', () => scenario('delivery', 'sqlite', size.events)],
+  ['outbound client: got, undici, node:http', () => scenario('clients', 'sqlite', size.clientRequests)],
+  ['webhook → callback latency at 200/s on SQLite', () => scenario('latency-webhooks', 'sqlite', size.latencySeconds, 200)],
+  ['poll commit → callback latency on SQLite', () => scenario('latency-poll', 'sqlite', size.latencyPolls, 500)],
   ['delivery on PostgreSQL', () => scenario('delivery', 'postgres', size.events)],
   ['scheduler at scale on SQLite', () => scenario('scheduler', 'sqlite', size.instances, size.interval, size.schedulerSeconds)],
   ['capacity of one node on SQLite', () => scenario('capacity', 'sqlite', size.capacity, size.interval, size.clusterSeconds)],
@@ -95,7 +104,10 @@ console.log(`\npollgate bench${quick ? ' (quick)' : ''} — ${m.cores} cores (${
 console.log(line(header));
 console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
 for (const r of rows) console.log(line(r));
-writeFileSync(new URL('./results.json', import.meta.url), JSON.stringify({ date: new Date().toISOString(), quick, machine: m, results, failures }, null, 2));
+writeFileSync(
+  new URL('./results.json', import.meta.url),
+  `${JSON.stringify({ date: new Date().toISOString(), quick, machine: m, results, failures }, null, 2)}\n`,
+);
 if (failures.length) {
   console.error(`\n${failures.length} scenario(s) failed:\n${failures.join('\n')}`);
   process.exit(1);

@@ -6,6 +6,8 @@ import { schedulerScenario } from './scheduler.js';
 import { capacityScenario, clusterScenario } from './scheduling.js';
 import { slowlorisScenario } from './slowloris.js';
 import { draftScenario } from './draft.js';
+import { clientsScenario } from './clients.js';
+import { pollLatencyScenario, webhookLatencyScenario } from './latency.js';
 
 /**
  * Runs one scenario in this (fresh) process and prints its results as one JSON line, so that
@@ -25,6 +27,9 @@ const run: Record<string, () => Promise<unknown>> = {
   cluster: () => clusterScenario(n[0], n[1], n[2], n[3]),
   slowloris: () => slowlorisScenario(db, n[0], n[1], n[2]),
   draft: () => draftScenario(),
+  clients: () => clientsScenario(n[0]),
+  'latency-webhooks': () => webhookLatencyScenario(n[0], n[1]),
+  'latency-poll': () => pollLatencyScenario(n[0], n[1]),
 };
 if (!run[name]) throw new Error(`unknown scenario ${name}`);
 console.log(JSON.stringify(await run[name]()));

@@ -3,6 +3,8 @@ import type { Clock } from './clock.js';
 import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
 import type { RouteModule } from './api/app.js';
+import type { WakeUps } from './lib/wake-ups.js';
+import type { Outbound } from './network/outbound.js';
 import type { ConnectorRegistry } from './connectors/registry.js';
 import type { ConnectorCatalog } from './connectors/catalog.js';
 import type { InstanceService } from './instances/service.js';
@@ -30,6 +32,10 @@ export interface GatewayContext {
   providerCalls: ProviderCalls;
   /** Which configuration keys of a connector are secrets. */
   secretsOf(elementKey: string): ReadonlySet<string>;
+  /** The one way out to the network (keep-alive pools, SSRF guard); its state is this gateway's. */
+  outbound: Outbound;
+  /** Committed work wakes the stage that takes it (here at once; other nodes by NOTIFY on PostgreSQL). */
+  wakeUps: WakeUps;
   /** Real waits (retry delays) go through this so tests can replace them. */
   sleep(ms: number): Promise<void>;
 }

@@ -9,6 +9,8 @@ import { loadConfig, bundledConnectorsDir, type Config } from './config/index.js
 import { systemClock, type Clock } from './clock.js';
 import { createLogger, type Logger } from './log.js';
 import { createDatabase, isReady, migrate } from './db/index.js';
+import { WakeUps } from './lib/wake-ups.js';
+import { Outbound } from './network/outbound.js';
 import { createApp } from './api/app.js';
 import { opsRoutes } from './api/ops-routes.js';
 import { guardConnections } from './api/connection-guard.js';
@@ -157,11 +159,14 @@ export class Gateway {
       const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref()));
       const metrics = createMetrics();
       const rateBudgets = new RateBudgets(createBudgetStore(db), config, clock, sleep, log);
+      // Sockets kept per callback origin: no more than the sends allowed to one origin at once.
+      const outbound = new Outbound({ provider: 64, callback: config.delivery.maxConcurrencyPerOrigin });
       // Token endpoints are called without the connector's auth; every other call with it.
-      const tokenCalls = new ProviderCalls(config, sleep, WITHOUT_AUTH, [rateBudgets.hooks]);
+      const tokenCalls = new ProviderCalls(config, sleep, WITHOUT_AUTH, outbound, [rateBudgets.hooks]);
       const providerAuth = new ProviderAuth(tokenCalls, stores.tokens, clock, nodeId, log, metrics, config.provider.tokenTimeoutSeconds * 1000);
-      const providerCalls = new ProviderCalls(config, sleep, providerAuth, [rateBudgets.hooks]);
-      const base = { config, log, clock, nodeId, metrics, connectors, catalog, stores, providerCalls, secretsOf, sleep };
+      const providerCalls = new ProviderCalls(config, sleep, providerAuth, outbound, [rateBudgets.hooks]);
+      const wakeUps = new WakeUps({ db, url: config.database.url, schema, nodeId, log });
+      const base = { config, log, clock, nodeId, metrics, connectors, catalog, stores, providerCalls, secretsOf, sleep, wakeUps, outbound };
       // The lookups' invoker reads instances through the service the lookups are a hook of: bound when first called.
       const invokeTemplate: TemplateInvoker = (...args) => templateInvoker(...args);
       const instances = new InstanceService<UnitOfWork>({
@@ -204,6 +209,7 @@ export class Gateway {
       };
       // In the order their loops start (and the reverse of how they stop).
       const features: Feature[] = [
+        { name: 'wake-ups', start: () => wakeUps.start(), stop: () => wakeUps.stop() },
         {
           name: 'core',
           openRoutes: [opsRoutes({ database: { isReady: () => isReady(db) }, metrics, nodeId, version: VERSION, log }), consoleRoutes()],
@@ -281,6 +287,7 @@ export class Gateway {
     await Promise.all([...this.features].reverse().map((f) => f.stop?.(graceMs)));
     server?.closeAllConnections();
     await closed;
+    await this.ctx.outbound.close();
     await this.db.destroy();
   }
 }

@@ -4,23 +4,27 @@ import { MAX_DESCRIPTION_BYTES, parseDescriptionText, readDescription } from '..
 import { validateConnector } from '../connector-sections.js';
 import { type DraftOptions, draftConnector } from '../drafts/draft.js';
 import { ApiError } from '../errors.js';
-import { sendOnce } from '../network/outbound.js';
+import { Outbound } from '../network/outbound.js';
 import { CliError, EXIT } from './client.js';
 import { jsonText, printJson, printLine } from './output.js';
 
 /** The description's text, from a file or an http(s) URL (the URL is the user's own: any address may be read). */
 async function readSource(source: string): Promise<string> {
   if (/^https?:\/\//i.test(source)) {
-    const answer = await sendOnce(
-      { method: 'GET', url: source, headers: { accept: 'application/json, application/yaml;q=0.9, */*;q=0.5' } },
-      {
-        timeoutMs: 60_000,
-        policy: { allowLoopback: true, allowPrivate: true },
-        maxResponseBytes: MAX_DESCRIPTION_BYTES,
-        pool: 'provider',
-        label: 'description URL',
-      },
-    );
+    // The CLI's own outbound module, closed once the description is read.
+    const outbound = new Outbound();
+    const answer = await outbound
+      .sendOnce(
+        { method: 'GET', url: source, headers: { accept: 'application/json, application/yaml;q=0.9, */*;q=0.5' } },
+        {
+          timeoutMs: 60_000,
+          policy: { allowLoopback: true, allowPrivate: true },
+          maxResponseBytes: MAX_DESCRIPTION_BYTES,
+          pool: 'provider',
+          label: 'description URL',
+        },
+      )
+      .finally(() => outbound.close());
     if (answer.status !== 200) throw new CliError(`${source} answered HTTP ${answer.status}`, EXIT.badInput);
     return answer.body;
   }

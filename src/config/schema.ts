@@ -47,6 +47,8 @@ export interface Config {
    * counts) before it is parked as `failed`.
    */
   webhooks: {
+    /** How often the webhook processor looks for receipts to map (stored receipts wake it at once; the tick is the safety net). */
+    tickSeconds: number;
     maxBodyBytes: number;
     maxItemsPerBody: number;
     maxAttempts: number;
@@ -147,6 +149,7 @@ export const configSchema = section({
   }),
   provider: section({ maxRetryAfterSeconds: num(0), maxResponseBytes: int(1), rateBudgetMarginSeconds: num(0), tokenTimeoutSeconds: num(0.01) }),
   webhooks: section({
+    tickSeconds: num(0.01),
     maxBodyBytes: int(1),
     maxItemsPerBody: int(1),
     maxAttempts: int(1),

@@ -20,6 +20,7 @@ export const SETTING_KEYS = {
   responseMapping: 'event.notification.callback.responseMapping',
   signatureKey: 'event.notification.signature.key',
   retry: 'event.notification.retry.schedule',
+  maxBatchSize: 'event.notification.maxBatchSize',
   vendorType: 'event.vendor.type',
   interval: 'event.poller.refresh_interval',
   pollerConfig: 'event.poller.configuration',

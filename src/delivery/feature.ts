@@ -5,6 +5,8 @@ import { deliveryRoutes } from './routes.js';
 /** Callback delivery: the dispatcher loop and its inspection/replay routes. */
 export function createDeliveryFeature(ctx: GatewayContext): Feature & { dispatcher: Dispatcher } {
   const dispatcher = new Dispatcher(ctx, ctx.stores.events);
+  // Notifications committed (here, or on another node) are claimed at once, not at the next tick.
+  ctx.wakeUps.on('delivery', () => dispatcher.kick());
   return {
     name: 'delivery',
     dispatcher,

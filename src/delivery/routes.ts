@@ -73,6 +73,7 @@ class DeliveryRoutes {
   async retry(koa: Koa.Context): Promise<void> {
     const row = await this.requireNotification(koa.params.id);
     await this.store.requeue(row.id, this.ctx.clock.now());
+    this.ctx.wakeUps.notify('delivery');
     koa.status = 202;
     koa.body = await this.present(await this.requireNotification(row.id));
   }
@@ -83,6 +84,7 @@ class DeliveryRoutes {
     const since = parseSince(body.since);
     if (Number.isNaN(since)) throw new ValidationError('since must be an ISO 8601 date or date-time, e.g. "2026-11-24T00:00:00Z"', [{ field: 'since' }]);
     const replayed = await this.store.replaySince(instance.id, since, this.ctx.clock.now());
+    if (replayed > 0) this.ctx.wakeUps.notify('delivery');
     koa.status = 202;
     koa.body = { replayed };
   }

@@ -1,6 +1,6 @@
 import type http from 'node:http';
 import type { createGuardedLookup, NetworkPolicy } from '../network/ssrf-guard.js';
-import { OutboundError, retryAfterOf, sendOnce, type OutboundFailure } from '../network/outbound.js';
+import { OutboundError, retryAfterOf, type Outbound, type OutboundFailure } from '../network/outbound.js';
 import { isBodiless, type CallbackRequest } from './build.js';
 
 /**
@@ -22,6 +22,8 @@ export interface AttemptResult {
 }
 
 export interface SendOptions {
+  /** The gateway's outbound module: sends to one callback origin share its keep-alive pool. */
+  outbound: Outbound;
   timeoutMs: number;
   policy: NetworkPolicy;
   dnsLookup: ReturnType<typeof createGuardedLookup>;
@@ -38,7 +40,7 @@ export async function sendCallback(request: CallbackRequest, o: SendOptions): Pr
   try {
     // GET and DELETE callbacks carry no body (got refuses a body on GET).
     const sent = isBodiless(request.method) ? { ...request, body: undefined } : request;
-    const res = await sendOnce(sent, {
+    const res = await o.outbound.sendOnce(sent, {
       timeoutMs: o.timeoutMs,
       policy: o.policy,
       dnsLookup: o.dnsLookup,

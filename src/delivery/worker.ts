@@ -42,6 +42,8 @@ export class Dispatcher extends WorkerLoop implements Feature {
   private readonly origins: OriginGuard;
   /** Set by `wake`: a pass that found nothing more to claim claims again. */
   private woken = false;
+  /** Counts wake-ups: a claim that began before the last one does not prove nothing is due. */
+  private wakes = 0;
   private wakeUp: (() => void) | undefined;
 
   constructor(
@@ -82,6 +84,7 @@ export class Dispatcher extends WorkerLoop implements Feature {
 
   private wake(): void {
     this.woken = true;
+    this.wakes++;
     const wakeUp = this.wakeUp;
     this.wakeUp = undefined;
     wakeUp?.();
@@ -127,10 +130,13 @@ export class Dispatcher extends WorkerLoop implements Feature {
       const concurrency = this.ctx.config.delivery.concurrency;
       const room = concurrency + Math.floor(concurrency / 2) - (this.running.size - this.origins.parked);
       if (!claiming && !exhausted && !this.stopping && room >= Math.max(1, Math.ceil(concurrency / 2))) {
+        const wakesBefore = this.wakes;
         claiming = this.claim(room)
           .then((claimed) => {
             total += claimed;
-            if (claimed < room) exhausted = true;
+            // A wake-up while this claim ran (new work, an origin that became claimable) may
+            // concern rows it did not see: the pass claims again rather than waiting for a tick.
+            if (claimed < room && this.wakes === wakesBefore) exhausted = true;
           })
           .finally(() => {
             claiming = undefined;
@@ -269,7 +275,10 @@ export class Dispatcher extends WorkerLoop implements Feature {
           ...request.headers,
           ...signatureHeaders({ id: request.webhookId, body: request.body, now: clock.now(), secrets, signatureKey: cb.signatureKey }),
         };
-        result = await sendCallback({ ...request, headers }, { timeoutMs, policy: config.network, dnsLookup: this.dnsLookup, now: clock.now() });
+        result = await sendCallback(
+          { ...request, headers },
+          { outbound: this.ctx.outbound, timeoutMs, policy: config.network, dnsLookup: this.dnsLookup, now: clock.now() },
+        );
         if (!isSuccess(result.status)) break;
         done++;
       }

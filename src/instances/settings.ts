@@ -37,7 +37,12 @@ export interface InstanceSettings {
   pollerConfiguration: Record<string, Record<string, unknown>>;
   callback: CallbackSettings;
   retrySchedule: number[] | null;
+  /** Events per notification (replaces `delivery.maxEventsPerNotification` for this instance); null: the gateway's. */
+  maxBatchSize: number | null;
 }
+
+/** The most events an instance may ask for in one notification (each event's record rides in the body). */
+export const MAX_BATCH_SIZE = 1000;
 
 export type Problem = { field: string; message: string };
 
@@ -222,6 +227,8 @@ export function readSettings(config: Record<string, unknown>, connector: Connect
     } else retrySchedule = list as number[];
   }
 
+  const maxBatchSize = readBatchSize(config[K.maxBatchSize], problems);
+
   return {
     notificationsEnabled,
     vendorType,
@@ -232,7 +239,19 @@ export function readSettings(config: Record<string, unknown>, connector: Connect
     pollerConfiguration: pollerConfiguration as Record<string, Record<string, unknown>>,
     callback,
     retrySchedule,
+    maxBatchSize,
   };
+}
+
+/** `event.notification.maxBatchSize`: a whole number of events from 1 to MAX_BATCH_SIZE (a number or numeric string). */
+function readBatchSize(value: unknown, problems: Problem[]): number | null {
+  if (value === undefined || value === null || value === '') return null;
+  const n = typeof value === 'number' ? value : typeof value === 'string' && /^\s*\d+\s*$/.test(value) ? Number(value) : Number.NaN;
+  if (!Number.isInteger(n) || n < 1 || n > MAX_BATCH_SIZE) {
+    problems.push({ field: K.maxBatchSize, message: `must be a whole number of events from 1 to ${MAX_BATCH_SIZE}` });
+    return null;
+  }
+  return n;
 }
 
 function readCallback(config: Record<string, unknown>, problems: Problem[]): CallbackSettings {

@@ -19,6 +19,7 @@ import { hashRecord } from '../lib/stable-hash.js';
 import { diffRecords, type DiffRecord, type DiffRules } from './diff.js';
 import { eventsFromFeed } from './event-feed.js';
 import { sweepMissing, type SweepTarget } from './sweep.js';
+import type { WakeUps } from '../lib/wake-ups.js';
 import { firstMatch } from '../lib/json-path.js';
 
 /**
@@ -64,6 +65,8 @@ export interface PollDeps {
   providerCalls: ProviderCalls;
   /** The gateway's clock: a GraphQL listing's cost bucket reads the time from it. */
   clock?: Clock;
+  /** Committed notifications wake the dispatcher (here and on other nodes). */
+  wakeUps?: Pick<WakeUps, 'notify'>;
   /** Test seam: runs inside each write transaction (and before the final update), before the commit. */
   beforeCommit?: (objectType: string) => Promise<void> | void;
 }
@@ -126,8 +129,8 @@ export async function pollObject(
     ? { pages: 0, complete: false, last: undefined, budget: undefined }
     : await forEachBatch(listingPages(plan, resolved), WRITE_BATCH, (batch) => writeBatch(plan, tally, batch, resolved.idField, false));
   await deps.stores.snapshots.refreshStatistics(tally.storedRows);
-  if (plan.fullListing && main.complete)
-    tally.deleted += await sweepMissing(
+  if (plan.fullListing && main.complete) {
+    const swept = await sweepMissing(
       deps.stores,
       plan.objectKey,
       plan.generation,
@@ -135,6 +138,9 @@ export async function pollObject(
       (uow, events) => recordPolled(plan, uow, events),
       new Date(startedAt).toISOString(),
     );
+    tally.deleted += swept;
+    if (swept > 0 && plan.settings.notificationsEnabled) deps.wakeUps?.notify('delivery');
+  }
   await deps.beforeCommit?.(row.object_type);
   return summaryOf(plan, tally, main, removed);
 }
@@ -318,6 +324,8 @@ async function writeBatch(
     await uow.snapshots.markListed(objectKey, marks, generation);
     await deps.beforeCommit?.(row.object_type);
   });
+  // Committed: the dispatcher (here and on other nodes) takes the new notifications at once.
+  if (events.length > 0 && plan.settings.notificationsEnabled) deps.wakeUps?.notify('delivery');
   tally.storedRows += changed.length - changed.filter((r) => known.has(r.id)).length;
   for (const e of events) if (e.eventType in COUNTED) tally[COUNTED[e.eventType as keyof typeof COUNTED]]++;
   return last;
@@ -330,7 +338,7 @@ async function recordPolled(plan: PollPlan, uow: UnitOfWork, events: NewEvent[])
     source: 'polling',
     now: startedAt,
     notify: settings.notificationsEnabled,
-    maxPerNotification: deps.config.delivery.maxEventsPerNotification.polling,
+    maxPerNotification: settings.maxBatchSize ?? deps.config.delivery.maxEventsPerNotification.polling,
   });
 }
 

@@ -1,6 +1,7 @@
 import type { Config } from '../config/index.js';
 import type { ConnectorDefinition } from '../connectors/schema.js';
 import type { TemplateScope } from '../templates/request-template.js';
+import type { Outbound } from '../network/outbound.js';
 import { sendProviderRequest, type AttemptHooks, type ProviderRequest, type ProviderResult, type RetryPolicy } from './http-client.js';
 
 /**
@@ -52,6 +53,7 @@ export class ProviderCalls {
     /** The gateway's sleep (a manual clock's in tests): also for waits a caller paces itself. */
     readonly sleep: (ms: number) => Promise<void>,
     private readonly auth: AuthProvider,
+    private readonly outbound: Outbound,
     private readonly hookFactories: HookFactory[] = [],
   ) {}
 
@@ -82,6 +84,7 @@ export class ProviderCalls {
       .filter((h): h is AttemptHooks => h !== undefined);
     return sendProviderRequest(request, {
       ...options,
+      outbound: this.outbound,
       policy: this.config.network,
       sleep: this.sleep,
       maxRetryAfterMs: this.config.provider.maxRetryAfterSeconds * 1000,

@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import { OutboundError, retryAfterOf, sendOnce, type OutboundAnswer, type OutboundRequest } from '../network/outbound.js';
+import { OutboundError, retryAfterOf, type Outbound, type OutboundAnswer, type OutboundRequest } from '../network/outbound.js';
 import type { NetworkPolicy } from '../network/ssrf-guard.js';
 
 /**
@@ -45,6 +45,8 @@ export interface AttemptHooks {
 export type RetryPolicy = 'any' | 'unsent' | 'unissued';
 
 export interface SendOptions {
+  /** The gateway's outbound module (its keep-alive pools). */
+  outbound: Outbound;
   maxAttempts: number;
   retry?: RetryPolicy;
   retryDelayMs: number;
@@ -108,7 +110,7 @@ export async function sendProviderRequest(original: ProviderRequest, o: SendOpti
     for (const hook of hooks) if (hook.beforeSend) request = await hook.beforeSend(request, attempt);
     let answer: OutboundAnswer;
     try {
-      answer = await sendOnce(request, {
+      answer = await o.outbound.sendOnce(request, {
         timeoutMs: o.timeoutMs,
         policy: o.policy,
         maxResponseBytes: o.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES,

@@ -81,6 +81,7 @@ export class Scheduler extends WorkerLoop implements Feature {
       });
       return true;
     });
+    if (done && settings.notificationsEnabled) this.ctx.wakeUps.notify('delivery');
     if (done) log.info({ instanceId: instance.id, scheduleName: row.name, notified: settings.notificationsEnabled }, 'schedule fired');
     return done;
   }

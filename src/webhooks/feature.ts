@@ -8,12 +8,15 @@ import { WebhookRefresher } from './refresh.js';
 export function createWebhookFeature(ctx: GatewayContext): Feature & { processor: WebhookProcessor; refresher: WebhookRefresher } {
   const processor = new WebhookProcessor(ctx);
   const refresher = new WebhookRefresher(ctx);
+  // A stored receipt (here, or on another node) is mapped at once, not at the next tick.
+  ctx.wakeUps.on('webhooks', () => processor.kick());
+  const stored = () => ctx.wakeUps.notify('webhooks');
   return {
     name: 'webhooks',
     processor,
     refresher,
-    openRoutes: [webhookIngressRoutes({ ...ctx, onStored: () => processor.kick() })],
-    apiRoutes: [receiptRoutes({ ...ctx, onRetried: () => processor.kick() })],
+    openRoutes: [webhookIngressRoutes({ ...ctx, onStored: stored })],
+    apiRoutes: [receiptRoutes({ ...ctx, onRetried: stored })],
     start: () => {
       processor.start();
       refresher.start();

@@ -41,25 +41,33 @@ export class WebhookProcessor extends WorkerLoop implements Feature {
   readonly name = 'webhooks';
 
   constructor(private readonly ctx: GatewayContext) {
-    super({ name: 'webhook processing', tickSeconds: () => 1, log: ctx.log, metrics: ctx.metrics });
+    super({ name: 'webhook processing', tickSeconds: () => ctx.config.webhooks.tickSeconds, log: ctx.log, metrics: ctx.metrics });
     ctx.metrics.sources.failedReceipts = () => ctx.stores.receipts.countFailed();
   }
+
+  /** When receipts tried before and deregistrations were last looked at (wall clock). */
+  private lastSweep = 0;
 
   protected async pass(): Promise<number> {
     const { config } = this.ctx;
     const batch = config.webhooks.concurrency * 4;
+    // A pass woken by new receipts maps them and ends; receipts due for another attempt (their
+    // backoff is seconds long) and deregistrations are looked at once a tick, so a steady stream
+    // of wake-ups does not pay those statements each time (ticks driven by hand always look).
+    const sweep = !this.started || Date.now() - this.lastSweep >= config.webhooks.tickSeconds * 1000;
+    if (sweep) this.lastSweep = Date.now();
     let done = 0;
     // First attempts in batches; once they are drained, receipts tried before, one at a time.
     while (!this.stopping) {
       const fresh = await this.claimAndMap(false, batch);
       done += fresh.length;
       if (fresh.length === batch) continue;
-      if (this.stopping) break;
+      if (this.stopping || !sweep) break;
       const retried = await this.claimAndMap(true, 1);
       done += retried.length;
       if (retried.length === 0) break;
     }
-    await retryDeregistrations(this.ctx, this.ctx.stores.deregistrations);
+    if (sweep) await retryDeregistrations(this.ctx, this.ctx.stores.deregistrations);
     return done;
   }
 
@@ -163,6 +171,7 @@ export class WebhookProcessor extends WorkerLoop implements Feature {
   private async recordTogether(batch: Mapped[]): Promise<void> {
     const { clock, config } = this.ctx;
     const now = clock.now();
+    let raised: NewEvent[][] = [];
     await this.ctx.stores.transaction(async (uow) => {
       const changes = batch.flatMap((m) =>
         m.events.map((e) => ({
@@ -173,7 +182,7 @@ export class WebhookProcessor extends WorkerLoop implements Feature {
       const fresh = await uow.snapshots.reconcile(changes, now);
       let i = 0;
       // Already raised (by a poll or an earlier webhook): not raised again.
-      const raised = batch.map((m) =>
+      raised = batch.map((m) =>
         m.events
           .filter(() => fresh[i++])
           .map((e): NewEvent => ({ eventType: e.eventType, objectType: e.objectType, objectId: e.objectId, date: e.date, raw: e.raw })),
@@ -191,7 +200,7 @@ export class WebhookProcessor extends WorkerLoop implements Feature {
               source: 'webhook' as const,
               now,
               notify: settings.notificationsEnabled,
-              maxPerNotification: config.delivery.maxEventsPerNotification.webhook,
+              maxPerNotification: settings.maxBatchSize ?? config.delivery.maxEventsPerNotification.webhook,
               // The receipt's headers were redacted when stored.
               received: { receiptId: m.row.id, at: Number(m.row.received_at), headers: m.headers },
             },
@@ -207,6 +216,8 @@ export class WebhookProcessor extends WorkerLoop implements Feature {
         now,
       );
     });
+    // Committed: the dispatcher (here and on other nodes) takes the new notifications at once.
+    if (batch.some((m, j) => raised[j].length > 0 && m.work.settings.notificationsEnabled)) this.ctx.wakeUps.notify('delivery');
     this.ctx.metrics.events.inc(
       { source: 'webhook' },
       batch.reduce((n, m) => n + m.events.length, 0),

@@ -226,12 +226,15 @@ describe('operations endpoints', () => {
 describe('network policy on provider calls', () => {
   it('refuses an IP-literal provider address the policy forbids, sending nothing', async () => {
     const { sendProviderRequest, ProviderError } = await import('../../src/provider/http-client.js');
+    const { Outbound } = await import('../../src/network/outbound.js');
     const provider = await EmulatedProvider.start();
     try {
+      const outbound = new Outbound();
       const err = await sendProviderRequest(
         { method: 'GET', url: `${provider.url}/contacts`, headers: {} },
-        { maxAttempts: 1, retryDelayMs: 0, timeoutMs: 1000, policy: { allowLoopback: false, allowPrivate: false } },
+        { outbound, maxAttempts: 1, retryDelayMs: 0, timeoutMs: 1000, policy: { allowLoopback: false, allowPrivate: false } },
       ).catch((e) => e);
+      await outbound.close();
       expect(err).to.be.instanceOf(ProviderError);
       expect(err).to.include({ errorSource: 'PLATFORM', code: 'BLOCKED', attempts: 0 });
       expect(provider.requests).to.have.length(0);

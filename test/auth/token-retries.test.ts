@@ -4,6 +4,7 @@ import { EmulatedProvider } from '../../sandbox/provider-server.js';
 import { pollNow, providerConnector, registerConnector } from '../poller/helpers.js';
 import { bearerOf, startTokenEndpoint, type TokenEndpoint } from './helpers.js';
 import { type ProviderError, sendProviderRequest, type RetryPolicy } from '../../src/provider/http-client.js';
+import { Outbound } from '../../src/network/outbound.js';
 
 const MINUTE = 60_000;
 const CALLBACK = 'http://127.0.0.1:9/oauth/callback';
@@ -113,15 +114,20 @@ describe('provider auth: token requests after a timeout', () => {
 /** The retry policies themselves, on one provider call each: what counts as "may have arrived". */
 describe('provider calls: retry policies', () => {
   let server: EmulatedProvider;
+  let outbound: Outbound;
   beforeEach(async () => {
     server = await EmulatedProvider.start();
+    outbound = new Outbound();
   });
-  afterEach(() => server.close());
+  afterEach(() => {
+    outbound.close();
+    return server.close();
+  });
 
   const send = async (url: string, retry: RetryPolicy) =>
     sendProviderRequest(
       { method: 'POST', url, headers: {}, body: 'grant_type=refresh_token' },
-      { maxAttempts: 2, retryDelayMs: 0, timeoutMs: 200, retry, policy: { allowLoopback: true, allowPrivate: false } },
+      { outbound, maxAttempts: 2, retryDelayMs: 0, timeoutMs: 200, retry, policy: { allowLoopback: true, allowPrivate: false } },
     ).then(
       (r) => ({ attempts: r.attempts, error: undefined }),
       (e: ProviderError) => ({ attempts: e.attempts, error: e.message }),

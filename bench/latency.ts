@@ -1,0 +1,147 @@
+import { createHmac } from 'node:crypto';
+import got from 'got';
+import { Agent } from 'undici';
+import { benchGateway, benchInstance, percentile, startBenchProcess, startBenchProvider, type Result } from './lib.js';
+
+/**
+ * Latency, event to callback, on one node with SQLite and the default ticks (1 s): what the
+ * wake-ups (src/lib/wake-ups.ts) are for.
+ * - `latency-webhooks`: signed webhooks posted at a steady `rate` a second for `seconds` to the
+ *   gateway in its own process (bench/ingress-server.ts, loops on); each one's latency is from
+ *   the 202 reaching the sender to its event reaching the callback receiver (another process,
+ *   bench/latency-receiver.ts; one machine, one clock). One second of the same load goes first
+ *   and is not counted (a process's first requests compile code and open connections).
+ * - `latency-poll`: `polls` first polls of `records` records each (one write transaction each,
+ *   `records / 10` notifications), one every half second, the dispatcher running; each
+ *   notification's latency is from the commit of the transaction that made it to its arrival at
+ *   the receiver (the last of a poll's notifications waits for the others: 4 sends at a time go
+ *   to one origin). One poll more goes first and is not counted.
+ */
+interface Arrival {
+  at: number;
+  instanceId: number;
+  objectIds: string[];
+}
+const arrivalsOf = async (receiverUrl: string) => got(new URL('/arrivals', receiverUrl)).json<Arrival[]>();
+
+function latencyRows(scenario: string, latencies: number[], targets: { p50?: number; p99: number }, note: string): Result[] {
+  const p50 = percentile(latencies, 50);
+  const p99 = percentile(latencies, 99);
+  const row = (figure: string, value: number, max: number | undefined): Result => ({
+    scenario,
+    database: 'sqlite',
+    figure: `${figure} (${note})`,
+    value,
+    unit: 'ms',
+    floor: null,
+    ratio: null,
+    target: max === undefined ? '—' : `≤ ${max} ms`,
+    pass: max === undefined ? null : value <= max,
+  });
+  return [row('p50', p50, targets.p50), row('p99', p99, targets.p99)];
+}
+
+/** Sends `count` requests, one every `1000 / rate` ms on the wall clock (not after the previous answer). */
+async function paced(count: number, rate: number, send: (i: number) => Promise<void>): Promise<void> {
+  const start = performance.now();
+  const inFlight: Array<Promise<void>> = [];
+  for (let i = 0; i < count; i++) {
+    const wait = start + (i * 1000) / rate - performance.now();
+    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+    inFlight.push(send(i));
+  }
+  await Promise.all(inFlight);
+}
+
+export async function webhookLatencyScenario(seconds: number, rate = 200): Promise<Result[]> {
+  const receiver = await startBenchProcess(new URL('./latency-receiver.ts', import.meta.url), []);
+  const gateway = await startBenchProcess(new URL('./ingress-server.ts', import.meta.url), ['gateway', 'sqlite', receiver.url]);
+  // The sender's client is the cheapest measured (bench/clients.ts): it shares the cores.
+  const sender = new Agent({ connections: 64 });
+  const target = new URL(gateway.url);
+  const accepted = new Map<string, number>();
+  const post = async (id: string) => {
+    const body = JSON.stringify({ events: [{ type: 'contacts', action: 'updated', id, data: { name: `Ada ${id}` } }] });
+    const signature = createHmac('sha256', 'bench-secret').update(body).digest('hex');
+    const res = await sender.request({
+      origin: target.origin,
+      path: target.pathname,
+      method: 'POST',
+      body,
+      headers: { 'content-type': 'application/json', 'x-signature': signature },
+    });
+    await res.body.text();
+    if (res.statusCode !== 202) throw new Error(`ingress answered ${res.statusCode}`);
+    return Date.now();
+  };
+  try {
+    // One second of the same load first, not counted: code compiled, connections and caches warm.
+    await paced(rate, rate, async (i) => void (await post(`warm${i}`)));
+    const count = Math.round(seconds * rate);
+    await paced(count, rate, async (i) => {
+      const id = `w${i + 1}`;
+      accepted.set(id, await post(id));
+    });
+    // Everything accepted must arrive; give the stragglers 10 s.
+    let arrivals: Arrival[] = [];
+    for (let waited = 0; waited < 10_000; waited += 100) {
+      arrivals = await arrivalsOf(receiver.url);
+      if (arrivals.reduce((n, a) => n + a.objectIds.filter((id) => accepted.has(id)).length, 0) >= accepted.size) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const latencies: number[] = [];
+    for (const a of arrivals) for (const id of a.objectIds) if (accepted.has(id)) latencies.push(Math.max(0, a.at - accepted.get(id)!));
+    if (latencies.length < accepted.size) throw new Error(`${accepted.size} webhooks accepted, ${latencies.length} reached the callback`);
+    return latencyRows('webhook → callback', latencies, { p50: 20, p99: 100 }, `${rate} webhooks/s for ${seconds} s, ${latencies.length} events`);
+  } finally {
+    await sender.close();
+    await gateway.stop();
+    await receiver.stop();
+  }
+}
+
+export async function pollLatencyScenario(polls: number, records: number): Promise<Result[]> {
+  const created = Date.now();
+  const receiver = await startBenchProcess(new URL('./latency-receiver.ts', import.meta.url), []);
+  const provider = await startBenchProvider(records, created + 1000);
+  // When each poll's write transaction commits (the hook runs just before the commit).
+  let commitAt: number | undefined;
+  const bench = await benchGateway('sqlite', { delivery: { enabled: true } }, { beforePollCommit: () => void (commitAt ??= Date.now()) });
+  try {
+    const { gateway } = bench;
+    gateway.start();
+    const commits = new Map<number, number>();
+    // One poll more first, not counted (code compiled, connections open).
+    for (let p = 0; p <= polls; p++) {
+      const next = Date.now() + 500;
+      const instance = await benchInstance(gateway, provider.url, { pageSize: 100 }, receiver.url);
+      await gateway.db('instances').where({ id: instance.id }).update({ created_at: created });
+      await gateway.db('poll_objects').where({ instance_id: instance.id }).update({ watermark: created });
+      gateway.instances.invalidate(instance.id);
+      commitAt = undefined;
+      const summary = (await gateway.poller.pollNow(instance.id)).objects.contacts;
+      if (summary.created !== records) throw new Error(`poll ${p + 1} created ${summary.created} of ${records}`);
+      if (p > 0) commits.set(instance.id, commitAt!);
+      await new Promise((r) => setTimeout(r, Math.max(0, next - Date.now())));
+    }
+    const notifications = polls * Math.ceil(records / gateway.config.delivery.maxEventsPerNotification.polling);
+    let arrivals: Arrival[] = [];
+    for (let waited = 0; waited < 10_000; waited += 100) {
+      arrivals = (await arrivalsOf(receiver.url)).filter((a) => commits.has(a.instanceId));
+      if (arrivals.length >= notifications) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    if (arrivals.length < notifications) throw new Error(`${notifications} notifications made, ${arrivals.length} reached the callback`);
+    const latencies = arrivals.map((a) => Math.max(0, a.at - commits.get(a.instanceId)!));
+    if (process.env.BENCH_DEBUG) {
+      const per = new Map<number, number[]>();
+      for (const a of arrivals) per.set(a.instanceId, [...(per.get(a.instanceId) ?? []), a.at - commits.get(a.instanceId)!]);
+      console.error([...per.values()].map((l) => `${Math.min(...l)}-${Math.max(...l)}`).join(' '));
+    }
+    return latencyRows('poll commit → callback', latencies, { p99: 100 }, `${polls} polls of ${records} CREATED, ${arrivals.length} notifications`);
+  } finally {
+    await bench.close();
+    await provider.close();
+    await receiver.stop();
+  }
+}
