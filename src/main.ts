@@ -47,6 +47,9 @@ import { InstanceGrants } from './auth/grants.js';
 import { oauthRoutes } from './auth/routes.js';
 import { retentionFeature, type RetentionFeature } from './maintenance/feature.js';
 import { checkFeature } from './check/feature.js';
+import { connectFeature } from './connect/feature.js';
+import { ConnectStore } from './connect/store.js';
+import { activityRoutes } from './console/activity.js';
 
 /**
  * Wires the parts into one gateway. `Gateway.create` opens and migrates the database and loads the
@@ -170,6 +173,7 @@ export class Gateway {
       const ctx: GatewayContext = { config, log, clock, nodeId, metrics, connectors, catalog, instances, stores, providerCalls, secretsOf, sleep };
       const poller = new Poller({ ...ctx, beforeCommit: options.beforePollCommit });
       const max = config.server.maxBodyBytes;
+      const apiToken = resolveApiToken(config, log);
       // Each part of the flow, in the order its loops start (and the reverse of how they stop).
       const events = stores.events;
       const typed: TypedFeatures = {
@@ -187,6 +191,7 @@ export class Gateway {
             oauthRoutes(connectors, providerAuth),
             instanceRoutes(instances, secretsOf, config.server.publicUrl, max),
             eventRoutes(events, (id) => instances.require(id)),
+            activityRoutes(db, clock, (id) => instances.require(id)),
           ],
         },
         {
@@ -214,9 +219,10 @@ export class Gateway {
         typed.schedules,
         typed.retention,
         checkFeature(ctx, async (id) => (await providerAuth.tokens.get(id, clock.now()))?.tokens),
+        connectFeature(ctx, new ConnectStore(db, cipher), apiToken, providerAuth),
         // FEATURES: further parts of the flow are added here.
       ];
-      return new Gateway(ctx, db, cipher, resolveApiToken(config, log), poller, features, typed);
+      return new Gateway(ctx, db, cipher, apiToken, poller, features, typed);
     } catch (err) {
       await db.destroy();
       throw err;

@@ -12,6 +12,7 @@ import * as providerAuth from './010_provider_auth.js';
 import * as rateBudgets from './011_rate_budgets.js';
 import * as hotTableKeys from './012_hot_table_keys.js';
 import * as callbackOrigin from './013_callback_origin.js';
+import * as connectSessions from './015_connect_sessions.js';
 
 /**
  * Every migration, in order. Listed here rather than read from the folder so the same list works
@@ -31,4 +32,5 @@ export const migrations: Array<{ name: string; up: (k: Knex) => Promise<void>; d
   { name: '011_rate_budgets', ...rateBudgets },
   { name: '012_hot_table_keys', ...hotTableKeys },
   { name: '013_callback_origin', ...callbackOrigin },
+  { name: '015_connect_sessions', ...connectSessions },
 ];

@@ -10,7 +10,8 @@ import { insertEventsAndNotifications, insertNotification, reserveSequence } fro
  * event store's (`store.ts`).
  */
 export type EventType = 'CREATED' | 'UPDATED' | 'DELETED' | 'UNKNOWN';
-export type EventSource = 'polling' | 'webhook' | 'schedule';
+/** `connect`: an account connected, reconnected or failed to through the connect page (src/connect). */
+export type EventSource = 'polling' | 'webhook' | 'schedule' | 'connect';
 
 export interface NewEvent {
   eventType: EventType;
