@@ -46,7 +46,7 @@ export const OPEN_PATHS: RegExp[] = [
   /^\/openapi\.json$/,
   /^\/hooks\/[A-Za-z0-9_-]+$/,
   /^\/console$/,
-  /^\/console\/(app|api|dom|views)\.js$/,
+  /^\/console\/(app|api|dom|views|chart|connectors|configuration)\.js$/,
   /^\/console\/style\.css$/,
   // The connect page (its token is its credential) and the OAuth redirect URI it hands providers.
   /^\/connect\/[A-Za-z0-9_-]{43}$/,

@@ -22,8 +22,9 @@ const FORM_LIMIT = 64 * 1024;
 const baseOf = (ctx: GatewayContext, koa: Koa.Context): string => (ctx.config.server.publicUrl ?? `${koa.protocol}://${koa.host}`).replace(/\/+$/, '');
 
 function answer(koa: Koa.Context, a: PageAnswer): void {
-  // Pages and redirects carry the token's page address: never cached, never sent on as a referrer.
-  koa.set({ 'cache-control': 'no-store', 'referrer-policy': 'no-referrer', 'x-content-type-options': 'nosniff' });
+  // Pages and redirects carry the token's page address: never cached, never sent to another origin
+  // as a referrer (same-origin, not no-referrer: that would make the form's Origin header "null").
+  koa.set({ 'cache-control': 'no-store', 'referrer-policy': 'same-origin', 'x-content-type-options': 'nosniff' });
   if ('redirect' in a) {
     koa.status = 303;
     koa.set('location', a.redirect);
@@ -42,9 +43,9 @@ export function connectApiRoutes(ctx: GatewayContext, store: ConnectStore) {
       koa.status = 201;
       koa.body = await createSession(ctx, store, await readJsonObject(koa, ctx.config.server.maxBodyBytes), baseOf(ctx, koa));
     });
-    router.get('/connect/sessions/:id', async (koa) => {
-      const session = await store.byPublicId(koa.params.id);
-      if (!session) throw new NotFoundError(`connect session ${koa.params.id} does not exist`);
+    router.get('/connect/sessions/:sessionId', async (koa) => {
+      const session = await store.byPublicId(koa.params.sessionId);
+      if (!session) throw new NotFoundError(`connect session ${koa.params.sessionId} does not exist`);
       koa.body = describeSession(session, ctx.clock.now());
     });
   };
