@@ -119,15 +119,13 @@ export class ConnectFlow {
           ? 'Enter the details of your account.'
           : `You will be sent to ${connector.name} to grant access, then brought back.`,
     });
-    const origins = [session.successUrl, session.errorUrl, mode === 'oauth2' ? authorizeOrigin(connector, configuration) : undefined]
-      .filter((u): u is string => u !== undefined && u !== null)
-      .map((u) => new URL(u).origin);
-    // An OAuth 1.0a authorize address is known only once the request token is: no form-action list then.
-    return {
-      status,
-      html,
-      formOrigins: mode === 'oauth1' || (mode === 'oauth2' && origins.length < 2 + (session.errorUrl ? 1 : 0)) ? undefined : [base, ...origins],
-    };
+    // Where the form's post may end: here, the app's success and error URLs, and for OAuth 2.0 the
+    // provider's authorize page. When that address is not known yet (OAuth 1.0a's comes with the
+    // request token; a template may need a typed value) the page sets no form-action list.
+    const authorizePage = mode === 'oauth2' ? authorizeOrigin(connector, configuration) : undefined;
+    const known = mode === 'keys' || authorizePage !== undefined;
+    const destinations = [session.successUrl, session.errorUrl, authorizePage].filter((u): u is string => typeof u === 'string');
+    return { status, html, formOrigins: known ? [base, ...destinations] : undefined };
   }
 
   async submit(token: string, form: Record<string, string>, base: string): Promise<PageAnswer> {

@@ -30,7 +30,7 @@ function answer(koa: Koa.Context, a: PageAnswer): void {
     koa.set('location', a.redirect);
     return;
   }
-  const formAction = a.formOrigins ? `; form-action ${['self', ...a.formOrigins].map((o) => (o === 'self' ? "'self'" : new URL(o).origin)).join(' ')}` : '';
+  const formAction = a.formOrigins ? `; form-action 'self' ${[...new Set(a.formOrigins.map((o) => new URL(o).origin))].join(' ')}` : '';
   koa.set('content-security-policy', `default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; frame-ancestors 'none'${formAction}`);
   koa.status = a.status;
   koa.type = 'text/html; charset=utf-8';

@@ -92,6 +92,7 @@ describe('connect sessions and pages (HTTP)', () => {
     expect(page.headers['content-security-policy'])
       .to.match(/default-src 'none'/)
       .and.not.match(/script-src/);
+    expect(page.headers['content-security-policy']).to.include(`form-action 'self' ${t.url} ${APP_ORIGIN}`);
     expect(page.headers['cache-control']).to.equal('no-store');
     expect(page.body).to.include('name="base_url" type="text" required').and.include('name="api_key" type="password" required');
     expect(page.body).to.include('An API key from your settings page');
