@@ -240,4 +240,27 @@ describe('connect sessions and pages (HTTP)', () => {
     expect(events).to.include('RECONNECTED');
     expect(await instanceCount(t)).to.equal(1);
   });
+
+  it('a refused reconnect delivers CONNECT_FAILED with the provider error and leaves the instance as it was', async () => {
+    const s = await newSession(t, { connector: 'oauthcrm', configuration: oauthPreset(), endUser: 'u-9' });
+    const leave = await submit(s.url, { base_url: provider.url });
+    const done = await browser.get((await browser.get(leave.headers.location!)).headers.location!);
+    const id = Number(new URL(done.headers.location!).searchParams.get('instance_id'));
+    const before = (await t.api.get(`instances/${id}`)).body;
+
+    oauth.server.service.once('beforeAuthorizeRedirect', (redirect: { url: URL }) => {
+      redirect.url.searchParams.delete('code');
+      redirect.url.searchParams.set('error', 'access_denied');
+    });
+    const again = await newSession(t, { instance: { id }, endUser: 'u-9' });
+    const out = await submit(again.url, {});
+    const back = await browser.get((await browser.get(out.headers.location!)).headers.location!);
+    expect(Object.fromEntries(new URL(back.headers.location!).searchParams)).to.include({ error: 'access_denied', session: again.id });
+    const events = await delivered();
+    const failed = events.find((e) => e.events[0].eventType === 'CONNECT_FAILED')!;
+    expect(failed.connect).to.deep.include({ session: again.id, endUser: 'u-9' });
+    expect(failed.connect.error).to.include({ error: 'access_denied' });
+    expect((await t.api.get(`instances/${id}`)).body).to.deep.equal(before);
+    expect((await t.api.get(`connect/sessions/${again.id}`)).body).to.include({ status: 'failed' });
+  });
 });
