@@ -191,7 +191,7 @@ export class Gateway {
             oauthRoutes(connectors, providerAuth),
             instanceRoutes(instances, secretsOf, config.server.publicUrl, max),
             eventRoutes(events, (id) => instances.require(id)),
-            activityRoutes(db, clock, (id) => instances.require(id)),
+            activityRoutes(events, clock, (id) => instances.require(id)),
           ],
         },
         {

@@ -1,7 +1,7 @@
 import type Router from '@koa/router';
-import type { Knex } from 'knex';
 import { idParam } from '../api/pagination.js';
 import type { Clock } from '../clock.js';
+import type { EventStore } from '../events/store.js';
 
 /**
  * GET /instances/:id/activity: the instance's events recorded and notifications delivered per hour
@@ -11,36 +11,20 @@ import type { Clock } from '../clock.js';
 const HOUR = 3_600_000;
 const HOURS = 24;
 
-async function perHour(
-  db: Knex,
-  table: 'events' | 'notifications',
-  column: 'created_at' | 'delivered_at',
-  instanceId: number,
-  from: number,
-): Promise<Map<number, number>> {
-  const rows = (await db(table)
-    .where({ instance_id: instanceId })
-    .where(column, '>=', from)
-    .select(db.raw(`(${column} - ?) / ? as bucket`, [from, HOUR]))
-    .count('* as n')
-    .groupBy('bucket')) as unknown as Array<{ bucket: number | string; n: number | string }>;
-  return new Map(rows.map((r) => [Math.floor(Number(r.bucket)), Number(r.n)]));
-}
-
-export function activityRoutes(db: Knex, clock: Clock, requireInstance: (id: number) => Promise<unknown>) {
+export function activityRoutes(events: EventStore, clock: Clock, requireInstance: (id: number) => Promise<unknown>) {
   return (router: Router) => {
     router.get('/instances/:id/activity', async (ctx) => {
       const id = idParam(ctx.params.id, 'instance');
       await requireInstance(id);
       const from = (Math.floor(clock.now() / HOUR) - (HOURS - 1)) * HOUR;
-      const [events, deliveries] = await Promise.all([perHour(db, 'events', 'created_at', id, from), perHour(db, 'notifications', 'delivered_at', id, from)]);
+      const [recorded, delivered] = await Promise.all([events.countsPerBucket(id, 'events', from, HOUR), events.countsPerBucket(id, 'deliveries', from, HOUR)]);
       ctx.body = {
         from: new Date(from).toISOString(),
         to: new Date(from + HOURS * HOUR).toISOString(),
         hours: Array.from({ length: HOURS }, (_, i) => ({
           hour: new Date(from + i * HOUR).toISOString(),
-          events: events.get(i) ?? 0,
-          deliveries: deliveries.get(i) ?? 0,
+          events: recorded.get(i) ?? 0,
+          deliveries: delivered.get(i) ?? 0,
         })),
       };
     });
