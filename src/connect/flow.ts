@@ -151,6 +151,9 @@ export class ConnectFlow {
     const mode = modeOf(connector, configuration);
     const data: SessionData = { ...session.data, elementKey: connector.key, entered };
     if (mode === 'keys') {
+      // One submission at a time: a double click must not make two instances.
+      if (!(await this.store.hold(session.id, this.ctx.clock.now())))
+        return page(409, 'This link is being used', 'This connect link is already being completed; wait for that page, or open the link again.');
       try {
         const instance =
           session.instanceId !== null
@@ -158,8 +161,12 @@ export class ConnectFlow {
             : await this.ctx.instances.create({ element: { key: connector.key }, name: session.data.name, tags: session.data.tags, configuration });
         return this.succeed(session, instance);
       } catch (err) {
-        if (err instanceof ValidationError) return this.form(session, token, connector.key, preset, values, err.details as Problem[], base, 400);
+        if (err instanceof ValidationError) {
+          await this.store.release(session.id, this.ctx.clock.now());
+          return this.form(session, token, connector.key, preset, values, err.details as Problem[], base, 400);
+        }
         if (err instanceof ApiError) return this.fail(session, err.code, err.message);
+        await this.store.release(session.id, this.ctx.clock.now());
         throw err;
       }
     }

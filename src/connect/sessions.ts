@@ -113,7 +113,7 @@ export async function createSession(ctx: GatewayContext, store: ConnectStore, bo
 
 /** GET /connect/sessions/:id: where a session stands (never its token or configuration). */
 export function describeSession(s: ConnectSession, now: number): Record<string, unknown> {
-  const expired = s.expiresAt <= now && (s.status === 'pending' || s.status === 'authorizing');
+  const expired = s.expiresAt <= now && s.status !== 'completed' && s.status !== 'failed';
   return {
     id: s.publicId,
     status: expired ? 'expired' : s.status,

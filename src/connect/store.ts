@@ -6,7 +6,8 @@ import { enqueueNotification } from '../events/record.js';
  * The connect_sessions table (migration 015): the only code that reads or writes it. Tokens and
  * states arrive here already hashed; `data` is encrypted and decrypted here.
  */
-export type SessionStatus = 'pending' | 'authorizing' | 'completed' | 'failed';
+/** `creating`: a key-based form is being turned into an instance (one submission at a time). */
+export type SessionStatus = 'pending' | 'creating' | 'authorizing' | 'completed' | 'failed';
 
 /** What a session carries that may be secret, kept encrypted as one value. */
 export interface SessionData {
@@ -129,11 +130,21 @@ export class ConnectStore {
     });
   }
 
-  /** Pending or authorizing → completed/failed, once: false when another request finished it first. */
+  /** pending → creating: false when another submission holds the session (or it ended). */
+  async hold(id: number, now: number): Promise<boolean> {
+    return (await this.db('connect_sessions').where({ id, status: 'pending' }).update({ status: 'creating', updated_at: now })) === 1;
+  }
+
+  /** creating → pending again: the submission was refused (its errors are shown) and may be corrected. */
+  async release(id: number, now: number): Promise<void> {
+    await this.db('connect_sessions').where({ id, status: 'creating' }).update({ status: 'pending', updated_at: now });
+  }
+
+  /** Pending, creating or authorizing → completed/failed, once: false when another request finished it first. */
   async finish(id: number, outcome: { status: 'completed' | 'failed'; instanceId?: number; error?: string }, now: number): Promise<boolean> {
     const n = await this.db('connect_sessions')
       .where({ id })
-      .whereIn('status', ['pending', 'authorizing'])
+      .whereIn('status', ['pending', 'creating', 'authorizing'])
       .update({ status: outcome.status, result_instance_id: outcome.instanceId ?? null, error: outcome.error ?? null, state_hash: null, updated_at: now });
     return n === 1;
   }

@@ -133,6 +133,18 @@ describe('connect sessions and pages (HTTP)', () => {
     expect(logs.join('\n')).not.to.include(s.token);
   });
 
+  it('two submissions of one form at once make one instance', async () => {
+    const s = await newSession(t, { connector: 'keyscrm', configuration: preset() });
+    const page = await browser.get(s.url);
+    const form = { csrf: csrfOf(page.body), connector: 'keyscrm', base_url: provider.url, api_key: 'key-123' };
+    const answers = await Promise.all([1, 2].map(() => browser.post(s.url, { form, headers: { origin: t.url } })));
+    // The second finds the session held (409) or, if the first already finished, used (404).
+    const [first, second] = answers.map((a) => a.statusCode).sort();
+    expect(first).to.equal(303);
+    expect(second).to.be.oneOf([404, 409]);
+    expect(await instanceCount(t)).to.equal(1);
+  });
+
   it('refuses a form without its CSRF value or posted from another site', async () => {
     const s = await newSession(t, { connector: 'keyscrm', configuration: preset() });
     const forged = await submit(s.url, { base_url: provider.url, api_key: 'key-123' }, { csrf: 'x'.repeat(43) });
