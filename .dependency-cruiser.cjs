@@ -10,7 +10,7 @@
  *   validation of the shared parts), events/ (the event log), provider/ (the one way to call a
  *   provider and page through its listings), instances/ (instance CRUD and its store); each feature
  *   plugs into them through the interfaces they declare (connectors/section.ts…);
- * - features: auth/, check/, delivery/, drafts/, maintenance/, poller/, requests/, schedules/, webhooks/;
+ * - features: auth/, check/, connect/, delivery/, drafts/, maintenance/, poller/, requests/, schedules/, webhooks/;
  * - composition: main.ts, context.ts, connector-sections.ts, cli.ts, cli/, console/: they put the
  *   features together and may import anything.
  * Tests (*.test.ts, wherever they live) wire what they test and are held to the cycle rule only.
@@ -22,7 +22,7 @@
  */
 const FOUNDATION = '^src/((errors|log|clock|metrics)[.]ts$|(config|lib|db|network|secrets|templates|api)/)';
 const LOW = '^src/(connectors|instances|events|provider)/';
-const FEATURES = '^src/(auth|check|delivery|drafts|maintenance|poller|requests|schedules|webhooks)/';
+const FEATURES = '^src/(auth|check|connect|delivery|drafts|maintenance|poller|requests|schedules|webhooks)/';
 const COMPOSITION = '^src/((main|context|connector-sections|cli)[.]ts$|(cli|console)/)';
 const TESTS = '[.]test[.]ts$';
 

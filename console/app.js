@@ -4,6 +4,7 @@
 import { api, token } from './api.js';
 import { h } from './dom.js';
 import { connectorsView, instanceView, instancesView } from './views.js';
+import { connectorView } from './connectors.js';
 
 const REFRESH_MS = 2000;
 const main = document.getElementById('main');
@@ -50,8 +51,15 @@ async function route() {
   const seq = ++current;
   const hash = location.hash || '#/instances';
   const instance = /^#\/instances\/(\d+)$/.exec(hash);
+  const connector = /^#\/connectors\/([^/]+)$/.exec(hash);
   try {
-    const view = instance ? await instanceView(instance[1], notify) : hash === '#/connectors' ? await connectorsView() : await instancesView();
+    const view = instance
+      ? await instanceView(instance[1], notify)
+      : connector
+        ? await connectorView(decodeURIComponent(connector[1]))
+        : hash === '#/connectors'
+          ? await connectorsView()
+          : await instancesView();
     if (seq !== current) return;
     main.replaceChildren(view.el);
     showError('');
@@ -83,4 +91,11 @@ window.addEventListener('hashchange', () => {
   notify('');
   void route();
 });
+// Back from the connect page: the new instance's id (success) or the provider's error in the query.
+const back = new URLSearchParams(location.search);
+if (back.has('instance_id') || back.has('error')) {
+  history.replaceState(null, '', `/console${back.has('instance_id') ? `#/instances/${back.get('instance_id')}` : location.hash}`);
+  if (back.has('instance_id')) notify(`Connected: instance ${back.get('instance_id')}`);
+  else showError(`Not connected: ${back.get('error')}${back.get('error_description') ? ` (${back.get('error_description')})` : ''}`);
+}
 void route();

@@ -2,6 +2,8 @@
 // live parts (status, events, notifications) every few seconds without touching the forms.
 import { api } from './api.js';
 import { badge, h, seconds, table, when } from './dom.js';
+import { activityChart } from './chart.js';
+import { configurationForm } from './configuration.js';
 
 export async function connectorsView() {
   const list = await api('GET', '/elements');
@@ -9,7 +11,7 @@ export async function connectorsView() {
     el: h('section', {},
       h('h1', {}, 'Connectors'),
       table([
-        ['key', (c) => c.key], ['name', (c) => c.name], ['hub', (c) => c.hub], ['event modes', (c) => c.eventModes.join(', ')],
+        ['key', (c) => h('a', { href: `#/connectors/${encodeURIComponent(c.key)}` }, c.key)], ['name', (c) => c.name], ['hub', (c) => c.hub], ['event modes', (c) => c.eventModes.join(', ')],
         ['object types', (c) => c.objectTypes.join(', ')], ['kind', (c) => (c.bundled ? 'bundled' : 'custom')],
       ], list, { name: 'connectors', idOf: (c) => c.key })),
   };
@@ -64,6 +66,13 @@ export async function instanceView(id, notify) {
   const receiptsBox = h('div', {});
   receiptsSection.append(receiptsBox);
   const checkBox = h('div', {});
+  const chartBox = h('div', { class: 'chart' });
+  const configBox = h('div', {});
+  const showConfiguration = async () => configBox.replaceChildren(await configurationForm(instance, notify, async (saved) => {
+    instance = saved;
+    await showConfiguration();
+    await refresh();
+  }));
 
   const showHeader = () => {
     title.replaceChildren(`${instance.name} `, h('span', { class: 'muted' }, `#${instance.id} · ${instance.element.key} · ${instance.vendorType} `), badge(instance.eventsEnabled ? 'enabled' : 'paused'));
@@ -119,12 +128,14 @@ export async function instanceView(id, notify) {
 
   async function refresh() {
     const webhooks = instance.vendorType === 'webhook';
-    const [status, events, notifications, failedReceipts] = await Promise.all([
+    const [status, events, notifications, failedReceipts, activity] = await Promise.all([
       api('GET', `/instances/${id}/status`),
       api('GET', `/instances/${id}/events?pageSize=50`),
       api('GET', `/instances/${id}/notifications?pageSize=50`),
       webhooks ? api('GET', `/instances/${id}/webhooks/receipts?status=failed&pageSize=50`) : [],
+      api('GET', `/instances/${id}/activity`),
     ]);
+    chartBox.replaceChildren(activityChart(activity));
     receiptsSection.hidden = !webhooks;
     receiptsBox.replaceChildren(table([
       ['id', (r) => r.id, 'num'], ['received', (r) => when(r.receivedDate)], ['delivery id', (r) => r.deliveryId], ['attempts', (r) => r.attempts, 'num'],
@@ -164,11 +175,12 @@ export async function instanceView(id, notify) {
   }
 
   showHeader();
+  await showConfiguration();
   await refresh();
   return {
     el: h('section', {}, h('p', {}, h('a', { href: '#/instances' }, '← Instances')), title,
       h('div', { class: 'actions' }, pollNow, checkNow, stateButton, intervalForm, replayForm), checkBox,
-      h('h2', {}, 'Status'), statusBox, receiptsSection, h('h2', {}, 'Events (live)'), eventsBox, h('h2', {}, 'Notifications'), notificationsBox, attemptsBox),
+      h('h2', {}, 'Activity (last 24 hours)'), chartBox, h('h2', {}, 'Status'), statusBox, h('h2', {}, 'Configuration'), configBox, receiptsSection, h('h2', {}, 'Events (live)'), eventsBox, h('h2', {}, 'Notifications'), notificationsBox, attemptsBox),
     refresh,
   };
 }

@@ -51,6 +51,8 @@ import { InstanceGrants } from './auth/grants.js';
 import { oauthRoutes } from './auth/routes.js';
 import { createRetentionFeature, type RetentionFeature } from './maintenance/feature.js';
 import { createCheckFeature } from './check/feature.js';
+import { connectFeature } from './connect/feature.js';
+import { activityRoutes } from './console/activity.js';
 
 /**
  * Wires the parts into one gateway. `Gateway.create` opens and migrates the database and loads the
@@ -188,6 +190,7 @@ export class Gateway {
         ],
       });
       const ctx: GatewayContext = { ...base, instances };
+      const apiToken = resolveApiToken(config, log);
       const templateInvoker = createTemplateInvoker(ctx, stores.requestLog);
       // Each feature is built from what it needs; what one shows of another comes in as a function.
       const delivery = createDeliveryFeature(ctx);
@@ -213,7 +216,13 @@ export class Gateway {
         {
           name: 'core',
           openRoutes: [opsRoutes({ database: { isReady: () => isReady(db) }, metrics, nodeId, version: VERSION, log }), consoleRoutes()],
-          apiRoutes: [connectorRoutes(catalog, config.server.maxBodyBytes), oauthRoutes({ connectors, providerAuth }), instanceRoutes(ctx), eventRoutes(ctx)],
+          apiRoutes: [
+            connectorRoutes(catalog, config.server.maxBodyBytes),
+            oauthRoutes({ connectors, providerAuth }),
+            instanceRoutes(ctx),
+            eventRoutes(ctx),
+            activityRoutes(stores.events, clock, (id) => instances.require(id)),
+          ],
         },
         { name: 'drafts', apiRoutes: [draftRoutes((input, source) => catalog.registry.validate(input, source))] },
         typed.poller,
@@ -223,9 +232,10 @@ export class Gateway {
         typed.schedules,
         typed.retention,
         createCheckFeature({ ...ctx, grantedScopeOf: async (id) => (await stores.tokens.get(id, clock.now()))?.tokens }),
+        connectFeature(ctx, stores.connectSessions, apiToken, providerAuth),
         // FEATURES: further parts of the flow are added here.
       ];
-      return new Gateway(ctx, db, cipher, resolveApiToken(config, log), features, typed);
+      return new Gateway(ctx, db, cipher, apiToken, features, typed);
     } catch (err) {
       await db.destroy();
       throw err;

@@ -10,6 +10,7 @@ import { PollStateStore } from './poller/store.js';
 import { SnapshotStore } from './poller/snapshot-store.js';
 import { TokenStore } from './auth/store.js';
 import { ConnectorStore } from './connectors/store.js';
+import { ConnectStore } from './connect/store.js';
 
 /**
  * The stores, one per table group: the only code that writes SQL. Each owns its tables (their
@@ -37,6 +38,8 @@ export interface UnitOfWork {
   tokens: TokenStore;
   /** Custom connectors registered through the API. */
   connectors: ConnectorStore;
+  /** Connect sessions (the hosted page where end users connect their accounts). */
+  connectSessions: ConnectStore;
 }
 
 export interface Stores extends UnitOfWork {
@@ -61,6 +64,7 @@ function bind(db: Knex, cipher: SecretCipher, secretsOf: (elementKey: string) =>
     snapshots: new SnapshotStore(db),
     tokens: new TokenStore(db, cipher),
     connectors: new ConnectorStore(db),
+    connectSessions: new ConnectStore(db, cipher),
   };
   connections.set(uow, db);
   return uow;

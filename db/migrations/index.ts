@@ -13,6 +13,7 @@ import * as rateBudgets from './011_rate_budgets.js';
 import * as hotTableKeys from './012_hot_table_keys.js';
 import * as callbackOrigin from './013_callback_origin.js';
 import * as webhookRefreshes from './014_webhook_refreshes.js';
+import * as connectSessions from './015_connect_sessions.js';
 
 /**
  * Every migration, in order. Listed here rather than read from the folder so the same list works
@@ -33,4 +34,5 @@ export const migrations: Array<{ name: string; up: (k: Knex) => Promise<void>; d
   { name: '012_hot_table_keys', ...hotTableKeys },
   { name: '013_callback_origin', ...callbackOrigin },
   { name: '014_webhook_refreshes', ...webhookRefreshes },
+  { name: '015_connect_sessions', ...connectSessions },
 ];

@@ -46,8 +46,11 @@ export const OPEN_PATHS: RegExp[] = [
   /^\/openapi\.json$/,
   /^\/hooks\/[A-Za-z0-9_-]+$/,
   /^\/console$/,
-  /^\/console\/(app|api|dom|views)\.js$/,
+  /^\/console\/(app|api|dom|views|chart|connectors|configuration)\.js$/,
   /^\/console\/style\.css$/,
+  // The connect page (its token is its credential) and the OAuth redirect URI it hands providers.
+  /^\/connect\/[A-Za-z0-9_-]{43}$/,
+  /^\/oauth\/callback$/,
 ];
 /** Open only with `metrics.public` (for a scraper without the token, behind a private network). */
 const METRICS_PATH = /^\/metrics$/;
@@ -102,8 +105,8 @@ export function errorMiddleware(log: Logger, metrics?: Metrics): Koa.Middleware 
       let err = caught;
       const ingress = ctx.path.startsWith('/hooks/');
       const component = ingress ? 'ingress' : 'api';
-      // A webhook URL's token is its secret: logs name the route, not the token.
-      const path = ingress ? '/hooks/********' : ctx.path;
+      // A webhook URL's token and a connect page's token are secrets: logs name the route, not the token.
+      const path = ingress ? '/hooks/********' : ctx.path.startsWith('/connect/') ? '/connect/********' : ctx.path;
       if (!(err instanceof ApiError) && isDatabaseUnavailable(err)) {
         metrics?.errors.inc({ component, kind: 'database_unavailable' });
         log.warn({ err: (err as Error).message, method: ctx.method, path }, 'the database is unavailable: answered 503');

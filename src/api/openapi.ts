@@ -5,7 +5,7 @@
  * routers is missing from it.
  */
 // The console's assets (src/console/routes.ts serves them; the API layer names them rather than import a feature).
-const CONSOLE_FILES = ['app.js', 'api.js', 'dom.js', 'views.js', 'style.css'];
+const CONSOLE_FILES = ['app.js', 'api.js', 'dom.js', 'views.js', 'chart.js', 'connectors.js', 'configuration.js', 'style.css'];
 
 const ROUTES: Array<[string, string, string, boolean?]> = [
   ['get', '/elements', 'List connectors'],
@@ -26,6 +26,7 @@ const ROUTES: Array<[string, string, string, boolean?]> = [
   ['post', '/instances/{id}/events/poll', 'Poll now'],
   ['post', '/instances/{id}/check', 'Check the instance against its provider, read-only (credentials, scopes, first pages, webhook, rate limit)'],
   ['get', '/instances/{id}/status', 'Per object type poll status'],
+  ['get', '/instances/{id}/activity', 'Events recorded and notifications delivered per hour over the last 24 hours'],
   ['get', '/instances/{id}/events', 'Normalized events, newest first'],
   ['get', '/events/{id}', 'One event'],
   ['get', '/notifications/{id}', 'A notification with its attempts'],
@@ -44,6 +45,11 @@ const ROUTES: Array<[string, string, string, boolean?]> = [
   ['get', '/instances/{id}/schedules/{name}', 'One scheduled event'],
   ['put', '/instances/{id}/schedules/{name}', 'Change a scheduled event'],
   ['delete', '/instances/{id}/schedules/{name}', 'Delete a scheduled event'],
+  ['post', '/connect/sessions', 'Create a connect session: {token, url, expiresAt} of the hosted connect page (docs/connect.md)'],
+  ['get', '/connect/sessions/{sessionId}', 'Where a connect session stands (never its token)'],
+  ['get', '/connect/{token}', 'The hosted connect page (HTML; no bearer, the token is the secret)', true],
+  ['post', '/connect/{token}', 'The connect form (HTML form post from its own page)', true],
+  ['get', '/oauth/callback', "The OAuth redirect URI of connect sessions (redirects to the app's success or error URL)", true],
   ['get', '/health', 'Liveness (no auth, no database)', true],
   ['get', '/health/ready', 'Readiness: connected and migrated (no auth)', true],
   ['get', '/metrics', 'Prometheus metrics (bearer token unless metrics.public)', true],

@@ -141,7 +141,7 @@ export class InstanceGrants implements InstanceAuthorizer<InstanceUnitOfWork & {
       const client = oauth2Client(auth, configuration);
       let answer: TokenAnswer;
       if (auth.type === 'oauth2-client-credentials') answer = await clientCredentialsGrant(endpoints, client, send);
-      else if (providerData !== undefined) answer = await exchangeCode(endpoints, client, data.code, send);
+      else if (providerData !== undefined) answer = await exchangeCode(endpoints, client, data.code, send, text(data.code_verifier));
       else {
         // Tokens handed over: without a known expiry, refreshed only after a 401 (or at once without an access token).
         const accessToken = text(configuration[OAUTH_KEYS.userToken]) ?? '';

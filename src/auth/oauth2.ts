@@ -101,11 +101,12 @@ async function answerOf(processing: Promise<oauth.TokenEndpointResponse>): Promi
   }
 }
 
-/** The provider's authorize URL for a user to grant access (state and extra params included). */
+/** The provider's authorize URL for a user to grant access (state, PKCE challenge and extra params included). */
 export function authorizeUrl(
   e: OAuth2Endpoints & { authorizationUrl: string; authorizationParams?: Record<string, string> },
   c: OAuth2Client,
   state?: string,
+  codeChallenge?: string,
 ): string {
   const url = new URL(e.authorizationUrl);
   url.searchParams.set('client_id', c.clientId);
@@ -113,11 +114,20 @@ export function authorizeUrl(
   if (c.redirectUri) url.searchParams.set('redirect_uri', c.redirectUri);
   if (c.scope) url.searchParams.set('scope', c.scope);
   if (state) url.searchParams.set('state', state);
+  if (codeChallenge) {
+    url.searchParams.set('code_challenge', codeChallenge);
+    url.searchParams.set('code_challenge_method', 'S256');
+  }
   for (const [k, v] of Object.entries(e.authorizationParams ?? {})) url.searchParams.set(k, v);
   return url.toString();
 }
 
-export async function exchangeCode(e: OAuth2Endpoints, c: OAuth2Client, code: string, send: TokenEndpointSend): Promise<TokenAnswer> {
+/** PKCE (RFC 7636, S256): a verifier kept by whoever starts the grant, and the challenge sent in the authorize URL. */
+export const newCodeVerifier = (): string => oauth.generateRandomCodeVerifier();
+export const codeChallengeOf = (verifier: string): Promise<string> => oauth.calculatePKCECodeChallenge(verifier);
+
+/** `codeVerifier`: the PKCE verifier when the authorize URL carried its challenge. */
+export async function exchangeCode(e: OAuth2Endpoints, c: OAuth2Client, code: string, send: TokenEndpointSend, codeVerifier?: string): Promise<TokenAnswer> {
   const as = server(e);
   const client = clientOf(c);
   const params = oauth.validateAuthResponse(as, client, new URLSearchParams({ code }), oauth.skipStateCheck);
@@ -127,7 +137,7 @@ export async function exchangeCode(e: OAuth2Endpoints, c: OAuth2Client, code: st
     clientAuthOf(e, c),
     params,
     c.redirectUri ?? '',
-    oauth.nopkce,
+    codeVerifier ?? oauth.nopkce,
     requestOptions(e, send),
   );
   return answerOf(oauth.processAuthorizationCodeResponse(as, client, response));

@@ -91,6 +91,12 @@ export interface Config {
   retention: { enabled: boolean; intervalMinutes: number; eventsDays: number; webhookReceiptsDays: number; requestLogDays: number };
   network: { allowLoopback: boolean; allowPrivate: boolean };
   shutdown: { graceSeconds: number };
+  /**
+   * The hosted connect page: the origins (`https://app.example.com`) a session's success and error
+   * URLs may be on, besides the gateway's own (`server.publicUrl`); `sessionMinutes` is a session's
+   * default life.
+   */
+  connect: { allowedRedirectOrigins: string[]; sessionMinutes: number };
 }
 
 const int = (minimum = 0) => ({ type: 'integer', minimum });
@@ -189,4 +195,8 @@ export const configSchema = section({
   retention: section({ enabled: bool, intervalMinutes: num(0.01), eventsDays: num(0), webhookReceiptsDays: num(0), requestLogDays: num(0) }),
   network: section({ allowLoopback: bool, allowPrivate: bool }),
   shutdown: section({ graceSeconds: num(0) }),
+  connect: section({
+    allowedRedirectOrigins: { type: 'array', items: { type: 'string', pattern: '^https?://[^/?#]+$' }, maxItems: 100 },
+    sessionMinutes: num(1),
+  }),
 });

@@ -10,7 +10,7 @@ import { projectRoot } from '../config/paths.js';
  * /console/. The files hold no data: every figure comes from the API with the token the user types,
  * so these paths are open (see OPEN_PATHS) while the API stays behind the token.
  */
-export const CONSOLE_ASSETS = ['app.js', 'api.js', 'dom.js', 'views.js', 'style.css'] as const;
+export const CONSOLE_ASSETS = ['app.js', 'api.js', 'dom.js', 'views.js', 'chart.js', 'connectors.js', 'configuration.js', 'style.css'] as const;
 
 const TYPES: Record<string, string> = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8' };
 

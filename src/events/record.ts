@@ -8,7 +8,8 @@ import { randomBytes } from 'node:crypto';
  * Nothing is sent here, and nothing written: the SQL is the event store's (`store.ts`).
  */
 export type EventType = 'CREATED' | 'UPDATED' | 'DELETED' | 'UNKNOWN';
-export type EventSource = 'polling' | 'webhook' | 'schedule';
+/** `connect`: an account connected, reconnected or failed to through the connect page (src/connect). */
+export type EventSource = 'polling' | 'webhook' | 'schedule' | 'connect';
 
 export interface NewEvent {
   eventType: EventType;

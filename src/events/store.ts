@@ -286,6 +286,21 @@ export class EventStore {
     const dead = await this.db('notifications').where({ instance_id: instanceId, status: 'dead' }).count<{ n: number }[]>({ n: '*' });
     return { pending: Number(pending[0].n), dead: Number(dead[0].n) };
   }
+
+  /**
+   * How many of an instance's events were recorded (`events`) or notifications delivered
+   * (`deliveries`) in each `bucketMs` since `from`: bucket number → count, empty buckets left out.
+   */
+  async countsPerBucket(instanceId: number, what: 'events' | 'deliveries', from: number, bucketMs: number): Promise<Map<number, number>> {
+    const [table, column] = what === 'events' ? ['events', 'created_at'] : ['notifications', 'delivered_at'];
+    const rows = (await this.db(table)
+      .where({ instance_id: instanceId })
+      .where(column, '>=', from)
+      .select(this.db.raw(`(${column} - ?) / ? as bucket`, [from, bucketMs]))
+      .count('* as n')
+      .groupBy('bucket')) as unknown as Array<{ bucket: number | string; n: number | string }>;
+    return new Map(rows.map((r) => [Math.floor(Number(r.bucket)), Number(r.n)]));
+  }
 }
 
 /** Reserves `count` event sequence numbers of an instance, in the caller's transaction; returns the first. */

@@ -68,7 +68,8 @@ export class InstanceService<U extends InstanceUnitOfWork = InstanceUnitOfWork> 
   private readonly clock: Clock;
   private readonly log: Logger;
   private readonly hooks: InstanceHooks<U>[];
-  private readonly authorizer: InstanceAuthorizer<U> | undefined;
+  /** Checks and saves an OAuth grant with the instance (the connect page checks a form with it too). */
+  readonly authorizer: InstanceAuthorizer<U> | undefined;
   private readonly work = new Map<number, { at: number; work: InstanceWork }>();
   private readonly tokens = new Map<string, { at: number; id: number | undefined }>();
   /** Reads of `work` entries under way, by instance id. */

@@ -130,4 +130,9 @@ export class PollStateStore {
   async pollOverdueNow(instanceId: number, now: number): Promise<void> {
     await this.db('poll_objects').where({ instance_id: instanceId }).where('next_poll_at', '<', now).update({ next_poll_at: now });
   }
+
+  /** A repaired instance (a reconnect): every object is polled now, a reconciliation of the gap. */
+  async pollAllNow(instanceId: number, now: number): Promise<void> {
+    await this.db('poll_objects').where({ instance_id: instanceId }).update({ next_poll_at: now });
+  }
 }
