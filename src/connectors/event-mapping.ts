@@ -41,6 +41,8 @@ export type WebhookEventsMapping = {
   recordPath?: string | string[];
   /** Items whose `from` value is one of `values` raise nothing and are not counted as unmapped (GitHub's ping). */
   ignore?: { from: MappingValue; values: string[] };
+  /** Thin notifications' fetch (webhooks/thin-fetch.ts); not used by the mapping itself. */
+  fetch?: { request: string; context: Record<string, string> };
 };
 export type WebhookEventType = 'CREATED' | 'UPDATED' | 'DELETED' | 'UNKNOWN';
 export type MappedEvent = { objectType: string; objectId: string; eventType: WebhookEventType; date: string; raw: unknown; record: unknown };
@@ -223,6 +225,11 @@ function itemsOf(m: CompiledMapping, body: unknown): unknown[] | undefined {
   return m.items.selectsElements ? found : found.flatMap((node) => (Array.isArray(node) ? node : [node]));
 }
 
+/** The items a body holds for this mapping (none when `itemsPath` finds nothing). */
+export function webhookItems(mapping: WebhookEventsMapping, body: unknown): unknown[] {
+  return itemsOf(compileMapping(mapping), body) ?? [];
+}
+
 /** How many items a body holds for this mapping: what `webhooks.maxItemsPerBody` bounds at ingress. */
 export function countWebhookItems(mapping: WebhookEventsMapping, body: unknown): number {
   return itemsOf(compileMapping(mapping), body)?.length ?? 0;
@@ -248,6 +255,8 @@ export function mapWebhookBody(
   body: unknown,
   headers: Headers,
   receivedAtMs: number,
+  /** Says why an item is left out: `reason` counts it as unmapped, an empty reason skips it silently. */
+  skip?: (item: unknown) => { reason: string } | undefined,
 ): { events: MappedEvent[]; unmapped: Unmapped[] } {
   const m = compileMapping(mapping);
   const header = headerLookup(headers);
@@ -258,6 +267,8 @@ export function mapWebhookBody(
   if (items === undefined) return { events, unmapped: [{ index: 0, reason: `no items at ${m.items.path}`, item: body }] };
 
   items.forEach((item, index) => {
+    const skipped = skip?.(item);
+    if (skipped) return void (skipped.reason && unmapped.push({ index, reason: skipped.reason, item }));
     if (m.ignore?.values.has(String(m.ignore.from.resolve(item, header)))) return;
     const objectType = m.objectType.resolve(item, header);
     if (objectType === undefined) return void unmapped.push({ index, reason: `no objectType at ${m.objectType.describe}`, item });

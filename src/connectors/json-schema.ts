@@ -359,6 +359,28 @@ export const connectorSchema = {
                   additionalProperties: false,
                   properties: { from: mappingValue, values: { type: 'array', items: { type: 'string' } } },
                 },
+                fetch: {
+                  type: 'object',
+                  required: ['request', 'context'],
+                  additionalProperties: false,
+                  properties: { request: str, context: { type: 'object', additionalProperties: str } },
+                },
+              },
+            },
+            itemSecret: {
+              type: 'object',
+              required: ['path', 'secret'],
+              additionalProperties: false,
+              properties: { path: str, secret: str },
+            },
+            lifecycle: {
+              type: 'object',
+              required: ['from', 'actions'],
+              additionalProperties: false,
+              properties: {
+                from: str,
+                subscriptionIdPath: str,
+                actions: { type: 'object', minProperties: 1, additionalProperties: { enum: ['renew', 'recreate', 'reconcile'] } },
               },
             },
           },

@@ -274,6 +274,18 @@ export interface WebhookDefinition {
   /** Instead of `signature`: alternatives chosen by the configuration (an admin webhook's HMAC with basic auth, a JWT with OAuth). */
   signatures?: SignatureAlternative[];
   handshake?: HandshakeDefinition;
+  /**
+   * A secret every item of a notification carries (a subscription's client state): items whose
+   * value at `path` differs from the rendered `secret` are dropped; a body none of whose items
+   * carries it is refused with 401.
+   */
+  itemSecret?: { path: string; secret: string };
+  /**
+   * Items about the subscription itself rather than a record: the value at `from` names an
+   * action — `renew` (refresh the registration now), `recreate` (register it anew, then poll),
+   * `reconcile` (poll the instance's objects now). `subscriptionIdPath` names the registration.
+   */
+  lifecycle?: { from: string; subscriptionIdPath?: string; actions: Record<string, LifecycleAction> };
   deliveryIdHeader?: string;
   events: {
     itemsPath?: string;
@@ -285,7 +297,21 @@ export interface WebhookDefinition {
     recordPath?: string | string[];
     /** Items whose `from` value is one of `values` raise nothing (GitHub's ping). */
     ignore?: { from: MappingValue; values: string[] };
+    /** Thin notifications: the record is fetched (webhooks/thin-fetch.ts). */
+    fetch?: WebhookFetch;
   };
+}
+
+export type LifecycleAction = 'renew' | 'recreate' | 'reconcile';
+
+/**
+ * A notification that says only that a record changed: for each item not DELETED the request
+ * template `request` is called with `context.<key>` = the item's value at each `context` JSONPath,
+ * and its answer is the record. A 404 or 410 answer makes the event DELETED.
+ */
+export interface WebhookFetch {
+  request: string;
+  context: Record<string, string>;
 }
 
 export interface ConfigurationField {

@@ -4,6 +4,7 @@ import type { ConnectorDefinition } from '../connectors/schema.js';
 import { validateMapping } from '../connectors/event-mapping.js';
 import { validateHandshake } from './handshake.js';
 import { validateSignatureConfig } from './signatures.js';
+import { registrationsOf } from '../connectors/webhook-registrations.js';
 
 /**
  * `events.webhook`: its registrations name request templates that exist, their id paths compile,
@@ -63,6 +64,23 @@ export const webhookSection: ConnectorSection = {
       report.check(`/events/webhook/signatures/${i}`, () => validateSignatureConfig(alternative));
       report.strings(`/events/webhook/signatures/${i}/secret`, alternative.secret);
     });
+    const fetch = webhook.events?.fetch;
+    if (fetch) {
+      if (!def.requests?.[fetch.request])
+        report.add('/events/webhook/events/fetch/request', `names request template "${fetch.request}", which is not defined under requests`);
+      for (const [key, path] of Object.entries(fetch.context ?? {})) report.path(`/events/webhook/events/fetch/context/${escapePointer(key)}`, path);
+    }
+    if (webhook.itemSecret) {
+      report.path('/events/webhook/itemSecret/path', webhook.itemSecret.path);
+      report.strings('/events/webhook/itemSecret/secret', webhook.itemSecret.secret);
+    }
+    if (webhook.lifecycle) {
+      report.path('/events/webhook/lifecycle/from', webhook.lifecycle.from);
+      report.path('/events/webhook/lifecycle/subscriptionIdPath', webhook.lifecycle.subscriptionIdPath);
+      const renews = Object.values(webhook.lifecycle.actions ?? {}).some((a) => a === 'renew' || a === 'recreate');
+      if (renews && !registrationsOf(def).some((r) => r.expiry))
+        report.add('/events/webhook/lifecycle/actions', 'renew and recreate need a registration with expiry (the refresh loop does them)');
+    }
     if (webhook.handshake) {
       const fields = webhook.handshake.type === 'echo-query' ? ['type', 'param'] : ['type', 'challengePath', 'when'];
       for (const key of Object.keys(webhook.handshake))

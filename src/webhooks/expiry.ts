@@ -18,6 +18,15 @@ export function expiresAtOf(expiry: WebhookExpiry, answer: unknown, now: number)
   return expiry.seconds !== undefined ? now + expiry.seconds * 1000 : undefined;
 }
 
+/**
+ * What register and refresh templates may ask for: `context.expiresAt`, the end of the lifetime
+ * asked for (`seconds` from now, ISO 8601), for providers where the client names the expiry
+ * (a subscription's `expirationDateTime`, at most a provider-set maximum).
+ */
+export function expiryContext(expiry: WebhookExpiry | undefined, now: number): { expiresAt?: string } {
+  return expiry?.seconds !== undefined ? { expiresAt: new Date(now + expiry.seconds * 1000).toISOString() } : {};
+}
+
 /** Halfway to the expiry: early enough for retries, late enough not to refresh all the time. */
 export const refreshAtOf = (now: number, expiresAt: number) => now + Math.max(0, Math.floor((expiresAt - now) / 2));
 

@@ -11,7 +11,8 @@ import type { Instance } from '../instances/store.js';
 import { signatureFor, verifyWebhookSignature, type SignatureConfig } from './signatures.js';
 import { parseWebhookBody, ACCEPTED_WEBHOOK_TYPES } from './parse-body.js';
 import { matchHandshake } from './handshake.js';
-import { countWebhookItems, type WebhookEventsMapping } from '../connectors/event-mapping.js';
+import { countWebhookItems, webhookItems, type WebhookEventsMapping } from '../connectors/event-mapping.js';
+import { itemSecretCheck } from './item-secret.js';
 import { ReceiptWriter } from './receipt-writer.js';
 
 /**
@@ -127,6 +128,13 @@ export function webhookIngressRoutes(ctx: GatewayContext & { onStored: () => voi
         `the webhook body holds ${items} items at ${mapping?.itemsPath ?? '$'}; at most ${maxItems} are accepted in one request (webhooks.maxItemsPerBody): send them in smaller batches`,
         [{ field: 'items', count: items, limit: maxItems }],
       );
+    }
+
+    const carriesSecret = itemSecretCheck(webhook, instance.configuration);
+    if (carriesSecret && mapping && !webhookItems(mapping, parsed).some(carriesSecret)) {
+      // Not from the subscription this instance made (or forged): counted, not stored.
+      ctx.metrics.webhooks.inc({ status: '401' });
+      throw new ApiError(401, 'INVALID_ITEM_SECRET', 'no item of the webhook body carries the secret given to the provider when subscribing');
     }
 
     const deliveryId = deliveryIdOf(webhook?.deliveryIdHeader, signature?.scheme, headers, parsed);

@@ -60,6 +60,16 @@ export class WebhookRefreshStore {
       .update({ attempts: o.attempts, last_error: o.lastError, next_attempt_at: o.nextAttemptAt, lease_owner: null, lease_expires_at: null });
   }
 
+  /**
+   * A lifecycle notification: the registration (this webhook id, else all of the instance's) is
+   * refreshed now, or — `lapsed` — taken as lapsed, so it is registered anew.
+   */
+  async dueNow(instanceId: number, webhookId: string | undefined, o: { lapsed: boolean; now: number }): Promise<number> {
+    const q = this.db('webhook_refreshes').where({ instance_id: instanceId });
+    if (webhookId !== undefined) q.where({ webhook_id: webhookId });
+    return q.update(o.lapsed ? { next_attempt_at: o.now, expires_at: o.now } : { next_attempt_at: o.now });
+  }
+
   /** The instance's tracked registrations (its status). */
   listOf(instanceId: number): Promise<RefreshRow[]> {
     return this.db('webhook_refreshes').where({ instance_id: instanceId }).orderBy('registration') as Promise<RefreshRow[]>;

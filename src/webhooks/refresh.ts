@@ -6,7 +6,8 @@ import type { RefreshRow } from './refresh-store.js';
 import { webhookUrlOf } from '../api/public-urls.js';
 import { registrationsOf } from '../connectors/webhook-registrations.js';
 import { callTemplate, describe, MissingWebhookId, parseAnswer, webhookIdOf } from './registration.js';
-import { expiresAtOf, refreshAtOf } from './expiry.js';
+import { expiresAtOf, expiryContext, refreshAtOf } from './expiry.js';
+import { ProviderError } from '../provider/http-client.js';
 
 /**
  * Webhooks a provider lets lapse unless refreshed (a registration with `expiry`, e.g. webhooks an
@@ -14,8 +15,10 @@ import { expiresAtOf, refreshAtOf } from './expiry.js';
  * (`expiresAtPath`) or is `seconds` away, and the refresh is due halfway there, so several failed
  * attempts still fit before the webhook lapses. The refresh loop calls the `refresh` template and
  * reads the new expiry the same way. A failed refresh is retried with backoff; once the webhook has
- * lapsed — or the next attempt would come too late — the registration is made anew (its new id
- * stored, the old one deregistered). The loop's timer is unref'd; a failing pass is logged.
+ * lapsed — or the next attempt would come too late, or the provider answers the refresh with 404
+ * or 410 — the registration is made anew (its new id stored, the old one deregistered) and the
+ * instance's objects are polled at once, a reconciliation of the gap. Rows are claimed with a lease
+ * (FOR UPDATE SKIP LOCKED on PostgreSQL): on several nodes each refresh is made by one of them. The loop's timer is unref'd; a failing pass is logged.
  */
 const TICK_SECONDS = 60;
 const RETRY_BASE_SECONDS = 60;
@@ -45,8 +48,15 @@ export class WebhookRefresher extends WorkerLoop {
     const registration = registrationsOf(connector).find((r) => r.name === row.registration);
     if (!registration?.expiry) return store.removeInstance(row.instance_id);
     const targetUrl = webhookUrlOf(ctx.config.server.publicUrl, instance.webhookToken);
-    const context = { ...registration.context, registration: registration.name, targetUrl, instanceId: instance.id, webhookIds: { ...instance.webhookIds } };
-    const lapsed = now >= row.expires_at;
+    const context = {
+      ...registration.context,
+      registration: registration.name,
+      targetUrl,
+      instanceId: instance.id,
+      webhookIds: { ...instance.webhookIds },
+      ...expiryContext(registration.expiry, now),
+    };
+    let lapsed = now >= row.expires_at;
     try {
       if (!lapsed) {
         const result = await callTemplate(
@@ -56,11 +66,18 @@ export class WebhookRefresher extends WorkerLoop {
           instance.configuration,
           { ...context, webhookId: row.webhook_id },
           instance.id,
-        );
-        const expiresAt = expiresAtOf(registration.expiry, parseAnswer(result.response), now) ?? now;
-        await store.refreshed(row.id, { webhookId: row.webhook_id, expiresAt, refreshAt: refreshAtOf(now, expiresAt), now });
-        ctx.log.info({ instanceId: instance.id, registration: registration.name, expiresAt: new Date(expiresAt).toISOString() }, 'webhook refreshed');
-        return;
+        ).catch((err) => {
+          // The provider no longer knows it (removed, or lapsed early): no use retrying a refresh.
+          if (err instanceof ProviderError && (err.status === 404 || err.status === 410)) return undefined;
+          throw err;
+        });
+        if (result) {
+          const expiresAt = expiresAtOf(registration.expiry, parseAnswer(result.response), now) ?? now;
+          await store.refreshed(row.id, { webhookId: row.webhook_id, expiresAt, refreshAt: refreshAtOf(now, expiresAt), now });
+          ctx.log.info({ instanceId: instance.id, registration: registration.name, expiresAt: new Date(expiresAt).toISOString() }, 'webhook refreshed');
+          return;
+        }
+        lapsed = true;
       }
       // Lapsed: the provider no longer delivers to it (and may ignore a refresh of it). Register anew.
       const result = await callTemplate(ctx, connector, registration.register, instance.configuration, context, instance.id);
@@ -72,7 +89,9 @@ export class WebhookRefresher extends WorkerLoop {
       await ctx.stores.instances.update(instance.id, { elementKey: instance.elementKey, webhookIds }, now);
       ctx.instances.invalidate(instance.id);
       await store.refreshed(row.id, { webhookId, expiresAt, refreshAt: refreshAtOf(now, expiresAt), now });
-      ctx.log.warn({ instanceId: instance.id, registration: registration.name, webhookId }, 'lapsed webhook registered anew');
+      // Changes made while no subscription delivered them: a reconciliation poll of every object finds them.
+      await ctx.stores.pollState.pollAllNow(instance.id, now);
+      ctx.log.warn({ instanceId: instance.id, registration: registration.name, webhookId }, 'lapsed webhook registered anew; its objects are polled now');
       if (registration.deregister) {
         // The lapsed one is removed at the provider too; it may already be gone, so a failure is only logged.
         await callTemplate(ctx, connector, registration.deregister, instance.configuration, { ...context, webhookId: row.webhook_id }, instance.id).catch(

@@ -6,7 +6,7 @@ import type { ConnectorDefinition, WebhookRegistration } from '../connectors/sch
 import { webhookUrlOf } from '../api/public-urls.js';
 import { registrationsOf } from '../connectors/webhook-registrations.js';
 import { configurationPicks } from '../connectors/auth-alternatives.js';
-import { trackExpiry } from './expiry.js';
+import { expiryContext, trackExpiry } from './expiry.js';
 import type { InstanceHooks } from '../instances/hooks.js';
 import type { DeregistrationStore } from './store.js';
 import { buildTemplateRequest } from '../provider/request-builder.js';
@@ -174,6 +174,7 @@ export function webhookInstanceHooks(ctx: RegistrationDeps): InstanceHooks {
               targetUrl,
               instanceId: instance.id,
               webhookIds: { ...webhookIds },
+              ...expiryContext(registration.expiry, ctx.clock.now()),
             },
             instance.id,
           );

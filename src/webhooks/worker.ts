@@ -10,6 +10,9 @@ import { backoffMs } from '../lib/backoff.js';
 import { WorkerLoop } from '../lib/worker-loop.js';
 import { isDatabaseUnavailable } from '../db/errors.js';
 import type { ClaimedReceipt } from './store.js';
+import { itemSecretCheck } from './item-secret.js';
+import { applyLifecycle, lifecycleItemOf, type LifecycleItem } from './lifecycle.js';
+import { fetchThinRecords } from './thin-fetch.js';
 
 /**
  * Maps stored webhook bodies to events, after the 202. A receipt is claimed with a lease like any
@@ -153,7 +156,21 @@ export class WebhookProcessor extends WorkerLoop implements Feature {
     if (!mapping) throw new Error(`connector "${work.connector.key}" declares no webhook event mapping`);
     const body = parseWebhookBody(Buffer.from(text, 'utf8'), row.content_type ?? undefined);
     const headers = JSON.parse(row.headers) as Record<string, string>;
-    return { row, work, bytes: text.length, headers, ...mapWebhookBody(mapping, body, headers, row.received_at) };
+    const webhook = work.connector.events?.webhook;
+    const carriesSecret = itemSecretCheck(webhook, work.instance.configuration);
+    const lifecycle: LifecycleItem[] = [];
+    const mapped = mapWebhookBody(mapping, body, headers, row.received_at, (item) => {
+      if (carriesSecret && !carriesSecret(item)) {
+        this.ctx.metrics.webhooks.inc({ status: 'item-secret-mismatch' });
+        return { reason: 'the item does not carry the subscription secret (itemSecret): dropped' };
+      }
+      const about = lifecycleItemOf(webhook?.lifecycle, item);
+      if (about) lifecycle.push(about);
+      return about ? { reason: '' } : undefined;
+    });
+    if (lifecycle.length) await applyLifecycle(this.ctx, work.instance.id, lifecycle);
+    if (mapping.fetch) await fetchThinRecords(this.ctx, work, mapping.fetch, mapped.events);
+    return { row, work, bytes: text.length, headers, ...mapped };
   }
 
   /** Records mapped receipts in one transaction; when it fails, each alone. */
