@@ -42,7 +42,7 @@ export type WebhookEventsMapping = {
   /** Items whose `from` value is one of `values` raise nothing and are not counted as unmapped (GitHub's ping). */
   ignore?: { from: MappingValue; values: string[] };
   /** Thin notifications' fetch (webhooks/thin-fetch.ts); not used by the mapping itself. */
-  fetch?: { request: string; context: Record<string, string> };
+  fetch?: { request: string | Record<string, string>; context: Record<string, string> };
 };
 export type WebhookEventType = 'CREATED' | 'UPDATED' | 'DELETED' | 'UNKNOWN';
 export type MappedEvent = { objectType: string; objectId: string; eventType: WebhookEventType; date: string; raw: unknown; record: unknown };

@@ -306,11 +306,12 @@ export type LifecycleAction = 'renew' | 'recreate' | 'reconcile';
 
 /**
  * A notification that says only that a record changed: for each item not DELETED the request
- * template `request` is called with `context.<key>` = the item's value at each `context` JSONPath,
- * and its answer is the record. A 404 or 410 answer makes the event DELETED.
+ * template `request` (one name, or a name per object type) is called with `context.<key>` = the
+ * item's value at each `context` JSONPath, and its answer is the record. A 404 or 410 answer makes
+ * the event DELETED. An object type the map does not name keeps the item as its record.
  */
 export interface WebhookFetch {
-  request: string;
+  request: string | Record<string, string>;
   context: Record<string, string>;
 }
 

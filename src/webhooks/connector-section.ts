@@ -66,8 +66,11 @@ export const webhookSection: ConnectorSection = {
     });
     const fetch = webhook.events?.fetch;
     if (fetch) {
-      if (!def.requests?.[fetch.request])
-        report.add('/events/webhook/events/fetch/request', `names request template "${fetch.request}", which is not defined under requests`);
+      const named = typeof fetch.request === 'string' ? { '': fetch.request } : (fetch.request ?? {});
+      for (const [objectType, request] of Object.entries(named)) {
+        const at = `/events/webhook/events/fetch/request${objectType ? `/${escapePointer(objectType)}` : ''}`;
+        if (!def.requests?.[request]) report.add(at, `names request template "${request}", which is not defined under requests`);
+      }
       for (const [key, path] of Object.entries(fetch.context ?? {})) report.path(`/events/webhook/events/fetch/context/${escapePointer(key)}`, path);
     }
     if (webhook.itemSecret) {

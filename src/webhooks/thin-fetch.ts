@@ -9,7 +9,7 @@ import { callTemplate, parseAnswer } from './registration.js';
 /**
  * Thin notifications (`events.webhook.events.fetch`): the provider says that a record changed, not
  * what it is now. After mapping, each event that is not DELETED gets its record from the request
- * template, called with the item's values as `context` — through the connector's auth, rate budget
+ * template (the one named for its object type), called with the item's values as `context` — through the connector's auth, rate budget
  * and retries like any provider call. This runs in the webhook processor, after the 202: ingress
  * stays fast whatever the provider's API takes. A 404 or 410 means the record is gone by now: the
  * event becomes DELETED. Any other failure fails the receipt, which is tried again with backoff.
@@ -20,9 +20,11 @@ export async function fetchThinRecords(ctx: GatewayContext, work: InstanceWork, 
       event.record = undefined;
       continue;
     }
+    const request = typeof fetch.request === 'string' ? fetch.request : fetch.request[event.objectType];
+    if (request === undefined) continue;
     const context = Object.fromEntries(Object.entries(fetch.context).map(([key, path]) => [key, firstMatch(event.raw, path)]));
     try {
-      const result = await callTemplate(ctx, work.connector, fetch.request, work.instance.configuration, context, work.instance.id);
+      const result = await callTemplate(ctx, work.connector, request, work.instance.configuration, context, work.instance.id);
       const record = parseAnswer(result.response);
       if (record === undefined || record === null || typeof record !== 'object')
         throw new Error(`the fetch of ${event.objectType} ${event.objectId} answered no JSON object`);
