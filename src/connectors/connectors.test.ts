@@ -195,6 +195,36 @@ describe('connector validation', () => {
     ],
     ['a missing base URL', (d) => delete d.baseUrl, '/baseUrl', /is required/],
     [
+      'a thin-notification fetch naming no request template',
+      (d) => (d.events.webhook.events.fetch = { request: { incidents: 'getIncident' }, context: { id: '$.id' } }),
+      '/events/webhook/events/fetch/request/incidents',
+      /names request template "getIncident", which is not defined under requests/,
+    ],
+    [
+      'a thin-notification fetch without context',
+      (d) => (d.events.webhook.events.fetch = { request: 'listWebhooks' }),
+      '/events/webhook/events/fetch/context',
+      /is required/,
+    ],
+    [
+      'an itemSecret with a malformed path',
+      (d) => (d.events.webhook.itemSecret = { path: '$.clientState[', secret: '<%= iparam.webhook_secret %>' }),
+      '/events/webhook/itemSecret/path',
+      /not a valid JSONPath/,
+    ],
+    [
+      'a lifecycle action that does not exist',
+      (d) => (d.events.webhook.lifecycle = { from: '$.lifecycleEvent', actions: { missed: 'resync' } }),
+      '/events/webhook/lifecycle/actions/missed',
+      /must be one of "renew", "recreate", "reconcile"/,
+    ],
+    [
+      'a lifecycle renew without a registration that expires',
+      (d) => (d.events.webhook.lifecycle = { from: '$.lifecycleEvent', actions: { reauthorizationRequired: 'renew' } }),
+      '/events/webhook/lifecycle/actions',
+      /renew and recreate need a registration with expiry/,
+    ],
+    [
       'a webhookIdPattern that is no regular expression',
       (d) => (d.events.webhook.webhookIdPattern = '/webhook/(\\d+$'),
       '/events/webhook/webhookIdPattern',

@@ -363,7 +363,10 @@ export const connectorSchema = {
                   type: 'object',
                   required: ['request', 'context'],
                   additionalProperties: false,
-                  properties: { request: { oneOf: [str, { type: 'object', minProperties: 1, additionalProperties: str }] }, context: { type: 'object', additionalProperties: str } },
+                  properties: {
+                    request: { oneOf: [str, { type: 'object', minProperties: 1, additionalProperties: str }] },
+                    context: { type: 'object', additionalProperties: str },
+                  },
                 },
               },
             },

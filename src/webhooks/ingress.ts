@@ -18,7 +18,7 @@ import { ReceiptWriter } from './receipt-writer.js';
 /**
  * POST /hooks/:token — the provider pushes here. In order: unknown token 404, over the instance's
  * rate 429, too large 413, handshake echo, unsupported type 415, bad signature 401, malformed body
- * 400, more items than `webhooks.maxItemsPerBody` 413; then the raw body is stored durably and the
+ * 400, more items than `webhooks.maxItemsPerBody` 413, no item carrying the `itemSecret` 401; then the raw body is stored durably and the
  * answer is 202 at once. Mapping to events runs afterwards (worker.ts), so a crash after the 202
  * loses nothing. While the body cannot be stored (the database unreachable or locked) the answer
  * is 503 with Retry-After: the provider retries.

@@ -1,4 +1,6 @@
-import type { GatewayContext } from '../context.js';
+import type { Clock } from '../clock.js';
+import type { Logger } from '../log.js';
+import type { Stores } from '../stores.js';
 import type { LifecycleAction, WebhookDefinition } from '../connectors/schema.js';
 import { firstMatch } from '../lib/json-path.js';
 
@@ -21,7 +23,11 @@ export function lifecycleItemOf(lifecycle: WebhookDefinition['lifecycle'], item:
   return { action: lifecycle.actions[name], subscriptionId: typeof id === 'string' || typeof id === 'number' ? String(id) : undefined };
 }
 
-export async function applyLifecycle(ctx: Pick<GatewayContext, 'stores' | 'clock' | 'log'>, instanceId: number, items: LifecycleItem[]): Promise<void> {
+export async function applyLifecycle(
+  ctx: { stores: Pick<Stores, 'pollState' | 'refreshes'>; clock: Clock; log: Logger },
+  instanceId: number,
+  items: LifecycleItem[],
+): Promise<void> {
   const now = ctx.clock.now();
   for (const { action, subscriptionId } of items) {
     if (action === 'reconcile') await ctx.stores.pollState.pollAllNow(instanceId, now);

@@ -1,10 +1,9 @@
-import type { GatewayContext } from '../context.js';
 import type { MappedEvent } from '../connectors/event-mapping.js';
 import type { WebhookFetch } from '../connectors/schema.js';
 import type { InstanceWork } from '../instances/service.js';
 import { firstMatch } from '../lib/json-path.js';
 import { ProviderError } from '../provider/http-client.js';
-import { callTemplate, parseAnswer } from './registration.js';
+import { callTemplate, parseAnswer, type RegistrationDeps } from './registration.js';
 
 /**
  * Thin notifications (`events.webhook.events.fetch`): the provider says that a record changed, not
@@ -14,7 +13,7 @@ import { callTemplate, parseAnswer } from './registration.js';
  * stays fast whatever the provider's API takes. A 404 or 410 means the record is gone by now: the
  * event becomes DELETED. Any other failure fails the receipt, which is tried again with backoff.
  */
-export async function fetchThinRecords(ctx: GatewayContext, work: InstanceWork, fetch: WebhookFetch, events: MappedEvent[]): Promise<void> {
+export async function fetchThinRecords(ctx: RegistrationDeps, work: InstanceWork, fetch: WebhookFetch, events: MappedEvent[]): Promise<void> {
   for (const event of events) {
     if (event.eventType === 'DELETED') {
       event.record = undefined;

@@ -309,7 +309,12 @@ export class GraphProvider extends ProviderEmulator {
    */
   async post(url: string, body: unknown): Promise<Delivery> {
     const started = Date.now();
-    const res = await fetch(this.reachable(url), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal: AbortSignal.timeout(3_000) });
+    const res = await fetch(this.reachable(url), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+      signal: AbortSignal.timeout(3_000),
+    });
     const delivery = { url, status: res.status, contentType: res.headers.get('content-type') ?? '', ms: Date.now() - started, body: await res.text() };
     this.deliveries.push(delivery);
     return delivery;

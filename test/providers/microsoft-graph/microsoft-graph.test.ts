@@ -193,7 +193,11 @@ describe('microsoft-graph connector', () => {
     const { id } = await createInstance({ 'event.poller.refresh_interval': '60' });
     await baseline(id);
     const events = graph.subscriptionOf('me/events')!;
-    graph.provider.failNext(100, { status: 503, body: { error: { code: 'serviceNotAvailable', message: 'Service Unavailable' } } }, { path: `/v1.0/subscriptions/${events.id}` });
+    graph.provider.failNext(
+      100,
+      { status: 503, body: { error: { code: 'serviceNotAvailable', message: 'Service Unavailable' } } },
+      { path: `/v1.0/subscriptions/${events.id}` },
+    );
     t.clock.advance(2_100 * MINUTE + 1000);
     await refresh();
     expect((await statusOf(id)).events).to.include({ failedAttempts: 1 });
@@ -252,6 +256,8 @@ describe('microsoft-graph connector', () => {
     expect(calls('GET', '/v1.0/users').map((r) => r.query.$skiptoken ?? '')).to.deep.equal(['', '2']);
     await graph.updateUser(users[1].id as string, { displayName: 'Benjamin' });
     graph.users.delete(users[2].id as string);
+    t.clock.advance(MINUTE);
+    // Dated after the instance's creation (lastModifiedDateTime): an event, not a baseline.
     const meeting = await graph.createEvent({ subject: 'Review' });
     // A full listing (deletes: true) once an hour: a user missing from two complete listings in a row is deleted.
     for (let i = 0; i < 3; i++) {
