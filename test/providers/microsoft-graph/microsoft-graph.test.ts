@@ -3,6 +3,10 @@ import got from 'got';
 import { startOAuthServer, type OAuthProvider } from '../../auth/helpers.js';
 import { docOAuthInstanceJson, eventTriples, quietPoll, startCatalogGateway, type CatalogGateway } from '../catalog.js';
 import { pollNow } from '../../poller/helpers.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { ManualClock } from '../../../src/clock.js';
+import { dropSchema, newSchemaName, startGateway, usePostgres, type TestGateway } from '../../helpers/gateway.js';
 import { openApiFromPackage, validateRequest } from '../openapi-validator.js';
 import { projectRoot } from '../../../src/config/index.js';
 import { join } from 'node:path';
@@ -15,6 +19,34 @@ import { GraphProvider, MAX_MINUTES } from './graph.js';
  */
 const MINUTE = 60_000;
 const TENANT = 'contoso.onmicrosoft.com';
+
+/** The doc page's instance JSON, with a code from the authorize step. */
+async function createFromDocPage(
+  t: TestGateway,
+  oauth: OAuthProvider,
+  graph: GraphProvider,
+  configuration: Record<string, unknown> = {},
+): Promise<{ id: number }> {
+  const json = docOAuthInstanceJson('microsoft-graph');
+  const doc = json.configuration;
+  const query = new URLSearchParams({
+    apiKey: String(doc['oauth.api.key']),
+    apiSecret: String(doc['oauth.api.secret']),
+    callbackUrl: String(doc['oauth.callback.url']),
+    state: 's',
+    'graph.tenant': TENANT,
+    'oauth.base.url': oauth.url,
+  });
+  const url = (await t.api.get(`elements/microsoft-graph/oauth/url?${query}`)).body as unknown as { oauthUrl: string };
+  expect(url.oauthUrl).to.match(new RegExp(`^${oauth.url}/${TENANT}/oauth2/v2.0/authorize\\?`));
+  expect(new URL(url.oauthUrl).searchParams.get('scope')).to.equal('User.Read.All Calendars.Read offline_access');
+  const redirect = await got(url.oauthUrl, { followRedirect: false, throwHttpErrors: false, retry: { limit: 0 } });
+  const code = new URL(redirect.headers.location!).searchParams.get('code')!;
+  const body = { ...json, providerData: { code }, configuration: { ...doc, 'oauth.base.url': oauth.url, 'base.url': `${graph.url}/v1.0`, ...configuration } };
+  const res = await t.api.post('instances', { json: body });
+  expect(res.statusCode, JSON.stringify(res.body)).to.equal(201);
+  return res.body as unknown as { id: number };
+}
 
 describe('microsoft-graph connector', () => {
   let t: CatalogGateway;
@@ -39,28 +71,7 @@ describe('microsoft-graph connector', () => {
     await oauth.close();
   });
 
-  /** The doc page's instance JSON, with a code from the authorize step. */
-  async function createInstance(configuration: Record<string, unknown> = {}): Promise<{ id: number; webhookId?: string }> {
-    const json = docOAuthInstanceJson('microsoft-graph');
-    const doc = json.configuration;
-    const query = new URLSearchParams({
-      apiKey: String(doc['oauth.api.key']),
-      apiSecret: String(doc['oauth.api.secret']),
-      callbackUrl: String(doc['oauth.callback.url']),
-      state: 's',
-      'graph.tenant': TENANT,
-      'oauth.base.url': oauth.url,
-    });
-    const url = (await t.api.get(`elements/microsoft-graph/oauth/url?${query}`)).body as unknown as { oauthUrl: string };
-    expect(url.oauthUrl).to.match(new RegExp(`^${oauth.url}/${TENANT}/oauth2/v2.0/authorize\\?`));
-    expect(new URL(url.oauthUrl).searchParams.get('scope')).to.equal('User.Read.All Calendars.Read offline_access');
-    const redirect = await got(url.oauthUrl, { followRedirect: false, throwHttpErrors: false, retry: { limit: 0 } });
-    const code = new URL(redirect.headers.location!).searchParams.get('code')!;
-    const body = { ...json, providerData: { code }, configuration: { ...doc, 'oauth.base.url': oauth.url, 'base.url': `${graph.url}/v1.0`, ...configuration } };
-    const res = await t.api.post('instances', { json: body });
-    expect(res.statusCode, JSON.stringify(res.body)).to.equal(201);
-    return res.body as unknown as { id: number };
-  }
+  const createInstance = (configuration: Record<string, unknown> = {}) => createFromDocPage(t, oauth, graph, configuration);
 
   const calls = (method: string, path: string) => graph.provider.requests.filter((r) => r.method === method && r.path === path);
   const process = () => t.gateway.webhooks.processor.tick();
@@ -283,5 +294,53 @@ describe('microsoft-graph connector', () => {
     });
     expect(validateRequest(description, request({ expirationDateTime: '2026-12-08T10:00:00.000Z' })).errors).to.deep.equal([]);
     expect(validateRequest(description, request({ expirationDateTime: 'in three days' })).errors.join()).to.match(/expirationDateTime/);
+  });
+});
+
+describe('microsoft-graph connector on two nodes', () => {
+  let nodes: TestGateway[];
+  let oauth: OAuthProvider;
+  let graph: GraphProvider;
+  let dataDir: string;
+  let schema: string | undefined;
+  const clock = new ManualClock();
+
+  beforeEach(async () => {
+    dataDir = mkdtempSync(join(tmpdir(), 'pollgate-graph-'));
+    schema = usePostgres ? newSchemaName() : undefined;
+    nodes = [];
+    for (const id of ['node-a', 'node-b']) nodes.push(await startGateway({ clock, dataDir, schema, config: { node: { id } } }));
+    oauth = await startOAuthServer({ token: `/${TENANT}/oauth2/v2.0/token`, authorize: `/${TENANT}/oauth2/v2.0/authorize` });
+    graph = await GraphProvider.start({ accepts: (token) => oauth.valid.has(token) });
+    graph.now = () => clock.now();
+    graph.reachable = (url) => url.replace('http://127.0.0.1:1', nodes[0].url);
+  });
+
+  afterEach(async () => {
+    expect(graph.invalidRequests).to.deep.equal([]);
+    for (const n of nodes) await n.close();
+    await graph.close();
+    await oauth.close();
+    if (schema) await dropSchema(schema);
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('renews a subscription once, whichever node claims it, and re-creates a removed one once', async () => {
+    const [a, b] = nodes;
+    const { id } = await createFromDocPage(a, oauth, graph);
+    const events = graph.subscriptionOf('me/events')!;
+    clock.advance(2_100 * MINUTE + 1000);
+    const claimed = await Promise.all([a.gateway.webhooks.refresher.tick(), b.gateway.webhooks.refresher.tick()]);
+    expect(claimed[0] + claimed[1]).to.equal(1);
+    expect(graph.provider.requests.filter((r) => r.method === 'PATCH')).to.have.length(1);
+    expect(events.expiresAt).to.equal(clock.now() + 4_200 * MINUTE);
+
+    // Graph removes it; each node's processor and refresher run: one new subscription.
+    expect((await graph.lifecycle(events.id, 'subscriptionRemoved')).status).to.equal(202);
+    await Promise.all([a.gateway.webhooks.processor.tick(), b.gateway.webhooks.processor.tick()]);
+    await Promise.all([a.gateway.webhooks.refresher.tick(), b.gateway.webhooks.refresher.tick()]);
+    expect(graph.provider.requests.filter((r) => r.method === 'POST' && r.path === '/v1.0/subscriptions')).to.have.length(3);
+    const shown = (await b.api.get(`instances/${id}`)).body as unknown as { webhookIds: Record<string, string> };
+    expect(shown.webhookIds.events).to.equal(graph.subscriptionOf('me/events')!.id);
   });
 });
