@@ -161,7 +161,9 @@ function jsonPathProblem(path: unknown): string | undefined {
   if (steps.some((s, i) => i > 0 && s === '' && !TYPE_SELECTOR.test(steps[i - 1]))) return 'it has an empty step';
   for (const step of steps) {
     if (step.startsWith('@') && !TYPE_SELECTOR.test(step)) {
-      return `${step}: a name starting with "@" is read as a type selector; escape it with a backtick: $.\`${step}`;
+      // A name holding "." (OData's `@odata.nextLink`) must stay in brackets: `$.\`@odata.nextLink` reads `@odata`, then `nextLink`.
+      const escaped = step.includes('.') ? `$['\`${step}']` : `$.\`${step}`;
+      return `${step}: a name starting with "@" is read as a type selector; escape it with a backtick: ${escaped}`;
     }
     if (step.startsWith('?(') || step.startsWith('(')) {
       const problem = expressionProblem(step.startsWith('?(') ? step.slice(2, -1) : step);

@@ -218,6 +218,7 @@ describe('webhook event mapping', () => {
       refuses({ ...valid, recordPath: '$.record[' }, /^recordPath: /);
       refuses({ ...valid, objectType: '$.@_type' }, /@_type: a name starting with "@" is read as a type selector; escape it with a backtick: \$\.`@_type/);
       refuses({ ...valid, objectType: "$['@_type']" }, /escape it with a backtick/);
+      refuses({ ...valid, objectType: "$['@odata.type']" }, /escape it with a backtick: \$\['`@odata\.type'\]/);
     });
 
     it('refuses other value forms', () => {
