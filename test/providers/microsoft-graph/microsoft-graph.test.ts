@@ -294,6 +294,11 @@ describe('microsoft-graph connector', () => {
     });
     expect(validateRequest(description, request({ expirationDateTime: '2026-12-08T10:00:00.000Z' })).errors).to.deep.equal([]);
     expect(validateRequest(description, request({ expirationDateTime: 'in three days' })).errors.join()).to.match(/expirationDateTime/);
+
+    const users = await openApiFromPackage(join(projectRoot, 'test/providers/microsoft-graph/openapi-users.json'));
+    const list = (query: Record<string, string>) => ({ method: 'GET', path: '/users', query, headers: {}, body: '', at: 0 });
+    expect(validateRequest(users, list({})).errors).to.deep.equal([]);
+    expect(validateRequest(users, list({ $top: '-5' })).errors.join()).to.match(/top/);
   });
 });
 
