@@ -49,6 +49,15 @@ function validateObject(def: ConnectorDefinition, objectType: string, report: Se
     report.path(`${at}/deleted/window/coveredPath`, deleted.window?.coveredPath);
     report.pagination(`${at}/deleted/pagination`, deleted.pagination);
   }
+  if (obj.baseline) {
+    const baseline = obj.baseline;
+    report.check(`${at}/baseline/url`, () => validateDateTemplates(baseline.url));
+    report.strings(`${at}/baseline/url`, baseline.url);
+    report.strings(`${at}/baseline/headers`, baseline.headers);
+    report.path(`${at}/baseline/recordsPath`, baseline.recordsPath);
+    report.path(`${at}/baseline/idField`, baseline.idField);
+    report.pagination(`${at}/baseline/pagination`, baseline.pagination);
+  }
   for (const p of datesConfigurationProblems(obj.datesConfiguration)) report.add(`${at}/datesConfiguration${p.key ? `/${p.key}` : ''}`, p.message);
   if (obj.events) report.check(`${at}/events`, () => validateMapping(pollerEventsMapping(objectType, obj.events!)));
 }

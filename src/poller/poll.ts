@@ -93,6 +93,8 @@ interface PollPlan {
   firstPoll: boolean;
   /** No date filter (since = epoch): every record is listed, and what is missing was deleted. */
   fullListing: boolean;
+  /** The listing this poll walks: the object's, or its baseline when the since-time left a change feed's window. */
+  listing: ResolvedPoll;
   since: number;
   /** The provider call target and its API base. */
   target: ProviderTarget & { scope: TemplateScope };
@@ -127,7 +129,7 @@ export async function pollObject(
   const removed = await listDeleted(plan, tally);
   const main: ListingResult = removed?.budget
     ? { pages: 0, complete: false, last: undefined, budget: undefined }
-    : await forEachBatch(listingPages(plan, resolved), WRITE_BATCH, (batch) => writeBatch(plan, tally, batch, resolved.idField, false));
+    : await forEachBatch(listingPages(plan, plan.listing), WRITE_BATCH, (batch) => writeBatch(plan, tally, batch, plan.listing.idField, false));
   await deps.stores.snapshots.refreshStatistics(tally.storedRows);
   if (plan.fullListing && main.complete) {
     const swept = await sweepMissing(
@@ -158,9 +160,15 @@ async function planPoll(
   const resolved = resolvePollerObject(connector, row.object_type, JSON.parse(row.config));
   const dates = resolved.datesConfiguration as DatesConfiguration | undefined;
   const firstPoll = row.last_success_at === null;
-  // Full listings (no date filter, since = epoch) find deletions; only for objects with `deletes`.
-  const fullListing = Boolean(resolved.deletes) && !firstPoll && (row.full_listing_at ?? 0) + config.poller.fullListingIntervalMinutes * 60_000 <= startedAt;
   const after = Math.max(instance.createdAt, row.watermark - config.poller.overlapSeconds * 1000);
+  // A change feed answers only within its window: a since-time older than that (the gateway was
+  // stopped longer) lists everything through the baseline listing instead, as a full listing.
+  const windowMs = (resolved.changeWindow?.maxSeconds ?? 0) * 1000;
+  const outsideWindow = Boolean(resolved.baseline) && after < startedAt - windowMs;
+  // Full listings (no date filter, since = epoch) find deletions; only for objects with `deletes`.
+  const fullListing =
+    outsideWindow || (Boolean(resolved.deletes) && !firstPoll && (row.full_listing_at ?? 0) + config.poller.fullListingIntervalMinutes * 60_000 <= startedAt);
+  const listing = outsideWindow ? resolved.baseline! : resolved;
   // A provider that refuses a start time closer to now than sinceAgeSeconds gets an earlier one.
   const since = fullListing ? 0 : Math.min(after, startedAt - (resolved.sinceAgeSeconds ?? 0) * 1000);
   const scope = { iparam: instance.configuration, context: {} };
@@ -171,7 +179,7 @@ async function planPoll(
   // listing: the last one started — see sweep.ts).
   const generation = fullListing ? await deps.stores.pollState.startListing(row.id, row.listing_generation) : row.listing_generation;
   const rules = diffRulesOf(instance, resolved, dates, fullListing, firstPoll, row.listed_generation === null);
-  return { deps, row, instance, settings, startedAt, resolved, dates, firstPoll, fullListing, since, target, baseUrl, objectKey, generation, rules };
+  return { deps, row, instance, settings, startedAt, resolved, dates, firstPoll, fullListing, listing, since, target, baseUrl, objectKey, generation, rules };
 }
 
 /** Which records are baseline (stored, no event) and which raise events. */
@@ -208,10 +216,13 @@ function listingPages(plan: PollPlan, listed: ListingTarget, from = plan.since -
   );
   const body = listed.body === undefined ? undefined : renderDateTemplatesDeep(listed.body, from, { timeZone: tz, encode: false, now: startedAt });
   const send = (request: ProviderRequest) => deps.providerCalls.send(target, request, { maxAttempts: 3, retryDelayMs: 1000, timeoutMs: 10_000 });
+  const feed = listed === plan.resolved ? plan.resolved.changeWindow : undefined;
   return fetchListingPages({
     pagination: listed.pagination,
     recordsPath: listed.recordsPath,
     endPath,
+    maxRecords: feed?.maxRecords,
+    recordsOptional: feed?.recordsOptional,
     maxPages: listed.pagination?.maxPages ?? deps.config.poller.maxPages,
     build: (parts) =>
       buildResourceRequest({
