@@ -251,7 +251,11 @@ export function resolvePollerObject(connector: ConnectorDefinition, objectType: 
 }
 
 /** A change feed's window and its baseline listing (whose settings default to the object's), when declared. */
-function changeFeed(connector: ConnectorDefinition, objectType: string, own: PollerOwn & { idField?: unknown }): Pick<ResolvedPoll, 'changeWindow' | 'baseline'> {
+function changeFeed(
+  connector: ConnectorDefinition,
+  objectType: string,
+  own: PollerOwn & { idField?: unknown },
+): Pick<ResolvedPoll, 'changeWindow' | 'baseline'> {
   const w = own.window;
   if (w !== undefined && (typeof w !== 'object' || w === null || Array.isArray(w)))
     throw new DefinitionError(`object "${objectType}": window must be an object (maxSeconds, maxRecords, recordsOptional)`);
@@ -262,7 +266,8 @@ function changeFeed(connector: ConnectorDefinition, objectType: string, own: Pol
   }
   if (w?.maxSeconds && !own.baseline)
     throw new DefinitionError(`object "${objectType}": window.maxSeconds needs a baseline listing, what runs when the since-time is older`);
-  if (own.baseline && !w?.maxSeconds) throw new DefinitionError(`object "${objectType}": a baseline listing needs window.maxSeconds, the age past which it runs`);
+  if (own.baseline && !w?.maxSeconds)
+    throw new DefinitionError(`object "${objectType}": a baseline listing needs window.maxSeconds, the age past which it runs`);
   const baseline =
     own.baseline &&
     resolvePollerObject(connector, `${objectType}.baseline`, {

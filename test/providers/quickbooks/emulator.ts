@@ -16,8 +16,8 @@ export const CDC_WINDOW_MS = 30 * 86_400_000;
 /** Same page: "Server responses can handle a maximum of 1,000 objects. We suggest you query for shorter time periods." */
 export const CDC_MAX_OBJECTS = 1000;
 /**
- * The query operation's page size (https://developer.intuit.com/app/developer/qbo/docs/learn/explore-the-quickbooks-online-api/data-queries:
- * the maximum number of entities in a response is 1000, paged with STARTPOSITION and MAXRESULTS).
+ * The query operation's page size: paged with STARTPOSITION and MAXRESULTS; the cap of 1,000 is the
+ * emulator's assumption (the same figure as CDC's), not a sentence checked on Intuit's query page.
  */
 export const QUERY_MAX_RESULTS = 1000;
 
@@ -72,7 +72,14 @@ export class QuickBooksEmulator extends ProviderEmulator {
   change(entity: Entity, id: string, fields: Record<string, unknown> = {}, at = this.provider.now()): void {
     const previous = this.records[entity].get(id);
     const created = previous?.MetaData.CreateTime ?? qboDate(at);
-    this.records[entity].set(id, { ...previous, ...fields, Id: id, domain: 'QBO', MetaData: { CreateTime: created, LastUpdatedTime: qboDate(at) }, changedAt: at });
+    this.records[entity].set(id, {
+      ...previous,
+      ...fields,
+      Id: id,
+      domain: 'QBO',
+      MetaData: { CreateTime: created, LastUpdatedTime: qboDate(at) },
+      changedAt: at,
+    });
   }
 
   /**
@@ -95,7 +102,10 @@ export class QuickBooksEmulator extends ProviderEmulator {
     // https://developer.intuit.com/app/developer/qbo/docs/develop/webhooks/managing-webhooks-notifications (its sample payload).
     const body = JSON.stringify({
       eventNotifications: [
-        { realmId: this.realmId, dataChangeEvent: { entities: entities.map((e) => ({ ...e, lastUpdated: qboDate(this.provider.now()).replace(/:(\d\d)$/, '$1') })) } },
+        {
+          realmId: this.realmId,
+          dataChangeEvent: { entities: entities.map((e) => ({ ...e, lastUpdated: qboDate(this.provider.now()).replace(/:(\d\d)$/, '$1') })) },
+        },
       ],
     });
     // Same page: "Use this token to validate the notification received upon callback": an HMAC-SHA256
@@ -104,7 +114,13 @@ export class QuickBooksEmulator extends ProviderEmulator {
   }
 
   private fault(status: number, message: string, code: string): CannedResponse {
-    return { status, body: { Fault: { Error: [{ Message: message, Detail: message, code }], type: status === 401 ? 'AUTHENTICATION' : 'ValidationFault' }, time: qboDate(this.provider.now()) } };
+    return {
+      status,
+      body: {
+        Fault: { Error: [{ Message: message, Detail: message, code }], type: status === 401 ? 'AUTHENTICATION' : 'ValidationFault' },
+        time: qboDate(this.provider.now()),
+      },
+    };
   }
 
   private authorized(req: RouteRequest, then: () => CannedResponse): CannedResponse {
@@ -120,8 +136,13 @@ export class QuickBooksEmulator extends ProviderEmulator {
    * refused from then on (rotation: an app that kept the old one gets invalid_grant).
    */
   private token(req: RouteRequest): CannedResponse {
-    const basic = Buffer.from(`${this.client.id}:${this.client.secret}`).toString('base64');
-    if (req.headers.authorization !== `Basic ${basic}`) return { status: 401, body: { error: 'invalid_client' } };
+    // RFC 6749 §2.3.1: the id and secret are form-encoded before they are joined and base64-encoded.
+    const basic = /^Basic (.+)$/.exec(String(req.headers.authorization ?? ''))?.[1];
+    const [id, secret] = Buffer.from(basic ?? '', 'base64')
+      .toString()
+      .split(':')
+      .map((part) => decodeURIComponent(part.replaceAll('+', ' ')));
+    if (id !== this.client.id || secret !== this.client.secret) return { status: 401, body: { error: 'invalid_client' } };
     const form = new URLSearchParams(req.body);
     if (form.get('grant_type') === 'authorization_code') {
       if (!this.codes.delete(form.get('code') ?? '')) return { status: 400, body: { error: 'invalid_grant' } };
