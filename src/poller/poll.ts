@@ -125,7 +125,6 @@ export async function pollObject(
 ): Promise<PollSummary> {
   const plan = await planPoll(deps, row, instance, connector, settings, startedAt);
   const tally: PollTally = { fetched: 0, created: 0, updated: 0, deleted: 0, storedRows: 0 };
-  const { resolved } = plan;
   const removed = await listDeleted(plan, tally);
   const main: ListingResult = removed?.budget
     ? { pages: 0, complete: false, last: undefined, budget: undefined }

@@ -98,7 +98,7 @@ export class QuickBooksEmulator extends ProviderEmulator {
   }
 
   /** A webhook notification as Intuit posts it, signed with the verifier token (intuit-signature). */
-  notification(verifier: string, entities: Array<{ name: Entity; id: string; operation: string }>): { body: string; headers: Record<string, string> } {
+  notification(verifier: string, entities: Array<{ name: string; id: string; operation: string }>): { body: string; headers: Record<string, string> } {
     // https://developer.intuit.com/app/developer/qbo/docs/develop/webhooks/managing-webhooks-notifications (its sample payload).
     const body = JSON.stringify({
       eventNotifications: [
