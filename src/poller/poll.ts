@@ -54,6 +54,11 @@ export interface PollSummary {
   nextWatermark: number;
   /** The provider scope's rate budget cut the listing: the next poll goes when it returns. */
   delayed?: { until: number; reason: string };
+  /**
+   * A change feed's answer was full, but its records span no more than the overlap: the next poll
+   * would ask the same and get the same, so it goes at the object's interval, not at once.
+   */
+  stalled?: boolean;
   /** The object's columns this poll moves on (watermark, listing state): written with its outcome, in one update. */
   state: Record<string, unknown>;
 }
@@ -368,6 +373,12 @@ function summaryOf(plan: PollPlan, tally: PollTally, main: ListingResult, remove
   const listed = fullListing && main.complete ? { listed_generation: generation } : {};
   const fullListingAt = (fullListing && main.complete) || firstPoll ? { full_listing_at: startedAt } : {};
   const budget = main.budget ?? removed?.budget;
+  const stalled = Boolean(main.capped) && main.last !== undefined && main.last - deps.config.poller.overlapSeconds * 1000 <= plan.since;
+  if (stalled)
+    deps.log.warn(
+      { instanceId: row.instance_id, objectType: row.object_type, at: new Date(main.last!).toISOString() },
+      'change feed full of records changed within the overlap: it cannot be paged further; polling on at the interval',
+    );
   const { fetched, created, updated, deleted } = tally;
   return {
     fetched,
@@ -378,6 +389,7 @@ function summaryOf(plan: PollPlan, tally: PollTally, main: ListingResult, remove
     nextWatermark,
     state: { watermark: nextWatermark, last_success_at: startedAt, ...fullListingAt, ...listed },
     ...(budget ? { delayed: { until: budget.until, reason: budget.reason } } : {}),
+    ...(stalled ? { stalled } : {}),
   };
 }
 

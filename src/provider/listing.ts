@@ -19,6 +19,8 @@ export interface ListingEnd {
   budget?: RateBudgetWait;
   /** The value at the plan's `endPath` in the last page (Salesforce's latestDateCovered). */
   endValue?: unknown;
+  /** Cut because the answer held `maxRecords` records (a change feed's cap). */
+  capped?: boolean;
 }
 
 export interface PageRequestParts {
@@ -141,7 +143,7 @@ export async function* listingPages(plan: FetchPlan): AsyncGenerator<Record<stri
     yield pageRecords;
 
     // A change feed answered as many records as it answers at most: there may be more after the last.
-    if (!p && plan.maxRecords !== undefined && pageRecords.length >= plan.maxRecords) return { pages, complete: false };
+    if (!p && plan.maxRecords !== undefined && pageRecords.length >= plan.maxRecords) return { pages, complete: false, capped: true };
     if (!p) break;
     if (p.type === 'page') {
       if (pageRecords.length === 0 || (size && pageRecords.length < size)) break;

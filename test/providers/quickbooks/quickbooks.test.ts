@@ -101,6 +101,23 @@ describe('connector quickbooks (against the QuickBooks Online emulator)', () => 
     expect(since.at(-1)).to.be.greaterThan(start + 900 * 1000);
   });
 
+  it('an answer at the cap whose records all changed within the overlap does not make the poller ask again at once', async () => {
+    const { id } = await create();
+    t.clock.advance(MINUTE);
+    await pollNow(t, id);
+    const at = t.clock.now() + MINUTE;
+    for (let i = 0; i < CDC_MAX_OBJECTS + 1; i++) qbo.change('Customer', `s${i}`, {}, at);
+    t.clock.advance(10 * MINUTE);
+    const nextPoll = async () =>
+      Date.parse(
+        ((await t.api.get(`instances/${id}/status`)).body as unknown as { objects: Record<string, { nextPollDate: string }> }).objects.customers.nextPollDate,
+      );
+    expect((await pollNow(t, id)).customers.created).to.equal(CDC_MAX_OBJECTS);
+    expect(await nextPoll()).to.be.at.most(t.clock.now()); // cut by the cap: on at once
+    expect((await pollNow(t, id)).customers.created).to.equal(0); // the same answer again: nothing further to page
+    expect(await nextPoll()).to.be.greaterThan(t.clock.now() + MINUTE);
+  });
+
   it('a since-time past the 30-day window lists everything through the paged query operation, raising only what changed', async function () {
     this.timeout(60_000);
     const { id } = await create();
