@@ -128,19 +128,27 @@ export async function pollObject(
   settings: InstanceSettings,
   startedAt: number,
 ): Promise<PollSummary> {
-  const plan = await planPoll(deps, row, instance, connector, settings, startedAt);
+  let plan = await planPoll(deps, row, instance, connector, settings, startedAt);
   const tally: PollTally = { fetched: 0, created: 0, updated: 0, deleted: 0, storedRows: 0 };
   const removed = await listDeleted(plan, tally);
-  const main: ListingResult = removed?.budget
-    ? { pages: 0, complete: false, last: undefined, budget: undefined }
-    : await forEachBatch(listingPages(plan, plan.listing), WRITE_BATCH, (batch) => writeBatch(plan, tally, batch, plan.listing.idField, false));
+  const listMain = (p: PollPlan) => forEachBatch(listingPages(p, p.listing), WRITE_BATCH, (batch) => writeBatch(p, tally, batch, p.listing.idField, false));
+  let main: ListingResult = removed?.budget ? { pages: 0, complete: false, last: undefined, budget: undefined } : await listMain(plan);
+  let previousComplete = row.listed_generation;
+  if (plan.listing !== plan.resolved && main.complete && previousComplete === null) {
+    // A change feed's first baseline has no complete listing before it to tell deletions by (a
+    // record missing from one listing may only have moved between its pages): list once more, and
+    // what both listings missed was deleted while the feed could not say so.
+    previousComplete = plan.generation;
+    plan = { ...plan, generation: await deps.stores.pollState.startListing(row.id, plan.generation) };
+    main = await listMain(plan);
+  }
   await deps.stores.snapshots.refreshStatistics(tally.storedRows);
   if (plan.fullListing && main.complete) {
     const swept = await sweepMissing(
       deps.stores,
       plan.objectKey,
       plan.generation,
-      row.listed_generation,
+      previousComplete,
       (uow, events) => recordPolled(plan, uow, events),
       new Date(startedAt).toISOString(),
     );

@@ -130,12 +130,14 @@ describe('connector quickbooks (against the QuickBooks Online emulator)', () => 
     const before = (await eventTriples(t, id)).length;
     t.clock.advance(CDC_WINDOW_MS + MINUTE);
     qbo.change('Customer', 'k5', { DisplayName: 'changed while away' });
+    qbo.delete('Customer', 'k6');
     qbo.change('Customer', 'n1', { DisplayName: 'new while away' });
     qbo.expireAccessTokens();
     t.clock.advance(MINUTE);
     const cdcBefore = calls('cdc').length;
     const away = await pollNow(t, id);
-    expect(away.customers).to.deep.equal({ fetched: 1202, created: 1, updated: 1, deleted: 0 });
+    // Listed twice (the first baseline has no listing before it to tell deletions by): 2 × 1,201.
+    expect(away.customers).to.deep.equal({ fetched: 2402, created: 1, updated: 1, deleted: 1 });
     expect(calls('cdc').length - cdcBefore).to.equal(0); // both objects went through the query operation
     expect(calls('query').map((r) => r.query.query)).to.include.members([
       'select * from Customer startposition 1 maxresults 1000',
@@ -143,6 +145,7 @@ describe('connector quickbooks (against the QuickBooks Online emulator)', () => 
     ]);
     expect((await eventTriples(t, id)).slice(before)).to.have.deep.members([
       ['UPDATED', 'customers', 'k5'],
+      ['DELETED', 'customers', 'k6'],
       ['CREATED', 'customers', 'n1'],
     ]);
     // Back inside the window: CDC again.
