@@ -228,13 +228,14 @@ function listingPages(plan: PollPlan, listed: ListingTarget, from = plan.since -
   );
   const body = listed.body === undefined ? undefined : renderDateTemplatesDeep(listed.body, from, { timeZone: tz, encode: false, now: startedAt });
   const send = (request: ProviderRequest) => deps.providerCalls.send(target, request, { maxAttempts: 3, retryDelayMs: 1000, timeoutMs: 10_000 });
-  const feed = listed === plan.resolved ? plan.resolved.changeWindow : undefined;
+  // A change feed's cap applies to the feed itself; an answer without records is empty for its baseline too.
+  const feed = plan.resolved.changeWindow;
   return fetchListingPages({
     pagination: listed.pagination,
     recordsPath: listed.recordsPath,
     endPath,
-    maxRecords: feed?.maxRecords,
-    recordsOptional: feed?.recordsOptional,
+    maxRecords: listed === plan.resolved ? feed?.maxRecords : undefined,
+    recordsOptional: (listed === plan.resolved || listed === plan.resolved.baseline) && feed?.recordsOptional,
     maxPages: listed.pagination?.maxPages ?? deps.config.poller.maxPages,
     build: (parts) =>
       buildResourceRequest({

@@ -138,6 +138,8 @@ describe('connector quickbooks (against the QuickBooks Online emulator)', () => 
     const away = await pollNow(t, id);
     // Listed twice (the first baseline has no listing before it to tell deletions by): 2 × 1,201.
     expect(away.customers).to.deep.equal({ fetched: 2402, created: 1, updated: 1, deleted: 1 });
+    // No invoice at all: the query answers an empty QueryResponse, an empty listing (not a failed poll).
+    expect(away.invoices).to.deep.equal({ fetched: 0, created: 0, updated: 0, deleted: 0 });
     expect(calls('cdc').length - cdcBefore).to.equal(0); // both objects went through the query operation
     expect(calls('query').map((r) => r.query.query)).to.include.members([
       'select * from Customer startposition 1 maxresults 1000',
