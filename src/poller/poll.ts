@@ -180,7 +180,8 @@ async function planPoll(
   // Full listings (no date filter, since = epoch) find deletions; only for objects with `deletes`.
   const fullListing =
     outsideWindow || (Boolean(resolved.deletes) && !firstPoll && (row.full_listing_at ?? 0) + config.poller.fullListingIntervalMinutes * 60_000 <= startedAt);
-  const listing = outsideWindow ? resolved.baseline! : resolved;
+  // A change feed cannot list everything (its since-time is bounded): every full listing of it is its baseline.
+  const listing = fullListing && resolved.baseline ? resolved.baseline : resolved;
   // A provider that refuses a start time closer to now than sinceAgeSeconds gets an earlier one.
   const since = fullListing ? 0 : Math.min(after, startedAt - (resolved.sinceAgeSeconds ?? 0) * 1000);
   const scope = { iparam: instance.configuration, context: {} };
