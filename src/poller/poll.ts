@@ -21,6 +21,7 @@ import { eventsFromFeed } from './event-feed.js';
 import { sweepMissing, type SweepTarget } from './sweep.js';
 import type { WakeUps } from '../lib/wake-ups.js';
 import { firstMatch } from '../lib/json-path.js';
+import { feedStalled, outsideChangeWindow, windowStart } from './windows.js';
 
 /**
  * One poll of one object type of one instance (docs/connectors.md "Change detection"): fetch the
@@ -173,13 +174,11 @@ async function planPoll(
   const dates = resolved.datesConfiguration as DatesConfiguration | undefined;
   const firstPoll = row.last_success_at === null;
   const after = Math.max(instance.createdAt, row.watermark - config.poller.overlapSeconds * 1000);
-  // A change feed answers only within its window: a since-time older than that (the gateway was
-  // stopped longer) lists everything through the baseline listing instead, as a full listing.
-  const windowMs = (resolved.changeWindow?.maxSeconds ?? 0) * 1000;
-  const outsideWindow = Boolean(resolved.baseline) && after < startedAt - windowMs;
-  // Full listings (no date filter, since = epoch) find deletions; only for objects with `deletes`.
+  // Full listings (no date filter, since = epoch) find deletions: for objects with `deletes`, and
+  // for a change feed whose since-time left its window.
   const fullListing =
-    outsideWindow || (Boolean(resolved.deletes) && !firstPoll && (row.full_listing_at ?? 0) + config.poller.fullListingIntervalMinutes * 60_000 <= startedAt);
+    outsideChangeWindow(resolved, after, startedAt) ||
+    (Boolean(resolved.deletes) && !firstPoll && (row.full_listing_at ?? 0) + config.poller.fullListingIntervalMinutes * 60_000 <= startedAt);
   // A change feed cannot list everything (its since-time is bounded): every full listing of it is its baseline.
   const listing = fullListing && resolved.baseline ? resolved.baseline : resolved;
   // A provider that refuses a start time closer to now than sinceAgeSeconds gets an earlier one.
@@ -383,7 +382,7 @@ function summaryOf(plan: PollPlan, tally: PollTally, main: ListingResult, remove
   const listed = fullListing && main.complete ? { listed_generation: generation } : {};
   const fullListingAt = (fullListing && main.complete) || firstPoll ? { full_listing_at: startedAt } : {};
   const budget = main.budget ?? removed?.budget;
-  const stalled = Boolean(main.capped) && main.last !== undefined && main.last - deps.config.poller.overlapSeconds * 1000 <= plan.since;
+  const stalled = feedStalled(main, plan.since, deps.config.poller.overlapSeconds);
   if (stalled)
     deps.log.warn(
       { instanceId: row.instance_id, objectType: row.object_type, at: new Date(main.last!).toISOString() },
@@ -401,20 +400,6 @@ function summaryOf(plan: PollPlan, tally: PollTally, main: ListingResult, remove
     ...(budget ? { delayed: { until: budget.until, reason: budget.reason } } : {}),
     ...(stalled ? { stalled } : {}),
   };
-}
-
-/**
- * A deleted listing's since-time, moved into the window its provider accepts (Salesforce's
- * getDeleted: start within the last 15 days, more than a minute before end). Deletions older than
- * the window are gone from the provider's log anyway; an earlier start only repeats deletions
- * already raised, which the snapshots drop.
- */
-function windowStart(listing: ResolvedPoll, since: number, now: number): number {
-  const w = listing.window;
-  let from = since;
-  if (w?.maxSeconds !== undefined) from = Math.max(from, now - w.maxSeconds * 1000);
-  if (w?.minSeconds !== undefined) from = Math.min(from, now - w.minSeconds * 1000);
-  return from;
 }
 
 /** `deletedWhen`: the value at `path` equals `equals` (Zendesk's `{"path": "$.status", "equals": "deleted"}`). */
