@@ -33,6 +33,18 @@ describe('connector validation', () => {
       /is required/,
     ],
     [
+      'an offset valueTemplate without {offset}',
+      (d) => (d.resources.incidents.pagination = { type: 'offset', offsetParam: 'q', valueTemplate: 'select all' }),
+      '/resources/incidents/pagination/valueTemplate',
+      /must match pattern/,
+    ],
+    [
+      'an unknown field in a change window',
+      (d) => (d.events.poller.incidents.window = { maxRecords: 10, maxSecs: 5 }),
+      '/events/poller/incidents/window/maxSecs',
+      /is not a known field/,
+    ],
+    [
       'an unknown pagination type',
       (d) => (d.resources.incidents.pagination.type = 'pages'),
       '/resources/incidents/pagination/type',
@@ -295,6 +307,33 @@ describe('connector validation', () => {
       (d) => (d.events.poller.incidents.deleted = { url: '/tickets?filter=deleted', window: { maxSeconds: 3600, coveredPath: '$.latest]' } }),
       '/events/poller/incidents/deleted/window/coveredPath',
       /not a valid JSONPath/,
+    ],
+    [
+      "a change feed's window.maxSeconds without a baseline listing",
+      (d) => (d.events.poller.incidents.window = { maxSeconds: 86_400 }),
+      '/events/poller/incidents/window/maxSeconds',
+      /needs a baseline listing/,
+    ],
+    [
+      'a baseline listing without window.maxSeconds',
+      (d) => (d.events.poller.incidents.baseline = { url: '/tickets' }),
+      '/events/poller/incidents/baseline',
+      /needs window.maxSeconds/,
+    ],
+    [
+      "a baseline listing's malformed recordsPath",
+      (d) => {
+        d.events.poller.incidents.window = { maxSeconds: 86_400 };
+        d.events.poller.incidents.baseline = { url: '/tickets', recordsPath: '$.data[' };
+      },
+      '/events/poller/incidents/baseline/recordsPath',
+      /not a valid JSONPath/,
+    ],
+    [
+      'an offset valueTemplate on another pagination type',
+      (d) => (d.resources.incidents.pagination.valueTemplate = 'x {offset}'),
+      '/resources/incidents/pagination/valueTemplate',
+      /is not a field of "page" pagination/,
     ],
     [
       'an unsupported letter in a where format',

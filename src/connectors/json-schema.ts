@@ -52,6 +52,8 @@ const pagination = {
     size: { type: 'integer', minimum: 1 },
     firstPage: { type: 'integer', minimum: 0 },
     offsetParam: str,
+    firstOffset: { type: 'integer', minimum: 0 },
+    valueTemplate: { type: 'string', pattern: '\\{offset\\}' },
     cursorPath: str,
     cursorParam: str,
     cursorIn: { enum: ['query', 'body'] },
@@ -248,6 +250,23 @@ export const connectorSchema = {
               sinceAgeSeconds: { type: 'integer', minimum: 0 },
               // Seconds the since-time is moved back for a coarse date filter (at most a week).
               lookbackSeconds: { type: 'integer', minimum: 0, maximum: 604_800 },
+              // A change feed's window (docs/connectors.md "Change-data-capture listings").
+              window: {
+                type: 'object',
+                additionalProperties: false,
+                minProperties: 1,
+                properties: {
+                  maxSeconds: { type: 'integer', minimum: 60 },
+                  maxRecords: { type: 'integer', minimum: 1 },
+                  recordsOptional: { type: 'boolean' },
+                },
+              },
+              baseline: {
+                type: 'object',
+                required: ['url'],
+                additionalProperties: false,
+                properties: { url: str, idField: str, method: requestShape.method, body: {}, headers: stringMap, recordsPath: str, pagination },
+              },
               deleted: {
                 type: 'object',
                 required: ['url'],

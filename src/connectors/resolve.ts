@@ -4,6 +4,7 @@ import { listTemplateRefs } from '../templates/request-template.js';
 import { BASE_URL_KEY, OAUTH_KEYS, SETTING_KEYS, TOKEN_KEYS } from './settings-keys.js';
 import { graphqlListing } from './graphql-listing.js';
 import type {
+  ChangeWindow,
   ConnectorDefinition,
   DatesConfiguration,
   DeletedWhen,
@@ -46,6 +47,10 @@ export interface ResolvedPoll extends ResolvedListing {
   deleted?: ResolvedPoll;
   /** On a deleted listing: the bounds of its time window. */
   window?: DeletedWindow;
+  /** A change feed's window and cap (docs/connectors.md "Change-data-capture listings"). */
+  changeWindow?: ChangeWindow;
+  /** The full listing that runs when the since-time is older than `changeWindow.maxSeconds`. */
+  baseline?: ResolvedPoll;
   /** The since-time is at least this many seconds before the poll. */
   sinceAgeSeconds?: number;
   /** Seconds the object's listing asks further back than its since-time (a coarse date filter). */
@@ -166,7 +171,10 @@ function safeDecode(s: string): string {
 }
 
 /** What an instance's own poller configuration may hold, as raw JSON (`deleted` is checked where it is read). */
-type PollerOwn = Omit<PollerObjectDefinition, 'url' | 'idField' | 'deleted'> & { deleted?: Record<string, unknown> };
+type PollerOwn = Omit<PollerObjectDefinition, 'url' | 'idField' | 'deleted' | 'baseline'> & {
+  deleted?: Record<string, unknown>;
+  baseline?: Record<string, unknown>;
+};
 
 /** The resource a poller URL reads: the one a /hubs URL names, else the one named like the object type. */
 export function resourceOfPollerUrl(connector: ConnectorDefinition, objectType: string, url: string): string | undefined {
@@ -238,7 +246,37 @@ export function resolvePollerObject(connector: ConnectorDefinition, objectType: 
     ...(own.graphql ? graphqlListing(objectType, own.graphql, config) : {}),
     ...(own.lookbackSeconds ? { lookbackSeconds: own.lookbackSeconds } : {}),
     ...deletions(connector, objectType, own, resource?.deletedWhen),
+    ...changeFeed(connector, objectType, own),
   };
+}
+
+/** A change feed's window and its baseline listing (whose settings default to the object's), when declared. */
+function changeFeed(
+  connector: ConnectorDefinition,
+  objectType: string,
+  own: PollerOwn & { idField?: unknown },
+): Pick<ResolvedPoll, 'changeWindow' | 'baseline'> {
+  const w = own.window;
+  if (w !== undefined && (typeof w !== 'object' || w === null || Array.isArray(w)))
+    throw new DefinitionError(`object "${objectType}": window must be an object (maxSeconds, maxRecords, recordsOptional)`);
+  for (const key of ['maxSeconds', 'maxRecords'] as const) {
+    const v = w?.[key];
+    if (v !== undefined && (typeof v !== 'number' || !Number.isInteger(v) || v < 1))
+      throw new DefinitionError(`object "${objectType}": window.${key} must be a positive whole number`);
+  }
+  if (w?.maxSeconds && !own.baseline)
+    throw new DefinitionError(`object "${objectType}": window.maxSeconds needs a baseline listing, what runs when the since-time is older`);
+  if (own.baseline && !w?.maxSeconds)
+    throw new DefinitionError(`object "${objectType}": a baseline listing needs window.maxSeconds, the age past which it runs`);
+  const baseline =
+    own.baseline &&
+    resolvePollerObject(connector, `${objectType}.baseline`, {
+      idField: own.idField,
+      recordsPath: own.recordsPath,
+      datesConfiguration: own.datesConfiguration,
+      ...own.baseline,
+    });
+  return { ...(w ? { changeWindow: w } : {}), ...(baseline ? { baseline } : {}) };
 }
 
 /** An object's deletedWhen and its resolved deleted listing, present only when declared. */

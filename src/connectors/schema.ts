@@ -72,7 +72,16 @@ export interface OAuth1Definition {
 
 export type PaginationDefinition = { maxPages?: number } & (
   | { type: 'page'; pageParam: string; sizeParam?: string; size?: number; firstPage?: number }
-  | { type: 'offset'; offsetParam: string; sizeParam?: string; size?: number }
+  | {
+      type: 'offset';
+      offsetParam: string;
+      sizeParam?: string;
+      size?: number;
+      /** The first record's offset (default 0; 1 for providers that count from one). */
+      firstOffset?: number;
+      /** The whole value of `offsetParam`, with `{offset}` and `{size}` in it (an offset inside a query statement). */
+      valueTemplate?: string;
+    }
   | {
       type: 'cursor';
       cursorPath: string;
@@ -159,6 +168,30 @@ export interface GraphqlListingDefinition {
   costLimit?: { requestedPath: string; availablePath: string; restoreRatePath: string; throttledCode?: string };
 }
 
+/**
+ * A change feed's limits (docs/connectors.md "Change-data-capture listings"): it answers only for
+ * since-times within the last `maxSeconds` (older: the object's `baseline` listing runs instead, a
+ * full listing), and at most `maxRecords` records at once (an answer that full is cut there: the
+ * next poll starts from its last record's date). `recordsOptional`: an answer without the records
+ * path is an empty one (a feed that leaves out the entities without changes).
+ */
+export interface ChangeWindow {
+  maxSeconds?: number;
+  maxRecords?: number;
+  recordsOptional?: boolean;
+}
+
+/** The full listing a change feed falls back on when its since-time is older than its window. */
+export interface BaselineListing {
+  url: string;
+  idField?: string;
+  method?: string;
+  body?: unknown;
+  headers?: Record<string, string>;
+  recordsPath?: string;
+  pagination?: PaginationDefinition;
+}
+
 export interface PollerObjectDefinition {
   url: string;
   idField: string;
@@ -184,6 +217,9 @@ export interface PollerObjectDefinition {
     recordsPath?: string;
     pagination?: PaginationDefinition;
   };
+  /** A change feed's window and cap; `baseline` lists every record when the since-time is outside it. */
+  window?: ChangeWindow;
+  baseline?: BaselineListing;
   /** Minutes; overrides the instance's `event.poller.refresh_interval` for this object. */
   refresh_interval?: number | string;
   /** The since-time is at least this many seconds before the poll starts (a provider refuses a later one). */

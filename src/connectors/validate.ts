@@ -27,7 +27,7 @@ export type Problem = { field: string; message: string };
 /** The pagination fields each type reads (docs/connectors.md "Pagination"); others are typos. */
 const PAGINATION_FIELDS: Record<PaginationDefinition['type'], string[]> = {
   page: ['pageParam', 'sizeParam', 'size', 'firstPage'],
-  offset: ['offsetParam', 'sizeParam', 'size'],
+  offset: ['offsetParam', 'sizeParam', 'size', 'firstOffset', 'valueTemplate'],
   cursor: ['cursorPath', 'cursorParam', 'cursorIn', 'stopPath', 'hasMorePath', 'sizeParam', 'size'],
   link: ['nextUrlPath', 'stopPath', 'allowedOrigins'],
 };

@@ -25,9 +25,14 @@ function validateObject(def: ConnectorDefinition, objectType: string, report: Se
   // A GraphQL listing's problems are reported at their own fields, not again at /url.
   const graphql = graphqlListingProblems(obj.graphql, obj as unknown as Record<string, unknown>);
   for (const p of graphql) report.add(`${at}/graphql${p.key ? `/${p.key}` : ''}`, p.message);
+  // A change feed's window and baseline come as a pair; a mismatch is reported where it is, not again at /url.
+  const unpaired = Boolean(obj.window?.maxSeconds) !== Boolean(obj.baseline);
+  if (unpaired && obj.baseline) report.add(`${at}/baseline`, 'needs window.maxSeconds, the age of the since-time past which it runs');
+  if (unpaired && !obj.baseline) report.add(`${at}/window/maxSeconds`, 'needs a baseline listing, what runs when the since-time is older');
   report.check(`${at}/url`, () => {
     validateDateTemplates(obj.url);
-    resolvePollerObject(def, objectType, { ...obj, ...(graphql.length ? { graphql: undefined } : {}) } as unknown as Record<string, unknown>);
+    const checked = { ...obj, ...(graphql.length ? { graphql: undefined } : {}), ...(unpaired ? { window: undefined, baseline: undefined } : {}) };
+    resolvePollerObject(def, objectType, checked as unknown as Record<string, unknown>);
   });
   report.path(`${at}/idField`, obj.idField);
   for (const key of ['updatedDateField', 'createdDateField'] as const) {
@@ -48,6 +53,15 @@ function validateObject(def: ConnectorDefinition, objectType: string, report: Se
     report.path(`${at}/deleted/recordsPath`, deleted.recordsPath);
     report.path(`${at}/deleted/window/coveredPath`, deleted.window?.coveredPath);
     report.pagination(`${at}/deleted/pagination`, deleted.pagination);
+  }
+  if (obj.baseline) {
+    const baseline = obj.baseline;
+    report.check(`${at}/baseline/url`, () => validateDateTemplates(baseline.url));
+    report.strings(`${at}/baseline/url`, baseline.url);
+    report.strings(`${at}/baseline/headers`, baseline.headers);
+    report.path(`${at}/baseline/recordsPath`, baseline.recordsPath);
+    report.path(`${at}/baseline/idField`, baseline.idField);
+    report.pagination(`${at}/baseline/pagination`, baseline.pagination);
   }
   for (const p of datesConfigurationProblems(obj.datesConfiguration)) report.add(`${at}/datesConfiguration${p.key ? `/${p.key}` : ''}`, p.message);
   if (obj.events) report.check(`${at}/events`, () => validateMapping(pollerEventsMapping(objectType, obj.events!)));

@@ -21,6 +21,7 @@ import { eventsFromFeed } from './event-feed.js';
 import { sweepMissing, type SweepTarget } from './sweep.js';
 import type { WakeUps } from '../lib/wake-ups.js';
 import { firstMatch } from '../lib/json-path.js';
+import { feedStalled, outsideChangeWindow, windowStart } from './windows.js';
 
 /**
  * One poll of one object type of one instance (docs/connectors.md "Change detection"): fetch the
@@ -54,6 +55,11 @@ export interface PollSummary {
   nextWatermark: number;
   /** The provider scope's rate budget cut the listing: the next poll goes when it returns. */
   delayed?: { until: number; reason: string };
+  /**
+   * A change feed's answer was full, but its records span no more than the overlap: the next poll
+   * would ask the same and get the same, so it goes at the object's interval, not at once.
+   */
+  stalled?: boolean;
   /** The object's columns this poll moves on (watermark, listing state): written with its outcome, in one update. */
   state: Record<string, unknown>;
 }
@@ -93,6 +99,8 @@ interface PollPlan {
   firstPoll: boolean;
   /** No date filter (since = epoch): every record is listed, and what is missing was deleted. */
   fullListing: boolean;
+  /** The listing this poll walks: the object's, or its baseline when the since-time left a change feed's window. */
+  listing: ResolvedPoll;
   since: number;
   /** The provider call target and its API base. */
   target: ProviderTarget & { scope: TemplateScope };
@@ -121,20 +129,27 @@ export async function pollObject(
   settings: InstanceSettings,
   startedAt: number,
 ): Promise<PollSummary> {
-  const plan = await planPoll(deps, row, instance, connector, settings, startedAt);
+  let plan = await planPoll(deps, row, instance, connector, settings, startedAt);
   const tally: PollTally = { fetched: 0, created: 0, updated: 0, deleted: 0, storedRows: 0 };
-  const { resolved } = plan;
   const removed = await listDeleted(plan, tally);
-  const main: ListingResult = removed?.budget
-    ? { pages: 0, complete: false, last: undefined, budget: undefined }
-    : await forEachBatch(listingPages(plan, resolved), WRITE_BATCH, (batch) => writeBatch(plan, tally, batch, resolved.idField, false));
+  const listMain = (p: PollPlan) => forEachBatch(listingPages(p, p.listing), WRITE_BATCH, (batch) => writeBatch(p, tally, batch, p.listing.idField, false));
+  let main: ListingResult = removed?.budget ? { pages: 0, complete: false, last: undefined, budget: undefined } : await listMain(plan);
+  let previousComplete = row.listed_generation;
+  if (plan.listing !== plan.resolved && main.complete && previousComplete === null) {
+    // A change feed's first baseline has no complete listing before it to tell deletions by (a
+    // record missing from one listing may only have moved between its pages): list once more, and
+    // what both listings missed was deleted while the feed could not say so.
+    previousComplete = plan.generation;
+    plan = { ...plan, generation: await deps.stores.pollState.startListing(row.id, plan.generation) };
+    main = await listMain(plan);
+  }
   await deps.stores.snapshots.refreshStatistics(tally.storedRows);
   if (plan.fullListing && main.complete) {
     const swept = await sweepMissing(
       deps.stores,
       plan.objectKey,
       plan.generation,
-      row.listed_generation,
+      previousComplete,
       (uow, events) => recordPolled(plan, uow, events),
       new Date(startedAt).toISOString(),
     );
@@ -158,9 +173,14 @@ async function planPoll(
   const resolved = resolvePollerObject(connector, row.object_type, JSON.parse(row.config));
   const dates = resolved.datesConfiguration as DatesConfiguration | undefined;
   const firstPoll = row.last_success_at === null;
-  // Full listings (no date filter, since = epoch) find deletions; only for objects with `deletes`.
-  const fullListing = Boolean(resolved.deletes) && !firstPoll && (row.full_listing_at ?? 0) + config.poller.fullListingIntervalMinutes * 60_000 <= startedAt;
   const after = Math.max(instance.createdAt, row.watermark - config.poller.overlapSeconds * 1000);
+  // Full listings (no date filter, since = epoch) find deletions: for objects with `deletes`, and
+  // for a change feed whose since-time left its window.
+  const fullListing =
+    outsideChangeWindow(resolved, after, startedAt) ||
+    (Boolean(resolved.deletes) && !firstPoll && (row.full_listing_at ?? 0) + config.poller.fullListingIntervalMinutes * 60_000 <= startedAt);
+  // A change feed cannot list everything (its since-time is bounded): every full listing of it is its baseline.
+  const listing = fullListing && resolved.baseline ? resolved.baseline : resolved;
   // A provider that refuses a start time closer to now than sinceAgeSeconds gets an earlier one.
   const since = fullListing ? 0 : Math.min(after, startedAt - (resolved.sinceAgeSeconds ?? 0) * 1000);
   const scope = { iparam: instance.configuration, context: {} };
@@ -171,7 +191,7 @@ async function planPoll(
   // listing: the last one started — see sweep.ts).
   const generation = fullListing ? await deps.stores.pollState.startListing(row.id, row.listing_generation) : row.listing_generation;
   const rules = diffRulesOf(instance, resolved, dates, fullListing, firstPoll, row.listed_generation === null);
-  return { deps, row, instance, settings, startedAt, resolved, dates, firstPoll, fullListing, since, target, baseUrl, objectKey, generation, rules };
+  return { deps, row, instance, settings, startedAt, resolved, dates, firstPoll, fullListing, listing, since, target, baseUrl, objectKey, generation, rules };
 }
 
 /** Which records are baseline (stored, no event) and which raise events. */
@@ -208,10 +228,14 @@ function listingPages(plan: PollPlan, listed: ListingTarget, from = plan.since -
   );
   const body = listed.body === undefined ? undefined : renderDateTemplatesDeep(listed.body, from, { timeZone: tz, encode: false, now: startedAt });
   const send = (request: ProviderRequest) => deps.providerCalls.send(target, request, { maxAttempts: 3, retryDelayMs: 1000, timeoutMs: 10_000 });
+  // A change feed's cap applies to the feed itself; an answer without records is empty for its baseline too.
+  const feed = plan.resolved.changeWindow;
   return fetchListingPages({
     pagination: listed.pagination,
     recordsPath: listed.recordsPath,
     endPath,
+    maxRecords: listed === plan.resolved ? feed?.maxRecords : undefined,
+    recordsOptional: (listed === plan.resolved || listed === plan.resolved.baseline) && feed?.recordsOptional,
     maxPages: listed.pagination?.maxPages ?? deps.config.poller.maxPages,
     build: (parts) =>
       buildResourceRequest({
@@ -358,6 +382,12 @@ function summaryOf(plan: PollPlan, tally: PollTally, main: ListingResult, remove
   const listed = fullListing && main.complete ? { listed_generation: generation } : {};
   const fullListingAt = (fullListing && main.complete) || firstPoll ? { full_listing_at: startedAt } : {};
   const budget = main.budget ?? removed?.budget;
+  const stalled = feedStalled(main, plan.since, deps.config.poller.overlapSeconds);
+  if (stalled)
+    deps.log.warn(
+      { instanceId: row.instance_id, objectType: row.object_type, at: new Date(main.last!).toISOString() },
+      'change feed full of records changed within the overlap: it cannot be paged further; polling on at the interval',
+    );
   const { fetched, created, updated, deleted } = tally;
   return {
     fetched,
@@ -368,21 +398,8 @@ function summaryOf(plan: PollPlan, tally: PollTally, main: ListingResult, remove
     nextWatermark,
     state: { watermark: nextWatermark, last_success_at: startedAt, ...fullListingAt, ...listed },
     ...(budget ? { delayed: { until: budget.until, reason: budget.reason } } : {}),
+    ...(stalled ? { stalled } : {}),
   };
-}
-
-/**
- * A deleted listing's since-time, moved into the window its provider accepts (Salesforce's
- * getDeleted: start within the last 15 days, more than a minute before end). Deletions older than
- * the window are gone from the provider's log anyway; an earlier start only repeats deletions
- * already raised, which the snapshots drop.
- */
-function windowStart(listing: ResolvedPoll, since: number, now: number): number {
-  const w = listing.window;
-  let from = since;
-  if (w?.maxSeconds !== undefined) from = Math.max(from, now - w.maxSeconds * 1000);
-  if (w?.minSeconds !== undefined) from = Math.min(from, now - w.minSeconds * 1000);
-  return from;
 }
 
 /** `deletedWhen`: the value at `path` equals `equals` (Zendesk's `{"path": "$.status", "equals": "deleted"}`). */

@@ -276,7 +276,7 @@ export class Poller extends WorkerLoop {
         // the rate budget goes on when the budget returns, one cut by maxPages at once.
         next_poll_at: summary.delayed
           ? Math.max(summary.delayed.until, finishedAt)
-          : summary.complete
+          : summary.complete || summary.stalled
             ? Math.max(nextPollTime(this.cadenceFrom(row, startedAt, scheduled), settings, Number(row.interval_ms), this.spreadOf(row)), finishedAt)
             : finishedAt,
       };

@@ -19,6 +19,8 @@ export interface ListingEnd {
   budget?: RateBudgetWait;
   /** The value at the plan's `endPath` in the last page (Salesforce's latestDateCovered). */
   endValue?: unknown;
+  /** Cut because the answer held `maxRecords` records (a change feed's cap). */
+  capped?: boolean;
 }
 
 export interface PageRequestParts {
@@ -31,6 +33,10 @@ export interface FetchPlan {
   recordsPath?: string;
   /** A JSONPath read from each page; the last page's value is returned as `endValue`. */
   endPath?: string;
+  /** A change feed's cap: an unpaged answer with this many records is cut (complete: false). */
+  maxRecords?: number;
+  /** An answer without the records path is an empty page, not a failed one. */
+  recordsOptional?: boolean;
   maxPages: number;
   /** Builds the request for a page from its extra query params / body. */
   build(parts: PageRequestParts): ProviderRequest;
@@ -44,7 +50,12 @@ export interface FetchPlan {
  * Read as an empty listing, such an answer would move the watermark past records never seen and,
  * in a full listing, count every record as missing; as a failed page the poll fails instead.
  */
-function readPage(result: ProviderResult, recordsPath: string | undefined, url: string): { body: unknown; records: Record<string, unknown>[] } {
+function readPage(
+  result: ProviderResult,
+  recordsPath: string | undefined,
+  url: string,
+  recordsOptional = false,
+): { body: unknown; records: Record<string, unknown>[] } {
   const notListing = (what: string) =>
     new ProviderError({
       status: result.status,
@@ -66,7 +77,7 @@ function readPage(result: ProviderResult, recordsPath: string | undefined, url: 
       .trim();
     throw notListing(`a body that is not JSON${type ? ` (${type.slice(0, 100)})` : ''}`);
   }
-  const records = extractRecords(body, recordsPath);
+  const records = extractRecords(body, recordsPath) ?? (recordsOptional && typeof body === 'object' && body !== null ? [] : undefined);
   if (records === undefined)
     throw notListing(recordsPath ? `no records at ${recordsPath}, the connector's recordsPath` : 'neither a JSON array nor an object with an array field');
   return { body, records };
@@ -107,7 +118,11 @@ export async function* listingPages(plan: FetchPlan): AsyncGenerator<Record<stri
   const size = (p && 'size' in p && p.size) || undefined;
 
   if (p?.type === 'page') parts.query = { [p.pageParam]: String(p.firstPage ?? 1), ...(p.sizeParam && size ? { [p.sizeParam]: String(size) } : {}) };
-  if (p?.type === 'offset') parts.query = { [p.offsetParam]: '0', ...(p.sizeParam && size ? { [p.sizeParam]: String(size) } : {}) };
+  // An offset inside another value (a query statement's STARTPOSITION) is rendered into it.
+  const offsetValue = (offset: number) =>
+    p?.type === 'offset' && p.valueTemplate ? p.valueTemplate.replaceAll('{offset}', String(offset)).replaceAll('{size}', String(size ?? '')) : String(offset);
+  let offset = p?.type === 'offset' ? (p.firstOffset ?? 0) : 0;
+  if (p?.type === 'offset') parts.query = { [p.offsetParam]: offsetValue(offset), ...(p.sizeParam && size ? { [p.sizeParam]: String(size) } : {}) };
   if (p?.type === 'cursor' && p.sizeParam && size) parts.query = { [p.sizeParam]: String(size) };
 
   for (;;) {
@@ -123,10 +138,12 @@ export async function* listingPages(plan: FetchPlan): AsyncGenerator<Record<stri
       throw err;
     }
     pages++;
-    const { body, records: pageRecords } = readPage(result, plan.recordsPath, request.url);
+    const { body, records: pageRecords } = readPage(result, plan.recordsPath, request.url, plan.recordsOptional);
     if (plan.endPath) endValue = firstMatch(body, plan.endPath);
     yield pageRecords;
 
+    // A change feed answered as many records as it answers at most: there may be more after the last.
+    if (!p && plan.maxRecords !== undefined && pageRecords.length >= plan.maxRecords) return { pages, complete: false, capped: true };
     if (!p) break;
     if (p.type === 'page') {
       if (pageRecords.length === 0 || (size && pageRecords.length < size)) break;
@@ -134,7 +151,8 @@ export async function* listingPages(plan: FetchPlan): AsyncGenerator<Record<stri
       request = undefined;
     } else if (p.type === 'offset') {
       if (pageRecords.length === 0 || (size && pageRecords.length < size)) break;
-      parts = { ...parts, query: { ...parts.query, [p.offsetParam]: String(Number(parts.query[p.offsetParam]) + pageRecords.length) } };
+      offset += pageRecords.length;
+      parts = { ...parts, query: { ...parts.query, [p.offsetParam]: offsetValue(offset) } };
       request = undefined;
     } else if (p.type === 'cursor') {
       if (p.stopPath && isTruthy(firstMatch(body, p.stopPath))) break;
