@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import type { SecretCipher } from '../secrets/cipher.js';
+import { deleteInBatches } from '../db/bulk.js';
 
 /**
  * The connect_sessions table (migration 015): the only code that reads or writes it. Tokens and
@@ -95,6 +96,14 @@ export class ConnectStore {
       created_at: s.createdAt,
       updated_at: s.createdAt,
     });
+  }
+
+  /**
+   * Retention: sessions that expired before `before`, whatever their status. A session is of no use
+   * once expired (its token and state are refused); the instance it made keeps no reference to it.
+   */
+  prune(before: number): Promise<number> {
+    return deleteInBatches(this.db, 'connect_sessions', (q) => q.where('expires_at', '<', before));
   }
 
   async byTokenHash(hash: string): Promise<ConnectSession | undefined> {

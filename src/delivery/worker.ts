@@ -156,13 +156,14 @@ export class Dispatcher extends WorkerLoop implements Feature {
     const { clock, nodeId } = this.ctx;
     const claimedAt = clock.now();
     // Oldest first: an instance's notifications go out in the order they were made.
-    const rows = await this.events.claimDueNotifications({
+    const claimed = await this.events.claimDueNotifications({
       now: claimedAt,
       owner: nodeId,
       leaseMs: this.leaseMs,
       limit,
       skipOrigins: this.origins.blockedOrigins(),
     });
+    const rows = await this.coalesce(claimed, claimedAt, claimed.length >= limit);
     const [bodies, origins] = await Promise.all([
       // Without them each send reads its own body (and reports what fails then).
       this.events.notificationBodies(rows).catch((err) => {
@@ -174,7 +175,35 @@ export class Dispatcher extends WorkerLoop implements Feature {
       Promise.all(rows.map((row) => this.originOf(row.instance_id))),
     ]);
     for (const [i, row] of rows.entries()) this.track(row.id, this.run(row, origins[i], claimedAt, bodies.get(row.id)));
-    return rows.length;
+    // Rows claimed, not sends: a full claim means more may be due, however many it was merged into.
+    return claimed.length;
+  }
+
+  /**
+   * Under backlog, fewer and fuller sends: claimed polling notifications of one instance and object
+   * type, never attempted, are merged up to the instance's events per notification (and, when the
+   * claim came back full, more of their kind are claimed to fill them). The merge is committed
+   * before any send (src/events/coalesce.ts); if it cannot be, the rows go out as claimed.
+   */
+  private async coalesce(rows: NotificationRow[], now: number, full: boolean): Promise<NotificationRow[]> {
+    const polling = rows.filter((r) => r.source === 'polling');
+    if (polling.length === 0 || (!full && polling.length < 2)) return rows;
+    const max = new Map<number, number>();
+    for (const id of new Set(polling.map((r) => r.instance_id))) {
+      try {
+        const { settings } = await this.ctx.instances.forWork(id);
+        max.set(id, settings.maxBatchSize ?? this.ctx.config.delivery.maxEventsPerNotification.polling);
+      } catch {
+        max.set(id, 1); // unreadable now: its rows are sent (or fail) as they are
+      }
+    }
+    try {
+      return await this.events.coalesceNotifications(rows, { now, owner: this.ctx.nodeId, leaseMs: this.leaseMs, topUp: full, maxOf: (id) => max.get(id) ?? 1 });
+    } catch (err) {
+      // Only the top-up claim can fail here (a failed merge rolls back inside): sent as claimed.
+      this.ctx.log.warn({ err: (err as Error).message }, 'claimed notifications could not be coalesced; sent as claimed');
+      return rows;
+    }
   }
 
   /** The callback origin a claimed notification goes to; null when it will not be sent (held, or its instance unreadable). */

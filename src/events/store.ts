@@ -3,6 +3,7 @@ import { inTransaction } from '../db/index.js';
 import { bulkInsert, bulkUpdate, deleteInBatches } from '../db/bulk.js';
 import { InstanceGoneError } from '../db/instance-guard.js';
 import { claimDue, releaseLeases, renewLeases } from '../db/lease.js';
+import { coalesceClaimed, type CoalesceOptions } from './coalesce.js';
 import { notificationRow, prepareEventGroups, type EventInstance, type NewEvent, type QueuedNotification, type RecordOptions } from './record.js';
 
 /**
@@ -44,6 +45,7 @@ export interface NotificationRow {
   status: string;
   payload: string;
   attempt_count: number;
+  event_count: number;
   /** Templated mode: requests (events) the receiver already accepted; a retry sends the rest. */
   requests_done: number;
   next_attempt_at: number;
@@ -87,6 +89,11 @@ export class EventStore {
       orderBy: [{ column: 'next_attempt_at' }, { column: 'created_at' }],
     });
     return rows.sort((a, b) => a.created_at - b.created_at);
+  }
+
+  /** Merges claimed polling notifications of one instance and object type that were never attempted (coalesce.ts). */
+  coalesceNotifications(rows: NotificationRow[], o: CoalesceOptions): Promise<NotificationRow[]> {
+    return coalesceClaimed(this.db, rows, o);
   }
 
   /** Extends this node's lease on a notification (a templated delivery of many requests needs longer); false when the lease is no longer its own. */
