@@ -198,7 +198,13 @@ export class Dispatcher extends WorkerLoop implements Feature {
       }
     }
     try {
-      return await this.events.coalesceNotifications(rows, { now, owner: this.ctx.nodeId, leaseMs: this.leaseMs, topUp: full, maxOf: (id) => max.get(id) ?? 1 });
+      return await this.events.coalesceNotifications(rows, {
+        now,
+        owner: this.ctx.nodeId,
+        leaseMs: this.leaseMs,
+        topUp: full,
+        maxOf: (id) => max.get(id) ?? 1,
+      });
     } catch (err) {
       // Only the top-up claim can fail here (a failed merge rolls back inside): sent as claimed.
       this.ctx.log.warn({ err: (err as Error).message }, 'claimed notifications could not be coalesced; sent as claimed');

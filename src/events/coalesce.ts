@@ -38,11 +38,24 @@ export async function coalesceClaimed(db: Knex, rows: NotificationRow[], o: Coal
     const key = `${row.instance_id}\u0000${row.object_type}`;
     groups.set(key, [...(groups.get(key) ?? []), row]);
   }
+  // Only groups where two could share a notification (full ones, the usual case, cost nothing more).
+  const worth = [...groups.values()].filter((group) => {
+    const max = o.maxOf(group[0].instance_id);
+    const counts = group.map((r) => Number(r.event_count)).sort((a, b) => a - b);
+    return (counts.length >= 2 && counts[0] + counts[1] <= max) || (o.topUp && counts[0] < max);
+  });
+  if (worth.length === 0) return rows;
+  // A notification held after a 410 keeps its attempt count at 0 but has an attempt: not merged either.
+  const attempted = await attemptedOf(
+    db,
+    worth.flat().map((r) => r.id),
+  );
   const extra: NotificationRow[] = [];
   const packs: NotificationRow[][] = [];
-  for (const group of groups.values()) {
+  for (const all of worth) {
+    const group = all.filter((r) => !attempted.has(r.id));
+    if (group.length === 0) continue;
     const max = o.maxOf(group[0].instance_id);
-    if (max < 2 || (group.length < 2 && !o.topUp)) continue;
     const room = max - group.reduce((n, r) => n + Number(r.event_count), 0);
     if (o.topUp && room > 0) {
       const more = await claimDue<NotificationRow>(db, {
@@ -52,12 +65,15 @@ export async function coalesceClaimed(db: Knex, rows: NotificationRow[], o: Coal
         owner: o.owner,
         leaseMs: o.leaseMs,
         limit: room,
-        where: (q) =>
-          q.where({ status: 'pending', instance_id: group[0].instance_id, object_type: group[0].object_type, source: 'polling', attempt_count: 0 }),
+        where: (q) => q.where({ status: 'pending', instance_id: group[0].instance_id, object_type: group[0].object_type, source: 'polling', attempt_count: 0 }),
         orderBy: [{ column: 'created_at' }, { column: 'id' }],
       });
       extra.push(...more);
-      group.push(...more.filter(mergeable));
+      const done = await attemptedOf(
+        db,
+        more.map((r) => r.id),
+      );
+      group.push(...more.filter((r) => mergeable(r) && !done.has(r.id)));
     }
     packs.push(...pack(group, max));
   }
@@ -76,6 +92,11 @@ export async function coalesceClaimed(db: Knex, rows: NotificationRow[], o: Coal
     .filter((r) => !absorbed.has(r.id))
     .map((r) => merged.get(r.id) ?? r)
     .sort(byAge);
+}
+
+async function attemptedOf(db: Knex, ids: string[]): Promise<Set<string>> {
+  if (ids.length === 0) return new Set();
+  return new Set((await db('attempts').distinct('notification_id').whereIn('notification_id', ids).pluck('notification_id')) as string[]);
 }
 
 const byAge = (a: NotificationRow, b: NotificationRow) => a.created_at - b.created_at;
@@ -104,8 +125,11 @@ async function writeMerges(trx: Knex, merges: NotificationRow[][], o: CoalesceOp
   const carriers = new Map<string, NotificationRow>();
   for (const [carrier, ...rest] of merges) {
     const ids = rest.map((r) => r.id);
-    const attempted = (await trx('attempts').whereIn('notification_id', ids).count({ n: '*' }).first()) as { n: number | string };
-    if (Number(attempted.n) > 0) throw new Error('an absorbed notification was attempted');
+    const attempted = (await trx('attempts')
+      .whereIn('notification_id', [carrier.id, ...ids])
+      .count({ n: '*' })
+      .first()) as { n: number | string };
+    if (Number(attempted.n) > 0) throw new Error('a merged notification was attempted');
     const payloads = [carrier, ...rest].map((r) => JSON.parse(r.payload) as NotificationPayload);
     const payload: NotificationPayload = { ...payloads[0], events: payloads.flatMap((p) => p.events).sort((a, b) => a.sequence - b.sequence) };
     const eventCount = payload.events.length;

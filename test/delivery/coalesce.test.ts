@@ -50,7 +50,9 @@ describe('delivery: notifications coalesced under backlog', () => {
     const max = 50;
     await setMax(max);
     await dispatcher(t).drain();
-    expect(receiver.received.length).to.be.at.least(1).and.at.most(Math.ceil(200 / max));
+    expect(receiver.received.length)
+      .to.be.at.least(1)
+      .and.at.most(Math.ceil(200 / max));
     const bodies = receiver.received.map((r) => r.body as Body);
     const objectIds = bodies.flatMap((b) => b.events.map((e) => e.objectId));
     expect(objectIds).to.have.length(200);
