@@ -23,6 +23,8 @@ export interface SessionData {
   codeVerifier?: string;
   /** OAuth 1.0a: the request token's secret, for the access-token call. */
   requestSecret?: string;
+  /** Signs the events bound to the session (a first connect that failed: no instance, no instance secret). */
+  signingSecret?: string;
 }
 
 export interface ConnectSession {
@@ -108,6 +110,11 @@ export class ConnectStore {
 
   async byTokenHash(hash: string): Promise<ConnectSession | undefined> {
     const row = (await this.db('connect_sessions').where({ token_hash: hash }).first()) as Row | undefined;
+    return row && this.toSession(row);
+  }
+
+  async byId(id: number): Promise<ConnectSession | undefined> {
+    const row = (await this.db('connect_sessions').where({ id }).first()) as Row | undefined;
     return row && this.toSession(row);
   }
 

@@ -8,6 +8,7 @@ import { isSuccess, sendCallback, type AttemptResult } from './send.js';
 import { signatureHeaders } from './signing.js';
 import { OriginGuard, type OriginPass, type OriginStatus, type OriginVerdict } from './origins.js';
 import { callbackOrigin, callbackOriginOf } from '../instances/settings.js';
+import { workOf } from './work.js';
 import type { Instance } from '../instances/store.js';
 import { firstMatch } from '../lib/json-path.js';
 import { Slots } from '../lib/slots.js';
@@ -172,7 +173,7 @@ export class Dispatcher extends WorkerLoop implements Feature {
         this.ctx.log.warn({ err: (err as Error).message, kind }, "the claimed notifications' bodies could not be read together; each is read on its own");
         return new Map<string, Record<string, unknown>>();
       }),
-      Promise.all(rows.map((row) => this.originOf(row.instance_id))),
+      Promise.all(rows.map((row) => this.originOf(row))),
     ]);
     for (const [i, row] of rows.entries()) this.track(row.id, this.run(row, origins[i], claimedAt, bodies.get(row.id)));
     // Rows claimed, not sends: a full claim means more may be due, however many it was merged into.
@@ -189,7 +190,7 @@ export class Dispatcher extends WorkerLoop implements Feature {
     const polling = rows.filter((r) => r.source === 'polling');
     if (polling.length === 0 || (!full && polling.length < 2)) return rows;
     const max = new Map<number, number>();
-    for (const id of new Set(polling.map((r) => r.instance_id))) {
+    for (const id of new Set(polling.flatMap((r) => (r.instance_id === null ? [] : [r.instance_id])))) {
       try {
         const { settings } = await this.ctx.instances.forWork(id);
         max.set(id, settings.maxBatchSize ?? this.ctx.config.delivery.maxEventsPerNotification.polling);
@@ -212,11 +213,11 @@ export class Dispatcher extends WorkerLoop implements Feature {
     }
   }
 
-  /** The callback origin a claimed notification goes to; null when it will not be sent (held, or its instance unreadable). */
-  private async originOf(instanceId: number): Promise<string | null> {
+  /** The callback origin a claimed notification goes to; null when it will not be sent (held, or its instance or session unreadable). */
+  private async originOf(row: NotificationRow): Promise<string | null> {
     try {
-      const { settings } = await this.ctx.instances.forWork(instanceId);
-      return settings.notificationsEnabled ? callbackOrigin(settings.callback.url) : null;
+      const work = await workOf(this.ctx, row);
+      return work?.settings.notificationsEnabled ? callbackOrigin(work.settings.callback.url) : null;
     } catch {
       return null;
     }
@@ -284,7 +285,20 @@ export class Dispatcher extends WorkerLoop implements Feature {
   private async deliver(row: NotificationRow, preloaded?: Record<string, unknown>, leaveSlot: (verdict?: OriginVerdict) => void = () => {}): Promise<void> {
     const { clock, log, instances, config, nodeId } = this.ctx;
     try {
-      const { instance, settings, signingSecrets: secrets } = await instances.forWork(row.instance_id);
+      const work = await workOf(this.ctx, row);
+      if (!work) {
+        // Bound to a connect session that is gone (or whose connector is): nothing can be sent, ever.
+        leaveSlot();
+        const now = clock.now();
+        const error = 'its connect session or connector no longer exists';
+        await this.outcomes.submit({
+          id: row.id,
+          holdInstance: null,
+          patch: { status: 'dead', last_error: error, updated_at: now, lease_owner: null, lease_expires_at: null },
+        });
+        return;
+      }
+      const { instance, settings, signingSecrets: secrets } = work;
       const cb = settings.callback;
       if (!settings.notificationsEnabled || !cb.url) {
         // Notifications switched off after this one was queued: held, not sent and not lost.
@@ -319,7 +333,9 @@ export class Dispatcher extends WorkerLoop implements Feature {
       }
       leaveSlot(verdictOf(result));
       const now = clock.now();
-      const outcome = this.decide(row, result, settings.retrySchedule ?? config.delivery.retrySchedule);
+      const decided = this.decide(row, result, settings.retrySchedule ?? config.delivery.retrySchedule);
+      // A session-bound notification has no instance callbacks to hold: a 410 ends it.
+      const outcome = decided.held && work.session ? { status: 'dead' } : decided;
       const responseData = cb.responseMapping && result.json !== undefined ? mapResponse(cb.responseMapping, result.json) : undefined;
       await this.outcomes.submit({
         attempt: {
@@ -348,7 +364,7 @@ export class Dispatcher extends WorkerLoop implements Feature {
         holdInstance: outcome.held ? row.instance_id : null,
       });
       this.ctx.metrics.deliveries.inc({ outcome: outcome.held ? 'held' : outcome.status === 'pending' ? 'retry' : outcome.status });
-      if (outcome.held) {
+      if (outcome.held && row.instance_id !== null) {
         instances.invalidate(row.instance_id);
         log.warn({ instanceId: row.instance_id }, 'callback answered 410 Gone: notifications are held until events are enabled again');
       }

@@ -27,7 +27,8 @@ export interface CoalesceOptions {
   maxOf: (instanceId: number) => number;
 }
 
-const mergeable = (r: NotificationRow): boolean => r.source === 'polling' && r.object_type !== null && r.attempt_count === 0 && !r.requests_done;
+const mergeable = (r: NotificationRow): boolean =>
+  r.instance_id !== null && r.source === 'polling' && r.object_type !== null && r.attempt_count === 0 && !r.requests_done;
 
 const firstSequence = (r: NotificationRow): number => (JSON.parse(r.payload) as NotificationPayload).events[0]?.sequence ?? 0;
 
@@ -40,7 +41,7 @@ export async function coalesceClaimed(db: Knex, rows: NotificationRow[], o: Coal
   }
   // Only groups where two could share a notification (full ones, the usual case, cost nothing more).
   const worth = [...groups.values()].filter((group) => {
-    const max = o.maxOf(group[0].instance_id);
+    const max = o.maxOf(group[0].instance_id as number);
     const counts = group.map((r) => Number(r.event_count)).sort((a, b) => a - b);
     return (counts.length >= 2 && counts[0] + counts[1] <= max) || (o.topUp && counts[0] < max);
   });
@@ -55,7 +56,7 @@ export async function coalesceClaimed(db: Knex, rows: NotificationRow[], o: Coal
   for (const all of worth) {
     const group = all.filter((r) => !attempted.has(r.id));
     if (group.length === 0) continue;
-    const max = o.maxOf(group[0].instance_id);
+    const max = o.maxOf(group[0].instance_id as number);
     const room = max - group.reduce((n, r) => n + Number(r.event_count), 0);
     if (o.topUp && room > 0) {
       const more = await claimDue<NotificationRow>(db, {

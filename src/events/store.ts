@@ -39,7 +39,9 @@ export interface EventFilter {
 /** A notification as the dispatcher claims it. */
 export interface NotificationRow {
   id: string;
-  instance_id: number;
+  /** null for a notification bound to a connect session instead (a first connect that failed). */
+  instance_id: number | null;
+  connect_session_id: number | null;
   object_type: string | null;
   source: string;
   status: string;
@@ -85,7 +87,8 @@ export class EventStore {
       owner: o.owner,
       leaseMs: o.leaseMs,
       limit: o.limit,
-      where: (q) => q.where('status', 'pending').whereIn('instance_id', instances),
+      // Session-bound notifications (no instance) go to their session's preset callback.
+      where: (q) => q.where('status', 'pending').where((w) => w.whereIn('instance_id', instances).orWhereNotNull('connect_session_id')),
       orderBy: [{ column: 'next_attempt_at' }, { column: 'created_at' }],
     });
     return rows.sort((a, b) => a.created_at - b.created_at);
