@@ -1,6 +1,6 @@
-import type { GatewayContext } from '../context.js';
 import type { NotificationRow } from '../events/store.js';
 import type { InstanceSettings } from '../instances/settings.js';
+import type { InstanceService } from '../instances/service.js';
 import type { Instance } from '../instances/store.js';
 import type { SigningSecret } from './signing.js';
 
@@ -19,9 +19,22 @@ export interface DeliveryWork {
   session: boolean;
 }
 
-export async function workOf(ctx: GatewayContext, row: NotificationRow): Promise<DeliveryWork | null> {
-  if (row.instance_id !== null) return { ...(await ctx.instances.forWork(row.instance_id)), session: false };
-  const session = row.connect_session_id === null ? undefined : await ctx.stores.connectSessions.byId(row.connect_session_id);
+/** What delivery reads of a connect session (the connect feature's store answers it). */
+export interface SessionForDelivery {
+  publicId: string;
+  elementKeys: string[];
+  createdAt: number;
+  data: { name?: string; tags: string[]; configuration: Record<string, unknown>; elementKey?: string; signingSecret?: string };
+}
+
+export interface WorkDeps {
+  instances: Pick<InstanceService, 'forWork' | 'settingsOf'>;
+  sessionById: (id: number) => Promise<SessionForDelivery | undefined>;
+}
+
+export async function workOf(deps: WorkDeps, row: NotificationRow): Promise<DeliveryWork | null> {
+  if (row.instance_id !== null) return { ...(await deps.instances.forWork(row.instance_id)), session: false };
+  const session = row.connect_session_id === null ? undefined : await deps.sessionById(row.connect_session_id);
   if (!session?.data.signingSecret) return null;
   const instance: Instance = {
     id: 0,
@@ -40,7 +53,7 @@ export async function workOf(ctx: GatewayContext, row: NotificationRow): Promise
     unreadableSecrets: [],
   };
   try {
-    const settings = ctx.instances.settingsOf(instance);
+    const settings = deps.instances.settingsOf(instance);
     return { instance, settings, signingSecrets: [{ secret: session.data.signingSecret, createdAt: session.createdAt, expiresAt: null }], session: true };
   } catch {
     return null;

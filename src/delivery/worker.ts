@@ -8,7 +8,7 @@ import { isSuccess, sendCallback, type AttemptResult } from './send.js';
 import { signatureHeaders } from './signing.js';
 import { OriginGuard, type OriginPass, type OriginStatus, type OriginVerdict } from './origins.js';
 import { callbackOrigin, callbackOriginOf } from '../instances/settings.js';
-import { workOf } from './work.js';
+import { workOf, type WorkDeps } from './work.js';
 import type { Instance } from '../instances/store.js';
 import { firstMatch } from '../lib/json-path.js';
 import { Slots } from '../lib/slots.js';
@@ -59,9 +59,13 @@ export class Dispatcher extends WorkerLoop implements Feature {
       metrics: ctx.metrics,
     });
     this.dnsLookup = createGuardedLookup(ctx.config.network);
+    this.workDeps = { instances: ctx.instances, sessionById: (id) => ctx.stores.connectSessions.byId(id) };
     this.outcomes = new GroupCommit((items) => this.record(items));
     this.origins = new OriginGuard(() => ctx.config.delivery, ctx.clock, ctx.metrics, ctx.log);
   }
+
+  /** Where a claimed notification's callback settings come from: its instance, or its connect session. */
+  private readonly workDeps: WorkDeps;
 
   /** This node's view of an instance's callback origin (its share in use, its circuit breaker); null without a callback URL. */
   originStatus(instance: Instance): (OriginStatus & { node: string }) | null {
@@ -216,7 +220,7 @@ export class Dispatcher extends WorkerLoop implements Feature {
   /** The callback origin a claimed notification goes to; null when it will not be sent (held, or its instance or session unreadable). */
   private async originOf(row: NotificationRow): Promise<string | null> {
     try {
-      const work = await workOf(this.ctx, row);
+      const work = await workOf(this.workDeps, row);
       return work?.settings.notificationsEnabled ? callbackOrigin(work.settings.callback.url) : null;
     } catch {
       return null;
@@ -285,7 +289,7 @@ export class Dispatcher extends WorkerLoop implements Feature {
   private async deliver(row: NotificationRow, preloaded?: Record<string, unknown>, leaveSlot: (verdict?: OriginVerdict) => void = () => {}): Promise<void> {
     const { clock, log, instances, config, nodeId } = this.ctx;
     try {
-      const work = await workOf(this.ctx, row);
+      const work = await workOf(this.workDeps, row);
       if (!work) {
         // Bound to a connect session that is gone (or whose connector is): nothing can be sent, ever.
         leaveSlot();

@@ -2,7 +2,6 @@ import type { Knex } from 'knex';
 import { inTransaction } from '../db/index.js';
 import { claimDue } from '../db/lease.js';
 import type { NotificationPayload } from './record.js';
-import type { NotificationRow } from './store.js';
 
 /**
  * Coalescing under backlog: the dispatcher's claimed polling notifications of one instance and
@@ -27,12 +26,25 @@ export interface CoalesceOptions {
   maxOf: (instanceId: number) => number;
 }
 
-const mergeable = (r: NotificationRow): boolean =>
+/** The columns of a claimed notification that coalescing reads (the event store's NotificationRow). */
+export interface CoalescedRow {
+  id: string;
+  instance_id: number | null;
+  object_type: string | null;
+  source: string;
+  payload: string;
+  attempt_count: number;
+  event_count: number;
+  requests_done: number;
+  created_at: number;
+}
+
+const mergeable = (r: CoalescedRow): boolean =>
   r.instance_id !== null && r.source === 'polling' && r.object_type !== null && r.attempt_count === 0 && !r.requests_done;
 
-const firstSequence = (r: NotificationRow): number => (JSON.parse(r.payload) as NotificationPayload).events[0]?.sequence ?? 0;
+const firstSequence = (r: CoalescedRow): number => (JSON.parse(r.payload) as NotificationPayload).events[0]?.sequence ?? 0;
 
-export async function coalesceClaimed(db: Knex, rows: NotificationRow[], o: CoalesceOptions): Promise<NotificationRow[]> {
+export async function coalesceClaimed<NotificationRow extends CoalescedRow>(db: Knex, rows: NotificationRow[], o: CoalesceOptions): Promise<NotificationRow[]> {
   const groups = new Map<string, NotificationRow[]>();
   for (const row of rows) {
     if (!mergeable(row)) continue;
@@ -100,10 +112,10 @@ async function attemptedOf(db: Knex, ids: string[]): Promise<Set<string>> {
   return new Set((await db('attempts').distinct('notification_id').whereIn('notification_id', ids).pluck('notification_id')) as string[]);
 }
 
-const byAge = (a: NotificationRow, b: NotificationRow) => a.created_at - b.created_at;
+const byAge = (a: CoalescedRow, b: CoalescedRow) => a.created_at - b.created_at;
 
 /** Consecutive runs (in event order) of at most `max` events. */
-function pack(group: NotificationRow[], max: number): NotificationRow[][] {
+function pack<NotificationRow extends CoalescedRow>(group: NotificationRow[], max: number): NotificationRow[][] {
   const ordered = group.map((r) => ({ r, seq: firstSequence(r) })).sort((a, b) => a.seq - b.seq);
   const packs: NotificationRow[][] = [];
   let current: NotificationRow[] = [];
@@ -122,7 +134,11 @@ function pack(group: NotificationRow[], max: number): NotificationRow[][] {
   return packs;
 }
 
-async function writeMerges(trx: Knex, merges: NotificationRow[][], o: CoalesceOptions): Promise<Map<string, NotificationRow>> {
+async function writeMerges<NotificationRow extends CoalescedRow>(
+  trx: Knex,
+  merges: NotificationRow[][],
+  o: CoalesceOptions,
+): Promise<Map<string, NotificationRow>> {
   const carriers = new Map<string, NotificationRow>();
   for (const [carrier, ...rest] of merges) {
     const ids = rest.map((r) => r.id);
