@@ -4,13 +4,12 @@ import { errorKind } from '../db/errors.js';
 import { createGuardedLookup } from '../network/ssrf-guard.js';
 import { buildRequests } from './build.js';
 import type { DeliveryOutcome, EventStore, NotificationRow } from '../events/store.js';
-import { isSuccess, sendCallback, type AttemptResult } from './send.js';
+import { isSuccess, mapResponse, sendCallback, truncateBytes, type AttemptResult } from './send.js';
 import { signatureHeaders } from './signing.js';
 import { OriginGuard, type OriginPass, type OriginStatus, type OriginVerdict } from './origins.js';
 import { callbackOrigin, callbackOriginOf } from '../instances/settings.js';
 import { workOf, type WorkDeps } from './work.js';
 import type { Instance } from '../instances/store.js';
-import { firstMatch } from '../lib/json-path.js';
 import { Slots } from '../lib/slots.js';
 import { WorkerLoop } from '../lib/worker-loop.js';
 
@@ -404,21 +403,4 @@ export class Dispatcher extends WorkerLoop implements Feature {
 function verdictOf(r: AttemptResult): OriginVerdict {
   if (r.status !== null) return 'answered';
   return r.failure === 'timeout' || r.failure === 'unreachable' ? 'failed' : 'none';
-}
-
-function mapResponse(mapping: Record<string, string>, json: unknown): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [name, path] of Object.entries(mapping)) {
-    if (json && typeof json === 'object') out[name] = firstMatch(json, path) ?? null;
-  }
-  return out;
-}
-
-/** At most `max` bytes of UTF-8, never ending in half a character. */
-function truncateBytes(text: string, max: number): string {
-  if (Buffer.byteLength(text) <= max) return text;
-  return Buffer.from(text)
-    .subarray(0, max)
-    .toString('utf8')
-    .replace(/\uFFFD+$/, '');
 }
