@@ -4,7 +4,7 @@ import { Session } from 'node:inspector/promises';
 import { join } from 'node:path';
 import Koa from 'koa';
 import getRawBody from 'raw-body';
-import { benchGateway } from './lib.js';
+import { benchGateway, HOOKS_CONNECTOR } from './lib.js';
 
 /**
  * A server for the ingress scenarios, in its own process. Modes:
@@ -62,26 +62,7 @@ if (mode === 'node') {
     ...(delivering ? { delivery: { enabled: true } } : {}),
   });
   const { gateway } = bench;
-  await gateway.ctx.catalog.save(
-    {
-      key: 'hooks',
-      name: 'Hooks',
-      configuration: [{ key: 'webhook_secret', required: true, secret: true }],
-      events: {
-        supported: ['webhook'],
-        webhook: {
-          signature: { scheme: 'hmac', algorithm: 'sha256', header: 'X-Signature', encoding: 'hex', secret: '<%= iparam.webhook_secret %>' },
-          events: {
-            itemsPath: '$.events[*]',
-            objectType: '$.type',
-            objectId: '$.id',
-            eventType: { from: '$.action', map: { created: 'CREATED', updated: 'UPDATED' } },
-          },
-        },
-      },
-    },
-    'bench',
-  );
+  await gateway.ctx.catalog.save(HOOKS_CONNECTOR, 'bench');
   const instance = await gateway.instances.create({
     element: { key: 'hooks' },
     configuration: {

@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import got from 'got';
 import { Agent } from 'undici';
-import { benchGateway, benchInstance, percentile, startBenchProcess, startBenchProvider, type Result } from './lib.js';
+import { benchGateway, benchInstance, HOOKS_CONNECTOR, percentile, startBenchProcess, startBenchProvider, type BenchProcess, type Result } from './lib.js';
 
 /**
  * Latency, event to callback, on one node with SQLite and the default ticks (1 s): what the
@@ -24,12 +24,18 @@ interface Arrival {
 }
 const arrivalsOf = async (receiverUrl: string) => got(new URL('/arrivals', receiverUrl)).json<Arrival[]>();
 
-function latencyRows(scenario: string, latencies: number[], targets: { p50?: number; p99: number }, note: string): Result[] {
+function latencyRows(
+  scenario: string,
+  latencies: number[],
+  targets: { p50?: number; p99: number },
+  note: string,
+  database: 'sqlite' | 'postgres' = 'sqlite',
+): Result[] {
   const p50 = percentile(latencies, 50);
   const p99 = percentile(latencies, 99);
   const row = (figure: string, value: number, max: number | undefined): Result => ({
     scenario,
-    database: 'sqlite',
+    database,
     figure: `${figure} (${note})`,
     value,
     unit: 'ms',
@@ -53,12 +59,14 @@ async function paced(count: number, rate: number, send: (i: number) => Promise<v
   await Promise.all(inFlight);
 }
 
-export async function webhookLatencyScenario(seconds: number, rate = 200): Promise<Result[]> {
-  const receiver = await startBenchProcess(new URL('./latency-receiver.ts', import.meta.url), []);
-  const gateway = await startBenchProcess(new URL('./ingress-server.ts', import.meta.url), ['gateway', 'sqlite', receiver.url]);
+/**
+ * Posts signed webhooks to `target` at `rate` a second for `seconds` (after one uncounted second)
+ * and answers each one's latency, from its 202 to its event's arrival at the receiver.
+ */
+async function webhookLatencies(targetUrl: string, receiverUrl: string, seconds: number, rate: number): Promise<number[]> {
   // The sender's client is the cheapest measured (bench/clients.ts): it shares the cores.
   const sender = new Agent({ connections: 64 });
-  const target = new URL(gateway.url);
+  const target = new URL(targetUrl);
   const accepted = new Map<string, number>();
   const post = async (id: string) => {
     const body = JSON.stringify({ events: [{ type: 'contacts', action: 'updated', id, data: { name: `Ada ${id}` } }] });
@@ -85,17 +93,68 @@ export async function webhookLatencyScenario(seconds: number, rate = 200): Promi
     // Everything accepted must arrive; give the stragglers 10 s.
     let arrivals: Arrival[] = [];
     for (let waited = 0; waited < 10_000; waited += 100) {
-      arrivals = await arrivalsOf(receiver.url);
+      arrivals = await arrivalsOf(receiverUrl);
       if (arrivals.reduce((n, a) => n + a.objectIds.filter((id) => accepted.has(id)).length, 0) >= accepted.size) break;
       await new Promise((r) => setTimeout(r, 100));
     }
     const latencies: number[] = [];
     for (const a of arrivals) for (const id of a.objectIds) if (accepted.has(id)) latencies.push(Math.max(0, a.at - accepted.get(id)!));
     if (latencies.length < accepted.size) throw new Error(`${accepted.size} webhooks accepted, ${latencies.length} reached the callback`);
-    return latencyRows('webhook → callback', latencies, { p50: 20, p99: 100 }, `${rate} webhooks/s for ${seconds} s, ${latencies.length} events`);
+    return latencies;
   } finally {
     await sender.close();
+  }
+}
+
+export async function webhookLatencyScenario(seconds: number, rate = 200): Promise<Result[]> {
+  const receiver = await startBenchProcess(new URL('./latency-receiver.ts', import.meta.url), []);
+  const gateway = await startBenchProcess(new URL('./ingress-server.ts', import.meta.url), ['gateway', 'sqlite', receiver.url]);
+  try {
+    const latencies = await webhookLatencies(gateway.url, receiver.url, seconds, rate);
+    return latencyRows('webhook → callback', latencies, { p50: 20, p99: 100 }, `${rate} webhooks/s for ${seconds} s, ${latencies.length} events`);
+  } finally {
     await gateway.stop();
+    await receiver.stop();
+  }
+}
+
+/**
+ * `latency-cluster`: the same webhooks on 3 nodes sharing one PostgreSQL schema. Node A only
+ * receives (its loops are not started: it stores each receipt and NOTIFYs); nodes B and C map and
+ * deliver, woken by LISTEN/NOTIFY. So every event crosses nodes twice before it is sent; the
+ * attempts' `node` column shows that none was sent by A.
+ */
+export async function clusterWebhookLatencyScenario(seconds: number, rate = 200): Promise<Result[]> {
+  const receiver = await startBenchProcess(new URL('./latency-receiver.ts', import.meta.url), []);
+  // The schema, the connector and the instance, made here; this gateway's loops are not started.
+  const setup = await benchGateway('postgres');
+  const nodes: BenchProcess[] = [];
+  try {
+    await setup.gateway.ctx.catalog.save(HOOKS_CONNECTOR as never, 'bench');
+    const instance = await setup.gateway.instances.create({
+      element: { key: 'hooks' },
+      configuration: { webhook_secret: 'bench-secret', 'event.vendor.type': 'webhook', 'event.notification.callback.url': receiver.url },
+    });
+    const script = new URL('./latency-node.ts', import.meta.url);
+    for (const [id, role] of [
+      ['node-a', 'ingress'],
+      ['node-b', 'worker'],
+      ['node-c', 'worker'],
+    ])
+      nodes.push(await startBenchProcess(script, [setup.schema!, id, role]));
+    const latencies = await webhookLatencies(`${nodes[0].url}/hooks/${instance.webhookToken}`, receiver.url, seconds, rate);
+    const senders = (await setup.gateway.db('attempts').distinct('node').pluck('node')) as string[];
+    if (senders.includes('node-a')) throw new Error('the ingress node sent callbacks');
+    return latencyRows(
+      'webhook → callback, 3 nodes',
+      latencies,
+      { p99: 250 },
+      `${rate} webhooks/s for ${seconds} s to node A, sent by ${senders.sort().join(' and ')}, ${latencies.length} events`,
+      'postgres',
+    );
+  } finally {
+    for (const node of nodes) await node.stop();
+    await setup.close();
     await receiver.stop();
   }
 }
@@ -124,14 +183,16 @@ export async function pollLatencyScenario(polls: number, records: number): Promi
       if (p > 0) commits.set(instance.id, commitAt!);
       await new Promise((r) => setTimeout(r, Math.max(0, next - Date.now())));
     }
-    const notifications = polls * Math.ceil(records / gateway.config.delivery.maxEventsPerNotification.polling);
+    // Counted in events: a notification may carry more than it was recorded with (coalescing under backlog).
+    const events = polls * records;
+    const eventsOf = (list: Arrival[]) => list.reduce((n, a) => n + a.objectIds.length, 0);
     let arrivals: Arrival[] = [];
     for (let waited = 0; waited < 10_000; waited += 100) {
       arrivals = (await arrivalsOf(receiver.url)).filter((a) => commits.has(a.instanceId));
-      if (arrivals.length >= notifications) break;
+      if (eventsOf(arrivals) >= events) break;
       await new Promise((r) => setTimeout(r, 100));
     }
-    if (arrivals.length < notifications) throw new Error(`${notifications} notifications made, ${arrivals.length} reached the callback`);
+    if (eventsOf(arrivals) < events) throw new Error(`${events} events recorded, ${eventsOf(arrivals)} reached the callback`);
     const latencies = arrivals.map((a) => Math.max(0, a.at - commits.get(a.instanceId)!));
     if (process.env.BENCH_DEBUG) {
       const per = new Map<number, number[]>();

@@ -13,6 +13,25 @@ import { Gateway, type GatewayOptions } from '../src/main.js';
 /** Shared pieces of the benchmark scenarios: a gateway on a fresh database, timing, results. */
 export const PG_URL = process.env.POLLGATE_BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
+/** The webhook connector of the ingress and latency scenarios: HMAC-signed bodies of `events[]`. */
+export const HOOKS_CONNECTOR = {
+  key: 'hooks',
+  name: 'Hooks',
+  configuration: [{ key: 'webhook_secret', required: true, secret: true }],
+  events: {
+    supported: ['webhook'],
+    webhook: {
+      signature: { scheme: 'hmac', algorithm: 'sha256', header: 'X-Signature', encoding: 'hex', secret: '<%= iparam.webhook_secret %>' },
+      events: {
+        itemsPath: '$.events[*]',
+        objectType: '$.type',
+        objectId: '$.id',
+        eventType: { from: '$.action', map: { created: 'CREATED', updated: 'UPDATED' } },
+      },
+    },
+  },
+};
+
 export interface Result {
   scenario: string;
   database: 'sqlite' | 'postgres' | 'none';

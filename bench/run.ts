@@ -63,6 +63,7 @@ const steps: Array<[string, () => Promise<Result[]>]> = [
   ['outbound client: got, undici, node:http', () => scenario('clients', 'sqlite', size.clientRequests)],
   ['webhook → callback latency at 200/s on SQLite', () => scenario('latency-webhooks', 'sqlite', size.latencySeconds, 200)],
   ['poll commit → callback latency on SQLite', () => scenario('latency-poll', 'sqlite', size.latencyPolls, 500)],
+  ['webhook → callback latency at 200/s on 3 PostgreSQL nodes', () => scenario('latency-cluster', 'postgres', size.latencySeconds, 200)],
   ['delivery on PostgreSQL', () => scenario('delivery', 'postgres', size.events)],
   ['scheduler at scale on SQLite', () => scenario('scheduler', 'sqlite', size.instances, size.interval, size.schedulerSeconds)],
   ['capacity of one node on SQLite', () => scenario('capacity', 'sqlite', size.capacity, size.interval, size.clusterSeconds)],

@@ -7,7 +7,7 @@ import { capacityScenario, clusterScenario } from './scheduling.js';
 import { slowlorisScenario } from './slowloris.js';
 import { draftScenario } from './draft.js';
 import { clientsScenario } from './clients.js';
-import { pollLatencyScenario, webhookLatencyScenario } from './latency.js';
+import { clusterWebhookLatencyScenario, pollLatencyScenario, webhookLatencyScenario } from './latency.js';
 
 /**
  * Runs one scenario in this (fresh) process and prints its results as one JSON line, so that
@@ -30,6 +30,7 @@ const run: Record<string, () => Promise<unknown>> = {
   clients: () => clientsScenario(n[0]),
   'latency-webhooks': () => webhookLatencyScenario(n[0], n[1]),
   'latency-poll': () => pollLatencyScenario(n[0], n[1]),
+  'latency-cluster': () => clusterWebhookLatencyScenario(n[0], n[1]),
 };
 if (!run[name]) throw new Error(`unknown scenario ${name}`);
 console.log(JSON.stringify(await run[name]()));

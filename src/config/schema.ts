@@ -88,7 +88,15 @@ export interface Config {
     maxDataBytes: number;
     leaseSeconds: number;
   };
-  retention: { enabled: boolean; intervalMinutes: number; eventsDays: number; webhookReceiptsDays: number; requestLogDays: number };
+  retention: {
+    enabled: boolean;
+    intervalMinutes: number;
+    eventsDays: number;
+    webhookReceiptsDays: number;
+    requestLogDays: number;
+    /** Connect sessions are deleted this long after they expired. */
+    connectSessionsDays: number;
+  };
   network: { allowLoopback: boolean; allowPrivate: boolean };
   shutdown: { graceSeconds: number };
   /**
@@ -192,7 +200,14 @@ export const configSchema = section({
     maxDataBytes: int(1),
     leaseSeconds: num(0.1),
   }),
-  retention: section({ enabled: bool, intervalMinutes: num(0.01), eventsDays: num(0), webhookReceiptsDays: num(0), requestLogDays: num(0) }),
+  retention: section({
+    enabled: bool,
+    intervalMinutes: num(0.01),
+    eventsDays: num(0),
+    webhookReceiptsDays: num(0),
+    requestLogDays: num(0),
+    connectSessionsDays: num(0),
+  }),
   network: section({ allowLoopback: bool, allowPrivate: bool }),
   shutdown: section({ graceSeconds: num(0) }),
   connect: section({

@@ -2,7 +2,7 @@ import type { GatewayContext } from '../context.js';
 import { ApiError, ValidationError } from '../errors.js';
 import type { ConfigurationField, ConnectorDefinition } from '../connectors/schema.js';
 import { authAlternatives, authOf, whenKeys } from '../connectors/auth-alternatives.js';
-import { OAUTH_KEYS, TOKEN_KEYS } from '../connectors/settings-keys.js';
+import { OAUTH_KEYS, SETTING_KEYS, TOKEN_KEYS } from '../connectors/settings-keys.js';
 import { oauth1Consumer, oauth2Client, oauth2Endpoints, oauthUrl } from '../auth/settings.js';
 import { authorizeUrl, codeChallengeOf, newCodeVerifier } from '../auth/oauth2.js';
 import { parseTokenAnswer, requestTokenRequest } from '../auth/oauth1.js';
@@ -278,12 +278,17 @@ export class ConnectFlow {
     return { redirect: url.toString() };
   }
 
-  /** Nothing is created: the app hears of it (a reconnect's instance gets CONNECT_FAILED), the browser goes to the error URL or an error page. */
+  /**
+   * Nothing is created: the app hears of it by CONNECT_FAILED — a reconnect's through its instance,
+   * a first connect's bound to the session (no instance exists) — and the browser goes to the error
+   * URL or an error page.
+   */
   private async fail(session: ConnectSession, error: string, description: string): Promise<PageAnswer> {
     const now = this.ctx.clock.now();
-    await this.store.finish(session.id, { status: 'failed', error: `${error}: ${description}` }, now);
+    const finished = await this.store.finish(session.id, { status: 'failed', error: `${error}: ${description}` }, now);
     const instance = await this.target(session);
     if (instance) await this.event(session, instance, 'CONNECT_FAILED', { error, description });
+    else if (finished) await this.sessionEvent(session, { error, description });
     this.ctx.log.info({ session: session.publicId, error }, 'connect session failed');
     if (session.errorUrl) {
       const url = new URL(session.errorUrl);
@@ -314,6 +319,37 @@ export class ConnectFlow {
         eventDate: date,
         events: [{ eventType, objectType: 'connection', objectId: String(instance.id), elementKey: instance.elementKey, date }],
         connect: { session: session.publicId, endUser: session.endUser, tags: session.data.tags, ...(error ? { error } : {}) },
+      },
+    });
+    this.ctx.wakeUps.notify('delivery');
+  }
+
+  /**
+   * CONNECT_FAILED of a first connect: no instance exists, so the notification is bound to the
+   * session and goes out through the outbox like any other (leased, retried on the same schedule)
+   * to the preset callback URL, signed with the session's signing secret. Nothing without a preset
+   * callback URL.
+   */
+  private async sessionEvent(session: ConnectSession, error: { error: string; description: string }): Promise<void> {
+    const configuration = session.data.configuration;
+    if (typeof configuration[SETTING_KEYS.url] !== 'string' || !session.data.signingSecret) return;
+    const now = this.ctx.clock.now();
+    const date = new Date(now).toISOString();
+    const elementKey = session.data.elementKey ?? (session.elementKeys.length === 1 ? session.elementKeys[0] : null);
+    await this.ctx.stores.events.enqueueNotification({
+      instanceId: null,
+      connectSessionId: session.id,
+      source: 'connect',
+      objectType: 'connection',
+      eventCount: 1,
+      now,
+      payload: {
+        instanceId: null,
+        instanceName: session.data.name ?? null,
+        elementKey,
+        eventDate: date,
+        events: [{ eventType: 'CONNECT_FAILED', objectType: 'connection', objectId: session.publicId, elementKey, date }],
+        connect: { session: session.publicId, endUser: session.endUser, tags: session.data.tags, error },
       },
     });
     this.ctx.wakeUps.notify('delivery');

@@ -5,6 +5,7 @@ import { throwIfProblems } from '../instances/settings.js';
 import { nameProblem, readTags } from '../instances/validation.js';
 import type { ConnectSession, ConnectStore } from './store.js';
 import { hashToken, newSecretToken, newSessionId } from './tokens.js';
+import { newSigningSecret } from '../lib/signing-secret.js';
 
 /**
  * POST /connect/sessions: what an app asks for when one of its end users should connect an
@@ -17,6 +18,11 @@ export interface SessionAnswer {
   token: string;
   url: string;
   expiresAt: string;
+  /**
+   * Signs the events bound to this session rather than to an instance: CONNECT_FAILED of a first
+   * connect (no instance exists). Given once, here.
+   */
+  signingSecret: string;
 }
 
 const MAX_MINUTES = 24 * 60;
@@ -93,6 +99,7 @@ export async function createSession(ctx: GatewayContext, store: ConnectStore, bo
   throwIfProblems(problems, 'the connect session');
 
   const token = newSecretToken();
+  const signingSecret = newSigningSecret();
   const publicId = newSessionId();
   const expiresAt = now + Math.round((minutes as number) * 60_000);
   await store.insert({
@@ -103,12 +110,12 @@ export async function createSession(ctx: GatewayContext, store: ConnectStore, bo
     endUser: (endUser as string | undefined) ?? null,
     successUrl: successUrl!,
     errorUrl,
-    data: { name: body.name as string | undefined, tags, configuration: configuration as Record<string, unknown> },
+    data: { name: body.name as string | undefined, tags, configuration: configuration as Record<string, unknown>, signingSecret },
     expiresAt,
     createdAt: now,
   });
   ctx.log.info({ session: publicId, elementKeys, instanceId }, 'connect session created');
-  return { id: publicId, token, url: `${base}/connect/${token}`, expiresAt: new Date(expiresAt).toISOString() };
+  return { id: publicId, token, url: `${base}/connect/${token}`, expiresAt: new Date(expiresAt).toISOString(), signingSecret };
 }
 
 /** GET /connect/sessions/:id: where a session stands (never its token or configuration). */

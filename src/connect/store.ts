@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import type { SecretCipher } from '../secrets/cipher.js';
+import { deleteInBatches } from '../db/bulk.js';
 
 /**
  * The connect_sessions table (migration 015): the only code that reads or writes it. Tokens and
@@ -22,6 +23,8 @@ export interface SessionData {
   codeVerifier?: string;
   /** OAuth 1.0a: the request token's secret, for the access-token call. */
   requestSecret?: string;
+  /** Signs the events bound to the session (a first connect that failed: no instance, no instance secret). */
+  signingSecret?: string;
 }
 
 export interface ConnectSession {
@@ -97,8 +100,21 @@ export class ConnectStore {
     });
   }
 
+  /**
+   * Retention: sessions that expired before `before`, whatever their status. A session is of no use
+   * once expired (its token and state are refused); the instance it made keeps no reference to it.
+   */
+  prune(before: number): Promise<number> {
+    return deleteInBatches(this.db, 'connect_sessions', (q) => q.where('expires_at', '<', before));
+  }
+
   async byTokenHash(hash: string): Promise<ConnectSession | undefined> {
     const row = (await this.db('connect_sessions').where({ token_hash: hash }).first()) as Row | undefined;
+    return row && this.toSession(row);
+  }
+
+  async byId(id: number): Promise<ConnectSession | undefined> {
+    const row = (await this.db('connect_sessions').where({ id }).first()) as Row | undefined;
     return row && this.toSession(row);
   }
 

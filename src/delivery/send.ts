@@ -2,6 +2,7 @@ import type http from 'node:http';
 import type { createGuardedLookup, NetworkPolicy } from '../network/ssrf-guard.js';
 import { OutboundError, retryAfterOf, type Outbound, type OutboundFailure } from '../network/outbound.js';
 import { isBodiless, type CallbackRequest } from './build.js';
+import { firstMatch } from '../lib/json-path.js';
 
 /**
  * One HTTP try of a callback request through the outbound module, never thrown: the answer or the
@@ -75,4 +76,22 @@ function answer(status: number, headers: http.IncomingHttpHeaders, body: string,
     error: isSuccess(status) ? (note ?? null) : `the callback answered HTTP ${status}${note ? ` (${note})` : ''}`,
     retryAfterSeconds: retryAfterOf(status, headers, now),
   };
+}
+
+/** `responseMapping`: named values picked from the receiver's JSON answer (JSONPath), null when absent. */
+export function mapResponse(mapping: Record<string, string>, json: unknown): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [name, path] of Object.entries(mapping)) {
+    if (json && typeof json === 'object') out[name] = firstMatch(json, path) ?? null;
+  }
+  return out;
+}
+
+/** At most `max` bytes of UTF-8, never ending in half a character. */
+export function truncateBytes(text: string, max: number): string {
+  if (Buffer.byteLength(text) <= max) return text;
+  return Buffer.from(text)
+    .subarray(0, max)
+    .toString('utf8')
+    .replace(/\uFFFD+$/, '');
 }

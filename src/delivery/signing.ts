@@ -1,4 +1,4 @@
-import { createHmac, randomBytes } from 'node:crypto';
+import { createHmac } from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
 import type { SigningSecretEntry } from '../instances/store.js';
 
@@ -10,7 +10,7 @@ import type { SigningSecretEntry } from '../instances/store.js';
  */
 export type SigningSecret = SigningSecretEntry;
 
-export const newSigningSecret = (): string => `whsec_${randomBytes(24).toString('base64')}`;
+export { newSigningSecret } from '../lib/signing-secret.js';
 
 export function activeSecrets(secrets: SigningSecret[], now: number): SigningSecret[] {
   return secrets.filter((s) => s.expiresAt === null || s.expiresAt > now);

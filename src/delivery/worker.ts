@@ -4,12 +4,12 @@ import { errorKind } from '../db/errors.js';
 import { createGuardedLookup } from '../network/ssrf-guard.js';
 import { buildRequests } from './build.js';
 import type { DeliveryOutcome, EventStore, NotificationRow } from '../events/store.js';
-import { isSuccess, sendCallback, type AttemptResult } from './send.js';
+import { isSuccess, mapResponse, sendCallback, truncateBytes, type AttemptResult } from './send.js';
 import { signatureHeaders } from './signing.js';
 import { OriginGuard, type OriginPass, type OriginStatus, type OriginVerdict } from './origins.js';
 import { callbackOrigin, callbackOriginOf } from '../instances/settings.js';
+import { workOf, type WorkDeps } from './work.js';
 import type { Instance } from '../instances/store.js';
-import { firstMatch } from '../lib/json-path.js';
 import { Slots } from '../lib/slots.js';
 import { WorkerLoop } from '../lib/worker-loop.js';
 
@@ -58,9 +58,13 @@ export class Dispatcher extends WorkerLoop implements Feature {
       metrics: ctx.metrics,
     });
     this.dnsLookup = createGuardedLookup(ctx.config.network);
+    this.workDeps = { instances: ctx.instances, sessionById: (id) => ctx.stores.connectSessions.byId(id) };
     this.outcomes = new GroupCommit((items) => this.record(items));
     this.origins = new OriginGuard(() => ctx.config.delivery, ctx.clock, ctx.metrics, ctx.log);
   }
+
+  /** Where a claimed notification's callback settings come from: its instance, or its connect session. */
+  private readonly workDeps: WorkDeps;
 
   /** This node's view of an instance's callback origin (its share in use, its circuit breaker); null without a callback URL. */
   originStatus(instance: Instance): (OriginStatus & { node: string }) | null {
@@ -156,13 +160,14 @@ export class Dispatcher extends WorkerLoop implements Feature {
     const { clock, nodeId } = this.ctx;
     const claimedAt = clock.now();
     // Oldest first: an instance's notifications go out in the order they were made.
-    const rows = await this.events.claimDueNotifications({
+    const claimed = await this.events.claimDueNotifications({
       now: claimedAt,
       owner: nodeId,
       leaseMs: this.leaseMs,
       limit,
       skipOrigins: this.origins.blockedOrigins(),
     });
+    const rows = await this.coalesce(claimed, claimedAt, claimed.length >= limit);
     const [bodies, origins] = await Promise.all([
       // Without them each send reads its own body (and reports what fails then).
       this.events.notificationBodies(rows).catch((err) => {
@@ -171,17 +176,51 @@ export class Dispatcher extends WorkerLoop implements Feature {
         this.ctx.log.warn({ err: (err as Error).message, kind }, "the claimed notifications' bodies could not be read together; each is read on its own");
         return new Map<string, Record<string, unknown>>();
       }),
-      Promise.all(rows.map((row) => this.originOf(row.instance_id))),
+      Promise.all(rows.map((row) => this.originOf(row))),
     ]);
     for (const [i, row] of rows.entries()) this.track(row.id, this.run(row, origins[i], claimedAt, bodies.get(row.id)));
-    return rows.length;
+    // Rows claimed, not sends: a full claim means more may be due, however many it was merged into.
+    return claimed.length;
   }
 
-  /** The callback origin a claimed notification goes to; null when it will not be sent (held, or its instance unreadable). */
-  private async originOf(instanceId: number): Promise<string | null> {
+  /**
+   * Under backlog, fewer and fuller sends: claimed polling notifications of one instance and object
+   * type, never attempted, are merged up to the instance's events per notification (and, when the
+   * claim came back full, more of their kind are claimed to fill them). The merge is committed
+   * before any send (src/events/coalesce.ts); if it cannot be, the rows go out as claimed.
+   */
+  private async coalesce(rows: NotificationRow[], now: number, full: boolean): Promise<NotificationRow[]> {
+    const polling = rows.filter((r) => r.source === 'polling');
+    if (polling.length === 0 || (!full && polling.length < 2)) return rows;
+    const max = new Map<number, number>();
+    for (const id of new Set(polling.flatMap((r) => (r.instance_id === null ? [] : [r.instance_id])))) {
+      try {
+        const { settings } = await this.ctx.instances.forWork(id);
+        max.set(id, settings.maxBatchSize ?? this.ctx.config.delivery.maxEventsPerNotification.polling);
+      } catch {
+        max.set(id, 1); // unreadable now: its rows are sent (or fail) as they are
+      }
+    }
     try {
-      const { settings } = await this.ctx.instances.forWork(instanceId);
-      return settings.notificationsEnabled ? callbackOrigin(settings.callback.url) : null;
+      return await this.events.coalesceNotifications(rows, {
+        now,
+        owner: this.ctx.nodeId,
+        leaseMs: this.leaseMs,
+        topUp: full,
+        maxOf: (id) => max.get(id) ?? 1,
+      });
+    } catch (err) {
+      // Only the top-up claim can fail here (a failed merge rolls back inside): sent as claimed.
+      this.ctx.log.warn({ err: (err as Error).message }, 'claimed notifications could not be coalesced; sent as claimed');
+      return rows;
+    }
+  }
+
+  /** The callback origin a claimed notification goes to; null when it will not be sent (held, or its instance or session unreadable). */
+  private async originOf(row: NotificationRow): Promise<string | null> {
+    try {
+      const work = await workOf(this.workDeps, row);
+      return work?.settings.notificationsEnabled ? callbackOrigin(work.settings.callback.url) : null;
     } catch {
       return null;
     }
@@ -249,7 +288,20 @@ export class Dispatcher extends WorkerLoop implements Feature {
   private async deliver(row: NotificationRow, preloaded?: Record<string, unknown>, leaveSlot: (verdict?: OriginVerdict) => void = () => {}): Promise<void> {
     const { clock, log, instances, config, nodeId } = this.ctx;
     try {
-      const { instance, settings, signingSecrets: secrets } = await instances.forWork(row.instance_id);
+      const work = await workOf(this.workDeps, row);
+      if (!work) {
+        // Bound to a connect session that is gone (or whose connector is): nothing can be sent, ever.
+        leaveSlot();
+        const now = clock.now();
+        const error = 'its connect session or connector no longer exists';
+        await this.outcomes.submit({
+          id: row.id,
+          holdInstance: null,
+          patch: { status: 'dead', last_error: error, updated_at: now, lease_owner: null, lease_expires_at: null },
+        });
+        return;
+      }
+      const { instance, settings, signingSecrets: secrets } = work;
       const cb = settings.callback;
       if (!settings.notificationsEnabled || !cb.url) {
         // Notifications switched off after this one was queued: held, not sent and not lost.
@@ -284,7 +336,9 @@ export class Dispatcher extends WorkerLoop implements Feature {
       }
       leaveSlot(verdictOf(result));
       const now = clock.now();
-      const outcome = this.decide(row, result, settings.retrySchedule ?? config.delivery.retrySchedule);
+      const decided = this.decide(row, result, settings.retrySchedule ?? config.delivery.retrySchedule);
+      // A session-bound notification has no instance callbacks to hold: a 410 ends it.
+      const outcome = decided.held && work.session ? { status: 'dead' } : decided;
       const responseData = cb.responseMapping && result.json !== undefined ? mapResponse(cb.responseMapping, result.json) : undefined;
       await this.outcomes.submit({
         attempt: {
@@ -313,7 +367,7 @@ export class Dispatcher extends WorkerLoop implements Feature {
         holdInstance: outcome.held ? row.instance_id : null,
       });
       this.ctx.metrics.deliveries.inc({ outcome: outcome.held ? 'held' : outcome.status === 'pending' ? 'retry' : outcome.status });
-      if (outcome.held) {
+      if (outcome.held && row.instance_id !== null) {
         instances.invalidate(row.instance_id);
         log.warn({ instanceId: row.instance_id }, 'callback answered 410 Gone: notifications are held until events are enabled again');
       }
@@ -349,21 +403,4 @@ export class Dispatcher extends WorkerLoop implements Feature {
 function verdictOf(r: AttemptResult): OriginVerdict {
   if (r.status !== null) return 'answered';
   return r.failure === 'timeout' || r.failure === 'unreachable' ? 'failed' : 'none';
-}
-
-function mapResponse(mapping: Record<string, string>, json: unknown): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [name, path] of Object.entries(mapping)) {
-    if (json && typeof json === 'object') out[name] = firstMatch(json, path) ?? null;
-  }
-  return out;
-}
-
-/** At most `max` bytes of UTF-8, never ending in half a character. */
-function truncateBytes(text: string, max: number): string {
-  if (Buffer.byteLength(text) <= max) return text;
-  return Buffer.from(text)
-    .subarray(0, max)
-    .toString('utf8')
-    .replace(/\uFFFD+$/, '');
 }

@@ -162,7 +162,9 @@ function groupByObjectType(events: NewEvent[]): Map<string, NewEvent[]> {
 /** A notification to queue, with a payload of the caller's shape (scheduled events). */
 export interface QueuedNotification {
   id?: string;
-  instanceId: number;
+  /** null with `connectSessionId`: a notification bound to a connect session (no instance exists). */
+  instanceId: number | null;
+  connectSessionId?: number;
   source: EventSource;
   objectType: string | null;
   payload: Record<string, unknown>;
@@ -176,6 +178,7 @@ export function notificationRow(n: QueuedNotification): Record<string, unknown> 
   return {
     id,
     instance_id: n.instanceId,
+    ...(n.connectSessionId !== undefined ? { connect_session_id: n.connectSessionId } : {}),
     object_type: n.objectType,
     source: n.source,
     status: 'pending',

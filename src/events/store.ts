@@ -3,6 +3,7 @@ import { inTransaction } from '../db/index.js';
 import { bulkInsert, bulkUpdate, deleteInBatches } from '../db/bulk.js';
 import { InstanceGoneError } from '../db/instance-guard.js';
 import { claimDue, releaseLeases, renewLeases } from '../db/lease.js';
+import { coalesceClaimed, type CoalesceOptions } from './coalesce.js';
 import { notificationRow, prepareEventGroups, type EventInstance, type NewEvent, type QueuedNotification, type RecordOptions } from './record.js';
 
 /**
@@ -38,12 +39,15 @@ export interface EventFilter {
 /** A notification as the dispatcher claims it. */
 export interface NotificationRow {
   id: string;
-  instance_id: number;
+  /** null for a notification bound to a connect session instead (a first connect that failed). */
+  instance_id: number | null;
+  connect_session_id: number | null;
   object_type: string | null;
   source: string;
   status: string;
   payload: string;
   attempt_count: number;
+  event_count: number;
   /** Templated mode: requests (events) the receiver already accepted; a retry sends the rest. */
   requests_done: number;
   next_attempt_at: number;
@@ -83,10 +87,16 @@ export class EventStore {
       owner: o.owner,
       leaseMs: o.leaseMs,
       limit: o.limit,
-      where: (q) => q.where('status', 'pending').whereIn('instance_id', instances),
+      // Session-bound notifications (no instance) go to their session's preset callback.
+      where: (q) => q.where('status', 'pending').where((w) => w.whereIn('instance_id', instances).orWhereNotNull('connect_session_id')),
       orderBy: [{ column: 'next_attempt_at' }, { column: 'created_at' }],
     });
     return rows.sort((a, b) => a.created_at - b.created_at);
+  }
+
+  /** Merges claimed polling notifications of one instance and object type that were never attempted (coalesce.ts). */
+  coalesceNotifications(rows: NotificationRow[], o: CoalesceOptions): Promise<NotificationRow[]> {
+    return coalesceClaimed(this.db, rows, o);
   }
 
   /** Extends this node's lease on a notification (a templated delivery of many requests needs longer); false when the lease is no longer its own. */

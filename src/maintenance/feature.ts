@@ -7,7 +7,7 @@ import { WorkerLoop } from '../lib/worker-loop.js';
  * which cutoffs. Only finished work is ever deleted: notifications delivered longer ago than
  * `delivery.retentionDays` (undelivered and dead ones stay: they are replayable), events whose
  * notification is delivered (or that have none), receipts already mapped or given up on, request
- * log entries, and snapshots of object types an instance no longer polls. Every node may run it:
+ * log entries, connect sessions expired long ago, and snapshots of object types an instance no longer polls. Every node may run it:
  * deleting twice is harmless.
  */
 const DAY = 24 * 60 * 60 * 1000;
@@ -18,10 +18,11 @@ export interface RetentionResult {
   webhookReceipts: number;
   requestLog: number;
   snapshots: number;
+  connectSessions: number;
 }
 
 export type RetentionDeps = Pick<GatewayContext, 'config' | 'clock' | 'log' | 'metrics'> & {
-  stores: Pick<GatewayContext['stores'], 'events' | 'receipts' | 'requestLog' | 'snapshots'>;
+  stores: Pick<GatewayContext['stores'], 'events' | 'receipts' | 'requestLog' | 'snapshots' | 'connectSessions'>;
 };
 
 class RetentionLoop extends WorkerLoop {
@@ -41,7 +42,8 @@ class RetentionLoop extends WorkerLoop {
     const webhookReceipts = await stores.receipts.prune(before(settings.webhookReceiptsDays));
     const requestLog = await stores.requestLog.prune(before(settings.requestLogDays));
     const snapshots = await stores.snapshots.prune();
-    return { notifications, events, webhookReceipts, requestLog, snapshots };
+    const connectSessions = await stores.connectSessions.prune(before(settings.connectSessionsDays));
+    return { notifications, events, webhookReceipts, requestLog, snapshots, connectSessions };
   }
 
   protected async pass(): Promise<number> {

@@ -275,4 +275,59 @@ describe('connect sessions and pages (HTTP)', () => {
     expect((await t.api.get(`instances/${id}`)).body).to.deep.equal(before);
     expect((await t.api.get(`connect/sessions/${again.id}`)).body).to.include({ status: 'failed' });
   });
+
+  it('a first connect that fails delivers CONNECT_FAILED bound to the session: signed with its secret, retried under one id', async () => {
+    oauth.server.service.once('beforeAuthorizeRedirect', (redirect: { url: URL }) => {
+      redirect.url.searchParams.delete('code');
+      redirect.url.searchParams.set('error', 'access_denied');
+      redirect.url.searchParams.set('error_description', 'The user denied access');
+    });
+    const s = (await newSession(t, { connector: 'oauthcrm', configuration: oauthPreset(), endUser: 'u-1', tags: ['trial'] })) as Awaited<
+      ReturnType<typeof newSession>
+    > & { signingSecret: string };
+    expect(s.signingSecret).to.match(/^whsec_/);
+    const leave = await submit(s.url, { base_url: provider.url });
+    await browser.get((await browser.get(leave.headers.location!)).headers.location!);
+    expect(await instanceCount(t)).to.equal(0);
+
+    // The receiver fails the first try: the event is retried on the schedule, under the same webhook-id.
+    receiver.respondWith({ status: 503 });
+    await dispatcher(t).drain();
+    await dispatcher(t).idle();
+    expect(receiver.received).to.have.length(1);
+    t.clock.advance(60_000);
+    const [first, retried] = await delivered();
+    expect(retried.events[0]).to.include({ eventType: 'CONNECT_FAILED', objectType: 'connection', objectId: s.id });
+    expect(retried.connect).to.deep.include({ session: s.id, endUser: 'u-1', tags: ['trial'] });
+    expect(retried.connect.error).to.include({ error: 'access_denied', description: 'The user denied access' });
+    expect(retried.instanceId).to.equal(null);
+    expect(first).to.deep.equal(retried);
+    const [a, b] = receiver.received;
+    expect(a.headers['webhook-id']).to.equal(b.headers['webhook-id']);
+    // The app verifies it with the session's signing secret, as it would an instance's notification.
+    const headers = Object.fromEntries(Object.entries(b.headers).map(([k, v]) => [k, String(v)]));
+    const ts = Number(headers['webhook-timestamp']);
+    const expected = new Webhook(s.signingSecret).sign(headers['webhook-id'], new Date(ts * 1000), b.raw.toString('utf8'));
+    expect(headers['webhook-signature'].split(' ')).to.include(expected);
+    const row = await t.gateway.db('notifications').first();
+    expect(row).to.include({ status: 'delivered', instance_id: null });
+    // Its session pruned meanwhile, a replayed notification goes nowhere: dead, not retried forever.
+    await t.gateway.db('notifications').update({ status: 'pending', next_attempt_at: t.clock.now() });
+    await t.gateway.db('connect_sessions').delete();
+    await dispatcher(t).drain();
+    await dispatcher(t).idle();
+    expect(receiver.received).to.have.length(2);
+    expect(await t.gateway.db('notifications').first()).to.include({ status: 'dead' });
+  });
+
+  it('the retention loop deletes connect sessions expired longer ago than retention.connectSessionsDays, and no others', async () => {
+    const old = await newSession(t, { connector: 'keyscrm', expiresInMinutes: 1 });
+    t.clock.advance(7 * 24 * 3_600_000);
+    const fresh = await newSession(t, { connector: 'keyscrm' });
+    expect((await t.gateway.retention.prune()).connectSessions).to.equal(0);
+    t.clock.advance(120_000);
+    expect((await t.gateway.retention.prune()).connectSessions).to.equal(1);
+    expect((await t.api.get(`connect/sessions/${old.id}`)).statusCode).to.equal(404);
+    expect((await t.api.get(`connect/sessions/${fresh.id}`)).statusCode).to.equal(200);
+  });
 });

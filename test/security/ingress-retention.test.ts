@@ -109,7 +109,7 @@ describe('security: webhook ingress dedupe, receipts and retention (findings 7, 
     expect(before.events).to.equal(1);
 
     const prune = () => t.gateway.retention.prune();
-    expect(await prune()).to.deep.equal({ notifications: 0, events: 0, webhookReceipts: 0, requestLog: 0, snapshots: 0 });
+    expect(await prune()).to.deep.equal({ notifications: 0, events: 0, webhookReceipts: 0, requestLog: 0, snapshots: 0, connectSessions: 0 });
     t.clock.advance(31 * DAY);
     const result = await prune();
     expect(result.webhookReceipts).to.equal(1); // the processed one; the pending one stays
