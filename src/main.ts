@@ -16,7 +16,7 @@ import { opsRoutes } from './api/ops-routes.js';
 import { guardConnections } from './api/connection-guard.js';
 import { consoleRoutes } from './console/routes.js';
 import { createMetrics } from './metrics.js';
-import type { Feature, GatewayContext } from './context.js';
+import type { Feature, GatewayContext } from './feature.js';
 import { connectionOf, createStores, storesIn, type UnitOfWork } from './stores.js';
 import { SecretCipher } from './secrets/cipher.js';
 import { checkKeysReadData } from './secrets/stored.js';
@@ -52,6 +52,7 @@ import { oauthRoutes } from './auth/routes.js';
 import { createRetentionFeature, type RetentionFeature } from './maintenance/feature.js';
 import { createCheckFeature } from './check/feature.js';
 import { connectFeature } from './connect/feature.js';
+import { authorizationStarter } from './auth/connect-authorization.js';
 import { activityRoutes } from './console/activity.js';
 
 /**
@@ -232,7 +233,7 @@ export class Gateway {
         typed.schedules,
         typed.retention,
         createCheckFeature({ ...ctx, grantedScopeOf: async (id) => (await stores.tokens.get(id, clock.now()))?.tokens }),
-        connectFeature(ctx, stores.connectSessions, apiToken, providerAuth),
+        connectFeature(ctx, stores.connectSessions, apiToken, authorizationStarter(providerAuth)),
         // FEATURES: further parts of the flow are added here.
       ];
       return new Gateway(ctx, db, cipher, apiToken, features, typed);

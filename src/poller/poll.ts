@@ -11,7 +11,7 @@ import { forEachBatch, listingPages as fetchListingPages, type ListingEnd } from
 import { parseDate } from '../connectors/dates-configuration.js';
 import type { Clock } from '../clock.js';
 import type { TemplateScope } from '../templates/request-template.js';
-import type { Stores, UnitOfWork } from '../stores.js';
+import type { Stores, UnitOfWork } from '../feature.js';
 import type { NewEvent } from '../events/record.js';
 import type { Instance } from '../instances/store.js';
 import type { InstanceSettings } from '../instances/settings.js';

@@ -1,5 +1,5 @@
 import type { NewEvent } from '../events/record.js';
-import type { Stores, UnitOfWork } from '../stores.js';
+import type { Stores, UnitOfWork } from '../feature.js';
 import type { SnapshotKey } from './snapshot-store.js';
 
 /**

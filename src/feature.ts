@@ -13,6 +13,13 @@ import type { Stores, UnitOfWork } from './stores.js';
 
 export type { Stores, UnitOfWork };
 
+/*
+ * The contract between the features and the gateway that composes them (docs/layers.md): types
+ * only, no code. A feature imports these types and nothing else from here; it declares which part
+ * of the context it needs (`Pick<GatewayContext, …>` in its own folder, Unleash's style), and
+ * main.ts, the composition, hands the gateway's one context to each feature's factory.
+ */
+
 /**
  * What every part of the gateway is built from; main.ts makes one per gateway. Features reach the
  * database only through `stores` (no raw connection, no cipher: the stores encrypt and decrypt).
