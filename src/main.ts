@@ -15,7 +15,7 @@ import { createApp } from './api/app.js';
 import { opsRoutes } from './api/ops-routes.js';
 import { guardConnections } from './api/connection-guard.js';
 import { consoleRoutes } from './console/routes.js';
-import { createMetrics } from './metrics.js';
+import { createMetrics, type Metrics } from './metrics.js';
 import type { Feature, GatewayContext } from './feature.js';
 import { connectionOf, createStores, storesIn, type UnitOfWork } from './stores.js';
 import { SecretCipher } from './secrets/cipher.js';
@@ -68,9 +68,9 @@ export interface GatewayOptions {
   schema?: string;
   /** Replaces real waits (retry delays, Retry-After) in tests. */
   sleep?: (ms: number) => Promise<void>;
-  /** Test seam of the poller: runs inside the commit transaction. */
-  beforePollCommit?: (objectType: string) => Promise<void> | void;
   connectorsDir?: string;
+  /** The gateway's metrics (a fresh set when not given): a process that embeds it may read them as they are observed. */
+  metrics?: Metrics;
 }
 
 const VERSION = '0.1.0';
@@ -160,7 +160,7 @@ export class Gateway {
       // A connector replacement is checked against its instances in the replacement's transaction.
       catalog.guardReplacements((trx, previous, next) => secretsMovedByReplacement(storesIn(stores, trx).instances, previous, next));
       const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref()));
-      const metrics = createMetrics();
+      const metrics = options.metrics ?? createMetrics();
       const rateBudgets = new RateBudgets(createBudgetStore(db), config, clock, sleep, log);
       // Sockets kept per callback origin: no more than the sends allowed to one origin at once.
       const outbound = new Outbound({ provider: 64, callback: config.delivery.maxConcurrencyPerOrigin });
@@ -197,7 +197,6 @@ export class Gateway {
       const delivery = createDeliveryFeature(ctx);
       const poller = createPollerFeature({
         ...ctx,
-        beforeCommit: options.beforePollCommit,
         authStatusOf: (instance) => authStatus(providerAuth, instance.id, instances.connectorOf(instance), instance.configuration, clock.now()),
         rateLimitOf: (instance) =>
           rateBudgets.status({ connector: instances.connectorOf(instance), configuration: instance.configuration, instanceId: instance.id }),

@@ -14,8 +14,6 @@ export interface PollerFeatureDeps extends PollerContext {
   deliveryOf?: (instance: Instance) => unknown;
   /** The provider webhooks that lapse unless refreshed, with their expiry (webhook mode). */
   webhooksOf?: (instance: Instance) => Promise<unknown>;
-  /** Test seam of the poller: runs inside the commit transaction. */
-  beforeCommit?: (objectType: string) => Promise<void> | void;
 }
 
 /** Polling: the scheduler loop (poller.ts), poll-now and the per-object status (routes.ts). */

@@ -67,8 +67,6 @@ export interface PollDeps {
   clock?: Clock;
   /** Committed notifications wake the dispatcher (here and on other nodes). */
   wakeUps?: Pick<WakeUps, 'notify'>;
-  /** Test seam: runs inside each write transaction (and before the final update), before the commit. */
-  beforeCommit?: (objectType: string) => Promise<void> | void;
 }
 
 const COUNTED = { CREATED: 'created', UPDATED: 'updated', DELETED: 'deleted' } as const;
@@ -141,7 +139,6 @@ export async function pollObject(
     tally.deleted += swept;
     if (swept > 0 && plan.settings.notificationsEnabled) deps.wakeUps?.notify('delivery');
   }
-  await deps.beforeCommit?.(row.object_type);
   return summaryOf(plan, tally, main, removed);
 }
 
@@ -322,7 +319,6 @@ async function writeBatch(
       generation,
     );
     await uow.snapshots.markListed(objectKey, marks, generation);
-    await deps.beforeCommit?.(row.object_type);
   });
   // Committed: the dispatcher (here and on other nodes) takes the new notifications at once.
   if (events.length > 0 && plan.settings.notificationsEnabled) deps.wakeUps?.notify('delivery');
