@@ -299,7 +299,7 @@ async function writeBatch(
   idField: string,
   deletedListing: boolean,
 ): Promise<number | undefined> {
-  const { deps, objectKey, generation, startedAt, row } = plan;
+  const { deps, objectKey, generation, startedAt } = plan;
   tally.fetched += batch.length;
   const { records, deleted, last } = readBatch(plan, batch, idField, deletedListing);
   const known = await deps.stores.snapshots.load(
