@@ -93,8 +93,6 @@ export class Gateway {
     readonly ctx: GatewayContext,
     /** The database connection (tests and tools read tables through it; features use `ctx.stores`). */
     readonly db: Knex,
-    /** The key ring (the CLI's rekey and tests use it; features never see it: the stores encrypt). */
-    readonly cipher: SecretCipher,
     readonly apiToken: string,
     readonly features: Feature[],
     typed: TypedFeatures,
@@ -235,7 +233,7 @@ export class Gateway {
         connectFeature(ctx, stores.connectSessions, apiToken, authorizationStarter(providerAuth)),
         // FEATURES: further parts of the flow are added here.
       ];
-      return new Gateway(ctx, db, cipher, apiToken, features, typed);
+      return new Gateway(ctx, db, apiToken, features, typed);
     } catch (err) {
       await db.destroy();
       throw err;
