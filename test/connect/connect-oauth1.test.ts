@@ -1,10 +1,10 @@
 import { expect } from 'chai';
 import got from 'got';
-import { startGateway, API_TOKEN, type TestGateway } from '../helpers/gateway.js';
+import { instanceCount, startGateway, API_TOKEN, type TestGateway } from '../helpers/gateway.js';
 import { registerConnector } from '../poller/helpers.js';
 import { DeskProvider } from '../auth/desk-provider.js';
 import { EmulatedProvider } from '../../sandbox/provider-server.js';
-import { APP_ORIGIN, CONNECT_CONFIG, instanceCount, newSession, publicUrlIsGateway, registerConnectors, verifySignature } from './helpers.js';
+import { APP_ORIGIN, CONNECT_CONFIG, newSession, publicUrlIsGateway, registerConnectors, verifySignature } from './helpers.js';
 
 const CONSUMER = { key: 'desk-consumer-key', secret: 'desk-consumer-secret' };
 
