@@ -16,7 +16,7 @@
  *   feature runs in another through the contract; stores.ts names the store modules of the
  *   features and nothing else of theirs;
  * - features: auth/, check/, connect/, delivery/, drafts/, maintenance/, poller/, requests/, schedules/, webhooks/;
- *   each declares the part of the context it needs (`Pick<GatewayContext, …>`, its context.ts) and
+ *   each declares the part of the context it needs (`Pick<GatewayContext, …>` and `StoresOf<…>`, its context.ts) and
  *   the interfaces it needs of another feature (connect/authorization.ts), which main.ts fills;
  * - composition: main.ts, connector-sections.ts, cli.ts, cli/, console/: they put the
  *   features together and may import anything.

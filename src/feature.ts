@@ -48,6 +48,14 @@ export interface GatewayContext {
 }
 
 /**
+ * The stores a feature names (`K`), and transactions that hand out those, bound to the
+ * transaction: what a feature's context.ts asks for instead of all of `Stores`.
+ */
+export type StoresOf<K extends keyof UnitOfWork> = Pick<UnitOfWork, K> & {
+  transaction<T>(fn: (uow: Pick<UnitOfWork, K>) => Promise<T>): Promise<T>;
+};
+
+/**
  * A part of the flow as main.ts sees it: routes to mount and a background loop to run. Every
  * method is optional and `start`/`stop` must be safe to call twice.
  */

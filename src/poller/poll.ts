@@ -11,7 +11,7 @@ import { forEachBatch, listingPages as fetchListingPages, type ListingEnd } from
 import { parseDate } from '../connectors/dates-configuration.js';
 import type { Clock } from '../clock.js';
 import type { TemplateScope } from '../templates/request-template.js';
-import type { Stores, UnitOfWork } from '../feature.js';
+import type { StoresOf, UnitOfWork } from '../feature.js';
 import type { NewEvent } from '../events/record.js';
 import type { Instance } from '../instances/store.js';
 import type { InstanceSettings } from '../instances/settings.js';
@@ -59,7 +59,7 @@ export interface PollSummary {
 }
 
 export interface PollDeps {
-  stores: Pick<Stores, 'pollState' | 'snapshots' | 'transaction'>;
+  stores: StoresOf<'events' | 'pollState' | 'snapshots'>;
   config: Config;
   log: Logger;
   providerCalls: ProviderCalls;
@@ -328,7 +328,7 @@ async function writeBatch(
 }
 
 /** Records a poll's events in its unit of work. */
-async function recordPolled(plan: PollPlan, uow: UnitOfWork, events: NewEvent[]): Promise<void> {
+async function recordPolled(plan: PollPlan, uow: Pick<UnitOfWork, 'events'>, events: NewEvent[]): Promise<void> {
   const { instance, settings, startedAt, deps } = plan;
   await uow.events.recordEvents({ id: instance.id, name: instance.name, elementKey: instance.elementKey }, events, {
     source: 'polling',
