@@ -230,7 +230,10 @@ export class Gateway {
         typed.schedules,
         typed.retention,
         createCheckFeature({ ...ctx, grantedScopeOf: async (id) => (await stores.tokens.get(id, clock.now()))?.tokens }),
-        connectFeature(ctx, stores.connectSessions, apiToken, authorizationStarter(providerAuth)),
+        connectFeature(ctx, stores.connectSessions, apiToken, {
+          authorization: authorizationStarter(providerAuth),
+          pollAllNow: (instanceId, now) => stores.pollState.pollAllNow(instanceId, now),
+        }),
         // FEATURES: further parts of the flow are added here.
       ];
       return new Gateway(ctx, db, apiToken, features, typed);

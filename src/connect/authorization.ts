@@ -26,3 +26,10 @@ export interface ConnectAuthorization {
   /** The OAuth 2.0 authorize page of these settings, when it renders to a real address (the page's CSP lists it). */
   authorizePage(connector: ConnectorDefinition, configuration: Record<string, unknown>): string | undefined;
 }
+
+/** What the connect page needs of other features, filled by main.ts (connect/ imports none of them). */
+export interface ConnectNeeds {
+  authorization: ConnectAuthorization;
+  /** Makes every object of a reconnected instance due now (the poller's schedule). */
+  pollAllNow(instanceId: number, now: number): Promise<void>;
+}

@@ -3,7 +3,7 @@ import { ApiError, ValidationError } from '../errors.js';
 import type { ConfigurationField, ConnectorDefinition } from '../connectors/schema.js';
 import { authAlternatives, authOf, whenKeys } from '../connectors/auth-alternatives.js';
 import { OAUTH_KEYS, TOKEN_KEYS } from '../connectors/settings-keys.js';
-import type { ConnectAuthorization } from './authorization.js';
+import type { ConnectAuthorization, ConnectNeeds } from './authorization.js';
 import type { AuthAlternative } from '../connectors/schema.js';
 import type { Problem } from '../instances/settings.js';
 import { withKeyAliases } from '../instances/settings.js';
@@ -32,7 +32,7 @@ export class ConnectFlow {
     private readonly ctx: ConnectContext,
     private readonly store: ConnectStore,
     private readonly apiToken: string,
-    private readonly authorization: ConnectAuthorization,
+    private readonly needs: ConnectNeeds,
   ) {}
 
   refusedForeignForm(): PageAnswer {
@@ -120,7 +120,7 @@ export class ConnectFlow {
     // Where the form's post may end: here, the app's success and error URLs, and for OAuth 2.0 the
     // provider's authorize page. When that address is not known yet (OAuth 1.0a's comes with the
     // request token; a template may need a typed value) the page sets no form-action list.
-    const authorizePage = mode === 'oauth2' ? this.authorization.authorizePage(connector, configuration) : undefined;
+    const authorizePage = mode === 'oauth2' ? this.needs.authorization.authorizePage(connector, configuration) : undefined;
     const known = mode === 'keys' || authorizePage !== undefined;
     const destinations = [session.successUrl, session.errorUrl, authorizePage].filter((u): u is string => typeof u === 'string');
     return { status, html, formOrigins: known ? [base, ...destinations] : undefined };
@@ -183,7 +183,7 @@ export class ConnectFlow {
     const now = this.ctx.clock.now();
     const authType = authOf(connector, complete)?.type;
     if (authType === 'oauth2') {
-      const start = await this.authorization.startOAuth2(connector, complete, state);
+      const start = await this.needs.authorization.startOAuth2(connector, complete, state);
       if (start.kind !== 'redirect') throw new Error('unreachable');
       data.entered = { ...entered, [OAUTH_KEYS.callbackUrl]: callbackUrl };
       data.codeVerifier = start.codeVerifier;
@@ -194,7 +194,7 @@ export class ConnectFlow {
     // OAuth 1.0a: a request token first; the provider sends the browser back with it and a verifier.
     let start: Awaited<ReturnType<ConnectAuthorization['startOAuth1']>>;
     try {
-      start = await this.authorization.startOAuth1(connector, complete, `${base}/oauth/callback?state=${state}`);
+      start = await this.needs.authorization.startOAuth1(connector, complete, `${base}/oauth/callback?state=${state}`);
     } catch (err) {
       return this.fail(session, 'request_token_failed', `the request-token call failed: ${(err as Error).message}`);
     }
@@ -254,7 +254,7 @@ export class ConnectFlow {
     const now = this.ctx.clock.now();
     const reconnect = session.instanceId !== null;
     if (!(await this.store.finish(session.id, { status: 'completed', instanceId: instance.id }, now))) return UNKNOWN;
-    if (reconnect) await this.ctx.stores.pollState.pollAllNow(instance.id, now);
+    if (reconnect) await this.needs.pollAllNow(instance.id, now);
     this.ctx.instances.invalidate(instance.id);
     await this.event(session, instance, reconnect ? 'RECONNECTED' : 'CONNECTED');
     this.ctx.log.info({ session: session.publicId, instanceId: instance.id, reconnect }, 'connect session completed');
