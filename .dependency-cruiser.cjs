@@ -10,8 +10,15 @@
  *   validation of the shared parts), events/ (the event log), provider/ (the one way to call a
  *   provider and page through its listings), instances/ (instance CRUD and its store); each feature
  *   plugs into them through the interfaces they declare (connectors/section.ts…);
+ * - the feature contract: feature.ts (the `Feature` a feature returns and the `GatewayContext` type
+ *   it is built from) and stores.ts (the unit of work: every table group's store, bound to one
+ *   transaction). feature.ts holds types only and features import only it, so no code of one
+ *   feature runs in another through the contract; stores.ts names the store modules of the
+ *   features and nothing else of theirs;
  * - features: auth/, check/, connect/, delivery/, drafts/, maintenance/, poller/, requests/, schedules/, webhooks/;
- * - composition: main.ts, context.ts, connector-sections.ts, cli.ts, cli/, console/: they put the
+ *   each declares the part of the context it needs (`Pick<GatewayContext, …>` and `StoresOf<…>`, its context.ts) and
+ *   the interfaces it needs of another feature (connect/authorization.ts), which main.ts fills;
+ * - composition: main.ts, connector-sections.ts, cli.ts, cli/, console/: they put the
  *   features together and may import anything.
  * Tests (*.test.ts, wherever they live) wire what they test and are held to the cycle rule only.
  *
@@ -23,7 +30,8 @@
 const FOUNDATION = '^src/((errors|log|clock|metrics)[.]ts$|(config|lib|db|network|secrets|templates|api)/)';
 const LOW = '^src/(connectors|instances|events|provider)/';
 const FEATURES = '^src/(auth|check|connect|delivery|drafts|maintenance|poller|requests|schedules|webhooks)/';
-const COMPOSITION = '^src/((main|context|connector-sections|cli)[.]ts$|(cli|console)/)';
+const CONTRACT = '^src/(feature|stores)[.]ts$';
+const COMPOSITION = '^src/((main|connector-sections|cli)[.]ts$|(cli|console)/)';
 const TESTS = '[.]test[.]ts$';
 
 module.exports = {
@@ -54,7 +62,30 @@ module.exports = {
       comment: 'the foundation knows nothing of connectors, instances, features or their composition',
       severity: 'error',
       from: { path: FOUNDATION, pathNot: TESTS },
-      to: { path: [LOW, FEATURES, COMPOSITION] },
+      to: { path: [LOW, CONTRACT, FEATURES, COMPOSITION] },
+    },
+    {
+      name: 'low-layers-import-no-contract',
+      comment: 'the low layers sit below the feature contract: they declare their own interfaces (instances/hooks.ts…)',
+      severity: 'error',
+      from: { path: LOW, pathNot: TESTS },
+      to: { path: CONTRACT },
+    },
+    {
+      name: 'contract-names-only-stores',
+      comment: 'the feature contract is types (feature.ts) and the unit of work (stores.ts): of a feature it names only its stores, and no composition',
+      severity: 'error',
+      from: { path: CONTRACT },
+      to: { path: [COMPOSITION, FEATURES], pathNot: 'store[.]ts$' },
+    },
+    {
+      // @swc/core reports no type-only imports (see above), so "types only" is held by feature.ts
+      // exporting nothing but types, and by features never importing stores.ts (its values).
+      name: 'feature-takes-types-from-the-contract',
+      comment: 'a feature takes the contract from feature.ts (types only); the stores are created and bound in main.ts, never by a feature',
+      severity: 'error',
+      from: { path: FEATURES, pathNot: TESTS },
+      to: { path: '^src/stores[.]ts$' },
     },
     {
       name: 'feature-imports-no-other-feature',
@@ -86,8 +117,7 @@ module.exports = {
     },
     {
       // The layer rules above leave no room for a cycle between folders; this one names any all the
-      // same (dependency-cruiser's known-violations file cannot hold folder-scope violations, so
-      // none may be baselined: there are none).
+      // same. No violation is baselined: the lint passes with none.
       name: 'no-circular-folders',
       comment: 'no import cycle between folders (auth/ importing instances/ importing auth/…)',
       severity: 'error',

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { checkConfig, loadConfig, mergeDeep, type Config } from '../src/config/index.js';
 import { silentLogger } from '../src/log.js';
 import { Gateway } from '../src/main.js';
+import { lagRecordingMetrics } from './lib.js';
 
 /**
  * One gateway node of the scheduling scenarios, in a process of its own: `<database url> <schema
@@ -29,7 +30,9 @@ const config: Config = checkConfig(
     schedules: { enabled: false },
   }),
 );
-const gateway = await Gateway.create({ config, log: silentLogger, schema: schemaArg === '-' ? undefined : schemaArg });
+// Every poll's scheduling lag, as the poller reports it to its metrics.
+const { metrics, lags: observed } = lagRecordingMetrics();
+const gateway = await Gateway.create({ config, log: silentLogger, schema: schemaArg === '-' ? undefined : schemaArg, metrics });
 let peakRss = process.memoryUsage().rss;
 const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 200);
 console.log(JSON.stringify({ ready: true }));
@@ -40,9 +43,8 @@ let queries = 0;
 let counting = false;
 gateway.db.on('query', () => counting && queries++);
 const drain = setInterval(() => {
-  // The poller keeps its recent lags only: collect them as they come.
-  polls += gateway.poller.lags.length;
-  lags.push(...gateway.poller.lags.splice(0));
+  polls += observed.length;
+  lags.push(...observed.splice(0));
 }, 500);
 // BENCH_SQL_TIMES=1: on exit, the statements that took the most time (from dispatch to answer,
 // queueing on the connection included) go to stderr.
@@ -81,8 +83,8 @@ process.stdin.on('data', async (chunk) => {
   }
   if (buffered.includes('stop\n')) {
     clearInterval(drain);
-    polls += gateway.poller.lags.length;
-    lags.push(...gateway.poller.lags.splice(0));
+    polls += observed.length;
+    lags.push(...observed.splice(0));
     clearInterval(sampler);
     const heapMb = process.memoryUsage().heapUsed / 2 ** 20;
     if (profiler) {

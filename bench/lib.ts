@@ -9,6 +9,7 @@ import knexFactory from 'knex';
 import { checkConfig, loadConfig, mergeDeep, type Config } from '../src/config/index.js';
 import { silentLogger } from '../src/log.js';
 import { Gateway, type GatewayOptions } from '../src/main.js';
+import { createMetrics } from '../src/metrics.js';
 
 /** Shared pieces of the benchmark scenarios: a gateway on a fresh database, timing, results. */
 export const PG_URL = process.env.POLLGATE_BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -128,6 +129,21 @@ export async function timed<T>(fn: () => Promise<T>): Promise<{ ms: number; cpuM
   const value = await fn();
   const used = process.cpuUsage(cpu);
   return { ms: Number(process.hrtime.bigint() - start) / 1e6, cpuMicros: used.user + used.system, value };
+}
+
+/**
+ * The gateway's metrics, with every poll's scheduling lag (poll start − due time, ms) also kept in
+ * `lags` for exact percentiles (the histogram's buckets are too coarse for them).
+ */
+export function lagRecordingMetrics() {
+  const metrics = createMetrics();
+  const lags: number[] = [];
+  const observe = metrics.pollLag.observe.bind(metrics.pollLag);
+  metrics.pollLag.observe = ((seconds: number) => {
+    lags.push(seconds * 1000);
+    observe(seconds);
+  }) as typeof metrics.pollLag.observe;
+  return { metrics, lags };
 }
 
 export function percentile(values: number[], p: number): number {

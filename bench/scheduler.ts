@@ -1,5 +1,5 @@
 import { EmulatedProvider } from '../sandbox/provider-server.js';
-import { benchGateway, percentile, type Result } from './lib.js';
+import { benchGateway, lagRecordingMetrics, percentile, type Result } from './lib.js';
 
 /**
  * Scenario 4, the scheduler at scale: N instances polled every interval against a provider that
@@ -10,7 +10,12 @@ export async function schedulerScenario(instances: number, intervalSeconds: numb
   const provider = await EmulatedProvider.start();
   provider.recordRequests = false;
   provider.route('GET', '/empty', () => ({ status: 200, body: [] }));
-  const bench = await benchGateway('sqlite', { poller: { enabled: true, tickSeconds: 1, minIntervalSeconds: 1, concurrency: 32 } });
+  const recorded = lagRecordingMetrics();
+  const bench = await benchGateway(
+    'sqlite',
+    { poller: { enabled: true, tickSeconds: 1, minIntervalSeconds: 1, concurrency: 32 } },
+    { metrics: recorded.metrics },
+  );
   try {
     const { gateway } = bench;
     await gateway.ctx.catalog.save(
@@ -42,13 +47,13 @@ export async function schedulerScenario(instances: number, intervalSeconds: numb
     const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 100);
     const cpu0 = process.cpuUsage();
     const t0 = Date.now();
-    gateway.poller.lags.length = 0;
+    recorded.lags.length = 0;
     gateway.start();
     await new Promise((r) => setTimeout(r, seconds * 1000));
     const cpu = process.cpuUsage(cpu0);
     const wall = Date.now() - t0;
     clearInterval(sampler);
-    const lags = [...gateway.poller.lags];
+    const lags = [...recorded.lags];
     const p50 = percentile(lags, 50) / 1000;
     const p99 = percentile(lags, 99) / 1000;
     const cpuShare = (cpu.user + cpu.system) / 1000 / wall;

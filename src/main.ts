@@ -15,8 +15,8 @@ import { createApp } from './api/app.js';
 import { opsRoutes } from './api/ops-routes.js';
 import { guardConnections } from './api/connection-guard.js';
 import { consoleRoutes } from './console/routes.js';
-import { createMetrics } from './metrics.js';
-import type { Feature, GatewayContext } from './context.js';
+import { createMetrics, type Metrics } from './metrics.js';
+import type { Feature, GatewayContext } from './feature.js';
 import { connectionOf, createStores, storesIn, type UnitOfWork } from './stores.js';
 import { SecretCipher } from './secrets/cipher.js';
 import { checkKeysReadData } from './secrets/stored.js';
@@ -52,6 +52,7 @@ import { oauthRoutes } from './auth/routes.js';
 import { createRetentionFeature, type RetentionFeature } from './maintenance/feature.js';
 import { createCheckFeature } from './check/feature.js';
 import { connectFeature } from './connect/feature.js';
+import { authorizationStarter } from './auth/connect-authorization.js';
 import { activityRoutes } from './console/activity.js';
 
 /**
@@ -67,9 +68,9 @@ export interface GatewayOptions {
   schema?: string;
   /** Replaces real waits (retry delays, Retry-After) in tests. */
   sleep?: (ms: number) => Promise<void>;
-  /** Test seam of the poller: runs inside the commit transaction. */
-  beforePollCommit?: (objectType: string) => Promise<void> | void;
   connectorsDir?: string;
+  /** The gateway's metrics (a fresh set when not given): a process that embeds it may read them as they are observed. */
+  metrics?: Metrics;
 }
 
 const VERSION = '0.1.0';
@@ -92,8 +93,6 @@ export class Gateway {
     readonly ctx: GatewayContext,
     /** The database connection (tests and tools read tables through it; features use `ctx.stores`). */
     readonly db: Knex,
-    /** The key ring (the CLI's rekey and tests use it; features never see it: the stores encrypt). */
-    readonly cipher: SecretCipher,
     readonly apiToken: string,
     readonly features: Feature[],
     typed: TypedFeatures,
@@ -159,7 +158,7 @@ export class Gateway {
       // A connector replacement is checked against its instances in the replacement's transaction.
       catalog.guardReplacements((trx, previous, next) => secretsMovedByReplacement(storesIn(stores, trx).instances, previous, next));
       const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref()));
-      const metrics = createMetrics();
+      const metrics = options.metrics ?? createMetrics();
       const rateBudgets = new RateBudgets(createBudgetStore(db), config, clock, sleep, log);
       // Sockets kept per callback origin: no more than the sends allowed to one origin at once.
       const outbound = new Outbound({ provider: 64, callback: config.delivery.maxConcurrencyPerOrigin });
@@ -196,7 +195,6 @@ export class Gateway {
       const delivery = createDeliveryFeature(ctx);
       const poller = createPollerFeature({
         ...ctx,
-        beforeCommit: options.beforePollCommit,
         authStatusOf: (instance) => authStatus(providerAuth, instance.id, instances.connectorOf(instance), instance.configuration, clock.now()),
         rateLimitOf: (instance) =>
           rateBudgets.status({ connector: instances.connectorOf(instance), configuration: instance.configuration, instanceId: instance.id }),
@@ -232,10 +230,13 @@ export class Gateway {
         typed.schedules,
         typed.retention,
         createCheckFeature({ ...ctx, grantedScopeOf: async (id) => (await stores.tokens.get(id, clock.now()))?.tokens }),
-        connectFeature(ctx, stores.connectSessions, apiToken, providerAuth),
+        connectFeature(ctx, stores.connectSessions, apiToken, {
+          authorization: authorizationStarter(providerAuth),
+          pollAllNow: (instanceId, now) => stores.pollState.pollAllNow(instanceId, now),
+        }),
         // FEATURES: further parts of the flow are added here.
       ];
-      return new Gateway(ctx, db, cipher, apiToken, features, typed);
+      return new Gateway(ctx, db, apiToken, features, typed);
     } catch (err) {
       await db.destroy();
       throw err;

@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import type { GatewayContext } from '../context.js';
+import type { CheckContext } from './context.js';
 import type { ConnectorDefinition } from '../connectors/schema.js';
 import type { Instance } from '../instances/store.js';
 import { authOf } from '../connectors/auth-alternatives.js';
@@ -58,7 +58,7 @@ export async function scopesLine(connector: ConnectorDefinition, instance: Insta
  * or, with `checkIdsPath`, a listing whose ids must include it. Without a `check` template a
  * registration cannot be verified: a warning.
  */
-export async function webhookLine(ctx: GatewayContext, probe: CheckProbe, connector: ConnectorDefinition, instance: Instance): Promise<CheckLine> {
+export async function webhookLine(ctx: CheckContext, probe: CheckProbe, connector: ConnectorDefinition, instance: Instance): Promise<CheckLine> {
   const name = 'webhook';
   const stored = Object.entries(instance.webhookIds);
   if (stored.length === 0) return { name, status: 'warning', detail: 'cannot be verified: no provider registration id is stored for this instance' };

@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import type { GatewayContext } from '../context.js';
+import type { CheckContext } from './context.js';
 import type { Instance } from '../instances/store.js';
 import type { CallOptions, ProviderTarget } from '../provider/calls.js';
 import { ProviderError, type ProviderRequest, type ProviderResult } from '../provider/http-client.js';
@@ -39,7 +39,7 @@ export class CheckProbe {
   private readonly secrets: string[];
 
   constructor(
-    private readonly ctx: GatewayContext,
+    private readonly ctx: CheckContext,
     instance: Instance,
   ) {
     const secretKeys = ctx.secretsOf(instance.elementKey);

@@ -1,4 +1,4 @@
-import type { GatewayContext } from '../context.js';
+import type { CheckContext } from './context.js';
 import { checkObject } from './objects.js';
 import { rateLimitLine, scopesLine, webhookLine, type GrantedScopeOf } from './lines.js';
 import { CheckProbe, worst, type CheckLine, type CheckStatus } from './probe.js';
@@ -23,7 +23,7 @@ export interface CheckReport {
 
 export type InstanceCheck = (instanceId: number) => Promise<CheckReport>;
 
-export function createInstanceCheck(ctx: GatewayContext, grantedScopeOf: GrantedScopeOf): InstanceCheck {
+export function createInstanceCheck(ctx: CheckContext, grantedScopeOf: GrantedScopeOf): InstanceCheck {
   return async (instanceId) => {
     const instance = await ctx.instances.require(instanceId);
     const connector = ctx.instances.connectorOf(instance);

@@ -1,12 +1,9 @@
-import type { GatewayContext } from '../context.js';
+import type { ConnectContext } from './context.js';
 import { ApiError, ValidationError } from '../errors.js';
 import type { ConfigurationField, ConnectorDefinition } from '../connectors/schema.js';
 import { authAlternatives, authOf, whenKeys } from '../connectors/auth-alternatives.js';
 import { OAUTH_KEYS, SETTING_KEYS, TOKEN_KEYS } from '../connectors/settings-keys.js';
-import { oauth1Consumer, oauth2Client, oauth2Endpoints, oauthUrl } from '../auth/settings.js';
-import { authorizeUrl, codeChallengeOf, newCodeVerifier } from '../auth/oauth2.js';
-import { parseTokenAnswer, requestTokenRequest } from '../auth/oauth1.js';
-import type { ProviderAuth } from '../auth/provider-auth.js';
+import type { ConnectAuthorization, ConnectNeeds } from './authorization.js';
 import type { AuthAlternative } from '../connectors/schema.js';
 import type { Problem } from '../instances/settings.js';
 import { withKeyAliases } from '../instances/settings.js';
@@ -32,10 +29,10 @@ const UNKNOWN = page(404, 'This link does not work', 'This connect link is unkno
 
 export class ConnectFlow {
   constructor(
-    private readonly ctx: GatewayContext,
+    private readonly ctx: ConnectContext,
     private readonly store: ConnectStore,
     private readonly apiToken: string,
-    private readonly providerAuth: ProviderAuth,
+    private readonly needs: ConnectNeeds,
   ) {}
 
   refusedForeignForm(): PageAnswer {
@@ -123,7 +120,7 @@ export class ConnectFlow {
     // Where the form's post may end: here, the app's success and error URLs, and for OAuth 2.0 the
     // provider's authorize page. When that address is not known yet (OAuth 1.0a's comes with the
     // request token; a template may need a typed value) the page sets no form-action list.
-    const authorizePage = mode === 'oauth2' ? authorizeOrigin(connector, configuration) : undefined;
+    const authorizePage = mode === 'oauth2' ? this.needs.authorization.authorizePage(connector, configuration) : undefined;
     const known = mode === 'keys' || authorizePage !== undefined;
     const destinations = [session.successUrl, session.errorUrl, authorizePage].filter((u): u is string => typeof u === 'string');
     return { status, html, formOrigins: known ? [base, ...destinations] : undefined };
@@ -184,37 +181,27 @@ export class ConnectFlow {
     if (problems.length > 0) return this.form(session, token, connector.key, preset, values, problems, base, 400);
     const state = newSecretToken();
     const now = this.ctx.clock.now();
-    const auth = authOf(connector, complete)!;
-    if (auth.type === 'oauth2') {
-      const codeVerifier = newCodeVerifier();
-      const url = authorizeUrl(
-        { ...oauth2Endpoints(auth, complete), authorizationUrl: oauthUrl(auth.authorizationUrl, complete), authorizationParams: auth.authorizationParams },
-        oauth2Client(auth, complete),
-        state,
-        await codeChallengeOf(codeVerifier),
-      );
+    const authType = authOf(connector, complete)?.type;
+    if (authType === 'oauth2') {
+      const start = await this.needs.authorization.startOAuth2(connector, complete, state);
+      if (start.kind !== 'redirect') throw new Error('unreachable');
       data.entered = { ...entered, [OAUTH_KEYS.callbackUrl]: callbackUrl };
-      data.codeVerifier = codeVerifier;
+      data.codeVerifier = start.codeVerifier;
       if (!(await this.store.beginAuthorization(session.id, hashToken(state), data, now))) return UNKNOWN;
-      return { redirect: url };
+      return { redirect: start.url };
     }
-    if (auth.type !== 'oauth1') throw new Error('unreachable');
+    if (authType !== 'oauth1') throw new Error('unreachable');
     // OAuth 1.0a: a request token first; the provider sends the browser back with it and a verifier.
-    const callback = `${base}/oauth/callback?state=${state}`;
-    const request = requestTokenRequest(oauthUrl(auth.requestTokenUrl, complete, connector.baseUrl), oauth1Consumer(complete), callback);
-    let pair: { token: string; secret: string };
+    let start: Awaited<ReturnType<ConnectAuthorization['startOAuth1']>>;
     try {
-      const answer = await this.providerAuth.tokenEndpoint({ connector, configuration: complete }, 'unsent')(request);
-      if (answer.status >= 400) return this.fail(session, 'request_token_refused', `the provider refused the request-token call: HTTP ${answer.status}`);
-      pair = parseTokenAnswer(answer.body);
+      start = await this.needs.authorization.startOAuth1(connector, complete, `${base}/oauth/callback?state=${state}`);
     } catch (err) {
       return this.fail(session, 'request_token_failed', `the request-token call failed: ${(err as Error).message}`);
     }
-    data.requestSecret = pair.secret;
+    if (start.kind === 'refused') return this.fail(session, 'request_token_refused', `the provider refused the request-token call: HTTP ${start.status}`);
+    data.requestSecret = start.requestSecret;
     if (!(await this.store.beginAuthorization(session.id, hashToken(state), data, now))) return UNKNOWN;
-    const url = new URL(oauthUrl(auth.authorizeUrl, complete, connector.baseUrl));
-    url.searchParams.set('oauth_token', pair.token);
-    return { redirect: url.toString() };
+    return { redirect: start.url };
   }
 
   /** GET /oauth/callback: the provider's redirect, tied to its session by the single-use state. */
@@ -267,7 +254,7 @@ export class ConnectFlow {
     const now = this.ctx.clock.now();
     const reconnect = session.instanceId !== null;
     if (!(await this.store.finish(session.id, { status: 'completed', instanceId: instance.id }, now))) return UNKNOWN;
-    if (reconnect) await this.ctx.stores.pollState.pollAllNow(instance.id, now);
+    if (reconnect) await this.needs.pollAllNow(instance.id, now);
     this.ctx.instances.invalidate(instance.id);
     await this.event(session, instance, reconnect ? 'RECONNECTED' : 'CONNECTED');
     this.ctx.log.info({ session: session.publicId, instanceId: instance.id, reconnect }, 'connect session completed');
@@ -377,16 +364,4 @@ function formFields(connector: ConnectorDefinition, preset: Record<string, unkno
   return (connector.configuration ?? []).filter(
     (f) => !set(preset[f.key]) && !appKeys.has(f.key) && !f.generate && !otherAuthKeys.has(f.key) && f.key !== 'base.url',
   );
-}
-
-function authorizeOrigin(connector: ConnectorDefinition, configuration: Record<string, unknown>): string | undefined {
-  const auth = authOf(connector, configuration);
-  if (auth?.type !== 'oauth2') return undefined;
-  try {
-    const url = new URL(oauthUrl(auth.authorizationUrl, configuration));
-    // A template still waiting for a typed value renders an address that is not the provider's.
-    return url.hostname.startsWith('.') || url.hostname.includes('..') ? undefined : url.toString();
-  } catch {
-    return undefined;
-  }
 }

@@ -2,7 +2,7 @@ import type Koa from 'koa';
 import type Router from '@koa/router';
 import { readJsonObject, readRawBody } from '../api/body.js';
 import { NotFoundError, UnsupportedMediaTypeError } from '../errors.js';
-import type { GatewayContext } from '../context.js';
+import type { ConnectContext } from './context.js';
 import type { ConnectFlow, PageAnswer } from './flow.js';
 import { createSession, describeSession } from './sessions.js';
 import type { ConnectStore } from './store.js';
@@ -19,7 +19,7 @@ const FORM_LIMIT = 64 * 1024;
  * The gateway's address as the browser sees it: `server.publicUrl`, else the scheme and Host of
  * this request (koa's `ctx.origin` is not used: it can echo the request's Origin header).
  */
-const baseOf = (ctx: GatewayContext, koa: Koa.Context): string => (ctx.config.server.publicUrl ?? `${koa.protocol}://${koa.host}`).replace(/\/+$/, '');
+const baseOf = (ctx: ConnectContext, koa: Koa.Context): string => (ctx.config.server.publicUrl ?? `${koa.protocol}://${koa.host}`).replace(/\/+$/, '');
 
 function answer(koa: Koa.Context, a: PageAnswer): void {
   // Pages and redirects carry the token's page address: never cached, never sent to another origin
@@ -37,7 +37,7 @@ function answer(koa: Koa.Context, a: PageAnswer): void {
   koa.body = a.html;
 }
 
-export function connectApiRoutes(ctx: GatewayContext, store: ConnectStore) {
+export function connectApiRoutes(ctx: ConnectContext, store: ConnectStore) {
   return (router: Router) => {
     router.post('/connect/sessions', async (koa) => {
       koa.status = 201;
@@ -53,7 +53,7 @@ export function connectApiRoutes(ctx: GatewayContext, store: ConnectStore) {
 
 const one = (v: unknown): string | undefined => (typeof v === 'string' ? v : Array.isArray(v) && typeof v[0] === 'string' ? v[0] : undefined);
 
-export function connectPageRoutes(ctx: GatewayContext, flow: ConnectFlow) {
+export function connectPageRoutes(ctx: ConnectContext, flow: ConnectFlow) {
   return (router: Router) => {
     router.get('/connect/:token', async (koa) => {
       answer(koa, await flow.open(koa.params.token, one(koa.query.connector), baseOf(ctx, koa)));

@@ -1,4 +1,4 @@
-import type { GatewayContext } from '../context.js';
+import type { ConnectContext } from './context.js';
 import { NotFoundError, ValidationError } from '../errors.js';
 import type { Problem } from '../instances/settings.js';
 import { throwIfProblems } from '../instances/settings.js';
@@ -28,7 +28,7 @@ export interface SessionAnswer {
 const MAX_MINUTES = 24 * 60;
 
 /** The origins a session may redirect to: the allow-list and the gateway's own origin. */
-export function allowedOrigins(ctx: GatewayContext, base: string): Set<string> {
+export function allowedOrigins(ctx: ConnectContext, base: string): Set<string> {
   return new Set([...ctx.config.connect.allowedRedirectOrigins.map((o) => new URL(o).origin), new URL(base).origin]);
 }
 
@@ -54,7 +54,7 @@ function redirectUrl(value: unknown, field: string, allowed: Set<string>, proble
   return url.toString();
 }
 
-export async function createSession(ctx: GatewayContext, store: ConnectStore, body: Record<string, unknown>, base: string): Promise<SessionAnswer> {
+export async function createSession(ctx: ConnectContext, store: ConnectStore, body: Record<string, unknown>, base: string): Promise<SessionAnswer> {
   const problems: Problem[] = [];
   const now = ctx.clock.now();
   let elementKeys: string[] = [];

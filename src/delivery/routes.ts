@@ -1,6 +1,6 @@
 import type Koa from 'koa';
 import type Router from '@koa/router';
-import type { GatewayContext } from '../context.js';
+import type { DeliveryContext } from './context.js';
 import { readJsonObject } from '../api/body.js';
 import { idParam, readPageRequest } from '../api/pagination.js';
 import { NotFoundError, ValidationError } from '../errors.js';
@@ -35,7 +35,7 @@ function parseSince(value: unknown): number {
   return Date.parse(hasOffset ? value : `${value}Z`);
 }
 
-export function deliveryRoutes(ctx: GatewayContext) {
+export function deliveryRoutes(ctx: DeliveryContext) {
   const routes = new DeliveryRoutes(ctx);
   return (router: Router) => {
     router.get('/instances/:id/notifications', (koa) => routes.listNotifications(koa));
@@ -51,7 +51,7 @@ export function deliveryRoutes(ctx: GatewayContext) {
 class DeliveryRoutes {
   private readonly store: EventStore;
 
-  constructor(private readonly ctx: GatewayContext) {
+  constructor(private readonly ctx: DeliveryContext) {
     this.store = ctx.stores.events;
   }
 

@@ -1,4 +1,5 @@
-import type { Feature, GatewayContext } from '../context.js';
+import type { DeliveryContext } from './context.js';
+import type { Feature } from '../feature.js';
 import { GroupCommit } from '../db/group-commit.js';
 import { errorKind } from '../db/errors.js';
 import { createGuardedLookup } from '../network/ssrf-guard.js';
@@ -47,7 +48,7 @@ export class Dispatcher extends WorkerLoop implements Feature {
   private wakeUp: (() => void) | undefined;
 
   constructor(
-    private readonly ctx: GatewayContext,
+    private readonly ctx: DeliveryContext,
     private readonly events: EventStore,
   ) {
     super({

@@ -1,4 +1,4 @@
-import type { Feature, GatewayContext } from '../context.js';
+import type { Feature, GatewayContext } from '../feature.js';
 import { WorkerLoop } from '../lib/worker-loop.js';
 
 /**

@@ -11,7 +11,7 @@ import { forEachBatch, listingPages as fetchListingPages, type ListingEnd } from
 import { parseDate } from '../connectors/dates-configuration.js';
 import type { Clock } from '../clock.js';
 import type { TemplateScope } from '../templates/request-template.js';
-import type { Stores, UnitOfWork } from '../stores.js';
+import type { StoresOf, UnitOfWork } from '../feature.js';
 import type { NewEvent } from '../events/record.js';
 import type { Instance } from '../instances/store.js';
 import type { InstanceSettings } from '../instances/settings.js';
@@ -65,7 +65,7 @@ export interface PollSummary {
 }
 
 export interface PollDeps {
-  stores: Pick<Stores, 'pollState' | 'snapshots' | 'transaction'>;
+  stores: StoresOf<'events' | 'pollState' | 'snapshots'>;
   config: Config;
   log: Logger;
   providerCalls: ProviderCalls;
@@ -73,8 +73,6 @@ export interface PollDeps {
   clock?: Clock;
   /** Committed notifications wake the dispatcher (here and on other nodes). */
   wakeUps?: Pick<WakeUps, 'notify'>;
-  /** Test seam: runs inside each write transaction (and before the final update), before the commit. */
-  beforeCommit?: (objectType: string) => Promise<void> | void;
 }
 
 const COUNTED = { CREATED: 'created', UPDATED: 'updated', DELETED: 'deleted' } as const;
@@ -156,7 +154,6 @@ export async function pollObject(
     tally.deleted += swept;
     if (swept > 0 && plan.settings.notificationsEnabled) deps.wakeUps?.notify('delivery');
   }
-  await deps.beforeCommit?.(row.object_type);
   return summaryOf(plan, tally, main, removed);
 }
 
@@ -326,7 +323,7 @@ async function writeBatch(
   idField: string,
   deletedListing: boolean,
 ): Promise<number | undefined> {
-  const { deps, objectKey, generation, startedAt, row } = plan;
+  const { deps, objectKey, generation, startedAt } = plan;
   tally.fetched += batch.length;
   const { records, deleted, last } = readBatch(plan, batch, idField, deletedListing);
   const known = await deps.stores.snapshots.load(
@@ -346,7 +343,6 @@ async function writeBatch(
       generation,
     );
     await uow.snapshots.markListed(objectKey, marks, generation);
-    await deps.beforeCommit?.(row.object_type);
   });
   // Committed: the dispatcher (here and on other nodes) takes the new notifications at once.
   if (events.length > 0 && plan.settings.notificationsEnabled) deps.wakeUps?.notify('delivery');
@@ -356,7 +352,7 @@ async function writeBatch(
 }
 
 /** Records a poll's events in its unit of work. */
-async function recordPolled(plan: PollPlan, uow: UnitOfWork, events: NewEvent[]): Promise<void> {
+async function recordPolled(plan: PollPlan, uow: Pick<UnitOfWork, 'events'>, events: NewEvent[]): Promise<void> {
   const { instance, settings, startedAt, deps } = plan;
   await uow.events.recordEvents({ id: instance.id, name: instance.name, elementKey: instance.elementKey }, events, {
     source: 'polling',

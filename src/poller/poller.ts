@@ -49,8 +49,6 @@ type OutcomeWrite = { id: number; patch: Record<string, unknown>; guarded: boole
 export class Poller extends WorkerLoop {
   /** At most `poller.concurrency` polls run at once; the others queue in claim order. */
   private readonly slots = new Slots(() => this.config.poller.concurrency);
-  /** Recent scheduling lags (poll start − due time, ms) for the benchmark's percentiles. */
-  readonly lags: number[] = [];
   /** Claimed by a pass and not started yet (waiting for their due time or a slot). */
   private unstarted = 0;
   /** The last claim took all it was allowed: more may be due, claim again once half have started. */
@@ -250,8 +248,6 @@ export class Poller extends WorkerLoop {
     const startedAt = this.deps.clock.now();
     if (row.next_poll_at <= startedAt) {
       const lagMs = startedAt - row.next_poll_at;
-      this.lags.push(lagMs);
-      if (this.lags.length > 100_000) this.lags.splice(0, 50_000);
       this.deps.metrics?.pollLag.observe(lagMs / 1000);
     }
     const base = { last_poll_at: startedAt, last_node: this.deps.nodeId, lease_owner: null, lease_expires_at: null };

@@ -1,5 +1,5 @@
 import type { NewEvent } from '../events/record.js';
-import type { Stores, UnitOfWork } from '../stores.js';
+import type { StoresOf, UnitOfWork } from '../feature.js';
 import type { SnapshotKey } from './snapshot-store.js';
 
 /**
@@ -24,11 +24,11 @@ const SWEEP_CHUNK = 1000;
  * `record` in the same transaction. Returns how many were deleted.
  */
 export async function sweepMissing(
-  stores: Pick<Stores, 'snapshots' | 'transaction'>,
+  stores: StoresOf<'events' | 'snapshots'>,
   target: SweepTarget,
   generation: number,
   previousComplete: number | null,
-  record: (uow: UnitOfWork, events: NewEvent[]) => Promise<void>,
+  record: (uow: Pick<UnitOfWork, 'events' | 'snapshots'>, events: NewEvent[]) => Promise<void>,
   date: string,
 ): Promise<number> {
   const { snapshots } = stores;

@@ -1,4 +1,5 @@
-import type { Feature, GatewayContext } from '../context.js';
+import type { RequestsContext } from './context.js';
+import type { Feature } from '../feature.js';
 import { requestRoutes } from './routes.js';
 
 /**
@@ -6,6 +7,6 @@ import { requestRoutes } from './routes.js';
  * (store.ts). The connector's lookups run when an instance is created are an instance hook
  * (lookups.ts), given to the instances service in main.ts.
  */
-export function createRequestsFeature(ctx: GatewayContext): Feature {
+export function createRequestsFeature(ctx: RequestsContext): Feature {
   return { name: 'requests', apiRoutes: [requestRoutes(ctx)] };
 }

@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import type { GatewayContext } from '../context.js';
+import type { RequestsContext } from './context.js';
 import { RateLimiter } from '../api/rate-limit.js';
 import { ApiError, NotFoundError, ValidationError } from '../errors.js';
 import { buildTemplateRequest } from '../provider/request-builder.js';
@@ -85,7 +85,7 @@ const isGuardRefusal = (err: ValidationError) => err.details.some((d) => typeof 
 
 export type TemplateInvoker = (instance: Instance, templateName: string, context: Record<string, unknown>, body?: unknown) => Promise<InvocationOutcome>;
 
-export function createTemplateInvoker(ctx: GatewayContext, requestLog: RequestLogStore): TemplateInvoker {
+export function createTemplateInvoker(ctx: RequestsContext, requestLog: RequestLogStore): TemplateInvoker {
   // A fixed one-minute window per instance, in memory on each node (documented).
   const limiter = new RateLimiter(ctx.config.requests.rateLimitPerMinute, ctx.clock);
   return async (instance, name, context, body) => new Invocation(ctx, requestLog, instance, name).run(limiter, context, body);
@@ -104,7 +104,7 @@ class Invocation {
   private readonly method: string;
 
   constructor(
-    private readonly ctx: GatewayContext,
+    private readonly ctx: RequestsContext,
     private readonly requestLog: RequestLogStore,
     private readonly instance: Instance,
     private readonly name: string,

@@ -1,4 +1,4 @@
-import type { GatewayContext } from '../context.js';
+import type { RequestsContext } from './context.js';
 import { ApiError } from '../errors.js';
 import { firstMatch } from '../lib/json-path.js';
 import type { InstanceHooks } from '../instances/hooks.js';
@@ -15,7 +15,7 @@ import { InvocationError, type TemplateInvoker } from './invoke.js';
 const TIME_ZONE_KEY = 'event.poller.timezone';
 
 export function lookupInstanceHooks(
-  ctx: Pick<GatewayContext, 'clock' | 'log'> & { stores: Pick<GatewayContext['stores'], 'instances'> },
+  ctx: Pick<RequestsContext, 'clock' | 'log'> & { stores: Pick<RequestsContext['stores'], 'instances'> },
   invoke: TemplateInvoker,
 ): InstanceHooks {
   return {

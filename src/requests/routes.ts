@@ -1,5 +1,5 @@
 import type Router from '@koa/router';
-import type { GatewayContext } from '../context.js';
+import type { RequestsContext } from './context.js';
 import { readJsonBody } from '../api/body.js';
 import { idParam, readPageRequest, sendPage } from '../api/pagination.js';
 import { NotFoundError, ValidationError } from '../errors.js';
@@ -26,7 +26,7 @@ const presentLogRow = (r: RequestLogRow) => ({
   date: isoOrNull(r.at),
 });
 
-export function requestRoutes(ctx: GatewayContext) {
+export function requestRoutes(ctx: RequestsContext) {
   const { instances, connectors, config } = ctx;
   const requestLog = ctx.stores.requestLog;
   const invoke = createTemplateInvoker(ctx, requestLog);

@@ -1,6 +1,6 @@
 import type Koa from 'koa';
 import type Router from '@koa/router';
-import type { GatewayContext } from '../context.js';
+import type { SchedulesContext } from './context.js';
 import { readJsonObject } from '../api/body.js';
 import { idParam, readPageRequest, sendPage } from '../api/pagination.js';
 import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
@@ -13,7 +13,7 @@ import type { ScheduleStore } from './store.js';
  * A duplicate name is a 409; every other rule (lead time, data size, per-instance limits) a 400
  * naming it. Checks and writes of one instance's schedules run one at a time (`ScheduleStore.serialized`).
  */
-export function scheduleRoutes(ctx: GatewayContext) {
+export function scheduleRoutes(ctx: SchedulesContext) {
   const routes = new ScheduleRoutes(ctx);
   return (router: Router) => {
     router.post('/instances/:id/schedules', (koa) => routes.create(koa));
@@ -27,9 +27,9 @@ export function scheduleRoutes(ctx: GatewayContext) {
 /** One method per route, and the rules they share as named steps. */
 class ScheduleRoutes {
   private readonly schedules: ScheduleStore;
-  private readonly limits: GatewayContext['config']['schedules'];
+  private readonly limits: SchedulesContext['config']['schedules'];
 
-  constructor(private readonly ctx: GatewayContext) {
+  constructor(private readonly ctx: SchedulesContext) {
     this.schedules = ctx.stores.schedules;
     this.limits = ctx.config.schedules;
   }

@@ -1,4 +1,5 @@
-import type { Feature, GatewayContext } from '../context.js';
+import type { SchedulesContext } from './context.js';
+import type { Feature } from '../feature.js';
 import { nextRecurrence, type ScheduleRow } from './model.js';
 import { WorkerLoop } from '../lib/worker-loop.js';
 import { errorKind } from '../db/errors.js';
@@ -15,7 +16,7 @@ const BATCH = 100;
 export class Scheduler extends WorkerLoop implements Feature {
   readonly name = 'schedules';
 
-  constructor(private readonly ctx: GatewayContext) {
+  constructor(private readonly ctx: SchedulesContext) {
     super({ name: 'schedule', tickSeconds: () => ctx.config.schedules.tickSeconds, log: ctx.log, metrics: ctx.metrics });
   }
 

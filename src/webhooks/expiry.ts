@@ -1,4 +1,4 @@
-import type { GatewayContext } from '../context.js';
+import type { WebhooksContext } from './context.js';
 import type { WebhookExpiry, WebhookRegistration } from '../connectors/schema.js';
 import { firstMatch } from '../lib/json-path.js';
 
@@ -32,7 +32,7 @@ export const refreshAtOf = (now: number, expiresAt: number) => now + Math.max(0,
 
 /** Starts tracking a registration just made (afterCreate). */
 export async function trackExpiry(
-  ctx: Pick<GatewayContext, 'clock' | 'log'> & { stores: Pick<GatewayContext['stores'], 'refreshes'> },
+  ctx: Pick<WebhooksContext, 'clock' | 'log'> & { stores: Pick<WebhooksContext['stores'], 'refreshes'> },
   instanceId: number,
   registration: WebhookRegistration,
   webhookId: string,

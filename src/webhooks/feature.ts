@@ -1,11 +1,12 @@
-import type { Feature, GatewayContext } from '../context.js';
+import type { WebhooksContext } from './context.js';
+import type { Feature } from '../feature.js';
 import { webhookIngressRoutes } from './ingress.js';
 import { WebhookProcessor } from './worker.js';
 import { receiptRoutes } from './routes.js';
 import { WebhookRefresher } from './refresh.js';
 
 /** Webhook mode: ingress (no bearer; the token is the secret), registration, mapping, receipts, refreshes of lapsing registrations. */
-export function createWebhookFeature(ctx: GatewayContext): Feature & { processor: WebhookProcessor; refresher: WebhookRefresher } {
+export function createWebhookFeature(ctx: WebhooksContext): Feature & { processor: WebhookProcessor; refresher: WebhookRefresher } {
   const processor = new WebhookProcessor(ctx);
   const refresher = new WebhookRefresher(ctx);
   // A stored receipt (here, or on another node) is mapped at once, not at the next tick.

@@ -1,7 +1,7 @@
 import type Koa from 'koa';
 import type Router from '@koa/router';
 import type { RouteModule } from '../api/app.js';
-import type { GatewayContext } from '../context.js';
+import type { WebhooksContext } from './context.js';
 import { readRawBody } from '../api/body.js';
 import { RateLimiter } from '../api/rate-limit.js';
 import { ApiError, NotFoundError, RateLimitedError, ServiceUnavailableError, UnsupportedMediaTypeError } from '../errors.js';
@@ -46,7 +46,7 @@ function webhookSecret(instance: Instance, template: string | undefined): string
   }
 }
 
-export function webhookIngressRoutes(ctx: GatewayContext & { onStored: () => void }): RouteModule {
+export function webhookIngressRoutes(ctx: WebhooksContext & { onStored: () => void }): RouteModule {
   const { config, clock, instances, onStored } = ctx;
   const { receipts } = ctx.stores;
   const limiter = new RateLimiter(config.webhooks.rateLimitPerMinute, clock);

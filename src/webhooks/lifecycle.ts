@@ -1,6 +1,6 @@
 import type { Clock } from '../clock.js';
 import type { Logger } from '../log.js';
-import type { Stores } from '../stores.js';
+import type { StoresOf } from '../feature.js';
 import type { LifecycleAction, WebhookDefinition } from '../connectors/schema.js';
 import { firstMatch } from '../lib/json-path.js';
 
@@ -24,7 +24,7 @@ export function lifecycleItemOf(lifecycle: WebhookDefinition['lifecycle'], item:
 }
 
 export async function applyLifecycle(
-  ctx: { stores: Pick<Stores, 'pollState' | 'refreshes'>; clock: Clock; log: Logger },
+  ctx: { stores: StoresOf<'pollState' | 'refreshes'>; clock: Clock; log: Logger },
   instanceId: number,
   items: LifecycleItem[],
 ): Promise<void> {

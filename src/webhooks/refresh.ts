@@ -1,4 +1,4 @@
-import type { GatewayContext } from '../context.js';
+import type { WebhooksContext } from './context.js';
 import { backoffMs } from '../lib/backoff.js';
 import { WorkerLoop } from '../lib/worker-loop.js';
 import { RateBudgetWait } from '../provider/rate-budget.js';
@@ -25,7 +25,7 @@ const RETRY_BASE_SECONDS = 60;
 const RETRY_MAX_SECONDS = 3600;
 
 export class WebhookRefresher extends WorkerLoop {
-  constructor(private readonly ctx: GatewayContext) {
+  constructor(private readonly ctx: WebhooksContext) {
     super({ name: 'webhook refresh', tickSeconds: () => TICK_SECONDS, log: ctx.log, metrics: ctx.metrics });
   }
 
@@ -110,7 +110,7 @@ export class WebhookRefresher extends WorkerLoop {
 }
 
 /** The instance's lapsing registrations for its status: id, when each lapses and is refreshed next. */
-export async function refreshStatus(ctx: Pick<GatewayContext, 'stores'>, instanceId: number) {
+export async function refreshStatus(ctx: Pick<WebhooksContext, 'stores'>, instanceId: number) {
   const rows = await ctx.stores.refreshes.listOf(instanceId);
   if (rows.length === 0) return undefined;
   const iso = (ms: number | null) => (ms === null ? null : new Date(Number(ms)).toISOString());

@@ -1,6 +1,6 @@
 import { backoffMs } from '../lib/backoff.js';
 import { firstMatch } from '../lib/json-path.js';
-import type { GatewayContext } from '../context.js';
+import type { WebhooksContext } from './context.js';
 import { ApiError } from '../errors.js';
 import type { ConnectorDefinition, WebhookRegistration } from '../connectors/schema.js';
 import { webhookUrlOf } from '../api/public-urls.js';
@@ -145,8 +145,8 @@ async function deregister(ctx: RegistrationDeps, deregistrations: Deregistration
 }
 
 /** What registering and deregistering needs: no instance service (it is built with these hooks). */
-export type RegistrationDeps = Pick<GatewayContext, 'config' | 'clock' | 'log' | 'nodeId' | 'connectors' | 'providerCalls'> & {
-  stores: Pick<GatewayContext['stores'], 'instances' | 'deregistrations' | 'refreshes'>;
+export type RegistrationDeps = Pick<WebhooksContext, 'config' | 'clock' | 'log' | 'nodeId' | 'connectors' | 'providerCalls'> & {
+  stores: Pick<WebhooksContext['stores'], 'instances' | 'deregistrations' | 'refreshes'>;
 };
 
 /** Webhooks' part of an instance's life: register with the provider after a create, deregister before a delete. */

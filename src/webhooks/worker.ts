@@ -1,4 +1,5 @@
-import type { GatewayContext, Feature } from '../context.js';
+import type { WebhooksContext } from './context.js';
+import type { Feature } from '../feature.js';
 import type { NewEvent } from '../events/record.js';
 import type { InstanceWork } from '../instances/service.js';
 import { hashRecord } from '../lib/stable-hash.js';
@@ -43,7 +44,7 @@ type Mapped = { row: ClaimedReceipt; work: InstanceWork; bytes: number; headers:
 export class WebhookProcessor extends WorkerLoop implements Feature {
   readonly name = 'webhooks';
 
-  constructor(private readonly ctx: GatewayContext) {
+  constructor(private readonly ctx: WebhooksContext) {
     super({ name: 'webhook processing', tickSeconds: () => ctx.config.webhooks.tickSeconds, log: ctx.log, metrics: ctx.metrics });
     ctx.metrics.sources.failedReceipts = () => ctx.stores.receipts.countFailed();
   }

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import got from 'got';
-import { startGateway, type TestGateway } from '../helpers/gateway.js';
+import { instanceCount, startGateway, type TestGateway } from '../helpers/gateway.js';
 import { EmulatedProvider } from '../../sandbox/provider-server.js';
 import { pollNow, providerConnector, registerConnector } from '../poller/helpers.js';
 import { bearerOf, capturedLogger, startOAuthServer, type OAuthProvider } from './helpers.js';
@@ -168,7 +168,7 @@ describe('provider auth: OAuth 2.0', () => {
     expect(res.body).to.include({ code: 'OAUTH_EXCHANGE_FAILED' });
     expect(res.body.message).to.match(/invalid_grant.*the code has expired/);
     expect(res.body.details[0]).to.include({ error: 'invalid_grant', error_description: 'the code has expired' });
-    expect(await t.gateway.db('instances').count({ n: '*' }).first()).to.deep.include({ n: 0 });
+    expect(await instanceCount(t)).to.equal(0);
     expect(await t.gateway.db('instance_auth').count({ n: '*' }).first()).to.deep.include({ n: 0 });
   });
 
@@ -242,7 +242,7 @@ describe('provider auth: OAuth 2.0', () => {
     expect(noCallback.statusCode).to.equal(400);
     expect(noCallback.body.message).to.match(/callbackUrl is required/);
     expect(oauth.calls).to.have.length(0);
-    expect(await t.gateway.db('instances').count({ n: '*' }).first()).to.deep.include({ n: 0 });
+    expect(await instanceCount(t)).to.equal(0);
   });
 
   it('/oauth/url refuses a callbackUrl that is not http(s), and generates a state when none is given', async () => {

@@ -1,13 +1,13 @@
 import { expect } from 'chai';
 import got from 'got';
-import { startGateway, API_TOKEN, type TestGateway } from '../helpers/gateway.js';
+import { instanceCount, startGateway, API_TOKEN, type TestGateway } from '../helpers/gateway.js';
 import { EmulatedProvider } from '../../sandbox/provider-server.js';
 import { Receiver } from '../providers/receiver.js';
 import { Webhook } from 'standardwebhooks';
 import { dispatcher } from '../delivery/helpers.js';
 import { pollNow } from '../poller/helpers.js';
 import { bearerOf, capturedLogger, startOAuthServer, type OAuthProvider } from '../auth/helpers.js';
-import { APP_ORIGIN, CONNECT_CONFIG, instanceCount, newSession, publicUrlIsGateway, registerConnectors, verifySignature } from './helpers.js';
+import { APP_ORIGIN, CONNECT_CONFIG, newSession, publicUrlIsGateway, registerConnectors, verifySignature } from './helpers.js';
 
 /**
  * The connect flow at the HTTP level (a browser's requests made with got): sessions API checks,

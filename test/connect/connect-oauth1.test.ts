@@ -1,9 +1,10 @@
 import { expect } from 'chai';
 import got from 'got';
-import { startGateway, API_TOKEN, type TestGateway } from '../helpers/gateway.js';
+import { instanceCount, startGateway, API_TOKEN, type TestGateway } from '../helpers/gateway.js';
 import { registerConnector } from '../poller/helpers.js';
 import { DeskProvider } from '../auth/desk-provider.js';
-import { APP_ORIGIN, CONNECT_CONFIG, instanceCount, newSession, publicUrlIsGateway, registerConnectors, verifySignature } from './helpers.js';
+import { EmulatedProvider } from '../../sandbox/provider-server.js';
+import { APP_ORIGIN, CONNECT_CONFIG, newSession, publicUrlIsGateway, registerConnectors, verifySignature } from './helpers.js';
 
 const CONSUMER = { key: 'desk-consumer-key', secret: 'desk-consumer-secret' };
 
@@ -74,6 +75,37 @@ describe('connect: OAuth 1.0a and connector choice (HTTP)', () => {
     expect(desk.verified.map((v) => v.path)).to.deep.equal(['/oauth/request_token', '/oauth/access_token']);
     const status = (await t.api.get(`instances/${back.searchParams.get('instance_id')}/status`)).body as unknown as { auth: { type: string; state: string } };
     expect(status.auth).to.include({ type: 'oauth1', state: 'ok' });
+  });
+
+  it('a refused or failed request-token call ends the session on the error URL with the reason, creating nothing', async () => {
+    const sessionFor = (secret: string) =>
+      newSession(t, {
+        connector: 'desk-test',
+        configuration: {
+          'oauth.api.key': CONSUMER.key,
+          'oauth.api.secret': secret,
+          'event.poller.configuration': { incidents: { url: "/hubs/helpdesk/incidents?where=updated_at>'${date:yyyy-MM-dd'T'HH:mm:ssXXX}'", idField: 'id' } },
+        },
+      });
+    const submit = async (url: string, site: string) => {
+      const page = await browser.get(url);
+      const leave = await browser.post(url, { form: { ...formOf(page.body), site }, headers: { origin: t.url } });
+      expect(leave.statusCode, leave.body).to.equal(303);
+      return new URL(leave.headers.location!);
+    };
+    // A wrong consumer secret: the provider refuses the signed request-token call.
+    const refused = await submit((await sessionFor('not-the-secret')).url, desk.url);
+    expect(`${refused.origin}${refused.pathname}`).to.equal(`${APP_ORIGIN}/failed`);
+    expect(refused.searchParams.get('error')).to.equal('request_token_refused');
+    expect(refused.searchParams.get('error_description')).to.match(/HTTP 401/);
+    // Nothing listens at the site: the call fails before an answer.
+    const closed = await EmulatedProvider.start();
+    const nowhere = closed.url;
+    await closed.close();
+    const failed = await submit((await sessionFor(CONSUMER.secret)).url, nowhere);
+    expect(failed.searchParams.get('error')).to.equal('request_token_failed');
+    expect(await instanceCount(t)).to.equal(0);
+    expect(desk.requestTokens.size).to.equal(0);
   });
 
   it('a session for several connectors shows a chooser first; a connector outside the list is not offered', async () => {

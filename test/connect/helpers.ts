@@ -55,6 +55,3 @@ export async function newSession(t: TestGateway, body: Record<string, unknown>):
   expect(res.statusCode, JSON.stringify(res.body)).to.equal(201);
   return res.body as never;
 }
-
-export const instanceCount = async (t: TestGateway): Promise<number> =>
-  Number(((await t.gateway.db('instances').count({ n: '*' }).first()) as { n: number }).n);

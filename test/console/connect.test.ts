@@ -3,13 +3,13 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { expect } from 'chai';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import { API_TOKEN, startGateway, type TestGateway } from '../helpers/gateway.js';
+import { API_TOKEN, instanceCount, startGateway, type TestGateway } from '../helpers/gateway.js';
 import { EmulatedProvider } from '../../sandbox/provider-server.js';
 import { Receiver } from '../providers/receiver.js';
 import { dispatcher } from '../delivery/helpers.js';
 import { pollNow } from '../poller/helpers.js';
 import { bearerOf, startOAuthServer, type OAuthProvider } from '../auth/helpers.js';
-import { instanceCount, publicUrlIsGateway, registerConnectors, verifySignature } from '../connect/helpers.js';
+import { publicUrlIsGateway, registerConnectors, verifySignature } from '../connect/helpers.js';
 
 /**
  * The hosted connect page and the console's create flow in a real headless Chromium (the system's

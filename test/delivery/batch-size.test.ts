@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { startGateway, type TestGateway } from '../helpers/gateway.js';
+import { instanceCount, startGateway, type TestGateway } from '../helpers/gateway.js';
 import { SandboxProvider } from '../../sandbox/sandbox.js';
 import { Receiver } from '../providers/receiver.js';
 import { contactsBody, createWebhookInstance, postSigned } from '../webhooks/helpers.js';
@@ -64,7 +64,7 @@ describe('events per notification, per instance (event.notification.maxBatchSize
       });
       expect(res.statusCode).to.equal(400);
       expect(JSON.stringify(res.body)).to.include('event.notification.maxBatchSize');
-      expect(await t.gateway.db('instances').count({ n: '*' })).to.deep.equal([{ n: 0 }]);
+      expect(await instanceCount(t)).to.equal(0);
     });
   }
 });

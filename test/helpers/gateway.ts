@@ -126,3 +126,8 @@ export async function startGateway(
   trackOpen(t);
   return t;
 }
+
+/** How many instances the gateway has, as its API lists them. */
+export async function instanceCount(t: TestGateway): Promise<number> {
+  return ((await t.api.get('instances')).body as unknown as unknown[]).length;
+}

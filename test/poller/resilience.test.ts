@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
+import { failWrites } from '../helpers/failing-writes.js';
 import { EmulatedProvider } from '../../sandbox/provider-server.js';
 import { createInstance, listEvents, pollNow, providerConnector, registerConnector } from './helpers.js';
 
@@ -8,22 +9,14 @@ const MINUTE = 60_000;
 describe('polling: failures, back-off and scheduling', () => {
   let t: TestGateway;
   let provider: EmulatedProvider;
-  let failCommit = 0;
   const sleeps: number[] = [];
 
   beforeEach(async () => {
-    failCommit = 0;
     sleeps.length = 0;
     t = await startGateway({
       config: { poller: { fullListingIntervalMinutes: 0 } },
       options: {
         sleep: async (ms) => void sleeps.push(ms),
-        beforePollCommit: () => {
-          if (failCommit > 0) {
-            failCommit--;
-            throw new Error('injected failure before commit');
-          }
-        },
       },
     });
     provider = await EmulatedProvider.start();
@@ -56,8 +49,10 @@ describe('polling: failures, back-off and scheduling', () => {
     t.clock.advance(MINUTE);
     provider.collection('tickets').upsert({ subject: 'a' });
     provider.collection('tickets').upsert({ subject: 'b' });
-    failCommit = 1;
+    // The database refuses the poll's write transaction (its first event), as a crash before the commit would.
+    const failing = await failWrites(t, { table: 'events', on: 'INSERT', when: "NEW.object_type = 'tickets'", message: 'injected failure before commit' });
     const crashed = await pollNow(t, id);
+    await failing.clear();
     expect(crashed.tickets.error).to.match(/injected failure/);
     expect(await listEvents(t, id, '&objectType=tickets')).to.have.length(0);
     const st = await status(id);

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import got from 'got';
-import { startGateway, type TestGateway } from '../helpers/gateway.js';
+import { instanceCount, startGateway, type TestGateway } from '../helpers/gateway.js';
 import { pollNow } from '../poller/helpers.js';
 import { bearerOf, startOAuthServer, type OAuthProvider } from '../auth/helpers.js';
 import { docInstanceJson, docOAuthInstanceJson } from './catalog.js';
@@ -19,10 +19,6 @@ import type { EmulatedProvider } from '../../sandbox/provider-server.js';
  * no alternative is refused and stores nothing. (The token alternatives are the connectors' own tests.)
  */
 const MINUTE = 60_000;
-
-async function instanceCount(t: TestGateway): Promise<number> {
-  return ((await t.api.get('instances')).body as unknown as unknown[]).length;
-}
 
 /** GET /oauth/url with the doc JSON's client, then the provider's authorize step as a browser follows it. */
 async function authorize(t: TestGateway, key: string, oauthOrigin: string, extra: Record<string, string> = {}) {

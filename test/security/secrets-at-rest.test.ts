@@ -102,10 +102,13 @@ describe('security: secrets at rest (key ring, ciphertext wrapper, rekey)', () =
     // The old key as a previous key: reads work; rekey moves everything to the new key.
     const rotated = await start({ secretKey: OTHER_KEY, previousSecretKeys: [SECRET_KEY] });
     expect((await rotated.gateway.instances.require(id)).configuration.api_key).to.equal('sk-test-secret-123');
-    const result = await rekey(rotated.gateway.db, rotated.gateway.cipher);
+    // The key ring as `pollgate rekey` builds it from the configuration.
+    const { security } = rotated.config;
+    const keys = SecretCipher.fromConfig(security.secretKey, rotated.config.database.dataDir, security.previousSecretKeys);
+    const result = await rekey(rotated.gateway.db, keys);
     expect(result.unreadable).to.deep.equal([]);
     expect(result.rekeyed).to.be.at.least(2); // the configuration's api_key and the signing secrets
-    expect((await rekey(rotated.gateway.db, rotated.gateway.cipher)).rekeyed).to.equal(0);
+    expect((await rekey(rotated.gateway.db, keys)).rekeyed).to.equal(0);
     await rotated.close();
 
     const after = await start({ secretKey: OTHER_KEY });

@@ -13,6 +13,13 @@ import type { Stores, UnitOfWork } from './stores.js';
 
 export type { Stores, UnitOfWork };
 
+/*
+ * The contract between the features and the gateway that composes them (docs/layers.md): types
+ * only, no code. A feature imports these types and nothing else from here; it declares which part
+ * of the context it needs (`Pick<GatewayContext, …>` in its own folder, Unleash's style), and
+ * main.ts, the composition, hands the gateway's one context to each feature's factory.
+ */
+
 /**
  * What every part of the gateway is built from; main.ts makes one per gateway. Features reach the
  * database only through `stores` (no raw connection, no cipher: the stores encrypt and decrypt).
@@ -39,6 +46,14 @@ export interface GatewayContext {
   /** Real waits (retry delays) go through this so tests can replace them. */
   sleep(ms: number): Promise<void>;
 }
+
+/**
+ * The stores a feature names (`K`), and transactions that hand out those, bound to the
+ * transaction: what a feature's context.ts asks for instead of all of `Stores`.
+ */
+export type StoresOf<K extends keyof UnitOfWork> = Pick<UnitOfWork, K> & {
+  transaction<T>(fn: (uow: Pick<UnitOfWork, K>) => Promise<T>): Promise<T>;
+};
 
 /**
  * A part of the flow as main.ts sees it: routes to mount and a background loop to run. Every
