@@ -197,14 +197,22 @@ export interface PollerObjectDefinition {
 
 export type MappingValue = string | string[];
 
+/**
+ * A webhook's signature check (docs/connectors.md "Webhooks"). `hmac`: the HMAC of `signedContent`
+ * (default `{body}`; also `{timestamp}`, `{method}`, `{url}`, `{header:<Name>}`) in `header`, after
+ * `prefix`. `hmac-parts`: `header` holds `key=value` parts, the timestamp under `parts.timestamp`
+ * and signatures under `parts.signature`.
+ */
 export interface SignatureDefinition {
-  scheme: 'hmac' | 'shared-secret' | 'github' | 'stripe' | 'shopify' | 'standard-webhooks' | 'jwt' | 'none';
-  algorithm?: 'sha1' | 'sha256';
+  scheme: 'hmac' | 'hmac-parts' | 'shared-secret' | 'standard-webhooks' | 'jwt' | 'none';
+  algorithm?: 'sha1' | 'sha256' | 'sha512';
   header?: string;
   encoding?: 'hex' | 'base64';
   prefix?: string;
   signedContent?: string;
   timestampHeader?: string;
+  /** hmac-parts: the keys of the signature header's `key=value` parts. */
+  parts?: { signature: string; timestamp?: string };
   toleranceSeconds?: number;
   /** A request-template string over the instance configuration. */
   secret?: string;
@@ -274,7 +282,10 @@ export interface WebhookDefinition {
   /** Instead of `signature`: alternatives chosen by the configuration (an admin webhook's HMAC with basic auth, a JWT with OAuth). */
   signatures?: SignatureAlternative[];
   handshake?: HandshakeDefinition;
+  /** The header whose value makes a retried delivery a duplicate. */
   deliveryIdHeader?: string;
+  /** Else a JSONPath into the body for that id (an event id the provider keeps across retries). */
+  deliveryIdPath?: string;
   events: {
     itemsPath?: string;
     objectType: MappingValue | DerivedValue;
