@@ -14,6 +14,7 @@ const CATALOG: Record<string, string[]> = {
   shopify: ['orders', 'customers', 'products'],
   stripe: ['customers', 'invoices', 'charges', 'subscriptions'],
   salesforce: ['accounts', 'contacts', 'opportunities'],
+  slack: ['messages'],
 };
 
 describe('bundled connectors', () => {

@@ -57,6 +57,11 @@ export class SlackEmulator {
     return this.provider.close();
   }
 
+  /** A channel with no messages yet. */
+  openChannel(channel: string): void {
+    if (!this.channels.has(channel)) this.channels.set(channel, []);
+  }
+
   /** A message posted now: `ts` is epoch seconds with six digits after the point, unique per channel. */
   post(channel: string, text: string, user = 'U0123ABCD'): SlackMessage {
     const seconds = Math.floor(this.provider.now() / 1000);
@@ -70,7 +75,8 @@ export class SlackEmulator {
     const error = (code: string): CannedResponse => ({ status: 200, body: { ok: false, error: code } });
     const auth = req.headers.authorization;
     if (!auth) return error('not_authed');
-    if (auth !== `Bearer ${this.botToken}`) return error('invalid_auth');
+    // A test that sets provider.requireAuth (tokens an OAuth server issued) has them checked before this route.
+    if (!this.provider.requireAuth && auth !== `Bearer ${this.botToken}`) return error('invalid_auth');
     const { used, resetAt } = this.rate.take();
     if (used > SLACK_TIER3_PER_MINUTE)
       return { status: 429, headers: { 'retry-after': String(Math.ceil((resetAt - this.provider.now()) / 1000)) }, body: { ok: false, error: 'ratelimited' } };
