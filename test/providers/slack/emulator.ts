@@ -1,7 +1,8 @@
 import { createHmac } from 'node:crypto';
 import got from 'got';
-import { EmulatedProvider, type CannedResponse, type RouteRequest } from '../../../sandbox/provider-server.js';
+import { EmulatedProvider, type CannedResponse, type RecordedRequest, type RouteRequest } from '../../../sandbox/provider-server.js';
 import { RateWindow, unknownParams } from '../provider-api.js';
+import { openApiFromPackage, validateRequest } from '../openapi-validator.js';
 
 /**
  * Slack's Web API method conversations.history and its Events API deliveries, as Slack documents them.
@@ -16,7 +17,12 @@ import { RateWindow, unknownParams } from '../provider-api.js';
  * The `limit` argument: "Maximum of 999" (Slack's method reference, as reproduced in slack_kit's
  * priv/docs/methods/conversations.history.json). Errors are HTTP 200 with `{"ok": false, "error"}`
  * (`not_authed`, `invalid_auth`, `channel_not_found`, `invalid_arguments`).
+ *
+ * Every request is first validated against Slack's published Web API description (the vendored
+ * subset in openapi-subset.json, scripts/openapi-subsets/slack.ts); an invalid one is answered
+ * `invalid_arguments` and recorded in `invalidRequests`.
  */
+export const SLACK_OPENAPI = new URL('./openapi-subset.json', import.meta.url).pathname;
 export const SLACK_TIER3_PER_MINUTE = 50;
 export const SLACK_HISTORY_MAX_LIMIT = 999;
 const HISTORY_PARAMS = ['channel', 'cursor', 'inclusive', 'latest', 'limit', 'oldest', 'include_all_metadata'];
@@ -34,6 +40,7 @@ export class SlackEmulator {
   /** Messages per channel id, oldest first. */
   readonly channels = new Map<string, SlackMessage[]>();
   readonly rate: RateWindow;
+  readonly invalidRequests: Array<{ request: RecordedRequest; errors: string[] }> = [];
   private seq = 0;
 
   private constructor(
@@ -45,7 +52,15 @@ export class SlackEmulator {
   }
 
   static async start(botToken: string): Promise<SlackEmulator> {
-    return new SlackEmulator(await EmulatedProvider.start(), botToken);
+    const slack = new SlackEmulator(await EmulatedProvider.start(), botToken);
+    const description = await openApiFromPackage(SLACK_OPENAPI);
+    slack.provider.inspect = (req) => {
+      const { errors } = validateRequest(description, req, '/api');
+      if (!errors.length) return undefined;
+      slack.invalidRequests.push({ request: req, errors });
+      return { status: 200, body: { ok: false, error: 'invalid_arguments', response_metadata: { messages: errors.map((e) => `[ERROR] ${e}`) } } };
+    };
+    return slack;
   }
 
   /** What an instance puts in `base.url`. */

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import got from 'got';
 import { createFromDoc, docInstanceJson, eventTriples, quietPoll, type CatalogGateway, startCatalogGateway } from '../catalog.js';
 import { pollNow } from '../../poller/helpers.js';
 import { SlackEmulator } from './emulator.js';
@@ -62,6 +63,30 @@ describe('connector slack (against the Slack emulator)', () => {
     t.clock.advance(SECOND);
     const summary = (await pollNow(t, id)).messages as { error?: string };
     expect(summary.error).to.match(/no records at \$\.messages/);
+  });
+
+  it("contract: every request is valid against Slack's published Web API description; a broken one is refused", async () => {
+    const { id } = await createFromDoc(t, 'slack', slack.baseUrl);
+    t.clock.advance(SECOND);
+    slack.post(CHANNEL, 'checked');
+    t.clock.advance(SECOND);
+    expect((await pollNow(t, id)).messages).to.include({ created: 1 });
+    expect(slack.invalidRequests).to.deep.equal([]);
+
+    for (const [query, error] of [
+      ['oldest=yesterday', /\/query\/oldest must be number/],
+      ['limit=many', /\/query\/limit must be integer/],
+      ['inclusive=maybe', /\/query\/inclusive must be boolean/],
+    ] as const) {
+      const broken = await got(`${slack.baseUrl}/conversations.history?channel=${CHANNEL}&${query}`, {
+        headers: { authorization: `Bearer ${TOKEN}` },
+        responseType: 'json',
+        retry: { limit: 0 },
+      });
+      expect(broken.body, query).to.deep.include({ ok: false, error: 'invalid_arguments' });
+      expect(slack.invalidRequests.at(-1)!.errors.join('; '), query).to.match(error);
+    }
+    expect(slack.invalidRequests).to.have.length(3);
   });
 
   describe('Events API', () => {
