@@ -17,6 +17,7 @@ const signatureSchema = {
     prefix: str,
     signedContent: str,
     timestampHeader: str,
+    timestampPath: str,
     parts: {
       type: 'object',
       required: ['signature'],

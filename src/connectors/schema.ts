@@ -211,6 +211,8 @@ export interface SignatureDefinition {
   prefix?: string;
   signedContent?: string;
   timestampHeader?: string;
+  /** hmac: instead of timestampHeader, a JSONPath to the timestamp in a JSON body. */
+  timestampPath?: string;
   /** hmac-parts: the keys of the signature header's `key=value` parts. */
   parts?: { signature: string; timestamp?: string };
   toleranceSeconds?: number;

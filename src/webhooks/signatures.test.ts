@@ -410,8 +410,20 @@ describe('webhook signatures', () => {
       expect(reasonOf(verifySignature(cfg, SECRET, req({ 'x-sig': `k=${sig}` }), NOW))).to.equal('malformed X-Sig header: expected s=<signature>');
     });
 
+    it('timestampPath: the timestamp in the JSON body (Linear-style, epoch ms, not signed), checked against the tolerance', () => {
+      const cfg: SignatureConfig = { scheme: 'hmac', header: 'Linear-Signature', timestampPath: '$.webhookTimestamp', toleranceSeconds: 60 };
+      const signedBody = (at: number) => Buffer.from(JSON.stringify({ action: 'create', webhookTimestamp: at }));
+      const sig = (raw: Buffer) => ({ 'linear-signature': hmac('sha256', raw, 'hex') });
+      expect(verifySignature(cfg, SECRET, req(sig(signedBody(NOW - 59_000)), signedBody(NOW - 59_000)), NOW)).to.deep.equal({ ok: true });
+      expect(reasonOf(verifySignature(cfg, SECRET, req(sig(signedBody(NOW - 61_000)), signedBody(NOW - 61_000)), NOW))).to.equal('timestamp outside tolerance');
+      const none = Buffer.from('{"action":"create"}');
+      expect(reasonOf(verifySignature(cfg, SECRET, req(sig(none), none), NOW))).to.equal('missing $.webhookTimestamp in the body');
+      const form = Buffer.from('a=1');
+      expect(reasonOf(verifySignature(cfg, SECRET, req(sig(form), form), NOW))).to.equal('missing $.webhookTimestamp in the body');
+    });
+
     it('refuses at load, naming the field, what it could not apply', () => {
-      const bad: Array<[SignatureConfig, string]> = [
+      const bad: Array<[SignatureConfig, string | RegExp]> = [
         [{ scheme: 'hmac-parts' }, 'the hmac-parts scheme needs "header", the name of the signature header'],
         [
           { scheme: 'hmac-parts', header: 'X-S' },
@@ -442,9 +454,14 @@ describe('webhook signatures', () => {
           'signedContent uses {header:}; the placeholders are {body}, {timestamp}, {method}, {url} and {header:<Name>}',
         ],
         [{ scheme: 'jwt', prefix: 'v0=' }, '"prefix" applies to the hmac and hmac-parts schemes, not to "jwt"'],
+        [
+          { scheme: 'hmac', header: 'X-S', timestampHeader: 'X-T', timestampPath: '$.ts' },
+          'timestampHeader and timestampPath cannot be combined: the timestamp is in a header or in the body',
+        ],
+        [{ scheme: 'hmac', header: 'X-S', timestampPath: '$[', toleranceSeconds: 60 }, /timestampPath/],
         [{ scheme: 'standard-webhooks', toleranceSeconds: 60 }, '"toleranceSeconds" applies to the hmac and hmac-parts schemes, not to "standard-webhooks"'],
       ];
-      for (const [cfg, message] of bad) expect(() => validateSignatureConfig(cfg), message).to.throw(DefinitionError, message);
+      for (const [cfg, message] of bad) expect(() => validateSignatureConfig(cfg), String(message)).to.throw(DefinitionError, message);
       expect(() => validateSignatureConfig(slack)).not.to.throw();
     });
   });

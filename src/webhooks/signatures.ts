@@ -4,12 +4,13 @@ import { jwtVerify } from 'jose';
 import type { SignatureDefinition, WebhookDefinition } from '../connectors/schema.js';
 import { configurationPicks } from '../connectors/auth-alternatives.js';
 import { DefinitionError } from '../errors.js';
+import { compileJsonPath, firstMatch } from '../lib/json-path.js';
 import { fillSignedContent, header, signatureMatches, templateProblem, timestampProblem, usesTimestamp, type SignedRequest } from './signed-content.js';
 
 /**
  * Verifying a provider's signature over the exact raw body bytes, for the schemes a connector may
  * declare (docs/connectors.md "Webhooks"): `hmac` (an HMAC over a template of request parts, in a
- * header, with optional prefix and timestamp tolerance), `hmac-parts` (a header of `key=value`
+ * header, with optional prefix and timestamp tolerance; the timestamp in a header or the JSON body), `hmac-parts` (a header of `key=value`
  * parts carrying a timestamp and one or more signatures), `shared-secret` (a header equal to the
  * secret), `standard-webhooks`, `jwt` (an `Authorization: Bearer` JWT signed HS256 with the
  * secret, checked by `jose`), or `none`. Signatures are decoded to bytes and compared with
@@ -92,18 +93,29 @@ function configProblem(cfg: SignatureConfig): string | undefined {
   if (template) return template;
   if (cfg.scheme === 'hmac') {
     if (cfg.parts) return '"parts" applies to the hmac-parts scheme; the hmac scheme reads the whole header as the signature';
-    if (!cfg.timestampHeader && usesTimestamp(cfg.signedContent)) return 'signedContent uses {timestamp} but no timestampHeader is set';
-    if (!cfg.timestampHeader && cfg.toleranceSeconds) return 'toleranceSeconds needs timestampHeader, the header that carries the timestamp';
+    if (cfg.timestampHeader && cfg.timestampPath) return 'timestampHeader and timestampPath cannot be combined: the timestamp is in a header or in the body';
+    const timestampSource = cfg.timestampHeader ?? cfg.timestampPath;
+    if (!timestampSource && usesTimestamp(cfg.signedContent)) return 'signedContent uses {timestamp} but no timestampHeader (or timestampPath) is set';
+    if (!timestampSource && cfg.toleranceSeconds)
+      return 'toleranceSeconds needs timestampHeader, the header that carries the timestamp (or timestampPath, where the JSON body carries it)';
+    if (cfg.timestampPath) {
+      try {
+        compileJsonPath(cfg.timestampPath, 'timestampPath');
+      } catch (err) {
+        return (err as Error).message;
+      }
+    }
     return undefined;
   }
   if (!cfg.parts?.signature) return 'the hmac-parts scheme needs "parts": {"signature": <key>, "timestamp": <key>}, the keys of the header\'s key=value parts';
-  if (cfg.timestampHeader) return '"timestampHeader" applies to the hmac scheme; with hmac-parts the timestamp is the part named by parts.timestamp';
+  if (cfg.timestampHeader || cfg.timestampPath)
+    return `"${cfg.timestampHeader ? 'timestampHeader' : 'timestampPath'}" applies to the hmac scheme; with hmac-parts the timestamp is the part named by parts.timestamp`;
   if (!cfg.parts.timestamp && usesTimestamp(cfg.signedContent)) return 'signedContent uses {timestamp} but parts.timestamp is not set';
   if (!cfg.parts.timestamp && cfg.toleranceSeconds) return 'toleranceSeconds needs parts.timestamp, the key of the part that carries the timestamp';
   return undefined;
 }
 
-const HMAC_FIELDS = ['algorithm', 'header', 'encoding', 'prefix', 'signedContent', 'timestampHeader', 'toleranceSeconds', 'parts'] as const;
+const HMAC_FIELDS = ['algorithm', 'header', 'encoding', 'prefix', 'signedContent', 'timestampHeader', 'timestampPath', 'toleranceSeconds', 'parts'] as const;
 
 /** The HMAC of the signed content (the body, or `signedContent` filled), or why it cannot be made. */
 function expectedDigest(cfg: SignatureConfig, secret: string, req: SignedRequest, timestamp: string): { digest: Buffer } | { problem: string } {
@@ -135,16 +147,30 @@ function verifyHmac(cfg: SignatureConfig, secret: string, req: SignedRequest, no
   }
 
   let timestamp = '';
-  if (cfg.timestampHeader && (cfg.toleranceSeconds || usesTimestamp(cfg.signedContent))) {
-    timestamp = header(req, cfg.timestampHeader) ?? '';
-    if (!timestamp) return fail(`missing header ${cfg.timestampHeader}`);
-    const late = timestampProblem(timestamp, `header ${cfg.timestampHeader}`, nowMs, cfg.toleranceSeconds);
+  if ((cfg.timestampHeader || cfg.timestampPath) && (cfg.toleranceSeconds || usesTimestamp(cfg.signedContent))) {
+    const found = cfg.timestampHeader ? header(req, cfg.timestampHeader) : bodyTimestamp(req.rawBody, cfg.timestampPath!);
+    const where = cfg.timestampHeader ? `header ${cfg.timestampHeader}` : `${cfg.timestampPath} in the body`;
+    if (!found) return fail(`missing ${where}`);
+    timestamp = found;
+    const late = timestampProblem(timestamp, where, nowMs, cfg.toleranceSeconds);
     if (late) return fail(late);
   }
 
   const expected = expectedDigest(cfg, secret, req, timestamp);
   if ('problem' in expected) return fail(expected.problem);
   return signatureMatches(signature, expected.digest, cfg.encoding ?? 'hex') ? OK : fail('signature mismatch');
+}
+
+/** A timestamp at `path` in a JSON body, as text; undefined when the body is not JSON or has none there. */
+function bodyTimestamp(rawBody: Buffer, path: string): string | undefined {
+  let json: unknown;
+  try {
+    json = JSON.parse(rawBody.toString('utf8'));
+  } catch {
+    return undefined;
+  }
+  const value = firstMatch(json, path);
+  return typeof value === 'number' || typeof value === 'string' ? String(value) : undefined;
 }
 
 /**

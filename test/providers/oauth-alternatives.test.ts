@@ -10,6 +10,7 @@ import { JiraProvider } from './jira/jira.js';
 import { ZendeskEmulator } from './zendesk/emulator.js';
 import { IntercomEmulator } from './intercom/emulator.js';
 import { SlackEmulator } from './slack/emulator.js';
+import { LinearEmulator } from './linear/emulator.js';
 import type { EmulatedProvider } from '../../sandbox/provider-server.js';
 
 /**
@@ -283,6 +284,13 @@ describe('catalog connectors with auth alternatives: OAuth 2.0', () => {
       start: () => IntercomEmulator.start(),
       dropped: ['api.key'],
       names: /set oauth\.api\.key \(oauth2\) or api\.key \(bearer\)/,
+    },
+    {
+      key: 'linear',
+      endpoints: { token: '/oauth/token', authorize: '/oauth/authorize' },
+      start: () => LinearEmulator.start('lin_api_not_used'),
+      dropped: ['api.key'],
+      names: /set oauth\.api\.key \(oauth2\) or api\.key \(header\)/,
     },
     {
       key: 'slack',
