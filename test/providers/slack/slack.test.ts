@@ -3,6 +3,7 @@ import got from 'got';
 import { createFromDoc, docInstanceJson, eventTriples, quietPoll, type CatalogGateway, startCatalogGateway } from '../catalog.js';
 import { pollNow } from '../../poller/helpers.js';
 import { SlackEmulator } from './emulator.js';
+import { startPacedGateway } from '../paced-gateway.js';
 
 const doc = docInstanceJson('slack').configuration;
 const TOKEN = doc['api.key'] as string;
@@ -63,6 +64,22 @@ describe('connector slack (against the Slack emulator)', () => {
     t.clock.advance(SECOND);
     const summary = (await pollNow(t, id)).messages as { error?: string };
     expect(summary.error).to.match(/no records at \$\.messages/);
+  });
+
+  it('Tier 3: past 50 calls a minute Slack answers 429 with Retry-After, which the poll waits out', async () => {
+    // A gateway whose waits move its clock, so Slack's minute passes while the poll waits.
+    await t.close();
+    t = await startPacedGateway();
+    slack.provider.now = () => t.clock.now();
+    const { id } = await createFromDoc(t, 'slack', slack.baseUrl);
+    t.clock.advance(SECOND);
+    slack.post(CHANNEL, 'after the burst');
+    for (let i = 0; i < 50; i++) slack.rate.take(); // the app's other calls this minute
+    t.clock.advance(SECOND);
+    expect((await pollNow(t, id)).messages).to.include({ created: 1 });
+    expect(t.sleeps.some((ms) => ms >= SECOND)).to.equal(true);
+    const calls = slack.provider.requests.filter((r) => r.path === '/api/conversations.history');
+    expect(calls.length).to.be.greaterThan(1);
   });
 
   it("contract: every request is valid against Slack's published Web API description; a broken one is refused", async () => {
