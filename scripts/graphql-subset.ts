@@ -14,6 +14,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import {
   buildClientSchema,
+  buildSchema,
   getNamedType,
   isEnumType,
   isInputObjectType,
@@ -82,8 +83,11 @@ export function cutGraphqlSubset(schema: GraphQLSchema, documents: DocumentNode[
   const used = selectedFields(schema, documents);
   const keep = new Set<string>([...used.keys()]);
   const pending: GraphQLNamedType[] = [];
+  // Each type is expanded once: input types may reach themselves (a filter's `and: [IssueFilter!]`).
+  const reached = new Set<string>();
   const reach = (type: GraphQLNamedType) => {
-    if (!keep.has(type.name) || !pending.includes(type)) pending.push(type);
+    if (!reached.has(type.name)) pending.push(type);
+    reached.add(type.name);
     keep.add(type.name);
   };
   const keptFields = new Map<string, Set<string>>();
@@ -133,9 +137,11 @@ export function cutGraphqlSubset(schema: GraphQLSchema, documents: DocumentNode[
   return print({ kind: Kind.DOCUMENT, definitions: [...directiveDefs, ...definitions] });
 }
 
+/** A published schema: an introspection result (.json, .json.gz) or SDL (.graphql, as some providers publish it). */
 export function loadIntrospection(file: string): GraphQLSchema {
   const raw = readFileSync(file);
   const text = (file.endsWith('.gz') ? gunzipSync(raw) : raw).toString('utf8');
+  if (/\.graphqls?$/.test(file)) return buildSchema(text);
   const json = JSON.parse(text) as { data?: IntrospectionQuery } & Partial<IntrospectionQuery>;
   return buildClientSchema(json.data ?? (json as IntrospectionQuery));
 }
@@ -143,7 +149,7 @@ export function loadIntrospection(file: string): GraphQLSchema {
 async function main(): Promise<void> {
   const [provider, schemaFile] = process.argv.slice(2);
   if (!provider || !schemaFile) {
-    console.error('usage: node --import tsx scripts/graphql-subset.ts <provider> <published schema: introspection .json or .json.gz>');
+    console.error('usage: node --import tsx scripts/graphql-subset.ts <provider> <published schema: introspection .json or .json.gz, or SDL .graphql>');
     process.exit(2);
   }
   const recipe = ((await import(`./graphql-subsets/${provider}.ts`)) as { recipe: GraphqlSubsetRecipe }).recipe;

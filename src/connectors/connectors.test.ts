@@ -92,6 +92,25 @@ describe('connector validation', () => {
       /cannot be combined with signature/,
     ],
     [
+      'an hmac-parts signature without parts',
+      (d) => (d.events.webhook.signature = { scheme: 'hmac-parts', header: 'X-Sig', secret: '<%= iparam.webhook_secret %>' }),
+      '/events/webhook/signature/parts',
+      /is required/,
+    ],
+    [
+      'a signature template with an unknown placeholder',
+      (d) => (d.events.webhook.signature.signedContent = '{nonce}.{body}'),
+      '/events/webhook/signature',
+      /signedContent uses \{nonce\}; the placeholders are \{body\}, \{timestamp\}, \{method\}, \{url\} and \{header:<Name>\}/,
+    ],
+    [
+      'a delivery id both in a header and in the body',
+      (d) => Object.assign(d.events.webhook, { deliveryIdHeader: 'X-Delivery', deliveryIdPath: '$.id' }),
+      '/events/webhook/deliveryIdPath',
+      /cannot be combined with deliveryIdHeader/,
+    ],
+    ['a malformed deliveryIdPath', (d) => (d.events.webhook.deliveryIdPath = '$[id'), '/events/webhook/deliveryIdPath', /./],
+    [
       'a lookback longer than a week',
       (d) => (d.events.poller.incidents.lookbackSeconds = 700_000),
       '/events/poller/incidents/lookbackSeconds',

@@ -10,18 +10,27 @@ const signatureSchema = {
   required: ['scheme'],
   additionalProperties: false,
   properties: {
-    scheme: { enum: ['hmac', 'shared-secret', 'github', 'stripe', 'shopify', 'standard-webhooks', 'jwt', 'none'] },
-    algorithm: { enum: ['sha1', 'sha256'] },
+    scheme: { enum: ['hmac', 'hmac-parts', 'shared-secret', 'standard-webhooks', 'jwt', 'none'] },
+    algorithm: { enum: ['sha1', 'sha256', 'sha512'] },
     header: str,
     encoding: { enum: ['hex', 'base64'] },
     prefix: str,
     signedContent: str,
     timestampHeader: str,
+    timestampPath: str,
+    parts: {
+      type: 'object',
+      required: ['signature'],
+      additionalProperties: false,
+      properties: { signature: { type: 'string', pattern: '^[^,=\\s]{1,64}$' }, timestamp: { type: 'string', pattern: '^[^,=\\s]{1,64}$' } },
+    },
     toleranceSeconds: { type: 'number', minimum: 0 },
     secret: str,
   },
-  if: { properties: { scheme: { enum: ['hmac', 'shared-secret'] } } },
-  then: { required: ['header'] },
+  allOf: [
+    { if: { properties: { scheme: { enum: ['hmac', 'hmac-parts', 'shared-secret'] } } }, then: { required: ['header'] } },
+    { if: { properties: { scheme: { const: 'hmac-parts' } } }, then: { required: ['parts'] } },
+  ],
 };
 /** An HTTP header name (RFC 9110 token). */
 const headerName = { type: 'string', pattern: "^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}$" };
@@ -301,6 +310,7 @@ export const connectorSchema = {
             check: str,
             checkIdsPath: str,
             deliveryIdHeader: str,
+            deliveryIdPath: str,
             saveFromResponse: { type: 'object', additionalProperties: str },
             registrations: {
               type: 'array',

@@ -233,14 +233,24 @@ export interface PollerObjectDefinition {
 
 export type MappingValue = string | string[];
 
+/**
+ * A webhook's signature check (docs/connectors.md "Webhooks"). `hmac`: the HMAC of `signedContent`
+ * (default `{body}`; also `{timestamp}`, `{method}`, `{url}`, `{header:<Name>}`) in `header`, after
+ * `prefix`. `hmac-parts`: `header` holds `key=value` parts, the timestamp under `parts.timestamp`
+ * and signatures under `parts.signature`.
+ */
 export interface SignatureDefinition {
-  scheme: 'hmac' | 'shared-secret' | 'github' | 'stripe' | 'shopify' | 'standard-webhooks' | 'jwt' | 'none';
-  algorithm?: 'sha1' | 'sha256';
+  scheme: 'hmac' | 'hmac-parts' | 'shared-secret' | 'standard-webhooks' | 'jwt' | 'none';
+  algorithm?: 'sha1' | 'sha256' | 'sha512';
   header?: string;
   encoding?: 'hex' | 'base64';
   prefix?: string;
   signedContent?: string;
   timestampHeader?: string;
+  /** hmac: instead of timestampHeader, a JSONPath to the timestamp in a JSON body. */
+  timestampPath?: string;
+  /** hmac-parts: the keys of the signature header's `key=value` parts. */
+  parts?: { signature: string; timestamp?: string };
   toleranceSeconds?: number;
   /** A request-template string over the instance configuration. */
   secret?: string;
@@ -322,7 +332,10 @@ export interface WebhookDefinition {
    * `reconcile` (poll the instance's objects now). `subscriptionIdPath` names the registration.
    */
   lifecycle?: { from: string; subscriptionIdPath?: string; actions: Record<string, LifecycleAction> };
+  /** The header whose value makes a retried delivery a duplicate. */
   deliveryIdHeader?: string;
+  /** Else a JSONPath into the body for that id (an event id the provider keeps across retries). */
+  deliveryIdPath?: string;
   events: {
     itemsPath?: string;
     objectType: MappingValue | DerivedValue;

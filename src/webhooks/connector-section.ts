@@ -53,6 +53,9 @@ export const webhookSection: ConnectorSection = {
       if (!(def.configuration ?? []).some((f) => f.key === key)) report.add(field, `names "${key}", which is not a configuration field of this connector`);
       report.path(field, path);
     }
+    report.path('/events/webhook/deliveryIdPath', webhook.deliveryIdPath);
+    if (webhook.deliveryIdPath && webhook.deliveryIdHeader)
+      report.add('/events/webhook/deliveryIdPath', 'cannot be combined with deliveryIdHeader: a delivery has one id, in a header or in the body');
     report.check('/events/webhook/events', () => validateMapping(webhook.events));
     if (webhook.signature) {
       report.check('/events/webhook/signature', () => validateSignatureConfig(webhook.signature!));

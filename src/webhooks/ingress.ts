@@ -14,6 +14,8 @@ import { matchHandshake } from './handshake.js';
 import { countWebhookItems, webhookItems, type WebhookEventsMapping } from '../connectors/event-mapping.js';
 import { itemSecretCheck } from './item-secret.js';
 import { ReceiptWriter } from './receipt-writer.js';
+import { firstMatch } from '../lib/json-path.js';
+import type { WebhookDefinition } from '../connectors/schema.js';
 
 /**
  * POST /hooks/:token — the provider pushes here. In order: unknown token 404, over the instance's
@@ -137,7 +139,7 @@ export function webhookIngressRoutes(ctx: WebhooksContext & { onStored: () => vo
       throw new ApiError(401, 'INVALID_ITEM_SECRET', 'no item of the webhook body carries the secret given to the provider when subscribing');
     }
 
-    const deliveryId = deliveryIdOf(webhook?.deliveryIdHeader, signature?.scheme, headers, parsed);
+    const deliveryId = deliveryIdOf(webhook, signature?.scheme, headers, parsed);
     const row = {
       instance_id: instance.id,
       received_at: now,
@@ -170,22 +172,25 @@ export function webhookIngressRoutes(ctx: WebhooksContext & { onStored: () => vo
 
 /**
  * The id that makes a retried (or replayed) delivery a duplicate: the connector's
- * `deliveryIdHeader`, else the signature scheme's own id — Standard Webhooks' `webhook-id` (which
- * its signature covers), GitHub's delivery GUID, Shopify's webhook id, Stripe's event id. Plain
- * HMAC without a timestamp has none: such deliveries can be replayed (see docs/security.md).
+ * `deliveryIdHeader`, else the value at its `deliveryIdPath` in the body, else Standard Webhooks'
+ * `webhook-id` (which that scheme's signature covers). A connector that declares none has no id:
+ * such deliveries can be replayed (see docs/security.md).
  */
-const SCHEME_ID_HEADER: Record<string, string> = { 'standard-webhooks': 'webhook-id', github: 'x-github-delivery', shopify: 'x-shopify-webhook-id' };
+const STANDARD_WEBHOOKS_ID_HEADER = 'webhook-id';
 
 function deliveryIdOf(
-  header: string | undefined,
+  webhook: Pick<WebhookDefinition, 'deliveryIdHeader' | 'deliveryIdPath'> | undefined,
   scheme: string | undefined,
   headers: Record<string, string | string[] | undefined>,
   body: unknown,
 ): string | undefined {
-  const name = header?.toLowerCase() ?? (scheme ? SCHEME_ID_HEADER[scheme] : undefined);
-  if (name) return firstHeader(headers[name]);
-  const eventId = scheme === 'stripe' && body && typeof body === 'object' ? (body as { id?: unknown }).id : undefined;
-  return typeof eventId === 'string' && eventId.length <= 255 ? eventId : undefined;
+  if (webhook?.deliveryIdHeader) return firstHeader(headers[webhook.deliveryIdHeader.toLowerCase()]);
+  if (webhook?.deliveryIdPath) {
+    const id = firstMatch(body, webhook.deliveryIdPath);
+    const text = typeof id === 'string' ? id : typeof id === 'number' ? String(id) : undefined;
+    return text && text.length <= 255 ? text : undefined;
+  }
+  return scheme === 'standard-webhooks' ? firstHeader(headers[STANDARD_WEBHOOKS_ID_HEADER]) : undefined;
 }
 
 function firstHeader(value: string | string[] | undefined): string | undefined {

@@ -3,7 +3,18 @@ import { expect } from 'chai';
 import { Webhook } from 'standardwebhooks';
 import { DefinitionError } from '../errors.js';
 import { SignJWT } from 'jose';
+import { readFileSync } from 'node:fs';
 import { signatureFor, validateSignatureConfig, verifySignature, verifyWebhookSignature, type SignatureConfig, type VerifyResult } from './signatures.js';
+
+/** A bundled connector's declared signature, so these tests check what ships. */
+const bundled = (key: string): SignatureConfig => {
+  const def = JSON.parse(readFileSync(new globalThis.URL(`../../connectors/${key}.json`, import.meta.url), 'utf8'));
+  const { secret: _secret, ...cfg } = def.events.webhook.signature;
+  return cfg;
+};
+const github = bundled('github');
+const shopify = bundled('shopify');
+const stripe = bundled('stripe');
 
 // Signatures are computed here independently, with node:crypto and the standardwebhooks package.
 const SECRET = 'shhh-secret';
@@ -80,20 +91,20 @@ describe('webhook signatures', () => {
       bad: () => hubspotHeaders(String(NOW), 'wrong'),
     },
     {
-      name: 'github',
-      cfg: { scheme: 'github' },
+      name: 'hmac as GitHub declares it (sha256= prefix, hex)',
+      cfg: github,
       good: () => ({ 'x-hub-signature-256': `sha256=${hmac('sha256', body, 'hex')}` }),
       bad: () => ({ 'x-hub-signature-256': `sha256=${hmac('sha256', body, 'hex', 'wrong')}` }),
     },
     {
-      name: 'shopify',
-      cfg: { scheme: 'shopify' },
+      name: 'hmac as Shopify declares it (base64)',
+      cfg: shopify,
       good: () => ({ 'x-shopify-hmac-sha256': hmac('sha256', body, 'base64') }),
       bad: () => ({ 'x-shopify-hmac-sha256': hmac('sha256', body, 'base64', 'wrong') }),
     },
     {
-      name: 'stripe',
-      cfg: { scheme: 'stripe' },
+      name: 'hmac-parts as Stripe declares it (t=…,v1=…)',
+      cfg: stripe,
       good: () => ({ 'stripe-signature': stripeHeader(NOW_S) }),
       bad: () => ({ 'stripe-signature': stripeHeader(NOW_S, 'wrong') }),
     },
@@ -122,8 +133,8 @@ describe('webhook signatures', () => {
 
   it('names the missing header as the connector spells it', () => {
     expect(reasonOf(verifySignature({ scheme: 'hmac', header: 'X-Signature' }, SECRET, req({}), NOW))).to.equal('missing header X-Signature');
-    expect(reasonOf(verifySignature({ scheme: 'github' }, SECRET, req({}), NOW))).to.equal('missing header X-Hub-Signature-256');
-    expect(reasonOf(verifySignature({ scheme: 'stripe' }, SECRET, req({}), NOW))).to.equal('missing header Stripe-Signature');
+    expect(reasonOf(verifySignature(github, SECRET, req({}), NOW))).to.equal('missing header X-Hub-Signature-256');
+    expect(reasonOf(verifySignature(stripe, SECRET, req({}), NOW))).to.equal('missing header Stripe-Signature');
     expect(reasonOf(verifySignature({ scheme: 'standard-webhooks' }, SWH_SECRET, req({ 'webhook-id': 'm', 'webhook-timestamp': NOW_S }), NOW))).to.equal(
       'missing header webhook-signature',
     );
@@ -223,26 +234,26 @@ describe('webhook signatures', () => {
         expect(() => validateSignatureConfig(cfg2)).to.throw(DefinitionError, message);
         expect(reasonOf(verifySignature(cfg2, SECRET, req({ 'x-s': 'aa' }), NOW))).to.match(message);
       }
-      for (const good of [zendesk, hubspot, { scheme: 'stripe' }, { scheme: 'hmac', header: 'X-S' }] as SignatureConfig[]) {
+      for (const good of [zendesk, hubspot, github, shopify, stripe, { scheme: 'hmac', header: 'X-S' }] as SignatureConfig[]) {
         expect(() => validateSignatureConfig(good)).not.to.throw();
       }
     });
   });
 
-  describe('stripe', () => {
-    it('refuses a timestamp older than the tolerance (default 300 s), and one too far ahead', () => {
+  describe('hmac-parts (Stripe)', () => {
+    it('refuses a timestamp older than the tolerance (300 s declared), and one too far ahead', () => {
       const old = String(NOW / 1000 - 301);
-      expect(verifySignature({ scheme: 'stripe' }, SECRET, req({ 'stripe-signature': stripeHeader(old) }), NOW)).to.deep.equal({
+      expect(verifySignature(stripe, SECRET, req({ 'stripe-signature': stripeHeader(old) }), NOW)).to.deep.equal({
         ok: false,
         reason: 'timestamp outside tolerance',
       });
-      expect(verifySignature({ scheme: 'stripe', toleranceSeconds: 600 }, SECRET, req({ 'stripe-signature': stripeHeader(old) }), NOW)).to.deep.equal({
+      expect(verifySignature({ ...stripe, toleranceSeconds: 600 }, SECRET, req({ 'stripe-signature': stripeHeader(old) }), NOW)).to.deep.equal({
         ok: true,
       });
-      expect(reasonOf(verifySignature({ scheme: 'stripe' }, SECRET, req({ 'stripe-signature': stripeHeader(String(NOW / 1000 + 301)) }), NOW))).to.equal(
+      expect(reasonOf(verifySignature(stripe, SECRET, req({ 'stripe-signature': stripeHeader(String(NOW / 1000 + 301)) }), NOW))).to.equal(
         'timestamp outside tolerance',
       );
-      expect(verifySignature({ scheme: 'stripe', toleranceSeconds: 0 }, SECRET, req({ 'stripe-signature': stripeHeader('1000000000') }), NOW)).to.deep.equal({
+      expect(verifySignature({ ...stripe, toleranceSeconds: 0 }, SECRET, req({ 'stripe-signature': stripeHeader('1000000000') }), NOW)).to.deep.equal({
         ok: true,
       });
     });
@@ -250,32 +261,33 @@ describe('webhook signatures', () => {
     it('accepts when any v1 signature matches (secret rotation) and ignores v0', () => {
       const good = stripeHeader(NOW_S).split(',')[1];
       const header = `t=${NOW_S},v0=${'ab'.repeat(32)},v1=${'cd'.repeat(32)},v1=deadbeef, ${good}`;
-      expect(verifySignature({ scheme: 'stripe' }, SECRET, req({ 'stripe-signature': header }), NOW)).to.deep.equal({ ok: true });
-      expect(reasonOf(verifySignature({ scheme: 'stripe' }, SECRET, req({ 'stripe-signature': `t=${NOW_S},v0=${good.slice(3)}` }), NOW))).to.match(
+      expect(verifySignature(stripe, SECRET, req({ 'stripe-signature': header }), NOW)).to.deep.equal({ ok: true });
+      expect(reasonOf(verifySignature(stripe, SECRET, req({ 'stripe-signature': `t=${NOW_S},v0=${good.slice(3)}` }), NOW))).to.match(
         /^malformed Stripe-Signature/,
       );
     });
 
     it('refuses a malformed header', () => {
-      for (const header of ['v1=abc', `t=${NOW_S}`, `t=soon,v1=${'ab'.repeat(32)}`, 'garbage']) {
-        expect(reasonOf(verifySignature({ scheme: 'stripe' }, SECRET, req({ 'stripe-signature': header }), NOW)), header).to.match(
-          /^malformed Stripe-Signature header/,
+      for (const header of ['v1=abc', `t=${NOW_S}`, 'garbage', `t1=${NOW_S},v1=${'ab'.repeat(32)}`]) {
+        expect(reasonOf(verifySignature(stripe, SECRET, req({ 'stripe-signature': header }), NOW)), header).to.equal(
+          'malformed Stripe-Signature header: expected t=<timestamp>,v1=<signature>',
         );
       }
+      expect(reasonOf(verifySignature(stripe, SECRET, req({ 'stripe-signature': `t=soon,v1=${'ab'.repeat(32)}` }), NOW))).to.equal(
+        'the t= part of Stripe-Signature is not a timestamp',
+      );
     });
   });
 
-  describe('github and shopify', () => {
-    it('github: requires "sha256=" and hex; shopify: requires base64', () => {
-      expect(reasonOf(verifySignature({ scheme: 'github' }, SECRET, req({ 'x-hub-signature-256': hmac('sha256', body, 'hex') }), NOW))).to.equal(
+  describe('hmac as GitHub and Shopify declare it', () => {
+    it('GitHub: requires "sha256=" and hex; Shopify: requires base64', () => {
+      expect(reasonOf(verifySignature(github, SECRET, req({ 'x-hub-signature-256': hmac('sha256', body, 'hex') }), NOW))).to.equal(
         'header X-Hub-Signature-256 does not start with "sha256="',
       );
-      expect(reasonOf(verifySignature({ scheme: 'github' }, SECRET, req({ 'x-hub-signature-256': `sha256=${hmac('sha256', body, 'base64')}` }), NOW))).to.equal(
+      expect(reasonOf(verifySignature(github, SECRET, req({ 'x-hub-signature-256': `sha256=${hmac('sha256', body, 'base64')}` }), NOW))).to.equal(
         'signature mismatch',
       );
-      expect(reasonOf(verifySignature({ scheme: 'shopify' }, SECRET, req({ 'x-shopify-hmac-sha256': hmac('sha256', body, 'hex') }), NOW))).to.equal(
-        'signature mismatch',
-      );
+      expect(reasonOf(verifySignature(shopify, SECRET, req({ 'x-shopify-hmac-sha256': hmac('sha256', body, 'hex') }), NOW))).to.equal('signature mismatch');
     });
   });
 
@@ -343,7 +355,114 @@ describe('webhook signatures', () => {
       expect(signatureFor({ signatures: [admin, app] }, { 'oauth.api.key': 'client' })).to.equal(app);
       expect(signatureFor({ signatures: [admin, app] }, { 'oauth.api.key': ' ' })).to.equal(admin);
       expect(signatureFor({ signatures: [app] }, {})).to.equal(undefined);
-      expect(signatureFor({ signature: { scheme: 'github' } }, {})).to.deep.equal({ scheme: 'github' });
+      expect(signatureFor({ signature: github }, {})).to.equal(github);
+    });
+  });
+
+  describe('the generic forms: templates, header values and clear config errors', () => {
+    // Slack's worked example, "Verifying requests from Slack"
+    // (https://api.slack.com/authentication/verifying-requests-from-slack): the signing secret,
+    // X-Slack-Request-Timestamp, the raw body of a slash command and the X-Slack-Signature it produced.
+    const slackSecret = '8f742231b10e8888abcd99yyyzzz85a5';
+    const slackBody = Buffer.from(
+      'token=xyzz0WbapA4vBCDEFasx0q6G&team_id=T1DC2JH3J&team_domain=testteamnow&channel_id=G8PSS9T3V&channel_name=foobar&user_id=U2CERLKJA&user_name=roadrunner&command=%2Fwebhook-collect&text=&response_url=https%3A%2F%2Fhooks.slack.com%2Fcommands%2FT1DC2JH3J%2F397700885554%2F96rGlfmibIGlgcZRskXaIFfN&trigger_id=398738663015.47445629121.803a0bc887a14d10d2c447fce8b6703c',
+    );
+    const slackHeaders = {
+      'x-slack-request-timestamp': '1531420618',
+      'x-slack-signature': 'v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503',
+    };
+    const slack: SignatureConfig = {
+      scheme: 'hmac',
+      header: 'X-Slack-Signature',
+      prefix: 'v0=',
+      signedContent: 'v0:{timestamp}:{body}',
+      timestampHeader: 'X-Slack-Request-Timestamp',
+      toleranceSeconds: 300,
+    };
+    const slackNow = 1531420618 * 1000;
+
+    it("hmac over a template with literal separators: Slack's published example verifies; 5 minutes later it is refused", () => {
+      expect(verifySignature(slack, slackSecret, req(slackHeaders, slackBody), slackNow + 299_000)).to.deep.equal({ ok: true });
+      expect(reasonOf(verifySignature(slack, slackSecret, req(slackHeaders, slackBody), slackNow + 301_000))).to.equal('timestamp outside tolerance');
+      const otherTime = { ...slackHeaders, 'x-slack-request-timestamp': '1531420619' };
+      expect(reasonOf(verifySignature(slack, slackSecret, req(otherTime, slackBody), slackNow))).to.equal('signature mismatch');
+      expect(reasonOf(verifySignature(slack, `${slackSecret}x`, req(slackHeaders, slackBody), slackNow))).to.equal('signature mismatch');
+    });
+
+    it('{header:<Name>} puts a request header into the signed content; a request without it is refused by name', () => {
+      const cfg: SignatureConfig = {
+        scheme: 'hmac',
+        header: 'X-Sig',
+        signedContent: '{header:X-Delivery}.{method}.{body}',
+        algorithm: 'sha512',
+        encoding: 'base64',
+      };
+      const sig = hmac('sha512', `d-1.POST.${body}`, 'base64');
+      expect(verifySignature(cfg, SECRET, req({ 'x-sig': sig, 'x-delivery': 'd-1' }), NOW)).to.deep.equal({ ok: true });
+      expect(reasonOf(verifySignature(cfg, SECRET, req({ 'x-sig': sig, 'x-delivery': 'd-2' }), NOW))).to.equal('signature mismatch');
+      expect(reasonOf(verifySignature(cfg, SECRET, req({ 'x-sig': sig }), NOW))).to.equal('missing header X-Delivery');
+    });
+
+    it('hmac-parts without a timestamp part signs what the template says; other keys are ignored', () => {
+      const cfg: SignatureConfig = { scheme: 'hmac-parts', header: 'X-Sig', parts: { signature: 's' } };
+      const sig = hmac('sha256', body, 'hex');
+      expect(verifySignature(cfg, SECRET, req({ 'x-sig': `k=1,s=${'00'.repeat(32)},s=${sig}` }), NOW)).to.deep.equal({ ok: true });
+      expect(reasonOf(verifySignature(cfg, SECRET, req({ 'x-sig': `k=${sig}` }), NOW))).to.equal('malformed X-Sig header: expected s=<signature>');
+    });
+
+    it('timestampPath: the timestamp in the JSON body (Linear-style, epoch ms, not signed), checked against the tolerance', () => {
+      const cfg: SignatureConfig = { scheme: 'hmac', header: 'Linear-Signature', timestampPath: '$.webhookTimestamp', toleranceSeconds: 60 };
+      const signedBody = (at: number) => Buffer.from(JSON.stringify({ action: 'create', webhookTimestamp: at }));
+      const sig = (raw: Buffer) => ({ 'linear-signature': hmac('sha256', raw, 'hex') });
+      expect(verifySignature(cfg, SECRET, req(sig(signedBody(NOW - 59_000)), signedBody(NOW - 59_000)), NOW)).to.deep.equal({ ok: true });
+      expect(reasonOf(verifySignature(cfg, SECRET, req(sig(signedBody(NOW - 61_000)), signedBody(NOW - 61_000)), NOW))).to.equal('timestamp outside tolerance');
+      const none = Buffer.from('{"action":"create"}');
+      expect(reasonOf(verifySignature(cfg, SECRET, req(sig(none), none), NOW))).to.equal('missing $.webhookTimestamp in the body');
+      const form = Buffer.from('a=1');
+      expect(reasonOf(verifySignature(cfg, SECRET, req(sig(form), form), NOW))).to.equal('missing $.webhookTimestamp in the body');
+    });
+
+    it('refuses at load, naming the field, what it could not apply', () => {
+      const bad: Array<[SignatureConfig, string | RegExp]> = [
+        [{ scheme: 'hmac-parts' }, 'the hmac-parts scheme needs "header", the name of the signature header'],
+        [
+          { scheme: 'hmac-parts', header: 'X-S' },
+          'the hmac-parts scheme needs "parts": {"signature": <key>, "timestamp": <key>}, the keys of the header\'s key=value parts',
+        ],
+        [
+          { scheme: 'hmac-parts', header: 'X-S', parts: { signature: 'v1' }, signedContent: '{timestamp}.{body}' },
+          'signedContent uses {timestamp} but parts.timestamp is not set',
+        ],
+        [
+          { scheme: 'hmac-parts', header: 'X-S', parts: { signature: 'v1' }, toleranceSeconds: 60 },
+          'toleranceSeconds needs parts.timestamp, the key of the part that carries the timestamp',
+        ],
+        [
+          { scheme: 'hmac-parts', header: 'X-S', parts: { signature: 'v1', timestamp: 't' }, timestampHeader: 'X-T' },
+          '"timestampHeader" applies to the hmac scheme; with hmac-parts the timestamp is the part named by parts.timestamp',
+        ],
+        [
+          { scheme: 'hmac', header: 'X-S', parts: { signature: 'v1' } },
+          '"parts" applies to the hmac-parts scheme; the hmac scheme reads the whole header as the signature',
+        ],
+        [
+          { scheme: 'hmac', header: 'X-S', signedContent: '{nonce}{body}' },
+          'signedContent uses {nonce}; the placeholders are {body}, {timestamp}, {method}, {url} and {header:<Name>}',
+        ],
+        [
+          { scheme: 'hmac', header: 'X-S', signedContent: '{header:}{body}' },
+          'signedContent uses {header:}; the placeholders are {body}, {timestamp}, {method}, {url} and {header:<Name>}',
+        ],
+        [{ scheme: 'jwt', prefix: 'v0=' }, '"prefix" applies to the hmac and hmac-parts schemes, not to "jwt"'],
+        [
+          { scheme: 'hmac', header: 'X-S', timestampHeader: 'X-T', timestampPath: '$.ts' },
+          'timestampHeader and timestampPath cannot be combined: the timestamp is in a header or in the body',
+        ],
+        [{ scheme: 'hmac', header: 'X-S', timestampPath: '$[', toleranceSeconds: 60 }, /timestampPath/],
+        [{ scheme: 'standard-webhooks', toleranceSeconds: 60 }, '"toleranceSeconds" applies to the hmac and hmac-parts schemes, not to "standard-webhooks"'],
+      ];
+      for (const [cfg, message] of bad) expect(() => validateSignatureConfig(cfg), String(message)).to.throw(DefinitionError, message);
+      expect(() => validateSignatureConfig(slack)).not.to.throw();
     });
   });
 });

@@ -4,33 +4,31 @@ import { jwtVerify } from 'jose';
 import type { SignatureDefinition, WebhookDefinition } from '../connectors/schema.js';
 import { configurationPicks } from '../connectors/auth-alternatives.js';
 import { DefinitionError } from '../errors.js';
+import { compileJsonPath, firstMatch } from '../lib/json-path.js';
+import { fillSignedContent, header, signatureMatches, templateProblem, timestampProblem, usesTimestamp, type SignedRequest } from './signed-content.js';
 
 /**
  * Verifying a provider's signature over the exact raw body bytes, for the schemes a connector may
- * declare (docs/connectors.md "Webhooks"): generic `hmac` (with optional prefix, signed-content
- * template and timestamp tolerance), `shared-secret` (a header equal to the secret), `github`, `stripe`, `shopify`, `standard-webhooks`,
- * `jwt` (an `Authorization: Bearer` JWT signed HS256 with the secret, checked by `jose`), or `none`.
- * Signatures are decoded to bytes and compared with `timingSafeEqual` after a length check.
+ * declare (docs/connectors.md "Webhooks"): `hmac` (an HMAC over a template of request parts, in a
+ * header, with optional prefix and timestamp tolerance; the timestamp in a header or the JSON body), `hmac-parts` (a header of `key=value`
+ * parts carrying a timestamp and one or more signatures), `shared-secret` (a header equal to the
+ * secret), `standard-webhooks`, `jwt` (an `Authorization: Bearer` JWT signed HS256 with the
+ * secret, checked by `jose`), or `none`. Signatures are decoded to bytes and compared with
+ * `timingSafeEqual` after a length check.
  *
- * Timestamps (`timestampHeader`, Stripe's `t=`) are checked against the `nowMs` the caller passes
- * (the gateway's clock). `toleranceSeconds: 0` turns the check off. The one exception is
- * `standard-webhooks`: the `standardwebhooks` package checks its own 5-minute tolerance against the
- * real clock (`Date.now()`), so `nowMs` and `toleranceSeconds` do not apply to that scheme.
+ * Timestamps are checked against the `nowMs` the caller passes (the gateway's clock); without
+ * `toleranceSeconds` (or with 0) they are not checked. The one exception is `standard-webhooks`:
+ * the `standardwebhooks` package checks its own 5-minute tolerance against the real clock
+ * (`Date.now()`), so `nowMs` and `toleranceSeconds` do not apply to that scheme.
  */
 
 /** A connector's `events.webhook.signature` (its `secret` template is rendered by the caller). */
 export type SignatureConfig = NonNullable<WebhookDefinition['signature']>;
-/** `url` is the full URL as the provider saw it; header names are lower-case (as node gives them). */
-export type SignedRequest = { method: string; url: string; headers: Record<string, string | string[] | undefined>; rawBody: Buffer };
+export type { SignedRequest } from './signed-content.js';
 export type VerifyResult = { ok: true } | { ok: false; reason: string };
-
-type Encoding = 'hex' | 'base64';
 
 const OK: VerifyResult = { ok: true };
 const fail = (reason: string): VerifyResult => ({ ok: false, reason });
-
-const STRIPE_DEFAULT_TOLERANCE_SECONDS = 300;
-const PLACEHOLDER = /\{(body|timestamp|method|url)\}/g;
 
 /** The signature check a configuration uses: the first of `signatures` it picks, else `signature`. */
 export function signatureFor(
@@ -62,12 +60,8 @@ export function verifySignature(cfg: SignatureConfig, secret: string | undefined
   switch (cfg.scheme) {
     case 'hmac':
       return verifyHmac(cfg, secret, req, nowMs);
-    case 'github':
-      return verifyBodyHmac(req, secret, 'X-Hub-Signature-256', 'hex', 'sha256=');
-    case 'shopify':
-      return verifyBodyHmac(req, secret, 'X-Shopify-Hmac-Sha256', 'base64');
-    case 'stripe':
-      return verifyStripe(cfg, secret, req, nowMs);
+    case 'hmac-parts':
+      return verifyHmacParts(cfg, secret, req, nowMs);
     case 'standard-webhooks':
       return verifyStandardWebhooks(secret, req);
     case 'shared-secret':
@@ -90,16 +84,57 @@ export function validateSignatureConfig(cfg: SignatureConfig): void {
 
 function configProblem(cfg: SignatureConfig): string | undefined {
   if (cfg.scheme === 'shared-secret' && !cfg.header) return 'the shared-secret scheme needs "header", the header that carries the secret';
-  if (cfg.scheme !== 'hmac') return undefined;
-  if (!cfg.header) return 'the hmac scheme needs "header", the name of the signature header';
-  const unknown = cfg.signedContent?.match(/\{[^}]*\}/g)?.find((p) => !['{body}', '{timestamp}', '{method}', '{url}'].includes(p));
-  if (unknown) return `signedContent uses ${unknown}; the placeholders are {body}, {timestamp}, {method} and {url}`;
-  if (!cfg.timestampHeader && cfg.signedContent?.includes('{timestamp}')) return 'signedContent uses {timestamp} but no timestampHeader is set';
-  if (!cfg.timestampHeader && cfg.toleranceSeconds) return 'toleranceSeconds needs timestampHeader, the header that carries the timestamp';
+  if (cfg.scheme !== 'hmac' && cfg.scheme !== 'hmac-parts') {
+    const stray = HMAC_FIELDS.find((key) => cfg[key] !== undefined && !(key === 'header' && cfg.scheme === 'shared-secret'));
+    return stray ? `"${stray}" applies to the hmac and hmac-parts schemes, not to "${cfg.scheme}"` : undefined;
+  }
+  if (!cfg.header) return `the ${cfg.scheme} scheme needs "header", the name of the signature header`;
+  const template = cfg.signedContent && templateProblem(cfg.signedContent);
+  if (template) return template;
+  if (cfg.scheme === 'hmac') {
+    if (cfg.parts) return '"parts" applies to the hmac-parts scheme; the hmac scheme reads the whole header as the signature';
+    if (cfg.timestampHeader && cfg.timestampPath) return 'timestampHeader and timestampPath cannot be combined: the timestamp is in a header or in the body';
+    const timestampSource = cfg.timestampHeader ?? cfg.timestampPath;
+    if (!timestampSource && usesTimestamp(cfg.signedContent)) return 'signedContent uses {timestamp} but no timestampHeader (or timestampPath) is set';
+    if (!timestampSource && cfg.toleranceSeconds)
+      return 'toleranceSeconds needs timestampHeader, the header that carries the timestamp (or timestampPath, where the JSON body carries it)';
+    if (cfg.timestampPath) {
+      try {
+        compileJsonPath(cfg.timestampPath, 'timestampPath');
+      } catch (err) {
+        return (err as Error).message;
+      }
+    }
+    return undefined;
+  }
+  if (!cfg.parts?.signature) return 'the hmac-parts scheme needs "parts": {"signature": <key>, "timestamp": <key>}, the keys of the header\'s key=value parts';
+  if (cfg.timestampHeader || cfg.timestampPath)
+    return `"${cfg.timestampHeader ? 'timestampHeader' : 'timestampPath'}" applies to the hmac scheme; with hmac-parts the timestamp is the part named by parts.timestamp`;
+  if (!cfg.parts.timestamp && usesTimestamp(cfg.signedContent)) return 'signedContent uses {timestamp} but parts.timestamp is not set';
+  if (!cfg.parts.timestamp && cfg.toleranceSeconds) return 'toleranceSeconds needs parts.timestamp, the key of the part that carries the timestamp';
   return undefined;
 }
 
-/** Generic HMAC: the signed content is the body, or `signedContent` with its placeholders filled. */
+const HMAC_FIELDS = ['algorithm', 'header', 'encoding', 'prefix', 'signedContent', 'timestampHeader', 'timestampPath', 'toleranceSeconds', 'parts'] as const;
+
+/** The HMAC of the signed content (the body, or `signedContent` filled), or why it cannot be made. */
+function expectedDigest(cfg: SignatureConfig, secret: string, req: SignedRequest, timestamp: string): { digest: Buffer } | { problem: string } {
+  if (!cfg.signedContent)
+    return {
+      digest: createHmac(cfg.algorithm ?? 'sha256', secret)
+        .update(req.rawBody)
+        .digest(),
+    };
+  const content = fillSignedContent(cfg.signedContent, req, timestamp);
+  if ('missingHeader' in content) return { problem: `missing header ${content.missingHeader}` };
+  return {
+    digest: createHmac(cfg.algorithm ?? 'sha256', secret)
+      .update(content.bytes)
+      .digest(),
+  };
+}
+
+/** `hmac`: the whole header (after `prefix`) is the signature; the timestamp, if any, has a header of its own. */
 function verifyHmac(cfg: SignatureConfig, secret: string, req: SignedRequest, nowMs: number): VerifyResult {
   const problem = configProblem(cfg);
   if (problem) return fail(`signature config: ${problem}`);
@@ -111,23 +146,64 @@ function verifyHmac(cfg: SignatureConfig, secret: string, req: SignedRequest, no
     signature = signature.slice(cfg.prefix.length);
   }
 
-  let timestamp: string | undefined;
-  const usesTimestamp = Boolean(cfg.toleranceSeconds) || Boolean(cfg.signedContent?.includes('{timestamp}'));
-  if (cfg.timestampHeader && usesTimestamp) {
-    timestamp = header(req, cfg.timestampHeader);
-    if (!timestamp) return fail(`missing header ${cfg.timestampHeader}`);
-    if (cfg.toleranceSeconds) {
-      const at = timestampMs(timestamp);
-      if (at === undefined) return fail(`header ${cfg.timestampHeader} is not a timestamp`);
-      if (Math.abs(nowMs - at) > cfg.toleranceSeconds * 1000) return fail('timestamp outside tolerance');
-    }
+  let timestamp = '';
+  if ((cfg.timestampHeader || cfg.timestampPath) && (cfg.toleranceSeconds || usesTimestamp(cfg.signedContent))) {
+    const found = cfg.timestampHeader ? header(req, cfg.timestampHeader) : bodyTimestamp(req.rawBody, cfg.timestampPath!);
+    const where = cfg.timestampHeader ? `header ${cfg.timestampHeader}` : `${cfg.timestampPath} in the body`;
+    if (!found) return fail(`missing ${where}`);
+    timestamp = found;
+    const late = timestampProblem(timestamp, where, nowMs, cfg.toleranceSeconds);
+    if (late) return fail(late);
   }
 
-  const content = cfg.signedContent ? fillSignedContent(cfg.signedContent, req, timestamp ?? '') : req.rawBody;
-  const expected = createHmac(cfg.algorithm ?? 'sha256', secret)
-    .update(content)
-    .digest();
-  return signatureMatches(signature, expected, cfg.encoding ?? 'hex') ? OK : fail('signature mismatch');
+  const expected = expectedDigest(cfg, secret, req, timestamp);
+  if ('problem' in expected) return fail(expected.problem);
+  return signatureMatches(signature, expected.digest, cfg.encoding ?? 'hex') ? OK : fail('signature mismatch');
+}
+
+/** A timestamp at `path` in a JSON body, as text; undefined when the body is not JSON or has none there. */
+function bodyTimestamp(rawBody: Buffer, path: string): string | undefined {
+  let json: unknown;
+  try {
+    json = JSON.parse(rawBody.toString('utf8'));
+  } catch {
+    return undefined;
+  }
+  const value = firstMatch(json, path);
+  return typeof value === 'number' || typeof value === 'string' ? String(value) : undefined;
+}
+
+/**
+ * `hmac-parts`: one header of comma-separated `key=value` parts — the timestamp under
+ * `parts.timestamp` and signatures under `parts.signature`, which may repeat (a provider rolling
+ * its secret signs with both); any of them may match. Parts with other keys are ignored.
+ */
+function verifyHmacParts(cfg: SignatureConfig, secret: string, req: SignedRequest, nowMs: number): VerifyResult {
+  const problem = configProblem(cfg);
+  if (problem) return fail(`signature config: ${problem}`);
+  const headerName = cfg.header!;
+  const keys = cfg.parts!;
+  const value = header(req, headerName);
+  if (!value) return fail(`missing header ${headerName}`);
+  let timestamp: string | undefined;
+  const signatures: string[] = [];
+  for (const part of value.split(',')) {
+    const eq = part.indexOf('=');
+    if (eq < 0) continue;
+    const key = part.slice(0, eq).trim();
+    if (keys.timestamp && key === keys.timestamp) timestamp = part.slice(eq + 1).trim();
+    else if (key === keys.signature) signatures.push(part.slice(eq + 1).trim());
+  }
+  const shape = [keys.timestamp && `${keys.timestamp}=<timestamp>`, `${keys.signature}=<signature>`].filter(Boolean).join(',');
+  if ((keys.timestamp && !timestamp) || signatures.length === 0) return fail(`malformed ${headerName} header: expected ${shape}`);
+  const late = timestamp === undefined ? undefined : timestampProblem(timestamp, `the ${keys.timestamp}= part of ${headerName}`, nowMs, cfg.toleranceSeconds);
+  if (late) return fail(late);
+
+  const expected = expectedDigest(cfg, secret, req, timestamp ?? '');
+  if ('problem' in expected) return fail(expected.problem);
+  // Every candidate is compared, so the time taken does not reveal which one matched.
+  const matched = signatures.map((candidate) => signatureMatches(candidate, expected.digest, cfg.encoding ?? 'hex'));
+  return matched.includes(true) ? OK : fail('signature mismatch');
 }
 
 /**
@@ -142,36 +218,6 @@ function verifySharedSecret(cfg: SignatureConfig, secret: string, req: SignedReq
   const a = createHmac('sha256', 'compare').update(given).digest();
   const b = createHmac('sha256', 'compare').update(secret).digest();
   return timingSafeEqual(a, b) ? OK : fail('signature mismatch');
-}
-
-/** GitHub and Shopify: an HMAC-SHA256 of the body alone, in a fixed header. */
-function verifyBodyHmac(req: SignedRequest, secret: string, headerName: string, encoding: Encoding, prefix = ''): VerifyResult {
-  const signature = header(req, headerName);
-  if (!signature) return fail(`missing header ${headerName}`);
-  if (!signature.startsWith(prefix)) return fail(`header ${headerName} does not start with "${prefix}"`);
-  const expected = createHmac('sha256', secret).update(req.rawBody).digest();
-  return signatureMatches(signature.slice(prefix.length), expected, encoding) ? OK : fail('signature mismatch');
-}
-
-/** `Stripe-Signature: t=<seconds>,v1=<hex>[,v1=<hex>…]` over `${t}.${body}`; any v1 may match. */
-function verifyStripe(cfg: SignatureConfig, secret: string, req: SignedRequest, nowMs: number): VerifyResult {
-  const value = header(req, 'stripe-signature');
-  if (!value) return fail('missing header Stripe-Signature');
-  let t: string | undefined;
-  const v1: string[] = [];
-  for (const part of value.split(',')) {
-    const eq = part.indexOf('=');
-    const key = part.slice(0, eq).trim();
-    if (key === 't') t = part.slice(eq + 1).trim();
-    else if (key === 'v1') v1.push(part.slice(eq + 1).trim());
-  }
-  if (!t || !/^\d+$/.test(t) || v1.length === 0) return fail('malformed Stripe-Signature header: expected t=<seconds>,v1=<signature>');
-  const tolerance = cfg.toleranceSeconds ?? STRIPE_DEFAULT_TOLERANCE_SECONDS;
-  if (tolerance && Math.abs(nowMs - Number(t) * 1000) > tolerance * 1000) return fail('timestamp outside tolerance');
-  const expected = createHmac('sha256', secret).update(`${t}.`).update(req.rawBody).digest();
-  // Every candidate is compared, so the time taken does not reveal which one matched.
-  const matched = v1.map((candidate) => signatureMatches(candidate, expected, 'hex'));
-  return matched.includes(true) ? OK : fail('signature mismatch');
 }
 
 /** Standard Webhooks (`webhook-id`, `webhook-timestamp`, `webhook-signature`), via the package. */
@@ -203,56 +249,4 @@ function standardWebhooksReason(message: string): string {
   if (/no matching signature/i.test(message)) return 'signature mismatch';
   if (/invalid signature headers/i.test(message)) return 'header webhook-timestamp is not a timestamp';
   return `standard webhooks: ${message}`;
-}
-
-/** Builds the signed bytes from the template; the body goes in as its exact raw bytes. */
-function fillSignedContent(template: string, req: SignedRequest, timestamp: string): Buffer {
-  const parts: Buffer[] = [];
-  let last = 0;
-  for (const match of template.matchAll(PLACEHOLDER)) {
-    parts.push(Buffer.from(template.slice(last, match.index), 'utf8'));
-    const name = match[1];
-    if (name === 'body') parts.push(req.rawBody);
-    else parts.push(Buffer.from(name === 'timestamp' ? timestamp : name === 'method' ? req.method.toUpperCase() : req.url, 'utf8'));
-    last = match.index! + match[0].length;
-  }
-  parts.push(Buffer.from(template.slice(last), 'utf8'));
-  return Buffer.concat(parts);
-}
-
-/** Decodes the given signature strictly and compares it with the expected digest in constant time. */
-function signatureMatches(given: string, expected: Buffer, encoding: Encoding): boolean {
-  const text = given.trim();
-  const valid = encoding === 'hex' ? /^(?:[0-9a-fA-F]{2})+$/.test(text) : /^[A-Za-z0-9+/_-]+={0,2}$/.test(text);
-  if (!valid) return false;
-  const bytes = Buffer.from(text, encoding); // base64 decoding also accepts the URL-safe alphabet
-  return bytes.length === expected.length && timingSafeEqual(bytes, expected);
-}
-
-/** A header by name, case-insensitively (names normally arrive lower-cased); the first of repeated ones. */
-function header(req: SignedRequest, name: string): string | undefined {
-  const lower = name.toLowerCase();
-  let value = req.headers[lower];
-  if (value === undefined) {
-    const key = Object.keys(req.headers).find((k) => k.toLowerCase() === lower);
-    value = key === undefined ? undefined : req.headers[key];
-  }
-  return Array.isArray(value) ? value[0] : value;
-}
-
-/**
- * A timestamp header as epoch ms. Numbers are epoch seconds (Stripe, Slack) or milliseconds
- * (HubSpot), told apart by size: below 1e11 is seconds (until the year 5138), above is ms (after
- * March 1973). Anything else is read as an ISO 8601 date (Zendesk).
- */
-function timestampMs(value: string): number | undefined {
-  const text = value.trim();
-  let ms: number;
-  if (/^\d+(\.\d+)?$/.test(text)) {
-    const n = Number(text);
-    ms = n < 1e11 ? n * 1000 : n;
-  } else {
-    ms = Date.parse(text);
-  }
-  return Number.isFinite(ms) ? ms : undefined;
 }

@@ -11,9 +11,11 @@ const CATALOG: Record<string, string[]> = {
   intercom: ['contacts', 'conversations'],
   github: ['issues', 'comments'],
   jira: ['issues'],
+  linear: ['issues'],
   shopify: ['orders', 'customers', 'products'],
   stripe: ['customers', 'invoices', 'charges', 'subscriptions'],
   salesforce: ['accounts', 'contacts', 'opportunities'],
+  slack: ['messages'],
 };
 
 describe('bundled connectors', () => {

@@ -9,6 +9,8 @@ import { GitHubProvider } from './github/github.js';
 import { JiraProvider } from './jira/jira.js';
 import { ZendeskEmulator } from './zendesk/emulator.js';
 import { IntercomEmulator } from './intercom/emulator.js';
+import { SlackEmulator } from './slack/emulator.js';
+import { LinearEmulator } from './linear/emulator.js';
 import type { EmulatedProvider } from '../../sandbox/provider-server.js';
 
 /**
@@ -276,6 +278,24 @@ describe('catalog connectors with auth alternatives: OAuth 2.0', () => {
       key: 'intercom',
       endpoints: { token: '/auth/eagle/token', authorize: '/oauth' },
       start: () => IntercomEmulator.start(),
+      dropped: ['api.key'],
+      names: /set oauth\.api\.key \(oauth2\) or api\.key \(bearer\)/,
+    },
+    {
+      key: 'linear',
+      endpoints: { token: '/oauth/token', authorize: '/oauth/authorize' },
+      start: () => LinearEmulator.start('lin_api_not_used'),
+      dropped: ['api.key'],
+      names: /set oauth\.api\.key \(oauth2\) or api\.key \(header\)/,
+    },
+    {
+      key: 'slack',
+      endpoints: { token: '/api/oauth.v2.access', authorize: '/oauth/v2/authorize' },
+      start: async () => {
+        const slack = await SlackEmulator.start('xoxb-not-used');
+        slack.openChannel(docOAuthInstanceJson('slack').configuration['slack.channel'] as string);
+        return slack;
+      },
       dropped: ['api.key'],
       names: /set oauth\.api\.key \(oauth2\) or api\.key \(bearer\)/,
     },
