@@ -14,6 +14,7 @@ import * as hotTableKeys from './012_hot_table_keys.js';
 import * as callbackOrigin from './013_callback_origin.js';
 import * as webhookRefreshes from './014_webhook_refreshes.js';
 import * as connectSessions from './015_connect_sessions.js';
+import * as deltaTokens from './016_delta_tokens.js';
 
 /**
  * Every migration, in order. Listed here rather than read from the folder so the same list works
@@ -35,4 +36,5 @@ export const migrations: Array<{ name: string; up: (k: Knex) => Promise<void>; d
   { name: '013_callback_origin', ...callbackOrigin },
   { name: '014_webhook_refreshes', ...webhookRefreshes },
   { name: '015_connect_sessions', ...connectSessions },
+  { name: '016_delta_tokens', ...deltaTokens },
 ];

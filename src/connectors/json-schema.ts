@@ -88,6 +88,20 @@ const graphqlListing = {
   },
 };
 
+/** Delta tokens (connectors/delta.ts): where the last page carries the token and how the next poll sends it. */
+const delta = {
+  type: 'object',
+  required: ['tokenPath'],
+  additionalProperties: false,
+  properties: {
+    tokenPath: str,
+    tokenParam: { type: 'string', minLength: 1, maxLength: 100 },
+    expiredStatus: { type: 'array', items: { type: 'integer', minimum: 400, maximum: 599 }, minItems: 1, maxItems: 10 },
+    removedPath: str,
+    fullSyncQuery: stringMap,
+  },
+};
+
 const requestShape = {
   method: { enum: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'get', 'post', 'put', 'patch', 'delete'] },
   body: {},
@@ -240,6 +254,7 @@ export const connectorSchema = {
               datesConfiguration,
               events: pollerEvents,
               graphql: graphqlListing,
+              delta,
               ...requestShape,
               // refresh_interval: this object's poll interval in minutes (else the instance's).
               refresh_interval: { type: ['number', 'string'] },

@@ -159,9 +159,28 @@ export interface GraphqlListingDefinition {
   costLimit?: { requestedPath: string; availablePath: string; restoreRatePath: string; throttledCode?: string };
 }
 
+/**
+ * Delta tokens as change detection (connectors/delta.ts, poller/delta.ts): the listing's last page
+ * carries, at `tokenPath`, a token for "what changed since this listing"; it is stored per object and
+ * sent on the next poll — as the query parameter `tokenParam`, or, without one, as the URL of the
+ * next listing (a delta link). Without a stored token the poll lists everything (a full sync); an
+ * answer with a status in `expiredStatus` (default 410) drops the token and resyncs in full.
+ * `removedPath`: a record with a value there is a deletion; `fullSyncQuery`: query parameters sent
+ * only without a token (those the provider refuses next to one are left out of `url`).
+ */
+export interface DeltaDefinition {
+  tokenPath: string;
+  tokenParam?: string;
+  expiredStatus?: number[];
+  removedPath?: string;
+  fullSyncQuery?: Record<string, string>;
+}
+
 export interface PollerObjectDefinition {
   url: string;
   idField: string;
+  /** Delta tokens: the listing is "what changed since the stored token". */
+  delta?: DeltaDefinition;
   /** A GraphQL listing: in place of method, body, recordsPath and pagination. */
   graphql?: GraphqlListingDefinition;
   method?: string;

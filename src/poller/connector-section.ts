@@ -2,6 +2,7 @@ import type { ConnectorSection, SectionReport } from '../connectors/section.js';
 import { escapePointer } from '../connectors/section.js';
 import type { ConnectorDefinition } from '../connectors/schema.js';
 import { graphqlListingProblems } from '../connectors/graphql-listing.js';
+import { deltaProblems } from '../connectors/delta.js';
 import { resolvePollerObject } from '../connectors/resolve.js';
 import { datesConfigurationProblems } from '../connectors/dates-configuration.js';
 import { pollerEventsMapping, validateMapping } from '../connectors/event-mapping.js';
@@ -25,6 +26,7 @@ function validateObject(def: ConnectorDefinition, objectType: string, report: Se
   // A GraphQL listing's problems are reported at their own fields, not again at /url.
   const graphql = graphqlListingProblems(obj.graphql, obj as unknown as Record<string, unknown>);
   for (const p of graphql) report.add(`${at}/graphql${p.key ? `/${p.key}` : ''}`, p.message);
+  for (const p of deltaProblems(obj.delta, obj as unknown as Record<string, unknown>)) report.add(`${at}/delta${p.key ? `/${p.key}` : ''}`, p.message);
   report.check(`${at}/url`, () => {
     validateDateTemplates(obj.url);
     resolvePollerObject(def, objectType, { ...obj, ...(graphql.length ? { graphql: undefined } : {}) } as unknown as Record<string, unknown>);

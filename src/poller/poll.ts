@@ -21,6 +21,7 @@ import { eventsFromFeed } from './event-feed.js';
 import { sweepMissing, type SweepTarget } from './sweep.js';
 import type { WakeUps } from '../lib/wake-ups.js';
 import { firstMatch } from '../lib/json-path.js';
+import { deltaLinkRequest, deltaQuery, isExpiredToken, isRemoved, nextDeltaToken } from './delta.js';
 
 /**
  * One poll of one object type of one instance (docs/connectors.md "Change detection"): fetch the
@@ -42,6 +43,8 @@ export interface PollObjectRow {
   /** Generation of the last full listing started, and of the last one that completed. */
   listing_generation: number;
   listed_generation: number | null;
+  /** The delta token the last complete listing ended with (objects with `delta`; see delta.ts). */
+  delta_token?: string | null;
 }
 
 export interface PollSummary {
@@ -101,6 +104,8 @@ interface PollPlan {
   /** The listing generation the snapshot rows this poll writes carry (see sweep.ts). */
   generation: number;
   rules: DiffRules;
+  /** A delta object's stored token; null: this poll is a full sync. */
+  deltaToken: string | null;
 }
 
 /** What the poll's batches added up to; each batch adds its part (writeBatch). */
@@ -121,20 +126,30 @@ export async function pollObject(
   settings: InstanceSettings,
   startedAt: number,
 ): Promise<PollSummary> {
-  const plan = await planPoll(deps, row, instance, connector, settings, startedAt);
+  let plan = await planPoll(deps, row, instance, connector, settings, startedAt);
   const tally: PollTally = { fetched: 0, created: 0, updated: 0, deleted: 0, storedRows: 0 };
   const { resolved } = plan;
   const removed = await listDeleted(plan, tally);
-  const main: ListingResult = removed?.budget
-    ? { pages: 0, complete: false, last: undefined, budget: undefined }
-    : await forEachBatch(listingPages(plan, resolved), WRITE_BATCH, (batch) => writeBatch(plan, tally, batch, resolved.idField, false));
+  const listMain = (): Promise<ListingResult> =>
+    forEachBatch(listingPages(plan, resolved), WRITE_BATCH, (batch) => writeBatch(plan, tally, batch, resolved.idField, false));
+  let main: ListingResult;
+  try {
+    main = removed?.budget ? { pages: 0, complete: false, last: undefined, budget: undefined } : await listMain();
+  } catch (err) {
+    if (!isExpiredToken(resolved.delta, plan.deltaToken, err)) throw err;
+    // The delta token expired: a full sync instead, diffed against the snapshots like a full listing.
+    deps.log.info({ instanceId: instance.id, objectType: row.object_type }, 'delta token expired: full sync');
+    plan = await planPoll(deps, { ...row, delta_token: null }, instance, connector, settings, startedAt);
+    main = await listMain();
+  }
   await deps.stores.snapshots.refreshStatistics(tally.storedRows);
   if (plan.fullListing && main.complete) {
     const swept = await sweepMissing(
       deps.stores,
       plan.objectKey,
       plan.generation,
-      row.listed_generation,
+      // A delta full sync is the provider's whole state: what it did not list was deleted (one listing is enough).
+      resolved.delta && row.listed_generation !== null ? plan.generation : row.listed_generation,
       (uow, events) => recordPolled(plan, uow, events),
       new Date(startedAt).toISOString(),
     );
@@ -158,8 +173,12 @@ async function planPoll(
   const resolved = resolvePollerObject(connector, row.object_type, JSON.parse(row.config));
   const dates = resolved.datesConfiguration as DatesConfiguration | undefined;
   const firstPoll = row.last_success_at === null;
+  const deltaToken = resolved.delta ? (row.delta_token ?? null) : null;
   // Full listings (no date filter, since = epoch) find deletions; only for objects with `deletes`.
-  const fullListing = Boolean(resolved.deletes) && !firstPoll && (row.full_listing_at ?? 0) + config.poller.fullListingIntervalMinutes * 60_000 <= startedAt;
+  // A delta object lists in full exactly when it has no token (its first poll, or the token expired).
+  const fullListing = resolved.delta
+    ? deltaToken === null
+    : Boolean(resolved.deletes) && !firstPoll && (row.full_listing_at ?? 0) + config.poller.fullListingIntervalMinutes * 60_000 <= startedAt;
   const after = Math.max(instance.createdAt, row.watermark - config.poller.overlapSeconds * 1000);
   // A provider that refuses a start time closer to now than sinceAgeSeconds gets an earlier one.
   const since = fullListing ? 0 : Math.min(after, startedAt - (resolved.sinceAgeSeconds ?? 0) * 1000);
@@ -171,7 +190,24 @@ async function planPoll(
   // listing: the last one started — see sweep.ts).
   const generation = fullListing ? await deps.stores.pollState.startListing(row.id, row.listing_generation) : row.listing_generation;
   const rules = diffRulesOf(instance, resolved, dates, fullListing, firstPoll, row.listed_generation === null);
-  return { deps, row, instance, settings, startedAt, resolved, dates, firstPoll, fullListing, since, target, baseUrl, objectKey, generation, rules };
+  return {
+    deps,
+    row,
+    instance,
+    settings,
+    startedAt,
+    resolved,
+    dates,
+    firstPoll,
+    fullListing,
+    since,
+    target,
+    baseUrl,
+    objectKey,
+    generation,
+    rules,
+    deltaToken,
+  };
 }
 
 /** Which records are baseline (stored, no event) and which raise events. */
@@ -208,21 +244,28 @@ function listingPages(plan: PollPlan, listed: ListingTarget, from = plan.since -
   );
   const body = listed.body === undefined ? undefined : renderDateTemplatesDeep(listed.body, from, { timeZone: tz, encode: false, now: startedAt });
   const send = (request: ProviderRequest) => deps.providerCalls.send(target, request, { maxAttempts: 3, retryDelayMs: 1000, timeoutMs: 10_000 });
+  // A delta listing ends with the token to store on its last page, so it is never cut by maxPages.
+  const delta = listed.delta;
+  let pagesBuilt = 0;
   return fetchListingPages({
     pagination: listed.pagination,
     recordsPath: listed.recordsPath,
-    endPath,
-    maxPages: listed.pagination?.maxPages ?? deps.config.poller.maxPages,
-    build: (parts) =>
-      buildResourceRequest({
+    endPath: delta ? delta.tokenPath : endPath,
+    maxPages: delta ? Number.POSITIVE_INFINITY : (listed.pagination?.maxPages ?? deps.config.poller.maxPages),
+    build: (parts) => {
+      const request = buildResourceRequest({
         baseUrl,
         method: listed.method,
         path,
-        query: { ...query, ...parts.query },
+        query: { ...query, ...(delta ? deltaQuery(delta, plan.deltaToken) : {}), ...parts.query },
         headers: listed.headers,
         body: parts.body !== undefined ? mergeDeep((body as Record<string, unknown>) ?? {}, parts.body as Record<string, unknown>) : body,
         scope: target.scope,
-      }),
+      });
+      // A delta link replaces the first page's URL; the pages after it follow the listing's pagination.
+      if (!delta || pagesBuilt++ > 0) return request;
+      return deltaLinkRequest(request, delta, plan.deltaToken, listed.pagination);
+    },
     send: listed.graphql
       ? graphqlPageSender(listed.graphql, send, {
           sleep: deps.providerCalls.sleep,
@@ -275,7 +318,7 @@ function readBatch(plan: PollPlan, batch: Record<string, unknown>[], idField: st
     last = r.updatedAt ?? last;
     // A provider that ignores the date filter must still not raise events for older records.
     if (!fullListing && r.updatedAt !== undefined && r.updatedAt < instance.createdAt) continue;
-    if (deletedListing || (resolved.deletedWhen && isDeleted(raw, resolved.deletedWhen))) deleted.add(raw);
+    if (deletedListing || (resolved.deletedWhen && isDeleted(raw, resolved.deletedWhen)) || isRemoved(resolved.delta, raw)) deleted.add(raw);
     records.push(r);
   }
   return { records, deleted, last };
@@ -366,7 +409,7 @@ function summaryOf(plan: PollPlan, tally: PollTally, main: ListingResult, remove
     deleted,
     complete,
     nextWatermark,
-    state: { watermark: nextWatermark, last_success_at: startedAt, ...fullListingAt, ...listed },
+    state: { watermark: nextWatermark, last_success_at: startedAt, ...fullListingAt, ...listed, ...(plan.resolved.delta ? nextDeltaToken(main) : {}) },
     ...(budget ? { delayed: { until: budget.until, reason: budget.reason } } : {}),
   };
 }

@@ -1,0 +1,18 @@
+import type { Knex } from 'knex';
+
+/**
+ * Delta tokens (docs/connectors.md "Delta tokens"): the token the last complete listing of a poll
+ * object ended with, sent on its next poll to list only what changed since. NULL: no token yet (or
+ * it expired) — the next poll lists everything.
+ */
+export async function up(knex: Knex): Promise<void> {
+  await knex.schema.alterTable('poll_objects', (t) => {
+    t.text('delta_token');
+  });
+}
+
+export async function down(knex: Knex): Promise<void> {
+  await knex.schema.alterTable('poll_objects', (t) => {
+    t.dropColumn('delta_token');
+  });
+}
