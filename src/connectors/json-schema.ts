@@ -287,9 +287,11 @@ export const connectorSchema = {
         },
         webhook: {
           type: 'object',
-          required: ['events'],
+          // An event mapping, or thin notifications that poll objects now (or both).
+          anyOf: [{ required: ['events'] }, { required: ['pollOnNotification'] }],
           additionalProperties: false,
           properties: {
+            pollOnNotification: { type: 'array', items: str, minItems: 1, maxItems: 50, uniqueItems: true },
             register: str,
             deregister: str,
             webhookIdPath: str,
@@ -310,7 +312,8 @@ export const connectorSchema = {
                   name: { type: 'string', pattern: '^[A-Za-z0-9_./:-]{1,64}$' },
                   register: str,
                   deregister: str,
-                  webhookIdPath: str,
+                  // A list: a composite id (a channel's id and its resource's id), joined by spaces.
+                  webhookIdPath: { anyOf: [str, { type: 'array', items: str, minItems: 1, maxItems: 5 }] },
                   webhookIdPattern: str,
                   check: str,
                   checkIdsPath: str,
@@ -320,7 +323,7 @@ export const connectorSchema = {
                   unless: { anyOf: [str, { type: 'array', items: str, minItems: 1 }] },
                   expiry: {
                     type: 'object',
-                    required: ['refresh'],
+                    // Without refresh: renewed by registering anew before it lapses (and deregistering the old one).
                     additionalProperties: false,
                     anyOf: [{ required: ['expiresAtPath'] }, { required: ['seconds'] }],
                     properties: { refresh: str, expiresAtPath: str, seconds: { type: 'integer', minimum: 60 } },

@@ -139,7 +139,7 @@ export interface DatesConfiguration {
  */
 export interface PollerEventsDefinition {
   objectId: MappingValue;
-  eventType: WebhookDefinition['events']['eventType'];
+  eventType: NonNullable<WebhookDefinition['events']>['eventType'];
   date?: MappingValue;
   recordPath?: string | string[];
 }
@@ -248,7 +248,8 @@ export interface WebhookRegistration {
   name: string;
   register: string;
   deregister?: string;
-  webhookIdPath?: string;
+  /** A list of paths: a composite id (their values joined by spaces; `context.webhookIdParts` in templates). */
+  webhookIdPath?: string | string[];
   /** A regular expression applied to the value at webhookIdPath; its first group is the id (Jira's `self` URL). */
   webhookIdPattern?: string;
   /** Literal values passed to both templates as `context.<key>` (e.g. a topic or an object type). */
@@ -270,7 +271,8 @@ export interface WebhookRegistration {
  * `seconds` after it; `refresh` is the request template that extends it (`context.webhookId`).
  */
 export interface WebhookExpiry {
-  refresh: string;
+  /** Without it the registration is renewed by registering anew (and deregistering the old one) before it lapses. */
+  refresh?: string;
   expiresAtPath?: string;
   seconds?: number;
 }
@@ -294,7 +296,12 @@ export interface WebhookDefinition {
   signatures?: SignatureAlternative[];
   handshake?: HandshakeDefinition;
   deliveryIdHeader?: string;
-  events: {
+  /**
+   * Thin notifications (webhooks/poll-on-notification.ts): a notification only says that something
+   * changed; its signature is checked and these poller objects are polled now, nothing is mapped.
+   */
+  pollOnNotification?: string[];
+  events?: {
     itemsPath?: string;
     objectType: MappingValue | DerivedValue;
     objectId: MappingValue;

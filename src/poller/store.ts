@@ -131,6 +131,15 @@ export class PollStateStore {
     await this.db('poll_objects').where({ instance_id: instanceId }).where('next_poll_at', '<', now).update({ next_poll_at: now });
   }
 
+  /** A thin notification: these objects of the instance are due now (not later than they were); how many. */
+  async pollObjectsNow(instanceId: number, objectTypes: string[], now: number): Promise<number> {
+    return this.db('poll_objects')
+      .where({ instance_id: instanceId })
+      .whereIn('object_type', objectTypes)
+      .where('next_poll_at', '>', now)
+      .update({ next_poll_at: now });
+  }
+
   /** A repaired instance (a reconnect): every object is polled now, a reconciliation of the gap. */
   async pollAllNow(instanceId: number, now: number): Promise<void> {
     await this.db('poll_objects').where({ instance_id: instanceId }).update({ next_poll_at: now });

@@ -15,7 +15,9 @@ import { expiresAtOf, refreshAtOf } from './expiry.js';
  * attempts still fit before the webhook lapses. The refresh loop calls the `refresh` template and
  * reads the new expiry the same way. A failed refresh is retried with backoff; once the webhook has
  * lapsed — or the next attempt would come too late — the registration is made anew (its new id
- * stored, the old one deregistered). The loop's timer is unref'd; a failing pass is logged.
+ * stored, the old one deregistered). A registration without a `refresh` template (a notification
+ * channel that cannot be extended) is renewed that way every time, halfway to its expiry, so the
+ * new one is live before the old one lapses. The loop's timer is unref'd; a failing pass is logged.
  */
 const TICK_SECONDS = 60;
 const RETRY_BASE_SECONDS = 60;
@@ -46,17 +48,12 @@ export class WebhookRefresher extends WorkerLoop {
     if (!registration?.expiry) return store.removeInstance(row.instance_id);
     const targetUrl = webhookUrlOf(ctx.config.server.publicUrl, instance.webhookToken);
     const context = { ...registration.context, registration: registration.name, targetUrl, instanceId: instance.id, webhookIds: { ...instance.webhookIds } };
-    const lapsed = now >= row.expires_at;
+    // Without a refresh template the registration is renewed by registering anew, before it lapses.
+    const renewal = registration.expiry.refresh;
+    const lapsed = now >= row.expires_at || renewal === undefined;
     try {
-      if (!lapsed) {
-        const result = await callTemplate(
-          ctx,
-          connector,
-          registration.expiry.refresh,
-          instance.configuration,
-          { ...context, webhookId: row.webhook_id },
-          instance.id,
-        );
+      if (renewal !== undefined && !lapsed) {
+        const result = await callTemplate(ctx, connector, renewal, instance.configuration, { ...context, webhookId: row.webhook_id }, instance.id);
         const expiresAt = expiresAtOf(registration.expiry, parseAnswer(result.response), now) ?? now;
         await store.refreshed(row.id, { webhookId: row.webhook_id, expiresAt, refreshAt: refreshAtOf(now, expiresAt), now });
         ctx.log.info({ instanceId: instance.id, registration: registration.name, expiresAt: new Date(expiresAt).toISOString() }, 'webhook refreshed');
@@ -72,9 +69,10 @@ export class WebhookRefresher extends WorkerLoop {
       await ctx.stores.instances.update(instance.id, { elementKey: instance.elementKey, webhookIds }, now);
       ctx.instances.invalidate(instance.id);
       await store.refreshed(row.id, { webhookId, expiresAt, refreshAt: refreshAtOf(now, expiresAt), now });
-      ctx.log.warn({ instanceId: instance.id, registration: registration.name, webhookId }, 'lapsed webhook registered anew');
+      if (renewal === undefined) ctx.log.info({ instanceId: instance.id, registration: registration.name, webhookId }, 'webhook renewed by registering anew');
+      else ctx.log.warn({ instanceId: instance.id, registration: registration.name, webhookId }, 'lapsed webhook registered anew');
       if (registration.deregister) {
-        // The lapsed one is removed at the provider too; it may already be gone, so a failure is only logged.
+        // The old one is removed at the provider too; it may already be gone, so a failure is only logged.
         await callTemplate(ctx, connector, registration.deregister, instance.configuration, { ...context, webhookId: row.webhook_id }, instance.id).catch(
           (err) => ctx.log.warn({ instanceId: instance.id, registration: registration.name, err: describe(err) }, 'removing the lapsed webhook failed'),
         );
@@ -83,7 +81,7 @@ export class WebhookRefresher extends WorkerLoop {
       const attempts = row.attempts + 1;
       const retryAt = err instanceof RateBudgetWait ? err.until : now + backoffMs(attempts, RETRY_BASE_SECONDS, RETRY_MAX_SECONDS);
       // A retry that would come after the webhook lapses comes at the lapse instead, and registers anew.
-      const nextAttemptAt = lapsed ? retryAt : Math.min(retryAt, row.expires_at);
+      const nextAttemptAt = now >= row.expires_at ? retryAt : Math.min(retryAt, row.expires_at);
       ctx.log.warn({ instanceId: instance.id, registration: registration.name, attempts, err: describe(err) }, 'webhook refresh failed; it will be retried');
       await store.retryLater(row.id, { attempts, lastError: describe(err).slice(0, 1000), nextAttemptAt });
     }

@@ -81,8 +81,8 @@ export class DiscoveryValidator {
     const params = { ...this.doc.parameters, ...method.parameters };
     for (const [name, value] of Object.entries(req.query)) {
       const p = params[name];
-      if (!p || p.location !== 'query') errors.push(`query parameter ${name} is not a parameter of ${method.id}`);
-      else errors.push(...valueProblems(name, value, p));
+      if (p?.location === 'query') errors.push(...valueProblems(name, value, p));
+      else errors.push(`query parameter ${name} is not a parameter of ${method.id}`);
     }
     for (const [name, p] of Object.entries(params)) {
       if (!p.required) continue;

@@ -75,6 +75,8 @@ export class GoogleCalendarProvider extends ProviderEmulator {
   /** Sync tokens carry the epoch they were issued in; those of earlier epochs have expired (expireSyncTokens). */
   private epoch = 0;
   private nextId = 1;
+  /** Tests point a channel address made with a placeholder public URL at the gateway's real port. */
+  rewriteAddress: (address: string) => string = (a) => a;
 
   private constructor(provider: EmulatedProvider) {
     super(provider);
@@ -271,7 +273,7 @@ export class GoogleCalendarProvider extends ProviderEmulator {
 
   private async send(channel: Channel, state: 'sync' | 'exists'): Promise<void> {
     channel.messages += 1;
-    const res = await got.post(channel.address, {
+    const res = await got.post(this.rewriteAddress(channel.address), {
       headers: {
         'X-Goog-Channel-ID': channel.id,
         ...(channel.token !== undefined ? { 'X-Goog-Channel-Token': channel.token } : {}),
