@@ -3,16 +3,20 @@ import type { Knex } from 'knex';
 /**
  * Delta tokens (docs/connectors.md "Delta tokens"): the token the last complete listing of a poll
  * object ended with, sent on its next poll to list only what changed since. NULL: no token yet (or
- * it expired) — the next poll lists everything.
+ * it expired) — the next poll lists everything. `delta_listing`: a hash of the listing the token was
+ * made for (its URL with the instance's values): a token of another listing (the instance's
+ * configuration changed) is not sent.
  */
 export async function up(knex: Knex): Promise<void> {
   await knex.schema.alterTable('poll_objects', (t) => {
     t.text('delta_token');
+    t.string('delta_listing', 64);
   });
 }
 
 export async function down(knex: Knex): Promise<void> {
   await knex.schema.alterTable('poll_objects', (t) => {
+    t.dropColumn('delta_listing');
     t.dropColumn('delta_token');
   });
 }

@@ -3,6 +3,8 @@ import type { DeltaDefinition, PaginationDefinition } from '../connectors/schema
 import { ProviderError, type ProviderRequest } from '../provider/http-client.js';
 import { firstMatch } from '../lib/json-path.js';
 import type { ListingEnd } from '../provider/listing.js';
+import { hashRecord } from '../lib/stable-hash.js';
+import { renderDeep, renderString, type TemplateScope } from '../templates/request-template.js';
 
 /**
  * Delta tokens as change detection (docs/connectors.md "Delta tokens"), the poller's half: which
@@ -57,7 +59,25 @@ export function isRemoved(delta: DeltaDefinition | undefined, record: Record<str
   return value !== undefined && value !== null;
 }
 
+/**
+ * What a token was made for: the listing's base, path and query with the instance's values. A token
+ * stored for another listing — the instance's configuration changed (another calendar, another
+ * filter) — would list the other one's changes: it is not sent, and the poll syncs in full.
+ */
+export function deltaListingOf(
+  baseUrl: string | undefined,
+  listing: { method: string; path: string; query: Record<string, string> },
+  scope: TemplateScope,
+): string {
+  return hashRecord({ baseUrl: baseUrl ?? '', method: listing.method, path: renderString(listing.path, scope), query: renderDeep(listing.query, scope) });
+}
+
+/** The stored token, if it was made for this listing (see deltaListingOf). */
+export function storedToken(row: { delta_token?: string | null; delta_listing?: string | null }, listing: string): string | null {
+  return row.delta_token && row.delta_listing === listing ? row.delta_token : null;
+}
+
 /** The token to store after a listing: the last page's, only when the listing completed (else none: the old one stays). */
-export function nextDeltaToken(main: ListingEnd): { delta_token: string } | Record<string, never> {
-  return main.complete && typeof main.endValue === 'string' && main.endValue !== '' ? { delta_token: main.endValue } : {};
+export function nextDeltaToken(main: ListingEnd, listing: string): { delta_token: string; delta_listing: string } | Record<string, never> {
+  return main.complete && typeof main.endValue === 'string' && main.endValue !== '' ? { delta_token: main.endValue, delta_listing: listing } : {};
 }

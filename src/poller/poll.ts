@@ -21,7 +21,7 @@ import { eventsFromFeed } from './event-feed.js';
 import { sweepMissing, type SweepTarget } from './sweep.js';
 import type { WakeUps } from '../lib/wake-ups.js';
 import { firstMatch } from '../lib/json-path.js';
-import { deltaLinkRequest, deltaQuery, isExpiredToken, isRemoved, nextDeltaToken } from './delta.js';
+import { deltaLinkRequest, deltaListingOf, deltaQuery, isExpiredToken, isRemoved, nextDeltaToken, storedToken } from './delta.js';
 
 /**
  * One poll of one object type of one instance (docs/connectors.md "Change detection"): fetch the
@@ -43,8 +43,9 @@ export interface PollObjectRow {
   /** Generation of the last full listing started, and of the last one that completed. */
   listing_generation: number;
   listed_generation: number | null;
-  /** The delta token the last complete listing ended with (objects with `delta`; see delta.ts). */
+  /** The delta token the last complete listing ended with (objects with `delta`; see delta.ts), and the listing it is for. */
   delta_token?: string | null;
+  delta_listing?: string | null;
 }
 
 export interface PollSummary {
@@ -106,6 +107,8 @@ interface PollPlan {
   rules: DiffRules;
   /** A delta object's stored token; null: this poll is a full sync. */
   deltaToken: string | null;
+  /** A delta object's listing (deltaListingOf), stored with its next token. */
+  deltaListing: string;
 }
 
 /** What the poll's batches added up to; each batch adds its part (writeBatch). */
@@ -173,7 +176,11 @@ async function planPoll(
   const resolved = resolvePollerObject(connector, row.object_type, JSON.parse(row.config));
   const dates = resolved.datesConfiguration as DatesConfiguration | undefined;
   const firstPoll = row.last_success_at === null;
-  const deltaToken = resolved.delta ? (row.delta_token ?? null) : null;
+  const scope = { iparam: instance.configuration, context: {} };
+  const target = { connector, configuration: instance.configuration, instanceId: instance.id, scope };
+  const baseUrl = await deps.providerCalls.baseUrlOf(target);
+  const deltaListing = resolved.delta ? deltaListingOf(baseUrl, resolved, scope) : '';
+  const deltaToken = resolved.delta ? storedToken(row, deltaListing) : null;
   // Full listings (no date filter, since = epoch) find deletions; only for objects with `deletes`.
   // A delta object lists in full exactly when it has no token (its first poll, or the token expired).
   const fullListing = resolved.delta
@@ -182,9 +189,6 @@ async function planPoll(
   const after = Math.max(instance.createdAt, row.watermark - config.poller.overlapSeconds * 1000);
   // A provider that refuses a start time closer to now than sinceAgeSeconds gets an earlier one.
   const since = fullListing ? 0 : Math.min(after, startedAt - (resolved.sinceAgeSeconds ?? 0) * 1000);
-  const scope = { iparam: instance.configuration, context: {} };
-  const target = { connector, configuration: instance.configuration, instanceId: instance.id, scope };
-  const baseUrl = await deps.providerCalls.baseUrlOf(target);
   const objectKey: SweepTarget = { instanceId: instance.id, objectType: row.object_type, idField: resolved.idField };
   // Snapshot rows this poll writes carry its listing generation (a poll that is not a full
   // listing: the last one started — see sweep.ts).
@@ -207,6 +211,7 @@ async function planPoll(
     generation,
     rules,
     deltaToken,
+    deltaListing,
   };
 }
 
@@ -409,7 +414,13 @@ function summaryOf(plan: PollPlan, tally: PollTally, main: ListingResult, remove
     deleted,
     complete,
     nextWatermark,
-    state: { watermark: nextWatermark, last_success_at: startedAt, ...fullListingAt, ...listed, ...(plan.resolved.delta ? nextDeltaToken(main) : {}) },
+    state: {
+      watermark: nextWatermark,
+      last_success_at: startedAt,
+      ...fullListingAt,
+      ...listed,
+      ...(plan.resolved.delta ? nextDeltaToken(main, plan.deltaListing) : {}),
+    },
     ...(budget ? { delayed: { until: budget.until, reason: budget.reason } } : {}),
   };
 }

@@ -130,6 +130,24 @@ describe('google-calendar connector against the emulated Calendar API', () => {
     expect(firstPages().at(-1)!.query).to.have.property('syncToken');
   });
 
+  it('a stored token is only sent for the listing it was made for: another calendar starts with a full sync', async () => {
+    const { id } = await createInstance({ 'google.calendar.id': CALENDAR });
+    t.clock.advance(60_000);
+    await google.createEvent(CALENDAR, 'on the team calendar');
+    await pollNow(t, id);
+    await pollNow(t, id);
+    expect(firstPages().at(-1)!.query).to.have.property('syncToken');
+    const patched = await t.api.patch(`instances/${id}`, { json: { configuration: { 'google.calendar.id': 'primary' } } });
+    expect(patched.statusCode, JSON.stringify(patched.body)).to.equal(200);
+    await google.createEvent('primary', 'on the primary calendar');
+    await pollNow(t, id);
+    const last = firstPages().at(-1)!;
+    expect(last.path).to.equal('/calendar/v3/calendars/primary/events');
+    expect(last.query).to.deep.equal({ maxResults: '2500' });
+    await pollNow(t, id);
+    expect(firstPages().at(-1)!.query).to.have.property('syncToken');
+  });
+
   it('the discovery document refuses a broken request: an orderBy outside its enum, an unknown parameter, a body field Channel lacks', async () => {
     const validator = DiscoveryValidator.load();
     const path = `/calendar/v3/calendars/${encodeURIComponent(CALENDAR)}/events`;
