@@ -105,10 +105,8 @@ interface PollPlan {
   /** The listing generation the snapshot rows this poll writes carry (see sweep.ts). */
   generation: number;
   rules: DiffRules;
-  /** A delta object's stored token; null: this poll is a full sync. */
-  deltaToken: string | null;
-  /** A delta object's listing (deltaListingOf), stored with its next token. */
-  deltaListing: string;
+  /** A delta object's stored token (null: this poll is a full sync) and its listing (deltaListingOf), stored with the next token. */
+  delta: { token: string | null; listing: string };
 }
 
 /** What the poll's batches added up to; each batch adds its part (writeBatch). */
@@ -139,7 +137,7 @@ export async function pollObject(
   try {
     main = removed?.budget ? { pages: 0, complete: false, last: undefined, budget: undefined } : await listMain();
   } catch (err) {
-    if (!isExpiredToken(resolved.delta, plan.deltaToken, err)) throw err;
+    if (!isExpiredToken(resolved.delta, plan.delta.token, err)) throw err;
     // The delta token expired: a full sync instead, diffed against the snapshots like a full listing.
     deps.log.info({ instanceId: instance.id, objectType: row.object_type }, 'delta token expired: full sync');
     plan = await planPoll(deps, { ...row, delta_token: null }, instance, connector, settings, startedAt);
@@ -179,12 +177,12 @@ async function planPoll(
   const scope = { iparam: instance.configuration, context: {} };
   const target = { connector, configuration: instance.configuration, instanceId: instance.id, scope };
   const baseUrl = await deps.providerCalls.baseUrlOf(target);
-  const deltaListing = resolved.delta ? deltaListingOf(baseUrl, resolved, scope) : '';
-  const deltaToken = resolved.delta ? storedToken(row, deltaListing) : null;
+  const listing = resolved.delta ? deltaListingOf(baseUrl, resolved, scope) : '';
+  const delta = { token: resolved.delta ? storedToken(row, listing) : null, listing };
   // Full listings (no date filter, since = epoch) find deletions; only for objects with `deletes`.
   // A delta object lists in full exactly when it has no token (its first poll, or the token expired).
   const fullListing = resolved.delta
-    ? deltaToken === null
+    ? delta.token === null
     : Boolean(resolved.deletes) && !firstPoll && (row.full_listing_at ?? 0) + config.poller.fullListingIntervalMinutes * 60_000 <= startedAt;
   const after = Math.max(instance.createdAt, row.watermark - config.poller.overlapSeconds * 1000);
   // A provider that refuses a start time closer to now than sinceAgeSeconds gets an earlier one.
@@ -194,25 +192,7 @@ async function planPoll(
   // listing: the last one started — see sweep.ts).
   const generation = fullListing ? await deps.stores.pollState.startListing(row.id, row.listing_generation) : row.listing_generation;
   const rules = diffRulesOf(instance, resolved, dates, fullListing, firstPoll, row.listed_generation === null);
-  return {
-    deps,
-    row,
-    instance,
-    settings,
-    startedAt,
-    resolved,
-    dates,
-    firstPoll,
-    fullListing,
-    since,
-    target,
-    baseUrl,
-    objectKey,
-    generation,
-    rules,
-    deltaToken,
-    deltaListing,
-  };
+  return { deps, row, instance, settings, startedAt, resolved, dates, firstPoll, fullListing, since, target, baseUrl, objectKey, generation, rules, delta };
 }
 
 /** Which records are baseline (stored, no event) and which raise events. */
@@ -262,14 +242,14 @@ function listingPages(plan: PollPlan, listed: ListingTarget, from = plan.since -
         baseUrl,
         method: listed.method,
         path,
-        query: { ...query, ...(delta ? deltaQuery(delta, plan.deltaToken) : {}), ...parts.query },
+        query: { ...query, ...(delta ? deltaQuery(delta, plan.delta.token) : {}), ...parts.query },
         headers: listed.headers,
         body: parts.body !== undefined ? mergeDeep((body as Record<string, unknown>) ?? {}, parts.body as Record<string, unknown>) : body,
         scope: target.scope,
       });
       // A delta link replaces the first page's URL; the pages after it follow the listing's pagination.
       if (!delta || pagesBuilt++ > 0) return request;
-      return deltaLinkRequest(request, delta, plan.deltaToken, listed.pagination);
+      return deltaLinkRequest(request, delta, plan.delta.token, listed.pagination);
     },
     send: listed.graphql
       ? graphqlPageSender(listed.graphql, send, {
@@ -419,7 +399,7 @@ function summaryOf(plan: PollPlan, tally: PollTally, main: ListingResult, remove
       last_success_at: startedAt,
       ...fullListingAt,
       ...listed,
-      ...(plan.resolved.delta ? nextDeltaToken(main, plan.deltaListing) : {}),
+      ...(plan.resolved.delta ? nextDeltaToken(main, plan.delta.listing) : {}),
     },
     ...(budget ? { delayed: { until: budget.until, reason: budget.reason } } : {}),
   };
