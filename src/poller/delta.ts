@@ -46,7 +46,7 @@ export function deltaLinkRequest(
   return { ...built, url: link.toString() };
 }
 
-/** The provider refused the stored token as expired (Google's 410 Gone): the poll resyncs in full. */
+/** The provider refused the stored token as expired (typically 410 Gone): the poll resyncs in full. */
 export function isExpiredToken(delta: DeltaDefinition | undefined, token: string | null, err: unknown): boolean {
   if (!delta || token === null || !(err instanceof ProviderError)) return false;
   return (delta.expiredStatus ?? DEFAULT_EXPIRED_STATUS).includes(err.status);
@@ -61,7 +61,7 @@ export function isRemoved(delta: DeltaDefinition | undefined, record: Record<str
 
 /**
  * What a token was made for: the listing's base, path and query with the instance's values. A token
- * stored for another listing — the instance's configuration changed (another calendar, another
+ * stored for another listing — the instance's configuration changed (another folder, another
  * filter) — would list the other one's changes: it is not sent, and the poll syncs in full.
  */
 export function deltaListingOf(

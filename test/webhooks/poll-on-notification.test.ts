@@ -81,6 +81,35 @@ describe('webhooks: thin notifications that poll', () => {
     expect(Number(stored[0].n)).to.equal(0);
   });
 
+  it('a notification that comes while the object is being polled polls it again after that poll', async () => {
+    await registerConnector(t, thinConnector(['contacts']));
+    const res = await t.api.post('instances', {
+      json: {
+        element: { key: 'thin' },
+        name: 'thin',
+        configuration: { base_url: provider.url, api_key: 'k', channel_token: TOKEN, 'event.vendor.type': 'webhook', 'event.poller.refresh_interval': '60' },
+      },
+    });
+    const hook = (res.body as unknown as { webhookUrl: string }).webhookUrl.replace('http://127.0.0.1:1', t.url);
+    const notify = () => got.post(hook, { headers: { 'X-Channel-Token': TOKEN }, throwHttpErrors: false, retry: { limit: 0 } });
+    const poller = t.gateway.poller;
+    provider.collection('contacts').upsert({ name: 'first' });
+    expect((await notify()).statusCode).to.equal(202);
+    provider.delayNext(1, 200, { path: '/contacts' });
+    expect(await poller.tick()).to.equal(1);
+    // The poll waits for its listing; a change is notified meanwhile.
+    for (let i = 0; i < 100 && provider.inFlight('contacts') === 0; i++) await new Promise((r) => setTimeout(r, 5));
+    expect(provider.inFlight('contacts')).to.equal(1);
+    t.clock.advance(1);
+    expect((await notify()).statusCode).to.equal(202);
+    await poller.idle();
+    expect(await poller.tick()).to.equal(1);
+    await poller.idle();
+    expect(provider.requests.filter((r) => r.path === '/contacts')).to.have.length(2);
+    // Without another notification: nothing more.
+    expect(await poller.tick()).to.equal(0);
+  });
+
   it('refuses at load a pollOnNotification naming an object the poller does not have', async () => {
     const res = await t.api.post('elements', { json: thinConnector(['contacts', 'deals']) });
     expect(res.statusCode).to.equal(400);
