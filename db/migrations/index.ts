@@ -15,6 +15,7 @@ import * as callbackOrigin from './013_callback_origin.js';
 import * as webhookRefreshes from './014_webhook_refreshes.js';
 import * as connectSessions from './015_connect_sessions.js';
 import * as sessionNotifications from './016_session_notifications.js';
+import * as deltaTokens from './017_delta_tokens.js';
 
 /**
  * Every migration, in order. Listed here rather than read from the folder so the same list works
@@ -37,4 +38,5 @@ export const migrations: Array<{ name: string; up: (k: Knex) => Promise<void>; d
   { name: '014_webhook_refreshes', ...webhookRefreshes },
   { name: '015_connect_sessions', ...connectSessions },
   { name: '016_session_notifications', ...sessionNotifications },
+  { name: '017_delta_tokens', ...deltaTokens },
 ];

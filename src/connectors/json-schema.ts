@@ -99,6 +99,20 @@ const graphqlListing = {
   },
 };
 
+/** Delta tokens (connectors/delta.ts): where the last page carries the token and how the next poll sends it. */
+const delta = {
+  type: 'object',
+  required: ['tokenPath'],
+  additionalProperties: false,
+  properties: {
+    tokenPath: str,
+    tokenParam: { type: 'string', minLength: 1, maxLength: 100 },
+    expiredStatus: { type: 'array', items: { type: 'integer', minimum: 400, maximum: 599 }, minItems: 1, maxItems: 10 },
+    removedPath: str,
+    fullSyncQuery: stringMap,
+  },
+};
+
 const requestShape = {
   method: { enum: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'get', 'post', 'put', 'patch', 'delete'] },
   body: {},
@@ -251,6 +265,7 @@ export const connectorSchema = {
               datesConfiguration,
               events: pollerEvents,
               graphql: graphqlListing,
+              delta,
               ...requestShape,
               // refresh_interval: this object's poll interval in minutes (else the instance's).
               refresh_interval: { type: ['number', 'string'] },
@@ -300,9 +315,11 @@ export const connectorSchema = {
         },
         webhook: {
           type: 'object',
-          required: ['events'],
+          // An event mapping, or thin notifications that poll objects now (or both).
+          anyOf: [{ required: ['events'] }, { required: ['pollOnNotification'] }],
           additionalProperties: false,
           properties: {
+            pollOnNotification: { type: 'array', items: str, minItems: 1, maxItems: 50, uniqueItems: true },
             register: str,
             deregister: str,
             webhookIdPath: str,
@@ -324,7 +341,8 @@ export const connectorSchema = {
                   name: { type: 'string', pattern: '^[A-Za-z0-9_./:-]{1,64}$' },
                   register: str,
                   deregister: str,
-                  webhookIdPath: str,
+                  // A list: a composite id (a channel's id and its resource's id), joined by spaces.
+                  webhookIdPath: { anyOf: [str, { type: 'array', items: str, minItems: 1, maxItems: 5 }] },
                   webhookIdPattern: str,
                   check: str,
                   checkIdsPath: str,
@@ -334,7 +352,7 @@ export const connectorSchema = {
                   unless: { anyOf: [str, { type: 'array', items: str, minItems: 1 }] },
                   expiry: {
                     type: 'object',
-                    required: ['refresh'],
+                    // Without refresh: renewed by registering anew before it lapses (and deregistering the old one).
                     additionalProperties: false,
                     anyOf: [{ required: ['expiresAtPath'] }, { required: ['seconds'] }],
                     properties: { refresh: str, expiresAtPath: str, seconds: { type: 'integer', minimum: 60 } },

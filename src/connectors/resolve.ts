@@ -9,6 +9,7 @@ import type {
   DatesConfiguration,
   DeletedWhen,
   DeletedWindow,
+  DeltaDefinition,
   GraphqlListingDefinition,
   PaginationDefinition,
   PollerEventsDefinition,
@@ -33,6 +34,8 @@ export interface ResolvedListing {
   pagination?: PaginationDefinition;
   /** A GraphQL listing: its pages go through provider/graphql-listing.ts. */
   graphql?: GraphqlListingDefinition;
+  /** Delta tokens (poller/delta.ts). */
+  delta?: DeltaDefinition;
 }
 
 export interface ResolvedPoll extends ResolvedListing {
@@ -245,6 +248,7 @@ export function resolvePollerObject(connector: ConnectorDefinition, objectType: 
     ...(typeof own.sinceAgeSeconds === 'number' ? { sinceAgeSeconds: own.sinceAgeSeconds } : {}),
     ...(own.graphql ? graphqlListing(objectType, own.graphql, config) : {}),
     ...(own.lookbackSeconds ? { lookbackSeconds: own.lookbackSeconds } : {}),
+    ...(own.delta ? { delta: own.delta } : {}),
     ...deletions(connector, objectType, own, resource?.deletedWhen),
     ...changeFeed(connector, objectType, own),
   };

@@ -148,7 +148,7 @@ export interface DatesConfiguration {
  */
 export interface PollerEventsDefinition {
   objectId: MappingValue;
-  eventType: WebhookDefinition['events']['eventType'];
+  eventType: NonNullable<WebhookDefinition['events']>['eventType'];
   date?: MappingValue;
   recordPath?: string | string[];
 }
@@ -192,9 +192,28 @@ export interface BaselineListing {
   pagination?: PaginationDefinition;
 }
 
+/**
+ * Delta tokens as change detection (connectors/delta.ts, poller/delta.ts): the listing's last page
+ * carries, at `tokenPath`, a token for "what changed since this listing"; it is stored per object and
+ * sent on the next poll — as the query parameter `tokenParam`, or, without one, as the URL of the
+ * next listing (a delta link). Without a stored token the poll lists everything (a full sync); an
+ * answer with a status in `expiredStatus` (default 410) drops the token and resyncs in full.
+ * `removedPath`: a record with a value there is a deletion; `fullSyncQuery`: query parameters sent
+ * only without a token (those the provider refuses next to one are left out of `url`).
+ */
+export interface DeltaDefinition {
+  tokenPath: string;
+  tokenParam?: string;
+  expiredStatus?: number[];
+  removedPath?: string;
+  fullSyncQuery?: Record<string, string>;
+}
+
 export interface PollerObjectDefinition {
   url: string;
   idField: string;
+  /** Delta tokens: the listing is "what changed since the stored token". */
+  delta?: DeltaDefinition;
   /** A GraphQL listing: in place of method, body, recordsPath and pagination. */
   graphql?: GraphqlListingDefinition;
   method?: string;
@@ -275,7 +294,8 @@ export interface WebhookRegistration {
   name: string;
   register: string;
   deregister?: string;
-  webhookIdPath?: string;
+  /** A list of paths: a composite id (their values joined by spaces; `context.webhookIdParts` in templates). */
+  webhookIdPath?: string | string[];
   /** A regular expression applied to the value at webhookIdPath; its first group is the id (Jira's `self` URL). */
   webhookIdPattern?: string;
   /** Literal values passed to both templates as `context.<key>` (e.g. a topic or an object type). */
@@ -297,7 +317,8 @@ export interface WebhookRegistration {
  * `seconds` after it; `refresh` is the request template that extends it (`context.webhookId`).
  */
 export interface WebhookExpiry {
-  refresh: string;
+  /** Without it the registration is renewed by registering anew (and deregistering the old one) before it lapses. */
+  refresh?: string;
   expiresAtPath?: string;
   seconds?: number;
 }
@@ -336,7 +357,12 @@ export interface WebhookDefinition {
   deliveryIdHeader?: string;
   /** Else a JSONPath into the body for that id (an event id the provider keeps across retries). */
   deliveryIdPath?: string;
-  events: {
+  /**
+   * Thin notifications (webhooks/poll-on-notification.ts): a notification only says that something
+   * changed; its signature is checked and these poller objects are polled now, nothing is mapped.
+   */
+  pollOnNotification?: string[];
+  events?: {
     itemsPath?: string;
     objectType: MappingValue | DerivedValue;
     objectId: MappingValue;

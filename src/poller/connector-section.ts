@@ -2,6 +2,7 @@ import type { ConnectorSection, SectionReport } from '../connectors/section.js';
 import { escapePointer } from '../connectors/section.js';
 import type { ConnectorDefinition } from '../connectors/schema.js';
 import { graphqlListingProblems } from '../connectors/graphql-listing.js';
+import { deltaProblems } from '../connectors/delta.js';
 import { resolvePollerObject } from '../connectors/resolve.js';
 import { datesConfigurationProblems } from '../connectors/dates-configuration.js';
 import { pollerEventsMapping, validateMapping } from '../connectors/event-mapping.js';
@@ -29,6 +30,7 @@ function validateObject(def: ConnectorDefinition, objectType: string, report: Se
   const unpaired = Boolean(obj.window?.maxSeconds) !== Boolean(obj.baseline);
   if (unpaired && obj.baseline) report.add(`${at}/baseline`, 'needs window.maxSeconds, the age of the since-time past which it runs');
   if (unpaired && !obj.baseline) report.add(`${at}/window/maxSeconds`, 'needs a baseline listing, what runs when the since-time is older');
+  for (const p of deltaProblems(obj.delta, obj as unknown as Record<string, unknown>)) report.add(`${at}/delta${p.key ? `/${p.key}` : ''}`, p.message);
   report.check(`${at}/url`, () => {
     validateDateTemplates(obj.url);
     const checked = { ...obj, ...(graphql.length ? { graphql: undefined } : {}), ...(unpaired ? { window: undefined, baseline: undefined } : {}) };

@@ -22,6 +22,7 @@ import { sweepMissing, type SweepTarget } from './sweep.js';
 import type { WakeUps } from '../lib/wake-ups.js';
 import { firstMatch } from '../lib/json-path.js';
 import { feedStalled, outsideChangeWindow, windowStart } from './windows.js';
+import { deltaLinkRequest, deltaListingOf, deltaQuery, isExpiredToken, isRemoved, nextDeltaToken, storedToken } from './delta.js';
 
 /**
  * One poll of one object type of one instance (docs/connectors.md "Change detection"): fetch the
@@ -43,6 +44,9 @@ export interface PollObjectRow {
   /** Generation of the last full listing started, and of the last one that completed. */
   listing_generation: number;
   listed_generation: number | null;
+  /** The delta token the last complete listing ended with (objects with `delta`; see delta.ts), and the listing it is for. */
+  delta_token?: string | null;
+  delta_listing?: string | null;
 }
 
 export interface PollSummary {
@@ -107,6 +111,8 @@ interface PollPlan {
   /** The listing generation the snapshot rows this poll writes carry (see sweep.ts). */
   generation: number;
   rules: DiffRules;
+  /** A delta object's stored token (null: this poll is a full sync) and its listing (deltaListingOf), stored with the next token. */
+  delta: { token: string | null; listing: string };
 }
 
 /** What the poll's batches added up to; each batch adds its part (writeBatch). */
@@ -131,8 +137,18 @@ export async function pollObject(
   const tally: PollTally = { fetched: 0, created: 0, updated: 0, deleted: 0, storedRows: 0 };
   const removed = await listDeleted(plan, tally);
   const listMain = (p: PollPlan) => forEachBatch(listingPages(p, p.listing), WRITE_BATCH, (batch) => writeBatch(p, tally, batch, p.listing.idField, false));
-  let main: ListingResult = removed?.budget ? { pages: 0, complete: false, last: undefined, budget: undefined } : await listMain(plan);
-  let previousComplete = row.listed_generation;
+  let main: ListingResult;
+  try {
+    main = removed?.budget ? { pages: 0, complete: false, last: undefined, budget: undefined } : await listMain(plan);
+  } catch (err) {
+    if (!isExpiredToken(plan.resolved.delta, plan.delta.token, err)) throw err;
+    // The delta token expired: a full sync instead, diffed against the snapshots like a full listing.
+    deps.log.info({ instanceId: instance.id, objectType: row.object_type }, 'delta token expired: full sync');
+    plan = await planPoll(deps, { ...row, delta_token: null }, instance, connector, settings, startedAt);
+    main = await listMain(plan);
+  }
+  // A delta full sync is the provider's whole state: what it did not list was deleted (one listing is enough).
+  let previousComplete = plan.resolved.delta && row.listed_generation !== null ? plan.generation : row.listed_generation;
   if (plan.listing !== plan.resolved && main.complete && previousComplete === null) {
     // A change feed's first baseline has no complete listing before it to tell deletions by (a
     // record missing from one listing may only have moved between its pages): list once more, and
@@ -171,24 +187,46 @@ async function planPoll(
   const dates = resolved.datesConfiguration as DatesConfiguration | undefined;
   const firstPoll = row.last_success_at === null;
   const after = Math.max(instance.createdAt, row.watermark - config.poller.overlapSeconds * 1000);
-  // Full listings (no date filter, since = epoch) find deletions: for objects with `deletes`, and
-  // for a change feed whose since-time left its window.
-  const fullListing =
-    outsideChangeWindow(resolved, after, startedAt) ||
-    (Boolean(resolved.deletes) && !firstPoll && (row.full_listing_at ?? 0) + config.poller.fullListingIntervalMinutes * 60_000 <= startedAt);
+  const scope = { iparam: instance.configuration, context: {} };
+  const target = { connector, configuration: instance.configuration, instanceId: instance.id, scope };
+  const baseUrl = await deps.providerCalls.baseUrlOf(target);
+  const deltaListing = resolved.delta ? deltaListingOf(baseUrl, resolved, scope) : '';
+  const delta = { token: resolved.delta ? storedToken(row, deltaListing) : null, listing: deltaListing };
+  // Full listings (no date filter, since = epoch) find deletions: for objects with `deletes`, for a
+  // change feed whose since-time left its window, and for a delta object without a token (its first
+  // poll, or the token expired).
+  const fullListing = resolved.delta
+    ? delta.token === null
+    : outsideChangeWindow(resolved, after, startedAt) ||
+      (Boolean(resolved.deletes) && !firstPoll && (row.full_listing_at ?? 0) + config.poller.fullListingIntervalMinutes * 60_000 <= startedAt);
   // A change feed cannot list everything (its since-time is bounded): every full listing of it is its baseline.
   const listing = fullListing && resolved.baseline ? resolved.baseline : resolved;
   // A provider that refuses a start time closer to now than sinceAgeSeconds gets an earlier one.
   const since = fullListing ? 0 : Math.min(after, startedAt - (resolved.sinceAgeSeconds ?? 0) * 1000);
-  const scope = { iparam: instance.configuration, context: {} };
-  const target = { connector, configuration: instance.configuration, instanceId: instance.id, scope };
-  const baseUrl = await deps.providerCalls.baseUrlOf(target);
   const objectKey: SweepTarget = { instanceId: instance.id, objectType: row.object_type, idField: resolved.idField };
   // Snapshot rows this poll writes carry its listing generation (a poll that is not a full
   // listing: the last one started — see sweep.ts).
   const generation = fullListing ? await deps.stores.pollState.startListing(row.id, row.listing_generation) : row.listing_generation;
   const rules = diffRulesOf(instance, resolved, dates, fullListing, firstPoll, row.listed_generation === null);
-  return { deps, row, instance, settings, startedAt, resolved, dates, firstPoll, fullListing, listing, since, target, baseUrl, objectKey, generation, rules };
+  return {
+    deps,
+    row,
+    instance,
+    settings,
+    startedAt,
+    resolved,
+    dates,
+    firstPoll,
+    fullListing,
+    listing,
+    since,
+    target,
+    baseUrl,
+    objectKey,
+    generation,
+    rules,
+    delta,
+  };
 }
 
 /** Which records are baseline (stored, no event) and which raise events. */
@@ -227,23 +265,30 @@ function listingPages(plan: PollPlan, listed: ListingTarget, from = plan.since -
   const send = (request: ProviderRequest) => deps.providerCalls.send(target, request, { maxAttempts: 3, retryDelayMs: 1000, timeoutMs: 10_000 });
   // A change feed's cap applies to the feed itself; an answer without records is empty for its baseline too.
   const feed = plan.resolved.changeWindow;
+  // A delta listing ends with the token to store on its last page, so it is never cut by maxPages.
+  const delta = listed.delta;
+  let pagesBuilt = 0;
   return fetchListingPages({
     pagination: listed.pagination,
     recordsPath: listed.recordsPath,
-    endPath,
+    endPath: delta ? delta.tokenPath : endPath,
     maxRecords: listed === plan.resolved ? feed?.maxRecords : undefined,
     recordsOptional: (listed === plan.resolved || listed === plan.resolved.baseline) && feed?.recordsOptional,
-    maxPages: listed.pagination?.maxPages ?? deps.config.poller.maxPages,
-    build: (parts) =>
-      buildResourceRequest({
+    maxPages: delta ? Number.POSITIVE_INFINITY : (listed.pagination?.maxPages ?? deps.config.poller.maxPages),
+    build: (parts) => {
+      const request = buildResourceRequest({
         baseUrl,
         method: listed.method,
         path,
-        query: { ...query, ...parts.query },
+        query: { ...query, ...(delta ? deltaQuery(delta, plan.delta.token) : {}), ...parts.query },
         headers: listed.headers,
         body: parts.body !== undefined ? mergeDeep((body as Record<string, unknown>) ?? {}, parts.body as Record<string, unknown>) : body,
         scope: target.scope,
-      }),
+      });
+      // A delta link replaces the first page's URL; the pages after it follow the listing's pagination.
+      if (!delta || pagesBuilt++ > 0) return request;
+      return deltaLinkRequest(request, delta, plan.delta.token, listed.pagination);
+    },
     send: listed.graphql
       ? graphqlPageSender(listed.graphql, send, {
           sleep: deps.providerCalls.sleep,
@@ -296,7 +341,7 @@ function readBatch(plan: PollPlan, batch: Record<string, unknown>[], idField: st
     last = r.updatedAt ?? last;
     // A provider that ignores the date filter must still not raise events for older records.
     if (!fullListing && r.updatedAt !== undefined && r.updatedAt < instance.createdAt) continue;
-    if (deletedListing || (resolved.deletedWhen && isDeleted(raw, resolved.deletedWhen))) deleted.add(raw);
+    if (deletedListing || (resolved.deletedWhen && isDeleted(raw, resolved.deletedWhen)) || isRemoved(resolved.delta, raw)) deleted.add(raw);
     records.push(r);
   }
   return { records, deleted, last };
@@ -392,7 +437,13 @@ function summaryOf(plan: PollPlan, tally: PollTally, main: ListingResult, remove
     deleted,
     complete,
     nextWatermark,
-    state: { watermark: nextWatermark, last_success_at: startedAt, ...fullListingAt, ...listed },
+    state: {
+      watermark: nextWatermark,
+      last_success_at: startedAt,
+      ...fullListingAt,
+      ...listed,
+      ...(plan.resolved.delta ? nextDeltaToken(main, plan.delta.listing) : {}),
+    },
     ...(budget ? { delayed: { until: budget.until, reason: budget.reason } } : {}),
     ...(stalled ? { stalled } : {}),
   };

@@ -281,6 +281,8 @@ export class Poller extends WorkerLoop {
       // committed, so its watermark and listing state still move on — else the next poll would
       // count as a first one again.
       if (!written) await this.record(row.id, summary.state, false);
+      // A thin notification that came while this poll ran may name a change it did not see: poll again.
+      if (connector.events?.webhook?.pollOnNotification?.includes(row.object_type)) await this.store.pollAgainIfAsked(row.id, startedAt, finishedAt);
       return summary;
     } catch (err) {
       if (err instanceof RateBudgetWait) return this.delay(row, base, err);

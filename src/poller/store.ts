@@ -131,6 +131,22 @@ export class PollStateStore {
     await this.db('poll_objects').where({ instance_id: instanceId }).where('next_poll_at', '<', now).update({ next_poll_at: now });
   }
 
+  /**
+   * A thin notification: these objects of the instance are due now (not later than they were), and
+   * the request is noted, so that a poll running meanwhile polls again after it (pollAgainIfAsked).
+   */
+  async pollObjectsNow(instanceId: number, objectTypes: string[], now: number): Promise<number> {
+    return this.db('poll_objects')
+      .where({ instance_id: instanceId })
+      .whereIn('object_type', objectTypes)
+      .update({ poll_requested_at: now, next_poll_at: this.db.raw('CASE WHEN next_poll_at > ? THEN ? ELSE next_poll_at END', [now, now]) });
+  }
+
+  /** After a poll that started at `startedAt`: a poll asked for after its start (pollObjectsNow) is due at `at`. */
+  async pollAgainIfAsked(id: number, startedAt: number, at: number): Promise<boolean> {
+    return (await this.db('poll_objects').where({ id }).where('poll_requested_at', '>', startedAt).update({ next_poll_at: at })) > 0;
+  }
+
   /** A repaired instance (a reconnect): every object is polled now, a reconciliation of the gap. */
   async pollAllNow(instanceId: number, now: number): Promise<void> {
     await this.db('poll_objects').where({ instance_id: instanceId }).update({ next_poll_at: now });

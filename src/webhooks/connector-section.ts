@@ -36,7 +36,9 @@ export const webhookSection: ConnectorSection = {
       if (registration.deregister && !registration.register) report.add(`${at}/register`, 'is required with deregister');
       if (registration.deregister && !registration.webhookIdPath)
         report.add(`${at}/webhookIdPath`, 'is required with deregister: the id found there in the register answer is what deregister is given');
-      report.path(`${at}/webhookIdPath`, registration.webhookIdPath);
+      const idPaths = registration.webhookIdPath;
+      if (Array.isArray(idPaths)) idPaths.forEach((path, j) => report.path(`${at}/webhookIdPath/${j}`, path));
+      else report.path(`${at}/webhookIdPath`, idPaths);
       report.path(`${at}/checkIdsPath`, registration.checkIdsPath);
       if (registration.checkIdsPath && !(registration.check ?? webhook.check)) report.add(`${at}/check`, 'is required with checkIdsPath');
       const pattern = registration.webhookIdPattern;
@@ -56,7 +58,11 @@ export const webhookSection: ConnectorSection = {
     report.path('/events/webhook/deliveryIdPath', webhook.deliveryIdPath);
     if (webhook.deliveryIdPath && webhook.deliveryIdHeader)
       report.add('/events/webhook/deliveryIdPath', 'cannot be combined with deliveryIdHeader: a delivery has one id, in a header or in the body');
-    report.check('/events/webhook/events', () => validateMapping(webhook.events));
+    if (webhook.events) report.check('/events/webhook/events', () => validateMapping(webhook.events!));
+    webhook.pollOnNotification?.forEach((objectType, i) => {
+      if (!def.events?.poller?.[objectType])
+        report.add(`/events/webhook/pollOnNotification/${i}`, `names "${objectType}", which is not an object of events.poller`);
+    });
     if (webhook.signature) {
       report.check('/events/webhook/signature', () => validateSignatureConfig(webhook.signature!));
       report.strings('/events/webhook/signature/secret', webhook.signature.secret);

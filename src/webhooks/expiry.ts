@@ -9,7 +9,9 @@ import { firstMatch } from '../lib/json-path.js';
 
 /** When the webhook lapses (epoch ms), from the provider's answer or the configured lifetime. */
 export function expiresAtOf(expiry: WebhookExpiry, answer: unknown, now: number): number | undefined {
-  const found = expiry.expiresAtPath && answer !== undefined && answer !== null ? firstMatch(answer, expiry.expiresAtPath) : undefined;
+  let found = expiry.expiresAtPath && answer !== undefined && answer !== null ? firstMatch(answer, expiry.expiresAtPath) : undefined;
+  // An epoch in a string (an int64 as JSON string) is read as the number it is.
+  if (typeof found === 'string' && /^\d{9,16}$/.test(found)) found = Number(found);
   let at = Number.NaN;
   // `+0000` offsets (no colon) are read as `+00:00`; a number is epoch seconds or milliseconds.
   if (typeof found === 'string') at = Date.parse(found.replace(/([+-]\d\d)(\d\d)$/, '$1:$2'));

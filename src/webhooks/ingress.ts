@@ -15,6 +15,7 @@ import { countWebhookItems, webhookItems, type WebhookEventsMapping } from '../c
 import { itemSecretCheck } from './item-secret.js';
 import { ReceiptWriter } from './receipt-writer.js';
 import { firstMatch } from '../lib/json-path.js';
+import { pollOnNotification } from './poll-on-notification.js';
 import type { WebhookDefinition } from '../connectors/schema.js';
 
 /**
@@ -73,6 +74,21 @@ export function webhookIngressRoutes(ctx: WebhooksContext & { onStored: () => vo
     return work;
   }
 
+  /** Checks the webhook's signature (401 when it fails); false when the instance has none to check. */
+  async function verifySignature(koa: Koa.Context, instance: Instance, webhook: WebhookDefinition | undefined, rawBody: Buffer, now: number): Promise<boolean> {
+    const signature = signatureFor(webhook, instance.configuration) as SignatureConfig | undefined;
+    const secret = webhookSecret(instance, signature?.secret as string | undefined);
+    if (!signature || signature.scheme === 'none' || secret === undefined) return false;
+    const url = `${config.server.publicUrl}${koa.originalUrl}`;
+    const result = await verifyWebhookSignature(signature, secret, { method: koa.method, url, headers: koa.req.headers, rawBody }, now);
+    if (!result.ok) {
+      // Counted, not stored: anyone who knows the URL could otherwise fill the database.
+      ctx.metrics.webhooks.inc({ status: '401' });
+      throw new ApiError(401, 'INVALID_SIGNATURE', `webhook signature check failed: ${result.reason}`);
+    }
+    return true;
+  }
+
   async function handle(koa: Koa.Context): Promise<void> {
     const { instance, connector } = await endpoint(koa.params.token);
     const wait = limiter.hit(`hook:${instance.id}`);
@@ -97,25 +113,24 @@ export function webhookIngressRoutes(ctx: WebhooksContext & { onStored: () => vo
       }
     }
     if (koa.method !== 'POST') throw new ApiError(405, 'METHOD_NOT_ALLOWED', 'webhooks are delivered with POST');
+    const now = clock.now();
+    const headers = koa.req.headers;
+    if (webhook?.pollOnNotification) {
+      // A thin notification (often without a body): its signature checked, its objects polled now.
+      await verifySignature(koa, instance, webhook, rawBody, now);
+      await pollOnNotification(ctx, instance.id, webhook.pollOnNotification, now);
+      koa.status = 202;
+      koa.body = { status: 'polling', objects: webhook.pollOnNotification };
+      ctx.metrics.webhooks.inc({ status: '202' });
+      return;
+    }
     const type = (contentType ?? '').split(';')[0].trim().toLowerCase();
     if (!ACCEPTED_WEBHOOK_TYPES.some((t: string) => t === type) && !/^application\/[\w.-]+\+(json|xml)$/.test(type)) {
       throw new UnsupportedMediaTypeError(type || '(none)', [...ACCEPTED_WEBHOOK_TYPES]);
     }
 
-    const now = clock.now();
-    const headers = koa.req.headers;
     const signature = signatureFor(webhook, instance.configuration) as SignatureConfig | undefined;
-    const secret = webhookSecret(instance, signature?.secret as string | undefined);
-    const mustVerify = signature && signature.scheme !== 'none' && secret !== undefined;
-    if (mustVerify) {
-      const url = `${config.server.publicUrl}${koa.originalUrl}`;
-      const result = await verifyWebhookSignature(signature, secret, { method: koa.method, url, headers, rawBody }, now);
-      if (!result.ok) {
-        // Counted, not stored: anyone who knows the URL could otherwise fill the database.
-        ctx.metrics.webhooks.inc({ status: '401' });
-        throw new ApiError(401, 'INVALID_SIGNATURE', `webhook signature check failed: ${result.reason}`);
-      }
-    }
+    const mustVerify = await verifySignature(koa, instance, webhook, rawBody, now);
     // Parse now to refuse a malformed body with 400 and one of too many items with 413; mapping re-parses the stored bytes.
     const parsed = parseWebhookBody(rawBody, contentType);
     const mapping = webhook?.events as WebhookEventsMapping | undefined;

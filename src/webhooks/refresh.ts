@@ -17,8 +17,11 @@ import { ProviderError } from '../provider/http-client.js';
  * reads the new expiry the same way. A failed refresh is retried with backoff; once the webhook has
  * lapsed — or the next attempt would come too late, or the provider answers the refresh with 404
  * or 410 — the registration is made anew (its new id stored, the old one deregistered) and the
- * instance's objects are polled at once, a reconciliation of the gap. Rows are claimed with a lease
- * (FOR UPDATE SKIP LOCKED on PostgreSQL): on several nodes each refresh is made by one of them. The loop's timer is unref'd; a failing pass is logged.
+ * instance's objects are polled at once, a reconciliation of the gap. A registration without a
+ * `refresh` template (a notification channel that cannot be extended) is renewed by registering
+ * anew every time, halfway to its expiry, so the new one is live before the old one lapses. Rows
+ * are claimed with a lease (FOR UPDATE SKIP LOCKED on PostgreSQL): on several nodes each refresh is
+ * made by one of them. The loop's timer is unref'd; a failing pass is logged.
  */
 const TICK_SECONDS = 60;
 const RETRY_BASE_SECONDS = 60;
@@ -56,21 +59,19 @@ export class WebhookRefresher extends WorkerLoop {
       webhookIds: { ...instance.webhookIds },
       ...expiryContext(registration.expiry, now),
     };
-    let lapsed = now >= row.expires_at;
+    // Without a refresh template the registration is renewed by registering anew, before it lapses.
+    const renewal = registration.expiry.refresh;
+    const renewing = renewal === undefined && now < row.expires_at;
+    let lapsed = now >= row.expires_at || renewal === undefined;
     try {
-      if (!lapsed) {
-        const result = await callTemplate(
-          ctx,
-          connector,
-          registration.expiry.refresh,
-          instance.configuration,
-          { ...context, webhookId: row.webhook_id },
-          instance.id,
-        ).catch((err) => {
-          // The provider no longer knows it (removed, or lapsed early): no use retrying a refresh.
-          if (err instanceof ProviderError && (err.status === 404 || err.status === 410)) return undefined;
-          throw err;
-        });
+      if (renewal !== undefined && !lapsed) {
+        const result = await callTemplate(ctx, connector, renewal, instance.configuration, { ...context, webhookId: row.webhook_id }, instance.id).catch(
+          (err) => {
+            // The provider no longer knows it (removed, or lapsed early): no use retrying a refresh.
+            if (err instanceof ProviderError && (err.status === 404 || err.status === 410)) return undefined;
+            throw err;
+          },
+        );
         if (result) {
           const expiresAt = expiresAtOf(registration.expiry, parseAnswer(result.response), now) ?? now;
           await store.refreshed(row.id, { webhookId: row.webhook_id, expiresAt, refreshAt: refreshAtOf(now, expiresAt), now });
@@ -89,11 +90,14 @@ export class WebhookRefresher extends WorkerLoop {
       await ctx.stores.instances.update(instance.id, { elementKey: instance.elementKey, webhookIds }, now);
       ctx.instances.invalidate(instance.id);
       await store.refreshed(row.id, { webhookId, expiresAt, refreshAt: refreshAtOf(now, expiresAt), now });
-      // Changes made while no subscription delivered them: a reconciliation poll of every object finds them.
-      await ctx.stores.pollState.pollAllNow(instance.id, now);
-      ctx.log.warn({ instanceId: instance.id, registration: registration.name, webhookId }, 'lapsed webhook registered anew; its objects are polled now');
+      if (renewing) ctx.log.info({ instanceId: instance.id, registration: registration.name, webhookId }, 'webhook renewed by registering anew');
+      else {
+        // Changes made while no subscription delivered them: a reconciliation poll of every object finds them.
+        await ctx.stores.pollState.pollAllNow(instance.id, now);
+        ctx.log.warn({ instanceId: instance.id, registration: registration.name, webhookId }, 'lapsed webhook registered anew; its objects are polled now');
+      }
       if (registration.deregister) {
-        // The lapsed one is removed at the provider too; it may already be gone, so a failure is only logged.
+        // The old one is removed at the provider too; it may already be gone, so a failure is only logged.
         await callTemplate(ctx, connector, registration.deregister, instance.configuration, { ...context, webhookId: row.webhook_id }, instance.id).catch(
           (err) => ctx.log.warn({ instanceId: instance.id, registration: registration.name, err: describe(err) }, 'removing the lapsed webhook failed'),
         );
@@ -102,7 +106,7 @@ export class WebhookRefresher extends WorkerLoop {
       const attempts = row.attempts + 1;
       const retryAt = err instanceof RateBudgetWait ? err.until : now + backoffMs(attempts, RETRY_BASE_SECONDS, RETRY_MAX_SECONDS);
       // A retry that would come after the webhook lapses comes at the lapse instead, and registers anew.
-      const nextAttemptAt = lapsed ? retryAt : Math.min(retryAt, row.expires_at);
+      const nextAttemptAt = now >= row.expires_at ? retryAt : Math.min(retryAt, row.expires_at);
       ctx.log.warn({ instanceId: instance.id, registration: registration.name, attempts, err: describe(err) }, 'webhook refresh failed; it will be retried');
       await store.retryLater(row.id, { attempts, lastError: describe(err).slice(0, 1000), nextAttemptAt });
     }

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { backoffMs } from '../lib/backoff.js';
 import { firstMatch } from '../lib/json-path.js';
 import type { WebhooksContext } from './context.js';
@@ -31,9 +32,18 @@ export function registrationsFor(connector: ConnectorDefinition, configuration: 
   return registrationsOf(connector).filter((r) => configurationPicks(r, configuration));
 }
 
-/** The id at the registration's webhookIdPath, narrowed by its webhookIdPattern (first group) when it has one. */
+/**
+ * The id at the registration's webhookIdPath, narrowed by its webhookIdPattern (first group) when it
+ * has one. A list of paths makes a composite id — their values joined by spaces — for a provider
+ * that needs several values to remove a subscription (a channel's id and its resource's id): the
+ * templates get them as `context.webhookIdParts.0`, `.1`, ….
+ */
 export function webhookIdOf(registration: WebhookRegistration, answer: unknown): string | undefined {
   if (!registration.webhookIdPath || answer === undefined || answer === null) return undefined;
+  if (Array.isArray(registration.webhookIdPath)) {
+    const parts = registration.webhookIdPath.map((path) => firstMatch(answer, path));
+    return parts.every((p) => (typeof p === 'string' || typeof p === 'number') && !/\s/.test(String(p)) && p !== '') ? parts.join(' ') : undefined;
+  }
   const found = firstMatch(answer, registration.webhookIdPath);
   if (found === undefined || found === null || found === '') return undefined;
   if (!registration.webhookIdPattern) return String(found);
@@ -84,7 +94,7 @@ export async function callTemplate(
 ) {
   const template = connector.requests?.[name];
   if (!template) throw new Error(`connector "${connector.key}" has no request template "${name}"`);
-  const scope = { iparam: configuration, context };
+  const scope = { iparam: configuration, context: withIdParts(context) };
   const target = { connector, configuration, instanceId, scope };
   const { request, options } = buildTemplateRequest({ baseUrl: await ctx.providerCalls.baseUrlOf(target), template, scope });
   return ctx.providerCalls.send(target, request, {
@@ -92,6 +102,16 @@ export async function callTemplate(
     retryDelayMs: options.retryDelay,
     timeoutMs: Math.min(options.timeout, ctx.config.requests.maxTimeoutSeconds * 1000),
   });
+}
+
+/**
+ * The context a template renders with: a composite `webhookId` split into `webhookIdParts`, and a
+ * fresh `uniqueId` (a UUID) for a register call whose provider wants a new id from the caller each
+ * time (a notification channel's id).
+ */
+function withIdParts(context: Record<string, unknown>): Record<string, unknown> {
+  const parts = typeof context.webhookId === 'string' ? { webhookIdParts: context.webhookId.split(' ') } : {};
+  return { uniqueId: randomUUID(), ...context, ...parts };
 }
 
 export function describe(err: unknown): string {

@@ -11,6 +11,7 @@ const CATALOG: Record<string, string[]> = {
   intercom: ['contacts', 'conversations'],
   github: ['issues', 'comments'],
   jira: ['issues'],
+  'google-calendar': ['events'],
   linear: ['issues'],
   shopify: ['orders', 'customers', 'products'],
   stripe: ['customers', 'invoices', 'charges', 'subscriptions'],
