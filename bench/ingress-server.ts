@@ -4,12 +4,18 @@ import { Session } from 'node:inspector/promises';
 import { join } from 'node:path';
 import Koa from 'koa';
 import getRawBody from 'raw-body';
+import { Agent as UndiciAgent } from 'undici';
 import { benchGateway, HOOKS_CONNECTOR } from './lib.js';
 
 /**
  * A server for the ingress scenarios, in its own process. Modes:
  * - `node`: a bare node:http handler that parses the JSON body and answers 202 (the floor);
  * - `koa`: the same in a bare koa app (a second reference);
+ * - `forward`: the floor of ingress with delivery — the `node` handler, which after its 202 POSTs
+ *   each body to the callback URL (3rd argument) with an undici Agent (keep-alive; undici is the
+ *   fastest client of the `clients` scenario, and the engine of src/network/outbound.ts). No
+ *   pollgate code: no store, no mapping, no retry; a failed send is only counted. Counts on
+ *   SIGUSR2: receipts (bodies answered), forwarded, failed;
  * - `gateway`: pollgate with a webhook-mode instance, signature check and the durable store;
  *   with a callback URL as 3rd argument its background loops run too — the webhook processor maps
  *   each stored body to an event and the dispatcher delivers it to that URL. On SIGTERM it prints
@@ -41,6 +47,42 @@ if (mode === 'node') {
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => res.writeHead(202, { 'content-type': 'application/json' }).end(accepted(Buffer.concat(chunks))));
   });
+  server.listen(0, '127.0.0.1', () => {
+    console.log(JSON.stringify({ url: `http://127.0.0.1:${(server.address() as { port: number }).port}/hooks/bare` }));
+  });
+} else if (mode === 'forward') {
+  // At most 4 sockets to the receiver, as pollgate's per-origin pool (delivery.maxConcurrencyPerOrigin);
+  // the requests beyond them wait in undici's queue.
+  const agent = new UndiciAgent({ connections: 4, keepAliveTimeout: 10_000 });
+  const target = new URL(process.argv[4]);
+  let receipts = 0;
+  let forwarded = 0;
+  let failed = 0;
+  const forward = (body: Buffer, id: number) =>
+    agent
+      .request({
+        origin: target.origin,
+        path: target.pathname,
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'webhook-id': `forward-${id}` },
+        body,
+      })
+      .then(async (res) => {
+        await res.body.dump();
+        if (res.statusCode < 300) forwarded++;
+        else failed++;
+      })
+      .catch(() => failed++);
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks);
+      res.writeHead(202, { 'content-type': 'application/json' }).end(accepted(body));
+      void forward(body, ++receipts);
+    });
+  });
+  counts = async () => ({ receipts, forwarded, failed });
   server.listen(0, '127.0.0.1', () => {
     console.log(JSON.stringify({ url: `http://127.0.0.1:${(server.address() as { port: number }).port}/hooks/bare` }));
   });
@@ -106,5 +148,5 @@ if (mode === 'node') {
     process.exit(0);
   });
 } else {
-  throw new Error(`unknown mode ${mode}: node, koa or gateway`);
+  throw new Error(`unknown mode ${mode}: node, koa, forward or gateway`);
 }
