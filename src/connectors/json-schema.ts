@@ -14,6 +14,7 @@ const signatureSchema = {
     algorithm: { enum: ['sha1', 'sha256', 'sha512'] },
     header: str,
     encoding: { enum: ['hex', 'base64'] },
+    secretEncoding: { enum: ['utf8', 'base64'] },
     prefix: str,
     signedContent: str,
     timestampHeader: str,

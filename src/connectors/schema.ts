@@ -263,6 +263,8 @@ export interface SignatureDefinition {
   algorithm?: 'sha1' | 'sha256' | 'sha512';
   header?: string;
   encoding?: 'hex' | 'base64';
+  /** hmac, hmac-parts: how the rendered secret is turned into the HMAC key — its UTF-8 bytes (`utf8`, default) or the bytes it encodes in base64. */
+  secretEncoding?: 'utf8' | 'base64';
   prefix?: string;
   signedContent?: string;
   timestampHeader?: string;

@@ -240,6 +240,31 @@ describe('webhook signatures', () => {
     });
   });
 
+  describe('secretEncoding: a key handed out base64-encoded', () => {
+    const keyBytes = Buffer.from('0123456789abcdef0123456789abcdef');
+    const keyB64 = keyBytes.toString('base64');
+    const cfg: SignatureConfig = { scheme: 'hmac', header: 'X-Mac', prefix: 'hmac-sha256=', secretEncoding: 'base64' };
+
+    it('keys the HMAC with the decoded bytes, not the base64 text', () => {
+      const decodedSig = `hmac-sha256=${createHmac('sha256', keyBytes).update(body).digest('hex')}`;
+      expect(verifySignature(cfg, keyB64, req({ 'x-mac': decodedSig }), NOW)).to.deep.equal({ ok: true });
+      const textSig = `hmac-sha256=${hmac('sha256', body, 'hex', keyB64)}`;
+      expect(reasonOf(verifySignature(cfg, keyB64, req({ 'x-mac': textSig }), NOW))).to.equal('signature mismatch');
+      // Without the option the same key is taken as text.
+      expect(verifySignature({ ...cfg, secretEncoding: undefined }, keyB64, req({ 'x-mac': textSig }), NOW)).to.deep.equal({ ok: true });
+    });
+
+    it('refuses a secret that is not base64, and the option on a scheme without an HMAC key', () => {
+      const sig = `hmac-sha256=${hmac('sha256', body, 'hex', 'not base64!')}`;
+      expect(reasonOf(verifySignature(cfg, 'not base64!', req({ 'x-mac': sig }), NOW))).to.match(/not valid base64/);
+      expect(() => validateSignatureConfig(cfg)).not.to.throw();
+      expect(() => validateSignatureConfig({ scheme: 'jwt', secretEncoding: 'base64' })).to.throw(
+        DefinitionError,
+        /"secretEncoding" applies to the hmac and hmac-parts schemes/,
+      );
+    });
+  });
+
   describe('hmac-parts (Stripe)', () => {
     it('refuses a timestamp older than the tolerance (300 s declared), and one too far ahead', () => {
       const old = String(NOW / 1000 - 301);

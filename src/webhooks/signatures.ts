@@ -115,23 +115,48 @@ function configProblem(cfg: SignatureConfig): string | undefined {
   return undefined;
 }
 
-const HMAC_FIELDS = ['algorithm', 'header', 'encoding', 'prefix', 'signedContent', 'timestampHeader', 'timestampPath', 'toleranceSeconds', 'parts'] as const;
+const HMAC_FIELDS = [
+  'algorithm',
+  'header',
+  'encoding',
+  'secretEncoding',
+  'prefix',
+  'signedContent',
+  'timestampHeader',
+  'timestampPath',
+  'toleranceSeconds',
+  'parts',
+] as const;
 
 /** The HMAC of the signed content (the body, or `signedContent` filled), or why it cannot be made. */
 function expectedDigest(cfg: SignatureConfig, secret: string, req: SignedRequest, timestamp: string): { digest: Buffer } | { problem: string } {
+  const key = hmacKey(cfg, secret);
+  if (!key) return { problem: 'the secret is not valid base64 (secretEncoding "base64")' };
   if (!cfg.signedContent)
     return {
-      digest: createHmac(cfg.algorithm ?? 'sha256', secret)
+      digest: createHmac(cfg.algorithm ?? 'sha256', key)
         .update(req.rawBody)
         .digest(),
     };
   const content = fillSignedContent(cfg.signedContent, req, timestamp);
   if ('missingHeader' in content) return { problem: `missing header ${content.missingHeader}` };
   return {
-    digest: createHmac(cfg.algorithm ?? 'sha256', secret)
+    digest: createHmac(cfg.algorithm ?? 'sha256', key)
       .update(content.bytes)
       .digest(),
   };
+}
+
+/**
+ * The HMAC key: the secret's UTF-8 bytes, or — `secretEncoding: "base64"`, for providers that hand
+ * out the key base64-encoded and sign with the decoded bytes — the bytes it encodes (undefined when
+ * it is not base64: a malformed key must not silently become another key).
+ */
+function hmacKey(cfg: SignatureConfig, secret: string): Buffer | string | undefined {
+  if (cfg.secretEncoding !== 'base64') return secret;
+  const compact = secret.trim();
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(compact) || compact.length % 4 !== 0 || compact.length === 0) return undefined;
+  return Buffer.from(compact, 'base64');
 }
 
 /** `hmac`: the whole header (after `prefix`) is the signature; the timestamp, if any, has a header of its own. */
