@@ -5,7 +5,7 @@ import { RateBudgetWait } from '../provider/rate-budget.js';
 import type { RefreshRow } from './refresh-store.js';
 import { webhookUrlOf } from '../api/public-urls.js';
 import { registrationsOf } from '../connectors/webhook-registrations.js';
-import { callTemplate, describe, MissingWebhookId, parseAnswer, webhookIdOf } from './registration.js';
+import { callTemplate, describe, MissingWebhookId, parseAnswer, savedFromAnswer, webhookIdOf } from './registration.js';
 import { expiresAtOf, expiryContext, refreshAtOf } from './expiry.js';
 import { ProviderError } from '../provider/http-client.js';
 
@@ -87,7 +87,10 @@ export class WebhookRefresher extends WorkerLoop {
       if (webhookId === undefined) throw new MissingWebhookId(registration, result.status, result.response);
       const expiresAt = expiresAtOf(registration.expiry, answer, now) ?? now;
       const webhookIds = { ...instance.webhookIds, [registration.name]: webhookId };
-      await ctx.stores.instances.update(instance.id, { elementKey: instance.elementKey, webhookIds }, now);
+      // What the new subscription hands out (its signing secret) replaces the old one's: it signs with its own.
+      const replaced = savedFromAnswer(connector, answer);
+      const configuration = Object.keys(replaced).length > 0 ? { ...instance.configuration, ...replaced } : undefined;
+      await ctx.stores.instances.update(instance.id, { elementKey: instance.elementKey, webhookIds, configuration }, now);
       ctx.instances.invalidate(instance.id);
       await store.refreshed(row.id, { webhookId, expiresAt, refreshAt: refreshAtOf(now, expiresAt), now });
       if (renewing) ctx.log.info({ instanceId: instance.id, registration: registration.name, webhookId }, 'webhook renewed by registering anew');

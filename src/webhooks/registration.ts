@@ -76,12 +76,22 @@ export function parseAnswer(text: string | undefined): unknown {
 
 /** Values a provider hands out once in a registration answer (Stripe's signing secret), for keys the instance left empty. */
 function valuesToSave(connector: ConnectorDefinition, configuration: Record<string, unknown>, answer: unknown, saved: Record<string, string>): void {
-  for (const [key, path] of Object.entries(connector.events?.webhook?.saveFromResponse ?? {})) {
+  for (const [key, value] of Object.entries(savedFromAnswer(connector, answer))) {
     const current = configuration[key] ?? saved[key];
-    if ((current !== undefined && current !== null && current !== '') || answer === undefined) continue;
-    const found = firstMatch(answer, path);
-    if (typeof found === 'string' || typeof found === 'number') saved[key] = String(found);
+    if (current !== undefined && current !== null && current !== '') continue;
+    saved[key] = value;
   }
+}
+
+/** Every `saveFromResponse` value a registration answer carries (strings and numbers, as strings). */
+export function savedFromAnswer(connector: ConnectorDefinition, answer: unknown): Record<string, string> {
+  const found: Record<string, string> = {};
+  if (answer === undefined) return found;
+  for (const [key, path] of Object.entries(connector.events?.webhook?.saveFromResponse ?? {})) {
+    const value = firstMatch(answer, path);
+    if (typeof value === 'string' || typeof value === 'number') found[key] = String(value);
+  }
+  return found;
 }
 
 export async function callTemplate(

@@ -1,4 +1,5 @@
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
+import got from 'got';
 import { EmulatedProvider, type CannedResponse, type RouteRequest } from '../../../sandbox/provider-server.js';
 import { ProviderEmulator } from '../emulator-base.js';
 
@@ -28,6 +29,26 @@ export const AIRTABLE_MAX_PAGE_SIZE = 100;
 export const AIRTABLE_REQUESTS_PER_SECOND = 5;
 export const AIRTABLE_PENALTY_MS = 30_000;
 
+/**
+ * https://airtable.com/developers/web/api/create-a-webhook: "Each webhook created with OAuth or
+ * personal access token will expire and be disabled after 7 days." and
+ * https://airtable.com/developers/web/api/refresh-a-webhook: "Extend the life of a webhook. The new
+ * expiration time will be 7 days after the refresh time."
+ */
+export const AIRTABLE_WEBHOOK_LIFE_MS = 7 * 86_400_000;
+/** https://airtable.com/developers/web/api/create-a-webhook: "The number of webhooks per base is limited to 10." */
+export const AIRTABLE_MAX_WEBHOOKS_PER_BASE = 10;
+
+export interface AirtableWebhook {
+  id: string;
+  notificationUrl: string;
+  /** The key, as handed out base64-encoded in macSecretBase64. */
+  macSecret: Buffer;
+  table: string;
+  expirationTime: number;
+  deleted: boolean;
+}
+
 export interface AirtableRecord {
   id: string;
   createdTime: string;
@@ -42,6 +63,11 @@ export class AirtableEmulator extends ProviderEmulator {
   private readonly sent: number[] = [];
   private lockedUntil = 0;
   private readonly offsets = new Map<string, { position: number; filter: string }>();
+  readonly webhooks = new Map<string, AirtableWebhook>();
+  /** Pings sent, with the gateway's answer. */
+  readonly pings: Array<{ webhookId: string; status: number }> = [];
+  /** Tests point the webhook's notificationUrl (the gateway's placeholder public URL) at its real port. */
+  rewriteAddress: (address: string) => string = (a) => a;
 
   private constructor(
     provider: EmulatedProvider,
@@ -56,13 +82,124 @@ export class AirtableEmulator extends ProviderEmulator {
     provider.unauthorized = { status: 401, body: { error: { type: 'AUTHENTICATION_REQUIRED', message: 'Authentication required' } } };
     const a = new AirtableEmulator(provider, baseId, table);
     provider.route('GET', '/v0/:base/:table', (req) => a.list(req));
+    provider.route('POST', '/v0/bases/:base/webhooks', (req) => a.createWebhook(req));
+    provider.route('POST', '/v0/bases/:base/webhooks/:id/refresh', (req) => a.refreshWebhook(req));
+    provider.route('DELETE', '/v0/bases/:base/webhooks/:id', (req) => a.deleteWebhook(req));
     return a;
   }
 
-  /** Creates or changes a record now. */
+  /** Creates or changes a record now (no ping: see changeAndPing). */
   change(id: string, fields: Record<string, unknown>, at = this.provider.now()): void {
     const previous = this.records.get(id);
     this.records.set(id, { id, createdTime: previous?.createdTime ?? new Date(at).toISOString(), fields: { ...previous?.fields, ...fields }, modifiedAt: at });
+  }
+
+  /** Creates or changes a record now and pings the live webhooks on its table. */
+  async changeAndPing(id: string, fields: Record<string, unknown>): Promise<void> {
+    this.change(id, fields);
+    for (const hook of this.liveWebhooks()) await this.ping(hook);
+  }
+
+  /** Webhooks not deleted and not expired. */
+  liveWebhooks(): AirtableWebhook[] {
+    const now = this.provider.now();
+    return [...this.webhooks.values()].filter((w) => !w.deleted && w.expirationTime > now && w.table === this.table);
+  }
+
+  /**
+   * https://airtable.com/developers/web/api/webhooks-overview ("Webhook notification delivery"):
+   * "When a change that matches the webhook's specification occurs, we send a notification via a
+   * POST request to the relevant webhook's notification URL containing the base ID and the webhook
+   * ID. The request body contains a short JSON object of the form: {"base": {"id":
+   * "app00000000000000"},"webhook": {"id": "ach00000000000000"},"timestamp": "2022-02-01T21:25:05.663Z"}".
+   * The X-Airtable-Content-MAC header: the same page's example computes it as
+   * `'hmac-sha256=' + hmac.digest('hex')` with `createHmac('sha256', macSecretDecoded)`, where
+   * `macSecretDecoded = Buffer.from(macSecretBase64FromCreate, 'base64')`, over the request body
+   * (the example as reproduced at
+   * https://community.airtable.com/t5/development-apis/not-able-to-match-x-airtable-content-mac-header-from-webhook/m-p/179349;
+   * the stored copy of Airtable's page did not hold that section).
+   */
+  async ping(hook: AirtableWebhook, macSecret = hook.macSecret): Promise<number> {
+    const body = JSON.stringify({ base: { id: this.baseId }, webhook: { id: hook.id }, timestamp: new Date(this.provider.now()).toISOString() });
+    const mac = `hmac-sha256=${createHmac('sha256', macSecret).update(body).digest('hex')}`;
+    const res = await got.post(this.rewriteAddress(hook.notificationUrl), {
+      body,
+      headers: { 'Content-Type': 'application/json', 'X-Airtable-Content-MAC': mac },
+      throwHttpErrors: false,
+      retry: { limit: 0 },
+    });
+    this.pings.push({ webhookId: hook.id, status: res.statusCode });
+    return res.statusCode;
+  }
+
+  /**
+   * https://airtable.com/developers/web/api/create-a-webhook: `POST /v0/bases/{baseId}/webhooks`
+   * with `notificationUrl` and `specification` ("A JSON object that describe the types of changes
+   * the webhook is interested in."); the answer: `id`, `macSecretBase64` ("A MAC secret. The client
+   * should store this value to authenticate webhook pings. There is no way to retrieve this value
+   * after the initial creation of the webhook.") and `expirationTime` ("The time when the webhook
+   * expires and is disabled in the ISO format."). The emulator accepts the specification pollgate
+   * needs — tableData of one table (webhooks-specification's `filters.dataTypes` and
+   * `recordChangeScope`) — and refuses others with 422.
+   */
+  private createWebhook(req: RouteRequest): CannedResponse {
+    const throttled = this.throttle();
+    if (throttled) return throttled;
+    if (req.params.base !== this.baseId) return this.error(404, 'NOT_FOUND', 'Could not find what you are looking for');
+    const body = (req.json ?? {}) as {
+      notificationUrl?: unknown;
+      specification?: { options?: { filters?: { dataTypes?: unknown; recordChangeScope?: unknown } } };
+    };
+    const filters = body.specification?.options?.filters;
+    if (typeof body.notificationUrl !== 'string' || !/^https?:\/\//.test(body.notificationUrl))
+      return this.error(422, 'INVALID_REQUEST_UNKNOWN', 'notificationUrl must be a URL');
+    if (!Array.isArray(filters?.dataTypes) || filters.dataTypes.length === 0 || filters.dataTypes.some((t) => t !== 'tableData'))
+      return this.error(422, 'INVALID_REQUEST_UNKNOWN', 'specification.options.filters.dataTypes must list tableData');
+    if (typeof filters.recordChangeScope !== 'string' || filters.recordChangeScope !== this.table)
+      return this.error(422, 'INVALID_REQUEST_UNKNOWN', 'recordChangeScope must be a table id of the base');
+    if ([...this.webhooks.values()].filter((w) => !w.deleted).length >= AIRTABLE_MAX_WEBHOOKS_PER_BASE)
+      return this.error(422, 'INVALID_REQUEST_UNKNOWN', 'The number of webhooks per base is limited to 10');
+    const hook: AirtableWebhook = {
+      id: `ach${randomBytes(7).toString('hex')}`,
+      notificationUrl: body.notificationUrl,
+      macSecret: randomBytes(32),
+      table: filters.recordChangeScope,
+      expirationTime: this.provider.now() + AIRTABLE_WEBHOOK_LIFE_MS,
+      deleted: false,
+    };
+    this.webhooks.set(hook.id, hook);
+    return {
+      status: 200,
+      body: { id: hook.id, macSecretBase64: hook.macSecret.toString('base64'), expirationTime: new Date(hook.expirationTime).toISOString() },
+    };
+  }
+
+  /**
+   * https://airtable.com/developers/web/api/refresh-a-webhook: "Extend the life of a webhook. The new
+   * expiration time will be 7 days after the refresh time. Note that this endpoint only applies to
+   * active webhooks with an expiration time." The answer: `{"expirationTime": …}`. An unknown,
+   * deleted or expired webhook answers 404.
+   */
+  private refreshWebhook(req: RouteRequest): CannedResponse {
+    const throttled = this.throttle();
+    if (throttled) return throttled;
+    const hook = this.webhooks.get(req.params.id);
+    if (req.params.base !== this.baseId || !hook || hook.deleted || hook.expirationTime <= this.provider.now())
+      return this.error(404, 'NOT_FOUND', 'Could not find what you are looking for');
+    hook.expirationTime = this.provider.now() + AIRTABLE_WEBHOOK_LIFE_MS;
+    return { status: 200, body: { expirationTime: new Date(hook.expirationTime).toISOString() } };
+  }
+
+  /**
+   * `DELETE /v0/bases/{baseId}/webhooks/{webhookId}` (https://airtable.com/developers/web/api/delete-a-webhook,
+   * listed as "delete webhook" among the endpoints of https://airtable.com/developers/web/api/webhooks-overview;
+   * the delete page's own sentences were not read in this session).
+   */
+  private deleteWebhook(req: RouteRequest): CannedResponse {
+    const hook = this.webhooks.get(req.params.id);
+    if (req.params.base !== this.baseId || !hook || hook.deleted) return this.error(404, 'NOT_FOUND', 'Could not find what you are looking for');
+    hook.deleted = true;
+    return { status: 200, body: {} };
   }
 
   private error(status: number, type: string, message: string): CannedResponse {
