@@ -4,14 +4,16 @@ import { projectRoot } from '../../../src/config/index.js';
 import { EmulatedProvider, type CannedResponse, type RecordedRequest, type RouteRequest } from '../../../sandbox/provider-server.js';
 import { ProviderEmulator } from '../emulator-base.js';
 import { openApiFromPackage, validateRequest } from '../openapi-validator.js';
+import { UsersDelta } from './users-delta.js';
 
 /**
- * Microsoft Graph v1.0 as the users and calendar connector meets it: `GET /users` and
- * `GET /me/events` paged by `@odata.nextLink`, a user or event read by its id (`GET /users/{id}`,
+ * Microsoft Graph v1.0 as the users and calendar connector meets it: `GET /users/delta` (delta
+ * query, users-delta.ts), `GET /users` and `GET /me/events` paged by `@odata.nextLink`, a user or event read by its id (`GET /users/{id}`,
  * `GET /me/events/{id}`), and subscriptions (`POST/GET/PATCH/DELETE /subscriptions`) that validate
  * their notification URLs, expire, and push thin change notifications and lifecycle notifications.
  * Requests to /subscriptions and /users are checked against Microsoft's published description
  * (openapi-subset.json, openapi-users.json); an invalid one is answered 400 and kept in `invalidRequests`.
+ * `/users/delta` is not: the Users module vendored holds no delta function (it is in Users.Functions).
  */
 const SUBSET = join(projectRoot, 'test/providers/microsoft-graph/openapi-subset.json');
 const USERS_SUBSET = join(projectRoot, 'test/providers/microsoft-graph/openapi-users.json');
@@ -55,6 +57,12 @@ export class GraphProvider extends ProviderEmulator {
   readonly deliveries: Delivery[] = [];
   /** Records per listing page (Graph chooses its own page sizes). */
   pageSize = 2;
+  /** Delta queries on users: state tokens, `@removed`, expiry (users-delta.ts). */
+  readonly usersDelta = new UsersDelta(
+    () => this.url,
+    () => this.users,
+    () => this.pageSize,
+  );
   /** Where a notification URL really is (test gateways advertise a placeholder origin). */
   reachable: (url: string) => string = (url) => url;
 
@@ -71,7 +79,8 @@ export class GraphProvider extends ProviderEmulator {
       // A next page is the `@odata.nextLink` Graph gave, followed as is: its `$skiptoken` (an OData
       // system query option) is not declared in the description, and the URL is not pollgate's to build.
       const followed = req.query.$skiptoken !== undefined;
-      const description = req.path.startsWith('/v1.0/subscriptions') ? subscriptions : req.path.startsWith('/v1.0/users') && !followed ? users : undefined;
+      const userCall = req.path.startsWith('/v1.0/users') && req.path !== '/v1.0/users/delta' && !followed;
+      const description = req.path.startsWith('/v1.0/subscriptions') ? subscriptions : userCall ? users : undefined;
       if (description) {
         const verdict = validateRequest(description, req, '/v1.0');
         if (verdict.errors.length) {
@@ -96,6 +105,10 @@ export class GraphProvider extends ProviderEmulator {
     p.route('GET', '/v1.0/me/events', (req) => this.page(req, '/v1.0/me/events', [...this.events.values()]));
     p.route('GET', '/v1.0/users/:id', (req) => this.one(this.users, req.params.id));
     p.route('GET', '/v1.0/me/events/:id', (req) => this.one(this.events, req.params.id));
+    // (Registered after /users/:id: the later route is matched first.)
+    // https://learn.microsoft.com/graph/api/user-delta, "HTTP request": "To begin tracking changes,
+    // you make a request including the delta function on the users resource. GET /users/delta"
+    p.route('GET', '/v1.0/users/delta', (req) => this.usersDelta.handle(req));
     p.route('POST', '/v1.0/subscriptions', (req) => this.subscribe(req));
     p.route('GET', '/v1.0/subscriptions/:id', (req) => {
       const sub = this.live(req.params.id);

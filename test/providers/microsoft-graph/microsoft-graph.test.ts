@@ -1,7 +1,6 @@
 import { expect } from 'chai';
-import got from 'got';
 import { startOAuthServer, type OAuthProvider } from '../../auth/helpers.js';
-import { docOAuthInstanceJson, eventTriples, quietPoll, startCatalogGateway, type CatalogGateway } from '../catalog.js';
+import { eventTriples, quietPoll, startCatalogGateway, type CatalogGateway } from '../catalog.js';
 import { pollNow } from '../../poller/helpers.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,42 +10,14 @@ import { openApiFromPackage, validateRequest } from '../openapi-validator.js';
 import { projectRoot } from '../../../src/config/index.js';
 import { join } from 'node:path';
 import { GraphProvider, MAX_MINUTES } from './graph.js';
+import { createFromDocPage, TENANT } from './instance.js';
 
 /**
  * The microsoft-graph connector against the Graph emulator and an OAuth 2.0 server: webhook mode
  * (validation handshake, clientState, thin notifications fetched, renewal, lifecycle notifications)
- * and polling (full listings over @odata.nextLink pages).
+ * and polling (events: full listings over @odata.nextLink pages; users: delta query, more in users-delta.test.ts).
  */
 const MINUTE = 60_000;
-const TENANT = 'contoso.onmicrosoft.com';
-
-/** The doc page's instance JSON, with a code from the authorize step. */
-async function createFromDocPage(
-  t: TestGateway,
-  oauth: OAuthProvider,
-  graph: GraphProvider,
-  configuration: Record<string, unknown> = {},
-): Promise<{ id: number }> {
-  const json = docOAuthInstanceJson('microsoft-graph');
-  const doc = json.configuration;
-  const query = new URLSearchParams({
-    apiKey: String(doc['oauth.api.key']),
-    apiSecret: String(doc['oauth.api.secret']),
-    callbackUrl: String(doc['oauth.callback.url']),
-    state: 's',
-    'graph.tenant': TENANT,
-    'oauth.base.url': oauth.url,
-  });
-  const url = (await t.api.get(`elements/microsoft-graph/oauth/url?${query}`)).body as unknown as { oauthUrl: string };
-  expect(url.oauthUrl).to.match(new RegExp(`^${oauth.url}/${TENANT}/oauth2/v2.0/authorize\\?`));
-  expect(new URL(url.oauthUrl).searchParams.get('scope')).to.equal('User.Read.All Calendars.Read offline_access');
-  const redirect = await got(url.oauthUrl, { followRedirect: false, throwHttpErrors: false, retry: { limit: 0 } });
-  const code = new URL(redirect.headers.location!).searchParams.get('code')!;
-  const body = { ...json, providerData: { code }, configuration: { ...doc, 'oauth.base.url': oauth.url, 'base.url': `${graph.url}/v1.0`, ...configuration } };
-  const res = await t.api.post('instances', { json: body });
-  expect(res.statusCode, JSON.stringify(res.body)).to.equal(201);
-  return res.body as unknown as { id: number };
-}
 
 describe('microsoft-graph connector', () => {
   let t: CatalogGateway;
@@ -258,27 +229,31 @@ describe('microsoft-graph connector', () => {
     expect(await eventTriples(t, id)).to.deep.include(['CREATED', 'events', gap.id]);
   });
 
-  it('polls users and events as full listings over @odata.nextLink pages, raising changes and deletions', async () => {
+  it('polls events as a full listing over @odata.nextLink pages, and users by delta query', async () => {
     const users = await Promise.all(['Ann', 'Ben', 'Cid'].map((n) => graph.createUser({ displayName: n })));
+    await Promise.all(['Standup', 'Retro', 'Demo'].map((subject) => graph.createEvent({ subject })));
+    t.clock.advance(MINUTE);
     const { id } = await createInstance({ 'event.vendor.type': 'polling', 'event.poller.refresh_interval': '5' });
     expect(graph.subscriptions.size).to.equal(0);
-    // The first poll: a silent baseline of the three users.
-    expect((await poll(id)).users).to.deep.include({ fetched: 3, created: 0, updated: 0, deleted: 0 });
-    expect(calls('GET', '/v1.0/users').map((r) => r.query.$skiptoken ?? '')).to.deep.equal(['', '2']);
+    // The first poll: a silent baseline of the three users and three events.
+    const first = await poll(id);
+    expect(first.users).to.deep.include({ fetched: 3, created: 0, updated: 0, deleted: 0 });
+    expect(first.events).to.deep.include({ fetched: 3, created: 0, updated: 0, deleted: 0 });
+    expect(calls('GET', '/v1.0/me/events').map((r) => r.query.$skiptoken ?? '')).to.deep.equal(['', '2']);
     await graph.updateUser(users[1].id as string, { displayName: 'Benjamin' });
     graph.users.delete(users[2].id as string);
     t.clock.advance(MINUTE);
     // Dated after the instance's creation (lastModifiedDateTime): an event, not a baseline.
     const meeting = await graph.createEvent({ subject: 'Review' });
-    // A full listing (deletes: true) once an hour: a user missing from two complete listings in a row is deleted.
+    // Events: a full listing every poll, compared by content hash (deletes: true: a full listing once an hour finds deletions).
     for (let i = 0; i < 3; i++) {
       t.clock.advance(61 * MINUTE);
       await poll(id);
     }
     expect(await eventTriples(t, id)).to.have.deep.members([
       ['UPDATED', 'users', users[1].id],
-      ['CREATED', 'events', meeting.id],
       ['DELETED', 'users', users[2].id],
+      ['CREATED', 'events', meeting.id],
     ]);
   });
 
