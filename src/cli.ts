@@ -76,7 +76,7 @@ async function start(): Promise<void> {
   const url = await gateway.listen();
   gateway.start();
   gateway.log.info({ url, database: describeDatabase({ url: config.database.url, dataDir: config.database.dataDir }) }, 'pollgate is listening');
-  process.stdout.write(`pollgate listening on ${url} (API under ${url}/elements/api-v2, console at ${url}/console/)\n`);
+  process.stdout.write(`pollgate listening on ${url} (API under ${url}/elements/api-v2, console at ${url}/console)\n`);
   let stopping = false;
   const shutdown = (signal: string) => {
     if (stopping) return;
