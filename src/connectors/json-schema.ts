@@ -129,6 +129,9 @@ const requestShape = {
   },
 };
 
+/** The fields of a listing beside an object's own: its deleted records, or a change feed's baseline. */
+const sideListing = { url: str, idField: str, method: requestShape.method, body: {}, headers: stringMap, recordsPath: str, pagination };
+
 const datesConfiguration = {
   type: 'object',
   properties: { updatedDateField: str, updatedDateFormat: str, createdDateField: str, createdDateFormat: str },
@@ -286,24 +289,13 @@ export const connectorSchema = {
                   recordsOptional: { type: 'boolean' },
                 },
               },
-              baseline: {
-                type: 'object',
-                required: ['url'],
-                additionalProperties: false,
-                properties: { url: str, idField: str, method: requestShape.method, body: {}, headers: stringMap, recordsPath: str, pagination },
-              },
+              baseline: { type: 'object', required: ['url'], additionalProperties: false, properties: sideListing },
               deleted: {
                 type: 'object',
                 required: ['url'],
                 additionalProperties: false,
                 properties: {
-                  url: str,
-                  idField: str,
-                  method: requestShape.method,
-                  body: {},
-                  headers: stringMap,
-                  recordsPath: str,
-                  pagination,
+                  ...sideListing,
                   window: {
                     type: 'object',
                     additionalProperties: false,

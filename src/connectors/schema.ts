@@ -181,8 +181,11 @@ export interface ChangeWindow {
   recordsOptional?: boolean;
 }
 
-/** The full listing a change feed falls back on when its since-time is older than its window. */
-export interface BaselineListing {
+/**
+ * A second listing beside an object's own — its deleted records, or the full listing a change feed
+ * falls back on (its `baseline`); what it leaves out defaults to the object's.
+ */
+export interface SideListing {
   url: string;
   idField?: string;
   method?: string;
@@ -226,19 +229,11 @@ export interface PollerObjectDefinition {
   events?: PollerEventsDefinition;
   deletedWhen?: DeletedWhen;
   /** A listing of deleted records (Freshdesk's `filter=deleted`): each change in it is DELETED. */
-  deleted?: {
-    url: string;
-    window?: DeletedWindow;
-    idField?: string;
-    method?: string;
-    body?: unknown;
-    headers?: Record<string, string>;
-    recordsPath?: string;
-    pagination?: PaginationDefinition;
-  };
+  deleted?: SideListing & { window?: DeletedWindow };
   /** A change feed's window and cap; `baseline` lists every record when the since-time is outside it. */
   window?: ChangeWindow;
-  baseline?: BaselineListing;
+  /** The full listing a change feed falls back on when its since-time is older than its window. */
+  baseline?: SideListing;
   /** Minutes; overrides the instance's `event.poller.refresh_interval` for this object. */
   refresh_interval?: number | string;
   /** The since-time is at least this many seconds before the poll starts (a provider refuses a later one). */
