@@ -102,6 +102,12 @@ function baseUrlOf(d: Description, key: string, configuration: ConfigurationFiel
   return templatePath(d.baseUrl, key, configuration);
 }
 
+/** The answer holds its records in one named array field, found with certainty. */
+function isRecordsArray(d: Description, op: ListOperation): boolean {
+  const found = recordsOf(d, op, '');
+  return found.finding?.confidence === 'high' && found.records?.recordsPath !== undefined;
+}
+
 /** An answer that is a page of a listing: a records array beside paging or count fields. */
 function hasListShape(op: ListOperation): boolean {
   const props = op.response ? [...propertiesOf(op.response.schema).keys()] : [];
@@ -169,12 +175,7 @@ export function draftConnector(d: Description, validate: ConnectorValidator, opt
   const operations = getOperations(d);
   // A collection path ends in a literal segment (`/issues`), or in a parameter naming the kind of
   // record (`/crm/v3/objects/{objectType}`) when the answer is a list by its shape (`results`, `data`…).
-  const collections = operations.filter(
-    (op) =>
-      op.response &&
-      (endsInLiteral(op.path) ||
-        (recordsOf(d, op, '').finding?.confidence === 'high' && recordsOf(d, op, '').records?.recordsPath !== undefined && hasListShape(op))),
-  );
+  const collections = operations.filter((op) => op.response && (endsInLiteral(op.path) || (hasListShape(op) && isRecordsArray(d, op))));
   const names = objectNames(collections.map((op) => op.path));
   const wanted = options.objects?.length ? new Set(options.objects) : undefined;
   const chosen = collections.filter((op) => !wanted || wanted.has(op.path) || wanted.has(names.get(op.path) ?? ''));
