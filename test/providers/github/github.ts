@@ -283,10 +283,17 @@ export class GitHubProvider extends ProviderEmulator {
     sorts: string[],
   ): CannedResponse {
     const q = req.query;
+    // https://docs.github.com/rest/issues/issues#list-repository-issues: "List issues in a repository.
+    // Only open issues will be listed." — `state` "Indicates the state of the issues to return"
+    // (open, closed or all; default open).
     const state = q.state ?? 'open';
     const sort = q.sort ?? 'created';
     if (!sorts.includes(sort)) return { status: 422, body: { message: 'Validation Failed', documentation_url: DOCS } };
+    // `since`: "Only show results that were last updated after the given time." (same page, and List
+    // issue comments for a repository). A record updated exactly at `since` is listed here too; the
+    // connector's overlap makes either reading lose nothing.
     const since = q.since === undefined ? undefined : Date.parse(q.since);
+    // `per_page`: "The number of results per page (max 100)." (default 30 in the same description).
     const perPage = Math.min(100, Number(q.per_page ?? 30));
     const page = Number(q.page ?? 1);
     const desc = (q.direction ?? 'desc') === 'desc';

@@ -9,10 +9,15 @@ import { openApiFromPackage, validateRequest } from '../openapi-validator.js';
 /**
  * An emulated Stripe API (api.stripe.com/v1) as Stripe documents it:
  * - `Authorization: Bearer sk_…`, else 401 with Stripe's error body;
- * - GET /v1/events — `created` (`created[gt|gte|lt|lte]`, unix seconds), `type` (one name or a
- *   group with `*`) or `types[]` (up to 20 names; not both), `limit` 1–100 (default 10),
- *   `starting_after` / `ending_before`; newest first; `{object: "list", url, has_more, data}`;
- *   any other parameter is refused (400 "Received unknown parameter");
+ * - GET /v1/events (https://docs.stripe.com/api/events/list; the sentences quoted are the
+ *   operation's and its parameters' descriptions in Stripe's OpenAPI spec3) — `created`
+ *   (`created[gt|gte|lt|lte]`, unix seconds); `type`: "A string containing a specific event name,
+ *   or group of events using * as a wildcard"; `types[]`: "An array of up to 20 strings containing
+ *   specific event names … You may pass either `type` or `types`, but not both"; `limit`: "Limit
+ *   can range between 1 and 100, and the default is 10"; `starting_after` / `ending_before` ("an
+ *   object ID that defines your place in the list"); newest first (Stripe's list convention, not
+ *   quoted here); `{object: "list", url, has_more, data}`; any other parameter is refused (400
+ *   "Received unknown parameter"). Not emulated: "List events, going back up to 30 days";
  * - POST /v1/webhook_endpoints (a form body: `url`, `enabled_events[]`, optional `description`,
  *   `api_version`, `metadata`) → the endpoint with its `secret` (`whsec_…`, shown only here);
  *   DELETE /v1/webhook_endpoints/{id} → `{id, object, deleted: true}`, unknown → 404;
