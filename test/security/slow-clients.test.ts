@@ -81,21 +81,24 @@ describe('security: slow clients cannot lock others out', () => {
         server: { maxConnections: 10, busyConnectionsShare: 0.5, busyHeadersTimeoutSeconds: 0.2, headersTimeoutSeconds: 60, requestTimeoutSeconds: 120 },
       },
     });
-    // A kept-alive client that has been served once.
-    const kept = connect(t.url, 'GET /health HTTP/1.1\r\nHost: x\r\n\r\n');
-    await new Promise((r) => kept.socket.once('data', r));
-    // Five trickling clients make six connections open: busy from five on. Each would finish its
-    // headers after 3 s and be answered 200; cut, it is answered 408 instead.
+    // Five kept-alive clients, each served once: five connections open, so the server is busy
+    // (from five on) and stays busy while the slow ones below are cut, whatever order that happens in.
+    const kept = Array.from({ length: 5 }, () => connect(t!.url, 'GET /health HTTP/1.1\r\nHost: x\r\n\r\n'));
+    await Promise.all(kept.map((c) => new Promise((r) => c.socket.once('data', r))));
+    // Five trickling clients. Each would finish its headers after 3 s and be answered 200; cut, it is
+    // answered 408 instead.
     const slow = Array.from({ length: 5 }, () => slowloris(t!.url, 60));
     const answers = await Promise.all(slow.map((c) => c.closed));
     for (const { answer } of answers) expect(answer).to.match(/^HTTP\/1\.1 408/);
     expect(await closedCount(t, 'busy_timeout')).to.equal(5);
-    // The kept-alive connection was left alone and serves its next request.
-    expect(kept.socket.destroyed).to.equal(false);
-    const next = new Promise<string>((r) => kept.socket.once('data', (d) => r(String(d))));
-    kept.socket.write('GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
-    expect(await next).to.match(/^HTTP\/1\.1 200/);
-    await kept.closed;
+    // The kept-alive connections were left alone and serve their next request.
+    for (const c of kept) {
+      expect(c.socket.destroyed).to.equal(false);
+      const next = new Promise<string>((r) => c.socket.once('data', (d) => r(String(d))));
+      c.socket.write('GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+      expect(await next).to.match(/^HTTP\/1\.1 200/);
+      await c.closed;
+    }
   });
 
   it('keeps server.headersTimeoutSeconds for a slow client while the server is not busy', async () => {
