@@ -39,11 +39,13 @@ function originOf(render: () => string, template: string): string {
 function paginationsOf(connector: ConnectorDefinition): Array<[string, PaginationDefinition | undefined]> {
   return [
     ...Object.entries(connector.resources ?? {}).map(([name, r]): [string, PaginationDefinition | undefined] => [`resources.${name}`, r.pagination]),
-    ...Object.entries(connector.events?.poller ?? {}).flatMap(
-      ([name, o]): Array<[string, PaginationDefinition | undefined]> => [
-        [`events.poller.${name}`, o.pagination],
-        [`events.poller.${name}.deleted`, o.deleted?.pagination],
-      ],
+    ...(['poller', 'webhook.poller'] as const).flatMap((section) =>
+      Object.entries((section === 'poller' ? connector.events?.poller : connector.events?.webhook?.poller) ?? {}).flatMap(
+        ([name, o]): Array<[string, PaginationDefinition | undefined]> => [
+          [`events.${section}.${name}`, o.pagination],
+          [`events.${section}.${name}.deleted`, o.deleted?.pagination],
+        ],
+      ),
     ),
   ];
 }

@@ -17,7 +17,8 @@ export const DEFAULT_EXPIRED_STATUS = [410];
 /**
  * The problems of a `delta` definition, each with the key it concerns: malformed paths, a token
  * parameter the object's URL or full-sync query already sets, and what a delta listing cannot be
- * combined with (a GraphQL listing, an event log, a deleted listing: the token covers deletions).
+ * combined with (a GraphQL listing, a deleted listing: the token covers deletions). With `events`
+ * the listing is an event log read from a cursor (docs/connectors.md "Change logs").
  */
 export function deltaProblems(def: DeltaDefinition | undefined, object: Record<string, unknown> = {}): DeltaProblem[] {
   if (!def) return [];
@@ -31,12 +32,13 @@ export function deltaProblems(def: DeltaDefinition | undefined, object: Record<s
       problems.push({ key, message: (err as Error).message });
     }
   }
-  const combined = ['graphql', 'events', 'deleted'].filter((key) => object[key] !== undefined);
+  const combined = ['graphql', 'deleted'].filter((key) => object[key] !== undefined);
   if (combined.length) problems.push({ key: '', message: `cannot be combined with ${combined.join(', ')} (the token lists changes and deletions itself)` });
   if (def.tokenParam !== undefined) {
     const url = typeof object.url === 'string' ? object.url : '';
     const query = new URLSearchParams(url.includes('?') ? url.slice(url.indexOf('?') + 1) : '');
     if (query.has(def.tokenParam)) problems.push({ key: 'tokenParam', message: `is set in the object's url already; the poller sets it` });
+    if (object.events !== undefined && def.fullSyncQuery) problems.push({ key: 'fullSyncQuery', message: 'an event log read from a cursor has no full sync' });
     if (def.fullSyncQuery && def.tokenParam in def.fullSyncQuery)
       problems.push({ key: 'fullSyncQuery', message: `sets ${def.tokenParam}, the token parameter, which a full sync goes without` });
   }

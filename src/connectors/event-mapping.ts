@@ -1,12 +1,15 @@
 import type { PollerEventsDefinition } from './schema.js';
 import { DefinitionError } from '../errors.js';
-import { compileJsonPath, type CompiledJsonPath } from '../lib/json-path.js';
+import { compileJsonPath, matchesWithPlaces, type CompiledJsonPath, type MatchPlace } from '../lib/json-path.js';
 
 /**
  * Mapping a parsed webhook body to normalized events (docs/connectors.md "Webhooks").
  *
  * A mapping value is `"$…"` (a JSONPath on the item, first match), `"header:<Name>"` (a request
- * header, any case), `"=<text>"` (a literal), or an array of these: the first that yields a value.
+ * header, any case), `"=<text>"` (a literal), `"@key"` (the property name or index the item was
+ * found under: records keyed by their ids, `{"recA": {…}}`), `"@path"` (the item's JSONPath in the
+ * body, `$['created']['recA']`, to tell items apart by where they sit), or an array of these: the
+ * first that yields a value.
  * A value is a non-empty string, a finite number or a boolean; null, "", objects and arrays count
  * as nothing, so the next alternative is tried.
  *
@@ -52,6 +55,8 @@ type Headers = Record<string, string | string[] | undefined>;
 
 type Scalar = string | number | boolean;
 type HeaderLookup = (lowerCaseName: string) => string | undefined;
+/** An item and where `itemsPath` found it (only read when the mapping uses `@key` or `@path`). */
+type Item = { value: unknown; place?: MatchPlace };
 
 const EVENT_TYPES: readonly WebhookEventType[] = ['CREATED', 'UPDATED', 'DELETED', 'UNKNOWN'];
 const MAX_DATE_MS = 8.64e15; // the largest time a Date can hold
@@ -62,18 +67,25 @@ const MAX_DATE_MS = 8.64e15; // the largest time a Date can hold
 interface CompiledValue {
   /** The spec as written, for reasons: "$.data.id, $.id". */
   readonly describe: string;
-  resolve(item: unknown, header: HeaderLookup): Scalar | undefined;
+  resolve(item: Item, header: HeaderLookup): Scalar | undefined;
+  /** Whether it reads where the item sits (`@key`, `@path`). */
+  readonly placed: boolean;
 }
 
-const VALUE_FORMS = 'a JSONPath ("$…"), "header:<Name>" or "=<text>"';
+const VALUE_FORMS = 'a JSONPath ("$…"), "header:<Name>", "=<text>", "@key" or "@path"';
+const PLACE_FORMS: Record<string, (place: MatchPlace | undefined) => unknown> = { '@key': (p) => p?.key, '@path': (p) => p?.path };
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9a-z-]+$/;
 
 function isScalar(value: unknown): value is Scalar {
   return (typeof value === 'string' && value !== '') || (typeof value === 'number' && Number.isFinite(value)) || typeof value === 'boolean';
 }
 
-function compileCandidate(spec: unknown, field: string): (item: unknown, header: HeaderLookup) => unknown {
+type Candidate = ((item: Item, header: HeaderLookup) => unknown) & { placed?: boolean };
+
+function compileCandidate(spec: unknown, field: string): Candidate {
   if (typeof spec !== 'string' || spec === '') throw new DefinitionError(`${field}: must be ${VALUE_FORMS}`);
+  const placeForm = Object.hasOwn(PLACE_FORMS, spec) ? PLACE_FORMS[spec] : undefined;
+  if (placeForm) return Object.assign((item: Item) => placeForm(item.place), { placed: true });
   if (spec.startsWith('=')) {
     const text = spec.slice(1);
     if (!text) throw new DefinitionError(`${field}: "=" must be followed by the literal text`);
@@ -86,7 +98,7 @@ function compileCandidate(spec: unknown, field: string): (item: unknown, header:
   }
   if (spec.startsWith('$')) {
     const path = compileJsonPath(spec, field);
-    return (item) => path.first(item);
+    return (item) => path.first(item.value);
   }
   throw new DefinitionError(`${field}: "${spec}" must be ${VALUE_FORMS}`);
 }
@@ -98,6 +110,7 @@ function compileValue(spec: MappingValue | undefined, field: string): CompiledVa
   const readers = specs.map((s, i) => compileCandidate(s, Array.isArray(spec) ? `${field}[${i}]` : field));
   return {
     describe: specs.join(', '),
+    placed: readers.some((r) => r.placed === true),
     resolve(item, header) {
       for (const read of readers) {
         const value = read(item, header);
@@ -144,6 +157,7 @@ function compileDerived(spec: MappingValue | DerivedValue, field: string, checkT
   if (fallback !== undefined) checkTarget(fallback, `${field}.default`);
   return {
     describe: source.describe,
+    placed: source.placed,
     resolve(item, header) {
       const raw = source.resolve(item, header);
       let key = raw === undefined ? undefined : String(raw);
@@ -157,14 +171,14 @@ function compileDerived(spec: MappingValue | DerivedValue, field: string, checkT
   };
 }
 
-function compileEventType(spec: EventTypeMapping): (item: unknown, header: HeaderLookup) => WebhookEventType {
+function compileEventType(spec: EventTypeMapping): ((item: Item, header: HeaderLookup) => WebhookEventType) & { placed: boolean } {
   const isObject = spec !== null && typeof spec === 'object' && !Array.isArray(spec);
   const value = compileDerived(spec, 'eventType', (target, at) => {
     if (!asEventType(target)) throw new DefinitionError(`${at}: ${JSON.stringify(target)} is not one of ${EVENT_TYPES.join(', ')}`);
   });
   // A raw value that is not in the map may itself name one of the four; anything else is the default.
   const fallback = (isObject && spec.default !== undefined ? asEventType(spec.default) : undefined) ?? 'UNKNOWN';
-  return (item, header) => asEventType(value.resolve(item, header)) ?? fallback;
+  return Object.assign((item: Item, header: HeaderLookup) => asEventType(value.resolve(item, header)) ?? fallback, { placed: value.placed });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -176,8 +190,10 @@ interface CompiledMapping {
   records: CompiledJsonPath[];
   ignore?: { from: CompiledValue; values: Set<string> };
   objectId: CompiledValue;
-  eventType: (item: unknown, header: HeaderLookup) => WebhookEventType;
+  eventType: ((item: Item, header: HeaderLookup) => WebhookEventType) & { placed: boolean };
   date?: CompiledValue;
+  /** Some value reads where the item sits: items are found with their places. */
+  placed: boolean;
 }
 
 const compiledMappings = new WeakMap<object, CompiledMapping>();
@@ -197,7 +213,9 @@ function compileMapping(mapping: WebhookEventsMapping): CompiledMapping {
     objectId: compileValue(mapping.objectId, 'objectId'),
     eventType: compileEventType(mapping.eventType),
     date: mapping.date === undefined ? undefined : compileValue(mapping.date, 'date'),
+    placed: false,
   };
+  compiled.placed = [compiled.objectType, compiled.objectId, compiled.eventType, compiled.date, compiled.ignore?.from].some((v) => v?.placed === true);
   compiledMappings.set(mapping, compiled);
   return compiled;
 }
@@ -218,16 +236,27 @@ function recordOf(m: CompiledMapping, item: unknown): unknown {
 }
 
 /** The items `itemsPath` selects; undefined when it finds nothing (an empty array is no items). */
-function itemsOf(m: CompiledMapping, body: unknown): unknown[] | undefined {
+function itemsOf(m: CompiledMapping, body: unknown): Item[] | undefined {
+  if (m.placed) return placedItemsOf(m, body);
   const found = m.items.all(body);
   if (found.length === 0) return undefined;
   // A path naming an array node iterates its elements; an empty array is an empty batch.
-  return m.items.selectsElements ? found : found.flatMap((node) => (Array.isArray(node) ? node : [node]));
+  return (m.items.selectsElements ? found : found.flatMap((node) => (Array.isArray(node) ? node : [node]))).map((value) => ({ value }));
+}
+
+/** itemsOf, each item with where it sits (an array node's elements under their indexes). */
+function placedItemsOf(m: CompiledMapping, body: unknown): Item[] | undefined {
+  const found = matchesWithPlaces(m.items, body);
+  if (found.length === 0) return undefined;
+  if (m.items.selectsElements) return found;
+  return found.flatMap(({ value, place }) =>
+    Array.isArray(value) ? value.map((element, i) => ({ value: element, place: { key: i, path: `${place.path}[${i}]` } })) : [{ value, place }],
+  );
 }
 
 /** The items a body holds for this mapping (none when `itemsPath` finds nothing). */
 export function webhookItems(mapping: WebhookEventsMapping, body: unknown): unknown[] {
-  return itemsOf(compileMapping(mapping), body) ?? [];
+  return (itemsOf(compileMapping(mapping), body) ?? []).map((item) => item.value);
 }
 
 /** How many items a body holds for this mapping: what `webhooks.maxItemsPerBody` bounds at ingress. */
@@ -242,7 +271,14 @@ export function countWebhookItems(mapping: WebhookEventsMapping, body: unknown):
  * itself as the record — using the same mapping values as webhooks.
  */
 export function pollerEventsMapping(objectType: string, events: PollerEventsDefinition): WebhookEventsMapping {
-  return { objectType: `=${objectType}`, objectId: events.objectId, eventType: events.eventType, date: events.date, recordPath: events.recordPath };
+  return {
+    objectType: `=${objectType}`,
+    objectId: events.objectId,
+    eventType: events.eventType,
+    date: events.date,
+    recordPath: events.recordPath,
+    ...(events.itemsPath ? { itemsPath: events.itemsPath } : {}),
+  };
 }
 
 /** Load-time check of a mapping's value forms, JSONPaths and event types (DefinitionError). */
@@ -267,20 +303,20 @@ export function mapWebhookBody(
   if (items === undefined) return { events, unmapped: [{ index: 0, reason: `no items at ${m.items.path}`, item: body }] };
 
   items.forEach((item, index) => {
-    const skipped = skip?.(item);
-    if (skipped) return void (skipped.reason && unmapped.push({ index, reason: skipped.reason, item }));
+    const skipped = skip?.(item.value);
+    if (skipped) return void (skipped.reason && unmapped.push({ index, reason: skipped.reason, item: item.value }));
     if (m.ignore?.values.has(String(m.ignore.from.resolve(item, header)))) return;
     const objectType = m.objectType.resolve(item, header);
-    if (objectType === undefined) return void unmapped.push({ index, reason: `no objectType at ${m.objectType.describe}`, item });
+    if (objectType === undefined) return void unmapped.push({ index, reason: `no objectType at ${m.objectType.describe}`, item: item.value });
     const objectId = m.objectId.resolve(item, header);
-    if (objectId === undefined) return void unmapped.push({ index, reason: `no objectId at ${m.objectId.describe}`, item });
+    if (objectId === undefined) return void unmapped.push({ index, reason: `no objectId at ${m.objectId.describe}`, item: item.value });
     events.push({
       objectType: String(objectType),
       objectId: String(objectId),
       eventType: m.eventType(item, header),
       date: isoDate(m.date?.resolve(item, header), receivedAtMs),
-      raw: item,
-      record: recordOf(m, item),
+      raw: item.value,
+      record: recordOf(m, item.value),
     });
   });
   return { events, unmapped };

@@ -48,7 +48,7 @@ const pollerEvents = {
   type: 'object',
   required: ['objectId', 'eventType'],
   additionalProperties: false,
-  properties: { objectId: mappingValue, eventType: { oneOf: [mappingValue, derivedValue] }, date: mappingValue, recordPath: recordPaths },
+  properties: { itemsPath: str, objectId: mappingValue, eventType: { oneOf: [mappingValue, derivedValue] }, date: mappingValue, recordPath: recordPaths },
 };
 
 const pagination = {
@@ -137,6 +137,56 @@ const datesConfiguration = {
   properties: { updatedDateField: str, updatedDateFormat: str, createdDateField: str, createdDateFormat: str },
   additionalProperties: false,
 };
+
+/** One poller object (`events.poller.<type>`, `events.webhook.poller.<type>`). */
+const pollerObject = {
+  type: 'object',
+  required: ['url', 'idField'],
+  additionalProperties: false,
+  properties: {
+    url: str,
+    idField: str,
+    datesConfiguration,
+    events: pollerEvents,
+    graphql: graphqlListing,
+    delta,
+    ...requestShape,
+    // refresh_interval: this object's poll interval in minutes (else the instance's).
+    refresh_interval: { type: ['number', 'string'] },
+    // sinceAgeSeconds: the since-time is never later than this long before the poll (a provider
+    // that refuses a start time closer to now than that).
+    sinceAgeSeconds: { type: 'integer', minimum: 0 },
+    // Seconds the since-time is moved back for a coarse date filter (at most a week).
+    lookbackSeconds: { type: 'integer', minimum: 0, maximum: 604_800 },
+    // A change feed's window (docs/connectors.md "Change-data-capture listings").
+    window: {
+      type: 'object',
+      additionalProperties: false,
+      minProperties: 1,
+      properties: {
+        maxSeconds: { type: 'integer', minimum: 60 },
+        maxRecords: { type: 'integer', minimum: 1 },
+        recordsOptional: { type: 'boolean' },
+      },
+    },
+    baseline: { type: 'object', required: ['url'], additionalProperties: false, properties: sideListing },
+    deleted: {
+      type: 'object',
+      required: ['url'],
+      additionalProperties: false,
+      properties: {
+        ...sideListing,
+        window: {
+          type: 'object',
+          additionalProperties: false,
+          properties: { maxSeconds: { type: 'integer', minimum: 60 }, minSeconds: { type: 'integer', minimum: 0 }, coveredPath: str },
+        },
+      },
+    },
+  },
+};
+/** Poller objects by object type. */
+const pollerObjects = { type: 'object', additionalProperties: pollerObject };
 
 const baseUrlLookup = {
   type: 'object',
@@ -257,55 +307,7 @@ export const connectorSchema = {
             properties: { request: str, save: { type: 'object', minProperties: 1, additionalProperties: str } },
           },
         },
-        poller: {
-          type: 'object',
-          additionalProperties: {
-            type: 'object',
-            required: ['url', 'idField'],
-            additionalProperties: false,
-            properties: {
-              url: str,
-              idField: str,
-              datesConfiguration,
-              events: pollerEvents,
-              graphql: graphqlListing,
-              delta,
-              ...requestShape,
-              // refresh_interval: this object's poll interval in minutes (else the instance's).
-              refresh_interval: { type: ['number', 'string'] },
-              // sinceAgeSeconds: the since-time is never later than this long before the poll (a provider
-              // that refuses a start time closer to now than that).
-              sinceAgeSeconds: { type: 'integer', minimum: 0 },
-              // Seconds the since-time is moved back for a coarse date filter (at most a week).
-              lookbackSeconds: { type: 'integer', minimum: 0, maximum: 604_800 },
-              // A change feed's window (docs/connectors.md "Change-data-capture listings").
-              window: {
-                type: 'object',
-                additionalProperties: false,
-                minProperties: 1,
-                properties: {
-                  maxSeconds: { type: 'integer', minimum: 60 },
-                  maxRecords: { type: 'integer', minimum: 1 },
-                  recordsOptional: { type: 'boolean' },
-                },
-              },
-              baseline: { type: 'object', required: ['url'], additionalProperties: false, properties: sideListing },
-              deleted: {
-                type: 'object',
-                required: ['url'],
-                additionalProperties: false,
-                properties: {
-                  ...sideListing,
-                  window: {
-                    type: 'object',
-                    additionalProperties: false,
-                    properties: { maxSeconds: { type: 'integer', minimum: 60 }, minSeconds: { type: 'integer', minimum: 0 }, coveredPath: str },
-                  },
-                },
-              },
-            },
-          },
-        },
+        poller: pollerObjects,
         webhook: {
           type: 'object',
           // An event mapping, or thin notifications that poll objects now (or both).
@@ -313,6 +315,10 @@ export const connectorSchema = {
           additionalProperties: false,
           properties: {
             pollOnNotification: { type: 'array', items: str, minItems: 1, maxItems: 50, uniqueItems: true },
+            // The poller objects of webhook-mode instances, in place of events.poller (a provider's change log).
+            poller: pollerObjects,
+            // What a notification is answered with: 202 and a JSON receipt (default), or 200/204 with no body.
+            acknowledgeStatus: { enum: [200, 202, 204] },
             register: str,
             deregister: str,
             webhookIdPath: str,

@@ -134,7 +134,9 @@ export class ConnectorRegistry {
       name: def.name,
       hub: def.hub ?? null,
       eventModes: def.events?.supported ?? [],
-      objectTypes: [...new Set([...Object.keys(def.events?.poller ?? {}), ...Object.keys(def.resources ?? {})])],
+      objectTypes: [
+        ...new Set([...Object.keys(def.events?.poller ?? {}), ...Object.keys(def.events?.webhook?.poller ?? {}), ...Object.keys(def.resources ?? {})]),
+      ],
       configuration: (def.configuration ?? []).map((f) => ({
         key: f.key,
         required: Boolean(f.required),

@@ -143,10 +143,13 @@ export interface DatesConfiguration {
 
 /**
  * A poller object that lists a provider's event log (Stripe's /v1/events) rather than the records:
- * each listed item is one event, raised once (its `idField` is the event's id), typed by
- * `eventType`, about the object at `objectId`, with the record at `recordPath` as its content.
+ * each listed item is raised once (its `idField` is the item's id) as one event — or as the events
+ * at `itemsPath` inside it (a log item that names several changes) — typed by `eventType`, about
+ * the object at `objectId`, with the record at `recordPath` as its content.
  */
 export interface PollerEventsDefinition {
+  /** The events inside one log item (default: the item is one event); `@key` and `@path` read where each sits. */
+  itemsPath?: string;
   objectId: MappingValue;
   eventType: NonNullable<WebhookDefinition['events']>['eventType'];
   date?: MappingValue;
@@ -359,6 +362,13 @@ export interface WebhookDefinition {
    * changed; its signature is checked and these poller objects are polled now, nothing is mapped.
    */
   pollOnNotification?: string[];
+  /**
+   * The poller objects of webhook-mode instances, in place of `events.poller` (a provider's change
+   * log read from a cursor the notification says has moved on).
+   */
+  poller?: Record<string, PollerObjectDefinition>;
+  /** What a notification is answered with: 202 and a JSON receipt (default), or 200/204 with no body (a provider that asks so). */
+  acknowledgeStatus?: 200 | 202 | 204;
   events?: {
     itemsPath?: string;
     objectType: MappingValue | DerivedValue;

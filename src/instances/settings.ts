@@ -153,9 +153,10 @@ function readMinutes(value: unknown, field: string, limits: Config['poller'], pr
 
 export interface ConnectorEventInfo {
   supported: VendorType[];
-  pollerDefaults: Record<string, Record<string, unknown>>;
+  /** The connector's poller objects for instances in this mode. */
+  pollerDefaults(vendorType: VendorType): Record<string, Record<string, unknown>>;
   /** The connector's poller object an instance's object of this type and URL completes, if any. */
-  pollerDefaultFor(objectType: string, url: unknown): Record<string, unknown> | undefined;
+  pollerDefaultFor(objectType: string, url: unknown, vendorType: VendorType): Record<string, unknown> | undefined;
 }
 
 export function readSettings(config: Record<string, unknown>, connector: ConnectorEventInfo, limits: Config['poller'], problems: Problem[]): InstanceSettings {
@@ -184,7 +185,7 @@ export function readSettings(config: Record<string, unknown>, connector: Connect
   }
 
   const given = readObject(config[K.pollerConfig], K.pollerConfig, problems);
-  const pollerConfiguration: Record<string, unknown> = given ? { ...given } : connector.pollerDefaults;
+  const pollerConfiguration: Record<string, unknown> = given ? { ...given } : connector.pollerDefaults(vendorType);
   for (const [objectType, def] of Object.entries(pollerConfiguration)) {
     if (typeof def !== 'object' || def === null || Array.isArray(def)) {
       problems.push({ field: `${K.pollerConfig}.${objectType}`, message: 'must be an object with url and idField' });
@@ -192,7 +193,7 @@ export function readSettings(config: Record<string, unknown>, connector: Connect
       // Cloud Elements' instance JSON gives just url and idField: the rest (datesConfiguration,
       // paging…) comes from the connector's object; what the instance gives wins.
       const own = def as Record<string, unknown>;
-      pollerConfiguration[objectType] = { ...connector.pollerDefaultFor(objectType, own.url), ...own };
+      pollerConfiguration[objectType] = { ...connector.pollerDefaultFor(objectType, own.url, vendorType), ...own };
     }
   }
   if (Object.keys(pollerConfiguration).length > limits.maxObjectsPerInstance) {

@@ -166,16 +166,22 @@ export function keepRedactedHeaders(supplied: unknown, stored: unknown): unknown
 }
 
 export function eventInfo(connector: ConnectorDefinition): ConnectorEventInfo {
-  const pollerDefaults = (connector.events?.poller ?? {}) as unknown as Record<string, Record<string, unknown>>;
+  // Webhook-mode instances poll the webhook section's objects when it has some (a change log).
+  const pollerDefaults = (vendorType: 'polling' | 'webhook') =>
+    ((vendorType === 'webhook' ? connector.events?.webhook?.poller : undefined) ?? connector.events?.poller ?? {}) as unknown as Record<
+      string,
+      Record<string, unknown>
+    >;
   return {
     supported: (connector.events?.supported ?? []) as Array<'polling' | 'webhook'>,
     pollerDefaults,
     // The object of the same name, else the one whose URL reads the same resource.
-    pollerDefaultFor(objectType, url) {
-      if (Object.hasOwn(pollerDefaults, objectType)) return pollerDefaults[objectType];
+    pollerDefaultFor(objectType, url, vendorType) {
+      const defaults = pollerDefaults(vendorType);
+      if (Object.hasOwn(defaults, objectType)) return defaults[objectType];
       const resource = typeof url === 'string' ? resourceOfPollerUrl(connector, objectType, url) : undefined;
       if (!resource) return undefined;
-      return Object.entries(pollerDefaults).find(([type, def]) => resourceOfPollerUrl(connector, type, String(def.url)) === resource)?.[1];
+      return Object.entries(defaults).find(([type, def]) => resourceOfPollerUrl(connector, type, String(def.url)) === resource)?.[1];
     },
   };
 }

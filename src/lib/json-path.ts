@@ -83,6 +83,27 @@ function query(path: string, json: unknown): unknown[] {
   return Array.isArray(found) ? found : [];
 }
 
+/** Where a match sits: the property name or index it was found under, and its normalized JSONPath (`$['a'][0]`). */
+export interface MatchPlace {
+  key: string | number | undefined;
+  path: string;
+}
+
+/**
+ * Every match of a compiled path with where it sits (slower than `all`: for the mappings that read
+ * an item's key or path — records keyed by their ids, `{"recA": {…}}`).
+ */
+export function matchesWithPlaces(compiled: CompiledJsonPath, json: unknown): Array<{ value: unknown; place: MatchPlace }> {
+  if (json === null || json === undefined) return [];
+  const path = compiled.path.startsWith('$') ? compiled.path : `$.${compiled.path}`;
+  const found = JSONPath({ path, json: json as object, wrap: true, eval: 'safe', ignoreEvalErrors: true, resultType: 'all' }) as unknown;
+  if (!Array.isArray(found)) return [];
+  return (found as Array<{ value: unknown; path: string; parentProperty: string | number | null }>).map((m) => ({
+    value: m.value,
+    place: { key: m.parentProperty ?? undefined, path: m.path },
+  }));
+}
+
 /**
  * A step that is just a property name or index, walked directly with jsonpath-plus's semantics.
  * A backtick escapes a name that would otherwise be an operator (`` $.`@_id `` for an XML attribute).

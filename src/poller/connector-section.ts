@@ -1,6 +1,6 @@
 import type { ConnectorSection, SectionReport } from '../connectors/section.js';
 import { escapePointer } from '../connectors/section.js';
-import type { ConnectorDefinition } from '../connectors/schema.js';
+import type { ConnectorDefinition, PollerObjectDefinition } from '../connectors/schema.js';
 import { graphqlListingProblems } from '../connectors/graphql-listing.js';
 import { deltaProblems } from '../connectors/delta.js';
 import { resolvePollerObject } from '../connectors/resolve.js';
@@ -9,20 +9,20 @@ import { pollerEventsMapping, validateMapping } from '../connectors/event-mappin
 import { validateDateTemplates } from '../templates/date-template.js';
 
 /**
- * `events.poller`: each object resolves to a provider listing (its resource, hub and where
- * clauses), its templates and paths are valid, its dates configuration is one the poller reads,
- * and an event-log object's mapping compiles.
+ * `events.poller` and webhook mode's `events.webhook.poller`: each object resolves to a provider
+ * listing (its resource, hub and where clauses), its templates and paths are valid, its dates
+ * configuration is one the poller reads, and an event-log object's mapping compiles.
  */
 export const pollerSection: ConnectorSection = {
   name: 'events.poller',
   validate(def, report) {
-    for (const objectType of Object.keys(def.events?.poller ?? {})) validateObject(def, objectType, report);
+    for (const [objectType, obj] of Object.entries(def.events?.poller ?? {})) validateObject(def, objectType, obj, `/events/poller`, report);
+    for (const [objectType, obj] of Object.entries(def.events?.webhook?.poller ?? {})) validateObject(def, objectType, obj, `/events/webhook/poller`, report);
   },
 };
 
-function validateObject(def: ConnectorDefinition, objectType: string, report: SectionReport): void {
-  const obj = def.events!.poller![objectType];
-  const at = `/events/poller/${escapePointer(objectType)}`;
+function validateObject(def: ConnectorDefinition, objectType: string, obj: PollerObjectDefinition, section: string, report: SectionReport): void {
+  const at = `${section}/${escapePointer(objectType)}`;
   // A GraphQL listing's problems are reported at their own fields, not again at /url.
   const graphql = graphqlListingProblems(obj.graphql, obj as unknown as Record<string, unknown>);
   for (const p of graphql) report.add(`${at}/graphql${p.key ? `/${p.key}` : ''}`, p.message);

@@ -79,5 +79,6 @@ export function storedToken(row: { delta_token?: string | null; delta_listing?: 
 
 /** The token to store after a listing: the last page's, only when the listing completed (else none: the old one stays). */
 export function nextDeltaToken(main: ListingEnd, listing: string): { delta_token: string; delta_listing: string } | Record<string, never> {
-  return main.complete && typeof main.endValue === 'string' && main.endValue !== '' ? { delta_token: main.endValue, delta_listing: listing } : {};
+  const token = typeof main.endValue === 'number' && Number.isFinite(main.endValue) ? String(main.endValue) : main.endValue;
+  return main.complete && typeof token === 'string' && token !== '' ? { delta_token: token, delta_listing: listing } : {};
 }

@@ -194,9 +194,10 @@ async function planPoll(
   const delta = { token: resolved.delta ? storedToken(row, deltaListing) : null, listing: deltaListing };
   // Full listings (no date filter, since = epoch) find deletions: for objects with `deletes`, for a
   // change feed whose since-time left its window, and for a delta object without a token (its first
-  // poll, or the token expired).
+  // poll, or the token expired) — unless it reads an event log from a cursor, which is never the
+  // provider's whole state: without a token it is read from its start, its items deduplicated by id.
   const fullListing = resolved.delta
-    ? delta.token === null
+    ? delta.token === null && !resolved.events
     : outsideChangeWindow(resolved, after, startedAt) ||
       (Boolean(resolved.deletes) && !firstPoll && (row.full_listing_at ?? 0) + config.poller.fullListingIntervalMinutes * 60_000 <= startedAt);
   // A change feed cannot list everything (its since-time is bounded): every full listing of it is its baseline.
@@ -350,7 +351,7 @@ function readBatch(plan: PollPlan, batch: Record<string, unknown>[], idField: st
 /** The events of a batch's changes: the connector's event feed, or one event per changed record. */
 function eventsOf(plan: PollPlan, changes: ReturnType<typeof diffRecords>['changes'], deleted: Set<Record<string, unknown>>): NewEvent[] {
   const { resolved, row, startedAt } = plan;
-  if (resolved.events) return eventsFromFeed(row.object_type, resolved.events, changes, startedAt);
+  if (resolved.events) return eventsFromFeed(row.object_type, resolved.events, changes, startedAt, resolved.delta ? 'oldest-first' : 'newest-first');
   return changes.map((c) => ({
     eventType: deleted.has(c.record as Record<string, unknown>) ? 'DELETED' : c.eventType,
     objectType: row.object_type,

@@ -59,9 +59,11 @@ export const webhookSection: ConnectorSection = {
     if (webhook.deliveryIdPath && webhook.deliveryIdHeader)
       report.add('/events/webhook/deliveryIdPath', 'cannot be combined with deliveryIdHeader: a delivery has one id, in a header or in the body');
     if (webhook.events) report.check('/events/webhook/events', () => validateMapping(webhook.events!));
+    // Webhook-mode instances poll webhook.poller's objects when it is given, else events.poller's.
+    const polled = webhook.poller ? 'events.webhook.poller' : 'events.poller';
     webhook.pollOnNotification?.forEach((objectType, i) => {
-      if (!def.events?.poller?.[objectType])
-        report.add(`/events/webhook/pollOnNotification/${i}`, `names "${objectType}", which is not an object of events.poller`);
+      if (!Object.hasOwn(webhook.poller ?? def.events?.poller ?? {}, objectType))
+        report.add(`/events/webhook/pollOnNotification/${i}`, `names "${objectType}", which is not an object of ${polled}`);
     });
     if (webhook.signature) {
       report.check('/events/webhook/signature', () => validateSignatureConfig(webhook.signature!));

@@ -119,9 +119,8 @@ export function webhookIngressRoutes(ctx: WebhooksContext & { onStored: () => vo
       // A thin notification (often without a body): its signature checked, its objects polled now.
       await verifySignature(koa, instance, webhook, rawBody, now);
       await pollOnNotification(ctx, instance.id, webhook.pollOnNotification, now);
-      koa.status = 202;
-      koa.body = { status: 'polling', objects: webhook.pollOnNotification };
-      ctx.metrics.webhooks.inc({ status: '202' });
+      acknowledge(koa, webhook, { status: 'polling', objects: webhook.pollOnNotification });
+      ctx.metrics.webhooks.inc({ status: String(koa.status) });
       return;
     }
     const type = (contentType ?? '').split(';')[0].trim().toLowerCase();
@@ -167,15 +166,14 @@ export function webhookIngressRoutes(ctx: WebhooksContext & { onStored: () => vo
       next_attempt_at: now,
     };
     const stored = await writer.write(row);
-    koa.status = 202;
     if (!stored) {
       // A provider retrying a delivery it already made: accepted, nothing new.
-      koa.body = { status: 'duplicate', deliveryId };
+      acknowledge(koa, webhook, { status: 'duplicate', deliveryId });
       ctx.metrics.webhooks.inc({ status: 'duplicate' });
       return;
     }
-    koa.body = { status: 'accepted' };
-    ctx.metrics.webhooks.inc({ status: '202' });
+    acknowledge(koa, webhook, { status: 'accepted' });
+    ctx.metrics.webhooks.inc({ status: String(koa.status) });
     onStored();
   }
 
@@ -211,4 +209,22 @@ function deliveryIdOf(
 function firstHeader(value: string | string[] | undefined): string | undefined {
   const v = Array.isArray(value) ? value[0] : value;
   return v && v.length <= 255 ? v : undefined;
+}
+
+/**
+ * Answers an accepted notification: 202 with what became of it, or — for a provider that asks for
+ * it (`acknowledgeStatus`, e.g. "200 or 204 status code and an empty response body") — that
+ * status with no body.
+ */
+function acknowledge(koa: Koa.Context, webhook: WebhookDefinition | undefined, receipt: Record<string, unknown>): void {
+  const status = webhook?.acknowledgeStatus ?? 202;
+  if (status === 202) {
+    koa.status = 202;
+    koa.body = receipt;
+    return;
+  }
+  // Koa turns a null body into a 204: an empty string keeps a 200.
+  koa.body = status === 204 ? null : '';
+  koa.status = status;
+  koa.remove('Content-Type');
 }

@@ -187,6 +187,28 @@ describe('webhook event mapping', () => {
     ]);
   });
 
+  it('@key and @path read where an item sits: records keyed by their ids, and which list they are in', () => {
+    const body = { tables: { t1: { created: { recA: { n: 1 } }, changed: { recB: { current: { n: 2 } } }, removed: ['recC', 'recD'] } } };
+    const mapping: WebhookEventsMapping = {
+      itemsPath: '$.tables.*[created,changed,removed].*',
+      objectType: '=records',
+      objectId: ['$', '@key'],
+      eventType: { from: '@path', pattern: "\\['(created|changed|removed)'\\]", map: { created: 'CREATED', changed: 'UPDATED', removed: 'DELETED' } },
+      recordPath: ['$.current', '$'],
+    };
+    const { events, unmapped } = mapWebhookBody(mapping, body, {}, NOW);
+    expect(unmapped).to.deep.equal([]);
+    expect(events.map((e) => [e.eventType, e.objectId, e.record])).to.deep.equal([
+      ['CREATED', 'recA', { n: 1 }],
+      ['UPDATED', 'recB', { n: 2 }],
+      ['DELETED', 'recC', undefined],
+      ['DELETED', 'recD', undefined],
+    ]);
+    // An array node's elements sit under their indexes.
+    const indexed = mapWebhookBody({ itemsPath: '$.list', objectType: '=t', objectId: '@key', eventType: { from: '@path' } }, { list: [{}, {}] }, {}, NOW);
+    expect(indexed.events.map((e) => e.objectId)).to.deep.equal(['0', '1']);
+  });
+
   describe('validateMapping', () => {
     const valid = { objectType: '=t', objectId: '$.id', eventType: '=UPDATED' };
     const refuses = (mapping: unknown, message: RegExp) => expect(() => validateMapping(mapping as WebhookEventsMapping)).to.throw(DefinitionError, message);
@@ -222,7 +244,7 @@ describe('webhook event mapping', () => {
     });
 
     it('refuses other value forms', () => {
-      refuses({ ...valid, objectType: 'data.type' }, /^objectType: "data\.type" must be a JSONPath \("\$…"\), "header:<Name>" or "=<text>"/);
+      refuses({ ...valid, objectType: 'data.type' }, /^objectType: "data\.type" must be a JSONPath \("\$…"\), "header:<Name>", "=<text>", "@key" or "@path"/);
       refuses({ ...valid, objectType: 'header:' }, /must name a header/);
       refuses({ ...valid, objectType: 'header:Bad Name' }, /must name a header/);
       refuses({ ...valid, objectType: '=' }, /"=" must be followed by the literal text/);

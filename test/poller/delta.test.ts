@@ -158,7 +158,8 @@ describe('polling: delta tokens', () => {
     const bad = providerConnector('deltas-bad', {
       poller: {
         items: { ...itemsObject({ tokenPath: '$[', fullSyncQuery: { token: 'x' } }), url: '/items?token=1' },
-        log: { ...itemsObject(), events: { objectId: '$.id', eventType: 'UPDATED' } },
+        log: { ...itemsObject({ tokenParam: 'since', fullSyncQuery: { all: '1' } }), events: { objectId: '$.id', eventType: 'UPDATED' } },
+        gone: { ...itemsObject(), deleted: { url: '/deleted' } },
       },
     });
     const res = await t.api.post('elements', { json: bad });
@@ -169,10 +170,13 @@ describe('polling: delta tokens', () => {
       '/events/poller/items/delta/tokenPath',
       '/events/poller/items/delta/tokenParam',
       '/events/poller/items/delta/fullSyncQuery',
-      '/events/poller/log/delta',
+      '/events/poller/log/delta/fullSyncQuery',
+      '/events/poller/gone/delta',
     ]);
-    expect(details.find((d) => d.field === '/events/poller/log/delta')?.message).to.equal(
-      'cannot be combined with events (the token lists changes and deletions itself)',
+    // An event log read from a cursor (events beside delta) is read from its start without a token.
+    expect(details.find((d) => d.field === '/events/poller/log/delta/fullSyncQuery')?.message).to.equal('an event log read from a cursor has no full sync');
+    expect(details.find((d) => d.field === '/events/poller/gone/delta')?.message).to.equal(
+      'cannot be combined with deleted (the token lists changes and deletions itself)',
     );
     expect(JSON.stringify(details)).to.match(/tokenPath/);
     expect((await t.api.get('elements/deltas-bad')).statusCode).to.equal(404);

@@ -7,14 +7,15 @@ import { AIRTABLE_WEBHOOK_LIFE_MS, AirtableEmulator } from './emulator.js';
 
 /**
  * Webhook mode: the doc page's webhook instance JSON creates a webhook on the table (its MAC secret
- * kept as the instance's encrypted webhook.secret), each ping — its X-Airtable-Content-MAC checked
- * with the base64-decoded secret — polls the table now, and the refresh loop extends the webhook
- * halfway to its 7-day expiry, on the manual clock.
+ * kept as the instance's encrypted webhook.secret, its id as airtable.webhook.id), each ping — its
+ * X-Airtable-Content-MAC checked with the base64-decoded secret — reads the webhook's payloads from
+ * the stored cursor now, and the refresh loop extends the webhook halfway to its 7-day expiry, on
+ * the manual clock.
  */
 const json = docInstanceJsons('airtable').find((j) => j.configuration['event.vendor.type'] === 'webhook')!;
 const DOC = json.configuration;
 
-describe('connector airtable, webhook mode: a webhook per table, pings that poll, refreshed before expiry', () => {
+describe('connector airtable, webhook mode: a webhook per table, pings that read its payload log, refreshed before expiry', () => {
   let t: CatalogGateway;
   let at: AirtableEmulator;
 
@@ -46,7 +47,7 @@ describe('connector airtable, webhook mode: a webhook per table, pings that poll
     return claimed;
   }
 
-  it('creates the webhook on the table, keeps its MAC secret redacted; a ping polls the table now, a forged MAC is refused', async () => {
+  it('creates the webhook on the table, keeps its MAC secret redacted; each ping reads the payloads from the stored cursor; a forged MAC is refused', async () => {
     at.change('recOld', { Name: 'before the instance' }, t.clock.now() - 86_400_000);
     const { id, webhookUrl, configuration } = await createInstance();
     const [create] = creates();
@@ -55,31 +56,43 @@ describe('connector airtable, webhook mode: a webhook per table, pings that poll
       specification: { options: { filters: { dataTypes: ['tableData'], recordChangeScope: DOC['airtable.table'] } } },
     });
     const [hook] = at.liveWebhooks();
-    // Kept (the pings below verify with it), answered redacted.
+    // Kept (the pings below verify with it), answered redacted; the webhook's id kept to read its payloads.
     expect(configuration['webhook.secret']).to.equal(REDACTED);
+    expect(configuration['airtable.webhook.id']).to.equal(hook.id);
     expect((await statusOf(id))!.webhook).to.include({ webhookId: hook.id, expiresAt: new Date(hook.expirationTime).toISOString() });
 
     expect(await runPoller()).to.equal(0);
 
-    // A change pings; the ping (MAC good) makes the records listing due now.
+    // A change pings; the ping (MAC good) is answered 200 with an empty body, as Airtable asks, and
+    // makes the payload log due now: read from its start (no cursor yet), it names recNew as created.
     t.clock.advance(1000);
     await at.changeAndPing('recNew', { Name: 'new' });
-    expect(at.pings.at(-1)).to.deep.equal({ webhookId: hook.id, status: 202 });
+    expect(at.pings.at(-1)).to.deep.equal({ webhookId: hook.id, status: 200, body: '' });
     expect(await runPoller()).to.equal(1);
     t.clock.advance(1000);
     await at.changeAndPing('recNew', { Name: 'edited' });
     expect(await runPoller()).to.equal(1);
-    // recOld, unchanged since before the instance, is not listed: nothing for it.
+    t.clock.advance(1000);
+    await at.destroyAndPing(['recNew']);
+    expect(await runPoller()).to.equal(1);
+    // Each read starts at the cursor the last one answered: 1 (none given), then 2, then 3.
+    expect(at.payloadReads.map((r) => r.cursor)).to.deep.equal([undefined, '2', '3']);
+    // recOld, unchanged since before the instance, is in no payload: nothing for it. The deletion,
+    // which no listing of records can show, is raised.
     expect(await eventTriples(t, id)).to.deep.equal([
       ['CREATED', 'records', 'recNew'],
       ['UPDATED', 'records', 'recNew'],
+      ['DELETED', 'records', 'recNew'],
     ]);
+    const events = (await t.api.get(`instances/${id}/events`)).body as unknown as Array<{ eventType: string; raw: unknown }>;
+    expect(events.find((e) => e.eventType === 'UPDATED')?.raw).to.deep.equal({ cellValuesByFieldId: { Name: 'edited' } });
 
-    // The same pings again poll again and raise nothing new; nothing is due without a ping.
+    // The same ping again reads from cursor 4 and raises nothing new; nothing is due without a ping.
     await at.ping(hook);
     expect(await runPoller()).to.equal(1);
+    expect(at.payloadReads.at(-1)?.cursor).to.equal('4');
     expect(await runPoller()).to.equal(0);
-    expect(await eventTriples(t, id)).to.have.length(2);
+    expect(await eventTriples(t, id)).to.have.length(3);
 
     // A ping MACed with another key (or with the base64 text as the key) is refused and polls nothing.
     expect(await at.ping(hook, Buffer.from('another key of thirty-two bytes!'))).to.equal(401);
@@ -87,6 +100,23 @@ describe('connector airtable, webhook mode: a webhook per table, pings that poll
     const unsigned = await postHook(webhookUrl, JSON.stringify({ base: { id: DOC['airtable.base.id'] }, webhook: { id: hook.id } }), {});
     expect(unsigned.statusCode).to.equal(401);
     expect(await runPoller()).to.equal(0);
+  });
+
+  it('reads a long payload log 50 at a time, raising each record change once, and goes on from the last cursor', async () => {
+    const { id } = await createInstance();
+    const [hook] = at.liveWebhooks();
+    for (let i = 0; i < 120; i++) at.change(`rec${String(i).padStart(3, '0')}`, { Name: `n${i}` });
+    await at.ping(hook);
+    expect(await runPoller()).to.equal(1);
+    expect(at.payloadReads.map((r) => r.cursor)).to.deep.equal([undefined, '51', '101']);
+    const triples = await eventTriples(t, id);
+    expect(triples).to.have.length(120);
+    expect(new Set(triples.map(([type]) => type))).to.deep.equal(new Set(['CREATED']));
+    at.change('rec000', { Name: 'again' });
+    await at.ping(hook);
+    expect(await runPoller()).to.equal(1);
+    expect(at.payloadReads.at(-1)?.cursor).to.equal('121');
+    expect((await eventTriples(t, id)).at(-1)).to.deep.equal(['UPDATED', 'records', 'rec000']);
   });
 
   it('refreshes the webhook halfway to its 7-day expiry; one that lapsed is created anew and the table polled', async () => {
@@ -114,7 +144,12 @@ describe('connector airtable, webhook mode: a webhook per table, pings that poll
     expect((await statusOf(id))!.webhook).to.include({ webhookId: second.id });
     expect(hook.deleted).to.equal(true);
     expect(await runPoller()).to.equal(1);
-    expect(await at.changeAndPing('recLater', { Name: 'after the gap' }).then(() => at.pings.at(-1))).to.deep.equal({ webhookId: second.id, status: 202 });
+    // The new webhook's payloads are read from its start, not from the lapsed one's cursor.
+    expect(at.payloadReads.map((r) => [r.webhookId, r.cursor])).to.deep.equal([[second.id, undefined]]);
+    await at.changeAndPing('recLater', { Name: 'after the gap' });
+    expect(at.pings.at(-1)).to.deep.include({ webhookId: second.id, status: 200 });
+    expect(await runPoller()).to.equal(1);
+    expect(await eventTriples(t, id)).to.deep.equal([['CREATED', 'records', 'recLater']]);
   });
 
   it('deletes the webhook when the instance is deleted', async () => {

@@ -39,6 +39,39 @@ export const AIRTABLE_WEBHOOK_LIFE_MS = 7 * 86_400_000;
 /** https://airtable.com/developers/web/api/create-a-webhook: "The number of webhooks per base is limited to 10." */
 export const AIRTABLE_MAX_WEBHOOKS_PER_BASE = 10;
 
+/**
+ * https://airtable.com/developers/web/api/list-webhook-payloads: "A maximum of 50 payloads can be
+ * returned in a single request." The emulator refuses a larger `limit` with 422.
+ */
+export const AIRTABLE_MAX_PAYLOADS_PER_REQUEST = 50;
+/** The same page: "Payloads are deleted from Airtable's servers after 1 week whether or not the client has seen them." */
+export const AIRTABLE_PAYLOAD_LIFE_MS = 7 * 86_400_000;
+
+/**
+ * One payload (https://airtable.com/developers/web/api/model/webhooks-payload, the shape as the
+ * list-payloads page and Airtable's payload model give it): `timestamp`, `baseTransactionNumber`,
+ * `payloadFormat: "v0"`, and `changedTablesById` with, per table, `createdRecordsById`
+ * (`createdTime`, `cellValuesByFieldId`), `changedRecordsById` (`current`, `previous`) and
+ * `destroyedRecordIds`. Cell values are keyed by field id; the emulator uses a record's field names
+ * as their ids.
+ */
+export interface AirtablePayload {
+  timestamp: string;
+  baseTransactionNumber: number;
+  payloadFormat: 'v0';
+  changedTablesById: Record<
+    string,
+    {
+      createdRecordsById?: Record<string, { createdTime: string; cellValuesByFieldId: Record<string, unknown> }>;
+      changedRecordsById?: Record<
+        string,
+        { current: { cellValuesByFieldId: Record<string, unknown> }; previous: { cellValuesByFieldId: Record<string, unknown> } }
+      >;
+      destroyedRecordIds?: string[];
+    }
+  >;
+}
+
 export interface AirtableWebhook {
   id: string;
   notificationUrl: string;
@@ -47,6 +80,8 @@ export interface AirtableWebhook {
   table: string;
   expirationTime: number;
   deleted: boolean;
+  /** Its payloads in order: payload n (from 1) is `payloads[n - 1]`; null once deleted for its age. */
+  payloads: Array<AirtablePayload | null>;
 }
 
 export interface AirtableRecord {
@@ -64,8 +99,11 @@ export class AirtableEmulator extends ProviderEmulator {
   private lockedUntil = 0;
   private readonly offsets = new Map<string, { position: number; filter: string }>();
   readonly webhooks = new Map<string, AirtableWebhook>();
-  /** Pings sent, with the gateway's answer. */
-  readonly pings: Array<{ webhookId: string; status: number }> = [];
+  /** Pings sent, with the gateway's answer (its status and body). */
+  readonly pings: Array<{ webhookId: string; status: number; body: string }> = [];
+  /** The payload-list requests, with the cursor each asked for (undefined: none given). */
+  readonly payloadReads: Array<{ webhookId: string; cursor: string | undefined }> = [];
+  private transactions = 0;
   /** Tests point the webhook's notificationUrl (the gateway's placeholder public URL) at its real port. */
   rewriteAddress: (address: string) => string = (a) => a;
 
@@ -85,19 +123,57 @@ export class AirtableEmulator extends ProviderEmulator {
     provider.route('POST', '/v0/bases/:base/webhooks', (req) => a.createWebhook(req));
     provider.route('POST', '/v0/bases/:base/webhooks/:id/refresh', (req) => a.refreshWebhook(req));
     provider.route('DELETE', '/v0/bases/:base/webhooks/:id', (req) => a.deleteWebhook(req));
+    provider.route('GET', '/v0/bases/:base/webhooks/:id/payloads', (req) => a.listPayloads(req));
     return a;
   }
 
-  /** Creates or changes a record now (no ping: see changeAndPing). */
+  /**
+   * Creates or changes a record now (no ping: see changeAndPing), as one transaction: each live
+   * webhook on the table gets a payload naming it as created or changed.
+   */
   change(id: string, fields: Record<string, unknown>, at = this.provider.now()): void {
     const previous = this.records.get(id);
-    this.records.set(id, { id, createdTime: previous?.createdTime ?? new Date(at).toISOString(), fields: { ...previous?.fields, ...fields }, modifiedAt: at });
+    const record = { id, createdTime: previous?.createdTime ?? new Date(at).toISOString(), fields: { ...previous?.fields, ...fields }, modifiedAt: at };
+    this.records.set(id, record);
+    this.recordPayload(
+      previous
+        ? {
+            changedRecordsById: {
+              [id]: { current: { cellValuesByFieldId: { ...fields } }, previous: { cellValuesByFieldId: pick(previous.fields, Object.keys(fields)) } },
+            },
+          }
+        : { createdRecordsById: { [id]: { createdTime: record.createdTime, cellValuesByFieldId: { ...record.fields } } } },
+      at,
+    );
+  }
+
+  /** Deletes records in one transaction (no ping): a payload naming them as destroyed. */
+  destroy(ids: string[], at = this.provider.now()): void {
+    for (const id of ids) this.records.delete(id);
+    this.recordPayload({ destroyedRecordIds: [...ids] }, at);
   }
 
   /** Creates or changes a record now and pings the live webhooks on its table. */
   async changeAndPing(id: string, fields: Record<string, unknown>): Promise<void> {
     this.change(id, fields);
     for (const hook of this.liveWebhooks()) await this.ping(hook);
+  }
+
+  /** Deletes records now and pings the live webhooks on the table. */
+  async destroyAndPing(ids: string[]): Promise<void> {
+    this.destroy(ids);
+    for (const hook of this.liveWebhooks()) await this.ping(hook);
+  }
+
+  private recordPayload(change: AirtablePayload['changedTablesById'][string], at: number): void {
+    this.transactions++;
+    for (const hook of this.liveWebhooks())
+      hook.payloads.push({
+        timestamp: new Date(at).toISOString(),
+        baseTransactionNumber: this.transactions,
+        payloadFormat: 'v0',
+        changedTablesById: { [hook.table]: change },
+      });
   }
 
   /** Webhooks not deleted and not expired. */
@@ -128,7 +204,7 @@ export class AirtableEmulator extends ProviderEmulator {
       throwHttpErrors: false,
       retry: { limit: 0 },
     });
-    this.pings.push({ webhookId: hook.id, status: res.statusCode });
+    this.pings.push({ webhookId: hook.id, status: res.statusCode, body: res.body });
     return res.statusCode;
   }
 
@@ -166,6 +242,7 @@ export class AirtableEmulator extends ProviderEmulator {
       table: filters.recordChangeScope,
       expirationTime: this.provider.now() + AIRTABLE_WEBHOOK_LIFE_MS,
       deleted: false,
+      payloads: [],
     };
     this.webhooks.set(hook.id, hook);
     return {
@@ -200,6 +277,47 @@ export class AirtableEmulator extends ProviderEmulator {
     if (req.params.base !== this.baseId || !hook || hook.deleted) return this.error(404, 'NOT_FOUND', 'Could not find what you are looking for');
     hook.deleted = true;
     return { status: 200, body: {} };
+  }
+
+  /**
+   * https://airtable.com/developers/web/api/list-webhook-payloads, `GET /v0/bases/{baseId}/webhooks/{webhookId}/payloads`:
+   * - `cursor`: "The first time this action is called, the cursor argument may be omitted from the
+   *   request and will default to 1." "The cursor argument indicates the transaction number of the
+   *   payload to start listing from."
+   * - `limit`: "A maximum of 50 payloads can be returned in a single request." (larger: 422 here).
+   * - The answer's `cursor`: "the transaction number of the payload that would immediately follow
+   *   the last payload returned in this request." "If there are no returned payloads, then the
+   *   cursor in the response will be the same as the cursor specified in the request."
+   * - `mightHaveMore`: whether more payloads follow the returned ones (the page's response format).
+   * - "Payloads are deleted from Airtable's servers after 1 week whether or not the client has seen
+   *   them. The cursor value for the next payload is never reset, even if payloads are deleted."
+   * - "Calling this endpoint will also extend the life of the webhook if it is active with an
+   *   expiration time. The new expiration time will be 7 days after the list payloads call."
+   * The emulator returns at most 50 when no limit is given.
+   */
+  private listPayloads(req: RouteRequest): CannedResponse {
+    const throttled = this.throttle();
+    if (throttled) return throttled;
+    const hook = this.webhooks.get(req.params.id);
+    if (req.params.base !== this.baseId || !hook || hook.deleted) return this.error(404, 'NOT_FOUND', 'Could not find what you are looking for');
+    const cursor = req.query.cursor === undefined ? 1 : Number(req.query.cursor);
+    const limit = req.query.limit === undefined ? AIRTABLE_MAX_PAYLOADS_PER_REQUEST : Number(req.query.limit);
+    if (!Number.isInteger(cursor) || cursor < 1) return this.error(422, 'INVALID_REQUEST_UNKNOWN', 'cursor must be a positive integer');
+    if (!Number.isInteger(limit) || limit < 1 || limit > AIRTABLE_MAX_PAYLOADS_PER_REQUEST)
+      return this.error(422, 'INVALID_REQUEST_UNKNOWN', `limit must be 1 to ${AIRTABLE_MAX_PAYLOADS_PER_REQUEST}`);
+    this.payloadReads.push({ webhookId: hook.id, cursor: req.query.cursor });
+    const now = this.provider.now();
+    if (hook.expirationTime > now) hook.expirationTime = now + AIRTABLE_WEBHOOK_LIFE_MS;
+    for (const [i, p] of hook.payloads.entries()) if (p && Date.parse(p.timestamp) <= now - AIRTABLE_PAYLOAD_LIFE_MS) hook.payloads[i] = null;
+    // Deleted payloads are skipped; the cursor still counts them.
+    let next = cursor;
+    const payloads: AirtablePayload[] = [];
+    while (next <= hook.payloads.length && payloads.length < limit) {
+      const p = hook.payloads[next - 1];
+      if (p) payloads.push(p);
+      next++;
+    }
+    return { status: 200, body: { payloads, cursor: next, mightHaveMore: next <= hook.payloads.length } };
   }
 
   private error(status: number, type: string, message: string): CannedResponse {
@@ -250,4 +368,8 @@ export class AirtableEmulator extends ProviderEmulator {
     }
     return { status: 200, body };
   }
+}
+
+function pick(fields: Record<string, unknown>, keys: string[]): Record<string, unknown> {
+  return Object.fromEntries(keys.filter((k) => Object.hasOwn(fields, k)).map((k) => [k, fields[k]]));
 }
