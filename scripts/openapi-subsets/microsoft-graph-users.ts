@@ -4,9 +4,8 @@
  * microsoftgraph/msgraph-metadata openapi/v1.0/openapi.yaml). The module is 1.2 MB of YAML; the
  * input given to the script was an excerpt of it holding the two operations and the query
  * parameters they reference, copied as published (their responses left out, as the cut does).
- * The calendar listing (`/me/events`) is in no module read here: it is not contract-checked. Nor is
- * the users delta query: this module's paths end with `/users/$count`; Microsoft's cut puts
- * `/users/microsoft.graph.delta()` in the Users.Functions module, not vendored.
+ * The calendar listing (`/me/events`) is in no module read here: it is not contract-checked. The
+ * users delta query is in the Users.Functions module: see microsoft-graph-users-delta.ts.
  */
 import type { SubsetRecipe } from '../openapi-subset.js';
 

@@ -12,11 +12,15 @@ import { UsersDelta } from './users-delta.js';
  * `GET /me/events/{id}`), and subscriptions (`POST/GET/PATCH/DELETE /subscriptions`) that validate
  * their notification URLs, expire, and push thin change notifications and lifecycle notifications.
  * Requests to /subscriptions and /users are checked against Microsoft's published description
- * (openapi-subset.json, openapi-users.json); an invalid one is answered 400 and kept in `invalidRequests`.
- * `/users/delta` is not: the Users module vendored holds no delta function (it is in Users.Functions).
+ * (openapi-subset.json, openapi-users.json, openapi-users-delta.json — the description names the users
+ * delta query `/users/microsoft.graph.delta()`, its OData form of `/users/delta`); an invalid one is
+ * answered 400 and kept in `invalidRequests`.
  */
 const SUBSET = join(projectRoot, 'test/providers/microsoft-graph/openapi-subset.json');
 const USERS_SUBSET = join(projectRoot, 'test/providers/microsoft-graph/openapi-users.json');
+const USERS_DELTA_SUBSET = join(projectRoot, 'test/providers/microsoft-graph/openapi-users-delta.json');
+/** The users delta query as Graph's documentation writes it, and as its description does (an OData function). */
+export const USERS_DELTA_PATH = { documented: '/v1.0/users/delta', described: '/v1.0/users/microsoft.graph.delta()' };
 const MINUTE = 60_000;
 export const TENANT_ID = '84bd8158-6d4d-4958-8b9f-9d6445542f95';
 export const ME = '7a3b5c1e-0000-4000-8000-00000000a11c';
@@ -75,14 +79,17 @@ export class GraphProvider extends ProviderEmulator {
     const graph = new GraphProvider(provider);
     const subscriptions = await openApiFromPackage(SUBSET);
     const users = await openApiFromPackage(USERS_SUBSET);
+    const usersDelta = await openApiFromPackage(USERS_DELTA_SUBSET);
     provider.inspect = (req) => {
-      // A next page is the `@odata.nextLink` Graph gave, followed as is: its `$skiptoken` (an OData
-      // system query option) is not declared in the description, and the URL is not pollgate's to build.
-      const followed = req.query.$skiptoken !== undefined;
-      const userCall = req.path.startsWith('/v1.0/users') && req.path !== '/v1.0/users/delta' && !followed;
-      const description = req.path.startsWith('/v1.0/subscriptions') ? subscriptions : userCall ? users : undefined;
+      // A next page is the `@odata.nextLink` Graph gave, followed as is, and a later delta round the
+      // `@odata.deltaLink`: their `$skiptoken` and `$deltatoken` (OData system query options) are not
+      // declared in the description, and those URLs are not pollgate's to build.
+      const followed = req.query.$skiptoken !== undefined || req.query.$deltatoken !== undefined;
+      const delta = req.path === USERS_DELTA_PATH.documented;
+      const userCall = req.path.startsWith('/v1.0/users') && !followed;
+      const description = req.path.startsWith('/v1.0/subscriptions') ? subscriptions : userCall ? (delta ? usersDelta : users) : undefined;
       if (description) {
-        const verdict = validateRequest(description, req, '/v1.0');
+        const verdict = validateRequest(description, delta ? { ...req, path: USERS_DELTA_PATH.described } : req, '/v1.0');
         if (verdict.errors.length) {
           graph.invalidRequests.push({ request: req, errors: verdict.errors });
           return errors(400, 'BadRequest', verdict.errors.join('; '));

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { startOAuthServer, type OAuthProvider } from '../../auth/helpers.js';
 import { eventTriples, quietPoll, startCatalogGateway, type CatalogGateway } from '../catalog.js';
 import { pollNow } from '../../poller/helpers.js';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { ManualClock } from '../../../src/clock.js';
 import { dropSchema, newSchemaName, startGateway, usePostgres, type TestGateway } from '../../helpers/gateway.js';
@@ -274,6 +274,19 @@ describe('microsoft-graph connector', () => {
     const list = (query: Record<string, string>) => ({ method: 'GET', path: '/users', query, headers: {}, body: '', at: 0 });
     expect(validateRequest(users, list({})).errors).to.deep.equal([]);
     expect(validateRequest(users, list({ $top: '-5' })).errors.join()).to.match(/top/);
+
+    // The users delta query, against Users.Functions' /users/microsoft.graph.delta(): the connector's
+    // first request validates; a malformed $count is refused.
+    const usersDelta = await openApiFromPackage(join(projectRoot, 'test/providers/microsoft-graph/openapi-users-delta.json'));
+    const connector = JSON.parse(readFileSync(join(projectRoot, 'connectors/microsoft-graph.json'), 'utf8')) as {
+      events: { poller: { users: { url: string } } };
+    };
+    const deltaUrl = new URL(connector.events.poller.users.url, 'https://graph.microsoft.com');
+    const deltaQuery = Object.fromEntries(deltaUrl.searchParams);
+    const delta = (query: Record<string, string>) => ({ method: 'GET', path: '/users/microsoft.graph.delta()', query, headers: {}, body: '', at: 0 });
+    expect(deltaUrl.pathname).to.equal('/users/delta');
+    expect(validateRequest(usersDelta, delta(deltaQuery)).errors).to.deep.equal([]);
+    expect(validateRequest(usersDelta, delta({ ...deltaQuery, $count: 'maybe' })).errors.join()).to.match(/count/);
   });
 });
 
