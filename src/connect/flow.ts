@@ -1,7 +1,8 @@
 import type { ConnectContext } from './context.js';
 import { ApiError, ValidationError } from '../errors.js';
 import type { ConfigurationField, ConnectorDefinition } from '../connectors/schema.js';
-import { authAlternatives, authOf, whenKeys } from '../connectors/auth-alternatives.js';
+import { authAlternatives, authOf, isSet, whenKeys } from '../connectors/auth-alternatives.js';
+import { callbackKeys, pickCallbackParams } from '../connectors/callback-params.js';
 import { OAUTH_KEYS, SETTING_KEYS, TOKEN_KEYS } from '../connectors/settings-keys.js';
 import type { ConnectAuthorization, ConnectNeeds } from './authorization.js';
 import type { AuthAlternative } from '../connectors/schema.js';
@@ -170,9 +171,11 @@ export class ConnectFlow {
     }
     // OAuth: the same validation the API runs, before the user leaves for the provider.
     const callbackUrl = mode === 'oauth2' ? `${base}/oauth/callback` : undefined;
+    // The keys the provider's redirect fills (Intuit's realmId) are not known yet: checked as given.
+    const fromRedirect = Object.fromEntries([...callbackKeys(connector)].filter((k) => !isSet(configuration[k])).map((k) => [k, 'from-the-redirect']));
     const complete = withConnectorDefaults(
       connector,
-      withKeyAliases({ ...configuration, ...(callbackUrl ? { [OAUTH_KEYS.callbackUrl]: callbackUrl } : {}) }, []),
+      withKeyAliases({ ...configuration, ...fromRedirect, ...(callbackUrl ? { [OAUTH_KEYS.callbackUrl]: callbackUrl } : {}) }, []),
     );
     const problems: Problem[] = [];
     validateConfiguration(connector, complete, this.ctx.config, problems);
@@ -226,9 +229,11 @@ export class ConnectFlow {
     if (query.error) return this.fail(session, query.error, query.error_description ?? 'the provider refused the authorization');
     const key = session.data.elementKey!;
     const reconnect = session.instanceId !== null;
+    const connector = this.ctx.connectors.get(key);
+    // The redirect's own values the connector keeps (Intuit's realmId) go on with the code.
     const providerData = query.oauth_verifier
       ? { oauth_token: query.oauth_token, oauth_verifier: query.oauth_verifier, secret: session.data.requestSecret }
-      : { code: query.code, code_verifier: session.data.codeVerifier };
+      : { code: query.code, code_verifier: session.data.codeVerifier, ...(connector ? pickCallbackParams(connector, query) : {}) };
     if (!query.oauth_verifier && !query.code) return this.fail(session, 'invalid_request', 'the provider sent neither a code nor an error');
     const entered = session.data.entered ?? {};
     try {
@@ -352,7 +357,7 @@ function modeOf(connector: ConnectorDefinition, configuration: Record<string, un
 /**
  * The fields the end user fills: the connector's configuration keys the app did not preset, less
  * the app's own (OAuth client, tokens), generated ones, and in OAuth mode the keys that would pick
- * another auth alternative.
+ * another auth alternative and those the provider's redirect fills.
  */
 function formFields(connector: ConnectorDefinition, preset: Record<string, unknown>, mode: Mode): ConfigurationField[] {
   const appKeys = new Set<string>([...Object.values(OAUTH_KEYS), ...TOKEN_KEYS]);
@@ -360,8 +365,10 @@ function formFields(connector: ConnectorDefinition, preset: Record<string, unkno
   if (mode !== 'keys') {
     for (const alt of authAlternatives(connector) as AuthAlternative[]) if (alt.type !== mode) for (const k of whenKeys(alt)) otherAuthKeys.add(k);
   }
+  // In OAuth 2.0 mode the provider's redirect fills some keys (Intuit's realmId): not asked for.
+  const fromRedirect = mode === 'oauth2' ? callbackKeys(connector) : new Set<string>();
   const set = (v: unknown) => v !== undefined && v !== null && v !== '';
   return (connector.configuration ?? []).filter(
-    (f) => !set(preset[f.key]) && !appKeys.has(f.key) && !f.generate && !otherAuthKeys.has(f.key) && f.key !== 'base.url',
+    (f) => !set(preset[f.key]) && !appKeys.has(f.key) && !f.generate && !otherAuthKeys.has(f.key) && !fromRedirect.has(f.key) && f.key !== 'base.url',
   );
 }

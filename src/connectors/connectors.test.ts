@@ -292,6 +292,18 @@ describe('connector validation', () => {
       /names "api.token", which is not a configuration field/,
     ],
     [
+      'OAuth redirect parameters kept under no configuration field',
+      (d) =>
+        (d.auth = {
+          type: 'oauth2',
+          authorizationUrl: 'https://p.example/authorize',
+          tokenUrl: 'https://p.example/token',
+          callbackParams: { realmId: 'company.id' },
+        }),
+      '/auth/callbackParams/realmId',
+      /names "company.id", which is not a configuration field/,
+    ],
+    [
       'an alternative with a bad tag',
       (d) => (d.auth = [{ when: 'domain', type: 'bearer', token: '<% code %>' }, d.auth]),
       '/auth/0/token',

@@ -218,6 +218,8 @@ const authDefinition = {
     scopeSeparator: { type: 'string', maxLength: 8 },
     clientAuth: { enum: ['body', 'basic'] },
     authorizationParams: stringMap,
+    // Redirect query parameters kept as configuration keys (Intuit's realmId).
+    callbackParams: { type: 'object', maxProperties: 10, propertyNames: { pattern: '^[A-Za-z0-9_.-]{1,64}$' }, additionalProperties: str },
     tokenParams: stringMap,
     baseUrlFrom: str,
     baseUrlLookup,

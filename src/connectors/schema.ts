@@ -28,6 +28,11 @@ export interface OAuth2Definition {
   baseUrlFrom?: string;
   /** The API base from a call made with the new token (Atlassian's cloudId), once per grant. */
   baseUrlLookup?: BaseUrlLookup;
+  /**
+   * Query parameters the provider adds to its redirect beside `code` (Intuit's `realmId`), each
+   * kept under a configuration key (connectors/callback-params.ts).
+   */
+  callbackParams?: Record<string, string>;
 }
 
 /**

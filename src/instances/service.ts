@@ -7,6 +7,7 @@ import { REDACTED } from '../secrets/redact.js';
 import type { ConnectorRegistry } from '../connectors/registry.js';
 import type { ConnectorCatalog } from '../connectors/catalog.js';
 import type { ConnectorDefinition } from '../connectors/schema.js';
+import { withCallbackParams } from '../connectors/callback-params.js';
 import { readSettings, throwIfProblems, withKeyAliases, type InstanceSettings, type Problem } from './settings.js';
 import type { Instance, InstanceStore } from './store.js';
 import type { InstanceAuthorizer, InstanceChange, InstanceHooks, InstanceUnitOfWork } from './hooks.js';
@@ -226,7 +227,9 @@ export class InstanceService<U extends InstanceUnitOfWork = InstanceUnitOfWork> 
     if (typeof configuration !== 'object' || configuration === null || Array.isArray(configuration)) {
       throw new ValidationError('configuration is required and must be an object', [{ field: 'configuration' }]);
     }
-    const complete = withConnectorDefaults(connector, withKeyAliases(configuration as Record<string, unknown>, problems));
+    // Values the provider added to the OAuth redirect (Intuit's realmId), handed on in providerData.
+    const given = withKeyAliases(configuration as Record<string, unknown>, problems);
+    const complete = withConnectorDefaults(connector, withCallbackParams(connector, given, body.providerData));
     const settings = this.validate(connector, complete, problems);
     const authenticates = this.authorizer?.check(connector, complete, body.providerData, problems, undefined) ?? false;
     throwIfProblems(problems);
@@ -304,6 +307,8 @@ export class InstanceService<U extends InstanceUnitOfWork = InstanceUnitOfWork> 
       const change = { connector, secrets: this.store.secretsOf(connector.key), before: current.configuration, after: configuration, supplied, problems };
       for (const hook of this.hooks) hook.checkChange?.(change);
     }
+    // A new grant's redirect values (the company picked again) replace the stored ones, unless the PATCH sets them.
+    configuration = withCallbackParams(connector, configuration, body.providerData, (body.configuration ?? {}) as Record<string, unknown>);
     const settings = this.validate(connector, configuration, problems);
     if (settings.vendorType !== current.vendorType)
       problems.push({ field: 'event.vendor.type', message: 'cannot change after creation; create a new instance' });

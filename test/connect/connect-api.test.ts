@@ -5,7 +5,7 @@ import { EmulatedProvider } from '../../sandbox/provider-server.js';
 import { Receiver } from '../providers/receiver.js';
 import { Webhook } from 'standardwebhooks';
 import { dispatcher } from '../delivery/helpers.js';
-import { pollNow } from '../poller/helpers.js';
+import { pollNow, providerConnector, registerConnector } from '../poller/helpers.js';
 import { bearerOf, capturedLogger, startOAuthServer, type OAuthProvider } from '../auth/helpers.js';
 import { APP_ORIGIN, CONNECT_CONFIG, newSession, publicUrlIsGateway, registerConnectors, verifySignature } from './helpers.js';
 
@@ -192,6 +192,39 @@ describe('connect sessions and pages (HTTP)', () => {
     const foreign = await browser.get(`${t.url}/oauth/callback?state=${'A'.repeat(43)}&code=abc`);
     expect(foreign.statusCode).to.equal(400);
     expect(await instanceCount(t)).to.equal(1);
+  });
+
+  it("OAuth 2.0 with redirect values kept (callbackParams): the page does not ask for them; the provider's redirect fills them", async () => {
+    await registerConnector(
+      t,
+      providerConnector('realmcrm', {
+        configuration: [
+          { key: 'base_url', required: true, description: 'Your account address' },
+          { key: 'company.id', required: true, description: 'The company the user picks at the provider' },
+        ],
+        auth: {
+          type: 'oauth2',
+          authorizationUrl: `${oauth.url}/oauth/authorize`,
+          tokenUrl: `${oauth.url}/oauth/token`,
+          clientAuth: 'body',
+          callbackParams: { realmId: 'company.id' },
+        },
+      } as never),
+    );
+    const s = await newSession(t, { connector: 'realmcrm', configuration: oauthPreset() });
+    const page = await browser.get(s.url);
+    expect(page.body).to.include('name="base_url"').and.not.include('name="company.id"');
+    const leave = await submit(s.url, { base_url: provider.url });
+    expect(leave.statusCode, leave.body).to.equal(303);
+    const atProvider = await browser.get(new URL(leave.headers.location!));
+    // The provider adds the company the user picked to its redirect, as Intuit adds realmId.
+    const callback = new URL(atProvider.headers.location!);
+    callback.searchParams.set('realmId', '4620816365');
+    const done = await browser.get(callback);
+    expect(done.statusCode, done.body).to.equal(303);
+    const id = Number(new URL(done.headers.location!).searchParams.get('instance_id'));
+    const instance = (await t.api.get(`instances/${id}`)).body as unknown as { configuration: Record<string, unknown> };
+    expect(instance.configuration['company.id']).to.equal('4620816365');
   });
 
   it('a refused authorization and an expired session create nothing and say why', async () => {

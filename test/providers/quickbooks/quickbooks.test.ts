@@ -1,11 +1,12 @@
 import { expect } from 'chai';
-import { docInstanceJson, eventTriples, postHook, quietPoll, type CatalogGateway } from '../catalog.js';
+import { docOAuthInstanceJson, eventTriples, postHook, quietPoll, type CatalogGateway } from '../catalog.js';
 import { pollNow } from '../../poller/helpers.js';
 import { startPacedGateway } from '../paced-gateway.js';
 import { CDC_MAX_OBJECTS, CDC_WINDOW_MS, QuickBooksEmulator } from './emulator.js';
 
-const DOC = docInstanceJson('quickbooks');
-const REALM = String(DOC.configuration['quickbooks.realm.id']);
+const DOC = docOAuthInstanceJson('quickbooks');
+// The doc's instance JSON hands the realmId on as Intuit's redirect gave it, in providerData.
+const REALM = String(DOC.providerData.realmId);
 const CLIENT = { id: String(DOC.configuration['oauth.api.key']), secret: String(DOC.configuration['oauth.api.secret']) };
 const VERIFIER = 'verifier-token-example';
 const MINUTE = 60_000;
@@ -31,7 +32,7 @@ describe('connector quickbooks (against the QuickBooks Online emulator)', () => 
   async function create(configuration: Record<string, unknown> = {}) {
     const body = {
       ...DOC,
-      providerData: { code: qbo.issueCode() },
+      providerData: { ...DOC.providerData, code: qbo.issueCode() },
       configuration: { ...DOC.configuration, 'base.url': qbo.url, 'oauth.base.url': qbo.url, ...configuration },
     };
     const res = await t.api.post('instances', { json: body });
@@ -42,6 +43,9 @@ describe('connector quickbooks (against the QuickBooks Online emulator)', () => 
 
   it("the doc page's instance JSON creates a working instance; CDC is asked per entity from the instance's creation", async () => {
     const { id } = await create();
+    // The realmId from the redirect (providerData) is the instance's company.
+    const instance = (await t.api.get(`instances/${id}`)).body as unknown as { configuration: Record<string, unknown> };
+    expect(instance.configuration['quickbooks.realm.id']).to.equal(REALM);
     const token = qbo.provider.requests.find((r) => r.path === '/oauth2/v1/tokens/bearer')!;
     expect(Object.fromEntries(new URLSearchParams(token.body))).to.include({ grant_type: 'authorization_code' });
     const created = t.clock.now();
