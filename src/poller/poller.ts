@@ -13,7 +13,8 @@ import type { Metrics } from '../metrics.js';
 import { ProviderError } from '../provider/http-client.js';
 import { RateBudgetWait } from '../provider/rate-budget.js';
 import { nextPollTime, pollPhase, type PollSpread } from './plan.js';
-import { pollObject, type PollDeps, type PollObjectRow, type PollSummary } from './poll.js';
+import { pollObject, type PollSummary } from './poll.js';
+import type { PollDeps, PollObjectRow } from './poll-plan.js';
 import type { PollStateStore } from './store.js';
 
 /**
