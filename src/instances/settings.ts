@@ -157,6 +157,8 @@ export interface ConnectorEventInfo {
   pollerDefaults(vendorType: VendorType): Record<string, Record<string, unknown>>;
   /** The connector's poller object an instance's object of this type and URL completes, if any. */
   pollerDefaultFor(objectType: string, url: unknown, vendorType: VendorType): Record<string, unknown> | undefined;
+  /** Its webhooks only say that something changed and poll objects (`pollOnNotification`): webhook mode polls too. */
+  pollsOnNotification: boolean;
 }
 
 export function readSettings(config: Record<string, unknown>, connector: ConnectorEventInfo, limits: Config['poller'], problems: Problem[]): InstanceSettings {
@@ -166,7 +168,10 @@ export function readSettings(config: Record<string, unknown>, connector: Connect
   }
 
   let refreshIntervalMs = readMinutes(config[K.interval], K.interval, limits, problems);
-  if (refreshIntervalMs === null && vendorType === 'polling') refreshIntervalMs = Math.round(limits.defaultIntervalMinutes * 60_000);
+  // Polling mode polls at the default interval unless told otherwise; so does webhook mode when its
+  // notifications poll objects (nothing would be read without the objects' rows; the interval is the safety net).
+  if (refreshIntervalMs === null && (vendorType === 'polling' || connector.pollsOnNotification))
+    refreshIntervalMs = Math.round(limits.defaultIntervalMinutes * 60_000);
 
   const timeZone = readString(config[K.timezone], K.timezone, problems) ?? 'UTC';
   if (!isTimeZone(timeZone)) problems.push({ field: K.timezone, message: `"${timeZone}" is not an IANA time zone` });

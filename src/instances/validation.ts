@@ -175,6 +175,7 @@ export function eventInfo(connector: ConnectorDefinition): ConnectorEventInfo {
   return {
     supported: (connector.events?.supported ?? []) as Array<'polling' | 'webhook'>,
     pollerDefaults,
+    pollsOnNotification: (connector.events?.webhook?.pollOnNotification?.length ?? 0) > 0,
     // The object of the same name, else the one whose URL reads the same resource.
     pollerDefaultFor(objectType, url, vendorType) {
       const defaults = pollerDefaults(vendorType);

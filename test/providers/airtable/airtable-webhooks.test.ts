@@ -152,6 +152,19 @@ describe('connector airtable, webhook mode: a webhook per table, pings that read
     expect(await eventTriples(t, id)).to.deep.equal([['CREATED', 'records', 'recLater']]);
   });
 
+  it('without event.poller.refresh_interval a ping still reads the payloads: the default interval is the safety net', async () => {
+    const { 'event.poller.refresh_interval': _interval, ...withoutInterval } = DOC;
+    const res = await t.api.post('instances', { json: { ...json, configuration: { ...withoutInterval, 'base.url': at.url } } });
+    expect(res.statusCode, JSON.stringify(res.body)).to.equal(201);
+    const { id } = res.body as unknown as { id: number };
+    const [hook] = at.liveWebhooks();
+    t.clock.advance(1000);
+    await at.changeAndPing('recNew', { Name: 'new' });
+    expect(await runPoller()).to.equal(1);
+    expect(await eventTriples(t, id)).to.deep.equal([['CREATED', 'records', 'recNew']]);
+    expect(at.payloadReads.map((r) => r.webhookId)).to.deep.equal([hook.id]);
+  });
+
   it('deletes the webhook when the instance is deleted', async () => {
     const { id } = await createInstance();
     const [hook] = at.liveWebhooks();
