@@ -51,7 +51,7 @@ import { InstanceGrants } from './auth/grants.js';
 import { oauthRoutes } from './auth/routes.js';
 import { createRetentionFeature, type RetentionFeature } from './maintenance/feature.js';
 import { createCheckFeature } from './check/feature.js';
-import { connectFeature } from './connect/feature.js';
+import { connectFeature, type ConnectFeature } from './connect/feature.js';
 import { authorizationStarter } from './auth/connect-authorization.js';
 import { activityRoutes } from './console/activity.js';
 
@@ -82,6 +82,7 @@ interface TypedFeatures {
   webhooks: WebhookFeature;
   schedules: ScheduleFeature;
   retention: RetentionFeature;
+  connect: ConnectFeature;
 }
 
 export class Gateway {
@@ -102,6 +103,7 @@ export class Gateway {
     this.webhooks = typed.webhooks;
     this.schedules = typed.schedules;
     this.retention = typed.retention;
+    this.connect = typed.connect;
   }
 
   /** The scheduler of polls (`gateway.poller.pollNow`, `tick`). */
@@ -114,6 +116,8 @@ export class Gateway {
   readonly schedules: ScheduleFeature;
   /** The retention job: `gateway.retention.prune()`. */
   readonly retention: RetentionFeature;
+  /** Connect sessions and the loop that reports abandoned ones: `gateway.connect.expiry.tick()`. */
+  readonly connect: ConnectFeature;
 
   get config(): Config {
     return this.ctx.config;
@@ -207,6 +211,10 @@ export class Gateway {
         delivery,
         schedules: createScheduleFeature(ctx),
         retention: createRetentionFeature(ctx),
+        connect: connectFeature(ctx, stores.connectSessions, apiToken, {
+          authorization: authorizationStarter(providerAuth),
+          pollAllNow: (instanceId, now) => stores.pollState.pollAllNow(instanceId, now),
+        }),
       };
       // In the order their loops start (and the reverse of how they stop).
       const features: Feature[] = [
@@ -230,10 +238,7 @@ export class Gateway {
         typed.schedules,
         typed.retention,
         createCheckFeature({ ...ctx, grantedScopeOf: async (id) => (await stores.tokens.get(id, clock.now()))?.tokens }),
-        connectFeature(ctx, stores.connectSessions, apiToken, {
-          authorization: authorizationStarter(providerAuth),
-          pollAllNow: (instanceId, now) => stores.pollState.pollAllNow(instanceId, now),
-        }),
+        typed.connect,
         // FEATURES: further parts of the flow are added here.
       ];
       return new Gateway(ctx, db, apiToken, features, typed);

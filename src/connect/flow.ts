@@ -276,12 +276,7 @@ export class ConnectFlow {
    * URL or an error page.
    */
   private async fail(session: ConnectSession, error: string, description: string): Promise<PageAnswer> {
-    const now = this.ctx.clock.now();
-    const finished = await this.store.finish(session.id, { status: 'failed', error: `${error}: ${description}` }, now);
-    const instance = await this.target(session);
-    if (instance) await this.event(session, instance, 'CONNECT_FAILED', { error, description });
-    else if (finished) await this.sessionEvent(session, { error, description });
-    this.ctx.log.info({ session: session.publicId, error }, 'connect session failed');
+    await this.recordFailure(session, error, description);
     if (session.errorUrl) {
       const url = new URL(session.errorUrl);
       url.searchParams.set('error', error);
@@ -290,6 +285,29 @@ export class ConnectFlow {
       return { redirect: url.toString() };
     }
     return page(400, 'The account was not connected', `${description}. Nothing was created.`, error);
+  }
+
+  /**
+   * A session that expired before the user finished (left the page, or never came back from the
+   * provider): failed with `expired`, and CONNECT_FAILED delivered as for any failure — once, even
+   * with several nodes looking (the expiry loop, expiry.ts).
+   */
+  async expire(session: ConnectSession): Promise<boolean> {
+    return this.recordFailure(session, 'expired', 'the connect session expired before the user finished connecting');
+  }
+
+  /** The session failed: recorded once, and CONNECT_FAILED for the app. False when it was already finished. */
+  private async recordFailure(session: ConnectSession, error: string, description: string): Promise<boolean> {
+    const now = this.ctx.clock.now();
+    const finished = await this.store.finish(session.id, { status: 'failed', error: `${error}: ${description}` }, now);
+    // Only the request (or node) that finished it tells the app.
+    if (finished) {
+      const instance = await this.target(session);
+      if (instance) await this.event(session, instance, 'CONNECT_FAILED', { error, description });
+      else await this.sessionEvent(session, { error, description });
+      this.ctx.log.info({ session: session.publicId, error }, 'connect session failed');
+    }
+    return finished;
   }
 
   private async event(session: ConnectSession, instance: Instance, eventType: string, error?: { error: string; description: string }): Promise<void> {

@@ -155,6 +155,19 @@ export class ConnectStore {
     await this.db('connect_sessions').where({ id, status: 'creating' }).update({ status: 'pending', updated_at: now });
   }
 
+  /**
+   * Sessions that expired while the user had not finished (pending, or gone to the provider), oldest
+   * first: the expiry loop fails each once (`finish`), so the app hears of an abandoned connect.
+   */
+  async expiredUnfinished(now: number, limit: number): Promise<ConnectSession[]> {
+    const rows = (await this.db('connect_sessions')
+      .whereIn('status', ['pending', 'authorizing'])
+      .where('expires_at', '<=', now)
+      .orderBy('expires_at')
+      .limit(limit)) as Row[];
+    return rows.map((r) => this.toSession(r));
+  }
+
   /** Pending, creating or authorizing → completed/failed, once: false when another request finished it first. */
   async finish(id: number, outcome: { status: 'completed' | 'failed'; instanceId?: number; error?: string }, now: number): Promise<boolean> {
     const n = await this.db('connect_sessions')

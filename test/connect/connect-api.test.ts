@@ -353,6 +353,28 @@ describe('connect sessions and pages (HTTP)', () => {
     expect(await t.gateway.db('notifications').first()).to.include({ status: 'dead' });
   });
 
+  it('sessions left unfinished past their expiry (the form never sent, or the user never back from the provider) deliver CONNECT_FAILED "expired" once', async () => {
+    const unsent = await newSession(t, { connector: 'keyscrm', configuration: preset(), endUser: 'u-5', expiresInMinutes: 30 });
+    const away = await newSession(t, { connector: 'oauthcrm', configuration: oauthPreset(), endUser: 'u-6', expiresInMinutes: 30 });
+    expect((await submit(away.url, { base_url: provider.url })).statusCode).to.equal(303);
+    const expiry = t.gateway.connect.expiry;
+    t.clock.advance(31 * 60_000);
+    // Within the grace: a user coming back from the provider now is told by the callback itself.
+    expect(await expiry.tick()).to.equal(0);
+    t.clock.advance(5 * 60_000);
+    expect(await expiry.tick()).to.equal(2);
+    expect(await expiry.tick()).to.equal(0);
+    const failed = (await delivered()).filter((e) => e.events[0].eventType === 'CONNECT_FAILED');
+    expect(failed.map((e) => [e.connect.session, e.connect.endUser, e.connect.error.error]).sort()).to.deep.equal(
+      [
+        [unsent.id, 'u-5', 'expired'],
+        [away.id, 'u-6', 'expired'],
+      ].sort(),
+    );
+    for (const id of [unsent.id, away.id]) expect((await t.api.get(`connect/sessions/${id}`)).body).to.include({ status: 'failed' });
+    expect(await instanceCount(t)).to.equal(0);
+  });
+
   it('the retention loop deletes connect sessions expired longer ago than retention.connectSessionsDays, and no others', async () => {
     const old = await newSession(t, { connector: 'keyscrm', expiresInMinutes: 1 });
     t.clock.advance(7 * 24 * 3_600_000);
