@@ -13,12 +13,14 @@ import { UsersDelta } from './users-delta.js';
  * their notification URLs, expire, and push thin change notifications and lifecycle notifications.
  * Requests to /subscriptions and /users are checked against Microsoft's published description
  * (openapi-subset.json, openapi-users.json, openapi-users-delta.json — the description names the users
- * delta query `/users/microsoft.graph.delta()`, its OData form of `/users/delta`); an invalid one is
- * answered 400 and kept in `invalidRequests`.
+ * delta query `/users/microsoft.graph.delta()`, its OData form of `/users/delta` —, openapi-events.json,
+ * where the signed-in user's `/me/events` is `/users/{user-id}/events`); an invalid one is answered
+ * 400 and kept in `invalidRequests`.
  */
 const SUBSET = join(projectRoot, 'test/providers/microsoft-graph/openapi-subset.json');
 const USERS_SUBSET = join(projectRoot, 'test/providers/microsoft-graph/openapi-users.json');
 const USERS_DELTA_SUBSET = join(projectRoot, 'test/providers/microsoft-graph/openapi-users-delta.json');
+const EVENTS_SUBSET = join(projectRoot, 'test/providers/microsoft-graph/openapi-events.json');
 /** The users delta query as Graph's documentation writes it, and as its description does (an OData function). */
 export const USERS_DELTA_PATH = { documented: '/v1.0/users/delta', described: '/v1.0/users/microsoft.graph.delta()' };
 const MINUTE = 60_000;
@@ -80,6 +82,7 @@ export class GraphProvider extends ProviderEmulator {
     const subscriptions = await openApiFromPackage(SUBSET);
     const users = await openApiFromPackage(USERS_SUBSET);
     const usersDelta = await openApiFromPackage(USERS_DELTA_SUBSET);
+    const events = await openApiFromPackage(EVENTS_SUBSET);
     provider.inspect = (req) => {
       // A next page is the `@odata.nextLink` Graph gave, followed as is, and a later delta round the
       // `@odata.deltaLink`: their `$skiptoken` and `$deltatoken` (OData system query options) are not
@@ -87,9 +90,12 @@ export class GraphProvider extends ProviderEmulator {
       const followed = req.query.$skiptoken !== undefined || req.query.$deltatoken !== undefined;
       const delta = req.path === USERS_DELTA_PATH.documented;
       const userCall = req.path.startsWith('/v1.0/users') && !followed;
-      const description = req.path.startsWith('/v1.0/subscriptions') ? subscriptions : userCall ? (delta ? usersDelta : users) : undefined;
+      const eventCall = req.path.startsWith('/v1.0/me/events') && !followed;
+      const description = req.path.startsWith('/v1.0/subscriptions') ? subscriptions : userCall ? (delta ? usersDelta : users) : eventCall ? events : undefined;
       if (description) {
-        const verdict = validateRequest(description, delta ? { ...req, path: USERS_DELTA_PATH.described } : req, '/v1.0');
+        // The description's forms of the paths Graph documents (and pollgate sends).
+        const path = delta ? USERS_DELTA_PATH.described : eventCall ? req.path.replace(/^\/v1\.0\/me\//, '/v1.0/users/me/') : req.path;
+        const verdict = validateRequest(description, { ...req, path }, '/v1.0');
         if (verdict.errors.length) {
           graph.invalidRequests.push({ request: req, errors: verdict.errors });
           return errors(400, 'BadRequest', verdict.errors.join('; '));

@@ -287,6 +287,14 @@ describe('microsoft-graph connector', () => {
     expect(deltaUrl.pathname).to.equal('/users/delta');
     expect(validateRequest(usersDelta, delta(deltaQuery)).errors).to.deep.equal([]);
     expect(validateRequest(usersDelta, delta({ ...deltaQuery, $count: 'maybe' })).errors.join()).to.match(/count/);
+
+    // The calendar events, against the Calendar module's /users/{user-id}/events (the signed-in
+    // user's /me/events): a listing and a fetch validate; a negative $top is refused.
+    const events = await openApiFromPackage(join(projectRoot, 'test/providers/microsoft-graph/openapi-events.json'));
+    const get = (path: string, query: Record<string, string> = {}) => ({ method: 'GET', path, query, headers: {}, body: '', at: 0 });
+    expect(validateRequest(events, get('/users/me/events')).errors).to.deep.equal([]);
+    expect(validateRequest(events, get('/users/me/events/AAMkAGI2THVSAAA=')).errors).to.deep.equal([]);
+    expect(validateRequest(events, get('/users/me/events', { $top: '-1' })).errors.join()).to.match(/top/);
   });
 });
 
