@@ -12,6 +12,9 @@ import { IntercomEmulator } from './intercom/emulator.js';
 import { SlackEmulator } from './slack/emulator.js';
 import { LinearEmulator } from './linear/emulator.js';
 import type { EmulatedProvider } from '../../sandbox/provider-server.js';
+import { join } from 'node:path';
+import { projectRoot } from '../../src/config/index.js';
+import { openApiFromPackage, validateRequest } from './openapi-validator.js';
 
 /**
  * The catalog connectors that offer OAuth 2.0 beside a token (`"auth": [ … ]` alternatives): the
@@ -266,6 +269,8 @@ describe('catalog connectors with auth alternatives: OAuth 2.0', () => {
     start(): Promise<{ provider: EmulatedProvider; baseUrl: string }>;
     dropped: string[];
     names: RegExp;
+    /** Checks the code exchange's form fields against the provider's published description. */
+    exchangeContract?(fields: Record<string, string>): Promise<void>;
   }> = [
     {
       key: 'zendesk',
@@ -298,6 +303,19 @@ describe('catalog connectors with auth alternatives: OAuth 2.0', () => {
       },
       dropped: ['api.key'],
       names: /set oauth\.api\.key \(oauth2\) or api\.key \(bearer\)/,
+      // Slack's description declares oauth.v2.access with query parameters; https://docs.slack.dev/apis/web-api:
+      // "Pass arguments as: GET querystring parameters, POST parameters presented as
+      // application/x-www-form-urlencoded, or a mix of both GET and POST parameters". The form
+      // pollgate posts is read as those parameters (undeclared ones are refused); one without the
+      // code is refused.
+      exchangeContract: async (fields) => {
+        const api = await openApiFromPackage(join(projectRoot, 'test/providers/slack/openapi-subset.json'));
+        const exchange = (query: Record<string, string>) => ({ method: 'GET', path: '/oauth.v2.access', query, headers: {}, body: '', at: 0 });
+        expect(validateRequest(api, exchange(fields)).errors).to.deep.equal([]);
+        const { code: _code, ...withoutCode } = fields;
+        expect(validateRequest(api, exchange(withoutCode)).errors.join()).to.match(/code/);
+        expect(validateRequest(api, exchange({ ...fields, scope: 'admin' })).errors.join()).to.match(/additional/);
+      },
     },
   ];
   for (const c of simple) {
@@ -311,6 +329,7 @@ describe('catalog connectors with auth alternatives: OAuth 2.0', () => {
         expect(url.pathname).to.equal(c.endpoints.authorize);
         const id = await createWithOAuth(t, c.key, code, { 'oauth.base.url': oauth.url, 'base.url': emulator.baseUrl });
         expect(oauth.calls.at(-1)).to.deep.include({ grant: 'authorization_code', status: 200 });
+        await c.exchangeContract?.(oauth.calls.at(-1)!.body);
         t.clock.advance(5 * MINUTE);
         const polled = await pollNow(t, id);
         for (const result of Object.values(polled)) expect((result as { error?: string }).error).to.equal(undefined);
