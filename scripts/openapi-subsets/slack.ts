@@ -43,7 +43,10 @@ export const recipe: SubsetRecipe = {
       ['code_verifier', 'The code_verifier param used to generate the code_challenge originally. Used for PKCE.'],
       ['refresh_token', 'The refresh_token param as described in the OAuth spec.'],
     ];
-    exchange.parameters = [...(exchange.parameters as Json[]), ...added.map(([name, description]) => ({ name, in: 'query', description, schema: { type: 'string' } }))];
+    exchange.parameters = [
+      ...(exchange.parameters as Json[]),
+      ...added.map(([name, description]) => ({ name, in: 'query', description, schema: { type: 'string' } })),
+    ];
     replaced.push(`GET /oauth.v2.access: ${added.map(([name]) => name).join(', ')} added from Slack's method reference (the description predates them)`);
     return replaced;
   },
