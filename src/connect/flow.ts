@@ -375,7 +375,7 @@ function modeOf(connector: ConnectorDefinition, configuration: Record<string, un
 /**
  * The fields the end user fills: the connector's configuration keys the app did not preset, less
  * the app's own (OAuth client, tokens), generated ones, and in OAuth mode the keys that would pick
- * another auth alternative and those the provider's redirect fills.
+ * another auth alternative, and those the provider's redirect or a webhook registration fills.
  */
 function formFields(connector: ConnectorDefinition, preset: Record<string, unknown>, mode: Mode): ConfigurationField[] {
   const appKeys = new Set<string>([...Object.values(OAUTH_KEYS), ...TOKEN_KEYS]);
@@ -383,10 +383,11 @@ function formFields(connector: ConnectorDefinition, preset: Record<string, unkno
   if (mode !== 'keys') {
     for (const alt of authAlternatives(connector) as AuthAlternative[]) if (alt.type !== mode) for (const k of whenKeys(alt)) otherAuthKeys.add(k);
   }
-  // In OAuth 2.0 mode the provider's redirect fills some keys (Intuit's realmId): not asked for.
-  const fromRedirect = mode === 'oauth2' ? callbackKeys(connector) : new Set<string>();
+  // In OAuth 2.0 mode the provider's redirect fills some keys (Intuit's realmId), and a webhook
+  // registration's answer others (Airtable's webhook id and MAC secret): not asked for.
+  const filled = new Set([...(mode === 'oauth2' ? callbackKeys(connector) : []), ...Object.keys(connector.events?.webhook?.saveFromResponse ?? {})]);
   const set = (v: unknown) => v !== undefined && v !== null && v !== '';
   return (connector.configuration ?? []).filter(
-    (f) => !set(preset[f.key]) && !appKeys.has(f.key) && !f.generate && !otherAuthKeys.has(f.key) && !fromRedirect.has(f.key) && f.key !== 'base.url',
+    (f) => !set(preset[f.key]) && !appKeys.has(f.key) && !f.generate && !otherAuthKeys.has(f.key) && !filled.has(f.key) && f.key !== 'base.url',
   );
 }

@@ -353,6 +353,13 @@ describe('connect sessions and pages (HTTP)', () => {
     expect(await t.gateway.db('notifications').first()).to.include({ status: 'dead' });
   });
 
+  it("the page does not ask for keys a webhook registration fills (Airtable's webhook id and MAC secret)", async () => {
+    const s = await newSession(t, { connector: 'airtable', configuration: { ...preset(), 'event.vendor.type': 'webhook' } });
+    const page = await browser.get(s.url);
+    for (const key of ['api.key', 'airtable.base.id', 'airtable.table']) expect(page.body).to.include(`name="${key}"`);
+    for (const key of ['airtable.webhook.id', 'webhook.secret']) expect(page.body).to.not.include(`name="${key}"`);
+  });
+
   it('sessions left unfinished past their expiry (the form never sent, or the user never back from the provider) deliver CONNECT_FAILED "expired" once', async () => {
     const unsent = await newSession(t, { connector: 'keyscrm', configuration: preset(), endUser: 'u-5', expiresInMinutes: 30 });
     const away = await newSession(t, { connector: 'oauthcrm', configuration: oauthPreset(), endUser: 'u-6', expiresInMinutes: 30 });
