@@ -14,7 +14,7 @@ export const EXPIRY_GRACE_MS = 5 * 60_000;
 const BATCH = 100;
 
 /**
- * Abandoned connects (docs/connect.md "Events for your app"): a session the user left unfinished —
+ * Abandoned connects (docs/connect.md "Events for the app"): a session the user left unfinished —
  * the page never submitted, or the provider never sent the browser back — fails with `expired` once
  * it is past its expiry, and the app gets CONNECT_FAILED, so it does not wait for a redirect that
  * will never come. Every node may run it: finishing a session is conditional, so each is reported once.

@@ -2,7 +2,7 @@ import { authAlternatives, isSet } from './auth-alternatives.js';
 import type { ConnectorDefinition } from './schema.js';
 
 /**
- * OAuth 2.0 redirect parameters kept as configuration (docs/connectors.md "Authentication"): some
+ * OAuth 2.0 redirect parameters kept as configuration (docs/auth.md "OAuth 2.0 (authorization code)"): some
  * providers add to the redirect, beside `code`, a value every later call needs — Intuit's `realmId`,
  * the company the user picked. A connector declares them as `auth.callbackParams` (`{"realmId":
  * "quickbooks.realm.id"}`); the hosted connect callback hands them on in `providerData`, and an

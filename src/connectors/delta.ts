@@ -18,7 +18,7 @@ export const DEFAULT_EXPIRED_STATUS = [410];
  * The problems of a `delta` definition, each with the key it concerns: malformed paths, a token
  * parameter the object's URL or full-sync query already sets, and what a delta listing cannot be
  * combined with (a GraphQL listing, a deleted listing: the token covers deletions). With `events`
- * the listing is an event log read from a cursor (docs/connectors.md "Change logs").
+ * the listing is an event log read from a cursor (docs/connectors.md "Change logs read from a cursor").
  */
 export function deltaProblems(def: DeltaDefinition | undefined, object: Record<string, unknown> = {}): DeltaProblem[] {
   if (!def) return [];
