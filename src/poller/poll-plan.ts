@@ -77,15 +77,17 @@ export interface PollPlan {
   delta: { token: string | null; listing: string };
 }
 
+/** One poll asked for: the object's row, its instance with connector and settings, and when it started. */
+export interface PollRequest {
+  row: PollObjectRow;
+  instance: Instance;
+  connector: ConnectorDefinition;
+  settings: InstanceSettings;
+  startedAt: number;
+}
+
 /** Resolves the object and decides what this poll lists: since when, whether a full listing, which records are baseline. */
-export async function planPoll(
-  deps: PollDeps,
-  row: PollObjectRow,
-  instance: Instance,
-  connector: ConnectorDefinition,
-  settings: InstanceSettings,
-  startedAt: number,
-): Promise<PollPlan> {
+export async function planPoll(deps: PollDeps, { row, instance, connector, settings, startedAt }: PollRequest): Promise<PollPlan> {
   const { config } = deps;
   const resolved = resolvePollerObject(connector, row.object_type, JSON.parse(row.config));
   const dates = resolved.datesConfiguration as DatesConfiguration | undefined;

@@ -1,17 +1,14 @@
 import { mergeDeep } from '../config/index.js';
-import type { ConnectorDefinition } from '../connectors/schema.js';
 import type { ResolvedListing as ListingTarget } from '../connectors/resolve.js';
 import { renderDateTemplates, renderDateTemplatesDeep } from '../templates/date-template.js';
 import { buildResourceRequest } from '../provider/request-builder.js';
 import type { ProviderRequest } from '../provider/http-client.js';
 import { costBucketOf, graphqlPageSender } from '../provider/graphql-listing.js';
 import { forEachBatch, listingPages as fetchListingPages, type ListingEnd } from '../provider/listing.js';
-import type { Instance } from '../instances/store.js';
-import type { InstanceSettings } from '../instances/settings.js';
 import { sweepMissing } from './sweep.js';
 import { feedStalled, windowStart } from './windows.js';
 import { deltaLinkRequest, deltaQuery, isExpiredToken, nextDeltaToken } from './delta.js';
-import { planPoll, type PollDeps, type PollObjectRow, type PollPlan } from './poll-plan.js';
+import { planPoll, type PollDeps, type PollPlan, type PollRequest } from './poll-plan.js';
 import { recordPolled, writeBatch, type PollTally } from './poll-batch.js';
 
 export interface PollSummary {
@@ -47,15 +44,9 @@ type ListingResult = ListingEnd & { last: number | undefined };
  * with the poll's outcome), so a crash re-polls and the hashes drop what was already written.
  * Throws on failure; the caller records the error and backs off.
  */
-export async function pollObject(
-  deps: PollDeps,
-  row: PollObjectRow,
-  instance: Instance,
-  connector: ConnectorDefinition,
-  settings: InstanceSettings,
-  startedAt: number,
-): Promise<PollSummary> {
-  let plan = await planPoll(deps, row, instance, connector, settings, startedAt);
+export async function pollObject(deps: PollDeps, request: PollRequest): Promise<PollSummary> {
+  const { row, instance, startedAt } = request;
+  let plan = await planPoll(deps, request);
   const tally: PollTally = { fetched: 0, created: 0, updated: 0, deleted: 0, storedRows: 0 };
   const removed = await listDeleted(plan, tally);
   const listMain = (p: PollPlan) => forEachBatch(listingPages(p, p.listing), WRITE_BATCH, (batch) => writeBatch(p, tally, batch, p.listing.idField, false));
@@ -66,7 +57,7 @@ export async function pollObject(
     if (!isExpiredToken(plan.resolved.delta, plan.delta.token, err)) throw err;
     // The delta token expired: a full sync instead, diffed against the snapshots like a full listing.
     deps.log.info({ instanceId: instance.id, objectType: row.object_type }, 'delta token expired: full sync');
-    plan = await planPoll(deps, { ...row, delta_token: null }, instance, connector, settings, startedAt);
+    plan = await planPoll(deps, { ...request, row: { ...row, delta_token: null } });
     main = await listMain(plan);
   }
   // A delta full sync is the provider's whole state: what it did not list was deleted (one listing is enough).

@@ -254,7 +254,7 @@ export class Poller extends WorkerLoop {
     const base = { last_poll_at: startedAt, last_node: this.deps.nodeId, lease_owner: null, lease_expires_at: null };
     try {
       const { instance, connector, settings } = await this.deps.instances.forWork(row.instance_id);
-      const summary = await pollObject(this.deps, row, instance, connector, settings, startedAt);
+      const summary = await pollObject(this.deps, { row, instance, connector, settings, startedAt });
       const finishedAt = this.deps.clock.now();
       this.deps.metrics?.polls.inc({ result: 'ok' });
       this.deps.metrics?.pollDuration.observe((finishedAt - startedAt) / 1000);
