@@ -231,7 +231,7 @@ describe('microsoft-graph connector', () => {
 
   it('polls events as a full listing over @odata.nextLink pages, and users by delta query', async () => {
     const users = await Promise.all(['Ann', 'Ben', 'Cid'].map((n) => graph.createUser({ displayName: n })));
-    await Promise.all(['Standup', 'Retro', 'Demo'].map((subject) => graph.createEvent({ subject })));
+    const known = await Promise.all(['Standup', 'Retro', 'Demo'].map((subject) => graph.createEvent({ subject })));
     t.clock.advance(MINUTE);
     const { id } = await createInstance({ 'event.vendor.type': 'polling', 'event.poller.refresh_interval': '5' });
     expect(graph.subscriptions.size).to.equal(0);
@@ -250,10 +250,20 @@ describe('microsoft-graph connector', () => {
       t.clock.advance(61 * MINUTE);
       await poll(id);
     }
+    // An event older than the instance, known since the first full listing, deleted now: missing
+    // from the next complete full listing, so DELETED. (Records dated before the instance enter the
+    // snapshot with the first full listing, an hour after the first poll — docs/connectors.md
+    // "Change detection".)
+    graph.events.delete(known[0].id as string);
+    for (let i = 0; i < 2; i++) {
+      t.clock.advance(61 * MINUTE);
+      await poll(id);
+    }
     expect(await eventTriples(t, id)).to.have.deep.members([
       ['UPDATED', 'users', users[1].id],
       ['DELETED', 'users', users[2].id],
       ['CREATED', 'events', meeting.id],
+      ['DELETED', 'events', known[0].id],
     ]);
   });
 
