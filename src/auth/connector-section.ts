@@ -31,7 +31,7 @@ export const authSection: ConnectorSection = {
       for (const key of whenKeys(alternative))
         if (!report.declared.has(key)) report.add(`${at}/when`, `names "${key}", which is not a configuration field of this connector`);
       for (const [param, key] of Object.entries((alternative.type === 'oauth2' && alternative.callbackParams) || {}))
-        if (!report.declared.has(key)) report.add(`${at}/callbackParams/${param}`, `names "${key}", which is not a configuration field of this connector`);
+        if (!report.fields.has(key)) report.add(`${at}/callbackParams/${param}`, `names "${key}", which is not a configuration field of this connector`);
       if (alternative.type !== 'oauth2' && auth.callbackParams !== undefined)
         report.add(`${at}/callbackParams`, 'only an OAuth 2.0 authorization-code alternative has redirect parameters');
     });

@@ -179,6 +179,15 @@ type PollerOwn = Omit<PollerObjectDefinition, 'url' | 'idField' | 'deleted' | 'b
   baseline?: Record<string, unknown>;
 };
 
+/**
+ * The poller objects an instance in this event mode polls: webhook mode takes
+ * `events.webhook.poller` when the connector gives one (a change log the notifications point to),
+ * else — and polling mode always — `events.poller`.
+ */
+export function pollerObjectsFor(connector: Pick<ConnectorDefinition, 'events'>, vendorType: 'polling' | 'webhook'): Record<string, PollerObjectDefinition> {
+  return (vendorType === 'webhook' ? connector.events?.webhook?.poller : undefined) ?? connector.events?.poller ?? {};
+}
+
 /** The resource a poller URL reads: the one a /hubs URL names, else the one named like the object type. */
 export function resourceOfPollerUrl(connector: ConnectorDefinition, objectType: string, url: string): string | undefined {
   const hubs = /^\/hubs\/[^/]+\/([^/?]+)\/?(?:\?|$)/.exec(url);

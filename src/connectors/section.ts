@@ -20,6 +20,8 @@ export interface ConnectorSection {
 export interface SectionReport {
   /** The iparam names the connector's templates may use: its configuration fields and the gateway's keys. */
   readonly declared: ReadonlySet<string>;
+  /** The keys of the connector's own configuration fields (what a value saved into the configuration may name). */
+  readonly fields: ReadonlySet<string>;
   /** The keys of its `secret: true` configuration fields. */
   readonly secrets: ReadonlySet<string>;
   add(field: string, message: string): void;

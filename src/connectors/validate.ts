@@ -81,11 +81,13 @@ function schemaProblems(errors: ErrorObject[]): Problem[] {
 class Checker implements SectionReport {
   readonly problems: Problem[] = [];
   readonly declared: ReadonlySet<string>;
+  readonly fields: ReadonlySet<string>;
   constructor(
     readonly def: ConnectorDefinition,
     readonly secrets: ReadonlySet<string>,
   ) {
     this.declared = declaredIparamsOf(def);
+    this.fields = new Set((def.configuration ?? []).map((f) => f.key));
   }
 
   /** Runs `fn`; a thrown error becomes a problem at `field` (the first detail's field if it has one). */

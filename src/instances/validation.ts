@@ -3,7 +3,7 @@ import type { Config } from '../config/index.js';
 import { REDACTED, isSecretKey } from '../secrets/redact.js';
 import { unsafeTextReason } from '../api/text.js';
 import type { ConnectorDefinition } from '../connectors/schema.js';
-import { resolvePollerObject, resourceOfPollerUrl } from '../connectors/resolve.js';
+import { pollerObjectsFor, resolvePollerObject, resourceOfPollerUrl } from '../connectors/resolve.js';
 import { datesConfigurationProblems } from '../connectors/dates-configuration.js';
 import { validateDateTemplates } from '../templates/date-template.js';
 import { providerBaseUrl } from '../provider/request-builder.js';
@@ -166,12 +166,7 @@ export function keepRedactedHeaders(supplied: unknown, stored: unknown): unknown
 }
 
 export function eventInfo(connector: ConnectorDefinition): ConnectorEventInfo {
-  // Webhook-mode instances poll the webhook section's objects when it has some (a change log).
-  const pollerDefaults = (vendorType: 'polling' | 'webhook') =>
-    ((vendorType === 'webhook' ? connector.events?.webhook?.poller : undefined) ?? connector.events?.poller ?? {}) as unknown as Record<
-      string,
-      Record<string, unknown>
-    >;
+  const pollerDefaults = (vendorType: 'polling' | 'webhook') => pollerObjectsFor(connector, vendorType) as unknown as Record<string, Record<string, unknown>>;
   return {
     supported: (connector.events?.supported ?? []) as Array<'polling' | 'webhook'>,
     pollerDefaults,

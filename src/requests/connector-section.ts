@@ -15,7 +15,7 @@ export const lookupSection: ConnectorSection = {
       if (!def.requests?.[lookup.request]) report.add(`${at}/request`, `names request template "${lookup.request}", which is not defined under requests`);
       for (const [key, path] of Object.entries(lookup.save)) {
         const field = `${at}/save/${escapePointer(key)}`;
-        if (key !== LOOKUP_SETTING && !(def.configuration ?? []).some((f) => f.key === key))
+        if (key !== LOOKUP_SETTING && !report.fields.has(key))
           report.add(field, `names "${key}", which is neither a configuration field of this connector nor ${LOOKUP_SETTING}`);
         report.path(field, path);
       }

@@ -5,6 +5,7 @@ import { validateMapping } from '../connectors/event-mapping.js';
 import { validateHandshake } from './handshake.js';
 import { validateSignatureConfig } from './signatures.js';
 import { registrationsOf } from '../connectors/webhook-registrations.js';
+import { pollerObjectsFor } from '../connectors/resolve.js';
 
 /**
  * `events.webhook`: its registrations name request templates that exist, their id paths compile,
@@ -52,17 +53,16 @@ export const webhookSection: ConnectorSection = {
     }
     for (const [key, path] of Object.entries(webhook.saveFromResponse ?? {})) {
       const field = `/events/webhook/saveFromResponse/${escapePointer(key)}`;
-      if (!(def.configuration ?? []).some((f) => f.key === key)) report.add(field, `names "${key}", which is not a configuration field of this connector`);
+      if (!report.fields.has(key)) report.add(field, `names "${key}", which is not a configuration field of this connector`);
       report.path(field, path);
     }
     report.path('/events/webhook/deliveryIdPath', webhook.deliveryIdPath);
     if (webhook.deliveryIdPath && webhook.deliveryIdHeader)
       report.add('/events/webhook/deliveryIdPath', 'cannot be combined with deliveryIdHeader: a delivery has one id, in a header or in the body');
     if (webhook.events) report.check('/events/webhook/events', () => validateMapping(webhook.events!));
-    // Webhook-mode instances poll webhook.poller's objects when it is given, else events.poller's.
     const polled = webhook.poller ? 'events.webhook.poller' : 'events.poller';
     webhook.pollOnNotification?.forEach((objectType, i) => {
-      if (!Object.hasOwn(webhook.poller ?? def.events?.poller ?? {}, objectType))
+      if (!Object.hasOwn(pollerObjectsFor(def, 'webhook'), objectType))
         report.add(`/events/webhook/pollOnNotification/${i}`, `names "${objectType}", which is not an object of ${polled}`);
     });
     if (webhook.signature) {
