@@ -131,9 +131,12 @@ export class QuickBooksEmulator extends ProviderEmulator {
   }
 
   /**
-   * The token endpoint (https://developer.intuit.com/app/developer/qbo/docs/develop/authentication-and-authorization/oauth-2.0):
-   * client credentials in a Basic header; a refresh answers a new refresh token and the old one is
-   * refused from then on (rotation: an app that kept the old one gets invalid_grant).
+   * The token endpoint (https://developer.intuit.com/app/developer/qbo/docs/develop/authentication-and-authorization/oauth-2.0:
+   * "Your app exchanges this code for access tokens. These tokens are tied to your users' now
+   * authorized QuickBooks Online company (identified by the realmID)."): client credentials in a
+   * Basic header; a refresh answers a new refresh token and the old one is refused from then on
+   * (rotation: an app that kept the old one gets invalid_grant). Those two are not from a sentence
+   * read here (the page leaves them to Intuit's SDKs), nor are the fault codes below.
    */
   private token(req: RouteRequest): CannedResponse {
     // RFC 6749 §2.3.1: the id and secret are form-encoded before they are joined and base64-encoded.
@@ -183,7 +186,17 @@ export class QuickBooksEmulator extends ProviderEmulator {
     return { status: 200, body: { CDCResponse: [{ QueryResponse }], time: qboDate(this.provider.now()) } };
   }
 
-  /** `select * from <Entity> startposition <n> maxresults <m>` (1-based; deleted entities are not listed). */
+  /**
+   * The query operation (https://developer.intuit.com/app/developer/qbo/docs/learn/explore-the-quickbooks-online-api/data-queries):
+   * "Use a GET operation and include the select statement as a URI parameter:
+   * https://quickbooks.api.intuit.com/v3/company/<realmId>/query?query=<select_statement>"; "Select
+   * Statement = SELECT * | count(*) FROM IntuitEntity [WHERE WhereClause] [ORDERBY OrderByClause]
+   * [STARTPOSITION Number] [MAXRESULTS Number]"; the entity "Case sensitive", and "You can only
+   * query one entity at a time". The answer's QueryResponse carries `startPosition` and `maxResults`
+   * ("startposition—The starting count of the response for pagination. maxresults—The number of
+   * entity elements", the page's earlier version). Not from a sentence read here: the default of 100
+   * results, the cap of 1,000 (QUERY_MAX_RESULTS), and that deleted entities are not listed.
+   */
   private query(req: RouteRequest): CannedResponse {
     const m = /^select \* from (\w+)(?: startposition (\d+))?(?: maxresults (\d+))?$/i.exec((req.query.query ?? '').trim());
     if (!m || !(ENTITIES as readonly string[]).includes(m[1])) return this.fault(400, 'QueryParserError', '4000');
