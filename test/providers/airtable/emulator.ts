@@ -193,7 +193,9 @@ export class AirtableEmulator extends ProviderEmulator {
    * `macSecretDecoded = Buffer.from(macSecretBase64FromCreate, 'base64')`, over the request body
    * (the example as reproduced at
    * https://community.airtable.com/t5/development-apis/not-able-to-match-x-airtable-content-mac-header-from-webhook/m-p/179349;
-   * the stored copy of Airtable's page did not hold that section).
+   * the stored copy of Airtable's page did not hold that section). The answer it expects (same
+   * overview page): "The recipient of this request should respond with an HTTP 200 or 204 status
+   * code and an empty response body." — kept in `pings` with the body for the tests to check.
    */
   async ping(hook: AirtableWebhook, macSecret = hook.macSecret): Promise<number> {
     const body = JSON.stringify({ base: { id: this.baseId }, webhook: { id: hook.id }, timestamp: new Date(this.provider.now()).toISOString() });
